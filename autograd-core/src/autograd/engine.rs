@@ -1,0 +1,343 @@
+//! The backward engine: an iterative walk over the graph in PyTorch's order.
+//!
+//! 1. Count, for every node reachable from the roots, how many edges point at it.
+//! 2. Start from the roots; a node runs once all gradients flowing into it have arrived.
+//!    Among ready nodes the most recently created runs first (PyTorch's sequence-number
+//!    priority), so the order is deterministic and matches torch on tutorial graphs.
+//! 3. Each node's backward gives one gradient per input edge; gradients for the same node are
+//!    summed; AccumulateGrad nodes add into the leaf's `.grad`.
+//!
+//! No recursion anywhere, so a 100,000-step chain cannot overflow the stack.
+
+use std::collections::{BinaryHeap, HashMap};
+
+use super::grad_mode::GradModeGuard;
+use super::node::{Edge, Node, NodeKind};
+use crate::layout::torch_size;
+use crate::tensor::Tensor;
+
+const SECOND_BACKWARD: &str = "Trying to backward through the graph a second time (or directly access saved \
+tensors after they have already been freed). Saved intermediate values of the graph are freed when you call \
+.backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second \
+time or if you need to access saved tensors after calling backward.";
+
+/// Options of one engine run.
+pub(crate) struct RunOptions {
+    pub retain_graph: bool,
+    pub create_graph: bool,
+    /// For `autograd::grad`: capture the gradient arriving at these edges instead of
+    /// accumulating into leaves.
+    pub capture: Option<Vec<Edge>>,
+}
+
+/// The order in which a backward from `root` would run the nodes (for pictures and teaching).
+pub fn backward_order(root: &Node) -> Vec<Node> {
+    let (deps, _) = count_dependencies(std::slice::from_ref(root));
+    let mut deps = deps;
+    let mut order = Vec::new();
+    let mut ready = BinaryHeap::new();
+    let mut nodes = HashMap::new();
+    ready.push(root.id());
+    nodes.insert(root.id(), root.clone());
+    while let Some(id) = ready.pop() {
+        let node = nodes.remove(&id).expect("ready node is known");
+        for edge in node.0.next.iter().flatten() {
+            let count = deps.get_mut(&edge.node.id()).expect("counted");
+            *count -= 1;
+            if *count == 0 {
+                ready.push(edge.node.id());
+                nodes.insert(edge.node.id(), edge.node.clone());
+            }
+        }
+        order.push(node);
+    }
+    order
+}
+
+fn count_dependencies(roots: &[Node]) -> (HashMap<u64, usize>, HashMap<u64, Node>) {
+    let mut deps: HashMap<u64, usize> = HashMap::new();
+    let mut seen: HashMap<u64, Node> = HashMap::new();
+    let mut stack: Vec<Node> = Vec::new();
+    for root in roots {
+        if !seen.contains_key(&root.id()) {
+            seen.insert(root.id(), root.clone());
+            stack.push(root.clone());
+        }
+    }
+    while let Some(node) = stack.pop() {
+        for edge in node.0.next.iter().flatten() {
+            *deps.entry(edge.node.id()).or_insert(0) += 1;
+            if !seen.contains_key(&edge.node.id()) {
+                seen.insert(edge.node.id(), edge.node.clone());
+                stack.push(edge.node.clone());
+            }
+        }
+    }
+    (deps, seen)
+}
+
+fn add_grad(buffers: &mut HashMap<u64, Tensor>, id: u64, grad: Tensor) {
+    match buffers.remove(&id) {
+        None => {
+            buffers.insert(id, grad);
+        }
+        Some(existing) => {
+            buffers.insert(id, &existing + &grad);
+        }
+    }
+}
+
+/// Runs backward from `roots` (each an edge with its incoming gradient).
+pub(crate) fn run(roots: Vec<(Edge, Tensor)>, options: RunOptions) -> Vec<Option<Tensor>> {
+    let _mode = GradModeGuard::new(options.create_graph);
+    let root_nodes: Vec<Node> = roots.iter().map(|(e, _)| e.node.clone()).collect();
+    let (mut deps, _) = count_dependencies(&root_nodes);
+    let mut buffers: HashMap<u64, Tensor> = HashMap::new();
+    let mut pending: HashMap<u64, Node> = HashMap::new();
+    let mut ready = BinaryHeap::new();
+    for (edge, grad) in roots {
+        add_grad(&mut buffers, edge.node.id(), grad);
+        if deps.get(&edge.node.id()).copied().unwrap_or(0) == 0 && !pending.contains_key(&edge.node.id()) {
+            ready.push(edge.node.id());
+        }
+        pending.insert(edge.node.id(), edge.node);
+    }
+    let capture = options.capture.unwrap_or_default();
+    let capturing = !capture.is_empty();
+    let mut captured: Vec<Option<Tensor>> = vec![None; capture.len()];
+
+    while let Some(id) = ready.pop() {
+        let node = pending.remove(&id).expect("ready node is pending");
+        let mut grad = buffers.remove(&id);
+
+        if let Some(g) = grad.take() {
+            grad = Some(apply_node_hooks(&node, g));
+        }
+        for (slot, edge) in capture.iter().enumerate() {
+            if edge.node.same(&node) {
+                captured[slot] = grad.clone();
+            }
+        }
+
+        let input_grads: Vec<Option<Tensor>> = match &node.0.kind {
+            NodeKind::AccumulateGrad { variable } => {
+                if let (false, Some(g)) = (capturing, grad) {
+                    accumulate(variable, g, options.create_graph);
+                }
+                Vec::new()
+            }
+            NodeKind::Function => match grad {
+                None => vec![None; node.0.next.len()],
+                Some(g) => call_function(&node, &g, options.retain_graph),
+            },
+        };
+
+        for (edge, g) in node.0.next.iter().zip(input_grads) {
+            let Some(edge) = edge else { continue };
+            let child = edge.node.id();
+            if let Some(g) = g {
+                add_grad(&mut buffers, child, g);
+            }
+            pending.entry(child).or_insert_with(|| edge.node.clone());
+            let count = deps.get_mut(&child).expect("dependency counted");
+            *count -= 1;
+            if *count == 0 {
+                ready.push(child);
+            }
+        }
+    }
+    captured
+}
+
+fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Vec<Option<Tensor>> {
+    let mut state = node.state();
+    if state.released {
+        panic!("{SECOND_BACKWARD}");
+    }
+    let function = state.function.as_mut().expect("function nodes keep their function");
+    let grads = function.backward(grad);
+    if grads.len() != node.0.next.len() {
+        panic!(
+            "function {} returned an incorrect number of gradients (expected {}, got {})",
+            node.0.name,
+            node.0.next.len(),
+            grads.len()
+        );
+    }
+    if !retain_graph && function.has_saved() {
+        function.release();
+        state.released = true;
+    }
+    grads
+}
+
+/// Tensor hooks on a non-leaf's gradient, then `retain_grad`.
+fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
+    let (hooks, retained) = {
+        let state = node.state();
+        (state.pre_hooks.clone(), state.retained.clone())
+    };
+    for (_, hook) in hooks {
+        if let Some(replacement) = hook(&grad) {
+            grad = replacement;
+        }
+    }
+    for weak in retained {
+        if let Some(inner) = weak.upgrade() {
+            let tensor = Tensor(inner);
+            let mut meta = tensor.meta();
+            meta.grad = Some(match meta.grad.take() {
+                None => grad.detach().contiguous_copy(),
+                Some(old) => {
+                    old.add_raw_(&grad);
+                    old
+                }
+            });
+        }
+    }
+    grad
+}
+
+/// AccumulateGrad: add `grad` into the leaf's `.grad`, after the leaf's hooks.
+fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
+    let hooks = variable.meta().hooks.clone();
+    for (_, hook) in hooks {
+        if let Some(replacement) = hook(&grad) {
+            grad = replacement;
+        }
+    }
+    let dtype = variable.dtype();
+    if grad.dtype() != dtype {
+        grad = grad.to_dtype(dtype);
+    }
+    let mut meta = variable.meta();
+    meta.grad = Some(match meta.grad.take() {
+        None if create_graph => grad,
+        None => grad.into_owned_detached(),
+        Some(old) if create_graph => &old + &grad,
+        Some(old) => {
+            old.add_raw_(&grad);
+            old
+        }
+    });
+}
+
+impl Tensor {
+    /// Computes the gradient of this scalar with respect to every leaf that requires grad and
+    /// adds it into their `.grad` (`y.backward()`). The graph's saved values are freed.
+    pub fn backward(&self) {
+        self.backward_opts(None, false);
+    }
+
+    /// `y.backward(gradient)`: backward with an explicit gradient of the same shape as `y`.
+    pub fn backward_with(&self, gradient: &Tensor) {
+        self.backward_opts(Some(gradient), false);
+    }
+
+    /// `y.backward(gradient=None or g, retain_graph=...)`.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([3.], requires_grad = true);
+    /// let y = &x * 2.0 + x.pow(2) + 3.0;
+    /// y.backward_opts(None, true);
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([8.])");
+    /// y.backward_opts(None, false);
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([16.])");
+    /// ```
+    pub fn backward_opts(&self, gradient: Option<&Tensor>, retain_graph: bool) {
+        let edge = self.root_edge();
+        let grad = self.initial_grad(gradient, 0);
+        run(vec![(edge, grad)], RunOptions { retain_graph, create_graph: false, capture: None });
+    }
+
+    /// Backward that also records the backward computation itself (for higher derivatives).
+    pub fn backward_create_graph(&self, gradient: Option<&Tensor>) {
+        let edge = self.root_edge();
+        let grad = self.initial_grad(gradient, 0);
+        run(vec![(edge, grad)], RunOptions { retain_graph: true, create_graph: true, capture: None });
+    }
+
+    pub(crate) fn root_edge(&self) -> Edge {
+        self.gradient_edge().unwrap_or_else(|| {
+            panic!("element 0 of tensors does not require grad and does not have a grad_fn")
+        })
+    }
+
+    pub(crate) fn initial_grad(&self, gradient: Option<&Tensor>, index: usize) -> Tensor {
+        match gradient {
+            None => {
+                if self.numel() != 1 {
+                    panic!("grad can be implicitly created only for scalar outputs");
+                }
+                crate::factory::ones_like(self)
+            }
+            Some(g) => {
+                let (gs, s) = (g.shape(), self.shape());
+                if gs != s {
+                    panic!(
+                        "Mismatch in shape: grad_output[{index}] has a shape of {} and output[{index}] has a shape of {}.",
+                        torch_size(&gs),
+                        torch_size(&s)
+                    );
+                }
+                if g.dtype() != self.dtype() { g.to_dtype(self.dtype()) } else { g.clone() }
+            }
+        }
+    }
+}
+
+/// `torch.autograd.grad(outputs, inputs, create_graph=...)`: the gradients of the (scalar)
+/// outputs with respect to `inputs`, without touching any `.grad`.
+///
+/// ```
+/// use autograd_core::prelude::*;
+/// let x = tensor!(3., requires_grad = true, dtype = float64);
+/// let y = x.pow(3);
+/// let dy = grad(&[&y], &[&x], true);
+/// assert_eq!(dy[0].item(), 27.0);
+/// let d2y = grad(&[&dy[0]], &[&x], false);
+/// assert_eq!(d2y[0].item(), 18.0);
+/// ```
+pub fn grad(outputs: &[&Tensor], inputs: &[&Tensor], create_graph: bool) -> Vec<Tensor> {
+    grad_opts(outputs, inputs, None, create_graph, create_graph, false)
+        .into_iter()
+        .map(|g| g.expect("allow_unused is false, so every gradient is present"))
+        .collect()
+}
+
+/// The full form of [`grad`]: explicit output gradients, `retain_graph`, `allow_unused`.
+pub fn grad_opts(
+    outputs: &[&Tensor],
+    inputs: &[&Tensor],
+    grad_outputs: Option<&[&Tensor]>,
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool,
+) -> Vec<Option<Tensor>> {
+    let roots = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, out)| {
+            let edge = out.gradient_edge().unwrap_or_else(|| {
+                panic!("element {i} of tensors does not require grad and does not have a grad_fn")
+            });
+            (edge, out.initial_grad(grad_outputs.map(|g| g[i]), i))
+        })
+        .collect();
+    let capture: Vec<Edge> = inputs
+        .iter()
+        .map(|t| {
+            t.gradient_edge()
+                .unwrap_or_else(|| panic!("One of the differentiated Tensors does not require grad"))
+        })
+        .collect();
+    let grads = run(roots, RunOptions { retain_graph, create_graph, capture: Some(capture) });
+    if !allow_unused && grads.iter().any(Option::is_none) {
+        panic!(
+            "One of the differentiated Tensors appears to not have been used in the graph. Set \
+             allow_unused=True if this is the desired behavior."
+        );
+    }
+    grads
+}

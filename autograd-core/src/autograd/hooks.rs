@@ -1,0 +1,83 @@
+//! Tensor hooks (`register_hook`) and `retain_grad`.
+
+use std::sync::{Arc, Weak};
+
+use super::node::{Hook, NodeInner};
+use crate::global;
+use crate::tensor::{Tensor, TensorImpl};
+
+/// Removes a hook again (`handle.remove()`).
+pub struct HookHandle {
+    id: u64,
+    target: HookTarget,
+}
+
+enum HookTarget {
+    Leaf(Weak<TensorImpl>),
+    Node(Weak<NodeInner>),
+}
+
+impl HookHandle {
+    /// Unregisters the hook; later backward passes no longer call it.
+    pub fn remove(self) {
+        match &self.target {
+            HookTarget::Leaf(weak) => {
+                if let Some(inner) = weak.upgrade() {
+                    Tensor(inner).meta().hooks.retain(|(id, _)| *id != self.id);
+                }
+            }
+            HookTarget::Node(weak) => {
+                if let Some(inner) = weak.upgrade() {
+                    let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+                    state.pre_hooks.retain(|(id, _)| *id != self.id);
+                }
+            }
+        }
+    }
+}
+
+impl Tensor {
+    /// Calls `hook` with this tensor's gradient during backward; returning `Some(t)` replaces
+    /// the gradient (on a leaf: before it is accumulated into `.grad`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([1., 2.], requires_grad = true);
+    /// let handle = x.register_hook(|g| Some(g * 2.0));
+    /// (&x * 3.0).sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([6., 6.])");
+    /// handle.remove();
+    /// ```
+    pub fn register_hook(&self, hook: impl Fn(&Tensor) -> Option<Tensor> + Send + Sync + 'static) -> HookHandle {
+        if !self.requires_grad() {
+            panic!("cannot register a hook on a tensor that doesn't require gradient");
+        }
+        let id = global::next_id();
+        let hook: Hook = Arc::new(hook);
+        let grad_fn = self.grad_fn();
+        match grad_fn {
+            None => {
+                self.meta().hooks.push((id, hook));
+                HookHandle { id, target: HookTarget::Leaf(Arc::downgrade(&self.0)) }
+            }
+            Some(node) => {
+                node.state().pre_hooks.push((id, hook));
+                HookHandle { id, target: HookTarget::Node(Arc::downgrade(&node.0)) }
+            }
+        }
+    }
+}
+
+pub(crate) fn retain_grad(tensor: &Tensor) {
+    if !tensor.requires_grad() {
+        panic!("can't retain_grad on Tensor that has requires_grad=False");
+    }
+    let Some(node) = tensor.grad_fn() else { return };
+    let mut meta = tensor.meta();
+    if meta.retains_grad {
+        return;
+    }
+    meta.retains_grad = true;
+    drop(meta);
+    node.state().retained.push(Arc::downgrade(&tensor.0));
+}

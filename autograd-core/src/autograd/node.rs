@@ -1,0 +1,221 @@
+//! Backward graph nodes: the one `Function` abstraction that built-in ops and user-defined
+//! functions share, so names, `next_functions` and pictures all come from one code path.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use crate::global;
+use crate::tensor::{Tensor, TensorImpl};
+
+/// What a backward step computes: given the gradient flowing into the node's output, the
+/// gradients for each of its inputs (`None` where an input gets none). Built-in ops and
+/// user-defined functions both implement this.
+pub trait BackwardFunction: Send + 'static {
+    /// The node's name as PyTorch prints it (`MulBackward0`).
+    fn name(&self) -> String;
+    /// Gradients for the inputs, in argument order.
+    fn backward(&mut self, grad_output: &Tensor) -> Vec<Option<Tensor>>;
+    /// The tensors this node keeps for backward, by name (for pictures and teaching).
+    fn saved_tensors(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+    /// Whether the node keeps anything that `release` frees.
+    fn has_saved(&self) -> bool {
+        false
+    }
+    /// Frees what was kept for backward (after a backward without `retain_graph`).
+    fn release(&mut self) {}
+}
+
+/// A tensor hook: gets the gradient, may return a replacement.
+pub(crate) type Hook = Arc<dyn Fn(&Tensor) -> Option<Tensor> + Send + Sync>;
+
+/// An edge to the node that produced an input, and which of its outputs it was.
+#[derive(Clone)]
+pub(crate) struct Edge {
+    pub node: Node,
+    pub input_nr: usize,
+}
+
+pub(crate) enum NodeKind {
+    /// An op's backward.
+    Function,
+    /// The sink for a leaf's gradient (`torch::autograd::AccumulateGrad`).
+    AccumulateGrad { variable: Tensor },
+}
+
+pub(crate) struct NodeState {
+    pub function: Option<Box<dyn BackwardFunction>>,
+    /// Set once saved tensors were freed by a backward without `retain_graph`.
+    pub released: bool,
+    /// Hooks on the gradient of this node's output (tensor hooks of non-leaves).
+    pub pre_hooks: Vec<(u64, Hook)>,
+    /// Non-leaf tensors whose `.grad` this node fills (`retain_grad()`).
+    pub retained: Vec<Weak<TensorImpl>>,
+}
+
+pub(crate) struct NodeInner {
+    pub id: u64,
+    pub name: String,
+    pub kind: NodeKind,
+    pub next: Vec<Option<Edge>>,
+    pub state: Mutex<NodeState>,
+}
+
+/// A node of the backward graph (what `grad_fn` and `next_functions` return).
+///
+/// ```
+/// use autograd_core::prelude::*;
+/// let x = ones(&[2]).requires_grad_(true);
+/// let y = (&x * 2.0).sum();
+/// let node = y.grad_fn().unwrap();
+/// assert_eq!(node.name(), "SumBackward0");
+/// let (mul, _) = &node.next_functions()[0];
+/// assert_eq!(mul.as_ref().unwrap().name(), "MulBackward0");
+/// ```
+#[derive(Clone)]
+pub struct Node(pub(crate) Arc<NodeInner>);
+
+impl Node {
+    pub(crate) fn new(function: Box<dyn BackwardFunction>, next: Vec<Option<Edge>>) -> Node {
+        Node(Arc::new(NodeInner {
+            id: global::next_id(),
+            name: function.name(),
+            kind: NodeKind::Function,
+            next,
+            state: Mutex::new(NodeState {
+                function: Some(function),
+                released: false,
+                pre_hooks: Vec::new(),
+                retained: Vec::new(),
+            }),
+        }))
+    }
+
+    /// Like `new`, for functions that keep a weak link to their own node (saved outputs).
+    pub(crate) fn new_cyclic(
+        next: Vec<Option<Edge>>,
+        make: impl FnOnce(&Weak<NodeInner>) -> Box<dyn BackwardFunction>,
+    ) -> Node {
+        Node(Arc::new_cyclic(|weak| {
+            let function = make(weak);
+            NodeInner {
+                id: global::next_id(),
+                name: function.name(),
+                kind: NodeKind::Function,
+                next,
+                state: Mutex::new(NodeState {
+                    function: Some(function),
+                    released: false,
+                    pre_hooks: Vec::new(),
+                    retained: Vec::new(),
+                }),
+            }
+        }))
+    }
+
+    pub(crate) fn accumulate_grad(variable: Tensor) -> Node {
+        Node(Arc::new(NodeInner {
+            id: global::next_id(),
+            name: "torch::autograd::AccumulateGrad".to_string(),
+            kind: NodeKind::AccumulateGrad { variable },
+            next: Vec::new(),
+            state: Mutex::new(NodeState {
+                function: None,
+                released: false,
+                pre_hooks: Vec::new(),
+                retained: Vec::new(),
+            }),
+        }))
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, NodeState> {
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The node's name: `AddBackward0`, `torch::autograd::AccumulateGrad`, `MulConstantBackward`.
+    pub fn name(&self) -> String {
+        self.0.name.clone()
+    }
+
+    /// The nodes that produced this node's inputs, with the output index of each
+    /// (`(None, 0)` for an input that needs no gradient), in argument order.
+    pub fn next_functions(&self) -> Vec<(Option<Node>, usize)> {
+        self.0
+            .next
+            .iter()
+            .map(|edge| match edge {
+                Some(edge) => (Some(edge.node.clone()), edge.input_nr),
+                None => (None, 0),
+            })
+            .collect()
+    }
+
+    /// For an AccumulateGrad node, the leaf tensor it accumulates into.
+    pub fn variable(&self) -> Option<Tensor> {
+        match &self.0.kind {
+            NodeKind::AccumulateGrad { variable } => Some(variable.clone()),
+            NodeKind::Function => None,
+        }
+    }
+
+    /// A process-wide unique id; later nodes have larger ids (PyTorch's sequence number).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// True for the AccumulateGrad sink of a leaf.
+    pub fn is_accumulate_grad(&self) -> bool {
+        matches!(self.0.kind, NodeKind::AccumulateGrad { .. })
+    }
+
+    /// The tensors this node saved for backward, by name (empty after they were freed).
+    pub fn saved_tensors(&self) -> Vec<(String, Tensor)> {
+        let state = self.state();
+        state.function.as_ref().map(|f| f.saved_tensors()).unwrap_or_default()
+    }
+
+    /// True when two handles are the same node.
+    pub fn same(&self, other: &Node) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Python's `repr` of the node: `<MulBackward0 object at 0x7f...>`.
+    pub fn repr(&self) -> String {
+        format!("<{} object at {:#x}>", self.0.name, Arc::as_ptr(&self.0) as usize)
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.repr())
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.repr())
+    }
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Node) -> bool {
+        self.same(other)
+    }
+}
+
+impl Drop for NodeInner {
+    /// Long chains (a million-step loop) would otherwise drop recursively and overflow the
+    /// stack: unlink the chain iteratively instead.
+    fn drop(&mut self) {
+        let mut pending: Vec<Node> = self.next.drain(..).flatten().map(|edge| edge.node).collect();
+        while let Some(node) = pending.pop() {
+            if let Ok(mut inner) = Arc::try_unwrap(node.0) {
+                pending.extend(inner.next.drain(..).flatten().map(|edge| edge.node));
+                // Saved tensors can hold further chains through their own grad_fn.
+                let state = inner.state.get_mut().unwrap_or_else(|e| e.into_inner());
+                drop(state.function.take());
+            }
+        }
+    }
+}

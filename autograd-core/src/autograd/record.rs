@@ -1,0 +1,92 @@
+//! The one place where history is recorded: every differentiable op, built-in or user
+//! defined, attaches its output to the graph through [`record`].
+
+use super::grad_mode::is_grad_enabled;
+use super::node::{BackwardFunction, Node};
+use super::saved::SavedTensor;
+use crate::tensor::Tensor;
+
+/// A backward rule: `(saved tensors, grad_output, which inputs need a gradient) -> grads`.
+pub(crate) type BackwardRule = Box<dyn FnMut(&[Tensor], &Tensor, &[bool]) -> Vec<Option<Tensor>> + Send>;
+
+/// The node type of every built-in op: a name, saved tensors and a backward rule.
+pub(crate) struct OpBackward {
+    name: &'static str,
+    saved: Vec<SavedTensor>,
+    saved_names: &'static [&'static str],
+    needs: Vec<bool>,
+    rule: BackwardRule,
+}
+
+impl BackwardFunction for OpBackward {
+    fn name(&self) -> String {
+        self.name.to_string()
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Vec<Option<Tensor>> {
+        let saved: Vec<Tensor> = self.saved.iter().map(SavedTensor::unpack).collect();
+        (self.rule)(&saved, grad_output, &self.needs)
+    }
+
+    fn saved_tensors(&self) -> Vec<(String, Tensor)> {
+        self.saved
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let name = self.saved_names.get(i).map(|n| n.to_string()).unwrap_or_else(|| {
+                    if s.is_output() { "result".to_string() } else { format!("saved{i}") }
+                });
+                (name, s.peek())
+            })
+            .collect()
+    }
+
+    fn has_saved(&self) -> bool {
+        !self.saved.is_empty()
+    }
+
+    fn release(&mut self) {
+        self.saved.clear();
+    }
+}
+
+/// True when an op on these inputs must record history.
+pub(crate) fn needs_grad(inputs: &[Option<&Tensor>]) -> bool {
+    is_grad_enabled() && inputs.iter().flatten().any(|t| t.requires_grad())
+}
+
+/// Attaches `output` to the graph as the result of op `name` on `inputs`, if grad mode is on
+/// and any input requires grad. `inputs` lists the op's differentiable arguments in order,
+/// `None` for a plain number (PyTorch shows it as `(None, 0)` in `next_functions`). `saved` names what backward needs (called only when
+/// recording); `rule` computes the input gradients.
+pub(crate) fn record(
+    output: Tensor,
+    name: &'static str,
+    inputs: &[Option<&Tensor>],
+    saved_names: &'static [&'static str],
+    saved: impl FnOnce(&Tensor) -> Vec<SavedTensor>,
+    rule: impl FnMut(&[Tensor], &Tensor, &[bool]) -> Vec<Option<Tensor>> + Send + 'static,
+) -> Tensor {
+    if !needs_grad(inputs) || !output.dtype().is_floating_point() {
+        return output;
+    }
+    let next: Vec<_> = inputs.iter().map(|t| t.and_then(Tensor::gradient_edge)).collect();
+    let needs = next.iter().map(Option::is_some).collect();
+    let mut saved = saved(&output);
+    let node = Node::new_cyclic(next, |weak| {
+        for s in &mut saved {
+            s.bind_output(weak);
+        }
+        Box::new(OpBackward { name, saved, saved_names, needs, rule: Box::new(rule) })
+    });
+    set_history(&output, node);
+    output
+}
+
+/// Makes `node` the grad_fn of `output`.
+pub(crate) fn set_history(output: &Tensor, node: Node) {
+    let mut meta = output.meta();
+    meta.grad_fn = Some(node);
+    meta.output_nr = 0;
+    meta.requires_grad = true;
+}

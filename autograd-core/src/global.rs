@@ -1,0 +1,171 @@
+//! The one process-wide home of global state: grad mode, the random generator, id counters.
+//!
+//! # Why not plain `static`s
+//!
+//! The notebook kernel compiles every cell into its own shared library, and each of those
+//! libraries statically links its own copy of this crate. A `static` (or `thread_local!`) in
+//! this crate is therefore a *fresh copy per cell*: `manual_seed` in one cell would not affect
+//! `rand` in the next, and `set_grad_enabled(false)` would be forgotten.
+//!
+//! So every copy of the crate looks up one shared [`SharedState`] instead. The first copy to
+//! run allocates it (and never frees it) and publishes its address in an environment
+//! variable, because the environment is the one piece of process-wide state that every copy,
+//! whatever libraries it was linked with, can reach through libc. Publishing uses
+//! `setenv(.., overwrite = 0)`, which glibc performs under its own lock, so two copies racing
+//! to create the state agree on one winner. The value also records the process id, so a child
+//! process that inherits the variable creates its own state instead of trusting an address
+//! from another address space.
+//!
+//! Each copy caches the pointer in its own `OnceLock`, and caches the per-thread part (grad
+//! mode is per thread, as in PyTorch) in its own `thread_local!`, so the hot path is one
+//! thread-local read and one atomic load.
+//!
+//! The variable name includes the crate version and a layout fingerprint: two *different*
+//! versions of the crate never share (their structs need not agree); identical builds do.
+//! Values (tensors, nodes) created by one copy work in another for the same reason: the
+//! layout is identical and every allocation goes through the one system allocator.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use crate::random::Generator;
+
+/// Per-thread flags (PyTorch keeps grad mode per thread, too).
+#[repr(C)]
+pub(crate) struct ThreadState {
+    pub grad_enabled: AtomicBool,
+}
+
+/// State shared by every copy of this crate in the process.
+#[repr(C)]
+pub(crate) struct SharedState {
+    magic: u64,
+    size: usize,
+    /// Ids for tensors and graph nodes; a node's id is also its sequence number.
+    pub next_id: AtomicU64,
+    /// The default CPU generator (`manual_seed`, `rand`, `randn`, `randint`).
+    pub generator: Mutex<Generator>,
+    /// Per-OS-thread state, keyed by the kernel thread id.
+    threads: Mutex<HashMap<u64, &'static ThreadState>>,
+    /// "Warn once" flags, e.g. for reading `.grad` of a non-leaf.
+    pub warned_nonleaf_grad: AtomicBool,
+}
+
+const MAGIC: u64 = 0x4155_544f_4752_4144; // "AUTOGRAD"
+
+fn var_name() -> CString {
+    let name = format!(
+        "AUTOGRAD_CORE_STATE_{}_{}",
+        env!("CARGO_PKG_VERSION").replace(['.', '-'], "_"),
+        std::mem::size_of::<SharedState>()
+    );
+    CString::new(name).expect("no NUL in the variable name")
+}
+
+fn parse_value(value: &CStr) -> Option<(u32, usize)> {
+    let text = value.to_str().ok()?;
+    let (pid, addr) = text.split_once(':')?;
+    Some((pid.parse().ok()?, usize::from_str_radix(addr, 16).ok()?))
+}
+
+fn read_published(name: &CStr) -> Option<&'static SharedState> {
+    // SAFETY: getenv returns either null or a NUL-terminated string owned by libc.
+    let raw = unsafe { libc::getenv(name.as_ptr()) };
+    if raw.is_null() {
+        return None;
+    }
+    let (pid, addr) = parse_value(unsafe { CStr::from_ptr(raw) })?;
+    if pid != std::process::id() || addr == 0 {
+        return None;
+    }
+    // SAFETY: the address was published by a copy of this exact crate version and layout in
+    // this very process (checked by the pid), and the state is leaked, so it lives forever.
+    let state = unsafe { &*(addr as *const SharedState) };
+    assert!(
+        state.magic == MAGIC && state.size == std::mem::size_of::<SharedState>(),
+        "autograd-core: shared state at {addr:#x} has an unexpected layout"
+    );
+    Some(state)
+}
+
+fn create_and_publish(name: &CStr) -> &'static SharedState {
+    let state: &'static SharedState = Box::leak(Box::new(SharedState {
+        magic: MAGIC,
+        size: std::mem::size_of::<SharedState>(),
+        next_id: AtomicU64::new(1),
+        generator: Mutex::new(Generator::from_entropy()),
+        threads: Mutex::new(HashMap::new()),
+        warned_nonleaf_grad: AtomicBool::new(false),
+    }));
+    let value = CString::new(format!(
+        "{}:{:x}",
+        std::process::id(),
+        state as *const SharedState as usize
+    ))
+    .expect("no NUL in the value");
+    // A stale value inherited from a parent process must be replaced; otherwise the first
+    // writer wins and everybody (including us) uses its state.
+    let stale = unsafe { !libc::getenv(name.as_ptr()).is_null() } && read_published(name).is_none();
+    unsafe { libc::setenv(name.as_ptr(), value.as_ptr(), if stale { 1 } else { 0 }) };
+    // Whoever won, use what is published now. Our own allocation, if it lost, stays leaked:
+    // it is a few hundred bytes, once per process.
+    read_published(name).unwrap_or(state)
+}
+
+/// The process-wide shared state.
+pub(crate) fn shared() -> &'static SharedState {
+    static CACHED: OnceLock<&'static SharedState> = OnceLock::new();
+    CACHED.get_or_init(|| {
+        let name = var_name();
+        read_published(&name).unwrap_or_else(|| create_and_publish(&name))
+    })
+}
+
+fn os_thread_id() -> u64 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::syscall(libc::SYS_gettid) as u64 }
+}
+
+struct ResetOnExit;
+
+impl Drop for ResetOnExit {
+    fn drop(&mut self) {
+        if let Some(threads) = shared().threads.lock().ok() {
+            if let Some(state) = threads.get(&os_thread_id()) {
+                state.grad_enabled.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+thread_local! {
+    static RESET_ON_EXIT: ResetOnExit = const { ResetOnExit };
+}
+
+/// This thread's state, shared by every copy of the crate running on this thread.
+pub(crate) fn thread() -> &'static ThreadState {
+    thread_local! {
+        static CACHED: Cell<Option<&'static ThreadState>> = const { Cell::new(None) };
+    }
+    CACHED.with(|cached| {
+        if let Some(state) = cached.get() {
+            return state;
+        }
+        let mut threads = shared().threads.lock().unwrap_or_else(|e| e.into_inner());
+        let state = *threads.entry(os_thread_id()).or_insert_with(|| {
+            Box::leak(Box::new(ThreadState { grad_enabled: AtomicBool::new(true) }))
+        });
+        cached.set(Some(state));
+        // The kernel reuses thread ids; a new thread must start with PyTorch's defaults.
+        RESET_ON_EXIT.with(|_| {});
+        state
+    })
+}
+
+/// A fresh process-wide id (tensors and graph nodes).
+pub(crate) fn next_id() -> u64 {
+    shared().next_id.fetch_add(1, Ordering::Relaxed)
+}

@@ -1,0 +1,130 @@
+//! Shape, strides and offset of a tensor inside its storage.
+
+/// Where a tensor's elements sit in its storage (strides in elements, never negative).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub shape: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub offset: usize,
+}
+
+/// Row-major strides for `shape`.
+pub(crate) fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![0; shape.len()];
+    let mut acc = 1;
+    for (stride, &size) in strides.iter_mut().zip(shape).rev() {
+        *stride = acc;
+        acc *= size.max(1);
+    }
+    strides
+}
+
+pub(crate) fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+impl Layout {
+    pub fn contiguous(shape: &[usize]) -> Layout {
+        Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
+    }
+
+    pub fn numel(&self) -> usize {
+        numel(&self.shape)
+    }
+
+    /// True when the elements are one dense row-major run starting at `offset`.
+    pub fn is_contiguous(&self) -> bool {
+        let mut expected = 1;
+        for (&size, &stride) in self.shape.iter().zip(&self.strides).rev() {
+            if size != 1 && stride != expected {
+                return false;
+            }
+            expected *= size;
+        }
+        true
+    }
+
+    /// Storage positions of the elements, in row-major order.
+    pub fn positions(&self) -> Positions<'_> {
+        Positions { layout: self, index: vec![0; self.shape.len()], next: self.offset, left: self.numel() }
+    }
+}
+
+/// Iterator over storage positions in row-major order (an odometer over the shape).
+pub(crate) struct Positions<'a> {
+    layout: &'a Layout,
+    index: Vec<usize>,
+    next: usize,
+    left: usize,
+}
+
+impl Iterator for Positions<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let current = self.next;
+        for dim in (0..self.index.len()).rev() {
+            self.index[dim] += 1;
+            self.next += self.layout.strides[dim];
+            if self.index[dim] < self.layout.shape[dim] {
+                break;
+            }
+            self.next -= self.layout.strides[dim] * self.index[dim];
+            self.index[dim] = 0;
+        }
+        Some(current)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Positions<'_> {}
+
+/// The broadcast shape of two shapes, or None when they do not broadcast.
+pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for i in 0..rank {
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// `torch.Size([2, 3])`, as in PyTorch's messages.
+pub(crate) fn torch_size(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("torch.Size([{}])", dims.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_walk_a_transposed_layout() {
+        let layout = Layout { shape: vec![3, 2], strides: vec![1, 3], offset: 0 };
+        assert_eq!(layout.positions().collect::<Vec<_>>(), vec![0, 3, 1, 4, 2, 5]);
+        assert!(!layout.is_contiguous());
+        assert!(Layout::contiguous(&[2, 1, 3]).is_contiguous());
+    }
+
+    #[test]
+    fn broadcasting_follows_numpy() {
+        assert_eq!(broadcast_shapes(&[3, 1], &[4]), Some(vec![3, 4]));
+        assert_eq!(broadcast_shapes(&[], &[2, 2]), Some(vec![2, 2]));
+        assert_eq!(broadcast_shapes(&[2], &[3]), None);
+    }
+}

@@ -1,0 +1,148 @@
+//! `tensor!`: tensors from nested literals, like `torch.tensor([[1., 2.], [3., 4.]])`.
+
+use crate::dtype::DType;
+use crate::factory::TensorOptions;
+use crate::tensor::Tensor;
+
+/// What a nested literal holds: float literals make float32, integer literals int64, bools
+/// bool — torch's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiteralKind {
+    Float,
+    Int,
+    Bool,
+}
+
+/// A value `tensor!` accepts: a number, a bool, or a (nested) array or `Vec` of them.
+pub trait Literal {
+    fn kind() -> LiteralKind;
+    /// Appends the row-major values and returns the shape.
+    fn flatten_into(&self, out: &mut Vec<f64>) -> Vec<usize>;
+}
+
+macro_rules! scalar_literal {
+    ($kind:ident: $($t:ty),*) => {$(
+        impl Literal for $t {
+            fn kind() -> LiteralKind { LiteralKind::$kind }
+            fn flatten_into(&self, out: &mut Vec<f64>) -> Vec<usize> {
+                out.push(*self as f64);
+                Vec::new()
+            }
+        }
+    )*};
+}
+scalar_literal!(Float: f64, f32);
+scalar_literal!(Int: i32, i64, usize, u8);
+
+impl Literal for bool {
+    fn kind() -> LiteralKind {
+        LiteralKind::Bool
+    }
+    fn flatten_into(&self, out: &mut Vec<f64>) -> Vec<usize> {
+        out.push(if *self { 1.0 } else { 0.0 });
+        Vec::new()
+    }
+}
+
+fn flatten_items<T: Literal>(items: &[T], out: &mut Vec<f64>) -> Vec<usize> {
+    let mut inner: Option<Vec<usize>> = None;
+    for item in items {
+        let shape = item.flatten_into(out);
+        match &inner {
+            None => inner = Some(shape),
+            Some(s) if *s != shape => panic!("expected sequence of length {} at dim 1 (got {})", s.first().copied().unwrap_or(0), shape.first().copied().unwrap_or(0)),
+            _ => {}
+        }
+    }
+    let mut shape = vec![items.len()];
+    shape.extend(inner.unwrap_or_default());
+    shape
+}
+
+impl<T: Literal, const N: usize> Literal for [T; N] {
+    fn kind() -> LiteralKind {
+        T::kind()
+    }
+    fn flatten_into(&self, out: &mut Vec<f64>) -> Vec<usize> {
+        flatten_items(self, out)
+    }
+}
+
+impl<T: Literal> Literal for Vec<T> {
+    fn kind() -> LiteralKind {
+        T::kind()
+    }
+    fn flatten_into(&self, out: &mut Vec<f64>) -> Vec<usize> {
+        flatten_items(self, out)
+    }
+}
+
+impl<T: Literal> Literal for &[T] {
+    fn kind() -> LiteralKind {
+        T::kind()
+    }
+    fn flatten_into(&self, out: &mut Vec<f64>) -> Vec<usize> {
+        flatten_items(self, out)
+    }
+}
+
+/// Builds a tensor from a literal with options (what `tensor!` expands to).
+pub fn tensor_from_literal<L: Literal>(literal: L, options: TensorOptions) -> Tensor {
+    let mut values = Vec::new();
+    let shape = literal.flatten_into(&mut values);
+    let default = match L::kind() {
+        LiteralKind::Float => DType::Float32,
+        LiteralKind::Int => DType::Int64,
+        LiteralKind::Bool => DType::Bool,
+    };
+    let dtype = options.dtype_or(default);
+    options.finish(Tensor::from_vec(values, &shape, dtype))
+}
+
+/// Names `tensor!(.., dtype = float64)` can use, like `torch.float64`.
+#[doc(hidden)]
+#[allow(non_upper_case_globals)]
+pub mod dtype_names {
+    use crate::dtype::DType;
+    pub const float32: DType = DType::Float32;
+    pub const float: DType = DType::Float32;
+    pub const float64: DType = DType::Float64;
+    pub const double: DType = DType::Float64;
+    pub const int64: DType = DType::Int64;
+    pub const long: DType = DType::Int64;
+    pub const bool: DType = DType::Bool;
+}
+
+/// `torch.tensor(...)`: a tensor from a number or nested array literal, with optional
+/// `requires_grad = ...` and `dtype = ...` (`float32`, `float64`, `int64`, `bool`, or any
+/// `DType` expression).
+///
+/// ```
+/// use autograd_core::prelude::*;
+/// let x = tensor!(10, requires_grad = true, dtype = float64);
+/// assert_eq!(x.to_string(), "tensor(10., dtype=torch.float64, requires_grad=True)");
+/// assert_eq!(tensor!([[1., 2.], [3., 4.]]).shape(), vec![2, 2]);
+/// assert_eq!(tensor!([1, 2]).dtype(), DType::Int64);
+/// ```
+#[macro_export]
+macro_rules! tensor {
+    ($data:expr $(, $key:ident = $value:expr)* $(,)?) => {{
+        #[allow(unused_mut)]
+        let mut options = $crate::factory::TensorOptions::default();
+        $( options = $crate::__tensor_option!(options, $key, $value); )*
+        $crate::literal::tensor_from_literal($data, options)
+    }};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tensor_option {
+    ($options:expr, dtype, $value:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::literal::dtype_names::*;
+        $options.dtype($value)
+    }};
+    ($options:expr, requires_grad, $value:expr) => {
+        $options.requires_grad($value)
+    };
+}

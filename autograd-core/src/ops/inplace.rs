@@ -1,0 +1,188 @@
+//! In-place ops (`add_`, `mul_`, `zero_`, `fill_`, `copy_`, and the `+=`-style operators),
+//! with PyTorch's rules: no in-place change of a leaf that requires grad (or a view of one)
+//! while grad mode is on; every write bumps the storage's version counter; on a non-leaf the
+//! op becomes the tensor's new grad_fn.
+
+use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+
+use super::elementwise::{IntoOperand, Scalar};
+use super::index::write_buffer;
+use crate::autograd::grad_mode::{is_grad_enabled, no_grad};
+use crate::dtype::Category;
+use crate::tensor::Tensor;
+
+/// Panics with PyTorch's words when an in-place change of `t` would break the graph.
+pub(crate) fn check_inplace_allowed(t: &Tensor) {
+    if !is_grad_enabled() {
+        return;
+    }
+    let meta = t.meta();
+    if meta.grad_fn.is_none() && meta.requires_grad {
+        panic!("a leaf Variable that requires grad is being used in an in-place operation.");
+    }
+    if let Some(view) = &meta.view {
+        let base = view.base.clone();
+        drop(meta);
+        if base.is_leaf() && base.requires_grad() {
+            panic!("a view of a leaf Variable that requires grad is being used in an in-place operation.");
+        }
+    }
+}
+
+fn category_name(dtype: crate::dtype::DType) -> &'static str {
+    match dtype {
+        crate::dtype::DType::Float32 => "Float",
+        crate::dtype::DType::Float64 => "Double",
+        crate::dtype::DType::Int64 => "Long",
+        crate::dtype::DType::Bool => "Bool",
+    }
+}
+
+impl Tensor {
+    /// Runs an out-of-place op and writes its result into this tensor's storage.
+    fn apply_inplace(&self, op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+        check_inplace_allowed(self);
+        let result = op(self);
+        let (mine, theirs) = (self.dtype(), result.dtype());
+        if theirs.category() > mine.category() || (mine.category() != Category::Float && theirs.category() == Category::Float) {
+            panic!("result type {} can't be cast to the desired output type {}", category_name(theirs), category_name(mine));
+        }
+        if result.shape() != self.shape() {
+            panic!(
+                "output with shape {:?} doesn't match the broadcast shape {:?}",
+                self.shape(),
+                result.shape()
+            );
+        }
+        let values = result.contiguous_buffer();
+        self.with_data(|d| {
+            write_buffer(&mut d.storage.write(), &d.layout, &values);
+            d.storage.bump_version();
+        });
+        if let Some(node) = result.grad_fn() {
+            let mut meta = self.meta();
+            meta.grad_fn = Some(node);
+            meta.output_nr = 0;
+        }
+        self.clone()
+    }
+
+    /// `x.add_(other)`: in-place addition.
+    pub fn add_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
+        let other = other.into_operand();
+        self.apply_inplace(|t| t.add(other))
+    }
+
+    /// `x.sub_(other)`: in-place subtraction.
+    pub fn sub_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
+        let other = other.into_operand();
+        self.apply_inplace(|t| t.sub(other))
+    }
+
+    /// `x.mul_(other)`: in-place multiplication.
+    pub fn mul_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
+        let other = other.into_operand();
+        self.apply_inplace(|t| t.mul(other))
+    }
+
+    /// `x.div_(other)`: in-place division.
+    pub fn div_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
+        let other = other.into_operand();
+        self.apply_inplace(|t| t.div(other))
+    }
+
+    /// `x.pow_(e)`: in-place power.
+    pub fn pow_<'a>(&self, exponent: impl IntoOperand<'a>) -> Tensor {
+        let exponent = exponent.into_operand();
+        self.apply_inplace(|t| t.pow(exponent))
+    }
+
+    /// `x.zero_()`: sets every element to 0, in place. On the tensor `x.grad()` returns, this
+    /// clears the stored gradient.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = arange(4.0).requires_grad_(true);
+    /// (&x * 2.0).sum().backward();
+    /// assert_eq!(x.grad().unwrap().zero_().to_string(), "tensor([0., 0., 0., 0.])");
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 0., 0., 0.])");
+    /// ```
+    pub fn zero_(&self) -> Tensor {
+        self.fill_(0.0)
+    }
+
+    /// `x.fill_(value)`: sets every element to `value`, in place (`FillBackward0` on a
+    /// non-leaf: no gradient flows to the old values).
+    pub fn fill_(&self, value: impl Into<Scalar>) -> Tensor {
+        let value = value.into().as_f64();
+        check_inplace_allowed(self);
+        let filled = crate::factory::full_with(&self.shape(), value, crate::factory::TensorOptions::default().dtype(self.dtype()));
+        self.with_data(|d| {
+            write_buffer(&mut d.storage.write(), &d.layout, &filled.contiguous_buffer());
+            d.storage.bump_version();
+        });
+        if is_grad_enabled() && self.grad_fn().is_some() {
+            let out = crate::autograd::record::record(
+                filled.requires_grad_(false),
+                "FillBackward0",
+                &[Some(self)],
+                &[],
+                |_| vec![],
+                |_, g, _| vec![Some(crate::factory::zeros_like(g))],
+            );
+            if let Some(node) = out.grad_fn() {
+                self.meta().grad_fn = Some(node);
+            }
+        }
+        self.clone()
+    }
+
+    /// `x.copy_(src)`: copies `src`'s values (broadcast) into this tensor, in place.
+    pub fn copy_(&self, src: &Tensor) -> Tensor {
+        let shape = self.shape();
+        self.apply_inplace(|t| {
+            // d copy_(src) = grad for src, nothing for the old values
+            let expanded = src.expand(&shape).to_dtype(t.dtype());
+            expanded.add(&t.detach().mul(0.0))
+        })
+    }
+
+    /// Adds without any autograd checks (the engine's gradient accumulation).
+    pub(crate) fn add_raw_(&self, other: &Tensor) {
+        no_grad(|| {
+            let sum = self.add(other);
+            let values = sum.contiguous_buffer();
+            self.with_data(|d| write_buffer(&mut d.storage.write(), &d.layout, &values));
+        });
+    }
+}
+
+macro_rules! assign_operator {
+    ($trait:ident, $method:ident, $inplace:ident) => {
+        impl $trait<&Tensor> for Tensor {
+            fn $method(&mut self, rhs: &Tensor) {
+                self.$inplace(rhs);
+            }
+        }
+        impl $trait<Tensor> for Tensor {
+            fn $method(&mut self, rhs: Tensor) {
+                self.$inplace(&rhs);
+            }
+        }
+        impl $trait<f64> for Tensor {
+            fn $method(&mut self, rhs: f64) {
+                self.$inplace(rhs);
+            }
+        }
+        impl $trait<i32> for Tensor {
+            fn $method(&mut self, rhs: i32) {
+                self.$inplace(rhs);
+            }
+        }
+    };
+}
+
+assign_operator!(AddAssign, add_assign, add_);
+assign_operator!(SubAssign, sub_assign, sub_);
+assign_operator!(MulAssign, mul_assign, mul_);
+assign_operator!(DivAssign, div_assign, div_);

@@ -1,0 +1,223 @@
+//! Linear algebra: `dot`, `mm`, `mv` and `matmul` (which picks among them like torch).
+//! Matrix products run on `matrixmultiply` (through ndarray), threaded across cores.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
+
+use super::kernel::{with_slice, Element, FloatElement};
+use crate::autograd::record::record;
+use crate::autograd::saved::SavedTensor;
+use crate::dtype::DType;
+use crate::storage::Buffer;
+use crate::tensor::Tensor;
+
+fn dtype_title(dtype: DType) -> &'static str {
+    match dtype {
+        DType::Float32 => "Float",
+        DType::Float64 => "Double",
+        DType::Int64 => "Long",
+        DType::Bool => "Bool",
+    }
+}
+
+/// Calls `f` with a 2-D view of the tensor's elements, strided in place when the storage
+/// already holds `T`.
+fn with_matrix<T: Element, R>(t: &Tensor, f: impl FnOnce(ArrayView2<T>) -> R) -> R {
+    let data = t.read_data();
+    let (rows, cols) = (data.layout.shape[0], data.layout.shape[1]);
+    let buffer = data.storage.read();
+    if let Some(all) = T::slice(&buffer) {
+        if rows > 0 && cols > 0 {
+            let (s0, s1) = (data.layout.strides[0], data.layout.strides[1]);
+            let view = ArrayView2::from_shape((rows, cols).strides((s0, s1)), &all[data.layout.offset..])
+                .expect("layout lies inside the storage");
+            return f(view);
+        }
+    }
+    drop(buffer);
+    with_slice(t, |s: &[T]| f(ArrayView2::from_shape((rows, cols), s).expect("contiguous copy")))
+}
+
+fn matmul_values<T: FloatElement + ndarray::LinalgScalar>(a: &Tensor, b: &Tensor) -> Vec<T> {
+    with_matrix(a, |av: ArrayView2<T>| {
+        with_matrix(b, |bv: ArrayView2<T>| {
+            let mut out = Array2::<T>::zeros((av.nrows(), bv.ncols()));
+            general_mat_mul(T::from_f64(1.0), &av, &bv, T::from_f64(0.0), &mut out);
+            out.into_raw_vec_and_offset().0
+        })
+    })
+}
+
+fn mm_values(a: &Tensor, b: &Tensor) -> Tensor {
+    let (sa, sb) = (a.shape(), b.shape());
+    let shape = [sa[0], sb[1]];
+    let buffer = match a.dtype() {
+        DType::Float64 => Buffer::F64(matmul_values::<f64>(a, b)),
+        DType::Float32 => Buffer::F32(matmul_values::<f32>(a, b)),
+        DType::Int64 | DType::Bool => {
+            let (x, y) = (a.to_vec_i64(), b.to_vec_i64());
+            let (n, k, m) = (sa[0], sa[1], sb[1]);
+            let mut out = vec![0i64; n * m];
+            for i in 0..n {
+                for p in 0..k {
+                    for j in 0..m {
+                        out[i * m + j] += x[i * k + p] * y[p * m + j];
+                    }
+                }
+            }
+            Buffer::I64(out)
+        }
+    };
+    Tensor::from_buffer(buffer, &shape)
+}
+
+fn check_same_dtype(a: &Tensor, b: &Tensor, what: &str) {
+    let (da, db) = (a.dtype(), b.dtype());
+    if da != db {
+        match what {
+            "dot" => panic!("dot : expected both vectors to have same dtype, but found {} and {}", dtype_title(da), dtype_title(db)),
+            _ => panic!("expected m1 and m2 to have the same dtype, but got: {} != {}", da.torch_name().trim_start_matches("torch."), db.torch_name().trim_start_matches("torch.")),
+        }
+    }
+}
+
+impl Tensor {
+    /// Inner product of two 1-D tensors (`torch.dot`, `DotBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = arange(4.0).requires_grad_(true);
+    /// let y = 2.0 * x.dot(&x);
+    /// assert_eq!(y.to_string(), "tensor(28., grad_fn=<MulBackward0>)");
+    /// y.backward();
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([ 0.,  4.,  8., 12.])");
+    /// ```
+    pub fn dot(&self, other: &Tensor) -> Tensor {
+        let (sa, sb) = (self.shape(), other.shape());
+        if sa.len() != 1 || sb.len() != 1 {
+            panic!("1D tensors expected, but got {}D and {}D tensors", sa.len(), sb.len());
+        }
+        if sa[0] != sb[0] {
+            panic!(
+                "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number of elements, but got {} and {} elements respectively",
+                sa[0], sb[0], sa[0], sb[0]
+            );
+        }
+        check_same_dtype(self, other, "dot");
+        let out = mm_values(&self.reshape([1, -1]), &other.reshape([-1, 1])).reshape(Vec::<isize>::new()).detach();
+        // d (a . b) = b da + a db
+        record(out, "DotBackward0", &[Some(self), Some(other)], &["self", "tensor"], |_| vec![SavedTensor::input(self), SavedTensor::input(other)], |s, g, needs| {
+            vec![needs[0].then(|| s[1].mul(g)), needs[1].then(|| s[0].mul(g))]
+        })
+    }
+
+    /// Matrix product of two 2-D tensors (`torch.mm`, `MmBackward0`).
+    pub fn mm(&self, other: &Tensor) -> Tensor {
+        let (sa, sb) = (self.shape(), other.shape());
+        if sa.len() != 2 || sb.len() != 2 {
+            panic!("self must be a matrix");
+        }
+        if sa[1] != sb[0] {
+            panic!("mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", sa[0], sa[1], sb[0], sb[1]);
+        }
+        check_same_dtype(self, other, "mm");
+        let out = mm_values(self, other);
+        let (a_req, b_req) = (self.requires_grad(), other.requires_grad());
+        // d (A B) = dA B + A dB:  grad_A = G B^T,  grad_B = A^T G
+        record(
+            out,
+            "MmBackward0",
+            &[Some(self), Some(other)],
+            &["mat2", "self"],
+            |_| {
+                let mut saved = Vec::new();
+                if a_req {
+                    saved.push(SavedTensor::input(other));
+                }
+                if b_req {
+                    saved.push(SavedTensor::input(self));
+                }
+                saved
+            },
+            move |s, g, needs| {
+                let mat2 = a_req.then(|| &s[0]);
+                let mat1 = b_req.then(|| &s[usize::from(a_req)]);
+                vec![
+                    needs[0].then(|| g.mm(&mat2.expect("saved").t())),
+                    needs[1].then(|| mat1.expect("saved").t().mm(g)),
+                ]
+            },
+        )
+    }
+
+    /// Matrix-vector product (`torch.mv`, `MvBackward0`).
+    pub fn mv(&self, vec: &Tensor) -> Tensor {
+        let (sa, sv) = (self.shape(), vec.shape());
+        if sa.len() != 2 || sv.len() != 1 {
+            panic!("vector + matrix @ vector expected, got {}, {}, {}", 1, sa.len(), sv.len());
+        }
+        if sa[1] != sv[0] {
+            panic!("size mismatch, got input ({}), mat ({}x{}), vec ({})", sa[0], sa[0], sa[1], sv[0]);
+        }
+        check_same_dtype(self, vec, "mm");
+        let out = mm_values(self, &vec.reshape([-1, 1]).detach()).reshape([-1]).detach();
+        // d (A v) = dA v + A dv:  grad_A = g v^T,  grad_v = A^T g
+        record(out, "MvBackward0", &[Some(self), Some(vec)], &["vec", "self"], |_| vec![SavedTensor::input(vec), SavedTensor::input(self)], |s, g, needs| {
+            vec![
+                needs[0].then(|| g.unsqueeze(1).mm(&s[0].unsqueeze(0))),
+                needs[1].then(|| s[1].t().mv(g)),
+            ]
+        })
+    }
+
+    /// `a @ b` like `torch.matmul`: dot for 1-D·1-D, mm for 2-D·2-D, mv for 2-D·1-D,
+    /// a row vector times a matrix for 1-D·2-D, and batched inputs folded into one matrix
+    /// product when the right side is 2-D.
+    pub fn matmul(&self, other: &Tensor) -> Tensor {
+        let (da, db) = (self.dim(), other.dim());
+        match (da, db) {
+            (1, 1) => self.dot(other),
+            (2, 2) => self.mm(other),
+            (2, 1) => self.mv(other),
+            (1, 2) => self.unsqueeze(0).mm(other).squeeze_dim(0),
+            (a, 2) if a >= 3 => {
+                let shape = self.shape();
+                let k = shape[a - 1];
+                let flat = self.reshape([-1, k as isize]).mm(other);
+                let mut out_shape: Vec<isize> = shape[..a - 1].iter().map(|&d| d as isize).collect();
+                out_shape.push(other.shape()[1] as isize);
+                flat.reshape(out_shape)
+            }
+            (a, 1) if a >= 3 => {
+                let shape = self.shape();
+                let k = shape[a - 1];
+                let flat = self.reshape([-1, k as isize]).mv(other);
+                flat.reshape(shape[..a - 1].iter().map(|&d| d as isize).collect::<Vec<_>>())
+            }
+            (0, _) | (_, 0) => panic!("both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"),
+            _ => {
+                // batched matmul: every batch as its own mm, stacked (graph: StackBackward0)
+                let batch = self.shape()[0];
+                assert!(
+                    other.dim() == da && other.shape()[0] == batch,
+                    "matmul: batched operands need the same leading batch size here, got {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                );
+                let parts: Vec<Tensor> = (0..batch as isize).map(|i| self.select(0, i).matmul(&other.select(0, i))).collect();
+                let refs: Vec<&Tensor> = parts.iter().collect();
+                super::shape::stack(&refs, 0)
+            }
+        }
+    }
+}
+
+/// `torch.dot(a, b)`.
+pub fn dot(a: &Tensor, b: &Tensor) -> Tensor {
+    a.dot(b)
+}
+
+/// `torch.matmul(a, b)`.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Tensor {
+    a.matmul(b)
+}

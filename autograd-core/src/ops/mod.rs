@@ -1,0 +1,10 @@
+//! The tensor operations, one file per family. Each op computes its values and records its
+//! backward through `autograd::record::record`, right below the forward code.
+
+pub mod elementwise;
+pub mod index;
+pub mod inplace;
+pub(crate) mod kernel;
+pub mod linalg;
+pub mod reduce;
+pub mod shape;

@@ -1,0 +1,365 @@
+//! Shape ops: views (`reshape`/`view`, `t`, `transpose`, `permute`, `unsqueeze`, `squeeze`,
+//! `expand`), copies (`deep_clone`, `contiguous`, dtype conversion) and joins (`cat`, `stack`).
+
+use std::sync::Arc;
+
+use super::reduce::Dims;
+use crate::autograd::record::record;
+use crate::dtype::DType;
+use crate::layout::{contiguous_strides, numel, Layout};
+use crate::storage::Buffer;
+use crate::tensor::{Tensor, ViewInfo};
+
+/// A dim index that may be negative (`-1` is the last), checked like torch.
+pub(crate) fn wrap_dim(dim: isize, rank: usize) -> usize {
+    let rank_i = rank.max(1) as isize;
+    if dim < -rank_i || dim >= rank_i {
+        panic!(
+            "Dimension out of range (expected to be in range of [{}, {}], but got {})",
+            -rank_i,
+            rank_i - 1,
+            dim
+        );
+    }
+    if dim < 0 { (dim + rank_i) as usize } else { dim as usize }
+}
+
+/// Resolves a requested shape with at most one `-1`.
+fn infer_shape(requested: &[isize], total: usize) -> Vec<usize> {
+    let known: usize = requested.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+    let unknown = requested.iter().filter(|&&d| d == -1).count();
+    let shape_text = || format!("[{}]", requested.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+    if unknown > 1 {
+        panic!("only one dimension can be inferred");
+    }
+    let shape: Vec<usize> = requested
+        .iter()
+        .map(|&d| if d == -1 { if known == 0 { 0 } else { total / known } } else { d as usize })
+        .collect();
+    if numel(&shape) != total || (unknown == 1 && known != 0 && total % known != 0) {
+        panic!("shape '{}' is invalid for input of size {}", shape_text(), total);
+    }
+    shape
+}
+
+impl Tensor {
+    /// A new tensor sharing this one's storage with another layout (a view).
+    pub(crate) fn view_with_layout(&self, layout: Layout) -> Tensor {
+        let data = self.read_data();
+        let view = Tensor::from_parts(data.storage, layout, data.dtype);
+        // a view of a view hangs off the same base
+        let parent = self.meta().view.as_ref().map(|v| v.base.clone());
+        let base = parent.unwrap_or_else(|| self.clone());
+        view.meta().view = Some(ViewInfo { base });
+        view
+    }
+
+    pub(crate) fn layout(&self) -> Layout {
+        self.with_data(|d| d.layout.clone())
+    }
+
+    /// `x.reshape(shape)`: a view when the data is contiguous, a copy otherwise; one dim may
+    /// be `-1` (`ViewBackward0`).
+    pub fn reshape(&self, shape: impl Dims) -> Tensor {
+        let input_shape = self.shape();
+        let new_shape = infer_shape(&shape.dims(), numel(&input_shape));
+        let source = if self.is_contiguous() { self.clone() } else { self.contiguous_values() };
+        let layout = Layout { shape: new_shape.clone(), strides: contiguous_strides(&new_shape), offset: source.layout().offset };
+        let out = source.view_with_layout(layout);
+        // d reshape(x) = the gradient reshaped back
+        record(out, "ViewBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+    }
+
+    /// `x.view(shape)`: like [`Tensor::reshape`] but never copies; panics like torch on a
+    /// non-contiguous tensor.
+    pub fn view(&self, shape: impl Dims) -> Tensor {
+        if !self.is_contiguous() {
+            panic!(
+                "view size is not compatible with input tensor's size and stride (at least one dimension spans \
+                 across two contiguous subspaces). Use .reshape(...) instead."
+            );
+        }
+        self.reshape(shape)
+    }
+
+    /// All elements in one dimension.
+    pub fn flatten(&self) -> Tensor {
+        if self.dim() == 1 {
+            return self.clone();
+        }
+        self.reshape([-1])
+    }
+
+    /// Transpose of a matrix (`x.t()`, `TBackward0`); 0-D and 1-D tensors come back as they are.
+    pub fn t(&self) -> Tensor {
+        let rank = self.dim();
+        assert!(rank <= 2, "t() expects a tensor with <= 2 dimensions, but self is {rank}D");
+        let layout = self.layout();
+        let layout = if rank == 2 {
+            Layout { shape: vec![layout.shape[1], layout.shape[0]], strides: vec![layout.strides[1], layout.strides[0]], offset: layout.offset }
+        } else {
+            layout
+        };
+        let out = self.view_with_layout(layout);
+        // d t(x) = t(grad)
+        record(out, "TBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.t())])
+    }
+
+    /// All dims reversed (Python's `x.T`, `PermuteBackward0`).
+    #[allow(non_snake_case)]
+    pub fn T(&self) -> Tensor {
+        let dims: Vec<isize> = (0..self.dim() as isize).rev().collect();
+        self.permute(dims)
+    }
+
+    /// Swaps two dims (`TransposeBackward0`).
+    pub fn transpose(&self, dim0: isize, dim1: isize) -> Tensor {
+        let rank = self.dim();
+        let (a, b) = (wrap_dim(dim0, rank), wrap_dim(dim1, rank));
+        let mut layout = self.layout();
+        if rank > 0 {
+            layout.shape.swap(a, b);
+            layout.strides.swap(a, b);
+        }
+        let out = self.view_with_layout(layout);
+        // d transpose(x) = transpose(grad)
+        record(out, "TransposeBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| {
+            vec![Some(g.transpose(a as isize, b as isize))]
+        })
+    }
+
+    /// Reorders dims (`PermuteBackward0`).
+    pub fn permute(&self, dims: impl Dims) -> Tensor {
+        let rank = self.dim();
+        let dims: Vec<usize> = dims.dims().iter().map(|&d| wrap_dim(d, rank)).collect();
+        assert!(dims.len() == rank, "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = {} is not equal to len(dims) = {}", rank, dims.len());
+        let layout = self.layout();
+        let new = Layout {
+            shape: dims.iter().map(|&d| layout.shape[d]).collect(),
+            strides: dims.iter().map(|&d| layout.strides[d]).collect(),
+            offset: layout.offset,
+        };
+        let out = self.view_with_layout(new);
+        let mut inverse = vec![0isize; rank];
+        for (i, &d) in dims.iter().enumerate() {
+            inverse[d] = i as isize;
+        }
+        // d permute(x) = grad permuted back
+        record(out, "PermuteBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.permute(&inverse))])
+    }
+
+    /// Inserts a dim of size 1 (`UnsqueezeBackward0`).
+    pub fn unsqueeze(&self, dim: isize) -> Tensor {
+        let rank = self.dim();
+        let d = wrap_dim(dim, rank + 1);
+        let mut layout = self.layout();
+        let stride = if d < rank { layout.strides[d] * layout.shape[d] } else { 1 };
+        layout.shape.insert(d, 1);
+        layout.strides.insert(d, stride);
+        let out = self.view_with_layout(layout);
+        // d unsqueeze(x) = grad with the dim removed
+        record(out, "UnsqueezeBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.squeeze_dim(d as isize))])
+    }
+
+    /// Removes every dim of size 1 (`SqueezeBackward0`).
+    pub fn squeeze(&self) -> Tensor {
+        let input_shape = self.shape();
+        let layout = self.layout();
+        let keep: Vec<usize> = (0..layout.shape.len()).filter(|&i| layout.shape[i] != 1).collect();
+        let new = Layout {
+            shape: keep.iter().map(|&i| layout.shape[i]).collect(),
+            strides: keep.iter().map(|&i| layout.strides[i]).collect(),
+            offset: layout.offset,
+        };
+        let out = self.view_with_layout(new);
+        record(out, "SqueezeBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+    }
+
+    /// Removes one dim if it has size 1 (`SqueezeBackward1`).
+    pub fn squeeze_dim(&self, dim: isize) -> Tensor {
+        let input_shape = self.shape();
+        let d = wrap_dim(dim, input_shape.len());
+        let mut layout = self.layout();
+        if layout.shape.get(d) == Some(&1) {
+            layout.shape.remove(d);
+            layout.strides.remove(d);
+        }
+        let out = self.view_with_layout(layout);
+        record(out, "SqueezeBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+    }
+
+    /// Broadcasts to a larger shape without copying (`ExpandBackward0`); `-1` keeps a dim.
+    pub fn expand(&self, shape: impl Dims) -> Tensor {
+        let requested = shape.dims();
+        let input_shape = self.shape();
+        let layout = self.layout();
+        let lead = requested.len().checked_sub(input_shape.len()).unwrap_or_else(|| {
+            panic!(
+                "expand: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
+                requested.len(),
+                input_shape.len()
+            )
+        });
+        let mut new_shape = Vec::with_capacity(requested.len());
+        let mut new_strides = Vec::with_capacity(requested.len());
+        for (i, &r) in requested.iter().enumerate() {
+            if i < lead {
+                new_shape.push(r as usize);
+                new_strides.push(0);
+                continue;
+            }
+            let (size, stride) = (input_shape[i - lead], layout.strides[i - lead]);
+            if r == -1 || r as usize == size {
+                new_shape.push(size);
+                new_strides.push(stride);
+            } else if size == 1 {
+                new_shape.push(r as usize);
+                new_strides.push(0);
+            } else {
+                panic!(
+                    "The expanded size of the tensor ({r}) must match the existing size ({size}) at non-singleton dimension {i}.  Target sizes: {:?}.  Tensor sizes: {:?}",
+                    requested, input_shape
+                );
+            }
+        }
+        if new_shape == input_shape {
+            return self.clone();
+        }
+        let out = self.view_with_layout(Layout { shape: new_shape, strides: new_strides, offset: layout.offset });
+        // d expand(x) = grad summed over the broadcast dims
+        record(out, "ExpandBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.sum_to_size(&input_shape))])
+    }
+
+    /// A copy with its own storage (PyTorch's `x.clone()`, `CloneBackward0`). Rust's
+    /// `clone()` on a `Tensor` gives another *handle* to the same tensor, like `b = a` in
+    /// Python.
+    pub fn deep_clone(&self) -> Tensor {
+        let out = self.contiguous_values();
+        // d clone(x) = grad
+        record(out, "CloneBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.clone())])
+    }
+
+    /// The same tensor if contiguous, else a contiguous copy (`CloneBackward0`).
+    pub fn contiguous(&self) -> Tensor {
+        if self.is_contiguous() { self.clone() } else { self.deep_clone() }
+    }
+
+    /// A contiguous copy of the values, no history.
+    pub(crate) fn contiguous_values(&self) -> Tensor {
+        Tensor::from_buffer(self.contiguous_buffer(), &self.shape())
+    }
+
+    /// A contiguous copy, detached (for gradients the engine stores).
+    pub(crate) fn contiguous_copy(&self) -> Tensor {
+        self.contiguous_values()
+    }
+
+    /// Takes this tensor as a stored gradient: reuses its memory when nobody else holds it,
+    /// copies otherwise.
+    pub(crate) fn into_owned_detached(self) -> Tensor {
+        let unique = Arc::strong_count(&self.0) == 1
+            && self.with_data(|d| Arc::strong_count(&d.storage) == 1 && d.layout.is_contiguous() && d.layout.offset == 0 && d.storage.read().len() == d.layout.numel())
+            && self.grad_fn().is_none();
+        if unique {
+            self.meta().view = None;
+            self
+        } else {
+            self.contiguous_values()
+        }
+    }
+
+    /// Converts to another dtype (`x.to(dtype)`, `ToCopyBackward0`); same dtype gives `self`.
+    pub fn to_dtype(&self, dtype: DType) -> Tensor {
+        if self.dtype() == dtype {
+            return self.clone();
+        }
+        let buffer = super::kernel::cast(self.contiguous_buffer(), dtype);
+        let out = Tensor::from_buffer(buffer, &self.shape());
+        let source = self.dtype();
+        // d to(x) = grad converted back
+        record(out, "ToCopyBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.to_dtype(source))])
+    }
+
+    /// `x.double()`: float64.
+    pub fn double(&self) -> Tensor {
+        self.to_dtype(DType::Float64)
+    }
+
+    /// `x.float()`: float32.
+    pub fn float(&self) -> Tensor {
+        self.to_dtype(DType::Float32)
+    }
+
+    /// `x.long()`: int64.
+    pub fn long(&self) -> Tensor {
+        self.to_dtype(DType::Int64)
+    }
+}
+
+/// Joins tensors along an existing dim (`torch.cat`, `CatBackward0`).
+pub fn cat(tensors: &[&Tensor], dim: isize) -> Tensor {
+    assert!(!tensors.is_empty(), "torch.cat(): expected a non-empty list of Tensors");
+    let first = tensors[0].shape();
+    let d = wrap_dim(dim, first.len());
+    let dtype = tensors.iter().map(|t| t.dtype()).reduce(DType::promote).expect("non-empty");
+    let mut out_shape = first.clone();
+    out_shape[d] = 0;
+    for t in tensors {
+        let s = t.shape();
+        for (i, (&a, &b)) in s.iter().zip(&first).enumerate() {
+            if i != d && a != b {
+                panic!("Sizes of tensors must match except in dimension {d}. Expected size {b} but got size {a} for tensor number 1 in the list.");
+            }
+        }
+        out_shape[d] += s[d];
+    }
+    // Row-major: for each outer index, copy each input's block along `d`.
+    let outer: usize = first[..d].iter().product();
+    let mut values = Vec::with_capacity(numel(&out_shape));
+    let parts: Vec<(Vec<f64>, usize)> = tensors
+        .iter()
+        .map(|t| {
+            let s = t.shape();
+            (t.to_vec_f64(), s[d..].iter().product::<usize>())
+        })
+        .collect();
+    for o in 0..outer {
+        for (v, block) in &parts {
+            values.extend_from_slice(&v[o * block..(o + 1) * block]);
+        }
+    }
+    let out = Tensor::from_buffer(Buffer::from_f64(values, dtype), &out_shape);
+    let sizes: Vec<usize> = tensors.iter().map(|t| t.shape()[d]).collect();
+    let inputs: Vec<Option<&Tensor>> = tensors.iter().map(|t| Some(*t)).collect();
+    // d cat(xs) = the matching slice of grad for each input
+    record(out, "CatBackward0", &inputs, &[], |_| vec![], move |_, g, needs| {
+        let mut start = 0;
+        sizes
+            .iter()
+            .zip(needs)
+            .map(|(&size, &need)| {
+                let part = need.then(|| g.narrow(d as isize, start, size));
+                start += size;
+                part
+            })
+            .collect()
+    })
+}
+
+/// Joins tensors along a new dim (`torch.stack`, `StackBackward0`).
+pub fn stack(tensors: &[&Tensor], dim: isize) -> Tensor {
+    assert!(!tensors.is_empty(), "stack expects a non-empty TensorList");
+    let rank = tensors[0].dim();
+    let d = wrap_dim(dim, rank + 1);
+    let unsqueezed: Vec<Tensor> = crate::autograd::grad_mode::no_grad(|| tensors.iter().map(|t| t.unsqueeze(d as isize)).collect());
+    let refs: Vec<&Tensor> = unsqueezed.iter().collect();
+    let joined = crate::autograd::grad_mode::no_grad(|| cat(&refs, d as isize));
+    let out = joined.detach();
+    let inputs: Vec<Option<&Tensor>> = tensors.iter().map(|t| Some(*t)).collect();
+    let count = tensors.len();
+    // d stack(xs) = grad selected along the new dim for each input
+    record(out, "StackBackward0", &inputs, &[], |_| vec![], move |_, g, needs| {
+        (0..count).map(|i| needs[i].then(|| g.select(d as isize, i as isize))).collect()
+    })
+}
+

@@ -1,0 +1,382 @@
+//! The `Tensor` handle: shared storage, dtype, layout, and the autograd metadata.
+
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+
+use crate::autograd::node::{Edge, Hook, Node};
+use crate::dtype::DType;
+use crate::global;
+use crate::layout::{numel, Layout};
+use crate::storage::{Buffer, Storage};
+
+/// A tensor: an n-dimensional array of `float32`, `float64`, `int64` or `bool`, that can take
+/// part in automatic differentiation.
+///
+/// `Tensor` is a cheap handle (like a Python reference): cloning it gives another handle to the
+/// same tensor. Arithmetic works on `Tensor` and `&Tensor`, mixed freely, and with `f64`
+/// numbers on either side.
+///
+/// ```
+/// use autograd_core::prelude::*;
+/// let x = ones(&[2, 2]).requires_grad_(true);
+/// let y = &x + 2.0;
+/// let z = &y * &y * 3.0;
+/// let out = z.mean();
+/// assert_eq!(format!("{}", out), "tensor(27., grad_fn=<MeanBackward0>)");
+/// out.backward();
+/// assert_eq!(format!("{}", x.grad().unwrap()), "tensor([[4.5000, 4.5000],\n        [4.5000, 4.5000]])");
+/// ```
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorImpl>);
+
+pub(crate) struct TensorImpl {
+    pub id: u64,
+    pub data: RwLock<TensorData>,
+    pub meta: Mutex<AutogradMeta>,
+}
+
+/// What `x.data = ...` replaces: the storage and the view into it.
+#[derive(Clone)]
+pub(crate) struct TensorData {
+    pub storage: Arc<Storage>,
+    pub layout: Layout,
+    pub dtype: DType,
+}
+
+/// The tensor a view was cut from (PyTorch's `._base`), for the in-place rules on views.
+#[derive(Clone)]
+pub(crate) struct ViewInfo {
+    pub base: Tensor,
+}
+
+#[derive(Default)]
+pub(crate) struct AutogradMeta {
+    pub requires_grad: bool,
+    pub grad: Option<Tensor>,
+    pub grad_fn: Option<Node>,
+    pub output_nr: usize,
+    pub grad_accumulator: Option<Weak<crate::autograd::node::NodeInner>>,
+    pub retains_grad: bool,
+    pub hooks: Vec<(u64, Hook)>,
+    pub view: Option<ViewInfo>,
+}
+
+impl Tensor {
+    pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout, dtype: DType) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            id: global::next_id(),
+            data: RwLock::new(TensorData { storage, layout, dtype }),
+            meta: Mutex::new(AutogradMeta::default()),
+        }))
+    }
+
+    /// A new contiguous tensor owning `buffer`.
+    pub(crate) fn from_buffer(buffer: Buffer, shape: &[usize]) -> Tensor {
+        debug_assert_eq!(buffer.len(), numel(shape));
+        let dtype = buffer.dtype();
+        Tensor::from_parts(Arc::new(Storage::new(buffer)), Layout::contiguous(shape), dtype)
+    }
+
+    /// Builds a tensor from row-major values, rounded or cast to `dtype`.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let t = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2], DType::Float64);
+    /// assert_eq!(t.to_string(), "tensor([[1., 2.],\n        [3., 4.]], dtype=torch.float64)");
+    /// ```
+    pub fn from_vec(values: Vec<f64>, shape: &[usize], dtype: DType) -> Tensor {
+        assert!(
+            values.len() == numel(shape),
+            "shape '{:?}' is invalid for input of size {}",
+            shape,
+            values.len()
+        );
+        Tensor::from_buffer(Buffer::from_f64(values, dtype), shape)
+    }
+
+    /// Builds a float32 tensor from f32 values.
+    pub fn from_f32(values: Vec<f32>, shape: &[usize]) -> Tensor {
+        assert!(values.len() == numel(shape), "shape '{:?}' is invalid for input of size {}", shape, values.len());
+        Tensor::from_buffer(Buffer::F32(values), shape)
+    }
+
+    /// Builds an int64 tensor from i64 values.
+    pub fn from_i64(values: Vec<i64>, shape: &[usize]) -> Tensor {
+        assert!(values.len() == numel(shape), "shape '{:?}' is invalid for input of size {}", shape, values.len());
+        Tensor::from_buffer(Buffer::I64(values), shape)
+    }
+
+    /// Builds a bool tensor.
+    pub fn from_bools(values: Vec<bool>, shape: &[usize]) -> Tensor {
+        assert!(values.len() == numel(shape), "shape '{:?}' is invalid for input of size {}", shape, values.len());
+        Tensor::from_buffer(Buffer::Bool(values), shape)
+    }
+
+    pub(crate) fn read_data(&self) -> TensorData {
+        self.0.data.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn with_data<R>(&self, f: impl FnOnce(&TensorData) -> R) -> R {
+        let guard = self.0.data.read().unwrap_or_else(|e| e.into_inner());
+        f(&guard)
+    }
+
+    pub(crate) fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
+        self.0.meta.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The size of each dimension (`x.shape` in PyTorch).
+    pub fn shape(&self) -> Vec<usize> {
+        self.with_data(|d| d.layout.shape.clone())
+    }
+
+    /// `x.size(dim)`; negative dims count from the end.
+    pub fn size(&self, dim: isize) -> usize {
+        let shape = self.shape();
+        shape[crate::ops::shape::wrap_dim(dim, shape.len())]
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.with_data(|d| d.dtype)
+    }
+
+    /// Number of dimensions.
+    pub fn dim(&self) -> usize {
+        self.with_data(|d| d.layout.shape.len())
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.with_data(|d| d.layout.numel())
+    }
+
+    /// Whether the elements are laid out densely in row-major order.
+    pub fn is_contiguous(&self) -> bool {
+        self.with_data(|d| d.layout.is_contiguous())
+    }
+
+    /// Whether the storage was modified in place since the tensor was made (`x._version`).
+    pub fn version(&self) -> u64 {
+        self.with_data(|d| d.storage.version())
+    }
+
+    /// A process-wide unique id of this tensor (Python's `id(x)`).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// True when both handles are the same tensor (`a is b` in Python).
+    pub fn same(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// True when both share one storage (writing through one shows in the other).
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        let a = self.with_data(|d| Arc::as_ptr(&d.storage));
+        let b = other.with_data(|d| Arc::as_ptr(&d.storage));
+        std::ptr::eq(a, b)
+    }
+
+    /// Whether gradients are tracked for this tensor.
+    pub fn requires_grad(&self) -> bool {
+        let meta = self.meta();
+        meta.requires_grad || meta.grad_fn.is_some()
+    }
+
+    /// Sets `requires_grad` on a leaf and returns the same tensor (`x.requires_grad_(True)`).
+    ///
+    /// Panics like PyTorch on an integer tensor or when turning it off on a non-leaf.
+    pub fn requires_grad_(&self, requires_grad: bool) -> Tensor {
+        let dtype = self.dtype();
+        let mut meta = self.meta();
+        if meta.grad_fn.is_some() {
+            if !requires_grad {
+                panic!(
+                    "you can only change requires_grad flags of leaf variables. If you want to use a \
+                     computed variable in a subgraph that doesn't require differentiation use \
+                     var_no_grad = var.detach()."
+                );
+            }
+            return self.clone();
+        }
+        if requires_grad && !dtype.is_floating_point() {
+            panic!("only Tensors of floating point and complex dtype can require gradients");
+        }
+        meta.requires_grad = requires_grad;
+        drop(meta);
+        self.clone()
+    }
+
+    /// True for tensors made by the user or not requiring grad; false for op results that
+    /// require grad.
+    pub fn is_leaf(&self) -> bool {
+        self.meta().grad_fn.is_none()
+    }
+
+    /// The node that made this tensor (`x.grad_fn`), `None` for leaves.
+    pub fn grad_fn(&self) -> Option<Node> {
+        self.meta().grad_fn.clone()
+    }
+
+    /// The accumulated gradient (`x.grad`). The returned tensor *is* the stored gradient, so
+    /// `x.grad().unwrap().zero_()` clears it.
+    ///
+    /// Reading it on a non-leaf without `retain_grad()` returns `None` and warns once, as
+    /// PyTorch does.
+    pub fn grad(&self) -> Option<Tensor> {
+        let meta = self.meta();
+        if meta.grad_fn.is_some() && !meta.retains_grad && meta.grad.is_none() {
+            drop(meta);
+            crate::autograd::warn_nonleaf_grad();
+            return None;
+        }
+        meta.grad.clone()
+    }
+
+    /// Replaces the stored gradient (`x.grad = None` clears it).
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        if let Some(g) = &grad {
+            assert!(
+                g.shape() == self.shape(),
+                "assigned grad has data of a different size"
+            );
+        }
+        self.meta().grad = grad;
+    }
+
+    /// Makes this tensor fill its `.grad` during backward even though it is not a leaf.
+    pub fn retain_grad(&self) {
+        crate::autograd::hooks::retain_grad(self);
+    }
+
+    /// A tensor sharing this one's storage, cut off from the graph: no grad_fn, requires_grad
+    /// false, a leaf. Writing into one changes the other.
+    pub fn detach(&self) -> Tensor {
+        let data = self.read_data();
+        Tensor::from_parts(data.storage, data.layout, data.dtype)
+    }
+
+    /// Detaches in place: this tensor becomes a leaf that requires no grad.
+    pub fn detach_(&self) -> Tensor {
+        let mut meta = self.meta();
+        meta.grad_fn = None;
+        meta.requires_grad = false;
+        meta.view = None;
+        drop(meta);
+        self.clone()
+    }
+
+    /// `x.data`: the values without history, sharing storage (same as [`Tensor::detach`]).
+    pub fn data(&self) -> Tensor {
+        self.detach()
+    }
+
+    /// `x.data = value`: this tensor now shows `value`'s storage, shape and dtype, keeping its
+    /// own autograd identity (requires_grad, grad, grad_fn). The seeds' gradient-descent step
+    /// `x.data = x.data - lr * x.grad` reads `x.set_data(&(x.data() - lr * x.grad().unwrap()))`.
+    pub fn set_data(&self, value: &Tensor) {
+        let new = value.read_data();
+        *self.0.data.write().unwrap_or_else(|e| e.into_inner()) = new;
+    }
+
+    /// The gradient edge into the graph: the grad_fn, or the AccumulateGrad node of a leaf
+    /// that requires grad, or None.
+    pub(crate) fn gradient_edge(&self) -> Option<Edge> {
+        let mut meta = self.meta();
+        if let Some(node) = &meta.grad_fn {
+            return Some(Edge { node: node.clone(), input_nr: meta.output_nr });
+        }
+        if !meta.requires_grad {
+            return None;
+        }
+        if let Some(existing) = meta.grad_accumulator.as_ref().and_then(Weak::upgrade) {
+            return Some(Edge { node: Node(existing), input_nr: 0 });
+        }
+        let node = Node::accumulate_grad(self.clone());
+        meta.grad_accumulator = Some(Arc::downgrade(&node.0));
+        Some(Edge { node, input_nr: 0 })
+    }
+
+    /// Row-major values as f64 (`x.flatten().tolist()`); exact for every dtype.
+    pub fn to_vec_f64(&self) -> Vec<f64> {
+        self.with_data(|d| {
+            let buffer = d.storage.read();
+            d.layout.positions().map(|p| buffer.get_f64(p)).collect()
+        })
+    }
+
+    /// Row-major values as f32 (casts from other dtypes).
+    pub fn to_vec_f32(&self) -> Vec<f32> {
+        self.to_vec_f64().into_iter().map(|v| v as f32).collect()
+    }
+
+    /// Row-major values as i64 (floats truncate, like `.long()`).
+    pub fn to_vec_i64(&self) -> Vec<i64> {
+        self.with_data(|d| {
+            let buffer = d.storage.read();
+            match &*buffer {
+                Buffer::I64(v) => d.layout.positions().map(|p| v[p]).collect(),
+                other => d.layout.positions().map(|p| other.get_f64(p) as i64).collect(),
+            }
+        })
+    }
+
+    /// The one value of a one-element tensor (`x.item()`).
+    pub fn item(&self) -> f64 {
+        let n = self.numel();
+        if n != 1 {
+            panic!("a Tensor with {n} elements cannot be converted to Scalar");
+        }
+        self.to_vec_f64()[0]
+    }
+
+    /// A contiguous row-major copy of the elements, as a buffer of the tensor's dtype.
+    pub(crate) fn contiguous_buffer(&self) -> Buffer {
+        self.with_data(|d| gather(&d.storage.read(), &d.layout))
+    }
+}
+
+/// Copies the elements `layout` selects from `buffer`, in row-major order.
+pub(crate) fn gather(buffer: &Buffer, layout: &Layout) -> Buffer {
+    match buffer {
+        Buffer::F32(v) => Buffer::F32(gather_slice(v, layout)),
+        Buffer::F64(v) => Buffer::F64(gather_slice(v, layout)),
+        Buffer::I64(v) => Buffer::I64(gather_slice(v, layout)),
+        Buffer::Bool(v) => Buffer::Bool(gather_slice(v, layout)),
+    }
+}
+
+/// Row-major copy of a strided view; the innermost dimension runs as a tight loop.
+pub(crate) fn gather_slice<T: Copy>(v: &[T], layout: &Layout) -> Vec<T> {
+    let n = layout.numel();
+    if layout.is_contiguous() {
+        return v[layout.offset..layout.offset + n].to_vec();
+    }
+    if layout.strides.iter().all(|&s| s == 0) {
+        return vec![v[layout.offset]; n];
+    }
+    let mut out = Vec::with_capacity(n);
+    let rank = layout.shape.len();
+    let (inner, inner_stride) = (layout.shape[rank - 1], layout.strides[rank - 1]);
+    let outer = Layout {
+        shape: layout.shape[..rank - 1].to_vec(),
+        strides: layout.strides[..rank - 1].to_vec(),
+        offset: layout.offset,
+    };
+    for start in outer.positions() {
+        if inner_stride == 1 {
+            out.extend_from_slice(&v[start..start + inner]);
+        } else {
+            out.extend((0..inner).map(|i| v[start + i * inner_stride]));
+        }
+    }
+    out
+}
+
+impl Drop for TensorImpl {
+    /// A long history hangs off `grad_fn`; hand it to the node's iterative drop.
+    fn drop(&mut self) {
+        let meta = self.meta.get_mut().unwrap_or_else(|e| e.into_inner());
+        drop(meta.grad_fn.take());
+    }
+}
