@@ -790,7 +790,7 @@ macro_rules! operator {
             type Output = Tensor;
             fn $method(self, rhs: Tensor) -> Tensor { Tensor::$op(self, &rhs) }
         }
-        operator!(@scalar $trait, $method, $op, $rev, f64, f32, i32, i64);
+        operator!(@scalar $trait, $method, $op, $rev, f64, i32);
     };
     (@scalar $trait:ident, $method:ident, $op:ident, $rev:expr, $($t:ty),*) => {$(
         impl std::ops::$trait<$t> for &Tensor {

@@ -1,0 +1,533 @@
+//! The rules of shared/spec/autograd-semantics.md, one test each, with PyTorch's own words
+//! for every error.
+
+use autograd_core::prelude::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The panic message of `f`, which must panic.
+fn panic_message(f: impl FnOnce()) -> String {
+    let err = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
+    if let Some(s) = err.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = err.downcast_ref::<&str>() {
+        s.to_string()
+    } else {
+        panic!("panic without a message")
+    }
+}
+
+fn name(t: &Tensor) -> String {
+    t.grad_fn().map(|n| n.name()).unwrap_or_else(|| "None".into())
+}
+
+/// `next_functions` as names: `["AccumulateGrad", "None"]`.
+fn next_names(t: &Tensor) -> Vec<String> {
+    t.grad_fn()
+        .unwrap()
+        .next_functions()
+        .iter()
+        .map(|(n, _)| n.as_ref().map(|n| n.name().replace("torch::autograd::", "")).unwrap_or_else(|| "None".into()))
+        .collect()
+}
+
+#[test]
+fn node_names_and_next_functions_follow_the_table() {
+    let a = tensor!([1., 2.], requires_grad = true);
+    let b = tensor!([3., 4.], requires_grad = true);
+    let m = tensor!([[1., 2.], [3., 4.]], requires_grad = true);
+    let cases: Vec<(Tensor, &str, Vec<&str>)> = vec![
+        (&a + &b, "AddBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (&a + 2.0, "AddBackward0", vec!["AccumulateGrad", "None"]),
+        (2.0 + &a, "AddBackward0", vec!["AccumulateGrad", "None"]),
+        (&a - &b, "SubBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (&a - 2.0, "SubBackward0", vec!["AccumulateGrad", "None"]),
+        (2.0 - &a, "RsubBackward1", vec!["AccumulateGrad"]),
+        (&a * &b, "MulBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (2.0 * &a, "MulBackward0", vec!["AccumulateGrad", "None"]),
+        (&a / &b, "DivBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (&a / 2.0, "DivBackward0", vec!["AccumulateGrad", "None"]),
+        (-&a, "NegBackward0", vec!["AccumulateGrad"]),
+        (a.pow(2), "PowBackward0", vec!["AccumulateGrad"]),
+        (a.pow(&b), "PowBackward1", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (a.rpow(2.0), "PowBackward2", vec!["AccumulateGrad"]),
+        (a.sum(), "SumBackward0", vec!["AccumulateGrad"]),
+        (m.sum_dim(0, false), "SumBackward1", vec!["AccumulateGrad"]),
+        (a.mean(), "MeanBackward0", vec!["AccumulateGrad"]),
+        (m.mean_dim(1, true), "MeanBackward1", vec!["AccumulateGrad"]),
+        (a.dot(&b), "DotBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (a.matmul(&b), "DotBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (m.matmul(&m), "MmBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (m.matmul(&a), "MvBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (a.exp(), "ExpBackward0", vec!["AccumulateGrad"]),
+        (a.log(), "LogBackward0", vec!["AccumulateGrad"]),
+        (a.sin(), "SinBackward0", vec!["AccumulateGrad"]),
+        (a.cos(), "CosBackward0", vec!["AccumulateGrad"]),
+        (a.sqrt(), "SqrtBackward0", vec!["AccumulateGrad"]),
+        (a.abs(), "AbsBackward0", vec!["AccumulateGrad"]),
+        (a.relu(), "ReluBackward0", vec!["AccumulateGrad"]),
+        (a.sigmoid(), "SigmoidBackward0", vec!["AccumulateGrad"]),
+        (a.tanh(), "TanhBackward0", vec!["AccumulateGrad"]),
+        (a.norm(), "LinalgVectorNormBackward0", vec!["AccumulateGrad"]),
+        (a.clamp(Some(0.0), None), "ClampBackward1", vec!["AccumulateGrad"]),
+        (a.max(), "MaxBackward1", vec!["AccumulateGrad"]),
+        (a.maximum(&b), "MaximumBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (m.reshape([4]), "ViewBackward0", vec!["AccumulateGrad"]),
+        (m.view([-1]), "ViewBackward0", vec!["AccumulateGrad"]),
+        (m.flatten(), "ViewBackward0", vec!["AccumulateGrad"]),
+        (m.t(), "TBackward0", vec!["AccumulateGrad"]),
+        (m.T(), "PermuteBackward0", vec!["AccumulateGrad"]),
+        (m.transpose(0, 1), "TransposeBackward0", vec!["AccumulateGrad"]),
+        (m.select(0, 0), "SelectBackward0", vec!["AccumulateGrad"]),
+        (m.index(idx![.., 1]), "SelectBackward0", vec!["AccumulateGrad"]),
+        (a.unsqueeze(0), "UnsqueezeBackward0", vec!["AccumulateGrad"]),
+        (a.unsqueeze(0).expand([3, 2]), "ExpandBackward0", vec!["UnsqueezeBackward0"]),
+        (a.deep_clone(), "CloneBackward0", vec!["AccumulateGrad"]),
+        (a.double(), "ToCopyBackward0", vec!["AccumulateGrad"]),
+        (cat(&[&a, &b], 0), "CatBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        (stack(&[&a, &b], 0), "StackBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+    ];
+    for (t, node, next) in cases {
+        assert_eq!(name(&t), node);
+        assert_eq!(next_names(&t), next, "next_functions of {node}");
+        assert!(!t.is_leaf() && t.requires_grad());
+    }
+    // M[0, 0] is two selects
+    let corner = m.at(&[0, 0]);
+    assert_eq!(name(&corner), "SelectBackward0");
+    assert_eq!(next_names(&corner), ["SelectBackward0"]);
+    // .float() on float32 returns the tensor itself
+    assert!(a.float().same(&a));
+}
+
+#[test]
+fn a_leaf_has_one_accumulate_grad_shared_by_every_use() {
+    let x = tensor!([1., 2.], requires_grad = true);
+    let y = &x * &x;
+    let next = y.grad_fn().unwrap().next_functions();
+    let (first, second) = (next[0].0.clone().unwrap(), next[1].0.clone().unwrap());
+    assert!(first.same(&second));
+    assert_eq!(first.name(), "torch::autograd::AccumulateGrad");
+    assert!(first.next_functions().is_empty());
+    assert!(first.variable().unwrap().same(&x));
+    assert!(first.repr().starts_with("<torch::autograd::AccumulateGrad object at 0x"));
+    assert!(y.grad_fn().unwrap().to_string().starts_with("<MulBackward0 object at 0x"));
+}
+
+#[test]
+fn the_classic_example_prints_like_pytorch() {
+    let x = ones(&[2, 2]).requires_grad_(true);
+    assert_eq!(x.to_string(), "tensor([[1., 1.],\n        [1., 1.]], requires_grad=True)");
+    let y = &x + 2.0;
+    assert_eq!(y.to_string(), "tensor([[3., 3.],\n        [3., 3.]], grad_fn=<AddBackward0>)");
+    let z = &y * &y * 3.0;
+    let out = z.mean();
+    assert_eq!(out.to_string(), "tensor(27., grad_fn=<MeanBackward0>)");
+    out.backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([[4.5000, 4.5000],\n        [4.5000, 4.5000]])");
+}
+
+#[test]
+fn gradients_accumulate_and_zero_clears_them_in_place() {
+    let x = tensor!([10, 20, 30, 40], requires_grad = true, dtype = float64);
+    assert!(x.grad().is_none());
+    for _ in 0..2 {
+        (x.pow(2) + 20.0).mean().backward();
+    }
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([10., 20., 30., 40.], dtype=torch.float64)");
+    let g = x.grad().unwrap();
+    g.zero_();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 0., 0., 0.], dtype=torch.float64)");
+    (x.pow(2) + 20.0).mean().backward();
+    assert_eq!(g.to_string(), "tensor([ 5., 10., 15., 20.], dtype=torch.float64)", "the returned grad is the stored one");
+    x.grad().unwrap().data().zero_();
+    assert_eq!(x.grad().unwrap().to_vec_f64(), vec![0.0; 4]);
+    x.set_grad(None);
+    assert!(x.grad().is_none());
+}
+
+const SECOND_BACKWARD: &str = "Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.";
+
+#[test]
+fn second_backward_needs_retain_graph_unless_nothing_was_saved() {
+    let x = tensor!([3.], requires_grad = true);
+    let y = &x * 2.0 + x.pow(2) + 3.0;
+    y.backward_opts(None, true);
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([8.])");
+    y.backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([16.])");
+    assert_eq!(panic_message(|| y.backward()), SECOND_BACKWARD);
+    // nothing saved: backward again just accumulates
+    let w = tensor!([1., 2.], requires_grad = true);
+    let s = (&w + 3.0).sum();
+    s.backward();
+    s.backward();
+    assert_eq!(w.grad().unwrap().to_string(), "tensor([2., 2.])");
+}
+
+#[test]
+fn backward_errors_use_pytorchs_words() {
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let y = &x * 2.0;
+    assert_eq!(panic_message(|| y.backward()), "grad can be implicitly created only for scalar outputs");
+    assert_eq!(
+        panic_message(|| y.backward_with(&ones(&[2]))),
+        "Mismatch in shape: grad_output[0] has a shape of torch.Size([2]) and output[0] has a shape of torch.Size([3])."
+    );
+    let plain = tensor!([1., 2.]).sum();
+    assert_eq!(panic_message(|| plain.backward()), "element 0 of tensors does not require grad and does not have a grad_fn");
+    let grad = tensor!([10, 20], requires_grad = true, dtype = float64);
+    assert_eq!(
+        panic_message(|| {
+            grad.numpy();
+        }),
+        "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+    );
+    assert_eq!(grad.detach().numpy().to_string(), "[10. 20.]");
+    assert_eq!(panic_message(|| {
+        tensor!([1., 2.]).item();
+    }), "a Tensor with 2 elements cannot be converted to Scalar");
+    assert_eq!(tensor!([2.5]).item(), 2.5);
+}
+
+#[test]
+fn in_place_rules_and_version_counter() {
+    let leaf = tensor!([1., 2.], requires_grad = true);
+    assert_eq!(
+        panic_message(|| {
+            leaf.add_(1.0);
+        }),
+        "a leaf Variable that requires grad is being used in an in-place operation."
+    );
+    assert_eq!(
+        panic_message(|| {
+            leaf.select(0, 0).mul_(2.0);
+        }),
+        "a view of a leaf Variable that requires grad is being used in an in-place operation."
+    );
+    // allowed under no_grad: the classic manual update
+    no_grad(|| {
+        let mut w = leaf.clone();
+        w -= 0.5;
+    });
+    assert_eq!(leaf.to_string(), "tensor([0.5000, 1.5000], requires_grad=True)");
+
+    // in-place on a non-leaf: the op becomes the new grad_fn
+    let x = tensor!([1., 2.], requires_grad = true);
+    let mut y = &x * 1.0;
+    y += 1.0;
+    assert_eq!(name(&y), "AddBackward0");
+    assert_eq!(next_names(&y), ["MulBackward0", "None"]);
+    y.mul_(3.0);
+    assert_eq!(name(&y), "MulBackward0");
+    assert_eq!(next_names(&y), ["AddBackward0", "None"]);
+    y.sum().backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([3., 3.])");
+
+    // modifying a saved tensor is caught at backward
+    let a = tensor!([1., 2.], requires_grad = true);
+    let b = &a * 2.0;
+    let c = b.pow(2);
+    let before = b.version();
+    b.add_(1.0);
+    assert_eq!(b.version(), before + 1);
+    let msg = panic_message(|| c.sum().backward());
+    assert_eq!(
+        msg,
+        "one of the variables needed for gradient computation has been modified by an inplace operation: [torch.FloatTensor [2]], which is output 0 of AddBackward0, is at version 1; expected version 0 instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
+    );
+}
+
+#[test]
+fn requires_grad_rules() {
+    assert_eq!(
+        panic_message(|| {
+            tensor!([1, 2]).requires_grad_(true);
+        }),
+        "only Tensors of floating point and complex dtype can require gradients"
+    );
+    let x = tensor!([1.], requires_grad = true);
+    let y = &x * 2.0;
+    assert_eq!(
+        panic_message(|| {
+            y.requires_grad_(false);
+        }),
+        "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+    );
+    assert!(x.is_leaf() && !y.is_leaf());
+    assert!(tensor!([1.]).is_leaf());
+    let a = randn(&[2, 2]);
+    let a = (&a * 3.0) / (&a - 1.0);
+    assert!(!a.requires_grad());
+    a.requires_grad_(true);
+    assert!(a.requires_grad());
+    assert_eq!(name(&(&a * &a).sum()), "SumBackward0");
+}
+
+#[test]
+fn detach_and_data_share_storage() {
+    let x = tensor!([10, 20], requires_grad = true, dtype = float64);
+    let d = x.detach();
+    assert!(d.is_leaf() && !d.requires_grad() && d.grad_fn().is_none());
+    d.assign(idx![0], 100.0);
+    assert_eq!(x.to_string(), "tensor([100.,  20.], dtype=torch.float64, requires_grad=True)");
+    assert_eq!(d.to_string(), "tensor([100.,  20.], dtype=torch.float64)");
+    assert!(x.data().shares_storage(&x));
+    let y = &x * 2.0;
+    y.detach_();
+    assert!(y.is_leaf() && !y.requires_grad());
+
+    let w1 = Tensor::from_vec((0..27).map(|v| v as f64).collect(), &[3, 3, 3], DType::Float32).requires_grad_(true);
+    let w2 = w1.detach();
+    w2.assign(idx![.., .., 1], 100.0);
+    assert_eq!(w1.to_vec_f64()[1], 100.0);
+    assert_eq!(w1.to_vec_f64()[4], 100.0);
+    assert_eq!(w1.to_vec_f64()[3], 3.0);
+}
+
+#[test]
+fn set_data_is_the_gradient_descent_step() {
+    let x = tensor!(10, requires_grad = true, dtype = float64);
+    let mut printed = Vec::new();
+    for _ in 0..3 {
+        let y = x.pow(2);
+        if let Some(g) = x.grad() {
+            g.data().zero_();
+        }
+        y.backward();
+        x.set_data(&(x.data() - 0.001 * x.grad().unwrap()));
+        printed.push(format!("{:.10}", x.data().item()));
+    }
+    assert_eq!(printed, ["9.9800000000", "9.9600400000", "9.9401199200"]);
+    assert!(x.requires_grad() && x.is_leaf());
+}
+
+#[test]
+fn grad_modes_scope_closure_guard_and_global() {
+    let x = tensor!(10, requires_grad = true, dtype = float64);
+    assert!(no_grad(|| !x.pow(2).requires_grad()));
+    {
+        let _g = NoGradGuard::new();
+        assert!(!is_grad_enabled());
+        assert!(enable_grad(|| x.pow(2).requires_grad()));
+        let _e = EnableGradGuard::new();
+        assert!(x.pow(2).requires_grad());
+    }
+    assert!(is_grad_enabled());
+    set_grad_enabled(false);
+    let y = x.pow(2);
+    set_grad_enabled(true);
+    assert!(!y.requires_grad() && y.grad_fn().is_none());
+    // grad mode is per thread, like torch
+    set_grad_enabled(false);
+    let other = std::thread::spawn(is_grad_enabled).join().unwrap();
+    set_grad_enabled(true);
+    assert!(other);
+    // a panic inside no_grad restores the mode
+    let _ = catch_unwind(|| no_grad(|| panic!("boom")));
+    assert!(is_grad_enabled());
+}
+
+#[test]
+fn non_leaf_grad_is_none_until_retained() {
+    let x = tensor!([2.], requires_grad = true);
+    let y = &x + 2.0;
+    let z = y.pow(2) + 3.0;
+    z.backward_with(&ones(&[1]));
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([8.])");
+    assert!(y.grad().is_none());
+
+    let x = tensor!([2.], requires_grad = true);
+    let y = &x + 2.0;
+    y.retain_grad();
+    let z = y.pow(2) + 3.0;
+    z.sum().backward();
+    assert_eq!(y.grad().unwrap().to_string(), "tensor([8.])");
+}
+
+#[test]
+fn hooks_see_and_replace_gradients() {
+    let x = tensor!([1., 2.], requires_grad = true);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let y = &x * 3.0;
+    let h1 = y.register_hook(move |g| {
+        log.lock().unwrap().push(g.to_vec_f64());
+        None
+    });
+    let h2 = x.register_hook(|g| Some(g * 10.0));
+    y.sum().backward();
+    assert_eq!(*seen.lock().unwrap(), vec![vec![1.0, 1.0]]);
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([30., 30.])");
+    h1.remove();
+    h2.remove();
+    x.set_grad(None);
+    (&x * 3.0).sum().backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([3., 3.])");
+}
+
+#[test]
+fn functional_grad_and_second_derivatives() {
+    let x = tensor!(3., requires_grad = true, dtype = float64);
+    let y = x.pow(3) + x.sin();
+    let dy = grad(&[&y], &[&x], true);
+    assert!((dy[0].item() - (27.0 + 3f64.cos())).abs() < 1e-12);
+    assert!(x.grad().is_none(), "grad() leaves .grad alone");
+    assert!(dy[0].grad_fn().is_some());
+    let d2y = grad(&[&dy[0]], &[&x], false);
+    assert!((d2y[0].item() - (18.0 - 3f64.sin())).abs() < 1e-12);
+    // third derivative through tanh (saves its result)
+    let t = tensor!(0.5, requires_grad = true, dtype = float64);
+    let g1 = grad(&[&t.tanh()], &[&t], true);
+    let g2 = grad(&[&g1[0]], &[&t], true);
+    let th = 0.5f64.tanh();
+    assert!((g2[0].item() - (-2.0 * th * (1.0 - th * th))).abs() < 1e-12);
+    let unused = tensor!(1., requires_grad = true);
+    let msg = panic_message(|| {
+        grad(&[&(&x * 2.0)], &[&unused], false);
+    });
+    assert!(msg.starts_with("One of the differentiated Tensors appears to not have been used in the graph"));
+}
+
+#[test]
+fn dynamic_control_flow_records_what_ran() {
+    fn f(a: &Tensor) -> Tensor {
+        let mut b = a * 2.0;
+        while b.norm().item() < 100.0 {
+            b = &b * 2.0;
+        }
+        if b.sum().item() > 0.0 { b } else { 100.0 * &b }
+    }
+    let a = tensor!(0.37, requires_grad = true);
+    let d = f(&a);
+    d.backward();
+    assert_eq!(a.grad().unwrap().eq(&(&d / &a)).to_string(), "tensor(True)");
+}
+
+#[test]
+fn index_assignment_builds_copy_slices() {
+    let m = tensor!([[2., 3.]], requires_grad = true);
+    let n = zeros(&[1, 2]);
+    assert_eq!(n.to_string(), "tensor([[0., 0.]])");
+    n.assign(idx![0, 0], &m.at(&[0, 0]).pow(2));
+    n.assign(idx![0, 1], &m.at(&[0, 1]).pow(3));
+    assert_eq!(n.to_string(), "tensor([[ 4., 27.]], grad_fn=<CopySlices>)");
+    assert!(!n.is_leaf() && n.requires_grad());
+    assert_eq!(next_names(&n), ["CopySlices", "PowBackward0"]);
+    n.backward_with(&ones_like(&n));
+    assert_eq!(m.grad().unwrap().to_string(), "tensor([[ 4., 27.]])");
+
+    let x = tensor!([2., 3.], requires_grad = true);
+    let k = zeros(&[2]);
+    k.assign(idx![0], &x.at(&[0]).pow(2));
+    k.assign(idx![1], &x.at(&[1]).pow(2));
+    assert_eq!(k.to_string(), "tensor([4., 9.], grad_fn=<CopySlices>)");
+    assert_eq!(next_names(&k)[0], "CopySlices");
+    k.backward_opts(Some(&tensor!([1., 0.])), true);
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([4., 0.])");
+    x.grad().unwrap().data().zero_();
+    k.backward_with(&tensor!([0., 1.]));
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 6.])");
+
+    let first = zeros(&[1, 2]);
+    first.assign(idx![0, 0], &m.at(&[0, 0]).pow(2));
+    assert_eq!(next_names(&first), ["None", "PowBackward0"]);
+}
+
+#[test]
+fn user_defined_function_reads_like_the_seed() {
+    struct MulConstant {
+        constant: f64,
+    }
+    impl Function for MulConstant {
+        fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            &inputs[0] * self.constant
+        }
+        fn backward(&mut self, _ctx: &mut Context, grad_output: &Tensor) -> Vec<Option<Tensor>> {
+            // the seed returns grad_output unscaled
+            vec![Some(grad_output.clone())]
+        }
+    }
+    let a = rand_with(&[3, 3], TensorOptions::default().requires_grad(true));
+    let b = MulConstant { constant: 5.0 }.apply(&[&a]);
+    assert!(b.to_string().ends_with("grad_fn=<MulConstantBackward>)"));
+    assert_eq!(next_names(&b), ["AccumulateGrad"]);
+    b.backward_with(&ones_like(&a));
+    assert_eq!(a.grad().unwrap().to_string(), "tensor([[1., 1., 1.],\n        [1., 1., 1.],\n        [1., 1., 1.]])");
+
+    struct Square;
+    impl Function for Square {
+        fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            ctx.save_for_backward(&[&inputs[0]]);
+            inputs[0].pow(2)
+        }
+        fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+            let x = &ctx.saved_tensors()[0];
+            vec![Some(g * &(x * 2.0))]
+        }
+    }
+    let x = tensor!([1., 3.], requires_grad = true);
+    let y = Square.apply(&[&x]);
+    assert_eq!(name(&y), "SquareBackward");
+    y.sum().backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([2., 6.])");
+    assert_eq!(panic_message(|| y.sum().backward()), SECOND_BACKWARD);
+}
+
+#[test]
+fn seed_outputs_of_the_basic_tutorials() {
+    let x = arange(4.0);
+    assert_eq!(x.to_string(), "tensor([0., 1., 2., 3.])");
+    x.requires_grad_(true);
+    assert_eq!((&x, x.grad()).py_repr(), "(tensor([0., 1., 2., 3.], requires_grad=True), None)");
+    let y = 2.0 * dot(&x, &x);
+    assert_eq!(y.to_string(), "tensor(28., grad_fn=<MulBackward0>)");
+    y.backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([ 0.,  4.,  8., 12.])");
+    assert_eq!(x.grad().unwrap().eq(&(4.0 * &x)).to_string(), "tensor([True, True, True, True])");
+    x.grad().unwrap().zero_();
+    let y = &x * &x;
+    let u = y.detach();
+    let z = &u * &x;
+    z.sum().backward();
+    assert_eq!(x.grad().unwrap().eq(&u).to_string(), "tensor([True, True, True, True])");
+
+    let x1 = tensor!([10, 20], requires_grad = true, dtype = float64);
+    let x2 = tensor!([30, 40], requires_grad = true, dtype = float64);
+    (x1.pow(2) + x2.pow(2) + &x1 * &x2).sum().backward();
+    assert_eq!(
+        (x1.grad().unwrap(), x2.grad().unwrap()).py_repr(),
+        "(tensor([50., 80.], dtype=torch.float64), tensor([ 70., 100.], dtype=torch.float64))"
+    );
+
+    let t1 = tensor!(7.0, requires_grad = true, dtype = float32);
+    (t1.pow(2) + 2.0 * &t1 + 7.0).backward();
+    assert_eq!(t1.grad().unwrap().to_string(), "tensor(16.)");
+}
+
+#[test]
+fn broadcasting_and_promotion() {
+    let a = tensor!([[1.], [2.]], requires_grad = true);
+    let b = tensor!([10., 20., 30.], requires_grad = true);
+    let c = &a + &b;
+    assert_eq!(c.shape(), vec![2, 3]);
+    c.sum().backward();
+    assert_eq!(a.grad().unwrap().to_string(), "tensor([[3.],\n        [3.]])");
+    assert_eq!(b.grad().unwrap().to_string(), "tensor([2., 2., 2.])");
+    assert_eq!((tensor!([1, 2]) * 2).to_string(), "tensor([2, 4])");
+    assert_eq!((tensor!([1, 2]) * 2.5).to_string(), "tensor([2.5000, 5.0000])");
+    assert_eq!((tensor!([1, 2]) / 2).to_string(), "tensor([0.5000, 1.0000])");
+    assert_eq!((tensor!([1.]) + tensor!(1., dtype = float64)).dtype(), DType::Float32);
+    assert_eq!((tensor!([1.]) + tensor!([1.], dtype = float64)).dtype(), DType::Float64);
+    assert_eq!(
+        panic_message(|| {
+            let _ = tensor!([1., 2.]) + tensor!([1., 2., 3.]);
+        }),
+        "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0"
+    );
+}
+
+#[test]
+fn show_prints_like_python_print() {
+    assert_eq!((tensor!([1.]), None::<Tensor>, true).py_repr(), "(tensor([1.]), None, True)");
+    assert_eq!(tensor!(1.).py_str(), "tensor(1.)");
+}
