@@ -76,6 +76,14 @@ impl Tensor {
         Tensor::from_parts(Arc::new(Storage::new(buffer)), Layout::contiguous(shape), dtype)
     }
 
+    /// Like `from_buffer`, taking the shape by value (saves a copy on hot paths).
+    pub(crate) fn from_buffer_shape(buffer: Buffer, shape: Vec<usize>) -> Tensor {
+        debug_assert_eq!(buffer.len(), numel(&shape));
+        let dtype = buffer.dtype();
+        let strides = crate::layout::contiguous_strides(&shape);
+        Tensor::from_parts(Arc::new(Storage::new(buffer)), Layout { shape, strides, offset: 0 }, dtype)
+    }
+
     /// Builds a tensor from row-major values, rounded or cast to `dtype`.
     ///
     /// ```

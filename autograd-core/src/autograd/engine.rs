@@ -9,12 +9,34 @@
 //!
 //! No recursion anywhere, so a 100,000-step chain cannot overflow the stack.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::grad_mode::GradModeGuard;
 use super::node::{Edge, Node, NodeKind};
 use crate::layout::torch_size;
 use crate::tensor::Tensor;
+
+/// Node ids are unique counters: a multiply is all the hashing they need (SipHash showed up
+/// in profiles of small graphs).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 const SECOND_BACKWARD: &str = "Trying to backward through the graph a second time (or directly access saved \
 tensors after they have already been freed). Saved intermediate values of the graph are freed when you call \
@@ -30,23 +52,51 @@ pub(crate) struct RunOptions {
     pub capture: Option<Vec<Edge>>,
 }
 
+/// One node's bookkeeping during a run: how many edges still have to deliver a gradient,
+/// and the gradient summed so far.
+struct Task {
+    node: Node,
+    deps: usize,
+    grad: Option<Tensor>,
+}
+
+/// Every node reachable from `roots`, with the number of edges pointing at it.
+fn collect_tasks(roots: &[Node]) -> HashMap<u64, Task> {
+    let mut tasks: HashMap<u64, Task> = HashMap::default();
+    let mut stack: Vec<Node> = Vec::new();
+    for root in roots {
+        if !tasks.contains_key(&root.id()) {
+            tasks.insert(root.id(), Task { node: root.clone(), deps: 0, grad: None });
+            stack.push(root.clone());
+        }
+    }
+    while let Some(node) = stack.pop() {
+        for edge in node.0.next.iter().flatten() {
+            let child = edge.node.id();
+            match tasks.get_mut(&child) {
+                Some(task) => task.deps += 1,
+                None => {
+                    tasks.insert(child, Task { node: edge.node.clone(), deps: 1, grad: None });
+                    stack.push(edge.node.clone());
+                }
+            }
+        }
+    }
+    tasks
+}
+
 /// The order in which a backward from `root` would run the nodes (for pictures and teaching).
 pub fn backward_order(root: &Node) -> Vec<Node> {
-    let (deps, _) = count_dependencies(std::slice::from_ref(root));
-    let mut deps = deps;
-    let mut order = Vec::new();
-    let mut ready = BinaryHeap::new();
-    let mut nodes = HashMap::new();
-    ready.push(root.id());
-    nodes.insert(root.id(), root.clone());
+    let mut tasks = collect_tasks(std::slice::from_ref(root));
+    let mut order = Vec::with_capacity(tasks.len());
+    let mut ready = BinaryHeap::from([root.id()]);
     while let Some(id) = ready.pop() {
-        let node = nodes.remove(&id).expect("ready node is known");
+        let node = tasks.remove(&id).expect("ready node is known").node;
         for edge in node.0.next.iter().flatten() {
-            let count = deps.get_mut(&edge.node.id()).expect("counted");
-            *count -= 1;
-            if *count == 0 {
+            let task = tasks.get_mut(&edge.node.id()).expect("counted");
+            task.deps -= 1;
+            if task.deps == 0 {
                 ready.push(edge.node.id());
-                nodes.insert(edge.node.id(), edge.node.clone());
             }
         }
         order.push(node);
@@ -54,65 +104,33 @@ pub fn backward_order(root: &Node) -> Vec<Node> {
     order
 }
 
-fn count_dependencies(roots: &[Node]) -> (HashMap<u64, usize>, HashMap<u64, Node>) {
-    let mut deps: HashMap<u64, usize> = HashMap::new();
-    let mut seen: HashMap<u64, Node> = HashMap::new();
-    let mut stack: Vec<Node> = Vec::new();
-    for root in roots {
-        if !seen.contains_key(&root.id()) {
-            seen.insert(root.id(), root.clone());
-            stack.push(root.clone());
-        }
-    }
-    while let Some(node) = stack.pop() {
-        for edge in node.0.next.iter().flatten() {
-            *deps.entry(edge.node.id()).or_insert(0) += 1;
-            if !seen.contains_key(&edge.node.id()) {
-                seen.insert(edge.node.id(), edge.node.clone());
-                stack.push(edge.node.clone());
-            }
-        }
-    }
-    (deps, seen)
-}
-
-fn add_grad(buffers: &mut HashMap<u64, Tensor>, id: u64, grad: Tensor) {
-    match buffers.remove(&id) {
-        None => {
-            buffers.insert(id, grad);
-        }
-        Some(existing) => {
-            buffers.insert(id, &existing + &grad);
-        }
-    }
+fn add_into(slot: &mut Option<Tensor>, grad: Tensor) {
+    *slot = Some(match slot.take() {
+        None => grad,
+        Some(existing) => &existing + &grad,
+    });
 }
 
 /// Runs backward from `roots` (each an edge with its incoming gradient).
 pub(crate) fn run(roots: Vec<(Edge, Tensor)>, options: RunOptions) -> Vec<Option<Tensor>> {
     let _mode = GradModeGuard::new(options.create_graph);
     let root_nodes: Vec<Node> = roots.iter().map(|(e, _)| e.node.clone()).collect();
-    let (mut deps, _) = count_dependencies(&root_nodes);
-    let mut buffers: HashMap<u64, Tensor> = HashMap::new();
-    let mut pending: HashMap<u64, Node> = HashMap::new();
+    let mut tasks = collect_tasks(&root_nodes);
     let mut ready = BinaryHeap::new();
     for (edge, grad) in roots {
-        add_grad(&mut buffers, edge.node.id(), grad);
-        if deps.get(&edge.node.id()).copied().unwrap_or(0) == 0 && !pending.contains_key(&edge.node.id()) {
+        let task = tasks.get_mut(&edge.node.id()).expect("roots are tasks");
+        if task.deps == 0 && task.grad.is_none() {
             ready.push(edge.node.id());
         }
-        pending.insert(edge.node.id(), edge.node);
+        add_into(&mut task.grad, grad);
     }
     let capture = options.capture.unwrap_or_default();
     let capturing = !capture.is_empty();
     let mut captured: Vec<Option<Tensor>> = vec![None; capture.len()];
 
     while let Some(id) = ready.pop() {
-        let node = pending.remove(&id).expect("ready node is pending");
-        let mut grad = buffers.remove(&id);
-
-        if let Some(g) = grad.take() {
-            grad = Some(apply_node_hooks(&node, g));
-        }
+        let Task { node, grad, .. } = tasks.remove(&id).expect("ready node is a task");
+        let grad = grad.map(|g| apply_node_hooks(&node, g));
         for (slot, edge) in capture.iter().enumerate() {
             if edge.node.same(&node) {
                 captured[slot] = grad.clone();
@@ -134,15 +152,13 @@ pub(crate) fn run(roots: Vec<(Edge, Tensor)>, options: RunOptions) -> Vec<Option
 
         for (edge, g) in node.0.next.iter().zip(input_grads) {
             let Some(edge) = edge else { continue };
-            let child = edge.node.id();
+            let task = tasks.get_mut(&edge.node.id()).expect("dependency counted");
             if let Some(g) = g {
-                add_grad(&mut buffers, child, g);
+                add_into(&mut task.grad, g);
             }
-            pending.entry(child).or_insert_with(|| edge.node.clone());
-            let count = deps.get_mut(&child).expect("dependency counted");
-            *count -= 1;
-            if *count == 0 {
-                ready.push(child);
+            task.deps -= 1;
+            if task.deps == 0 {
+                ready.push(edge.node.id());
             }
         }
     }

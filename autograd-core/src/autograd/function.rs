@@ -100,8 +100,8 @@ struct UserFunctionNode<F: Function> {
 }
 
 impl<F: Function> BackwardFunction for UserFunctionNode<F> {
-    fn name(&self) -> String {
-        self.function.name()
+    fn name(&self) -> std::borrow::Cow<'static, str> {
+        self.function.name().into()
     }
 
     fn backward(&mut self, grad_output: &Tensor) -> Vec<Option<Tensor>> {

@@ -1,6 +1,7 @@
 //! Backward graph nodes: the one `Function` abstraction that built-in ops and user-defined
 //! functions share, so names, `next_functions` and pictures all come from one code path.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -12,7 +13,7 @@ use crate::tensor::{Tensor, TensorImpl};
 /// user-defined functions both implement this.
 pub trait BackwardFunction: Send + 'static {
     /// The node's name as PyTorch prints it (`MulBackward0`).
-    fn name(&self) -> String;
+    fn name(&self) -> Cow<'static, str>;
     /// Gradients for the inputs, in argument order.
     fn backward(&mut self, grad_output: &Tensor) -> Vec<Option<Tensor>>;
     /// The tensors this node keeps for backward, by name (for pictures and teaching).
@@ -56,7 +57,7 @@ pub(crate) struct NodeState {
 
 pub(crate) struct NodeInner {
     pub id: u64,
-    pub name: String,
+    pub name: Cow<'static, str>,
     pub kind: NodeKind,
     pub next: Vec<Option<Edge>>,
     pub state: Mutex<NodeState>,
@@ -117,7 +118,7 @@ impl Node {
     pub(crate) fn accumulate_grad(variable: Tensor) -> Node {
         Node(Arc::new(NodeInner {
             id: global::next_id(),
-            name: "torch::autograd::AccumulateGrad".to_string(),
+            name: Cow::Borrowed("torch::autograd::AccumulateGrad"),
             kind: NodeKind::AccumulateGrad { variable },
             next: Vec::new(),
             state: Mutex::new(NodeState {
@@ -135,7 +136,7 @@ impl Node {
 
     /// The node's name: `AddBackward0`, `torch::autograd::AccumulateGrad`, `MulConstantBackward`.
     pub fn name(&self) -> String {
-        self.0.name.clone()
+        self.0.name.to_string()
     }
 
     /// The nodes that produced this node's inputs, with the output index of each

@@ -1,26 +1,29 @@
 //! The one place where history is recorded: every differentiable op, built-in or user
 //! defined, attaches its output to the graph through [`record`].
 
+use std::borrow::Cow;
+
 use super::grad_mode::is_grad_enabled;
 use super::node::{BackwardFunction, Node};
 use super::saved::SavedTensor;
 use crate::tensor::Tensor;
 
-/// A backward rule: `(saved tensors, grad_output, which inputs need a gradient) -> grads`.
-pub(crate) type BackwardRule = Box<dyn FnMut(&[Tensor], &Tensor, &[bool]) -> Vec<Option<Tensor>> + Send>;
-
-/// The node type of every built-in op: a name, saved tensors and a backward rule.
-pub(crate) struct OpBackward {
+/// The node type of every built-in op: a name, saved tensors and a backward rule
+/// `(saved tensors, grad_output, which inputs need a gradient) -> grads`.
+pub(crate) struct OpBackward<R> {
     name: &'static str,
     saved: Vec<SavedTensor>,
     saved_names: &'static [&'static str],
     needs: Vec<bool>,
-    rule: BackwardRule,
+    rule: R,
 }
 
-impl BackwardFunction for OpBackward {
-    fn name(&self) -> String {
-        self.name.to_string()
+impl<R> BackwardFunction for OpBackward<R>
+where
+    R: FnMut(&[Tensor], &Tensor, &[bool]) -> Vec<Option<Tensor>> + Send + 'static,
+{
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(self.name)
     }
 
     fn backward(&mut self, grad_output: &Tensor) -> Vec<Option<Tensor>> {
@@ -77,7 +80,7 @@ pub(crate) fn record(
         for s in &mut saved {
             s.bind_output(weak);
         }
-        Box::new(OpBackward { name, saved, saved_names, needs, rule: Box::new(rule) })
+        Box::new(OpBackward { name, saved, saved_names, needs, rule })
     });
     set_history(&output, node);
     output

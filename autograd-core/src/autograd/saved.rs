@@ -43,7 +43,7 @@ impl SavedTensor {
             let (shape, dtype) = (self.tensor.shape(), self.tensor.dtype());
             let what = format!("[{} [{}]]", dtype.legacy_name(), shape_list(&shape));
             let producer = match &self.output_of {
-                Some((node, nr)) => node.upgrade().map(|n| (n.name.clone(), *nr)),
+                Some((node, nr)) => node.upgrade().map(|n| (n.name.to_string(), *nr)),
                 None => self.tensor.grad_fn().map(|n| (n.name(), self.tensor.meta().output_nr)),
             };
             let which = match producer {

@@ -104,16 +104,15 @@ macro_rules! scalar_operand {
 scalar_operand!(f64, f32, i32, i64, usize, bool, Scalar);
 
 impl<'a> Operand<'a> {
-    fn promotion(&self) -> PromotionOperand {
+    /// The shape and the promotion class, read under one lock.
+    fn shape_and_promotion(&self) -> (Vec<usize>, PromotionOperand) {
         match self {
-            Operand::Tensor(t) => {
-                if t.dim() == 0 {
-                    PromotionOperand::ZeroDim(t.dtype())
-                } else {
-                    PromotionOperand::Dimensioned(t.dtype())
-                }
-            }
-            Operand::Scalar(s) => PromotionOperand::Number(s.dtype()),
+            Operand::Tensor(t) => t.with_data(|d| {
+                let shape = d.layout.shape.clone();
+                let class = if shape.is_empty() { PromotionOperand::ZeroDim(d.dtype) } else { PromotionOperand::Dimensioned(d.dtype) };
+                (shape, class)
+            }),
+            Operand::Scalar(s) => (Vec::new(), PromotionOperand::Number(s.dtype())),
         }
     }
 
@@ -122,10 +121,6 @@ impl<'a> Operand<'a> {
             Operand::Tensor(t) => Some(t),
             Operand::Scalar(_) => None,
         }
-    }
-
-    fn shape(&self) -> Vec<usize> {
-        self.tensor().map(Tensor::shape).unwrap_or_default()
     }
 }
 
@@ -206,21 +201,31 @@ pub(crate) enum BinaryOp {
 /// expanded tensor (stride 0) is passed un-expanded: the broadcasting kernels expand it again
 /// for free, so `grad.expand(..)` after `sum()` never materialises a full copy.
 pub(crate) fn with_compact<T: Element, R>(op: &Operand, f: impl FnOnce(&[T], &[usize]) -> R) -> R {
-    match op {
-        Operand::Scalar(s) => f(&[T::from_f64(s.as_f64())], &[]),
-        Operand::Tensor(t) => {
-            let data = t.read_data();
-            let layout = &data.layout;
-            if layout.strides.iter().zip(&layout.shape).any(|(&st, &sz)| st == 0 && sz > 1) {
-                let shape: Vec<usize> =
-                    layout.shape.iter().zip(&layout.strides).map(|(&sz, &st)| if st == 0 { 1 } else { sz }).collect();
-                let compact = Tensor::from_parts(data.storage.clone(), Layout { shape: shape.clone(), ..layout.clone() }, data.dtype);
-                with_slice(&compact, |s: &[T]| f(s, &shape))
-            } else {
-                with_slice(t, |s: &[T]| f(s, &layout.shape))
+    let t = match op {
+        Operand::Scalar(s) => return f(&[T::from_f64(s.as_f64())], &[]),
+        Operand::Tensor(t) => t,
+    };
+    t.with_data(|d| {
+        let layout = &d.layout;
+        let expanded = layout.strides.iter().zip(&layout.shape).any(|(&st, &sz)| st == 0 && sz > 1);
+        let compact;
+        let (layout, shape) = if expanded {
+            let shape: Vec<usize> = layout.shape.iter().zip(&layout.strides).map(|(&sz, &st)| if st == 0 { 1 } else { sz }).collect();
+            compact = Layout { shape, ..layout.clone() };
+            (&compact, &compact.shape)
+        } else {
+            (layout, &layout.shape)
+        };
+        let buffer = d.storage.read();
+        if layout.is_contiguous() {
+            if let Some(all) = T::slice(&buffer) {
+                return f(&all[layout.offset..layout.offset + layout.numel()], shape);
             }
         }
-    }
+        let converted = super::kernel::cast(crate::tensor::gather(&buffer, layout), T::DTYPE);
+        drop(buffer);
+        f(T::slice(&converted).expect("cast gives the requested dtype"), shape)
+    })
 }
 
 fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize]) -> Buffer {
@@ -242,7 +247,7 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                 BinaryOp::Mul => arith!(|x: T, y: T| x.mul(y)),
                 BinaryOp::Div => arith!(|x: T, y: T| x.div(y)),
                 BinaryOp::Pow => match (sb.len(), sb.first().map(|v| v.to_f64())) {
-                    (1, Some(e)) => T::wrap(map(sa, pow_by_scalar::<T>(e))),
+                    (1, Some(e)) => T::wrap(pow_scalar_values(sa, e)),
                     _ => arith!(|x: T, y: T| x.pow(y)),
                 },
                 BinaryOp::Maximum => arith!(|x: T, y: T| x.maximum(y)),
@@ -258,22 +263,27 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
     })
 }
 
-/// `x ** e` for a fixed exponent, with torch's special cases (`x*x` for 2, `x*x*x` for 3,
-/// `sqrt` for 0.5, ...), which give different last bits than a general `powf`.
-fn pow_by_scalar<T: Arith>(e: f64) -> impl Fn(T) -> T + Sync + Send {
-    let exponent = T::from_f64(e);
-    move |x: T| {
-        match e {
-            _ if T::DTYPE == DType::Int64 || T::DTYPE == DType::Bool => x.pow(exponent),
-            2.0 => x.mul(x),
-            3.0 => x.mul(x).mul(x),
-            0.5 => T::from_f64(0.0).add(sqrt_of(x)),
-            -0.5 => T::from_f64(1.0).div(sqrt_of(x)),
-            -1.0 => T::from_f64(1.0).div(x),
-            -2.0 => T::from_f64(1.0).div(x.mul(x)),
-            1.0 => x,
-            0.0 => T::from_f64(1.0),
-            _ => x.pow(exponent),
+/// `x ** e` for a fixed exponent over a whole slice, with torch's special cases (`x*x` for
+/// 2, `x*x*x` for 3, `sqrt` for 0.5, ...), which give different last bits than a general
+/// `powf`. The exponent is matched once, outside the loop, so each loop vectorises.
+fn pow_scalar_values<T: Arith>(input: &[T], e: f64) -> Vec<T> {
+    let one = T::from_f64(1.0);
+    if T::DTYPE == DType::Int64 || T::DTYPE == DType::Bool {
+        let exponent = T::from_f64(e);
+        return map(input, move |x: T| x.pow(exponent));
+    }
+    match e {
+        2.0 => map(input, |x: T| x.mul(x)),
+        3.0 => map(input, |x: T| x.mul(x).mul(x)),
+        0.5 => map(input, sqrt_of::<T>),
+        -0.5 => map(input, move |x: T| one.div(sqrt_of(x))),
+        -1.0 => map(input, move |x: T| one.div(x)),
+        -2.0 => map(input, move |x: T| one.div(x.mul(x))),
+        1.0 => input.to_vec(),
+        0.0 => vec![one; input.len()],
+        _ => {
+            let exponent = T::from_f64(e);
+            map(input, move |x: T| x.pow(exponent))
         }
     }
 }
@@ -287,16 +297,20 @@ fn sqrt_of<T: Arith>(x: T) -> T {
 
 /// The values of `a op b` with broadcasting and promotion; no history.
 pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
-    let (shape_a, shape_b) = (a.shape(), b.shape());
-    let out_shape = broadcast_shapes(&shape_a, &shape_b).unwrap_or_else(|| {
-        let (sa, sb) = (shape_a.clone(), shape_b.clone());
-        let dim = mismatch_dim(&sa, &sb);
-        panic!(
-            "The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
-            dim.1, dim.2, dim.0
-        )
-    });
-    let mut dtype = result_type(&[a.promotion(), b.promotion()]);
+    let (shape_a, promo_a) = a.shape_and_promotion();
+    let (shape_b, promo_b) = b.shape_and_promotion();
+    let out_shape = if shape_a == shape_b {
+        shape_a
+    } else {
+        broadcast_shapes(&shape_a, &shape_b).unwrap_or_else(|| {
+            let dim = mismatch_dim(&shape_a, &shape_b);
+            panic!(
+                "The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
+                dim.1, dim.2, dim.0
+            )
+        })
+    };
+    let mut dtype = result_type(&[promo_a, promo_b]);
     if op == BinaryOp::Div && dtype.category() != Category::Float {
         dtype = DType::Float32;
     }
@@ -306,7 +320,7 @@ pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
         DType::Int64 => kernel::<i64>(a, b, op, &out_shape),
         DType::Bool => kernel::<bool>(a, b, op, &out_shape),
     };
-    Tensor::from_buffer(buffer, &out_shape)
+    Tensor::from_buffer_shape(buffer, out_shape)
 }
 
 fn mismatch_dim(a: &[usize], b: &[usize]) -> (usize, usize, usize) {
@@ -321,6 +335,32 @@ fn mismatch_dim(a: &[usize], b: &[usize]) -> (usize, usize, usize) {
     (0, 0, 0)
 }
 
+/// `grad * (e * a^(e-1))` in one pass over float data (the backward of `a.pow(e)`).
+fn pow_backward_values(g: &Tensor, a: &Tensor, e: f64) -> Tensor {
+    fn run<T: Arith>(g: &Tensor, a: &Tensor, e: f64) -> Buffer {
+        let shape = a.shape();
+        let factor = T::from_f64(e);
+        with_compact(&Operand::Tensor(g), |sg: &[T], shape_g| {
+            with_compact(&Operand::Tensor(a), |sa: &[T], shape_a| {
+                match e {
+                    // a.pow(1) is a itself, a.pow(2) is a*a: grad * (e * a^(e-1))
+                    2.0 => T::wrap(zip_map(sg, shape_g, sa, shape_a, &shape, move |gv: T, x: T| gv.mul(x.mul(factor)))),
+                    3.0 => T::wrap(zip_map(sg, shape_g, sa, shape_a, &shape, move |gv: T, x: T| gv.mul(x.mul(x).mul(factor)))),
+                    _ => {
+                        let powered = pow_scalar_values(sa, e - 1.0);
+                        T::wrap(zip_map(sg, shape_g, &powered, shape_a, &shape, move |gv: T, p: T| gv.mul(p.mul(factor))))
+                    }
+                }
+            })
+        })
+    }
+    let buffer = match a.dtype() {
+        DType::Float64 => run::<f64>(g, a, e),
+        _ => run::<f32>(g, a, e),
+    };
+    Tensor::from_buffer(buffer, &a.shape())
+}
+
 /// Sums a broadcast gradient back to an input's shape and dtype.
 pub(crate) fn reduce_grad(grad: Tensor, shape: &[usize], dtype: DType) -> Tensor {
     let g = if grad.shape() == shape { grad } else { grad.sum_to_size(shape) };
@@ -331,10 +371,25 @@ pub(crate) fn reduce_grad(grad: Tensor, shape: &[usize], dtype: DType) -> Tensor
     }
 }
 
-fn input_meta(op: &Operand) -> (Vec<usize>, DType) {
-    match op {
-        Operand::Tensor(t) => (t.shape(), t.dtype()),
-        Operand::Scalar(_) => (Vec::new(), DType::Float64),
+/// What a binary op's backward needs to know of an input to undo broadcasting and
+/// promotion: `None` when the gradient already has the input's shape and dtype.
+fn input_meta(op: &Operand, out: &Tensor) -> Option<(Vec<usize>, DType)> {
+    let Operand::Tensor(t) = op else { return None };
+    if !crate::autograd::grad_mode::is_grad_enabled() || !t.requires_grad() {
+        return None; // no gradient will be computed for it
+    }
+    let same = t.with_data(|d| out.with_data(|o| d.layout.shape == o.layout.shape && d.dtype == o.dtype));
+    if same {
+        return None;
+    }
+    Some(t.with_data(|d| (d.layout.shape.clone(), d.dtype)))
+}
+
+/// Brings a gradient to an input's shape and dtype (see `input_meta`).
+fn fit(grad: Tensor, meta: &Option<(Vec<usize>, DType)>) -> Tensor {
+    match meta {
+        None => grad,
+        Some((shape, dtype)) => reduce_grad(grad, shape, *dtype),
     }
 }
 
@@ -344,12 +399,12 @@ impl Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
         let out = binary_values(&a, &b, BinaryOp::Add);
-        let (meta_a, meta_b) = (input_meta(&a), input_meta(&b));
+        let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
         // d(a + b) = da + db
         record(out, "AddBackward0", &[Some(self), b.tensor()], &[], |_| vec![], move |_, g, needs| {
             vec![
-                needs[0].then(|| reduce_grad(g.clone(), &meta_a.0, meta_a.1)),
-                needs[1].then(|| reduce_grad(g.clone(), &meta_b.0, meta_b.1)),
+                needs[0].then(|| fit(g.clone(), &meta_a)),
+                needs[1].then(|| fit(g.clone(), &meta_b)),
             ]
         })
     }
@@ -359,12 +414,12 @@ impl Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
         let out = binary_values(&a, &b, BinaryOp::Sub);
-        let (meta_a, meta_b) = (input_meta(&a), input_meta(&b));
+        let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
         // d(a - b) = da - db
         record(out, "SubBackward0", &[Some(self), b.tensor()], &[], |_| vec![], move |_, g, needs| {
             vec![
-                needs[0].then(|| reduce_grad(g.clone(), &meta_a.0, meta_a.1)),
-                needs[1].then(|| reduce_grad(-g, &meta_b.0, meta_b.1)),
+                needs[0].then(|| fit(g.clone(), &meta_a)),
+                needs[1].then(|| fit(-g, &meta_b)),
             ]
         })
     }
@@ -385,7 +440,7 @@ impl Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
         let out = binary_values(&a, &b, BinaryOp::Mul);
-        let (meta_a, meta_b) = (input_meta(&a), input_meta(&b));
+        let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
         let (a_req, b_req) = (self.requires_grad(), b.tensor().map(Tensor::requires_grad).unwrap_or(false));
         let scalar = match b {
             Operand::Scalar(s) => Some(s.as_f64()),
@@ -412,13 +467,13 @@ impl Tensor {
                 saved
             },
             move |saved, g, needs| match scalar {
-                Some(c) => vec![Some(reduce_grad(g.mul(c), &meta_a.0, meta_a.1)), None],
+                Some(c) => vec![Some(fit(g.mul(c), &meta_a)), None],
                 None => {
                     let other = a_req.then(|| &saved[0]);
                     let this = b_req.then(|| &saved[usize::from(a_req)]);
                     vec![
-                        needs[0].then(|| reduce_grad(g.mul(other.expect("saved")), &meta_a.0, meta_a.1)),
-                        needs[1].then(|| reduce_grad(g.mul(this.expect("saved")), &meta_b.0, meta_b.1)),
+                        needs[0].then(|| fit(g.mul(other.expect("saved")), &meta_a)),
+                        needs[1].then(|| fit(g.mul(this.expect("saved")), &meta_b)),
                     ]
                 }
             },
@@ -430,7 +485,7 @@ impl Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
         let out = binary_values(&a, &b, BinaryOp::Div);
-        let (meta_a, meta_b) = (input_meta(&a), input_meta(&b));
+        let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
         let scalar = match b {
             Operand::Scalar(s) => Some(s.as_f64()),
             Operand::Tensor(_) => None,
@@ -447,12 +502,12 @@ impl Tensor {
                 None => vec![],
             },
             move |saved, g, needs| match scalar {
-                Some(c) => vec![Some(reduce_grad(g.div(c), &meta_a.0, meta_a.1)), None],
+                Some(c) => vec![Some(fit(g.div(c), &meta_a)), None],
                 None => {
                     let (a, b) = (&saved[0], &saved[1]);
                     vec![
-                        needs[0].then(|| reduce_grad(g.div(b), &meta_a.0, meta_a.1)),
-                        needs[1].then(|| reduce_grad(-(g.mul(a)).div(&b.mul(b)), &meta_b.0, meta_b.1)),
+                        needs[0].then(|| fit(g.div(b), &meta_a)),
+                        needs[1].then(|| fit(-(g.mul(a)).div(&b.mul(b)), &meta_b)),
                     ]
                 }
             },
@@ -483,8 +538,9 @@ impl Tensor {
                     let a = &s[0];
                     let grad = if e == 0.0 {
                         crate::factory::zeros_like(a)
-                    } else if e == 2.0 {
-                        g.mul(&a.mul(2.0))
+                    } else if !crate::autograd::grad_mode::is_grad_enabled() && a.dtype().is_floating_point() {
+                        // one fused pass, same operation order (so the same bits) as below
+                        pow_backward_values(g, a, e)
                     } else {
                         g.mul(&a.pow(e - 1.0).mul(e))
                     };
@@ -493,7 +549,7 @@ impl Tensor {
             }
             Operand::Tensor(b) => {
                 let out = binary_values(&Operand::Tensor(self), &Operand::Tensor(b), BinaryOp::Pow);
-                let (meta_a, meta_b) = ((self.shape(), self.dtype()), (b.shape(), b.dtype()));
+                let (meta_a, meta_b) = (input_meta(&Operand::Tensor(self), &out), input_meta(&Operand::Tensor(b), &out));
                 // d(a^b) = b a^(b-1) da + a^b ln(a) db
                 record(
                     out,
@@ -504,11 +560,11 @@ impl Tensor {
                     move |s, g, needs| {
                         let (a, b, result) = (&s[0], &s[1], &s[2]);
                         vec![
-                            needs[0].then(|| reduce_grad(g.mul(&b.mul(&a.pow(&b.sub(1.0)))), &meta_a.0, meta_a.1)),
+                            needs[0].then(|| fit(g.mul(&b.mul(&a.pow(&b.sub(1.0)))), &meta_a)),
                             needs[1].then(|| {
                                 let zero_base = a.eq(0.0).logical_and(&b.ge(0.0));
                                 let d = result.mul(&a.log()).masked_fill(&zero_base, 0.0);
-                                reduce_grad(g.mul(&d), &meta_b.0, meta_b.1)
+                                fit(g.mul(&d), &meta_b)
                             }),
                         ]
                     },
@@ -540,7 +596,7 @@ impl Tensor {
 
     fn min_max(&self, other: &Tensor, op: BinaryOp, name: &'static str) -> Tensor {
         let out = binary_values(&Operand::Tensor(self), &Operand::Tensor(other), op);
-        let (meta_a, meta_b) = ((self.shape(), self.dtype()), (other.shape(), other.dtype()));
+        let (meta_a, meta_b) = (input_meta(&Operand::Tensor(self), &out), input_meta(&Operand::Tensor(other), &out));
         let pick = if op == BinaryOp::Maximum { BinaryOp::Gt } else { BinaryOp::Lt };
         // the larger (smaller) input gets the gradient; ties split it in half
         record(out, name, &[Some(self), Some(other)], &["self", "other"], |_| vec![SavedTensor::input(self), SavedTensor::input(other)], move |s, g, needs| {
@@ -550,8 +606,8 @@ impl Tensor {
             let wa = a_wins.add(&tie);
             let wb = wa.rsub(1.0);
             vec![
-                needs[0].then(|| reduce_grad(g.mul(&wa), &meta_a.0, meta_a.1)),
-                needs[1].then(|| reduce_grad(g.mul(&wb), &meta_b.0, meta_b.1)),
+                needs[0].then(|| fit(g.mul(&wa), &meta_a)),
+                needs[1].then(|| fit(g.mul(&wb), &meta_b)),
             ]
         })
     }

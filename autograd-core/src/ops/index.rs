@@ -209,8 +209,14 @@ pub(crate) fn write_buffer(buffer: &mut crate::storage::Buffer, layout: &Layout,
             }
         }
     }
-    let values = super::kernel::cast(values.clone(), buffer.dtype());
-    match (buffer, &values) {
+    let converted;
+    let values = if values.dtype() == buffer.dtype() {
+        values
+    } else {
+        converted = super::kernel::cast(values.clone(), buffer.dtype());
+        &converted
+    };
+    match (buffer, values) {
         (B::F32(d), B::F32(s)) => put(d, layout, s),
         (B::F64(d), B::F64(s)) => put(d, layout, s),
         (B::I64(d), B::I64(s)) => put(d, layout, s),
@@ -237,8 +243,8 @@ struct CopySlices {
 }
 
 impl BackwardFunction for CopySlices {
-    fn name(&self) -> String {
-        "CopySlices".to_string()
+    fn name(&self) -> std::borrow::Cow<'static, str> {
+        "CopySlices".into()
     }
 
     fn backward(&mut self, grad: &Tensor) -> Vec<Option<Tensor>> {

@@ -147,13 +147,40 @@ impl Tensor {
         })
     }
 
-    /// Adds without any autograd checks (the engine's gradient accumulation).
+    /// Adds `other` into this tensor's storage without any autograd checks (the engine's
+    /// gradient accumulation): one pass, no temporary when both are contiguous and alike.
     pub(crate) fn add_raw_(&self, other: &Tensor) {
-        no_grad(|| {
-            let sum = self.add(other);
-            let values = sum.contiguous_buffer();
-            self.with_data(|d| write_buffer(&mut d.storage.write(), &d.layout, &values));
+        use crate::storage::Buffer;
+        let other = if other.shares_storage(self) { other.contiguous_values() } else { other.clone() };
+        let done = self.with_data(|d| {
+            if !d.layout.is_contiguous() || other.shape() != d.layout.shape || other.dtype() != d.dtype {
+                return false;
+            }
+            let range = d.layout.offset..d.layout.offset + d.layout.numel();
+            let mut buffer = d.storage.write();
+            match &mut *buffer {
+                Buffer::F32(v) => super::kernel::with_slice(&other, |o: &[f32]| add_into(&mut v[range], o)),
+                Buffer::F64(v) => super::kernel::with_slice(&other, |o: &[f64]| add_into(&mut v[range], o)),
+                _ => return false,
+            }
+            true
         });
+        if !done {
+            no_grad(|| {
+                let sum = self.add(&other);
+                let values = sum.contiguous_buffer();
+                self.with_data(|d| write_buffer(&mut d.storage.write(), &d.layout, &values));
+            });
+        }
+    }
+}
+
+fn add_into<T: Copy + Send + Sync + std::ops::AddAssign>(dst: &mut [T], src: &[T]) {
+    use rayon::prelude::*;
+    if dst.len() >= super::kernel::PARALLEL_MIN {
+        dst.par_iter_mut().zip(src.par_iter()).for_each(|(d, &s)| *d += s);
+    } else {
+        dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
     }
 }
 
