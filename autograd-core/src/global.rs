@@ -52,6 +52,8 @@ pub(crate) struct SharedState {
     threads: Mutex<HashMap<u64, &'static ThreadState>>,
     /// "Warn once" flags, e.g. for reading `.grad` of a non-leaf.
     pub warned_nonleaf_grad: AtomicBool,
+    /// Set by SIGINT (the notebook's interrupt button): the next tensor op stops the cell.
+    pub interrupt_requested: AtomicBool,
 }
 
 const MAGIC: u64 = 0x4155_544f_4752_4144; // "AUTOGRAD"
@@ -99,6 +101,7 @@ fn create_and_publish(name: &CStr) -> &'static SharedState {
         generator: Mutex::new(Generator::from_entropy()),
         threads: Mutex::new(HashMap::new()),
         warned_nonleaf_grad: AtomicBool::new(false),
+        interrupt_requested: AtomicBool::new(false),
     }));
     let value = CString::new(format!(
         "{}:{:x}",
@@ -168,4 +171,43 @@ pub(crate) fn thread() -> &'static ThreadState {
 /// A fresh process-wide id (tensors and graph nodes).
 pub(crate) fn next_id() -> u64 {
     shared().next_id.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Address of the shared state for the signal handler (set before the handler is installed).
+static HANDLER_STATE: std::sync::atomic::AtomicPtr<SharedState> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    // async-signal-safe: one atomic load and one atomic store
+    let state = HANDLER_STATE.load(Ordering::Relaxed);
+    if !state.is_null() {
+        unsafe { (*state).interrupt_requested.store(true, Ordering::Relaxed) };
+    }
+}
+
+/// Makes SIGINT interrupt tensor code instead of killing the process: the next tensor op
+/// (in any copy of the crate) panics with `KeyboardInterrupt`, so a notebook cell stops and
+/// the variables of earlier cells survive. The notebook kernel calls this in its runtime.
+pub fn install_interrupt_handler() {
+    HANDLER_STATE.store(shared() as *const SharedState as *mut SharedState, Ordering::Relaxed);
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigint as extern "C" fn(libc::c_int) as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+    }
+}
+
+/// Panics with `KeyboardInterrupt` if an interrupt was requested (and clears the request).
+#[inline]
+pub(crate) fn check_interrupt() {
+    let state = shared();
+    if state.interrupt_requested.load(Ordering::Relaxed) && state.interrupt_requested.swap(false, Ordering::Relaxed) {
+        panic!("KeyboardInterrupt");
+    }
+}
+
+/// Clears a pending interrupt request (the kernel does this before each cell).
+pub fn clear_interrupt() {
+    shared().interrupt_requested.store(false, Ordering::Relaxed);
 }

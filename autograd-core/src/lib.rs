@@ -38,7 +38,7 @@
 pub mod autograd;
 pub mod dtype;
 pub mod factory;
-mod global;
+pub mod global;
 pub mod gradcheck;
 pub(crate) mod layout;
 pub mod literal;
@@ -46,6 +46,7 @@ pub mod numpy;
 pub mod ops;
 pub mod pydisplay;
 pub mod random;
+pub mod render;
 mod repr;
 pub mod serialize;
 pub(crate) mod storage;
@@ -73,6 +74,7 @@ pub mod prelude {
     pub use crate::ops::linalg::{dot, matmul};
     pub use crate::ops::shape::{cat, stack};
     pub use crate::pydisplay::PyDisplay;
+    pub use crate::render::{display, NotebookDisplay};
     pub use crate::serialize::{load, save};
     pub use crate::tensor::Tensor;
     pub use crate::{idx, show, tensor};

@@ -62,6 +62,7 @@ pub(crate) struct AutogradMeta {
 
 impl Tensor {
     pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout, dtype: DType) -> Tensor {
+        global::check_interrupt();
         Tensor(Arc::new(TensorImpl {
             id: global::next_id(),
             data: RwLock::new(TensorData { storage, layout, dtype }),

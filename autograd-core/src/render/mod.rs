@@ -1,0 +1,135 @@
+//! Rich display for notebooks: values become MIME bundles (`text/plain` exactly as Python
+//! would show the value, plus `text/html` for tensors). Rendering only reads the engine's
+//! public state; it never reaches into the graph's internals.
+//!
+//! The kernel (evcxr-based) calls `.evcxr_display()` on a cell's final value; the
+//! [`NotebookDisplay`] trait provides it. [`display`] sends a bundle in the middle of a cell.
+
+pub mod tensor_html;
+
+use crate::autograd::node::Node;
+use crate::pydisplay::PyDisplay;
+use crate::tensor::Tensor;
+
+/// A MIME bundle: `(mime type, content)` pairs.
+pub type Bundle = Vec<(&'static str, String)>;
+
+/// A value that knows how it looks in a notebook.
+pub trait NotebookDisplay {
+    /// The MIME bundle of the value.
+    fn mime_bundle(&self) -> Bundle;
+
+    /// Called by the kernel on a cell's final value: writes the bundle in evcxr's content
+    /// protocol on stdout.
+    fn evcxr_display(&self) {
+        let mut out = String::new();
+        for (mime, content) in self.mime_bundle() {
+            out.push_str(&format!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT\n"));
+        }
+        print!("{out}");
+    }
+}
+
+/// The marker that starts a mid-cell `display_data` line on stdout (read by the kernel).
+pub const DISPLAY_MARKER: &str = "\u{1}AUTOGRAD_DISPLAY_DATA ";
+
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Shows a value now, as its own output in the middle of a cell (IPython's `display(x)`);
+/// several per cell are fine. Outside the notebook kernel it prints the plain text.
+///
+/// ```
+/// use autograd_core::prelude::*;
+/// display(&tensor!([1., 2.]));
+/// ```
+pub fn display(value: &dyn NotebookDisplay) {
+    let bundle = value.mime_bundle();
+    if std::env::var_os("EVCXR_IS_RUNTIME").is_none() {
+        if let Some((_, text)) = bundle.iter().find(|(m, _)| *m == "text/plain") {
+            println!("{text}");
+        }
+        return;
+    }
+    let fields: Vec<String> = bundle.iter().map(|(m, c)| format!("{}:{}", json_string(m), json_string(c))).collect();
+    println!("{DISPLAY_MARKER}{{{}}}", fields.join(","));
+}
+
+impl NotebookDisplay for Tensor {
+    fn mime_bundle(&self) -> Bundle {
+        vec![("text/plain", self.to_string()), ("text/html", tensor_html::tensor_html(self))]
+    }
+}
+
+impl NotebookDisplay for Node {
+    fn mime_bundle(&self) -> Bundle {
+        vec![("text/plain", self.repr()), ("text/html", tensor_html::node_html(self))]
+    }
+}
+
+impl<T: NotebookDisplay> NotebookDisplay for Option<T> {
+    fn mime_bundle(&self) -> Bundle {
+        match self {
+            Some(v) => v.mime_bundle(),
+            None => vec![("text/plain", "None".to_string())],
+        }
+    }
+}
+
+macro_rules! plain_display {
+    ($($t:ty),*) => {$(
+        impl NotebookDisplay for $t {
+            fn mime_bundle(&self) -> Bundle {
+                vec![("text/plain", self.py_repr())]
+            }
+        }
+    )*};
+}
+plain_display!(bool, i32, i64, u32, u64, usize, isize, f32, f64, String, &str, crate::numpy::NdArray);
+
+impl PyDisplay for crate::numpy::NdArray {
+    fn py_repr(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl<T: PyDisplay> NotebookDisplay for Vec<T> {
+    fn mime_bundle(&self) -> Bundle {
+        let items: Vec<String> = self.iter().map(PyDisplay::py_repr).collect();
+        vec![("text/plain", crate::pydisplay::pretty_items(&items, "[", "]"))]
+    }
+}
+
+macro_rules! tuple_notebook_display {
+    ($($name:ident),+) => {
+        impl<$($name: PyDisplay),+> NotebookDisplay for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn mime_bundle(&self) -> Bundle {
+                let ($($name,)+) = self;
+                let items = vec![$($name.py_repr()),+];
+                vec![("text/plain", crate::pydisplay::pretty_items(&items, "(", ")"))]
+            }
+        }
+    };
+}
+tuple_notebook_display!(A);
+tuple_notebook_display!(A, B);
+tuple_notebook_display!(A, B, C);
+tuple_notebook_display!(A, B, C, D);
+tuple_notebook_display!(A, B, C, D, E);
+tuple_notebook_display!(A, B, C, D, E, F);
