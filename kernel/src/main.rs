@@ -1,3 +1,113 @@
-fn main() {
+//! `autograd-kernel`: a Jupyter kernel for Rust with autograd-core preloaded.
+//!
+//! - `autograd-kernel --connection-file FILE` runs the kernel (what Jupyter starts);
+//! - `autograd-kernel install [--user | --prefix DIR]` installs the `rust-autograd` kernelspec;
+//! - `autograd-kernel prebuild` builds autograd-core into the kernel's cache so the first
+//!   cell of every later kernel is fast.
+//!
+//! The same binary is also evcxr's runtime process (where cells run), selected by evcxr's
+//! environment variable before anything else happens.
+
+mod server;
+mod session;
+mod wire;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "autograd-kernel", version, about = "Jupyter kernel for teaching autograd in Rust")]
+struct Cli {
+    /// The connection file Jupyter passes to the kernel.
+    #[arg(short = 'f', long = "connection-file")]
+    connection_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Installs the kernelspec `rust-autograd` ("Rust (autograd)").
+    Install {
+        /// Install under DIR/share/jupyter/kernels (e.g. a virtualenv) instead of the user's dir.
+        #[arg(long)]
+        prefix: Option<PathBuf>,
+    },
+    /// Builds autograd-core into the kernel's cache and runs one tensor cell.
+    Prebuild,
+}
+
+fn kernelspec(binary: &std::path::Path) -> serde_json::Value {
+    serde_json::json!({
+        "argv": [binary.to_string_lossy(), "--connection-file", "{connection_file}"],
+        "display_name": "Rust (autograd)",
+        "language": "rust",
+        "interrupt_mode": "message",
+        "metadata": { "debugger": false },
+    })
+}
+
+fn install(prefix: Option<PathBuf>) -> Result<()> {
+    let base = match prefix {
+        Some(p) => p.join("share/jupyter/kernels"),
+        None => {
+            let data = std::env::var_os("JUPYTER_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/jupyter"));
+            data.join("kernels")
+        }
+    };
+    let dir = base.join("rust-autograd");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let binary = std::env::current_exe()?.canonicalize()?;
+    std::fs::write(dir.join("kernel.json"), serde_json::to_string_pretty(&kernelspec(&binary))?)?;
+    println!("Installed kernelspec rust-autograd in {}", dir.display());
+    Ok(())
+}
+
+fn prebuild() -> Result<()> {
+    let start = std::time::Instant::now();
+    let session = session::Session::start(|event| {
+        if let session::Event::Stderr(text) = event {
+            eprint!("{text}");
+        }
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    session.send(session::Request::Execute { code: "(ones(&[2, 2]).requires_grad_(true) * 2.0).sum()".into(), reply: tx });
+    match rx.recv()? {
+        session::Outcome::Ok(bundle) => {
+            let text = bundle.iter().find(|(m, _)| m == "text/plain").map(|(_, t)| t.clone()).unwrap_or_default();
+            println!("Prebuilt autograd-core for the kernel in {:.1} s; a first cell printed {text}", start.elapsed().as_secs_f64());
+            session.kill_runtime();
+            Ok(())
+        }
+        session::Outcome::Err { ename, evalue, traceback } => {
+            anyhow::bail!("prebuild failed: {ename}: {evalue}\n{}", traceback.join("\n"))
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
+        // This process is evcxr's runtime, where the cells run.
+        autograd_core::global::install_interrupt_handler();
+    }
     evcxr::runtime_hook();
+
+    let cli = Cli::parse();
+    match (cli.command, cli.connection_file) {
+        (Some(Command::Install { prefix }), _) => install(prefix),
+        (Some(Command::Prebuild), _) => prebuild(),
+        (None, Some(file)) => {
+            let info = wire::ConnectionInfo::read(&file)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            runtime.block_on(server::run(info))
+        }
+        (None, None) => {
+            eprintln!("usage: autograd-kernel --connection-file FILE | install | prebuild (see --help)");
+            std::process::exit(2);
+        }
+    }
 }

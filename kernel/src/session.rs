@@ -1,0 +1,355 @@
+//! The evcxr side: one thread owns the evaluation context; it preloads autograd-core,
+//! executes cells, completes and inspects code. Cell output is streamed through callbacks
+//! while the cell runs; panics and compile errors come back as structured errors.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use evcxr::{CommandContext, Error as EvcxrError, EvalContext};
+
+/// What a cell produced.
+pub enum Outcome {
+    /// Finished; the MIME bundle of its value (empty when it has none).
+    Ok(Vec<(String, String)>),
+    /// Failed: exception-like name, message, and the lines of a readable traceback.
+    Err { ename: String, evalue: String, traceback: Vec<String> },
+}
+
+/// Output seen while a cell runs.
+pub enum Event {
+    Stdout(String),
+    Stderr(String),
+    /// A mid-cell `display(&x)`: a MIME bundle as JSON.
+    Display(serde_json::Value),
+}
+
+pub enum Request {
+    Execute { code: String, reply: mpsc::Sender<Outcome> },
+    Complete { code: String, cursor: usize, reply: mpsc::Sender<(Vec<String>, usize, usize)> },
+    Inspect { code: String, cursor: usize, reply: mpsc::Sender<Option<String>> },
+}
+
+/// The marker autograd-core prints before a mid-cell display bundle.
+const DISPLAY_MARKER: &str = autograd_core::render::DISPLAY_MARKER;
+
+/// Where evcxr builds cells: under the user's cache, so dependencies built once (by
+/// install.sh) are reused by every later kernel. Several kernels at once each take their own
+/// numbered slot, guarded by a file lock.
+fn work_dir() -> PathBuf {
+    let base = std::env::var_os("AUTOGRAD_KERNEL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/autograd-kernel"));
+    let root = base.join("evcxr");
+    let _ = std::fs::create_dir_all(root.join(".cargo"));
+    // Dependencies (autograd-core, ndarray, ...) build optimised; cell code builds at
+    // opt-level 0 so it compiles fast. Cargo merges this with evcxr's own config below it.
+    let _ = std::fs::write(
+        root.join(".cargo/config.toml"),
+        "[profile.dev.package.\"*\"]\nopt-level = 3\ndebug-assertions = false\noverflow-checks = false\n",
+    );
+    for slot in 0..8 {
+        let dir = root.join(format!("slot-{slot}"));
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(file) = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(".lock")) {
+            use std::os::unix::io::AsRawFd;
+            if unsafe { libc_flock(file.as_raw_fd()) } {
+                std::mem::forget(file); // held for the life of the kernel
+                return dir;
+            }
+        }
+    }
+    std::env::temp_dir().join(format!("autograd-kernel-{}", std::process::id()))
+}
+
+extern "C" {
+    fn flock(fd: i32, operation: i32) -> i32;
+}
+
+unsafe fn libc_flock(fd: i32) -> bool {
+    const LOCK_EX: i32 = 2;
+    const LOCK_NB: i32 = 4;
+    flock(fd, LOCK_EX | LOCK_NB) == 0
+}
+
+/// The path of autograd-core's sources, recorded when the kernel was built.
+pub fn autograd_core_path() -> PathBuf {
+    std::env::var_os("AUTOGRAD_CORE_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../autograd-core"))
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../autograd-core"))
+}
+
+/// Lines of the panic message that the default hook prints to stderr.
+#[derive(Default)]
+struct PanicCapture {
+    location: Option<String>,
+    message: Vec<String>,
+    in_backtrace: bool,
+    done: bool,
+}
+
+/// Handle to the session thread.
+pub struct Session {
+    requests: mpsc::Sender<Request>,
+    child_pid: Arc<Mutex<Option<u32>>>,
+}
+
+impl Session {
+    /// Starts the evcxr context on its own thread and preloads autograd-core. `events` gets
+    /// everything the cells print while they run.
+    pub fn start(events: impl Fn(Event) + Send + Sync + 'static) -> Session {
+        let (tx, rx) = mpsc::channel::<Request>();
+        let child_pid = Arc::new(Mutex::new(None));
+        let pid_slot = child_pid.clone();
+        std::thread::Builder::new()
+            .name("evcxr-session".into())
+            .spawn(move || run(rx, Arc::new(events), pid_slot))
+            .expect("spawn the session thread");
+        Session { requests: tx, child_pid }
+    }
+
+    pub fn send(&self, request: Request) {
+        let _ = self.requests.send(request);
+    }
+
+    /// Interrupts the running cell: SIGINT to the runtime process, where autograd-core turns
+    /// it into a `KeyboardInterrupt` panic at the next tensor op.
+    pub fn interrupt(&self) {
+        if let Some(pid) = *self.child_pid.lock().unwrap() {
+            unsafe { kill(pid as i32, 2) };
+        }
+    }
+
+    /// Kills the runtime process (for code that never returns to autograd-core).
+    pub fn kill_runtime(&self) {
+        if let Some(pid) = *self.child_pid.lock().unwrap() {
+            unsafe { kill(pid as i32, 9) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_location;
+
+    #[test]
+    fn panic_headers_of_recent_and_older_rust() {
+        assert_eq!(panic_location("thread '<unnamed>' (27432) panicked at src/lib.rs:98:1:").as_deref(), Some("src/lib.rs:98:1"));
+        assert_eq!(panic_location("thread 'main' panicked at a/b.rs:1:2:").as_deref(), Some("a/b.rs:1:2"));
+        assert_eq!(panic_location("just text:"), None);
+    }
+}
+
+extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+type Events = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Cells link Rust's std dynamically; the runtime process finds it through the loader path
+/// (the rpath rustc writes is relative, and breaks for build dirs deep under $HOME).
+fn add_std_to_loader_path() {
+    let Ok(out) = std::process::Command::new("rustc").args(["--print", "target-libdir"]).output() else { return };
+    let libdir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if libdir.is_empty() {
+        return;
+    }
+    let current = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
+    if !current.split(':').any(|p| p == libdir) {
+        let joined = if current.is_empty() { libdir } else { format!("{libdir}:{current}") };
+        std::env::set_var("LD_LIBRARY_PATH", joined);
+    }
+}
+
+fn new_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Arc<Mutex<PanicCapture>>) -> Result<CommandContext, EvcxrError> {
+    add_std_to_loader_path();
+    std::env::set_var("EVCXR_TMPDIR", work_dir());
+    let (eval_context, outputs) = EvalContext::new()?;
+    let mut ctx = CommandContext::with_eval_context(eval_context);
+    *pid_slot.lock().unwrap() = Some(ctx.process_handle().lock().unwrap().id());
+    let out_events = events.clone();
+    std::thread::spawn(move || {
+        for line in outputs.stdout.iter() {
+            match line.strip_prefix(DISPLAY_MARKER) {
+                Some(json) => {
+                    if let Ok(bundle) = serde_json::from_str(json) {
+                        out_events(Event::Display(bundle));
+                    }
+                }
+                None => out_events(Event::Stdout(format!("{line}\n"))),
+            }
+        }
+    });
+    let err_events = events.clone();
+    let capture = panic.clone();
+    std::thread::spawn(move || {
+        // the panic hook starts with an empty line: hold blank lines back until we know
+        let mut held_blank = false;
+        for line in outputs.stderr.iter() {
+            let mut cap = capture.lock().unwrap();
+            if line.is_empty() && !held_blank && (cap.location.is_none() || cap.done) {
+                held_blank = true;
+                continue;
+            }
+            let blank_before = std::mem::take(&mut held_blank);
+            if let Some(location) = panic_location(&line) {
+                *cap = PanicCapture { location: Some(location), ..PanicCapture::default() };
+                continue;
+            }
+            if cap.location.is_some() && !cap.done {
+                // the message runs until the backtrace or the closing note, which end it
+                if line.starts_with("note: ") {
+                    cap.done = true;
+                } else if line.starts_with("stack backtrace:") {
+                    cap.in_backtrace = true;
+                } else if !cap.in_backtrace {
+                    cap.message.push(line);
+                }
+                continue;
+            }
+            drop(cap);
+            let text = if blank_before { format!("\n{line}\n") } else { format!("{line}\n") };
+            err_events(Event::Stderr(text));
+        }
+    });
+    ctx.set_opt_level("0")?;
+    let dep = format!(":dep autograd-core = {{ path = \"{}\" }}", autograd_core_path().display());
+    ctx.execute(&dep)?;
+    ctx.execute("use autograd_core::prelude::*;")?;
+    // Grad mode and the generator live in the runtime process, shared by every cell.
+    ctx.execute("autograd_core::global::clear_interrupt();")?;
+    Ok(ctx)
+}
+
+fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Option<u32>>>) {
+    let panic = Arc::new(Mutex::new(PanicCapture::default()));
+    let mut ctx = match new_context(&events, &pid_slot, &panic) {
+        Ok(ctx) => Some(ctx),
+        Err(e) => {
+            eprintln!("autograd-kernel: preloading autograd-core failed: {e}");
+            None
+        }
+    };
+    for request in requests {
+        match request {
+            Request::Execute { code, reply } => {
+                let Some(context) = ctx.as_mut() else {
+                    let _ = reply.send(Outcome::Err {
+                        ename: "KernelError".into(),
+                        evalue: "the Rust runtime could not start (see the kernel log)".into(),
+                        traceback: vec![],
+                    });
+                    continue;
+                };
+                *panic.lock().unwrap() = PanicCapture::default();
+                let result = context.execute(&code);
+                // let the stderr reader catch up with the panic message
+                std::thread::sleep(Duration::from_millis(20));
+                let outcome = match result {
+                    Ok(outputs) => match take_panic(&panic) {
+                        Some(err) => err,
+                        None => {
+                            let mut bundle: Vec<(String, String)> = outputs.content_by_mime_type.into_iter().collect();
+                            bundle.sort();
+                            Outcome::Ok(bundle)
+                        }
+                    },
+                    Err(EvcxrError::CompilationErrors(errors)) => compile_error(&code, &errors),
+                    Err(EvcxrError::SubprocessTerminated(message)) => {
+                        // the runtime died (or was killed after an interrupt): start anew
+                        let restarted = new_context(&events, &pid_slot, &panic);
+                        ctx = restarted.ok();
+                        Outcome::Err {
+                            ename: "RuntimeRestarted".into(),
+                            evalue: format!(
+                                "The Rust runtime stopped ({}) and was restarted: variables from earlier cells are gone; re-run the cells you need.",
+                                message.trim()
+                            ),
+                            traceback: vec![],
+                        }
+                    }
+                    Err(other) => Outcome::Err { ename: "Error".into(), evalue: other.to_string(), traceback: vec![] },
+                };
+                let _ = reply.send(outcome);
+            }
+            Request::Complete { code, cursor, reply } => {
+                let result = ctx.as_mut().and_then(|c| c.completions(&code, cursor).ok());
+                let answer = match result {
+                    Some(c) => (c.completions.into_iter().map(|c| c.code).collect(), c.start_offset, c.end_offset),
+                    None => (Vec::new(), cursor, cursor),
+                };
+                let _ = reply.send(answer);
+            }
+            Request::Inspect { code, cursor, reply } => {
+                let result = ctx.as_mut().and_then(|c| c.hover_at(&code, cursor).ok()).map(|(kind, doc)| {
+                    if doc.is_empty() { kind } else { format!("{kind}\n\n{doc}") }
+                });
+                let _ = reply.send(result.filter(|s| !s.trim().is_empty()));
+            }
+        }
+    }
+}
+
+/// `thread '<unnamed>' (123) panicked at src/lib.rs:4:1:` → `src/lib.rs:4:1`.
+fn panic_location(line: &str) -> Option<String> {
+    if !line.starts_with("thread '") || !line.ends_with(':') {
+        return None;
+    }
+    let (_, location) = line.split_once(" panicked at ")?;
+    Some(location.trim_end_matches(':').to_string())
+}
+
+fn take_panic(panic: &Arc<Mutex<PanicCapture>>) -> Option<Outcome> {
+    let cap = std::mem::take(&mut *panic.lock().unwrap());
+    let location = cap.location?;
+    let message = cap.message.join("\n");
+    // errors raised by autograd-core carry PyTorch's words: show them as PyTorch does
+    let ename = if message == "KeyboardInterrupt" {
+        "KeyboardInterrupt"
+    } else if location.contains("autograd-core") {
+        "RuntimeError"
+    } else {
+        "Panic"
+    };
+    Some(Outcome::Err {
+        ename: ename.into(),
+        evalue: message.clone(),
+        traceback: vec![format!("\u{1b}[0;31m{ename}\u{1b}[0m: {message}"), format!("(panicked at {location})")],
+    })
+}
+
+/// A compile error as rustc says it, pointing at the cell's own lines.
+fn compile_error(code: &str, errors: &[evcxr::CompilationError]) -> Outcome {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut traceback = Vec::new();
+    for error in errors {
+        let mut text = format!("\u{1b}[1;31merror\u{1b}[0m: {}", error.message());
+        if let Some(code) = error.code() {
+            text = format!("\u{1b}[1;31merror[{code}]\u{1b}[0m: {}", error.message());
+        }
+        for spanned in error.spanned_messages() {
+            if let Some(span) = &spanned.span {
+                text.push_str(&format!("\n  --> cell:{}:{}", span.start_line, span.start_column));
+                if let Some(line) = lines.get(span.start_line.saturating_sub(1)) {
+                    let width = if span.end_line == span.start_line { span.end_column.saturating_sub(span.start_column).max(1) } else { 1 };
+                    text.push_str(&format!(
+                        "\n{:>4} | {line}\n     | {}{} {}",
+                        span.start_line,
+                        " ".repeat(span.start_column.saturating_sub(1)),
+                        "^".repeat(width),
+                        spanned.label
+                    ));
+                }
+            }
+        }
+        for help in error.help() {
+            text.push_str(&format!("\n  = help: {help}"));
+        }
+        traceback.push(text);
+    }
+    let evalue = errors.first().map(|e| e.message()).unwrap_or_else(|| "compilation failed".into());
+    Outcome::Err { ename: "CompilationError".into(), evalue, traceback }
+}

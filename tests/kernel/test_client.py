@@ -1,0 +1,116 @@
+"""The kernel under a real jupyter_client: state across cells, errors, interrupt, restart."""
+import time
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+import conftest  # noqa: F401  (installs the kernelspec)
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    km, kc = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300)
+    yield km, kc
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+def run(kc, code, timeout=300):
+    """Executes code; returns (reply content, stdout text, stderr text, results, errors)."""
+    msg_id = kc.execute(code)
+    stdout, stderr, results, errors = [], [], [], []
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            (stdout if content["name"] == "stdout" else stderr).append(content["text"])
+        elif kind == "execute_result":
+            results.append(content["data"])
+        elif kind == "error":
+            errors.append(content)
+        elif kind == "status" and content["execution_state"] == "idle":
+            break
+    reply = kc.get_shell_msg(timeout=timeout)
+    return reply["content"], "".join(stdout), "".join(stderr), results, errors
+
+
+def test_seed_in_one_cell_rand_in_the_next_gives_torchs_numbers(kernel):
+    _, kc = kernel
+    reply, *_ = run(kc, "manual_seed(666);")
+    assert reply["status"] == "ok"
+    reply, out, _, _, _ = run(kc, 'let a = rand(&[20, 4]);\nprintln!("{}", a.to_string().lines().next().unwrap());')
+    assert reply["status"] == "ok", reply
+    assert out == "tensor([[0.3119, 0.2701, 0.1118, 0.1012],\n"
+    _, _, _, results, _ = run(kc, "randn(&[3])")
+    assert results[0]["text/plain"] == "tensor([-2.2826,  0.1051, -0.2497])"
+
+
+def test_grad_mode_set_in_one_cell_is_honoured_in_the_next(kernel):
+    _, kc = kernel
+    run(kc, "set_grad_enabled(false);")
+    _, out, _, _, _ = run(kc, 'let x = tensor!(10., requires_grad = true);\nshow!(x.pow(2).requires_grad());')
+    assert out == "False\n"
+    run(kc, "set_grad_enabled(true);")
+    _, out, _, _, _ = run(kc, "show!(x.pow(2).requires_grad());")
+    assert out == "True\n"
+
+
+def test_a_panic_is_an_error_and_keeps_variables(kernel):
+    _, kc = kernel
+    run(kc, "let kept = tensor!([1., 2., 3.], requires_grad = true);")
+    reply, _, stderr, _, errors = run(kc, "let y = &kept * 2.0;\ny.backward();")
+    assert reply["status"] == "error"
+    assert errors[0]["ename"] == "RuntimeError"
+    assert errors[0]["evalue"] == "grad can be implicitly created only for scalar outputs"
+    reply, _, _, results, _ = run(kc, "kept")
+    assert reply["status"] == "ok"
+    assert results[0]["text/plain"] == "tensor([1., 2., 3.], requires_grad=True)"
+
+
+def test_compile_errors_point_at_the_cell(kernel):
+    _, kc = kernel
+    reply, _, _, _, errors = run(kc, "let q = 1;\nlet r: String = q;")
+    assert reply["status"] == "error"
+    assert errors[0]["ename"] == "CompilationError"
+    assert "cell:2" in "\n".join(errors[0]["traceback"])
+
+
+def test_interrupt_stops_a_tensor_loop_and_keeps_variables(kernel):
+    km, kc = kernel
+    run(kc, "let before = tensor!([1., 2.]);")
+    msg_id = kc.execute("let mut y = ones(&[4]);\nloop { y = &y * 1.0001; }")
+    time.sleep(3)
+    start = time.time()
+    km.interrupt_kernel()
+    errors = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "error":
+            errors.append(msg["content"])
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    kc.get_shell_msg(timeout=60)
+    assert time.time() - start < 2.5
+    assert errors and errors[0]["ename"] == "KeyboardInterrupt"
+    _, _, _, results, _ = run(kc, "before")
+    assert results[0]["text/plain"] == "tensor([1., 2.])"
+
+
+def test_restart_gives_a_fresh_kernel():
+    km, kc = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300)
+    try:
+        reply, *_ = run(kc, "let gone = 5;")
+        assert reply["execution_count"] == 1
+        km.restart_kernel(now=True)
+        kc.wait_for_ready(timeout=300)
+        reply, _, _, _, errors = run(kc, "gone")
+        assert reply["status"] == "error"
+        reply, _, _, results, _ = run(kc, "tensor!([3.])")
+        assert results[0]["text/plain"] == "tensor([3.])"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
