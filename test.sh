@@ -17,7 +17,7 @@ cargo test -p autograd-core --all-targets
 cargo test -p autograd-core --doc
 
 echo "== kernel: cargo test (release, sharing the kernel's build) =="
-cargo test --release -p autograd-kernel
+cargo test --profile release -p autograd-kernel
 cargo build --release -p autograd-kernel
 
 echo "== kernel under Jupyter clients =="

@@ -43,6 +43,12 @@ fn work_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/autograd-kernel"));
     let root = base.join("evcxr");
     let _ = std::fs::create_dir_all(root.join(".cargo"));
+    // our own evcxr config (not the user's ~/.config/evcxr): cells at opt-level 0 from the
+    // very first evaluation, so no step of the start-up builds with another profile
+    let config = root.join("config");
+    let _ = std::fs::create_dir_all(&config);
+    let _ = std::fs::write(config.join("evcxr.toml"), "[evcxr]\nopt_level = \"0\"\n");
+    std::env::set_var("EVCXR_CONFIG_DIR", &config);
     // Dependencies (autograd-core, ndarray, ...) build optimised; cell code builds at
     // opt-level 0 so it compiles fast. Cargo merges this with evcxr's own config below it.
     let _ = std::fs::write(
@@ -165,9 +171,14 @@ fn add_std_to_loader_path() {
 }
 
 fn new_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Arc<Mutex<PanicCapture>>) -> Result<CommandContext, EvcxrError> {
+    let started = std::time::Instant::now();
+    let timing = std::env::var_os("AUTOGRAD_KERNEL_TIMING").is_some();
     add_std_to_loader_path();
     std::env::set_var("EVCXR_TMPDIR", work_dir());
     let (eval_context, outputs) = EvalContext::new()?;
+    if timing {
+        eprintln!("[timing] evcxr context ready: {:.2} s", started.elapsed().as_secs_f64());
+    }
     let mut ctx = CommandContext::with_eval_context(eval_context);
     *pid_slot.lock().unwrap() = Some(ctx.process_handle().lock().unwrap().id());
     let out_events = events.clone();
@@ -216,11 +227,15 @@ fn new_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Arc<
         }
     });
     ctx.set_opt_level("0")?;
-    let dep = format!(":dep autograd-core = {{ path = \"{}\" }}", autograd_core_path().display());
-    ctx.execute(&dep)?;
-    ctx.execute("use autograd_core::prelude::*;")?;
-    // Grad mode and the generator live in the runtime process, shared by every cell.
-    ctx.execute("autograd_core::global::clear_interrupt();")?;
+    // one evaluation: the dependency and the prelude import build together
+    let preload = format!(
+        ":dep autograd-core = {{ path = \"{}\" }}\nuse autograd_core::prelude::*;",
+        autograd_core_path().display()
+    );
+    ctx.execute(&preload)?;
+    if timing {
+        eprintln!("[timing] autograd-core preloaded: {:.2} s", started.elapsed().as_secs_f64());
+    }
     Ok(ctx)
 }
 

@@ -114,3 +114,19 @@ def test_restart_gives_a_fresh_kernel():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_badly_signed_messages_are_dropped_and_the_kernel_keeps_serving(kernel):
+    _, kc = kernel
+    good_key = kc.session.key
+    kc.session.key = b"not-the-key"
+    kc.execute("let dropped = 1;")
+    kc.session.key = good_key
+    # an unparsable frame set straight on the shell socket
+    kc.shell_channel.socket.send_multipart([b"<IDS|MSG>", b"sig", b"{not json"])
+    time.sleep(0.5)
+    reply, _, _, results, _ = run(kc, "21 * 2")
+    assert reply["status"] == "ok"
+    assert results[0]["text/plain"] == "42"
+    reply, _, _, _, errors = run(kc, "dropped")
+    assert reply["status"] == "error", "the badly signed cell never ran"

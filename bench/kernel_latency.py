@@ -1,0 +1,113 @@
+"""Kernel latency benchmark (prints numbers, asserts nothing).
+
+    .venv-test/bin/python bench/kernel_latency.py
+
+Measures, with a real jupyter_client:
+  1. kernel start -> kernel_info reply;
+  2. kernel start -> result of the first tensor cell;
+  3. warm cell latency (p50, p90) over typical tutorial cells;
+  4. engine speed inside a cell vs the release build (the 1000x1000 elementwise case).
+"""
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from jupyter_client.manager import KernelManager
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / ".cache/autograd-kernel/target"))
+KERNEL = TARGET / "release" / "autograd-kernel"
+
+prefix = tempfile.mkdtemp(prefix="autograd-kernel-bench-")
+subprocess.run([str(KERNEL), "install", "--prefix", prefix], check=True, capture_output=True)
+os.environ["JUPYTER_PATH"] = os.path.join(prefix, "share", "jupyter")
+
+
+def execute(kc, code, timeout=600):
+    msg_id = kc.execute(code)
+    out, result, error = [], None, None
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "execute_result":
+            result = msg["content"]["data"]["text/plain"]
+        elif msg["msg_type"] == "error":
+            error = msg["content"]["evalue"]
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    kc.get_shell_msg(timeout=timeout)
+    return "".join(out), result, error
+
+
+TUTORIAL_CELLS = [
+    "let x = ones(&[2, 2]).requires_grad_(true);",
+    "let y = &x + 2.0;\ny",
+    "let z = &y * &y * 3.0;\nlet out = z.mean();\nshow!(z, out);",
+    "out.backward();",
+    "x.grad()",
+    "let w = tensor!([10, 20, 30, 40], requires_grad = true, dtype = float64);\n(w.pow(2) + 20.0).mean().backward();\nw.grad()",
+    "y.grad_fn().unwrap().next_functions()",
+    "manual_seed(666);\nrand(&[3, 3])",
+]
+
+
+def main():
+    km = KernelManager(kernel_name="rust-autograd")
+    start = time.perf_counter()
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.kernel_info()
+    kc.get_shell_msg(timeout=60)
+    info = time.perf_counter() - start
+    _, result, error = execute(kc, "tensor!([1., 2.]) * 2.0")
+    first = time.perf_counter() - start
+    assert error is None, error
+    print(f"kernel start -> kernel_info reply: {info:.3f} s   (target <= 1 s)")
+    print(f"kernel start -> first tensor cell result: {first:.3f} s   (target <= 3 s)  [{result}]")
+
+    times = []
+    for _ in range(3):
+        for cell in TUTORIAL_CELLS:
+            t0 = time.perf_counter()
+            _, _, error = execute(kc, cell)
+            times.append(time.perf_counter() - t0)
+            assert error is None, (cell, error)
+    times.sort()
+    p90 = times[int(len(times) * 0.9) - 1]
+    print(f"warm tutorial cells: p50 {statistics.median(times):.3f} s, p90 {p90:.3f} s over {len(times)} runs   (target p50 <= 0.25 s)")
+
+    cell = (
+        "manual_seed(0);\n"
+        "let a = rand_with(&[1000, 1000], TensorOptions::default().requires_grad(true));\n"
+        "let b = rand_with(&[1000, 1000], TensorOptions::default().requires_grad(true));\n"
+        "let mut best = f64::INFINITY;\n"
+        "for _ in 0..6 {\n"
+        "    let t = std::time::Instant::now();\n"
+        "    (a.pow(2) + b.pow(3) + &a * &b).sum().backward();\n"
+        "    best = best.min(t.elapsed().as_secs_f64() * 1e3);\n"
+        "}\n"
+        "println!(\"{best:.3}\");"
+    )
+    out, _, error = execute(kc, cell)
+    assert error is None, error
+    in_cell = float(out.strip().splitlines()[-1])
+    bench = subprocess.run(
+        ["cargo", "run", "--release", "-q", "-p", "autograd-core", "--example", "big_elementwise"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    release = float(bench.split()[0])
+    print(f"engine inside a cell: {in_cell:.3f} ms best-of-6 vs release build {release:.3f} ms mean   (speed ratio {release / in_cell:.2f}, target >= 0.9)")
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
