@@ -5,6 +5,7 @@
 //! The kernel (evcxr-based) calls `.evcxr_display()` on a cell's final value; the
 //! [`NotebookDisplay`] trait provides it. [`display`] sends a bundle in the middle of a cell.
 
+pub mod graph_svg;
 pub mod tensor_html;
 
 use crate::autograd::node::Node;
@@ -78,7 +79,9 @@ impl NotebookDisplay for Tensor {
 
 impl NotebookDisplay for Node {
     fn mime_bundle(&self) -> Bundle {
-        vec![("text/plain", self.repr()), ("text/html", tensor_html::node_html(self))]
+        let svg = graph_svg::graph_svg(self);
+        let html = format!("{}{}", tensor_html::node_html(self), svg);
+        vec![("text/plain", self.repr()), ("text/html", html), ("image/svg+xml", svg)]
     }
 }
 
