@@ -183,14 +183,32 @@ fn new_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Arc<
     *pid_slot.lock().unwrap() = Some(ctx.process_handle().lock().unwrap().id());
     let out_events = events.clone();
     std::thread::spawn(move || {
-        for line in outputs.stdout.iter() {
-            match line.strip_prefix(DISPLAY_MARKER) {
-                Some(json) => {
-                    if let Ok(bundle) = serde_json::from_str(json) {
-                        out_events(Event::Display(bundle));
+        // lines that are already waiting go out as one stream message (a printed tensor is
+        // one output, not one per line); display bundles go out in order between them
+        let mut text = String::new();
+        while let Ok(first) = outputs.stdout.recv() {
+            let mut line = Some(first);
+            while let Some(current) = line.take() {
+                match current.strip_prefix(DISPLAY_MARKER) {
+                    Some(json) => {
+                        if !text.is_empty() {
+                            out_events(Event::Stdout(std::mem::take(&mut text)));
+                        }
+                        if let Ok(bundle) = serde_json::from_str(json) {
+                            out_events(Event::Display(bundle));
+                        }
+                    }
+                    None => {
+                        text.push_str(&current);
+                        text.push('\n');
                     }
                 }
-                None => out_events(Event::Stdout(format!("{line}\n"))),
+                if text.len() < 64 * 1024 {
+                    line = outputs.stdout.try_recv().ok();
+                }
+            }
+            if !text.is_empty() {
+                out_events(Event::Stdout(std::mem::take(&mut text)));
             }
         }
     });
