@@ -8,23 +8,18 @@ Measures, with a real jupyter_client:
   3. warm cell latency (p50, p90) over typical tutorial cells;
   4. engine speed inside a cell vs the release build (the 1000x1000 elementwise case).
 """
-import os
 import pathlib
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 from jupyter_client.manager import KernelManager
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / ".cache/autograd-kernel/target"))
-KERNEL = TARGET / "release" / "autograd-kernel"
-
-prefix = tempfile.mkdtemp(prefix="autograd-kernel-bench-")
-subprocess.run([str(KERNEL), "install", "--prefix", prefix], check=True, capture_output=True)
-os.environ["JUPYTER_PATH"] = os.path.join(prefix, "share", "jupyter")
+# the tests' setup installs the rust-autograd kernelspec into a private Jupyter dir
+sys.path.insert(0, str(ROOT / "tests" / "kernel"))
+import conftest  # noqa: E402,F401
 
 
 def execute(kc, code, timeout=600):
