@@ -29,6 +29,11 @@ command -v cargo >/dev/null 2>&1 || {
   echo "install.sh: cargo (Rust) is needed but not found. Install Rust with your package manager or rustup, then re-run." >&2
   exit 1
 }
+rust_minor=$(rustc --version 2>/dev/null | sed -n 's/^rustc 1\.\([0-9]*\).*/\1/p')
+if [ -n "$rust_minor" ] && [ "$rust_minor" -lt 95 ]; then
+  echo "install.sh: Rust 1.95 or newer is needed (found $(rustc --version)); update your toolchain (e.g. rustup update) and re-run." >&2
+  exit 1
+fi
 command -v python3 >/dev/null 2>&1 || {
   echo "install.sh: python3 is needed (for Jupyter) but not found. Install Python 3.9+ and re-run." >&2
   exit 1
