@@ -85,6 +85,13 @@ impl NotebookDisplay for Node {
     }
 }
 
+/// `()` (a cell ending in a loop or a block) shows nothing, like Python's `None` result.
+impl NotebookDisplay for () {
+    fn mime_bundle(&self) -> Bundle {
+        Vec::new()
+    }
+}
+
 impl<T: NotebookDisplay> NotebookDisplay for Option<T> {
     fn mime_bundle(&self) -> Bundle {
         match self {
