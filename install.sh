@@ -44,7 +44,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/autograd-kernel/target
 
 say "Building the kernel (release)"
 cargo build --release -p autograd-kernel
-kernel="$CARGO_TARGET_DIR/release/autograd-kernel"
+# The build directory is shared by every checkout on this machine: the kernelspec points at
+# this checkout's own copy of the binary, and at this checkout's autograd-core sources.
+mkdir -p "$repo/.kernel"
+cp -f "$CARGO_TARGET_DIR/release/autograd-kernel" "$repo/.kernel/autograd-kernel.new"
+mv -f "$repo/.kernel/autograd-kernel.new" "$repo/.kernel/autograd-kernel"
+kernel="$repo/.kernel/autograd-kernel"
+export AUTOGRAD_CORE_PATH="$repo/autograd-core"
 
 # Which Jupyter? An explicit --prefix, else the one on PATH, else a local .venv with JupyterLab.
 jupyter=""
@@ -67,9 +73,9 @@ fi
 
 say "Installing the kernelspec rust-autograd"
 if [ -n "$prefix" ]; then
-  "$kernel" install --prefix "$prefix"
+  "$kernel" install --prefix "$prefix" --core-path "$repo/autograd-core"
 else
-  "$kernel" install
+  "$kernel" install --core-path "$repo/autograd-core"
 fi
 
 say "Prebuilding autograd-core for the kernel (first time: a minute or two)"

@@ -30,6 +30,8 @@ fi
 # The kernel keeps its build cache per machine; a separate one for tests keeps them
 # independent of the user's kernels.
 export AUTOGRAD_KERNEL_CACHE="${AUTOGRAD_KERNEL_CACHE:-$HOME/.cache/autograd-kernel/test-cache}"
+# this checkout's engine, whichever checkout last built the shared kernel binary
+export AUTOGRAD_CORE_PATH="$repo/autograd-core"
 "$CARGO_TARGET_DIR/release/autograd-kernel" prebuild
 cd tests/kernel
 "$venv/bin/pytest" -q -p no:cacheprovider test_client.py test_kernel_spec.py

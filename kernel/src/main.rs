@@ -34,22 +34,26 @@ enum Command {
         /// Install under DIR/share/jupyter/kernels (e.g. a virtualenv) instead of the user's dir.
         #[arg(long)]
         prefix: Option<PathBuf>,
+        /// The autograd-core sources the kernel preloads (default: the ones it was built from).
+        #[arg(long)]
+        core_path: Option<PathBuf>,
     },
     /// Builds autograd-core into the kernel's cache and runs one tensor cell.
     Prebuild,
 }
 
-fn kernelspec(binary: &std::path::Path) -> serde_json::Value {
+fn kernelspec(binary: &std::path::Path, core_path: &std::path::Path) -> serde_json::Value {
     serde_json::json!({
         "argv": [binary.to_string_lossy(), "--connection-file", "{connection_file}"],
         "display_name": "Rust (autograd)",
         "language": "rust",
         "interrupt_mode": "message",
+        "env": { "AUTOGRAD_CORE_PATH": core_path.to_string_lossy() },
         "metadata": { "debugger": false },
     })
 }
 
-fn install(prefix: Option<PathBuf>) -> Result<()> {
+fn install(prefix: Option<PathBuf>, core_path: Option<PathBuf>) -> Result<()> {
     let base = match prefix {
         Some(p) => p.join("share/jupyter/kernels"),
         None => {
@@ -62,7 +66,11 @@ fn install(prefix: Option<PathBuf>) -> Result<()> {
     let dir = base.join("rust-autograd");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let binary = std::env::current_exe()?.canonicalize()?;
-    std::fs::write(dir.join("kernel.json"), serde_json::to_string_pretty(&kernelspec(&binary))?)?;
+    let core_path = match core_path {
+        Some(p) => p.canonicalize().with_context(|| format!("autograd-core sources not found at {}", p.display()))?,
+        None => session::autograd_core_path(),
+    };
+    std::fs::write(dir.join("kernel.json"), serde_json::to_string_pretty(&kernelspec(&binary, &core_path))?)?;
     println!("Installed kernelspec rust-autograd in {}", dir.display());
     Ok(())
 }
@@ -98,7 +106,7 @@ fn main() -> Result<()> {
 
     let cli = Cli::parse();
     match (cli.command, cli.connection_file) {
-        (Some(Command::Install { prefix }), _) => install(prefix),
+        (Some(Command::Install { prefix, core_path }), _) => install(prefix, core_path),
         (Some(Command::Prebuild), _) => prebuild(),
         (None, Some(file)) => {
             let info = wire::ConnectionInfo::read(&file)?;

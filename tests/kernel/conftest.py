@@ -10,5 +10,9 @@ TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / "
 KERNEL = TARGET / "release" / "autograd-kernel"
 
 _prefix = tempfile.mkdtemp(prefix="autograd-kernel-spec-")
-subprocess.run([str(KERNEL), "install", "--prefix", _prefix], check=True, capture_output=True)
+subprocess.run(
+    [str(KERNEL), "install", "--prefix", _prefix, "--core-path", str(ROOT / "autograd-core")],
+    check=True,
+    capture_output=True,
+)
 os.environ["JUPYTER_PATH"] = os.path.join(_prefix, "share", "jupyter")
