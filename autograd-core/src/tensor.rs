@@ -381,11 +381,3 @@ pub(crate) fn gather_slice<T: Copy>(v: &[T], layout: &Layout) -> Vec<T> {
     }
     out
 }
-
-impl Drop for TensorImpl {
-    /// A long history hangs off `grad_fn`; hand it to the node's iterative drop.
-    fn drop(&mut self) {
-        let meta = self.meta.get_mut().unwrap_or_else(|e| e.into_inner());
-        drop(meta.grad_fn.take());
-    }
-}

@@ -203,7 +203,7 @@ fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
             let tensor = Tensor(inner);
             let mut meta = tensor.meta();
             meta.grad = Some(match meta.grad.take() {
-                None => grad.detach().contiguous_copy(),
+                None => grad.contiguous_values(),
                 Some(old) => {
                     old.add_raw_(&grad);
                     old

@@ -249,10 +249,6 @@ impl Tensor {
         Tensor::from_buffer(self.contiguous_buffer(), &self.shape())
     }
 
-    /// A contiguous copy, detached (for gradients the engine stores).
-    pub(crate) fn contiguous_copy(&self) -> Tensor {
-        self.contiguous_values()
-    }
 
     /// Takes this tensor as a stored gradient: reuses its memory when nobody else holds it,
     /// copies otherwise.
