@@ -40,6 +40,7 @@ pub mod dtype;
 pub mod factory;
 pub mod global;
 pub mod gradcheck;
+pub mod introspect;
 pub(crate) mod layout;
 pub mod literal;
 pub mod numpy;
@@ -68,6 +69,7 @@ pub mod prelude {
         zeros_like_with, zeros_with, TensorOptions,
     };
     pub use crate::gradcheck::{gradcheck, gradcheck_report};
+    pub use crate::introspect::{PYTORCH_VERSION, VERSION};
     pub use crate::numpy::NdArray;
     pub use crate::ops::elementwise::Scalar;
     pub use crate::ops::index::IndexItem;

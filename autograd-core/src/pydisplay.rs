@@ -6,10 +6,14 @@ use crate::autograd::node::Node;
 use crate::tensor::Tensor;
 
 /// How a value looks in Python: `py_str` is `str(x)` (what `print` shows), `py_repr` is
-/// `repr(x)` (what a container shows for its items).
+/// `repr(x)` (what a container shows for its items), `py_pretty` is how IPython shows a cell's
+/// value (the repr, except for objects without their own repr: `<AddBackward0 at 0x...>`).
 pub trait PyDisplay {
     fn py_repr(&self) -> String;
     fn py_str(&self) -> String {
+        self.py_repr()
+    }
+    fn py_pretty(&self) -> String {
         self.py_repr()
     }
 }
@@ -24,6 +28,9 @@ impl PyDisplay for Node {
     fn py_repr(&self) -> String {
         self.repr()
     }
+    fn py_pretty(&self) -> String {
+        self.repr().replacen(" object at ", " at ", 1)
+    }
 }
 
 impl<T: PyDisplay> PyDisplay for Option<T> {
@@ -36,6 +43,12 @@ impl<T: PyDisplay> PyDisplay for Option<T> {
     fn py_str(&self) -> String {
         match self {
             Some(v) => v.py_str(),
+            None => "None".to_string(),
+        }
+    }
+    fn py_pretty(&self) -> String {
+        match self {
+            Some(v) => v.py_pretty(),
             None => "None".to_string(),
         }
     }
@@ -128,17 +141,26 @@ impl<T: PyDisplay + ?Sized> PyDisplay for &T {
     fn py_str(&self) -> String {
         (**self).py_str()
     }
+    fn py_pretty(&self) -> String {
+        (**self).py_pretty()
+    }
 }
 
 impl<T: PyDisplay> PyDisplay for Vec<T> {
     fn py_repr(&self) -> String {
         format!("[{}]", self.iter().map(PyDisplay::py_repr).collect::<Vec<_>>().join(", "))
     }
+    fn py_pretty(&self) -> String {
+        format!("[{}]", self.iter().map(PyDisplay::py_pretty).collect::<Vec<_>>().join(", "))
+    }
 }
 
 impl<T: PyDisplay> PyDisplay for [T] {
     fn py_repr(&self) -> String {
         format!("[{}]", self.iter().map(PyDisplay::py_repr).collect::<Vec<_>>().join(", "))
+    }
+    fn py_pretty(&self) -> String {
+        format!("[{}]", self.iter().map(PyDisplay::py_pretty).collect::<Vec<_>>().join(", "))
     }
 }
 
@@ -148,18 +170,26 @@ impl PyDisplay for () {
     }
 }
 
+fn tuple_text(items: Vec<String>) -> String {
+    if items.len() == 1 {
+        format!("({},)", items[0])
+    } else {
+        format!("({})", items.join(", "))
+    }
+}
+
 macro_rules! tuple_display {
     ($($name:ident),+) => {
         impl<$($name: PyDisplay),+> PyDisplay for ($($name,)+) {
             #[allow(non_snake_case)]
             fn py_repr(&self) -> String {
                 let ($($name,)+) = self;
-                let items = vec![$($name.py_repr()),+];
-                if items.len() == 1 {
-                    format!("({},)", items[0])
-                } else {
-                    format!("({})", items.join(", "))
-                }
+                tuple_text(vec![$($name.py_repr()),+])
+            }
+            #[allow(non_snake_case)]
+            fn py_pretty(&self) -> String {
+                let ($($name,)+) = self;
+                tuple_text(vec![$($name.py_pretty()),+])
             }
         }
     };

@@ -109,7 +109,7 @@ fn a_leaf_has_one_accumulate_grad_shared_by_every_use() {
     assert_eq!(first.name(), "torch::autograd::AccumulateGrad");
     assert!(first.next_functions().is_empty());
     assert!(first.variable().unwrap().same(&x));
-    assert!(first.repr().starts_with("<torch::autograd::AccumulateGrad object at 0x"));
+    assert!(first.repr().starts_with("<AccumulateGrad object at 0x"));
     assert!(y.grad_fn().unwrap().to_string().starts_with("<MulBackward0 object at 0x"));
 }
 

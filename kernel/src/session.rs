@@ -278,7 +278,14 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
                     continue;
                 };
                 *panic.lock().unwrap() = PanicCapture::default();
+                let began = std::time::Instant::now();
                 let result = context.execute(&code);
+                if std::env::var_os("AUTOGRAD_KERNEL_TIMING").is_some() {
+                    if let Ok(outputs) = &result {
+                        let phases: Vec<String> = outputs.phases.iter().map(|p| format!("{} {:.3}", p.name, p.duration.as_secs_f64())).collect();
+                        eprintln!("[timing] cell {:.3} s: {}", began.elapsed().as_secs_f64(), phases.join(", "));
+                    }
+                }
                 // let the stderr reader catch up with the panic message
                 std::thread::sleep(Duration::from_millis(20));
                 let outcome = match result {

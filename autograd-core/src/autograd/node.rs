@@ -183,7 +183,9 @@ impl Node {
 
     /// Python's `repr` of the node: `<MulBackward0 object at 0x7f...>`.
     pub fn repr(&self) -> String {
-        format!("<{} object at {:#x}>", self.0.name, Arc::as_ptr(&self.0) as usize)
+        // Python shows the class name: `torch::autograd::AccumulateGrad` is class `AccumulateGrad`
+        let class = self.0.name.rsplit("::").next().unwrap_or(&self.0.name);
+        format!("<{} object at {:#x}>", class, Arc::as_ptr(&self.0) as usize)
     }
 }
 

@@ -81,7 +81,7 @@ impl NotebookDisplay for Node {
     fn mime_bundle(&self) -> Bundle {
         let svg = graph_svg::graph_svg(self);
         let html = format!("{}{}", tensor_html::node_html(self), svg);
-        vec![("text/plain", self.repr()), ("text/html", html), ("image/svg+xml", svg)]
+        vec![("text/plain", self.py_pretty()), ("text/html", html), ("image/svg+xml", svg)]
     }
 }
 
@@ -120,7 +120,7 @@ impl PyDisplay for crate::numpy::NdArray {
 
 impl<T: PyDisplay> NotebookDisplay for Vec<T> {
     fn mime_bundle(&self) -> Bundle {
-        let items: Vec<String> = self.iter().map(PyDisplay::py_repr).collect();
+        let items: Vec<String> = self.iter().map(PyDisplay::py_pretty).collect();
         vec![("text/plain", crate::pydisplay::pretty_items(&items, "[", "]"))]
     }
 }
@@ -131,7 +131,7 @@ macro_rules! tuple_notebook_display {
             #[allow(non_snake_case)]
             fn mime_bundle(&self) -> Bundle {
                 let ($($name,)+) = self;
-                let items = vec![$($name.py_repr()),+];
+                let items = vec![$($name.py_pretty()),+];
                 vec![("text/plain", crate::pydisplay::pretty_items(&items, "(", ")"))]
             }
         }
