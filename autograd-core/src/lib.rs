@@ -76,7 +76,7 @@ pub mod prelude {
     pub use crate::ops::linalg::{dot, matmul};
     pub use crate::ops::shape::{cat, stack};
     pub use crate::pydisplay::PyDisplay;
-    pub use crate::render::{display, NotebookDisplay};
+    pub use crate::render::{display, draw_forward, draw_graph, GraphPicture, NotebookDisplay};
     pub use crate::serialize::{load, save};
     pub use crate::tensor::Tensor;
     pub use crate::{idx, show, tensor};

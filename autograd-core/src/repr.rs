@@ -193,6 +193,83 @@ impl Grid {
     }
 }
 
+/// The elements as the printer shows them, for other views of a tensor (the HTML table, the
+/// graph picture): which indices appear along each dim (`None` marks the `...` gap) and each
+/// element's text in the tensor's shared number format.
+pub(crate) struct PrintedElements {
+    grid: Grid,
+    formatter: Formatter,
+}
+
+impl PrintedElements {
+    /// `None` for a tensor without elements.
+    pub(crate) fn of(t: &Tensor) -> Option<PrintedElements> {
+        if t.numel() == 0 {
+            return None;
+        }
+        let grid = Grid::of(t);
+        let formatter = Formatter::new(&grid.shown_values(), t.dtype().is_floating_point());
+        Some(PrintedElements { grid, formatter })
+    }
+
+    /// The indices shown along `dim`, with `None` where the printer writes `...`.
+    pub(crate) fn shown(&self, dim: usize) -> Vec<Option<usize>> {
+        let n = self.grid.shape[dim];
+        let mut out = Vec::new();
+        for i in self.grid.shown(dim) {
+            if self.grid.summarize && n > 2 * EDGE_ITEMS && i == n - EDGE_ITEMS {
+                out.push(None);
+            }
+            out.push(Some(i));
+        }
+        out
+    }
+
+    fn offset(&self, index: &[usize]) -> usize {
+        index.iter().zip(&self.grid.strides).map(|(i, s)| i * s).sum()
+    }
+
+    /// The element's text, unpadded (`1.5000`, `-3`, `True`).
+    pub(crate) fn text(&self, index: &[usize]) -> String {
+        self.formatter.plain(self.grid.values[self.offset(index)])
+    }
+
+    /// The element as a number (booleans as 0 and 1).
+    pub(crate) fn value(&self, index: &[usize]) -> f64 {
+        match self.grid.values[self.offset(index)] {
+            Value::Float(v) => v,
+            Value::Int(v) => v as f64,
+            Value::Bool(v) => v as u8 as f64,
+        }
+    }
+
+    /// A short one-line form for small tensors, nested like the repr: `[[1., 2.], [3., 4.]]`,
+    /// or the single value of a scalar.
+    pub(crate) fn inline(&self) -> String {
+        let mut index = Vec::with_capacity(self.grid.shape.len());
+        self.inline_from(&mut index)
+    }
+
+    fn inline_from(&self, index: &mut Vec<usize>) -> String {
+        let dim = index.len();
+        if dim == self.grid.shape.len() {
+            return self.text(index);
+        }
+        let mut items = Vec::new();
+        for i in self.shown(dim) {
+            match i {
+                None => items.push("...".to_string()),
+                Some(i) => {
+                    index.push(i);
+                    items.push(self.inline_from(index));
+                    index.pop();
+                }
+            }
+        }
+        format!("[{}]", items.join(", "))
+    }
+}
+
 /// `repr(t)`, exactly as PyTorch prints it.
 pub(crate) fn tensor_repr(t: &Tensor) -> String {
     const PREFIX: &str = "tensor(";

@@ -242,6 +242,11 @@ impl Tensor {
         meta.grad.clone()
     }
 
+    /// The stored gradient without PyTorch's non-leaf warning (for pictures of the graph).
+    pub(crate) fn stored_grad(&self) -> Option<Tensor> {
+        self.meta().grad.clone()
+    }
+
     /// Replaces the stored gradient (`x.grad = None` clears it).
     pub fn set_grad(&self, grad: Option<Tensor>) {
         if let Some(g) = &grad {

@@ -1,119 +1,281 @@
-//! A first picture of the backward graph behind a node: one row per distance from the node,
-//! backward nodes in grey, AccumulateGrad leaves in blue (with the leaf's shape), arrows
-//! from each node to the nodes its gradient flows to. Deterministic: the same graph always
-//! gives the same SVG text.
+//! Draws a [`GraphModel`] as SVG: torchviz's familiar colours (blue leaves, grey backward
+//! functions, green output, orange saved tensors), a numbered step on each node, values and
+//! gradients of small tensors ("not computed yet" in its own style, never shown as 0) and a
+//! legend inside the picture. Only plain shapes and presentation attributes (no scripts, no
+//! CSS, no markers or ids), so the picture survives JupyterLab's sanitiser in untrusted
+//! notebooks. Deterministic: the same graph gives the same bytes.
 
-use std::collections::HashMap;
+use std::fmt::Write;
 
-use crate::autograd::node::Node;
+use super::graph::{GraphItem, GraphModel, Kind, Summary, MAX_DRAWN_NODES};
+use super::graph_layout::{layout, LayoutBox};
 
-const BOX_H: f64 = 26.0;
-const ROW_GAP: f64 = 50.0;
-const COL_GAP: f64 = 16.0;
 const CHAR_W: f64 = 7.2;
-/// Larger graphs are cut off with a note, so a huge graph never floods the browser.
-const MAX_NODES: usize = 200;
+const LINE_H: f64 = 15.0;
+const PAD: f64 = 8.0;
+const MARGIN: f64 = 14.0;
+const INK: &str = "#444";
+const GRAD_DONE: &str = "#1a7f37";
+const GRAD_MISSING: &str = "#b4542b";
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn label(node: &Node) -> String {
-    match node.variable() {
-        Some(leaf) => {
-            let dims: Vec<String> = leaf.shape().iter().map(|d| d.to_string()).collect();
-            format!("AccumulateGrad ({})", dims.join(", "))
-        }
-        None => node.name(),
+fn fill(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Output => "#caff70",
+        Kind::Backward => "#d9d9d9",
+        Kind::Leaf => "#add8e6",
+        Kind::Saved => "#ffc966",
     }
 }
 
-/// SVG of the graph reachable from `root` (breadth-first rows, in `next_functions` order).
-pub fn graph_svg(root: &Node) -> String {
-    let mut rows: Vec<Vec<Node>> = vec![vec![root.clone()]];
-    let mut placed: HashMap<u64, (usize, usize)> = HashMap::from([(root.id(), (0, 0))]);
-    let mut edges: Vec<(u64, u64)> = Vec::new();
-    let mut truncated = false;
-    let mut row = 0;
-    while row < rows.len() {
-        let mut next_row: Vec<Node> = Vec::new();
-        for node in rows[row].clone() {
-            for (child, _) in node.next_functions() {
-                let Some(child) = child else { continue };
-                edges.push((node.id(), child.id()));
-                if placed.contains_key(&child.id()) {
-                    continue;
-                }
-                if placed.len() >= MAX_NODES {
-                    truncated = true;
-                    continue;
-                }
-                placed.insert(child.id(), (row + 1, next_row.len()));
-                next_row.push(child);
-            }
-        }
-        if !next_row.is_empty() {
-            rows.push(next_row);
-        }
-        row += 1;
+fn grad_text(grad: &Option<String>) -> String {
+    match grad {
+        Some(g) => format!("grad: {g}"),
+        None => "grad: not computed yet".to_string(),
     }
-    let widths: Vec<Vec<f64>> = rows.iter().map(|r| r.iter().map(|n| label(n).len() as f64 * CHAR_W + 16.0).collect()).collect();
-    let row_width = |w: &Vec<f64>| w.iter().sum::<f64>() + COL_GAP * (w.len().saturating_sub(1)) as f64;
-    let width = widths.iter().map(row_width).fold(0.0, f64::max) + 20.0;
-    let height = rows.len() as f64 * (BOX_H + ROW_GAP) - ROW_GAP + 20.0 + if truncated { 20.0 } else { 0.0 };
-    let mut centers: HashMap<u64, (f64, f64)> = HashMap::new();
-    let mut boxes = String::new();
-    for (r, nodes) in rows.iter().enumerate() {
-        let mut x = 10.0 + (width - 20.0 - row_width(&widths[r])) / 2.0;
-        let y = 10.0 + r as f64 * (BOX_H + ROW_GAP);
-        for (node, &w) in nodes.iter().zip(&widths[r]) {
-            let fill = if node.is_accumulate_grad() { "#cfe2ff" } else { "#e0e0e0" };
-            boxes.push_str(&format!(
-                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{BOX_H}\" rx=\"4\" fill=\"{fill}\" stroke=\"#555\"/>\
-                 <text x=\"{:.1}\" y=\"{:.1}\" font-family=\"monospace\" font-size=\"12\" text-anchor=\"middle\">{}</text>",
-                x + w / 2.0,
-                y + 17.0,
-                escape(&label(node))
-            ));
-            centers.insert(node.id(), (x + w / 2.0, y));
-            x += w + COL_GAP;
-        }
+}
+
+fn text_lines(item: &GraphItem) -> usize {
+    1 + item.lines.len() + usize::from(item.grad.is_some())
+}
+
+fn box_size(item: &GraphItem) -> (f64, f64) {
+    let mut longest = item.title.chars().count();
+    for line in &item.lines {
+        longest = longest.max(line.chars().count());
     }
-    let mut lines = String::new();
-    for (from, to) in edges {
-        if let (Some(&(x1, y1)), Some(&(x2, y2))) = (centers.get(&from), centers.get(&to)) {
-            lines.push_str(&format!(
-                "<line x1=\"{x1:.1}\" y1=\"{:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" stroke=\"#555\" marker-end=\"url(#arrow)\"/>",
-                y1 + BOX_H
-            ));
-        }
+    if let Some(g) = &item.grad {
+        longest = longest.max(grad_text(g).chars().count());
     }
-    let note = if truncated {
-        format!("<text x=\"10\" y=\"{:.1}\" font-family=\"sans-serif\" font-size=\"12\">… graph cut at {MAX_NODES} nodes</text>", height - 6.0)
+    let extra = if item.step.is_some() { 10.0 } else { 0.0 };
+    (longest as f64 * CHAR_W + 2.0 * PAD + extra, text_lines(item) as f64 * LINE_H + PAD + 4.0)
+}
+
+fn legend_entries(forward: bool) -> Vec<(Option<&'static str>, &'static str)> {
+    if forward {
+        vec![
+            (Some(fill(Kind::Leaf)), "leaf tensor (requires grad)"),
+            (Some(fill(Kind::Backward)), "operation"),
+            (Some(fill(Kind::Output)), "result"),
+            (None, "n = order the operations ran"),
+        ]
     } else {
-        String::new()
-    };
+        vec![
+            (Some(fill(Kind::Output)), "output tensor"),
+            (Some(fill(Kind::Backward)), "backward function"),
+            (Some(fill(Kind::Leaf)), "leaf that requires grad (AccumulateGrad)"),
+            (Some(fill(Kind::Saved)), "saved for backward"),
+            (None, "n = step of the backward pass"),
+        ]
+    }
+}
+
+/// Draws the legend from `top`, wrapping at `width`; returns the SVG and the height used.
+fn legend(forward: bool, top: f64, width: f64) -> (String, f64) {
+    let mut svg = String::new();
+    let (mut x, mut y) = (MARGIN, top);
+    for (colour, label) in legend_entries(forward) {
+        let w = 22.0 + label.chars().count() as f64 * 6.6 + 16.0;
+        if x + w > width - MARGIN && x > MARGIN {
+            x = MARGIN;
+            y += 20.0;
+        }
+        match colour {
+            Some(c) => {
+                let _ = write!(svg, "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"16\" height=\"12\" rx=\"2\" fill=\"{c}\" stroke=\"{INK}\"/>", y + 2.0);
+            }
+            None => step_badge(&mut svg, x + 8.0, y + 8.0, "n"),
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-family=\"sans-serif\" font-size=\"11\" fill=\"{INK}\">{}</text>",
+            x + 22.0,
+            y + 12.0,
+            escape(label)
+        );
+        x += w;
+    }
+    if !forward {
+        let label = "grad: not computed yet";
+        let w = label.chars().count() as f64 * 6.6 + 8.0;
+        if x + w > width - MARGIN && x > MARGIN {
+            x = MARGIN;
+            y += 20.0;
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{x:.1}\" y=\"{:.1}\" font-family=\"monospace\" font-size=\"11\" font-style=\"italic\" fill=\"{GRAD_MISSING}\">{label}</text>",
+            y + 12.0
+        );
+    }
+    (svg, y + 20.0 - top)
+}
+
+fn draw_box(svg: &mut String, item: &GraphItem, x: f64, y: f64, w: f64, h: f64) {
+    let dashed = if item.kind == Kind::Saved { " stroke-dasharray=\"4 2\"" } else { "" };
+    let _ = write!(svg, "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"5\" fill=\"{}\" stroke=\"{INK}\"{dashed}/>", fill(item.kind));
+    let cx = x + w / 2.0 + if item.step.is_some() { 5.0 } else { 0.0 };
+    let mut ty = y + PAD / 2.0 + 13.0;
+    let _ = write!(
+        svg,
+        "<text x=\"{cx:.1}\" y=\"{ty:.1}\" font-family=\"monospace\" font-size=\"12\" font-weight=\"bold\" text-anchor=\"middle\" fill=\"#111\">{}</text>",
+        escape(&item.title)
+    );
+    for line in &item.lines {
+        ty += LINE_H;
+        let _ = write!(
+            svg,
+            "<text x=\"{cx:.1}\" y=\"{ty:.1}\" font-family=\"monospace\" font-size=\"11\" text-anchor=\"middle\" fill=\"#222\">{}</text>",
+            escape(line)
+        );
+    }
+    if let Some(grad) = &item.grad {
+        ty += LINE_H;
+        let (colour, style) = match grad {
+            Some(_) => (GRAD_DONE, " font-weight=\"bold\""),
+            None => (GRAD_MISSING, " font-style=\"italic\""),
+        };
+        let _ = write!(
+            svg,
+            "<text x=\"{cx:.1}\" y=\"{ty:.1}\" font-family=\"monospace\" font-size=\"11\" text-anchor=\"middle\" fill=\"{colour}\"{style}>{}</text>",
+            escape(&grad_text(grad))
+        );
+    }
+    if let Some(step) = item.step {
+        step_badge(svg, x + 2.0, y + 2.0, &step.to_string());
+    }
+}
+
+/// The numbered circle of a step (and its sample in the legend).
+fn step_badge(svg: &mut String, cx: f64, cy: f64, label: &str) {
+    let _ = write!(
+        svg,
+        "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"9\" fill=\"#fff\" stroke=\"{INK}\"/>\
+         <text x=\"{cx:.1}\" y=\"{:.1}\" font-family=\"sans-serif\" font-size=\"10\" font-weight=\"bold\" text-anchor=\"middle\" fill=\"#111\">{label}</text>",
+        cy + 3.5
+    );
+}
+
+fn draw_edge(svg: &mut String, from: (f64, f64), to: (f64, f64)) {
+    let (x1, y1) = from;
+    let (x2, y2) = to;
+    let bend = (y2 - y1) / 2.0;
+    let _ = write!(
+        svg,
+        "<path d=\"M{x1:.1},{y1:.1} C{x1:.1},{:.1} {x2:.1},{:.1} {x2:.1},{:.1}\" fill=\"none\" stroke=\"{INK}\" stroke-width=\"1.2\"/>\
+         <polygon points=\"{:.1},{:.1} {:.1},{:.1} {x2:.1},{y2:.1}\" fill=\"{INK}\"/>",
+        y1 + bend,
+        y2 - bend,
+        y2 - 6.0,
+        x2 - 4.0,
+        y2 - 7.0,
+        x2 + 4.0,
+        y2 - 7.0
+    );
+}
+
+fn svg_open(width: f64, height: f64, title: &str) -> String {
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\">\
-         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\">\
-         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>{lines}{boxes}{note}</svg>"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\">\
+         <title>{}</title><rect x=\"0\" y=\"0\" width=\"{width:.0}\" height=\"{height:.0}\" fill=\"#fff\"/>",
+        escape(title)
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::prelude::*;
-
-    #[test]
-    fn the_picture_names_every_node_and_is_deterministic() {
-        let x = tensor!([1., 2.], requires_grad = true);
-        let y = (x.pow(2) + &x * 3.0).sum();
-        let node = y.grad_fn().unwrap();
-        let svg = super::graph_svg(&node);
-        for name in ["SumBackward0", "AddBackward0", "PowBackward0", "MulBackward0", "AccumulateGrad (2)"] {
-            assert!(svg.contains(name), "{name} missing");
-        }
-        assert_eq!(svg.matches("AccumulateGrad (2)").count(), 1, "one AccumulateGrad per leaf");
-        assert_eq!(svg, super::graph_svg(&node));
+/// The SVG picture of `model`.
+pub fn render(model: &GraphModel, title: &str) -> String {
+    if let Some(summary) = &model.summary {
+        return render_summary(summary, model.forward, title);
     }
+    let sizes: Vec<(f64, f64)> = model.items.iter().map(box_size).collect();
+    let boxes: Vec<LayoutBox> = model
+        .items
+        .iter()
+        .zip(&sizes)
+        .map(|(item, &(width, height))| LayoutBox { width, height, owner: item.owner })
+        .collect();
+    let placed = layout(&boxes, &model.edges, MARGIN, model.forward);
+    let width = placed.width.max(380.0);
+    let (legend_svg, legend_h) = legend(model.forward, placed.height, width);
+    let height = placed.height + legend_h + 6.0;
+    let mut svg = svg_open(width, height, title);
+    let at = |i: usize| (placed.positions[i].0, placed.positions[i].1, sizes[i].0, sizes[i].1);
+    for &(a, b) in &model.edges {
+        let ((ax, ay, aw, ah), (bx, by, bw, bh)) = (at(a), at(b));
+        // always from the upper box's bottom to the lower box's top
+        let (upper, lower) = if ay < by { ((ax, ay, aw, ah), (bx, by, bw)) } else { ((bx, by, bw, bh), (ax, ay, aw)) };
+        draw_edge(&mut svg, (upper.0 + upper.2 / 2.0, upper.1 + upper.3), (lower.0 + lower.2 / 2.0, lower.1));
+    }
+    for (i, item) in model.items.iter().enumerate() {
+        if let Some(owner) = item.owner {
+            let ((ox, oy, ow, oh), (sx, sy, _, sh)) = (at(owner), at(i));
+            let _ = write!(
+                svg,
+                "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{sx:.1}\" y2=\"{:.1}\" stroke=\"#c77800\" stroke-dasharray=\"3 3\"/>",
+                ox + ow,
+                oy + oh / 2.0,
+                sy + sh / 2.0
+            );
+        }
+    }
+    for (i, item) in model.items.iter().enumerate() {
+        let (x, y, w, h) = at(i);
+        draw_box(&mut svg, item, x, y, w, h);
+    }
+    svg.push_str(&legend_svg);
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A graph too large to draw: its size and what it is made of, as a bar chart.
+fn render_summary(summary: &Summary, forward: bool, title: &str) -> String {
+    let shown: Vec<&(String, usize)> = summary.counts.iter().take(12).collect();
+    let label_w = shown.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(8) as f64 * CHAR_W;
+    let bar_max = 260.0;
+    let width = (MARGIN * 2.0 + label_w + bar_max + 90.0).max(520.0);
+    let height = 86.0 + shown.len() as f64 * 20.0 + if summary.counts.len() > shown.len() { 18.0 } else { 0.0 };
+    let mut svg = svg_open(width, height, title);
+    let view = if forward { "Forward" } else { "Backward" };
+    let _ = write!(
+        svg,
+        "<text x=\"{MARGIN}\" y=\"24\" font-family=\"sans-serif\" font-size=\"14\" font-weight=\"bold\" fill=\"#111\">{view} graph of {} nodes: too large to draw (limit {MAX_DRAWN_NODES})</text>\
+         <text x=\"{MARGIN}\" y=\"44\" font-family=\"sans-serif\" font-size=\"12\" fill=\"{INK}\">{} {}, {} levels deep. Nodes by kind:</text>",
+        summary.nodes,
+        summary.leaves,
+        if summary.leaves == 1 { "leaf tensor that requires grad" } else { "leaf tensors that require grad" },
+        summary.depth
+    );
+    let top = shown.first().map_or(1, |c| c.1).max(1) as f64;
+    for (k, (name, count)) in shown.iter().enumerate() {
+        let y = 60.0 + k as f64 * 20.0;
+        let kind = if name.ends_with("AccumulateGrad") { Kind::Leaf } else { Kind::Backward };
+        let w = (*count as f64 / top * bar_max).max(2.0);
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-family=\"monospace\" font-size=\"12\" text-anchor=\"end\" fill=\"#111\">{}</text>\
+             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"14\" fill=\"{}\" stroke=\"{INK}\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" font-family=\"monospace\" font-size=\"12\" fill=\"#111\">{count}</text>",
+            MARGIN + label_w,
+            y + 11.0,
+            escape(name),
+            MARGIN + label_w + 8.0,
+            y,
+            fill(kind),
+            MARGIN + label_w + 14.0 + w,
+            y + 11.0
+        );
+    }
+    if summary.counts.len() > shown.len() {
+        let _ = write!(
+            svg,
+            "<text x=\"{MARGIN}\" y=\"{:.1}\" font-family=\"sans-serif\" font-size=\"11\" fill=\"{INK}\">… and {} more kinds</text>",
+            height - 14.0,
+            summary.counts.len() - shown.len()
+        );
+    }
+    svg.push_str("</svg>");
+    svg
 }

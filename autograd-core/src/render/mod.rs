@@ -5,6 +5,8 @@
 //! The kernel (evcxr-based) calls `.evcxr_display()` on a cell's final value; the
 //! [`NotebookDisplay`] trait provides it. [`display`] sends a bundle in the middle of a cell.
 
+pub mod graph;
+pub mod graph_layout;
 pub mod graph_svg;
 pub mod tensor_html;
 
@@ -79,9 +81,105 @@ impl NotebookDisplay for Tensor {
 
 impl NotebookDisplay for Node {
     fn mime_bundle(&self) -> Bundle {
-        let svg = graph_svg::graph_svg(self);
-        let html = format!("{}{}", tensor_html::node_html(self), svg);
+        let picture = draw_graph(self);
+        let svg = picture.svg();
+        let html = format!("{}{}", tensor_html::node_html(self), picture_html(&svg, &picture.title));
         vec![("text/plain", self.py_pretty()), ("text/html", html), ("image/svg+xml", svg)]
+    }
+}
+
+/// An SVG picture inside HTML as an `<img>` with a `data:` URL. JupyterLab's sanitiser
+/// removes inline `<svg>` from untrusted HTML but keeps images, so the picture shows in
+/// untrusted notebooks too (and, being an image, can never run anything).
+fn picture_html(svg: &str, title: &str) -> String {
+    let mut url = String::with_capacity(svg.len() + svg.len() / 4);
+    for b in svg.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b' ' | b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'(' | b')' | b',' | b'=' | b':' | b'/' | b';' | b'+' | b'@' | b'\'' => url.push(b as char),
+            _ => url.push_str(&format!("%{b:02X}")),
+        }
+    }
+    format!(
+        "<div class=\"autograd-graph\" style=\"overflow-x:auto\"><img alt=\"{}\" src=\"data:image/svg+xml,{url}\"></div>",
+        title.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;")
+    )
+}
+
+/// Where a graph picture starts: a tensor (drawn as the green output box) or a node.
+pub trait GraphSource {
+    fn graph_start(&self) -> (Option<Node>, Option<Tensor>);
+}
+
+impl GraphSource for Tensor {
+    fn graph_start(&self) -> (Option<Node>, Option<Tensor>) {
+        (self.grad_fn(), Some(self.clone()))
+    }
+}
+
+impl GraphSource for Node {
+    fn graph_start(&self) -> (Option<Node>, Option<Tensor>) {
+        (Some(self.clone()), None)
+    }
+}
+
+/// A picture of the autograd graph, ready to show in a notebook (`image/svg+xml`, plus a
+/// `text/html` that also shows in untrusted notebooks, plus the steps as text).
+pub struct GraphPicture {
+    model: graph::GraphModel,
+    title: String,
+}
+
+impl GraphPicture {
+    fn new(source: &dyn GraphSource, forward: bool) -> GraphPicture {
+        let (node, tensor) = source.graph_start();
+        let start = match (&node, &tensor) {
+            (Some(n), _) => n.name(),
+            (None, Some(_)) => "a tensor".to_string(),
+            (None, None) => String::new(),
+        };
+        let view = if forward { "forward" } else { "backward" };
+        GraphPicture { model: graph::build(node.as_ref(), tensor.as_ref(), forward), title: format!("{view} graph of {start}") }
+    }
+
+    /// The SVG document.
+    pub fn svg(&self) -> String {
+        graph_svg::render(&self.model, &self.title)
+    }
+
+    /// The nodes in the order of the pass, as text.
+    pub fn text(&self) -> String {
+        graph::describe(&self.model)
+    }
+}
+
+/// The backward graph behind a tensor or a node: backward functions in grey, leaves
+/// (AccumulateGrad) in blue with their values and gradients, the output in green, saved
+/// tensors in orange, each node numbered by the step at which `backward()` reaches it.
+///
+/// ```
+/// use autograd_core::prelude::*;
+/// let x = tensor!([1., 2.], requires_grad = true);
+/// let y = (&x * &x).sum();
+/// let before = draw_graph(&y);
+/// assert!(before.text().contains("grad: not computed yet"));
+/// y.backward();
+/// assert!(draw_graph(&y).text().contains("grad: [2., 4.]"));
+/// ```
+pub fn draw_graph(source: &dyn GraphSource) -> GraphPicture {
+    GraphPicture::new(source, false)
+}
+
+/// The same graph the way the data flowed: leaves on top, operations numbered in the order
+/// they ran, arrows down to the result.
+pub fn draw_forward(source: &dyn GraphSource) -> GraphPicture {
+    GraphPicture::new(source, true)
+}
+
+impl NotebookDisplay for GraphPicture {
+    fn mime_bundle(&self) -> Bundle {
+        let svg = self.svg();
+        let html = picture_html(&svg, &self.title);
+        vec![("text/plain", self.text()), ("text/html", html), ("image/svg+xml", svg)]
     }
 }
 
