@@ -3,7 +3,10 @@
 #   1. autograd-core: unit, integration (PyTorch conformance, semantics, gradcheck, shared
 #      state across two copies) and doc tests;
 #   2. the kernel: Rust unit tests (signing, framing, malformed input);
-#   3. the kernel under real Jupyter clients: jupyter_kernel_test and jupyter_client tests.
+#   3. the kernel under real Jupyter clients: jupyter_kernel_test and jupyter_client tests;
+#   4. the notebooks: checked against PyTorch's reference outputs and re-executed with nbclient;
+#   5. the browser: every notebook opened in real JupyterLab in Debian's Chromium (Playwright),
+#      untrusted as saved and after Run All; screenshots in tests/browser/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")"
 repo=$(pwd)
@@ -22,10 +25,10 @@ cargo build --release -p autograd-kernel
 
 echo "== kernel under Jupyter clients =="
 venv="$repo/.venv-test"
-if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c "import jupyter_kernel_test, jupyter_client" 2>/dev/null; then
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c "import jupyter_kernel_test, jupyter_client, nbclient, jupyterlab" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet jupyter_client jupyter_kernel_test pytest
+  "$venv/bin/pip" install --quiet jupyter_client jupyter_kernel_test pytest nbclient nbformat jupyterlab
 fi
 # The kernel keeps its build cache per machine; a separate one for tests keeps them
 # independent of the user's kernels.
@@ -33,5 +36,17 @@ export AUTOGRAD_KERNEL_CACHE="${AUTOGRAD_KERNEL_CACHE:-$HOME/.cache/autograd-ker
 # this checkout's engine, whichever checkout last built the shared kernel binary
 export AUTOGRAD_CORE_PATH="$repo/autograd-core"
 "$CARGO_TARGET_DIR/release/autograd-kernel" prebuild
-cd tests/kernel
-"$venv/bin/pytest" -q -p no:cacheprovider test_client.py test_kernel_spec.py
+(cd tests/kernel && "$venv/bin/pytest" -q -p no:cacheprovider test_client.py test_kernel_spec.py)
+
+echo "== notebooks: PyTorch's outputs and re-execution =="
+(cd tests/notebooks && "$venv/bin/pytest" -q -p no:cacheprovider -s test_notebooks.py)
+
+echo "== notebooks in JupyterLab, in headless Chromium =="
+if ! command -v chromium >/dev/null 2>&1; then
+  # Debian's Chromium (never a downloaded browser)
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq chromium >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then sudo apt-get install -y -qq chromium >/dev/null
+  else echo "test.sh: the browser test needs Debian's chromium: run 'apt-get install chromium' as root" >&2; exit 1
+  fi
+fi
+(cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent; } && JUPYTER_BIN="$venv/bin/jupyter" node lab_test.mjs)

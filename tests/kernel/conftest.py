@@ -1,18 +1,6 @@
-"""Shared setup: a private Jupyter data dir with the rust-autograd kernelspec installed from
-the freshly built kernel binary, so the tests never touch the user's Jupyter."""
-import os
+"""The kernel tests run against a private kernelspec (see tests/jupyter_setup.py)."""
 import pathlib
-import subprocess
-import tempfile
+import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / ".cache/autograd-kernel/target"))
-KERNEL = TARGET / "release" / "autograd-kernel"
-
-_prefix = tempfile.mkdtemp(prefix="autograd-kernel-spec-")
-subprocess.run(
-    [str(KERNEL), "install", "--prefix", _prefix, "--core-path", str(ROOT / "autograd-core")],
-    check=True,
-    capture_output=True,
-)
-os.environ["JUPYTER_PATH"] = os.path.join(_prefix, "share", "jupyter")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import jupyter_setup  # noqa: E402,F401

@@ -1,0 +1,222 @@
+// Opens every tutorial notebook in real JupyterLab, in Debian's Chromium driven headless by
+// Playwright, the way a student would: first as saved (untrusted: JupyterLab sanitises the
+// HTML), then after "Run All" with the Rust (autograd) kernel. In both states every graph
+// picture and every tensor table must be on screen with a non-zero size, and graph pictures
+// must carry their node labels. Screenshots are kept in tests/browser/artifacts/ (or
+// $AUTOGRAD_BROWSER_ARTIFACTS).
+//
+//   node tests/browser/lab_test.mjs        (test.sh sets up the venv, Chromium and npm first)
+
+import { chromium } from 'playwright-core';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const target = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/autograd-kernel/target');
+const kernel = path.join(target, 'release/autograd-kernel');
+const jupyter = process.env.JUPYTER_BIN || path.join(root, '.venv-test/bin/jupyter');
+const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const artifacts = process.env.AUTOGRAD_BROWSER_ARTIFACTS || path.join(here, 'artifacts');
+const only = process.argv.slice(2);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** What the saved notebook promises: how many graph pictures and tensor tables it shows. */
+function expectedOutputs(file) {
+  const nb = JSON.parse(fs.readFileSync(file, 'utf8'));
+  let graphs = 0;
+  let tensors = 0;
+  for (const cell of nb.cells) {
+    for (const out of cell.outputs || []) {
+      const data = out.data || {};
+      if (data['image/svg+xml']) graphs += 1;
+      const html = [].concat(data['text/html'] || []).join('');
+      if (html.includes('autograd-tensor')) tensors += 1;
+    }
+  }
+  return { graphs, tensors };
+}
+
+/** Measures every graph and tensor output on the page (scrolling each into view first). */
+async function measure(page) {
+  return page.evaluate(async () => {
+    const result = { graphs: [], tensors: [] };
+    const outputs = document.querySelectorAll('.jp-OutputArea-output');
+    for (const out of outputs) {
+      // graph pictures: an <img> of the SVG inside the HTML (what shows, trusted or not), or an
+      // inline <svg> where JupyterLab picked the image/svg+xml output itself
+      for (const img of out.querySelectorAll('img[src^="data:image/svg+xml"]')) {
+        img.scrollIntoView({ block: 'center' });
+        await img.decode().catch(() => {});
+        const box = img.getBoundingClientRect();
+        const svgText = decodeURIComponent(img.getAttribute('src').slice('data:image/svg+xml,'.length));
+        const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
+        const labels = [...doc.querySelectorAll('text')].map((t) => t.textContent);
+        result.graphs.push({ width: box.width, height: box.height, loaded: img.complete && img.naturalWidth > 0, labels });
+      }
+      for (const svg of out.querySelectorAll('svg')) {
+        svg.scrollIntoView({ block: 'center' });
+        await new Promise((r) => requestAnimationFrame(r));
+        const box = svg.getBoundingClientRect();
+        const labels = [...svg.querySelectorAll('text')].map((t) => t.textContent);
+        result.graphs.push({ width: box.width, height: box.height, loaded: true, labels });
+      }
+      for (const t of out.querySelectorAll('.autograd-tensor')) {
+        t.scrollIntoView({ block: 'center' });
+        await new Promise((r) => requestAnimationFrame(r));
+        const box = t.getBoundingClientRect();
+        result.tensors.push({ width: box.width, height: box.height, text: t.textContent.slice(0, 80) });
+      }
+    }
+    return result;
+  });
+}
+
+function check(name, state, seen, expected, failures) {
+  const fail = (msg) => failures.push(`${name} (${state}): ${msg}`);
+  if (seen.graphs.length < expected.graphs) fail(`${seen.graphs.length} graph pictures on screen, ${expected.graphs} expected`);
+  if (seen.tensors.length < expected.tensors) fail(`${seen.tensors.length} tensor tables on screen, ${expected.tensors} expected`);
+  seen.graphs.forEach((g, i) => {
+    if (!(g.width > 20 && g.height > 20)) fail(`graph ${i} has size ${g.width}x${g.height}`);
+    if (!g.loaded) fail(`graph ${i}: the browser could not draw the picture`);
+    if (!g.labels.some((l) => /Backward|AccumulateGrad|leaf|too large/.test(l))) fail(`graph ${i} shows no node labels`);
+  });
+  seen.tensors.forEach((t, i) => {
+    if (!(t.width > 20 && t.height > 10)) fail(`tensor ${i} has size ${t.width}x${t.height}`);
+    if (!t.text.includes('shape')) fail(`tensor ${i} has no shape badge`);
+  });
+}
+
+async function screenshots(page, prefix) {
+  await page.screenshot({ path: path.join(artifacts, `${prefix}.png`) });
+  const graphs = await page.$$('.jp-OutputArea-output img[src^="data:image/svg+xml"], .jp-OutputArea-output svg');
+  for (const [i, g] of graphs.slice(0, 4).entries()) {
+    await g.scrollIntoViewIfNeeded();
+    await g.screenshot({ path: path.join(artifacts, `${prefix}-graph-${i + 1}.png`) });
+  }
+}
+
+async function main() {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'autograd-lab-'));
+  const notebooks = fs.readdirSync(path.join(root, 'notebooks')).filter((f) => f.endsWith('.ipynb') && (only.length === 0 || only.some((o) => f.includes(o))));
+  for (const f of notebooks) fs.copyFileSync(path.join(root, 'notebooks', f), path.join(work, f));
+  // a private Jupyter: our kernelspec, fresh settings (no windowing, so every cell is laid out)
+  const prefix = path.join(work, '.jupyter-prefix');
+  const install = spawnSync(kernel, ['install', '--prefix', prefix, '--core-path', path.join(root, 'autograd-core')], { encoding: 'utf8' });
+  if (install.status !== 0) throw new Error(`kernelspec install failed: ${install.stderr}`);
+  const settings = path.join(work, '.lab-settings', '@jupyterlab', 'notebook-extension');
+  fs.mkdirSync(settings, { recursive: true });
+  fs.writeFileSync(path.join(settings, 'tracker.jupyterlab-settings'), JSON.stringify({ windowingMode: 'none' }));
+  const port = await freePort();
+  const token = `t${Math.random().toString(16).slice(2)}`;
+  const env = {
+    ...process.env,
+    JUPYTER_PATH: path.join(prefix, 'share', 'jupyter'),
+    JUPYTER_CONFIG_DIR: path.join(work, '.jupyter-config'),
+    JUPYTER_DATA_DIR: path.join(work, '.jupyter-data'),
+    JUPYTER_RUNTIME_DIR: path.join(work, '.jupyter-runtime'),
+  };
+  const lab = spawn(jupyter, [
+    'lab', '--no-browser', '--ip=127.0.0.1', `--port=${port}`, '--ServerApp.port_retries=0',
+    `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${work}`,
+    '--LabApp.expose_app_in_browser=True', `--LabApp.user_settings_dir=${path.join(work, '.lab-settings')}`,
+    `--LabApp.workspaces_dir=${path.join(work, '.lab-workspaces')}`,
+    ...(process.getuid && process.getuid() === 0 ? ['--allow-root'] : []),
+  ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const labLog = fs.createWriteStream(path.join(artifacts, 'jupyterlab.log'));
+  lab.stdout.pipe(labLog);
+  lab.stderr.pipe(labLog);
+  const base = `http://127.0.0.1:${port}`;
+  let browser;
+  const failures = [];
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        const r = await fetch(`${base}/api/status?token=${token}`);
+        if (r.ok) break;
+      } catch {}
+      if (i > 120) throw new Error('JupyterLab did not start (see artifacts/jupyterlab.log)');
+      await sleep(500);
+    }
+    browser = await chromium.launch({
+      executablePath: browserPath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+    for (const name of notebooks) {
+      const stem = name.replace(/\.ipynb$/, '');
+      const expected = expectedOutputs(path.join(work, name));
+      await page.goto(`${base}/lab/tree/${encodeURIComponent(name)}?reset&token=${token}`);
+      await page.waitForFunction(() => window.jupyterapp && window.jupyterapp.shell.currentWidget && window.jupyterapp.shell.currentWidget.content && window.jupyterapp.shell.currentWidget.content.widgets.length > 0, null, { timeout: 120000 });
+      await page.waitForTimeout(1500);
+      // as saved: JupyterLab has not signed these outputs, so they are untrusted
+      const trusted = await page.evaluate(() => {
+        const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+        let any = false;
+        for (let i = 0; i < cells.length; i++) any = any || cells.get(i).trusted;
+        return any;
+      });
+      if (trusted) failures.push(`${stem}: expected the saved notebook to open untrusted`);
+      const before = await measure(page);
+      check(stem, 'untrusted, as saved', before, expected, failures);
+      await screenshots(page, `${stem}-untrusted`);
+      // run every cell with the kernel
+      await page.waitForFunction(() => {
+        const ctx = window.jupyterapp.shell.currentWidget.sessionContext;
+        return ctx && ctx.session && ctx.session.kernel && ctx.session.kernel.status === 'idle';
+      }, null, { timeout: 180000 });
+      const started = Date.now();
+      await page.evaluate(() => window.jupyterapp.commands.execute('notebook:run-all-cells'));
+      await page.waitForFunction(() => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        const prompts = [...panel.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map((p) => p.textContent);
+        const busy = prompts.some((p) => p.includes('*'));
+        const unrun = prompts.some((p) => /\[ *\]/.test(p));
+        return !busy && !unrun && panel.sessionContext.session.kernel.status === 'idle';
+      }, null, { timeout: 480000, polling: 500 });
+      await page.waitForTimeout(1000);
+      const after = await measure(page);
+      check(stem, 'after Run All', after, expected, failures);
+      await screenshots(page, `${stem}-run`);
+      console.log(`${stem}: untrusted ${before.graphs.length} graphs / ${before.tensors.length} tensors; after Run All (${((Date.now() - started) / 1000).toFixed(1)} s) ${after.graphs.length} graphs / ${after.tensors.length} tensors; expected ${expected.graphs} / ${expected.tensors}`);
+      // stop this notebook's kernel before the next one (each running kernel holds a build slot)
+      await page.evaluate(async () => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        await panel.sessionContext.shutdown();
+        panel.context.model.dirty = false;
+        panel.dispose();
+      });
+    }
+  } finally {
+    if (browser) await browser.close();
+    lab.kill('SIGTERM');
+    await sleep(1500);
+  }
+  if (failures.length) {
+    console.error(`browser test FAILED:\n  ${failures.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.log(`browser test passed: ${notebooks.length} notebooks; screenshots in ${artifacts}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
