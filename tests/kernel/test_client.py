@@ -130,3 +130,42 @@ def test_badly_signed_messages_are_dropped_and_the_kernel_keeps_serving(kernel):
     assert results[0]["text/plain"] == "42"
     reply, _, _, _, errors = run(kc, "dropped")
     assert reply["status"] == "error", "the badly signed cell never ran"
+
+
+def test_two_kernels_at_once_keep_their_own_state(kernel):
+    """A second notebook open at the same time gets its own kernel, build slot and state (its
+    slot starts from a copy of the first one's build, so the engine is not compiled again)."""
+    _, kc = kernel
+    run(kc, "manual_seed(1);\nlet only_here = tensor!([1., 2.]);")
+    km2, kc2 = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300)
+    try:
+        reply, out, _, _, _ = run(kc2, "manual_seed(666);\nshow!(rand(&[2]));")
+        assert reply["status"] == "ok", reply
+        assert out == "tensor([0.3119, 0.2701])\n"
+        reply, _, _, _, errors = run(kc2, "only_here")
+        assert reply["status"] == "error" and "cannot find value `only_here`" in errors[0]["evalue"]
+    finally:
+        kc2.stop_channels()
+        km2.shutdown_kernel(now=True)
+    _, _, _, results, _ = run(kc, "only_here * 2.0")
+    assert results[0]["text/plain"] == "tensor([2., 4.])"
+
+
+def test_a_second_client_on_the_same_kernel_gets_its_own_replies(kernel):
+    """Like a console attached to a notebook's kernel: both see the same variables, and each
+    gets the replies to its own requests on the shell channel."""
+    from jupyter_client import BlockingKernelClient
+
+    km, kc = kernel
+    second = BlockingKernelClient(connection_file=km.connection_file)
+    second.load_connection_file()
+    second.start_channels()
+    try:
+        second.wait_for_ready(timeout=60)
+        run(kc, "let shared = tensor!([1., 2.]);")
+        reply, _, _, results, _ = run(second, "&shared + 1.0")
+        assert reply["status"] == "ok" and results[0]["text/plain"] == "tensor([2., 3.])"
+        reply, _, _, results, _ = run(kc, "&shared * 3.0")
+        assert reply["status"] == "ok" and results[0]["text/plain"] == "tensor([3., 6.])"
+    finally:
+        second.stop_channels()
