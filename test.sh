@@ -49,4 +49,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   else echo "test.sh: the browser test needs Debian's chromium: run 'apt-get install chromium' as root" >&2; exit 1
   fi
 fi
+# a Chinese font, so the screenshots of the (Chinese) notebooks are readable; optional
+if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null)" ] && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1 || echo "test.sh: no Chinese font installed; screenshots will show boxes for Chinese text" >&2
+fi
 (cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent; } && JUPYTER_BIN="$venv/bin/jupyter" node lab_test.mjs)

@@ -124,6 +124,10 @@ async function main() {
   const settings = path.join(work, '.lab-settings', '@jupyterlab', 'notebook-extension');
   fs.mkdirSync(settings, { recursive: true });
   fs.writeFileSync(path.join(settings, 'tracker.jupyterlab-settings'), JSON.stringify({ windowingMode: 'none' }));
+  // no "get Jupyter news?" prompt over the screenshots (and no request to the internet)
+  const notifications = path.join(work, '.lab-settings', '@jupyterlab', 'apputils-extension');
+  fs.mkdirSync(notifications, { recursive: true });
+  fs.writeFileSync(path.join(notifications, 'notification.jupyterlab-settings'), JSON.stringify({ fetchNews: 'false' }));
   const port = await freePort();
   const token = `t${Math.random().toString(16).slice(2)}`;
   const env = {

@@ -59,7 +59,8 @@ pub struct Summary {
     pub counts: Vec<(String, usize)>,
 }
 
-fn dims(t: &Tensor) -> String {
+/// The shape as Python writes the tuple: `(3,)`, `(2, 2)`, `()`.
+pub(crate) fn dims(t: &Tensor) -> String {
     let d: Vec<String> = t.shape().iter().map(|d| d.to_string()).collect();
     if d.len() == 1 {
         format!("({},)", d[0])

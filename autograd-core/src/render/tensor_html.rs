@@ -119,9 +119,8 @@ fn all_shown(p: &PrintedElements, rank: usize) -> Vec<Vec<usize>> {
 pub fn tensor_html(t: &Tensor) -> String {
     let shape = t.shape();
     let rank = shape.len();
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let mut html = String::from("<div class=\"autograd-tensor\">");
-    html.push_str(&badge("shape", &format!("({})", dims.join(", ")), "#e6ecff"));
+    html.push_str(&badge("shape", &super::graph::dims(t), "#e6ecff"));
     html.push_str(&badge("dtype", t.dtype().torch_name(), "#e6f6e6"));
     html.push_str(&badge("requires_grad", if t.requires_grad() { "True" } else { "False" }, "#fdeaea"));
     if let Some(node) = t.grad_fn() {
@@ -181,7 +180,9 @@ mod tests {
 
     #[test]
     fn grids_follow_the_shape_and_the_repr_summary() {
-        assert_eq!(cells(&tensor_html(&tensor!([1., 2., 3.]))), 3);
+        let row = tensor_html(&tensor!([1., 2., 3.]));
+        assert_eq!(cells(&row), 3);
+        assert!(row.contains("shape: <b>(3,)</b>"));
         assert_eq!(cells(&tensor_html(&ones(&[2, 3]))), 6);
         let cube = tensor_html(&ones(&[2, 2, 3]));
         assert_eq!(cells(&cube), 12);
