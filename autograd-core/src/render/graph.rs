@@ -129,24 +129,7 @@ fn summarise(nodes: &[Node], edges: &[(usize, usize)]) -> Summary {
     }
     let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    // longest path from the root, over the BFS order made topological by relaxation
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
-    let mut indegree = vec![0usize; nodes.len()];
-    for &(a, b) in edges {
-        children[a].push(b);
-        indegree[b] += 1;
-    }
-    let mut depth = vec![0usize; nodes.len()];
-    let mut ready = vec![0usize];
-    while let Some(v) = ready.pop() {
-        for &c in &children[v] {
-            depth[c] = depth[c].max(depth[v] + 1);
-            indegree[c] -= 1;
-            if indegree[c] == 0 {
-                ready.push(c);
-            }
-        }
-    }
+    let depth = super::graph_layout::levels(nodes.len(), edges);
     Summary {
         nodes: nodes.len(),
         leaves: nodes.iter().filter(|n| n.is_accumulate_grad()).count(),

@@ -23,25 +23,19 @@ const V_GAP: f64 = 46.0;
 const SATELLITE_GAP: f64 = 10.0;
 const SWEEPS: usize = 4;
 
-/// Lays out `boxes` with `edges` (from, to); `flip` puts the last level on top (the forward
-/// view, where data flows from the leaves down to the output).
-pub fn layout(boxes: &[LayoutBox], edges: &[(usize, usize)], margin: f64, flip: bool) -> Layout {
-    let n = boxes.len();
-    let main: Vec<usize> = (0..n).filter(|&i| boxes[i].owner.is_none()).collect();
-    let mut parents: Vec<Vec<usize>> = vec![Vec::new(); n];
+/// The level of every node: the length of the longest path to it from a node nothing points
+/// to (Kahn's order), so every edge goes from a lower level to a higher one.
+pub fn levels(n: usize, edges: &[(usize, usize)]) -> Vec<usize> {
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut indegree = vec![0usize; n];
     for &(a, b) in edges {
-        if boxes[a].owner.is_none() && boxes[b].owner.is_none() && a != b {
-            children[a].push(b);
-            parents[b].push(a);
-        }
+        children[a].push(b);
+        indegree[b] += 1;
     }
-    // levels: longest path from the boxes nothing points to (Kahn's order)
     let mut level = vec![0usize; n];
-    let mut indegree: Vec<usize> = (0..n).map(|i| parents[i].len()).collect();
-    let mut ready: Vec<usize> = main.iter().copied().filter(|&i| indegree[i] == 0).rev().collect();
+    let mut ready: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
     while let Some(v) = ready.pop() {
-        for &c in children[v].iter().rev() {
+        for &c in &children[v] {
             level[c] = level[c].max(level[v] + 1);
             indegree[c] -= 1;
             if indegree[c] == 0 {
@@ -49,6 +43,23 @@ pub fn layout(boxes: &[LayoutBox], edges: &[(usize, usize)], margin: f64, flip: 
             }
         }
     }
+    level
+}
+
+/// Lays out `boxes` with `edges` (from, to); `flip` puts the last level on top (the forward
+/// view, where data flows from the leaves down to the output).
+pub fn layout(boxes: &[LayoutBox], edges: &[(usize, usize)], margin: f64, flip: bool) -> Layout {
+    let n = boxes.len();
+    let main: Vec<usize> = (0..n).filter(|&i| boxes[i].owner.is_none()).collect();
+    // satellites take no part in levels or ordering
+    let main_edges: Vec<(usize, usize)> = edges.iter().copied().filter(|&(a, b)| boxes[a].owner.is_none() && boxes[b].owner.is_none() && a != b).collect();
+    let mut parents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in &main_edges {
+        children[a].push(b);
+        parents[b].push(a);
+    }
+    let level = levels(n, &main_edges);
     let levels = main.iter().map(|&i| level[i]).max().map_or(0, |m| m + 1);
     let mut rows: Vec<Vec<usize>> = vec![Vec::new(); levels];
     for &i in &main {

@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use super::escape;
 use super::graph::{GraphItem, GraphModel, Kind, Summary, MAX_DRAWN_NODES};
 use super::graph_layout::{layout, LayoutBox};
 
@@ -17,10 +18,6 @@ const MARGIN: f64 = 14.0;
 const INK: &str = "#444";
 const GRAD_DONE: &str = "#1a7f37";
 const GRAD_MISSING: &str = "#b4542b";
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 fn fill(kind: Kind) -> &'static str {
     match kind {

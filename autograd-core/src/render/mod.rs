@@ -14,6 +14,11 @@ use crate::autograd::node::Node;
 use crate::pydisplay::PyDisplay;
 use crate::tensor::Tensor;
 
+/// Text made safe to put inside HTML or SVG, in element content or a quoted attribute.
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 /// A MIME bundle: `(mime type, content)` pairs.
 pub type Bundle = Vec<(&'static str, String)>;
 
@@ -101,7 +106,7 @@ fn picture_html(svg: &str, title: &str) -> String {
     }
     format!(
         "<div class=\"autograd-graph\" style=\"overflow-x:auto\"><img alt=\"{}\" src=\"data:image/svg+xml,{url}\"></div>",
-        title.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;")
+        escape(title)
     )
 }
 

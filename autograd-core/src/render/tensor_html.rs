@@ -4,13 +4,10 @@
 //! summarises them (the same `...` gaps, the same number text). Plain HTML with inline
 //! styles only, so it shows in untrusted notebooks too.
 
+use super::escape;
 use crate::autograd::node::Node;
 use crate::repr::PrintedElements;
 use crate::tensor::Tensor;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
 
 fn badge(label: &str, value: &str, colour: &str) -> String {
     format!(
