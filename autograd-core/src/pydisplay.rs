@@ -170,6 +170,11 @@ impl PyDisplay for () {
     }
 }
 
+/// A shape as Python writes the tuple: `(3,)`, `(2, 2)`, `()`.
+pub(crate) fn shape_tuple(shape: &[usize]) -> String {
+    tuple_text(shape.iter().map(|d| d.to_string()).collect())
+}
+
 fn tuple_text(items: Vec<String>) -> String {
     if items.len() == 1 {
         format!("({},)", items[0])

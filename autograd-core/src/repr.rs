@@ -23,6 +23,16 @@ enum Value {
     Bool(bool),
 }
 
+impl Value {
+    fn number(self) -> f64 {
+        match self {
+            Value::Float(v) => v,
+            Value::Int(v) => v as f64,
+            Value::Bool(v) => v as u8 as f64,
+        }
+    }
+}
+
 /// The number format chosen for a whole tensor.
 struct Formatter {
     floating: bool,
@@ -236,11 +246,12 @@ impl PrintedElements {
 
     /// The element as a number (booleans as 0 and 1).
     pub(crate) fn value(&self, index: &[usize]) -> f64 {
-        match self.grid.values[self.offset(index)] {
-            Value::Float(v) => v,
-            Value::Int(v) => v as f64,
-            Value::Bool(v) => v as u8 as f64,
-        }
+        self.grid.values[self.offset(index)].number()
+    }
+
+    /// Every element the printer shows, as numbers.
+    pub(crate) fn shown_numbers(&self) -> Vec<f64> {
+        self.grid.shown_values().into_iter().map(Value::number).collect()
     }
 
     /// A short one-line form for small tensors, nested like the repr: `[[1., 2.], [3., 4.]]`,
@@ -279,9 +290,7 @@ pub(crate) fn tensor_repr(t: &Tensor) -> String {
     let mut suffixes = Vec::new();
     let body = if shape.iter().product::<usize>() == 0 {
         if shape.len() != 1 {
-            let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-            let tuple = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-            suffixes.push(format!("size={tuple}"));
+            suffixes.push(format!("size={}", crate::pydisplay::shape_tuple(&shape)));
         }
         if dtype != DType::Float32 {
             suffixes.push(format!("dtype={}", dtype.torch_name()));

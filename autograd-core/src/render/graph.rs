@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::autograd::engine::backward_order;
 use crate::autograd::node::Node;
+use crate::pydisplay::shape_tuple;
 use crate::repr::PrintedElements;
 use crate::tensor::Tensor;
 
@@ -59,18 +60,8 @@ pub struct Summary {
     pub counts: Vec<(String, usize)>,
 }
 
-/// The shape as Python writes the tuple: `(3,)`, `(2, 2)`, `()`.
-pub(crate) fn dims(t: &Tensor) -> String {
-    let d: Vec<String> = t.shape().iter().map(|d| d.to_string()).collect();
-    if d.len() == 1 {
-        format!("({},)", d[0])
-    } else {
-        format!("({})", d.join(", "))
-    }
-}
-
 /// `[1.0000, 2.0000]` for tensors small enough to show, else nothing.
-pub(crate) fn small_values(t: &Tensor) -> Option<String> {
+fn small_values(t: &Tensor) -> Option<String> {
     if t.numel() > MAX_SHOWN_ELEMENTS {
         return None;
     }
@@ -78,18 +69,17 @@ pub(crate) fn small_values(t: &Tensor) -> Option<String> {
 }
 
 fn tensor_lines(t: &Tensor) -> Vec<String> {
-    let mut lines = vec![format!("{} {}", dims(t), t.dtype().torch_name().trim_start_matches("torch."))];
+    let mut lines = vec![format!("{} {}", shape_tuple(&t.shape()), t.dtype().torch_name().trim_start_matches("torch."))];
     if let Some(values) = small_values(t) {
         lines.push(values);
     }
     lines
 }
 
-fn leaf_grad(leaf: &Tensor) -> Option<Option<String>> {
-    if leaf.numel() > MAX_SHOWN_ELEMENTS {
-        return Some(leaf.stored_grad().map(|_| "computed".to_string()));
-    }
-    Some(leaf.stored_grad().map(|g| small_values(&g).unwrap_or_default()))
+/// A leaf's gradient line: its values (or "computed" when too large), `None` until backward.
+fn leaf_grad(leaf: &Tensor) -> Option<String> {
+    let grad = leaf.stored_grad()?;
+    Some(small_values(&grad).unwrap_or_else(|| "computed".to_string()))
 }
 
 /// The forward operation of a backward node: `MulBackward0` → `Mul`.
@@ -143,16 +133,14 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
     let mut items = Vec::new();
     let mut edges = Vec::new();
     if let Some(t) = output {
-        let title = match (t.grad_fn().is_none() && t.requires_grad(), forward) {
+        let leaf = t.is_leaf() && t.requires_grad();
+        let title = match (leaf, forward) {
             (true, _) => "leaf tensor",
             (false, false) => "output",
             (false, true) => "result",
         };
-        let mut item = GraphItem { kind: Kind::Output, title: title.into(), lines: tensor_lines(t), grad: None, step: None, owner: None };
-        if t.is_leaf() && t.requires_grad() {
-            item.grad = leaf_grad(t);
-        }
-        items.push(item);
+        let grad = if leaf { Some(leaf_grad(t)) } else { None };
+        items.push(GraphItem { kind: Kind::Output, title: title.into(), lines: tensor_lines(t), grad, step: None, owner: None });
     }
     let Some(root) = root else {
         return GraphModel { items, edges, summary: None, forward };
@@ -180,7 +168,7 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
                 kind: Kind::Leaf,
                 title: if forward { "leaf".into() } else { "AccumulateGrad".into() },
                 lines: tensor_lines(&leaf),
-                grad: leaf_grad(&leaf),
+                grad: Some(leaf_grad(&leaf)),
                 step: if forward { None } else { step },
                 owner: None,
             },

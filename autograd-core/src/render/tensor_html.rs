@@ -95,29 +95,12 @@ fn grid(p: &PrintedElements, prefix: &[usize], rank: usize, shade: &Shade) -> St
     html
 }
 
-fn all_shown(p: &PrintedElements, rank: usize) -> Vec<Vec<usize>> {
-    let mut out = vec![Vec::new()];
-    for d in 0..rank {
-        out = out
-            .into_iter()
-            .flat_map(|prefix: Vec<usize>| {
-                p.shown(d).into_iter().flatten().map(move |i| {
-                    let mut idx = prefix.clone();
-                    idx.push(i);
-                    idx
-                })
-            })
-            .collect();
-    }
-    out
-}
-
 /// The HTML view of a tensor.
 pub fn tensor_html(t: &Tensor) -> String {
     let shape = t.shape();
     let rank = shape.len();
     let mut html = String::from("<div class=\"autograd-tensor\">");
-    html.push_str(&badge("shape", &super::graph::dims(t), "#e6ecff"));
+    html.push_str(&badge("shape", &crate::pydisplay::shape_tuple(&shape), "#e6ecff"));
     html.push_str(&badge("dtype", t.dtype().torch_name(), "#e6f6e6"));
     html.push_str(&badge("requires_grad", if t.requires_grad() { "True" } else { "False" }, "#fdeaea"));
     if let Some(node) = t.grad_fn() {
@@ -127,7 +110,7 @@ pub fn tensor_html(t: &Tensor) -> String {
         None => html.push_str(&format!("<pre style=\"margin:0\">{}</pre>", escape(&t.to_string()))),
         Some(p) if rank == 0 => html.push_str(&badge("value", &p.text(&[]), "#f4f4f4")),
         Some(p) => {
-            let values: Vec<f64> = all_shown(&p, rank).iter().map(|i| p.value(i)).filter(|v| v.is_finite()).collect();
+            let values: Vec<f64> = p.shown_numbers().into_iter().filter(|v| v.is_finite()).collect();
             let shade = Shade {
                 lo: values.iter().copied().fold(f64::INFINITY, f64::min),
                 hi: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
