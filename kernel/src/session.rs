@@ -286,7 +286,30 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
             None
         }
     };
-    for request in requests {
+    let mut warm_up_steps = WARM_UP.iter();
+    loop {
+        let request = match requests.try_recv() {
+            Ok(request) => request,
+            Err(mpsc::TryRecvError::Disconnected) => return,
+            Err(mpsc::TryRecvError::Empty) if ctx.is_some() && warm_up_steps.len() > 0 => {
+                // a warm-up step only once nobody has asked for anything for a while, so a
+                // notebook run cell after cell never waits behind one
+                match requests.recv_timeout(IDLE_BEFORE_WARM_UP) {
+                    Ok(request) => request,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if let (Some(context), Some(step)) = (ctx.as_mut(), warm_up_steps.next()) {
+                            warm_up(context, step);
+                        }
+                        continue;
+                    }
+                }
+            }
+            Err(mpsc::TryRecvError::Empty) => match requests.recv() {
+                Ok(request) => request,
+                Err(_) => return,
+            },
+        };
         match request {
             Request::Execute { code, reply } => {
                 let Some(context) = ctx.as_mut() else {
@@ -336,7 +359,7 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
                 let _ = reply.send(outcome);
             }
             Request::Complete { code, cursor, reply } => {
-                let result = ctx.as_mut().and_then(|c| c.completions(&code, cursor).ok());
+                let result = ctx.as_mut().and_then(|c| analyse(|| c.completions(&code, cursor)));
                 let answer = match result {
                     Some(c) => (c.completions.into_iter().map(|c| c.code).collect(), c.start_offset, c.end_offset),
                     None => (Vec::new(), cursor, cursor),
@@ -344,13 +367,47 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
                 let _ = reply.send(answer);
             }
             Request::Inspect { code, cursor, reply } => {
-                let result = ctx.as_mut().and_then(|c| c.hover_at(&code, cursor).ok()).map(|(kind, doc)| {
+                let result = ctx.as_mut().and_then(|c| analyse(|| c.hover_at(&code, cursor))).map(|(kind, doc)| {
                     if doc.is_empty() { kind } else { format!("{kind}\n\n{doc}") }
                 });
                 let _ = reply.send(result.filter(|s| !s.trim().is_empty()));
             }
         }
     }
+}
+
+/// Typical tutorial code, analysed (never run) while the kernel is idle after start-up.
+///
+/// evcxr asks its built-in rust-analyzer for the type of every variable a cell defines. The
+/// analyser works lazily: the first `let x = ones(..)` makes it resolve autograd-core, ndarray
+/// and std and index their trait impls, which took 2.8 s on the first such cell (1.3 s more
+/// on the first cell with operators). Asking it about this code while nobody is waiting moves
+/// that work out of the student's first cells; a request that arrives meanwhile waits for at
+/// most the current step.
+const WARM_UP: &[&str] = &[
+    "let x = ones(&[2, 2]).requires_grad_(true);\nlet y = &x + 2.0;\ny.",
+    "let x = tensor!([1., 2.], requires_grad = true);\nlet z = &x * &x * 3.0 - 1.0;\nlet out = z.mean();\nout.backward();\nlet g = x.grad();\nlet f = out.grad_fn();\nf.",
+    "let w = tensor!([10, 20], requires_grad = true, dtype = float64);\nlet s = (w.pow(2) + 20.0).mean();\ns.",
+];
+
+/// How long the kernel must have been idle before a warm-up step starts.
+const IDLE_BEFORE_WARM_UP: Duration = Duration::from_millis(500);
+
+/// One warm-up step: a completion after the final dot of `code`, which makes the analyser infer
+/// every variable in it. The answer is thrown away; the session's state is not touched.
+fn warm_up(context: &mut CommandContext, code: &str) {
+    let began = std::time::Instant::now();
+    analyse(|| context.completions(code, code.len()));
+    if std::env::var_os("AUTOGRAD_KERNEL_TIMING").is_some() {
+        eprintln!("[timing] analyser warm-up step: {:.2} s", began.elapsed().as_secs_f64());
+    }
+}
+
+/// Runs a question to evcxr's rust-analyzer. The analyser has internal assertions that fail on
+/// some code (measured: "failed to unify type owners" while completing an expression); such a
+/// panic must cost one answer, never the session thread with every variable in it.
+fn analyse<T, E>(question: impl FnOnce() -> Result<T, E>) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(question)).ok()?.ok()
 }
 
 /// `thread '<unnamed>' (123) panicked at src/lib.rs:4:1:` → `src/lib.rs:4:1`.

@@ -77,6 +77,24 @@ def test_compile_errors_point_at_the_cell(kernel):
     assert "cell:2" in "\n".join(errors[0]["traceback"])
 
 
+def test_a_completion_that_crashes_the_analyser_keeps_the_session(kernel):
+    """rust-analyzer panics ("failed to unify type owners") completing an expression after
+    this code; the kernel must answer with no matches and keep every variable."""
+    _, kc = kernel
+    run(kc, "let survivor = tensor!([5., 6.]);")
+    code = (
+        "let x = tensor!([1., 2.], requires_grad = true);\nlet z = &x * &x * 3.0 - 1.0;\n"
+        "let out = z.mean();\nout.backward();\nlet g = x.grad();\nlet f = out.grad_fn();\n"
+    )
+    kc.complete(code, len(code))
+    reply = kc.get_shell_msg(timeout=300)
+    assert reply["msg_type"] == "complete_reply"
+    assert reply["content"]["status"] == "ok"
+    reply, _, _, results, _ = run(kc, "survivor")
+    assert reply["status"] == "ok"
+    assert results[0]["text/plain"] == "tensor([5., 6.])"
+
+
 def test_interrupt_stops_a_tensor_loop_and_keeps_variables(kernel):
     km, kc = kernel
     run(kc, "let before = tensor!([1., 2.]);")
