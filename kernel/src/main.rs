@@ -10,6 +10,7 @@
 
 mod server;
 mod session;
+mod streams;
 mod wire;
 
 use std::path::PathBuf;

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc as tokio_mpsc;
 use zeromq::{PubSocket, RepSocket, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
-use crate::session::{Event, Outcome, Request, Session};
+use crate::session::{Outcome, Request, Session};
+use crate::streams::Streams;
 use crate::wire::{ConnectionInfo, Message, Signer};
 
 mod bytes_compat {
@@ -34,7 +35,8 @@ struct Kernel {
     session: Session,
     execution_count: AtomicU32,
     /// The request whose cell is running now (its output goes out with it as parent).
-    current: Arc<Mutex<Option<Message>>>,
+    /// The running cell's stdout/stderr/display output, batched as IPython does.
+    streams: Arc<Streams>,
     /// `(execution_count, code, text of the result)` of each cell run with store_history.
     history: Mutex<Vec<(u32, String, Option<String>)>>,
     running: AtomicBool,
@@ -142,7 +144,7 @@ async fn handle(kernel: &Arc<Kernel>, msg: &Message) -> Option<(String, Value)> 
             if store_history {
                 kernel.history.lock().unwrap().push((count, code.clone(), None));
             }
-            *kernel.current.lock().unwrap() = if silent { None } else { Some(msg.clone()) };
+            kernel.streams.begin(if silent { None } else { Some(msg.clone()) });
             kernel.running.store(true, Ordering::SeqCst);
             let (tx, rx) = mpsc::channel();
             kernel.session.send(Request::Execute { code, reply: tx });
@@ -150,7 +152,7 @@ async fn handle(kernel: &Arc<Kernel>, msg: &Message) -> Option<(String, Value)> 
             kernel.running.store(false, Ordering::SeqCst);
             // give the output threads a moment to flush what the cell printed last
             tokio::time::sleep(Duration::from_millis(10)).await;
-            *kernel.current.lock().unwrap() = None;
+            kernel.streams.end();
             match outcome {
                 Some(Outcome::Ok(bundle)) => {
                     if store_history {
@@ -318,24 +320,15 @@ pub async fn run(info: ConnectionInfo) -> Result<()> {
         }
     });
 
-    let current: Arc<Mutex<Option<Message>>> = Arc::new(Mutex::new(None));
-    let events_parent = current.clone();
-    let events_iopub = iopub_tx.clone();
-    let session = Session::start(move |event| {
-        let Some(parent) = events_parent.lock().unwrap().clone() else { return };
-        let msg = match event {
-            Event::Stdout(text) => Message::broadcast(&parent, "stream", json!({ "name": "stdout", "text": text })),
-            Event::Stderr(text) => Message::broadcast(&parent, "stream", json!({ "name": "stderr", "text": text })),
-            Event::Display(data) => Message::broadcast(&parent, "display_data", json!({ "data": data, "metadata": {}, "transient": {} })),
-        };
-        let _ = events_iopub.send(msg);
-    });
+    let streams = Streams::start(iopub_tx.clone());
+    let events = streams.clone();
+    let session = Session::start(move |event| events.push(event));
     let kernel = Arc::new(Kernel {
         signer,
         iopub: iopub_tx,
         session,
         execution_count: AtomicU32::new(0),
-        current,
+        streams,
         history: Mutex::new(Vec::new()),
         running: AtomicBool::new(false),
     });
