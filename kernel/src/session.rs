@@ -270,7 +270,16 @@ fn new_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Arc<
         ":dep autograd-core = {{ path = \"{}\" }}\nuse autograd_core::prelude::*;",
         autograd_core_path().display()
     );
-    ctx.execute(&preload)?;
+    // Offline first: install.sh fetched everything autograd-core needs when it prebuilt it, and
+    // without this cargo asks the registry again at every kernel start (measured: a DNS lookup
+    // and an HTTPS connection), which is slow in a classroom and fails without internet. Online
+    // only when something is missing; later `:dep` lines in cells may use the network.
+    ctx.execute(":offline 1")?;
+    let offline = ctx.execute(&preload);
+    ctx.execute(":offline 0")?;
+    if offline.is_err() {
+        ctx.execute(&preload)?;
+    }
     if timing {
         eprintln!("[timing] autograd-core preloaded: {:.2} s", started.elapsed().as_secs_f64());
     }

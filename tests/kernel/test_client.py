@@ -1,4 +1,5 @@
 """The kernel under a real jupyter_client: state across cells, errors, interrupt, restart."""
+import os
 import time
 
 import pytest
@@ -129,6 +130,21 @@ def test_restart_gives_a_fresh_kernel():
         assert reply["status"] == "error"
         reply, _, _, results, _ = run(kc, "tensor!([3.])")
         assert results[0]["text/plain"] == "tensor([3.])"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_a_kernel_starts_without_a_network():
+    """A classroom without internet: cargo pointed at a proxy that refuses every connection
+    must not stop the kernel from loading the prebuilt engine (it used to ask the registry at
+    every start)."""
+    env = dict(os.environ, CARGO_HTTP_PROXY="http://127.0.0.1:9", CARGO_NET_RETRY="0")
+    km, kc = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300, env=env)
+    try:
+        reply, _, _, results, errors = run(kc, "tensor!([1., 2.]) * 2.0")
+        assert reply["status"] == "ok", errors
+        assert results[0]["text/plain"] == "tensor([2., 4.])"
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
