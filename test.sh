@@ -15,9 +15,11 @@ repo=$(pwd)
 # override with CARGO_TARGET_DIR.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/autograd-kernel/target}"
 
+# No incremental caches for the test builds: every checkout path (each CI clone) starts a new
+# one, and they grew the shared directory by gigabytes per run.
 echo "== autograd-core: cargo test =="
-cargo test -p autograd-core --all-targets
-cargo test -p autograd-core --doc
+CARGO_INCREMENTAL=0 cargo test -p autograd-core --all-targets
+CARGO_INCREMENTAL=0 cargo test -p autograd-core --doc
 
 echo "== kernel: cargo test (release, sharing the kernel's build) =="
 cargo test --profile release -p autograd-kernel

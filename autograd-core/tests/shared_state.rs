@@ -22,6 +22,10 @@ fn build_probe(flavour: &str) -> PathBuf {
         .arg(&target)
         // a different crate hash per build: two genuinely separate compilations
         .env("RUSTFLAGS", format!("-C metadata={flavour}"))
+        // lean builds: this directory is kept between runs, and incremental caches and debug
+        // info of two engine copies grew it to 20 GB over a day of runs
+        .env("CARGO_INCREMENTAL", "0")
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
         .env_remove("CARGO_TARGET_DIR")
         .status()
         .expect("cargo runs");
