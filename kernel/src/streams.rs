@@ -3,13 +3,14 @@
 //!
 //! The cell's two pipes are read by two threads, so the order in which a line on stdout and
 //! a line on stderr arrive here is a race. IPython has no such race to show: each stream is a
-//! buffer, both are flushed together every 0.2 s, stdout before stderr, and once more at the
-//! end of the cell. A short cell that prints `None` after triggering a warning therefore shows
-//! its stdout first and the warning after it, every time, which is what the PyTorch reference
-//! notebooks record. Doing the same here makes our order as deterministic as theirs.
+//! buffer, flushed 0.2 s after the first write into it and once more at the end of the cell,
+//! stdout before stderr. A short cell that prints `None` after triggering a warning therefore
+//! shows its stdout first and the warning after it, every time, which is what the PyTorch
+//! reference notebooks record. Doing the same here makes our order as deterministic as theirs:
+//! output written within 0.2 s of the first write is never split.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedSender;
@@ -17,8 +18,11 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::session::Event;
 use crate::wire::Message;
 
-/// IPython's `OutStream.flush_interval`.
+/// IPython's `OutStream.flush_interval`: how long output waits after the first write.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+
+/// How often the flusher looks at the deadline.
+const FLUSH_CHECK: Duration = Duration::from_millis(20);
 
 #[derive(Default)]
 struct Pending {
@@ -26,6 +30,8 @@ struct Pending {
     parent: Option<Message>,
     stdout: String,
     stderr: String,
+    /// When the oldest text still buffered was written.
+    since: Option<Instant>,
 }
 
 pub struct Streams {
@@ -34,17 +40,19 @@ pub struct Streams {
 }
 
 impl Streams {
-    /// A buffer publishing to `iopub`, flushed every [`FLUSH_INTERVAL`] by a thread of its own.
+    /// A buffer publishing to `iopub`; a thread of its own flushes it [`FLUSH_INTERVAL`] after
+    /// the first write.
     pub fn start(iopub: UnboundedSender<Message>) -> Arc<Streams> {
         let streams = Arc::new(Streams { pending: Mutex::new(Pending::default()), iopub });
         let weak = Arc::downgrade(&streams);
         std::thread::Builder::new()
             .name("stream-flush".into())
             .spawn(move || loop {
-                std::thread::sleep(FLUSH_INTERVAL);
-                match weak.upgrade() {
-                    Some(streams) => streams.flush(),
-                    None => return,
+                std::thread::sleep(FLUSH_CHECK);
+                let Some(streams) = weak.upgrade() else { return };
+                let mut pending = streams.pending.lock().unwrap();
+                if pending.since.is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL) {
+                    streams.flush_locked(&mut pending);
                 }
             })
             .expect("spawn the stream flusher");
@@ -71,8 +79,14 @@ impl Streams {
             return;
         }
         match event {
-            Event::Stdout(text) => pending.stdout.push_str(&text),
-            Event::Stderr(text) => pending.stderr.push_str(&text),
+            Event::Stdout(text) => {
+                pending.stdout.push_str(&text);
+                pending.since.get_or_insert_with(Instant::now);
+            }
+            Event::Stderr(text) => {
+                pending.stderr.push_str(&text);
+                pending.since.get_or_insert_with(Instant::now);
+            }
             Event::Display(data) => {
                 // a display shows where it was called: the text printed before it goes first
                 self.flush_locked(&mut pending);
@@ -81,12 +95,8 @@ impl Streams {
         }
     }
 
-    pub fn flush(&self) {
-        let mut pending = self.pending.lock().unwrap();
-        self.flush_locked(&mut pending);
-    }
-
     fn flush_locked(&self, pending: &mut Pending) {
+        pending.since = None;
         for name in ["stdout", "stderr"] {
             let text = std::mem::take(if name == "stdout" { &mut pending.stdout } else { &mut pending.stderr });
             if !text.is_empty() {
@@ -166,6 +176,20 @@ mod tests {
         streams.push(Event::Stdout("silent\n".into()));
         streams.end();
         assert!(drain(&mut rx).is_empty());
+    }
+
+    #[test]
+    fn output_written_within_the_interval_is_never_split() {
+        let (streams, mut rx) = cell();
+        streams.push(Event::Stdout("tensor([8.])\n".into()));
+        std::thread::sleep(FLUSH_INTERVAL / 6);
+        streams.push(Event::Stderr("UserWarning: ...\n".into()));
+        std::thread::sleep(FLUSH_INTERVAL / 6);
+        streams.push(Event::Stdout("None\n".into()));
+        assert!(drain(&mut rx).is_empty(), "nothing flushed before the interval is over");
+        streams.end();
+        let names: Vec<Value> = drain(&mut rx).into_iter().map(|(_, c)| c["name"].clone()).collect();
+        assert_eq!(names, [json!("stdout"), json!("stderr")]);
     }
 
     #[test]
