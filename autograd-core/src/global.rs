@@ -2,10 +2,13 @@
 //!
 //! # Why not plain `static`s
 //!
-//! The notebook kernel compiles every cell into its own shared library, and each of those
-//! libraries statically links its own copy of this crate. A `static` (or `thread_local!`) in
-//! this crate is therefore a *fresh copy per cell*: `manual_seed` in one cell would not affect
-//! `rand` in the next, and `set_grad_enabled(false)` would be forgotten.
+//! One process can hold several copies of this crate. The notebook kernel compiles every cell
+//! into its own shared library; the cells normally share one `libautograd_core.so`, but the
+//! kernel's runtime process is itself a program with a static copy (it installs the SIGINT
+//! handler that stops a running cell), and a cell library built without `-Cprefer-dynamic`
+//! links a static copy of its own. A `static` (or `thread_local!`) would then exist once per
+//! copy: `manual_seed` in one would not affect `rand` in another, `set_grad_enabled(false)`
+//! would be forgotten, and the interrupt flag set by the handler would never be seen.
 //!
 //! So every copy of the crate looks up one shared [`SharedState`] instead. The first copy to
 //! run allocates it (and never frees it) and publishes its address in an environment

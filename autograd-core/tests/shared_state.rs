@@ -1,7 +1,7 @@
-//! Global state survives per-cell linking: two independently built shared libraries, each
-//! with its own statically linked copy of autograd-core (as the notebook kernel builds every
-//! cell), plus this test's own copy, all see one grad mode and one random generator, and
-//! tensors made by one copy work in another.
+//! Global state survives several copies of the engine in one process: two independently
+//! built shared libraries, each with its own statically linked copy of autograd-core (as a
+//! cell library without `-Cprefer-dynamic` has), plus this test's own copy, all see one grad
+//! mode and one random generator, and tensors made by one copy work in another.
 
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
