@@ -297,27 +297,24 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
     };
     let mut warm_up_steps = WARM_UP.iter();
     loop {
-        let request = match requests.try_recv() {
-            Ok(request) => request,
-            Err(mpsc::TryRecvError::Disconnected) => return,
-            Err(mpsc::TryRecvError::Empty) if ctx.is_some() && warm_up_steps.len() > 0 => {
-                // a warm-up step only once nobody has asked for anything for a while, so a
-                // notebook run cell after cell never waits behind one
-                match requests.recv_timeout(IDLE_BEFORE_WARM_UP) {
-                    Ok(request) => request,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        if let (Some(context), Some(step)) = (ctx.as_mut(), warm_up_steps.next()) {
-                            warm_up(context, step);
-                        }
-                        continue;
+        let request = if ctx.is_some() && warm_up_steps.len() > 0 {
+            // a warm-up step only once nobody has asked for anything for a while, so a
+            // notebook run cell after cell never waits behind one
+            match requests.recv_timeout(IDLE_BEFORE_WARM_UP) {
+                Ok(request) => request,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let (Some(context), Some(step)) = (ctx.as_mut(), warm_up_steps.next()) {
+                        warm_up(context, step);
                     }
+                    continue;
                 }
             }
-            Err(mpsc::TryRecvError::Empty) => match requests.recv() {
+        } else {
+            match requests.recv() {
                 Ok(request) => request,
                 Err(_) => return,
-            },
+            }
         };
         match request {
             Request::Execute { code, reply } => {

@@ -97,8 +97,8 @@ impl Streams {
 
     fn flush_locked(&self, pending: &mut Pending) {
         pending.since = None;
-        for name in ["stdout", "stderr"] {
-            let text = std::mem::take(if name == "stdout" { &mut pending.stdout } else { &mut pending.stderr });
+        let texts = [("stdout", std::mem::take(&mut pending.stdout)), ("stderr", std::mem::take(&mut pending.stderr))];
+        for (name, text) in texts {
             if !text.is_empty() {
                 self.publish(pending, "stream", json!({ "name": name, "text": text }));
             }
