@@ -34,8 +34,8 @@ struct Kernel {
     iopub: tokio_mpsc::UnboundedSender<Message>,
     session: Session,
     execution_count: AtomicU32,
-    /// The request whose cell is running now (its output goes out with it as parent).
-    /// The running cell's stdout/stderr/display output, batched as IPython does.
+    /// The running cell's stdout/stderr/display output (with its request as parent), batched
+    /// as IPython does.
     streams: Arc<Streams>,
     /// `(execution_count, code, text of the result)` of each cell run with store_history.
     history: Mutex<Vec<(u32, String, Option<String>)>>,
