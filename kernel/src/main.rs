@@ -11,6 +11,7 @@
 mod server;
 mod session;
 mod streams;
+mod toolchain;
 mod wire;
 
 use std::path::PathBuf;

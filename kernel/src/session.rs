@@ -4,10 +4,12 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use evcxr::{CommandContext, Error as EvcxrError, EvalContext};
+
+use crate::toolchain::{self, Toolchain};
 
 /// What a cell produced.
 pub enum Outcome {
@@ -34,14 +36,18 @@ pub enum Request {
 /// The marker autograd-core prints before a mid-cell display bundle.
 const DISPLAY_MARKER: &str = autograd_core::render::DISPLAY_MARKER;
 
+/// The kernel's cache: `$AUTOGRAD_KERNEL_CACHE`, else `~/.cache/autograd-kernel`.
+fn cache_base() -> PathBuf {
+    std::env::var_os("AUTOGRAD_KERNEL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/autograd-kernel"))
+}
+
 /// Where evcxr builds cells: under the user's cache, so dependencies built once (by
 /// install.sh) are reused by every later kernel. Several kernels at once each take their own
 /// numbered slot, guarded by a file lock.
 fn work_dir() -> PathBuf {
-    let base = std::env::var_os("AUTOGRAD_KERNEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/autograd-kernel"));
-    let root = base.join("evcxr");
+    let root = cache_base().join("evcxr");
     let _ = std::fs::create_dir_all(root.join(".cargo"));
     // our own evcxr config (not the user's ~/.config/evcxr): cells at opt-level 0 from the
     // very first evaluation, so no step of the start-up builds with another profile
@@ -175,27 +181,47 @@ extern "C" {
 
 type Events = Arc<dyn Fn(Event) + Send + Sync>;
 
-/// Cells link Rust's std dynamically; the runtime process finds it through the loader path
-/// (the rpath rustc writes is relative, and breaks for build dirs deep under $HOME).
-fn add_std_to_loader_path() {
-    let Ok(out) = std::process::Command::new("rustc").args(["--print", "target-libdir"]).output() else { return };
-    let libdir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if libdir.is_empty() {
-        return;
-    }
-    let current = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
-    if !current.split(':').any(|p| p == libdir) {
-        let joined = if current.is_empty() { libdir } else { format!("{libdir}:{current}") };
-        std::env::set_var("LD_LIBRARY_PATH", joined);
-    }
+/// What evcxr's rust-analyzer reads as std's sources (see `toolchain`): an empty `core` while
+/// evcxr creates its context, then the real ones. None: leave `RUST_SRC_PATH` alone (no
+/// `rust-src` component).
+struct AnalysisSources {
+    first_load: PathBuf,
+    later: PathBuf,
+}
+
+fn analysis_sources(toolchain: Option<&Toolchain>) -> Option<&'static AnalysisSources> {
+    static FOUND: OnceLock<Option<AnalysisSources>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let cache = cache_base();
+            // a user's own RUST_SRC_PATH is kept for the analyser's real load
+            let later = match std::env::var_os("RUST_SRC_PATH") {
+                Some(path) => PathBuf::from(path),
+                None => toolchain::analysis_sources(toolchain?, &cache)?,
+            };
+            Some(AnalysisSources { first_load: toolchain::first_load_sources(&cache)?, later })
+        })
+        .as_ref()
 }
 
 fn new_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Arc<Mutex<PanicCapture>>) -> Result<CommandContext, EvcxrError> {
     let started = std::time::Instant::now();
     let timing = std::env::var_os("AUTOGRAD_KERNEL_TIMING").is_some();
-    add_std_to_loader_path();
+    let toolchain = Toolchain::get();
+    if let Some(toolchain) = toolchain {
+        toolchain.pin();
+    }
     std::env::set_var("EVCXR_TMPDIR", work_dir());
-    let (eval_context, outputs) = EvalContext::new()?;
+    let sources = analysis_sources(toolchain);
+    if let Some(sources) = sources {
+        std::env::set_var("RUST_SRC_PATH", &sources.first_load);
+    }
+    let created = EvalContext::new();
+    if let Some(sources) = sources {
+        // every later load of the analyser's workspace (the preload, a cell's `:dep`) reads std
+        std::env::set_var("RUST_SRC_PATH", &sources.later);
+    }
+    let (eval_context, outputs) = created?;
     if timing {
         eprintln!("[timing] evcxr context ready: {:.2} s", started.elapsed().as_secs_f64());
     }

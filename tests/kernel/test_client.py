@@ -78,6 +78,29 @@ def test_compile_errors_point_at_the_cell(kernel):
     assert "cell:2" in "\n".join(errors[0]["traceback"])
 
 
+def test_variables_of_standard_library_types_persist_and_complete(kernel):
+    """The analyser reads a trimmed copy of std's sources (see kernel/src/toolchain.rs); it
+    must still know std's types, or evcxr cannot keep these variables for the next cell."""
+    _, kc = kernel
+    reply, *_ = run(
+        kc,
+        "use std::collections::{HashMap, BTreeSet};\n"
+        "let names: Vec<String> = vec![\"w\".to_string(), \"b\".into()];\n"
+        "let mut seen = HashMap::new();\nseen.insert(names[0].clone(), 3usize);\n"
+        "let words = names.iter().map(|s| s.len()).collect::<BTreeSet<_>>();\n"
+        "let pair = (1.5f64.sqrt(), \"x\".repeat(2));\n"
+        "let shapes = vec![ones(&[2, 3]).shape().to_vec()];",
+    )
+    assert reply["status"] == "ok", reply
+    reply, out, *_ = run(kc, 'println!("{:?} {:?} {:?} {:?} {:?}", names, seen, words, pair, shapes);')
+    assert reply["status"] == "ok", reply
+    assert out == '["w", "b"] {"w": 3} {1} (1.224744871391589, "xx") [[2, 3]]\n'
+    code = "names.iter().cou"
+    kc.complete(code, len(code))
+    reply = kc.get_shell_msg(timeout=300)
+    assert "count()" in reply["content"]["matches"], reply["content"]
+
+
 def test_a_completion_that_crashes_the_analyser_keeps_the_session(kernel):
     """rust-analyzer panics ("failed to unify type owners") completing an expression after
     this code; the kernel must answer with no matches and keep every variable."""

@@ -1,0 +1,248 @@
+//! The Rust toolchain behind the kernel: where its compiler and standard library are, and
+//! the copy of std's sources that evcxr's rust-analyzer reads.
+//!
+//! Start-up time goes mostly to rust-analyzer (evcxr asks it for the type of every variable a
+//! cell defines) and to the toolchain's `rustup` proxies. Measured on a 2-core VM with
+//! `AUTOGRAD_KERNEL_TIMING=1 autograd-kernel prebuild` (engine preloaded, before → after):
+//! - every `cargo`/`rustc` that evcxr and rust-analyzer start went through a `rustup` proxy
+//!   (about twenty at start-up); calling the toolchain's binaries directly saved 1.2 s;
+//! - the analyser loaded std twice: once for evcxr's first evaluation, again when the preload
+//!   added autograd-core; giving the first load an empty `core` saved 0.5 s;
+//! - it analysed std's crates.io dependencies (gimli, object, addr2line, ...) and core's
+//!   x86 intrinsics (7 MB of generated code); reading std the way rust-analyzer does without
+//!   a `Cargo.toml` in `library/`, and with the intrinsics files empty, saved 1.4 s more.
+//!
+//! Cells still compile against the real standard library; only the analyser's view changes.
+//! It loses what no tutorial cell needs: the bodies of `core::arch` SIMD intrinsics.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The toolchain `rustc` resolves to where the kernel starts (rustup's choice for that
+/// directory), found once.
+pub struct Toolchain {
+    pub sysroot: PathBuf,
+    /// Where `libstd-*.so` lives, which cells link dynamically.
+    pub target_libdir: PathBuf,
+}
+
+impl Toolchain {
+    pub fn get() -> Option<&'static Toolchain> {
+        static FOUND: OnceLock<Option<Toolchain>> = OnceLock::new();
+        FOUND.get_or_init(Toolchain::find).as_ref()
+    }
+
+    fn find() -> Option<Toolchain> {
+        let out = std::process::Command::new("rustc").args(["--print", "sysroot", "--print", "target-libdir"]).output().ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let sysroot = PathBuf::from(lines.next()?);
+        let target_libdir = PathBuf::from(lines.next()?);
+        Some(Toolchain { sysroot, target_libdir })
+    }
+
+    /// Makes this process and everything it starts use this toolchain directly: its `bin`
+    /// first on `PATH` (no rustup proxy in between, and one toolchain for the whole session
+    /// even if a notebook folder names another), and std on the loader path for the runtime
+    /// process (the rpath rustc writes is relative, and breaks for build dirs deep under $HOME).
+    pub fn pin(&self) {
+        prepend_to_path_var("PATH", &self.sysroot.join("bin"));
+        prepend_to_path_var("LD_LIBRARY_PATH", &self.target_libdir);
+    }
+
+    /// std's sources as shipped by the `rust-src` component.
+    fn library(&self) -> PathBuf {
+        self.sysroot.join("lib/rustlib/src/rust/library")
+    }
+}
+
+fn prepend_to_path_var(name: &str, dir: &Path) {
+    let current = std::env::var_os(name).unwrap_or_default();
+    let mut parts: Vec<PathBuf> = std::env::split_paths(&current).filter(|p| !p.as_os_str().is_empty()).collect();
+    if parts.first().map(PathBuf::as_path) == Some(dir) {
+        return;
+    }
+    parts.retain(|p| p != dir);
+    parts.insert(0, dir.to_path_buf());
+    if let Ok(joined) = std::env::join_paths(parts) {
+        std::env::set_var(name, joined);
+    }
+}
+
+/// What rust-analyzer reads as std's sources for the first load (evcxr's own first
+/// evaluation, before autograd-core is a dependency): an empty `core`, so it analyses nothing.
+pub fn first_load_sources(cache: &Path) -> Option<PathBuf> {
+    let library = cache.join("analysis-sysroot/empty/library");
+    let lib_rs = library.join("core/src/lib.rs");
+    if !lib_rs.exists() {
+        std::fs::create_dir_all(lib_rs.parent()?).ok()?;
+        std::fs::write(&lib_rs, "").ok()?;
+    }
+    Some(library)
+}
+
+/// The analyser's copy of std's sources for `toolchain`, made once under `cache`: hard links
+/// to the toolchain's files (a copy where links are impossible), without `Cargo.toml` and
+/// `Cargo.lock` at the top (rust-analyzer then reads the standard crates alone, not their
+/// crates.io dependencies), without the crates' test suites, and with the x86 intrinsics files
+/// of `core::arch` empty. None when the toolchain has no `rust-src`.
+pub fn analysis_sources(toolchain: &Toolchain, cache: &Path) -> Option<PathBuf> {
+    let source = toolchain.library();
+    if !source.join("core/src/lib.rs").is_file() {
+        return None;
+    }
+    let root = cache.join("analysis-sysroot").join(format!("{:016x}", stable_hash(&source)));
+    let library = root.join("library");
+    let stamp = stamp_of(&source);
+    if std::fs::read_to_string(root.join("stamp")).ok().as_deref() == Some(stamp.as_str()) {
+        return Some(library);
+    }
+    let partial = cache.join("analysis-sysroot").join(format!("partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partial);
+    let made = mirror(&source, &partial.join("library"), &source).and_then(|()| std::fs::write(partial.join("stamp"), &stamp));
+    if made.is_err() {
+        let _ = std::fs::remove_dir_all(&partial);
+        return None;
+    }
+    // replace an outdated copy; another kernel may have just made the same one
+    let _ = std::fs::remove_dir_all(&root);
+    if std::fs::rename(&partial, &root).is_err() {
+        let _ = std::fs::remove_dir_all(&partial);
+    }
+    let ready = std::fs::read_to_string(root.join("stamp")).ok().as_deref() == Some(stamp.as_str());
+    ready.then_some(library)
+}
+
+/// Which toolchain sources a copy was made from: their path and the size and time of the
+/// files that change with every release.
+fn stamp_of(library: &Path) -> String {
+    let mut stamp = format!("{}\n", library.display());
+    for file in ["core/src/lib.rs", "std/src/lib.rs", "alloc/src/lib.rs"] {
+        if let Ok(meta) = std::fs::metadata(library.join(file)) {
+            let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs());
+            stamp.push_str(&format!("{file} {} {modified:?}\n", meta.len()));
+        }
+    }
+    stamp
+}
+
+fn stable_hash(path: &Path) -> u64 {
+    // FNV-1a: the same directory name for the same toolchain in every kernel process
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for byte in path.as_os_str().as_encoded_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    hash
+}
+
+/// What the copy leaves out or empties, by path relative to `library/`.
+enum Treatment {
+    Keep,
+    Skip,
+    Empty,
+}
+
+fn treatment(relative: &Path) -> Treatment {
+    let text = relative.to_string_lossy();
+    if text == "Cargo.toml" || text == "Cargo.lock" || text.ends_with("tests") && !text.contains('/') {
+        // `library/Cargo.toml` makes rust-analyzer load std as a cargo workspace with its
+        // crates.io dependencies; `coretests`, `alloctests`: test suites
+        return Treatment::Skip;
+    }
+    for dir in ["stdarch/crates/core_arch/src/x86/", "stdarch/crates/core_arch/src/x86_64/"] {
+        if let Some(name) = text.strip_prefix(dir) {
+            if name.ends_with(".rs") && !name.contains('/') && name != "mod.rs" {
+                return Treatment::Empty;
+            }
+        }
+    }
+    Treatment::Keep
+}
+
+fn mirror(from: &Path, to: &Path, top: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let path = entry.path();
+        let relative = path.strip_prefix(top).unwrap_or(&path);
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type()?;
+        match treatment(relative) {
+            Treatment::Skip => continue,
+            Treatment::Empty => std::fs::write(&target, "")?,
+            Treatment::Keep if kind.is_dir() => mirror(&path, &target, top)?,
+            Treatment::Keep if kind.is_file() => {
+                if std::fs::hard_link(&path, &target).is_err() {
+                    std::fs::copy(&path, &target)?;
+                }
+            }
+            Treatment::Keep => {} // links and other special files: not sources
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn the_analysers_copy_of_std_leaves_out_the_workspace_tests_and_intrinsics() {
+        let scratch = std::env::temp_dir().join(format!("autograd-toolchain-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&scratch);
+        let sysroot = scratch.join("sysroot");
+        let library = sysroot.join("lib/rustlib/src/rust/library");
+        write(&library.join("Cargo.toml"), "[workspace]");
+        write(&library.join("Cargo.lock"), "");
+        write(&library.join("core/src/lib.rs"), "pub mod num;");
+        write(&library.join("std/src/lib.rs"), "pub use core::*;");
+        write(&library.join("coretests/tests/lib.rs"), "#[test] fn t() {}");
+        write(&library.join("stdarch/crates/core_arch/src/x86/mod.rs"), "pub struct __m128;");
+        write(&library.join("stdarch/crates/core_arch/src/x86/sse.rs"), "pub fn _mm_add_ps() {}");
+        write(&library.join("stdarch/crates/core_arch/src/x86_64/avx512f.rs"), "pub fn x() {}");
+        let toolchain = Toolchain { sysroot: sysroot.clone(), target_libdir: sysroot.join("lib") };
+        let cache = scratch.join("cache");
+
+        let copy = analysis_sources(&toolchain, &cache).expect("a copy");
+        let read = |p: &str| std::fs::read_to_string(copy.join(p)).ok();
+        assert_eq!(read("core/src/lib.rs").as_deref(), Some("pub mod num;"));
+        assert_eq!(read("std/src/lib.rs").as_deref(), Some("pub use core::*;"));
+        assert_eq!(read("Cargo.toml"), None);
+        assert_eq!(read("Cargo.lock"), None);
+        assert!(!copy.join("coretests").exists());
+        assert_eq!(read("stdarch/crates/core_arch/src/x86/mod.rs").as_deref(), Some("pub struct __m128;"));
+        assert_eq!(read("stdarch/crates/core_arch/src/x86/sse.rs").as_deref(), Some(""));
+        assert_eq!(read("stdarch/crates/core_arch/src/x86_64/avx512f.rs").as_deref(), Some(""));
+        // emptying the copy's file left the toolchain's own file alone
+        assert_eq!(std::fs::read_to_string(library.join("stdarch/crates/core_arch/src/x86/sse.rs")).unwrap(), "pub fn _mm_add_ps() {}");
+
+        // made once; made again when the toolchain's sources change
+        assert_eq!(analysis_sources(&toolchain, &cache), Some(copy.clone()));
+        write(&library.join("core/src/lib.rs"), "pub mod num; pub mod new_in_this_release;");
+        let again = analysis_sources(&toolchain, &cache).expect("a new copy");
+        assert_eq!(std::fs::read_to_string(again.join("core/src/lib.rs")).unwrap(), "pub mod num; pub mod new_in_this_release;");
+        assert_eq!(std::fs::read_dir(cache.join("analysis-sysroot")).unwrap().count(), 1, "no partial copies left");
+
+        // no rust-src component: no copy
+        std::fs::remove_dir_all(library.join("core")).unwrap();
+        assert_eq!(analysis_sources(&toolchain, &cache), None);
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+
+    #[test]
+    fn the_first_load_sees_an_empty_core() {
+        let cache = std::env::temp_dir().join(format!("autograd-toolchain-empty-{}", std::process::id()));
+        let library = first_load_sources(&cache).unwrap();
+        assert_eq!(std::fs::read_to_string(library.join("core/src/lib.rs")).unwrap(), "");
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+}
