@@ -8,12 +8,14 @@
 //!   (about twenty at start-up); calling the toolchain's binaries directly saved 1.2 s;
 //! - the analyser loaded std twice: once for evcxr's first evaluation, again when the preload
 //!   added autograd-core; giving the first load an empty `core` saved 0.5 s;
-//! - it analysed std's crates.io dependencies (gimli, object, addr2line, ...) and core's
-//!   x86 intrinsics (7 MB of generated code); reading std the way rust-analyzer does without
-//!   a `Cargo.toml` in `library/`, and with the intrinsics files empty, saved 1.4 s more.
+//! - it analysed std's crates.io dependencies (gimli, object, addr2line, ...) and core's SIMD
+//!   intrinsics (`core::arch`: 16 MB of generated code behind hundreds of glob re-exports;
+//!   `core::simd`): reading std the way rust-analyzer does without a `Cargo.toml` in
+//!   `library/`, and with those two modules empty, saved 1.6 s more.
 //!
 //! Cells still compile against the real standard library; only the analyser's view changes.
-//! It loses what no tutorial cell needs: the bodies of `core::arch` SIMD intrinsics.
+//! It loses what no tutorial cell needs: `std::arch` intrinsics and the unstable `std::simd`
+//! (a variable of such a type then needs its type written out, evcxr says so).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -116,10 +118,13 @@ pub fn analysis_sources(toolchain: &Toolchain, cache: &Path) -> Option<PathBuf> 
     ready.then_some(library)
 }
 
-/// Which toolchain sources a copy was made from: their path and the size and time of the
-/// files that change with every release.
+/// Changes whenever `treatment` does, so older copies are made again.
+const COPY_FORMAT: u32 = 2;
+
+/// Which toolchain sources a copy was made from, and how: the format, their path, and the
+/// size and time of files that change with every release.
 fn stamp_of(library: &Path) -> String {
-    let mut stamp = format!("{}\n", library.display());
+    let mut stamp = format!("format {COPY_FORMAT}\n{}\n", library.display());
     for file in ["core/src/lib.rs", "std/src/lib.rs", "alloc/src/lib.rs"] {
         if let Ok(meta) = std::fs::metadata(library.join(file)) {
             let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs());
@@ -139,12 +144,18 @@ fn stable_hash(path: &Path) -> u64 {
     hash
 }
 
-/// What the copy leaves out or empties, by path relative to `library/`.
+/// What the copy does with each file, by path relative to `library/`.
 enum Treatment {
     Keep,
     Skip,
-    Empty,
+    /// The module roots of `core::arch` and `core::simd`, replaced by an empty module:
+    /// thousands of SIMD intrinsics behind hundreds of glob re-exports, which rust-analyzer
+    /// resolves before anything else in `core` can be used (0.25 s of every start here).
+    Replace(&'static str),
 }
+
+const CORE_ARCH: &str = "stdarch/crates/core_arch/src/";
+const CORE_SIMD: &str = "portable-simd/crates/core_simd/src/";
 
 fn treatment(relative: &Path) -> Treatment {
     let text = relative.to_string_lossy();
@@ -153,11 +164,9 @@ fn treatment(relative: &Path) -> Treatment {
         // crates.io dependencies; `coretests`, `alloctests`: test suites
         return Treatment::Skip;
     }
-    for dir in ["stdarch/crates/core_arch/src/x86/", "stdarch/crates/core_arch/src/x86_64/"] {
-        if let Some(name) = text.strip_prefix(dir) {
-            if name.ends_with(".rs") && !name.contains('/') && name != "mod.rs" {
-                return Treatment::Empty;
-            }
+    for (root, replacement) in [(CORE_ARCH, "pub mod arch {}\n"), (CORE_SIMD, "pub mod simd {}\n")] {
+        if let Some(rest) = text.strip_prefix(root) {
+            return if rest == "mod.rs" { Treatment::Replace(replacement) } else { Treatment::Skip };
         }
     }
     Treatment::Keep
@@ -173,7 +182,7 @@ fn mirror(from: &Path, to: &Path, top: &Path) -> std::io::Result<()> {
         let kind = entry.file_type()?;
         match treatment(relative) {
             Treatment::Skip => continue,
-            Treatment::Empty => std::fs::write(&target, "")?,
+            Treatment::Replace(text) => std::fs::write(&target, text)?,
             Treatment::Keep if kind.is_dir() => mirror(&path, &target, top)?,
             Treatment::Keep if kind.is_file() => {
                 if std::fs::hard_link(&path, &target).is_err() {
@@ -196,7 +205,7 @@ mod tests {
     }
 
     #[test]
-    fn the_analysers_copy_of_std_leaves_out_the_workspace_tests_and_intrinsics() {
+    fn the_analysers_copy_of_std_leaves_out_the_workspace_tests_and_simd_modules() {
         let scratch = std::env::temp_dir().join(format!("autograd-toolchain-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&scratch);
         let sysroot = scratch.join("sysroot");
@@ -206,9 +215,11 @@ mod tests {
         write(&library.join("core/src/lib.rs"), "pub mod num;");
         write(&library.join("std/src/lib.rs"), "pub use core::*;");
         write(&library.join("coretests/tests/lib.rs"), "#[test] fn t() {}");
-        write(&library.join("stdarch/crates/core_arch/src/x86/mod.rs"), "pub struct __m128;");
+        write(&library.join("stdarch/crates/core_arch/src/mod.rs"), "pub mod arch { pub use crate::core_arch::x86; }");
         write(&library.join("stdarch/crates/core_arch/src/x86/sse.rs"), "pub fn _mm_add_ps() {}");
-        write(&library.join("stdarch/crates/core_arch/src/x86_64/avx512f.rs"), "pub fn x() {}");
+        write(&library.join("stdarch/crates/std_detect/src/lib.rs"), "pub mod detect;");
+        write(&library.join("portable-simd/crates/core_simd/src/mod.rs"), "pub mod simd { pub use crate::core_simd::vector::*; }");
+        write(&library.join("portable-simd/crates/core_simd/src/vector.rs"), "pub struct Simd;");
         let toolchain = Toolchain { sysroot: sysroot.clone(), target_libdir: sysroot.join("lib") };
         let cache = scratch.join("cache");
 
@@ -219,11 +230,16 @@ mod tests {
         assert_eq!(read("Cargo.toml"), None);
         assert_eq!(read("Cargo.lock"), None);
         assert!(!copy.join("coretests").exists());
-        assert_eq!(read("stdarch/crates/core_arch/src/x86/mod.rs").as_deref(), Some("pub struct __m128;"));
-        assert_eq!(read("stdarch/crates/core_arch/src/x86/sse.rs").as_deref(), Some(""));
-        assert_eq!(read("stdarch/crates/core_arch/src/x86_64/avx512f.rs").as_deref(), Some(""));
-        // emptying the copy's file left the toolchain's own file alone
-        assert_eq!(std::fs::read_to_string(library.join("stdarch/crates/core_arch/src/x86/sse.rs")).unwrap(), "pub fn _mm_add_ps() {}");
+        assert_eq!(read("stdarch/crates/core_arch/src/mod.rs").as_deref(), Some("pub mod arch {}\n"));
+        assert_eq!(read("stdarch/crates/core_arch/src/x86/sse.rs"), None);
+        assert_eq!(read("stdarch/crates/std_detect/src/lib.rs").as_deref(), Some("pub mod detect;"));
+        assert_eq!(read("portable-simd/crates/core_simd/src/mod.rs").as_deref(), Some("pub mod simd {}\n"));
+        assert_eq!(read("portable-simd/crates/core_simd/src/vector.rs"), None);
+        // replacing the copy's file left the toolchain's own file alone
+        assert_eq!(
+            std::fs::read_to_string(library.join("stdarch/crates/core_arch/src/mod.rs")).unwrap(),
+            "pub mod arch { pub use crate::core_arch::x86; }"
+        );
 
         // made once; made again when the toolchain's sources change
         assert_eq!(analysis_sources(&toolchain, &cache), Some(copy.clone()));

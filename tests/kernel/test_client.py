@@ -158,6 +158,32 @@ def test_restart_gives_a_fresh_kernel():
         km.shutdown_kernel(now=True)
 
 
+@pytest.mark.parametrize(
+    "first_cell, check",
+    [
+        # a compile error: rustc's message points at the cell's own line 2
+        ("let a = ones(&[2]);\nlet b: String = a;", lambda out, err: err and "cell:2" in "\n".join(err[0]["traceback"])),
+        # an error before anything runs (evcxr cannot keep a closure): reported as for any cell
+        ("let f = |x: f64| x * 2.0;", lambda out, err: err and "closure" in err[0]["evalue"]),
+        # evcxr commands in the first cell
+        (":opt 0\nprintln!(\"{}\", 2.0f64.sqrt());", lambda out, err: not err and out == "1.4142135623730951\n"),
+    ],
+)
+def test_the_first_cell_built_with_the_preload_behaves_as_any_cell(first_cell, check):
+    """A first cell sent right away is built together with autograd-core's preload; whatever it
+    does, the engine must be loaded for the next cell."""
+    km, kc = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300)
+    try:
+        _, out, _, _, errors = run(kc, first_cell)
+        assert check(out, errors), (out, errors)
+        reply, _, _, results, _ = run(kc, "ones(&[2]) * 3.0")
+        assert reply["status"] == "ok", reply
+        assert results[0]["text/plain"] == "tensor([3., 3.])"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
 def test_a_kernel_starts_without_a_network():
     """A classroom without internet: cargo pointed at a proxy that refuses every connection
     must not stop the kernel from loading the prebuilt engine (it used to ask the registry at
