@@ -1,4 +1,5 @@
 """The kernel under a real jupyter_client: state across cells, errors, interrupt, restart."""
+import contextlib
 import os
 import time
 
@@ -8,12 +9,21 @@ from jupyter_client.manager import start_new_kernel
 import conftest  # noqa: F401  (installs the kernelspec)
 
 
+@contextlib.contextmanager
+def fresh_kernel(**kwargs):
+    """A kernel of its own: (manager, client), shut down afterwards."""
+    km, kc = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300, **kwargs)
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
 @pytest.fixture(scope="module")
 def kernel():
-    km, kc = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300)
-    yield km, kc
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
+    with fresh_kernel() as pair:
+        yield pair
 
 
 def run(kc, code, timeout=300):
@@ -143,8 +153,7 @@ def test_interrupt_stops_a_tensor_loop_and_keeps_variables(kernel):
 
 
 def test_restart_gives_a_fresh_kernel():
-    km, kc = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300)
-    try:
+    with fresh_kernel() as (km, kc):
         reply, *_ = run(kc, "let gone = 5;")
         assert reply["execution_count"] == 1
         km.restart_kernel(now=True)
@@ -153,9 +162,6 @@ def test_restart_gives_a_fresh_kernel():
         assert reply["status"] == "error"
         reply, _, _, results, _ = run(kc, "tensor!([3.])")
         assert results[0]["text/plain"] == "tensor([3.])"
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 @pytest.mark.parametrize(
@@ -172,16 +178,12 @@ def test_restart_gives_a_fresh_kernel():
 def test_the_first_cell_built_with_the_preload_behaves_as_any_cell(first_cell, check):
     """A first cell sent right away is built together with autograd-core's preload; whatever it
     does, the engine must be loaded for the next cell."""
-    km, kc = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300)
-    try:
+    with fresh_kernel() as (_, kc):
         _, out, _, _, errors = run(kc, first_cell)
         assert check(out, errors), (out, errors)
         reply, _, _, results, _ = run(kc, "ones(&[2]) * 3.0")
         assert reply["status"] == "ok", reply
         assert results[0]["text/plain"] == "tensor([3., 3.])"
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_a_kernel_starts_without_a_network():
@@ -189,14 +191,10 @@ def test_a_kernel_starts_without_a_network():
     must not stop the kernel from loading the prebuilt engine (it used to ask the registry at
     every start)."""
     env = dict(os.environ, CARGO_HTTP_PROXY="http://127.0.0.1:9", CARGO_NET_RETRY="0")
-    km, kc = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300, env=env)
-    try:
+    with fresh_kernel(env=env) as (_, kc):
         reply, _, _, results, errors = run(kc, "tensor!([1., 2.]) * 2.0")
         assert reply["status"] == "ok", errors
         assert results[0]["text/plain"] == "tensor([2., 4.])"
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_badly_signed_messages_are_dropped_and_the_kernel_keeps_serving(kernel):
@@ -220,16 +218,12 @@ def test_two_kernels_at_once_keep_their_own_state(kernel):
     slot starts from a copy of the first one's build, so the engine is not compiled again)."""
     _, kc = kernel
     run(kc, "manual_seed(1);\nlet only_here = tensor!([1., 2.]);")
-    km2, kc2 = start_new_kernel(kernel_name="rust-autograd", startup_timeout=300)
-    try:
+    with fresh_kernel() as (_, kc2):
         reply, out, _, _, _ = run(kc2, "manual_seed(666);\nshow!(rand(&[2]));")
         assert reply["status"] == "ok", reply
         assert out == "tensor([0.3119, 0.2701])\n"
         reply, _, _, _, errors = run(kc2, "only_here")
         assert reply["status"] == "error" and "cannot find value `only_here`" in errors[0]["evalue"]
-    finally:
-        kc2.stop_channels()
-        km2.shutdown_kernel(now=True)
     _, _, _, results, _ = run(kc, "only_here * 2.0")
     assert results[0]["text/plain"] == "tensor([2., 4.])"
 
