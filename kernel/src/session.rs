@@ -35,6 +35,8 @@ pub enum Request {
 
 /// The marker autograd-core prints before a mid-cell display bundle.
 const DISPLAY_MARKER: &str = autograd_core::render::DISPLAY_MARKER;
+/// The marker of a panic reported on stdout (see `autograd_core::render::panic_report`).
+const PANIC_MARKER: &str = autograd_core::render::panic_report::PANIC_MARKER;
 
 /// The kernel's cache: `$AUTOGRAD_KERNEL_CACHE`, else `~/.cache/autograd-kernel`.
 fn cache_base() -> PathBuf {
@@ -114,13 +116,28 @@ pub fn autograd_core_path() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../autograd-core"))
 }
 
-/// Lines of the panic message that the default hook prints to stderr.
+/// The panic of the running cell: reported on stdout by autograd-core's hook once the
+/// preload has installed it, else pieced together from the lines the default hook prints to
+/// stderr (those may arrive late).
 #[derive(Default)]
 struct PanicCapture {
     location: Option<String>,
     message: Vec<String>,
     in_backtrace: bool,
     done: bool,
+    /// Came as one report on stdout: complete, and the first panic of the cell (its cause).
+    reported: bool,
+}
+
+/// A panic report line from autograd-core's hook: `{"location": ..., "message": ...}`.
+fn record_reported_panic(capture: &Mutex<PanicCapture>, json: &str) {
+    let Ok(report) = serde_json::from_str::<serde_json::Value>(json) else { return };
+    let mut cap = capture.lock().unwrap();
+    if cap.reported {
+        return;
+    }
+    let text = |key: &str| report[key].as_str().unwrap_or_default().to_string();
+    *cap = PanicCapture { location: Some(text("location")), message: vec![text("message")], done: true, reported: true, ..PanicCapture::default() };
 }
 
 /// Handle to the session thread.
@@ -204,9 +221,35 @@ fn analysis_sources(toolchain: Option<&Toolchain>) -> Option<&'static AnalysisSo
         .as_ref()
 }
 
+/// What the session thread shares with the output readers of its evaluation context.
+struct Shared {
+    /// Where cell output goes.
+    events: Events,
+    /// The runtime process, for interrupts.
+    pid_slot: Arc<Mutex<Option<u32>>>,
+    /// The panic of the running cell, if any.
+    panic: Arc<Mutex<PanicCapture>>,
+    /// Asks the current stdout reader to answer once it has handled everything before.
+    output_fence: Option<crossbeam_channel::Sender<mpsc::Sender<()>>>,
+}
+
+impl Shared {
+    /// Waits until the stdout reader has handled all output evcxr has handed over. Called when
+    /// a cell has ended: evcxr then has read everything the cell wrote on stdout (panic
+    /// reports included) and passed it on.
+    fn wait_for_output(&self) {
+        if let Some(fence) = &self.output_fence {
+            let (done_tx, done_rx) = mpsc::channel();
+            if fence.send(done_tx).is_ok() {
+                let _ = done_rx.recv_timeout(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
 /// A fresh evaluation context with autograd-core preloaded (a restart after the runtime died).
-fn new_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Arc<Mutex<PanicCapture>>) -> Result<CommandContext, EvcxrError> {
-    let mut ctx = start_context(events, pid_slot, panic)?;
+fn new_context(shared: &mut Shared) -> Result<CommandContext, EvcxrError> {
+    let mut ctx = start_context(shared)?;
     preload(&mut ctx)?;
     Ok(ctx)
 }
@@ -222,7 +265,7 @@ fn since_start() -> f64 {
 }
 
 /// evcxr's context with its runtime process and output readers; autograd-core not loaded yet.
-fn start_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Arc<Mutex<PanicCapture>>) -> Result<CommandContext, EvcxrError> {
+fn start_context(shared: &mut Shared) -> Result<CommandContext, EvcxrError> {
     since_start();
     let toolchain = Toolchain::get();
     if let Some(toolchain) = toolchain {
@@ -243,28 +286,35 @@ fn start_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Ar
         eprintln!("[timing] evcxr context ready: {:.2} s", since_start());
     }
     let mut ctx = CommandContext::with_eval_context(eval_context);
-    *pid_slot.lock().unwrap() = Some(ctx.process_handle().lock().unwrap().id());
-    let out_events = events.clone();
+    *shared.pid_slot.lock().unwrap() = Some(ctx.process_handle().lock().unwrap().id());
+    let out_events = shared.events.clone();
+    let capture = shared.panic.clone();
+    let (fence_tx, fence_rx) = crossbeam_channel::unbounded::<mpsc::Sender<()>>();
     std::thread::spawn(move || {
         // lines that are already waiting go out as one stream message (a printed tensor is
         // one output, not one per line); display bundles go out in order between them
         let mut text = String::new();
-        while let Ok(first) = outputs.stdout.recv() {
+        loop {
+            let first = crossbeam_channel::select! {
+                recv(outputs.stdout) -> line => match line { Ok(line) => line, Err(_) => return },
+                // the cell has ended and evcxr has handed over all its output: it is all
+                // handled once this thread gets here
+                recv(fence_rx) -> done => { if let Ok(done) = done { let _ = done.send(()); } continue; }
+            };
             let mut line = Some(first);
             while let Some(current) = line.take() {
-                match current.strip_prefix(DISPLAY_MARKER) {
-                    Some(json) => {
-                        if !text.is_empty() {
-                            out_events(Event::Stdout(std::mem::take(&mut text)));
-                        }
-                        if let Ok(bundle) = serde_json::from_str(json) {
-                            out_events(Event::Display(bundle));
-                        }
+                if let Some(json) = current.strip_prefix(DISPLAY_MARKER) {
+                    if !text.is_empty() {
+                        out_events(Event::Stdout(std::mem::take(&mut text)));
                     }
-                    None => {
-                        text.push_str(&current);
-                        text.push('\n');
+                    if let Ok(bundle) = serde_json::from_str(json) {
+                        out_events(Event::Display(bundle));
                     }
+                } else if let Some(json) = current.strip_prefix(PANIC_MARKER) {
+                    record_reported_panic(&capture, json);
+                } else {
+                    text.push_str(&current);
+                    text.push('\n');
                 }
                 if text.len() < 64 * 1024 {
                     line = outputs.stdout.try_recv().ok();
@@ -275,8 +325,9 @@ fn start_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Ar
             }
         }
     });
-    let err_events = events.clone();
-    let capture = panic.clone();
+    shared.output_fence = Some(fence_tx);
+    let err_events = shared.events.clone();
+    let capture = shared.panic.clone();
     std::thread::spawn(move || {
         // the panic hook starts with an empty line: hold blank lines back until we know
         let mut held_blank = false;
@@ -288,7 +339,9 @@ fn start_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Ar
             }
             let blank_before = std::mem::take(&mut held_blank);
             if let Some(location) = panic_location(&line) {
-                *cap = PanicCapture { location: Some(location), ..PanicCapture::default() };
+                if !cap.reported {
+                    *cap = PanicCapture { location: Some(location), ..PanicCapture::default() };
+                }
                 continue;
             }
             if cap.location.is_some() && !cap.done {
@@ -311,13 +364,16 @@ fn start_context(events: &Events, pid_slot: &Arc<Mutex<Option<u32>>>, panic: &Ar
     Ok(ctx)
 }
 
-/// What makes autograd-core and its prelude part of every cell: one evaluation, so the
-/// dependency and the import build together. Two lines, which a first cell built together
-/// with it comes after.
+/// What makes autograd-core and its prelude part of every cell, and panics reported in order
+/// with the output: one evaluation, so the dependency and the import build together. Three
+/// lines, which a first cell built together with it comes after.
 fn preload_code() -> String {
-    format!(":dep autograd-core = {{ path = \"{}\" }}\nuse autograd_core::prelude::*;", autograd_core_path().display())
+    format!(
+        ":dep autograd-core = {{ path = \"{}\" }}\nuse autograd_core::prelude::*;\nautograd_core::render::panic_report::report_panics_to_the_kernel();",
+        autograd_core_path().display()
+    )
 }
-const PRELOAD_LINES: usize = 2;
+const PRELOAD_LINES: usize = 3;
 
 /// Runs `code` offline. install.sh fetched everything autograd-core needs when it prebuilt
 /// it, and without this cargo asks the registry again at every kernel start (measured: a DNS
@@ -343,7 +399,8 @@ fn preload(ctx: &mut CommandContext) -> Result<(), EvcxrError> {
 
 fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Option<u32>>>) {
     let panic = Arc::new(Mutex::new(PanicCapture::default()));
-    let mut ctx = match start_context(&events, &pid_slot, &panic) {
+    let mut shared = Shared { events, pid_slot, panic, output_fence: None };
+    let mut ctx = match start_context(&mut shared) {
         Ok(ctx) => Some(ctx),
         Err(e) => {
             eprintln!("autograd-kernel: starting the Rust runtime failed: {e}");
@@ -357,7 +414,7 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
     if let Some(context) = ctx.as_mut() {
         match requests.try_recv() {
             Ok(Request::Execute { code, reply }) if !has_commands(&code) => {
-                let outcome = execute(&mut ctx, &code, true, &events, &pid_slot, &panic);
+                let outcome = execute(&mut ctx, &code, true, &mut shared);
                 let _ = reply.send(outcome);
             }
             other => {
@@ -398,7 +455,7 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
         };
         match request {
             Request::Execute { code, reply } => {
-                let outcome = execute(&mut ctx, &code, false, &events, &pid_slot, &panic);
+                let outcome = execute(&mut ctx, &code, false, &mut shared);
                 let _ = reply.send(outcome);
             }
             Request::Complete { code, cursor, reply } => {
@@ -424,9 +481,7 @@ fn execute(
     ctx: &mut Option<CommandContext>,
     code: &str,
     with_preload: bool,
-    events: &Events,
-    pid_slot: &Arc<Mutex<Option<u32>>>,
-    panic: &Arc<Mutex<PanicCapture>>,
+    shared: &mut Shared,
 ) -> Outcome {
     let Some(context) = ctx.as_mut() else {
         return Outcome::Err {
@@ -435,7 +490,7 @@ fn execute(
             traceback: vec![],
         };
     };
-    *panic.lock().unwrap() = PanicCapture::default();
+    *shared.panic.lock().unwrap() = PanicCapture::default();
     let began = std::time::Instant::now();
     let mut line_offset = 0;
     let mut result = if with_preload {
@@ -466,7 +521,7 @@ fn execute(
                     && matches!(error, EvcxrError::CompilationErrors(errors) if errors_are_in_user_lines(errors, line_offset));
                 if !cells_own {
                     line_offset = 0;
-                    *panic.lock().unwrap() = PanicCapture::default();
+                    *shared.panic.lock().unwrap() = PanicCapture::default();
                     result = context.execute(code);
                 }
             }
@@ -478,10 +533,9 @@ fn execute(
             eprintln!("[timing] cell {:.3} s: {}", began.elapsed().as_secs_f64(), phases.join(", "));
         }
     }
-    // let the stderr reader catch up with the panic message
-    std::thread::sleep(Duration::from_millis(20));
+    shared.wait_for_output();
     match result {
-        Ok(outputs) => match take_panic(panic) {
+        Ok(outputs) => match take_panic(&shared.panic) {
             Some(err) => err,
             None => {
                 let mut bundle: Vec<(String, String)> = outputs.content_by_mime_type.into_iter().collect();
@@ -492,7 +546,7 @@ fn execute(
         Err(EvcxrError::CompilationErrors(errors)) => compile_error(code, &errors, line_offset),
         Err(EvcxrError::SubprocessTerminated(message)) => {
             // the runtime died (or was killed after an interrupt): start anew
-            *ctx = new_context(events, pid_slot, panic).ok();
+            *ctx = new_context(shared).ok();
             Outcome::Err {
                 ename: "RuntimeRestarted".into(),
                 evalue: format!(

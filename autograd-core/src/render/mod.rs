@@ -8,6 +8,7 @@
 pub mod graph;
 pub mod graph_layout;
 pub mod graph_svg;
+pub mod panic_report;
 pub mod tensor_html;
 
 use crate::autograd::node::Node;
@@ -41,7 +42,7 @@ pub trait NotebookDisplay {
 /// The marker that starts a mid-cell `display_data` line on stdout (read by the kernel).
 pub const DISPLAY_MARKER: &str = "\u{1}AUTOGRAD_DISPLAY_DATA ";
 
-fn json_string(text: &str) -> String {
+pub(crate) fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

@@ -1,0 +1,70 @@
+//! Panics in a notebook cell, reported to the kernel in order with the cell's output.
+//!
+//! Rust's default panic hook writes the message to stderr, a second pipe that the kernel reads
+//! on its own thread; whether the message had arrived when the cell ended was a matter of
+//! timing (the kernel used to wait 20 ms and hope). The kernel's runtime calls
+//! [`report_panics_to_the_kernel`] once; from then on a panic is one line on stdout, which
+//! evcxr reads before the line that ends the cell, so the kernel always knows.
+
+use std::io::Write;
+use std::sync::Once;
+
+/// The marker that starts a panic line on stdout (read by the kernel), followed by a JSON
+/// object with `location` (`file:line:column`) and `message`.
+pub const PANIC_MARKER: &str = "\u{1}AUTOGRAD_PANIC ";
+
+/// Installs the panic hook that reports panics on stdout instead of stderr. For the
+/// notebook kernel's runtime process; a program of its own keeps Rust's default hook.
+pub fn report_panics_to_the_kernel() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
+            let line = panic_line(&location, &panic_message(info.payload()));
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        }));
+    });
+}
+
+/// What `panic!` was given, as the default hook prints it.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
+}
+
+fn panic_line(location: &str, message: &str) -> String {
+    format!("{PANIC_MARKER}{{\"location\":{},\"message\":{}}}\n", super::json_string(location), super::json_string(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_one_line_of_json_after_the_marker() {
+        let line = panic_line("src/lib.rs:3:5", "shape '[2]' is invalid for input of size 3\n\"quoted\"");
+        assert_eq!(
+            line,
+            "\u{1}AUTOGRAD_PANIC {\"location\":\"src/lib.rs:3:5\",\"message\":\"shape '[2]' is invalid for input of size 3\\n\\\"quoted\\\"\"}\n"
+        );
+        assert_eq!(line.lines().count(), 1);
+    }
+
+    #[test]
+    fn the_message_is_what_panic_was_given() {
+        let caught = std::panic::catch_unwind(|| {
+            let payload: Box<dyn std::any::Any + Send> = Box::new(format!("size {}", 3));
+            std::panic::resume_unwind(payload)
+        });
+        assert_eq!(panic_message(caught.unwrap_err().as_ref()), "size 3");
+        assert_eq!(panic_message(&"static text"), "static text");
+        assert_eq!(panic_message(&42u8), "Box<dyn Any>");
+    }
+}
