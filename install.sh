@@ -34,6 +34,11 @@ if [ -n "$rust_minor" ] && [ "$rust_minor" -lt 95 ]; then
   echo "install.sh: Rust 1.95 or newer is needed (found $(rustc --version)); update your toolchain (e.g. rustup update) and re-run." >&2
   exit 1
 fi
+# evcxr's rust-analyzer reads std's sources to know the type of every variable a cell defines
+if [ ! -f "$(rustc --print sysroot)/lib/rustlib/src/rust/library/core/src/lib.rs" ]; then
+  echo "install.sh: the Rust standard library's sources (rust-src) are missing; the kernel needs them to keep variables from cell to cell. Install them (rustup: 'rustup component add rust-src'; Debian: 'apt-get install rust-src') and re-run." >&2
+  exit 1
+fi
 command -v python3 >/dev/null 2>&1 || {
   echo "install.sh: python3 is needed (for Jupyter) but not found. Install Python 3.9+ and re-run." >&2
   exit 1

@@ -51,7 +51,13 @@ impl Toolchain {
     /// even if a notebook folder names another), and std on the loader path for the runtime
     /// process (the rpath rustc writes is relative, and breaks for build dirs deep under $HOME).
     pub fn pin(&self) {
-        prepend_to_path_var("PATH", &self.sysroot.join("bin"));
+        let bin = self.sysroot.join("bin");
+        // a toolchain already on PATH (a system install: /usr/bin) has no proxies to skip,
+        // and moving it to the front would reorder the user's PATH for cells' commands
+        let on_path = std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|p| p == bin));
+        if !on_path {
+            prepend_to_path_var("PATH", &bin);
+        }
         prepend_to_path_var("LD_LIBRARY_PATH", &self.target_libdir);
     }
 
