@@ -102,26 +102,23 @@ pub fn analysis_sources(toolchain: &Toolchain, cache: &Path) -> Option<PathBuf> 
     if !source.join("core/src/lib.rs").is_file() {
         return None;
     }
-    let root = cache.join("analysis-sysroot").join(format!("{:016x}", stable_hash(&source)));
-    let library = root.join("library");
+    // named after what it is made from: a copy is never changed once made, so a kernel
+    // reading one is never disturbed by another kernel making a newer one
     let stamp = stamp_of(&source);
-    if std::fs::read_to_string(root.join("stamp")).ok().as_deref() == Some(stamp.as_str()) {
+    let root = cache.join("analysis-sysroot").join(format!("{:016x}", stable_hash(stamp.as_bytes())));
+    let library = root.join("library");
+    let ready = || std::fs::read_to_string(root.join("stamp")).ok().as_deref() == Some(stamp.as_str());
+    if ready() {
         return Some(library);
     }
     let partial = cache.join("analysis-sysroot").join(format!("partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&partial);
     let made = mirror(&source, &partial.join("library"), &source).and_then(|()| std::fs::write(partial.join("stamp"), &stamp));
-    if made.is_err() {
-        let _ = std::fs::remove_dir_all(&partial);
-        return None;
-    }
-    // replace an outdated copy; another kernel may have just made the same one
-    let _ = std::fs::remove_dir_all(&root);
-    if std::fs::rename(&partial, &root).is_err() {
+    // another kernel may have made the same copy meanwhile: then the rename fails, and theirs is used
+    if made.is_err() || std::fs::rename(&partial, &root).is_err() {
         let _ = std::fs::remove_dir_all(&partial);
     }
-    let ready = std::fs::read_to_string(root.join("stamp")).ok().as_deref() == Some(stamp.as_str());
-    ready.then_some(library)
+    ready().then_some(library)
 }
 
 /// Changes whenever `treatment` does, so older copies are made again.
@@ -140,10 +137,10 @@ fn stamp_of(library: &Path) -> String {
     stamp
 }
 
-fn stable_hash(path: &Path) -> u64 {
-    // FNV-1a: the same directory name for the same toolchain in every kernel process
+fn stable_hash(bytes: &[u8]) -> u64 {
+    // FNV-1a: the same directory name for the same sources in every kernel process
     let mut hash: u64 = 0xcbf29ce484222325;
-    for byte in path.as_os_str().as_encoded_bytes() {
+    for byte in bytes {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x100000001b3);
     }
@@ -249,10 +246,16 @@ mod tests {
 
         // made once; made again when the toolchain's sources change
         assert_eq!(analysis_sources(&toolchain, &cache), Some(copy.clone()));
+        // a toolchain update replaces files (new inodes) rather than writing into them
+        std::fs::remove_file(library.join("core/src/lib.rs")).unwrap();
         write(&library.join("core/src/lib.rs"), "pub mod num; pub mod new_in_this_release;");
         let again = analysis_sources(&toolchain, &cache).expect("a new copy");
         assert_eq!(std::fs::read_to_string(again.join("core/src/lib.rs")).unwrap(), "pub mod num; pub mod new_in_this_release;");
-        assert_eq!(std::fs::read_dir(cache.join("analysis-sysroot")).unwrap().count(), 1, "no partial copies left");
+        assert_ne!(again, copy, "a new copy beside the old one, which a running kernel may still read");
+        assert_eq!(std::fs::read_to_string(copy.join("core/src/lib.rs")).unwrap(), "pub mod num;");
+        let names: Vec<String> =
+            std::fs::read_dir(cache.join("analysis-sysroot")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(names.iter().all(|n| !n.starts_with("partial-")), "no partial copies left: {names:?}");
 
         // no rust-src component: no copy
         std::fs::remove_dir_all(library.join("core")).unwrap();
