@@ -386,15 +386,17 @@ fn execute_offline(ctx: &mut CommandContext, code: &str) -> Result<evcxr::EvalOu
     result
 }
 
-/// Loads autograd-core: offline, and online only when something is missing.
-fn preload(ctx: &mut CommandContext) -> Result<(), EvcxrError> {
-    if execute_offline(ctx, &preload_code()).is_err() {
+/// Loads autograd-core: offline, and online only when something is missing. Ok(true) when
+/// it needed the network.
+fn preload(ctx: &mut CommandContext) -> Result<bool, EvcxrError> {
+    let needed_network = execute_offline(ctx, &preload_code()).is_err();
+    if needed_network {
         ctx.execute(&preload_code())?;
     }
     if timing() {
         eprintln!("[timing] autograd-core preloaded: {:.2} s", since_start());
     }
-    Ok(())
+    Ok(needed_network)
 }
 
 fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Option<u32>>>) {
@@ -509,12 +511,12 @@ fn execute(
                 // Nothing ran, and the preload may not have taken effect: load autograd-core
                 // on its own. When that needs the network, the failure may have been the
                 // preload's rather than the cell's: run the cell again, alone.
-                let needed_network = execute_offline(context, &preload_code()).is_err();
-                if needed_network {
-                    if let Err(e) = context.execute(&preload_code()) {
+                let needed_network = match preload(context) {
+                    Ok(needed_network) => needed_network,
+                    Err(e) => {
                         return Outcome::Err { ename: "KernelError".into(), evalue: format!("preloading autograd-core failed: {e}"), traceback: vec![] };
                     }
-                }
+                };
                 // keep the error only when it is the cell's own compile error; anything else
                 // stopped before the cell ran, and the cell alone says it best
                 let cells_own = !needed_network
