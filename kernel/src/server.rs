@@ -150,7 +150,8 @@ async fn handle(kernel: &Arc<Kernel>, msg: &Message) -> Option<(String, Value)> 
             kernel.session.send(Request::Execute { code, reply: tx });
             let outcome = tokio::task::spawn_blocking(move || rx.recv()).await.ok().and_then(Result::ok);
             kernel.running.store(false, Ordering::SeqCst);
-            // give the output threads a moment to flush what the cell printed last
+            // stdout is all handled when the session replies; give stderr's reader a moment for
+            // what the cell wrote there last (a second pipe, read on its own)
             tokio::time::sleep(Duration::from_millis(10)).await;
             kernel.streams.end();
             match outcome {
