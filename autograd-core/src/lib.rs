@@ -37,6 +37,7 @@
 
 pub mod autograd;
 pub mod dtype;
+pub mod error;
 pub mod factory;
 pub mod global;
 pub mod gradcheck;

@@ -7,7 +7,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// The panic message of `f`, which must panic.
 fn panic_message(f: impl FnOnce()) -> String {
     let err = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    if let Some(s) = err.downcast_ref::<String>() {
+    if let Some(e) = err.downcast_ref::<autograd_core::error::TorchError>() {
+        e.message.clone()
+    } else if let Some(s) = err.downcast_ref::<String>() {
         s.clone()
     } else if let Some(s) = err.downcast_ref::<&str>() {
         s.to_string()

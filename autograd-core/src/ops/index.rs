@@ -72,7 +72,7 @@ fn clamp_bound(value: Option<isize>, size: usize, default: usize) -> usize {
 fn check_index(index: isize, dim: usize, size: usize) -> usize {
     let s = size as isize;
     if index < -s || index >= s {
-        panic!("index {index} is out of bounds for dimension {dim} with size {size}");
+        crate::raise!(IndexError, "index {index} is out of bounds for dimension {dim} with size {size}");
     }
     if index < 0 { (index + s) as usize } else { index as usize }
 }

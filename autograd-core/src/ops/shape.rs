@@ -14,7 +14,8 @@ use crate::tensor::{Tensor, ViewInfo};
 pub(crate) fn wrap_dim(dim: isize, rank: usize) -> usize {
     let rank_i = rank.max(1) as isize;
     if dim < -rank_i || dim >= rank_i {
-        panic!(
+        crate::raise!(
+            IndexError,
             "Dimension out of range (expected to be in range of [{}, {}], but got {})",
             -rank_i,
             rank_i - 1,

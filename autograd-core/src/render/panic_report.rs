@@ -7,7 +7,15 @@
 //! evcxr reads before the line that ends the cell, so the kernel always knows.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
+
+static REPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process reports panics to the notebook kernel (see `error`'s hook).
+pub(crate) fn is_reporting_to_the_kernel() -> bool {
+    REPORTING.load(Ordering::Relaxed)
+}
 
 /// The marker that starts a panic line on stdout (read by the kernel), followed by a JSON
 /// object with `location` (`file:line:column`) and `message`.
@@ -18,9 +26,10 @@ pub const PANIC_MARKER: &str = "\u{1}AUTOGRAD_PANIC ";
 pub fn report_panics_to_the_kernel() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
+        REPORTING.store(true, Ordering::Relaxed);
         std::panic::set_hook(Box::new(|info| {
             let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
-            let line = panic_line(&location, &panic_message(info.payload()));
+            let line = panic_line(&location, &panic_message(info.payload()), error_type(info.payload()));
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(line.as_bytes());
             let _ = out.flush();
@@ -30,7 +39,9 @@ pub fn report_panics_to_the_kernel() {
 
 /// What `panic!` was given, as the default hook prints it.
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
+    if let Some(err) = payload.downcast_ref::<crate::error::TorchError>() {
+        err.message.clone()
+    } else if let Some(text) = payload.downcast_ref::<&str>() {
         text.to_string()
     } else if let Some(text) = payload.downcast_ref::<String>() {
         text.clone()
@@ -39,8 +50,18 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn panic_line(location: &str, message: &str) -> String {
-    format!("{PANIC_MARKER}{{\"location\":{},\"message\":{}}}\n", super::json_string(location), super::json_string(message))
+/// The Python exception type of a panic: a `TorchError`'s own, `RuntimeError` otherwise.
+fn error_type(payload: &(dyn std::any::Any + Send)) -> &'static str {
+    crate::error::TorchError::from_payload(payload).kind.name()
+}
+
+fn panic_line(location: &str, message: &str, error_type: &str) -> String {
+    format!(
+        "{PANIC_MARKER}{{\"location\":{},\"message\":{},\"type\":{}}}\n",
+        super::json_string(location),
+        super::json_string(message),
+        super::json_string(error_type)
+    )
 }
 
 #[cfg(test)]
@@ -49,10 +70,10 @@ mod tests {
 
     #[test]
     fn a_panic_is_one_line_of_json_after_the_marker() {
-        let line = panic_line("src/lib.rs:3:5", "shape '[2]' is invalid for input of size 3\n\"quoted\"");
+        let line = panic_line("src/lib.rs:3:5", "shape '[2]' is invalid for input of size 3\n\"quoted\"", "RuntimeError");
         assert_eq!(
             line,
-            "\u{1}AUTOGRAD_PANIC {\"location\":\"src/lib.rs:3:5\",\"message\":\"shape '[2]' is invalid for input of size 3\\n\\\"quoted\\\"\"}\n"
+            "\u{1}AUTOGRAD_PANIC {\"location\":\"src/lib.rs:3:5\",\"message\":\"shape '[2]' is invalid for input of size 3\\n\\\"quoted\\\"\",\"type\":\"RuntimeError\"}\n"
         );
         assert_eq!(line.lines().count(), 1);
     }
