@@ -104,6 +104,11 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 }
 
 /// `torch.Size([2, 3])`, as in PyTorch's messages.
+/// A shape as PyTorch's error messages list it: `[2, 3]`.
+pub(crate) fn shape_list(shape: &[usize]) -> String {
+    format!("{shape:?}")
+}
+
 pub(crate) fn torch_size(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("torch.Size([{}])", dims.join(", "))

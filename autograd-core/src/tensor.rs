@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use crate::autograd::node::{Edge, Hook, Node};
+pub(crate) use crate::autograd::views::ViewInfo;
 use crate::dtype::DType;
 use crate::global;
 use crate::layout::{numel, Layout};
@@ -40,12 +41,6 @@ pub(crate) struct TensorData {
     pub storage: Arc<Storage>,
     pub layout: Layout,
     pub dtype: DType,
-}
-
-/// The tensor a view was cut from (PyTorch's `._base`), for the in-place rules on views.
-#[derive(Clone)]
-pub(crate) struct ViewInfo {
-    pub base: Tensor,
 }
 
 #[derive(Default)]
@@ -186,10 +181,15 @@ impl Tensor {
         std::ptr::eq(a, b)
     }
 
-    /// Whether gradients are tracked for this tensor.
+    /// Whether gradients are tracked for this tensor (a view tracks them when its base does).
     pub fn requires_grad(&self) -> bool {
         let meta = self.meta();
-        meta.requires_grad || meta.grad_fn.is_some()
+        if meta.requires_grad || meta.grad_fn.is_some() {
+            return true;
+        }
+        let base = meta.view.as_ref().map(|v| v.base.clone());
+        drop(meta);
+        base.is_some_and(|b| b.requires_grad())
     }
 
     /// Sets `requires_grad` on a leaf and returns the same tensor (`x.requires_grad_(True)`).
@@ -219,12 +219,13 @@ impl Tensor {
     /// True for tensors made by the user or not requiring grad; false for op results that
     /// require grad.
     pub fn is_leaf(&self) -> bool {
-        self.meta().grad_fn.is_none()
+        self.grad_fn().is_none()
     }
 
-    /// The node that made this tensor (`x.grad_fn`), `None` for leaves.
+    /// The node that made this tensor (`x.grad_fn`), `None` for leaves. A view whose storage
+    /// was changed in place since gets a fresh `AsStridedBackward0` first, as in PyTorch.
     pub fn grad_fn(&self) -> Option<Node> {
-        self.meta().grad_fn.clone()
+        crate::autograd::views::current_grad_fn(self)
     }
 
     /// The accumulated gradient (`x.grad`). The returned tensor *is* the stored gradient, so
@@ -233,8 +234,9 @@ impl Tensor {
     /// Reading it on a non-leaf without `retain_grad()` returns `None` and warns once, as
     /// PyTorch does.
     pub fn grad(&self) -> Option<Tensor> {
+        let leaf = self.is_leaf();
         let meta = self.meta();
-        if meta.grad_fn.is_some() && !meta.retains_grad && meta.grad.is_none() {
+        if !leaf && !meta.retains_grad && meta.grad.is_none() {
             drop(meta);
             crate::autograd::warn_nonleaf_grad();
             return None;
@@ -296,10 +298,10 @@ impl Tensor {
     /// The gradient edge into the graph: the grad_fn, or the AccumulateGrad node of a leaf
     /// that requires grad, or None.
     pub(crate) fn gradient_edge(&self) -> Option<Edge> {
-        let mut meta = self.meta();
-        if let Some(node) = &meta.grad_fn {
-            return Some(Edge { node: node.clone(), input_nr: meta.output_nr });
+        if let Some(node) = self.grad_fn() {
+            return Some(Edge { node, input_nr: self.meta().output_nr });
         }
+        let mut meta = self.meta();
         if !meta.requires_grad {
             return None;
         }

@@ -26,6 +26,9 @@ pub trait BackwardFunction: Send + 'static {
     }
     /// Frees what was kept for backward (after a backward without `retain_graph`).
     fn release(&mut self) {}
+    /// After an in-place op wrote its result into `output`'s storage: a saved *result* is
+    /// that storage now (so a later in-place change of it is caught, as in PyTorch).
+    fn rebind_output(&mut self, _output: &Tensor) {}
 }
 
 /// A tensor hook: gets the gradient, may return a replacement.

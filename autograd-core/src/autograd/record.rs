@@ -51,6 +51,12 @@ where
     fn release(&mut self) {
         self.saved.clear();
     }
+
+    fn rebind_output(&mut self, output: &Tensor) {
+        for s in &mut self.saved {
+            s.rebind_output(output);
+        }
+    }
 }
 
 /// True when an op on these inputs must record history.
@@ -88,8 +94,11 @@ pub(crate) fn record(
 
 /// Makes `node` the grad_fn of `output`.
 pub(crate) fn set_history(output: &Tensor, node: Node) {
-    let mut meta = output.meta();
-    meta.grad_fn = Some(node);
-    meta.output_nr = 0;
-    meta.requires_grad = true;
+    {
+        let mut meta = output.meta();
+        meta.grad_fn = Some(node);
+        meta.output_nr = 0;
+        meta.requires_grad = true;
+    }
+    super::views::mark_fresh(output);
 }

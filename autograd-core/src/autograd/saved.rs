@@ -32,6 +32,14 @@ impl SavedTensor {
         }
     }
 
+    /// For a saved output: the output now lives in `output`'s storage (an in-place op).
+    pub fn rebind_output(&mut self, output: &Tensor) {
+        if self.is_output {
+            self.tensor = output.detach();
+            self.version = output.version();
+        }
+    }
+
     pub fn is_output(&self) -> bool {
         self.is_output
     }

@@ -5,9 +5,7 @@ use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
 
 use super::elementwise::{IntoOperand, Operand};
 use super::shape::wrap_dim;
-use crate::autograd::grad_mode::is_grad_enabled;
-use crate::autograd::node::{BackwardFunction, Node};
-use crate::autograd::record::{record, set_history};
+use crate::autograd::record::record;
 use crate::layout::Layout;
 use crate::tensor::Tensor;
 
@@ -59,6 +57,20 @@ macro_rules! idx {
     ($($item:expr),* $(,)?) => {
         vec![$($crate::ops::index::IndexItem::from($item)),*]
     };
+}
+
+impl IndexItem {
+    /// The positions `start..end` a range (or `..`) covers in a dim of `size`, clamped as
+    /// Python clamps slice bounds.
+    fn bounds(self, size: usize) -> (usize, usize) {
+        match self {
+            IndexItem::Range(start, end) => {
+                let s = clamp_bound(start, size, 0);
+                (s, clamp_bound(end, size, size).max(s))
+            }
+            _ => (0, size),
+        }
+    }
 }
 
 fn clamp_bound(value: Option<isize>, size: usize, default: usize) -> usize {
@@ -118,28 +130,48 @@ impl Tensor {
 
     /// `x[items]` with an index list from [`idx!`]: positions drop their dim, ranges keep it.
     pub fn index(&self, items: Vec<IndexItem>) -> Tensor {
+        // Python's `x[a:b]` (one slice) is always a slice view, even over the whole range;
+        // with several items, whole-range slices are skipped and an index that picks
+        // everything gives an alias of `x` (torch 2.15: `x[:, :]` is `AliasBackward0`)
+        if let [IndexItem::Full | IndexItem::Range(..)] = items.as_slice() {
+            let size = *self.shape().first().unwrap_or_else(|| crate::raise!(IndexError, "slice() cannot be applied to a 0-dim tensor."));
+            let (s, e) = items[0].bounds(size);
+            return self.narrow(0, s, e - s);
+        }
+        self.index_picking(items).unwrap_or_else(|| self.alias())
+    }
+
+    /// The view `items` pick, skipping whole-range slices; `None` when nothing is left to do
+    /// (the index picks the whole tensor).
+    fn index_picking(&self, items: Vec<IndexItem>) -> Option<Tensor> {
         let shape = self.shape();
         if items.len() > shape.len() {
             panic!("too many indices for tensor of dimension {}", shape.len());
         }
-        let mut out = self.clone();
+        let mut out: Option<Tensor> = None;
         let mut dim = 0isize;
         for item in items {
+            let current = out.clone().unwrap_or_else(|| self.clone());
             match item {
-                IndexItem::At(i) => out = out.select(dim, i),
+                IndexItem::At(i) => out = Some(current.select(dim, i)),
                 IndexItem::Full => dim += 1,
-                IndexItem::Range(start, end) => {
-                    let size = out.shape()[dim as usize];
-                    let s = clamp_bound(start, size, 0);
-                    let e = clamp_bound(end, size, size).max(s);
-                    if s != 0 || e != size {
-                        out = out.narrow(dim, s, e - s);
+                IndexItem::Range(..) => {
+                    let (s, e) = item.bounds(current.shape()[dim as usize]);
+                    if s != 0 || e != current.shape()[dim as usize] {
+                        out = Some(current.narrow(dim, s, e - s));
                     }
                     dim += 1;
                 }
             }
         }
         out
+    }
+
+    /// `x.alias()`: a view of all of `x` (`AliasBackward0`).
+    pub fn alias(&self) -> Tensor {
+        let out = self.view_with_layout(self.layout());
+        // d alias(x) = grad
+        record(out, "AliasBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.clone())])
     }
 
     /// `x[i, j, ...]` for single positions: a 0-dim tensor when every dim is given.
@@ -162,30 +194,17 @@ impl Tensor {
     /// assert_eq!(m.grad().unwrap().to_string(), "tensor([[ 4., 27.]])");
     /// ```
     pub fn assign<'a>(&self, items: Vec<IndexItem>, value: impl IntoOperand<'a>) -> Tensor {
+        // as Python does it: `n[items]` is a view, then `copy_` or `fill_` in place, which
+        // rewires `n`'s history through CopySlices; an index that picks everything writes
+        // into `n` itself (`FillBackward2`, `FillBackward3` for a 0-dim tensor, `CopyBackwards`)
         let value = value.into_operand();
-        let value_tensor = match value {
-            Operand::Tensor(t) => Some(t),
-            Operand::Scalar(_) => None,
+        match (self.index_picking(items), value) {
+            (Some(view), Operand::Tensor(t)) => view.copy_(t),
+            (Some(view), Operand::Scalar(s)) => view.fill_(s),
+            (None, Operand::Tensor(t)) if t.dim() == 0 => self.fill_tensor_(t),
+            (None, Operand::Tensor(t)) => self.copy_(t),
+            (None, Operand::Scalar(s)) => self.fill_(s),
         };
-        let records = is_grad_enabled() && (self.requires_grad() || value_tensor.is_some_and(Tensor::requires_grad));
-        if records {
-            super::inplace::check_inplace_allowed(self);
-        }
-        let target = crate::autograd::grad_mode::no_grad(|| self.index(items.clone()));
-        let region_shape = target.shape();
-        let source = match value {
-            Operand::Tensor(t) => t.detach(),
-            Operand::Scalar(s) => Tensor::from_vec(vec![s.as_f64()], &[], self.dtype()),
-        };
-        let source = crate::autograd::grad_mode::no_grad(|| source.expand(&region_shape).to_dtype(self.dtype()));
-        write_values(&target, &source);
-        self.with_data(|d| d.storage.bump_version());
-        if records {
-            let next = vec![self.gradient_edge(), value_tensor.and_then(Tensor::gradient_edge)];
-            let value_shape = value_tensor.map(Tensor::shape).unwrap_or_default();
-            let node = Node::new(Box::new(CopySlices { items, value_shape }), next);
-            set_history(self, node);
-        }
         self.clone()
     }
 }
@@ -235,24 +254,130 @@ fn scatter_into_zeros(grad: &Tensor, shape: &[usize], items: &[IndexItem]) -> Te
     record(out, "SelectBackwardBackward0", &[Some(grad)], &[], |_| vec![], move |_, g, _| vec![Some(g.index(items.clone()))])
 }
 
-/// The node of an index assignment: the old values' gradient is zero in the written region;
-/// the assigned value gets the region of the gradient.
-struct CopySlices {
-    items: Vec<IndexItem>,
-    value_shape: Vec<usize>,
+/// The rows an index tensor picks: a bool mask over the leading dims, or int64 positions
+/// along dim 0 (negative ones count from the end). Returns the row numbers (in the flattened
+/// leading dims) and how many leading dims the index covers.
+fn index_rows(t_shape: &[usize], index: &Tensor) -> (Vec<usize>, usize) {
+    match index.dtype() {
+        crate::dtype::DType::Bool => {
+            let mask_shape = index.shape();
+            let covered = mask_shape.len();
+            if covered > t_shape.len() {
+                crate::raise!(IndexError, "too many indices for tensor of dimension {}", t_shape.len());
+            }
+            for (i, (&m, &s)) in mask_shape.iter().zip(t_shape).enumerate() {
+                if m != s {
+                    crate::raise!(
+                        IndexError,
+                        "The shape of the mask {} at index {i} does not match the shape of the indexed tensor {} at index {i}",
+                        crate::layout::shape_list(&mask_shape),
+                        crate::layout::shape_list(t_shape)
+                    );
+                }
+            }
+            let rows = index.to_vec_f64().iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i).collect();
+            (rows, covered)
+        }
+        crate::dtype::DType::Int64 => {
+            if t_shape.is_empty() {
+                crate::raise!(IndexError, "too many indices for tensor of dimension 0");
+            }
+            let size = t_shape[0];
+            let rows = index
+                .to_vec_i64()
+                .into_iter()
+                .map(|i| {
+                    if i < -(size as i64) || i >= size as i64 {
+                        crate::raise!(IndexError, "index {i} is out of bounds for dimension 0 with size {size}");
+                    }
+                    if i < 0 { (i + size as i64) as usize } else { i as usize }
+                })
+                .collect();
+            (rows, 1)
+        }
+        _ => crate::raise!(IndexError, "tensors used as indices must be long, int, byte or bool tensors"),
+    }
 }
 
-impl BackwardFunction for CopySlices {
-    fn name(&self) -> std::borrow::Cow<'static, str> {
-        "CopySlices".into()
-    }
-
-    fn backward(&mut self, grad: &Tensor) -> Vec<Option<Tensor>> {
-        let for_value = grad.index(self.items.clone()).sum_to_size(&self.value_shape);
-        let for_base = grad.deep_clone();
-        let region = crate::autograd::grad_mode::no_grad(|| for_base.index(self.items.clone()));
-        write_values(&region, &crate::factory::zeros_like(&region));
-        vec![Some(for_base), Some(for_value)]
-    }
+/// Copies of `rows` (each `block` elements long) of `values`, in order.
+fn take_rows(values: &[f64], rows: &[usize], block: usize) -> Vec<f64> {
+    rows.iter().flat_map(|&r| values[r * block..(r + 1) * block].iter().copied()).collect()
 }
 
+impl Tensor {
+    /// `x.index_put(index, values)` out of place: `x` with the rows `index` picks (a bool mask
+    /// or int64 positions along dim 0) replaced by `values` (broadcast), `IndexPutBackward0`.
+    pub(crate) fn index_put(&self, index: &Tensor, values: &Operand) -> Tensor {
+        let shape = self.shape();
+        let (rows, covered) = index_rows(&shape, index);
+        let rest: Vec<usize> = match index.dtype() {
+            crate::dtype::DType::Bool => shape[covered..].to_vec(),
+            _ => shape[1..].to_vec(),
+        };
+        let block: usize = rest.iter().product();
+        let mut region_shape = vec![rows.len()];
+        region_shape.extend(&rest);
+        let dtype = self.dtype();
+        let source = match values {
+            Operand::Tensor(t) => *t,
+            Operand::Scalar(_) => &Tensor::from_vec(vec![0.0], &[], dtype),
+        };
+        let fill: Vec<f64> = match values {
+            Operand::Tensor(t) => {
+                let broadcast = crate::layout::broadcast_shapes(&t.shape(), &region_shape);
+                if broadcast.as_deref() != Some(region_shape.as_slice()) {
+                    crate::raise!(
+                        "shape mismatch: value tensor of shape {} cannot be broadcast to indexing result of shape {}",
+                        crate::layout::shape_list(&t.shape()),
+                        crate::layout::shape_list(&region_shape)
+                    );
+                }
+                crate::autograd::grad_mode::no_grad(|| t.expand(&region_shape).to_vec_f64())
+            }
+            Operand::Scalar(s) => vec![s.as_f64(); rows.len() * block],
+        };
+        let mut out = self.to_vec_f64();
+        for (j, &r) in rows.iter().enumerate() {
+            out[r * block..(r + 1) * block].copy_from_slice(&fill[j * block..(j + 1) * block]);
+        }
+        let out = Tensor::from_vec(out, &shape, dtype);
+        let (value_shape, value_dtype) = (source.shape(), source.dtype());
+        let value_input = match values {
+            Operand::Tensor(t) => Some(*t),
+            Operand::Scalar(_) => None,
+        };
+        // d index_put(x, rows, v) = grad with the rows zeroed for x, the rows of grad for v
+        record(out, "IndexPutBackward0", &[Some(self), value_input], &[], |_| vec![], move |_, g, needs| {
+            let grad = g.to_vec_f64();
+            let for_self = needs[0].then(|| {
+                let mut kept = grad.clone();
+                for &r in &rows {
+                    kept[r * block..(r + 1) * block].iter_mut().for_each(|v| *v = 0.0);
+                }
+                Tensor::from_vec(kept, &g.shape(), g.dtype())
+            });
+            let for_values = needs[1].then(|| {
+                let picked = Tensor::from_vec(take_rows(&grad, &rows, block), &region_shape, g.dtype());
+                super::elementwise::reduce_grad(picked, &value_shape, value_dtype)
+            });
+            vec![for_self, for_values]
+        })
+    }
+
+    /// Assignment through an index tensor, Python's `x[mask] = value` (a bool mask over the
+    /// leading dims) or `x[positions] = value` (int64 positions along dim 0); `value` is a
+    /// number or a tensor broadcast to the picked rows (`IndexPutBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([1., -2., 3.]);
+    /// x.assign_with(&x.lt(0.0), 0.0);
+    /// assert_eq!(x.to_string(), "tensor([1., 0., 3.])");
+    /// x.assign_with(&tensor!([0, 2]), &tensor!([7., 8.]));
+    /// assert_eq!(x.to_string(), "tensor([7., 0., 8.])");
+    /// ```
+    pub fn assign_with<'a>(&self, index: &Tensor, value: impl IntoOperand<'a>) -> Tensor {
+        let value = value.into_operand();
+        self.apply_inplace(|t| t.index_put(index, &value))
+    }
+}

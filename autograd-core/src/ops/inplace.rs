@@ -1,31 +1,52 @@
 //! In-place ops (`add_`, `mul_`, `zero_`, `fill_`, `copy_`, and the `+=`-style operators),
 //! with PyTorch's rules: no in-place change of a leaf that requires grad (or a view of one)
-//! while grad mode is on; every write bumps the storage's version counter; on a non-leaf the
-//! op becomes the tensor's new grad_fn.
+//! while grad mode is on; every write bumps the storage's version counter; the op becomes the
+//! tensor's new grad_fn, or, on a view, part of its base's `CopySlices` (see `autograd::views`).
 
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
 use super::elementwise::{IntoOperand, Scalar};
 use super::index::write_buffer;
 use crate::autograd::grad_mode::{is_grad_enabled, no_grad};
+use crate::autograd::record::record;
+use crate::autograd::views::{rebase_history, ViewCreation};
 use crate::dtype::Category;
 use crate::tensor::Tensor;
 
-/// Panics with PyTorch's words when an in-place change of `t` would break the graph.
+/// Raises PyTorch's errors when an in-place change of `t` would break the graph.
 pub(crate) fn check_inplace_allowed(t: &Tensor) {
     if !is_grad_enabled() {
         return;
     }
     let meta = t.meta();
     if meta.grad_fn.is_none() && meta.requires_grad {
-        panic!("a leaf Variable that requires grad is being used in an in-place operation.");
+        crate::raise!("a leaf Variable that requires grad is being used in an in-place operation.");
     }
-    if let Some(view) = &meta.view {
-        let base = view.base.clone();
+    if let Some(view) = meta.view.clone() {
         drop(meta);
-        if base.is_leaf() && base.requires_grad() {
-            panic!("a view of a leaf Variable that requires grad is being used in an in-place operation.");
+        if view.base.is_leaf() && view.base.requires_grad() {
+            crate::raise!("a view of a leaf Variable that requires grad is being used in an in-place operation.");
         }
+        if view.creation == ViewCreation::NoGrad && view.base.requires_grad() {
+            crate::raise!(
+                "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given that \
+                 this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both \
+                 the view and the inplace either both inside the no_grad block (if you don't want the inplace to be \
+                 tracked) or both outside (if you want the inplace to be tracked)."
+            );
+        }
+    }
+}
+
+/// PyTorch refuses to write into a tensor where several elements share one memory location
+/// (an expanded tensor).
+fn check_no_internal_overlap(t: &Tensor) {
+    let overlaps = t.with_data(|d| d.layout.shape.iter().zip(&d.layout.strides).any(|(&size, &stride)| size > 1 && stride == 0));
+    if overlaps {
+        crate::raise!(
+            "unsupported operation: more than one element of the written-to tensor refers to a single memory \
+             location. Please clone() the tensor before performing the operation."
+        );
     }
 }
 
@@ -39,19 +60,44 @@ fn category_name(dtype: crate::dtype::DType) -> &'static str {
 }
 
 impl Tensor {
-    /// Runs an out-of-place op and writes its result into this tensor's storage.
-    fn apply_inplace(&self, op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+    /// The input an in-place op computes from, while grad mode is on: this tensor's values
+    /// (copied, since the op overwrites them) with this tensor's place in the graph. What the
+    /// op's backward saves of its input is then the value *before* the change, as PyTorch's
+    /// in-place formulas have it, and no false version error can come from it.
+    fn inplace_input(&self) -> Tensor {
+        let copy = self.contiguous_values();
+        let edge = self.gradient_edge();
+        let requires_grad = self.requires_grad();
+        let mut meta = copy.meta();
+        match edge {
+            Some(edge) if !edge.node.is_accumulate_grad() => {
+                meta.grad_fn = Some(edge.node);
+                meta.output_nr = edge.input_nr;
+            }
+            _ => meta.requires_grad = requires_grad && self.dtype().is_floating_point(),
+        }
+        drop(meta);
+        copy
+    }
+
+    /// Runs an out-of-place op on this tensor's values and writes the result into this
+    /// tensor's storage; the op's node becomes this tensor's history (through `CopySlices`
+    /// for a view).
+    pub(crate) fn apply_inplace(&self, op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
         check_inplace_allowed(self);
-        let result = op(self);
+        check_no_internal_overlap(self);
+        let recording = is_grad_enabled();
+        let input = if recording { self.inplace_input() } else { self.clone() };
+        let result = op(&input);
         let (mine, theirs) = (self.dtype(), result.dtype());
         if theirs.category() > mine.category() || (mine.category() != Category::Float && theirs.category() == Category::Float) {
-            panic!("result type {} can't be cast to the desired output type {}", category_name(theirs), category_name(mine));
+            crate::raise!("result type {} can't be cast to the desired output type {}", category_name(theirs), category_name(mine));
         }
         if result.shape() != self.shape() {
-            panic!(
-                "output with shape {:?} doesn't match the broadcast shape {:?}",
-                self.shape(),
-                result.shape()
+            crate::raise!(
+                "output with shape {} doesn't match the broadcast shape {}",
+                crate::layout::shape_list(&self.shape()),
+                crate::layout::shape_list(&result.shape())
             );
         }
         let values = result.contiguous_buffer();
@@ -59,10 +105,12 @@ impl Tensor {
             write_buffer(&mut d.storage.write(), &d.layout, &values);
             d.storage.bump_version();
         });
-        if let Some(node) = result.grad_fn() {
-            let mut meta = self.meta();
-            meta.grad_fn = Some(node);
-            meta.output_nr = 0;
+        let node = if recording { result.meta().grad_fn.clone() } else { None };
+        if let Some(node) = node {
+            if let Some(function) = node.state().function.as_mut() {
+                function.rebind_output(self);
+            }
+            rebase_history(self, node);
         }
         self.clone()
     }
@@ -97,8 +145,68 @@ impl Tensor {
         self.apply_inplace(|t| t.pow(exponent))
     }
 
-    /// `x.zero_()`: sets every element to 0, in place. On the tensor `x.grad()` returns, this
-    /// clears the stored gradient.
+    /// `x.exp_()`: in-place `exp`.
+    pub fn exp_(&self) -> Tensor {
+        self.apply_inplace(Tensor::exp)
+    }
+
+    /// `x.log_()`: in-place `log`.
+    pub fn log_(&self) -> Tensor {
+        self.apply_inplace(Tensor::log)
+    }
+
+    /// `x.sin_()`: in-place `sin`.
+    pub fn sin_(&self) -> Tensor {
+        self.apply_inplace(Tensor::sin)
+    }
+
+    /// `x.cos_()`: in-place `cos`.
+    pub fn cos_(&self) -> Tensor {
+        self.apply_inplace(Tensor::cos)
+    }
+
+    /// `x.tanh_()`: in-place `tanh`.
+    pub fn tanh_(&self) -> Tensor {
+        self.apply_inplace(Tensor::tanh)
+    }
+
+    /// `x.sigmoid_()`: in-place `sigmoid`.
+    pub fn sigmoid_(&self) -> Tensor {
+        self.apply_inplace(Tensor::sigmoid)
+    }
+
+    /// `x.sqrt_()`: in-place `sqrt`.
+    pub fn sqrt_(&self) -> Tensor {
+        self.apply_inplace(Tensor::sqrt)
+    }
+
+    /// `x.relu_()`: in-place `relu`.
+    pub fn relu_(&self) -> Tensor {
+        self.apply_inplace(Tensor::relu)
+    }
+
+    /// `x.abs_()`: in-place `abs`.
+    pub fn abs_(&self) -> Tensor {
+        self.apply_inplace(Tensor::abs)
+    }
+
+    /// `x.neg_()`: in-place negation.
+    pub fn neg_(&self) -> Tensor {
+        self.apply_inplace(Tensor::neg_impl)
+    }
+
+    /// `x.clamp_(min, max)`: in-place `clamp`.
+    pub fn clamp_(&self, min: Option<f64>, max: Option<f64>) -> Tensor {
+        self.apply_inplace(|t| t.clamp(min, max))
+    }
+
+    /// `x.masked_fill_(mask, value)`: in-place `masked_fill`.
+    pub fn masked_fill_(&self, mask: &Tensor, value: f64) -> Tensor {
+        self.apply_inplace(|t| t.masked_fill(mask, value))
+    }
+
+    /// `x.zero_()`: sets every element to 0, in place (`ZeroBackward0` on a tensor with
+    /// history). On the tensor `x.grad()` returns, this clears the stored gradient.
     ///
     /// ```
     /// use autograd_core::prelude::*;
@@ -108,42 +216,78 @@ impl Tensor {
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 0., 0., 0.])");
     /// ```
     pub fn zero_(&self) -> Tensor {
-        self.fill_(0.0)
+        self.fill_named(0.0, "ZeroBackward0")
     }
 
-    /// `x.fill_(value)`: sets every element to `value`, in place (`FillBackward0` on a
-    /// non-leaf: no gradient flows to the old values).
+    /// `x.fill_(value)`: sets every element to `value`, in place (`FillBackward2` on a tensor
+    /// with history: no gradient flows to the old values).
     pub fn fill_(&self, value: impl Into<Scalar>) -> Tensor {
-        let value = value.into().as_f64();
-        check_inplace_allowed(self);
-        let filled = crate::factory::full_with(&self.shape(), value, crate::factory::TensorOptions::default().dtype(self.dtype()));
-        self.with_data(|d| {
-            write_buffer(&mut d.storage.write(), &d.layout, &filled.contiguous_buffer());
-            d.storage.bump_version();
-        });
-        if is_grad_enabled() && self.grad_fn().is_some() {
-            let out = crate::autograd::record::record(
-                filled.requires_grad_(false),
-                "FillBackward0",
-                &[Some(self)],
-                &[],
-                |_| vec![],
-                |_, g, _| vec![Some(crate::factory::zeros_like(g))],
-            );
-            if let Some(node) = out.grad_fn() {
-                self.meta().grad_fn = Some(node);
-            }
-        }
-        self.clone()
+        self.fill_named(value.into().as_f64(), "FillBackward2")
     }
 
-    /// `x.copy_(src)`: copies `src`'s values (broadcast) into this tensor, in place.
+    /// `x.fill_(value)` with a 0-dim tensor `value` (`FillBackward3`: the value gets the sum
+    /// of the gradient).
+    pub fn fill_tensor_(&self, value: &Tensor) -> Tensor {
+        if value.dim() != 0 {
+            crate::raise!(
+                "fill_ only supports 0-dimension value tensor but got tensor with {} dimensions.",
+                value.dim()
+            );
+        }
+        let value_dtype = value.dtype();
+        self.apply_inplace(|t| {
+            let filled = crate::factory::full_with(&t.shape(), value.item(), crate::factory::TensorOptions::default().dtype(t.dtype()));
+            // d fill(x, v) = 0 for x, sum(grad) for v
+            record(filled, "FillBackward3", &[Some(t), Some(value)], &[], |_| vec![], move |_, g, needs| {
+                vec![
+                    needs[0].then(|| crate::factory::zeros_like(g)),
+                    needs[1].then(|| super::elementwise::reduce_grad(g.sum(), &[], value_dtype)),
+                ]
+            })
+        })
+    }
+
+    fn fill_named(&self, value: f64, name: &'static str) -> Tensor {
+        self.apply_inplace(|t| {
+            let filled = crate::factory::full_with(&t.shape(), value, crate::factory::TensorOptions::default().dtype(t.dtype()));
+            // d fill(x) = 0
+            record(filled, name, &[Some(t)], &[], |_| vec![], |_, g, _| vec![Some(crate::factory::zeros_like(g))])
+        })
+    }
+
+    /// `x.copy_(src)`: copies `src`'s values (broadcast, converted to this tensor's dtype) into
+    /// this tensor, in place (`CopyBackwards`: the gradient goes to `src`, none to the old values).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([1., 2.], requires_grad = true);
+    /// let y = &x * 2.0;
+    /// y.copy_(&tensor!([5., 6.]));
+    /// assert_eq!(y.to_string(), "tensor([5., 6.], grad_fn=<CopyBackwards>)");
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 0.])");
+    /// ```
     pub fn copy_(&self, src: &Tensor) -> Tensor {
         let shape = self.shape();
+        let src_shape = src.shape();
+        if crate::layout::broadcast_shapes(&src_shape, &shape).as_deref() != Some(shape.as_slice()) {
+            crate::raise!(
+                "output with shape {} doesn't match the broadcast shape {}",
+                crate::layout::shape_list(&shape),
+                crate::layout::shape_list(&crate::layout::broadcast_shapes(&src_shape, &shape).unwrap_or(src_shape.clone()))
+            );
+        }
         self.apply_inplace(|t| {
-            // d copy_(src) = grad for src, nothing for the old values
-            let expanded = src.expand(&shape).to_dtype(t.dtype());
-            expanded.add(&t.detach().mul(0.0))
+            let dtype = t.dtype();
+            let values = crate::autograd::grad_mode::no_grad(|| src.expand(&shape).to_dtype(dtype).contiguous_values());
+            let src_dtype = src.dtype();
+            // d copy_(self, src) = 0 for the old values, grad (summed to src's shape) for src
+            record(values, "torch::autograd::CopyBackwards", &[Some(t), Some(src)], &[], |_| vec![], move |_, g, needs| {
+                vec![
+                    needs[0].then(|| crate::factory::zeros_like(g)),
+                    needs[1].then(|| super::elementwise::reduce_grad(g.clone(), &src_shape, src_dtype)),
+                ]
+            })
         })
     }
 

@@ -47,11 +47,12 @@ impl Tensor {
     /// A new tensor sharing this one's storage with another layout (a view).
     pub(crate) fn view_with_layout(&self, layout: Layout) -> Tensor {
         let data = self.read_data();
+        let version = data.storage.version();
         let view = Tensor::from_parts(data.storage, layout, data.dtype);
         // a view of a view hangs off the same base
         let parent = self.meta().view.as_ref().map(|v| v.base.clone());
         let base = parent.unwrap_or_else(|| self.clone());
-        view.meta().view = Some(ViewInfo { base });
+        view.meta().view = Some(ViewInfo::new(base, version));
         view
     }
 

@@ -1,0 +1,205 @@
+//! Views and in-place changes, tracked as PyTorch tracks them.
+//!
+//! A view (`y[0]`, `y.t()`, `y.unsqueeze(0)`, ...) shares its base's storage, and so its
+//! version counter. Two things follow, both measured on torch 2.15:
+//!
+//! - **In-place on a view rewires the base.** `y.select(0, 0).mul_(10)` makes `y.grad_fn` a
+//!   `CopySlices` node that wraps the in-place op's backward: the gradient flowing into `y`
+//!   has the view's region replaced by what the op sends back for its input, and the op's
+//!   other inputs (a `w` in `v.mul_(w)`) get their gradients from it.
+//! - **Views go stale.** After any in-place change of the storage (through the base or any
+//!   view), a view's `grad_fn` is rebuilt the next time it is asked for, as
+//!   `AsStridedBackward0` on the base's current history — so `v.sum().backward()` after
+//!   `y.mul_(3)` sees the multiplication.
+//!
+//! Everything here works in storage positions (a view is a layout in the same storage as its
+//! base), which covers every view op at once: select, slices, transpose, permute, expand, ...
+
+use std::borrow::Cow;
+
+use super::grad_mode::is_grad_enabled;
+use super::node::{BackwardFunction, Node};
+use super::record::set_history;
+use crate::layout::Layout;
+use crate::storage::Buffer;
+use crate::tensor::{gather, Tensor};
+
+/// Whether a view was made with grad mode on (the normal case) or inside `no_grad`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ViewCreation {
+    GradMode,
+    NoGrad,
+}
+
+/// The tensor a view was cut from (PyTorch's `._base`, never itself a view), how the view was
+/// made, and the storage version its `grad_fn` was built against.
+#[derive(Clone)]
+pub(crate) struct ViewInfo {
+    pub base: Tensor,
+    pub creation: ViewCreation,
+    pub attr_version: u64,
+}
+
+impl ViewInfo {
+    pub fn new(base: Tensor, version: u64) -> ViewInfo {
+        let creation = if is_grad_enabled() { ViewCreation::GradMode } else { ViewCreation::NoGrad };
+        ViewInfo { base, creation, attr_version: version }
+    }
+}
+
+/// The `grad_fn` of `t`, rebuilt first when `t` is a view whose storage changed in place since
+/// its `grad_fn` was set.
+pub(crate) fn current_grad_fn(t: &Tensor) -> Option<Node> {
+    let (view, node) = {
+        let meta = t.meta();
+        match &meta.view {
+            None => return meta.grad_fn.clone(),
+            Some(view) => (view.clone(), meta.grad_fn.clone()),
+        }
+    };
+    let version = t.version();
+    if view.attr_version == version || view.creation == ViewCreation::NoGrad {
+        return node;
+    }
+    let Some(base_edge) = view.base.gradient_edge() else {
+        return node;
+    };
+    let (base_layout, view_layout) = (view.base.layout(), t.layout());
+    let storage_len = t.with_data(|d| d.storage.read().len());
+    let regenerated = Node::new(Box::new(AsStridedBackward { base_layout, view_layout, storage_len }), vec![Some(base_edge)]);
+    set_history(t, regenerated.clone());
+    Some(regenerated)
+}
+
+/// Marks a view's `grad_fn` as built against the storage's current version.
+pub(crate) fn mark_fresh(t: &Tensor) {
+    let version = t.version();
+    if let Some(view) = t.meta().view.as_mut() {
+        view.attr_version = version;
+    }
+}
+
+/// Makes `node` (the backward of an in-place op just applied to `t`) part of `t`'s history:
+/// `t`'s new `grad_fn` when `t` is not a view; for a view, the base's new `grad_fn` becomes a
+/// `CopySlices` wrapping `node` (the view's own `grad_fn` is then rebuilt from the base).
+pub(crate) fn rebase_history(t: &Tensor, node: Node) {
+    let view = t.meta().view.clone();
+    match view {
+        None => set_history(t, node),
+        Some(view) => {
+            let base = view.base;
+            let function = node.state().function.take().expect("a fresh node keeps its function");
+            let mut next = vec![base.gradient_edge()];
+            next.extend(node.0.next.iter().skip(1).cloned());
+            let copy_slices = CopySlices {
+                base_layout: base.layout(),
+                view_layout: t.layout(),
+                storage_len: t.with_data(|d| d.storage.read().len()),
+                function,
+            };
+            set_history(&base, Node::new(Box::new(copy_slices), next));
+        }
+    }
+}
+
+/// A gradient laid out in storage positions, for moving gradients between a base and its views.
+struct StorageGrad {
+    values: Vec<f64>,
+}
+
+impl StorageGrad {
+    fn zeros(len: usize) -> StorageGrad {
+        StorageGrad { values: vec![0.0; len] }
+    }
+
+    /// Writes (or, for `accumulate`, adds) `grad`'s row-major values at `layout`'s positions.
+    fn put(&mut self, layout: &Layout, grad: &Tensor, accumulate: bool) {
+        for (p, v) in layout.positions().zip(grad.to_vec_f64()) {
+            if accumulate {
+                self.values[p] += v;
+            } else {
+                self.values[p] = v;
+            }
+        }
+    }
+
+    fn zero(&mut self, layout: &Layout) {
+        for p in layout.positions() {
+            self.values[p] = 0.0;
+        }
+    }
+
+    /// The values at `layout`'s positions, as a tensor of `layout`'s shape and `like`'s dtype.
+    fn take(&self, layout: &Layout, like: &Tensor) -> Tensor {
+        let values = gather(&Buffer::F64(self.values.clone()), layout);
+        let Buffer::F64(values) = values else { unreachable!("gathered from f64") };
+        Tensor::from_vec(values, &layout.shape, like.dtype())
+    }
+}
+
+/// The backward of a view rebuilt after an in-place change: the gradient placed at the view's
+/// positions of the base (summed where an expanded view repeats a position), zero elsewhere.
+struct AsStridedBackward {
+    base_layout: Layout,
+    view_layout: Layout,
+    storage_len: usize,
+}
+
+impl BackwardFunction for AsStridedBackward {
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("AsStridedBackward0")
+    }
+
+    // d as_strided(base) = grad scattered back to the base's positions
+    fn backward(&mut self, grad: &Tensor) -> Vec<Option<Tensor>> {
+        let mut flat = StorageGrad::zeros(self.storage_len);
+        flat.put(&self.view_layout, grad, true);
+        vec![Some(flat.take(&self.base_layout, grad))]
+    }
+}
+
+/// The base's node after an in-place op on one of its views: the base's gradient with the
+/// view's region replaced by what the op's backward gives for its input; the op's other
+/// inputs get theirs from the op's backward.
+struct CopySlices {
+    base_layout: Layout,
+    view_layout: Layout,
+    storage_len: usize,
+    function: Box<dyn BackwardFunction>,
+}
+
+impl BackwardFunction for CopySlices {
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("torch::autograd::CopySlices")
+    }
+
+    fn backward(&mut self, grad: &Tensor) -> Vec<Option<Tensor>> {
+        let mut flat = StorageGrad::zeros(self.storage_len);
+        flat.put(&self.base_layout, grad, false);
+        let for_view = flat.take(&self.view_layout, grad);
+        let mut grads = self.function.backward(&for_view).into_iter();
+        match grads.next().flatten() {
+            Some(g) => flat.put(&self.view_layout, &g, false),
+            None => flat.zero(&self.view_layout),
+        }
+        let mut out = vec![Some(flat.take(&self.base_layout, grad))];
+        out.extend(grads);
+        out
+    }
+
+    fn saved_tensors(&self) -> Vec<(String, Tensor)> {
+        self.function.saved_tensors()
+    }
+
+    fn has_saved(&self) -> bool {
+        self.function.has_saved()
+    }
+
+    fn release(&mut self) {
+        self.function.release()
+    }
+
+    fn rebind_output(&mut self, output: &Tensor) {
+        self.function.rebind_output(output)
+    }
+}

@@ -1,0 +1,359 @@
+//! Views and in-place ops as PyTorch 2.15 runs them. Every expected text below is what
+//! torch 2.15.0 printed for the same program (run by hand with the Python shown in each
+//! test's comment).
+
+use autograd_core::error::{ErrorKind, TorchError};
+use autograd_core::prelude::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+fn raised(f: impl FnOnce()) -> TorchError {
+    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected an error");
+    TorchError::from_payload(payload.as_ref())
+}
+
+fn grad_text(t: &Tensor) -> String {
+    t.grad().map(|g| g.to_string()).unwrap_or_else(|| "None".into())
+}
+
+fn names(node: &Node) -> Vec<String> {
+    node.next_functions().iter().map(|(n, _)| n.as_ref().map(|n| n.name()).unwrap_or_else(|| "None".into())).collect()
+}
+
+#[test]
+fn in_place_on_a_view_rewires_the_base_through_copy_slices() {
+    // x = torch.tensor([1.,2.,3.], requires_grad=True); y = x*2; v = y.select(0,0); v.mul_(10)
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let y = &x * 2.0;
+    let v = y.select(0, 0);
+    v.mul_(10.0);
+    assert_eq!(y.to_string(), "tensor([20.,  4.,  6.], grad_fn=<CopySlices>)");
+    assert_eq!(v.to_string(), "tensor(20., grad_fn=<AsStridedBackward0>)");
+    let node = y.grad_fn().unwrap();
+    assert_eq!(node.name(), "torch::autograd::CopySlices");
+    assert_eq!(names(&node), vec!["MulBackward0", "None"]);
+    assert_eq!(names(&v.grad_fn().unwrap()), vec!["torch::autograd::CopySlices"]);
+    y.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([20.,  2.,  2.])");
+}
+
+#[test]
+fn in_place_on_a_view_by_a_tensor_that_requires_grad() {
+    // y = x*2; y[0].mul_(w); y.sum().backward() -> x.grad [10,2,2], w.grad 2
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let w = tensor!(5., requires_grad = true);
+    let y = &x * 2.0;
+    y.select(0, 0).mul_(&w);
+    y.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([10.,  2.,  2.])");
+    assert_eq!(grad_text(&w), "tensor(2.)");
+}
+
+#[test]
+fn in_place_on_a_view_of_a_base_without_grad() {
+    // n = torch.zeros(3); n[1] = w*3 -> CopySlices ((None, 0), (MulBackward0, 0))
+    let w = tensor!(2., requires_grad = true);
+    let n = zeros(&[3]);
+    n.assign(idx![0], 5.0);
+    assert_eq!(n.to_string(), "tensor([5., 0., 0.])");
+    n.assign(idx![1], &(&w * 3.0));
+    assert_eq!(n.to_string(), "tensor([5., 6., 0.], grad_fn=<CopySlices>)");
+    assert_eq!(names(&n.grad_fn().unwrap()), vec!["None", "MulBackward0"]);
+    n.sum().backward();
+    assert_eq!(grad_text(&w), "tensor(3.)");
+}
+
+#[test]
+fn scalar_assignment_has_one_next_function_and_whole_range_is_fill() {
+    let x = tensor!([1., 2.], requires_grad = true);
+    // n4 = x*2; n4[0] = 5. -> CopySlices ((MulBackward0, 0),)
+    let n = &x * 2.0;
+    n.assign(idx![0], 5.0);
+    assert_eq!(names(&n.grad_fn().unwrap()), vec!["MulBackward0"]);
+    // n3 = x*2; n3[:] = 5. -> FillBackward2
+    let m = &x * 2.0;
+    m.assign(idx![..], 5.0);
+    assert_eq!(m.grad_fn().unwrap().name(), "FillBackward2");
+    assert_eq!(names(&m.grad_fn().unwrap()), vec!["MulBackward0"]);
+    // y.zero_() -> ZeroBackward0
+    let z = &x * 2.0;
+    z.zero_();
+    assert_eq!(z.grad_fn().unwrap().name(), "ZeroBackward0");
+    // a plain tensor: n2 = torch.zeros(3); n2[:] = 5.
+    let p = zeros(&[3]);
+    p.assign(idx![..], 5.0);
+    assert_eq!(p.to_string(), "tensor([5., 5., 5.])");
+}
+
+#[test]
+fn views_go_stale_after_an_in_place_change_of_their_base() {
+    // y = x*1; v = y.unsqueeze(0); y.mul_(3); v.sum().backward() -> x.grad [3, 3]
+    let x = tensor!([1., 2.], requires_grad = true);
+    let y = &x * 1.0;
+    let v = y.unsqueeze(0);
+    assert_eq!(v.grad_fn().unwrap().name(), "UnsqueezeBackward0");
+    y.mul_(3.0);
+    assert_eq!(v.to_string(), "tensor([[3., 6.]], grad_fn=<AsStridedBackward0>)");
+    v.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([3., 3.])");
+}
+
+#[test]
+fn a_view_of_a_view_and_a_transposed_view() {
+    // y = x*1; v = y[0]; vv = v[1]; vv.mul_(5)
+    let x = tensor!([[1., 2.], [3., 4.]], requires_grad = true);
+    let y = &x * 1.0;
+    let v = y.select(0, 0);
+    let vv = v.select(0, 1);
+    vv.mul_(5.0);
+    assert_eq!(y.to_string(), "tensor([[ 1., 10.],\n        [ 3.,  4.]], grad_fn=<CopySlices>)");
+    assert_eq!(v.to_string(), "tensor([ 1., 10.], grad_fn=<AsStridedBackward0>)");
+    // t = y.t(); t[0].mul_(3); y.sum().backward() -> x.grad [[3,1],[3,1]]
+    let x = tensor!([[1., 2.], [3., 4.]], requires_grad = true);
+    let y = &x * 1.0;
+    y.t().select(0, 0).mul_(3.0);
+    assert_eq!(y.to_string(), "tensor([[3., 2.],\n        [9., 4.]], grad_fn=<CopySlices>)");
+    y.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([[3., 1.],\n        [3., 1.]])");
+    // y = x*2; v = y[1:]; y.mul_(2); (v*v).sum().backward() -> [0, 64, 96]
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let y = &x * 2.0;
+    let v = y.index(idx![1..]);
+    y.mul_(2.0);
+    (&v * &v).sum().backward();
+    assert_eq!(grad_text(&x), "tensor([ 0., 64., 96.])");
+}
+
+#[test]
+fn copy_replaces_the_history() {
+    // y = x*2; y.copy_(torch.tensor([5.,6.])) -> CopyBackwards ((MulBackward0, 0), (None, 0)); x.grad [0, 0]
+    let x = tensor!([1., 2.], requires_grad = true);
+    let y = &x * 2.0;
+    y.copy_(&tensor!([5., 6.]));
+    assert_eq!(y.to_string(), "tensor([5., 6.], grad_fn=<CopyBackwards>)");
+    assert_eq!(y.grad_fn().unwrap().name(), "torch::autograd::CopyBackwards");
+    assert_eq!(names(&y.grad_fn().unwrap()), vec!["MulBackward0", "None"]);
+    y.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([0., 0.])");
+}
+
+#[test]
+fn copy_keeps_inf_nan_out_and_converts_to_the_destination_dtype() {
+    let dst = tensor!([1., 2., 3.]);
+    dst.assign(idx![1], f64::INFINITY);
+    dst.assign(idx![2], f64::NAN);
+    dst.copy_(&tensor!([5., 6., 7.]));
+    assert_eq!(dst.to_string(), "tensor([5., 6., 7.])");
+    let ints = tensor!([1, 2, 3]);
+    ints.copy_(&tensor!([1.5, -2.5, 3.0]));
+    assert_eq!(ints.to_string(), "tensor([ 1, -2,  3])");
+    // an int64 tensor assigned a value that requires grad stays without grad
+    let w = tensor!(2., requires_grad = true);
+    let n = zeros_with(&[3], TensorOptions::default().dtype(DType::Int64));
+    n.assign(idx![0], &(&w * 3.0));
+    assert_eq!(n.to_string(), "tensor([6, 0, 0])");
+    assert!(!n.requires_grad());
+}
+
+#[test]
+fn in_place_ops_save_the_value_before_the_change() {
+    // y = x*2; y.mul_(w) -> x.grad [6, 8], w.grad [2, 4]; y = x*2; y.pow_(2) -> x.grad += [8, 16]
+    let x = tensor!([1., 2.], requires_grad = true);
+    let w = tensor!([3., 4.], requires_grad = true);
+    let y = &x * 2.0;
+    y.mul_(&w);
+    y.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([6., 8.])");
+    assert_eq!(grad_text(&w), "tensor([2., 4.])");
+    let y = &x * 2.0;
+    y.pow_(2);
+    y.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([14., 24.])");
+}
+
+#[test]
+fn a_saved_result_changed_in_place_is_caught() {
+    // y = x*1; y.exp_(); y.mul_(2); y.sum().backward() -> version error
+    let x = tensor!([1., 2.], requires_grad = true);
+    let y = &x * 1.0;
+    y.exp_();
+    assert_eq!(y.grad_fn().unwrap().name(), "ExpBackward0");
+    y.mul_(2.0);
+    let err = raised(|| y.sum().backward());
+    assert_eq!(err.kind, ErrorKind::RuntimeError);
+    assert!(err.message.starts_with("one of the variables needed for gradient computation has been modified by an inplace operation: [torch.FloatTensor [2]]"), "{}", err.message);
+    assert!(err.message.contains("is at version 2; expected version 1 instead."), "{}", err.message);
+}
+
+#[test]
+fn in_place_through_detach_is_caught_too() {
+    let x = ones(&[3]).requires_grad_(true);
+    let y = x.exp();
+    y.detach().add_(1.0);
+    let err = raised(|| y.sum().backward());
+    assert!(err.message.contains("is at version 1; expected version 0 instead."), "{}", err.message);
+}
+
+#[test]
+fn in_place_rules_for_leaves_and_their_views() {
+    let x = ones(&[3]).requires_grad_(true);
+    let err = raised(|| {
+        x.select(0, 0).mul_(2.0);
+    });
+    assert_eq!(err.message, "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+    let err = raised(|| {
+        x.assign(idx![0], 5.0);
+    });
+    assert_eq!(err.message, "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+    let err = raised(|| {
+        x.add_(1.0);
+    });
+    assert_eq!(err.message, "a leaf Variable that requires grad is being used in an in-place operation.");
+}
+
+#[test]
+fn views_made_under_no_grad() {
+    // with torch.no_grad(): v = x[0:2] -> tensor([1., 1.], requires_grad=True), grad_fn None, is_leaf True
+    let x = ones(&[3]).requires_grad_(true);
+    let v = no_grad(|| x.index(idx![0..2]));
+    assert_eq!(v.to_string(), "tensor([1., 1.], requires_grad=True)");
+    assert!(v.requires_grad() && v.is_leaf() && v.grad_fn().is_none());
+    // z = v*2 -> MulBackward0 with ((None, 0), (None, 0)): no gradient reaches x
+    let z = &v * 2.0;
+    assert_eq!(z.to_string(), "tensor([2., 2.], grad_fn=<MulBackward0>)");
+    assert_eq!(names(&z.grad_fn().unwrap()), vec!["None", "None"]);
+    z.sum().backward();
+    assert_eq!(grad_text(&x), "None");
+    // y = x*2; with no_grad: v = y[0:2]; v.mul_(2) -> error
+    let y = &x * 2.0;
+    let v = no_grad(|| y.index(idx![0..2]));
+    let err = raised(|| {
+        v.mul_(2.0);
+    });
+    assert!(err.message.starts_with("A view was created in no_grad mode and is being modified inplace with grad mode enabled."), "{}", err.message);
+}
+
+#[test]
+fn writing_into_an_expanded_tensor_is_refused() {
+    let x = ones(&[2]);
+    let err = raised(|| {
+        x.expand(&[2, 2]).add_(1.0);
+    });
+    assert_eq!(
+        err.message,
+        "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation."
+    );
+}
+
+#[test]
+fn new_in_place_ops_record_their_node() {
+    let x = tensor!([-1., 0.5, 2.], requires_grad = true);
+    let cases: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>)> = vec![
+        ("ExpBackward0", Box::new(|t: &Tensor| t.exp_())),
+        ("ReluBackward0", Box::new(|t: &Tensor| t.relu_())),
+        ("NegBackward0", Box::new(|t: &Tensor| t.neg_())),
+        ("AbsBackward0", Box::new(|t: &Tensor| t.abs_())),
+        ("SigmoidBackward0", Box::new(|t: &Tensor| t.sigmoid_())),
+        ("TanhBackward0", Box::new(|t: &Tensor| t.tanh_())),
+    ];
+    for (name, op) in cases {
+        let y = &x * 1.0;
+        op(&y);
+        assert_eq!(y.grad_fn().unwrap().name(), name);
+        assert_eq!(names(&y.grad_fn().unwrap()), vec!["MulBackward0"]);
+    }
+    let y = &x * 1.0;
+    y.masked_fill_(&x.gt(0.0), 0.0);
+    assert_eq!(y.to_string().split("grad_fn").next().unwrap(), "tensor([-1.,  0.,  0.], ");
+}
+
+#[test]
+fn in_place_under_no_grad_updates_values_only() {
+    let w = tensor!([1., 2.], requires_grad = true);
+    (&w * 3.0).sum().backward();
+    no_grad(|| {
+        w.sub_(&(w.grad().unwrap() * 0.5));
+    });
+    assert_eq!(w.to_string(), "tensor([-0.5000,  0.5000], requires_grad=True)");
+    assert!(w.is_leaf());
+}
+
+#[test]
+fn assignment_through_a_mask_or_positions_is_index_put() {
+    // y = x*2; y[y<0] = w*1 -> IndexPutBackward0 ((MulBackward0, 0), (MulBackward0, 0)); x.grad [2,0,2], w.grad 1
+    let x = tensor!([1., -2., 3.], requires_grad = true);
+    let w = tensor!(5., requires_grad = true);
+    let y = &x * 2.0;
+    y.assign_with(&y.lt(0.0), &(&w * 1.0));
+    assert_eq!(y.to_string(), "tensor([2., 5., 6.], grad_fn=<IndexPutBackward0>)");
+    assert_eq!(names(&y.grad_fn().unwrap()), vec!["MulBackward0", "MulBackward0"]);
+    y.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([2., 0., 2.])");
+    assert_eq!(grad_text(&w), "tensor(1.)");
+    // y = m*1; y[torch.tensor([1])] = v; (y*c).sum().backward() -> m.grad [[1,2],[0,0]], v.grad [3,4]
+    let m = tensor!([[1., 2.], [3., 4.]], requires_grad = true);
+    let v = tensor!([10., 20.], requires_grad = true);
+    let c = tensor!([[1., 2.], [3., 4.]]);
+    let y = &m * 1.0;
+    y.assign_with(&tensor!([1]), &v);
+    assert_eq!(y.to_string(), "tensor([[ 1.,  2.],\n        [10., 20.]], grad_fn=<IndexPutBackward0>)");
+    (&y * &c).sum().backward();
+    assert_eq!(grad_text(&m), "tensor([[1., 2.],\n        [0., 0.]])");
+    assert_eq!(grad_text(&v), "tensor([3., 4.])");
+    let err = raised(|| {
+        (&m * 1.0).assign_with(&tensor!([5]), 1.0);
+    });
+    assert_eq!((err.kind, err.message.as_str()), (ErrorKind::IndexError, "index 5 is out of bounds for dimension 0 with size 2"));
+    let err = raised(|| {
+        (&m * 1.0).assign_with(&Tensor::from_bools(vec![true, false, true], &[3]), 1.0);
+    });
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (ErrorKind::IndexError, "The shape of the mask [3] at index 0 does not match the shape of the indexed tensor [2, 2] at index 0")
+    );
+    let err = raised(|| {
+        (&m * 1.0).assign_with(&tensor!([0]), &ones(&[3]));
+    });
+    assert_eq!(err.message, "shape mismatch: value tensor of shape [3] cannot be broadcast to indexing result of shape [1, 2]");
+}
+
+#[test]
+fn indexing_gives_slices_and_aliases_as_python_does() {
+    // x[:, :] AliasBackward0; x[:] SliceBackward0; x[0:2] SliceBackward0; x[:, 0:2] AliasBackward0; x[0:1, :] SliceBackward0
+    let x = tensor!([[1., 2.], [3., 4.]], requires_grad = true);
+    let cases = [
+        (idx![.., ..], "AliasBackward0"),
+        (idx![..], "SliceBackward0"),
+        (idx![0..2], "SliceBackward0"),
+        (idx![.., 0..2], "AliasBackward0"),
+        (idx![0..1, ..], "SliceBackward0"),
+        (idx![.., 1], "SelectBackward0"),
+        (idx![0..5], "SliceBackward0"),
+    ];
+    for (items, name) in cases {
+        let y = x.index(items.clone());
+        assert_eq!(y.grad_fn().map(|n| n.name()).as_deref(), Some(name), "{items:?}");
+        assert!(!y.is_leaf());
+    }
+}
+
+#[test]
+fn assignment_that_picks_everything_writes_into_the_tensor_itself() {
+    // y[:, :] = 5. / y[0:2] = 5. -> FillBackward2; y[0:2] = torch.ones(2,2) -> CopyBackwards; y[:] = w*1 -> FillBackward3
+    let x = tensor!([[1., 2.], [3., 4.]], requires_grad = true);
+    let w = tensor!(3., requires_grad = true);
+    for items in [idx![.., ..], idx![..], idx![0..2], idx![.., 0..2]] {
+        let y = &x * 1.0;
+        y.assign(items, 5.0);
+        assert_eq!(y.grad_fn().unwrap().name(), "FillBackward2");
+    }
+    let y = &x * 1.0;
+    y.assign(idx![0..2], &ones(&[2, 2]));
+    assert_eq!(y.grad_fn().unwrap().name(), "torch::autograd::CopyBackwards");
+    let y = &x * 1.0;
+    y.assign(idx![..], &(&w * 1.0));
+    assert_eq!(y.grad_fn().unwrap().name(), "FillBackward3");
+    assert_eq!(names(&y.grad_fn().unwrap()), vec!["MulBackward0", "MulBackward0"]);
+    y.sum().backward();
+    assert_eq!(grad_text(&w), "tensor(4.)");
+    assert_eq!(grad_text(&x), "tensor([[0., 0.],\n        [0., 0.]])");
+}
