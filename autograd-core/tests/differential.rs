@@ -97,7 +97,9 @@ fn is_only_error(rest: &str) -> bool {
 
 fn torch_error_line(rest: &str) -> Option<&str> {
     let head = rest.split(':').next()?;
-    let is_kind = !head.is_empty() && head.chars().all(|c| c.is_ascii_alphanumeric()) && (head.ends_with("Error") || head.ends_with("Exception"));
+    let is_kind = !head.is_empty()
+        && head.chars().all(|c| c.is_ascii_alphanumeric())
+        && (head.ends_with("Error") || head.ends_with("Exception"));
     is_kind.then_some(rest)
 }
 
@@ -156,7 +158,11 @@ fn load_accepted(ids: &BTreeSet<String>) -> Accepted {
         for entry in obj[name].as_array().unwrap_or_else(|| panic!("accepted.json: {name} is a list")) {
             let e = entry.as_object().unwrap_or_else(|| panic!("accepted.json: {name}: {entry} is not an object"));
             let entry_keys: BTreeSet<&str> = e.keys().map(String::as_str).collect();
-            assert_eq!(entry_keys, BTreeSet::from(["id", text_key]), "accepted.json: {name}: {entry} needs exactly id and {text_key}");
+            assert_eq!(
+                entry_keys,
+                BTreeSet::from(["id", text_key]),
+                "accepted.json: {name}: {entry} needs exactly id and {text_key}"
+            );
             let id = e["id"].as_str().unwrap_or_else(|| panic!("accepted.json: {entry}: id is a string"));
             let text = e[text_key].as_str().unwrap_or_else(|| panic!("accepted.json: {entry}: {text_key} is a string"));
             assert!(ids.contains(id), "accepted.json: {name}: no program {id} in programs.json");
@@ -206,7 +212,13 @@ fn programs_match_pytorch() {
         let text = ours.text();
         let unsupported = matches!(ours, Outcome::Unsupported { .. });
         let ok = !unsupported && text == torch;
-        let slot = if ok { 0 } else if unsupported { 2 } else { 1 };
+        let slot = if ok {
+            0
+        } else if unsupported {
+            2
+        } else {
+            1
+        };
         let mut program_kinds: Vec<String> = kinds(p["stmts"].as_array().expect("stmts"));
         program_kinds.sort();
         program_kinds.dedup();
@@ -219,8 +231,17 @@ fn programs_match_pytorch() {
         }
         let cat = category(p, ours);
         by_category.entry(cat.clone()).or_default().push(id.clone());
-        failing.insert(id.clone(), format!("{cat}: {}", first_diff_line(torch, &text)));
-        let listed = accepted.language.get(&id).map(|w| format!("language difference: {w}")).or_else(|| accepted.known.get(&id).map(|r| format!("known defect: {r}")));
+        let why = if unsupported {
+            format!("{cat} (not in this build)")
+        } else {
+            format!("{cat}: {}", first_diff_line(torch, &text))
+        };
+        failing.insert(id.clone(), why);
+        let listed = accepted
+            .language
+            .get(&id)
+            .map(|w| format!("language difference: {w}"))
+            .or_else(|| accepted.known.get(&id).map(|r| format!("known defect: {r}")));
         let _ = writeln!(
             report,
             "==== {id} ({}) — {cat}{}\n--- python\n{}--- rust\n{}--- torch\n{}--- ours\n{}",
@@ -234,7 +255,8 @@ fn programs_match_pytorch() {
     }
 
     let total = results.len();
-    let unsupported: usize = by_category.iter().filter(|(c, _)| c.starts_with("unsupported")).map(|(_, v)| v.len()).sum();
+    let unsupported: usize =
+        by_category.iter().filter(|(c, _)| c.starts_with("unsupported")).map(|(_, v)| v.len()).sum();
     let mut summary = format!(
         "difftest: {total} programs: {matched} match PyTorch ({:.1}%), {} mismatch, {unsupported} unsupported ({:.1} s)\n",
         100.0 * matched as f64 / total.max(1) as f64,
@@ -245,7 +267,12 @@ fn programs_match_pytorch() {
     let mut cats: Vec<_> = by_category.iter().collect();
     cats.sort_by_key(|(c, v)| (std::cmp::Reverse(v.len()), c.to_string()));
     for (c, v) in &cats {
-        let _ = writeln!(summary, "  {:5}  {c}  (e.g. {})", v.len(), v.iter().take(3).cloned().collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            summary,
+            "  {:5}  {c}  (e.g. {})",
+            v.len(),
+            v.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        );
     }
     summary.push_str("by statement kind (programs containing it: matched / mismatched / unsupported):\n");
     for (k, [m, x, u]) in &by_kind {
@@ -273,7 +300,13 @@ fn programs_match_pytorch() {
             problems.push(format!("{id} matches PyTorch now: remove it from accepted.json"));
         }
     }
-    assert!(problems.is_empty(), "{} problem(s); report: {}\n{}", problems.len(), report_path.display(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problem(s); report: {}\n{}",
+        problems.len(),
+        report_path.display(),
+        problems.join("\n")
+    );
 }
 
 /// `DIFFTEST_UPDATE_KNOWN=1`: today's failures become the known defects.
@@ -291,6 +324,9 @@ fn update_known(accepted: &Accepted, failing: &BTreeMap<String, String>) {
     let mut text = String::from("{\n");
     let _ = writeln!(text, "\"about\": {},", old["about"]);
     let entries = |key: &str, list: &[Value]| -> String {
+        if list.is_empty() {
+            return format!("\"{key}\": []");
+        }
         let items: Vec<String> = list.iter().map(|v| format!("  {v}")).collect();
         format!("\"{key}\": [\n{}\n]", items.join(",\n"))
     };
@@ -307,8 +343,12 @@ fn update_known(accepted: &Accepted, failing: &BTreeMap<String, String>) {
 #[test]
 fn accepted_file_is_well_formed() {
     let fixture = load("programs.json");
-    let ids: BTreeSet<String> =
-        fixture["programs"].as_array().expect("programs").iter().map(|p| p["id"].as_str().expect("id").to_string()).collect();
+    let ids: BTreeSet<String> = fixture["programs"]
+        .as_array()
+        .expect("programs")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_string())
+        .collect();
     let accepted = load_accepted(&ids);
     for why in accepted.language.values() {
         assert!(!why.starts_with("unsupported"), "a language difference is never a missing API: {why}");

@@ -859,6 +859,8 @@ class Gen:
             else:
                 s = self.scalarize(y)
                 self.stmts.append({"k": "print", "what": "grad_fn", "t": s})
+                if self.r.random() < 0.15:
+                    self.stmts.append({"k": "print", "what": "item", "t": s})
                 inputs = None
                 leaves = [n for n, m in self.env.items() if m["leaf"] and m["rg"]]
                 if leaves and self.r.random() < 0.08:
@@ -1090,7 +1092,8 @@ def render_py(s):
             "grad_fn": f"print({t}.grad_fn.name() if {t}.grad_fn is not None else None)",
             "requires_grad": f"print({t}.requires_grad)",
             "is_leaf": f"print({t}.is_leaf)",
-            "next_functions": f"print([(f.name() if f is not None else None, i) for f, i in {t}.grad_fn.next_functions])",
+            "next_functions": f"print([(f.name() if f is not None else None, i) for f, i in {t}.grad_fn.next_functions]"
+                              f" if {t}.grad_fn is not None else None)",
             "item": f"print({t}.item())",
         }[w]
     raise ValueError(k)
@@ -1242,8 +1245,8 @@ def render_rs(s, mutable=frozenset()):
             "grad_fn": f"show!({t}.grad_fn().map(|f| f.name()));",
             "requires_grad": f"show!({t}.requires_grad());",
             "is_leaf": f"show!({t}.is_leaf());",
-            "next_functions": f"show!({t}.grad_fn().unwrap().next_functions().iter()"
-                              f".map(|(f, i)| (f.as_ref().map(|f| f.name()), *i)).collect::<Vec<_>>());",
+            "next_functions": f"show!({t}.grad_fn().map(|node| node.next_functions().iter()"
+                              f".map(|(f, i)| (f.as_ref().map(|f| f.name()), *i)).collect::<Vec<_>>()));",
             "item": f"show!({t}.item());",
         }[w]
     raise ValueError(k)

@@ -31,49 +31,129 @@ fn unsupported(what: &str) -> ! {
 /// unsupported. (The signatures are the agreed ones.)
 #[allow(clippy::wrong_self_convention)]
 pub trait PendingApi {
-    fn neg(&self) -> Tensor { unsupported("neg") }
-    fn isnan(&self) -> Tensor { unsupported("isnan") }
-    fn isinf(&self) -> Tensor { unsupported("isinf") }
-    fn isfinite(&self) -> Tensor { unsupported("isfinite") }
-    fn add_alpha(&self, _other: &Tensor, _alpha: f64) -> Tensor { unsupported("add_alpha") }
-    fn sub_alpha(&self, _other: &Tensor, _alpha: f64) -> Tensor { unsupported("sub_alpha") }
-    fn norm_p(&self, _p: f64) -> Tensor { unsupported("norm_p") }
-    fn norm_dim(&self, _p: f64, _dim: isize, _keepdim: bool) -> Tensor { unsupported("norm_dim") }
-    fn max_dim(&self, _dim: isize, _keepdim: bool) -> (Tensor, Tensor) { unsupported("max_dim") }
-    fn min_dim(&self, _dim: isize, _keepdim: bool) -> (Tensor, Tensor) { unsupported("min_dim") }
-    fn argmax(&self) -> Tensor { unsupported("argmax") }
-    fn argmin(&self) -> Tensor { unsupported("argmin") }
-    fn argmax_dim(&self, _dim: isize, _keepdim: bool) -> Tensor { unsupported("argmax_dim") }
-    fn argmin_dim(&self, _dim: isize, _keepdim: bool) -> Tensor { unsupported("argmin_dim") }
-    fn prod(&self) -> Tensor { unsupported("prod") }
-    fn prod_dim(&self, _dim: isize, _keepdim: bool) -> Tensor { unsupported("prod_dim") }
-    fn std(&self) -> Tensor { unsupported("std") }
-    fn var(&self) -> Tensor { unsupported("var") }
-    fn std_dim(&self, _dim: isize, _keepdim: bool) -> Tensor { unsupported("std_dim") }
-    fn var_dim(&self, _dim: isize, _keepdim: bool) -> Tensor { unsupported("var_dim") }
-    fn cumsum(&self, _dim: isize) -> Tensor { unsupported("cumsum") }
-    fn softmax(&self, _dim: isize) -> Tensor { unsupported("softmax") }
-    fn log_softmax(&self, _dim: isize) -> Tensor { unsupported("log_softmax") }
-    fn index_select(&self, _dim: isize, _index: &Tensor) -> Tensor { unsupported("index_select") }
-    fn gather(&self, _dim: isize, _index: &Tensor) -> Tensor { unsupported("gather") }
-    fn scatter(&self, _dim: isize, _index: &Tensor, _src: &Tensor) -> Tensor { unsupported("scatter") }
-    fn index_with(&self, _index: &Tensor) -> Tensor { unsupported("index_with") }
-    fn bmm(&self, _other: &Tensor) -> Tensor { unsupported("bmm") }
+    fn neg(&self) -> Tensor {
+        unsupported("neg")
+    }
+    fn isnan(&self) -> Tensor {
+        unsupported("isnan")
+    }
+    fn isinf(&self) -> Tensor {
+        unsupported("isinf")
+    }
+    fn isfinite(&self) -> Tensor {
+        unsupported("isfinite")
+    }
+    fn add_alpha(&self, _other: &Tensor, _alpha: f64) -> Tensor {
+        unsupported("add_alpha")
+    }
+    fn sub_alpha(&self, _other: &Tensor, _alpha: f64) -> Tensor {
+        unsupported("sub_alpha")
+    }
+    fn norm_p(&self, _p: f64) -> Tensor {
+        unsupported("norm_p")
+    }
+    fn norm_dim(&self, _p: f64, _dim: isize, _keepdim: bool) -> Tensor {
+        unsupported("norm_dim")
+    }
+    fn max_dim(&self, _dim: isize, _keepdim: bool) -> (Tensor, Tensor) {
+        unsupported("max_dim")
+    }
+    fn min_dim(&self, _dim: isize, _keepdim: bool) -> (Tensor, Tensor) {
+        unsupported("min_dim")
+    }
+    fn argmax(&self) -> Tensor {
+        unsupported("argmax")
+    }
+    fn argmin(&self) -> Tensor {
+        unsupported("argmin")
+    }
+    fn argmax_dim(&self, _dim: isize, _keepdim: bool) -> Tensor {
+        unsupported("argmax_dim")
+    }
+    fn argmin_dim(&self, _dim: isize, _keepdim: bool) -> Tensor {
+        unsupported("argmin_dim")
+    }
+    fn prod(&self) -> Tensor {
+        unsupported("prod")
+    }
+    fn prod_dim(&self, _dim: isize, _keepdim: bool) -> Tensor {
+        unsupported("prod_dim")
+    }
+    fn std(&self) -> Tensor {
+        unsupported("std")
+    }
+    fn var(&self) -> Tensor {
+        unsupported("var")
+    }
+    fn std_dim(&self, _dim: isize, _keepdim: bool) -> Tensor {
+        unsupported("std_dim")
+    }
+    fn var_dim(&self, _dim: isize, _keepdim: bool) -> Tensor {
+        unsupported("var_dim")
+    }
+    fn cumsum(&self, _dim: isize) -> Tensor {
+        unsupported("cumsum")
+    }
+    fn softmax(&self, _dim: isize) -> Tensor {
+        unsupported("softmax")
+    }
+    fn log_softmax(&self, _dim: isize) -> Tensor {
+        unsupported("log_softmax")
+    }
+    fn index_select(&self, _dim: isize, _index: &Tensor) -> Tensor {
+        unsupported("index_select")
+    }
+    fn gather(&self, _dim: isize, _index: &Tensor) -> Tensor {
+        unsupported("gather")
+    }
+    fn scatter(&self, _dim: isize, _index: &Tensor, _src: &Tensor) -> Tensor {
+        unsupported("scatter")
+    }
+    fn index_with(&self, _index: &Tensor) -> Tensor {
+        unsupported("index_with")
+    }
+    fn bmm(&self, _other: &Tensor) -> Tensor {
+        unsupported("bmm")
+    }
     fn backward_inputs(&self, _gradient: Option<&Tensor>, _retain_graph: bool, _inputs: &[&Tensor]) {
         unsupported("backward_inputs")
     }
-    fn exp_(&self) -> Tensor { unsupported("exp_") }
-    fn relu_(&self) -> Tensor { unsupported("relu_") }
-    fn clamp_(&self, _min: Option<f64>, _max: Option<f64>) -> Tensor { unsupported("clamp_") }
-    fn masked_fill_(&self, _mask: &Tensor, _value: f64) -> Tensor { unsupported("masked_fill_") }
-    fn neg_(&self) -> Tensor { unsupported("neg_") }
-    fn abs_(&self) -> Tensor { unsupported("abs_") }
-    fn sigmoid_(&self) -> Tensor { unsupported("sigmoid_") }
-    fn tanh_(&self) -> Tensor { unsupported("tanh_") }
-    fn sqrt_(&self) -> Tensor { unsupported("sqrt_") }
-    fn log_(&self) -> Tensor { unsupported("log_") }
-    fn sin_(&self) -> Tensor { unsupported("sin_") }
-    fn cos_(&self) -> Tensor { unsupported("cos_") }
+    fn exp_(&self) -> Tensor {
+        unsupported("exp_")
+    }
+    fn relu_(&self) -> Tensor {
+        unsupported("relu_")
+    }
+    fn clamp_(&self, _min: Option<f64>, _max: Option<f64>) -> Tensor {
+        unsupported("clamp_")
+    }
+    fn masked_fill_(&self, _mask: &Tensor, _value: f64) -> Tensor {
+        unsupported("masked_fill_")
+    }
+    fn neg_(&self) -> Tensor {
+        unsupported("neg_")
+    }
+    fn abs_(&self) -> Tensor {
+        unsupported("abs_")
+    }
+    fn sigmoid_(&self) -> Tensor {
+        unsupported("sigmoid_")
+    }
+    fn tanh_(&self) -> Tensor {
+        unsupported("tanh_")
+    }
+    fn sqrt_(&self) -> Tensor {
+        unsupported("sqrt_")
+    }
+    fn log_(&self) -> Tensor {
+        unsupported("log_")
+    }
+    fn sin_(&self) -> Tensor {
+        unsupported("sin_")
+    }
+    fn cos_(&self) -> Tensor {
+        unsupported("cos_")
+    }
     fn assign_with<'a, V: IntoOperand<'a>>(&self, _index: &Tensor, _value: V) -> Tensor {
         unsupported("assign_with")
     }
@@ -150,7 +230,7 @@ fn str_of<'v>(s: &'v Value, key: &str) -> &'v str {
 }
 
 fn dims(v: &Value) -> Vec<i64> {
-    v.as_array().expect("difftest: dims").iter().map(|d| d.as_i64().expect("difftest: dim")) .collect()
+    v.as_array().expect("difftest: dims").iter().map(|d| d.as_i64().expect("difftest: dim")).collect()
 }
 
 /// The program's variables.
@@ -558,8 +638,12 @@ fn exec(env: &mut Env, s: &Value) {
             env.set(s, t);
         }
         "cat" => {
-            let list: Vec<Tensor> =
-                s["items"].as_array().expect("difftest: items").iter().map(|n| env.get(n.as_str().expect("difftest: item"))).collect();
+            let list: Vec<Tensor> = s["items"]
+                .as_array()
+                .expect("difftest: items")
+                .iter()
+                .map(|n| env.get(n.as_str().expect("difftest: item")))
+                .collect();
             let refs: Vec<&Tensor> = list.iter().collect();
             let dim = int(&s["dim"]);
             let t = if str_of(s, "fn") == "cat" { cat(&refs, dim) } else { stack(&refs, dim) };
@@ -571,7 +655,8 @@ fn exec(env: &mut Env, s: &Value) {
             let gradient = s["grad"].as_str().map(|g| env.get(g));
             let retain = s["retain"].as_bool() == Some(true);
             if let Some(inputs) = s["inputs"].as_array() {
-                let inputs: Vec<Tensor> = inputs.iter().map(|n| env.get(n.as_str().expect("difftest: input"))).collect();
+                let inputs: Vec<Tensor> =
+                    inputs.iter().map(|n| env.get(n.as_str().expect("difftest: input"))).collect();
                 let refs: Vec<&Tensor> = inputs.iter().collect();
                 t.backward_inputs(gradient.as_ref(), retain, &refs);
             } else if s["create"].as_bool() == Some(true) {
@@ -586,7 +671,12 @@ fn exec(env: &mut Env, s: &Value) {
         }
         "grad" => {
             let names = |key: &str| -> Vec<Tensor> {
-                s[key].as_array().expect("difftest: list").iter().map(|n| env.get(n.as_str().expect("difftest: name"))).collect()
+                s[key]
+                    .as_array()
+                    .expect("difftest: list")
+                    .iter()
+                    .map(|n| env.get(n.as_str().expect("difftest: name")))
+                    .collect()
             };
             let (outputs, inputs) = (names("outputs"), names("inputs"));
             let (o, i): (Vec<&Tensor>, Vec<&Tensor>) = (outputs.iter().collect(), inputs.iter().collect());
@@ -609,11 +699,12 @@ fn exec(env: &mut Env, s: &Value) {
                 "is_leaf" => t.is_leaf().py_str(),
                 "next_functions" => t
                     .grad_fn()
-                    .unwrap()
-                    .next_functions()
-                    .iter()
-                    .map(|(f, i)| (f.as_ref().map(|f| f.name()), *i))
-                    .collect::<Vec<_>>()
+                    .map(|node| {
+                        node.next_functions()
+                            .iter()
+                            .map(|(f, i)| (f.as_ref().map(|f| f.name()), *i))
+                            .collect::<Vec<_>>()
+                    })
                     .py_str(),
                 "item" => t.item().py_str(),
                 other => unsupported(&format!("print {other}")),
