@@ -772,6 +772,10 @@ class Gen:
         retain = self.r.random() < 0.8
         self.stmts.append({"k": "backward", "t": s, "grad": None, "retain": retain, "create": False, "inputs": None})
         self.print_grads()
+        if self.r.random() < 0.3:
+            for n, m in list(self.env.items()):
+                if m["leaf"] and m["rg"]:
+                    self.stmts.append({"k": "set_grad_none", "t": n})
         if self.r.random() < (0.5 if retain else 0.2):
             self.stmts.append({"k": "backward", "t": s, "grad": None, "retain": False, "create": False, "inputs": None})
             self.print_grads()
@@ -796,7 +800,14 @@ class Gen:
         self.stmts.append({"k": "print", "what": "value", "t": g})
         if self.r.random() < 0.5:
             self.stmts.append({"k": "print", "what": "grad_fn", "t": g})
-        if self.r.random() < 0.5:
+        if self.r.random() < 0.25:
+            # y.backward(create_graph=True): x.grad has a grad_fn of its own
+            s3 = self.scalarize(y)
+            self.stmts.append({"k": "backward", "t": s3, "grad": None, "retain": False, "create": True,
+                               "inputs": None})
+            self.stmts.append({"k": "print", "what": "grad", "t": x})
+            self.stmts.append({"k": "set_grad_none", "t": x})
+        elif self.r.random() < 0.5:
             g2 = self.name("g")
             self.stmts.append({"k": "grad", "outs": [g2], "outputs": [self.scalarize(g)], "inputs": [x],
                                "create": False})
@@ -821,7 +832,10 @@ class Gen:
         groups = list(weights)
         nleaves = self.r.randint(1, 3)
         for _ in range(nleaves):
-            self.leaf()
+            x = self.leaf()
+            if not self.env[x]["rg"] and self.r.random() < 0.3:
+                self.stmts.append({"k": "requires_grad_", "t": x, "flag": True})
+                self.env[x]["rg"] = True
         nops = self.r.randint(3, 12)
         ops = 0
         while ops < nops:

@@ -120,6 +120,12 @@ def defined_before(stmts):
     return True
 
 
+def rank(v, simple):
+    if isinstance(v, str):
+        return len(simple) + 1
+    return simple.index(v) if v in simple else len(simple)
+
+
 def candidates(stmts):
     for i in range(len(stmts)):
         c = stmts[:i] + stmts[i + 1:]
@@ -137,10 +143,11 @@ def candidates(stmts):
             else:
                 flat.append((path, d))
         walk(s["data"], [])
-        simple = [0] if s["dtype"] == "int64" else [1.0, 0.0, -1.0]
+        simple = [0] if s["dtype"] == "int64" else [0.0, 1.0, -1.0]
         for path, v in flat:
             for new in simple:
-                if v == new or (isinstance(v, bool)):
+                # only ever towards a simpler value (0 < 1 < -1 < others), so no cycles
+                if isinstance(v, bool) or rank(new, simple) >= rank(v, simple):
                     continue
                 c = copy.deepcopy(stmts)
                 d = c[i]["data"]
