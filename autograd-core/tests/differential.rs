@@ -13,6 +13,8 @@
 //!
 //! Environment:
 //! - `DIFFTEST_ONLY=p0001,p0002`: run only these programs (no accepted-list check);
+//! - `DIFFTEST_FIXTURE=/tmp/fresh.json`: run another recording instead (e.g. a fresh seed made
+//!   with `record_torch.py --seed 12 --out /tmp/fresh.json`) and only report the match rate;
 //! - `DIFFTEST_UPDATE_KNOWN=1`: rewrite `known_defects` with today's failures (reasons kept for
 //!   programs already listed, a generated one for new ones); review the diff before committing.
 
@@ -181,8 +183,35 @@ fn load_accepted(ids: &BTreeSet<String>) -> Accepted {
 #[test]
 fn programs_match_pytorch() {
     let started = std::time::Instant::now();
-    let fixture = load("programs.json");
+    let other_fixture = std::env::var("DIFFTEST_FIXTURE").ok();
+    let fixture = match &other_fixture {
+        Some(path) => serde_json::from_str(&std::fs::read_to_string(path).expect("DIFFTEST_FIXTURE")).expect("JSON"),
+        None => load("programs.json"),
+    };
     let programs = fixture["programs"].as_array().expect("programs");
+    if other_fixture.is_some() {
+        // fresh programs (e.g. another seed): report only
+        let results: Vec<Outcome> =
+            quietly(|| programs.iter().map(|p| run_program(p["stmts"].as_array().expect("stmts"))).collect());
+        let matched = programs
+            .iter()
+            .zip(&results)
+            .filter(|(p, o)| {
+                !matches!(o, Outcome::Unsupported { .. }) && o.text() == p["torch"].as_str().unwrap_or_default()
+            })
+            .count();
+        let grad_diffs = programs
+            .iter()
+            .zip(&results)
+            .filter(|(p, o)| category(p, o) == "grad diff" && o.text() != p["torch"].as_str().unwrap_or_default())
+            .count();
+        println!(
+            "difftest: {} fresh programs: {matched} match PyTorch ({:.1}%), {grad_diffs} with a gradient difference",
+            programs.len(),
+            100.0 * matched as f64 / programs.len().max(1) as f64
+        );
+        return;
+    }
     assert!(programs.len() >= 1000, "the fixture holds {} programs", programs.len());
     let ids: BTreeSet<String> = programs.iter().map(|p| p["id"].as_str().expect("id").to_string()).collect();
     assert_eq!(ids.len(), programs.len(), "program ids are unique");
