@@ -75,7 +75,7 @@ impl TorchError {
     /// Stops the computation with this error (a panic whose payload is the error).
     #[track_caller]
     pub fn raise(self) -> ! {
-        install_hook_once();
+        install_panic_hook();
         std::panic::panic_any(self)
     }
 }
@@ -105,7 +105,11 @@ macro_rules! raise {
 /// default hook would print its message, with the type in front (`IndexError: ...`); every
 /// other panic goes to the previous hook unchanged. Under the notebook kernel the previous
 /// hook is the kernel's reporter, which knows `TorchError` itself.
-fn install_hook_once() {
+///
+/// This happens by itself at the first raised error. A program that sets a panic hook of its
+/// own (to silence or collect panics) calls this first, so that its hook comes after and is
+/// the one in force.
+pub fn install_panic_hook() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         let previous = std::panic::take_hook();

@@ -759,7 +759,8 @@ pub fn run_program(stmts: &[Value]) -> Outcome {
 /// Silences the panic hook while `f` runs (every caught panic would print otherwise), after
 /// letting autograd-core install its own hook, which would wrap ours if it came later.
 pub fn quietly<R>(f: impl FnOnce() -> R) -> R {
-    let _ = catch_unwind(|| tensor!([1.]).select(0, 5));
+    // autograd-core's own hook (which prints typed errors) goes in first, so the silent one wins
+    autograd_core::error::install_panic_hook();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let result = catch_unwind(AssertUnwindSafe(f));
