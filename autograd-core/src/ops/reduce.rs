@@ -42,21 +42,25 @@ macro_rules! dims_int {
 dims_int!(i32, i64, isize, usize);
 
 /// Sum of all elements, accumulated in f64 (closer to torch's pairwise sums than a plain
-/// float32 loop).
+/// float32 loop). Like torch's, every sum starts from +0 (Rust's float `Sum` starts from -0,
+/// which would print `-0.` for a sum of negative zeros where torch prints `0.`).
 fn sum_all_f64(t: &Tensor) -> f64 {
+    fn add(a: f64, b: f64) -> f64 {
+        a + b
+    }
     match t.dtype() {
         DType::Float32 => with_slice(t, |s: &[f32]| {
             if s.len() >= PARALLEL_MIN {
-                s.par_chunks(1 << 14).map(|c| c.iter().map(|&x| x as f64).sum::<f64>()).sum()
+                s.par_chunks(1 << 14).map(|c| c.iter().map(|&x| x as f64).fold(0.0, add)).reduce(|| 0.0, add)
             } else {
-                s.iter().map(|&x| x as f64).sum()
+                s.iter().map(|&x| x as f64).fold(0.0, add)
             }
         }),
         _ => with_slice(t, |s: &[f64]| {
             if s.len() >= PARALLEL_MIN {
-                s.par_chunks(1 << 14).map(|c| c.iter().sum::<f64>()).sum()
+                s.par_chunks(1 << 14).map(|c| c.iter().copied().fold(0.0, add)).reduce(|| 0.0, add)
             } else {
-                s.iter().sum()
+                s.iter().copied().fold(0.0, add)
             }
         }),
     }
@@ -86,6 +90,10 @@ fn resolve_dims(dims: &[isize], rank: usize) -> Vec<usize> {
 /// Sums over `dims` in f64 and returns the values with the kept/removed dims.
 fn sum_dims_values(t: &Tensor, dims: &[usize], keepdim: bool) -> (Vec<f64>, Vec<usize>) {
     let shape = t.shape();
+    if dims.is_empty() {
+        // a 0-dim tensor: nothing to reduce, but a sum still starts from +0 (-0. becomes 0.)
+        return (t.to_vec_f64().into_iter().map(|v| v + 0.0).collect(), shape);
+    }
     let mut array = ArrayD::from_shape_vec(IxDyn(&shape), t.to_vec_f64()).expect("shape matches");
     for &d in dims.iter().rev() {
         array = array.sum_axis(Axis(d));
@@ -132,7 +140,12 @@ impl Tensor {
         let shape = self.shape();
         // d mean(x) = 1/n for every element; torch: grad.expand(sizes) / numel
         record(out, "MeanBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            vec![Some(g.expand(&shape).div_scalar(n as f64))]
+            if crate::autograd::grad_mode::is_grad_enabled() {
+                vec![Some(g.expand(&shape).div_scalar(n as f64))]
+            } else {
+                // the same values without materialising the expanded gradient
+                vec![Some(g.div_scalar(n as f64).expand(&shape))]
+            }
         })
     }
 
@@ -149,7 +162,12 @@ impl Tensor {
         // d mean(x, dim) = 1/count, broadcast back along the reduced dims; torch:
         // sum_backward(grad, sizes, dims, keepdim) / count
         record(out, "MeanBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            vec![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape).div_scalar(count as f64))]
+            if crate::autograd::grad_mode::is_grad_enabled() {
+                vec![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape).div_scalar(count as f64))]
+            } else {
+                // the same values without materialising the expanded gradient
+                vec![Some(unsqueeze_dims(&g.div_scalar(count as f64), &dims, keepdim).expand(&shape))]
+            }
         })
     }
 
