@@ -1028,7 +1028,7 @@ fn c10_name(dtype: DType) -> &'static str {
 /// The row-major values of `t` broadcast to `shape`, converted to `dtype`.
 fn values_as(t: &Tensor, shape: &[usize], dtype: DType) -> Buffer {
     let t = t.detach();
-    let t = if t.shape() == shape { t } else { t.expand(&shape.to_vec()) };
+    let t = if t.shape() == shape { t } else { t.expand(shape.to_vec()) };
     super::kernel::cast(t.contiguous_buffer(), dtype)
 }
 
