@@ -436,9 +436,11 @@ fn second_order(f: impl Fn(&Tensor) -> Tensor) -> (String, Vec<String>) {
     (name(&g), next_names(&g))
 }
 
+type UnaryFn = Box<dyn Fn(&Tensor) -> Tensor>;
+
 #[test]
 fn double_backward_nodes_carry_torch_names() {
-    let table: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>, &str, Vec<&str>)> = vec![
+    let table: Vec<(&str, UnaryFn, &str, Vec<&str>)> = vec![
         (
             "tanh",
             Box::new(|x| x.tanh()),
@@ -541,6 +543,96 @@ fn double_backward_nodes_carry_torch_names() {
             "NegBackward0",
             vec!["AccumulateGrad"],
         ),
+        (
+            "sqrt",
+            Box::new(|x| x.sqrt()),
+            "DivBackward0",
+            vec!["AccumulateGrad", "MulBackward1"],
+        ),
+        (
+            "log",
+            Box::new(|x| x.log()),
+            "DivBackward0",
+            vec!["AccumulateGrad", "AccumulateGrad"],
+        ),
+        (
+            "sin",
+            Box::new(|x| x.sin()),
+            "MulBackward0",
+            vec!["AccumulateGrad", "CosBackward0"],
+        ),
+        (
+            "cos",
+            Box::new(|x| x.cos()),
+            "MulBackward0",
+            vec!["AccumulateGrad", "NegBackward0"],
+        ),
+        (
+            "rpow",
+            Box::new(|x| x.rpow(2.0)),
+            "MulBackward0",
+            vec!["AccumulateGrad", "MulBackward1"],
+        ),
+        (
+            "rpow at 0",
+            Box::new(|x| x.rpow(0.0)),
+            "MulBackward0",
+            vec!["AccumulateGrad", "WhereBackward0"],
+        ),
+        (
+            "pow tensor",
+            Box::new(|x| x.pow(x)),
+            "AddBackward0",
+            vec!["WhereBackward0", "MulBackward0"],
+        ),
+        (
+            "pow 2.5",
+            Box::new(|x| x.pow(2.5)),
+            "MulBackward0",
+            vec!["AccumulateGrad", "MulBackward1"],
+        ),
+        (
+            "1-D @ 2-D",
+            Box::new(|x| x.matmul(&ones(&[3, 2]))),
+            "SqueezeBackward1",
+            vec!["MmBackward0"],
+        ),
+        (
+            "div",
+            Box::new(|x| x / &(x.detach() + 1.0)),
+            "DivBackward0",
+            vec!["AccumulateGrad", "None"],
+        ),
+        (
+            "div other",
+            Box::new(|x| &x.detach() / x),
+            "MulBackward0",
+            vec!["NegBackward0", "DivBackward0"],
+        ),
+        (
+            "min",
+            Box::new(|x| x.min()),
+            "MaskedFillBackward1",
+            vec!["None", "DivBackward0"],
+        ),
+        (
+            "norm",
+            Box::new(|x| x.norm()),
+            "MulBackward0",
+            vec!["AccumulateGrad", "MaskedFillBackward0"],
+        ),
+        (
+            "mean dim",
+            Box::new(|x| x.reshape([1, 3]).mean_dim(1, false)),
+            "ViewBackward0",
+            vec!["DivBackward1"],
+        ),
+        (
+            "sum dim",
+            Box::new(|x| x.reshape([1, 3]).sum_dim(1, false)),
+            "ReshapeAliasBackward0",
+            vec!["ExpandBackward0"],
+        ),
     ];
     for (op, f, node, next) in table {
         let (got, got_next) = second_order(f);
@@ -555,7 +647,7 @@ fn double_backward_nodes_carry_torch_names() {
 #[test]
 fn second_derivatives_through_the_new_nodes() {
     // values printed by torch for d2/dx2 of sum(f(x)) at x = [0.3, -0.7, 1.2]
-    let cases: Vec<(Box<dyn Fn(&Tensor) -> Tensor>, &str)> = vec![
+    let cases: Vec<(UnaryFn, &str)> = vec![
         (
             Box::new(|x| x.tanh()),
             "tensor([-0.5332,  0.7672, -0.5086])",

@@ -229,10 +229,9 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Tensor {
 fn squeeze_first_in_place(m: &Tensor) -> Tensor {
     let data = m.read_data();
     let mut layout = data.layout.clone();
-    let input_shape = layout.shape.clone();
     layout.shape.remove(0);
     layout.strides.remove(0);
     let out = Tensor::from_parts(data.storage, layout, data.dtype);
-    // d squeeze(x, 0) = grad with the dim put back
-    record(out, "SqueezeBackward4", &[Some(m)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+    // d squeeze(x, 0) = grad with the dim put back (torch: grad.unsqueeze(0))
+    record(out, "SqueezeBackward4", &[Some(m)], &[], |_| vec![], |_, g, _| vec![Some(g.unsqueeze(0))])
 }
