@@ -101,6 +101,13 @@ fn masked_fill_errors_as_torch() {
         e.message,
         "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0"
     );
+    let e = error_of(|| {
+        tensor!([1, 2]).masked_fill(&tensor!([true, false]), NAN);
+    });
+    assert_eq!(
+        e.message,
+        "value cannot be converted to type int64_t without overflow"
+    );
 }
 
 #[test]
@@ -111,6 +118,16 @@ fn relu_keeps_nan_negative_zero_and_int64() {
     );
     assert_eq!(tensor!([3, -2]).relu().to_string(), "tensor([3, 0])");
     assert_eq!(tensor!([-0., 0.]).relu().to_string(), "tensor([-0., 0.])");
+    let e = error_of(|| {
+        tensor!([true, false]).relu();
+    });
+    assert_eq!(
+        (e.kind, e.message.as_str()),
+        (
+            ErrorKind::NotImplementedError,
+            "Boolean inputs not supported for relu"
+        )
+    );
 }
 
 #[test]

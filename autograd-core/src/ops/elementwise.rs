@@ -872,7 +872,7 @@ impl Tensor {
     pub fn relu(&self) -> Tensor {
         let out = match self.dtype() {
             DType::Int64 => Tensor::from_i64(super::kernel::to_vec::<i64>(self).into_iter().map(|x| x.max(0)).collect(), &self.shape()),
-            DType::Bool => self.clone_values(),
+            DType::Bool => crate::raise!(NotImplementedError, "Boolean inputs not supported for relu"),
             _ => unary_float(self, |x| if x < 0.0 { 0.0 } else { x }, |x| if x < 0.0 { 0.0 } else { x }),
         };
         // d relu(x) = grad where the result is > 0 (or NaN), 0 elsewhere: torch's
@@ -1082,6 +1082,9 @@ pub(crate) fn masked_fill_values(t: &Tensor, mask: &Tensor, value: f64) -> Tenso
     }
     let shape = broadcast_or_raise(&mask.shape(), &t.shape());
     let dtype = t.dtype();
+    if dtype == DType::Int64 && !(value.is_finite() && value.abs() < 9.3e18) {
+        crate::raise!("value cannot be converted to type int64_t without overflow");
+    }
     let cond = bool_values(values_as(mask, &shape, DType::Bool));
     let fill = Buffer::filled(value, cond.len(), dtype);
     Tensor::from_buffer(choose(&cond, fill, values_as(t, &shape, dtype)), &shape)
