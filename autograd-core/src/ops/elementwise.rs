@@ -160,9 +160,16 @@ impl Arith for i64 {
         if o == 0 { panic!("ZeroDivisionError") }
         self.div_euclid(o)
     }
+    /// torch's `powi`: a negative exponent gives 0, except for the bases 1 and -1.
     fn pow(self, o: Self) -> Self {
-        if o < 0 { panic!("Integers to negative integer powers are not allowed.") }
-        self.wrapping_pow(o as u32)
+        if o < 0 {
+            return match self {
+                1 => 1,
+                -1 => if o % 2 != 0 { -1 } else { 1 },
+                _ => 0,
+            };
+        }
+        self.wrapping_pow(o.min(u32::MAX as i64) as u32)
     }
     fn maximum(self, o: Self) -> Self { self.max(o) }
     fn minimum(self, o: Self) -> Self { self.min(o) }
@@ -247,7 +254,16 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                 BinaryOp::Mul => arith!(|x: T, y: T| x.mul(y)),
                 BinaryOp::Div => arith!(|x: T, y: T| x.div(y)),
                 BinaryOp::Pow => match (sb.len(), sb.first().map(|v| v.to_f64())) {
-                    (1, Some(e)) => T::wrap(pow_scalar_values(sa, e)),
+                    // the input may be compact (an expanded tensor passed un-expanded): the
+                    // powers are taken once per stored element, then broadcast to full size
+                    (1, Some(e)) => {
+                        let powered = pow_scalar_values(sa, e);
+                        if powered.len() == crate::layout::numel(out_shape) {
+                            T::wrap(powered)
+                        } else {
+                            T::wrap(zip_map(&powered, shape_a, &[T::from_f64(0.0)], &[], out_shape, |x: T, _: T| x))
+                        }
+                    }
                     _ => arith!(|x: T, y: T| x.pow(y)),
                 },
                 BinaryOp::Maximum => arith!(|x: T, y: T| x.maximum(y)),
@@ -507,7 +523,8 @@ impl Tensor {
                     let (a, b) = (&saved[0], &saved[1]);
                     vec![
                         needs[0].then(|| fit(g.div(b), &meta_a)),
-                        needs[1].then(|| fit(-(g.mul(a)).div(&b.mul(b)), &meta_b)),
+                        // torch: -grad * ((self / other) / other), so x / x gives exactly 0
+                        needs[1].then(|| fit((-g).mul(&a.div(b).div(b)), &meta_b)),
                     ]
                 }
             },
@@ -531,6 +548,11 @@ impl Tensor {
     pub fn pow<'a>(&self, exponent: impl IntoOperand<'a>) -> Tensor {
         match exponent.into_operand() {
             Operand::Scalar(e) => {
+                if let Scalar::Int(i) = e {
+                    if i < 0 && !self.dtype().is_floating_point() {
+                        crate::raise!("Integers to negative integer powers are not allowed.");
+                    }
+                }
                 let out = binary_values(&Operand::Tensor(self), &Operand::Scalar(e), BinaryOp::Pow);
                 let e = e.as_f64();
                 // d(a^e) = e a^(e-1) da
@@ -542,7 +564,8 @@ impl Tensor {
                         // one fused pass, same operation order (so the same bits) as below
                         pow_backward_values(g, a, e)
                     } else {
-                        g.mul(&a.pow(e - 1.0).mul(e))
+                        // torch: grad * (exponent * self.pow(exponent - 1))
+                        g.mul(&a.pow(e - 1.0).mul_scalar(e))
                     };
                     vec![Some(grad)]
                 })
@@ -559,12 +582,18 @@ impl Tensor {
                     |out| vec![SavedTensor::input(self), SavedTensor::input(b), SavedTensor::output(out)],
                     move |s, g, needs| {
                         let (a, b, result) = (&s[0], &s[1], &s[2]);
+                        let zero = Operand::Scalar(Scalar::Float(0.0));
                         vec![
-                            needs[0].then(|| fit(g.mul(&b.mul(&a.pow(&b.sub(1.0)))), &meta_a)),
+                            // torch: where(exponent == 0, 0, grad * (exponent * self.pow(exponent - 1)))
+                            needs[0].then(|| {
+                                let d = g.mul(&b.mul(&a.pow(&b.sub_scalar(1.0))));
+                                fit(where_op(&b.eq(0.0), zero, Operand::Tensor(&d)), &meta_a)
+                            }),
+                            // torch: grad * where(self == 0 & exponent >= 0, 0, result * self.log())
                             needs[1].then(|| {
                                 let zero_base = a.eq(0.0).logical_and(&b.ge(0.0));
-                                let d = result.mul(&a.log()).masked_fill(&zero_base, 0.0);
-                                fit(g.mul(&d), &meta_b)
+                                let d = result.mul(&a.log());
+                                fit(g.mul(&where_op(&zero_base, zero, Operand::Tensor(&d))), &meta_b)
                             }),
                         ]
                     },
@@ -578,10 +607,32 @@ impl Tensor {
         let base = base.into();
         let out = binary_values(&Operand::Scalar(base), &Operand::Tensor(self), BinaryOp::Pow);
         let ln_base = base.as_f64().ln();
-        // d(c^a) = c^a ln(c) da
-        record(out, "PowBackward2", &[Some(self)], &["result"], |out| vec![SavedTensor::output(out)], move |s, g, _| {
-            vec![Some(g.mul(&s[0].mul(ln_base)))]
-        })
+        let zero_base = base.as_f64() == 0.0;
+        // d(c^a) = c^a ln(c) da; torch: grad * (result * log(c)), and 0 where c == 0 and a >= 0
+        let names: &'static [&'static str] = if zero_base { &["result", "exponent"] } else { &["result"] };
+        let input = self.clone();
+        record(
+            out,
+            "PowBackward2",
+            &[Some(self)],
+            names,
+            move |out| {
+                let mut saved = vec![SavedTensor::output(out)];
+                if zero_base {
+                    saved.push(SavedTensor::input(&input));
+                }
+                saved
+            },
+            move |s, g, _| {
+                let d = s[0].mul_scalar(ln_base);
+                if zero_base {
+                    let zero = Operand::Scalar(Scalar::Float(0.0));
+                    vec![Some(g.mul(&where_op(&s[1].ge(0.0), zero, Operand::Tensor(&d))))]
+                } else {
+                    vec![Some(g.mul(&d))]
+                }
+            },
+        )
     }
 
     /// `torch.maximum(a, b)`, elementwise.
@@ -597,17 +648,18 @@ impl Tensor {
     fn min_max(&self, other: &Tensor, op: BinaryOp, name: &'static str) -> Tensor {
         let out = binary_values(&Operand::Tensor(self), &Operand::Tensor(other), op);
         let (meta_a, meta_b) = (input_meta(&Operand::Tensor(self), &out), input_meta(&Operand::Tensor(other), &out));
-        let pick = if op == BinaryOp::Maximum { BinaryOp::Gt } else { BinaryOp::Lt };
-        // the larger (smaller) input gets the gradient; ties split it in half
+        let maximum = op == BinaryOp::Maximum;
+        // the larger (smaller) input gets the gradient, ties split it in half; with a NaN
+        // neither comparison holds, so both get it. torch (maximum):
+        //   self:  where(self == other, grad / 2, grad).masked_fill_(self < other, 0)
+        //   other: where(self == other, grad / 2, grad).masked_fill_(self > other, 0)
         record(out, name, &[Some(self), Some(other)], &["self", "other"], |_| vec![SavedTensor::input(self), SavedTensor::input(other)], move |s, g, needs| {
             let (a, b) = (&s[0], &s[1]);
-            let a_wins = binary_values(&Operand::Tensor(a), &Operand::Tensor(b), pick).to_dtype(g.dtype());
-            let tie = a.eq(b).to_dtype(g.dtype()).mul(0.5);
-            let wa = a_wins.add(&tie);
-            let wb = wa.rsub(1.0);
+            let shared = || where_op(&a.eq(b), Operand::Tensor(&g.div_scalar(2.0)), Operand::Tensor(g));
+            let (lose_a, lose_b) = if maximum { (a.lt(b), a.gt(b)) } else { (a.gt(b), a.lt(b)) };
             vec![
-                needs[0].then(|| fit(g.mul(&wa), &meta_a)),
-                needs[1].then(|| fit(g.mul(&wb), &meta_b)),
+                needs[0].then(|| fit(shared().masked_fill(&lose_a, 0.0), &meta_a)),
+                needs[1].then(|| fit(shared().masked_fill(&lose_b, 0.0), &meta_b)),
             ]
         })
     }
@@ -671,12 +723,25 @@ impl Tensor {
         a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= atol + rtol * y.abs() || x == y)
     }
 
-    /// `t.masked_fill(mask, value)`: `value` where `mask` is true.
+    /// `t.masked_fill(mask, value)`: `value` where `mask` (a bool tensor) is true, the
+    /// element of `t` elsewhere; the result has the broadcast shape of both and `t`'s dtype.
+    /// The value is selected, never multiplied in, so a NaN or infinity stays where it is.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([1., 2., 3.], requires_grad = true);
+    /// let y = x.masked_fill(&x.gt(2.0), f64::NEG_INFINITY);
+    /// assert_eq!(y.to_string(), "tensor([1., 2., -inf], grad_fn=<MaskedFillBackward0>)");
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([1., 1., 0.])");
+    /// ```
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Tensor {
-        let keep = mask.to_dtype(DType::Bool).logical_not().to_dtype(self.dtype());
-        let fill = mask.to_dtype(self.dtype()).mul(value);
-        // d masked_fill = grad where the mask is false
-        self.mul(&keep).add(&fill.detach())
+        let out = masked_fill_values(self, mask, value);
+        let (meta, mask) = (input_meta(&Operand::Tensor(self), &out), mask.detach());
+        // d masked_fill(x, m, v) = grad where m is false, 0 where it is true (selected)
+        record(out, "MaskedFillBackward0", &[Some(self)], &["mask"], |_| vec![SavedTensor::input(&mask)], move |s, g, _| {
+            vec![Some(fit(g.masked_fill(&s[0], 0.0), &meta))]
+        })
     }
 
     /// Elementwise logical not.
@@ -747,26 +812,26 @@ impl Tensor {
     unary_float_op!(
         /// Hyperbolic tangent.
         tanh, "TanhBackward0", |x| x.tanh(), saves result,
-        // d tanh(x) = 1 - tanh(x)^2
-        |r, g| g.mul(&r.mul(r).rsub(1.0))
+        // d tanh(x) = 1 - tanh(x)^2  (torch's tanh_backward; TanhBackwardBackward0 under create_graph)
+        |r, g| tanh_backward(g, r)
     );
     unary_float_op!(
         /// The logistic function `1 / (1 + e^-x)`.
         sigmoid, "SigmoidBackward0", |x| 1.0 / (1.0 + (-x).exp()), saves result,
-        // d sigmoid(x) = sigmoid(x) (1 - sigmoid(x))
-        |r, g| g.mul(&r.mul(&r.rsub(1.0)))
+        // d sigmoid(x) = sigmoid(x) (1 - sigmoid(x))  (torch's sigmoid_backward)
+        |r, g| sigmoid_backward(g, r)
     );
     unary_float_op!(
         /// Square root.
         sqrt, "SqrtBackward0", |x| x.sqrt(), saves result,
-        // d sqrt(x) = 1 / (2 sqrt(x))
-        |r, g| g.div(&r.mul(2.0))
+        // d sqrt(x) = 1 / (2 sqrt(x)); torch: grad / (2 * result)
+        |r, g| g.div(&r.mul_scalar(2.0))
     );
     unary_float_op!(
         /// `1 / x` elementwise.
         reciprocal, "ReciprocalBackward0", |x| 1.0 / x, saves result,
-        // d (1/x) = -1/x^2
-        |r, g| g.mul(&r.mul(r)).neg_impl()
+        // d (1/x) = -1/x^2; torch: -grad * (result * result)
+        |r, g| (-g).mul(&r.mul(r))
     );
 
     /// Absolute value (keeps integer dtypes).
@@ -776,46 +841,107 @@ impl Tensor {
             DType::Bool => self.clone_values(),
             _ => unary_float(self, f32::abs, f64::abs),
         };
-        // d |x| = sign(x)
+        // d |x| = sgn(x); torch: grad * self.sgn()
         record(out, "AbsBackward0", &[Some(self)], &["self"], |_| vec![SavedTensor::input(self)], |s, g, _| {
-            vec![Some(g.mul(&s[0].sign()))]
+            vec![Some(g.mul(&s[0].sgn_impl()))]
         })
     }
 
-    /// The sign of each element: -1, 0 or 1.
+    /// The sign of each element: -1, 0 or 1 (0 for NaN and -0, like torch).
     pub fn sign(&self) -> Tensor {
-        let out = unary_float(self, |x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 }, |x| {
-            if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 }
-        });
+        let out = sign_values(self);
         // d sign(x) = 0
         record(out, "SignBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(crate::factory::zeros_like(g))])
     }
 
-    /// `max(x, 0)` elementwise.
+    /// `x.sgn()` (the same values as `sign` for real tensors; node `SgnBackward0`), used by
+    /// the backward of `abs` so that its double-backward graph shows torch's node.
+    pub(crate) fn sgn_impl(&self) -> Tensor {
+        let out = sign_values(self);
+        // d sgn(x) = 0 for real x
+        record(out, "SgnBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(crate::factory::zeros_like(g))])
+    }
+
+    /// `max(x, 0)` elementwise, keeping the dtype; NaN stays NaN and -0 stays -0, like torch.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// assert_eq!(tensor!([f64::NAN, -1., 2.]).relu().to_string(), "tensor([nan, 0., 2.])");
+    /// assert_eq!(tensor!([3, -2]).relu().to_string(), "tensor([3, 0])");
+    /// ```
     pub fn relu(&self) -> Tensor {
-        let out = unary_float(self, |x| if x > 0.0 { x } else { 0.0 }, |x| if x > 0.0 { x } else { 0.0 });
-        // d relu(x) = 1 where the result is positive
+        let out = match self.dtype() {
+            DType::Int64 => Tensor::from_i64(super::kernel::to_vec::<i64>(self).into_iter().map(|x| x.max(0)).collect(), &self.shape()),
+            DType::Bool => crate::raise!(NotImplementedError, "Boolean inputs not supported for relu"),
+            _ => unary_float(self, |x| if x < 0.0 { 0.0 } else { x }, |x| if x < 0.0 { 0.0 } else { x }),
+        };
+        // d relu(x) = grad where the result is > 0 (or NaN), 0 elsewhere: torch's
+        // threshold_backward(grad, result, 0), which selects and never multiplies
         record(out, "ReluBackward0", &[Some(self)], &["result"], |out| vec![SavedTensor::output(out)], |s, g, _| {
-            vec![Some(g.mul(&s[0].gt(0.0).to_dtype(g.dtype())))]
+            vec![Some(threshold_backward(g, &s[0], 0.0))]
         })
     }
 
-    /// Limits every element to `[min, max]` (either bound optional), like `torch.clamp`.
+    /// Limits every element to `[min, max]` (either bound optional), like `torch.clamp`:
+    /// `min(max(x, min), max)`, so `min > max` gives `max`; NaN stays NaN. An int64 tensor
+    /// with whole-number bounds stays int64.
+    ///
+    /// The gradient flows only strictly inside the bounds (torch 2.15: `[1, .5, -1, 3]
+    /// .clamp(-1, 1)` has gradient `[0, 1, 0, 0]`), selected, never multiplied by a mask.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([1., 0.5, -1., 3.], requires_grad = true);
+    /// let y = x.clamp(Some(-1.0), Some(1.0));
+    /// assert_eq!(y.to_string(), "tensor([ 1.0000,  0.5000, -1.0000,  1.0000], grad_fn=<ClampBackward1>)");
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 1., 0., 0.])");
+    /// ```
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Tensor {
         let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
-        let clamp64 = move |x: f64| if x.is_nan() { x } else { x.max(lo).min(hi) };
-        let out = unary_float(self, move |x| clamp64(x as f64) as f32, clamp64);
-        // d clamp(x) = 1 inside the bounds, 0 outside
+        // std::max / std::min as torch's kernel uses them: max(-0., 0.) is -0.
+        fn clamp_one<T: PartialOrd + Copy>(x: T, lo: T, hi: T, nan: bool) -> T {
+            if nan {
+                return x;
+            }
+            let v = if x < lo { lo } else { x };
+            if hi < v { hi } else { v }
+        }
+        let whole = |b: Option<f64>| b.is_none_or(|v| v.fract() == 0.0);
+        let out = match self.dtype() {
+            DType::Int64 | DType::Bool if whole(min) && whole(max) => {
+                let (l, h) = (min.map_or(i64::MIN, |v| v as i64), max.map_or(i64::MAX, |v| v as i64));
+                Tensor::from_i64(super::kernel::to_vec::<i64>(self).into_iter().map(|x| clamp_one(x, l, h, false)).collect(), &self.shape())
+            }
+            _ => unary_float(
+                self,
+                move |x| clamp_one(x, lo as f32, hi as f32, x.is_nan()),
+                move |x| clamp_one(x, lo, hi, x.is_nan()),
+            ),
+        };
+        // d clamp(x) = grad where min < x < max, 0 elsewhere; torch: where(mask, grad, 0)
         record(out, "ClampBackward1", &[Some(self)], &["self"], |_| vec![SavedTensor::input(self)], move |s, g, _| {
             let x = &s[0];
-            let inside = x.ge(lo).logical_and(&x.le(hi)).to_dtype(g.dtype());
-            vec![Some(g.mul(&inside))]
+            let inside = match (min, max) {
+                (Some(_), Some(_)) => x.gt(lo).logical_and(&x.lt(hi)),
+                (Some(_), None) => x.gt(lo),
+                (None, _) => x.lt(hi),
+            };
+            vec![Some(where_op(&inside, Operand::Tensor(g), Operand::Scalar(Scalar::Float(0.0))))]
         })
     }
 
+    /// A real negation (not `0 - x`): `-0.` for `0.`, the dtype kept; bool raises like torch.
     pub(crate) fn neg_impl(&self) -> Tensor {
-        let out = binary_values(&Operand::Scalar(Scalar::Int(0)), &Operand::Tensor(self), BinaryOp::Sub);
-        let out = if out.dtype() != self.dtype() { out.to_dtype(self.dtype()) } else { out };
+        let shape = self.shape();
+        let out = match self.dtype() {
+            DType::Int64 => Tensor::from_i64(super::kernel::to_vec::<i64>(self).into_iter().map(i64::wrapping_neg).collect(), &shape),
+            DType::Bool => crate::raise!(
+                NotImplementedError,
+                "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+            ),
+            _ => unary_float(self, |x| -x, |x| -x),
+        };
         // d(-a) = -da
         record(out, "NegBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.neg_impl())])
     }
@@ -884,5 +1010,223 @@ impl std::ops::Neg for Tensor {
     type Output = Tensor;
     fn neg(self) -> Tensor {
         self.neg_impl()
+    }
+}
+
+// ----- selection kernels and the nodes torch's backward formulas create -------------------
+
+/// The name c10 gives a dtype in some messages (`long int`).
+fn c10_name(dtype: DType) -> &'static str {
+    match dtype {
+        DType::Float32 => "float",
+        DType::Float64 => "double",
+        DType::Int64 => "long int",
+        DType::Bool => "bool",
+    }
+}
+
+/// The row-major values of `t` broadcast to `shape`, converted to `dtype`.
+fn values_as(t: &Tensor, shape: &[usize], dtype: DType) -> Buffer {
+    let t = t.detach();
+    let t = if t.shape() == shape { t } else { t.expand(shape.to_vec()) };
+    super::kernel::cast(t.contiguous_buffer(), dtype)
+}
+
+fn operand_values(op: &Operand, shape: &[usize], dtype: DType) -> Buffer {
+    match op {
+        Operand::Tensor(t) => values_as(t, shape, dtype),
+        Operand::Scalar(s) => Buffer::filled(s.as_f64(), crate::layout::numel(shape), dtype),
+    }
+}
+
+/// Picks `a`'s element where `cond` is true and `b`'s elsewhere (all the same length).
+fn choose(cond: &[bool], a: Buffer, b: Buffer) -> Buffer {
+    macro_rules! pick {
+        ($variant:ident, $x:expr, $y:expr) => {
+            Buffer::$variant(cond.iter().zip($x.into_iter().zip($y)).map(|(&c, (x, y))| if c { x } else { y }).collect())
+        };
+    }
+    match (a, b) {
+        (Buffer::F32(x), Buffer::F32(y)) => pick!(F32, x, y),
+        (Buffer::F64(x), Buffer::F64(y)) => pick!(F64, x, y),
+        (Buffer::I64(x), Buffer::I64(y)) => pick!(I64, x, y),
+        (Buffer::Bool(x), Buffer::Bool(y)) => pick!(Bool, x, y),
+        _ => unreachable!("both sides have the result dtype"),
+    }
+}
+
+fn broadcast_or_raise(a: &[usize], b: &[usize]) -> Vec<usize> {
+    if a == b {
+        return a.to_vec();
+    }
+    broadcast_shapes(a, b).unwrap_or_else(|| {
+        let (dim, sa, sb) = mismatch_dim(a, b);
+        crate::raise!("The size of tensor a ({sa}) must match the size of tensor b ({sb}) at non-singleton dimension {dim}")
+    })
+}
+
+fn bool_values(buffer: Buffer) -> Vec<bool> {
+    match buffer {
+        Buffer::Bool(v) => v,
+        _ => unreachable!("cast to bool"),
+    }
+}
+
+/// The values of `t.masked_fill(mask, value)`, without history: `value` (cast to `t`'s
+/// dtype, as torch does: `5.5` into int64 is `5`) where `mask` is true, `t`'s element
+/// elsewhere, in the broadcast shape of `t` and `mask`. A select, never a multiply, so NaN
+/// and infinities stay where they are. `masked_fill_` reuses it.
+pub(crate) fn masked_fill_values(t: &Tensor, mask: &Tensor, value: f64) -> Tensor {
+    if mask.dtype() != DType::Bool {
+        crate::raise!("masked_fill_ only supports boolean masks, but got mask with dtype {}", c10_name(mask.dtype()));
+    }
+    let shape = broadcast_or_raise(&mask.shape(), &t.shape());
+    let dtype = t.dtype();
+    if dtype == DType::Int64 && !(value.is_finite() && value.abs() < 9.3e18) {
+        crate::raise!("value cannot be converted to type int64_t without overflow");
+    }
+    let cond = bool_values(values_as(mask, &shape, DType::Bool));
+    let fill = Buffer::filled(value, cond.len(), dtype);
+    Tensor::from_buffer(choose(&cond, fill, values_as(t, &shape, dtype)), &shape)
+}
+
+/// `torch.where(cond, a, b)` for the backward formulas (node `WhereBackward0`, inputs `a` and
+/// `b`; a number shows as `None` in `next_functions`, like torch's `zeros({})`).
+pub(crate) fn where_op(cond: &Tensor, a: Operand, b: Operand) -> Tensor {
+    let (shape_a, promo_a) = a.shape_and_promotion();
+    let (shape_b, promo_b) = b.shape_and_promotion();
+    let shape = broadcast_or_raise(&broadcast_or_raise(&cond.shape(), &shape_a), &shape_b);
+    let dtype = result_type(&[promo_a, promo_b]);
+    let c = bool_values(values_as(cond, &shape, DType::Bool));
+    let out = Tensor::from_buffer(choose(&c, operand_values(&a, &shape, dtype), operand_values(&b, &shape, dtype)), &shape);
+    let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
+    let cond = cond.detach();
+    // d where(c, a, b) = grad where c for a, grad where not c for b
+    record(out, "WhereBackward0", &[a.tensor(), b.tensor()], &["condition"], |_| vec![SavedTensor::input(&cond)], move |s, g, needs| {
+        let zero = Operand::Scalar(Scalar::Float(0.0));
+        vec![
+            needs[0].then(|| fit(where_op(&s[0], Operand::Tensor(g), zero), &meta_a)),
+            needs[1].then(|| fit(where_op(&s[0], zero, Operand::Tensor(g)), &meta_b)),
+        ]
+    })
+}
+
+/// -1, 0 or 1 per element; NaN and -0 give 0 (torch's `sign`).
+fn sign_values(t: &Tensor) -> Tensor {
+    fn sign<T: Arith>(x: T) -> T {
+        let zero = T::from_f64(0.0);
+        T::from_f64(if x > zero { 1.0 } else if x < zero { -1.0 } else { 0.0 })
+    }
+    let shape = t.shape();
+    match t.dtype() {
+        DType::Int64 => Tensor::from_i64(with_slice(t, |s: &[i64]| map(s, sign)), &shape),
+        DType::Bool => t.clone_values(),
+        DType::Float64 => Tensor::from_buffer(Buffer::F64(with_slice(t, |s: &[f64]| map(s, sign))), &shape),
+        DType::Float32 => Tensor::from_buffer(Buffer::F32(with_slice(t, |s: &[f32]| map(s, sign))), &shape),
+    }
+}
+
+/// `f(a, b)` elementwise over two float tensors, broadcast, in their promoted dtype.
+fn zip_float(a: &Tensor, b: &Tensor, f32_fn: impl Fn(f32, f32) -> f32 + Sync + Send, f64_fn: impl Fn(f64, f64) -> f64 + Sync + Send) -> Tensor {
+    let shape = broadcast_or_raise(&a.shape(), &b.shape());
+    let (oa, ob) = (Operand::Tensor(a), Operand::Tensor(b));
+    let buffer = match a.dtype().promote(b.dtype()) {
+        DType::Float64 => with_compact(&oa, |x: &[f64], sx| with_compact(&ob, |y: &[f64], sy| Buffer::F64(zip_map(x, sx, y, sy, &shape, f64_fn)))),
+        _ => with_compact(&oa, |x: &[f32], sx| with_compact(&ob, |y: &[f32], sy| Buffer::F32(zip_map(x, sx, y, sy, &shape, f32_fn)))),
+    };
+    Tensor::from_buffer_shape(buffer, shape)
+}
+
+/// torch's `tanh_backward(grad, result)`: `grad * (1 - result * result)`, the parenthesis
+/// one fused multiply-add as in torch's vectorised kernel (node `TanhBackwardBackward0`).
+pub(crate) fn tanh_backward(grad: &Tensor, result: &Tensor) -> Tensor {
+    let out = zip_float(grad, result, |g, r| g * (-r).mul_add(r, 1.0), |g, r| g * (-r).mul_add(r, 1.0));
+    // d/d grad = tanh_backward(gg, result);  d/d result = gg * (-2 * result * grad)
+    record(
+        out,
+        "TanhBackwardBackward0",
+        &[Some(grad), Some(result)],
+        &["grad_output", "output"],
+        |_| vec![SavedTensor::input(grad), SavedTensor::input(result)],
+        |s, gg, needs| {
+            let (grad, result) = (&s[0], &s[1]);
+            vec![
+                needs[0].then(|| tanh_backward(gg, result)),
+                needs[1].then(|| gg.mul(&result.mul_scalar(-2.0).mul(grad))),
+            ]
+        },
+    )
+}
+
+/// torch's `sigmoid_backward(grad, result)`: `grad * (1 - result) * result`, in that order
+/// (node `SigmoidBackwardBackward0`).
+pub(crate) fn sigmoid_backward(grad: &Tensor, result: &Tensor) -> Tensor {
+    let out = zip_float(grad, result, |g, r| g * (1.0 - r) * r, |g, r| g * (1.0 - r) * r);
+    // d/d grad = sigmoid_backward(gg, result);  d/d result = gg * grad * (-2 * result + 1)
+    record(
+        out,
+        "SigmoidBackwardBackward0",
+        &[Some(grad), Some(result)],
+        &["grad_output", "output"],
+        |_| vec![SavedTensor::input(grad), SavedTensor::input(result)],
+        |s, gg, needs| {
+            let (grad, result) = (&s[0], &s[1]);
+            vec![
+                needs[0].then(|| sigmoid_backward(gg, result)),
+                needs[1].then(|| gg.mul(grad).mul(&result.mul_scalar(-2.0).add_scalar(1.0))),
+            ]
+        },
+    )
+}
+
+/// torch's `threshold_backward(grad, input, threshold)`: 0 where `input <= threshold`,
+/// `grad` elsewhere (NaN included), selected (node `ThresholdBackwardBackward0`).
+pub(crate) fn threshold_backward(grad: &Tensor, input: &Tensor, threshold: f64) -> Tensor {
+    let out = zip_float(
+        grad,
+        input,
+        move |g, x| if x <= threshold as f32 { 0.0 } else { g },
+        move |g, x| if x <= threshold { 0.0 } else { g },
+    );
+    // d/d grad = threshold_backward(gg, input, threshold);  d/d input = 0
+    record(
+        out,
+        "ThresholdBackwardBackward0",
+        &[Some(grad), Some(input)],
+        &["self"],
+        |_| vec![SavedTensor::input(input)],
+        move |s, gg, needs| {
+            vec![needs[0].then(|| threshold_backward(gg, &s[0], threshold)), needs[1].then(|| crate::factory::zeros_like(gg))]
+        },
+    )
+}
+
+impl Tensor {
+    /// `self * c` as torch's C++ formulas write it (`mul.Scalar`, node `MulBackward1`).
+    pub(crate) fn mul_scalar(&self, c: f64) -> Tensor {
+        let out = binary_values(&Operand::Tensor(self), &Operand::Scalar(Scalar::Float(c)), BinaryOp::Mul);
+        // d(a c) = c da
+        record(out, "MulBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.mul_scalar(c))])
+    }
+
+    /// `self / c` (`div.Scalar`, node `DivBackward1`).
+    pub(crate) fn div_scalar(&self, c: f64) -> Tensor {
+        let out = binary_values(&Operand::Tensor(self), &Operand::Scalar(Scalar::Float(c)), BinaryOp::Div);
+        // d(a / c) = da / c
+        record(out, "DivBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.div_scalar(c))])
+    }
+
+    /// `self + c` (`add.Scalar`, node `AddBackward1`).
+    pub(crate) fn add_scalar(&self, c: f64) -> Tensor {
+        let out = binary_values(&Operand::Tensor(self), &Operand::Scalar(Scalar::Float(c)), BinaryOp::Add);
+        // d(a + c) = da
+        record(out, "AddBackward1", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.clone())])
+    }
+
+    /// `self - c` (`sub.Scalar`, node `SubBackward1`).
+    pub(crate) fn sub_scalar(&self, c: f64) -> Tensor {
+        let out = binary_values(&Operand::Tensor(self), &Operand::Scalar(Scalar::Float(c)), BinaryOp::Sub);
+        // d(a - c) = da
+        record(out, "SubBackward1", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.clone())])
     }
 }

@@ -132,5 +132,11 @@ pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
     let bv = bv.broadcast(IxDyn(out_shape)).expect("shapes were checked to broadcast");
     let zip = Zip::from(&av).and(&bv);
     let out = if parallel { zip.par_map_collect(|&x, &y| f(x, y)) } else { zip.map_collect(|&x, &y| f(x, y)) };
-    out.into_raw_vec_and_offset().0
+    // Zip lays its result out in the order it prefers for its inputs (column-major for an
+    // input like a [2, 1] column expanded to [2, 3]); the caller wants row-major
+    if out.is_standard_layout() {
+        out.into_raw_vec_and_offset().0
+    } else {
+        out.iter().copied().collect()
+    }
 }

@@ -179,20 +179,22 @@ impl Tensor {
             (1, 1) => self.dot(other),
             (2, 2) => self.mm(other),
             (2, 1) => self.mv(other),
-            (1, 2) => self.unsqueeze(0).mm(other).squeeze_dim(0),
+            // torch: t1.unsqueeze(0).mm(t2).squeeze_(0)  (SqueezeBackward4)
+            (1, 2) => squeeze_first_in_place(&self.unsqueeze(0).mm(other)),
+            // torch: _unsafe_view(t1.reshape(-1, k).mm(t2), sizes)  (UnsafeViewBackward0)
             (a, 2) if a >= 3 => {
                 let shape = self.shape();
                 let k = shape[a - 1];
                 let flat = self.reshape([-1, k as isize]).mm(other);
-                let mut out_shape: Vec<isize> = shape[..a - 1].iter().map(|&d| d as isize).collect();
-                out_shape.push(other.shape()[1] as isize);
-                flat.reshape(out_shape)
+                let mut out_shape = shape[..a - 1].to_vec();
+                out_shape.push(other.shape()[1]);
+                flat.unsafe_view(&out_shape)
             }
             (a, 1) if a >= 3 => {
                 let shape = self.shape();
                 let k = shape[a - 1];
                 let flat = self.reshape([-1, k as isize]).mv(other);
-                flat.reshape(shape[..a - 1].iter().map(|&d| d as isize).collect::<Vec<_>>())
+                flat.unsafe_view(&shape[..a - 1])
             }
             (0, _) | (_, 0) => panic!("both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"),
             _ => {
@@ -220,4 +222,16 @@ pub fn dot(a: &Tensor, b: &Tensor) -> Tensor {
 /// `torch.matmul(a, b)`.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Tensor {
     a.matmul(b)
+}
+
+/// `m.squeeze_(0)` on a fresh matrix product: the same storage without its first dim (not a
+/// view; torch's node `SqueezeBackward4`).
+fn squeeze_first_in_place(m: &Tensor) -> Tensor {
+    let data = m.read_data();
+    let mut layout = data.layout.clone();
+    layout.shape.remove(0);
+    layout.strides.remove(0);
+    let out = Tensor::from_parts(data.storage, layout, data.dtype);
+    // d squeeze(x, 0) = grad with the dim put back (torch: grad.unsqueeze(0))
+    record(out, "SqueezeBackward4", &[Some(m)], &[], |_| vec![], |_, g, _| vec![Some(g.unsqueeze(0))])
 }

@@ -42,21 +42,25 @@ macro_rules! dims_int {
 dims_int!(i32, i64, isize, usize);
 
 /// Sum of all elements, accumulated in f64 (closer to torch's pairwise sums than a plain
-/// float32 loop).
+/// float32 loop). Like torch's, every sum starts from +0 (Rust's float `Sum` starts from -0,
+/// which would print `-0.` for a sum of negative zeros where torch prints `0.`).
 fn sum_all_f64(t: &Tensor) -> f64 {
+    fn add(a: f64, b: f64) -> f64 {
+        a + b
+    }
     match t.dtype() {
         DType::Float32 => with_slice(t, |s: &[f32]| {
             if s.len() >= PARALLEL_MIN {
-                s.par_chunks(1 << 14).map(|c| c.iter().map(|&x| x as f64).sum::<f64>()).sum()
+                s.par_chunks(1 << 14).map(|c| c.iter().map(|&x| x as f64).fold(0.0, add)).reduce(|| 0.0, add)
             } else {
-                s.iter().map(|&x| x as f64).sum()
+                s.iter().map(|&x| x as f64).fold(0.0, add)
             }
         }),
         _ => with_slice(t, |s: &[f64]| {
             if s.len() >= PARALLEL_MIN {
-                s.par_chunks(1 << 14).map(|c| c.iter().sum::<f64>()).sum()
+                s.par_chunks(1 << 14).map(|c| c.iter().copied().fold(0.0, add)).reduce(|| 0.0, add)
             } else {
-                s.iter().sum()
+                s.iter().copied().fold(0.0, add)
             }
         }),
     }
@@ -71,8 +75,13 @@ fn sum_dtype(dtype: DType) -> DType {
     if dtype.is_floating_point() { dtype } else { DType::Int64 }
 }
 
+/// The dims to reduce, sorted and without repeats. A 0-dim tensor accepts dim 0 and -1 (as
+/// torch does) and has nothing to reduce.
 fn resolve_dims(dims: &[isize], rank: usize) -> Vec<usize> {
     let mut out: Vec<usize> = dims.iter().map(|&d| wrap_dim(d, rank)).collect();
+    if rank == 0 {
+        return Vec::new();
+    }
     out.sort_unstable();
     out.dedup();
     out
@@ -81,6 +90,10 @@ fn resolve_dims(dims: &[isize], rank: usize) -> Vec<usize> {
 /// Sums over `dims` in f64 and returns the values with the kept/removed dims.
 fn sum_dims_values(t: &Tensor, dims: &[usize], keepdim: bool) -> (Vec<f64>, Vec<usize>) {
     let shape = t.shape();
+    if dims.is_empty() {
+        // a 0-dim tensor: nothing to reduce, but a sum still starts from +0 (-0. becomes 0.)
+        return (t.to_vec_f64().into_iter().map(|v| v + 0.0).collect(), shape);
+    }
     let mut array = ArrayD::from_shape_vec(IxDyn(&shape), t.to_vec_f64()).expect("shape matches");
     for &d in dims.iter().rev() {
         array = array.sum_axis(Axis(d));
@@ -125,9 +138,14 @@ impl Tensor {
         let n = self.numel();
         let out = scalar_of(sum_all_f64(self) / n as f64, dtype);
         let shape = self.shape();
-        // d mean(x) = 1/n for every element
+        // d mean(x) = 1/n for every element; torch: grad.expand(sizes) / numel
         record(out, "MeanBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            vec![Some(g.div(n as f64).expand(&shape))]
+            if crate::autograd::grad_mode::is_grad_enabled() {
+                vec![Some(g.expand(&shape).div_scalar(n as f64))]
+            } else {
+                // the same values without materialising the expanded gradient
+                vec![Some(g.div_scalar(n as f64).expand(&shape))]
+            }
         })
     }
 
@@ -141,9 +159,15 @@ impl Tensor {
         let (values, out_shape) = sum_dims_values(self, &dims, keepdim);
         let values = values.into_iter().map(|v| v / count as f64);
         let out = Tensor::from_buffer(Buffer::from_f64(values, dtype), &out_shape);
-        // d mean(x, dim) = 1/count, broadcast back along the reduced dims
+        // d mean(x, dim) = 1/count, broadcast back along the reduced dims; torch:
+        // sum_backward(grad, sizes, dims, keepdim) / count
         record(out, "MeanBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            vec![Some(unsqueeze_dims(&g.div(count as f64), &dims, keepdim).expand(&shape))]
+            if crate::autograd::grad_mode::is_grad_enabled() {
+                vec![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape).div_scalar(count as f64))]
+            } else {
+                // the same values without materialising the expanded gradient
+                vec![Some(unsqueeze_dims(&g.div_scalar(count as f64), &dims, keepdim).expand(&shape))]
+            }
         })
     }
 
@@ -156,7 +180,7 @@ impl Tensor {
             _ => with_slice(self, |s: &[f64]| s.iter().map(|&x| x * x).sum::<f64>()),
         };
         let out = scalar_of(sum_sq.sqrt(), dtype);
-        // d |x| = x / |x| (0 where |x| = 0)
+        // d |x| = x / |x| (0 where |x| = 0); torch: grad * (self / norm).masked_fill_(norm == 0, 0)
         record(
             out,
             "LinalgVectorNormBackward0",
@@ -165,8 +189,7 @@ impl Tensor {
             |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
             |s, g, _| {
                 let (x, norm) = (&s[0], &s[1]);
-                let scale = if norm.item() == 0.0 { crate::factory::zeros_like(norm) } else { g.div(norm) };
-                vec![Some(x.mul(&scale))]
+                vec![Some(g.mul(&x.div(norm).masked_fill(&norm.eq(0.0), 0.0)))]
             },
         )
     }
@@ -189,11 +212,13 @@ impl Tensor {
         });
         let out = scalar_of(pick, self.dtype());
         let name = if largest { "MaxBackward1" } else { "MinBackward1" };
-        // the gradient goes to the extreme element(s), split evenly among ties
+        // the gradient goes to the extreme element(s), split evenly among ties (to the NaNs
+        // when the result is NaN); torch: zeros.masked_fill_(mask, grad / mask.sum())
         record(out, name, &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], |s, g, _| {
-            let mask = s[0].eq(&s[1]).to_dtype(g.dtype());
-            let count = mask.sum();
-            vec![Some(mask.div(&count).mul(g))]
+            let (input, result) = (&s[0], &s[1]);
+            let mask = if result.item().is_nan() { input.ne(input) } else { input.eq(result) };
+            let share = g.div(&mask.sum());
+            vec![Some(masked_fill_with_tensor(&crate::factory::zeros_like(input), &mask, &share))]
         })
     }
 
@@ -240,3 +265,18 @@ fn unsqueeze_dims(g: &Tensor, dims: &[usize], keepdim: bool) -> Tensor {
     out
 }
 
+
+/// `base.masked_fill(mask, value)` for a 0-dim `value` tensor, as torch's backward of
+/// `max()`/`min()` builds it on fresh zeros (node `MaskedFillBackward1`, inputs `base` and
+/// `value`).
+fn masked_fill_with_tensor(base: &Tensor, mask: &Tensor, value: &Tensor) -> Tensor {
+    let out = super::elementwise::masked_fill_values(base, mask, value.item());
+    let mask = mask.detach();
+    // d/d base = grad where the mask is false;  d/d value = the sum of grad where it is true
+    record(out, "MaskedFillBackward1", &[Some(base), Some(value)], &["mask"], |_| vec![SavedTensor::input(&mask)], |s, g, needs| {
+        vec![
+            needs[0].then(|| g.masked_fill(&s[0], 0.0)),
+            needs[1].then(|| g.masked_fill(&s[0].logical_not(), 0.0).sum()),
+        ]
+    })
+}

@@ -60,28 +60,73 @@ impl Tensor {
         self.with_data(|d| d.layout.clone())
     }
 
-    /// `x.reshape(shape)`: a view when the data is contiguous, a copy otherwise; one dim may
-    /// be `-1` (`ViewBackward0`).
+    /// `x.reshape(shape)`; one dim may be `-1`. As torch: a contiguous tensor gives a view
+    /// (`ViewBackward0`); a strided one that can still be viewed gives a view
+    /// (`ReshapeAliasBackward0`); otherwise a contiguous copy reshaped
+    /// (`UnsafeViewBackward0` over `CloneBackward0`, not a view).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([1., 2., 3.], requires_grad = true);
+    /// assert_eq!(x.reshape([3, 1]).grad_fn().unwrap().name(), "ViewBackward0");
+    /// assert_eq!(x.expand([2, 3]).reshape([2, 1, 3]).grad_fn().unwrap().name(), "ReshapeAliasBackward0");
+    /// assert_eq!(x.expand([2, 3]).reshape([6]).grad_fn().unwrap().name(), "UnsafeViewBackward0");
+    /// ```
     pub fn reshape(&self, shape: impl Dims) -> Tensor {
         let input_shape = self.shape();
         let new_shape = infer_shape(&shape.dims(), numel(&input_shape));
-        let source = if self.is_contiguous() { self.clone() } else { self.contiguous_values() };
-        let layout = Layout { shape: new_shape.clone(), strides: contiguous_strides(&new_shape), offset: source.layout().offset };
-        let out = source.view_with_layout(layout);
-        // d reshape(x) = the gradient reshaped back
-        record(out, "ViewBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+        if self.is_contiguous() {
+            return self.view_as_shape(new_shape, "ViewBackward0");
+        }
+        let layout = self.layout();
+        if let Some(strides) = compute_stride(&layout.shape, &layout.strides, &new_shape) {
+            let view = Layout { shape: new_shape, strides, offset: layout.offset };
+            let out = self.view_with_layout(view);
+            // d reshape(x) = the gradient reshaped back
+            return record(out, "ReshapeAliasBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))]);
+        }
+        self.deep_clone().unsafe_view(&new_shape)
     }
 
-    /// `x.view(shape)`: like [`Tensor::reshape`] but never copies; panics like torch on a
-    /// non-contiguous tensor.
+    /// A contiguous tensor's view with a new shape, recorded as `name`.
+    fn view_as_shape(&self, new_shape: Vec<usize>, name: &'static str) -> Tensor {
+        let input_shape = self.shape();
+        let layout = Layout { strides: contiguous_strides(&new_shape), shape: new_shape, offset: self.layout().offset };
+        let out = self.view_with_layout(layout);
+        // d view(x) = the gradient reshaped back
+        record(out, name, &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+    }
+
+    /// torch's `_unsafe_view` of a contiguous tensor nobody else sees: the same storage with
+    /// another shape, *not* a view (`UnsafeViewBackward0`).
+    pub(crate) fn unsafe_view(&self, shape: &[usize]) -> Tensor {
+        let input_shape = self.shape();
+        let data = self.read_data();
+        debug_assert!(data.layout.is_contiguous());
+        let layout = Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: data.layout.offset };
+        let out = Tensor::from_parts(data.storage, layout, data.dtype);
+        // d _unsafe_view(x) = the gradient reshaped back
+        record(out, "UnsafeViewBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+    }
+
+    /// `x.view(shape)`: like [`Tensor::reshape`] but never copies (`ViewBackward0`); panics
+    /// like torch when the strides do not allow it.
     pub fn view(&self, shape: impl Dims) -> Tensor {
-        if !self.is_contiguous() {
+        if self.is_contiguous() {
+            return self.reshape(shape);
+        }
+        let input_shape = self.shape();
+        let new_shape = infer_shape(&shape.dims(), numel(&input_shape));
+        let layout = self.layout();
+        let Some(strides) = compute_stride(&layout.shape, &layout.strides, &new_shape) else {
             panic!(
                 "view size is not compatible with input tensor's size and stride (at least one dimension spans \
                  across two contiguous subspaces). Use .reshape(...) instead."
             );
-        }
-        self.reshape(shape)
+        };
+        let out = self.view_with_layout(Layout { shape: new_shape, strides, offset: layout.offset });
+        // d view(x) = the gradient reshaped back
+        record(out, "ViewBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
     }
 
     /// All elements in one dimension.
@@ -361,3 +406,49 @@ pub fn stack(tensors: &[&Tensor], dim: isize) -> Tensor {
     })
 }
 
+
+/// The strides that show a tensor of `old_shape`/`old_strides` as `new_shape` without copying,
+/// or `None` when no view can (torch's `computeStride`).
+pub(crate) fn compute_stride(old_shape: &[usize], old_strides: &[usize], new_shape: &[usize]) -> Option<Vec<usize>> {
+    if old_shape.is_empty() {
+        return Some(vec![1; new_shape.len()]);
+    }
+    let total = numel(old_shape);
+    if total == 0 && old_shape == new_shape {
+        return Some(old_strides.to_vec());
+    }
+    let mut new_strides = vec![0usize; new_shape.len()];
+    if total == 0 {
+        for d in (0..new_shape.len()).rev() {
+            new_strides[d] = if d + 1 == new_shape.len() { 1 } else { new_shape[d + 1].max(1) * new_strides[d + 1] };
+        }
+        return Some(new_strides);
+    }
+    let mut view_d = new_shape.len() as isize - 1;
+    let mut chunk_base_stride = *old_strides.last().expect("non-empty");
+    let (mut tensor_numel, mut view_numel) = (1usize, 1usize);
+    for tensor_d in (0..old_shape.len()).rev() {
+        tensor_numel *= old_shape[tensor_d];
+        let chunk_ends = tensor_d == 0
+            || (old_shape[tensor_d - 1] != 1 && old_strides[tensor_d - 1] != tensor_numel * chunk_base_stride);
+        if chunk_ends {
+            while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
+                new_strides[view_d as usize] = view_numel * chunk_base_stride;
+                view_numel *= new_shape[view_d as usize];
+                view_d -= 1;
+            }
+            if view_numel != tensor_numel {
+                return None;
+            }
+            if tensor_d > 0 {
+                chunk_base_stride = old_strides[tensor_d - 1];
+                tensor_numel = 1;
+                view_numel = 1;
+            }
+        }
+    }
+    if view_d != -1 {
+        return None;
+    }
+    Some(new_strides)
+}
