@@ -75,6 +75,7 @@ pub mod prelude {
     pub use crate::ops::elementwise::Scalar;
     pub use crate::ops::index::IndexItem;
     pub use crate::ops::linalg::{dot, matmul};
+    pub use crate::ops::select::where_;
     pub use crate::ops::shape::{cat, stack};
     pub use crate::pydisplay::PyDisplay;
     pub use crate::render::{display, draw_forward, draw_graph, GraphPicture, NotebookDisplay};
