@@ -247,7 +247,7 @@ impl Tensor {
         let targets = Arc::new(along_positions(&ishape, d, &values, &contiguous_strides(&shape)));
         // the src elements that are written: src[i][j] for every index position (i, j)
         let src_strides = contiguous_strides(&sshape);
-        let sources = Arc::new(along_positions(&ishape, usize::MAX, &values, &src_strides));
+        let sources = along_positions(&ishape, usize::MAX, &values, &src_strides);
         let mut buffer = self.contiguous_buffer();
         let src_values = take_buffer(&src.contiguous_buffer(), &sources);
         put_buffer(&mut buffer, &targets, &src_values, false);
@@ -263,13 +263,15 @@ impl Tensor {
             });
             let for_src = needs[1].then(|| {
                 let names = TakeNames { take: "GatherBackward0", put: "ScatterAddBackward0" };
-                let read = take_op(g, targets.clone(), &ishape, names);
-                if ishape == sshape {
-                    read
-                } else {
-                    // src is larger than index: the unused elements get zero
-                    put_op(&sshape, sources.clone(), &read, names)
+                if ishape != sshape {
+                    // torch's formula gives the index's shape, which its engine rejects
+                    crate::raise!(
+                        "Function ScatterBackward0 returned an invalid gradient at index 1 - got {} but expected shape compatible with {}",
+                        shape_text(&ishape),
+                        shape_text(&sshape)
+                    );
                 }
+                take_op(g, targets.clone(), &ishape, names)
             });
             vec![for_self, for_src]
         })

@@ -519,10 +519,15 @@ impl Tensor {
         if count <= 1 {
             warn_no_dof(if take_sqrt { "std" } else { "var" });
         }
+        // torch reduces over a dim with Welford's running mean and squared deviation, in f64
         let values = reduce_lanes(&self.to_vec_f64(), &shape, d, |lane| {
-            let mean = lane.iter().sum::<f64>() / lane.len() as f64;
-            let total: f64 = lane.iter().map(|&v| (v - mean) * (v - mean)).sum();
-            let var = total / (lane.len() as f64 - 1.0).max(0.0);
+            let (mut mean, mut m2) = (0.0, 0.0);
+            for (k, &v) in lane.iter().enumerate() {
+                let delta = v - mean;
+                mean += delta / (k + 1) as f64;
+                m2 += delta * (v - mean);
+            }
+            let var = m2 / (lane.len() as f64 - 1.0).max(0.0);
             if take_sqrt { var.sqrt() } else { var }
         });
         let out_shape = reduced_shape(&shape, d, keepdim);
