@@ -21,8 +21,11 @@ fn show_grad(t: &Tensor) -> String {
 /// `grad_fn.name()` and the names in `next_functions`.
 fn names(t: &Tensor) -> String {
     let node = t.grad_fn().expect("has a grad_fn");
-    let next: Vec<String> =
-        node.next_functions().iter().map(|(n, _)| n.as_ref().map(Node::name).unwrap_or_else(|| "None".into())).collect();
+    let next: Vec<String> = node
+        .next_functions()
+        .iter()
+        .map(|(n, _)| n.as_ref().map(Node::name).unwrap_or_else(|| "None".into()))
+        .collect();
     format!("{}[{}]", node.name(), next.join(", "))
 }
 
@@ -82,7 +85,9 @@ fn run_case(name: &str) -> Vec<String> {
             y.sum().backward();
             vec![show(&y), show_grad(&x)]
         }
-        "where_promote" => vec![show(&where_(&bools(&[true, false], &[2]), &longs(&[1, 2], &[2]), &f64s(&[1.5, 2.5], &[2])))],
+        "where_promote" => {
+            vec![show(&where_(&bools(&[true, false], &[2]), &longs(&[1, 2], &[2]), &f64s(&[1.5, 2.5], &[2])))]
+        }
         "add_alpha" => {
             let (a, b) = (f64_leaf(&[0.1, 0.2, 0.3], &[3]), f64_leaf(&[0.7, 1.1, 1.3], &[3]));
             let y = a.add_alpha(&b, 2.7);
@@ -212,7 +217,20 @@ fn run_case(name: &str) -> Vec<String> {
             let k = f32_leaf(&[3., 3.], &[2]);
             k.std().backward();
             let plain = f32s(&[1., 5., 3., 4., 6., 6.], &[2, 3]).std();
-            vec![show(&s), names(&s), g1, show(&v), names(&v), g2, show(&s1), g3, show(&v0), g4, show_grad(&k), show(&plain)]
+            vec![
+                show(&s),
+                names(&s),
+                g1,
+                show(&v),
+                names(&v),
+                g2,
+                show(&s1),
+                g3,
+                show(&v0),
+                g4,
+                show_grad(&k),
+                show(&plain),
+            ]
         }
         "cumsum" => {
             let x = f32_leaf(&[0.1, 0.2, 0.3, 0.4, 1., 2., 3., 4.], &[2, 4]);

@@ -66,9 +66,14 @@ pub(crate) fn take_op(input: &Tensor, positions: Arc<Vec<usize>>, shape: &[usize
     let out = Tensor::from_buffer(buffer, shape);
     let input_shape = input.shape();
     // d take(x)[k] = 1 at the position it read: grad put back (summed) into zeros
-    record(out, names.take, &[Some(input)], &[], |_| vec![], move |_, g, _| {
-        vec![Some(put_op(&input_shape, positions.clone(), g, names))]
-    })
+    record(
+        out,
+        names.take,
+        &[Some(input)],
+        &[],
+        |_| vec![],
+        move |_, g, _| vec![Some(put_op(&input_shape, positions.clone(), g, names))],
+    )
 }
 
 /// Zeros of `shape` with `src`'s elements added at flat `positions` (one per element of
@@ -80,9 +85,14 @@ pub(crate) fn put_op(shape: &[usize], positions: Arc<Vec<usize>>, src: &Tensor, 
     let out = Tensor::from_buffer(buffer, shape);
     let src_shape = src.shape();
     // d put(src) = grad read back at the positions src was put to
-    record(out, names.put, &[None, Some(src)], &[], |_| vec![], move |_, g, needs| {
-        vec![None, needs[1].then(|| take_op(g, positions.clone(), &src_shape, names))]
-    })
+    record(
+        out,
+        names.put,
+        &[None, Some(src)],
+        &[],
+        |_| vec![],
+        move |_, g, needs| vec![None, needs[1].then(|| take_op(g, positions.clone(), &src_shape, names))],
+    )
 }
 
 /// Flat positions of a contiguous tensor of `shape` along `dim`: for each `index` value `j`
@@ -254,14 +264,20 @@ impl Tensor {
         let out = Tensor::from_buffer(buffer, &shape);
         // d scatter = grad where x was kept (zeros at the written positions) for x,
         //             grad read at the written positions for src
-        record(out, "ScatterBackward0", &[Some(self), Some(src)], &[], |_| vec![], move |_, g, needs| {
-            let for_self = needs[0].then(|| {
-                let mut mask = Buffer::Bool(vec![false; g.numel()]);
-                put_buffer(&mut mask, &targets, &Buffer::Bool(vec![true; targets.len()]), false);
-                let written = Tensor::from_buffer(mask, &g.shape());
-                crate::ops::select::where_(&written, &crate::factory::zeros_like(g), g)
-            });
-            let for_src = needs[1].then(|| {
+        record(
+            out,
+            "ScatterBackward0",
+            &[Some(self), Some(src)],
+            &[],
+            |_| vec![],
+            move |_, g, needs| {
+                let for_self = needs[0].then(|| {
+                    let mut mask = Buffer::Bool(vec![false; g.numel()]);
+                    put_buffer(&mut mask, &targets, &Buffer::Bool(vec![true; targets.len()]), false);
+                    let written = Tensor::from_buffer(mask, &g.shape());
+                    crate::ops::select::where_(&written, &crate::factory::zeros_like(g), g)
+                });
+                let for_src = needs[1].then(|| {
                 let names = TakeNames { take: "GatherBackward0", put: "ScatterAddBackward0" };
                 if ishape != sshape {
                     // torch's formula gives the index's shape, which its engine rejects
@@ -273,8 +289,9 @@ impl Tensor {
                 }
                 take_op(g, targets.clone(), &ishape, names)
             });
-            vec![for_self, for_src]
-        })
+                vec![for_self, for_src]
+            },
+        )
     }
 
     /// `x[t]` with a tensor index (node `IndexBackward0`): an int64 tensor picks rows (along
@@ -312,7 +329,11 @@ impl Tensor {
                         if v < -s || v >= s {
                             crate::raise!(IndexError, "index {v} is out of bounds for dimension 0 with size {size}");
                         }
-                        if v < 0 { (v + s) as usize } else { v as usize }
+                        if v < 0 {
+                            (v + s) as usize
+                        } else {
+                            v as usize
+                        }
                     })
                     .collect();
                 let mut out_shape = index.shape();

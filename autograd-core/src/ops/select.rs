@@ -10,7 +10,11 @@ use crate::storage::Buffer;
 use crate::tensor::Tensor;
 
 fn promotion_class(t: &Tensor) -> Operand {
-    if t.dim() == 0 { Operand::ZeroDim(t.dtype()) } else { Operand::Dimensioned(t.dtype()) }
+    if t.dim() == 0 {
+        Operand::ZeroDim(t.dtype())
+    } else {
+        Operand::Dimensioned(t.dtype())
+    }
 }
 
 /// The broadcast shape of `a` and `b`, or torch's error naming the first mismatching dim.
@@ -36,7 +40,9 @@ fn values_as(t: &Tensor, shape: &[usize], dtype: DType) -> Buffer {
 fn choose(cond: &[bool], a: Buffer, b: Buffer) -> Buffer {
     macro_rules! pick {
         ($variant:ident, $x:expr, $y:expr) => {
-            Buffer::$variant(cond.iter().zip($x.into_iter().zip($y)).map(|(&c, (x, y))| if c { x } else { y }).collect())
+            Buffer::$variant(
+                cond.iter().zip($x.into_iter().zip($y)).map(|(&c, (x, y))| if c { x } else { y }).collect(),
+            )
         };
     }
     match (a, b) {

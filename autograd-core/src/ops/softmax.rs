@@ -91,11 +91,18 @@ impl Tensor {
         let d = wrap_dim(dim, self.dim());
         let out = forward(self, d, false);
         // d softmax = y * (grad - sum(grad * y)) along dim
-        record(out, "SoftmaxBackward0", &[Some(self)], &["result"], |out| vec![SavedTensor::output(out)], move |s, g, _| {
-            let y = &s[0];
-            let dot = if y.dim() == 0 { g.mul(y) } else { g.mul(y).sum_dim(d, true) };
-            vec![Some(y.mul(&g.sub(&dot)))]
-        })
+        record(
+            out,
+            "SoftmaxBackward0",
+            &[Some(self)],
+            &["result"],
+            |out| vec![SavedTensor::output(out)],
+            move |s, g, _| {
+                let y = &s[0];
+                let dot = if y.dim() == 0 { g.mul(y) } else { g.mul(y).sum_dim(d, true) };
+                vec![Some(y.mul(&g.sub(&dot)))]
+            },
+        )
     }
 
     /// `x.log_softmax(dim)`: `x - max - log(sum(exp(x - max)))` along `dim` (node
@@ -112,10 +119,17 @@ impl Tensor {
         let d = wrap_dim(dim, self.dim());
         let out = forward(self, d, true);
         // d log_softmax = grad - exp(y) * sum(grad) along dim
-        record(out, "LogSoftmaxBackward0", &[Some(self)], &["result"], |out| vec![SavedTensor::output(out)], move |s, g, _| {
-            let y = &s[0];
-            let total = if y.dim() == 0 { g.clone() } else { g.sum_dim(d, true) };
-            vec![Some(g.sub(&y.exp().mul(&total)))]
-        })
+        record(
+            out,
+            "LogSoftmaxBackward0",
+            &[Some(self)],
+            &["result"],
+            |out| vec![SavedTensor::output(out)],
+            move |s, g, _| {
+                let y = &s[0];
+                let total = if y.dim() == 0 { g.clone() } else { g.sum_dim(d, true) };
+                vec![Some(g.sub(&y.exp().mul(&total)))]
+            },
+        )
     }
 }
