@@ -501,3 +501,43 @@ fn neg_of_zero_is_negative_zero() {
     assert_eq!(show(&-zeros(&[2])), "tensor([-0., -0.])\n[-0.0, -0.0]");
     assert_eq!(show(&zeros(&[1]).neg()), "tensor([-0.])\n[-0.0]");
 }
+
+/// The first few nodes of a double-backward graph, following the first input that has one.
+fn chain(t: &Tensor) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut node = t.grad_fn();
+    while let Some(n) = node {
+        if out.len() == 4 {
+            break;
+        }
+        out.push(n.name());
+        node = n.next_functions().into_iter().find_map(|(next, _)| next);
+    }
+    out
+}
+
+#[test]
+fn double_backward_graphs_name_torchs_nodes() {
+    // torch 2.15: y = f(x); w = arange(y.numel()).reshape(y.shape).requires_grad_();
+    // g, = torch.autograd.grad((y * w).sum(), x, create_graph=True); walk g.grad_fn
+    let ops: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>, &[&str])> = vec![
+        ("index_select", Box::new(|x| x.index_select(1, &longs(&[2, 0, 2], &[3]))), &["IndexAddBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]),
+        ("gather", Box::new(|x| x.gather(1, &longs(&[0, 0, 2, 1], &[2, 2]))), &["ScatterAddBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]),
+        ("index", Box::new(|x| x.index_with(&longs(&[1, 0, 1], &[3]))), &["IndexPutImplBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]),
+        ("mask", Box::new(|x| x.index_with(&x.gt(2.0))), &["IndexPutImplBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]),
+        ("max_dim", Box::new(|x| x.max_dim(1, false).0), &["ScatterBackward0", "UnsqueezeBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]),
+        ("cumsum", Box::new(|x| x.cumsum(1)), &["FlipBackward0", "CumsumBackward0", "FlipBackward0", "MulBackward0"]),
+        ("scatter", Box::new(|x| x.scatter(1, &longs(&[0, 0, 2, 1], &[2, 2]), &ones(&[2, 2]))), &["ScatterBackward1", "MulBackward0", "torch::autograd::AccumulateGrad"]),
+    ];
+    let mut failures = Vec::new();
+    for (name, f, expected) in ops {
+        let x = f32_leaf(&[1., 5., 3., 4., 6., 6.], &[2, 3]);
+        let y = f(&x);
+        let w = arange(y.numel() as f64).reshape(y.shape().iter().map(|&d| d as isize).collect::<Vec<_>>()).requires_grad_(true);
+        let g = grad(&[&(&y * &w).sum()], &[&x], true).remove(0);
+        if chain(&g) != expected {
+            failures.push(format!("{name}: here {:?}, torch {expected:?}", chain(&g)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

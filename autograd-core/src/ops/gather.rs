@@ -154,6 +154,17 @@ fn check_gather_like(op: &str, input: &Tensor, dim: isize, index: &Tensor) -> (u
     (d, values)
 }
 
+/// A copy of `t` with zeros at flat `positions` (torch's `t.scatter(dim, index, 0)`, node
+/// `ScatterBackward1`); its gradient is the same op on the incoming gradient.
+fn zero_positions(t: &Tensor, positions: Arc<Vec<usize>>) -> Tensor {
+    let mut buffer = t.contiguous_buffer();
+    let zeros = Buffer::filled(0.0, positions.len(), t.dtype());
+    put_buffer(&mut buffer, &positions, &zeros, false);
+    let out = Tensor::from_buffer(buffer, &t.shape());
+    // d scatter(t, value) = grad with zeros where the value was written
+    record(out, "ScatterBackward1", &[Some(t)], &[], |_| vec![], move |_, g, _| vec![Some(zero_positions(g, positions.clone()))])
+}
+
 impl Tensor {
     /// The slices at `index` (a 1-D int64 tensor) along `dim` (`x.index_select(dim, index)`,
     /// node `IndexSelectBackward0`); a position may repeat, and its gradients add up.
@@ -271,13 +282,8 @@ impl Tensor {
             &[],
             |_| vec![],
             move |_, g, needs| {
-                let for_self = needs[0].then(|| {
-                    let mut mask = Buffer::Bool(vec![false; g.numel()]);
-                    put_buffer(&mut mask, &targets, &Buffer::Bool(vec![true; targets.len()]), false);
-                    let written = Tensor::from_buffer(mask, &g.shape());
-                    crate::ops::select::where_(&written, &crate::factory::zeros_like(g), g)
-                });
-                let for_src = needs[1].then(|| {
+                let for_self = needs[0].then(|| zero_positions(g, targets.clone()));
+            let for_src = needs[1].then(|| {
                 let names = TakeNames { take: "GatherBackward0", put: "ScatterAddBackward0" };
                 if ishape != sshape {
                     // torch's formula gives the index's shape, which its engine rejects
@@ -311,7 +317,7 @@ impl Tensor {
     /// ```
     pub fn index_with(&self, index: &Tensor) -> Tensor {
         let shape = self.shape();
-        let names = TakeNames { take: "IndexBackward0", put: "IndexPutBackward0" };
+        let names = TakeNames { take: "IndexBackward0", put: "IndexPutImplBackward0" };
         match index.dtype() {
             DType::Int64 => {
                 if index.dim() == 0 {

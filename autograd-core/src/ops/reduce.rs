@@ -346,7 +346,8 @@ impl Tensor {
         // d max(x, dim) = grad at the position of the maximum, zeros elsewhere
         let values = record(values, node, &[Some(self)], &["indices"], |_| vec![SavedTensor::input(&indices)], move |_, g, _| {
             let names = super::gather::TakeNames { take: "GatherBackward0", put: "ScatterBackward0" };
-            vec![Some(super::gather::put_op(&shape, positions.clone(), g, names))]
+            let g = if keepdim || shape.is_empty() { g.clone() } else { g.unsqueeze(d as isize) };
+            vec![Some(super::gather::put_op(&shape, positions.clone(), &g, names))]
         });
         (values, indices)
     }
