@@ -60,6 +60,41 @@ fn softmax_values<T: FloatElement>(values: &[T], shape: &[usize], dim: usize, lo
     })
 }
 
+/// The gradient of softmax (`y * (g - sum(g * y))`) or log_softmax (`g - exp(y) * sum(g)`)
+/// along `dim`, in torch's CPU kernel order: each lane's sum runs left to right in the
+/// tensor's dtype. Used when no graph of the backward is needed.
+fn backward_values<T: FloatElement>(g: &[T], y: &[T], shape: &[usize], dim: usize, log: bool) -> Vec<T> {
+    let (outer, size, inner) = lanes(shape, dim);
+    let mut out = vec![T::from_f64(0.0); g.len()];
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |k: usize| (o * size + k) * inner + i;
+            let mut sum = T::from_f64(0.0);
+            for k in 0..size {
+                sum = sum + if log { g[at(k)] } else { g[at(k)] * y[at(k)] };
+            }
+            for k in 0..size {
+                let (gk, yk) = (g[at(k)], y[at(k)]);
+                out[at(k)] = if log { gk - yk.exp() * sum } else { yk * (gk - sum) };
+            }
+        }
+    }
+    out
+}
+
+fn fused_backward(g: &Tensor, y: &Tensor, dim: usize, log: bool) -> Tensor {
+    let shape = y.shape();
+    let buffer = match y.dtype() {
+        DType::Float64 => Buffer::F64(with_slice(g, |gs: &[f64]| {
+            with_slice(y, |ys: &[f64]| backward_values(gs, ys, &shape, dim, log))
+        })),
+        _ => Buffer::F32(with_slice(g, |gs: &[f32]| {
+            with_slice(y, |ys: &[f32]| backward_values(gs, ys, &shape, dim, log))
+        })),
+    };
+    Tensor::from_buffer(buffer, &shape)
+}
+
 fn check_dtype(t: &Tensor, kernel: &str) {
     if !t.dtype().is_floating_point() {
         let name = if t.dtype() == DType::Bool { "Bool" } else { "Long" };
@@ -99,6 +134,9 @@ impl Tensor {
             |out| vec![SavedTensor::output(out)],
             move |s, g, _| {
                 let y = &s[0];
+                if !crate::autograd::grad_mode::is_grad_enabled() {
+                    return vec![Some(fused_backward(g, y, d, false))];
+                }
                 let dot = if y.dim() == 0 { g.mul(y) } else { g.mul(y).sum_dim(d, true) };
                 vec![Some(y.mul(&g.sub(&dot)))]
             },
@@ -127,6 +165,9 @@ impl Tensor {
             |out| vec![SavedTensor::output(out)],
             move |s, g, _| {
                 let y = &s[0];
+                if !crate::autograd::grad_mode::is_grad_enabled() {
+                    return vec![Some(fused_backward(g, y, d, true))];
+                }
                 let total = if y.dim() == 0 { g.clone() } else { g.sum_dim(d, true) };
                 vec![Some(g.sub(&y.exp().mul(&total)))]
             },
