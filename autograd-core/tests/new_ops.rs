@@ -1,7 +1,7 @@
 //! The new ops against what PyTorch 2.15 printed for the same programs: values (as printed
 //! and as exact floats), grad_fn names, next_functions and gradients. The expected strings
-//! at the bottom came from torch 2.15 (CPU) running the Python twin of each case; each case
-//! below quotes its Python.
+//! at the bottom came from torch 2.15 (CPU) running the Python twin of each case,
+//! `tests/new_ops_torch.py` (a dev-time script; these tests never need torch).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -398,7 +398,7 @@ fn new_ops_print_what_torch_printed() {
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), EXPECTED.len(), failures.join("\n"));
 }
 
-// Printed by PyTorch 2.15 (torch 2.15.0, CPU) for the same programs; see each case.
+// Printed by PyTorch 2.15 (torch 2.15.0, CPU) for the same programs: tests/new_ops_torch.py.
 const EXPECTED: &[(&str, &str)] = &[
     ("neg", "tensor([-1.,  2.], grad_fn=<NegBackward0>)\n[-1.0, 2.0]\nNegBackward0[torch::autograd::AccumulateGrad]\ntensor([-1., -1.])\n[-1.0, -1.0]"),
     ("isnan", "tensor([False,  True, False, False, False])\n[0.0, 1.0, 0.0, 0.0, 0.0]\ntensor([False, False,  True,  True, False])\n[0.0, 0.0, 1.0, 1.0, 0.0]\ntensor([ True, False, False, False,  True])\n[1.0, 0.0, 0.0, 0.0, 1.0]\ntensor([True, True])\n[1.0, 1.0]"),
