@@ -117,7 +117,7 @@ for dt in [torch.float32, torch.float64]:
     if dt == torch.float64:  # float32 rows of 7 (< 8 lanes) still differ in the last bit
         m = x.norm(2, dim=1); m.sum().backward(); parts += [show(m), show(x.grad)]; x.grad = None
     b = torch.randn(4, 7, dtype=dt)
-    parts += [show(x.cumsum(1)), show(torch.add(x, b, alpha=2.7))]
+    parts += [show(x.cumsum(1)), show(torch.add(x, b, alpha=2.7)), show(x.norm()), show(torch.randn(40, dtype=dt).norm())]
 case("randn_bits", *parts)
 import sys
 out = sys.stdout

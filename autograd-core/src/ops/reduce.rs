@@ -149,26 +149,8 @@ impl Tensor {
 
     /// Euclidean norm of all elements (`x.norm()`, node `LinalgVectorNormBackward0`).
     pub fn norm(&self) -> Tensor {
-        let dtype = self.dtype();
-        assert!(dtype.is_floating_point(), "linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long");
-        let sum_sq = match dtype {
-            DType::Float32 => with_slice(self, |s: &[f32]| s.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>()),
-            _ => with_slice(self, |s: &[f64]| s.iter().map(|&x| x * x).sum::<f64>()),
-        };
-        let out = scalar_of(sum_sq.sqrt(), dtype);
-        // d |x| = x / |x| (0 where |x| = 0)
-        record(
-            out,
-            "LinalgVectorNormBackward0",
-            &[Some(self)],
-            &["self", "result"],
-            |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
-            |s, g, _| {
-                let (x, norm) = (&s[0], &s[1]);
-                let scale = if norm.item() == 0.0 { crate::factory::zeros_like(norm) } else { g.div(norm) };
-                vec![Some(x.mul(&scale))]
-            },
-        )
+        // the 2-norm, summed in torch's order and with torch's backward (see `norm_p`)
+        self.norm_p(2.0)
     }
 
     /// Largest element (`x.max()`, `MaxBackward1`); the gradient is shared among ties.
