@@ -100,6 +100,8 @@ fn new_op_cases() -> Vec<Case> {
         ("min_dim keepdim", Box::new(|v| v[0].min_dim(0, true).0), vec![any()]),
         ("prod", Box::new(|v| v[0].prod()), vec![any()]),
         ("prod_dim", Box::new(|v| v[0].prod_dim(1, false)), vec![any()]),
+        ("prod with a zero", Box::new(|v| v[0].prod()), vec![f64_input(&[0.0, 0.3, 1.7, -1.2, 0.9, 0.25], &[2, 3])]),
+        ("prod_dim with zeros", Box::new(|v| v[0].prod_dim(1, true)), vec![f64_input(&[0.0, 0.3, 0.0, -1.2, 0.9, 0.25], &[2, 3])]),
         ("std", Box::new(|v| v[0].std()), vec![any()]),
         ("var", Box::new(|v| v[0].var()), vec![any()]),
         ("std_dim", Box::new(|v| v[0].std_dim(1, false)), vec![any()]),

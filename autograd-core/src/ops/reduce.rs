@@ -447,7 +447,7 @@ impl Tensor {
             } else if !crate::autograd::grad_mode::is_grad_enabled() && zeros > 1 {
                 crate::factory::zeros_like(x)
             } else {
-                g.mul(&others_product(x, &[x.numel()], 0))
+                g.mul(&others_product_any(x, &[x.numel()], 0))
             };
             vec![Some(grad)]
         })
@@ -474,7 +474,7 @@ impl Tensor {
             }
             let (g, result) = if keepdim { (g.clone(), result.clone()) } else { (g.unsqueeze(d as isize), result.unsqueeze(d as isize)) };
             let any_zero = x.eq(0.0).any();
-            let grad = if !any_zero { g.mul(&result.div(x)) } else { g.mul(&others_product(x, &shape, d)) };
+            let grad = if !any_zero { g.mul(&result.div(x)) } else { g.mul(&others_product_any(x, &shape, d)) };
             vec![Some(grad)]
         })
     }
@@ -757,6 +757,26 @@ fn others_product(x: &Tensor, shape: &[usize], dim: usize) -> Tensor {
         _ => Buffer::F64(others!(f64)),
     };
     Tensor::from_buffer(buffer, &x.shape())
+}
+
+/// [`others_product`], or, when the backward itself is being recorded (`create_graph`), the
+/// same products built from differentiable ops: each lane repeated once per element with
+/// that element replaced by 1, then multiplied out (so second derivatives work with zeros).
+fn others_product_any(x: &Tensor, shape: &[usize], dim: usize) -> Tensor {
+    if !crate::autograd::grad_mode::is_grad_enabled() {
+        return others_product(x, shape, dim);
+    }
+    let flat = x.reshape(shape.iter().map(|&s| s as isize).collect::<Vec<_>>());
+    let n = shape[dim];
+    let mut repeated: Vec<usize> = shape.to_vec();
+    repeated.insert(dim, n);
+    let lanes = flat.unsqueeze(dim as isize).expand(repeated);
+    let mut mask_shape = vec![n as isize, n as isize];
+    mask_shape.extend(std::iter::repeat_n(1, shape.len() - dim - 1));
+    let mask = crate::factory::eye(n).eq(1.0).reshape(mask_shape);
+    let one = crate::factory::ones_with(&[], crate::factory::TensorOptions::default().dtype(x.dtype()));
+    let others = super::select::where_(&mask, &one, &lanes).prod_dim(dim as isize + 1, false);
+    others.reshape(x.shape().iter().map(|&s| s as isize).collect::<Vec<_>>())
 }
 
 /// `grad / (2 std)`, 0 where the std is 0 (selected, never multiplied).
