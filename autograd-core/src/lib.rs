@@ -26,6 +26,21 @@
 //! | `n[0, 0] = v` | `n.assign(idx![0, 0], &v)` |
 //! | `x.clone()` | `x.deep_clone()` (Rust's `clone()` is another handle, like `b = a`) |
 //! | `print(a, b)` | `show!(a, b)` |
+//! | `-x`, `x.neg()` | `-&x`, `x.neg()` |
+//! | `x.isnan()`, `x.isinf()`, `x.isfinite()` | `x.isnan()`, `x.isinf()`, `x.isfinite()` |
+//! | `torch.where(c, a, b)` | `where_(&c, &a, &b)` |
+//! | `torch.add(a, b, alpha=2)`, `torch.sub(a, b, alpha=2)` | `a.add_alpha(&b, 2.0)`, `a.sub_alpha(&b, 2.0)` |
+//! | `x.norm(p)`, `x.norm(p, dim, keepdim)` | `x.norm_p(p)`, `x.norm_dim(p, dim, keepdim)` |
+//! | `v, i = x.max(dim, keepdim)`, `x.min(dim)` | `let (v, i) = x.max_dim(dim, keepdim)`, `x.min_dim(dim, false)` |
+//! | `x.argmax()`, `x.argmin(dim, keepdim)` | `x.argmax()`, `x.argmin_dim(dim, keepdim)` |
+//! | `x.prod()`, `x.prod(dim, keepdim)` | `x.prod()`, `x.prod_dim(dim, keepdim)` |
+//! | `x.std()`, `x.var(dim, keepdim=True)` | `x.std()`, `x.var_dim(dim, true)` |
+//! | `x.cumsum(dim)` | `x.cumsum(dim)` |
+//! | `x.softmax(dim)`, `x.log_softmax(dim)` | `x.softmax(dim)`, `x.log_softmax(dim)` |
+//! | `x.index_select(d, i)`, `x.gather(d, i)`, `x.scatter(d, i, src)` | `x.index_select(d, &i)`, `x.gather(d, &i)`, `x.scatter(d, &i, &src)` |
+//! | `x[t]` (int64 index tensor or bool mask) | `x.index_with(&t)` |
+//! | `a.bmm(b)` | `a.bmm(&b)` |
+//! | `y.backward(inputs=[a, b])` | `y.backward_inputs(None, false, &[&a, &b])` |
 //!
 //! ## Global state
 //! Grad mode and the random generator live in one process-wide place shared by every copy of
@@ -75,6 +90,7 @@ pub mod prelude {
     pub use crate::ops::elementwise::Scalar;
     pub use crate::ops::index::IndexItem;
     pub use crate::ops::linalg::{dot, matmul};
+    pub use crate::ops::select::where_;
     pub use crate::ops::shape::{cat, stack};
     pub use crate::pydisplay::PyDisplay;
     pub use crate::render::{display, draw_forward, draw_graph, GraphPicture, NotebookDisplay};

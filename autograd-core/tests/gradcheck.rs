@@ -13,7 +13,7 @@ fn cases() -> Vec<Case> {
     let any = || f64_input(&[-0.8, 0.3, 1.7, -1.2, 0.9, 0.25], &[2, 3]);
     let row = || f64_input(&[0.5, -1.5, 2.0], &[3]);
     let mat = || f64_input(&[0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8, 0.9, -1.0, 1.1, 1.2], &[3, 4]);
-    vec![
+    let mut cases: Vec<Case> = vec![
         ("add", Box::new(|v| &v[0] + &v[1]), vec![any(), row()]),
         ("add scalar", Box::new(|v| 2.0 + &v[0]), vec![any()]),
         ("sub", Box::new(|v| &v[0] - &v[1]), vec![any(), row()]),
@@ -69,6 +69,54 @@ fn cases() -> Vec<Case> {
         ("stack", Box::new(|v| stack(&[&v[0], &v[1]], 1).cos()), vec![row(), row()]),
         ("masked_fill", Box::new(|v| v[0].masked_fill(&v[0].gt(0.5), 0.0) * 2.0), vec![any()]),
         ("chain", Box::new(|v| ((&v[0] * &v[1]).tanh() + v[0].sigmoid()).mean()), vec![any(), any()]),
+    ];
+    cases.extend(new_op_cases());
+    cases
+}
+
+/// The ops added for issue 11 ("the missing API"); the same rows are checked for second
+/// derivatives below.
+fn new_op_cases() -> Vec<Case> {
+    let pos = || f64_input(&[0.7, 1.3, 2.1, 0.4, 1.9, 0.6], &[2, 3]);
+    let any = || f64_input(&[-0.8, 0.3, 1.7, -1.2, 0.9, 0.25], &[2, 3]);
+    let row = || f64_input(&[0.5, -1.5, 2.0], &[3]);
+    let cube = || f64_input(&[0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, 0.8, -0.9, 1.0, 1.1, -1.2], &[2, 2, 3]);
+    let cond = || Tensor::from_bools(vec![true, false, true], &[3]);
+    let long = |v: &[i64], shape: &[usize]| Tensor::from_i64(v.to_vec(), shape);
+    vec![
+        ("neg()", Box::new(|v| v[0].neg()), vec![any()]),
+        ("where_", Box::new(move |v| where_(&cond(), &v[0], &v[1])), vec![any(), row()]),
+        ("add_alpha", Box::new(|v| v[0].add_alpha(&v[1], 2.7)), vec![any(), row()]),
+        ("sub_alpha", Box::new(|v| v[0].sub_alpha(&v[1], -0.3)), vec![any(), row()]),
+        ("norm_p 1", Box::new(|v| v[0].norm_p(1.0)), vec![any()]),
+        ("norm_p 2", Box::new(|v| v[0].norm_p(2.0)), vec![any()]),
+        ("norm_p 3", Box::new(|v| v[0].norm_p(3.0)), vec![any()]),
+        ("norm_p 1.5", Box::new(|v| v[0].norm_p(1.5)), vec![any()]),
+        ("norm_p 0.5", Box::new(|v| v[0].norm_p(0.5)), vec![any()]),
+        ("norm_p inf", Box::new(|v| v[0].norm_p(f64::INFINITY)), vec![any()]),
+        ("norm_dim", Box::new(|v| v[0].norm_dim(2.0, 1, false)), vec![any()]),
+        ("norm_dim keepdim p=3", Box::new(|v| v[0].norm_dim(3.0, 0, true)), vec![any()]),
+        ("max_dim", Box::new(|v| v[0].max_dim(1, false).0), vec![any()]),
+        ("min_dim keepdim", Box::new(|v| v[0].min_dim(0, true).0), vec![any()]),
+        ("prod", Box::new(|v| v[0].prod()), vec![any()]),
+        ("prod_dim", Box::new(|v| v[0].prod_dim(1, false)), vec![any()]),
+        ("prod with a zero", Box::new(|v| v[0].prod()), vec![f64_input(&[0.0, 0.3, 1.7, -1.2, 0.9, 0.25], &[2, 3])]),
+        ("prod_dim with zeros", Box::new(|v| v[0].prod_dim(1, true)), vec![f64_input(&[0.0, 0.3, 0.0, -1.2, 0.9, 0.25], &[2, 3])]),
+        ("std", Box::new(|v| v[0].std()), vec![any()]),
+        ("var", Box::new(|v| v[0].var()), vec![any()]),
+        ("std_dim", Box::new(|v| v[0].std_dim(1, false)), vec![any()]),
+        ("var_dim keepdim", Box::new(|v| v[0].var_dim(0, true)), vec![any()]),
+        ("cumsum", Box::new(|v| v[0].cumsum(1)), vec![any()]),
+        ("cumsum dim 0", Box::new(|v| v[0].cumsum(0)), vec![any()]),
+        ("softmax", Box::new(|v| v[0].softmax(1)), vec![any()]),
+        ("softmax dim 0", Box::new(|v| v[0].softmax(0)), vec![any()]),
+        ("log_softmax", Box::new(|v| v[0].log_softmax(-1)), vec![any()]),
+        ("index_select", Box::new(move |v| v[0].index_select(1, &long(&[2, 0, 2], &[3]))), vec![any()]),
+        ("gather", Box::new(move |v| v[0].gather(1, &long(&[0, 0, 2, 1], &[2, 2]))), vec![any()]),
+        ("scatter", Box::new(move |v| v[0].scatter(1, &long(&[0, 2, 2, 1], &[2, 2]), &v[1])), vec![pos(), f64_input(&[1., 2., 3., 4.], &[2, 2])]),
+        ("index_with long", Box::new(move |v| v[0].index_with(&long(&[1, 0, -1], &[3]))), vec![any()]),
+        ("index_with mask", Box::new(|v| v[0].index_with(&v[0].gt(0.0))), vec![any()]),
+        ("bmm", Box::new(|v| v[0].bmm(&v[1].transpose(1, 2))), vec![cube(), cube()]),
     ]
 }
 
@@ -108,4 +156,35 @@ fn gradcheck_reports_a_wrong_backward() {
     let x = Tensor::from_vec(vec![1.0, 2.0], &[2], DType::Float64).requires_grad_(true);
     let err = gradcheck_report(|v| Wrong.apply(&[&v[0]]), &[x]).unwrap_err();
     assert!(err.message.starts_with("Jacobian mismatch for output 0 with respect to input 0"), "{}", err.message);
+}
+
+#[test]
+fn new_ops_second_derivatives_match_finite_differences() {
+    // gradcheck of x -> d/dx sum(w * f(x)) (create_graph), for every row of new_op_cases
+    let mut failures = Vec::new();
+    for (name, f, inputs) in new_op_cases() {
+        let first = |v: &[Tensor]| {
+            let y = f(v);
+            let weights = Tensor::from_vec((0..y.numel()).map(|k| 0.5 + 0.25 * k as f64).collect(), &y.shape(), DType::Float64);
+            let total = (&y * &weights).sum();
+            let wrt: Vec<&Tensor> = v.iter().filter(|t| t.requires_grad()).collect();
+            let grads = grad_opts(&[&total], &wrt, None, true, true, true);
+            let parts: Vec<Tensor> = grads.into_iter().flatten().map(|g| g.reshape([-1])).collect();
+            let refs: Vec<&Tensor> = parts.iter().collect();
+            cat(&refs, 0)
+        };
+        if !first(&inputs).requires_grad() {
+            // a linear op: its first derivative does not depend on x, so the second is zero;
+            // check that the first is the same at another point
+            let moved: Vec<Tensor> = inputs.iter().map(|t| (t.detach() + 0.125).requires_grad_(t.requires_grad())).collect();
+            if !first(&inputs).equal(&first(&moved)) {
+                failures.push(format!("{name}: the first derivative has no history but changes with x"));
+            }
+            continue;
+        }
+        if let Err(e) = gradcheck_report(first, &inputs) {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

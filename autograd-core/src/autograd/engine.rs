@@ -357,3 +357,95 @@ pub fn grad_opts(
     }
     grads
 }
+
+impl Tensor {
+    /// `y.backward(gradient, retain_graph=..., inputs=[a, b])`: backward from `y` that fills
+    /// only the given tensors' `.grad`, running only the part of the graph that leads to them.
+    ///
+    /// As in torch, an input that is not a leaf is marked with `retain_grad()` (its `.grad` is
+    /// filled, now and in later backward calls); an input that does not require grad is an
+    /// error; an input the graph does not reach is left alone.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([1., 2.], requires_grad = true);
+    /// let w = tensor!([3., 4.], requires_grad = true);
+    /// let y = (&x * &w).pow(2).sum();
+    /// y.backward_inputs(None, false, &[&x]);
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([18., 64.])");
+    /// assert!(w.grad().is_none());
+    /// ```
+    pub fn backward_inputs(&self, gradient: Option<&Tensor>, retain_graph: bool, inputs: &[&Tensor]) {
+        if inputs.is_empty() {
+            crate::raise!("`inputs` argument to `backward()` cannot be empty.");
+        }
+        let grad = self.initial_grad(gradient, 0);
+        let edge = self.root_edge();
+        let mut targets = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            super::hooks::retain_grad(input);
+            if let Some(target) = input.gradient_edge() {
+                targets.push(target.node);
+            }
+        }
+        run_towards(edge, grad, &targets, retain_graph);
+    }
+}
+
+/// Like [`run`], but only the nodes on a path from the root to one of `targets` run (torch's
+/// `exec_info` when `inputs` is given): a target's own backward runs, its inputs' nodes do not
+/// unless they lead to another target.
+fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
+    let _mode = GradModeGuard::new(false);
+    let mut tasks = collect_tasks(std::slice::from_ref(&root.node));
+    // every parent of a needed node is needed: walk up from the targets
+    let mut parents: HashMap<u64, Vec<u64>> = HashMap::default();
+    for task in tasks.values() {
+        for edge in task.node.0.next.iter().flatten() {
+            parents.entry(edge.node.id()).or_default().push(task.node.id());
+        }
+    }
+    let mut needed: HashMap<u64, ()> = HashMap::default();
+    let mut stack: Vec<u64> = targets.iter().map(Node::id).filter(|id| tasks.contains_key(id)).collect();
+    while let Some(id) = stack.pop() {
+        if needed.insert(id, ()).is_none() {
+            stack.extend(parents.get(&id).into_iter().flatten().copied());
+        }
+    }
+    if !needed.contains_key(&root.node.id()) {
+        return;
+    }
+    let root_task = tasks.get_mut(&root.node.id()).expect("the root is a task");
+    root_task.grad = Some(grad);
+    let mut ready = BinaryHeap::from([root.node.id()]);
+    while let Some(id) = ready.pop() {
+        let Task { node, grad, .. } = tasks.remove(&id).expect("ready node is a task");
+        let grad = grad.map(|g| apply_node_hooks(&node, g));
+        let input_grads: Vec<Option<Tensor>> = match &node.0.kind {
+            NodeKind::AccumulateGrad { variable } => {
+                if let Some(g) = grad {
+                    accumulate(variable, g, false);
+                }
+                Vec::new()
+            }
+            NodeKind::Function => match grad {
+                None => vec![None; node.0.next.len()],
+                Some(g) => call_function(&node, &g, retain_graph),
+            },
+        };
+        for (edge, g) in node.0.next.iter().zip(input_grads) {
+            let Some(edge) = edge else { continue };
+            if !needed.contains_key(&edge.node.id()) {
+                continue;
+            }
+            let task = tasks.get_mut(&edge.node.id()).expect("dependency counted");
+            if let Some(g) = g {
+                add_into(&mut task.grad, g);
+            }
+            task.deps -= 1;
+            if task.deps == 0 {
+                ready.push(edge.node.id());
+            }
+        }
+    }
+}

@@ -1230,3 +1230,92 @@ impl Tensor {
         record(out, "SubBackward1", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.clone())])
     }
 }
+
+impl Tensor {
+    /// `-x` as a method (`x.neg()`, node `NegBackward0`); the same as the `-` operator.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([1., -2.], requires_grad = true);
+    /// assert_eq!(x.neg().to_string(), "tensor([-1.,  2.], grad_fn=<NegBackward0>)");
+    /// ```
+    pub fn neg(&self) -> Tensor {
+        self.neg_impl()
+    }
+
+    /// `torch.add(a, b, alpha=alpha)`: `a + alpha * b`, computed like torch as one fused
+    /// multiply-add per element (node `AddBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let a = tensor!([1., 2., 3.], requires_grad = true);
+    /// let b = tensor!([10., 20., 30.], requires_grad = true);
+    /// let y = a.add_alpha(&b, 2.0);
+    /// assert_eq!(y.to_string(), "tensor([21., 42., 63.], grad_fn=<AddBackward0>)");
+    /// y.sum().backward();
+    /// assert_eq!(b.grad().unwrap().to_string(), "tensor([2., 2., 2.])");
+    /// ```
+    pub fn add_alpha(&self, other: &Tensor, alpha: f64) -> Tensor {
+        self.alpha_op(other, alpha, false)
+    }
+
+    /// `torch.sub(a, b, alpha=alpha)`: `a - alpha * b` (node `SubBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let a = tensor!([1., 2., 3.], requires_grad = true);
+    /// let b = tensor!([10., 20., 30.], requires_grad = true);
+    /// let y = a.sub_alpha(&b, 2.5);
+    /// assert_eq!(y.to_string(), "tensor([-24., -48., -72.], grad_fn=<SubBackward0>)");
+    /// y.sum().backward();
+    /// assert_eq!(b.grad().unwrap().to_string(), "tensor([-2.5000, -2.5000, -2.5000])");
+    /// ```
+    pub fn sub_alpha(&self, other: &Tensor, alpha: f64) -> Tensor {
+        self.alpha_op(other, alpha, true)
+    }
+
+    fn alpha_op(&self, other: &Tensor, alpha: f64, subtract: bool) -> Tensor {
+        let (a, b) = (Operand::Tensor(self), Operand::Tensor(other));
+        let (shape_a, promo_a) = a.shape_and_promotion();
+        let (shape_b, promo_b) = b.shape_and_promotion();
+        let dtype = result_type(&[promo_a, promo_b]);
+        if !dtype.is_floating_point() && alpha.fract() != 0.0 {
+            crate::raise!("For integral input tensors, argument alpha must not be a floating point number.");
+        }
+        if subtract && dtype == DType::Bool {
+            crate::raise!("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.");
+        }
+        let out_shape = broadcast_shapes(&shape_a, &shape_b).unwrap_or_else(|| {
+            let (dim, sa, sb) = mismatch_dim(&shape_a, &shape_b);
+            crate::raise!("The size of tensor a ({sa}) must match the size of tensor b ({sb}) at non-singleton dimension {dim}")
+        });
+        // torch's kernel: a - alpha*b is a + (-alpha)*b, one fused multiply-add per element
+        let scale = if subtract { -alpha } else { alpha };
+        let buffer = match dtype {
+            DType::Float32 => with_compact(&a, |sa: &[f32], ha| {
+                with_compact(&b, |sb: &[f32], hb| Buffer::F32(zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale as f32, x))))
+            }),
+            DType::Float64 => with_compact(&a, |sa: &[f64], ha| {
+                with_compact(&b, |sb: &[f64], hb| Buffer::F64(zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale, x))))
+            }),
+            DType::Int64 => with_compact(&a, |sa: &[i64], ha| {
+                with_compact(&b, |sb: &[i64], hb| {
+                    Buffer::I64(zip_map(sa, ha, sb, hb, &out_shape, |x, y| x.wrapping_add(y.wrapping_mul(scale as i64))))
+                })
+            }),
+            DType::Bool => with_compact(&a, |sa: &[bool], ha| {
+                with_compact(&b, |sb: &[bool], hb| Buffer::Bool(zip_map(sa, ha, sb, hb, &out_shape, |x, y| x | (y && scale != 0.0))))
+            }),
+        };
+        let out = Tensor::from_buffer_shape(buffer, out_shape);
+        let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
+        let name = if subtract { "SubBackward0" } else { "AddBackward0" };
+        // d(a + alpha b) = da + alpha db;  d(a - alpha b) = da - alpha db
+        record(out, name, &[Some(self), Some(other)], &[], |_| vec![], move |_, g, needs| {
+            vec![
+                needs[0].then(|| fit(g.clone(), &meta_a)),
+                needs[1].then(|| fit(if subtract { (-g).mul(alpha) } else { g.mul(alpha) }, &meta_b)),
+            ]
+        })
+    }
+}

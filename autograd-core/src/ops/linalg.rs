@@ -235,3 +235,74 @@ fn squeeze_first_in_place(m: &Tensor) -> Tensor {
     // d squeeze(x, 0) = grad with the dim put back (torch: grad.unsqueeze(0))
     record(out, "SqueezeBackward4", &[Some(m)], &[], |_| vec![], |_, g, _| vec![Some(g.unsqueeze(0))])
 }
+
+impl Tensor {
+    /// Batched matrix product of two 3-D tensors, `[b, n, k] @ [b, k, m] -> [b, n, m]`
+    /// (`torch.bmm`, node `BmmBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let a = ones(&[2, 1, 3]).requires_grad_(true);
+    /// let b = arange(6.0).reshape([2, 3, 1]);
+    /// let c = a.bmm(&b);
+    /// assert_eq!(c.to_string(), "tensor([[[ 3.]],\n\n        [[12.]]], grad_fn=<BmmBackward0>)");
+    /// c.sum().backward();
+    /// assert_eq!(a.grad().unwrap().to_string(), "tensor([[[0., 1., 2.]],\n\n        [[3., 4., 5.]]])");
+    /// ```
+    pub fn bmm(&self, other: &Tensor) -> Tensor {
+        let (sa, sb) = (self.shape(), other.shape());
+        if sa.len() != 3 {
+            crate::raise!("batch1 must be a 3D tensor");
+        }
+        if sb.len() != 3 {
+            crate::raise!("batch2 must be a 3D tensor");
+        }
+        if sb[0] != sa[0] || sb[1] != sa[2] {
+            crate::raise!(
+                "Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].",
+                sa[0],
+                sa[2],
+                sb[0],
+                sb[1]
+            );
+        }
+        let (da, db) = (self.dtype(), other.dtype());
+        if da != db {
+            crate::raise!("expected scalar type {} but found {}", dtype_title(da), dtype_title(db));
+        }
+        let (a, b) = (self.detach(), other.detach());
+        let parts: Vec<Buffer> = (0..sa[0] as isize).map(|i| mm_values(&a.select(0, i), &b.select(0, i)).contiguous_buffer()).collect();
+        let buffer = match da {
+            DType::Float32 => Buffer::F32(parts.into_iter().flat_map(|p| if let Buffer::F32(v) = p { v } else { unreachable!() }).collect()),
+            DType::Float64 => Buffer::F64(parts.into_iter().flat_map(|p| if let Buffer::F64(v) = p { v } else { unreachable!() }).collect()),
+            _ => Buffer::I64(parts.into_iter().flat_map(|p| if let Buffer::I64(v) = p { v } else { unreachable!() }).collect()),
+        };
+        let out = Tensor::from_buffer(buffer, &[sa[0], sa[1], sb[2]]);
+        let (a_req, b_req) = (self.requires_grad(), other.requires_grad());
+        // d (A B) per batch: grad_A = G B^T,  grad_B = A^T G
+        record(
+            out,
+            "BmmBackward0",
+            &[Some(self), Some(other)],
+            &["mat2", "self"],
+            |_| {
+                let mut saved = Vec::new();
+                if a_req {
+                    saved.push(SavedTensor::input(other));
+                }
+                if b_req {
+                    saved.push(SavedTensor::input(self));
+                }
+                saved
+            },
+            move |s, g, needs| {
+                let mat2 = a_req.then(|| &s[0]);
+                let mat1 = b_req.then(|| &s[usize::from(a_req)]);
+                vec![
+                    needs[0].then(|| g.bmm(&mat2.expect("saved").transpose(1, 2))),
+                    needs[1].then(|| mat1.expect("saved").transpose(1, 2).bmm(g)),
+                ]
+            },
+        )
+    }
+}

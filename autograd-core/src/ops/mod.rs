@@ -2,9 +2,12 @@
 //! backward through `autograd::record::record`, right below the forward code.
 
 pub mod elementwise;
+pub mod gather;
 pub mod index;
 pub mod inplace;
 pub(crate) mod kernel;
 pub mod linalg;
 pub mod reduce;
+pub mod select;
 pub mod shape;
+pub mod softmax;

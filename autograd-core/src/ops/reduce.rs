@@ -173,25 +173,8 @@ impl Tensor {
 
     /// Euclidean norm of all elements (`x.norm()`, node `LinalgVectorNormBackward0`).
     pub fn norm(&self) -> Tensor {
-        let dtype = self.dtype();
-        assert!(dtype.is_floating_point(), "linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long");
-        let sum_sq = match dtype {
-            DType::Float32 => with_slice(self, |s: &[f32]| s.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>()),
-            _ => with_slice(self, |s: &[f64]| s.iter().map(|&x| x * x).sum::<f64>()),
-        };
-        let out = scalar_of(sum_sq.sqrt(), dtype);
-        // d |x| = x / |x| (0 where |x| = 0); torch: grad * (self / norm).masked_fill_(norm == 0, 0)
-        record(
-            out,
-            "LinalgVectorNormBackward0",
-            &[Some(self)],
-            &["self", "result"],
-            |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
-            |s, g, _| {
-                let (x, norm) = (&s[0], &s[1]);
-                vec![Some(g.mul(&x.div(norm).masked_fill(&norm.eq(0.0), 0.0)))]
-            },
-        )
+        // the 2-norm, summed in torch's order and with torch's backward (see `norm_p`)
+        self.norm_p(2.0)
     }
 
     /// Largest element (`x.max()`, `MaxBackward1`); the gradient is shared among ties.
@@ -279,4 +262,708 @@ fn masked_fill_with_tensor(base: &Tensor, mask: &Tensor, value: &Tensor) -> Tens
             needs[1].then(|| g.masked_fill(&s[0].logical_not(), 0.0).sum()),
         ]
     })
+}
+
+// ----- reductions over one dim with indices, products, spread, cumulative sums, p-norms ----
+
+/// `(outer, size, inner)` of a row-major tensor of `shape` split around `dim`: element
+/// `[o, k, i]` sits at `(o * size + k) * inner + i`. A 0-dim tensor is one lane of size 1.
+pub(crate) fn lanes(shape: &[usize], dim: usize) -> (usize, usize, usize) {
+    if shape.is_empty() {
+        return (1, 1, 1);
+    }
+    let outer = shape[..dim].iter().product();
+    let inner = shape[dim + 1..].iter().product();
+    (outer, shape[dim], inner)
+}
+
+/// The shape after reducing `dim` (kept as size 1 with `keepdim`); 0-dim stays 0-dim.
+fn reduced_shape(shape: &[usize], dim: usize, keepdim: bool) -> Vec<usize> {
+    let mut out = shape.to_vec();
+    if shape.is_empty() {
+        return out;
+    }
+    if keepdim {
+        out[dim] = 1;
+    } else {
+        out.remove(dim);
+    }
+    out
+}
+
+/// Applies `f` to every lane along `dim` (as f64 values) and collects one value per lane.
+fn reduce_lanes<R>(values: &[f64], shape: &[usize], dim: usize, mut f: impl FnMut(&[f64]) -> R) -> Vec<R> {
+    let (outer, size, inner) = lanes(shape, dim);
+    let mut lane = vec![0.0; size];
+    let mut out = Vec::with_capacity(outer * inner);
+    for o in 0..outer {
+        for i in 0..inner {
+            for (k, slot) in lane.iter_mut().enumerate() {
+                *slot = values[(o * size + k) * inner + i];
+            }
+            out.push(f(&lane));
+        }
+    }
+    out
+}
+
+/// Index of the largest (or smallest) value, torch's rule: the first NaN wins, ties go to
+/// the lowest index.
+fn arg_extreme(lane: &[f64], largest: bool) -> usize {
+    let mut best = 0;
+    for (k, &v) in lane.iter().enumerate().skip(1) {
+        let b = lane[best];
+        if b.is_nan() {
+            break;
+        }
+        if v.is_nan() || (largest && v > b) || (!largest && v < b) {
+            best = k;
+        }
+    }
+    best
+}
+
+/// Says once per process what torch warns about when a spread has no degrees of freedom.
+fn warn_no_dof(op: &str) {
+    static WARNED: [std::sync::atomic::AtomicBool; 2] =
+        [std::sync::atomic::AtomicBool::new(false), std::sync::atomic::AtomicBool::new(false)];
+    let slot = usize::from(op == "var");
+    if !WARNED[slot].swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "UserWarning: {op}(): degrees of freedom is <= 0. Correction should be strictly less than the \
+             reduction factor (input numel divided by output numel). (Triggered internally at \
+             /__w/pytorch/pytorch/aten/src/ATen/native/ReduceOps.cpp:1927.)"
+        );
+    }
+}
+
+fn check_spread_dtype(t: &Tensor) {
+    if !t.dtype().is_floating_point() {
+        crate::raise!(NotImplementedError, "std and var only support floating point and complex dtypes");
+    }
+}
+
+impl Tensor {
+    fn extreme_dim(&self, dim: isize, keepdim: bool, largest: bool) -> (Tensor, Tensor) {
+        let shape = self.shape();
+        let d = wrap_dim(dim, shape.len());
+        let name = if largest { "max" } else { "min" };
+        if !shape.is_empty() && shape[d] == 0 {
+            crate::raise!(IndexError, "{name}(): Expected reduction dim {d} to have non-zero size.");
+        }
+        let (_, size, inner) = lanes(&shape, d);
+        let mut lane_nr = 0;
+        let mut positions = Vec::new();
+        let picks = reduce_lanes(&self.to_vec_f64(), &shape, d, |lane| {
+            let k = arg_extreme(lane, largest);
+            let (o, i) = (lane_nr / inner, lane_nr % inner);
+            positions.push((o * size + k) * inner + i);
+            lane_nr += 1;
+            k as i64
+        });
+        let out_shape = reduced_shape(&shape, d, keepdim);
+        let values = Tensor::from_buffer(super::gather::take_buffer(&self.contiguous_buffer(), &positions), &out_shape);
+        let indices = Tensor::from_i64(picks, &out_shape);
+        let node = if largest { "MaxBackward0" } else { "MinBackward0" };
+        let positions = std::sync::Arc::new(positions);
+        // d max(x, dim) = grad at the position of the maximum, zeros elsewhere
+        let values = record(values, node, &[Some(self)], &["indices"], |_| vec![SavedTensor::input(&indices)], move |_, g, _| {
+            let names = super::gather::TakeNames { take: "GatherBackward0", put: "ScatterBackward0" };
+            let g = if keepdim || shape.is_empty() { g.clone() } else { g.unsqueeze(d as isize) };
+            vec![Some(super::gather::put_op(&shape, positions.clone(), &g, names))]
+        });
+        (values, indices)
+    }
+
+    /// The largest value along `dim` and where it is (`x.max(dim, keepdim)`): values with
+    /// node `MaxBackward0` and int64 indices. Ties go to the first index, a NaN wins.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([[1., 5., 3.], [4., 6., 6.]], requires_grad = true);
+    /// let (values, indices) = x.max_dim(1, false);
+    /// assert_eq!(values.to_string(), "tensor([5., 6.], grad_fn=<MaxBackward0>)");
+    /// assert_eq!(indices.to_string(), "tensor([1, 1])");
+    /// values.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([[0., 1., 0.],\n        [0., 1., 0.]])");
+    /// ```
+    pub fn max_dim(&self, dim: isize, keepdim: bool) -> (Tensor, Tensor) {
+        self.extreme_dim(dim, keepdim, true)
+    }
+
+    /// The smallest value along `dim` and where it is (`x.min(dim, keepdim)`, `MinBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let (values, indices) = tensor!([[1., 5., 3.], [4., 6., 6.]]).min_dim(0, true);
+    /// assert_eq!(values.to_string(), "tensor([[1., 5., 3.]])");
+    /// assert_eq!(indices.to_string(), "tensor([[0, 0, 0]])");
+    /// ```
+    pub fn min_dim(&self, dim: isize, keepdim: bool) -> (Tensor, Tensor) {
+        self.extreme_dim(dim, keepdim, false)
+    }
+
+    fn arg_all(&self, largest: bool) -> Tensor {
+        if self.numel() == 0 {
+            let name = if largest { "argmax" } else { "argmin" };
+            crate::raise!(IndexError, "{name}(): Expected reduction dim to be specified for input.numel() == 0.");
+        }
+        Tensor::from_i64(vec![arg_extreme(&self.to_vec_f64(), largest) as i64], &[])
+    }
+
+    fn arg_dim(&self, dim: isize, keepdim: bool, largest: bool) -> Tensor {
+        let shape = self.shape();
+        let d = wrap_dim(dim, shape.len());
+        if !shape.is_empty() && shape[d] == 0 {
+            let name = if largest { "argmax" } else { "argmin" };
+            crate::raise!(IndexError, "{name}(): Expected reduction dim {d} to have non-zero size.");
+        }
+        let picks = reduce_lanes(&self.to_vec_f64(), &shape, d, |lane| arg_extreme(lane, largest) as i64);
+        Tensor::from_i64(picks, &reduced_shape(&shape, d, keepdim))
+    }
+
+    /// Flat index of the largest element (`x.argmax()`), an int64 0-dim tensor.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// assert_eq!(tensor!([[1., 5., 3.], [4., 6., 6.]]).argmax().to_string(), "tensor(4)");
+    /// ```
+    pub fn argmax(&self) -> Tensor {
+        self.arg_all(true)
+    }
+
+    /// Flat index of the smallest element (`x.argmin()`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// assert_eq!(tensor!([[1., 5., 3.], [4., 6., 6.]]).argmin().to_string(), "tensor(0)");
+    /// ```
+    pub fn argmin(&self) -> Tensor {
+        self.arg_all(false)
+    }
+
+    /// Index of the largest element along `dim` (`x.argmax(dim, keepdim)`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// assert_eq!(tensor!([[1., 5., 3.], [4., 6., 6.]]).argmax_dim(1, false).to_string(), "tensor([1, 1])");
+    /// ```
+    pub fn argmax_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        self.arg_dim(dim, keepdim, true)
+    }
+
+    /// Index of the smallest element along `dim` (`x.argmin(dim, keepdim)`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// assert_eq!(tensor!([[1., 5., 3.], [4., 6., 6.]]).argmin_dim(0, true).to_string(), "tensor([[0, 0, 0]])");
+    /// ```
+    pub fn argmin_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        self.arg_dim(dim, keepdim, false)
+    }
+
+    /// Product of all elements (`x.prod()`, `ProdBackward0`); integers and bools give int64.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([[1., 5., 3.], [4., 6., 6.]], requires_grad = true);
+    /// let p = x.prod();
+    /// assert_eq!(p.to_string(), "tensor(2160., grad_fn=<ProdBackward0>)");
+    /// p.backward();
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([[2160.,  432.,  720.],\n        [ 540.,  360.,  360.]])");
+    /// ```
+    pub fn prod(&self) -> Tensor {
+        let n = self.numel();
+        let out = product_lanes(self, &[n], 0, &[]);
+        let is_0dim = self.dim() == 0;
+        // d prod(x) = prod(x) / x, or the product of the others where x has a zero
+        record(out, "ProdBackward0", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], move |s, g, _| {
+            let (x, result) = (&s[0], &s[1]);
+            if is_0dim {
+                return vec![Some(g.clone())];
+            }
+            let zeros = x.eq(0.0).to_vec_f64().iter().filter(|&&z| z != 0.0).count();
+            let grad = if zeros == 0 {
+                g.mul(&result.div(x))
+            } else if !crate::autograd::grad_mode::is_grad_enabled() && zeros > 1 {
+                crate::factory::zeros_like(x)
+            } else {
+                g.mul(&others_product_any(x, &[x.numel()], 0))
+            };
+            vec![Some(grad)]
+        })
+    }
+
+    /// Product along `dim` (`x.prod(dim, keepdim)`, `ProdBackward1`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([[1., 5., 3.], [4., 6., 6.]], requires_grad = true);
+    /// let p = x.prod_dim(1, false);
+    /// assert_eq!(p.to_string(), "tensor([ 15., 144.], grad_fn=<ProdBackward1>)");
+    /// ```
+    pub fn prod_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        let shape = self.shape();
+        let d = wrap_dim(dim, shape.len());
+        let out_shape = reduced_shape(&shape, d, keepdim);
+        let out = product_lanes(self, &shape, d, &out_shape);
+        // d prod(x, dim) = prod / x, or the product of the others in the lane where it has a zero
+        record(out, "ProdBackward1", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], move |s, g, _| {
+            let (x, result) = (&s[0], &s[1]);
+            if shape.is_empty() {
+                return vec![Some(g.clone())];
+            }
+            let (g, result) = if keepdim { (g.clone(), result.clone()) } else { (g.unsqueeze(d as isize), result.unsqueeze(d as isize)) };
+            let any_zero = x.eq(0.0).any();
+            let grad = if !any_zero { g.mul(&result.div(x)) } else { g.mul(&others_product_any(x, &shape, d)) };
+            vec![Some(grad)]
+        })
+    }
+
+    fn spread(&self, take_sqrt: bool) -> Tensor {
+        check_spread_dtype(self);
+        let n = self.numel();
+        let values = self.to_vec_f64();
+        // like torch: the mean in the tensor's dtype, the squared deviations summed in f64
+        let mean = crate::autograd::grad_mode::no_grad(|| self.mean()).item();
+        let total: f64 = values.iter().map(|&v| (v - mean) * (v - mean)).sum();
+        let dof = n as f64 - 1.0;
+        if dof <= 0.0 {
+            warn_no_dof(if take_sqrt { "std" } else { "var" });
+        }
+        let var = total / dof.max(0.0);
+        scalar_of(if take_sqrt { var.sqrt() } else { var }, self.dtype())
+    }
+
+    fn spread_dim(&self, dim: isize, keepdim: bool, take_sqrt: bool) -> (Tensor, usize, Vec<usize>) {
+        check_spread_dtype(self);
+        let shape = self.shape();
+        let d = wrap_dim(dim, shape.len());
+        let count = lanes(&shape, d).1;
+        if count <= 1 {
+            warn_no_dof(if take_sqrt { "std" } else { "var" });
+        }
+        // torch reduces over a dim with Welford's running mean and squared deviation, in f64
+        let values = reduce_lanes(&self.to_vec_f64(), &shape, d, |lane| {
+            let (mut mean, mut m2) = (0.0, 0.0);
+            for (k, &v) in lane.iter().enumerate() {
+                let delta = v - mean;
+                mean += delta / (k + 1) as f64;
+                m2 += delta * (v - mean);
+            }
+            let var = m2 / (lane.len() as f64 - 1.0).max(0.0);
+            if take_sqrt { var.sqrt() } else { var }
+        });
+        let out_shape = reduced_shape(&shape, d, keepdim);
+        (Tensor::from_buffer(Buffer::from_f64(values, self.dtype()), &out_shape), d, shape)
+    }
+
+    /// Variance of all elements, unbiased (`x.var()`, torch's default correction=1, node
+    /// `VarBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([[1., 5., 3.], [4., 6., 6.]], requires_grad = true);
+    /// let v = x.var();
+    /// assert_eq!(v.to_string(), "tensor(3.7667, grad_fn=<VarBackward0>)");
+    /// v.backward();
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([[-1.2667,  0.3333, -0.4667],\n        [-0.0667,  0.7333,  0.7333]])");
+    /// ```
+    pub fn var(&self) -> Tensor {
+        let out = self.spread(false);
+        // d var(x) = 2 (x - mean) / (n - 1)
+        record(out, "VarBackward0", &[Some(self)], &["self"], |_| vec![SavedTensor::input(self)], |s, g, _| {
+            vec![Some(var_backward(g, &s[0], None))]
+        })
+    }
+
+    /// Standard deviation of all elements, unbiased (`x.std()`, `StdBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([[1., 5., 3.], [4., 6., 6.]], requires_grad = true);
+    /// assert_eq!(x.std().to_string(), "tensor(1.9408, grad_fn=<StdBackward0>)");
+    /// ```
+    pub fn std(&self) -> Tensor {
+        let out = self.spread(true);
+        // d std(x) = d var(x) / (2 std(x)), 0 where std(x) = 0
+        record(out, "StdBackward0", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], |s, g, _| {
+            vec![Some(var_backward(&std_to_var_grad(g, &s[1]), &s[0], None))]
+        })
+    }
+
+    /// Variance along `dim`, unbiased (`x.var(dim, keepdim=...)`, `VarBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([[1., 5., 3.], [4., 6., 6.]]);
+    /// assert_eq!(x.var_dim(0, true).to_string(), "tensor([[4.5000, 0.5000, 4.5000]])");
+    /// ```
+    pub fn var_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        let (out, d, shape) = self.spread_dim(dim, keepdim, false);
+        record(out, "VarBackward0", &[Some(self)], &["self"], |_| vec![SavedTensor::input(self)], move |s, g, _| {
+            let g = if keepdim || shape.len() <= 1 { g.clone() } else { g.unsqueeze(d as isize) };
+            vec![Some(var_backward(&g, &s[0], Some(d)))]
+        })
+    }
+
+    /// Standard deviation along `dim`, unbiased (`x.std(dim, keepdim=...)`, `StdBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([[1., 5., 3.], [4., 6., 6.]]);
+    /// assert_eq!(x.std_dim(1, false).to_string(), "tensor([2.0000, 1.1547])");
+    /// ```
+    pub fn std_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        let (out, d, shape) = self.spread_dim(dim, keepdim, true);
+        record(out, "StdBackward0", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], move |s, g, _| {
+            let grad_var = std_to_var_grad(g, &s[1]);
+            let grad_var = if keepdim || shape.len() <= 1 { grad_var } else { grad_var.unsqueeze(d as isize) };
+            vec![Some(var_backward(&grad_var, &s[0], Some(d)))]
+        })
+    }
+
+    /// Running sum along `dim` (`x.cumsum(dim)`, `CumsumBackward0`); integers and bools
+    /// give int64. Sums are accumulated in float64, like torch on the CPU.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([[1., 5., 3.], [4., 6., 6.]], requires_grad = true);
+    /// let c = x.cumsum(1);
+    /// assert_eq!(c.to_string(), "tensor([[ 1.,  6.,  9.],\n        [ 4., 10., 16.]], grad_fn=<CumsumBackward0>)");
+    /// c.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([[3., 2., 1.],\n        [3., 2., 1.]])");
+    /// ```
+    pub fn cumsum(&self, dim: isize) -> Tensor {
+        let shape = self.shape();
+        let d = wrap_dim(dim, shape.len());
+        let dtype = sum_dtype(self.dtype());
+        let (outer, size, inner) = lanes(&shape, d);
+        let out = if dtype == DType::Int64 {
+            let values = super::kernel::to_vec::<i64>(self);
+            let mut out = values.clone();
+            for o in 0..outer {
+                for i in 0..inner {
+                    let mut acc = 0i64;
+                    for k in 0..size {
+                        let p = (o * size + k) * inner + i;
+                        acc = acc.wrapping_add(values[p]);
+                        out[p] = acc;
+                    }
+                }
+            }
+            Tensor::from_i64(out, &shape)
+        } else {
+            let values = self.to_vec_f64();
+            let mut out = values.clone();
+            for o in 0..outer {
+                for i in 0..inner {
+                    let mut acc = 0.0;
+                    for k in 0..size {
+                        let p = (o * size + k) * inner + i;
+                        acc += values[p];
+                        out[p] = acc;
+                    }
+                }
+            }
+            Tensor::from_buffer(Buffer::from_f64(out, dtype), &shape)
+        };
+        // d cumsum(x)_k / d x_j = 1 for k >= j: the gradient summed from the end
+        record(out, "CumsumBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| {
+            if g.numel() <= 1 || size == 1 {
+                return vec![Some(g.clone())];
+            }
+            vec![Some(g.flip_dim(d).cumsum(d as isize).flip_dim(d))]
+        })
+    }
+
+    /// The elements in reverse order along `dim` (torch's `flip`, `FlipBackward0`).
+    pub(crate) fn flip_dim(&self, dim: usize) -> Tensor {
+        let shape = self.shape();
+        let (outer, size, inner) = lanes(&shape, dim);
+        let mut positions = Vec::with_capacity(self.numel());
+        for o in 0..outer {
+            for k in (0..size).rev() {
+                let start = (o * size + k) * inner;
+                positions.extend(start..start + inner);
+            }
+        }
+        let names = super::gather::TakeNames { take: "FlipBackward0", put: "FlipBackward0" };
+        super::gather::take_op(self, std::sync::Arc::new(positions), &shape, names)
+    }
+
+    /// The p-norm of all elements, `(sum |x|^p)^(1/p)` (`x.norm(p)`, node
+    /// `LinalgVectorNormBackward0`); `p` may be `f64::INFINITY` (largest `|x|`), `0` (count
+    /// of nonzeros) or any other number.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([[1., 5., 3.], [4., 6., 6.]], requires_grad = true);
+    /// let n = x.norm_p(1.0);
+    /// assert_eq!(n.to_string(), "tensor(25., grad_fn=<LinalgVectorNormBackward0>)");
+    /// n.backward();
+    /// assert_eq!(x.grad().unwrap().to_string(), "tensor([[1., 1., 1.],\n        [1., 1., 1.]])");
+    /// ```
+    pub fn norm_p(&self, p: f64) -> Tensor {
+        check_norm_dtype(self);
+        let out = Tensor::from_buffer(norm_values(self, &[self.numel()], 0, p), &[]);
+        // d |x|_p, torch's norm_backward: by cases of p
+        record(out, "LinalgVectorNormBackward0", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], move |s, g, _| {
+            vec![norm_backward(g, &s[0], &s[1], p, None)]
+        })
+    }
+
+    /// The p-norm along `dim` (`x.norm(p, dim, keepdim)`, `LinalgVectorNormBackward0`).
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let x = tensor!([[1., 5., 3.], [4., 6., 6.]]);
+    /// assert_eq!(x.norm_dim(2.0, 1, false).to_string(), "tensor([5.9161, 9.3808])");
+    /// ```
+    pub fn norm_dim(&self, p: f64, dim: isize, keepdim: bool) -> Tensor {
+        check_norm_dtype(self);
+        let shape = self.shape();
+        let d = wrap_dim(dim, shape.len());
+        let out = Tensor::from_buffer(norm_values(self, &shape, d, p), &reduced_shape(&shape, d, keepdim));
+        record(out, "LinalgVectorNormBackward0", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], move |s, g, _| {
+            let (g, norm) = if keepdim || shape.is_empty() {
+                (g.clone(), s[1].clone())
+            } else {
+                (g.unsqueeze(d as isize), s[1].unsqueeze(d as isize))
+            };
+            vec![norm_backward(&g, &s[0], &norm, p, Some(d))]
+        })
+    }
+}
+
+/// Products along `dim` in the tensor's own dtype (int64 for integers and bools), one lane
+/// at a time, left to right.
+fn product_lanes(t: &Tensor, shape: &[usize], dim: usize, out_shape: &[usize]) -> Tensor {
+    let (outer, size, inner) = lanes(shape, dim);
+    macro_rules! lanes_product {
+        ($ty:ty, $one:expr, $mul:expr) => {{
+            let values = super::kernel::to_vec::<$ty>(t);
+            let mut out = Vec::with_capacity(outer * inner);
+            for o in 0..outer {
+                for i in 0..inner {
+                    let mut acc: $ty = $one;
+                    for k in 0..size {
+                        acc = $mul(acc, values[(o * size + k) * inner + i]);
+                    }
+                    out.push(acc);
+                }
+            }
+            out
+        }};
+    }
+    let buffer = match t.dtype() {
+        DType::Float32 => Buffer::F32(lanes_product!(f32, 1.0, |a: f32, b: f32| a * b)),
+        DType::Float64 => Buffer::F64(lanes_product!(f64, 1.0, |a: f64, b: f64| a * b)),
+        _ => Buffer::I64(lanes_product!(i64, 1, |a: i64, b: i64| a.wrapping_mul(b))),
+    };
+    Tensor::from_buffer(buffer, out_shape)
+}
+
+/// For every element, the product of the other elements of its lane along `dim`, computed
+/// like torch's `prod_safe_zeros_backward` (an exclusive running product from the left
+/// times one from the right), so zeros are handled exactly. Values only: a teaching
+/// simplification; torch's version is itself differentiable.
+fn others_product(x: &Tensor, shape: &[usize], dim: usize) -> Tensor {
+    let (outer, size, inner) = lanes(shape, dim);
+    macro_rules! others {
+        ($ty:ty) => {{
+            let values = super::kernel::to_vec::<$ty>(x);
+            let mut out = vec![0.0 as $ty; values.len()];
+            for o in 0..outer {
+                for i in 0..inner {
+                    let at = |k: usize| (o * size + k) * inner + i;
+                    let mut left = vec![1.0 as $ty; size];
+                    for k in 1..size {
+                        left[k] = left[k - 1] * values[at(k - 1)];
+                    }
+                    let mut right = vec![1.0 as $ty; size];
+                    for k in (0..size.saturating_sub(1)).rev() {
+                        right[k] = right[k + 1] * values[at(k + 1)];
+                    }
+                    for k in 0..size {
+                        out[at(k)] = if size == 1 { 1.0 } else { left[k] * right[k] };
+                    }
+                }
+            }
+            out
+        }};
+    }
+    let buffer = match x.dtype() {
+        DType::Float32 => Buffer::F32(others!(f32)),
+        _ => Buffer::F64(others!(f64)),
+    };
+    Tensor::from_buffer(buffer, &x.shape())
+}
+
+/// [`others_product`], or, when the backward itself is being recorded (`create_graph`), the
+/// same products built from differentiable ops: each lane repeated once per element with
+/// that element replaced by 1, then multiplied out (so second derivatives work with zeros).
+fn others_product_any(x: &Tensor, shape: &[usize], dim: usize) -> Tensor {
+    if !crate::autograd::grad_mode::is_grad_enabled() {
+        return others_product(x, shape, dim);
+    }
+    let flat = x.reshape(shape.iter().map(|&s| s as isize).collect::<Vec<_>>());
+    let n = shape[dim];
+    let mut repeated: Vec<usize> = shape.to_vec();
+    repeated.insert(dim, n);
+    let lanes = flat.unsqueeze(dim as isize).expand(repeated);
+    let mut mask_shape = vec![n as isize, n as isize];
+    mask_shape.extend(std::iter::repeat_n(1, shape.len() - dim - 1));
+    let mask = crate::factory::eye(n).eq(1.0).reshape(mask_shape);
+    let one = crate::factory::ones_with(&[], crate::factory::TensorOptions::default().dtype(x.dtype()));
+    let others = super::select::where_(&mask, &one, &lanes).prod_dim(dim as isize + 1, false);
+    others.reshape(x.shape().iter().map(|&s| s as isize).collect::<Vec<_>>())
+}
+
+/// `grad / (2 std)`, 0 where the std is 0 (selected, never multiplied).
+fn std_to_var_grad(g: &Tensor, std: &Tensor) -> Tensor {
+    let zero = crate::factory::zeros_like(std);
+    super::select::where_(&std.eq(0.0), &zero, &g.div(&std.mul(2.0)))
+}
+
+/// torch's `var_backward`: `(2 / (n - 1)) * grad * (x - mean)`, in that order; with no
+/// degrees of freedom, NaN where x equals the mean and infinity elsewhere.
+fn var_backward(g: &Tensor, x: &Tensor, dim: Option<usize>) -> Tensor {
+    match dim {
+        Some(d) if x.dim() > 0 => {
+            let n = x.shape()[d] as f64;
+            g.mul(2.0 / (n - 1.0)).mul(&x.sub(&x.mean_dim(d as isize, true)))
+        }
+        _ => {
+            let dof = x.numel() as f64 - 1.0;
+            if dof <= 0.0 {
+                let mean = x.mean();
+                let nan = crate::factory::full_with(&x.shape(), f64::NAN, crate::factory::TensorOptions::default().dtype(x.dtype()));
+                let inf = crate::factory::full_with(&x.shape(), f64::INFINITY, crate::factory::TensorOptions::default().dtype(x.dtype()));
+                g.mul(&super::select::where_(&x.eq(&mean), &nan, &inf))
+            } else {
+                g.mul(2.0 / dof).mul(&x.sub(&x.mean()))
+            }
+        }
+    }
+}
+
+fn check_norm_dtype(t: &Tensor) {
+    if !t.dtype().is_floating_point() {
+        let name = if t.dtype() == DType::Bool { "Bool" } else { "Long" };
+        crate::raise!(NotImplementedError, "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {name}");
+    }
+}
+
+/// `(sum |x|^p)^(1/p)` with torch's special cases for p = 0, 1, 2 and ±inf, summed in the
+/// tensor's own dtype in torch's CPU order (measured against torch 2.15 bit for bit): for
+/// p = 2 along the last (contiguous) dim, `W` running lanes of `x*x` (a 256-bit vector: 8
+/// float32 or 4 float64), added up left to right, then the leftover elements one by one with
+/// a fused multiply-add when there were no full lanes (float64: always); every other p, and p = 2 along
+/// another dim, one running sum from the left.
+fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bool) -> T {
+    let zero = T::from_f64(0.0);
+    if p == 2.0 {
+        let n = values.len();
+        let width = if T::DTYPE == DType::Float64 { 4 } else { 8 };
+        if !lastdim {
+            return values.iter().fold(zero, |acc, &x| acc + x * x).sqrt();
+        }
+        let mut lanes = vec![zero; width];
+        let full = n - n % width;
+        for chunk in values[..full].chunks(width) {
+            for (acc, &x) in lanes.iter_mut().zip(chunk) {
+                *acc = *acc + x * x;
+            }
+        }
+        let mut total = lanes.iter().skip(1).fold(lanes[0], |acc, &v| acc + v);
+        let fused = T::DTYPE == DType::Float64 || full == 0;
+        for &x in &values[full..] {
+            total = if fused { x.mul_add(x, total) } else { total + x * x };
+        }
+        total.sqrt()
+    } else if p == 1.0 {
+        values.iter().fold(zero, |acc, &x| acc + x.abs())
+    } else if p == 0.0 {
+        T::from_f64(values.iter().filter(|&&v| v != zero).count() as f64)
+    } else if p == f64::INFINITY || p == f64::NEG_INFINITY {
+        let largest = p > 0.0;
+        let start = if largest { zero } else { T::infinity() };
+        values.iter().fold(start, |m, &v| {
+            let a = v.abs();
+            if m.is_nan() || a.is_nan() {
+                T::nan()
+            } else if largest {
+                m.max(a)
+            } else {
+                m.min(a)
+            }
+        })
+    } else {
+        let e = T::from_f64(p);
+        values.iter().fold(zero, |acc, &x| acc + x.abs().powf(e)).powf(T::from_f64(1.0 / p))
+    }
+}
+
+/// The p-norm of each lane along `dim`, in the tensor's dtype.
+fn norm_values(t: &Tensor, shape: &[usize], dim: usize, p: f64) -> Buffer {
+    let lastdim = shape.is_empty() || dim + 1 == shape.len();
+    fn run<T: super::kernel::FloatElement>(t: &Tensor, shape: &[usize], dim: usize, p: f64, lastdim: bool) -> Vec<T> {
+        let values = super::kernel::to_vec::<T>(t);
+        let (outer, size, inner) = lanes(shape, dim);
+        let mut out = Vec::with_capacity(outer * inner);
+        let mut lane = Vec::with_capacity(size);
+        for o in 0..outer {
+            for i in 0..inner {
+                lane.clear();
+                lane.extend((0..size).map(|k| values[(o * size + k) * inner + i]));
+                out.push(vector_norm(&lane, p, lastdim));
+            }
+        }
+        out
+    }
+    match t.dtype() {
+        DType::Float64 => Buffer::F64(run::<f64>(t, shape, dim, p, lastdim)),
+        _ => Buffer::F32(run::<f32>(t, shape, dim, p, lastdim)),
+    }
+}
+
+/// torch's `norm_backward` (FunctionsManual.cpp), case by case, in its operation order.
+/// `norm` and `g` already have the reduced dim re-inserted.
+fn norm_backward(g: &Tensor, x: &Tensor, norm: &Tensor, p: f64, dim: Option<usize>) -> Option<Tensor> {
+    let zero_where = |t: Tensor, cond: &Tensor| super::select::where_(cond, &crate::factory::zeros_like(&t), &t);
+    if p == 0.0 {
+        None
+    } else if p == 1.0 {
+        Some(x.sign().mul(g))
+    } else if p == 2.0 {
+        Some(g.mul(&zero_where(x.div(norm), &norm.eq(0.0).expand(x.shape()))))
+    } else if p.is_infinite() {
+        let abs = x.abs();
+        let mask = abs.eq(norm).logical_or_nan(&abs.isnan());
+        let count = match dim {
+            Some(d) if x.dim() > 0 => mask.to_dtype(g.dtype()).sum_dim(d, true),
+            _ => mask.to_dtype(g.dtype()).sum(),
+        };
+        Some(x.sign().mul(&g.div(&count).mul(&mask.to_dtype(g.dtype()))))
+    } else if p < 1.0 {
+        let scaled = x.sign().mul(&zero_where(x.abs().pow(p - 1.0), &x.eq(0.0)));
+        Some(scaled.mul(g).mul(&norm.pow(1.0 - p)))
+    } else if p < 2.0 {
+        let scaled = x.sign().mul(&x.abs().pow(p - 1.0));
+        let scale = zero_where(g.div(&norm.pow(p - 1.0)), &norm.eq(0.0));
+        Some(scaled.mul(&scale))
+    } else {
+        let scaled = x.mul(&x.abs().pow(p - 2.0));
+        let scale = zero_where(g.div(&norm.pow(p - 1.0)), &norm.eq(0.0));
+        Some(scaled.mul(&scale))
+    }
+}
+
+impl Tensor {
+    /// Elementwise `a or b` of two bool tensors (internal).
+    fn logical_or_nan(&self, other: &Tensor) -> Tensor {
+        let (a, b) = (super::kernel::to_vec::<bool>(self), super::kernel::to_vec::<bool>(other));
+        Tensor::from_bools(a.iter().zip(&b).map(|(&x, &y)| x || y).collect(), &self.shape())
+    }
 }
