@@ -12,19 +12,21 @@ use crate::dtype::Category;
 use crate::tensor::Tensor;
 
 /// Panics with PyTorch's words when an in-place change of `t` would break the graph.
+#[track_caller]
 pub(crate) fn check_inplace_allowed(t: &Tensor) {
     if !is_grad_enabled() {
         return;
     }
     let meta = t.meta();
     if meta.grad_fn.is_none() && meta.requires_grad {
-        panic!("a leaf Variable that requires grad is being used in an in-place operation.");
+        drop(meta);
+        crate::raise!("a leaf Variable that requires grad is being used in an in-place operation.");
     }
     if let Some(view) = &meta.view {
         let base = view.base.clone();
         drop(meta);
         if base.is_leaf() && base.requires_grad() {
-            panic!("a view of a leaf Variable that requires grad is being used in an in-place operation.");
+            crate::raise!("a view of a leaf Variable that requires grad is being used in an in-place operation.");
         }
     }
 }
@@ -40,15 +42,16 @@ fn category_name(dtype: crate::dtype::DType) -> &'static str {
 
 impl Tensor {
     /// Runs an out-of-place op and writes its result into this tensor's storage.
+    #[track_caller]
     fn apply_inplace(&self, op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
         check_inplace_allowed(self);
         let result = op(self);
         let (mine, theirs) = (self.dtype(), result.dtype());
         if theirs.category() > mine.category() || (mine.category() != Category::Float && theirs.category() == Category::Float) {
-            panic!("result type {} can't be cast to the desired output type {}", category_name(theirs), category_name(mine));
+            crate::raise!("result type {} can't be cast to the desired output type {}", category_name(theirs), category_name(mine));
         }
         if result.shape() != self.shape() {
-            panic!(
+            crate::raise!(
                 "output with shape {:?} doesn't match the broadcast shape {:?}",
                 self.shape(),
                 result.shape()
@@ -68,30 +71,35 @@ impl Tensor {
     }
 
     /// `x.add_(other)`: in-place addition.
+    #[track_caller]
     pub fn add_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
         self.apply_inplace(|t| t.add(other))
     }
 
     /// `x.sub_(other)`: in-place subtraction.
+    #[track_caller]
     pub fn sub_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
         self.apply_inplace(|t| t.sub(other))
     }
 
     /// `x.mul_(other)`: in-place multiplication.
+    #[track_caller]
     pub fn mul_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
         self.apply_inplace(|t| t.mul(other))
     }
 
     /// `x.div_(other)`: in-place division.
+    #[track_caller]
     pub fn div_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
         self.apply_inplace(|t| t.div(other))
     }
 
     /// `x.pow_(e)`: in-place power.
+    #[track_caller]
     pub fn pow_<'a>(&self, exponent: impl IntoOperand<'a>) -> Tensor {
         let exponent = exponent.into_operand();
         self.apply_inplace(|t| t.pow(exponent))
@@ -107,12 +115,14 @@ impl Tensor {
     /// assert_eq!(x.grad().unwrap().zero_().to_string(), "tensor([0., 0., 0., 0.])");
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 0., 0., 0.])");
     /// ```
+    #[track_caller]
     pub fn zero_(&self) -> Tensor {
         self.fill_(0.0)
     }
 
     /// `x.fill_(value)`: sets every element to `value`, in place (`FillBackward0` on a
     /// non-leaf: no gradient flows to the old values).
+    #[track_caller]
     pub fn fill_(&self, value: impl Into<Scalar>) -> Tensor {
         let value = value.into().as_f64();
         check_inplace_allowed(self);
@@ -138,8 +148,10 @@ impl Tensor {
     }
 
     /// `x.copy_(src)`: copies `src`'s values (broadcast) into this tensor, in place.
+    #[track_caller]
     pub fn copy_(&self, src: &Tensor) -> Tensor {
         let shape = self.shape();
+        super::checks::check_inplace_shapes(&shape, &src.shape());
         self.apply_inplace(|t| {
             // d copy_(src) = grad for src, nothing for the old values
             let expanded = src.expand(&shape).to_dtype(t.dtype());
@@ -187,21 +199,25 @@ fn add_into<T: Copy + Send + Sync + std::ops::AddAssign>(dst: &mut [T], src: &[T
 macro_rules! assign_operator {
     ($trait:ident, $method:ident, $inplace:ident) => {
         impl $trait<&Tensor> for Tensor {
+            #[track_caller]
             fn $method(&mut self, rhs: &Tensor) {
                 self.$inplace(rhs);
             }
         }
         impl $trait<Tensor> for Tensor {
+            #[track_caller]
             fn $method(&mut self, rhs: Tensor) {
                 self.$inplace(&rhs);
             }
         }
         impl $trait<f64> for Tensor {
+            #[track_caller]
             fn $method(&mut self, rhs: f64) {
                 self.$inplace(rhs);
             }
         }
         impl $trait<i32> for Tensor {
+            #[track_caller]
             fn $method(&mut self, rhs: i32) {
                 self.$inplace(rhs);
             }

@@ -71,10 +71,17 @@ fn sum_dtype(dtype: DType) -> DType {
     if dtype.is_floating_point() { dtype } else { DType::Int64 }
 }
 
+#[track_caller]
 fn resolve_dims(dims: &[isize], rank: usize) -> Vec<usize> {
-    let mut out: Vec<usize> = dims.iter().map(|&d| wrap_dim(d, rank)).collect();
+    let mut out: Vec<usize> = Vec::with_capacity(dims.len());
+    for &d in dims {
+        let d = wrap_dim(d, rank);
+        if out.contains(&d) {
+            crate::raise!("dim {d} appears multiple times in the list of dims");
+        }
+        out.push(d);
+    }
     out.sort_unstable();
-    out.dedup();
     out
 }
 
@@ -107,6 +114,7 @@ impl Tensor {
     }
 
     /// Sum over the given dims (`x.sum(dim, keepdim)`, `SumBackward1`).
+    #[track_caller]
     pub fn sum_dim(&self, dims: impl Dims, keepdim: bool) -> Tensor {
         let shape = self.shape();
         let dims = resolve_dims(&dims.dims(), shape.len());
@@ -119,6 +127,7 @@ impl Tensor {
     }
 
     /// Mean of all elements (`MeanBackward0`); floating-point tensors only, like torch.
+    #[track_caller]
     pub fn mean(&self) -> Tensor {
         let dtype = self.dtype();
         check_mean_dtype(dtype);
@@ -132,6 +141,7 @@ impl Tensor {
     }
 
     /// Mean over the given dims (`x.mean(dim, keepdim)`, `MeanBackward1`).
+    #[track_caller]
     pub fn mean_dim(&self, dims: impl Dims, keepdim: bool) -> Tensor {
         let dtype = self.dtype();
         check_mean_dtype(dtype);
@@ -148,9 +158,16 @@ impl Tensor {
     }
 
     /// Euclidean norm of all elements (`x.norm()`, node `LinalgVectorNormBackward0`).
+    #[track_caller]
     pub fn norm(&self) -> Tensor {
         let dtype = self.dtype();
-        assert!(dtype.is_floating_point(), "linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long");
+        if !dtype.is_floating_point() {
+            crate::raise!(
+                NotImplementedError,
+                "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+                dtype.title()
+            );
+        }
         let sum_sq = match dtype {
             DType::Float32 => with_slice(self, |s: &[f32]| s.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>()),
             _ => with_slice(self, |s: &[f64]| s.iter().map(|&x| x * x).sum::<f64>()),
@@ -172,18 +189,26 @@ impl Tensor {
     }
 
     /// Largest element (`x.max()`, `MaxBackward1`); the gradient is shared among ties.
+    #[track_caller]
     pub fn max(&self) -> Tensor {
         self.extreme(true)
     }
 
     /// Smallest element (`x.min()`, `MinBackward1`).
+    #[track_caller]
     pub fn min(&self) -> Tensor {
         self.extreme(false)
     }
 
+    #[track_caller]
     fn extreme(&self, largest: bool) -> Tensor {
         let values = self.to_vec_f64();
-        assert!(!values.is_empty(), "max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+        if values.is_empty() {
+            let name = if largest { "max" } else { "min" };
+            crate::raise!(
+                "{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
+            );
+        }
         let pick = values.iter().copied().fold(values[0], |acc, v| {
             if acc.is_nan() || v.is_nan() { f64::NAN } else if (v > acc) == largest && v != acc { v } else { acc }
         });
@@ -219,10 +244,12 @@ impl Tensor {
     }
 }
 
+#[track_caller]
 fn check_mean_dtype(dtype: DType) {
     if !dtype.is_floating_point() {
         let name = if dtype == DType::Bool { "Bool" } else { "Long" };
-        panic!(
+        crate::raise!(
+            NotImplementedError,
             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {name}"
         );
     }

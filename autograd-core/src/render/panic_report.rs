@@ -28,6 +28,9 @@ pub fn report_panics_to_the_kernel() {
     INSTALLED.call_once(|| {
         REPORTING.store(true, Ordering::Relaxed);
         std::panic::set_hook(Box::new(|info| {
+            if crate::error::panics_are_held() {
+                return; // raised again from the caller's line (error::at_caller)
+            }
             let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
             let line = panic_line(&location, &panic_message(info.payload()), error_type(info.payload()));
             let mut out = std::io::stdout().lock();
