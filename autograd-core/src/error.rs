@@ -123,7 +123,17 @@ pub(crate) fn at_caller<R>(f: impl FnOnce() -> R) -> R {
     HELD.with(|held| held.set(held.get() - 1));
     match result {
         Ok(value) => value,
-        Err(payload) => TorchError::from_payload(payload.as_ref()).raise(),
+        Err(payload) => match payload.downcast::<TorchError>() {
+            Ok(err) => err.raise(),
+            // a plain panic (a user's hook or Function, an interrupt) stays plain
+            Err(payload) => match payload.downcast::<String>() {
+                Ok(text) => std::panic::panic_any(*text),
+                Err(payload) => match payload.downcast::<&'static str>() {
+                    Ok(text) => std::panic::panic_any(*text),
+                    Err(payload) => std::panic::resume_unwind(payload),
+                },
+            },
+        },
     }
 }
 

@@ -642,6 +642,16 @@ fn user_function_gradient_of_the_wrong_shape() {
 }
 
 #[test]
+fn a_plain_panic_inside_backward_stays_plain() {
+    // a user's own panic in a hook is not a PyTorch error: its payload stays a string
+    let x = tensor!([1., 2.], requires_grad = true);
+    x.register_hook(|_| panic!("boom"));
+    let payload = catch_unwind(AssertUnwindSafe(|| (&x * 2.0).sum().backward())).unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>().copied(), Some("boom"));
+    assert!(payload.downcast_ref::<TorchError>().is_none());
+}
+
+#[test]
 fn typed_errors_keep_their_kind() {
     let payload = catch_unwind(|| tensor!([1., 2., 3.]).select(0, 5)).unwrap_err();
     assert_eq!(TorchError::from_payload(payload.as_ref()).kind, ErrorKind::IndexError);
