@@ -642,6 +642,48 @@ fn user_function_gradient_of_the_wrong_shape() {
 }
 
 #[test]
+fn more_argument_checks() {
+    // x.masked_fill(torch.tensor([1, 0, 1]), 0.)
+    assert_eq!(
+        raised(|| x3().masked_fill(&tensor!([1, 0, 1]), 0.0)),
+        "RuntimeError: masked_fill_ only supports boolean masks, but got mask with dtype long int"
+    );
+    // x.masked_fill(torch.tensor([1., 0., 1.]), 0.)
+    assert_eq!(
+        raised(|| x3().masked_fill(&x3(), 0.0)),
+        "RuntimeError: masked_fill_ only supports boolean masks, but got mask with dtype float"
+    );
+    // x.masked_fill(torch.tensor([True, False]), 0.)
+    assert_eq!(
+        raised(|| x3().masked_fill(&tensor!([true, false]), 0.0)),
+        "RuntimeError: The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0"
+    );
+    // x.clamp()
+    assert_eq!(raised(|| x3().clamp(None, None)), "RuntimeError: torch.clamp: At least one of 'min' or 'max' must not be None");
+    // torch.zeros(2, 3).sum_to_size(3, 3) / (1, 2, 3) / (2,)
+    assert_eq!(raised(|| zeros(&[2, 3]).sum_to_size(&[3, 3])), "RuntimeError: size {[3, 3]} is not expandable to size {[2, 3]}.");
+    assert_eq!(
+        raised(|| zeros(&[2, 3]).sum_to_size(&[1, 2, 3])),
+        "RuntimeError: size {[1, 2, 3]} is not expandable to size {[2, 3]}."
+    );
+    assert_eq!(raised(|| zeros(&[2, 3]).sum_to_size(&[2])), "RuntimeError: size {[2]} is not expandable to size {[2, 3]}.");
+    // torch.autograd.grad([(x * 2).sum(), (x * 3).sum()], [x], [torch.tensor(1.)])
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    assert_eq!(
+        raised(|| grad_opts(&[&(&x * 2.0).sum(), &(&x * 3.0).sum()], &[&x], Some(&[&tensor!(1.)]), false, false, false)),
+        "RuntimeError: got 2 tensors and 1 gradients"
+    );
+    // x.register_hook(lambda g: torch.ones(2)); (x * 2).sum().backward()
+    let h = x.register_hook(|_| Some(ones(&[2])));
+    assert_eq!(raised(|| (&x * 2.0).sum().backward()), "RuntimeError: hook '<lambda>' has changed the size of value");
+    h.remove();
+    // y = x * 2; y.register_hook(lambda g: torch.ones(2)); y.sum().backward()
+    let y = &x * 2.0;
+    y.register_hook(|_| Some(ones(&[2])));
+    assert_eq!(raised(|| y.sum().backward()), "RuntimeError: hook '<lambda>' has changed the size of value");
+}
+
+#[test]
 fn a_plain_panic_inside_backward_stays_plain() {
     // a user's own panic in a hook is not a PyTorch error: its payload stays a string
     let x = tensor!([1., 2.], requires_grad = true);

@@ -188,6 +188,14 @@ fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Vec<Option<T
     grads
 }
 
+/// A hook may replace a gradient, not change its shape. A Rust closure has no name, so it is
+/// named as PyTorch names a lambda.
+fn check_hook_result(grad: &Tensor, replacement: &Tensor) {
+    if replacement.shape() != grad.shape() {
+        crate::raise!("hook '<lambda>' has changed the size of value");
+    }
+}
+
 /// Tensor hooks on a non-leaf's gradient, then `retain_grad`.
 fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
     let (hooks, retained) = {
@@ -196,6 +204,7 @@ fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
     };
     for (_, hook) in hooks {
         if let Some(replacement) = hook(&grad) {
+            check_hook_result(&grad, &replacement);
             grad = replacement;
         }
     }
@@ -220,6 +229,7 @@ fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
     let hooks = variable.meta().hooks.clone();
     for (_, hook) in hooks {
         if let Some(replacement) = hook(&grad) {
+            check_hook_result(&grad, &replacement);
             grad = replacement;
         }
     }
@@ -344,6 +354,9 @@ pub fn grad_opts(
     allow_unused: bool,
 ) -> Vec<Option<Tensor>> {
     // plain loops, not closures: the errors point at the caller's line (#[track_caller])
+    if let Some(given) = grad_outputs.filter(|g| g.len() != outputs.len()) {
+        crate::raise!("got {} tensors and {} gradients", outputs.len(), given.len());
+    }
     let mut roots = Vec::with_capacity(outputs.len());
     for (i, out) in outputs.iter().enumerate() {
         let Some(edge) = out.gradient_edge() else {

@@ -49,6 +49,35 @@ pub(crate) fn check_assigned_grad(tensor: &Tensor, grad: &Tensor) {
     }
 }
 
+/// `x.masked_fill(mask, v)`: a bool mask that broadcasts with `x`.
+#[track_caller]
+pub(crate) fn check_masked_fill(input: &Tensor, mask: &Tensor) {
+    if mask.dtype() != crate::dtype::DType::Bool {
+        crate::raise!("masked_fill_ only supports boolean masks, but got mask with dtype {}", mask.dtype().cpp_name());
+    }
+    if let Some((dim, a, b)) = mismatch(&mask.shape(), &input.shape()) {
+        crate::raise!("The size of tensor a ({a}) must match the size of tensor b ({b}) at non-singleton dimension {dim}");
+    }
+}
+
+/// `x.clamp(min, max)` needs at least one bound.
+#[track_caller]
+pub(crate) fn check_clamp_bounds(min: Option<f64>, max: Option<f64>) {
+    if min.is_none() && max.is_none() {
+        crate::raise!("torch.clamp: At least one of 'min' or 'max' must not be None");
+    }
+}
+
+/// `x.sum_to_size(shape)`: `shape` must expand to `x`'s shape.
+#[track_caller]
+pub(crate) fn check_sum_to_size(own: &[usize], shape: &[usize]) {
+    let expandable = shape.len() <= own.len()
+        && shape.iter().rev().zip(own.iter().rev()).all(|(&s, &o)| s == o || s == 1);
+    if !expandable {
+        crate::raise!("size {{{shape:?}}} is not expandable to size {{{own:?}}}.");
+    }
+}
+
 /// The node name in the version-counter error: PyTorch 2.15 drops the `Backward` of a
 /// backward node's name (`ExpBackward0` → `Exp`, `SumBackward1` → `Sum1`,
 /// `TanhBackwardBackward0` → `TanhBackward`, a custom `MulConstantBackward` → `MulConstant`)

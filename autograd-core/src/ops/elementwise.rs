@@ -694,7 +694,9 @@ impl Tensor {
     }
 
     /// `t.masked_fill(mask, value)`: `value` where `mask` is true.
+    #[track_caller]
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Tensor {
+        super::checks::check_masked_fill(self, mask);
         let keep = mask.to_dtype(DType::Bool).logical_not().to_dtype(self.dtype());
         let fill = mask.to_dtype(self.dtype()).mul(value);
         // d masked_fill = grad where the mask is false
@@ -823,7 +825,9 @@ impl Tensor {
     }
 
     /// Limits every element to `[min, max]` (either bound optional), like `torch.clamp`.
+    #[track_caller]
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Tensor {
+        super::checks::check_clamp_bounds(min, max);
         let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
         let clamp64 = move |x: f64| if x.is_nan() { x } else { x.max(lo).min(hi) };
         let out = unary_float(self, move |x| clamp64(x as f64) as f32, clamp64);

@@ -223,8 +223,10 @@ impl Tensor {
     }
 
     /// Sums a broadcast tensor back down to `shape` (the reverse of `expand`).
+    #[track_caller]
     pub fn sum_to_size(&self, shape: &[usize]) -> Tensor {
         let own = self.shape();
+        super::checks::check_sum_to_size(&own, shape);
         if own == shape {
             return self.clone();
         }
