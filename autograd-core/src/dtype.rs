@@ -79,6 +79,28 @@ impl DType {
             _ => Bool,
         }
     }
+
+    /// The capitalised name in PyTorch's messages (`Float`, `Double`, `Long`, `Bool`), as
+    /// in `result type Float can't be cast to the desired output type Long`.
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            DType::Float32 => "Float",
+            DType::Float64 => "Double",
+            DType::Int64 => "Long",
+            DType::Bool => "Bool",
+        }
+    }
+
+    /// The C++ scalar type name in some of PyTorch's messages (`float`, `double`, `long int`,
+    /// `bool`), as in `expected m1 and m2 to have the same dtype, but got: float != double`.
+    pub(crate) fn cpp_name(self) -> &'static str {
+        match self {
+            DType::Float32 => "float",
+            DType::Float64 => "double",
+            DType::Int64 => "long int",
+            DType::Bool => "bool",
+        }
+    }
 }
 
 impl fmt::Display for DType {

@@ -100,6 +100,43 @@ macro_rules! raise {
     };
 }
 
+thread_local! {
+    /// How many [`at_caller`] calls are running on this thread: their panics are raised again
+    /// from the caller's line, so the hooks stay quiet about the first one.
+    static HELD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether a panic now is caught by [`at_caller`] and raised again (the hooks print nothing).
+pub(crate) fn panics_are_held() -> bool {
+    HELD.with(|held| held.get() > 0)
+}
+
+/// Runs `f` (e.g. the backward pass, which runs the graph's nodes far from the user's code);
+/// a panic inside is raised again as a [`TorchError`] from the caller's line (with
+/// `#[track_caller]` up to the public function, the user's line), and only that one is
+/// printed, as Python names the `backward()` line.
+#[track_caller]
+pub(crate) fn at_caller<R>(f: impl FnOnce() -> R) -> R {
+    install_panic_hook();
+    HELD.with(|held| held.set(held.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    HELD.with(|held| held.set(held.get() - 1));
+    match result {
+        Ok(value) => value,
+        Err(payload) => match payload.downcast::<TorchError>() {
+            Ok(err) => err.raise(),
+            // a plain panic (a user's hook or Function, an interrupt) stays plain
+            Err(payload) => match payload.downcast::<String>() {
+                Ok(text) => std::panic::panic_any(*text),
+                Err(payload) => match payload.downcast::<&'static str>() {
+                    Ok(text) => std::panic::panic_any(*text),
+                    Err(payload) => std::panic::resume_unwind(payload),
+                },
+            },
+        },
+    }
+}
+
 /// Rust's default panic hook prints only string payloads ("Box<dyn Any>" otherwise), so the
 /// first raised error wraps whatever hook is in place: a `TorchError` is printed as the
 /// default hook would print its message, with the type in front (`IndexError: ...`); every
@@ -114,6 +151,9 @@ pub fn install_panic_hook() {
     INSTALLED.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            if panics_are_held() {
+                return;
+            }
             let reported_by_kernel = crate::render::panic_report::is_reporting_to_the_kernel();
             match info.payload().downcast_ref::<TorchError>() {
                 Some(err) if !reported_by_kernel => {

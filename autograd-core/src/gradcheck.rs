@@ -106,9 +106,11 @@ pub fn gradcheck_report(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor]) -> R
 /// let x = randn_with(&[3], TensorOptions::default().dtype(DType::Float64).requires_grad(true));
 /// assert!(gradcheck(|v| (v[0].sin() * &v[0]).sum(), &[x]));
 /// ```
+#[track_caller]
 pub fn gradcheck(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor]) -> bool {
     match gradcheck_report(f, inputs) {
         Ok(()) => true,
-        Err(e) => panic!("{}", e.message),
+        // torch raises GradcheckError, a RuntimeError
+        Err(e) => crate::raise!("{}", e.message),
     }
 }

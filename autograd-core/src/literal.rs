@@ -44,13 +44,36 @@ impl Literal for bool {
     }
 }
 
+thread_local! {
+    /// How deep in the nested literal `flatten_items` is (0: the outer list), for the dim in
+    /// the ragged-literal error.
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Restores the literal depth when a level is done (also when it raised).
+struct Level(usize);
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(self.0));
+    }
+}
+
 fn flatten_items<T: Literal>(items: &[T], out: &mut Vec<f64>) -> Vec<usize> {
+    let depth = DEPTH.with(|d| d.replace(d.get() + 1));
+    let _level = Level(depth);
     let mut inner: Option<Vec<usize>> = None;
     for item in items {
         let shape = item.flatten_into(out);
         match &inner {
             None => inner = Some(shape),
-            Some(s) if *s != shape => panic!("expected sequence of length {} at dim 1 (got {})", s.first().copied().unwrap_or(0), shape.first().copied().unwrap_or(0)),
+            Some(s) if *s != shape => {
+                // like torch, name the first dim (counted from the outer list) whose length differs
+                let k = s.iter().zip(&shape).position(|(a, b)| a != b).unwrap_or(s.len().min(shape.len()));
+                let expected = s.get(k).copied().unwrap_or(0);
+                let got = shape.get(k).copied().unwrap_or(0);
+                crate::raise!(ValueError, "expected sequence of length {expected} at dim {} (got {got})", depth + 1 + k)
+            }
             _ => {}
         }
     }

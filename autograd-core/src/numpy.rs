@@ -48,9 +48,10 @@ impl Tensor {
     /// let x = tensor!([10, 20], requires_grad = true, dtype = float64);
     /// assert_eq!(x.detach().numpy().to_string(), "[10. 20.]");
     /// ```
+    #[track_caller]
     pub fn numpy(&self) -> NdArray {
         if self.requires_grad() {
-            panic!("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.");
+            crate::raise!("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.");
         }
         let shape = IxDyn(&self.shape());
         match self.contiguous_buffer() {

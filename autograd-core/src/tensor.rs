@@ -87,31 +87,38 @@ impl Tensor {
     /// let t = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2], DType::Float64);
     /// assert_eq!(t.to_string(), "tensor([[1., 2.],\n        [3., 4.]], dtype=torch.float64)");
     /// ```
+    #[track_caller]
     pub fn from_vec(values: Vec<f64>, shape: &[usize], dtype: DType) -> Tensor {
-        assert!(
-            values.len() == numel(shape),
-            "shape '{:?}' is invalid for input of size {}",
-            shape,
-            values.len()
-        );
+        if values.len() != numel(shape) {
+            crate::raise!("shape '{:?}' is invalid for input of size {}", shape, values.len());
+        }
         Tensor::from_buffer(Buffer::from_f64(values, dtype), shape)
     }
 
     /// Builds a float32 tensor from f32 values.
+    #[track_caller]
     pub fn from_f32(values: Vec<f32>, shape: &[usize]) -> Tensor {
-        assert!(values.len() == numel(shape), "shape '{:?}' is invalid for input of size {}", shape, values.len());
+        if values.len() != numel(shape) {
+            crate::raise!("shape '{:?}' is invalid for input of size {}", shape, values.len());
+        }
         Tensor::from_buffer(Buffer::F32(values), shape)
     }
 
     /// Builds an int64 tensor from i64 values.
+    #[track_caller]
     pub fn from_i64(values: Vec<i64>, shape: &[usize]) -> Tensor {
-        assert!(values.len() == numel(shape), "shape '{:?}' is invalid for input of size {}", shape, values.len());
+        if values.len() != numel(shape) {
+            crate::raise!("shape '{:?}' is invalid for input of size {}", shape, values.len());
+        }
         Tensor::from_buffer(Buffer::I64(values), shape)
     }
 
     /// Builds a bool tensor.
+    #[track_caller]
     pub fn from_bools(values: Vec<bool>, shape: &[usize]) -> Tensor {
-        assert!(values.len() == numel(shape), "shape '{:?}' is invalid for input of size {}", shape, values.len());
+        if values.len() != numel(shape) {
+            crate::raise!("shape '{:?}' is invalid for input of size {}", shape, values.len());
+        }
         Tensor::from_buffer(Buffer::Bool(values), shape)
     }
 
@@ -195,12 +202,14 @@ impl Tensor {
     /// Sets `requires_grad` on a leaf and returns the same tensor (`x.requires_grad_(True)`).
     ///
     /// Panics like PyTorch on an integer tensor or when turning it off on a non-leaf.
+    #[track_caller]
     pub fn requires_grad_(&self, requires_grad: bool) -> Tensor {
         let dtype = self.dtype();
         let mut meta = self.meta();
         if meta.grad_fn.is_some() {
             if !requires_grad {
-                panic!(
+                drop(meta);
+                crate::raise!(
                     "you can only change requires_grad flags of leaf variables. If you want to use a \
                      computed variable in a subgraph that doesn't require differentiation use \
                      var_no_grad = var.detach()."
@@ -209,7 +218,8 @@ impl Tensor {
             return self.clone();
         }
         if requires_grad && !dtype.is_floating_point() {
-            panic!("only Tensors of floating point and complex dtype can require gradients");
+            drop(meta);
+            crate::raise!("only Tensors of floating point dtype can require gradients");
         }
         meta.requires_grad = requires_grad;
         drop(meta);
@@ -250,17 +260,16 @@ impl Tensor {
     }
 
     /// Replaces the stored gradient (`x.grad = None` clears it).
+    #[track_caller]
     pub fn set_grad(&self, grad: Option<Tensor>) {
         if let Some(g) = &grad {
-            assert!(
-                g.shape() == self.shape(),
-                "assigned grad has data of a different size"
-            );
+            crate::ops::checks::check_assigned_grad(self, g);
         }
         self.meta().grad = grad;
     }
 
     /// Makes this tensor fill its `.grad` during backward even though it is not a leaf.
+    #[track_caller]
     pub fn retain_grad(&self) {
         crate::autograd::hooks::retain_grad(self);
     }
@@ -338,10 +347,11 @@ impl Tensor {
     }
 
     /// The one value of a one-element tensor (`x.item()`).
+    #[track_caller]
     pub fn item(&self) -> f64 {
         let n = self.numel();
         if n != 1 {
-            panic!("a Tensor with {n} elements cannot be converted to Scalar");
+            crate::raise!("a Tensor with {n} elements cannot be converted to Scalar");
         }
         self.to_vec_f64()[0]
     }

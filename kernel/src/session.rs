@@ -123,13 +123,17 @@ pub fn autograd_core_path() -> PathBuf {
 struct PanicCapture {
     location: Option<String>,
     message: Vec<String>,
+    /// The Python exception type of an error autograd-core raised (`IndexError`); `None` for
+    /// a plain panic.
+    error_type: Option<String>,
     in_backtrace: bool,
     done: bool,
     /// Came as one report on stdout: complete, and the first panic of the cell (its cause).
     reported: bool,
 }
 
-/// A panic report line from autograd-core's hook: `{"location": ..., "message": ...}`.
+/// A panic report line from autograd-core's hook: `{"location": ..., "message": ...}`, with
+/// `"type": "IndexError"` when autograd-core raised a typed error.
 fn record_reported_panic(capture: &Mutex<PanicCapture>, json: &str) {
     let Ok(report) = serde_json::from_str::<serde_json::Value>(json) else { return };
     let mut cap = capture.lock().unwrap();
@@ -137,7 +141,14 @@ fn record_reported_panic(capture: &Mutex<PanicCapture>, json: &str) {
         return;
     }
     let text = |key: &str| report[key].as_str().unwrap_or_default().to_string();
-    *cap = PanicCapture { location: Some(text("location")), message: vec![text("message")], done: true, reported: true, ..PanicCapture::default() };
+    *cap = PanicCapture {
+        location: Some(text("location")),
+        message: vec![text("message")],
+        error_type: report["type"].as_str().map(str::to_string),
+        done: true,
+        reported: true,
+        ..PanicCapture::default()
+    };
 }
 
 /// Handle to the session thread.
@@ -183,6 +194,20 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::panic_location;
+
+    #[test]
+    fn a_panic_in_the_generated_source_maps_to_the_cells_line() {
+        use super::{cell_place, is_generated_cell_file};
+        let cell = "let x = tensor!([1., 2., 3.]);\nx.select(0, 5);\nlet w = 1;\nx.select(0, 5);";
+        let source = "use autograd_core::prelude::*;\n#[no_mangle]\npub extern \"C\" fn run_user_code_3() {\n    let x = tensor!([1., 2., 3.]);\n    x.select(0, 5);\n    let w = 1;\n    x.select(0, 5);\n}\n";
+        assert!(is_generated_cell_file("src/lib.rs:7:7"));
+        assert!(!is_generated_cell_file("/home/u/autograd-core/src/ops/index.rs:90:13"));
+        // equal lines are told apart by their neighbours; the column drops evcxr's indent
+        assert_eq!(cell_place("src/lib.rs:5:7", cell, source), Some((2, 3)));
+        assert_eq!(cell_place("src/lib.rs:7:7", cell, source), Some((4, 3)));
+        assert_eq!(cell_place("src/lib.rs:1:1", cell, source), None);
+        assert_eq!(cell_place("src/lib.rs:99:1", cell, source), None);
+    }
 
     #[test]
     fn panic_headers_of_recent_and_older_rust() {
@@ -537,7 +562,7 @@ fn execute(
     }
     shared.wait_for_output();
     match result {
-        Ok(outputs) => match take_panic(&shared.panic) {
+        Ok(outputs) => match take_panic(&shared.panic, code, || context.last_source().ok()) {
             Some(err) => err,
             None => {
                 let mut bundle: Vec<(String, String)> = outputs.content_by_mime_type.into_iter().collect();
@@ -615,23 +640,81 @@ fn panic_location(line: &str) -> Option<String> {
     Some(location.trim_end_matches(':').to_string())
 }
 
-fn take_panic(panic: &Arc<Mutex<PanicCapture>>) -> Option<Outcome> {
+/// The cell's panic as an error: autograd-core's errors under PyTorch's exception name (their
+/// `type`), pointing at the cell's line (`cell:LINE:COL`) when `source` (the code evcxr
+/// generated for the cell) shows which; never at autograd-core's own source.
+fn take_panic(panic: &Arc<Mutex<PanicCapture>>, cell: &str, source: impl FnOnce() -> Option<String>) -> Option<Outcome> {
     let cap = std::mem::take(&mut *panic.lock().unwrap());
     let location = cap.location?;
     let message = cap.message.join("\n");
-    // errors raised by autograd-core carry PyTorch's words: show them as PyTorch does
+    // errors raised by autograd-core carry PyTorch's type and words: show them as PyTorch does
     let ename = if message == "KeyboardInterrupt" {
-        "KeyboardInterrupt"
+        "KeyboardInterrupt".to_string()
+    } else if let Some(error_type) = cap.error_type {
+        error_type
     } else if location.contains("autograd-core") {
-        "RuntimeError"
+        "RuntimeError".to_string()
     } else {
-        "Panic"
+        "Panic".to_string()
     };
-    Some(Outcome::Err {
-        ename: ename.into(),
-        evalue: message.clone(),
-        traceback: vec![format!("\u{1b}[0;31m{ename}\u{1b}[0m: {message}"), format!("(panicked at {location})")],
-    })
+    let mut traceback = vec![format!("\u{1b}[0;31m{ename}\u{1b}[0m: {message}")];
+    let place = if is_generated_cell_file(&location) { source().and_then(|source| cell_place(&location, cell, &source)) } else { None };
+    match place {
+        Some((line, column)) => {
+            let text = cell.lines().nth(line - 1).unwrap_or_default();
+            traceback.push(format!("  --> cell:{line}:{column}\n{line:>4} | {text}"));
+        }
+        // the engine's own source says nothing to a student
+        None if location.contains("autograd-core") || is_generated_cell_file(&location) => {}
+        None => traceback.push(format!("(panicked at {location})")),
+    }
+    Some(Outcome::Err { ename, evalue: message, traceback })
+}
+
+/// `file:line:column` → its parts.
+fn split_location(location: &str) -> Option<(&str, usize, usize)> {
+    let mut parts = location.rsplitn(3, ':');
+    let column = parts.next()?.parse().ok()?;
+    let line = parts.next()?.parse().ok()?;
+    Some((parts.next()?, line, column))
+}
+
+/// Whether a panic location is in the crate evcxr generates for each cell (`src/lib.rs`).
+fn is_generated_cell_file(location: &str) -> bool {
+    split_location(location).is_some_and(|(file, _, _)| file == "src/lib.rs" || file.ends_with("/src/lib.rs"))
+}
+
+/// The cell's own line and column of a panic at `location` in `source`, the code evcxr
+/// generated for the cell (the cell's statements are copied into it line by line): the line
+/// of the cell with the same text; among equal lines, the one whose neighbours match too.
+fn cell_place(location: &str, cell: &str, source: &str) -> Option<(usize, usize)> {
+    let (_, line, column) = split_location(location)?;
+    let source: Vec<&str> = source.lines().collect();
+    let cell_lines: Vec<&str> = cell.lines().collect();
+    let at = line.checked_sub(1)?;
+    let target = source.get(at)?.trim();
+    if target.is_empty() {
+        return None;
+    }
+    // how many lines around agree (up to 3 each side)
+    let agreement = |i: usize| {
+        (1..=3)
+            .filter(|&k| {
+                let before = i.checked_sub(k).zip(at.checked_sub(k)).is_some_and(|(c, s)| cell_lines[c].trim() == source[s].trim());
+                let after = cell_lines.get(i + k).zip(source.get(at + k)).is_some_and(|(c, s)| c.trim() == s.trim());
+                before || after
+            })
+            .count()
+    };
+    let best = (0..cell_lines.len())
+        .filter(|&i| cell_lines[i].trim() == target)
+        .map(|i| (agreement(i), i))
+        .max_by_key(|&(score, i)| (score, std::cmp::Reverse(i)))?
+        .1;
+    // evcxr may indent the statement differently: keep the column within the text
+    let indent = |s: &str| s.len() - s.trim_start().len();
+    let column = column.saturating_sub(indent(source[at])) + indent(cell_lines[best]);
+    Some((best + 1, column.max(1)))
 }
 
 /// A compile error as rustc says it, pointing at the cell's own lines.

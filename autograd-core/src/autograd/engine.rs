@@ -168,12 +168,13 @@ pub(crate) fn run(roots: Vec<(Edge, Tensor)>, options: RunOptions) -> Vec<Option
 fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Vec<Option<Tensor>> {
     let mut state = node.state();
     if state.released {
-        panic!("{SECOND_BACKWARD}");
+        drop(state);
+        crate::raise!("{SECOND_BACKWARD}");
     }
     let function = state.function.as_mut().expect("function nodes keep their function");
     let grads = function.backward(grad);
     if grads.len() != node.0.next.len() {
-        panic!(
+        crate::raise!(
             "function {} returned an incorrect number of gradients (expected {}, got {})",
             node.0.name,
             node.0.next.len(),
@@ -187,6 +188,14 @@ fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Vec<Option<T
     grads
 }
 
+/// A hook may replace a gradient, not change its shape. A Rust closure has no name, so it is
+/// named as PyTorch names a lambda.
+fn check_hook_result(grad: &Tensor, replacement: &Tensor) {
+    if replacement.shape() != grad.shape() {
+        crate::raise!("hook '<lambda>' has changed the size of value");
+    }
+}
+
 /// Tensor hooks on a non-leaf's gradient, then `retain_grad`.
 fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
     let (hooks, retained) = {
@@ -195,6 +204,7 @@ fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
     };
     for (_, hook) in hooks {
         if let Some(replacement) = hook(&grad) {
+            check_hook_result(&grad, &replacement);
             grad = replacement;
         }
     }
@@ -219,6 +229,7 @@ fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
     let hooks = variable.meta().hooks.clone();
     for (_, hook) in hooks {
         if let Some(replacement) = hook(&grad) {
+            check_hook_result(&grad, &replacement);
             grad = replacement;
         }
     }
@@ -241,11 +252,13 @@ fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
 impl Tensor {
     /// Computes the gradient of this scalar with respect to every leaf that requires grad and
     /// adds it into their `.grad` (`y.backward()`). The graph's saved values are freed.
+    #[track_caller]
     pub fn backward(&self) {
         self.backward_opts(None, false);
     }
 
     /// `y.backward(gradient)`: backward with an explicit gradient of the same shape as `y`.
+    #[track_caller]
     pub fn backward_with(&self, gradient: &Tensor) {
         self.backward_opts(Some(gradient), false);
     }
@@ -261,37 +274,44 @@ impl Tensor {
     /// y.backward_opts(None, false);
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([16.])");
     /// ```
+    #[track_caller]
     pub fn backward_opts(&self, gradient: Option<&Tensor>, retain_graph: bool) {
         let edge = self.root_edge();
         let grad = self.initial_grad(gradient, 0);
-        run(vec![(edge, grad)], RunOptions { retain_graph, create_graph: false, capture: None });
+        // an error inside the graph (a modified saved tensor, a second backward) is reported
+        // at the caller's line, as Python points at the `backward()` line
+        crate::error::at_caller(|| run(vec![(edge, grad)], RunOptions { retain_graph, create_graph: false, capture: None }));
     }
 
     /// Backward that also records the backward computation itself (for higher derivatives).
+    #[track_caller]
     pub fn backward_create_graph(&self, gradient: Option<&Tensor>) {
         let edge = self.root_edge();
         let grad = self.initial_grad(gradient, 0);
-        run(vec![(edge, grad)], RunOptions { retain_graph: true, create_graph: true, capture: None });
+        crate::error::at_caller(|| run(vec![(edge, grad)], RunOptions { retain_graph: true, create_graph: true, capture: None }));
     }
 
+    #[track_caller]
     pub(crate) fn root_edge(&self) -> Edge {
-        self.gradient_edge().unwrap_or_else(|| {
-            panic!("element 0 of tensors does not require grad and does not have a grad_fn")
-        })
+        match self.gradient_edge() {
+            Some(edge) => edge,
+            None => crate::raise!("element 0 of tensors does not require grad and does not have a grad_fn"),
+        }
     }
 
+    #[track_caller]
     pub(crate) fn initial_grad(&self, gradient: Option<&Tensor>, index: usize) -> Tensor {
         match gradient {
             None => {
                 if self.numel() != 1 {
-                    panic!("grad can be implicitly created only for scalar outputs");
+                    crate::raise!("grad can be implicitly created only for scalar outputs");
                 }
                 crate::factory::ones_like(self)
             }
             Some(g) => {
                 let (gs, s) = (g.shape(), self.shape());
                 if gs != s {
-                    panic!(
+                    crate::raise!(
                         "Mismatch in shape: grad_output[{index}] has a shape of {} and output[{index}] has a shape of {}.",
                         torch_size(&gs),
                         torch_size(&s)
@@ -315,6 +335,7 @@ impl Tensor {
 /// let d2y = grad(&[&dy[0]], &[&x], false);
 /// assert_eq!(d2y[0].item(), 18.0);
 /// ```
+#[track_caller]
 pub fn grad(outputs: &[&Tensor], inputs: &[&Tensor], create_graph: bool) -> Vec<Tensor> {
     grad_opts(outputs, inputs, None, create_graph, create_graph, false)
         .into_iter()
@@ -323,6 +344,7 @@ pub fn grad(outputs: &[&Tensor], inputs: &[&Tensor], create_graph: bool) -> Vec<
 }
 
 /// The full form of [`grad`]: explicit output gradients, `retain_graph`, `allow_unused`.
+#[track_caller]
 pub fn grad_opts(
     outputs: &[&Tensor],
     inputs: &[&Tensor],
@@ -331,29 +353,30 @@ pub fn grad_opts(
     create_graph: bool,
     allow_unused: bool,
 ) -> Vec<Option<Tensor>> {
-    let roots = outputs
-        .iter()
-        .enumerate()
-        .map(|(i, out)| {
-            let edge = out.gradient_edge().unwrap_or_else(|| {
-                panic!("element {i} of tensors does not require grad and does not have a grad_fn")
-            });
-            (edge, out.initial_grad(grad_outputs.map(|g| g[i]), i))
-        })
-        .collect();
-    let capture: Vec<Edge> = inputs
-        .iter()
-        .map(|t| {
-            t.gradient_edge()
-                .unwrap_or_else(|| panic!("One of the differentiated Tensors does not require grad"))
-        })
-        .collect();
-    let grads = run(roots, RunOptions { retain_graph, create_graph, capture: Some(capture) });
-    if !allow_unused && grads.iter().any(Option::is_none) {
-        panic!(
-            "One of the differentiated Tensors appears to not have been used in the graph. Set \
-             allow_unused=True if this is the desired behavior."
-        );
+    // plain loops, not closures: the errors point at the caller's line (#[track_caller])
+    if let Some(given) = grad_outputs.filter(|g| g.len() != outputs.len()) {
+        crate::raise!("got {} tensors and {} gradients", outputs.len(), given.len());
+    }
+    let mut roots = Vec::with_capacity(outputs.len());
+    for (i, out) in outputs.iter().enumerate() {
+        let Some(edge) = out.gradient_edge() else {
+            crate::raise!("element {i} of tensors does not require grad and does not have a grad_fn")
+        };
+        roots.push((edge, out.initial_grad(grad_outputs.map(|g| g[i]), i)));
+    }
+    let mut capture: Vec<Edge> = Vec::with_capacity(inputs.len());
+    for t in inputs {
+        let Some(edge) = t.gradient_edge() else { crate::raise!("One of the differentiated Tensors does not require grad") };
+        capture.push(edge);
+    }
+    let grads = crate::error::at_caller(|| run(roots, RunOptions { retain_graph, create_graph, capture: Some(capture) }));
+    if !allow_unused {
+        if let Some(unused) = grads.iter().position(Option::is_none) {
+            crate::raise!(
+                "The differentiated Tensor at index {unused} appears to not have been used in the graph. Set \
+                 allow_unused=True if this is the desired behavior."
+            );
+        }
     }
     grads
 }

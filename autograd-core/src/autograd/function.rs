@@ -110,7 +110,7 @@ impl<F: Function> BackwardFunction for UserFunctionNode<F> {
             if let Some(g) = g {
                 let gs = g.shape();
                 if gs != *shape && crate::layout::broadcast_shapes(&gs, shape).as_deref() != Some(shape.as_slice()) {
-                    panic!(
+                    crate::raise!(
                         "Function {} returned an invalid gradient at index {} - got {:?} but expected shape compatible with {:?}",
                         self.function.name(),
                         i,

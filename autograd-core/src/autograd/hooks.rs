@@ -48,9 +48,10 @@ impl Tensor {
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([6., 6.])");
     /// handle.remove();
     /// ```
+    #[track_caller]
     pub fn register_hook(&self, hook: impl Fn(&Tensor) -> Option<Tensor> + Send + Sync + 'static) -> HookHandle {
         if !self.requires_grad() {
-            panic!("cannot register a hook on a tensor that doesn't require gradient");
+            crate::raise!("cannot register a hook on a tensor that doesn't require gradient");
         }
         let id = global::next_id();
         let hook: Hook = Arc::new(hook);
@@ -68,9 +69,10 @@ impl Tensor {
     }
 }
 
+#[track_caller]
 pub(crate) fn retain_grad(tensor: &Tensor) {
     if !tensor.requires_grad() {
-        panic!("can't retain_grad on Tensor that has requires_grad=False");
+        crate::raise!("can't retain_grad on Tensor that has requires_grad=False");
     }
     let Some(node) = tensor.grad_fn() else { return };
     let mut meta = tensor.meta();

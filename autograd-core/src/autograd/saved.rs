@@ -55,14 +55,14 @@ impl SavedTensor {
                 None => self.tensor.grad_fn().map(|n| (n.name(), self.tensor.meta().output_nr)),
             };
             let which = match producer {
-                Some((name, nr)) => format!("{what}, which is output {nr} of {name},"),
+                Some((name, nr)) => format!("{what}, which is output {nr} of {},", crate::ops::checks::version_error_node_name(&name)),
                 None => what,
             };
-            panic!(
+            crate::raise!(
                 "one of the variables needed for gradient computation has been modified by an \
                  inplace operation: {which} is at version {current}; expected version {} instead. \
                  Hint: enable anomaly detection to find the operation that failed to compute its \
-                 gradient, with torch.autograd.set_detect_anomaly(True).",
+                 gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).",
                 self.version
             );
         }

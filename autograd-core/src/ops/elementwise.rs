@@ -157,7 +157,7 @@ impl Arith for i64 {
     fn sub(self, o: Self) -> Self { self.wrapping_sub(o) }
     fn mul(self, o: Self) -> Self { self.wrapping_mul(o) }
     fn div(self, o: Self) -> Self {
-        if o == 0 { panic!("ZeroDivisionError") }
+        if o == 0 { crate::raise!("ZeroDivisionError") }
         self.div_euclid(o)
     }
     /// torch's `powi`: a negative exponent gives 0, except for the bases 1 and -1.
@@ -178,7 +178,7 @@ impl Arith for i64 {
 impl Arith for bool {
     fn add(self, o: Self) -> Self { self | o }
     fn sub(self, _: Self) -> Self {
-        panic!("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.")
+        crate::raise!(NotImplementedError, "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.")
     }
     fn mul(self, o: Self) -> Self { self & o }
     fn div(self, o: Self) -> Self { self & o }
@@ -312,19 +312,25 @@ fn sqrt_of<T: Arith>(x: T) -> T {
 }
 
 /// The values of `a op b` with broadcasting and promotion; no history.
+#[track_caller]
 pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
     let (shape_a, promo_a) = a.shape_and_promotion();
     let (shape_b, promo_b) = b.shape_and_promotion();
     let out_shape = if shape_a == shape_b {
         shape_a
     } else {
-        broadcast_shapes(&shape_a, &shape_b).unwrap_or_else(|| {
-            let dim = mismatch_dim(&shape_a, &shape_b);
-            panic!(
-                "The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
-                dim.1, dim.2, dim.0
-            )
-        })
+        match broadcast_shapes(&shape_a, &shape_b) {
+            Some(shape) => shape,
+            None => {
+                let dim = mismatch_dim(&shape_a, &shape_b);
+                crate::raise!(
+                    "The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
+                    dim.1,
+                    dim.2,
+                    dim.0
+                )
+            }
+        }
     };
     let mut dtype = result_type(&[promo_a, promo_b]);
     if op == BinaryOp::Div && dtype.category() != Category::Float {
@@ -411,6 +417,7 @@ fn fit(grad: Tensor, meta: &Option<(Vec<usize>, DType)>) -> Tensor {
 
 impl Tensor {
     /// `a + b` (also the `+` operator); `b` may be a tensor or a number.
+    #[track_caller]
     pub fn add<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
@@ -426,6 +433,7 @@ impl Tensor {
     }
 
     /// `a - b` (also the `-` operator).
+    #[track_caller]
     pub fn sub<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
@@ -441,6 +449,7 @@ impl Tensor {
     }
 
     /// `number - a` (`2 - a` in Python, node `RsubBackward1`).
+    #[track_caller]
     pub fn rsub(&self, number: impl Into<Scalar>) -> Tensor {
         let number = Operand::Scalar(number.into());
         let out = binary_values(&number, &Operand::Tensor(self), BinaryOp::Sub);
@@ -452,6 +461,7 @@ impl Tensor {
     }
 
     /// `a * b` (also the `*` operator).
+    #[track_caller]
     pub fn mul<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
@@ -497,6 +507,7 @@ impl Tensor {
     }
 
     /// `a / b` (true division, also the `/` operator).
+    #[track_caller]
     pub fn div<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
@@ -532,6 +543,7 @@ impl Tensor {
     }
 
     /// `number / a` (Python's `2 / a`), computed like torch as `a.reciprocal() * number`.
+    #[track_caller]
     pub fn rdiv(&self, number: impl Into<Scalar>) -> Tensor {
         self.reciprocal().mul(number.into())
     }
@@ -545,6 +557,7 @@ impl Tensor {
     /// f.backward();
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor(20., dtype=torch.float64)");
     /// ```
+    #[track_caller]
     pub fn pow<'a>(&self, exponent: impl IntoOperand<'a>) -> Tensor {
         match exponent.into_operand() {
             Operand::Scalar(e) => {
@@ -603,6 +616,7 @@ impl Tensor {
     }
 
     /// `base ** a` for a number `base` (Python's `2 ** a`, node `PowBackward2`).
+    #[track_caller]
     pub fn rpow(&self, base: impl Into<Scalar>) -> Tensor {
         let base = base.into();
         let out = binary_values(&Operand::Scalar(base), &Operand::Tensor(self), BinaryOp::Pow);
@@ -636,11 +650,13 @@ impl Tensor {
     }
 
     /// `torch.maximum(a, b)`, elementwise.
+    #[track_caller]
     pub fn maximum(&self, other: &Tensor) -> Tensor {
         self.min_max(other, BinaryOp::Maximum, "MaximumBackward0")
     }
 
     /// `torch.minimum(a, b)`, elementwise.
+    #[track_caller]
     pub fn minimum(&self, other: &Tensor) -> Tensor {
         self.min_max(other, BinaryOp::Minimum, "MinimumBackward0")
     }
@@ -671,26 +687,32 @@ impl Tensor {
     /// let x = arange(4.0);
     /// assert_eq!((&x * 4.0).eq(&(4.0 * &x)).to_string(), "tensor([True, True, True, True])");
     /// ```
+    #[track_caller]
     pub fn eq<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         binary_values(&Operand::Tensor(self), &other.into_operand(), BinaryOp::Eq)
     }
     /// Elementwise `a != b`.
+    #[track_caller]
     pub fn ne<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         binary_values(&Operand::Tensor(self), &other.into_operand(), BinaryOp::Ne)
     }
     /// Elementwise `a < b`.
+    #[track_caller]
     pub fn lt<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         binary_values(&Operand::Tensor(self), &other.into_operand(), BinaryOp::Lt)
     }
     /// Elementwise `a <= b`.
+    #[track_caller]
     pub fn le<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         binary_values(&Operand::Tensor(self), &other.into_operand(), BinaryOp::Le)
     }
     /// Elementwise `a > b`.
+    #[track_caller]
     pub fn gt<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         binary_values(&Operand::Tensor(self), &other.into_operand(), BinaryOp::Gt)
     }
     /// Elementwise `a >= b`.
+    #[track_caller]
     pub fn ge<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         binary_values(&Operand::Tensor(self), &other.into_operand(), BinaryOp::Ge)
     }
@@ -735,7 +757,9 @@ impl Tensor {
     /// y.sum().backward();
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([1., 1., 0.])");
     /// ```
+    #[track_caller]
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Tensor {
+        super::checks::check_masked_fill(self, mask);
         let out = masked_fill_values(self, mask, value);
         let (meta, mask) = (input_meta(&Operand::Tensor(self), &out), mask.detach());
         // d masked_fill(x, m, v) = grad where m is false, 0 where it is true (selected)
@@ -897,7 +921,9 @@ impl Tensor {
     /// y.sum().backward();
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 1., 0., 0.])");
     /// ```
+    #[track_caller]
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Tensor {
+        super::checks::check_clamp_bounds(min, max);
         let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
         // std::max / std::min as torch's kernel uses them: max(-0., 0.) is -0.
         fn clamp_one<T: PartialOrd + Copy>(x: T, lo: T, hi: T, nan: bool) -> T {
@@ -958,18 +984,22 @@ macro_rules! operator {
     ($trait:ident, $method:ident, $op:ident, $rev:expr) => {
         impl std::ops::$trait<&Tensor> for &Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor { Tensor::$op(self, rhs) }
         }
         impl std::ops::$trait<Tensor> for Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: Tensor) -> Tensor { Tensor::$op(&self, &rhs) }
         }
         impl std::ops::$trait<&Tensor> for Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor { Tensor::$op(&self, rhs) }
         }
         impl std::ops::$trait<Tensor> for &Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: Tensor) -> Tensor { Tensor::$op(self, &rhs) }
         }
         operator!(@scalar $trait, $method, $op, $rev, f64, i32);
@@ -977,18 +1007,22 @@ macro_rules! operator {
     (@scalar $trait:ident, $method:ident, $op:ident, $rev:expr, $($t:ty),*) => {$(
         impl std::ops::$trait<$t> for &Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: $t) -> Tensor { Tensor::$op(self, rhs) }
         }
         impl std::ops::$trait<$t> for Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: $t) -> Tensor { Tensor::$op(&self, rhs) }
         }
         impl std::ops::$trait<&Tensor> for $t {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor { ($rev)(rhs, Scalar::from(self)) }
         }
         impl std::ops::$trait<Tensor> for $t {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: Tensor) -> Tensor { ($rev)(&rhs, Scalar::from(self)) }
         }
     )*};

@@ -81,6 +81,7 @@ fn clamp_bound(value: Option<isize>, size: usize, default: usize) -> usize {
     }
 }
 
+#[track_caller]
 fn check_index(index: isize, dim: usize, size: usize) -> usize {
     let s = size as isize;
     if index < -s || index >= s {
@@ -91,12 +92,17 @@ fn check_index(index: isize, dim: usize, size: usize) -> usize {
 
 impl Tensor {
     /// `x.select(dim, i)`: the slice at position `i` along `dim`, a view (`SelectBackward0`).
+    #[track_caller]
     pub fn select(&self, dim: isize, index: isize) -> Tensor {
         let shape = self.shape();
         if shape.is_empty() {
-            panic!("select() cannot be applied to a 0-dim tensor.");
+            crate::raise!(IndexError, "select() cannot be applied to a 0-dim tensor.");
         }
         let d = wrap_dim(dim, shape.len());
+        let size = shape[d] as isize;
+        if index < -size || index >= size {
+            crate::raise!(IndexError, "select(): index {index} out of range for tensor of size {shape:?} at dimension {d}");
+        }
         let i = check_index(index, d, shape[d]);
         let mut layout = self.layout();
         layout.offset += i * layout.strides[d];
@@ -113,10 +119,16 @@ impl Tensor {
 
     /// `x.narrow(dim, start, length)`: positions `start..start+length` along `dim`, a view
     /// (`SliceBackward0`).
+    #[track_caller]
     pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Tensor {
         let shape = self.shape();
         let d = wrap_dim(dim, shape.len());
-        assert!(start + length <= shape[d], "start ({start}) + length ({length}) exceeds dimension size ({}).", shape[d]);
+        if start > shape[d] {
+            crate::raise!(IndexError, "start out of range (expected to be in range of [-{0}, {0}], but got {start})", shape[d]);
+        }
+        if start + length > shape[d] {
+            crate::raise!("start ({start}) + length ({length}) exceeds dimension size ({}).", shape[d]);
+        }
         let mut layout = self.layout();
         layout.offset += start * layout.strides[d];
         layout.shape[d] = length;
@@ -129,6 +141,7 @@ impl Tensor {
     }
 
     /// `x[items]` with an index list from [`idx!`]: positions drop their dim, ranges keep it.
+    #[track_caller]
     pub fn index(&self, items: Vec<IndexItem>) -> Tensor {
         // Python's `x[a:b]` (one slice) is always a slice view, even over the whole range;
         // with several items, whole-range slices are skipped and an index that picks
@@ -145,8 +158,24 @@ impl Tensor {
     /// (the index picks the whole tensor).
     fn index_picking(&self, items: Vec<IndexItem>) -> Option<Tensor> {
         let shape = self.shape();
+        if shape.is_empty() {
+            match items.first() {
+                Some(IndexItem::At(_)) => crate::raise!(
+                    IndexError,
+                    "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number"
+                ),
+                Some(_) => crate::raise!(IndexError, "slice() cannot be applied to a 0-dim tensor."),
+                None => {}
+            }
+        }
         if items.len() > shape.len() {
-            panic!("too many indices for tensor of dimension {}", shape.len());
+            crate::raise!(IndexError, "too many indices for tensor of dimension {}", shape.len());
+        }
+        // positions are checked against the dim they index in `self` (x[0, 5] names dim 1)
+        for (d, item) in items.iter().enumerate() {
+            if let IndexItem::At(i) = *item {
+                check_index(i, d, shape[d]);
+            }
         }
         let mut out: Option<Tensor> = None;
         let mut dim = 0isize;
@@ -175,6 +204,7 @@ impl Tensor {
     }
 
     /// `x[i, j, ...]` for single positions: a 0-dim tensor when every dim is given.
+    #[track_caller]
     pub fn at(&self, positions: &[isize]) -> Tensor {
         self.index(positions.iter().map(|&p| IndexItem::At(p)).collect())
     }
@@ -193,6 +223,7 @@ impl Tensor {
     /// n.backward_with(&ones_like(&n));
     /// assert_eq!(m.grad().unwrap().to_string(), "tensor([[ 4., 27.]])");
     /// ```
+    #[track_caller]
     pub fn assign<'a>(&self, items: Vec<IndexItem>, value: impl IntoOperand<'a>) -> Tensor {
         // as Python does it: `n[items]` is a view, then `copy_` or `fill_` in place, which
         // rewires `n`'s history through CopySlices; an index that picks everything writes

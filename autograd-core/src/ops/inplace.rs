@@ -14,12 +14,14 @@ use crate::dtype::Category;
 use crate::tensor::Tensor;
 
 /// Raises PyTorch's errors when an in-place change of `t` would break the graph.
+#[track_caller]
 pub(crate) fn check_inplace_allowed(t: &Tensor) {
     if !is_grad_enabled() {
         return;
     }
     let meta = t.meta();
     if meta.grad_fn.is_none() && meta.requires_grad {
+        drop(meta);
         crate::raise!("a leaf Variable that requires grad is being used in an in-place operation.");
     }
     if let Some(view) = meta.view.clone() {
@@ -40,6 +42,7 @@ pub(crate) fn check_inplace_allowed(t: &Tensor) {
 
 /// PyTorch refuses to write into a tensor where several elements share one memory location
 /// (an expanded tensor).
+#[track_caller]
 fn check_no_internal_overlap(t: &Tensor) {
     let overlaps = t.with_data(|d| d.layout.shape.iter().zip(&d.layout.strides).any(|(&size, &stride)| size > 1 && stride == 0));
     if overlaps {
@@ -64,6 +67,7 @@ impl Tensor {
     /// (copied, since the op overwrites them) with this tensor's place in the graph. What the
     /// op's backward saves of its input is then the value *before* the change, as PyTorch's
     /// in-place formulas have it, and no false version error can come from it.
+    #[track_caller]
     fn inplace_input(&self) -> Tensor {
         let copy = self.contiguous_values();
         let edge = self.gradient_edge();
@@ -83,6 +87,7 @@ impl Tensor {
     /// Runs an out-of-place op on this tensor's values and writes the result into this
     /// tensor's storage; the op's node becomes this tensor's history (through `CopySlices`
     /// for a view).
+    #[track_caller]
     pub(crate) fn apply_inplace(&self, op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
         check_inplace_allowed(self);
         check_no_internal_overlap(self);
@@ -116,91 +121,108 @@ impl Tensor {
     }
 
     /// `x.add_(other)`: in-place addition.
+    #[track_caller]
     pub fn add_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
         self.apply_inplace(|t| t.add(other))
     }
 
     /// `x.sub_(other)`: in-place subtraction.
+    #[track_caller]
     pub fn sub_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
         self.apply_inplace(|t| t.sub(other))
     }
 
     /// `x.mul_(other)`: in-place multiplication.
+    #[track_caller]
     pub fn mul_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
         self.apply_inplace(|t| t.mul(other))
     }
 
     /// `x.div_(other)`: in-place division.
+    #[track_caller]
     pub fn div_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
         self.apply_inplace(|t| t.div(other))
     }
 
     /// `x.pow_(e)`: in-place power.
+    #[track_caller]
     pub fn pow_<'a>(&self, exponent: impl IntoOperand<'a>) -> Tensor {
         let exponent = exponent.into_operand();
         self.apply_inplace(|t| t.pow(exponent))
     }
 
     /// `x.exp_()`: in-place `exp`.
+    #[track_caller]
     pub fn exp_(&self) -> Tensor {
         self.apply_inplace(Tensor::exp)
     }
 
     /// `x.log_()`: in-place `log`.
+    #[track_caller]
     pub fn log_(&self) -> Tensor {
         self.apply_inplace(Tensor::log)
     }
 
     /// `x.sin_()`: in-place `sin`.
+    #[track_caller]
     pub fn sin_(&self) -> Tensor {
         self.apply_inplace(Tensor::sin)
     }
 
     /// `x.cos_()`: in-place `cos`.
+    #[track_caller]
     pub fn cos_(&self) -> Tensor {
         self.apply_inplace(Tensor::cos)
     }
 
     /// `x.tanh_()`: in-place `tanh`.
+    #[track_caller]
     pub fn tanh_(&self) -> Tensor {
         self.apply_inplace(Tensor::tanh)
     }
 
     /// `x.sigmoid_()`: in-place `sigmoid`.
+    #[track_caller]
     pub fn sigmoid_(&self) -> Tensor {
         self.apply_inplace(Tensor::sigmoid)
     }
 
     /// `x.sqrt_()`: in-place `sqrt`.
+    #[track_caller]
     pub fn sqrt_(&self) -> Tensor {
         self.apply_inplace(Tensor::sqrt)
     }
 
     /// `x.relu_()`: in-place `relu`.
+    #[track_caller]
     pub fn relu_(&self) -> Tensor {
         self.apply_inplace(Tensor::relu)
     }
 
     /// `x.abs_()`: in-place `abs`.
+    #[track_caller]
     pub fn abs_(&self) -> Tensor {
         self.apply_inplace(Tensor::abs)
     }
 
     /// `x.neg_()`: in-place negation.
+    #[track_caller]
     pub fn neg_(&self) -> Tensor {
         self.apply_inplace(Tensor::neg_impl)
     }
 
     /// `x.clamp_(min, max)`: in-place `clamp`.
+    #[track_caller]
     pub fn clamp_(&self, min: Option<f64>, max: Option<f64>) -> Tensor {
         self.apply_inplace(|t| t.clamp(min, max))
     }
 
     /// `x.masked_fill_(mask, value)`: in-place `masked_fill`.
+    #[track_caller]
     pub fn masked_fill_(&self, mask: &Tensor, value: f64) -> Tensor {
         self.apply_inplace(|t| t.masked_fill(mask, value))
     }
@@ -215,18 +237,21 @@ impl Tensor {
     /// assert_eq!(x.grad().unwrap().zero_().to_string(), "tensor([0., 0., 0., 0.])");
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 0., 0., 0.])");
     /// ```
+    #[track_caller]
     pub fn zero_(&self) -> Tensor {
         self.fill_named(0.0, "ZeroBackward0")
     }
 
     /// `x.fill_(value)`: sets every element to `value`, in place (`FillBackward2` on a tensor
     /// with history: no gradient flows to the old values).
+    #[track_caller]
     pub fn fill_(&self, value: impl Into<Scalar>) -> Tensor {
         self.fill_named(value.into().as_f64(), "FillBackward2")
     }
 
     /// `x.fill_(value)` with a 0-dim tensor `value` (`FillBackward3`: the value gets the sum
     /// of the gradient).
+    #[track_caller]
     pub fn fill_tensor_(&self, value: &Tensor) -> Tensor {
         if value.dim() != 0 {
             crate::raise!(
@@ -247,6 +272,7 @@ impl Tensor {
         })
     }
 
+    #[track_caller]
     fn fill_named(&self, value: f64, name: &'static str) -> Tensor {
         self.apply_inplace(|t| {
             let filled = crate::factory::full_with(&t.shape(), value, crate::factory::TensorOptions::default().dtype(t.dtype()));
@@ -267,16 +293,11 @@ impl Tensor {
     /// y.sum().backward();
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 0.])");
     /// ```
+    #[track_caller]
     pub fn copy_(&self, src: &Tensor) -> Tensor {
         let shape = self.shape();
         let src_shape = src.shape();
-        if crate::layout::broadcast_shapes(&src_shape, &shape).as_deref() != Some(shape.as_slice()) {
-            crate::raise!(
-                "output with shape {} doesn't match the broadcast shape {}",
-                crate::layout::shape_list(&shape),
-                crate::layout::shape_list(&crate::layout::broadcast_shapes(&src_shape, &shape).unwrap_or(src_shape.clone()))
-            );
-        }
+        super::checks::check_inplace_shapes(&shape, &src_shape);
         self.apply_inplace(|t| {
             let dtype = t.dtype();
             let values = crate::autograd::grad_mode::no_grad(|| src.expand(&shape).to_dtype(dtype).contiguous_values());
@@ -331,21 +352,25 @@ fn add_into<T: Copy + Send + Sync + std::ops::AddAssign>(dst: &mut [T], src: &[T
 macro_rules! assign_operator {
     ($trait:ident, $method:ident, $inplace:ident) => {
         impl $trait<&Tensor> for Tensor {
+            #[track_caller]
             fn $method(&mut self, rhs: &Tensor) {
                 self.$inplace(rhs);
             }
         }
         impl $trait<Tensor> for Tensor {
+            #[track_caller]
             fn $method(&mut self, rhs: Tensor) {
                 self.$inplace(&rhs);
             }
         }
         impl $trait<f64> for Tensor {
+            #[track_caller]
             fn $method(&mut self, rhs: f64) {
                 self.$inplace(rhs);
             }
         }
         impl $trait<i32> for Tensor {
+            #[track_caller]
             fn $method(&mut self, rhs: i32) {
                 self.$inplace(rhs);
             }

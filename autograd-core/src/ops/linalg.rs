@@ -71,12 +71,20 @@ fn mm_values(a: &Tensor, b: &Tensor) -> Tensor {
     Tensor::from_buffer(buffer, &shape)
 }
 
+#[track_caller]
 fn check_same_dtype(a: &Tensor, b: &Tensor, what: &str) {
     let (da, db) = (a.dtype(), b.dtype());
     if da != db {
         match what {
-            "dot" => panic!("dot : expected both vectors to have same dtype, but found {} and {}", dtype_title(da), dtype_title(db)),
-            _ => panic!("expected m1 and m2 to have the same dtype, but got: {} != {}", da.torch_name().trim_start_matches("torch."), db.torch_name().trim_start_matches("torch.")),
+            "dot" => crate::raise!("dot : expected both vectors to have same dtype, but found {} and {}", dtype_title(da), dtype_title(db)),
+            // torch.mv goes through addmv: (vec, mat, vec)
+            "mv" => crate::raise!(
+                "addmv input tensors must have the same dtype, but got {}, {}, and {}",
+                dtype_title(db),
+                dtype_title(da),
+                dtype_title(db)
+            ),
+            _ => crate::raise!("expected m1 and m2 to have the same dtype, but got: {} != {}", da.cpp_name(), db.cpp_name()),
         }
     }
 }
@@ -92,13 +100,14 @@ impl Tensor {
     /// y.backward();
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([ 0.,  4.,  8., 12.])");
     /// ```
+    #[track_caller]
     pub fn dot(&self, other: &Tensor) -> Tensor {
         let (sa, sb) = (self.shape(), other.shape());
         if sa.len() != 1 || sb.len() != 1 {
-            panic!("1D tensors expected, but got {}D and {}D tensors", sa.len(), sb.len());
+            crate::raise!("1D tensors expected, but got {}D and {}D tensors", sa.len(), sb.len());
         }
         if sa[0] != sb[0] {
-            panic!(
+            crate::raise!(
                 "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number of elements, but got {} and {} elements respectively",
                 sa[0], sb[0], sa[0], sb[0]
             );
@@ -112,13 +121,17 @@ impl Tensor {
     }
 
     /// Matrix product of two 2-D tensors (`torch.mm`, `MmBackward0`).
+    #[track_caller]
     pub fn mm(&self, other: &Tensor) -> Tensor {
         let (sa, sb) = (self.shape(), other.shape());
-        if sa.len() != 2 || sb.len() != 2 {
-            panic!("self must be a matrix");
+        if sa.len() != 2 {
+            crate::raise!("mm: self must be a matrix, got {}-D tensor", sa.len());
+        }
+        if sb.len() != 2 {
+            crate::raise!("mm: mat2 must be a matrix, got {}-D tensor", sb.len());
         }
         if sa[1] != sb[0] {
-            panic!("mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", sa[0], sa[1], sb[0], sb[1]);
+            crate::raise!("mm: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", sa[0], sa[1], sb[0], sb[1]);
         }
         check_same_dtype(self, other, "mm");
         let out = mm_values(self, other);
@@ -151,15 +164,16 @@ impl Tensor {
     }
 
     /// Matrix-vector product (`torch.mv`, `MvBackward0`).
+    #[track_caller]
     pub fn mv(&self, vec: &Tensor) -> Tensor {
         let (sa, sv) = (self.shape(), vec.shape());
         if sa.len() != 2 || sv.len() != 1 {
-            panic!("vector + matrix @ vector expected, got {}, {}, {}", 1, sa.len(), sv.len());
+            crate::raise!("vector + matrix @ vector expected, got {}, {}, {}", 1, sa.len(), sv.len());
         }
         if sa[1] != sv[0] {
-            panic!("size mismatch, got input ({}), mat ({}x{}), vec ({})", sa[0], sa[0], sa[1], sv[0]);
+            crate::raise!("size mismatch, got input ({}), mat ({}x{}), vec ({})", sa[0], sa[0], sa[1], sv[0]);
         }
-        check_same_dtype(self, vec, "mm");
+        check_same_dtype(self, vec, "mv");
         let out = mm_values(self, &vec.reshape([-1, 1]).detach()).reshape([-1]).detach();
         // d (A v) = dA v + A dv:  grad_A = g v^T,  grad_v = A^T g
         record(out, "MvBackward0", &[Some(self), Some(vec)], &["vec", "self"], |_| vec![SavedTensor::input(vec), SavedTensor::input(self)], |s, g, needs| {
@@ -173,6 +187,7 @@ impl Tensor {
     /// `a @ b` like `torch.matmul`: dot for 1-D·1-D, mm for 2-D·2-D, mv for 2-D·1-D,
     /// a row vector times a matrix for 1-D·2-D, and batched inputs folded into one matrix
     /// product when the right side is 2-D.
+    #[track_caller]
     pub fn matmul(&self, other: &Tensor) -> Tensor {
         let (da, db) = (self.dim(), other.dim());
         match (da, db) {
@@ -196,16 +211,28 @@ impl Tensor {
                 let flat = self.reshape([-1, k as isize]).mv(other);
                 flat.unsafe_view(&shape[..a - 1])
             }
-            (0, _) | (_, 0) => panic!("both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"),
+            (0, _) | (_, 0) => crate::raise!("both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"),
             _ => {
                 // batched matmul: every batch as its own mm, stacked (graph: StackBackward0)
                 let batch = self.shape()[0];
-                assert!(
-                    other.dim() == da && other.shape()[0] == batch,
-                    "matmul: batched operands need the same leading batch size here, got {:?} and {:?}",
-                    self.shape(),
-                    other.shape()
-                );
+                let (sa, sb) = (self.shape(), other.shape());
+                if da == 3 && db == 3 && sb[0] != batch && sb[0] != 1 && batch != 1 {
+                    crate::raise!("The size of tensor a ({batch}) must match the size of tensor b ({}) at non-singleton dimension 0", sb[0]);
+                }
+                if da == 3 && db == 3 && sb[0] == batch && sb[1] != sa[2] {
+                    crate::raise!(
+                        "Expected size for first two dimensions of batch2 tensor to be: [{batch}, {}] but got: [{}, {}].",
+                        sa[2],
+                        sb[0],
+                        sb[1]
+                    );
+                }
+                if other.dim() != da || sb[0] != batch {
+                    crate::raise!(
+                        NotImplementedError,
+                        "matmul of shapes {sa:?} and {sb:?} (batch broadcasting) is not supported by autograd-core yet"
+                    );
+                }
                 let parts: Vec<Tensor> = (0..batch as isize).map(|i| self.select(0, i).matmul(&other.select(0, i))).collect();
                 let refs: Vec<&Tensor> = parts.iter().collect();
                 super::shape::stack(&refs, 0)
@@ -215,11 +242,13 @@ impl Tensor {
 }
 
 /// `torch.dot(a, b)`.
+#[track_caller]
 pub fn dot(a: &Tensor, b: &Tensor) -> Tensor {
     a.dot(b)
 }
 
 /// `torch.matmul(a, b)`.
+#[track_caller]
 pub fn matmul(a: &Tensor, b: &Tensor) -> Tensor {
     a.matmul(b)
 }

@@ -1,6 +1,7 @@
 //! The tensor operations, one file per family. Each op computes its values and records its
 //! backward through `autograd::record::record`, right below the forward code.
 
+pub(crate) mod checks;
 pub mod elementwise;
 pub mod gather;
 pub mod index;

@@ -75,15 +75,22 @@ fn sum_dtype(dtype: DType) -> DType {
     if dtype.is_floating_point() { dtype } else { DType::Int64 }
 }
 
-/// The dims to reduce, sorted and without repeats. A 0-dim tensor accepts dim 0 and -1 (as
-/// torch does) and has nothing to reduce.
+/// The dims to reduce, sorted. A 0-dim tensor accepts dim 0 and -1 (as torch does) and has
+/// nothing to reduce; a dim given twice is torch's error.
+#[track_caller]
 fn resolve_dims(dims: &[isize], rank: usize) -> Vec<usize> {
-    let mut out: Vec<usize> = dims.iter().map(|&d| wrap_dim(d, rank)).collect();
+    let mut out: Vec<usize> = Vec::with_capacity(dims.len());
+    for &d in dims {
+        let d = wrap_dim(d, rank);
+        if out.contains(&d) {
+            crate::raise!("dim {d} appears multiple times in the list of dims");
+        }
+        out.push(d);
+    }
     if rank == 0 {
         return Vec::new();
     }
     out.sort_unstable();
-    out.dedup();
     out
 }
 
@@ -120,6 +127,7 @@ impl Tensor {
     }
 
     /// Sum over the given dims (`x.sum(dim, keepdim)`, `SumBackward1`).
+    #[track_caller]
     pub fn sum_dim(&self, dims: impl Dims, keepdim: bool) -> Tensor {
         let shape = self.shape();
         let dims = resolve_dims(&dims.dims(), shape.len());
@@ -132,6 +140,7 @@ impl Tensor {
     }
 
     /// Mean of all elements (`MeanBackward0`); floating-point tensors only, like torch.
+    #[track_caller]
     pub fn mean(&self) -> Tensor {
         let dtype = self.dtype();
         check_mean_dtype(dtype);
@@ -150,6 +159,7 @@ impl Tensor {
     }
 
     /// Mean over the given dims (`x.mean(dim, keepdim)`, `MeanBackward1`).
+    #[track_caller]
     pub fn mean_dim(&self, dims: impl Dims, keepdim: bool) -> Tensor {
         let dtype = self.dtype();
         check_mean_dtype(dtype);
@@ -172,24 +182,33 @@ impl Tensor {
     }
 
     /// Euclidean norm of all elements (`x.norm()`, node `LinalgVectorNormBackward0`).
+    #[track_caller]
     pub fn norm(&self) -> Tensor {
         // the 2-norm, summed in torch's order and with torch's backward (see `norm_p`)
         self.norm_p(2.0)
     }
 
     /// Largest element (`x.max()`, `MaxBackward1`); the gradient is shared among ties.
+    #[track_caller]
     pub fn max(&self) -> Tensor {
         self.extreme(true)
     }
 
     /// Smallest element (`x.min()`, `MinBackward1`).
+    #[track_caller]
     pub fn min(&self) -> Tensor {
         self.extreme(false)
     }
 
+    #[track_caller]
     fn extreme(&self, largest: bool) -> Tensor {
         let values = self.to_vec_f64();
-        assert!(!values.is_empty(), "max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+        if values.is_empty() {
+            let name = if largest { "max" } else { "min" };
+            crate::raise!(
+                "{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
+            );
+        }
         let pick = values.iter().copied().fold(values[0], |acc, v| {
             if acc.is_nan() || v.is_nan() { f64::NAN } else if (v > acc) == largest && v != acc { v } else { acc }
         });
@@ -206,8 +225,10 @@ impl Tensor {
     }
 
     /// Sums a broadcast tensor back down to `shape` (the reverse of `expand`).
+    #[track_caller]
     pub fn sum_to_size(&self, shape: &[usize]) -> Tensor {
         let own = self.shape();
+        super::checks::check_sum_to_size(&own, shape);
         if own == shape {
             return self.clone();
         }
@@ -227,10 +248,12 @@ impl Tensor {
     }
 }
 
+#[track_caller]
 fn check_mean_dtype(dtype: DType) {
     if !dtype.is_floating_point() {
         let name = if dtype == DType::Bool { "Bool" } else { "Long" };
-        panic!(
+        crate::raise!(
+            NotImplementedError,
             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {name}"
         );
     }

@@ -11,6 +11,7 @@ use crate::storage::Buffer;
 use crate::tensor::{Tensor, ViewInfo};
 
 /// A dim index that may be negative (`-1` is the last), checked like torch.
+#[track_caller]
 pub(crate) fn wrap_dim(dim: isize, rank: usize) -> usize {
     let rank_i = rank.max(1) as isize;
     if dim < -rank_i || dim >= rank_i {
@@ -26,19 +27,29 @@ pub(crate) fn wrap_dim(dim: isize, rank: usize) -> usize {
 }
 
 /// Resolves a requested shape with at most one `-1`.
+#[track_caller]
 fn infer_shape(requested: &[isize], total: usize) -> Vec<usize> {
     let known: usize = requested.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
     let unknown = requested.iter().filter(|&&d| d == -1).count();
     let shape_text = || format!("[{}]", requested.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
     if unknown > 1 {
-        panic!("only one dimension can be inferred");
+        crate::raise!("only one dimension can be inferred");
+    }
+    if let Some(at) = requested.iter().position(|&d| d < -1) {
+        crate::raise!("invalid shape dimension {} at index {at} of shape {}", requested[at], shape_text());
+    }
+    if unknown == 1 && known == 0 && total == 0 {
+        crate::raise!(
+            "cannot reshape tensor of 0 elements into shape {} because the unspecified dimension size -1 can be any value and is ambiguous",
+            shape_text()
+        );
     }
     let shape: Vec<usize> = requested
         .iter()
         .map(|&d| if d == -1 { if known == 0 { 0 } else { total / known } } else { d as usize })
         .collect();
     if numel(&shape) != total || (unknown == 1 && known != 0 && total % known != 0) {
-        panic!("shape '{}' is invalid for input of size {}", shape_text(), total);
+        crate::raise!("shape '{}' is invalid for input of size {}", shape_text(), total);
     }
     shape
 }
@@ -72,6 +83,7 @@ impl Tensor {
     /// assert_eq!(x.expand([2, 3]).reshape([2, 1, 3]).grad_fn().unwrap().name(), "ReshapeAliasBackward0");
     /// assert_eq!(x.expand([2, 3]).reshape([6]).grad_fn().unwrap().name(), "UnsafeViewBackward0");
     /// ```
+    #[track_caller]
     pub fn reshape(&self, shape: impl Dims) -> Tensor {
         let input_shape = self.shape();
         let new_shape = infer_shape(&shape.dims(), numel(&input_shape));
@@ -111,6 +123,7 @@ impl Tensor {
 
     /// `x.view(shape)`: like [`Tensor::reshape`] but never copies (`ViewBackward0`); panics
     /// like torch when the strides do not allow it.
+    #[track_caller]
     pub fn view(&self, shape: impl Dims) -> Tensor {
         if self.is_contiguous() {
             return self.reshape(shape);
@@ -119,7 +132,7 @@ impl Tensor {
         let new_shape = infer_shape(&shape.dims(), numel(&input_shape));
         let layout = self.layout();
         let Some(strides) = compute_stride(&layout.shape, &layout.strides, &new_shape) else {
-            panic!(
+            crate::raise!(
                 "view size is not compatible with input tensor's size and stride (at least one dimension spans \
                  across two contiguous subspaces). Use .reshape(...) instead."
             );
@@ -130,6 +143,7 @@ impl Tensor {
     }
 
     /// All elements in one dimension.
+    #[track_caller]
     pub fn flatten(&self) -> Tensor {
         if self.dim() == 1 {
             return self.clone();
@@ -138,9 +152,12 @@ impl Tensor {
     }
 
     /// Transpose of a matrix (`x.t()`, `TBackward0`); 0-D and 1-D tensors come back as they are.
+    #[track_caller]
     pub fn t(&self) -> Tensor {
         let rank = self.dim();
-        assert!(rank <= 2, "t() expects a tensor with <= 2 dimensions, but self is {rank}D");
+        if rank > 2 {
+            crate::raise!("t() expects a tensor with <= 2 dimensions, but self is {rank}D");
+        }
         let layout = self.layout();
         let layout = if rank == 2 {
             Layout { shape: vec![layout.shape[1], layout.shape[0]], strides: vec![layout.strides[1], layout.strides[0]], offset: layout.offset }
@@ -154,12 +171,14 @@ impl Tensor {
 
     /// All dims reversed (Python's `x.T`, `PermuteBackward0`).
     #[allow(non_snake_case)]
+    #[track_caller]
     pub fn T(&self) -> Tensor {
         let dims: Vec<isize> = (0..self.dim() as isize).rev().collect();
         self.permute(dims)
     }
 
     /// Swaps two dims (`TransposeBackward0`).
+    #[track_caller]
     pub fn transpose(&self, dim0: isize, dim1: isize) -> Tensor {
         let rank = self.dim();
         let (a, b) = (wrap_dim(dim0, rank), wrap_dim(dim1, rank));
@@ -176,10 +195,21 @@ impl Tensor {
     }
 
     /// Reorders dims (`PermuteBackward0`).
+    #[track_caller]
     pub fn permute(&self, dims: impl Dims) -> Tensor {
         let rank = self.dim();
-        let dims: Vec<usize> = dims.dims().iter().map(|&d| wrap_dim(d, rank)).collect();
-        assert!(dims.len() == rank, "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = {} is not equal to len(dims) = {}", rank, dims.len());
+        let requested = dims.dims();
+        if requested.len() != rank {
+            crate::raise!("permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = {} is not equal to len(dims) = {}", rank, requested.len());
+        }
+        let mut dims: Vec<usize> = Vec::with_capacity(rank);
+        for &d in &requested {
+            let d = wrap_dim(d, rank);
+            if dims.contains(&d) {
+                crate::raise!("permute(): duplicate dims are not allowed.");
+            }
+            dims.push(d);
+        }
         let layout = self.layout();
         let new = Layout {
             shape: dims.iter().map(|&d| layout.shape[d]).collect(),
@@ -196,6 +226,7 @@ impl Tensor {
     }
 
     /// Inserts a dim of size 1 (`UnsqueezeBackward0`).
+    #[track_caller]
     pub fn unsqueeze(&self, dim: isize) -> Tensor {
         let rank = self.dim();
         let d = wrap_dim(dim, rank + 1);
@@ -223,6 +254,7 @@ impl Tensor {
     }
 
     /// Removes one dim if it has size 1 (`SqueezeBackward1`).
+    #[track_caller]
     pub fn squeeze_dim(&self, dim: isize) -> Tensor {
         let input_shape = self.shape();
         let d = wrap_dim(dim, input_shape.len());
@@ -236,21 +268,28 @@ impl Tensor {
     }
 
     /// Broadcasts to a larger shape without copying (`ExpandBackward0`); `-1` keeps a dim.
+    #[track_caller]
     pub fn expand(&self, shape: impl Dims) -> Tensor {
         let requested = shape.dims();
         let input_shape = self.shape();
         let layout = self.layout();
-        let lead = requested.len().checked_sub(input_shape.len()).unwrap_or_else(|| {
-            panic!(
-                "expand: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
+        let Some(lead) = requested.len().checked_sub(input_shape.len()) else {
+            crate::raise!(
+                "expand({}{{{:?}}}, size={:?}): the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
+                self.dtype().legacy_name(),
+                input_shape,
+                requested,
                 requested.len(),
                 input_shape.len()
             )
-        });
+        };
         let mut new_shape = Vec::with_capacity(requested.len());
         let mut new_strides = Vec::with_capacity(requested.len());
         for (i, &r) in requested.iter().enumerate() {
             if i < lead {
+                if r < 0 {
+                    crate::raise!("The expanded size of the tensor ({r}) isn't allowed in a leading, non-existing dimension {i}");
+                }
                 new_shape.push(r as usize);
                 new_strides.push(0);
                 continue;
@@ -263,7 +302,7 @@ impl Tensor {
                 new_shape.push(r as usize);
                 new_strides.push(0);
             } else {
-                panic!(
+                crate::raise!(
                     "The expanded size of the tensor ({r}) must match the existing size ({size}) at non-singleton dimension {i}.  Target sizes: {:?}.  Tensor sizes: {:?}",
                     requested, input_shape
                 );
@@ -340,18 +379,29 @@ impl Tensor {
 }
 
 /// Joins tensors along an existing dim (`torch.cat`, `CatBackward0`).
+#[track_caller]
 pub fn cat(tensors: &[&Tensor], dim: isize) -> Tensor {
-    assert!(!tensors.is_empty(), "torch.cat(): expected a non-empty list of Tensors");
+    if tensors.is_empty() {
+        crate::raise!(ValueError, "torch.cat(): expected a non-empty list of Tensors");
+    }
     let first = tensors[0].shape();
+    for (i, t) in tensors.iter().enumerate() {
+        if t.dim() == 0 {
+            crate::raise!("zero-dimensional tensor (at position {i}) cannot be concatenated");
+        }
+        if t.dim() != first.len() {
+            crate::raise!("Tensors must have same number of dimensions: got {} and {}", first.len(), t.dim());
+        }
+    }
     let d = wrap_dim(dim, first.len());
     let dtype = tensors.iter().map(|t| t.dtype()).reduce(DType::promote).expect("non-empty");
     let mut out_shape = first.clone();
     out_shape[d] = 0;
-    for t in tensors {
+    for (number, t) in tensors.iter().enumerate() {
         let s = t.shape();
         for (i, (&a, &b)) in s.iter().zip(&first).enumerate() {
             if i != d && a != b {
-                panic!("Sizes of tensors must match except in dimension {d}. Expected size {b} but got size {a} for tensor number 1 in the list.");
+                crate::raise!("Sizes of tensors must match except in dimension {d}. Expected size {b} but got size {a} for tensor number {number} in the list.");
             }
         }
         out_shape[d] += s[d];
@@ -390,8 +440,18 @@ pub fn cat(tensors: &[&Tensor], dim: isize) -> Tensor {
 }
 
 /// Joins tensors along a new dim (`torch.stack`, `StackBackward0`).
+#[track_caller]
 pub fn stack(tensors: &[&Tensor], dim: isize) -> Tensor {
-    assert!(!tensors.is_empty(), "stack expects a non-empty TensorList");
+    if tensors.is_empty() {
+        crate::raise!("stack expects a non-empty TensorList");
+    }
+    let first = tensors[0].shape();
+    for (entry, t) in tensors.iter().enumerate() {
+        let shape = t.shape();
+        if shape != first {
+            crate::raise!("stack expects each tensor to be equal size, but got {first:?} at entry 0 and {shape:?} at entry {entry}");
+        }
+    }
     let rank = tensors[0].dim();
     let d = wrap_dim(dim, rank + 1);
     let unsqueezed: Vec<Tensor> = crate::autograd::grad_mode::no_grad(|| tensors.iter().map(|t| t.unsqueeze(d as isize)).collect());

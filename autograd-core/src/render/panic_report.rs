@@ -18,7 +18,10 @@ pub(crate) fn is_reporting_to_the_kernel() -> bool {
 }
 
 /// The marker that starts a panic line on stdout (read by the kernel), followed by a JSON
-/// object with `location` (`file:line:column`) and `message`.
+/// object with `location` (`file:line:column`), `message` and, for a [`TorchError`], `type`
+/// (the Python exception's name).
+///
+/// [`TorchError`]: crate::error::TorchError
 pub const PANIC_MARKER: &str = "\u{1}AUTOGRAD_PANIC ";
 
 /// Installs the panic hook that reports panics on stdout instead of stderr. For the
@@ -28,6 +31,9 @@ pub fn report_panics_to_the_kernel() {
     INSTALLED.call_once(|| {
         REPORTING.store(true, Ordering::Relaxed);
         std::panic::set_hook(Box::new(|info| {
+            if crate::error::panics_are_held() {
+                return; // raised again from the caller's line (error::at_caller)
+            }
             let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
             let line = panic_line(&location, &panic_message(info.payload()), error_type(info.payload()));
             let mut out = std::io::stdout().lock();
@@ -50,17 +56,18 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// The Python exception type of a panic: a `TorchError`'s own, `RuntimeError` otherwise.
-fn error_type(payload: &(dyn std::any::Any + Send)) -> &'static str {
-    crate::error::TorchError::from_payload(payload).kind.name()
+/// The Python exception type of a raised [`crate::error::TorchError`]; `None` for a plain
+/// panic (a user's own `panic!` or `unwrap`), which the kernel names by where it happened.
+fn error_type(payload: &(dyn std::any::Any + Send)) -> Option<&'static str> {
+    payload.downcast_ref::<crate::error::TorchError>().map(|err| err.kind.name())
 }
 
-fn panic_line(location: &str, message: &str, error_type: &str) -> String {
+fn panic_line(location: &str, message: &str, error_type: Option<&str>) -> String {
+    let typed = error_type.map(|t| format!(",\"type\":{}", super::json_string(t))).unwrap_or_default();
     format!(
-        "{PANIC_MARKER}{{\"location\":{},\"message\":{},\"type\":{}}}\n",
+        "{PANIC_MARKER}{{\"location\":{},\"message\":{}{typed}}}\n",
         super::json_string(location),
         super::json_string(message),
-        super::json_string(error_type)
     )
 }
 
@@ -70,12 +77,24 @@ mod tests {
 
     #[test]
     fn a_panic_is_one_line_of_json_after_the_marker() {
-        let line = panic_line("src/lib.rs:3:5", "shape '[2]' is invalid for input of size 3\n\"quoted\"", "RuntimeError");
+        let line = panic_line("src/lib.rs:3:5", "shape '[2]' is invalid for input of size 3\n\"quoted\"", Some("RuntimeError"));
         assert_eq!(
             line,
             "\u{1}AUTOGRAD_PANIC {\"location\":\"src/lib.rs:3:5\",\"message\":\"shape '[2]' is invalid for input of size 3\\n\\\"quoted\\\"\",\"type\":\"RuntimeError\"}\n"
         );
         assert_eq!(line.lines().count(), 1);
+        assert_eq!(
+            panic_line("src/lib.rs:3:5", "boom", None),
+            "\u{1}AUTOGRAD_PANIC {\"location\":\"src/lib.rs:3:5\",\"message\":\"boom\"}\n"
+        );
+    }
+
+    #[test]
+    fn only_raised_errors_have_a_type() {
+        let err = crate::error::TorchError::new(crate::error::ErrorKind::IndexError, "index 5");
+        assert_eq!(error_type(&err), Some("IndexError"));
+        assert_eq!(error_type(&"boom"), None);
+        assert_eq!(error_type(&String::from("boom")), None);
     }
 
     #[test]

@@ -1,0 +1,702 @@
+//! Misuse raises PyTorch's exception type with PyTorch's exact message.
+//!
+//! Every expected (type, message) pair below is what PyTorch 2.15 printed for the same misuse
+//! (`type(e).__name__`, `str(e)`), measured with the Python line given in the comment.
+
+use autograd_core::error::{ErrorKind, TorchError};
+use autograd_core::prelude::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The error `f` raises, as `TypeName: message`.
+fn raised<R>(f: impl FnOnce() -> R) -> String {
+    let payload = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(_) => panic!("expected an error"),
+        Err(payload) => payload,
+    };
+    let err = TorchError::from_payload(payload.as_ref());
+    format!("{}: {}", err.kind, err.message)
+}
+
+fn x3() -> Tensor {
+    tensor!([1., 2., 3.])
+}
+
+fn m23() -> Tensor {
+    tensor!([[1., 2., 3.], [4., 5., 6.]])
+}
+
+const VERSION_HINT: &str = "Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).";
+
+#[test]
+fn indexing_out_of_range_is_an_index_error_naming_the_dim_of_the_tensor() {
+    // x[5]
+    assert_eq!(raised(|| x3().at(&[5])), "IndexError: index 5 is out of bounds for dimension 0 with size 3");
+    // x[-4]
+    assert_eq!(raised(|| x3().at(&[-4])), "IndexError: index -4 is out of bounds for dimension 0 with size 3");
+    // m[0, 5]
+    assert_eq!(raised(|| m23().at(&[0, 5])), "IndexError: index 5 is out of bounds for dimension 1 with size 3");
+    assert_eq!(raised(|| m23().index(idx![0, 5])), "IndexError: index 5 is out of bounds for dimension 1 with size 3");
+    // m[0, -5]
+    assert_eq!(raised(|| m23().at(&[0, -5])), "IndexError: index -5 is out of bounds for dimension 1 with size 3");
+    // m[5, 0]
+    assert_eq!(raised(|| m23().at(&[5, 0])), "IndexError: index 5 is out of bounds for dimension 0 with size 2");
+    // m[:, 5]
+    assert_eq!(raised(|| m23().index(idx![.., 5])), "IndexError: index 5 is out of bounds for dimension 1 with size 3");
+    // m[0, 0, 0]
+    assert_eq!(raised(|| m23().at(&[0, 0, 0])), "IndexError: too many indices for tensor of dimension 2");
+    // torch.tensor(3.)[0]
+    assert_eq!(
+        raised(|| tensor!(3.).at(&[0])),
+        "IndexError: invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number"
+    );
+    // torch.tensor(3.)[:]
+    assert_eq!(raised(|| tensor!(3.).index(idx![..])), "IndexError: slice() cannot be applied to a 0-dim tensor.");
+}
+
+#[test]
+fn index_assignment_out_of_range() {
+    // m[0, 5] = 1.
+    assert_eq!(raised(|| m23().assign(idx![0, 5], 1.0)), "IndexError: index 5 is out of bounds for dimension 1 with size 3");
+    // m[5] = 1.
+    assert_eq!(raised(|| m23().assign(idx![5], 1.0)), "IndexError: index 5 is out of bounds for dimension 0 with size 2");
+    // x[0:2] = torch.tensor([1., 2., 3.])
+    assert_eq!(
+        raised(|| x3().assign(idx![0..2], &x3())),
+        "RuntimeError: The expanded size of the tensor (2) must match the existing size (3) at non-singleton dimension 0.  Target sizes: [2].  Tensor sizes: [3]"
+    );
+    // m[0] = torch.ones(2, 3)
+    assert_eq!(
+        raised(|| m23().assign(idx![0], &ones(&[2, 3]))),
+        "RuntimeError: expand(torch.FloatTensor{[2, 3]}, size=[3]): the number of sizes provided (1) must be greater or equal to the number of dimensions in the tensor (2)"
+    );
+}
+
+#[test]
+fn select_and_narrow() {
+    // x.select(0, 5)
+    assert_eq!(raised(|| x3().select(0, 5)), "IndexError: select(): index 5 out of range for tensor of size [3] at dimension 0");
+    // x.select(0, -4)
+    assert_eq!(raised(|| x3().select(0, -4)), "IndexError: select(): index -4 out of range for tensor of size [3] at dimension 0");
+    // m.select(-1, 5)
+    assert_eq!(
+        raised(|| m23().select(-1, 5)),
+        "IndexError: select(): index 5 out of range for tensor of size [2, 3] at dimension 1"
+    );
+    // torch.tensor(3.).select(0, 0)
+    assert_eq!(raised(|| tensor!(3.).select(0, 0)), "IndexError: select() cannot be applied to a 0-dim tensor.");
+    // x.select(1, 0)
+    assert_eq!(
+        raised(|| x3().select(1, 0)),
+        "IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)"
+    );
+    // x.narrow(0, 2, 5)
+    assert_eq!(raised(|| x3().narrow(0, 2, 5)), "RuntimeError: start (2) + length (5) exceeds dimension size (3).");
+    // x.narrow(0, 5, 0)
+    assert_eq!(
+        raised(|| x3().narrow(0, 5, 0)),
+        "IndexError: start out of range (expected to be in range of [-3, 3], but got 5)"
+    );
+}
+
+#[test]
+fn dims_out_of_range() {
+    // x.sum(2)
+    assert_eq!(
+        raised(|| x3().sum_dim(2, false)),
+        "IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 2)"
+    );
+    // m.mean(2)
+    assert_eq!(
+        raised(|| m23().mean_dim(2, false)),
+        "IndexError: Dimension out of range (expected to be in range of [-2, 1], but got 2)"
+    );
+    // m.sum([0, 0])
+    assert_eq!(raised(|| m23().sum_dim([0, 0], false)), "RuntimeError: dim 0 appears multiple times in the list of dims");
+    // m.sum([0, -2])
+    assert_eq!(raised(|| m23().sum_dim([0, -2], false)), "RuntimeError: dim 0 appears multiple times in the list of dims");
+    // m.unsqueeze(3)
+    assert_eq!(
+        raised(|| m23().unsqueeze(3)),
+        "IndexError: Dimension out of range (expected to be in range of [-3, 2], but got 3)"
+    );
+    // m.transpose(0, 2)
+    assert_eq!(
+        raised(|| m23().transpose(0, 2)),
+        "IndexError: Dimension out of range (expected to be in range of [-2, 1], but got 2)"
+    );
+    // m.squeeze(2)
+    assert_eq!(
+        raised(|| m23().squeeze_dim(2)),
+        "IndexError: Dimension out of range (expected to be in range of [-2, 1], but got 2)"
+    );
+    // x.size(1)
+    assert_eq!(raised(|| x3().size(1)), "IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)");
+}
+
+#[test]
+fn shape_errors() {
+    // x.view(2, 2)
+    assert_eq!(raised(|| x3().view([2, 2])), "RuntimeError: shape '[2, 2]' is invalid for input of size 3");
+    // x.reshape(2, 2)
+    assert_eq!(raised(|| x3().reshape([2, 2])), "RuntimeError: shape '[2, 2]' is invalid for input of size 3");
+    // torch.zeros(6).view(-1, 4)
+    assert_eq!(raised(|| zeros(&[6]).view([-1, 4])), "RuntimeError: shape '[-1, 4]' is invalid for input of size 6");
+    // torch.zeros(4).view(-1, -1)
+    assert_eq!(raised(|| zeros(&[4]).view([-1, -1])), "RuntimeError: only one dimension can be inferred");
+    // x.view(-2)
+    assert_eq!(raised(|| x3().view([-2])), "RuntimeError: invalid shape dimension -2 at index 0 of shape [-2]");
+    // torch.zeros(0).reshape(-1, 0)
+    assert_eq!(
+        raised(|| zeros(&[0]).reshape([-1, 0])),
+        "RuntimeError: cannot reshape tensor of 0 elements into shape [-1, 0] because the unspecified dimension size -1 can be any value and is ambiguous"
+    );
+    // m.t().view(6)
+    assert_eq!(
+        raised(|| m23().t().view([6])),
+        "RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+    );
+    // torch.zeros(2, 2, 2).t()
+    assert_eq!(raised(|| zeros(&[2, 2, 2]).t()), "RuntimeError: t() expects a tensor with <= 2 dimensions, but self is 3D");
+    // m.permute(0, 1, 2)
+    assert_eq!(
+        raised(|| m23().permute([0, 1, 2])),
+        "RuntimeError: permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = 2 is not equal to len(dims) = 3"
+    );
+    // m.permute(0, 0)
+    assert_eq!(raised(|| m23().permute([0, 0])), "RuntimeError: permute(): duplicate dims are not allowed.");
+    // m.permute(0, 2)
+    assert_eq!(
+        raised(|| m23().permute([0, 2])),
+        "IndexError: Dimension out of range (expected to be in range of [-2, 1], but got 2)"
+    );
+    // x.expand(4)
+    assert_eq!(
+        raised(|| x3().expand([4])),
+        "RuntimeError: The expanded size of the tensor (4) must match the existing size (3) at non-singleton dimension 0.  Target sizes: [4].  Tensor sizes: [3]"
+    );
+    // m.expand(4, 3)
+    assert_eq!(
+        raised(|| m23().expand([4, 3])),
+        "RuntimeError: The expanded size of the tensor (4) must match the existing size (2) at non-singleton dimension 0.  Target sizes: [4, 3].  Tensor sizes: [2, 3]"
+    );
+    // m.expand(3)
+    assert_eq!(
+        raised(|| m23().expand([3])),
+        "RuntimeError: expand(torch.FloatTensor{[2, 3]}, size=[3]): the number of sizes provided (1) must be greater or equal to the number of dimensions in the tensor (2)"
+    );
+    // x.expand(-1, 3)
+    assert_eq!(
+        raised(|| x3().expand([-1, 3])),
+        "RuntimeError: The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension 0"
+    );
+}
+
+#[test]
+fn joins() {
+    // torch.cat([m, torch.zeros(2, 2)], 0)
+    assert_eq!(
+        raised(|| cat(&[&m23(), &zeros(&[2, 2])], 0)),
+        "RuntimeError: Sizes of tensors must match except in dimension 0. Expected size 3 but got size 2 for tensor number 1 in the list."
+    );
+    // torch.cat([m, m, torch.zeros(2, 2)], 0)
+    assert_eq!(
+        raised(|| cat(&[&m23(), &m23(), &zeros(&[2, 2])], 0)),
+        "RuntimeError: Sizes of tensors must match except in dimension 0. Expected size 3 but got size 2 for tensor number 2 in the list."
+    );
+    // torch.cat([], 0)
+    assert_eq!(raised(|| cat(&[], 0)), "ValueError: torch.cat(): expected a non-empty list of Tensors");
+    // torch.cat([x, x], 1)
+    assert_eq!(
+        raised(|| cat(&[&x3(), &x3()], 1)),
+        "IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)"
+    );
+    // torch.cat([torch.zeros(2, 3), x], 0)
+    assert_eq!(raised(|| cat(&[&zeros(&[2, 3]), &x3()], 0)), "RuntimeError: Tensors must have same number of dimensions: got 2 and 1");
+    // torch.cat([torch.tensor(1.), torch.tensor(2.)], 0)
+    assert_eq!(
+        raised(|| cat(&[&tensor!(1.), &tensor!(2.)], 0)),
+        "RuntimeError: zero-dimensional tensor (at position 0) cannot be concatenated"
+    );
+    // torch.stack([], 0)
+    assert_eq!(raised(|| stack(&[], 0)), "RuntimeError: stack expects a non-empty TensorList");
+    // torch.stack([x, torch.zeros(2)])
+    assert_eq!(
+        raised(|| stack(&[&x3(), &zeros(&[2])], 0)),
+        "RuntimeError: stack expects each tensor to be equal size, but got [3] at entry 0 and [2] at entry 1"
+    );
+    // torch.stack([torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(3, 2)])
+    assert_eq!(
+        raised(|| stack(&[&zeros(&[2, 3]), &zeros(&[2, 3]), &zeros(&[3, 2])], 0)),
+        "RuntimeError: stack expects each tensor to be equal size, but got [2, 3] at entry 0 and [3, 2] at entry 2"
+    );
+    // torch.stack([x, x], 2)
+    assert_eq!(
+        raised(|| stack(&[&x3(), &x3()], 2)),
+        "IndexError: Dimension out of range (expected to be in range of [-2, 1], but got 2)"
+    );
+}
+
+#[test]
+fn elementwise_errors() {
+    // x + torch.zeros(2)
+    assert_eq!(
+        raised(|| &x3() + &zeros(&[2])),
+        "RuntimeError: The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0"
+    );
+    // m * torch.zeros(2, 2)
+    assert_eq!(
+        raised(|| &m23() * &zeros(&[2, 2])),
+        "RuntimeError: The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 1"
+    );
+    // torch.tensor([1, 2]).pow(-1)
+    assert_eq!(raised(|| tensor!([1, 2]).pow(-1)), "RuntimeError: Integers to negative integer powers are not allowed.");
+    // torch.tensor([True]) - torch.tensor([False])
+    assert_eq!(
+        raised(|| &tensor!([true]) - &tensor!([false])),
+        "NotImplementedError: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
+    );
+}
+
+#[test]
+fn reductions_and_factories() {
+    // torch.tensor([1, 2]).norm()
+    assert_eq!(
+        raised(|| tensor!([1, 2]).norm()),
+        "NotImplementedError: linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long"
+    );
+    // torch.tensor([True]).norm()
+    assert_eq!(
+        raised(|| tensor!([true]).norm()),
+        "NotImplementedError: linalg.vector_norm: Expected a floating point or complex tensor as input. Got Bool"
+    );
+    // torch.tensor([1, 2]).mean()
+    assert_eq!(
+        raised(|| tensor!([1, 2]).mean()),
+        "NotImplementedError: mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: Long"
+    );
+    // torch.zeros(0).max() / .min()
+    assert_eq!(
+        raised(|| zeros(&[0]).max()),
+        "RuntimeError: max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
+    );
+    assert_eq!(
+        raised(|| zeros(&[0]).min()),
+        "RuntimeError: min(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
+    );
+    // torch.arange(0, 3, 0)
+    assert_eq!(raised(|| arange_with(0, 3, 0, TensorOptions::default())), "RuntimeError: step must be nonzero");
+    // torch.arange(0, 3, -1)
+    assert_eq!(
+        raised(|| arange_with(0, 3, -1, TensorOptions::default())),
+        "RuntimeError: upper bound and lower bound inconsistent with step sign"
+    );
+    // torch.rand(2, dtype=torch.int64)
+    assert_eq!(
+        raised(|| rand_with(&[2], TensorOptions::default().dtype(DType::Int64))),
+        "NotImplementedError: \"check_uniform_bounds\" not implemented for 'Long'"
+    );
+    // torch.randn(2, dtype=torch.int64)
+    assert_eq!(
+        raised(|| randn_with(&[2], TensorOptions::default().dtype(DType::Int64))),
+        "NotImplementedError: \"normal_kernel_cpu\" not implemented for 'Long'"
+    );
+    // torch.randint(5, 3, (2,))
+    assert_eq!(
+        raised(|| randint(5, 3, &[2])),
+        "RuntimeError: random_ expects 'from' to be less than 'to', but got from=5 >= to=3"
+    );
+    // torch.tensor([[1., 2.], [3.]])
+    assert_eq!(
+        raised(|| tensor!(vec![vec![1., 2.], vec![3.]])),
+        "ValueError: expected sequence of length 2 at dim 1 (got 1)"
+    );
+    // torch.tensor([[1., 2.], [3., 4., 5.]])
+    assert_eq!(
+        raised(|| tensor!(vec![vec![1., 2.], vec![3., 4., 5.]])),
+        "ValueError: expected sequence of length 2 at dim 1 (got 3)"
+    );
+    // torch.tensor([[[1., 2.], [3., 4.]], [[1., 2.], [3.]]])
+    assert_eq!(
+        raised(|| tensor!(vec![vec![vec![1., 2.], vec![3., 4.]], vec![vec![1., 2.], vec![3.]]])),
+        "ValueError: expected sequence of length 2 at dim 2 (got 1)"
+    );
+    // a ragged literal does not disturb the next one
+    assert_eq!(tensor!(vec![vec![1., 2.], vec![3., 4.]]).shape(), vec![2, 2]);
+}
+
+#[test]
+fn matrix_products() {
+    // torch.mm(m, m)
+    assert_eq!(raised(|| m23().mm(&m23())), "RuntimeError: mm: mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)");
+    // m @ m
+    assert_eq!(raised(|| m23().matmul(&m23())), "RuntimeError: mm: mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)");
+    // torch.mm(m, m.double().t())
+    assert_eq!(
+        raised(|| m23().mm(&m23().double().t())),
+        "RuntimeError: expected m1 and m2 to have the same dtype, but got: float != double"
+    );
+    // m.double() @ m.t()
+    assert_eq!(
+        raised(|| m23().double().matmul(&m23().t())),
+        "RuntimeError: expected m1 and m2 to have the same dtype, but got: double != float"
+    );
+    // torch.dot(x, x.double())
+    assert_eq!(
+        raised(|| x3().dot(&x3().double())),
+        "RuntimeError: dot : expected both vectors to have same dtype, but found Float and Double"
+    );
+    // torch.dot(x, torch.zeros(2))
+    assert_eq!(
+        raised(|| x3().dot(&zeros(&[2]))),
+        "RuntimeError: inconsistent tensor size, expected tensor [3] and src [2] to have the same number of elements, but got 3 and 2 elements respectively"
+    );
+    // torch.dot(m, m)
+    assert_eq!(raised(|| m23().dot(&m23())), "RuntimeError: 1D tensors expected, but got 2D and 2D tensors");
+    // torch.mm(x, m) / torch.mm(m, x)
+    assert_eq!(raised(|| x3().mm(&m23())), "RuntimeError: mm: self must be a matrix, got 1-D tensor");
+    assert_eq!(raised(|| m23().mm(&x3())), "RuntimeError: mm: mat2 must be a matrix, got 1-D tensor");
+    // torch.tensor(1.) @ x
+    assert_eq!(
+        raised(|| tensor!(1.).matmul(&x3())),
+        "RuntimeError: both arguments to matmul need to be at least 1D, but they are 0D and 1D"
+    );
+    // torch.mv(m, torch.zeros(2))
+    assert_eq!(raised(|| m23().mv(&zeros(&[2]))), "RuntimeError: size mismatch, got input (2), mat (2x3), vec (2)");
+    // torch.mv(m, x.double()) / torch.mv(m.double(), x)
+    assert_eq!(
+        raised(|| m23().mv(&x3().double())),
+        "RuntimeError: addmv input tensors must have the same dtype, but got Double, Float, and Double"
+    );
+    assert_eq!(
+        raised(|| m23().double().matmul(&x3())),
+        "RuntimeError: addmv input tensors must have the same dtype, but got Float, Double, and Float"
+    );
+    // torch.zeros(2) @ m.t()
+    assert_eq!(
+        raised(|| zeros(&[2]).matmul(&m23().t())),
+        "RuntimeError: mm: mat1 and mat2 shapes cannot be multiplied (1x2 and 3x2)"
+    );
+    // torch.zeros(2, 2, 3) @ torch.zeros(2, 3)
+    assert_eq!(
+        raised(|| zeros(&[2, 2, 3]).matmul(&zeros(&[2, 3]))),
+        "RuntimeError: mm: mat1 and mat2 shapes cannot be multiplied (4x3 and 2x3)"
+    );
+    // torch.zeros(2, 2, 3) @ torch.zeros(2, 2, 3)
+    assert_eq!(
+        raised(|| zeros(&[2, 2, 3]).matmul(&zeros(&[2, 2, 3]))),
+        "RuntimeError: Expected size for first two dimensions of batch2 tensor to be: [2, 3] but got: [2, 2]."
+    );
+    // torch.zeros(2, 2, 3) @ torch.zeros(3, 3, 2)
+    assert_eq!(
+        raised(|| zeros(&[2, 2, 3]).matmul(&zeros(&[3, 3, 2]))),
+        "RuntimeError: The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0"
+    );
+}
+
+#[test]
+fn backward_and_grad_errors() {
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    // (x * 2).backward()
+    assert_eq!(raised(|| (&x * 2.0).backward()), "RuntimeError: grad can be implicitly created only for scalar outputs");
+    // x.sum().backward() without requires_grad
+    assert_eq!(
+        raised(|| x3().sum().backward()),
+        "RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn"
+    );
+    // (x * 2).backward(torch.ones(2))
+    assert_eq!(
+        raised(|| (&x * 2.0).backward_with(&ones(&[2]))),
+        "RuntimeError: Mismatch in shape: grad_output[0] has a shape of torch.Size([2]) and output[0] has a shape of torch.Size([3])."
+    );
+    // y = (x * x).sum(); y.backward(); y.backward()
+    let y = (&x * &x).sum();
+    y.backward();
+    assert_eq!(
+        raised(|| y.backward()),
+        "RuntimeError: Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward."
+    );
+    let w = tensor!([1., 2., 3.], requires_grad = true);
+    let v = tensor!([1., 2., 3.], requires_grad = true);
+    // torch.autograd.grad((x * 2).sum(), [x, w])
+    assert_eq!(
+        raised(|| grad(&[&(&x * 2.0).sum()], &[&x, &w], false)),
+        "RuntimeError: The differentiated Tensor at index 1 appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior."
+    );
+    // torch.autograd.grad((x * 2).sum(), [w, v, x])
+    assert_eq!(
+        raised(|| grad(&[&(&x * 2.0).sum()], &[&w, &v, &x], false)),
+        "RuntimeError: The differentiated Tensor at index 0 appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior."
+    );
+    // torch.autograd.grad((x * 2).sum(), [x3()])
+    assert_eq!(
+        raised(|| grad(&[&(&x * 2.0).sum()], &[&x3()], false)),
+        "RuntimeError: One of the differentiated Tensors does not require grad"
+    );
+    // torch.autograd.grad([(x * 2).sum(), x3().sum()], [x])
+    assert_eq!(
+        raised(|| grad(&[&(&x * 2.0).sum(), &x3().sum()], &[&x], false)),
+        "RuntimeError: element 1 of tensors does not require grad and does not have a grad_fn"
+    );
+    // torch.autograd.grad([x * 2], [x])
+    assert_eq!(
+        raised(|| grad(&[&(&x * 2.0)], &[&x], false)),
+        "RuntimeError: grad can be implicitly created only for scalar outputs"
+    );
+}
+
+#[test]
+fn requires_grad_numpy_item_hooks() {
+    // torch.tensor([1, 2]).requires_grad_()
+    assert_eq!(
+        raised(|| tensor!([1, 2]).requires_grad_(true)),
+        "RuntimeError: only Tensors of floating point dtype can require gradients"
+    );
+    // torch.tensor([1, 2], requires_grad=True)
+    assert_eq!(
+        raised(|| tensor!([1, 2], requires_grad = true)),
+        "RuntimeError: Only Tensors of floating point and complex dtype can require gradients"
+    );
+    // torch.zeros(2, dtype=torch.int64, requires_grad=True)
+    assert_eq!(
+        raised(|| zeros_with(&[2], TensorOptions::default().dtype(DType::Int64).requires_grad(true))),
+        "RuntimeError: Only Tensors of floating point and complex dtype can require gradients"
+    );
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    // (x * 2).requires_grad_(False)
+    assert_eq!(
+        raised(|| (&x * 2.0).requires_grad_(false)),
+        "RuntimeError: you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+    );
+    // x.numpy()
+    assert_eq!(
+        raised(|| x.numpy()),
+        "RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+    );
+    // x3().item() / torch.zeros(0).item()
+    assert_eq!(raised(|| x3().item()), "RuntimeError: a Tensor with 3 elements cannot be converted to Scalar");
+    assert_eq!(raised(|| zeros(&[0]).item()), "RuntimeError: a Tensor with 0 elements cannot be converted to Scalar");
+    // x3().register_hook(lambda g: g)
+    assert_eq!(
+        raised(|| x3().register_hook(|_| None)),
+        "RuntimeError: cannot register a hook on a tensor that doesn't require gradient"
+    );
+    // x3().retain_grad()
+    assert_eq!(raised(|| x3().retain_grad()), "RuntimeError: can't retain_grad on Tensor that has requires_grad=False");
+    // x.grad = torch.zeros(2)
+    assert_eq!(
+        raised(|| x.set_grad(Some(zeros(&[2])))),
+        "RuntimeError: attempting to assign a gradient of size '[2]' to a tensor of size '[3]'. Please ensure that the gradient and the tensor are the same size"
+    );
+    // x.grad = torch.zeros(3, dtype=torch.float64)
+    assert_eq!(
+        raised(|| x.set_grad(Some(zeros_with(&[3], TensorOptions::default().dtype(DType::Float64))))),
+        "RuntimeError: attempting to assign a gradient with dtype 'double' to a tensor with grad_dtype 'Float'. The gradient must match the tensor's grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient may break downstream systems that assume they match."
+    );
+}
+
+#[test]
+fn in_place_misuse() {
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    // x.add_(1)
+    assert_eq!(
+        raised(|| x.add_(1.0)),
+        "RuntimeError: a leaf Variable that requires grad is being used in an in-place operation."
+    );
+    // x[0:2].mul_(2)
+    assert_eq!(
+        raised(|| x.index(idx![0..2]).mul_(2.0)),
+        "RuntimeError: a view of a leaf Variable that requires grad is being used in an in-place operation."
+    );
+    // x[0] = 5.
+    assert_eq!(
+        raised(|| x.assign(idx![0], 5.0)),
+        "RuntimeError: a view of a leaf Variable that requires grad is being used in an in-place operation."
+    );
+    // x[:] = 5.
+    assert_eq!(
+        raised(|| x.assign(idx![..], 5.0)),
+        "RuntimeError: a leaf Variable that requires grad is being used in an in-place operation."
+    );
+    // m = torch.tensor(..., requires_grad=True); v = m[0]; v[1] = 5.
+    let m = tensor!([[1., 2., 3.], [4., 5., 6.]], requires_grad = true);
+    let v = m.at(&[0]);
+    assert_eq!(
+        raised(|| v.assign(idx![1], 5.0)),
+        "RuntimeError: a view of a leaf Variable that requires grad is being used in an in-place operation."
+    );
+    // x.copy_(torch.ones(3))
+    assert_eq!(
+        raised(|| x.copy_(&ones(&[3]))),
+        "RuntimeError: a leaf Variable that requires grad is being used in an in-place operation."
+    );
+    // torch.tensor([1, 2]).add_(1.5)
+    assert_eq!(
+        raised(|| tensor!([1, 2]).add_(1.5)),
+        "RuntimeError: result type Float can't be cast to the desired output type Long"
+    );
+    // x3().add_(torch.ones(2, 3))
+    assert_eq!(
+        raised(|| x3().add_(&ones(&[2, 3]))),
+        "RuntimeError: output with shape [3] doesn't match the broadcast shape [2, 3]"
+    );
+    // x3().add_(torch.ones(2))
+    assert_eq!(
+        raised(|| x3().add_(&ones(&[2]))),
+        "RuntimeError: The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0"
+    );
+    // x3().copy_(torch.ones(2))
+    assert_eq!(
+        raised(|| x3().copy_(&ones(&[2]))),
+        "RuntimeError: The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0"
+    );
+    // x3().copy_(torch.ones(2, 3))
+    assert_eq!(
+        raised(|| x3().copy_(&ones(&[2, 3]))),
+        "RuntimeError: output with shape [3] doesn't match the broadcast shape [2, 3]"
+    );
+}
+
+#[test]
+fn modified_saved_tensors_name_the_forward_op() {
+    // x = torch.tensor([1., 2., 3.], requires_grad=True); y = x.exp(); y.add_(1); y.sum().backward()
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let y = x.exp();
+    y.add_(1.0);
+    assert_eq!(
+        raised(|| y.sum().backward()),
+        format!("RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation: [torch.FloatTensor [3]], which is output 0 of Exp, is at version 1; expected version 0 instead. {VERSION_HINT}")
+    );
+    // ... y.add_(1); y.mul_(2): version 2
+    let y = x.exp();
+    y.add_(1.0);
+    y.mul_(2.0);
+    assert_eq!(
+        raised(|| y.sum().backward()),
+        format!("RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation: [torch.FloatTensor [3]], which is output 0 of Exp, is at version 2; expected version 0 instead. {VERSION_HINT}")
+    );
+    // float64 sigmoid: x.double().sigmoid(); y.mul_(2)
+    let xd = tensor!([1., 2., 3.], requires_grad = true, dtype = float64);
+    let y = xd.sigmoid();
+    y.mul_(2.0);
+    assert_eq!(
+        raised(|| y.sum().backward()),
+        format!("RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation: [torch.DoubleTensor [3]], which is output 0 of Sigmoid, is at version 1; expected version 0 instead. {VERSION_HINT}")
+    );
+    // a saved input names its newest grad_fn: y = x * 2; z = y * y; y.add_(1); z.sum().backward()
+    let y = &x * 2.0;
+    let z = &y * &y;
+    y.add_(1.0);
+    assert_eq!(
+        raised(|| z.sum().backward()),
+        format!("RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation: [torch.FloatTensor [3]], which is output 0 of Add, is at version 1; expected version 0 instead. {VERSION_HINT}")
+    );
+    // a saved tensor without history: b = x.detach(); c = x * b; b.add_(1); c.sum().backward()
+    let b = x.detach();
+    let c = &x * &b;
+    b.add_(1.0);
+    assert_eq!(
+        raised(|| c.sum().backward()),
+        format!("RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation: [torch.FloatTensor [3]] is at version 1; expected version 0 instead. {VERSION_HINT}")
+    );
+}
+
+#[test]
+fn user_function_errors() {
+    struct Half;
+    impl Function for Half {
+        fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            &inputs[0] * &inputs[1]
+        }
+        fn backward(&mut self, _ctx: &mut Context, grad_output: &Tensor) -> Vec<Option<Tensor>> {
+            vec![Some(grad_output.clone())]
+        }
+    }
+    // class F(Function): forward(a, b) = a * b; backward returns (g,)  →  F.apply(a, a).sum().backward()
+    let a = tensor!([1., 2., 3.], requires_grad = true);
+    let out = Half.apply(&[&a, &a]);
+    let msg = raised(|| out.sum().backward());
+    assert!(
+        msg.starts_with("RuntimeError: function HalfBackward returned an incorrect number of gradients (expected 2, got 1)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn user_function_gradient_of_the_wrong_shape() {
+    struct Twice;
+    impl Function for Twice {
+        fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            &inputs[0] * 2.0
+        }
+        fn backward(&mut self, _ctx: &mut Context, _grad_output: &Tensor) -> Vec<Option<Tensor>> {
+            vec![Some(ones(&[2]))]
+        }
+    }
+    // class F(Function): backward returns torch.ones(2) for an input of shape [3]
+    let a = tensor!([1., 2., 3.], requires_grad = true);
+    let out = Twice.apply(&[&a]);
+    assert_eq!(
+        raised(|| out.sum().backward()),
+        "RuntimeError: Function TwiceBackward returned an invalid gradient at index 0 - got [2] but expected shape compatible with [3]"
+    );
+}
+
+#[test]
+fn more_argument_checks() {
+    // x.masked_fill(torch.tensor([1, 0, 1]), 0.)
+    assert_eq!(
+        raised(|| x3().masked_fill(&tensor!([1, 0, 1]), 0.0)),
+        "RuntimeError: masked_fill_ only supports boolean masks, but got mask with dtype long int"
+    );
+    // x.masked_fill(torch.tensor([1., 0., 1.]), 0.)
+    assert_eq!(
+        raised(|| x3().masked_fill(&x3(), 0.0)),
+        "RuntimeError: masked_fill_ only supports boolean masks, but got mask with dtype float"
+    );
+    // x.masked_fill(torch.tensor([True, False]), 0.)
+    assert_eq!(
+        raised(|| x3().masked_fill(&tensor!([true, false]), 0.0)),
+        "RuntimeError: The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0"
+    );
+    // x.clamp()
+    assert_eq!(raised(|| x3().clamp(None, None)), "RuntimeError: torch.clamp: At least one of 'min' or 'max' must not be None");
+    // torch.zeros(2, 3).sum_to_size(3, 3) / (1, 2, 3) / (2,)
+    assert_eq!(raised(|| zeros(&[2, 3]).sum_to_size(&[3, 3])), "RuntimeError: size {[3, 3]} is not expandable to size {[2, 3]}.");
+    assert_eq!(
+        raised(|| zeros(&[2, 3]).sum_to_size(&[1, 2, 3])),
+        "RuntimeError: size {[1, 2, 3]} is not expandable to size {[2, 3]}."
+    );
+    assert_eq!(raised(|| zeros(&[2, 3]).sum_to_size(&[2])), "RuntimeError: size {[2]} is not expandable to size {[2, 3]}.");
+    // torch.autograd.grad([(x * 2).sum(), (x * 3).sum()], [x], [torch.tensor(1.)])
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    assert_eq!(
+        raised(|| grad_opts(&[&(&x * 2.0).sum(), &(&x * 3.0).sum()], &[&x], Some(&[&tensor!(1.)]), false, false, false)),
+        "RuntimeError: got 2 tensors and 1 gradients"
+    );
+    // x.register_hook(lambda g: torch.ones(2)); (x * 2).sum().backward()
+    let h = x.register_hook(|_| Some(ones(&[2])));
+    assert_eq!(raised(|| (&x * 2.0).sum().backward()), "RuntimeError: hook '<lambda>' has changed the size of value");
+    h.remove();
+    // y = x * 2; y.register_hook(lambda g: torch.ones(2)); y.sum().backward()
+    let y = &x * 2.0;
+    y.register_hook(|_| Some(ones(&[2])));
+    assert_eq!(raised(|| y.sum().backward()), "RuntimeError: hook '<lambda>' has changed the size of value");
+}
+
+#[test]
+fn a_plain_panic_inside_backward_stays_plain() {
+    // a user's own panic in a hook is not a PyTorch error: its payload stays a string
+    let x = tensor!([1., 2.], requires_grad = true);
+    x.register_hook(|_| panic!("boom"));
+    let payload = catch_unwind(AssertUnwindSafe(|| (&x * 2.0).sum().backward())).unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>().copied(), Some("boom"));
+    assert!(payload.downcast_ref::<TorchError>().is_none());
+}
+
+#[test]
+fn typed_errors_keep_their_kind() {
+    let payload = catch_unwind(|| tensor!([1., 2., 3.]).select(0, 5)).unwrap_err();
+    assert_eq!(TorchError::from_payload(payload.as_ref()).kind, ErrorKind::IndexError);
+    let payload = catch_unwind(|| tensor!([1., 2., 3.]).item()).unwrap_err();
+    assert_eq!(TorchError::from_payload(payload.as_ref()).kind, ErrorKind::RuntimeError);
+}
