@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use autograd_core::error::TorchError;
-use autograd_core::ops::elementwise::IntoOperand;
 use autograd_core::prelude::*;
 use serde_json::Value;
 
@@ -25,147 +24,10 @@ fn unsupported(what: &str) -> ! {
     std::panic::panic_any(Unsupported(what.to_string()))
 }
 
-/// Methods of the agreed API (helper-common.md) that other branches add. Inherent methods
-/// win over trait methods in Rust's method lookup, so once `Tensor` has the real method the
-/// call below goes to it and this fallback is never used; until then the statement counts as
-/// unsupported. (The signatures are the agreed ones.)
-#[allow(clippy::wrong_self_convention)]
-pub trait PendingApi {
-    fn neg(&self) -> Tensor {
-        unsupported("neg")
-    }
-    fn isnan(&self) -> Tensor {
-        unsupported("isnan")
-    }
-    fn isinf(&self) -> Tensor {
-        unsupported("isinf")
-    }
-    fn isfinite(&self) -> Tensor {
-        unsupported("isfinite")
-    }
-    fn add_alpha(&self, _other: &Tensor, _alpha: f64) -> Tensor {
-        unsupported("add_alpha")
-    }
-    fn sub_alpha(&self, _other: &Tensor, _alpha: f64) -> Tensor {
-        unsupported("sub_alpha")
-    }
-    fn norm_p(&self, _p: f64) -> Tensor {
-        unsupported("norm_p")
-    }
-    fn norm_dim(&self, _p: f64, _dim: isize, _keepdim: bool) -> Tensor {
-        unsupported("norm_dim")
-    }
-    fn max_dim(&self, _dim: isize, _keepdim: bool) -> (Tensor, Tensor) {
-        unsupported("max_dim")
-    }
-    fn min_dim(&self, _dim: isize, _keepdim: bool) -> (Tensor, Tensor) {
-        unsupported("min_dim")
-    }
-    fn argmax(&self) -> Tensor {
-        unsupported("argmax")
-    }
-    fn argmin(&self) -> Tensor {
-        unsupported("argmin")
-    }
-    fn argmax_dim(&self, _dim: isize, _keepdim: bool) -> Tensor {
-        unsupported("argmax_dim")
-    }
-    fn argmin_dim(&self, _dim: isize, _keepdim: bool) -> Tensor {
-        unsupported("argmin_dim")
-    }
-    fn prod(&self) -> Tensor {
-        unsupported("prod")
-    }
-    fn prod_dim(&self, _dim: isize, _keepdim: bool) -> Tensor {
-        unsupported("prod_dim")
-    }
-    fn std(&self) -> Tensor {
-        unsupported("std")
-    }
-    fn var(&self) -> Tensor {
-        unsupported("var")
-    }
-    fn std_dim(&self, _dim: isize, _keepdim: bool) -> Tensor {
-        unsupported("std_dim")
-    }
-    fn var_dim(&self, _dim: isize, _keepdim: bool) -> Tensor {
-        unsupported("var_dim")
-    }
-    fn cumsum(&self, _dim: isize) -> Tensor {
-        unsupported("cumsum")
-    }
-    fn softmax(&self, _dim: isize) -> Tensor {
-        unsupported("softmax")
-    }
-    fn log_softmax(&self, _dim: isize) -> Tensor {
-        unsupported("log_softmax")
-    }
-    fn index_select(&self, _dim: isize, _index: &Tensor) -> Tensor {
-        unsupported("index_select")
-    }
-    fn gather(&self, _dim: isize, _index: &Tensor) -> Tensor {
-        unsupported("gather")
-    }
-    fn scatter(&self, _dim: isize, _index: &Tensor, _src: &Tensor) -> Tensor {
-        unsupported("scatter")
-    }
-    fn index_with(&self, _index: &Tensor) -> Tensor {
-        unsupported("index_with")
-    }
-    fn bmm(&self, _other: &Tensor) -> Tensor {
-        unsupported("bmm")
-    }
-    fn backward_inputs(&self, _gradient: Option<&Tensor>, _retain_graph: bool, _inputs: &[&Tensor]) {
-        unsupported("backward_inputs")
-    }
-    fn exp_(&self) -> Tensor {
-        unsupported("exp_")
-    }
-    fn relu_(&self) -> Tensor {
-        unsupported("relu_")
-    }
-    fn clamp_(&self, _min: Option<f64>, _max: Option<f64>) -> Tensor {
-        unsupported("clamp_")
-    }
-    fn masked_fill_(&self, _mask: &Tensor, _value: f64) -> Tensor {
-        unsupported("masked_fill_")
-    }
-    fn neg_(&self) -> Tensor {
-        unsupported("neg_")
-    }
-    fn abs_(&self) -> Tensor {
-        unsupported("abs_")
-    }
-    fn sigmoid_(&self) -> Tensor {
-        unsupported("sigmoid_")
-    }
-    fn tanh_(&self) -> Tensor {
-        unsupported("tanh_")
-    }
-    fn sqrt_(&self) -> Tensor {
-        unsupported("sqrt_")
-    }
-    fn log_(&self) -> Tensor {
-        unsupported("log_")
-    }
-    fn sin_(&self) -> Tensor {
-        unsupported("sin_")
-    }
-    fn cos_(&self) -> Tensor {
-        unsupported("cos_")
-    }
-    fn assign_with<'a, V: IntoOperand<'a>>(&self, _index: &Tensor, _value: V) -> Tensor {
-        unsupported("assign_with")
-    }
-}
-impl PendingApi for Tensor {}
 
-/// `torch.where(cond, a, b)`. The free function `where_` is in the agreed API; a free function
-/// cannot be shadowed the way a method can, so this calls it once it exists:
-/// replace the body by `where_(cond, a, b)` when the api branch is merged.
+/// `torch.where(cond, a, b)` (`where` is a Rust keyword).
 fn api_where(cond: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
-    let _ = (cond, a, b);
-    unsupported("where_")
+    where_(cond, a, b)
 }
 
 /// One program's result.
