@@ -909,7 +909,7 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
         values.iter().fold(zero, |acc, &x| acc + x.abs())
     } else if p == 0.0 {
         T::from_f64(values.iter().filter(|&&v| v != zero).count() as f64)
-    } else if p == f64::INFINITY || p == f64::NEG_INFINITY {
+    } else if p.is_infinite() {
         let largest = p > 0.0;
         let start = if largest { zero } else { T::infinity() };
         values.iter().fold(start, |m, &v| {
