@@ -357,3 +357,58 @@ fn assignment_that_picks_everything_writes_into_the_tensor_itself() {
     assert_eq!(grad_text(&w), "tensor(4.)");
     assert_eq!(grad_text(&x), "tensor([[0., 0.],\n        [0., 0.]])");
 }
+
+#[test]
+fn python_setitem_becomes_the_in_place_op_torch_picks() {
+    // torch 2.15: y = x*1 with x 2x2 requiring grad, then each assignment; grad_fn name and next_functions
+    let x = tensor!([[1., 2.], [3., 4.]], requires_grad = true);
+    let w = tensor!(3., requires_grad = true);
+    let check = |f: &dyn Fn(&Tensor), name: &str, next: &[&str]| {
+        let y = &x * 1.0;
+        f(&y);
+        let node = y.grad_fn().unwrap();
+        assert_eq!(node.name(), name);
+        assert_eq!(names(&node), next);
+    };
+    check(&|y| drop(y.assign_with(&y.gt(2.0), 0.0)), "MaskedFillBackward0", &["MulBackward0"]);
+    check(&|y| drop(y.assign_with(&y.gt(2.0), &(&w * 1.0))), "IndexPutBackward0", &["MulBackward0", "MulBackward0"]);
+    check(&|y| drop(y.assign_with(&y.gt(2.0), &tensor!([7., 8.]))), "IndexPutBackward0", &["MulBackward0", "None"]);
+    check(&|y| drop(y.assign_with(&tensor!([0]), 0.0)), "IndexFillBackward0", &["MulBackward0"]);
+    check(&|y| drop(y.assign_with(&tensor!([0]), &(&w * 1.0))), "IndexPutBackward0", &["MulBackward0", "MulBackward0"]);
+    check(&|y| drop(y.assign(idx![0], 5.0)), "torch::autograd::CopySlices", &["MulBackward0"]);
+    check(&|y| drop(y.assign(idx![0], &(&w * 1.0))), "torch::autograd::CopySlices", &["MulBackward0", "MulBackward0"]);
+    check(&|y| drop(y.assign(idx![1..], 5.0)), "torch::autograd::CopySlices", &["MulBackward0"]);
+    check(&|y| drop(y.assign(idx![0..2, ..], 5.0)), "FillBackward2", &["MulBackward0"]);
+    // a negative start is a real slice even when it covers everything: v6[-2:2] = 3.0
+    check(&|y| drop(y.assign(idx![-2..2], 5.0)), "torch::autograd::CopySlices", &["MulBackward0"]);
+    check(&|y| drop(y.assign_with(&Tensor::from_bools(vec![true], &[]), 5.0)), "torch::autograd::CopySlices", &["MulBackward0"]);
+    // x2[-2, -1:] on a [2, 1, 3] tensor ends in a slice
+    let x2 = ones(&[2, 1, 3]).requires_grad_(true);
+    assert_eq!(x2.index(idx![-2, -1..]).grad_fn().unwrap().name(), "SliceBackward0");
+}
+
+#[test]
+fn a_gradient_kept_for_higher_derivatives_is_a_copy_in_the_graph() {
+    // y = (x**3).sum(); y.backward(create_graph=True) -> x.grad tensor([ 3., 12.], grad_fn=<CopyBackwards>), next ((None, 0), (MulBackward0, 0))
+    let x = tensor!([1., 2.], requires_grad = true);
+    x.pow(3).sum().backward_create_graph(None);
+    let g = x.grad().unwrap();
+    assert_eq!(g.to_string(), "tensor([ 3., 12.], grad_fn=<CopyBackwards>)");
+    assert_eq!(names(&g.grad_fn().unwrap()), vec!["None", "MulBackward0"]);
+    x.pow(3).sum().backward_create_graph(None);
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([ 6., 24.], grad_fn=<AddBackward0>)");
+}
+
+#[test]
+fn a_number_multiplied_in_is_saved_so_a_second_backward_fails() {
+    // (x*2).sum() and (x/2).sum() twice raise; (x+2).sum() twice accumulates
+    let x = tensor!([1., 2.], requires_grad = true);
+    for y in [(&x * 2.0).sum(), (&x / 2.0).sum(), (2.0 * &x).sum()] {
+        y.backward();
+        let err = raised(|| y.backward());
+        assert!(err.message.starts_with("Trying to backward through the graph a second time"), "{}", err.message);
+    }
+    let y = (&x + 2.0).sum();
+    y.backward();
+    y.backward();
+}

@@ -239,7 +239,8 @@ fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
     }
     let mut meta = variable.meta();
     meta.grad = Some(match meta.grad.take() {
-        None if create_graph => grad,
+        // torch keeps a copy that is part of the graph (`CopyBackwards` from the gradient)
+        None if create_graph => crate::factory::zeros_like(&grad).copy_(&grad),
         None => grad.into_owned_detached(),
         Some(old) if create_graph => &old + &grad,
         Some(old) => {

@@ -12,17 +12,29 @@ pub(crate) struct SavedTensor {
     version: u64,
     is_output: bool,
     output_of: Option<(Weak<NodeInner>, usize)>,
+    /// The name torch gives it (`self`, `other`, `result`), for pictures and teaching.
+    name: Option<&'static str>,
 }
 
 impl SavedTensor {
     /// Saves an input of the op.
     pub fn input(tensor: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: tensor.clone(), version: tensor.version(), is_output: false, output_of: None }
+        SavedTensor { tensor: tensor.clone(), version: tensor.version(), is_output: false, output_of: None, name: None }
     }
 
     /// Saves the op's output (the node is not known yet; see `bind_output`).
     pub fn output(tensor: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: tensor.detach(), version: tensor.version(), is_output: true, output_of: None }
+        SavedTensor { tensor: tensor.detach(), version: tensor.version(), is_output: true, output_of: None, name: None }
+    }
+
+    /// Gives the saved tensor its name (`SavedTensor::input(b).named("other")`).
+    pub fn named(mut self, name: &'static str) -> SavedTensor {
+        self.name = Some(name);
+        self
+    }
+
+    pub fn name(&self) -> Option<&'static str> {
+        self.name
     }
 
     /// Tells an output marker which node it is the output of.

@@ -311,6 +311,15 @@ fn sqrt_of<T: Arith>(x: T) -> T {
     }
 }
 
+/// A Python number as torch keeps it for backward: a 0-dim int64, float64 or bool tensor.
+fn wrapped_number(s: Scalar) -> Tensor {
+    match s {
+        Scalar::Float(v) => Tensor::from_vec(vec![v], &[], DType::Float64),
+        Scalar::Int(v) => Tensor::from_i64(vec![v], &[]),
+        Scalar::Bool(v) => Tensor::from_bools(vec![v], &[]),
+    }
+}
+
 /// The values of `a op b` with broadcasting and promotion; no history.
 #[track_caller]
 pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
@@ -480,15 +489,21 @@ impl Tensor {
             &[Some(self), b_tensor],
             &["other", "self"],
             |_| {
-                // like torch, keep only what the needed gradients use
+                // like torch, keep only what the needed gradients use; a number is kept as
+                // torch keeps it (a 0-dim "wrapped number"), so a second backward without
+                // retain_graph fails here as it does there
                 let mut saved = Vec::new();
-                if let Some(bt) = b_tensor {
-                    if a_req {
-                        saved.push(SavedTensor::input(bt));
+                match (b_tensor, b) {
+                    (Some(bt), _) => {
+                        if a_req {
+                            saved.push(SavedTensor::input(bt).named("other"));
+                        }
+                        if b_req {
+                            saved.push(SavedTensor::input(self).named("self"));
+                        }
                     }
-                    if b_req {
-                        saved.push(SavedTensor::input(self));
-                    }
+                    (None, Operand::Scalar(s)) => saved.push(SavedTensor::input(&wrapped_number(s)).named("other")),
+                    (None, Operand::Tensor(_)) => unreachable!("a tensor operand has a tensor"),
                 }
                 saved
             },
@@ -524,9 +539,11 @@ impl Tensor {
             "DivBackward0",
             &[Some(self), b_tensor],
             &["self", "other"],
-            |_| match b_tensor {
-                Some(bt) => vec![SavedTensor::input(self), SavedTensor::input(bt)],
-                None => vec![],
+            |_| match (b_tensor, b) {
+                (Some(bt), _) => vec![SavedTensor::input(self), SavedTensor::input(bt)],
+                // a number is kept as torch keeps it (see `mul`)
+                (None, Operand::Scalar(s)) => vec![SavedTensor::input(&wrapped_number(s)).named("other")],
+                (None, Operand::Tensor(_)) => unreachable!("a tensor operand has a tensor"),
             },
             move |saved, g, needs| match scalar {
                 Some(c) => vec![Some(fit(g.div(c), &meta_a)), None],

@@ -71,6 +71,16 @@ impl IndexItem {
             _ => (0, size),
         }
     }
+
+    /// Whether indexing skips this slice as "everything" (torch 2.15's shortcut: a start of
+    /// none or 0 and an end at or past the size; `-2:` on a dim of 2 is still a slice).
+    fn is_whole(self, size: usize) -> bool {
+        match self {
+            IndexItem::Full => true,
+            IndexItem::Range(start, end) => matches!(start, None | Some(0)) && end.is_none_or(|e| e >= size as isize),
+            IndexItem::At(_) => false,
+        }
+    }
 }
 
 fn clamp_bound(value: Option<isize>, size: usize, default: usize) -> usize {
@@ -156,6 +166,7 @@ impl Tensor {
 
     /// The view `items` pick, skipping whole-range slices; `None` when nothing is left to do
     /// (the index picks the whole tensor).
+    #[track_caller]
     fn index_picking(&self, items: Vec<IndexItem>) -> Option<Tensor> {
         let shape = self.shape();
         if shape.is_empty() {
@@ -185,8 +196,9 @@ impl Tensor {
                 IndexItem::At(i) => out = Some(current.select(dim, i)),
                 IndexItem::Full => dim += 1,
                 IndexItem::Range(..) => {
-                    let (s, e) = item.bounds(current.shape()[dim as usize]);
-                    if s != 0 || e != current.shape()[dim as usize] {
+                    let size = current.shape()[dim as usize];
+                    if !item.is_whole(size) {
+                        let (s, e) = item.bounds(size);
                         out = Some(current.narrow(dim, s, e - s));
                     }
                     dim += 1;
@@ -197,6 +209,7 @@ impl Tensor {
     }
 
     /// `x.alias()`: a view of all of `x` (`AliasBackward0`).
+    #[track_caller]
     pub fn alias(&self) -> Tensor {
         let out = self.view_with_layout(self.layout());
         // d alias(x) = grad
@@ -230,7 +243,11 @@ impl Tensor {
         // into `n` itself (`FillBackward2`, `FillBackward3` for a 0-dim tensor, `CopyBackwards`)
         let value = value.into_operand();
         match (self.index_picking(items), value) {
-            (Some(view), Operand::Tensor(t)) => view.copy_(t),
+            (Some(view), Operand::Tensor(t)) => {
+                // Python's setitem expands the value to the region first (its error words)
+                crate::autograd::grad_mode::no_grad(|| t.expand(view.shape()));
+                view.copy_(t)
+            }
             (Some(view), Operand::Scalar(s)) => view.fill_(s),
             (None, Operand::Tensor(t)) if t.dim() == 0 => self.fill_tensor_(t),
             (None, Operand::Tensor(t)) => self.copy_(t),
@@ -288,6 +305,7 @@ fn scatter_into_zeros(grad: &Tensor, shape: &[usize], items: &[IndexItem]) -> Te
 /// The rows an index tensor picks: a bool mask over the leading dims, or int64 positions
 /// along dim 0 (negative ones count from the end). Returns the row numbers (in the flattened
 /// leading dims) and how many leading dims the index covers.
+#[track_caller]
 fn index_rows(t_shape: &[usize], index: &Tensor) -> (Vec<usize>, usize) {
     match index.dtype() {
         crate::dtype::DType::Bool => {
@@ -338,6 +356,7 @@ fn take_rows(values: &[f64], rows: &[usize], block: usize) -> Vec<f64> {
 impl Tensor {
     /// `x.index_put(index, values)` out of place: `x` with the rows `index` picks (a bool mask
     /// or int64 positions along dim 0) replaced by `values` (broadcast), `IndexPutBackward0`.
+    #[track_caller]
     pub(crate) fn index_put(&self, index: &Tensor, values: &Operand) -> Tensor {
         let shape = self.shape();
         let (rows, covered) = index_rows(&shape, index);
@@ -373,12 +392,13 @@ impl Tensor {
         }
         let out = Tensor::from_vec(out, &shape, dtype);
         let (value_shape, value_dtype) = (source.shape(), source.dtype());
-        let value_input = match values {
-            Operand::Tensor(t) => Some(*t),
-            Operand::Scalar(_) => None,
+        // a number at int64 positions is torch's `index_fill` (one input), a tensor `index_put`
+        let (name, inputs): (&'static str, Vec<Option<&Tensor>>) = match values {
+            Operand::Tensor(t) => ("IndexPutBackward0", vec![Some(self), Some(*t)]),
+            Operand::Scalar(_) => ("IndexFillBackward0", vec![Some(self)]),
         };
         // d index_put(x, rows, v) = grad with the rows zeroed for x, the rows of grad for v
-        record(out, "IndexPutBackward0", &[Some(self), value_input], &[], |_| vec![], move |_, g, needs| {
+        record(out, name, &inputs, &[], |_| vec![], move |_, g, needs| {
             let grad = g.to_vec_f64();
             let for_self = needs[0].then(|| {
                 let mut kept = grad.clone();
@@ -387,11 +407,14 @@ impl Tensor {
                 }
                 Tensor::from_vec(kept, &g.shape(), g.dtype())
             });
-            let for_values = needs[1].then(|| {
-                let picked = Tensor::from_vec(take_rows(&grad, &rows, block), &region_shape, g.dtype());
-                super::elementwise::reduce_grad(picked, &value_shape, value_dtype)
-            });
-            vec![for_self, for_values]
+            let mut grads = vec![for_self];
+            if let Some(&need) = needs.get(1) {
+                grads.push(need.then(|| {
+                    let picked = Tensor::from_vec(take_rows(&grad, &rows, block), &region_shape, g.dtype());
+                    super::elementwise::reduce_grad(picked, &value_shape, value_dtype)
+                }));
+            }
+            grads
         })
     }
 
@@ -407,8 +430,31 @@ impl Tensor {
     /// x.assign_with(&tensor!([0, 2]), &tensor!([7., 8.]));
     /// assert_eq!(x.to_string(), "tensor([7., 0., 8.])");
     /// ```
+    #[track_caller]
     pub fn assign_with<'a>(&self, index: &Tensor, value: impl IntoOperand<'a>) -> Tensor {
+        // which in-place op Python's `x[t] = v` becomes decides the node (torch 2.15):
+        // a 0-dim bool is basic indexing (CopySlices), a number into a bool mask is
+        // `masked_fill_`, a number at int64 positions `index_fill_`, a tensor `index_put_`
         let value = value.into_operand();
-        self.apply_inplace(|t| t.index_put(index, &value))
+        if index.dtype() == crate::dtype::DType::Bool && index.dim() == 0 {
+            let picked = self.unsqueeze(0);
+            let view = if index.item() != 0.0 { picked } else { picked.narrow(0, 0, 0) };
+            match value {
+                Operand::Tensor(t) => view.copy_(t),
+                Operand::Scalar(s) => view.fill_(s),
+            };
+            return self.clone();
+        }
+        match (value, index.dtype()) {
+            (Operand::Scalar(s), crate::dtype::DType::Bool) => {
+                let (_, covered) = index_rows(&self.shape(), index);
+                let mut mask_shape = index.shape();
+                mask_shape.extend(std::iter::repeat_n(1, self.dim() - covered));
+                let mask = crate::autograd::grad_mode::no_grad(|| index.reshape(mask_shape.iter().map(|&d| d as isize).collect::<Vec<_>>()));
+                self.masked_fill_(&mask, s.as_f64())
+            }
+            _ => self.apply_inplace(|t| t.index_put(index, &value)),
+        }
     }
+
 }
