@@ -4,8 +4,16 @@
 //! is a [`TorchError`]: the exception type PyTorch raises (`IndexError`, `RuntimeError`, ...)
 //! and PyTorch's exact message. The notebook kernel reads the type to name the error as
 //! Python would; a Rust program can catch it with `catch_unwind` and downcast to
-//! `TorchError`. Panics that carry a plain string (e.g. from a user's own `panic!`) are
-//! `RuntimeError`s for the kernel.
+//! `TorchError`. A panic that carries a plain string is a `RuntimeError` for
+//! [`TorchError::from_payload`]; the kernel names it `RuntimeError` when it happened inside
+//! autograd-core and `Panic` when it is the user's own (`panic!`, `unwrap`).
+//!
+//! Where an error points: the public functions that raise are `#[track_caller]` (and so are
+//! the helpers between them and `raise!`), so a panic's location is the user's line, as a
+//! Python traceback ends at the user's call. Errors found while the graph runs (a modified
+//! saved tensor, a second backward) are raised again from the `backward()` / `grad()` line
+//! by `at_caller`. When you add a function that raises, mark it `#[track_caller]` too, and
+//! avoid raising inside closures (`unwrap_or_else(|| raise!(..))`), which lose the caller.
 //!
 //! ```
 //! use autograd_core::prelude::*;

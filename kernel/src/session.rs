@@ -205,6 +205,9 @@ mod tests {
         // equal lines are told apart by their neighbours; the column drops evcxr's indent
         assert_eq!(cell_place("src/lib.rs:5:7", cell, source), Some((2, 3)));
         assert_eq!(cell_place("src/lib.rs:7:7", cell, source), Some((4, 3)));
+        // a last expression wrapped on the same line by evcxr
+        let wrapped = "fn run() {\n    let x = tensor!([1., 2., 3.]);\n    evcxr_display(x.select(0, 5));\n}\n";
+        assert_eq!(cell_place("src/lib.rs:3:21", "let x = tensor!([1., 2., 3.]);\nx.select(0, 5)", wrapped), Some((2, 3)));
         assert_eq!(cell_place("src/lib.rs:1:1", cell, source), None);
         assert_eq!(cell_place("src/lib.rs:99:1", cell, source), None);
     }
@@ -685,17 +688,15 @@ fn is_generated_cell_file(location: &str) -> bool {
 }
 
 /// The cell's own line and column of a panic at `location` in `source`, the code evcxr
-/// generated for the cell (the cell's statements are copied into it line by line): the line
-/// of the cell with the same text; among equal lines, the one whose neighbours match too.
+/// generated for the cell (it copies the cell's statements, from each statement's first
+/// character; a last expression may be wrapped on the same line): the cell's line whose text
+/// that line holds; among several, the one whose neighbours match too.
 fn cell_place(location: &str, cell: &str, source: &str) -> Option<(usize, usize)> {
     let (_, line, column) = split_location(location)?;
     let source: Vec<&str> = source.lines().collect();
     let cell_lines: Vec<&str> = cell.lines().collect();
     let at = line.checked_sub(1)?;
-    let target = source.get(at)?.trim();
-    if target.is_empty() {
-        return None;
-    }
+    let target = *source.get(at)?;
     // how many lines around agree (up to 3 each side)
     let agreement = |i: usize| {
         (1..=3)
@@ -706,14 +707,21 @@ fn cell_place(location: &str, cell: &str, source: &str) -> Option<(usize, usize)
             })
             .count()
     };
-    let best = (0..cell_lines.len())
-        .filter(|&i| cell_lines[i].trim() == target)
-        .map(|i| (agreement(i), i))
-        .max_by_key(|&(score, i)| (score, std::cmp::Reverse(i)))?
-        .1;
-    // evcxr may indent the statement differently: keep the column within the text
-    let indent = |s: &str| s.len() - s.trim_start().len();
-    let column = column.saturating_sub(indent(source[at])) + indent(cell_lines[best]);
+    let (_, best, found_at) = (0..cell_lines.len())
+        .filter_map(|i| {
+            let text = cell_lines[i].trim();
+            let found_at = (!text.is_empty()).then(|| target.find(text)).flatten()?;
+            let exact = target.trim() == text;
+            // a short line (`}`, `y`) inside a longer one says nothing
+            if !exact && text.len() < 6 {
+                return None;
+            }
+            Some(((exact, agreement(i), std::cmp::Reverse(i)), i, found_at))
+        })
+        .max_by_key(|&(score, _, _)| score)?;
+    // the column within the cell's own line
+    let indent = cell_lines[best].len() - cell_lines[best].trim_start().len();
+    let column = column.saturating_sub(found_at) + indent;
     Some((best + 1, column.max(1)))
 }
 
