@@ -375,6 +375,10 @@ pub(crate) fn gather(buffer: &Buffer, layout: &Layout) -> Buffer {
 /// Row-major copy of a strided view; the innermost dimension runs as a tight loop.
 pub(crate) fn gather_slice<T: Copy>(v: &[T], layout: &Layout) -> Vec<T> {
     let n = layout.numel();
+    if n == 0 {
+        // an empty view may sit at any offset, even past the end of an empty storage
+        return Vec::new();
+    }
     if layout.is_contiguous() {
         return v[layout.offset..layout.offset + n].to_vec();
     }

@@ -84,7 +84,7 @@ pub(crate) fn record(
     let mut saved = saved(&output);
     let node = Node::new_cyclic(next, |weak| {
         for s in &mut saved {
-            s.bind_output(weak);
+            s.bind_output(weak, name);
         }
         Box::new(OpBackward { name, saved, saved_names, needs, rule })
     });

@@ -14,17 +14,20 @@ pub(crate) struct SavedTensor {
     output_of: Option<(Weak<NodeInner>, usize)>,
     /// The name torch gives it (`self`, `other`, `result`), for pictures and teaching.
     name: Option<&'static str>,
+    /// For a saved output, the node that saved it (torch's version error names it, even when
+    /// the node was since wrapped by CopySlices).
+    producer: Option<(&'static str, usize)>,
 }
 
 impl SavedTensor {
     /// Saves an input of the op.
     pub fn input(tensor: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: tensor.clone(), version: tensor.version(), is_output: false, output_of: None, name: None }
+        SavedTensor { tensor: tensor.clone(), version: tensor.version(), is_output: false, output_of: None, name: None, producer: None }
     }
 
     /// Saves the op's output (the node is not known yet; see `bind_output`).
     pub fn output(tensor: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: tensor.detach(), version: tensor.version(), is_output: true, output_of: None, name: None }
+        SavedTensor { tensor: tensor.detach(), version: tensor.version(), is_output: true, output_of: None, name: None, producer: None }
     }
 
     /// Gives the saved tensor its name (`SavedTensor::input(b).named("other")`).
@@ -38,9 +41,10 @@ impl SavedTensor {
     }
 
     /// Tells an output marker which node it is the output of.
-    pub fn bind_output(&mut self, node: &Weak<NodeInner>) {
+    pub fn bind_output(&mut self, node: &Weak<NodeInner>, name: &'static str) {
         if self.is_output {
             self.output_of = Some((node.clone(), 0));
+            self.producer = Some((name, 0));
         }
     }
 
@@ -62,8 +66,10 @@ impl SavedTensor {
         if current != self.version {
             let (shape, dtype) = (self.tensor.shape(), self.tensor.dtype());
             let what = format!("[{} [{}]]", dtype.legacy_name(), shape_list(&shape));
-            let producer = match &self.output_of {
-                Some((node, nr)) => node.upgrade().map(|n| (n.name.to_string(), *nr)),
+            // as torch: a saved input names its tensor's history as it is now, an output the
+            // node that saved it
+            let producer = match self.producer {
+                Some((name, nr)) => Some((name.to_string(), nr)),
                 None => self.tensor.grad_fn().map(|n| (n.name(), self.tensor.meta().output_nr)),
             };
             let which = match producer {

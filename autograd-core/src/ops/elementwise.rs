@@ -224,6 +224,9 @@ pub(crate) fn with_compact<T: Element, R>(op: &Operand, f: impl FnOnce(&[T], &[u
             (layout, &layout.shape)
         };
         let buffer = d.storage.read();
+        if layout.numel() == 0 {
+            return f(&[], shape);
+        }
         if layout.is_contiguous() {
             if let Some(all) = T::slice(&buffer) {
                 return f(&all[layout.offset..layout.offset + layout.numel()], shape);

@@ -76,6 +76,9 @@ pub(crate) fn cast(buffer: Buffer, dtype: DType) -> Buffer {
 pub(crate) fn with_slice<T: Element, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -> R {
     t.with_data(|d| {
         let buffer = d.storage.read();
+        if d.layout.numel() == 0 {
+            return f(&[]);
+        }
         if d.layout.is_contiguous() {
             if let Some(all) = T::slice(&buffer) {
                 return f(&all[d.layout.offset..d.layout.offset + d.layout.numel()]);
