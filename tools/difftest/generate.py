@@ -998,7 +998,11 @@ def render_py(s):
     if k == "pow":
         return f"{s['out']} = {s['a']}.pow({py_operand(s['b'])})"
     if k == "rpow":
-        return f"{s['out']} = {py_operand(s['base'])} ** {s['a']}"
+        base = py_operand(s['base'])
+        # Python reads `-2.0 ** x` as -(2.0 ** x): a negative base needs its parentheses
+        if base.startswith("-"):
+            base = f"({base})"
+        return f"{s['out']} = {base} ** {s['a']}"
     if k == "maxmin":
         return f"{s['out']} = torch.{s['fn']}({s['a']}, {s['b']})"
     if k == "mm":
