@@ -210,6 +210,25 @@ fn programs_match_pytorch() {
             programs.len(),
             100.0 * matched as f64 / programs.len().max(1) as f64
         );
+        // each differing program, for reading (`difftest-fresh-report.txt` in the target's tmp dir)
+        let mut report = String::new();
+        for (p, o) in programs.iter().zip(&results) {
+            let torch = p["torch"].as_str().unwrap_or_default();
+            if o.text() != torch {
+                let _ = write!(
+                    report,
+                    "==== {} — {}\n--- python\n{}\n--- torch\n{}\n--- ours\n{}\n\n",
+                    p["id"].as_str().unwrap_or_default(),
+                    category(p, o),
+                    p["python"].as_str().unwrap_or_default(),
+                    torch,
+                    o.text()
+                );
+            }
+        }
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("difftest-fresh-report.txt");
+        std::fs::write(&path, report).expect("write the fresh report");
+        println!("differing programs: {}", path.display());
         return;
     }
     assert!(programs.len() >= 1000, "the fixture holds {} programs", programs.len());

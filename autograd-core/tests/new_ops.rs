@@ -535,7 +535,6 @@ fn scatter_with_a_larger_src_fails_in_backward_like_torch() {
 }
 
 #[test]
-#[ignore = "needs the real neg kernel (issue 11, defect 13: negation is 0 - x today); un-ignore after merging it"]
 fn neg_of_zero_is_negative_zero() {
     // torch: -torch.zeros(2) -> tensor([-0., -0.]); tensor([0.]).neg() -> tensor([-0.])
     assert_eq!(show(&-zeros(&[2])), "tensor([-0., -0.])\n[-0.0, -0.0]");

@@ -412,3 +412,16 @@ fn a_number_multiplied_in_is_saved_so_a_second_backward_fails() {
     y.backward();
     y.backward();
 }
+
+#[test]
+fn backward_with_inputs_still_fills_the_roots_retained_grad() {
+    // v20 = x15.mean(); v20.retain_grad(); v20.backward(inputs=[x4]) -> v20.grad tensor(1.), x4.grad None
+    let x15 = tensor!([[2., 1.5], [4., 1.5]], requires_grad = true);
+    let x4 = tensor!([4., 3.], requires_grad = true);
+    let v20 = x15.mean();
+    v20.retain_grad();
+    v20.backward_inputs(None, false, &[&x4]);
+    assert_eq!(grad_text(&v20), "tensor(1.)");
+    assert_eq!(grad_text(&x4), "None");
+    assert_eq!(grad_text(&x15), "None");
+}

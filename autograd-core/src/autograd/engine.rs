@@ -437,6 +437,9 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
         }
     }
     if !needed.contains_key(&root.node.id()) {
+        // nothing leads to the inputs, but the root's own hooks still see its gradient (torch
+        // 2.15: `y.retain_grad(); y.backward(inputs=[x])` fills `y.grad` even then)
+        apply_node_hooks(&root.node, grad);
         return;
     }
     let root_task = tasks.get_mut(&root.node.id()).expect("the root is a task");

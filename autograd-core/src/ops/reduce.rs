@@ -960,8 +960,8 @@ fn norm_backward(g: &Tensor, x: &Tensor, norm: &Tensor, p: f64, dim: Option<usiz
     } else if p == 1.0 {
         Some(x.sign().mul(g))
     } else if p == 2.0 {
-        // torch: self * (grad / norm).masked_fill_(norm == 0, 0)
-        Some(x.mul(&g.div(norm).masked_fill(&norm.eq(0.0), 0.0)))
+        // torch: grad * (self / norm).masked_fill_(norm == 0, 0)
+        Some(g.mul(&x.div(norm).masked_fill(&norm.eq(0.0), 0.0)))
     } else if p.is_infinite() {
         let abs = x.abs();
         let mask = abs.eq(norm).logical_or_nan(&abs.isnan());
