@@ -838,3 +838,12 @@ fn a_column_broadcast_against_a_number_stays_row_major() {
         "tensor([[0.3333, 0.3333, 0.3333],\n        [0.0000, 0.0000, 0.0000]])"
     );
 }
+
+#[test]
+fn a_product_of_one_term_keeps_the_sign_of_zero() {
+    // torch 2.15: [[0.],[1.]] @ [[-1., 2.]] -> [[-0., 0.], [-1., 2.]]; [[0., 0.]] @ [[-1.],[-3.]] -> [[0.]]
+    let a = tensor!([[0.], [1.]]);
+    let b = tensor!([[-1., 2.]]);
+    assert_eq!(a.matmul(&b).to_string(), "tensor([[-0.,  0.],\n        [-1.,  2.]])");
+    assert_eq!(tensor!([[0., 0.]]).matmul(&tensor!([[-1.], [-3.]])).to_string(), "tensor([[0.]])");
+}

@@ -38,22 +38,33 @@ fn with_matrix<T: Element, R>(t: &Tensor, f: impl FnOnce(ArrayView2<T>) -> R) ->
     with_slice(t, |s: &[T]| f(ArrayView2::from_shape((rows, cols), s).expect("contiguous copy")))
 }
 
-fn matmul_values<T: FloatElement + ndarray::LinalgScalar>(a: &Tensor, b: &Tensor) -> Vec<T> {
+fn matmul_values<T: FloatElement + ndarray::LinalgScalar>(a: &Tensor, b: &Tensor, gemm: bool) -> Vec<T> {
     with_matrix(a, |av: ArrayView2<T>| {
         with_matrix(b, |bv: ArrayView2<T>| {
             let mut out = Array2::<T>::zeros((av.nrows(), bv.ncols()));
             general_mat_mul(T::from_f64(1.0), &av, &bv, T::from_f64(0.0), &mut out);
+            // With one term per sum torch's matrix-matrix kernel writes the product itself (so
+            // 0 * -1 is -0.); the multiply here adds it to +0. (giving +0.). Longer sums, and
+            // torch's mv, dot and bmm, start from +0. (torch 2.15: [[0, 0]] @ [[-1], [-3]] is
+            // 0., [[0]] @ [[-1]] is -0., mv and bmm with one term give 0.).
+            if gemm && av.ncols() == 1 {
+                for ((i, j), v) in out.indexed_iter_mut() {
+                    *v = av[(i, 0)] * bv[(0, j)];
+                }
+            }
             out.into_raw_vec_and_offset().0
         })
     })
 }
 
-fn mm_values(a: &Tensor, b: &Tensor) -> Tensor {
+/// `a @ b` of two matrices, without history; `gemm` is torch's matrix-matrix kernel (mm,
+/// matmul of matrices), otherwise its mv, dot and bmm kernels (see `matmul_values`).
+fn mm_values(a: &Tensor, b: &Tensor, gemm: bool) -> Tensor {
     let (sa, sb) = (a.shape(), b.shape());
     let shape = [sa[0], sb[1]];
     let buffer = match a.dtype() {
-        DType::Float64 => Buffer::F64(matmul_values::<f64>(a, b)),
-        DType::Float32 => Buffer::F32(matmul_values::<f32>(a, b)),
+        DType::Float64 => Buffer::F64(matmul_values::<f64>(a, b, gemm)),
+        DType::Float32 => Buffer::F32(matmul_values::<f32>(a, b, gemm)),
         DType::Int64 | DType::Bool => {
             let (x, y) = (a.to_vec_i64(), b.to_vec_i64());
             let (n, k, m) = (sa[0], sa[1], sb[1]);
@@ -113,7 +124,7 @@ impl Tensor {
             );
         }
         check_same_dtype(self, other, "dot");
-        let out = mm_values(&self.reshape([1, -1]), &other.reshape([-1, 1])).reshape(Vec::<isize>::new()).detach();
+        let out = mm_values(&self.reshape([1, -1]), &other.reshape([-1, 1]), false).reshape(Vec::<isize>::new()).detach();
         // d (a . b) = b da + a db
         record(out, "DotBackward0", &[Some(self), Some(other)], &["self", "tensor"], |_| vec![SavedTensor::input(self), SavedTensor::input(other)], |s, g, needs| {
             vec![needs[0].then(|| s[1].mul(g)), needs[1].then(|| s[0].mul(g))]
@@ -134,7 +145,7 @@ impl Tensor {
             crate::raise!("mm: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", sa[0], sa[1], sb[0], sb[1]);
         }
         check_same_dtype(self, other, "mm");
-        let out = mm_values(self, other);
+        let out = mm_values(self, other, true);
         let (a_req, b_req) = (self.requires_grad(), other.requires_grad());
         // d (A B) = dA B + A dB:  grad_A = G B^T,  grad_B = A^T G
         record(
@@ -174,7 +185,7 @@ impl Tensor {
             crate::raise!("size mismatch, got input ({}), mat ({}x{}), vec ({})", sa[0], sa[0], sa[1], sv[0]);
         }
         check_same_dtype(self, vec, "mv");
-        let out = mm_values(self, &vec.reshape([-1, 1]).detach()).reshape([-1]).detach();
+        let out = mm_values(self, &vec.reshape([-1, 1]).detach(), false).reshape([-1]).detach();
         // d (A v) = dA v + A dv:  grad_A = g v^T,  grad_v = A^T g
         record(out, "MvBackward0", &[Some(self), Some(vec)], &["vec", "self"], |_| vec![SavedTensor::input(vec), SavedTensor::input(self)], |s, g, needs| {
             vec![
@@ -300,7 +311,7 @@ impl Tensor {
             crate::raise!("expected scalar type {} but found {}", dtype_title(da), dtype_title(db));
         }
         let (a, b) = (self.detach(), other.detach());
-        let parts: Vec<Buffer> = (0..sa[0] as isize).map(|i| mm_values(&a.select(0, i), &b.select(0, i)).contiguous_buffer()).collect();
+        let parts: Vec<Buffer> = (0..sa[0] as isize).map(|i| mm_values(&a.select(0, i), &b.select(0, i), false).contiguous_buffer()).collect();
         let buffer = match da {
             DType::Float32 => Buffer::F32(parts.into_iter().flat_map(|p| if let Buffer::F32(v) = p { v } else { unreachable!() }).collect()),
             DType::Float64 => Buffer::F64(parts.into_iter().flat_map(|p| if let Buffer::F64(v) = p { v } else { unreachable!() }).collect()),
