@@ -1080,7 +1080,7 @@ fn c10_name(dtype: DType) -> &'static str {
 }
 
 /// The row-major values of `t` broadcast to `shape`, converted to `dtype`.
-fn values_as(t: &Tensor, shape: &[usize], dtype: DType) -> Buffer {
+pub(crate) fn values_as(t: &Tensor, shape: &[usize], dtype: DType) -> Buffer {
     let t = t.detach();
     let t = if t.shape() == shape { t } else { t.expand(shape.to_vec()) };
     super::kernel::cast(t.contiguous_buffer(), dtype)
@@ -1094,7 +1094,7 @@ fn operand_values(op: &Operand, shape: &[usize], dtype: DType) -> Buffer {
 }
 
 /// Picks `a`'s element where `cond` is true and `b`'s elsewhere (all the same length).
-fn choose(cond: &[bool], a: Buffer, b: Buffer) -> Buffer {
+pub(crate) fn choose(cond: &[bool], a: Buffer, b: Buffer) -> Buffer {
     macro_rules! pick {
         ($variant:ident, $x:expr, $y:expr) => {
             Buffer::$variant(cond.iter().zip($x.into_iter().zip($y)).map(|(&c, (x, y))| if c { x } else { y }).collect())
@@ -1109,7 +1109,7 @@ fn choose(cond: &[bool], a: Buffer, b: Buffer) -> Buffer {
     }
 }
 
-fn broadcast_or_raise(a: &[usize], b: &[usize]) -> Vec<usize> {
+pub(crate) fn broadcast_or_raise(a: &[usize], b: &[usize]) -> Vec<usize> {
     if a == b {
         return a.to_vec();
     }

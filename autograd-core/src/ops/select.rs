@@ -2,10 +2,10 @@
 //! `where_` picks each element from one side; it never multiplies by a mask, so a NaN or an
 //! infinity on the side not taken never leaks into the result or the gradient.
 
+use super::elementwise::{broadcast_or_raise, choose, values_as};
 use crate::autograd::record::record;
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::{result_type, DType, Operand};
-use crate::layout::broadcast_shapes;
 use crate::storage::Buffer;
 use crate::tensor::Tensor;
 
@@ -14,43 +14,6 @@ fn promotion_class(t: &Tensor) -> Operand {
         Operand::ZeroDim(t.dtype())
     } else {
         Operand::Dimensioned(t.dtype())
-    }
-}
-
-/// The broadcast shape of `a` and `b`, or torch's error naming the first mismatching dim.
-fn broadcast_or_raise(a: &[usize], b: &[usize]) -> Vec<usize> {
-    broadcast_shapes(a, b).unwrap_or_else(|| {
-        let rank = a.len().max(b.len());
-        let at = |s: &[usize], i: usize| if i + s.len() >= rank { s[i + s.len() - rank] } else { 1 };
-        let i = (0..rank).find(|&i| at(a, i) != at(b, i) && at(a, i) != 1 && at(b, i) != 1).unwrap_or(0);
-        crate::raise!(
-            "The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {i}",
-            at(a, i),
-            at(b, i)
-        )
-    })
-}
-
-/// `t`'s values broadcast to `shape` and converted to `dtype`, row-major, without history.
-fn values_as(t: &Tensor, shape: &[usize], dtype: DType) -> Buffer {
-    let expanded = t.detach().expand(shape);
-    super::kernel::cast(expanded.contiguous_buffer(), dtype)
-}
-
-fn choose(cond: &[bool], a: Buffer, b: Buffer) -> Buffer {
-    macro_rules! pick {
-        ($variant:ident, $x:expr, $y:expr) => {
-            Buffer::$variant(
-                cond.iter().zip($x.into_iter().zip($y)).map(|(&c, (x, y))| if c { x } else { y }).collect(),
-            )
-        };
-    }
-    match (a, b) {
-        (Buffer::F32(x), Buffer::F32(y)) => pick!(F32, x, y),
-        (Buffer::F64(x), Buffer::F64(y)) => pick!(F64, x, y),
-        (Buffer::I64(x), Buffer::I64(y)) => pick!(I64, x, y),
-        (Buffer::Bool(x), Buffer::Bool(y)) => pick!(Bool, x, y),
-        _ => unreachable!("both sides were cast to the result dtype"),
     }
 }
 
