@@ -7,6 +7,7 @@ pub mod gather;
 pub mod index;
 pub mod inplace;
 pub(crate) mod kernel;
+pub(crate) mod sum_order;
 pub mod linalg;
 pub mod reduce;
 pub mod select;

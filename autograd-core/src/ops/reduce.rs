@@ -1,10 +1,9 @@
 //! Reductions: `sum`, `mean` (whole tensor or per dim), `norm`, `max`, `min`, and the
 //! `sum_to_size` that undoes broadcasting in backward.
 
-use ndarray::{ArrayD, Axis, IxDyn};
-use rayon::prelude::*;
 
-use super::kernel::{with_slice, PARALLEL_MIN};
+use super::kernel::Element;
+use super::sum_order::{torch_sum, SumElement};
 use super::shape::wrap_dim;
 use crate::autograd::record::record;
 use crate::autograd::saved::SavedTensor;
@@ -41,28 +40,35 @@ macro_rules! dims_int {
 }
 dims_int!(i32, i64, isize, usize);
 
-/// Sum of all elements, accumulated in f64 (closer to torch's pairwise sums than a plain
-/// float32 loop). Like torch's, every sum starts from +0 (Rust's float `Sum` starts from -0,
-/// which would print `-0.` for a sum of negative zeros where torch prints `0.`).
-fn sum_all_f64(t: &Tensor) -> f64 {
-    fn add(a: f64, b: f64) -> f64 {
-        a + b
+/// Sums of a floating-point tensor over the dims where `reduce` is true, in torch's order
+/// and precision (`sum_order`), row-major over the kept dims; `divisor` divides each sum in
+/// the tensor's dtype afterwards (torch's `mean` is `sum(...).div_(count)`).
+fn float_sums(t: &Tensor, reduce: &[bool], divisor: Option<usize>) -> Buffer {
+    fn run<T: SumElement + Element + std::ops::Div<Output = T>>(
+        t: &Tensor,
+        reduce: &[bool],
+        divisor: Option<usize>,
+    ) -> Vec<T> {
+        let sums = t.with_data(|d| {
+            let buffer = d.storage.read();
+            match T::slice(&buffer) {
+                Some(all) => torch_sum(all, d.layout.offset, &d.layout.shape, &d.layout.strides, reduce),
+                None => {
+                    drop(buffer);
+                    let shape = t.shape();
+                    let strides = crate::layout::contiguous_strides(&shape);
+                    torch_sum(&super::kernel::to_vec::<T>(t), 0, &shape, &strides, reduce)
+                }
+            }
+        });
+        match divisor {
+            Some(n) => sums.into_iter().map(|s| s / T::from_f64(n as f64)).collect(),
+            None => sums,
+        }
     }
     match t.dtype() {
-        DType::Float32 => with_slice(t, |s: &[f32]| {
-            if s.len() >= PARALLEL_MIN {
-                s.par_chunks(1 << 14).map(|c| c.iter().map(|&x| x as f64).fold(0.0, add)).reduce(|| 0.0, add)
-            } else {
-                s.iter().map(|&x| x as f64).fold(0.0, add)
-            }
-        }),
-        _ => with_slice(t, |s: &[f64]| {
-            if s.len() >= PARALLEL_MIN {
-                s.par_chunks(1 << 14).map(|c| c.iter().copied().fold(0.0, add)).reduce(|| 0.0, add)
-            } else {
-                s.iter().copied().fold(0.0, add)
-            }
-        }),
+        DType::Float64 => Buffer::F64(run::<f64>(t, reduce, divisor)),
+        _ => Buffer::F32(run::<f32>(t, reduce, divisor)),
     }
 }
 
@@ -94,22 +100,21 @@ fn resolve_dims(dims: &[isize], rank: usize) -> Vec<usize> {
     out
 }
 
-/// Sums over `dims` in f64 and returns the values with the kept/removed dims.
-fn sum_dims_values(t: &Tensor, dims: &[usize], keepdim: bool) -> (Vec<f64>, Vec<usize>) {
+/// Sums over `dims` (torch's order for floats, exact for integers), divided by `divisor` when
+/// given, with the output shape (reduced dims kept as 1 or removed).
+fn sum_dims(t: &Tensor, dims: &[usize], keepdim: bool, divisor: Option<usize>) -> Tensor {
     let shape = t.shape();
-    if dims.is_empty() {
-        // a 0-dim tensor: nothing to reduce, but a sum still starts from +0 (-0. becomes 0.)
-        return (t.to_vec_f64().into_iter().map(|v| v + 0.0).collect(), shape);
-    }
-    let mut array = ArrayD::from_shape_vec(IxDyn(&shape), t.to_vec_f64()).expect("shape matches");
-    for &d in dims.iter().rev() {
-        array = array.sum_axis(Axis(d));
-        if keepdim {
-            array.insert_axis_inplace(Axis(d));
-        }
-    }
-    let out_shape = array.shape().to_vec();
-    (array.into_raw_vec_and_offset().0, out_shape)
+    let reduce: Vec<bool> = (0..shape.len()).map(|d| dims.contains(&d)).collect();
+    let out_shape: Vec<usize> =
+        shape.iter().enumerate().filter(|&(d, _)| keepdim || !reduce[d]).map(|(d, &s)| if reduce[d] { 1 } else { s }).collect();
+    let buffer = if t.dtype().is_floating_point() {
+        float_sums(t, &reduce, divisor)
+    } else {
+        // integers and bools sum exactly, to int64
+        let strides = crate::layout::contiguous_strides(&shape);
+        Buffer::I64(torch_sum(&super::kernel::to_vec::<i64>(t), 0, &shape, &strides, &reduce))
+    };
+    Tensor::from_buffer(buffer, &out_shape)
 }
 
 impl Tensor {
@@ -119,7 +124,7 @@ impl Tensor {
         let out = if dtype == DType::Int64 {
             Tensor::from_i64(vec![super::kernel::to_vec::<i64>(self).iter().sum()], &[])
         } else {
-            scalar_of(sum_all_f64(self), dtype)
+            Tensor::from_buffer(float_sums(self, &vec![true; self.dim()], None), &[])
         };
         let shape = self.shape();
         // d sum(x) = 1 for every element
@@ -131,8 +136,7 @@ impl Tensor {
     pub fn sum_dim(&self, dims: impl Dims, keepdim: bool) -> Tensor {
         let shape = self.shape();
         let dims = resolve_dims(&dims.dims(), shape.len());
-        let (values, out_shape) = sum_dims_values(self, &dims, keepdim);
-        let out = Tensor::from_buffer(Buffer::from_f64(values, sum_dtype(self.dtype())), &out_shape);
+        let out = sum_dims(self, &dims, keepdim, None);
         // d sum(x, dim) = 1, broadcast back along the summed dims
         record(out, "SumBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| {
             vec![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape))]
@@ -145,7 +149,7 @@ impl Tensor {
         let dtype = self.dtype();
         check_mean_dtype(dtype);
         let n = self.numel();
-        let out = scalar_of(sum_all_f64(self) / n as f64, dtype);
+        let out = Tensor::from_buffer(float_sums(self, &vec![true; self.dim()], Some(n)), &[]);
         let shape = self.shape();
         // d mean(x) = 1/n for every element; torch: grad.expand(sizes) / numel
         record(out, "MeanBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| {
@@ -166,9 +170,7 @@ impl Tensor {
         let shape = self.shape();
         let dims = resolve_dims(&dims.dims(), shape.len());
         let count: usize = dims.iter().map(|&d| shape[d]).product();
-        let (values, out_shape) = sum_dims_values(self, &dims, keepdim);
-        let values = values.into_iter().map(|v| v / count as f64);
-        let out = Tensor::from_buffer(Buffer::from_f64(values, dtype), &out_shape);
+        let out = sum_dims(self, &dims, keepdim, Some(count));
         // d mean(x, dim) = 1/count, broadcast back along the reduced dims; torch:
         // sum_backward(grad, sizes, dims, keepdim) / count
         record(out, "MeanBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| {

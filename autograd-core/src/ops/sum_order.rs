@@ -1,0 +1,337 @@
+//! Floating-point sums added up in the order torch's CPU kernel adds them, so that a float32
+//! `sum`/`mean` (and every gradient that undoes broadcasting) agrees with torch to the last
+//! bit, not only to the printed digits.
+//!
+//! torch sums float32 in float32 (and float64 in float64), not in a wider type. Its reduction
+//! first lays the tensor out as its `TensorIterator` does — reduced dims innermost, ordered by
+//! the input's strides, neighbouring dims merged when they are one run in memory — and then
+//! walks it two dims at a time. Each 2-D step picks one of four loops (contiguous reduced dim:
+//! SIMD lanes along it; contiguous kept dim: SIMD lanes across it; otherwise scalar loops), and
+//! every loop sums with four interleaved accumulators and a four-level cascade (a partial sum
+//! is carried up a level every 16 rows), which keeps the rounding error small. The result is
+//! written as `out = 0`, then `out += partial` for each partial sum, in loop order.
+//!
+//! A SIMD register is modelled as `LANES` independent scalar accumulators: a vector add is a
+//! lane-wise float add, so the bits are the same. `LANES` is 256 bits' worth: 8 float32 or 4
+//! float64 lanes. Measured: on this project's machines torch reports the `AVX512` capability,
+//! yet its sums match 256-bit registers and not 512-bit ones (`tests/sum_order.rs`).
+//!
+//! Tensors of at least 32768 elements are summed by several threads in torch, in an order
+//! that depends on the thread count; those are summed here in the single-thread order.
+
+use std::ops::Add;
+
+/// An element type summed in its own precision, with torch's SIMD width for it (integers are
+/// exact in any order; they share the loops for the shapes).
+pub(crate) trait SumElement: Copy + Add<Output = Self> + PartialEq {
+    const ZERO: Self;
+    const LANES: usize;
+}
+
+impl SumElement for f32 {
+    const ZERO: f32 = 0.0;
+    const LANES: usize = 8;
+}
+
+impl SumElement for f64 {
+    const ZERO: f64 = 0.0;
+    const LANES: usize = 4;
+}
+
+impl SumElement for i64 {
+    const ZERO: i64 = 0;
+    const LANES: usize = 4;
+}
+
+/// Accumulators summed side by side in `row_sum` (torch's `ilp_factor`).
+const ILP: usize = 4;
+/// Levels of the cascade in `multi_row_sum`.
+const LEVELS: usize = 4;
+
+/// torch's `CeilLog2` (`utils.h`): 1 for 0, 1 and 2.
+fn ceil_log2(x: usize) -> usize {
+    if x <= 2 {
+        1
+    } else {
+        (usize::BITS - (x - 1).leading_zeros()) as usize
+    }
+}
+
+/// `chains` independent sums over `size` rows, with torch's cascade: every `2^level_power`
+/// rows a level's partial sums are carried into the next level (`multi_row_sum`).
+/// `load(i, c)` is row `i` of chain `c`.
+fn multi_row_sum<T: SumElement>(chains: usize, size: usize, load: &impl Fn(usize, usize) -> T) -> Vec<T> {
+    let level_power = (ceil_log2(size) / LEVELS).max(4);
+    let level_step = 1usize << level_power;
+    let level_mask = level_step - 1;
+    let mut acc = vec![vec![T::ZERO; chains]; LEVELS];
+    let mut i = 0;
+    while i + level_step <= size {
+        for _ in 0..level_step {
+            for (c, a) in acc[0].iter_mut().enumerate() {
+                *a = *a + load(i, c);
+            }
+            i += 1;
+        }
+        for j in 1..LEVELS {
+            for c in 0..chains {
+                acc[j][c] = acc[j][c] + acc[j - 1][c];
+                acc[j - 1][c] = T::ZERO;
+            }
+            if i & (level_mask << (j * level_power)) != 0 {
+                break;
+            }
+        }
+    }
+    for i in i..size {
+        for (c, a) in acc[0].iter_mut().enumerate() {
+            *a = *a + load(i, c);
+        }
+    }
+    for j in 1..LEVELS {
+        for c in 0..chains {
+            acc[0][c] = acc[0][c] + acc[j][c];
+        }
+    }
+    acc.swap_remove(0)
+}
+
+/// `chains` sums over `size` rows, each split into four interleaved accumulators that are
+/// cascaded, then the leftover rows, then the four folded together (`row_sum`).
+fn row_sum<T: SumElement>(chains: usize, size: usize, load: &impl Fn(usize, usize) -> T) -> Vec<T> {
+    let size_ilp = size / ILP;
+    let partial = multi_row_sum(ILP * chains, size_ilp, &|i, c| load(i * ILP + c / chains, c % chains));
+    let mut sums = partial[..chains].to_vec();
+    for i in size_ilp * ILP..size {
+        for (c, s) in sums.iter_mut().enumerate() {
+            *s = *s + load(i, c);
+        }
+    }
+    for k in 1..ILP {
+        for (c, s) in sums.iter_mut().enumerate() {
+            *s = *s + partial[k * chains + c];
+        }
+    }
+    sums
+}
+
+/// The sums of the tensor `data[offset + Σ index·stride]` (shape `shape`, strides in
+/// elements) over the dims where `reduce` is true, in row-major order of the kept dims.
+pub(crate) fn torch_sum<T: SumElement>(data: &[T], offset: usize, shape: &[usize], strides: &[usize], reduce: &[bool]) -> Vec<T> {
+    let out_shape: Vec<usize> = shape.iter().zip(reduce).filter(|(_, &r)| !r).map(|(&s, _)| s).collect();
+    let out_len: usize = out_shape.iter().product();
+    if shape.contains(&0) {
+        return vec![T::ZERO; out_len];
+    }
+    // the output's strides: row-major over the kept dims, 0 along the reduced ones
+    let mut out_strides = vec![0usize; shape.len()];
+    let mut acc = 1;
+    for d in (0..shape.len()).rev() {
+        if !reduce[d] {
+            out_strides[d] = acc;
+            acc *= shape[d];
+        }
+    }
+    // TensorIterator's dims, innermost first; size-1 dims disappear when dims are merged
+    let mut dims: Vec<Dim> = (0..shape.len())
+        .rev()
+        .filter(|&d| shape[d] != 1)
+        .map(|d| Dim { size: shape[d], out: out_strides[d], input: strides[d] })
+        .collect();
+    reorder(&mut dims);
+    let dims = coalesce(dims);
+    // torch fills the output with zeros, then adds every partial sum into it
+    let out_cells = vec![std::cell::Cell::new(T::ZERO); out_len];
+    let store = |position: usize, value: T| {
+        let cell = &out_cells[position];
+        cell.set(cell.get() + value);
+    };
+    let (d0, d1) = match dims.len() {
+        0 => (Dim { size: 1, out: 0, input: 0 }, Dim { size: 1, out: 0, input: 0 }),
+        1 => (dims[0], Dim { size: 1, out: 0, input: 0 }),
+        _ => (dims[0], dims[1]),
+    };
+    // the outer dims (2 and up), odometer with dim 2 fastest
+    let outer = if dims.len() > 2 { &dims[2..] } else { &[][..] };
+    let mut index = vec![0usize; outer.len()];
+    loop {
+        let in_base = offset + outer.iter().zip(&index).map(|(d, &i)| d.input * i).sum::<usize>();
+        let out_base = outer.iter().zip(&index).map(|(d, &i)| d.out * i).sum::<usize>();
+        loop_2d(data, in_base, out_base, d0, d1, &store);
+        let mut k = 0;
+        while k < outer.len() {
+            index[k] += 1;
+            if index[k] < outer[k].size {
+                break;
+            }
+            index[k] = 0;
+            k += 1;
+        }
+        if k == outer.len() {
+            break;
+        }
+    }
+    out_cells.into_iter().map(|c| c.get()).collect()
+}
+
+/// One dim of the iteration: its size and the output's and input's strides (elements).
+#[derive(Clone, Copy, Debug)]
+struct Dim {
+    size: usize,
+    out: usize,
+    input: usize,
+}
+
+/// TensorIterator's `reorder_dimensions` for a reduction: reduced dims (output stride 0) go
+/// innermost, then dims by increasing stride; an insertion sort that skips ambiguous pairs.
+fn reorder(dims: &mut [Dim]) {
+    // 1: swap, -1: keep, 0: undecided by this operand
+    let should_swap = |a: &Dim, b: &Dim| -> i32 {
+        // the output first: reduced dims to the front
+        if (a.out == 0) != (b.out == 0) {
+            return if b.out == 0 { 1 } else { -1 };
+        }
+        for (s0, s1) in [(a.out, b.out), (a.input, b.input)] {
+            if s0 == 0 || s1 == 0 {
+                continue;
+            }
+            if s0 < s1 {
+                return -1;
+            }
+            if s0 > s1 {
+                return 1;
+            }
+            if a.size > b.size {
+                return 1;
+            }
+        }
+        0
+    };
+    for i in 1..dims.len() {
+        let mut dim1 = i;
+        for dim0 in (0..i).rev() {
+            match should_swap(&dims[dim0], &dims[dim1]) {
+                c if c > 0 => {
+                    dims.swap(dim0, dim1);
+                    dim1 = dim0;
+                }
+                c if c < 0 => break,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// TensorIterator's `coalesce_dimensions`: neighbouring dims that are one run in memory for
+/// both output and input become one.
+fn coalesce(dims: Vec<Dim>) -> Vec<Dim> {
+    let mut out: Vec<Dim> = Vec::with_capacity(dims.len());
+    for d in dims {
+        if let Some(prev) = out.last_mut() {
+            if prev.size * prev.out == d.out && prev.size * prev.input == d.input {
+                prev.size *= d.size;
+                continue;
+            }
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// torch's 2-D loop of `cascade_sum` over `d0` (inner) and `d1`, adding each partial sum into
+/// the output with `store(position, value)`.
+fn loop_2d<T: SumElement>(data: &[T], in_base: usize, out_base: usize, d0: Dim, d1: Dim, store: &impl Fn(usize, T)) {
+    // the reduced dim first
+    let (d0, d1) = if d0.out != 0 && d1.out == 0 { (d1, d0) } else { (d0, d1) };
+    let at = |i: usize, j: usize| data[in_base + i * d0.input + j * d1.input];
+    if d0.out != 0 && d1.out != 0 {
+        // nothing reduced here: out += in, element by element
+        for j in 0..d1.size {
+            for i in 0..d0.size {
+                store(out_base + i * d0.out + j * d1.out, at(i, j));
+            }
+        }
+        return;
+    }
+    let out_at = |j: usize| out_base + j * d1.out;
+    let lanes = T::LANES;
+    let (size0, size1) = (d0.size, d1.size);
+    if d0.input == 1 && size0 >= lanes {
+        // contiguous reduced dim (`vectorized_inner_sum`): lanes along the row, the tail
+        // elements first, then the lanes in order
+        let vectors = size0 / lanes;
+        for j in 0..size1 {
+            let lane_sums = row_sum(lanes, vectors, &|v, lane| at(v * lanes + lane, j));
+            let mut total = T::ZERO;
+            for k in vectors * lanes..size0 {
+                total = total + at(k, j);
+            }
+            for s in lane_sums {
+                total = total + s;
+            }
+            store(out_at(j), total);
+        }
+    } else if d1.input == 1 && size1 >= lanes {
+        // contiguous kept dim (`vectorized_outer_sum`): lanes across columns, four registers
+        // at once, then one register at a time, then single columns
+        let mut j = 0;
+        while j + ILP * lanes <= size1 {
+            let sums = multi_row_sum(ILP * lanes, size0, &|i, c| at(i, j + c));
+            for (c, s) in sums.into_iter().enumerate() {
+                store(out_at(j + c), s);
+            }
+            j += ILP * lanes;
+        }
+        while j + lanes <= size1 {
+            let sums = row_sum(lanes, size0, &|i, c| at(i, j + c));
+            for (c, s) in sums.into_iter().enumerate() {
+                store(out_at(j + c), s);
+            }
+            j += lanes;
+        }
+        for j in j..size1 {
+            store(out_at(j), row_sum(1, size0, &|i, _| at(i, j))[0]);
+        }
+    } else if d0.input < d1.input {
+        // `scalar_inner_sum`: one row at a time
+        for j in 0..size1 {
+            store(out_at(j), row_sum(1, size0, &|i, _| at(i, j))[0]);
+        }
+    } else {
+        // `scalar_outer_sum`: four columns at a time, then single columns
+        let mut j = 0;
+        while j + ILP <= size1 {
+            let sums = multi_row_sum(ILP, size0, &|i, c| at(i, j + c));
+            for (c, s) in sums.into_iter().enumerate() {
+                store(out_at(j + c), s);
+            }
+            j += ILP;
+        }
+        for j in j..size1 {
+            store(out_at(j), row_sum(1, size0, &|i, _| at(i, j))[0]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceil_log2_is_torchs() {
+        assert_eq!([0, 1, 2, 3, 4, 5, 16, 17].map(ceil_log2), [1, 1, 1, 2, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn small_sums_are_exact_and_start_from_plus_zero() {
+        let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert_eq!(torch_sum(&x, 0, &[2, 3], &[3, 1], &[true, true]), vec![21.0]);
+        assert_eq!(torch_sum(&x, 0, &[2, 3], &[3, 1], &[true, false]), vec![5.0, 7.0, 9.0]);
+        assert_eq!(torch_sum(&x, 0, &[2, 3], &[3, 1], &[false, true]), vec![6.0, 15.0]);
+        let negative_zeros = [-0.0f64; 3];
+        let s = torch_sum(&negative_zeros, 0, &[3], &[1], &[true]);
+        assert!(s[0] == 0.0 && s[0].is_sign_positive());
+        // nothing reduced (a size-1 dim): still 0 + x
+        assert!(torch_sum(&negative_zeros, 0, &[3, 1], &[1, 1], &[false, true])[0].is_sign_positive());
+    }
+}
