@@ -847,3 +847,25 @@ fn a_product_of_one_term_keeps_the_sign_of_zero() {
     assert_eq!(a.matmul(&b).to_string(), "tensor([[-0.,  0.],\n        [-1.,  2.]])");
     assert_eq!(tensor!([[0., 0.]]).matmul(&tensor!([[-1.], [-3.]])).to_string(), "tensor([[0.]])");
 }
+
+#[test]
+fn log_softmax_backward_rounds_once_as_torchs_fused_kernel() {
+    // torch 2.15: `x = torch.zeros(1, 3, dtype=torch.float64, requires_grad=True)`,
+    // `x.log_softmax(1).sum().backward()`: 1 - 3 * exp(-log 3) with one rounding is 2^-54, not 0
+    let x = zeros_with(&[1, 3], TensorOptions::default().dtype(DType::Float64).requires_grad(true));
+    x.log_softmax(1).sum().backward();
+    assert_eq!(x.grad().unwrap().to_vec_f64(), vec![5.551115123125783e-17; 3]);
+}
+
+#[test]
+fn small_bmm_adds_rounded_products_as_torchs_kernel() {
+    // torch 2.15: a bmm with k*n*m < 400 sums separately rounded products from +0, so
+    // -1.5 * g + -1.5 * -g is exactly 0 (a fused multiply-add would leave 2^-27 here)
+    let g = 1.0f64 / 6.0;
+    let a = Tensor::from_vec(vec![-1.5, -1.5], &[1, 1, 2], DType::Float32);
+    let b = Tensor::from_vec(vec![g, 2.0 * g, -g, -2.0 * g], &[1, 2, 2], DType::Float32);
+    assert_eq!(a.bmm(&b).to_vec_f64(), vec![0.0, 0.0]);
+    let a = tensor!([[[0.1, 0.2, 0.3]]]);
+    let b = tensor!([[[0.3], [0.2], [0.1]]]);
+    assert_eq!(a.bmm(&b).item(), 0.10000000894069672);
+}

@@ -311,11 +311,15 @@ impl Tensor {
             crate::raise!("expected scalar type {} but found {}", dtype_title(da), dtype_title(db));
         }
         let (a, b) = (self.detach(), other.detach());
-        let parts: Vec<Buffer> = (0..sa[0] as isize).map(|i| mm_values(&a.select(0, i), &b.select(0, i), false).contiguous_buffer()).collect();
-        let buffer = match da {
-            DType::Float32 => Buffer::F32(parts.into_iter().flat_map(|p| if let Buffer::F32(v) = p { v } else { unreachable!() }).collect()),
-            DType::Float64 => Buffer::F64(parts.into_iter().flat_map(|p| if let Buffer::F64(v) = p { v } else { unreachable!() }).collect()),
-            _ => Buffer::I64(parts.into_iter().flat_map(|p| if let Buffer::I64(v) = p { v } else { unreachable!() }).collect()),
+        let (n, k, m) = (sa[1], sa[2], sb[2]);
+        let buffer = if k * n * m < 400 && da.is_floating_point() {
+            // torch's small-bmm kernel: per element a sum from +0 of separately rounded products
+            match da {
+                DType::Float64 => Buffer::F64(small_bmm(&super::kernel::to_vec::<f64>(&a), &super::kernel::to_vec::<f64>(&b), sa[0], n, k, m)),
+                _ => Buffer::F32(small_bmm(&super::kernel::to_vec::<f32>(&a), &super::kernel::to_vec::<f32>(&b), sa[0], n, k, m)),
+            }
+        } else {
+            bmm_by_batch(&a, &b, sa[0], da)
         };
         let out = Tensor::from_buffer(buffer, &[sa[0], sa[1], sb[2]]);
         let (a_req, b_req) = (self.requires_grad(), other.requires_grad());
@@ -344,5 +348,34 @@ impl Tensor {
                 ]
             },
         )
+    }
+}
+
+/// torch's `baddbmm_cpu_kernel`, used for a bmm whose `k * n * m` is under 400: every output
+/// element is `0 + a[i,0] b[0,j] + a[i,1] b[1,j] + ...`, each product rounded before the add.
+fn small_bmm<T: FloatElement>(a: &[T], b: &[T], batches: usize, n: usize, k: usize, m: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(batches * n * m);
+    for batch in 0..batches {
+        let (a, b) = (&a[batch * n * k..], &b[batch * k * m..]);
+        for i in 0..n {
+            for j in 0..m {
+                let mut acc = T::zero();
+                for p in 0..k {
+                    acc = acc + a[i * k + p] * b[p * m + j];
+                }
+                out.push(acc);
+            }
+        }
+    }
+    out
+}
+
+/// A larger bmm: one matrix product per batch (torch calls its gemm per batch).
+fn bmm_by_batch(a: &Tensor, b: &Tensor, batches: usize, dtype: DType) -> Buffer {
+    let parts: Vec<Buffer> = (0..batches as isize).map(|i| mm_values(&a.select(0, i), &b.select(0, i), false).contiguous_buffer()).collect();
+    match dtype {
+        DType::Float32 => Buffer::F32(parts.into_iter().flat_map(|p| if let Buffer::F32(v) = p { v } else { unreachable!() }).collect()),
+        DType::Float64 => Buffer::F64(parts.into_iter().flat_map(|p| if let Buffer::F64(v) = p { v } else { unreachable!() }).collect()),
+        _ => Buffer::I64(parts.into_iter().flat_map(|p| if let Buffer::I64(v) = p { v } else { unreachable!() }).collect()),
     }
 }

@@ -62,7 +62,9 @@ fn softmax_values<T: FloatElement>(values: &[T], shape: &[usize], dim: usize, lo
 
 /// The gradient of softmax (`y * (g - sum(g * y))`) or log_softmax (`g - exp(y) * sum(g)`)
 /// along `dim`, in torch's CPU kernel order: each lane's sum runs left to right in the
-/// tensor's dtype. Used when no graph of the backward is needed.
+/// tensor's dtype, and log_softmax's `g - exp(y) * sum` rounds once, as torch's fused
+/// multiply-add does. Used when no graph of the backward is needed. (torch's exp is SLEEF's,
+/// which can differ from ours in the last bit.)
 fn backward_values<T: FloatElement>(g: &[T], y: &[T], shape: &[usize], dim: usize, log: bool) -> Vec<T> {
     let (outer, size, inner) = lanes(shape, dim);
     let mut out = vec![T::from_f64(0.0); g.len()];
@@ -75,7 +77,8 @@ fn backward_values<T: FloatElement>(g: &[T], y: &[T], shape: &[usize], dim: usiz
             }
             for k in 0..size {
                 let (gk, yk) = (g[at(k)], y[at(k)]);
-                out[at(k)] = if log { gk - yk.exp() * sum } else { yk * (gk - sum) };
+                // torch's vectorised `x - exp(y) * sum` is compiled to one fused multiply-add
+                out[at(k)] = if log { (-yk.exp()).mul_add(sum, gk) } else { yk * (gk - sum) };
             }
         }
     }
