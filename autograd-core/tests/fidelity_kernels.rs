@@ -869,3 +869,15 @@ fn small_bmm_adds_rounded_products_as_torchs_kernel() {
     let b = tensor!([[[0.3], [0.2], [0.1]]]);
     assert_eq!(a.bmm(&b).item(), 0.10000000894069672);
 }
+
+#[test]
+fn a_norm_over_dims_of_size_one_is_the_absolute_value() {
+    // torch 2.15: x2.norm(p=3.0, dim=1, keepdim=True) of [[0.25], [0.5], [4.0]] is exactly
+    // [[0.25], [0.5], [4.0]] and the gradient exactly 1 (pow and root would give 0.24999999)
+    let x = tensor!([[0.25], [0.5], [4.]], requires_grad = true);
+    let n = x.norm_dim(3.0, 1, true);
+    assert_eq!(n.to_vec_f64(), vec![0.25, 0.5, 4.0]);
+    n.sum().backward();
+    assert_eq!(x.grad().unwrap().to_vec_f64(), vec![1.0, 1.0, 1.0]);
+    assert_eq!(tensor!([-0.25]).norm_p(0.5).item(), 0.25);
+}

@@ -886,8 +886,14 @@ fn check_norm_dtype(t: &Tensor) {
 /// float32 or 4 float64), added up left to right, then the leftover elements one by one with
 /// a fused multiply-add when there were no full lanes (float64: always); every other p, and p = 2 along
 /// another dim, one running sum from the left.
+///
+/// A lane of one element is not reduced at all: torch's `linalg_vector_norm` returns `|x|`
+/// (`x != 0` for p = 0) when every reduced dim has size 1, so `(|x|^p)^(1/p)` never rounds.
 fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bool) -> T {
     let zero = T::from_f64(0.0);
+    if let [x] = values {
+        return if p == 0.0 { T::from_f64(f64::from(u8::from(*x != zero))) } else { x.abs() };
+    }
     if p == 2.0 {
         let n = values.len();
         let width = if T::DTYPE == DType::Float64 { 4 } else { 8 };
