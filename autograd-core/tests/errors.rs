@@ -700,3 +700,11 @@ fn typed_errors_keep_their_kind() {
     let payload = catch_unwind(|| tensor!([1., 2., 3.]).item()).unwrap_err();
     assert_eq!(TorchError::from_payload(payload.as_ref()).kind, ErrorKind::RuntimeError);
 }
+
+#[test]
+fn indexing_an_empty_dim_with_an_index_tensor_words_it_as_torch() {
+    // torch.zeros(0)[torch.tensor([0])]
+    assert_eq!(raised(|| zeros(&[0]).index_with(&tensor!([0]))), "IndexError: index is out of bounds for dimension with size 0");
+    // torch.zeros(3)[torch.tensor([5])]
+    assert_eq!(raised(|| zeros(&[3]).index_with(&tensor!([5]))), "IndexError: index 5 is out of bounds for dimension 0 with size 3");
+}

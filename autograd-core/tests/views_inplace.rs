@@ -425,3 +425,25 @@ fn backward_with_inputs_still_fills_the_roots_retained_grad() {
     assert_eq!(grad_text(&x4), "None");
     assert_eq!(grad_text(&x15), "None");
 }
+
+#[test]
+fn saved_tensors_are_the_ones_torch_keeps() {
+    // torch 2.15: gather keeps its input, so changing it afterwards is the version error
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let y = &x * 2.0;
+    let g = y.gather(0, &tensor!([1]));
+    y.mul_(2.0);
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.sum().backward())).expect_err("torch raises");
+    let err = autograd_core::error::TorchError::from_payload(&*err);
+    assert_eq!(
+        err.message,
+        "one of the variables needed for gradient computation has been modified by an inplace operation: [torch.FloatTensor [3]], which is output 0 of Mul, is at version 1; expected version 0 instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False)."
+    );
+    // a / b keeps `a` only when b needs a gradient: changing `a` afterwards is fine here
+    let a = tensor!([1., 2.], requires_grad = true);
+    let y = &a * 1.0;
+    let z = y.div(&tensor!([4., 5.]));
+    y.mul_(3.0);
+    z.sum().backward();
+    assert_eq!(a.grad().unwrap().to_string(), "tensor([0.2500, 0.2000])");
+}

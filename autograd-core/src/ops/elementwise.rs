@@ -536,14 +536,18 @@ impl Tensor {
             Operand::Tensor(_) => None,
         };
         let b_tensor = b.tensor();
+        let b_req = b_tensor.map(Tensor::requires_grad).unwrap_or(false);
         // d(a / b) = da / b - a db / b^2
         record(
             out,
             "DivBackward0",
             &[Some(self), b_tensor],
             &["self", "other"],
+            // like torch, `self` is kept only when b's gradient needs it (so changing `a` in
+            // place afterwards is fine when b needs no gradient)
             |_| match (b_tensor, b) {
-                (Some(bt), _) => vec![SavedTensor::input(self), SavedTensor::input(bt)],
+                (Some(bt), _) if b_req => vec![SavedTensor::input(bt).named("other"), SavedTensor::input(self).named("self")],
+                (Some(bt), _) => vec![SavedTensor::input(bt).named("other")],
                 // a number is kept as torch keeps it (see `mul`)
                 (None, Operand::Scalar(s)) => vec![SavedTensor::input(&wrapped_number(s)).named("other")],
                 (None, Operand::Tensor(_)) => unreachable!("a tensor operand has a tensor"),
@@ -551,11 +555,11 @@ impl Tensor {
             move |saved, g, needs| match scalar {
                 Some(c) => vec![Some(fit(g.div(c), &meta_a)), None],
                 None => {
-                    let (a, b) = (&saved[0], &saved[1]);
+                    let b = &saved[0];
                     vec![
                         needs[0].then(|| fit(g.div(b), &meta_a)),
                         // torch: -grad * ((self / other) / other), so x / x gives exactly 0
-                        needs[1].then(|| fit((-g).mul(&a.div(b).div(b)), &meta_b)),
+                        needs[1].then(|| fit((-g).mul(&saved[1].div(b).div(b)), &meta_b)),
                     ]
                 }
             },

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::shape::wrap_dim;
 use crate::autograd::record::record;
+use crate::autograd::saved::SavedTensor;
 use crate::dtype::DType;
 use crate::layout::contiguous_strides;
 use crate::storage::Buffer;
@@ -65,13 +66,16 @@ pub(crate) fn take_op(input: &Tensor, positions: Arc<Vec<usize>>, shape: &[usize
     });
     let out = Tensor::from_buffer(buffer, shape);
     let input_shape = input.shape();
+    // torch's gather_backward takes `self` itself (the others only its sizes), so
+    // GatherBackward0 keeps the input: changing it in place later is torch's version error
+    let keeps_input = names.take == "GatherBackward0";
     // d take(x)[k] = 1 at the position it read: grad put back (summed) into zeros
     record(
         out,
         names.take,
         &[Some(input)],
         &[],
-        |_| vec![],
+        |_| if keeps_input { vec![SavedTensor::input(input).named("self")] } else { vec![] },
         move |_, g, _| vec![Some(put_op(&input_shape, positions.clone(), g, names))],
     )
 }
@@ -332,6 +336,10 @@ impl Tensor {
                     .into_iter()
                     .map(|v| {
                         let s = size as i64;
+                        if size == 0 {
+                            // torch's index kernel words an empty dim without the numbers
+                            crate::raise!(IndexError, "index is out of bounds for dimension with size 0");
+                        }
                         if v < -s || v >= s {
                             crate::raise!(IndexError, "index {v} is out of bounds for dimension 0 with size {size}");
                         }
