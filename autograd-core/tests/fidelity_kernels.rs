@@ -881,3 +881,15 @@ fn a_norm_over_dims_of_size_one_is_the_absolute_value() {
     assert_eq!(x.grad().unwrap().to_vec_f64(), vec![1.0, 1.0, 1.0]);
     assert_eq!(tensor!([-0.25]).norm_p(0.5).item(), 0.25);
 }
+
+#[test]
+fn pow_special_cases_are_for_a_number_exponent_only() {
+    // torch 2.15, x = [-inf, -0., 4.] float64: x.pow(-0.5) uses 1/sqrt(x), a 0-dim tensor
+    // exponent uses std::pow
+    let x = Tensor::from_vec(vec![-INF, -0.0, 4.0], &[3], DType::Float64);
+    let bits = |t: Tensor| t.to_vec_f64().iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(" ");
+    assert_eq!(bits(x.pow(&Tensor::from_vec(vec![-0.5], &[], DType::Float64))), "0.0 inf 0.5");
+    assert_eq!(bits(x.pow(-0.5)), "NaN -inf 0.5");
+    assert_eq!(bits(x.pow(&Tensor::from_vec(vec![0.5], &[], DType::Float64))), "inf 0.0 2.0");
+    assert_eq!(bits(x.pow(0.5)), "NaN -0.0 2.0");
+}

@@ -256,7 +256,9 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                 BinaryOp::Sub => arith!(|x: T, y: T| x.sub(y)),
                 BinaryOp::Mul => arith!(|x: T, y: T| x.mul(y)),
                 BinaryOp::Div => arith!(|x: T, y: T| x.div(y)),
-                BinaryOp::Pow => match (sb.len(), sb.first().map(|v| v.to_f64())) {
+                // torch's special cases (x*x, 1/sqrt(x), ...) are for a number exponent only; a
+                // tensor exponent, even a 0-dim one, is std::pow (pow(-inf, -0.5) is 0, not nan)
+                BinaryOp::Pow => match (sb.len(), sb.first().map(|v| v.to_f64()).filter(|_| matches!(b, Operand::Scalar(_)))) {
                     // the input may be compact (an expanded tensor passed un-expanded): the
                     // powers are taken once per stored element, then broadcast to full size
                     (1, Some(e)) => {
