@@ -266,9 +266,37 @@ fn interrupt(kernel: &Arc<Kernel>) {
     });
 }
 
+
+/// An execute_request that asks for the queue to stop when a cell fails (the default).
+fn stops_on_error(msg: &Message) -> bool {
+    msg.msg_type() == "execute_request" && msg.content["stop_on_error"].as_bool().unwrap_or(true)
+}
+
 async fn serve_router(kernel: Arc<Kernel>, mut socket: RouterSocket, channel: &'static str) -> Result<()> {
+    // true after a failed cell, while the requests queued behind it are answered `aborted`
+    let mut aborting = false;
     loop {
-        let frames = to_frames(socket.recv().await?);
+        let received = if aborting {
+            // only what is already queued (Run All sent its cells together, long before this
+            // cell failed); a request sent after the client saw this one finish runs normally
+            tokio::task::yield_now().await;
+            let ready = tokio::select! {
+                biased;
+                received = socket.recv() => Some(received),
+                () = std::future::ready(()) => None,
+            };
+            match ready {
+                Some(received) => received,
+                None => {
+                    // the queue is empty: the next request runs again
+                    aborting = false;
+                    continue;
+                }
+            }
+        } else {
+            socket.recv().await
+        };
+        let frames = to_frames(received?);
         let msg = match Message::decode(frames, &kernel.signer) {
             Ok(msg) => msg,
             Err(e) => {
@@ -277,9 +305,18 @@ async fn serve_router(kernel: Arc<Kernel>, mut socket: RouterSocket, channel: &'
             }
         };
         kernel.status(&msg, "busy");
-        // execute runs in its own task so control requests (interrupt) are not blocked
-        let answer = handle(&kernel, &msg).await;
+        let answer = if aborting && stops_on_error(&msg) {
+            // as ipykernel: no execute_input, no execution count, just the reply
+            Some(("execute_reply".to_string(), json!({ "status": "aborted" })))
+        } else {
+            // execute runs in its own task so control requests (interrupt) are not blocked
+            handle(&kernel, &msg).await
+        };
         if let Some((reply_type, content)) = answer {
+            // a failed cell (error, compile error, interrupt) stops the cells queued after it
+            if stops_on_error(&msg) && content["status"] == "error" && !msg.content["silent"].as_bool().unwrap_or(false) {
+                aborting = true;
+            }
             let reply = Message::child(&msg, &reply_type, content);
             socket.send(bytes_compat::from_frames(reply.encode(&kernel.signer))).await?;
         }

@@ -2,7 +2,8 @@
 // Playwright, the way a student would: first as saved (untrusted: JupyterLab sanitises the
 // HTML), then after "Run All" with the Rust (autograd) kernel. In both states every graph
 // picture and every tensor table must be on screen with a non-zero size, and graph pictures
-// must carry their node labels. Screenshots are kept in tests/browser/artifacts/ (or
+// must carry their node labels. Then Run All on a notebook whose second cell fails: the cells
+// after it must stay unrun, as with ipykernel. Screenshots are kept in tests/browser/artifacts/ (or
 // $AUTOGRAD_BROWSER_ARTIFACTS).
 //
 //   node tests/browser/lab_test.mjs        (test.sh sets up the venv, Chromium and npm first)
@@ -112,11 +113,70 @@ async function screenshots(page, prefix) {
   }
 }
 
+/** A notebook whose second cell fails (no `raises-exception` tag): Run All must stop there. */
+const STOP_NOTEBOOK = 'zz-run-all-stops-at-an-error.ipynb';
+function writeStopNotebook(dir) {
+  const cell = (source) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source });
+  const nb = {
+    cells: [
+      cell('let before = 1;'),
+      cell('let t = tensor!([1., 2.]);\nt.backward();'),
+      cell('let after = 2;\nafter'),
+      cell('before + 1'),
+    ],
+    metadata: { kernelspec: { name: 'rust-autograd', display_name: 'Rust (autograd)', language: 'rust' } },
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+  fs.writeFileSync(path.join(dir, STOP_NOTEBOOK), JSON.stringify(nb));
+}
+
+/** Run All on STOP_NOTEBOOK: the failing cell shows its error, the cells after it show no
+ * output and no execution count (the kernel answered them `aborted`, as ipykernel does). */
+async function checkRunAllStops(page, base, token, failures) {
+  await page.goto(`${base}/lab/tree/${encodeURIComponent(STOP_NOTEBOOK)}?reset&token=${token}`);
+  await page.waitForFunction(() => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const ctx = w && w.sessionContext;
+    return w && w.content && w.content.widgets.length > 0 && ctx && ctx.session && ctx.session.kernel && ctx.session.kernel.status === 'idle';
+  }, null, { timeout: 180000 });
+  await page.evaluate(() => window.jupyterapp.commands.execute('notebook:run-all-cells'));
+  // done when no cell is waiting ([*]) and the kernel is idle again
+  await page.waitForFunction(() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const prompts = [...panel.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map((p) => p.textContent);
+    return prompts.length === 4 && !prompts.some((p) => p.includes('*')) && /\[ *1 *\]/.test(prompts[0]) && panel.sessionContext.session.kernel.status === 'idle';
+  }, null, { timeout: 300000, polling: 500 });
+  await page.waitForTimeout(1500);
+  const cells = await page.evaluate(() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    return [...panel.node.querySelectorAll('.jp-CodeCell')].map((c) => ({
+      prompt: c.querySelector('.jp-InputPrompt').textContent.trim(),
+      outputs: c.querySelectorAll('.jp-OutputArea-output').length,
+      text: (c.querySelector('.jp-OutputArea') || { textContent: '' }).textContent,
+    }));
+  });
+  const fail = (msg) => failures.push(`Run All stops at an error: ${msg}`);
+  if (!/\[ *2 *\]/.test(cells[1].prompt) || !cells[1].text.includes('RuntimeError')) fail(`the failing cell shows ${JSON.stringify(cells[1])}`);
+  for (const i of [2, 3]) {
+    if (!/\[ *\]/.test(cells[i].prompt) || cells[i].outputs !== 0) fail(`cell ${i + 1} after the error ran: ${JSON.stringify(cells[i])}`);
+  }
+  await page.screenshot({ path: path.join(artifacts, 'run-all-stops-at-an-error.png') });
+  console.log(`Run All with a failing cell: prompts ${cells.map((c) => c.prompt).join(' ')}`);
+  await page.evaluate(async () => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    await panel.sessionContext.shutdown();
+    panel.context.model.dirty = false;
+    panel.dispose();
+  });
+}
+
 async function main() {
   fs.mkdirSync(artifacts, { recursive: true });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'autograd-lab-'));
   const notebooks = fs.readdirSync(path.join(root, 'notebooks')).filter((f) => f.endsWith('.ipynb') && (only.length === 0 || only.some((o) => f.includes(o))));
   for (const f of notebooks) fs.copyFileSync(path.join(root, 'notebooks', f), path.join(work, f));
+  writeStopNotebook(work);
   // a private Jupyter: our kernelspec, fresh settings (no windowing, so every cell is laid out)
   const prefix = path.join(work, '.jupyter-prefix');
   const install = spawnSync(kernel, ['install', '--prefix', prefix, '--core-path', path.join(root, 'autograd-core')], { encoding: 'utf8' });
@@ -208,6 +268,7 @@ async function main() {
         panel.dispose();
       });
     }
+    if (only.length === 0 || only.some((o) => STOP_NOTEBOOK.includes(o))) await checkRunAllStops(page, base, token, failures);
   } finally {
     if (browser) await browser.close();
     lab.kill('SIGTERM');

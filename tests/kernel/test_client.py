@@ -246,3 +246,57 @@ def test_a_second_client_on_the_same_kernel_gets_its_own_replies(kernel):
         assert reply["status"] == "ok" and results[0]["text/plain"] == "tensor([3., 6.])"
     finally:
         second.stop_channels()
+
+
+def collect(kc, msg_ids, timeout=300):
+    """Replies and iopub messages for requests sent at once: {msg_id: (reply, [iopub types])}."""
+    replies, iopub = {}, {m: [] for m in msg_ids}
+    while len(replies) < len(msg_ids):
+        msg = kc.get_shell_msg(timeout=timeout)
+        replies[msg["parent_header"]["msg_id"]] = msg["content"]
+    # every request ends with its idle status on iopub
+    idle = set()
+    while idle != set(msg_ids):
+        msg = kc.get_iopub_msg(timeout=timeout)
+        parent = msg["parent_header"].get("msg_id")
+        if parent in iopub:
+            kind = msg["msg_type"]
+            if kind == "status":
+                kind = msg["content"]["execution_state"]
+                if kind == "idle":
+                    idle.add(parent)
+            iopub[parent].append(kind)
+    return {m: (replies[m], iopub[m]) for m in msg_ids}
+
+
+def test_run_all_stops_at_a_failing_cell_as_ipykernel(kernel):
+    """JupyterLab's Run All sends every cell at once with stop_on_error: after a failing cell,
+    the queued ones are answered `aborted` (busy, reply, idle; no input, no count) and never
+    run."""
+    _, kc = kernel
+    run(kc, "let mut side_effect = 0;")
+    first = kc.execute("let bad = tensor!([1., 2.]);\nbad.backward();")
+    second = kc.execute("side_effect += 1;\nshow!(side_effect);")
+    third = kc.execute("side_effect += 10;")
+    out = collect(kc, [first, second, third])
+    assert out[first][0]["status"] == "error"
+    assert out[first][0]["ename"] == "RuntimeError"
+    for aborted in (second, third):
+        reply, iopub = out[aborted]
+        assert reply["status"] == "aborted", reply
+        assert "execution_count" not in reply
+        assert iopub == ["busy", "idle"], iopub
+    # nothing after the failing cell ran, and the next cell runs again
+    reply, out_text, _, _, _ = run(kc, "show!(side_effect);")
+    assert reply["status"] == "ok" and out_text == "0\n"
+
+
+def test_a_request_without_stop_on_error_still_runs_after_a_failure(kernel):
+    _, kc = kernel
+    first = kc.execute("let nope: i32 = \"text\";")
+    second = kc.execute("let ran_anyway = 7;", stop_on_error=False)
+    out = collect(kc, [first, second])
+    assert out[first][0]["status"] == "error" and out[first][0]["ename"] == "CompilationError"
+    assert out[second][0]["status"] == "ok", out[second][0]
+    reply, _, _, results, _ = run(kc, "ran_anyway")
+    assert reply["status"] == "ok" and results[0]["text/plain"] == "7"
