@@ -245,6 +245,77 @@ fn writing_into_an_expanded_tensor_is_refused() {
 }
 
 #[test]
+fn an_input_that_partly_overlaps_the_written_tensor_is_refused() {
+    // torch 2.15: x = torch.arange(4.); x.add_(x[3]) -> RuntimeError (assert_no_partial_overlap);
+    // reading exactly the written tensor (x.add_(x)) or a disjoint part of it is fine
+    const PARTIAL: &str = "unsupported operation: some elements of the input tensor and the written-to tensor refer to \
+                           a single memory location. Please clone() the tensor before performing the operation.";
+    let refused = |f: &dyn Fn(&Tensor)| {
+        let x = arange(4.0);
+        raised(|| f(&x))
+    };
+    let ran = |f: &dyn Fn(&Tensor)| {
+        let x = arange(4.0);
+        f(&x);
+        x.to_string()
+    };
+    let cases: Vec<(&str, Box<dyn Fn(&Tensor)>)> = vec![
+        ("x.add_(x[3])", Box::new(|x| drop(x.add_(&x.index(idx![3]))))),
+        ("x += x[3]", Box::new(|x| {
+            let mut y = x.clone();
+            y += &x.index(idx![3]);
+        })),
+        ("x.mul_(x[3:])", Box::new(|x| drop(x.mul_(&x.index(idx![3..]))))),
+        ("x.pow_(x[3])", Box::new(|x| drop(x.pow_(&x.index(idx![3]))))),
+        ("x[0:2].sub_(x[1:3])", Box::new(|x| drop(x.index(idx![0..2]).sub_(&x.index(idx![1..3]))))),
+        ("x[3].div_(x)", Box::new(|x| drop(x.index(idx![3]).div_(x)))),
+        ("x.view(2, 2).add_(x.view(2, 2).t())", Box::new(|x| drop(x.view(&[2, 2]).add_(&x.view(&[2, 2]).t())))),
+        ("x.unsqueeze(0).add_(x)", Box::new(|x| drop(x.unsqueeze(0).add_(x)))),
+        ("x[1:2].add_(x[1])", Box::new(|x| drop(x.index(idx![1..2]).add_(&x.index(idx![1]))))),
+        ("x.copy_(x[3])", Box::new(|x| drop(x.copy_(&x.index(idx![3]))))),
+        // the overlap is found before the shapes are compared
+        ("x[0:2].copy_(x[1:4])", Box::new(|x| drop(x.index(idx![0..2]).copy_(&x.index(idx![1..4]))))),
+        ("x[0:2] = x[1:3]", Box::new(|x| drop(x.assign(idx![0..2], &x.index(idx![1..3]))))),
+        // index_put_ refuses any value in the written tensor, even a disjoint part
+        ("x[torch.tensor([0, 1])] = x[2:4]", Box::new(|x| drop(x.assign_with(&tensor!([0, 1]), &x.index(idx![2..4]))))),
+    ];
+    for (python, f) in &cases {
+        assert_eq!(refused(f.as_ref()).message, PARTIAL, "{python}");
+    }
+    let cases: Vec<(&str, Box<dyn Fn(&Tensor)>, &str)> = vec![
+        ("x.add_(x)", Box::new(|x| drop(x.add_(x))), "tensor([0., 2., 4., 6.])"),
+        ("x[0:2].add_(x[2:4])", Box::new(|x| drop(x.index(idx![0..2]).add_(&x.index(idx![2..4])))), "tensor([2., 4., 2., 3.])"),
+        // the same elements in the same order, through other views
+        ("x.view(2, 2).add_(x.view(1, 4).view(2, 2))", Box::new(|x| drop(x.view(&[2, 2]).add_(&x.view(&[1, 4]).view(&[2, 2])))), "tensor([0., 2., 4., 6.])"),
+        ("x.add_(x.unsqueeze(0)[0])", Box::new(|x| drop(x.add_(&x.unsqueeze(0).select(0, 0)))), "tensor([0., 2., 4., 6.])"),
+        // a column of a matrix is not dense: torch does not decide, and does not raise
+        ("x.view(2, 2)[0].add_(x.view(2, 2)[:, 0])", Box::new(|x| drop(x.view(&[2, 2]).select(0, 0).add_(&x.view(&[2, 2]).select(1, 0)))), "tensor([0., 3., 2., 3.])"),
+        ("x.fill_(x[3])", Box::new(|x| drop(x.fill_tensor_(&x.index(idx![3])))), "tensor([3., 3., 3., 3.])"),
+        // Python's setitem fills from a 0-dim value and copies from the value expanded
+        ("x[0:3] = x[3]", Box::new(|x| drop(x.assign(idx![0..3], &x.index(idx![3])))), "tensor([3., 3., 3., 3.])"),
+        ("x[1:3] = x[0:1]", Box::new(|x| drop(x.assign(idx![1..3], &x.index(idx![0..1])))), "tensor([0., 0., 0., 3.])"),
+        ("x[0] = x[3]", Box::new(|x| drop(x.assign(idx![0], &x.index(idx![3])))), "tensor([3., 1., 2., 3.])"),
+        ("x[3] = x[3]", Box::new(|x| drop(x.assign(idx![3], &x.index(idx![3])))), "tensor([0., 1., 2., 3.])"),
+    ];
+    for (python, f, expected) in &cases {
+        assert_eq!(ran(f.as_ref()), *expected, "{python}");
+    }
+    // masks: x[0:2].masked_fill_(x[1:3], False) is refused, x.masked_fill_(x, False) runs
+    let b = tensor!([true, false, true, true]);
+    assert_eq!(raised(|| drop(b.index(idx![0..2]).masked_fill_(&b.index(idx![1..3]), 0.0))).message, PARTIAL);
+    assert_eq!(b.masked_fill_(&b, 0.0).to_string(), "tensor([False, False, False, False])");
+    // x.expand(2, 4).add_(x[1]): the written tensor's own overlap is reported first
+    let x = arange(4.0);
+    assert!(raised(|| drop(x.expand(&[2, 4]).add_(&x.index(idx![1])))).message.starts_with("unsupported operation: more than one element"));
+    // a leaf that requires grad: the leaf rule comes first
+    let x = arange(4.0).requires_grad_(true);
+    assert_eq!(raised(|| drop(x.add_(&x.index(idx![3])))).message, "a leaf Variable that requires grad is being used in an in-place operation.");
+    // with history: y = x * 1; y.add_(y[3])
+    let y = &x * 1.0;
+    assert_eq!(raised(|| drop(y.add_(&y.index(idx![3])))).message, PARTIAL);
+}
+
+#[test]
 fn new_in_place_ops_record_their_node() {
     let x = tensor!([-1., 0.5, 2.], requires_grad = true);
     let cases: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>)> = vec![

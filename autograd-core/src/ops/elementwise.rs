@@ -116,7 +116,7 @@ impl<'a> Operand<'a> {
         }
     }
 
-    fn tensor(&self) -> Option<&'a Tensor> {
+    pub(crate) fn tensor(&self) -> Option<&'a Tensor> {
         match self {
             Operand::Tensor(t) => Some(t),
             Operand::Scalar(_) => None,

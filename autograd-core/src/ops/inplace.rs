@@ -4,6 +4,7 @@
 //! tensor's new grad_fn, or, on a view, part of its base's `CopySlices` (see `autograd::views`).
 
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+use std::sync::Arc;
 
 use super::elementwise::{IntoOperand, Scalar};
 use super::index::write_buffer;
@@ -11,6 +12,7 @@ use crate::autograd::grad_mode::{is_grad_enabled, no_grad};
 use crate::autograd::record::record;
 use crate::autograd::views::{rebase_history, ViewCreation};
 use crate::dtype::Category;
+use crate::layout::{overlap, Overlap};
 use crate::tensor::Tensor;
 
 /// Raises PyTorch's errors when an in-place change of `t` would break the graph.
@@ -53,6 +55,42 @@ fn check_no_internal_overlap(t: &Tensor) {
     }
 }
 
+/// How `input`'s elements meet those of `written` (torch's `get_overlap_status`): `No` unless
+/// both live in one storage.
+fn overlap_status(written: &Tensor, input: &Tensor) -> Overlap {
+    if written.same(input) {
+        return Overlap::Full;
+    }
+    let (a, a_storage) = written.with_data(|d| (d.layout.clone(), Arc::as_ptr(&d.storage)));
+    let (b, b_storage) = input.with_data(|d| (d.layout.clone(), Arc::as_ptr(&d.storage)));
+    if !std::ptr::eq(a_storage, b_storage) {
+        return Overlap::No;
+    }
+    overlap(&a, &b)
+}
+
+const OVERLAP_MESSAGE: &str = "unsupported operation: some elements of the input tensor and the written-to tensor refer \
+                               to a single memory location. Please clone() the tensor before performing the operation.";
+
+/// torch's `assert_no_partial_overlap`: an elementwise in-place op may read exactly the tensor
+/// it writes (`x.add_(x)`), not a part of it or the same elements in another order
+/// (`x.add_(x[3])`, `x[0:2].add_(x[1:3])`, `m.add_(m.t())`).
+#[track_caller]
+pub(crate) fn check_no_partial_overlap(written: &Tensor, input: &Tensor) {
+    if overlap_status(written, input) == Overlap::Partial {
+        crate::raise!("{OVERLAP_MESSAGE}");
+    }
+}
+
+/// torch's `assert_no_overlap` (`index_put_`'s values and indices): no element in common at
+/// all, not even the tensor itself.
+#[track_caller]
+pub(crate) fn check_no_overlap(written: &Tensor, input: &Tensor) {
+    if matches!(overlap_status(written, input), Overlap::Partial | Overlap::Full) {
+        crate::raise!("{OVERLAP_MESSAGE}");
+    }
+}
+
 fn category_name(dtype: crate::dtype::DType) -> &'static str {
     match dtype {
         crate::dtype::DType::Float32 => "Float",
@@ -89,8 +127,31 @@ impl Tensor {
     /// for a view).
     #[track_caller]
     pub(crate) fn apply_inplace(&self, op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+        self.apply_inplace_reading(&[], op)
+    }
+
+    /// [`Tensor::apply_inplace`] for an op that also reads `inputs` (`other` of `x.add_(other)`):
+    /// as torch's TensorIterator, none of them may partly overlap this tensor.
+    #[track_caller]
+    pub(crate) fn apply_inplace_reading(&self, inputs: &[&Tensor], op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+        self.check_inplace_write(inputs);
+        self.write_inplace(op)
+    }
+
+    /// The checks before an in-place write, in torch's order: the autograd rules, then the
+    /// written tensor's own overlap, then its overlap with each of `inputs`.
+    #[track_caller]
+    pub(crate) fn check_inplace_write(&self, inputs: &[&Tensor]) {
         check_inplace_allowed(self);
         check_no_internal_overlap(self);
+        for input in inputs {
+            check_no_partial_overlap(self, input);
+        }
+    }
+
+    /// The write of [`Tensor::apply_inplace`], once [`Tensor::check_inplace_write`] passed.
+    #[track_caller]
+    pub(crate) fn write_inplace(&self, op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
         let recording = is_grad_enabled();
         let input = if recording { self.inplace_input() } else { self.clone() };
         let result = op(&input);
@@ -124,35 +185,40 @@ impl Tensor {
     #[track_caller]
     pub fn add_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
-        self.apply_inplace(|t| t.add(other))
+        let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
+        self.apply_inplace_reading(&reads, |t| t.add(other))
     }
 
     /// `x.sub_(other)`: in-place subtraction.
     #[track_caller]
     pub fn sub_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
-        self.apply_inplace(|t| t.sub(other))
+        let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
+        self.apply_inplace_reading(&reads, |t| t.sub(other))
     }
 
     /// `x.mul_(other)`: in-place multiplication.
     #[track_caller]
     pub fn mul_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
-        self.apply_inplace(|t| t.mul(other))
+        let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
+        self.apply_inplace_reading(&reads, |t| t.mul(other))
     }
 
     /// `x.div_(other)`: in-place division.
     #[track_caller]
     pub fn div_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
-        self.apply_inplace(|t| t.div(other))
+        let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
+        self.apply_inplace_reading(&reads, |t| t.div(other))
     }
 
     /// `x.pow_(e)`: in-place power.
     #[track_caller]
     pub fn pow_<'a>(&self, exponent: impl IntoOperand<'a>) -> Tensor {
         let exponent = exponent.into_operand();
-        self.apply_inplace(|t| t.pow(exponent))
+        let reads: Vec<&Tensor> = exponent.tensor().into_iter().collect();
+        self.apply_inplace_reading(&reads, |t| t.pow(exponent))
     }
 
     /// `x.exp_()`: in-place `exp`.
@@ -224,7 +290,7 @@ impl Tensor {
     /// `x.masked_fill_(mask, value)`: in-place `masked_fill`.
     #[track_caller]
     pub fn masked_fill_(&self, mask: &Tensor, value: f64) -> Tensor {
-        self.apply_inplace(|t| t.masked_fill(mask, value))
+        self.apply_inplace_reading(&[mask], |t| t.masked_fill(mask, value))
     }
 
     /// `x.zero_()`: sets every element to 0, in place (`ZeroBackward0` on a tensor with
@@ -295,10 +361,19 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn copy_(&self, src: &Tensor) -> Tensor {
+        self.copy_reading(src, Some(src))
+    }
+
+    /// `copy_` where torch's overlap check sees `reads` in place of `src` (Python's
+    /// `x[i] = v` copies from `v` expanded to the region, or fills from a 0-dim `v`: `None`).
+    /// The checks run in torch's order: the in-place rules, overlap, then the shapes.
+    #[track_caller]
+    pub(crate) fn copy_reading(&self, src: &Tensor, reads: Option<&Tensor>) -> Tensor {
         let shape = self.shape();
         let src_shape = src.shape();
+        self.check_inplace_write(&reads.into_iter().collect::<Vec<_>>());
         super::checks::check_inplace_shapes(&shape, &src_shape);
-        self.apply_inplace(|t| {
+        self.write_inplace(|t| {
             let dtype = t.dtype();
             let values = crate::autograd::grad_mode::no_grad(|| src.expand(&shape).to_dtype(dtype).contiguous_values());
             let src_dtype = src.dtype();
