@@ -283,24 +283,23 @@ impl Tensor {
                 input_shape.len()
             )
         };
-        let mut new_shape = Vec::with_capacity(requested.len());
-        let mut new_strides = Vec::with_capacity(requested.len());
-        for (i, &r) in requested.iter().enumerate() {
+        let mut new_shape = vec![0; requested.len()];
+        let mut new_strides = vec![0; requested.len()];
+        // from the last dim, as torch's inferExpandGeometry: the last mismatch is the one named
+        for (i, &r) in requested.iter().enumerate().rev() {
             if i < lead {
                 if r < 0 {
                     crate::raise!("The expanded size of the tensor ({r}) isn't allowed in a leading, non-existing dimension {i}");
                 }
-                new_shape.push(r as usize);
-                new_strides.push(0);
+                new_shape[i] = r as usize;
                 continue;
             }
             let (size, stride) = (input_shape[i - lead], layout.strides[i - lead]);
             if r == -1 || r as usize == size {
-                new_shape.push(size);
-                new_strides.push(stride);
+                new_shape[i] = size;
+                new_strides[i] = stride;
             } else if size == 1 {
-                new_shape.push(r as usize);
-                new_strides.push(0);
+                new_shape[i] = r as usize;
             } else {
                 crate::raise!(
                     "The expanded size of the tensor ({r}) must match the existing size ({size}) at non-singleton dimension {i}.  Target sizes: {:?}.  Tensor sizes: {:?}",
