@@ -496,3 +496,51 @@ fn backward_with_inputs_still_fills_the_roots_retained_grad() {
     assert_eq!(grad_text(&x4), "None");
     assert_eq!(grad_text(&x15), "None");
 }
+
+#[test]
+fn the_result_of_an_in_place_op_on_a_view_has_the_views_history() {
+    // torch 2.15 saves the result of v.exp_() on a view with the view's new grad_fn (its
+    // AsStridedBackward0), weakly: the version error names it while it lives (v kept, or a
+    // node made from v), else the op itself
+    fn message(node: &str) -> String {
+        format!(
+            "one of the variables needed for gradient computation has been modified by an inplace operation: \
+             [torch.FloatTensor [2]], which is output 0 of {node}, is at version 2; expected version 1 instead. \
+             Hint: enable anomaly detection to find the operation that failed to compute its gradient, with \
+             torch.autograd.set_detect_anomaly(True, check_nan=False)."
+        )
+    }
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    // y = x*3; v = y[0:2]; v.exp_(); y.mul_(2); y.sum().backward()
+    let y = &x * 3.0;
+    let v = y.index(idx![0..2]);
+    v.exp_();
+    y.mul_(2.0);
+    assert_eq!(raised(|| y.sum().backward()).message, message("AsStrided"));
+    // y[0:2].exp_() on a view that is gone at once
+    let y = &x * 3.0;
+    y.index(idx![0..2]).exp_();
+    y.mul_(2.0);
+    assert_eq!(raised(|| y.sum().backward()).message, message("Exp"));
+    // v kept, but v.grad_fn read after y.mul_(2): v's grad_fn is rebuilt and the first one gone
+    let y = &x * 3.0;
+    let v = y.index(idx![0..2]);
+    v.exp_();
+    y.mul_(2.0);
+    v.grad_fn();
+    assert_eq!(raised(|| y.sum().backward()).message, message("Exp"));
+    // ... unless a node made from v still holds it: w = v * 1
+    let y = &x * 3.0;
+    let v = y.index(idx![0..2]);
+    v.exp_();
+    let _w = &v * 1.0;
+    y.mul_(2.0);
+    v.grad_fn();
+    assert_eq!(raised(|| y.sum().backward()).message, message("AsStrided"));
+    // y = x*3; v = y[1]; v.sigmoid_(); v.mul_(2): the second in-place rebuilds v's grad_fn
+    let y = &x * 3.0;
+    let v = y.index(idx![1]);
+    v.sigmoid_();
+    v.mul_(2.0);
+    assert!(raised(|| y.sum().backward()).message.contains("[torch.FloatTensor []], which is output 0 of Sigmoid, is at version 2"));
+}

@@ -81,11 +81,16 @@ pub(crate) fn mark_fresh(t: &Tensor) {
 
 /// Makes `node` (the backward of an in-place op just applied to `t`) part of `t`'s history:
 /// `t`'s new `grad_fn` when `t` is not a view; for a view, the base's new `grad_fn` becomes a
-/// `CopySlices` wrapping `node` (the view's own `grad_fn` is then rebuilt from the base).
-pub(crate) fn rebase_history(t: &Tensor, node: Node) {
+/// `CopySlices` wrapping `node`, and the view's own `grad_fn` is rebuilt from the base at once
+/// (an `AsStridedBackward0`), as torch's `rebase_history` does. Returns the node that now holds
+/// the op's backward function (`node`, or the `CopySlices`).
+pub(crate) fn rebase_history(t: &Tensor, node: Node) -> Node {
     let view = t.meta().view.clone();
     match view {
-        None => set_history(t, node),
+        None => {
+            set_history(t, node.clone());
+            node
+        }
         Some(view) => {
             let base = view.base;
             let function = node.state().function.take().expect("a fresh node keeps its function");
@@ -97,7 +102,10 @@ pub(crate) fn rebase_history(t: &Tensor, node: Node) {
                 storage_len: t.with_data(|d| d.storage.read().len()),
                 function,
             };
-            set_history(&base, Node::new(Box::new(copy_slices), next));
+            let copy_slices = Node::new(Box::new(copy_slices), next);
+            set_history(&base, copy_slices.clone());
+            current_grad_fn(t);
+            copy_slices
         }
     }
 }

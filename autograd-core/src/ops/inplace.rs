@@ -173,10 +173,12 @@ impl Tensor {
         });
         let node = if recording { result.meta().grad_fn.clone() } else { None };
         if let Some(node) = node {
-            if let Some(function) = node.state().function.as_mut() {
+            // after the rebase, as torch saves an in-place op's result: for a view, what is
+            // saved keeps the view's new grad_fn
+            let holder = rebase_history(self, node);
+            if let Some(function) = holder.state().function.as_mut() {
                 function.rebind_output(self);
-            }
-            rebase_history(self, node);
+            };
         }
         self.clone()
     }
