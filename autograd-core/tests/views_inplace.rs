@@ -544,3 +544,124 @@ fn the_result_of_an_in_place_op_on_a_view_has_the_views_history() {
     v.mul_(2.0);
     assert!(raised(|| y.sum().backward()).message.contains("[torch.FloatTensor []], which is output 0 of Sigmoid, is at version 2"));
 }
+
+#[test]
+fn a_view_made_under_no_grad_is_refused_once_its_storage_changed() {
+    // torch 2.15 (VariableHooks::grad_fn -> handle_view_on_rebase): x = torch.tensor([1., 2., 3.],
+    // requires_grad=True); y = x * 2; with torch.no_grad(): v = y[0:2]; then y.add_(1) (with or
+    // without grad mode) and anything that asks for v's grad_fn raises
+    const TAIL: &str = " Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your \
+                        code by moving both the view and the inplace either both inside the no_grad block (if you don't \
+                        want the inplace to be tracked) or both outside (if you want the inplace to be tracked).";
+    let indirect = format!("A view was created in no_grad mode and its base or another view of its base has been modified inplace with grad mode enabled.{TAIL}");
+    let direct = format!("A view was created in no_grad mode and is being modified inplace with grad mode enabled.{TAIL}");
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let stale = |base_change_under_no_grad: bool| {
+        let y = &x * 2.0;
+        let v = no_grad(|| y.index(idx![0..2]));
+        if base_change_under_no_grad {
+            no_grad(|| drop(y.add_(1.0)));
+        } else {
+            y.add_(1.0);
+        }
+        v
+    };
+    for under_no_grad in [false, true] {
+        let v = stale(under_no_grad);
+        assert_eq!(raised(|| drop(v.grad_fn())).message, indirect);
+        assert_eq!(raised(|| assert!(v.is_leaf())).message, indirect);
+        assert_eq!(raised(|| drop(&v * 2.0)).message, indirect);
+        assert_eq!(raised(|| drop(v.sum())).message, indirect);
+        assert_eq!(raised(|| drop(v.view([2]))).message, indirect);
+        assert_eq!(raised(|| drop(&x.index(idx![0..2]) * &v)).message, indirect);
+        assert_eq!(raised(|| drop(v.add_(1.0))).message, direct);
+        // print(v): torch's repr catches the error
+        assert_eq!(v.to_string(), "tensor([3., 5.], grad_fn=<Invalid>)");
+        assert_eq!(no_grad(|| v.to_string()), "tensor([3., 5.], grad_fn=<Invalid>)");
+        assert!(v.requires_grad());
+        assert_eq!(v.detach().to_string(), "tensor([3., 5.])");
+        assert_eq!(v.to_vec_f64(), vec![3.0, 5.0]);
+        assert_eq!(no_grad(|| (&v * 2.0).to_string()), "tensor([ 6., 10.])");
+        v.retain_grad();
+        assert!(v.grad().is_none());
+        // a view of it made under no_grad starts afresh: with torch.no_grad(): v2 = v[0:1]
+        let v2 = no_grad(|| v.index(idx![0..1]));
+        assert_eq!((&v2 * 2.0).to_string(), "tensor([6.], grad_fn=<MulBackward0>)");
+    }
+    // the base's own history is not affected: y.sum().backward() -> x.grad [2., 2., 2.]
+    let y = &x * 2.0;
+    let _v = no_grad(|| y.view([3]));
+    no_grad(|| drop(y.add_(1.0)));
+    y.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([2., 2., 2.])");
+    // a leaf base: with torch.no_grad(): v = x[0:2]; x.add_(1)
+    let leaf = tensor!([1., 2., 3.], requires_grad = true);
+    let v = no_grad(|| leaf.index(idx![0..2]));
+    no_grad(|| drop(leaf.add_(1.0)));
+    assert_eq!(raised(|| drop(&v * 2.0)).message, indirect);
+    assert_eq!(v.to_string(), "tensor([2., 3.], grad_fn=<Invalid>)");
+    // a base that requires no grad: z = torch.zeros(3); with torch.no_grad(): v = z[0:2]; z.add_(1)
+    let z = zeros(&[3]);
+    let v = no_grad(|| z.index(idx![0..2]));
+    z.add_(1.0);
+    assert!(v.grad_fn().is_none());
+    assert_eq!((&v * 2.0).to_string(), "tensor([2., 2.])");
+    // the view is refused before view's own check of the strides:
+    // v4 = x2 + 1; with torch.no_grad(): v8 = v4.transpose(1, 0); v4.div_(2); v8.view(8, 1)
+    let x2 = ones(&[2, 2, 2]).requires_grad_(true);
+    let v4 = &x2 + 1.0;
+    let v8 = no_grad(|| v4.transpose(1, 0));
+    no_grad(|| drop(v4.div_(2.0)));
+    assert_eq!(raised(|| drop(v8.view([8, 1]))).message, indirect);
+}
+
+#[test]
+fn a_view_of_a_view_made_under_no_grad_counts_as_made_under_no_grad() {
+    // torch 2.15: y = x * 2; with torch.no_grad(): v = y[0:2]; w = v[0:1] (grad mode: SliceBackward0)
+    const TAIL: &str = " Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your \
+                        code by moving both the view and the inplace either both inside the no_grad block (if you don't \
+                        want the inplace to be tracked) or both outside (if you want the inplace to be tracked).";
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let y = &x * 2.0;
+    let v = no_grad(|| y.index(idx![0..2]));
+    let w = v.index(idx![0..1]);
+    assert_eq!(w.to_string(), "tensor([2.], grad_fn=<SliceBackward0>)");
+    assert!(w.requires_grad() && !w.is_leaf());
+    // w.add_(1)
+    assert_eq!(
+        raised(|| drop(w.add_(1.0))).message,
+        format!("Output 0 of Slice is a view of a view which was created in no_grad mode and is being modified inplace with grad mode enabled.{TAIL}")
+    );
+    // y.add_(1); w * 2
+    y.add_(1.0);
+    assert_eq!(
+        raised(|| drop(&w * 2.0)).message,
+        format!(
+            "Output 0 of Slice is a view of a view which was created in no_grad mode and its base or another view of its \
+             base has been modified inplace with grad mode enabled.{TAIL}"
+        )
+    );
+    assert_eq!(w.to_string(), "tensor([3.], grad_fn=<Invalid>)");
+}
+
+#[test]
+fn in_place_on_a_view_made_under_no_grad_is_checked_first() {
+    // torch 2.15's check_inplace: the no_grad view before the view of a leaf, and whenever the
+    // op has an input that requires grad
+    let direct = "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given that \
+                  this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both \
+                  the view and the inplace either both inside the no_grad block (if you don't want the inplace to be \
+                  tracked) or both outside (if you want the inplace to be tracked).";
+    // x = torch.tensor([1., 2., 3.], requires_grad=True); with torch.no_grad(): v = x[0:2]; v.mul_(2)
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let v = no_grad(|| x.index(idx![0..2]));
+    assert_eq!(raised(|| drop(v.mul_(2.0))).message, direct);
+    // z = torch.zeros(3); w = torch.tensor(2., requires_grad=True); with torch.no_grad(): v = z[0:2]; v.mul_(w)
+    let z = zeros(&[3]);
+    let w = tensor!(2., requires_grad = true);
+    let v = no_grad(|| z.index(idx![0..2]));
+    assert_eq!(raised(|| drop(v.mul_(&w))).message, direct);
+    // ... v.mul_(2) runs (nothing requires grad), and v * w is recorded
+    v.mul_(2.0);
+    assert_eq!((&v * &w).to_string(), "tensor([0., 0.], grad_fn=<MulBackward0>)");
+}

@@ -463,7 +463,7 @@ impl Tensor {
                 self.masked_fill_(&mask, s.as_f64())
             }
             _ => {
-                self.check_inplace_write(&[]);
+                self.check_inplace_write(&value.tensor().into_iter().collect::<Vec<_>>(), &[]);
                 // torch's index_put_ reads neither its values nor its indices from the tensor
                 // it writes into, not even the whole tensor itself
                 for input in value.tensor().into_iter().chain([index]) {

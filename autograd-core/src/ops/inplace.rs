@@ -10,35 +10,39 @@ use super::elementwise::{IntoOperand, Scalar};
 use super::index::write_buffer;
 use crate::autograd::grad_mode::{is_grad_enabled, no_grad};
 use crate::autograd::record::record;
-use crate::autograd::views::{rebase_history, ViewCreation};
+use crate::autograd::views::{no_grad_view_error, rebase_history};
 use crate::dtype::Category;
 use crate::layout::{overlap, Overlap};
 use crate::tensor::Tensor;
 
-/// Raises PyTorch's errors when an in-place change of `t` would break the graph.
+/// Raises PyTorch's errors when an in-place change of `t` would break the graph (torch's
+/// `check_inplace`, run when grad mode is on and `t` or one of the op's other inputs
+/// requires grad): a view made in no_grad mode first, then a view of a leaf, then a leaf.
 #[track_caller]
-pub(crate) fn check_inplace_allowed(t: &Tensor) {
+pub(crate) fn check_inplace_allowed(t: &Tensor, inputs_require_grad: bool) {
     if !is_grad_enabled() {
         return;
     }
-    let meta = t.meta();
-    if meta.grad_fn.is_none() && meta.requires_grad {
-        drop(meta);
-        crate::raise!("a leaf Variable that requires grad is being used in an in-place operation.");
+    let requires_grad = t.requires_grad();
+    if !requires_grad && !inputs_require_grad {
+        return;
     }
-    if let Some(view) = meta.view.clone() {
-        drop(meta);
-        if view.base.is_leaf() && view.base.requires_grad() {
+    let meta = t.meta();
+    let (grad_fn, output_nr, view) = (meta.grad_fn.clone(), meta.output_nr, meta.view.clone());
+    let leaf_that_requires_grad = grad_fn.is_none() && meta.requires_grad;
+    drop(meta);
+    if let Some(view) = view {
+        if let Some(message) = no_grad_view_error(&view, grad_fn.as_ref(), output_nr, true) {
+            crate::raise!("{message}");
+        }
+        // the base's grad_fn as it is (torch's C++ is_leaf)
+        let base_is_leaf = view.base.meta().grad_fn.is_none();
+        if requires_grad && base_is_leaf {
             crate::raise!("a view of a leaf Variable that requires grad is being used in an in-place operation.");
         }
-        if view.creation == ViewCreation::NoGrad && view.base.requires_grad() {
-            crate::raise!(
-                "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given that \
-                 this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both \
-                 the view and the inplace either both inside the no_grad block (if you don't want the inplace to be \
-                 tracked) or both outside (if you want the inplace to be tracked)."
-            );
-        }
+    }
+    if leaf_that_requires_grad {
+        crate::raise!("a leaf Variable that requires grad is being used in an in-place operation.");
     }
 }
 
@@ -134,17 +138,18 @@ impl Tensor {
     /// as torch's TensorIterator, none of them may partly overlap this tensor.
     #[track_caller]
     pub(crate) fn apply_inplace_reading(&self, inputs: &[&Tensor], op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
-        self.check_inplace_write(inputs);
+        self.check_inplace_write(inputs, inputs);
         self.write_inplace(op)
     }
 
-    /// The checks before an in-place write, in torch's order: the autograd rules, then the
-    /// written tensor's own overlap, then its overlap with each of `inputs`.
+    /// The checks before an in-place write, in torch's order: the autograd rules (`inputs`:
+    /// the op's other tensor arguments, whose requires_grad counts), then the written
+    /// tensor's own overlap, then its overlap with each of `reads`.
     #[track_caller]
-    pub(crate) fn check_inplace_write(&self, inputs: &[&Tensor]) {
-        check_inplace_allowed(self);
+    pub(crate) fn check_inplace_write(&self, inputs: &[&Tensor], reads: &[&Tensor]) {
+        check_inplace_allowed(self, inputs.iter().any(|t| t.requires_grad()));
         check_no_internal_overlap(self);
-        for input in inputs {
+        for input in reads {
             check_no_partial_overlap(self, input);
         }
     }
@@ -328,7 +333,8 @@ impl Tensor {
             );
         }
         let value_dtype = value.dtype();
-        self.apply_inplace(|t| {
+        self.check_inplace_write(&[value], &[]);
+        self.write_inplace(|t| {
             let filled = crate::factory::full_with(&t.shape(), value.item(), crate::factory::TensorOptions::default().dtype(t.dtype()));
             // d fill(x, v) = 0 for x, sum(grad) for v
             record(filled, "FillBackward3", &[Some(t), Some(value)], &[], |_| vec![], move |_, g, needs| {
@@ -373,7 +379,7 @@ impl Tensor {
     pub(crate) fn copy_reading(&self, src: &Tensor, reads: Option<&Tensor>) -> Tensor {
         let shape = self.shape();
         let src_shape = src.shape();
-        self.check_inplace_write(&reads.into_iter().collect::<Vec<_>>());
+        self.check_inplace_write(&[src], &reads.into_iter().collect::<Vec<_>>());
         super::checks::check_inplace_shapes(&shape, &src_shape);
         self.write_inplace(|t| {
             let dtype = t.dtype();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::reduce::Dims;
 use crate::autograd::record::record;
+use crate::autograd::views::ViewCreation;
 use crate::dtype::DType;
 use crate::layout::{contiguous_strides, numel, Layout};
 use crate::storage::Buffer;
@@ -61,9 +62,9 @@ impl Tensor {
         let version = data.storage.version();
         let view = Tensor::from_parts(data.storage, layout, data.dtype);
         // a view of a view hangs off the same base
-        let parent = self.meta().view.as_ref().map(|v| v.base.clone());
-        let base = parent.unwrap_or_else(|| self.clone());
-        view.meta().view = Some(ViewInfo::new(base, version));
+        let parent = self.meta().view.as_ref().map(|v| (v.base.clone(), v.creation));
+        let (base, creation) = parent.unwrap_or_else(|| (self.clone(), ViewCreation::GradMode));
+        view.meta().view = Some(ViewInfo::new(base, version, creation));
         view
     }
 
@@ -125,6 +126,7 @@ impl Tensor {
     /// like torch when the strides do not allow it.
     #[track_caller]
     pub fn view(&self, shape: impl Dims) -> Tensor {
+        crate::autograd::views::collect_edge_first(self);
         if self.is_contiguous() {
             return self.reshape(shape);
         }
