@@ -44,6 +44,25 @@ impl Layout {
         true
     }
 
+    /// torch's `is_non_overlapping_and_dense`: the elements fill one dense run of the storage,
+    /// each position once, in some order of the dims (a transpose is, a slice with a step or an
+    /// expanded dim is not). Dims of size 1 do not count.
+    pub fn is_non_overlapping_and_dense(&self) -> bool {
+        if self.shape.len() == 1 {
+            return self.shape[0] < 2 || self.strides[0] == 1;
+        }
+        let mut dims: Vec<usize> = (0..self.shape.len()).filter(|&d| self.shape[d] >= 2).collect();
+        dims.sort_by_key(|&d| self.strides[d]);
+        let mut expected = 1;
+        for d in dims {
+            if self.strides[d] != expected {
+                return false;
+            }
+            expected *= self.shape[d];
+        }
+        true
+    }
+
     /// Storage positions of the elements, in row-major order.
     pub fn positions(&self) -> Positions<'_> {
         Positions { layout: self, index: vec![0; self.shape.len()], next: self.offset, left: self.numel() }
@@ -86,6 +105,40 @@ impl Iterator for Positions<'_> {
 
 impl ExactSizeIterator for Positions<'_> {}
 
+/// How two tensors of one storage share elements, as torch's `get_overlap_status` sees it
+/// (`at::MemOverlapStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Overlap {
+    /// No element in common.
+    No,
+    /// The same elements in the same order: the same span of the storage with the same strides.
+    Full,
+    /// Some elements in common, or the same span walked differently (a transpose of a square).
+    Partial,
+    /// One of them is not dense (a step, an expanded dim): torch does not decide, nor raises.
+    TooHard,
+}
+
+/// The overlap of two layouts in the same storage: torch compares the spans of dense tensors
+/// (first to one past the last element), and only strides when the spans are the same.
+pub(crate) fn overlap(a: &Layout, b: &Layout) -> Overlap {
+    if a.numel() == 0 || b.numel() == 0 {
+        return Overlap::No;
+    }
+    if !a.is_non_overlapping_and_dense() || !b.is_non_overlapping_and_dense() {
+        return Overlap::TooHard;
+    }
+    let (a_begin, b_begin) = (a.offset, b.offset);
+    let (a_end, b_end) = (a_begin + a.numel(), b_begin + b.numel());
+    if a_begin == b_begin && a_end == b_end {
+        return if a.strides == b.strides { Overlap::Full } else { Overlap::Partial };
+    }
+    if a_begin < b_end && b_begin < a_end {
+        return Overlap::Partial;
+    }
+    Overlap::No
+}
+
 /// The broadcast shape of two shapes, or None when they do not broadcast.
 pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let rank = a.len().max(b.len());
@@ -124,6 +177,26 @@ mod tests {
         assert_eq!(layout.positions().collect::<Vec<_>>(), vec![0, 3, 1, 4, 2, 5]);
         assert!(!layout.is_contiguous());
         assert!(Layout::contiguous(&[2, 1, 3]).is_contiguous());
+    }
+
+    #[test]
+    fn overlap_compares_spans_then_strides() {
+        let whole = Layout::contiguous(&[4]);
+        let at = |offset, shape: &[usize], strides: &[usize]| Layout { shape: shape.to_vec(), strides: strides.to_vec(), offset };
+        assert_eq!(overlap(&whole, &whole), Overlap::Full);
+        assert_eq!(overlap(&whole, &at(3, &[], &[])), Overlap::Partial);
+        assert_eq!(overlap(&at(0, &[2], &[1]), &at(2, &[2], &[1])), Overlap::No);
+        assert_eq!(overlap(&at(0, &[2], &[1]), &at(1, &[2], &[1])), Overlap::Partial);
+        // same span, other strides: a square and its transpose, [4] and [4, 1]
+        assert_eq!(overlap(&at(0, &[2, 2], &[2, 1]), &at(0, &[2, 2], &[1, 2])), Overlap::Partial);
+        assert_eq!(overlap(&at(0, &[4, 1], &[1, 1]), &whole), Overlap::Partial);
+        // a step or an expanded dim: not dense, torch does not decide
+        assert_eq!(overlap(&at(0, &[2], &[2]), &at(1, &[2], &[2])), Overlap::TooHard);
+        assert_eq!(overlap(&whole, &at(0, &[2, 4], &[0, 1])), Overlap::TooHard);
+        assert_eq!(overlap(&whole, &at(0, &[0], &[1])), Overlap::No);
+        assert!(at(0, &[2, 2], &[1, 2]).is_non_overlapping_and_dense());
+        assert!(at(5, &[1, 3, 1], &[7, 1, 9]).is_non_overlapping_and_dense());
+        assert!(!at(0, &[2, 3], &[3, 2]).is_non_overlapping_and_dense());
     }
 
     #[test]

@@ -304,12 +304,17 @@ pub(crate) fn tensor_repr(t: &Tensor) -> String {
         let formatter = Formatter::new(&grid.shown_values(), dtype.is_floating_point());
         grid.render(&formatter, 0, 0, indent)
     };
-    if let Some(node) = t.grad_fn() {
-        let name = node.name();
-        let short = name.rsplit("::").next().unwrap_or(&name).to_string();
-        suffixes.push(format!("grad_fn=<{short}>"));
-    } else if t.requires_grad() {
-        suffixes.push("requires_grad=True".to_string());
+    // torch's repr reads grad_fn and shows `<Invalid>` when reading it raises (a view made
+    // in no_grad mode whose storage was changed in place since)
+    match crate::autograd::views::try_current_grad_fn(t) {
+        Err(_) => suffixes.push("grad_fn=<Invalid>".to_string()),
+        Ok(Some(node)) => {
+            let name = node.name();
+            let short = name.rsplit("::").next().unwrap_or(&name).to_string();
+            suffixes.push(format!("grad_fn=<{short}>"));
+        }
+        Ok(None) if t.requires_grad() => suffixes.push("requires_grad=True".to_string()),
+        Ok(None) => {}
     }
     let mut out = format!("{PREFIX}{body}");
     let mut last_line = match out.rfind('\n') {

@@ -228,12 +228,17 @@ impl Tensor {
 
     /// True for tensors made by the user or not requiring grad; false for op results that
     /// require grad.
+    #[track_caller]
     pub fn is_leaf(&self) -> bool {
         self.grad_fn().is_none()
     }
 
     /// The node that made this tensor (`x.grad_fn`), `None` for leaves. A view whose storage
     /// was changed in place since gets a fresh `AsStridedBackward0` first, as in PyTorch.
+    ///
+    /// Panics like PyTorch for a view made under `no_grad` whose storage was changed in place
+    /// since (through its base or another view of it).
+    #[track_caller]
     pub fn grad_fn(&self) -> Option<Node> {
         crate::autograd::views::current_grad_fn(self)
     }
@@ -244,8 +249,9 @@ impl Tensor {
     /// Reading it on a non-leaf without `retain_grad()` returns `None` and warns once, as
     /// PyTorch does.
     pub fn grad(&self) -> Option<Tensor> {
-        let leaf = self.is_leaf();
+        // torch's C++ is_leaf: the grad_fn as it is, not rebuilt (which could refuse)
         let meta = self.meta();
+        let leaf = meta.grad_fn.is_none();
         if !leaf && !meta.retains_grad && meta.grad.is_none() {
             drop(meta);
             crate::autograd::warn_nonleaf_grad();
@@ -306,6 +312,7 @@ impl Tensor {
 
     /// The gradient edge into the graph: the grad_fn, or the AccumulateGrad node of a leaf
     /// that requires grad, or None.
+    #[track_caller]
     pub(crate) fn gradient_edge(&self) -> Option<Edge> {
         if let Some(node) = self.grad_fn() {
             return Some(Edge { node, input_nr: self.meta().output_nr });

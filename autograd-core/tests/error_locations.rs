@@ -60,6 +60,15 @@ fn errors_point_at_the_callers_line() {
     y.add_(1.0);
     let s = y.sum();
     assert_eq!(location_of(|| s.backward()), here(line!()));
+    // a view made under no_grad whose base changed since: refused where it is used
+    let y = &w * 2.0;
+    let v = no_grad(|| y.index(idx![0..2]));
+    y.add_(1.0);
+    assert_eq!(location_of(|| v.grad_fn()), here(line!()));
+    assert_eq!(location_of(|| v.mul(2.0)), here(line!()));
+    assert_eq!(location_of(|| v.view([2])), here(line!()));
+    assert_eq!(location_of(|| v.add_(1.0)), here(line!()));
+
     let z = (&w * &w).sum();
     z.backward();
     assert_eq!(location_of(|| z.backward()), here(line!()));

@@ -189,6 +189,16 @@ fn shape_errors() {
         raised(|| x3().expand([-1, 3])),
         "RuntimeError: The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension 0"
     );
+    // torch.ones(3, 2).expand(2, 3): the dims are checked from the last one
+    assert_eq!(
+        raised(|| ones(&[3, 2]).expand([2, 3])),
+        "RuntimeError: The expanded size of the tensor (3) must match the existing size (2) at non-singleton dimension 1.  Target sizes: [2, 3].  Tensor sizes: [3, 2]"
+    );
+    // torch.ones(3, 2).expand(-1, 2, 3)
+    assert_eq!(
+        raised(|| ones(&[3, 2]).expand([-1, 2, 3])),
+        "RuntimeError: The expanded size of the tensor (3) must match the existing size (2) at non-singleton dimension 2.  Target sizes: [-1, 2, 3].  Tensor sizes: [3, 2]"
+    );
 }
 
 #[test]
@@ -246,6 +256,26 @@ fn elementwise_errors() {
     // m * torch.zeros(2, 2)
     assert_eq!(
         raised(|| &m23() * &zeros(&[2, 2])),
+        "RuntimeError: The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 1"
+    );
+    // when several dims differ torch names the last one: torch.ones(3, 2) * torch.ones(2, 3),
+    // and the same for the in-place ops and the other broadcasting ops
+    let last_dim = "RuntimeError: The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 1";
+    assert_eq!(raised(|| &ones(&[3, 2]) * &ones(&[2, 3])), last_dim);
+    assert_eq!(raised(|| &ones(&[3, 2]) + &ones(&[2, 3])), last_dim);
+    assert_eq!(raised(|| ones(&[3, 2]).sub_(&ones(&[2, 3]))), last_dim);
+    assert_eq!(raised(|| ones(&[3, 2]).copy_(&ones(&[2, 3]))), last_dim);
+    assert_eq!(raised(|| ones(&[3, 2]).maximum(&ones(&[2, 3]))), last_dim);
+    // torch.ones(3, 2).masked_fill(torch.ones(2, 3, dtype=torch.bool), 1.): the mask is a
+    assert_eq!(
+        raised(|| ones(&[3, 2]).masked_fill(&ones(&[2, 3]).gt(0.0), 1.0)),
+        "RuntimeError: The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 1"
+    );
+    // torch.where(torch.ones(3, 2, dtype=torch.bool), torch.ones(2, 3), torch.ones(3, 2))
+    assert_eq!(raised(|| where_(&ones(&[3, 2]).gt(0.0), &ones(&[2, 3]), &ones(&[3, 2]))), last_dim);
+    // torch.ones(4, 3, 2) + torch.ones(5, 2, 2)
+    assert_eq!(
+        raised(|| &ones(&[4, 3, 2]) + &ones(&[5, 2, 2])),
         "RuntimeError: The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 1"
     );
     // torch.tensor([1, 2]).pow(-1)

@@ -245,6 +245,77 @@ fn writing_into_an_expanded_tensor_is_refused() {
 }
 
 #[test]
+fn an_input_that_partly_overlaps_the_written_tensor_is_refused() {
+    // torch 2.15: x = torch.arange(4.); x.add_(x[3]) -> RuntimeError (assert_no_partial_overlap);
+    // reading exactly the written tensor (x.add_(x)) or a disjoint part of it is fine
+    const PARTIAL: &str = "unsupported operation: some elements of the input tensor and the written-to tensor refer to \
+                           a single memory location. Please clone() the tensor before performing the operation.";
+    let refused = |f: &dyn Fn(&Tensor)| {
+        let x = arange(4.0);
+        raised(|| f(&x))
+    };
+    let ran = |f: &dyn Fn(&Tensor)| {
+        let x = arange(4.0);
+        f(&x);
+        x.to_string()
+    };
+    let cases: Vec<(&str, Box<dyn Fn(&Tensor)>)> = vec![
+        ("x.add_(x[3])", Box::new(|x| drop(x.add_(&x.index(idx![3]))))),
+        ("x += x[3]", Box::new(|x| {
+            let mut y = x.clone();
+            y += &x.index(idx![3]);
+        })),
+        ("x.mul_(x[3:])", Box::new(|x| drop(x.mul_(&x.index(idx![3..]))))),
+        ("x.pow_(x[3])", Box::new(|x| drop(x.pow_(&x.index(idx![3]))))),
+        ("x[0:2].sub_(x[1:3])", Box::new(|x| drop(x.index(idx![0..2]).sub_(&x.index(idx![1..3]))))),
+        ("x[3].div_(x)", Box::new(|x| drop(x.index(idx![3]).div_(x)))),
+        ("x.view(2, 2).add_(x.view(2, 2).t())", Box::new(|x| drop(x.view(&[2, 2]).add_(&x.view(&[2, 2]).t())))),
+        ("x.unsqueeze(0).add_(x)", Box::new(|x| drop(x.unsqueeze(0).add_(x)))),
+        ("x[1:2].add_(x[1])", Box::new(|x| drop(x.index(idx![1..2]).add_(&x.index(idx![1]))))),
+        ("x.copy_(x[3])", Box::new(|x| drop(x.copy_(&x.index(idx![3]))))),
+        // the overlap is found before the shapes are compared
+        ("x[0:2].copy_(x[1:4])", Box::new(|x| drop(x.index(idx![0..2]).copy_(&x.index(idx![1..4]))))),
+        ("x[0:2] = x[1:3]", Box::new(|x| drop(x.assign(idx![0..2], &x.index(idx![1..3]))))),
+        // index_put_ refuses any value in the written tensor, even a disjoint part
+        ("x[torch.tensor([0, 1])] = x[2:4]", Box::new(|x| drop(x.assign_with(&tensor!([0, 1]), &x.index(idx![2..4]))))),
+    ];
+    for (python, f) in &cases {
+        assert_eq!(refused(f.as_ref()).message, PARTIAL, "{python}");
+    }
+    let cases: Vec<(&str, Box<dyn Fn(&Tensor)>, &str)> = vec![
+        ("x.add_(x)", Box::new(|x| drop(x.add_(x))), "tensor([0., 2., 4., 6.])"),
+        ("x[0:2].add_(x[2:4])", Box::new(|x| drop(x.index(idx![0..2]).add_(&x.index(idx![2..4])))), "tensor([2., 4., 2., 3.])"),
+        // the same elements in the same order, through other views
+        ("x.view(2, 2).add_(x.view(1, 4).view(2, 2))", Box::new(|x| drop(x.view(&[2, 2]).add_(&x.view(&[1, 4]).view(&[2, 2])))), "tensor([0., 2., 4., 6.])"),
+        ("x.add_(x.unsqueeze(0)[0])", Box::new(|x| drop(x.add_(&x.unsqueeze(0).select(0, 0)))), "tensor([0., 2., 4., 6.])"),
+        // a column of a matrix is not dense: torch does not decide, and does not raise
+        ("x.view(2, 2)[0].add_(x.view(2, 2)[:, 0])", Box::new(|x| drop(x.view(&[2, 2]).select(0, 0).add_(&x.view(&[2, 2]).select(1, 0)))), "tensor([0., 3., 2., 3.])"),
+        ("x.fill_(x[3])", Box::new(|x| drop(x.fill_tensor_(&x.index(idx![3])))), "tensor([3., 3., 3., 3.])"),
+        // Python's setitem fills from a 0-dim value and copies from the value expanded
+        ("x[0:3] = x[3]", Box::new(|x| drop(x.assign(idx![0..3], &x.index(idx![3])))), "tensor([3., 3., 3., 3.])"),
+        ("x[1:3] = x[0:1]", Box::new(|x| drop(x.assign(idx![1..3], &x.index(idx![0..1])))), "tensor([0., 0., 0., 3.])"),
+        ("x[0] = x[3]", Box::new(|x| drop(x.assign(idx![0], &x.index(idx![3])))), "tensor([3., 1., 2., 3.])"),
+        ("x[3] = x[3]", Box::new(|x| drop(x.assign(idx![3], &x.index(idx![3])))), "tensor([0., 1., 2., 3.])"),
+    ];
+    for (python, f, expected) in &cases {
+        assert_eq!(ran(f.as_ref()), *expected, "{python}");
+    }
+    // masks: x[0:2].masked_fill_(x[1:3], False) is refused, x.masked_fill_(x, False) runs
+    let b = tensor!([true, false, true, true]);
+    assert_eq!(raised(|| drop(b.index(idx![0..2]).masked_fill_(&b.index(idx![1..3]), 0.0))).message, PARTIAL);
+    assert_eq!(b.masked_fill_(&b, 0.0).to_string(), "tensor([False, False, False, False])");
+    // x.expand(2, 4).add_(x[1]): the written tensor's own overlap is reported first
+    let x = arange(4.0);
+    assert!(raised(|| drop(x.expand(&[2, 4]).add_(&x.index(idx![1])))).message.starts_with("unsupported operation: more than one element"));
+    // a leaf that requires grad: the leaf rule comes first
+    let x = arange(4.0).requires_grad_(true);
+    assert_eq!(raised(|| drop(x.add_(&x.index(idx![3])))).message, "a leaf Variable that requires grad is being used in an in-place operation.");
+    // with history: y = x * 1; y.add_(y[3])
+    let y = &x * 1.0;
+    assert_eq!(raised(|| drop(y.add_(&y.index(idx![3])))).message, PARTIAL);
+}
+
+#[test]
 fn new_in_place_ops_record_their_node() {
     let x = tensor!([-1., 0.5, 2.], requires_grad = true);
     let cases: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>)> = vec![
@@ -446,4 +517,173 @@ fn saved_tensors_are_the_ones_torch_keeps() {
     y.mul_(3.0);
     z.sum().backward();
     assert_eq!(a.grad().unwrap().to_string(), "tensor([0.2500, 0.2000])");
+}
+
+#[test]
+fn the_result_of_an_in_place_op_on_a_view_has_the_views_history() {
+    // torch 2.15 saves the result of v.exp_() on a view with the view's new grad_fn (its
+    // AsStridedBackward0), weakly: the version error names it while it lives (v kept, or a
+    // node made from v), else the op itself
+    fn message(node: &str) -> String {
+        format!(
+            "one of the variables needed for gradient computation has been modified by an inplace operation: \
+             [torch.FloatTensor [2]], which is output 0 of {node}, is at version 2; expected version 1 instead. \
+             Hint: enable anomaly detection to find the operation that failed to compute its gradient, with \
+             torch.autograd.set_detect_anomaly(True, check_nan=False)."
+        )
+    }
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    // y = x*3; v = y[0:2]; v.exp_(); y.mul_(2); y.sum().backward()
+    let y = &x * 3.0;
+    let v = y.index(idx![0..2]);
+    v.exp_();
+    y.mul_(2.0);
+    assert_eq!(raised(|| y.sum().backward()).message, message("AsStrided"));
+    // y[0:2].exp_() on a view that is gone at once
+    let y = &x * 3.0;
+    y.index(idx![0..2]).exp_();
+    y.mul_(2.0);
+    assert_eq!(raised(|| y.sum().backward()).message, message("Exp"));
+    // v kept, but v.grad_fn read after y.mul_(2): v's grad_fn is rebuilt and the first one gone
+    let y = &x * 3.0;
+    let v = y.index(idx![0..2]);
+    v.exp_();
+    y.mul_(2.0);
+    v.grad_fn();
+    assert_eq!(raised(|| y.sum().backward()).message, message("Exp"));
+    // ... unless a node made from v still holds it: w = v * 1
+    let y = &x * 3.0;
+    let v = y.index(idx![0..2]);
+    v.exp_();
+    let _w = &v * 1.0;
+    y.mul_(2.0);
+    v.grad_fn();
+    assert_eq!(raised(|| y.sum().backward()).message, message("AsStrided"));
+    // y = x*3; v = y[1]; v.sigmoid_(); v.mul_(2): the second in-place rebuilds v's grad_fn
+    let y = &x * 3.0;
+    let v = y.index(idx![1]);
+    v.sigmoid_();
+    v.mul_(2.0);
+    assert!(raised(|| y.sum().backward()).message.contains("[torch.FloatTensor []], which is output 0 of Sigmoid, is at version 2"));
+}
+
+#[test]
+fn a_view_made_under_no_grad_is_refused_once_its_storage_changed() {
+    // torch 2.15 (VariableHooks::grad_fn -> handle_view_on_rebase): x = torch.tensor([1., 2., 3.],
+    // requires_grad=True); y = x * 2; with torch.no_grad(): v = y[0:2]; then y.add_(1) (with or
+    // without grad mode) and anything that asks for v's grad_fn raises
+    const TAIL: &str = " Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your \
+                        code by moving both the view and the inplace either both inside the no_grad block (if you don't \
+                        want the inplace to be tracked) or both outside (if you want the inplace to be tracked).";
+    let indirect = format!("A view was created in no_grad mode and its base or another view of its base has been modified inplace with grad mode enabled.{TAIL}");
+    let direct = format!("A view was created in no_grad mode and is being modified inplace with grad mode enabled.{TAIL}");
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let stale = |base_change_under_no_grad: bool| {
+        let y = &x * 2.0;
+        let v = no_grad(|| y.index(idx![0..2]));
+        if base_change_under_no_grad {
+            no_grad(|| drop(y.add_(1.0)));
+        } else {
+            y.add_(1.0);
+        }
+        v
+    };
+    for under_no_grad in [false, true] {
+        let v = stale(under_no_grad);
+        assert_eq!(raised(|| drop(v.grad_fn())).message, indirect);
+        assert_eq!(raised(|| assert!(v.is_leaf())).message, indirect);
+        assert_eq!(raised(|| drop(&v * 2.0)).message, indirect);
+        assert_eq!(raised(|| drop(v.sum())).message, indirect);
+        assert_eq!(raised(|| drop(v.view([2]))).message, indirect);
+        assert_eq!(raised(|| drop(&x.index(idx![0..2]) * &v)).message, indirect);
+        assert_eq!(raised(|| drop(v.add_(1.0))).message, direct);
+        // print(v): torch's repr catches the error
+        assert_eq!(v.to_string(), "tensor([3., 5.], grad_fn=<Invalid>)");
+        assert_eq!(no_grad(|| v.to_string()), "tensor([3., 5.], grad_fn=<Invalid>)");
+        assert!(v.requires_grad());
+        assert_eq!(v.detach().to_string(), "tensor([3., 5.])");
+        assert_eq!(v.to_vec_f64(), vec![3.0, 5.0]);
+        assert_eq!(no_grad(|| (&v * 2.0).to_string()), "tensor([ 6., 10.])");
+        v.retain_grad();
+        assert!(v.grad().is_none());
+        // a view of it made under no_grad starts afresh: with torch.no_grad(): v2 = v[0:1]
+        let v2 = no_grad(|| v.index(idx![0..1]));
+        assert_eq!((&v2 * 2.0).to_string(), "tensor([6.], grad_fn=<MulBackward0>)");
+    }
+    // the base's own history is not affected: y.sum().backward() -> x.grad [2., 2., 2.]
+    let y = &x * 2.0;
+    let _v = no_grad(|| y.view([3]));
+    no_grad(|| drop(y.add_(1.0)));
+    y.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([2., 2., 2.])");
+    // a leaf base: with torch.no_grad(): v = x[0:2]; x.add_(1)
+    let leaf = tensor!([1., 2., 3.], requires_grad = true);
+    let v = no_grad(|| leaf.index(idx![0..2]));
+    no_grad(|| drop(leaf.add_(1.0)));
+    assert_eq!(raised(|| drop(&v * 2.0)).message, indirect);
+    assert_eq!(v.to_string(), "tensor([2., 3.], grad_fn=<Invalid>)");
+    // a base that requires no grad: z = torch.zeros(3); with torch.no_grad(): v = z[0:2]; z.add_(1)
+    let z = zeros(&[3]);
+    let v = no_grad(|| z.index(idx![0..2]));
+    z.add_(1.0);
+    assert!(v.grad_fn().is_none());
+    assert_eq!((&v * 2.0).to_string(), "tensor([2., 2.])");
+    // the view is refused before view's own check of the strides:
+    // v4 = x2 + 1; with torch.no_grad(): v8 = v4.transpose(1, 0); v4.div_(2); v8.view(8, 1)
+    let x2 = ones(&[2, 2, 2]).requires_grad_(true);
+    let v4 = &x2 + 1.0;
+    let v8 = no_grad(|| v4.transpose(1, 0));
+    no_grad(|| drop(v4.div_(2.0)));
+    assert_eq!(raised(|| drop(v8.view([8, 1]))).message, indirect);
+}
+
+#[test]
+fn a_view_of_a_view_made_under_no_grad_counts_as_made_under_no_grad() {
+    // torch 2.15: y = x * 2; with torch.no_grad(): v = y[0:2]; w = v[0:1] (grad mode: SliceBackward0)
+    const TAIL: &str = " Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your \
+                        code by moving both the view and the inplace either both inside the no_grad block (if you don't \
+                        want the inplace to be tracked) or both outside (if you want the inplace to be tracked).";
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let y = &x * 2.0;
+    let v = no_grad(|| y.index(idx![0..2]));
+    let w = v.index(idx![0..1]);
+    assert_eq!(w.to_string(), "tensor([2.], grad_fn=<SliceBackward0>)");
+    assert!(w.requires_grad() && !w.is_leaf());
+    // w.add_(1)
+    assert_eq!(
+        raised(|| drop(w.add_(1.0))).message,
+        format!("Output 0 of Slice is a view of a view which was created in no_grad mode and is being modified inplace with grad mode enabled.{TAIL}")
+    );
+    // y.add_(1); w * 2
+    y.add_(1.0);
+    assert_eq!(
+        raised(|| drop(&w * 2.0)).message,
+        format!(
+            "Output 0 of Slice is a view of a view which was created in no_grad mode and its base or another view of its \
+             base has been modified inplace with grad mode enabled.{TAIL}"
+        )
+    );
+    assert_eq!(w.to_string(), "tensor([3.], grad_fn=<Invalid>)");
+}
+
+#[test]
+fn in_place_on_a_view_made_under_no_grad_is_checked_first() {
+    // torch 2.15's check_inplace: the no_grad view before the view of a leaf, and whenever the
+    // op has an input that requires grad
+    let direct = "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given that \
+                  this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both \
+                  the view and the inplace either both inside the no_grad block (if you don't want the inplace to be \
+                  tracked) or both outside (if you want the inplace to be tracked).";
+    // x = torch.tensor([1., 2., 3.], requires_grad=True); with torch.no_grad(): v = x[0:2]; v.mul_(2)
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let v = no_grad(|| x.index(idx![0..2]));
+    assert_eq!(raised(|| drop(v.mul_(2.0))).message, direct);
+    // z = torch.zeros(3); w = torch.tensor(2., requires_grad=True); with torch.no_grad(): v = z[0:2]; v.mul_(w)
+    let z = zeros(&[3]);
+    let w = tensor!(2., requires_grad = true);
+    let v = no_grad(|| z.index(idx![0..2]));
+    assert_eq!(raised(|| drop(v.mul_(&w))).message, direct);
+    // ... v.mul_(2) runs (nothing requires grad), and v * w is recorded
+    v.mul_(2.0);
+    assert_eq!((&v * &w).to_string(), "tensor([0., 0.], grad_fn=<MulBackward0>)");
 }

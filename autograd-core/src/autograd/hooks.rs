@@ -74,6 +74,10 @@ pub(crate) fn retain_grad(tensor: &Tensor) {
     if !tensor.requires_grad() {
         crate::raise!("can't retain_grad on Tensor that has requires_grad=False");
     }
+    // torch's C++ is_leaf (the grad_fn as it is) decides; only a non-leaf's is rebuilt
+    if tensor.meta().grad_fn.is_none() {
+        return;
+    }
     let Some(node) = tensor.grad_fn() else { return };
     let mut meta = tensor.meta();
     if meta.retains_grad {

@@ -68,6 +68,7 @@ pub(crate) fn needs_grad(inputs: &[Option<&Tensor>]) -> bool {
 /// and any input requires grad. `inputs` lists the op's differentiable arguments in order,
 /// `None` for a plain number (PyTorch shows it as `(None, 0)` in `next_functions`). `saved` names what backward needs (called only when
 /// recording); `rule` computes the input gradients.
+#[track_caller]
 pub(crate) fn record(
     output: Tensor,
     name: &'static str,
@@ -79,7 +80,14 @@ pub(crate) fn record(
     if !needs_grad(inputs) || !output.dtype().is_floating_point() {
         return output;
     }
-    let next: Vec<_> = inputs.iter().map(|t| t.and_then(Tensor::gradient_edge)).collect();
+    // a loop, not a closure, so that an input refused here points at the caller's line
+    let mut next = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        next.push(match input {
+            Some(t) => t.gradient_edge(),
+            None => None,
+        });
+    }
     let needs = next.iter().map(Option::is_some).collect();
     let mut saved = saved(&output);
     let node = Node::new_cyclic(next, |weak| {

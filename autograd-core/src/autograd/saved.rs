@@ -1,6 +1,6 @@
 //! Tensors a node keeps for its backward, with the version they were saved at.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use super::node::{Node, NodeInner};
 use crate::tensor::Tensor;
@@ -17,17 +17,21 @@ pub(crate) struct SavedTensor {
     /// For a saved output, the node that saved it (torch's version error names it, even when
     /// the node was since wrapped by CopySlices).
     producer: Option<(&'static str, usize)>,
+    /// For the result of an in-place op on a view: the view's grad_fn just after the op (its
+    /// `AsStridedBackward0`), weakly, as torch's `SavedVariable` keeps it. While that node
+    /// lives it is the saved tensor's history, and the node the version error names.
+    view_grad_fn: Option<Weak<NodeInner>>,
 }
 
 impl SavedTensor {
     /// Saves an input of the op.
     pub fn input(tensor: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: tensor.clone(), version: tensor.version(), is_output: false, output_of: None, name: None, producer: None }
+        SavedTensor { tensor: tensor.clone(), version: tensor.version(), is_output: false, output_of: None, name: None, producer: None, view_grad_fn: None }
     }
 
     /// Saves the op's output (the node is not known yet; see `bind_output`).
     pub fn output(tensor: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: tensor.detach(), version: tensor.version(), is_output: true, output_of: None, name: None, producer: None }
+        SavedTensor { tensor: tensor.detach(), version: tensor.version(), is_output: true, output_of: None, name: None, producer: None, view_grad_fn: None }
     }
 
     /// Gives the saved tensor its name (`SavedTensor::input(b).named("other")`).
@@ -48,12 +52,24 @@ impl SavedTensor {
         }
     }
 
-    /// For a saved output: the output now lives in `output`'s storage (an in-place op).
+    /// For a saved output: the output now lives in `output`'s storage (an in-place op, whose
+    /// history was just rebased: a view has its new grad_fn already).
     pub fn rebind_output(&mut self, output: &Tensor) {
         if self.is_output {
             self.tensor = output.detach();
             self.version = output.version();
+            let meta = output.meta();
+            if meta.view.is_some() {
+                self.view_grad_fn = meta.grad_fn.as_ref().map(|node| Arc::downgrade(&node.0));
+            }
         }
+    }
+
+    /// The history torch gives the unpacked tensor: the view's grad_fn for the result of an
+    /// in-place op on a view while that node lives, else the node that saved it.
+    fn history(&self) -> Option<(Node, usize)> {
+        let view_node = self.view_grad_fn.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner), 0));
+        view_node.or_else(|| self.output_of.as_ref().and_then(|(node, nr)| node.upgrade().map(|inner| (Node(inner), *nr))))
     }
 
     pub fn is_output(&self) -> bool {
@@ -68,8 +84,9 @@ impl SavedTensor {
             let what = format!("[{} [{}]]", dtype.legacy_name(), shape_list(&shape));
             // as torch: a saved input names its tensor's history as it is now, an output the
             // node that saved it
+            let view_node = self.view_grad_fn.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner).name(), 0));
             let producer = match self.producer {
-                Some((name, nr)) => Some((name.to_string(), nr)),
+                Some((name, nr)) => view_node.or(Some((name.to_string(), nr))),
                 None => self.tensor.grad_fn().map(|n| (n.name(), self.tensor.meta().output_nr)),
             };
             let which = match producer {
@@ -84,19 +101,16 @@ impl SavedTensor {
                 self.version
             );
         }
-        match &self.output_of {
-            Some((node, nr)) => match node.upgrade() {
-                Some(inner) => {
-                    let t = self.tensor.detach();
-                    {
-                        let mut meta = t.meta();
-                        meta.grad_fn = Some(Node(inner));
-                        meta.output_nr = *nr;
-                    }
-                    t
+        match self.history() {
+            Some((node, nr)) => {
+                let t = self.tensor.detach();
+                {
+                    let mut meta = t.meta();
+                    meta.grad_fn = Some(node);
+                    meta.output_nr = nr;
                 }
-                None => self.tensor.clone(),
-            },
+                t
+            }
             None => self.tensor.clone(),
         }
     }

@@ -41,34 +41,91 @@ pub(crate) struct ViewInfo {
 }
 
 impl ViewInfo {
-    pub fn new(base: Tensor, version: u64) -> ViewInfo {
-        let creation = if is_grad_enabled() { ViewCreation::GradMode } else { ViewCreation::NoGrad };
+    /// A view of `base` made now; `parent` is how the tensor it was cut from was made (a view
+    /// of a view made in no_grad mode counts as made in no_grad mode too, as torch's
+    /// `propagate_creation_meta` has it).
+    pub fn new(base: Tensor, version: u64, parent: ViewCreation) -> ViewInfo {
+        let creation = if is_grad_enabled() { parent } else { ViewCreation::NoGrad };
         ViewInfo { base, creation, attr_version: version }
     }
 }
 
+/// torch's `handle_view_on_rebase`: the error when a view made in no_grad mode (or a view of
+/// one) takes part in an in-place change with grad mode on, `directly` by an in-place op on
+/// it, or else through its base or another view of its base (found when its grad_fn is next
+/// asked for). `grad_fn` is the view's own (a view of a no_grad view made with grad mode on
+/// has one); None for any other view.
+pub(crate) fn no_grad_view_error(view: &ViewInfo, grad_fn: Option<&Node>, output_nr: usize, directly: bool) -> Option<String> {
+    if view.creation != ViewCreation::NoGrad {
+        return None;
+    }
+    let modified = if directly { "is being" } else { "its base or another view of its base has been" };
+    let head = match grad_fn {
+        Some(node) => format!(
+            "Output {output_nr} of {} is a view of a view which was created in no_grad mode and {modified} modified inplace \
+             with grad mode enabled.",
+            crate::ops::checks::version_error_node_name(&node.name())
+        ),
+        None => format!("A view was created in no_grad mode and {modified} modified inplace with grad mode enabled."),
+    };
+    Some(format!(
+        "{head} Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by \
+         moving both the view and the inplace either both inside the no_grad block (if you don't want the inplace to \
+         be tracked) or both outside (if you want the inplace to be tracked)."
+    ))
+}
+
 /// The `grad_fn` of `t`, rebuilt first when `t` is a view whose storage changed in place since
-/// its `grad_fn` was set.
+/// its `grad_fn` was set; raises for a view made in no_grad mode whose storage changed (see
+/// [`try_current_grad_fn`]).
+#[track_caller]
 pub(crate) fn current_grad_fn(t: &Tensor) -> Option<Node> {
-    let (view, node) = {
+    match try_current_grad_fn(t) {
+        Ok(node) => node,
+        Err(message) => crate::raise!("{message}"),
+    }
+}
+
+/// [`current_grad_fn`], with torch's refusal as an `Err`: a view made in no_grad mode cannot
+/// have its history rebuilt after an in-place change of its storage (through its base or
+/// another view, with or without grad mode), since it is ambiguous whether that change
+/// should be tracked. A view without history of a base that requires no grad is left as is.
+pub(crate) fn try_current_grad_fn(t: &Tensor) -> Result<Option<Node>, String> {
+    let (view, node, output_nr) = {
         let meta = t.meta();
         match &meta.view {
-            None => return meta.grad_fn.clone(),
-            Some(view) => (view.clone(), meta.grad_fn.clone()),
+            None => return Ok(meta.grad_fn.clone()),
+            Some(view) => (view.clone(), meta.grad_fn.clone(), meta.output_nr),
         }
     };
+    if node.is_none() && !view.base.requires_grad() {
+        return Ok(node);
+    }
     let version = t.version();
-    if view.attr_version == version || view.creation == ViewCreation::NoGrad {
-        return node;
+    if view.attr_version == version {
+        return Ok(node);
+    }
+    if let Some(message) = no_grad_view_error(&view, node.as_ref(), output_nr, false) {
+        return Err(message);
     }
     let Some(base_edge) = view.base.gradient_edge() else {
-        return node;
+        return Ok(node);
     };
     let (base_layout, view_layout) = (view.base.layout(), t.layout());
     let storage_len = t.with_data(|d| d.storage.read().len());
     let regenerated = Node::new(Box::new(AsStridedBackward { base_layout, view_layout, storage_len }), vec![Some(base_edge)]);
     set_history(t, regenerated.clone());
-    Some(regenerated)
+    Ok(Some(regenerated))
+}
+
+/// What torch does first when an op with grad mode on takes `t` (before the op checks its
+/// own arguments): it collects `t`'s gradient edge, so a view that may not be used any more
+/// (see [`try_current_grad_fn`]) is refused before, say, a shape error of the op.
+#[track_caller]
+pub(crate) fn collect_edge_first(t: &Tensor) {
+    if is_grad_enabled() && t.requires_grad() {
+        current_grad_fn(t);
+    }
 }
 
 /// Marks a view's `grad_fn` as built against the storage's current version.
@@ -81,11 +138,16 @@ pub(crate) fn mark_fresh(t: &Tensor) {
 
 /// Makes `node` (the backward of an in-place op just applied to `t`) part of `t`'s history:
 /// `t`'s new `grad_fn` when `t` is not a view; for a view, the base's new `grad_fn` becomes a
-/// `CopySlices` wrapping `node` (the view's own `grad_fn` is then rebuilt from the base).
-pub(crate) fn rebase_history(t: &Tensor, node: Node) {
+/// `CopySlices` wrapping `node`, and the view's own `grad_fn` is rebuilt from the base at once
+/// (an `AsStridedBackward0`), as torch's `rebase_history` does. Returns the node that now holds
+/// the op's backward function (`node`, or the `CopySlices`).
+pub(crate) fn rebase_history(t: &Tensor, node: Node) -> Node {
     let view = t.meta().view.clone();
     match view {
-        None => set_history(t, node),
+        None => {
+            set_history(t, node.clone());
+            node
+        }
         Some(view) => {
             let base = view.base;
             let function = node.state().function.take().expect("a fresh node keeps its function");
@@ -97,7 +159,10 @@ pub(crate) fn rebase_history(t: &Tensor, node: Node) {
                 storage_len: t.with_data(|d| d.storage.read().len()),
                 function,
             };
-            set_history(&base, Node::new(Box::new(copy_slices), next));
+            let copy_slices = Node::new(Box::new(copy_slices), next);
+            set_history(&base, copy_slices.clone());
+            current_grad_fn(t);
+            copy_slices
         }
     }
 }

@@ -3,10 +3,11 @@
 
 use crate::tensor::Tensor;
 
-/// The first dim (of the broadcast rank) where two shapes cannot broadcast, with both sizes.
-fn mismatch(a: &[usize], b: &[usize]) -> Option<(usize, usize, usize)> {
+/// The dim (of the broadcast rank) where two shapes cannot broadcast, with both sizes: the
+/// last such dim, as torch's `infer_size` walks the dims from the end.
+pub(crate) fn mismatch(a: &[usize], b: &[usize]) -> Option<(usize, usize, usize)> {
     let rank = a.len().max(b.len());
-    (0..rank).find_map(|i| {
+    (0..rank).rev().find_map(|i| {
         let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
         let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
         (da != db && da != 1 && db != 1).then_some((i, da, db))
@@ -116,6 +117,8 @@ mod tests {
             crate::error::TorchError::from_payload(payload.as_ref()).message
         };
         assert_eq!(err(&[3], &[2]), "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0");
+        // torch 2.15: torch.ones(3, 2).add_(torch.ones(2, 3)) names the last dim that differs
+        assert_eq!(err(&[3, 2], &[2, 3]), "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 1");
         assert_eq!(err(&[3], &[2, 3]), "output with shape [3] doesn't match the broadcast shape [2, 3]");
         assert_eq!(err(&[1, 3], &[2, 3]), "output with shape [1, 3] doesn't match the broadcast shape [2, 3]");
         assert_eq!(err(&[2, 3], &[1, 1, 3]), "output with shape [2, 3] doesn't match the broadcast shape [1, 2, 3]");

@@ -116,7 +116,7 @@ impl<'a> Operand<'a> {
         }
     }
 
-    fn tensor(&self) -> Option<&'a Tensor> {
+    pub(crate) fn tensor(&self) -> Option<&'a Tensor> {
         match self {
             Operand::Tensor(t) => Some(t),
             Operand::Scalar(_) => None,
@@ -359,16 +359,9 @@ pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
     Tensor::from_buffer_shape(buffer, out_shape)
 }
 
+/// Where two shapes that do not broadcast differ, as torch names it (see `checks::mismatch`).
 fn mismatch_dim(a: &[usize], b: &[usize]) -> (usize, usize, usize) {
-    let rank = a.len().max(b.len());
-    for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
-        if da != db && da != 1 && db != 1 {
-            return (i, da, db);
-        }
-    }
-    (0, 0, 0)
+    super::checks::mismatch(a, b).unwrap_or((0, 0, 0))
 }
 
 /// `grad * (e * a^(e-1))` in one pass over float data (the backward of `a.pow(e)`).

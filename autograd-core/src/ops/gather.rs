@@ -181,27 +181,38 @@ impl Tensor {
     /// y.sum().backward();
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([[1., 0., 2.],\n        [1., 0., 2.]])");
     /// ```
+    #[track_caller]
     pub fn index_select(&self, dim: isize, index: &Tensor) -> Tensor {
         let shape = self.shape();
         let d = wrap_dim(dim, shape.len());
-        if index.dtype() != DType::Int64 {
-            crate::raise!("index_select(): Expected dtype int32 or int64 for index");
-        }
         if index.dim() > 1 {
             crate::raise!(IndexError, "index_select(): Index is supposed to be a vector");
         }
+        if shape.is_empty() && index.numel() != 1 {
+            crate::raise!("index_select(): Index to scalar can have only 1 value, got {} value(s)", index.numel());
+        }
+        if index.dtype() != DType::Int64 {
+            crate::raise!("index_select(): Expected dtype int32 or int64 for index");
+        }
         let work_shape = if shape.is_empty() { vec![1] } else { shape.clone() };
         let size = work_shape[d];
-        let picks: Vec<usize> = index
-            .to_vec_i64()
-            .into_iter()
-            .map(|v| {
-                if v < 0 || v as usize >= size {
-                    crate::raise!("INDICES element is out of DATA bounds, id={v} axis_dim={size}");
-                }
-                v as usize
-            })
-            .collect();
+        let values = index.to_vec_i64();
+        let out_of_range = values.iter().copied().find(|&v| v < 0 || v as usize >= size);
+        // torch's CPU kernel, for a matrix or more: an empty one needs the dim to have a size,
+        // then it and dim 1 check the indices with one set of words, other dims with another
+        // (a vector's or a scalar's indices have the latter)
+        if shape.len() > 1 {
+            if !values.is_empty() && self.numel() == 0 && size == 0 {
+                crate::raise!("index_select(): self indexing axis dim should be positive");
+            }
+            if let Some(v) = out_of_range.filter(|_| self.numel() == 0 || d == 1) {
+                crate::raise!("INDICES element is out of DATA bounds, id={v} axis_dim={size}");
+            }
+        }
+        if out_of_range.is_some() {
+            crate::raise!(IndexError, "index out of range in self");
+        }
+        let picks: Vec<usize> = values.into_iter().map(|v| v as usize).collect();
         let mut out_shape = work_shape.clone();
         out_shape[d] = picks.len();
         if shape.is_empty() {

@@ -244,9 +244,18 @@ impl Tensor {
         let value = value.into_operand();
         match (self.index_picking(items), value) {
             (Some(view), Operand::Tensor(t)) => {
-                // Python's setitem expands the value to the region first (its error words)
-                crate::autograd::grad_mode::no_grad(|| t.expand(view.shape()));
-                view.copy_(t)
+                // Python's setitem expands the value to the region first (its error words),
+                // and copies from the expanded value, or fills from a 0-dim one: that is what
+                // torch's overlap check sees
+                let expanded = crate::autograd::grad_mode::no_grad(|| t.expand(view.shape()));
+                let reads = if t.shape() == view.shape() {
+                    Some(t)
+                } else if t.dim() == 0 {
+                    None
+                } else {
+                    Some(&expanded)
+                };
+                view.copy_reading(t, reads)
             }
             (Some(view), Operand::Scalar(s)) => view.fill_(s),
             (None, Operand::Tensor(t)) if t.dim() == 0 => self.fill_tensor_(t),
@@ -453,7 +462,15 @@ impl Tensor {
                 let mask = crate::autograd::grad_mode::no_grad(|| index.reshape(mask_shape.iter().map(|&d| d as isize).collect::<Vec<_>>()));
                 self.masked_fill_(&mask, s.as_f64())
             }
-            _ => self.apply_inplace(|t| t.index_put(index, &value)),
+            _ => {
+                self.check_inplace_write(&value.tensor().into_iter().collect::<Vec<_>>(), &[]);
+                // torch's index_put_ reads neither its values nor its indices from the tensor
+                // it writes into, not even the whole tensor itself
+                for input in value.tensor().into_iter().chain([index]) {
+                    crate::ops::inplace::check_no_overlap(self, input);
+                }
+                self.write_inplace(|t| t.index_put(index, &value))
+            }
         }
     }
 

@@ -4,39 +4,45 @@
 //! tensor's new grad_fn, or, on a view, part of its base's `CopySlices` (see `autograd::views`).
 
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+use std::sync::Arc;
 
 use super::elementwise::{IntoOperand, Scalar};
 use super::index::write_buffer;
 use crate::autograd::grad_mode::{is_grad_enabled, no_grad};
 use crate::autograd::record::record;
-use crate::autograd::views::{rebase_history, ViewCreation};
+use crate::autograd::views::{no_grad_view_error, rebase_history};
 use crate::dtype::Category;
+use crate::layout::{overlap, Overlap};
 use crate::tensor::Tensor;
 
-/// Raises PyTorch's errors when an in-place change of `t` would break the graph.
+/// Raises PyTorch's errors when an in-place change of `t` would break the graph (torch's
+/// `check_inplace`, run when grad mode is on and `t` or one of the op's other inputs
+/// requires grad): a view made in no_grad mode first, then a view of a leaf, then a leaf.
 #[track_caller]
-pub(crate) fn check_inplace_allowed(t: &Tensor) {
+pub(crate) fn check_inplace_allowed(t: &Tensor, inputs_require_grad: bool) {
     if !is_grad_enabled() {
         return;
     }
-    let meta = t.meta();
-    if meta.grad_fn.is_none() && meta.requires_grad {
-        drop(meta);
-        crate::raise!("a leaf Variable that requires grad is being used in an in-place operation.");
+    let requires_grad = t.requires_grad();
+    if !requires_grad && !inputs_require_grad {
+        return;
     }
-    if let Some(view) = meta.view.clone() {
-        drop(meta);
-        if view.base.is_leaf() && view.base.requires_grad() {
+    let meta = t.meta();
+    let (grad_fn, output_nr, view) = (meta.grad_fn.clone(), meta.output_nr, meta.view.clone());
+    let leaf_that_requires_grad = grad_fn.is_none() && meta.requires_grad;
+    drop(meta);
+    if let Some(view) = view {
+        if let Some(message) = no_grad_view_error(&view, grad_fn.as_ref(), output_nr, true) {
+            crate::raise!("{message}");
+        }
+        // the base's grad_fn as it is (torch's C++ is_leaf)
+        let base_is_leaf = view.base.meta().grad_fn.is_none();
+        if requires_grad && base_is_leaf {
             crate::raise!("a view of a leaf Variable that requires grad is being used in an in-place operation.");
         }
-        if view.creation == ViewCreation::NoGrad && view.base.requires_grad() {
-            crate::raise!(
-                "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given that \
-                 this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both \
-                 the view and the inplace either both inside the no_grad block (if you don't want the inplace to be \
-                 tracked) or both outside (if you want the inplace to be tracked)."
-            );
-        }
+    }
+    if leaf_that_requires_grad {
+        crate::raise!("a leaf Variable that requires grad is being used in an in-place operation.");
     }
 }
 
@@ -50,6 +56,42 @@ fn check_no_internal_overlap(t: &Tensor) {
             "unsupported operation: more than one element of the written-to tensor refers to a single memory \
              location. Please clone() the tensor before performing the operation."
         );
+    }
+}
+
+/// How `input`'s elements meet those of `written` (torch's `get_overlap_status`): `No` unless
+/// both live in one storage.
+fn overlap_status(written: &Tensor, input: &Tensor) -> Overlap {
+    if written.same(input) {
+        return Overlap::Full;
+    }
+    let (a, a_storage) = written.with_data(|d| (d.layout.clone(), Arc::as_ptr(&d.storage)));
+    let (b, b_storage) = input.with_data(|d| (d.layout.clone(), Arc::as_ptr(&d.storage)));
+    if !std::ptr::eq(a_storage, b_storage) {
+        return Overlap::No;
+    }
+    overlap(&a, &b)
+}
+
+const OVERLAP_MESSAGE: &str = "unsupported operation: some elements of the input tensor and the written-to tensor refer \
+                               to a single memory location. Please clone() the tensor before performing the operation.";
+
+/// torch's `assert_no_partial_overlap`: an elementwise in-place op may read exactly the tensor
+/// it writes (`x.add_(x)`), not a part of it or the same elements in another order
+/// (`x.add_(x[3])`, `x[0:2].add_(x[1:3])`, `m.add_(m.t())`).
+#[track_caller]
+pub(crate) fn check_no_partial_overlap(written: &Tensor, input: &Tensor) {
+    if overlap_status(written, input) == Overlap::Partial {
+        crate::raise!("{OVERLAP_MESSAGE}");
+    }
+}
+
+/// torch's `assert_no_overlap` (`index_put_`'s values and indices): no element in common at
+/// all, not even the tensor itself.
+#[track_caller]
+pub(crate) fn check_no_overlap(written: &Tensor, input: &Tensor) {
+    if matches!(overlap_status(written, input), Overlap::Partial | Overlap::Full) {
+        crate::raise!("{OVERLAP_MESSAGE}");
     }
 }
 
@@ -89,8 +131,32 @@ impl Tensor {
     /// for a view).
     #[track_caller]
     pub(crate) fn apply_inplace(&self, op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
-        check_inplace_allowed(self);
+        self.apply_inplace_reading(&[], op)
+    }
+
+    /// [`Tensor::apply_inplace`] for an op that also reads `inputs` (`other` of `x.add_(other)`):
+    /// as torch's TensorIterator, none of them may partly overlap this tensor.
+    #[track_caller]
+    pub(crate) fn apply_inplace_reading(&self, inputs: &[&Tensor], op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+        self.check_inplace_write(inputs, inputs);
+        self.write_inplace(op)
+    }
+
+    /// The checks before an in-place write, in torch's order: the autograd rules (`inputs`:
+    /// the op's other tensor arguments, whose requires_grad counts), then the written
+    /// tensor's own overlap, then its overlap with each of `reads`.
+    #[track_caller]
+    pub(crate) fn check_inplace_write(&self, inputs: &[&Tensor], reads: &[&Tensor]) {
+        check_inplace_allowed(self, inputs.iter().any(|t| t.requires_grad()));
         check_no_internal_overlap(self);
+        for input in reads {
+            check_no_partial_overlap(self, input);
+        }
+    }
+
+    /// The write of [`Tensor::apply_inplace`], once [`Tensor::check_inplace_write`] passed.
+    #[track_caller]
+    pub(crate) fn write_inplace(&self, op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
         let recording = is_grad_enabled();
         let input = if recording { self.inplace_input() } else { self.clone() };
         let result = op(&input);
@@ -112,10 +178,12 @@ impl Tensor {
         });
         let node = if recording { result.meta().grad_fn.clone() } else { None };
         if let Some(node) = node {
-            if let Some(function) = node.state().function.as_mut() {
+            // after the rebase, as torch saves an in-place op's result: for a view, what is
+            // saved keeps the view's new grad_fn
+            let holder = rebase_history(self, node);
+            if let Some(function) = holder.state().function.as_mut() {
                 function.rebind_output(self);
-            }
-            rebase_history(self, node);
+            };
         }
         self.clone()
     }
@@ -124,35 +192,40 @@ impl Tensor {
     #[track_caller]
     pub fn add_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
-        self.apply_inplace(|t| t.add(other))
+        let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
+        self.apply_inplace_reading(&reads, |t| t.add(other))
     }
 
     /// `x.sub_(other)`: in-place subtraction.
     #[track_caller]
     pub fn sub_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
-        self.apply_inplace(|t| t.sub(other))
+        let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
+        self.apply_inplace_reading(&reads, |t| t.sub(other))
     }
 
     /// `x.mul_(other)`: in-place multiplication.
     #[track_caller]
     pub fn mul_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
-        self.apply_inplace(|t| t.mul(other))
+        let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
+        self.apply_inplace_reading(&reads, |t| t.mul(other))
     }
 
     /// `x.div_(other)`: in-place division.
     #[track_caller]
     pub fn div_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let other = other.into_operand();
-        self.apply_inplace(|t| t.div(other))
+        let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
+        self.apply_inplace_reading(&reads, |t| t.div(other))
     }
 
     /// `x.pow_(e)`: in-place power.
     #[track_caller]
     pub fn pow_<'a>(&self, exponent: impl IntoOperand<'a>) -> Tensor {
         let exponent = exponent.into_operand();
-        self.apply_inplace(|t| t.pow(exponent))
+        let reads: Vec<&Tensor> = exponent.tensor().into_iter().collect();
+        self.apply_inplace_reading(&reads, |t| t.pow(exponent))
     }
 
     /// `x.exp_()`: in-place `exp`.
@@ -224,7 +297,7 @@ impl Tensor {
     /// `x.masked_fill_(mask, value)`: in-place `masked_fill`.
     #[track_caller]
     pub fn masked_fill_(&self, mask: &Tensor, value: f64) -> Tensor {
-        self.apply_inplace(|t| t.masked_fill(mask, value))
+        self.apply_inplace_reading(&[mask], |t| t.masked_fill(mask, value))
     }
 
     /// `x.zero_()`: sets every element to 0, in place (`ZeroBackward0` on a tensor with
@@ -260,7 +333,8 @@ impl Tensor {
             );
         }
         let value_dtype = value.dtype();
-        self.apply_inplace(|t| {
+        self.check_inplace_write(&[value], &[]);
+        self.write_inplace(|t| {
             let filled = crate::factory::full_with(&t.shape(), value.item(), crate::factory::TensorOptions::default().dtype(t.dtype()));
             // d fill(x, v) = 0 for x, sum(grad) for v
             record(filled, "FillBackward3", &[Some(t), Some(value)], &[], |_| vec![], move |_, g, needs| {
@@ -295,10 +369,19 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn copy_(&self, src: &Tensor) -> Tensor {
+        self.copy_reading(src, Some(src))
+    }
+
+    /// `copy_` where torch's overlap check sees `reads` in place of `src` (Python's
+    /// `x[i] = v` copies from `v` expanded to the region, or fills from a 0-dim `v`: `None`).
+    /// The checks run in torch's order: the in-place rules, overlap, then the shapes.
+    #[track_caller]
+    pub(crate) fn copy_reading(&self, src: &Tensor, reads: Option<&Tensor>) -> Tensor {
         let shape = self.shape();
         let src_shape = src.shape();
+        self.check_inplace_write(&[src], &reads.into_iter().collect::<Vec<_>>());
         super::checks::check_inplace_shapes(&shape, &src_shape);
-        self.apply_inplace(|t| {
+        self.write_inplace(|t| {
             let dtype = t.dtype();
             let values = crate::autograd::grad_mode::no_grad(|| src.expand(&shape).to_dtype(dtype).contiguous_values());
             let src_dtype = src.dtype();

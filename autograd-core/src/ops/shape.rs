@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::reduce::Dims;
 use crate::autograd::record::record;
+use crate::autograd::views::ViewCreation;
 use crate::dtype::DType;
 use crate::layout::{contiguous_strides, numel, Layout};
 use crate::storage::Buffer;
@@ -61,9 +62,9 @@ impl Tensor {
         let version = data.storage.version();
         let view = Tensor::from_parts(data.storage, layout, data.dtype);
         // a view of a view hangs off the same base
-        let parent = self.meta().view.as_ref().map(|v| v.base.clone());
-        let base = parent.unwrap_or_else(|| self.clone());
-        view.meta().view = Some(ViewInfo::new(base, version));
+        let parent = self.meta().view.as_ref().map(|v| (v.base.clone(), v.creation));
+        let (base, creation) = parent.unwrap_or_else(|| (self.clone(), ViewCreation::GradMode));
+        view.meta().view = Some(ViewInfo::new(base, version, creation));
         view
     }
 
@@ -125,6 +126,7 @@ impl Tensor {
     /// like torch when the strides do not allow it.
     #[track_caller]
     pub fn view(&self, shape: impl Dims) -> Tensor {
+        crate::autograd::views::collect_edge_first(self);
         if self.is_contiguous() {
             return self.reshape(shape);
         }
@@ -283,24 +285,23 @@ impl Tensor {
                 input_shape.len()
             )
         };
-        let mut new_shape = Vec::with_capacity(requested.len());
-        let mut new_strides = Vec::with_capacity(requested.len());
-        for (i, &r) in requested.iter().enumerate() {
+        let mut new_shape = vec![0; requested.len()];
+        let mut new_strides = vec![0; requested.len()];
+        // from the last dim, as torch's inferExpandGeometry: the last mismatch is the one named
+        for (i, &r) in requested.iter().enumerate().rev() {
             if i < lead {
                 if r < 0 {
                     crate::raise!("The expanded size of the tensor ({r}) isn't allowed in a leading, non-existing dimension {i}");
                 }
-                new_shape.push(r as usize);
-                new_strides.push(0);
+                new_shape[i] = r as usize;
                 continue;
             }
             let (size, stride) = (input_shape[i - lead], layout.strides[i - lead]);
             if r == -1 || r as usize == size {
-                new_shape.push(size);
-                new_strides.push(stride);
+                new_shape[i] = size;
+                new_strides[i] = stride;
             } else if size == 1 {
-                new_shape.push(r as usize);
-                new_strides.push(0);
+                new_shape[i] = r as usize;
             } else {
                 crate::raise!(
                     "The expanded size of the tensor ({r}) must match the existing size ({size}) at non-singleton dimension {i}.  Target sizes: {:?}.  Tensor sizes: {:?}",

@@ -103,8 +103,10 @@ pub fn tensor_html(t: &Tensor) -> String {
     html.push_str(&badge("shape", &crate::pydisplay::shape_tuple(&shape), "#e6ecff"));
     html.push_str(&badge("dtype", t.dtype().torch_name(), "#e6f6e6"));
     html.push_str(&badge("requires_grad", if t.requires_grad() { "True" } else { "False" }, "#fdeaea"));
-    if let Some(node) = t.grad_fn() {
-        html.push_str(&badge("grad_fn", &node.name(), "#eeeeee"));
+    match crate::autograd::views::try_current_grad_fn(t) {
+        Ok(Some(node)) => html.push_str(&badge("grad_fn", &node.name(), "#eeeeee")),
+        Ok(None) => {}
+        Err(_) => html.push_str(&badge("grad_fn", "Invalid", "#eeeeee")),
     }
     match PrintedElements::of(t) {
         None => html.push_str(&format!("<pre style=\"margin:0\">{}</pre>", escape(&t.to_string()))),
