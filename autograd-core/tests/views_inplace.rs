@@ -687,3 +687,25 @@ fn in_place_on_a_view_made_under_no_grad_is_checked_first() {
     v.mul_(2.0);
     assert_eq!((&v * &w).to_string(), "tensor([0., 0.], grad_fn=<MulBackward0>)");
 }
+
+#[test]
+fn setitem_views_and_expands_a_value_of_another_shape_as_python_does() {
+    // torch 2.15: z = torch.full((2, 3), -2.); z[0:] = w (w [1, 3] requires grad):
+    // CopyBackwards <- ExpandBackward0 <- ViewBackward0 <- AccumulateGrad; z[0] = w:
+    // CopySlices <- ViewBackward0
+    let w = tensor!([[1., 2., 3.]], requires_grad = true);
+    let z = full(&[2, 3], -2.0);
+    z.assign(idx![0..], &w);
+    let copy = z.grad_fn().unwrap();
+    assert_eq!(copy.name(), "torch::autograd::CopyBackwards");
+    let expand = copy.next_functions()[1].0.clone().unwrap();
+    assert_eq!(expand.name(), "ExpandBackward0");
+    assert_eq!(expand.next_functions()[0].0.as_ref().unwrap().name(), "ViewBackward0");
+    let z = full(&[2, 3], -2.0);
+    z.assign(idx![0], &w);
+    let slices = z.grad_fn().unwrap();
+    assert_eq!(slices.name(), "torch::autograd::CopySlices");
+    assert_eq!(names(&slices), vec!["None".to_string(), "ViewBackward0".to_string()]);
+    z.sum().backward();
+    assert_eq!(w.grad().unwrap().to_string(), "tensor([[1., 1., 1.]])");
+}

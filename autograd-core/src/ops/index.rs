@@ -243,26 +243,37 @@ impl Tensor {
         // into `n` itself (`FillBackward2`, `FillBackward3` for a 0-dim tensor, `CopyBackwards`)
         let value = value.into_operand();
         match (self.index_picking(items), value) {
+            // Python's setitem copies a value of the region's shape as it is, fills from a
+            // 0-dim one, and otherwise copies from the value with its leading 1s viewed away
+            // and expanded to the region (recorded: ExpandBackward0 <- ViewBackward0); that is
+            // also what torch's overlap check sees
+            (Some(view), Operand::Tensor(t)) if t.shape() == view.shape() => view.copy_reading(t, Some(t)),
+            (Some(view), Operand::Tensor(t)) if t.dim() == 0 => view.copy_reading(t, None),
             (Some(view), Operand::Tensor(t)) => {
-                // Python's setitem expands the value to the region first (its error words),
-                // and copies from the expanded value, or fills from a 0-dim one: that is what
-                // torch's overlap check sees
-                let expanded = crate::autograd::grad_mode::no_grad(|| t.expand(view.shape()));
-                let reads = if t.shape() == view.shape() {
-                    Some(t)
-                } else if t.dim() == 0 {
-                    None
-                } else {
-                    Some(&expanded)
-                };
-                view.copy_reading(t, reads)
+                let source = setitem_source(t, &view.shape());
+                view.copy_reading(&source, Some(&source))
             }
             (Some(view), Operand::Scalar(s)) => view.fill_(s),
             (None, Operand::Tensor(t)) if t.dim() == 0 => self.fill_tensor_(t),
-            (None, Operand::Tensor(t)) => self.copy_(t),
+            (None, Operand::Tensor(t)) if t.shape() == self.shape() => self.copy_(t),
+            (None, Operand::Tensor(t)) => self.copy_(&setitem_source(t, &self.shape())),
             (None, Operand::Scalar(s)) => self.fill_(s),
         };
         self.clone()
+    }
+}
+
+/// The value Python's setitem copies into a region of `shape` when the value's shape
+/// differs (torch's `copy_to`): leading 1s viewed away, then expanded to the region.
+#[track_caller]
+fn setitem_source(value: &Tensor, shape: &[usize]) -> Tensor {
+    let dims = value.shape();
+    let lead = dims.iter().take_while(|&&d| d == 1).count();
+    let viewed = value.view(dims[lead..].iter().map(|&d| d as isize).collect::<Vec<_>>());
+    if viewed.shape() == shape {
+        viewed
+    } else {
+        viewed.expand(shape)
     }
 }
 
