@@ -4,7 +4,7 @@
 //! The storage also carries the *version counter* that PyTorch keeps per storage: every
 //! in-place write bumps it, and a saved tensor remembers the version it was saved at.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::dtype::DType;
@@ -72,11 +72,14 @@ impl Buffer {
 pub(crate) struct Storage {
     buffer: RwLock<Buffer>,
     version: AtomicU64,
+    /// torch's "efficient zero tensor" (what `sgn`'s backward returns): reads as zeros,
+    /// refuses to be written in place.
+    zero_tensor: AtomicBool,
 }
 
 impl Storage {
     pub fn new(buffer: Buffer) -> Storage {
-        Storage { buffer: RwLock::new(buffer), version: AtomicU64::new(0) }
+        Storage { buffer: RwLock::new(buffer), version: AtomicU64::new(0), zero_tensor: AtomicBool::new(false) }
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, Buffer> {
@@ -93,5 +96,13 @@ impl Storage {
 
     pub fn bump_version(&self) {
         self.version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn mark_zero_tensor(&self) {
+        self.zero_tensor.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_zero_tensor(&self) -> bool {
+        self.zero_tensor.load(Ordering::Relaxed)
     }
 }

@@ -893,3 +893,32 @@ fn pow_special_cases_are_for_a_number_exponent_only() {
     assert_eq!(bits(x.pow(&Tensor::from_vec(vec![0.5], &[], DType::Float64))), "inf 0.0 2.0");
     assert_eq!(bits(x.pow(0.5)), "NaN -0.0 2.0");
 }
+
+#[test]
+fn the_gradient_of_sgn_is_an_immutable_zero_tensor_as_in_torch() {
+    // torch 2.15: x.sgn().sum().backward() leaves x.grad an efficient zero tensor; adding
+    // into it (another backward, or add_) raises
+    let x = tensor!([1.5, -2.], requires_grad = true);
+    x.sgn().sum().backward();
+    assert_eq!(grad(&x), "tensor([0., 0.])");
+    let message = "ZeroTensors are immutable. Please use the materialized zero tensor obtained using .clone() if you want a mutable tensor.";
+    let err = error_of(|| (&x * 2.0).sum().backward());
+    assert_eq!((err.kind, err.message.as_str()), (ErrorKind::RuntimeError, message));
+    assert_eq!(grad(&x), "tensor([0., 0.])", "the gradient is kept as it was");
+    let err = error_of(|| {
+        x.grad().unwrap().add_(1.0);
+    });
+    assert_eq!(err.message, message);
+    // a copy is an ordinary tensor; the second derivative of abs reaches x through sgn
+    let copy = x.grad().unwrap().deep_clone();
+    copy.add_(1.0);
+    let y = tensor!([1.5, -2.], requires_grad = true);
+    let g = autograd_core::prelude::grad(&[&y.abs().sum()], &[&y], true).remove(0);
+    g.sum().backward();
+    assert!(error_of(|| (&y * 1.0).sum().backward()).message.starts_with("ZeroTensors are immutable"));
+    // sign (not sgn) gives ordinary zeros
+    let z = tensor!([1.5, -2.], requires_grad = true);
+    z.sign().sum().backward();
+    (&z * 2.0).sum().backward();
+    assert_eq!(grad(&z), "tensor([2., 2.])");
+}

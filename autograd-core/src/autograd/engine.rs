@@ -237,10 +237,19 @@ fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
     if grad.dtype() != dtype {
         grad = grad.to_dtype(dtype);
     }
+    let existing = variable.meta().grad.clone();
+    if let Some(old) = existing.filter(|_| !create_graph) {
+        // adding into the old gradient in place: torch refuses when it is an efficient zero
+        // tensor (before anything changes)
+        old.check_not_zero_tensor();
+    }
+    let zero_tensor = grad.with_data(|d| d.storage.is_zero_tensor());
     let mut meta = variable.meta();
     meta.grad = Some(match meta.grad.take() {
         // torch keeps a copy that is part of the graph (`CopyBackwards` from the gradient)
         None if create_graph => crate::factory::zeros_like(&grad).copy_(&grad),
+        // torch stores the gradient itself (an efficient zero tensor stays one)
+        None if zero_tensor => grad.into_owned_detached().into_zero_tensor(),
         None => grad.into_owned_detached(),
         Some(old) if create_graph => &old + &grad,
         Some(old) => {

@@ -897,12 +897,17 @@ impl Tensor {
         record(out, "SignBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(crate::factory::zeros_like(g))])
     }
 
-    /// `x.sgn()` (the same values as `sign` for real tensors; node `SgnBackward0`), used by
-    /// the backward of `abs` so that its double-backward graph shows torch's node.
+    /// `x.sgn()` (the same values as `sign` for real tensors; node `SgnBackward0`), also used
+    /// by the backward of `abs` so that its double-backward graph shows torch's node. Its
+    /// gradient is torch's immutable zero tensor.
+    pub fn sgn(&self) -> Tensor {
+        self.sgn_impl()
+    }
+
     pub(crate) fn sgn_impl(&self) -> Tensor {
         let out = sign_values(self);
-        // d sgn(x) = 0 for real x
-        record(out, "SgnBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(crate::factory::zeros_like(g))])
+        // d sgn(x) = 0 for real x; torch's sgn_backward of a real tensor is an efficient zero tensor (immutable)
+        record(out, "SgnBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(crate::factory::zeros_like(g).into_zero_tensor())])
     }
 
     /// `max(x, 0)` elementwise, keeping the dtype; NaN stays NaN and -0 stays -0, like torch.

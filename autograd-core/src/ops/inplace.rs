@@ -148,10 +148,26 @@ impl Tensor {
     #[track_caller]
     pub(crate) fn check_inplace_write(&self, inputs: &[&Tensor], reads: &[&Tensor]) {
         check_inplace_allowed(self, inputs.iter().any(|t| t.requires_grad()));
+        self.check_not_zero_tensor();
         check_no_internal_overlap(self);
         for input in reads {
             check_no_partial_overlap(self, input);
         }
+    }
+
+    /// torch's efficient zero tensors (the gradient `sgn` gives, e.g. `x.grad` after a
+    /// second derivative of `abs`) cannot be written in place.
+    #[track_caller]
+    pub(crate) fn check_not_zero_tensor(&self) {
+        if self.with_data(|d| d.storage.is_zero_tensor()) {
+            crate::raise!("ZeroTensors are immutable. Please use the materialized zero tensor obtained using .clone() if you want a mutable tensor.");
+        }
+    }
+
+    /// Marks a fresh zeros tensor as torch's efficient zero tensor (see `check_not_zero_tensor`).
+    pub(crate) fn into_zero_tensor(self) -> Tensor {
+        self.with_data(|d| d.storage.mark_zero_tensor());
+        self
     }
 
     /// The write of [`Tensor::apply_inplace`], once [`Tensor::check_inplace_write`] passed.
