@@ -59,8 +59,8 @@ fn ceil_log2(x: usize) -> usize {
 
 /// `chains` independent sums over `size` rows, with torch's cascade: every `2^level_power`
 /// rows a level's partial sums are carried into the next level (`multi_row_sum`).
-/// `load(i, c)` is row `i` of chain `c`.
-fn multi_row_sum<T: SumElement>(chains: usize, size: usize, load: &impl Fn(usize, usize) -> T) -> Vec<T> {
+/// `add_row(i, acc)` adds row `i` of every chain into `acc` (one slot per chain).
+fn multi_row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(usize, &mut [T])) -> Vec<T> {
     let level_power = (ceil_log2(size) / LEVELS).max(4);
     let level_step = 1usize << level_power;
     let level_mask = level_step - 1;
@@ -68,15 +68,14 @@ fn multi_row_sum<T: SumElement>(chains: usize, size: usize, load: &impl Fn(usize
     let mut i = 0;
     while i + level_step <= size {
         for _ in 0..level_step {
-            for (c, a) in acc[0].iter_mut().enumerate() {
-                *a = *a + load(i, c);
-            }
+            add_row(i, &mut acc[0]);
             i += 1;
         }
         for j in 1..LEVELS {
-            for c in 0..chains {
-                acc[j][c] = acc[j][c] + acc[j - 1][c];
-                acc[j - 1][c] = T::ZERO;
+            let (lower, upper) = acc.split_at_mut(j);
+            for (a, b) in upper[0].iter_mut().zip(lower[j - 1].iter_mut()) {
+                *a = *a + *b;
+                *b = T::ZERO;
             }
             if i & (level_mask << (j * level_power)) != 0 {
                 break;
@@ -84,35 +83,39 @@ fn multi_row_sum<T: SumElement>(chains: usize, size: usize, load: &impl Fn(usize
         }
     }
     for i in i..size {
-        for (c, a) in acc[0].iter_mut().enumerate() {
-            *a = *a + load(i, c);
-        }
+        add_row(i, &mut acc[0]);
     }
-    for j in 1..LEVELS {
-        for c in 0..chains {
-            acc[0][c] = acc[0][c] + acc[j][c];
-        }
+    let (first, rest) = acc.split_at_mut(1);
+    for level in rest.iter() {
+        add_into(&mut first[0], level);
     }
     acc.swap_remove(0)
 }
 
 /// `chains` sums over `size` rows, each split into four interleaved accumulators that are
 /// cascaded, then the leftover rows, then the four folded together (`row_sum`).
-fn row_sum<T: SumElement>(chains: usize, size: usize, load: &impl Fn(usize, usize) -> T) -> Vec<T> {
+fn row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(usize, &mut [T])) -> Vec<T> {
     let size_ilp = size / ILP;
-    let partial = multi_row_sum(ILP * chains, size_ilp, &|i, c| load(i * ILP + c / chains, c % chains));
+    let partial = multi_row_sum(ILP * chains, size_ilp, &|i, acc: &mut [T]| {
+        for (k, part) in acc.chunks_mut(chains).enumerate() {
+            add_row(i * ILP + k, part);
+        }
+    });
     let mut sums = partial[..chains].to_vec();
     for i in size_ilp * ILP..size {
-        for (c, s) in sums.iter_mut().enumerate() {
-            *s = *s + load(i, c);
-        }
+        add_row(i, &mut sums);
     }
-    for k in 1..ILP {
-        for (c, s) in sums.iter_mut().enumerate() {
-            *s = *s + partial[k * chains + c];
-        }
+    for part in partial.chunks(chains).skip(1) {
+        add_into(&mut sums, part);
     }
     sums
+}
+
+/// `acc[c] += values[c]` for every chain (lane-wise, so each chain keeps its own order).
+fn add_into<T: SumElement>(acc: &mut [T], values: &[T]) {
+    for (a, &v) in acc.iter_mut().zip(values) {
+        *a = *a + v;
+    }
 }
 
 /// The sums of the tensor `data[offset + Σ index·stride]` (shape `shape`, strides in
@@ -256,15 +259,18 @@ fn loop_2d<T: SumElement>(data: &[T], in_base: usize, out_base: usize, d0: Dim, 
     let out_at = |j: usize| out_base + j * d1.out;
     let lanes = T::LANES;
     let (size0, size1) = (d0.size, d1.size);
+    // one element per chain, anywhere in memory
+    let scalar_rows = |j: usize| move |i: usize, acc: &mut [T]| acc[0] = acc[0] + at(i, j);
     if d0.input == 1 && size0 >= lanes {
         // contiguous reduced dim (`vectorized_inner_sum`): lanes along the row, the tail
         // elements first, then the lanes in order
         let vectors = size0 / lanes;
         for j in 0..size1 {
-            let lane_sums = row_sum(lanes, vectors, &|v, lane| at(v * lanes + lane, j));
+            let row = &data[in_base + j * d1.input..][..size0];
+            let lane_sums = row_sum(lanes, vectors, &|v, acc: &mut [T]| add_into(acc, &row[v * lanes..][..lanes]));
             let mut total = T::ZERO;
-            for k in vectors * lanes..size0 {
-                total = total + at(k, j);
+            for &x in &row[vectors * lanes..] {
+                total = total + x;
             }
             for s in lane_sums {
                 total = total + s;
@@ -274,41 +280,44 @@ fn loop_2d<T: SumElement>(data: &[T], in_base: usize, out_base: usize, d0: Dim, 
     } else if d1.input == 1 && size1 >= lanes {
         // contiguous kept dim (`vectorized_outer_sum`): lanes across columns, four registers
         // at once, then one register at a time, then single columns
+        let columns = |j: usize, width: usize| move |i: usize, acc: &mut [T]| add_into(acc, &data[in_base + i * d0.input + j..][..width]);
         let mut j = 0;
         while j + ILP * lanes <= size1 {
-            let sums = multi_row_sum(ILP * lanes, size0, &|i, c| at(i, j + c));
-            for (c, s) in sums.into_iter().enumerate() {
+            for (c, s) in multi_row_sum(ILP * lanes, size0, &columns(j, ILP * lanes)).into_iter().enumerate() {
                 store(out_at(j + c), s);
             }
             j += ILP * lanes;
         }
         while j + lanes <= size1 {
-            let sums = row_sum(lanes, size0, &|i, c| at(i, j + c));
-            for (c, s) in sums.into_iter().enumerate() {
+            for (c, s) in row_sum(lanes, size0, &columns(j, lanes)).into_iter().enumerate() {
                 store(out_at(j + c), s);
             }
             j += lanes;
         }
         for j in j..size1 {
-            store(out_at(j), row_sum(1, size0, &|i, _| at(i, j))[0]);
+            store(out_at(j), row_sum(1, size0, &scalar_rows(j))[0]);
         }
     } else if d0.input < d1.input {
         // `scalar_inner_sum`: one row at a time
         for j in 0..size1 {
-            store(out_at(j), row_sum(1, size0, &|i, _| at(i, j))[0]);
+            store(out_at(j), row_sum(1, size0, &scalar_rows(j))[0]);
         }
     } else {
         // `scalar_outer_sum`: four columns at a time, then single columns
         let mut j = 0;
         while j + ILP <= size1 {
-            let sums = multi_row_sum(ILP, size0, &|i, c| at(i, j + c));
-            for (c, s) in sums.into_iter().enumerate() {
+            let four = |i: usize, acc: &mut [T]| {
+                for (c, a) in acc.iter_mut().enumerate() {
+                    *a = *a + at(i, j + c);
+                }
+            };
+            for (c, s) in multi_row_sum(ILP, size0, &four).into_iter().enumerate() {
                 store(out_at(j + c), s);
             }
             j += ILP;
         }
         for j in j..size1 {
-            store(out_at(j), row_sum(1, size0, &|i, _| at(i, j))[0]);
+            store(out_at(j), row_sum(1, size0, &scalar_rows(j))[0]);
         }
     }
 }
