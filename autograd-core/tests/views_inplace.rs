@@ -709,3 +709,16 @@ fn setitem_views_and_expands_a_value_of_another_shape_as_python_does() {
     z.sum().backward();
     assert_eq!(w.grad().unwrap().to_string(), "tensor([[1., 1., 1.]])");
 }
+
+#[test]
+fn vector_at_matrix_counts_its_in_place_squeeze_as_torch() {
+    // torch 2.15: (x8 @ x9)._version is 1 (matmul ends with squeeze_(0)), so a version error
+    // after one more in-place change says "is at version 2; expected version 1"
+    let x8 = tensor!([-0.5], requires_grad = true);
+    let x9 = tensor!([[-1., 2., 2.]], requires_grad = true);
+    let v = x8.matmul(&x9);
+    let c = v.clamp(Some(0.0), Some(0.5));
+    v.assign(idx![0], 1.0);
+    let err = raised(|| c.sum().backward());
+    assert!(err.message.contains("is at version 2; expected version 1 instead"), "{}", err.message);
+}
