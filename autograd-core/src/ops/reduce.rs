@@ -1,7 +1,6 @@
 //! Reductions: `sum`, `mean` (whole tensor or per dim), `norm`, `max`, `min`, and the
 //! `sum_to_size` that undoes broadcasting in backward.
 
-
 use super::kernel::Element;
 use super::sum_order::{torch_sum, SumElement};
 use super::shape::wrap_dim;
