@@ -104,6 +104,39 @@ pub(crate) fn map<T: Element, U: Element>(input: &[T], f: impl Fn(T) -> U + Sync
     }
 }
 
+/// Elements per task when a slice map runs on all cores.
+const PARALLEL_CHUNK: usize = 1 << 14;
+
+/// Elementwise map done a slice at a time, `f(input, out)` (in parallel for large inputs, a
+/// part per task): for the functions in `transcendental.rs`, whose slice forms run the
+/// whole loop in a copy compiled for the CPU's FMA instructions.
+pub(crate) fn map_slices<T: Element, U: Element>(input: &[T], f: impl Fn(&[T], &mut [U]) + Sync + Send) -> Vec<U> {
+    let mut out = vec![U::from_f64(0.0); input.len()];
+    if input.len() >= PARALLEL_MIN {
+        out.par_chunks_mut(PARALLEL_CHUNK).zip(input.par_chunks(PARALLEL_CHUNK)).for_each(|(o, i)| f(i, o));
+    } else {
+        f(input, &mut out);
+    }
+    out
+}
+
+/// `map_slices` with a flag per element passed along (`f(input, flags, out)`).
+pub(crate) fn map_slices_flagged<T: Element, U: Element>(
+    input: &[T],
+    flags: &[bool],
+    f: impl Fn(&[T], &[bool], &mut [U]) + Sync + Send,
+) -> Vec<U> {
+    let mut out = vec![U::from_f64(0.0); input.len()];
+    if input.len() >= PARALLEL_MIN {
+        out.par_chunks_mut(PARALLEL_CHUNK)
+            .zip(input.par_chunks(PARALLEL_CHUNK).zip(flags.par_chunks(PARALLEL_CHUNK)))
+            .for_each(|(o, (i, fl))| f(i, fl, o));
+    } else {
+        f(input, flags, &mut out);
+    }
+    out
+}
+
 /// Elementwise binary map with NumPy broadcasting; `out_shape` is the broadcast shape.
 pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
     a: &[A],
