@@ -104,6 +104,26 @@ pub(crate) fn map<T: Element, U: Element>(input: &[T], f: impl Fn(T) -> U + Sync
     }
 }
 
+/// Runs `f` compiled for the CPU's fused multiply-add instructions when it has them:
+/// softmax's kernels use `mul_add` (one rounding, as torch's fused kernels), which without
+/// the instructions is a call into the C library's `fma` for each. Same bits either way.
+/// `f` profits when what it calls is inlined into it (`#[inline(always)]`).
+#[inline(always)]
+pub(crate) fn with_fma<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has the instructions `fma_enabled` may use
+        return unsafe { fma_enabled(f) };
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn fma_enabled<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 /// Elements per task when a slice map runs on all cores.
 const PARALLEL_CHUNK: usize = 1 << 14;
 
