@@ -7,6 +7,8 @@
 //! 2. a 100-step chain `y = y*1.01 + 0.5` on 4 float64 values, then `mean().backward()`;
 //! 3. `(a**2 + b**3 + a*b).sum().backward()` on 1000x1000 float32;
 //! 4. `(m1 @ m2).mean().backward()` on 512x512 float32;
+//! 7. the transcendental functions on 1000x1000 float32 and float64: `exp`, `log`, `sin`, `cos`,
+//!    `tanh`, `sigmoid` forward, `log_softmax` forward and backward;
 //! then the resident memory across a million-step gradient-descent loop (must stay flat).
 
 use std::time::Instant;
@@ -118,4 +120,26 @@ fn main() {
         let _ = draw_graph(&leaf.pow(2).sum()).svg();
     });
     println!("(6) graph picture: 10,001-node graph summarised in {picture:.2} ms (target < 1000 ms); small graph {small:.3} ms");
+
+    // (7) the transcendental functions, elementwise on a million values
+    manual_seed(0);
+    for dtype in [DType::Float32, DType::Float64] {
+        let x = (rand(&[1000, 1000]) * 8.0 - 4.0).to_dtype(dtype);
+        let positive = (rand(&[1000, 1000]) * 8.0 + 0.01).to_dtype(dtype);
+        let mut line = format!("(7) 1000x1000 {dtype:?}, ms:");
+        for (name, f) in [
+            ("exp", Tensor::exp as fn(&Tensor) -> Tensor),
+            ("sin", Tensor::sin),
+            ("cos", Tensor::cos),
+            ("tanh", Tensor::tanh),
+            ("sigmoid", Tensor::sigmoid),
+        ] {
+            line += &format!(" {name} {:.3}", best_of_5(1, || drop(f(&x))));
+        }
+        line += &format!(" log {:.3}", best_of_5(1, || drop(positive.log())));
+        line += &format!(" log_softmax {:.3}", best_of_5(1, || drop(x.log_softmax(1))));
+        let xg = x.detach().requires_grad_(true);
+        line += &format!(" log_softmax+backward {:.3}", best_of_5(1, || xg.log_softmax(1).sum().backward()));
+        println!("{line}");
+    }
 }

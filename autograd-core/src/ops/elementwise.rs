@@ -2,7 +2,8 @@
 //! functions, comparisons, and the in-place forms. Each op's backward sits right under its
 //! forward, with the derivative as a comment.
 
-use super::kernel::{map, with_slice, zip_map, Element};
+use super::kernel::{map, map_slices, map_slices_flagged, with_slice, zip_map, Element};
+use super::transcendental::{self, TorchMath};
 use crate::autograd::record::record;
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::{result_type, Category, DType, Operand as PromotionOperand};
@@ -808,6 +809,21 @@ macro_rules! unary_float_op {
     };
 }
 
+/// `unary_float_op!` for the functions of `transcendental.rs`, computed a slice at a time
+/// (`TorchMath::exp_slice` and so on).
+macro_rules! unary_slice_op {
+    ($(#[$doc:meta])* $name:ident, $node:literal, $slice:ident, saves $save:ident, |$s:ident, $g:ident| $backward:expr) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> Tensor {
+            let out = unary_float_slices(self, <f32 as TorchMath>::$slice, <f64 as TorchMath>::$slice);
+            record(out, $node, &[Some(self)], &[stringify!($save)], |out| { let _ = out; vec![unary_saved!($save, self, out)] }, move |saved, $g, _| {
+                let $s = &saved[0];
+                vec![Some($backward)]
+            })
+        }
+    };
+}
+
 macro_rules! unary_saved {
     (self, $input:expr, $out:expr) => {
         SavedTensor::input($input)
@@ -827,43 +843,75 @@ pub(crate) fn unary_float(t: &Tensor, f32_fn: impl Fn(f32) -> f32 + Sync + Send,
     Tensor::from_buffer(buffer, &shape)
 }
 
+/// `unary_float` with slice functions (integer inputs promoted to float32 like torch).
+fn unary_float_slices(t: &Tensor, f32_fn: fn(&[f32], &mut [f32]), f64_fn: fn(&[f64], &mut [f64])) -> Tensor {
+    let shape = t.shape();
+    let buffer = match t.dtype() {
+        DType::Float64 => Buffer::F64(with_slice(t, |s: &[f64]| map_slices(s, f64_fn))),
+        _ => Buffer::F32(with_slice(t, |s: &[f32]| map_slices(s, f32_fn))),
+    };
+    Tensor::from_buffer(buffer, &shape)
+}
+
+/// `sigmoid`'s values: each element through the vectorized or the scalar form of torch's
+/// kernel, as `sum_order::vectorized_elements` says for this tensor's layout.
+fn sigmoid_values(t: &Tensor) -> Tensor {
+    let shape = t.shape();
+    let float64 = t.dtype() == DType::Float64;
+    // two AVX512 vectors (measured: torch dispatches sigmoid to its AVX512 kernel)
+    let block = if float64 { 16 } else { 32 };
+    let flags = t.with_data(|d| super::sum_order::vectorized_elements(&d.layout.shape, &d.layout.strides, block));
+    let buffer = if float64 {
+        Buffer::F64(with_slice(t, |s: &[f64]| map_slices_flagged(s, &flags, transcendental::sigmoid_f64_slice)))
+    } else {
+        Buffer::F32(with_slice(t, |s: &[f32]| map_slices_flagged(s, &flags, transcendental::sigmoid_f32_slice)))
+    };
+    Tensor::from_buffer(buffer, &shape)
+}
+
 impl Tensor {
-    unary_float_op!(
-        /// `e^x` elementwise.
-        exp, "ExpBackward0", |x| x.exp(), saves result,
+    unary_slice_op!(
+        /// `e^x` elementwise (as close to torch's MKL bits as a public algorithm gets: see
+        /// `ops::transcendental`).
+        exp, "ExpBackward0", exp_slice, saves result,
         // d exp(x) = exp(x)
         |r, g| g.mul(r)
     );
-    unary_float_op!(
-        /// Natural logarithm.
-        log, "LogBackward0", |x| x.ln(), saves self,
+    unary_slice_op!(
+        /// Natural logarithm (torch runs MKL's; see `ops::transcendental` for how close this is).
+        log, "LogBackward0", log_slice, saves self,
         // d ln(x) = 1 / x
         |x, g| g.div(x)
     );
-    unary_float_op!(
-        /// Sine.
-        sin, "SinBackward0", |x| x.sin(), saves self,
+    unary_slice_op!(
+        /// Sine (torch runs MKL's; see `ops::transcendental` for how close this is).
+        sin, "SinBackward0", sin_slice, saves self,
         // d sin(x) = cos(x)
         |x, g| g.mul(&x.cos())
     );
-    unary_float_op!(
-        /// Cosine.
-        cos, "CosBackward0", |x| x.cos(), saves self,
+    unary_slice_op!(
+        /// Cosine (torch runs MKL's; see `ops::transcendental` for how close this is).
+        cos, "CosBackward0", cos_slice, saves self,
         // d cos(x) = -sin(x)
         |x, g| g.mul(&x.sin().neg_impl())
     );
-    unary_float_op!(
-        /// Hyperbolic tangent.
-        tanh, "TanhBackward0", |x| x.tanh(), saves result,
+    unary_slice_op!(
+        /// Hyperbolic tangent (torch runs MKL's; see `ops::transcendental` for how close this is).
+        tanh, "TanhBackward0", tanh_slice, saves result,
         // d tanh(x) = 1 - tanh(x)^2  (torch's tanh_backward; TanhBackwardBackward0 under create_graph)
         |r, g| tanh_backward(g, r)
     );
-    unary_float_op!(
-        /// The logistic function `1 / (1 + e^-x)`.
-        sigmoid, "SigmoidBackward0", |x| 1.0 / (1.0 + (-x).exp()), saves result,
+    /// The logistic function `1 / (1 + e^-x)`, with torch's bits: its CPU kernel (AVX512)
+    /// computes whole pairs of vectors with SLEEF's exp and the rest of each run (the last
+    /// `len % 32` float32 or `len % 16` float64 elements, and strided runs) with the C
+    /// library's, and so does this (`transcendental::sigmoid_vec_f32` / `sigmoid_scalar_f32`).
+    pub fn sigmoid(&self) -> Tensor {
+        let out = sigmoid_values(self);
         // d sigmoid(x) = sigmoid(x) (1 - sigmoid(x))  (torch's sigmoid_backward)
-        |r, g| sigmoid_backward(g, r)
-    );
+        record(out, "SigmoidBackward0", &[Some(self)], &["result"], |out| vec![SavedTensor::output(out)], |s, g, _| {
+            vec![Some(sigmoid_backward(g, &s[0]))]
+        })
+    }
     unary_float_op!(
         /// Square root.
         sqrt, "SqrtBackward0", |x| x.sqrt(), saves result,

@@ -104,6 +104,59 @@ pub(crate) fn map<T: Element, U: Element>(input: &[T], f: impl Fn(T) -> U + Sync
     }
 }
 
+/// Runs `f` compiled for the CPU's fused multiply-add instructions when it has them:
+/// softmax's kernels use `mul_add` (one rounding, as torch's fused kernels), which without
+/// the instructions is a call into the C library's `fma` for each. Same bits either way.
+/// `f` profits when what it calls is inlined into it (`#[inline(always)]`).
+#[inline(always)]
+pub(crate) fn with_fma<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has the instructions `fma_enabled` may use
+        return unsafe { fma_enabled(f) };
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn fma_enabled<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Elements per task when a slice map runs on all cores.
+const PARALLEL_CHUNK: usize = 1 << 14;
+
+/// Elementwise map done a slice at a time, `f(input, out)` (in parallel for large inputs, a
+/// part per task): for the functions in `transcendental.rs`, whose slice forms run the
+/// whole loop in a copy compiled for the CPU's FMA instructions.
+pub(crate) fn map_slices<T: Element, U: Element>(input: &[T], f: impl Fn(&[T], &mut [U]) + Sync + Send) -> Vec<U> {
+    let mut out = vec![U::from_f64(0.0); input.len()];
+    if input.len() >= PARALLEL_MIN {
+        out.par_chunks_mut(PARALLEL_CHUNK).zip(input.par_chunks(PARALLEL_CHUNK)).for_each(|(o, i)| f(i, o));
+    } else {
+        f(input, &mut out);
+    }
+    out
+}
+
+/// `map_slices` with a flag per element passed along (`f(input, flags, out)`).
+pub(crate) fn map_slices_flagged<T: Element, U: Element>(
+    input: &[T],
+    flags: &[bool],
+    f: impl Fn(&[T], &[bool], &mut [U]) + Sync + Send,
+) -> Vec<U> {
+    let mut out = vec![U::from_f64(0.0); input.len()];
+    if input.len() >= PARALLEL_MIN {
+        out.par_chunks_mut(PARALLEL_CHUNK)
+            .zip(input.par_chunks(PARALLEL_CHUNK).zip(flags.par_chunks(PARALLEL_CHUNK)))
+            .for_each(|(o, (i, fl))| f(i, fl, o));
+    } else {
+        f(input, flags, &mut out);
+    }
+    out
+}
+
 /// Elementwise binary map with NumPy broadcasting; `out_shape` is the broadcast shape.
 pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
     a: &[A],

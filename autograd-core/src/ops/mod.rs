@@ -13,3 +13,4 @@ pub mod reduce;
 pub mod select;
 pub mod shape;
 pub mod softmax;
+pub mod transcendental;

@@ -1,84 +1,261 @@
 //! `softmax` and `log_softmax` along a dim, computed like torch's CPU kernels: subtract the
 //! lane's maximum first (so large inputs do not overflow), exponentiate, normalise.
+//!
+//! The values are torch's to the last bit: its kernels (AVX512 here: 16 float32 or 8 float64
+//! lanes; measured, the sums of a row come out of 512-bit registers)
+//! exponentiate with SLEEF's vectorized exp and take the log with SLEEF's log
+//! (`transcendental::sleef_*`), except the leftover positions of the kernels that finish
+//! with a scalar loop, which call the C library's `exp`; sums and maxima along the last dim
+//! are `vec::reduce_all`'s: lane-wise over whole vectors, the tail into the first lanes, then
+//! the lanes folded together. Along another dim every position is reduced on its own, in
+//! order. (Above 32768 elements torch splits the work between threads; where a split falls
+//! inside a run of positions, the exp torch uses there can differ.)
 
-use super::kernel::{with_slice, FloatElement};
+use super::kernel::{with_fma, with_slice, FloatElement};
 use super::reduce::lanes;
 use super::shape::wrap_dim;
+use super::transcendental::TorchMath;
 use crate::autograd::record::record;
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::DType;
 use crate::storage::Buffer;
 use crate::tensor::Tensor;
 
-/// Runs `f` over every lane along `dim` (gathered into a scratch vector), writing its
-/// results back in place.
-fn map_lanes<T: FloatElement>(values: &[T], shape: &[usize], dim: usize, mut f: impl FnMut(&[T], &mut [T])) -> Vec<T> {
+/// A float type with its lane count in the vectors of torch's softmax kernels (AVX512).
+trait SoftmaxFloat: FloatElement + TorchMath {
+    const LANES: usize;
+}
+
+impl SoftmaxFloat for f32 {
+    const LANES: usize = 16;
+}
+
+impl SoftmaxFloat for f64 {
+    const LANES: usize = 8;
+}
+
+/// `vec::maximum`: NaN if either is NaN, else `_mm256_max_ps` (the second on a tie, so
+/// `max(-0, +0)` is `+0`).
+fn vmax<T: SoftmaxFloat>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        T::nan()
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// torch's `vec::map_reduce_all(map, op, data)` (and `reduce_all` with `map` the identity):
+/// fewer elements than a vector are folded in order; otherwise the lanes accumulate whole
+/// vectors, the tail goes into the first lanes, and the lanes are folded (`fold_lanes`).
+fn reduce_all<T: SoftmaxFloat>(data: &[T], map: impl Fn(T) -> T, op: impl Fn(T, T) -> T) -> T {
+    let w = T::LANES;
+    let n = data.len();
+    if n < w {
+        return data[1..].iter().fold(map(data[0]), |acc, &x| op(acc, map(x)));
+    }
+    let mut acc = [T::from_f64(0.0); 16];
+    for (a, &x) in acc.iter_mut().zip(&data[..w]) {
+        *a = map(x);
+    }
+    let full = n - n % w;
+    for chunk in data[w..full].chunks_exact(w) {
+        for (a, &x) in acc.iter_mut().zip(chunk) {
+            *a = op(*a, map(x));
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(&data[full..]) {
+        *a = op(*a, map(x));
+    }
+    fold_lanes(&mut acc[..w], op)
+}
+
+/// `vec_reduce_all` of one register: float32 by shuffles, each lane combined with the lane
+/// 8, 4, 2, then 1 away (lane 0 ends up `((0 8)(4 12))((2 10)(6 14))` with the odd lanes
+/// likewise); float64 (no shuffle version) lane by lane in order.
+fn fold_lanes<T: SoftmaxFloat>(acc: &mut [T], op: impl Fn(T, T) -> T) -> T {
+    let w = acc.len();
+    if std::mem::size_of::<T>() == 8 {
+        return acc[1..].iter().fold(acc[0], |a, &b| op(a, b));
+    }
+    let mut d = w / 2;
+    while d >= 1 {
+        let before = acc.to_vec();
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a = op(before[i], before[i ^ d]);
+        }
+        d /= 2;
+    }
+    acc[0]
+}
+
+/// `exp` of each of `x` into `out`: torch's vectorized exp, or the C library's in a kernel's
+/// scalar tail.
+fn exp_into<T: SoftmaxFloat>(vectorized: bool, x: &[T], out: &mut [T]) {
+    if vectorized {
+        T::vec_exp_slice(x, out);
+    } else {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = v.scalar_exp();
+        }
+    }
+}
+
+/// Along the last dim (torch's `_vec_log_softmax_lastdim` / `_vec_softmax_lastdim`): every
+/// element through the vectorized exp (partial vectors included). `scratch` is a row long.
+fn lastdim_forward<T: SoftmaxFloat>(x: &[T], out: &mut [T], scratch: &mut [T], log: bool) {
+    let max = reduce_all(x, |v| v, vmax);
+    for (d, &v) in scratch.iter_mut().zip(x) {
+        *d = v - max;
+    }
+    if log {
+        exp_into(true, scratch, out);
+        let sum = reduce_all(out, |v| v, |a, b| a + b);
+        let log_sum = sum.vec_log();
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = v - max - log_sum;
+        }
+    } else {
+        exp_into(true, scratch, out);
+        let sum = reduce_all(out, |v| v, |a, b| a + b);
+        let scale = T::from_f64(1.0) / sum;
+        for o in out.iter_mut() {
+            *o = *o * scale;
+        }
+    }
+}
+
+/// torch's chunk of inner positions in `_vec_logsoftmax` and `_vec_log_softmax_backward`:
+/// 128 KiB of a chunk's column, a whole number of vectors; the last `size % lanes`
+/// positions of each chunk are the kernel's scalar tail.
+fn chunked_vector_position<T: SoftmaxFloat>(j: usize, inner: usize, dim_size: usize) -> bool {
+    let w = T::LANES;
+    let max_chunk = (131072 / dim_size.max(1) / std::mem::size_of::<T>()).max(w) / w * w;
+    let chunk = max_chunk.min(inner);
+    let start = j / chunk * chunk;
+    let size = chunk.min(inner - start);
+    j - start < size - size % w
+}
+
+fn softmax_values<T: SoftmaxFloat>(values: &[T], shape: &[usize], dim: usize, log: bool) -> Vec<T> {
     let (outer, size, inner) = lanes(shape, dim);
     let mut out = values.to_vec();
-    let (mut lane, mut result) = (vec![T::from_f64(0.0); size], vec![T::from_f64(0.0); size]);
+    if size == 0 || values.is_empty() {
+        return out;
+    }
+    let mut scratch = vec![T::from_f64(0.0); size];
+    if shape.is_empty() || dim + 1 == shape.len() {
+        for (x, o) in values.chunks_exact(size).zip(out.chunks_exact_mut(size)) {
+            lastdim_forward(x, o, &mut scratch, log);
+        }
+        return out;
+    }
+    let w = T::LANES;
+    let (mut column, mut e) = (vec![T::from_f64(0.0); size], vec![T::from_f64(0.0); size]);
     for o in 0..outer {
-        for i in 0..inner {
-            let at = |k: usize| (o * size + k) * inner + i;
-            for (k, slot) in lane.iter_mut().enumerate() {
-                *slot = values[at(k)];
+        for j in 0..inner {
+            let at = |k: usize| (o * size + k) * inner + j;
+            for (k, c) in column.iter_mut().enumerate() {
+                *c = values[at(k)];
             }
-            f(&lane, &mut result);
-            for (k, &v) in result.iter().enumerate() {
-                out[at(k)] = v;
+            if log {
+                // `_vec_logsoftmax`: max from -inf by `x > max`, the sum in order, the
+                // vectorized log everywhere
+                let max = column.iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+                for (d, &v) in scratch.iter_mut().zip(&column) {
+                    *d = v - max;
+                }
+                exp_into(chunked_vector_position::<T>(j, inner, size), &scratch, &mut e);
+                let sum = e.iter().fold(T::from_f64(0.0), |acc, &v| acc + v);
+                let log_sum = sum.vec_log();
+                for (k, &v) in column.iter().enumerate() {
+                    out[at(k)] = v - max - log_sum;
+                }
+            } else {
+                // `_vec_softmax`: whole vectors of positions, then a scalar loop (`std::max`,
+                // `std::exp`) for the positions left in the row
+                let vector = j < inner / w * w;
+                let max = column[1..].iter().fold(column[0], |m, &v| {
+                    if vector {
+                        vmax(m, v)
+                    } else if m < v {
+                        v
+                    } else {
+                        m
+                    }
+                });
+                for (d, &v) in scratch.iter_mut().zip(&column) {
+                    *d = v - max;
+                }
+                exp_into(vector, &scratch, &mut e);
+                let sum = e.iter().fold(T::from_f64(0.0), |acc, &v| acc + v);
+                for (k, &v) in e.iter().enumerate() {
+                    out[at(k)] = v / sum;
+                }
             }
         }
     }
     out
 }
 
-/// The lane maximum, NaN if any element is NaN.
-fn lane_max<T: FloatElement>(lane: &[T]) -> T {
-    lane.iter().copied().fold(T::neg_infinity(), |m, v| if m.is_nan() || v.is_nan() { T::nan() } else { m.max(v) })
-}
-
-fn softmax_values<T: FloatElement>(values: &[T], shape: &[usize], dim: usize, log: bool) -> Vec<T> {
-    // torch divides by the sum along the last dim (times its reciprocal) and divides along others
-    let last = shape.is_empty() || dim + 1 == shape.len();
-    map_lanes(values, shape, dim, |lane, out| {
-        let max = lane_max(lane);
-        let mut sum = T::from_f64(0.0);
-        for &x in lane {
-            sum = sum + (x - max).exp();
-        }
-        if log {
-            let log_sum = sum.ln();
-            for (o, &x) in out.iter_mut().zip(lane) {
-                *o = x - max - log_sum;
-            }
-        } else {
-            let scale = T::from_f64(1.0) / sum;
-            for (o, &x) in out.iter_mut().zip(lane) {
-                let e = (x - max).exp();
-                *o = if last { e * scale } else { e / sum };
-            }
-        }
-    })
-}
-
 /// The gradient of softmax (`y * (g - sum(g * y))`) or log_softmax (`g - exp(y) * sum(g)`)
-/// along `dim`, in torch's CPU kernel order: each lane's sum runs left to right in the
-/// tensor's dtype, and log_softmax's `g - exp(y) * sum` rounds once, as torch's fused
-/// multiply-add does. Used when no graph of the backward is needed. (torch's exp is SLEEF's,
-/// which can differ from ours in the last bit.)
-fn backward_values<T: FloatElement>(g: &[T], y: &[T], shape: &[usize], dim: usize, log: bool) -> Vec<T> {
+/// along `dim`, as torch's fused CPU kernels compute it: along the last dim the sums are
+/// `reduce_all`'s and exp is the vectorized one; along another dim each position sums in
+/// order and the chunk tails use the C library's exp. `g - exp(y) * sum` rounds once (the
+/// compiler fuses it into a multiply-add), and so does each `sum + g * y` along another dim
+/// (measured; along the last dim the products are rounded first). Used when no graph of the
+/// backward is needed.
+fn backward_values<T: SoftmaxFloat>(g: &[T], y: &[T], shape: &[usize], dim: usize, log: bool) -> Vec<T> {
     let (outer, size, inner) = lanes(shape, dim);
     let mut out = vec![T::from_f64(0.0); g.len()];
-    for o in 0..outer {
-        for i in 0..inner {
-            let at = |k: usize| (o * size + k) * inner + i;
-            let mut sum = T::from_f64(0.0);
-            for k in 0..size {
-                sum = sum + if log { g[at(k)] } else { g[at(k)] * y[at(k)] };
+    if size == 0 || g.is_empty() {
+        return out;
+    }
+    let mut e = vec![T::from_f64(0.0); size];
+    if shape.is_empty() || dim + 1 == shape.len() {
+        for ((gs, ys), o) in g.chunks_exact(size).zip(y.chunks_exact(size)).zip(out.chunks_exact_mut(size)) {
+            if log {
+                let sum = reduce_all(gs, |v| v, |a, b| a + b);
+                exp_into(true, ys, &mut e);
+                with_fma(|| {
+                    for ((o, &gk), &ek) in o.iter_mut().zip(gs).zip(&e) {
+                        *o = (-ek).mul_add(sum, gk);
+                    }
+                });
+            } else {
+                // `map2_reduce_all`: the products rounded, then summed like `reduce_all`
+                for ((p, &a), &b) in e.iter_mut().zip(gs).zip(ys) {
+                    *p = a * b;
+                }
+                let sum = reduce_all(&e, |v| v, |a, b| a + b);
+                for ((o, &gk), &yk) in o.iter_mut().zip(gs).zip(ys) {
+                    *o = (gk - sum) * yk;
+                }
             }
-            for k in 0..size {
-                let (gk, yk) = (g[at(k)], y[at(k)]);
-                // torch's vectorised `x - exp(y) * sum` is compiled to one fused multiply-add
-                out[at(k)] = if log { (-yk.exp()).mul_add(sum, gk) } else { yk * (gk - sum) };
+        }
+        return out;
+    }
+    let mut column = vec![T::from_f64(0.0); size];
+    for o in 0..outer {
+        for j in 0..inner {
+            let at = |k: usize| (o * size + k) * inner + j;
+            if log {
+                let sum = (0..size).fold(T::from_f64(0.0), |acc, k| acc + g[at(k)]);
+                for (k, c) in column.iter_mut().enumerate() {
+                    *c = y[at(k)];
+                }
+                exp_into(chunked_vector_position::<T>(j, inner, size), &column, &mut e);
+                with_fma(|| {
+                    for (k, &ek) in e.iter().enumerate() {
+                        out[at(k)] = (-ek).mul_add(sum, g[at(k)]);
+                    }
+                });
+            } else {
+                let sum = with_fma(|| (0..size).fold(T::from_f64(0.0), |acc, k| g[at(k)].mul_add(y[at(k)], acc)));
+                for k in 0..size {
+                    out[at(k)] = y[at(k)] * (g[at(k)] - sum);
+                }
             }
         }
     }

@@ -177,6 +177,90 @@ pub(crate) fn torch_sum<T: SumElement>(data: &[T], offset: usize, shape: &[usize
     out_cells.into_iter().map(|c| c.get()).collect()
 }
 
+/// Which elements of a unary op's input (flags in row-major order) torch's `cpu_kernel_vec`
+/// computes with its vectorized function; the others go through its scalar function.
+///
+/// TensorIterator orders the dims by the input's strides (the new output is laid out in
+/// that order), merges the dims that are one run in memory, and runs its 2-D loop over the
+/// inner runs. A run whose input is contiguous (or one broadcast value) is computed `block`
+/// elements at a time and its last
+/// `len % block` elements one by one; a strided run is computed one by one throughout.
+/// (`block` is two vectors of the kernel's width: 32 float32 or 16 float64 with AVX512.)
+/// Tensors of 32768 elements and more are split between threads in torch, each part with
+/// its own tail; that split depends on torch's thread count and is not modelled (the
+/// flags are those of one thread).
+pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usize) -> Vec<bool> {
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        return Vec::new();
+    }
+    let row_major = crate::layout::contiguous_strides(shape);
+    if (0..shape.len()).all(|d| shape[d] == 1 || strides[d] == row_major[d]) {
+        // one run in memory: whole blocks, then the tail
+        let vectorized = n / block * block;
+        return (0..n).map(|i| i < vectorized).collect();
+    }
+    // (size, input stride, row-major stride), innermost first, size-1 dims dropped
+    let mut dims: Vec<(usize, usize, usize)> =
+        (0..shape.len()).rev().filter(|&d| shape[d] != 1).map(|d| (shape[d], strides[d], row_major[d])).collect();
+    // `reorder_dimensions` with the input as the only operand that decides: smaller strides
+    // inner, broadcast dims undecided, equal strides put the smaller size inner
+    let should_swap = |a: (usize, usize, usize), b: (usize, usize, usize)| -> i32 {
+        if a.1 == 0 || b.1 == 0 {
+            return 0;
+        }
+        match a.1.cmp(&b.1) {
+            std::cmp::Ordering::Less => -1,
+            std::cmp::Ordering::Greater => 1,
+            std::cmp::Ordering::Equal => (a.0 > b.0) as i32,
+        }
+    };
+    for i in 1..dims.len() {
+        let mut dim1 = i;
+        for dim0 in (0..i).rev() {
+            match should_swap(dims[dim0], dims[dim1]) {
+                c if c > 0 => {
+                    dims.swap(dim0, dim1);
+                    dim1 = dim0;
+                }
+                c if c < 0 => break,
+                _ => {}
+            }
+        }
+    }
+    // the inner run: dims merge while the input stays one run (the output always is)
+    let inner_stride = dims.first().map_or(1, |d| d.1);
+    let mut run = dims.first().map_or(1, |d| d.0);
+    for d in dims.iter().skip(1) {
+        if run * inner_stride != d.1 {
+            break;
+        }
+        run *= d.0;
+    }
+    let vectorized = if inner_stride <= 1 { run / block * block } else { 0 };
+    // walk the elements in iteration order, innermost dim fastest
+    let mut flags = vec![false; n];
+    let mut index = vec![0usize; dims.len()];
+    let (mut at, mut in_run) = (0usize, 0usize);
+    for _ in 0..n {
+        flags[at] = in_run < vectorized;
+        in_run += 1;
+        if in_run == run {
+            in_run = 0;
+        }
+        for (k, d) in dims.iter().enumerate() {
+            index[k] += 1;
+            at += d.2;
+            if index[k] < d.0 {
+                break;
+            }
+            at -= d.2 * d.0;
+            index[k] = 0;
+        }
+    }
+    flags
+}
+
 /// One dim of the iteration: its size and the output's and input's strides (elements).
 #[derive(Clone, Copy, Debug)]
 struct Dim {

@@ -1,0 +1,1194 @@
+//! `exp`, `log`, `sin`, `cos`, `tanh` and `sigmoid` on single elements, computed the way
+//! torch 2.15's CPU kernels compute them, so that the bits agree and not only the printed
+//! digits.
+//!
+//! torch uses two different implementations, and which one an op gets is what matters:
+//!
+//! * **The tensor ops `torch.exp / log / sin / cos / tanh`** (and their in-place forms) go
+//!   through `at::vml`, which in torch's x86 wheels is Intel MKL's VML (`vmsExp`, `vmdLn`, ...
+//!   in `VML_HA` mode) on every element, whatever the tensor's length or layout. Measured:
+//!   calling those MKL entry points from torch's own library gives torch's bits for every
+//!   input tried. MKL is closed source, so these cannot be reproduced exactly. The functions
+//!   `exp_f32` ... `tanh_f64` below are the closest public algorithm found for each, chosen by
+//!   measuring against torch (each one's doc says how close it is).
+//! * **Everything built on torch's `Vectorized<T>::exp()` / `log()`** — `sigmoid`, `softmax`,
+//!   `log_softmax` and their backward kernels — runs SLEEF 3.8's 1-ulp exp and log
+//!   (`Sleef_expf16_u10`, `Sleef_logd8_u10`, ...: torch runs these kernels with AVX512, whose
+//!   SLEEF functions give the same bits as the AVX2 ones). Those are reproduced here exactly
+//!   (`sleef_expf`, `sleef_exp`, `sleef_logf`, `sleef_log`): equal to torch's on all 2^32
+//!   float32 inputs and on 67 million random float64 inputs of every magnitude, for both
+//!   widths. Where those kernels finish a run with a scalar loop, torch calls the C library's
+//!   `std::exp`, and so do the callers here (`sigmoid_scalar_f32`, softmax's tails).
+//!
+//! SLEEF's vector code is written with fused multiply-adds; each one is a `mul_add` here
+//! (one rounding), every other operation is the same IEEE operation in the same order, so a
+//! lane of the vector and one call here give the same bits. The double-word ("df"/"dd")
+//! helpers are SLEEF's FMA variants of them. Each public function runs a copy of itself
+//! compiled for the FMA instructions when the CPU has them (`fma_dispatch!`).
+
+// SLEEF's coefficients are kept as its source writes them (more digits than a float holds)
+#![allow(clippy::excessive_precision)]
+
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// `$body(x)`, compiled a second time for the CPU's fused multiply-add instructions and
+/// called in that form when the CPU has them: the functions here are written with `mul_add`
+/// (one rounding, as SLEEF's FMA build), which without the instructions is a call into the C
+/// library for each. Same bits either way; ten to twenty times faster.
+macro_rules! fma_dispatch {
+    ($body:ident, $x:expr, $t:ty) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "fma")]
+            unsafe fn fused(x: $t) -> $t {
+                $body(x)
+            }
+            if std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has the instructions `fused` was compiled for
+                return unsafe { fused($x) };
+            }
+        }
+        $body($x)
+    }};
+}
+
+/// The float operations the double-word helpers need, for `f32` and `f64`.
+trait Fp: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self> {
+    const ONE: Self;
+    /// `self * b + c` with one rounding.
+    fn fma(self, b: Self, c: Self) -> Self;
+}
+
+impl Fp for f32 {
+    const ONE: f32 = 1.0;
+    #[inline(always)]
+    fn fma(self, b: f32, c: f32) -> f32 {
+        self.mul_add(b, c)
+    }
+}
+
+impl Fp for f64 {
+    const ONE: f64 = 1.0;
+    #[inline(always)]
+    fn fma(self, b: f64, c: f64) -> f64 {
+        self.mul_add(b, c)
+    }
+}
+
+/// A double-word number `hi + lo` (SLEEF's `vfloat2` / `vdouble2`).
+#[derive(Clone, Copy)]
+struct Dw<T> {
+    hi: T,
+    lo: T,
+}
+
+#[inline(always)]
+fn dw<T>(hi: T, lo: T) -> Dw<T> {
+    Dw { hi, lo }
+}
+
+/// `x + y` of two plain numbers, for `|x| >= |y|` (`dfadd_vf2_vf_vf`).
+#[inline(always)]
+fn add_ss<T: Fp>(x: T, y: T) -> Dw<T> {
+    let s = x + y;
+    dw(s, (x - s) + y)
+}
+
+/// `x + y` of two plain numbers, any magnitudes (`dfadd2_vf2_vf_vf`).
+#[inline(always)]
+fn add2_ss<T: Fp>(x: T, y: T) -> Dw<T> {
+    let s = x + y;
+    let v = s - x;
+    dw(s, (x - (s - v)) + (y - v))
+}
+
+/// `x + y`, `|x.hi| >= |y|` (`dfadd_vf2_vf2_vf`).
+#[inline(always)]
+fn add_ds<T: Fp>(x: Dw<T>, y: T) -> Dw<T> {
+    let s = x.hi + y;
+    dw(s, ((x.hi - s) + y) + x.lo)
+}
+
+/// `x + y`, any magnitudes (`dfadd2_vf2_vf2_vf`).
+#[inline(always)]
+fn add2_ds<T: Fp>(x: Dw<T>, y: T) -> Dw<T> {
+    let s = x.hi + y;
+    let v = s - x.hi;
+    let t = (x.hi - (s - v)) + (y - v);
+    dw(s, t + x.lo)
+}
+
+/// `x + y`, `|x| >= |y.hi|` (`dfadd_vf2_vf_vf2`).
+#[inline(always)]
+fn add_sd<T: Fp>(x: T, y: Dw<T>) -> Dw<T> {
+    let s = x + y.hi;
+    dw(s, ((x - s) + y.hi) + y.lo)
+}
+
+/// `x + y`, `|x.hi| >= |y.hi|` (`dfadd_vf2_vf2_vf2`).
+#[inline(always)]
+fn add_dd<T: Fp>(x: Dw<T>, y: Dw<T>) -> Dw<T> {
+    let s = x.hi + y.hi;
+    dw(s, (((x.hi - s) + y.hi) + x.lo) + y.lo)
+}
+
+/// `x + y`, any magnitudes (`dfadd2_vf2_vf2_vf2`).
+#[inline(always)]
+fn add2_dd<T: Fp>(x: Dw<T>, y: Dw<T>) -> Dw<T> {
+    let s = x.hi + y.hi;
+    let v = s - x.hi;
+    let t = (x.hi - (s - v)) + (y.hi - v);
+    dw(s, t + (x.lo + y.lo))
+}
+
+/// `n / d` (`dfdiv_vf2_vf2_vf2`, FMA form).
+#[inline(always)]
+fn div_dd<T: Fp>(n: Dw<T>, d: Dw<T>) -> Dw<T> {
+    let t = T::ONE / d.hi;
+    let s = n.hi * t;
+    let u = t.fma(n.hi, -s);
+    let v = (-d.lo).fma(t, (-d.hi).fma(t, T::ONE));
+    dw(s, s.fma(v, n.lo.fma(t, u)))
+}
+
+/// `1 / d` (`dfrec_vf2_vf2`, FMA form).
+#[inline(always)]
+fn rec_d<T: Fp>(d: Dw<T>) -> Dw<T> {
+    let s = T::ONE / d.hi;
+    dw(s, s * (-d.lo).fma(s, (-d.hi).fma(s, T::ONE)))
+}
+
+/// `x * y` of a double-word and a plain number (`dfmul_vf2_vf2_vf`).
+#[inline(always)]
+fn mul_ds<T: Fp>(x: Dw<T>, y: T) -> Dw<T> {
+    let s = x.hi * y;
+    dw(s, x.lo.fma(y, x.hi.fma(y, -s)))
+}
+
+/// `x * y` of two double-words (`dfmul_vf2_vf2_vf2`).
+#[inline(always)]
+fn mul_dd<T: Fp>(x: Dw<T>, y: Dw<T>) -> Dw<T> {
+    let s = x.hi * y.hi;
+    dw(s, x.hi.fma(y.lo, x.lo.fma(y.hi, x.hi.fma(y.hi, -s))))
+}
+
+/// `x * y` of two double-words, rounded to one number (`dfmul_vf_vf2_vf2`).
+#[inline(always)]
+fn mul_dd_to_s<T: Fp>(x: Dw<T>, y: Dw<T>) -> T {
+    x.hi.fma(y.hi, x.lo.fma(y.hi, x.hi * y.lo))
+}
+
+/// `x * x` (`dfsqu_vf2_vf2`).
+#[inline(always)]
+fn squ<T: Fp>(x: Dw<T>) -> Dw<T> {
+    let s = x.hi * x.hi;
+    dw(s, (x.hi + x.hi).fma(x.lo, x.hi.fma(x.hi, -s)))
+}
+
+#[inline(always)]
+fn scale<T: Fp>(d: Dw<T>, s: T) -> Dw<T> {
+    dw(d.hi * s, d.lo * s)
+}
+
+#[inline(always)]
+fn neg<T: Fp>(d: Dw<T>) -> Dw<T> {
+    dw(-d.hi, -d.lo)
+}
+
+/// `_mm256_cvtps_epi32`: round half to even; NaN and out-of-range values give `i32::MIN`.
+#[inline(always)]
+fn rint_i32_f32(v: f32) -> i32 {
+    if v.is_nan() || v.abs() >= 2147483648.0 {
+        i32::MIN
+    } else {
+        v.round_ties_even() as i32
+    }
+}
+
+/// `_mm256_cvtpd_epi32` (same rules, from a double).
+#[inline(always)]
+fn rint_i32_f64(v: f64) -> i32 {
+    if v.is_nan() || v.abs() >= 2147483648.0 {
+        i32::MIN
+    } else {
+        v.round_ties_even() as i32
+    }
+}
+
+/// `2^q` built from the exponent field alone (`vpow2i_vf_vi2`; only meaningful for
+/// `-126 <= q <= 127`, wraps like the integer code outside).
+#[inline(always)]
+fn pow2i_f32(q: i32) -> f32 {
+    f32::from_bits((q.wrapping_add(0x7f) as u32).wrapping_shl(23))
+}
+
+/// `d * 2^e` as two multiplications (`vldexp2_vf_vf_vi2`), so `e` may go a little past the
+/// exponent range.
+#[inline(always)]
+fn ldexp2_f32(d: f32, e: i32) -> f32 {
+    d * pow2i_f32(e >> 1) * pow2i_f32(e.wrapping_sub(e >> 1))
+}
+
+/// `d * 2^q` by adding to the exponent field (`vldexp3_vf_vf_vi2`).
+#[inline(always)]
+fn ldexp3_f32(d: f32, q: i32) -> f32 {
+    f32::from_bits(d.to_bits().wrapping_add((q as u32).wrapping_shl(23)))
+}
+
+/// The unbiased exponent field (`vilogb2k_vi2_vf`).
+#[inline(always)]
+fn ilogb2k_f32(d: f32) -> i32 {
+    ((d.to_bits() >> 23) & 0xff) as i32 - 0x7f
+}
+
+/// `2^q` from the exponent field (`vpow2i_vd_vi`: the 32-bit `(q + 0x3ff) << 20` is the
+/// upper half of the double).
+#[inline(always)]
+fn pow2i_f64(q: i32) -> f64 {
+    let upper = (q.wrapping_add(0x3ff) as u32).wrapping_shl(20);
+    f64::from_bits((upper as u64) << 32)
+}
+
+/// `d * 2^e` as two multiplications (`vldexp2_vd_vd_vi`).
+#[inline(always)]
+fn ldexp2_f64(d: f64, e: i32) -> f64 {
+    d * pow2i_f64(e >> 1) * pow2i_f64(e.wrapping_sub(e >> 1))
+}
+
+/// `d * 2^q` by adding to the upper half's exponent field (`vldexp3_vd_vd_vi`).
+#[inline(always)]
+fn ldexp3_f64(d: f64, q: i32) -> f64 {
+    let add = ((q as u32).wrapping_shl(20) as u64) << 32;
+    f64::from_bits(d.to_bits().wrapping_add(add))
+}
+
+/// The unbiased exponent field, read from the upper half (`vilogb2k_vi_vd`).
+#[inline(always)]
+fn ilogb2k_f64(d: f64) -> i32 {
+    (((d.to_bits() >> 32) as u32 >> 20) & 0x7ff) as i32 - 0x3ff
+}
+
+// ---------------------------------------------------------------------------------------
+// SLEEF, exactly: torch's Vectorized<float / double>::exp() and ::log()
+// ---------------------------------------------------------------------------------------
+
+/// `1/ln 2`, and `ln 2` split in two for an exact-ish `x - q ln 2` (SLEEF's `R_LN2f`,
+/// `L2Uf`, `L2Lf`: C float literals; `R_LN2` is `log2(e)` rounded, std's constant).
+const R_LN2F: f32 = std::f32::consts::LOG2_E;
+const L2UF: f32 = 0.693145751953125;
+const L2LF: f32 = 1.428606765330187045e-06;
+const R_LN2: f64 = std::f64::consts::LOG2_E;
+const L2U: f64 = 0.69314718055966295651160180568695068359375;
+const L2L: f64 = 0.28235290563031577122588448175013436025525412068e-12;
+/// `ln(DBL_MAX)`, `0x1.62e42fefa39efp+9`: the largest argument whose `exp` is finite.
+const LOG_DBL_MAX: f64 = 709.782712893384;
+
+/// `e^x` in float32 as torch's vectorized code computes it (SLEEF `Sleef_expf8_u10`, at most
+/// 1 ulp from the true value): `x = q ln2 + s` with `q = rint(x / ln 2)` and `|s| <= ln2/2`,
+/// a degree-7 polynomial for `e^s` in Horner form, then `2^q` by two exponent-field
+/// multiplications. Exactly 0 below -104, +inf above 100, NaN stays NaN.
+///
+/// Exact against torch for every float32 input (all 2^32 checked, AVX2 and AVX512 builds).
+#[inline]
+pub fn sleef_expf(d: f32) -> f32 {
+    fma_dispatch!(sleef_expf_body, d, f32)
+}
+
+#[inline(always)]
+fn sleef_expf_body(d: f32) -> f32 {
+    let q = rint_i32_f32(d * R_LN2F);
+    let qf = q as f32;
+    let s = qf.fma(-L2UF, d);
+    let s = qf.fma(-L2LF, s);
+    // the coefficients are C double literals, rounded to float
+    let mut u = 0.000198527617612853646278381_f64 as f32;
+    u = u.fma(s, 0.00139304355252534151077271_f64 as f32);
+    u = u.fma(s, 0.00833336077630519866943359_f64 as f32);
+    u = u.fma(s, 0.0416664853692054748535156_f64 as f32);
+    u = u.fma(s, 0.166666671633720397949219_f64 as f32);
+    u = u.fma(s, 0.5);
+    u = 1.0 + (s * s).fma(u, s);
+    u = ldexp2_f32(u, q);
+    if d < -104.0 {
+        u = 0.0;
+    }
+    if 100.0 < d {
+        u = f32::INFINITY;
+    }
+    u
+}
+
+/// Estrin's scheme as SLEEF writes it: `POLY2` .. `POLY8`, `POLY10` (`estrin.h`).
+#[inline(always)]
+fn poly2(x: f64, c1: f64, c0: f64) -> f64 {
+    x.fma(c1, c0)
+}
+#[inline(always)]
+fn poly3(x: f64, x2: f64, c2: f64, c1: f64, c0: f64) -> f64 {
+    x2.fma(c2, x.fma(c1, c0))
+}
+#[inline(always)]
+fn poly4(x: f64, x2: f64, c: [f64; 4]) -> f64 {
+    x2.fma(x.fma(c[0], c[1]), x.fma(c[2], c[3]))
+}
+#[inline(always)]
+fn poly7(x: f64, x2: f64, x4: f64, c: [f64; 7]) -> f64 {
+    x4.fma(poly3(x, x2, c[0], c[1], c[2]), poly4(x, x2, [c[3], c[4], c[5], c[6]]))
+}
+#[inline(always)]
+fn poly8(x: f64, x2: f64, x4: f64, c: [f64; 8]) -> f64 {
+    x4.fma(poly4(x, x2, [c[0], c[1], c[2], c[3]]), poly4(x, x2, [c[4], c[5], c[6], c[7]]))
+}
+#[inline(always)]
+fn poly10(x: f64, x2: f64, x4: f64, x8: f64, c: [f64; 10]) -> f64 {
+    x8.fma(poly2(x, c[0], c[1]), poly8(x, x2, x4, [c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]]))
+}
+
+/// `e^x` in float64 as torch's vectorized code computes it (SLEEF `Sleef_expd4_u10`, FMA
+/// build): `x = q ln2 + s`, a degree-12 polynomial for `e^s` (Estrin up to degree 10, then
+/// three Horner steps), `2^q` by two multiplications. +inf above `ln(DBL_MAX)`, exactly 0
+/// below -1000.
+///
+/// Exact against torch on 67 million random float64 inputs of every magnitude (and NaN,
+/// inf, subnormals), AVX2 and AVX512 builds.
+#[inline]
+pub fn sleef_exp(d: f64) -> f64 {
+    fma_dispatch!(sleef_exp_body, d, f64)
+}
+
+#[inline(always)]
+fn sleef_exp_body(d: f64) -> f64 {
+    let uq = (d * R_LN2).round_ties_even();
+    let q = rint_i32_f64(uq);
+    let s = uq.fma(-L2U, d);
+    let s = uq.fma(-L2L, s);
+    let s2 = s * s;
+    let s4 = s2 * s2;
+    let s8 = s4 * s4;
+    let mut u = poly10(
+        s,
+        s2,
+        s4,
+        s8,
+        [
+            0.2081276378237164457e-8,
+            0.2511210703042288022e-7,
+            0.2755762628169491192e-6,
+            0.2755723402025388239e-5,
+            0.2480158687479686264e-4,
+            0.1984126989855865850e-3,
+            0.1388888888914497797e-2,
+            0.8333333333314938210e-2,
+            0.4166666666666602598e-1,
+            0.1666666666666669072e+0,
+        ],
+    );
+    u = u.fma(s, 0.5);
+    u = u.fma(s, 1.0);
+    u = u.fma(s, 1.0);
+    u = ldexp2_f64(u, q);
+    if d > LOG_DBL_MAX {
+        u = f64::INFINITY;
+    }
+    if d < -1000.0 {
+        u = 0.0;
+    }
+    u
+}
+
+/// `ln x` in float32 as torch's vectorized code computes it (SLEEF `Sleef_logf8_u10`):
+/// `x = m 2^e` with `m` in `[0.75, 1.5)` (subnormals scaled by 2^64 first), then
+/// `ln m = 2 atanh((m-1)/(m+1))` in double-float arithmetic with a short odd polynomial, plus
+/// `e ln 2` in double-float. `ln 0 = -inf`, `ln(x<0) = NaN`, `ln inf = inf`.
+///
+/// Exact against torch for every float32 input (all 2^32 checked, AVX2 and AVX512 builds).
+#[inline]
+pub fn sleef_logf(d: f32) -> f32 {
+    fma_dispatch!(sleef_logf_body, d, f32)
+}
+
+#[inline(always)]
+fn sleef_logf_body(d: f32) -> f32 {
+    let tiny = d < f32::MIN_POSITIVE;
+    let d = if tiny { d * (4294967296.0f32 * 4294967296.0f32) } else { d };
+    let mut e = ilogb2k_f32(d * (1.0f32 / 0.75f32));
+    let m = ldexp3_f32(d, e.wrapping_neg());
+    if tiny {
+        e -= 64;
+    }
+    let s = mul_ds(dw(0.69314718246459960938f32, -1.904654323148236017e-09f32), e as f32);
+    let x = div_dd(add2_ss(-1.0f32, m), add2_ss(1.0f32, m));
+    let x2 = x.hi * x.hi;
+    let mut t = 0.3027294874e+0f32;
+    t = t.fma(x2, 0.3996108174e+0f32);
+    t = t.fma(x2, 0.6666694880e+0f32);
+    let s = add_dd(s, scale(x, 2.0));
+    let s = add_ds(s, (x2 * x.hi) * t);
+    let mut r = s.hi + s.lo;
+    if d == f32::INFINITY {
+        r = f32::INFINITY;
+    }
+    if d < 0.0 || d.is_nan() {
+        r = f32::NAN;
+    }
+    if d == 0.0 {
+        r = f32::NEG_INFINITY;
+    }
+    r
+}
+
+/// `ln x` in float64 as torch's vectorized code computes it (SLEEF `Sleef_logd4_u10`): the
+/// same reduction as `sleef_logf`, in double-double, with a degree-13 odd polynomial.
+///
+/// Exact against torch on 67 million random float64 inputs of every magnitude (and NaN,
+/// inf, subnormals, negatives), AVX2 and AVX512 builds.
+#[inline]
+pub fn sleef_log(d: f64) -> f64 {
+    fma_dispatch!(sleef_log_body, d, f64)
+}
+
+#[inline(always)]
+fn sleef_log_body(d: f64) -> f64 {
+    let tiny = d < f64::MIN_POSITIVE;
+    let d = if tiny { d * (4294967296.0f64 * 4294967296.0f64) } else { d };
+    let mut e = ilogb2k_f64(d * (1.0 / 0.75));
+    let m = ldexp3_f64(d, e.wrapping_neg());
+    if tiny {
+        e -= 64;
+    }
+    let x = div_dd(add2_ss(-1.0f64, m), add2_ss(1.0f64, m));
+    let x2 = x.hi * x.hi;
+    let x4 = x2 * x2;
+    let x8 = x4 * x4;
+    let t = poly7(
+        x2,
+        x4,
+        x8,
+        [
+            0.1532076988502701353e+0,
+            0.1525629051003428716e+0,
+            0.1818605932937785996e+0,
+            0.2222214519839380009e+0,
+            0.2857142932794299317e+0,
+            0.3999999999635251990e+0,
+            0.6666666666667333541e+0,
+        ],
+    );
+    // ln 2 in two parts: the double nearest it and the rest
+    let s = mul_ds(dw(std::f64::consts::LN_2, 2.319046813846299558417771e-17), e as f64);
+    let s = add_dd(s, scale(x, 2.0));
+    let s = add_ds(s, (x2 * x.hi) * t);
+    let mut r = s.hi + s.lo;
+    if d == f64::INFINITY {
+        r = f64::INFINITY;
+    }
+    if d < 0.0 || d.is_nan() {
+        r = f64::NAN;
+    }
+    if d == 0.0 {
+        r = f64::NEG_INFINITY;
+    }
+    r
+}
+
+// ---------------------------------------------------------------------------------------
+// SLEEF's 1-ulp sin and cos (float32) and tanh (float64): the closest public algorithms to
+// MKL's for those ops (MKL itself is what torch runs; see the module doc)
+// ---------------------------------------------------------------------------------------
+
+/// `pi` split in three float parts (`PI_A2f`, `PI_B2f`, `PI_C2f`), and `1/pi` (`M_1_PI`, a
+/// double rounded to float).
+const PI_A2F: f32 = 3.1414794921875;
+const PI_B2F: f32 = 0.00011315941810607910156;
+const PI_C2F: f32 = 1.9841872589410058936e-09;
+const ONE_OVER_PI_F: f32 = std::f64::consts::FRAC_1_PI as f32;
+/// Below this magnitude SLEEF reduces with the three-part pi (`TRIGRANGEMAX2f`).
+const TRIG_RANGE_F: f32 = 125.0;
+
+/// The shared tail of SLEEF's 1-ulp `sinf`/`cosf`: `sin(s)` for the reduced double-float
+/// argument `s` (`|s| <= pi/2`), an odd polynomial whose low terms are double-float.
+#[inline(always)]
+fn sin_kernel_f32(t: Dw<f32>) -> f32 {
+    let s = squ(t);
+    let mut u = 2.6083159809786593541503e-06f32;
+    u = u.fma(s.hi, -0.0001981069071916863322258f32);
+    u = u.fma(s.hi, 0.00833307858556509017944336f32);
+    let x = add_sd(1.0f32, mul_dd(add_ss(-0.166666597127914428710938f32, u * s.hi), s));
+    mul_dd_to_s(t, x)
+}
+
+/// `sin x` in float32 with SLEEF's `Sleef_sinf_u10` for `|x| < 125` (`x = q pi + s` with a
+/// three-part pi in double-float, then `sin_kernel_f32`, sign flipped for odd `q`; `-0`
+/// stays `-0`). Not torch's algorithm (MKL's, closed), only the nearest public one found.
+/// Checked on every float32: torch's bits for all `|x| < 2^-13`, for 99.07% of
+/// `2^-13 <= |x| < 128` (glibc's `sinf` 97.56%, a correctly rounded sine 97.47%; SLEEF is
+/// the closest in every binade), and at `|x| >= 125`, where this is `sin` in float64
+/// rounded to float32, for 98.8% (glibc's `sinf` 98.0%).
+#[inline]
+pub fn sin_f32(d: f32) -> f32 {
+    fma_dispatch!(sin_f32_body, d, f32)
+}
+
+#[inline(always)]
+fn sin_f32_body(d: f32) -> f32 {
+    if !sin_in_range(d) {
+        return sin_via_f64(d);
+    }
+    sin_f32_sleef(d)
+}
+
+/// Where `sin_f32` is SLEEF's (`|x| < 125`; false for NaN).
+#[inline(always)]
+fn sin_in_range(d: f32) -> bool {
+    d.abs() < TRIG_RANGE_F
+}
+
+/// SLEEF's sine without the range check (finite nonsense outside `sin_in_range`).
+#[inline(always)]
+fn sin_f32_sleef(d: f32) -> f32 {
+    let u = (d * ONE_OVER_PI_F).round_ties_even();
+    let q = u as i32;
+    let v = u.fma(-PI_A2F, d);
+    let s = add2_ss(v, u * -PI_B2F);
+    let s = add_ds(s, u * -PI_C2F);
+    let mut r = sin_kernel_f32(s);
+    if q & 1 == 1 {
+        r = -r;
+    }
+    if d == 0.0 && d.is_sign_negative() {
+        r = d;
+    }
+    r
+}
+
+/// `cos x` in float32: for `1/16 <= |x| < 125` SLEEF's `Sleef_cosf_u10` (`x = (q + 1/2) pi +
+/// s` with `dq = 2 rint(x/pi - 1/2) + 1`, the sine kernel of `s`, sign from `q`), elsewhere
+/// `cos` in float64 rounded to float32. Not MKL's algorithm (closed), the nearest public
+/// pieces found, chosen per binade on every float32: MKL's cosine is not correctly rounded
+/// near 0 (it rounds `1 - x^2/2` up about a tenth of an ulp early) and nothing public
+/// matches it there; a correctly rounded cosine is closest below 1/16 (torch's bits for all
+/// `|x| < 2^-12`, 92.3% of `2^-12 <= |x| < 1/16`, like glibc's `cosf`; SLEEF 88.8%),
+/// SLEEF's from 1/16 (97.0% of `1/16 <= |x| < 128`; glibc's `cosf` 94.7%), float64 `cos`
+/// rounded from 125 on (98.8%; `cosf` 98.0%).
+#[inline]
+pub fn cos_f32(d: f32) -> f32 {
+    fma_dispatch!(cos_f32_body, d, f32)
+}
+
+#[inline(always)]
+fn cos_f32_body(d: f32) -> f32 {
+    if !cos_in_range(d) {
+        return cos_via_f64(d);
+    }
+    cos_f32_sleef(d)
+}
+
+/// Where `cos_f32` is SLEEF's (`1/16 <= |x| < 125`; false for NaN).
+#[inline(always)]
+fn cos_in_range(d: f32) -> bool {
+    d.abs() >= COS_SLEEF_FROM && d.abs() < TRIG_RANGE_F
+}
+
+/// SLEEF's cosine without the range check.
+#[inline(always)]
+fn cos_f32_sleef(d: f32) -> f32 {
+    let dq = d.fma(ONE_OVER_PI_F, -0.5).round_ties_even().fma(2.0, 1.0);
+    let q = dq as i32;
+    let s = add2_ss(d, dq * (-PI_A2F * 0.5));
+    let s = add2_ds(s, dq * (-PI_B2F * 0.5));
+    let s = add2_ds(s, dq * (-PI_C2F * 0.5));
+    let mut r = sin_kernel_f32(s);
+    if q & 2 == 0 {
+        r = -r;
+    }
+    r
+}
+
+/// `sin` in float64 rounded to float32 (correctly rounded in practice), out of the way of
+/// the loops that call `sin_f32` (kept out of line, so those stay simple).
+#[cold]
+#[inline(never)]
+fn sin_via_f64(d: f32) -> f32 {
+    (d as f64).sin() as f32
+}
+
+/// `cos` in float64 rounded to float32, out of line like `sin_via_f64`.
+#[inline(never)]
+fn cos_via_f64(d: f32) -> f32 {
+    (d as f64).cos() as f32
+}
+
+/// Below this magnitude `cos_f32` is the correctly rounded cosine (closer to MKL there).
+const COS_SLEEF_FROM: f32 = 0.0625;
+
+/// `e^d` for a double-double `d`, as a double-double (SLEEF's `expk2`).
+#[inline(always)]
+fn expk2(d: Dw<f64>) -> Dw<f64> {
+    let dq = ((d.hi + d.lo) * R_LN2).round_ties_even();
+    let q = rint_i32_f64(dq);
+    let s = add2_ds(d, dq * -L2U);
+    let s = add2_ds(s, dq * -L2L);
+    let s2 = squ(s);
+    let s4 = squ(s2);
+    let s8 = s4.hi * s4.hi;
+    let u = poly10(
+        s.hi,
+        s2.hi,
+        s4.hi,
+        s8,
+        [
+            0.1602472219709932072e-9,
+            0.2092255183563157007e-8,
+            0.2505230023782644465e-7,
+            0.2755724800902135303e-6,
+            0.2755731892386044373e-5,
+            0.2480158735605815065e-4,
+            0.1984126984148071858e-3,
+            0.1388888888886763255e-2,
+            0.8333333333333347095e-2,
+            0.4166666666666669905e-1,
+        ],
+    );
+    let t = add_sd(0.5, mul_ds(s, 0.1666666666666666574e+0));
+    let t = add_sd(1.0, mul_dd(t, s));
+    let t = add_sd(1.0, mul_dd(t, s));
+    let t = add_dd(t, mul_ds(s4, u));
+    let mut t = dw(ldexp2_f64(t.hi, q), ldexp2_f64(t.lo, q));
+    if d.hi < -1000.0 {
+        t = dw(0.0, 0.0);
+    }
+    t
+}
+
+/// `tanh x` in float64 with SLEEF's `Sleef_tanhd4_u10` algorithm: `d = e^|x|` in
+/// double-double, `(d - 1/d) / (d + 1/d)` in double-double, the sign of `x`; correctly
+/// rounded in practice. Not torch's algorithm (MKL's `vdTanh`, closed, which is not
+/// correctly rounded for small `x`), the nearest public one found. One change: SLEEF returns
+/// 1 from 18.714973875 on, where the true value still rounds to `1 - 2^-53` up to about
+/// 19.06 (as MKL's does), so the formula is used up to 20. Torch's bits for 98.4% of
+/// random `|x| <= 20` (half uniform, half log-uniform magnitudes from 2^-30), against 85%
+/// for glibc's `tanh`.
+#[inline]
+pub fn tanh_f64(x: f64) -> f64 {
+    fma_dispatch!(tanh_f64_body, x, f64)
+}
+
+#[inline(always)]
+fn tanh_f64_body(x: f64) -> f64 {
+    let a = x.abs();
+    let d = expk2(dw(a, 0.0));
+    let e = rec_d(d);
+    let d = div_dd(add2_dd(d, neg(e)), add2_dd(d, e));
+    let mut y = d.hi + d.lo;
+    if a > 20.0 || y.is_nan() {
+        y = 1.0;
+    }
+    if x.is_nan() {
+        return f64::NAN;
+    }
+    f64::from_bits(y.to_bits() ^ (x.to_bits() & (1 << 63)))
+}
+
+// ---------------------------------------------------------------------------------------
+// The tensor ops (MKL in torch): one function per op and dtype
+// ---------------------------------------------------------------------------------------
+
+/// `torch.exp` on float32. torch: MKL `vmsExp` (HA), within about 0.56 ulp, not correctly
+/// rounded. Here: glibc's `expf` (correctly rounded in practice): torch's bits for 99.42% of
+/// the float32 with `2^-24 <= |x| < 128` (all others), checked on every one; a correctly
+/// rounded exp does no better (99.43%), SLEEF's worse (96.5%).
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    x.exp()
+}
+
+/// `torch.exp` on float64. torch: MKL `vmdExp`. Here: glibc's `exp`: torch's bits for 99.6%
+/// of random `|x| <= 20` (half uniform, half log-uniform from 2^-30); SLEEF's 96.1%.
+#[inline(always)]
+pub fn exp_f64(x: f64) -> f64 {
+    x.exp()
+}
+
+/// `torch.log` on float32. torch: MKL `vmsLn`, within about 0.8 ulp. Here: glibc's `logf`:
+/// torch's bits for 99.4% of the positive float32, checked on every one (SLEEF's and a
+/// correctly rounded log: the same to 0.01%).
+#[inline(always)]
+pub fn log_f32(x: f32) -> f32 {
+    x.ln()
+}
+
+/// `torch.log` on float64. torch: MKL `vmdLn`. Here: glibc's `log`: torch's bits for 99.98%
+/// of random positive inputs (SLEEF's 99.3%).
+#[inline(always)]
+pub fn log_f64(x: f64) -> f64 {
+    x.ln()
+}
+
+/// `torch.sin` on float64. torch: MKL `vmdSin`. Here: glibc's `sin`: torch's bits for 99.9%
+/// of random `|x| <= 20` (SLEEF's 1-ulp sine about 98.5% in a smaller sample).
+#[inline(always)]
+pub fn sin_f64(x: f64) -> f64 {
+    x.sin()
+}
+
+/// `torch.cos` on float64. torch: MKL `vmdCos`. Here: glibc's `cos`: torch's bits for 99.9%
+/// of random `|x| <= 20`.
+#[inline(always)]
+pub fn cos_f64(x: f64) -> f64 {
+    x.cos()
+}
+
+/// `torch.tanh` on float32. torch: MKL `vmsTanh`, within about 0.51 ulp. Here: glibc's
+/// float64 `tanh` rounded to float32, correctly rounded in practice: torch's bits for
+/// 99.97% of the float32 with `|x| < 16` (all others), checked on every one; glibc's
+/// `tanhf`, which the crate used before, only 75.6% (it is off for small `x`).
+#[inline(always)]
+pub fn tanh_f32(x: f32) -> f32 {
+    (x as f64).tanh() as f32
+}
+
+// ---------------------------------------------------------------------------------------
+// sigmoid
+// ---------------------------------------------------------------------------------------
+
+/// One element of `torch.sigmoid` on float32 in the kernel's vectorized loop:
+/// `1 / (1 + exp(0 - x))` with SLEEF's exp (exact).
+#[inline]
+pub fn sigmoid_vec_f32(x: f32) -> f32 {
+    fma_dispatch!(sigmoid_vec_f32_body, x, f32)
+}
+
+#[inline(always)]
+fn sigmoid_vec_f32_body(x: f32) -> f32 {
+    1.0 / (1.0 + sleef_expf_body(0.0 - x))
+}
+
+/// One element of `torch.sigmoid` on float32 in the kernel's scalar loop (the tail of a run
+/// that does not fill two vectors, and strided runs): `1 / (1 + std::exp(-x))`, glibc's
+/// `expf` (exact: torch calls the same glibc).
+#[inline(always)]
+pub fn sigmoid_scalar_f32(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// `sigmoid_vec_f32` for float64 (SLEEF's double exp).
+#[inline]
+pub fn sigmoid_vec_f64(x: f64) -> f64 {
+    fma_dispatch!(sigmoid_vec_f64_body, x, f64)
+}
+
+#[inline(always)]
+fn sigmoid_vec_f64_body(x: f64) -> f64 {
+    1.0 / (1.0 + sleef_exp_body(0.0 - x))
+}
+
+/// `sigmoid_scalar_f32` for float64 (glibc's `exp`).
+#[inline(always)]
+pub fn sigmoid_scalar_f64(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+// ---------------------------------------------------------------------------------------
+// Over slices: the loop itself compiled for FMA, the element function inlined into it
+// ---------------------------------------------------------------------------------------
+
+/// Defines `pub fn $name(x: &[T], out: &mut [T])`, `out[i] = $body(x[i])`, with the whole
+/// loop in a copy compiled for the FMA instructions when the CPU has them (one check per
+/// slice, and the element function inlined into the loop).
+macro_rules! slice_fn {
+    ($(#[$doc:meta])* $name:ident, $body:ident, $t:ty) => {
+        $(#[$doc])*
+        pub fn $name(x: &[$t], out: &mut [$t]) {
+            #[inline(always)]
+            fn run(x: &[$t], out: &mut [$t]) {
+                for (o, &v) in out.iter_mut().zip(x) {
+                    *o = $body(v);
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "fma")]
+                unsafe fn fused(x: &[$t], out: &mut [$t]) {
+                    run(x, out)
+                }
+                if std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has the instructions `fused` was compiled for
+                    return unsafe { fused(x, out) };
+                }
+            }
+            run(x, out)
+        }
+    };
+}
+
+/// `slice_fn!` for a function that is one formula in a range and another outside: the
+/// formula over the whole slice first (no branch, so the loop vectorizes), then the
+/// elements outside the range again.
+macro_rules! split_slice_fn {
+    ($(#[$doc:meta])* $name:ident, $inside:ident, $in_range:ident, $outside:ident, $t:ty) => {
+        $(#[$doc])*
+        pub fn $name(x: &[$t], out: &mut [$t]) {
+            #[inline(always)]
+            fn run(x: &[$t], out: &mut [$t]) {
+                for (o, &v) in out.iter_mut().zip(x) {
+                    *o = $inside(v);
+                }
+                for (o, &v) in out.iter_mut().zip(x) {
+                    if !$in_range(v) {
+                        *o = $outside(v);
+                    }
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "fma")]
+                unsafe fn fused(x: &[$t], out: &mut [$t]) {
+                    run(x, out)
+                }
+                if std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has the instructions `fused` was compiled for
+                    return unsafe { fused(x, out) };
+                }
+            }
+            run(x, out)
+        }
+    };
+}
+
+slice_fn!(/// `exp_f32` over a slice.
+    exp_f32_slice, exp_f32, f32);
+slice_fn!(/// `exp_f64` over a slice.
+    exp_f64_slice, exp_f64, f64);
+slice_fn!(/// `log_f32` over a slice.
+    log_f32_slice, log_f32, f32);
+slice_fn!(/// `log_f64` over a slice.
+    log_f64_slice, log_f64, f64);
+split_slice_fn!(/// `sin_f32` over a slice.
+    sin_f32_slice, sin_f32_sleef, sin_in_range, sin_via_f64, f32);
+slice_fn!(/// `sin_f64` over a slice.
+    sin_f64_slice, sin_f64, f64);
+split_slice_fn!(/// `cos_f32` over a slice.
+    cos_f32_slice, cos_f32_sleef, cos_in_range, cos_via_f64, f32);
+slice_fn!(/// `cos_f64` over a slice.
+    cos_f64_slice, cos_f64, f64);
+slice_fn!(/// `tanh_f32` over a slice.
+    tanh_f32_slice, tanh_f32, f32);
+slice_fn!(/// `tanh_f64` over a slice.
+    tanh_f64_slice, tanh_f64_body, f64);
+slice_fn!(/// `sleef_expf` over a slice.
+    sleef_expf_slice, sleef_expf_body, f32);
+slice_fn!(/// `sleef_exp` over a slice.
+    sleef_exp_slice, sleef_exp_body, f64);
+
+/// Defines `pub fn $name(x, vectorized, out)`: `torch.sigmoid` over a slice, element `i`
+/// through the vectorized form if `vectorized[i]`, else the scalar form.
+macro_rules! sigmoid_slice_fn {
+    ($(#[$doc:meta])* $name:ident, $vector:ident, $scalar:ident, $t:ty) => {
+        $(#[$doc])*
+        pub fn $name(x: &[$t], vectorized: &[bool], out: &mut [$t]) {
+            #[inline(always)]
+            fn run(x: &[$t], vectorized: &[bool], out: &mut [$t]) {
+                // runs of one kind at a time, each a plain loop
+                let mut i = 0;
+                while i < x.len() {
+                    let vector = vectorized[i];
+                    let end = vectorized[i..].iter().position(|&v| v != vector).map_or(x.len(), |k| i + k);
+                    if vector {
+                        for (o, &v) in out[i..end].iter_mut().zip(&x[i..end]) {
+                            *o = $vector(v);
+                        }
+                    } else {
+                        for (o, &v) in out[i..end].iter_mut().zip(&x[i..end]) {
+                            *o = $scalar(v);
+                        }
+                    }
+                    i = end;
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "fma")]
+                unsafe fn fused(x: &[$t], vectorized: &[bool], out: &mut [$t]) {
+                    run(x, vectorized, out)
+                }
+                if std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has the instructions `fused` was compiled for
+                    return unsafe { fused(x, vectorized, out) };
+                }
+            }
+            run(x, vectorized, out)
+        }
+    };
+}
+
+sigmoid_slice_fn!(/// `torch.sigmoid` on float32 over a slice (see `sigmoid_vec_f32`, `sigmoid_scalar_f32`).
+    sigmoid_f32_slice, sigmoid_vec_f32_body, sigmoid_scalar_f32, f32);
+sigmoid_slice_fn!(/// `torch.sigmoid` on float64 over a slice (see `sigmoid_vec_f64`, `sigmoid_scalar_f64`).
+    sigmoid_f64_slice, sigmoid_vec_f64_body, sigmoid_scalar_f64, f64);
+
+// ---------------------------------------------------------------------------------------
+// The same, generic over the dtype (for code written once for both)
+// ---------------------------------------------------------------------------------------
+
+/// The functions above by dtype: `T::exp(x)` is `exp_f32` or `exp_f64`, and so on.
+pub trait TorchMath: Copy {
+    /// `torch.exp` (the tensor op).
+    fn torch_exp(self) -> Self;
+    /// `torch.log`.
+    fn torch_log(self) -> Self;
+    /// `torch.sin`.
+    fn torch_sin(self) -> Self;
+    /// `torch.cos`.
+    fn torch_cos(self) -> Self;
+    /// `torch.tanh`.
+    fn torch_tanh(self) -> Self;
+    /// torch's `Vectorized<T>::exp()` (SLEEF).
+    fn vec_exp(self) -> Self;
+    /// torch's `Vectorized<T>::log()` (SLEEF).
+    fn vec_log(self) -> Self;
+    /// `std::exp` in torch's scalar loops (the C library's).
+    fn scalar_exp(self) -> Self;
+    /// `torch.exp` over a slice, and likewise the others (see `slice_fn!`).
+    fn exp_slice(x: &[Self], out: &mut [Self]);
+    fn log_slice(x: &[Self], out: &mut [Self]);
+    fn sin_slice(x: &[Self], out: &mut [Self]);
+    fn cos_slice(x: &[Self], out: &mut [Self]);
+    fn tanh_slice(x: &[Self], out: &mut [Self]);
+    /// torch's `Vectorized<T>::exp()` over a slice.
+    fn vec_exp_slice(x: &[Self], out: &mut [Self]);
+    /// `torch.sigmoid` over a slice (see `sigmoid_slice_fn!`).
+    fn sigmoid_slice(x: &[Self], vectorized: &[bool], out: &mut [Self]);
+}
+
+impl TorchMath for f32 {
+    #[inline(always)]
+    fn torch_exp(self) -> f32 {
+        exp_f32(self)
+    }
+    #[inline(always)]
+    fn torch_log(self) -> f32 {
+        log_f32(self)
+    }
+    #[inline(always)]
+    fn torch_sin(self) -> f32 {
+        sin_f32(self)
+    }
+    #[inline(always)]
+    fn torch_cos(self) -> f32 {
+        cos_f32(self)
+    }
+    #[inline(always)]
+    fn torch_tanh(self) -> f32 {
+        tanh_f32(self)
+    }
+    #[inline(always)]
+    fn vec_exp(self) -> f32 {
+        sleef_expf(self)
+    }
+    #[inline(always)]
+    fn vec_log(self) -> f32 {
+        sleef_logf(self)
+    }
+    #[inline(always)]
+    fn scalar_exp(self) -> f32 {
+        self.exp()
+    }
+    fn exp_slice(x: &[f32], out: &mut [f32]) {
+        exp_f32_slice(x, out)
+    }
+    fn log_slice(x: &[f32], out: &mut [f32]) {
+        log_f32_slice(x, out)
+    }
+    fn sin_slice(x: &[f32], out: &mut [f32]) {
+        sin_f32_slice(x, out)
+    }
+    fn cos_slice(x: &[f32], out: &mut [f32]) {
+        cos_f32_slice(x, out)
+    }
+    fn tanh_slice(x: &[f32], out: &mut [f32]) {
+        tanh_f32_slice(x, out)
+    }
+    fn vec_exp_slice(x: &[f32], out: &mut [f32]) {
+        sleef_expf_slice(x, out)
+    }
+    fn sigmoid_slice(x: &[f32], vectorized: &[bool], out: &mut [f32]) {
+        sigmoid_f32_slice(x, vectorized, out)
+    }
+}
+
+impl TorchMath for f64 {
+    #[inline(always)]
+    fn torch_exp(self) -> f64 {
+        exp_f64(self)
+    }
+    #[inline(always)]
+    fn torch_log(self) -> f64 {
+        log_f64(self)
+    }
+    #[inline(always)]
+    fn torch_sin(self) -> f64 {
+        sin_f64(self)
+    }
+    #[inline(always)]
+    fn torch_cos(self) -> f64 {
+        cos_f64(self)
+    }
+    #[inline(always)]
+    fn torch_tanh(self) -> f64 {
+        tanh_f64(self)
+    }
+    #[inline(always)]
+    fn vec_exp(self) -> f64 {
+        sleef_exp(self)
+    }
+    #[inline(always)]
+    fn vec_log(self) -> f64 {
+        sleef_log(self)
+    }
+    #[inline(always)]
+    fn scalar_exp(self) -> f64 {
+        self.exp()
+    }
+    fn exp_slice(x: &[f64], out: &mut [f64]) {
+        exp_f64_slice(x, out)
+    }
+    fn log_slice(x: &[f64], out: &mut [f64]) {
+        log_f64_slice(x, out)
+    }
+    fn sin_slice(x: &[f64], out: &mut [f64]) {
+        sin_f64_slice(x, out)
+    }
+    fn cos_slice(x: &[f64], out: &mut [f64]) {
+        cos_f64_slice(x, out)
+    }
+    fn tanh_slice(x: &[f64], out: &mut [f64]) {
+        tanh_f64_slice(x, out)
+    }
+    fn vec_exp_slice(x: &[f64], out: &mut [f64]) {
+        sleef_exp_slice(x, out)
+    }
+    fn sigmoid_slice(x: &[f64], vectorized: &[bool], out: &mut [f64]) {
+        sigmoid_f64_slice(x, vectorized, out)
+    }
+}
+
+/// `torch.exp` for either dtype.
+#[inline(always)]
+pub fn exp<T: TorchMath>(x: T) -> T {
+    x.torch_exp()
+}
+
+/// `torch.log` for either dtype.
+#[inline(always)]
+pub fn log<T: TorchMath>(x: T) -> T {
+    x.torch_log()
+}
+
+/// `torch.sin` for either dtype.
+#[inline(always)]
+pub fn sin<T: TorchMath>(x: T) -> T {
+    x.torch_sin()
+}
+
+/// `torch.cos` for either dtype.
+#[inline(always)]
+pub fn cos<T: TorchMath>(x: T) -> T {
+    x.torch_cos()
+}
+
+/// `torch.tanh` for either dtype.
+#[inline(always)]
+pub fn tanh<T: TorchMath>(x: T) -> T {
+    x.torch_tanh()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inputs of every kind: special values, both signs, many magnitudes.
+    fn inputs_f64() -> Vec<f64> {
+        let mut x = vec![0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MIN_POSITIVE, 1e-310, f64::MAX, 0.0625, 124.9, 125.0, 19.0, 20.0, 20.1];
+        let mut state = 0x1234_5678_9abc_def0u64;
+        for i in 0..20000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let e = (i % 80) - 40;
+            let v = (state >> 11) as f64 / 9007199254740992.0 * 2f64.powi(e);
+            x.push(if i % 2 == 0 { v } else { -v });
+        }
+        x
+    }
+
+    #[test]
+    fn slices_give_the_elementwise_bits() {
+        let x64 = inputs_f64();
+        let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+        let same32 = |a: &[f32], f: fn(f32) -> f32, name: &str| {
+            for (&v, &o) in x32.iter().zip(a) {
+                let e = f(v);
+                assert!(e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()), "{name}({v:e}): slice {o:e}, element {e:e}");
+            }
+        };
+        let same64 = |a: &[f64], f: fn(f64) -> f64, name: &str| {
+            for (&v, &o) in x64.iter().zip(a) {
+                let e = f(v);
+                assert!(e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()), "{name}({v:e}): slice {o:e}, element {e:e}");
+            }
+        };
+        let mut out32 = vec![0.0f32; x32.len()];
+        let mut out64 = vec![0.0f64; x64.len()];
+        for (slice, element, name) in [
+            (exp_f32_slice as fn(&[f32], &mut [f32]), exp_f32 as fn(f32) -> f32, "exp_f32"),
+            (log_f32_slice, log_f32, "log_f32"),
+            (sin_f32_slice, sin_f32, "sin_f32"),
+            (cos_f32_slice, cos_f32, "cos_f32"),
+            (tanh_f32_slice, tanh_f32, "tanh_f32"),
+            (sleef_expf_slice, sleef_expf, "sleef_expf"),
+        ] {
+            slice(&x32, &mut out32);
+            same32(&out32, element, name);
+        }
+        for (slice, element, name) in [
+            (exp_f64_slice as fn(&[f64], &mut [f64]), exp_f64 as fn(f64) -> f64, "exp_f64"),
+            (log_f64_slice, log_f64, "log_f64"),
+            (sin_f64_slice, sin_f64, "sin_f64"),
+            (cos_f64_slice, cos_f64, "cos_f64"),
+            (tanh_f64_slice, tanh_f64, "tanh_f64"),
+            (sleef_exp_slice, sleef_exp, "sleef_exp"),
+        ] {
+            slice(&x64, &mut out64);
+            same64(&out64, element, name);
+        }
+        let flags: Vec<bool> = (0..x32.len()).map(|i| (i / 7) % 3 != 0).collect();
+        sigmoid_f32_slice(&x32, &flags, &mut out32);
+        for ((&v, &o), &f) in x32.iter().zip(&out32).zip(&flags) {
+            let e = if f { sigmoid_vec_f32(v) } else { sigmoid_scalar_f32(v) };
+            assert!(e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()), "sigmoid({v:e})");
+        }
+        sigmoid_f64_slice(&x64, &flags, &mut out64);
+        for ((&v, &o), &f) in x64.iter().zip(&out64).zip(&flags) {
+            let e = if f { sigmoid_vec_f64(v) } else { sigmoid_scalar_f64(v) };
+            assert!(e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()), "sigmoid({v:e})");
+        }
+    }
+
+    #[test]
+    fn special_values() {
+        assert_eq!(sleef_expf(0.0), 1.0);
+        assert_eq!(sleef_expf(-105.0), 0.0);
+        assert_eq!(sleef_expf(101.0), f32::INFINITY);
+        assert!(sleef_expf(f32::NAN).is_nan());
+        assert_eq!(sleef_exp(-1001.0), 0.0);
+        assert_eq!(sleef_exp(710.0), f64::INFINITY);
+        assert_eq!(sleef_logf(0.0), f32::NEG_INFINITY);
+        assert!(sleef_logf(-1.0).is_nan());
+        assert_eq!(sleef_logf(f32::INFINITY), f32::INFINITY);
+        assert_eq!(sleef_log(1.0), 0.0);
+        assert!(sin_f32(-0.0).is_sign_negative());
+        assert_eq!(tanh_f64(30.0), 1.0);
+        assert_eq!(tanh_f64(-30.0), -1.0);
+        assert_eq!(tanh_f64(19.0), 1.0 - f64::EPSILON / 2.0);
+    }
+}
