@@ -16,7 +16,8 @@ fn main() {
         collect(text, "impl Node {", &mut node);
     });
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    let list = |names: &BTreeSet<String>| names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+    let list =
+        |names: &BTreeSet<String>| names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
     let code = format!(
         "/// Public methods of `Tensor`, sorted.\npub const TENSOR_METHODS: &[&str] = &[{}];\n\
          /// Public methods of `Node`, sorted.\npub const NODE_METHODS: &[&str] = &[{}];\n",
@@ -56,7 +57,9 @@ fn collect(text: &str, header: &str, names: &mut BTreeSet<String>) {
                 }
             }
             Some(d) => {
-                let ident = |s: &str| -> String { s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
+                let ident = |s: &str| -> String {
+                    s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()
+                };
                 if d == 1 {
                     if let Some(rest) = trimmed.strip_prefix("pub fn ") {
                         let name = ident(rest);

@@ -167,7 +167,10 @@ pub fn install_panic_hook() {
                 Some(err) if !reported_by_kernel => {
                     let thread = std::thread::current();
                     let name = thread.name().unwrap_or("<unnamed>");
-                    let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
+                    let location = info
+                        .location()
+                        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                        .unwrap_or_default();
                     eprintln!("\nthread '{name}' panicked at {location}:\n{}: {}", err.kind, err.message);
                 }
                 _ => previous(info),

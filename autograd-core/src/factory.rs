@@ -163,7 +163,9 @@ pub fn linspace(start: f64, end: f64, steps: usize) -> Tensor {
     let step = if steps > 1 { (end - start) / (steps - 1) as f64 } else { 0.0 };
     let half = steps / 2;
     // torch fills the first half from the start and the second half from the end.
-    let values = (0..steps).map(|i| if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 });
+    let values =
+        (0..steps)
+            .map(|i| if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 });
     Tensor::from_buffer(Buffer::from_f64(values, DType::Float32), &[steps])
 }
 
@@ -208,7 +210,11 @@ pub fn rand_with(shape: &[usize], options: TensorOptions) -> Tensor {
     let buffer = match options.dtype_or(DType::Float32) {
         DType::Float32 => Buffer::F32(generator().rand_f32(n)),
         DType::Float64 => Buffer::F64(generator().rand_f64(n)),
-        other => crate::raise!(NotImplementedError, "\"check_uniform_bounds\" not implemented for '{}'", other.title()),
+        other => crate::raise!(
+            NotImplementedError,
+            "\"check_uniform_bounds\" not implemented for '{}'",
+            other.title()
+        ),
     };
     options.finish(Tensor::from_buffer(buffer, shape))
 }
@@ -226,7 +232,11 @@ pub fn randn_with(shape: &[usize], options: TensorOptions) -> Tensor {
     let buffer = match options.dtype_or(DType::Float32) {
         DType::Float32 => Buffer::F32(generator().randn_f32(n)),
         DType::Float64 => Buffer::F64(generator().randn_f64(n)),
-        other => crate::raise!(NotImplementedError, "\"normal_kernel_cpu\" not implemented for '{}'", other.title()),
+        other => crate::raise!(
+            NotImplementedError,
+            "\"normal_kernel_cpu\" not implemented for '{}'",
+            other.title()
+        ),
     };
     options.finish(Tensor::from_buffer(buffer, shape))
 }
@@ -248,4 +258,3 @@ pub fn randint_with(low: i64, high: i64, shape: &[usize], options: TensorOptions
     let dtype = options.dtype_or(DType::Int64);
     options.finish(if dtype == DType::Int64 { t } else { t.to_dtype(dtype) })
 }
-

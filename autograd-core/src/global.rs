@@ -106,12 +106,8 @@ fn create_and_publish(name: &CStr) -> &'static SharedState {
         warned_nonleaf_grad: AtomicBool::new(false),
         interrupt_requested: AtomicBool::new(false),
     }));
-    let value = CString::new(format!(
-        "{}:{:x}",
-        std::process::id(),
-        state as *const SharedState as usize
-    ))
-    .expect("no NUL in the value");
+    let value = CString::new(format!("{}:{:x}", std::process::id(), state as *const SharedState as usize))
+        .expect("no NUL in the value");
     // A stale value inherited from a parent process must be replaced; otherwise the first
     // writer wins and everybody (including us) uses its state.
     let stale = unsafe { !libc::getenv(name.as_ptr()).is_null() } && read_published(name).is_none();
@@ -161,9 +157,9 @@ pub(crate) fn thread() -> &'static ThreadState {
             return state;
         }
         let mut threads = shared().threads.lock().unwrap_or_else(|e| e.into_inner());
-        let state = *threads.entry(os_thread_id()).or_insert_with(|| {
-            Box::leak(Box::new(ThreadState { grad_enabled: AtomicBool::new(true) }))
-        });
+        let state = *threads
+            .entry(os_thread_id())
+            .or_insert_with(|| Box::leak(Box::new(ThreadState { grad_enabled: AtomicBool::new(true) })));
         cached.set(Some(state));
         // The kernel reuses thread ids; a new thread must start with PyTorch's defaults.
         RESET_ON_EXIT.with(|_| {});
@@ -177,7 +173,8 @@ pub(crate) fn next_id() -> u64 {
 }
 
 /// Address of the shared state for the signal handler (set before the handler is installed).
-static HANDLER_STATE: std::sync::atomic::AtomicPtr<SharedState> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+static HANDLER_STATE: std::sync::atomic::AtomicPtr<SharedState> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
 
 extern "C" fn on_sigint(_: libc::c_int) {
     // async-signal-safe: one atomic load and one atomic store
@@ -205,7 +202,9 @@ pub fn install_interrupt_handler() {
 #[inline]
 pub(crate) fn check_interrupt() {
     let state = shared();
-    if state.interrupt_requested.load(Ordering::Relaxed) && state.interrupt_requested.swap(false, Ordering::Relaxed) {
+    if state.interrupt_requested.load(Ordering::Relaxed)
+        && state.interrupt_requested.swap(false, Ordering::Relaxed)
+    {
         panic!("KeyboardInterrupt");
     }
 }

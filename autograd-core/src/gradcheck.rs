@@ -40,7 +40,11 @@ pub fn gradcheck_report(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor]) -> R
         .iter()
         .map(|t| {
             let copy = t.detach().to_dtype(DType::Float64).deep_clone().detach();
-            if t.requires_grad() { copy.requires_grad_(true) } else { copy }
+            if t.requires_grad() {
+                copy.requires_grad_(true)
+            } else {
+                copy
+            }
         })
         .collect();
     let output = f(&inputs);

@@ -182,7 +182,11 @@ mod tests {
     #[test]
     fn overlap_compares_spans_then_strides() {
         let whole = Layout::contiguous(&[4]);
-        let at = |offset, shape: &[usize], strides: &[usize]| Layout { shape: shape.to_vec(), strides: strides.to_vec(), offset };
+        let at = |offset, shape: &[usize], strides: &[usize]| Layout {
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+            offset,
+        };
         assert_eq!(overlap(&whole, &whole), Overlap::Full);
         assert_eq!(overlap(&whole, &at(3, &[], &[])), Overlap::Partial);
         assert_eq!(overlap(&at(0, &[2], &[1]), &at(2, &[2], &[1])), Overlap::No);

@@ -81,8 +81,8 @@ pub mod prelude {
     pub use crate::dtype::DType;
     pub use crate::factory::{
         arange, arange_with, eye, full, full_with, initial_seed, linspace, manual_seed, ones, ones_like,
-        ones_like_with, ones_with, rand, rand_with, randint, randint_with, randn, randn_with, zeros, zeros_like,
-        zeros_like_with, zeros_with, TensorOptions,
+        ones_like_with, ones_with, rand, rand_with, randint, randint_with, randn, randn_with, zeros,
+        zeros_like, zeros_like_with, zeros_with, TensorOptions,
     };
     pub use crate::gradcheck::{gradcheck, gradcheck_report};
     pub use crate::introspect::{PYTORCH_VERSION, VERSION};

@@ -72,7 +72,11 @@ fn flatten_items<T: Literal>(items: &[T], out: &mut Vec<f64>) -> Vec<usize> {
                 let k = s.iter().zip(&shape).position(|(a, b)| a != b).unwrap_or(s.len().min(shape.len()));
                 let expected = s.get(k).copied().unwrap_or(0);
                 let got = shape.get(k).copied().unwrap_or(0);
-                crate::raise!(ValueError, "expected sequence of length {expected} at dim {} (got {got})", depth + 1 + k)
+                crate::raise!(
+                    ValueError,
+                    "expected sequence of length {expected} at dim {} (got {got})",
+                    depth + 1 + k
+                )
             }
             _ => {}
         }

@@ -51,7 +51,9 @@ impl Tensor {
     #[track_caller]
     pub fn numpy(&self) -> NdArray {
         if self.requires_grad() {
-            crate::raise!("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.");
+            crate::raise!(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            );
         }
         let shape = IxDyn(&self.shape());
         match self.contiguous_buffer() {
@@ -66,7 +68,13 @@ impl Tensor {
 /// NumPy's `str` of a float: shortest round-trip digits, trailing zeros dropped ("10.").
 fn numpy_float_parts(v: f64) -> (String, String) {
     if !v.is_finite() {
-        let text = if v.is_nan() { "nan" } else if v > 0.0 { "inf" } else { "-inf" };
+        let text = if v.is_nan() {
+            "nan"
+        } else if v > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        };
         return (text.to_string(), String::new());
     }
     let text = crate::pydisplay::py_float_repr(v);
@@ -87,7 +95,11 @@ impl fmt::Display for NdArray {
         let cells: Vec<String> = match self {
             NdArray::F32(_) | NdArray::F64(_) => {
                 let values: Vec<f64> = match self {
-                    NdArray::F32(a) => a.iter().map(|&v| v as f32 as f64).map(|v| format!("{}", v as f32).parse::<f64>().unwrap_or(v)).collect(),
+                    NdArray::F32(a) => a
+                        .iter()
+                        .map(|&v| v as f32 as f64)
+                        .map(|v| format!("{}", v as f32).parse::<f64>().unwrap_or(v))
+                        .collect(),
                     _ => self.to_f64().iter().copied().collect(),
                 };
                 let parts: Vec<(String, String)> = values.iter().map(|&v| numpy_float_parts(v)).collect();
@@ -102,7 +114,20 @@ impl fmt::Display for NdArray {
             }
             NdArray::Bool(a) => {
                 let any_false = a.iter().any(|v| !v);
-                a.iter().map(|&v| if v { if any_false { " True" } else { "True" } } else { "False" }.to_string()).collect()
+                a.iter()
+                    .map(|&v| {
+                        if v {
+                            if any_false {
+                                " True"
+                            } else {
+                                "True"
+                            }
+                        } else {
+                            "False"
+                        }
+                        .to_string()
+                    })
+                    .collect()
             }
         };
         if shape.is_empty() {
@@ -113,7 +138,9 @@ impl fmt::Display for NdArray {
                 return format!("[{}]", cells.join(" "));
             }
             let block = cells.len() / shape[0].max(1);
-            let parts: Vec<String> = (0..shape[0]).map(|i| nest(&cells[i * block..(i + 1) * block], &shape[1..], depth + 1)).collect();
+            let parts: Vec<String> = (0..shape[0])
+                .map(|i| nest(&cells[i * block..(i + 1) * block], &shape[1..], depth + 1))
+                .collect();
             let separator = format!("{}{}", "\n".repeat(shape.len() - 1), " ".repeat(depth + 1));
             format!("[{}]", parts.join(&separator))
         }

@@ -167,7 +167,8 @@ impl Grid {
         let mut offsets = vec![0usize];
         for dim in 0..self.shape.len() {
             let shown = self.shown(dim);
-            offsets = offsets.iter().flat_map(|&o| shown.iter().map(move |&i| o + i * self.strides[dim])).collect();
+            offsets =
+                offsets.iter().flat_map(|&o| shown.iter().map(move |&i| o + i * self.strides[dim])).collect();
         }
         offsets.into_iter().map(|o| self.values[o]).collect()
     }

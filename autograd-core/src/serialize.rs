@@ -119,13 +119,15 @@ fn storage_bytes(buffer: &Buffer) -> Vec<u8> {
 /// ```
 pub fn save(t: &Tensor, path: impl AsRef<Path>) -> std::io::Result<()> {
     let path = path.as_ref();
-    let archive = path.file_stem().and_then(|s| s.to_str()).filter(|s| !s.is_empty()).unwrap_or("archive").to_string();
+    let archive =
+        path.file_stem().and_then(|s| s.to_str()).filter(|s| !s.is_empty()).unwrap_or("archive").to_string();
     let shape = t.shape();
     let buffer = t.contiguous_buffer();
     let pickle = tensor_pickle(t.dtype(), buffer.len(), &shape, t.requires_grad());
     let file = File::create(path)?;
     let mut zip = ZipWriter::new(file);
-    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Stored).with_alignment(64);
+    let options =
+        SimpleFileOptions::default().compression_method(CompressionMethod::Stored).with_alignment(64);
     let entries: Vec<(String, Vec<u8>)> = vec![
         ("data.pkl".into(), pickle),
         (".format_version".into(), b"1".to_vec()),
@@ -156,8 +158,17 @@ enum Value {
     List(Vec<Value>),
     Dict(Vec<(Value, Value)>),
     Global(String, String),
-    Storage { dtype: DType, key: String },
-    Tensor { storage: Box<Value>, offset: usize, shape: Vec<usize>, strides: Vec<usize>, requires_grad: bool },
+    Storage {
+        dtype: DType,
+        key: String,
+    },
+    Tensor {
+        storage: Box<Value>,
+        offset: usize,
+        shape: Vec<usize>,
+        strides: Vec<usize>,
+        requires_grad: bool,
+    },
     Mark,
 }
 
@@ -187,7 +198,11 @@ struct Unpickler<'a> {
 
 impl<'a> Unpickler<'a> {
     fn take(&mut self, n: usize) -> std::io::Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or_else(|| bad("truncated pickle"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or_else(|| bad("truncated pickle"))?;
         let slice = &self.data[self.pos..end];
         self.pos = end;
         Ok(slice)
@@ -384,10 +399,12 @@ impl<'a> Unpickler<'a> {
                 b'Q' => {
                     let pid = self.pop()?;
                     let Value::Tuple(parts) = pid else { return Err(bad("persistent id is not a tuple")) };
-                    let (Some(Value::Global(_, class)), Some(Value::Str(key))) = (parts.get(1), parts.get(2)) else {
+                    let (Some(Value::Global(_, class)), Some(Value::Str(key))) = (parts.get(1), parts.get(2))
+                    else {
                         return Err(bad("unexpected persistent id"));
                     };
-                    let dtype = dtype_of_storage(class).ok_or_else(|| bad(format!("unsupported storage type {class}")))?;
+                    let dtype = dtype_of_storage(class)
+                        .ok_or_else(|| bad(format!("unsupported storage type {class}")))?;
                     self.stack.push(Value::Storage { dtype, key: key.clone() });
                 }
                 b'R' => {
@@ -408,9 +425,15 @@ impl<'a> Unpickler<'a> {
 
 fn buffer_from_bytes(bytes: &[u8], dtype: DType) -> Buffer {
     match dtype {
-        DType::Float32 => Buffer::F32(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4"))).collect()),
-        DType::Float64 => Buffer::F64(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8"))).collect()),
-        DType::Int64 => Buffer::I64(bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8"))).collect()),
+        DType::Float32 => {
+            Buffer::F32(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4"))).collect())
+        }
+        DType::Float64 => {
+            Buffer::F64(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8"))).collect())
+        }
+        DType::Int64 => {
+            Buffer::I64(bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8"))).collect())
+        }
         DType::Bool => Buffer::Bool(bytes.iter().map(|&b| b != 0).collect()),
     }
 }
@@ -420,7 +443,11 @@ pub fn load(path: impl AsRef<Path>) -> std::io::Result<Tensor> {
     let file = File::open(path.as_ref())?;
     let mut zip = ZipArchive::new(file).map_err(|e| bad(format!("not a PyTorch zip file: {e}")))?;
     let names: Vec<String> = zip.file_names().map(String::from).collect();
-    let pkl = names.iter().find(|n| n.ends_with("data.pkl")).ok_or_else(|| bad("no data.pkl in the archive"))?.clone();
+    let pkl = names
+        .iter()
+        .find(|n| n.ends_with("data.pkl"))
+        .ok_or_else(|| bad("no data.pkl in the archive"))?
+        .clone();
     let prefix = pkl.trim_end_matches("data.pkl").to_string();
     let mut pickle = Vec::new();
     zip.by_name(&pkl).map_err(|e| bad(e.to_string()))?.read_to_end(&mut pickle)?;
@@ -433,7 +460,9 @@ pub fn load(path: impl AsRef<Path>) -> std::io::Result<Tensor> {
     zip.by_name(&format!("{prefix}data/{key}")).map_err(|e| bad(e.to_string()))?.read_to_end(&mut bytes)?;
     let buffer = buffer_from_bytes(&bytes, dtype);
     let layout = Layout { shape, strides, offset };
-    let last = layout.shape.iter().zip(&layout.strides).map(|(&n, &s)| n.saturating_sub(1) * s).sum::<usize>() + offset;
+    let last =
+        layout.shape.iter().zip(&layout.strides).map(|(&n, &s)| n.saturating_sub(1) * s).sum::<usize>()
+            + offset;
     if layout.numel() > 0 && last >= buffer.len() {
         return Err(bad("tensor extends past its storage"));
     }

@@ -79,7 +79,11 @@ pub(crate) struct Storage {
 
 impl Storage {
     pub fn new(buffer: Buffer) -> Storage {
-        Storage { buffer: RwLock::new(buffer), version: AtomicU64::new(0), zero_tensor: AtomicBool::new(false) }
+        Storage {
+            buffer: RwLock::new(buffer),
+            version: AtomicU64::new(0),
+            zero_tensor: AtomicBool::new(false),
+        }
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, Buffer> {

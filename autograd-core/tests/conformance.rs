@@ -48,7 +48,10 @@ fn repr_matches_torch_for_every_fixture() {
         let expected = case["expected"].as_str().unwrap();
         let got = format!("{t}");
         if got != expected {
-            failures.push(format!("case {} ({}):\nexpected {expected}\n     got {got}", case["id"], case["note"]));
+            failures.push(format!(
+                "case {} ({}):\nexpected {expected}\n     got {got}",
+                case["id"], case["note"]
+            ));
         }
         assert_eq!(format!("{t:?}"), got, "Debug and Display agree");
     }
@@ -76,7 +79,9 @@ fn random_numbers_match_torch_bit_for_bit() {
             let t = match call["op"].as_str().unwrap() {
                 "rand" => rand_with(&sh, options),
                 "randn" => randn_with(&sh, options),
-                "randint" => randint_with(call["low"].as_i64().unwrap(), call["high"].as_i64().unwrap(), &sh, options),
+                "randint" => {
+                    randint_with(call["low"].as_i64().unwrap(), call["high"].as_i64().unwrap(), &sh, options)
+                }
                 other => panic!("unknown op {other}"),
             };
             assert_eq!(t.shape(), sh);
@@ -89,7 +94,16 @@ fn random_numbers_match_torch_bit_for_bit() {
                     other => other.to_string(),
                 })
                 .collect();
-            assert_eq!(bits(&t), expected, "seed {} call {}: {} {:?} {:?}", seed["seed"], calls, call["op"], sh, dt);
+            assert_eq!(
+                bits(&t),
+                expected,
+                "seed {} call {}: {} {:?} {:?}",
+                seed["seed"],
+                calls,
+                call["op"],
+                sh,
+                dt
+            );
             calls += 1;
         }
     }
@@ -146,7 +160,8 @@ fn saved_files_round_trip_and_keep_torch_layout() {
 /// does not trust the same zip code that wrote it.
 fn zip_entries(path: &std::path::Path) -> Vec<String> {
     let bytes = std::fs::read(path).unwrap();
-    let eocd = bytes.windows(4).rposition(|w| w == [0x50, 0x4b, 0x05, 0x06]).expect("end of central directory");
+    let eocd =
+        bytes.windows(4).rposition(|w| w == [0x50, 0x4b, 0x05, 0x06]).expect("end of central directory");
     let count = u16::from_le_bytes([bytes[eocd + 10], bytes[eocd + 11]]) as usize;
     let mut pos = u32::from_le_bytes(bytes[eocd + 16..eocd + 20].try_into().unwrap()) as usize;
     let mut names = Vec::new();

@@ -158,7 +158,9 @@ fn load_accepted(ids: &BTreeSet<String>) -> Accepted {
     let mut section = |name: &str, text_key: &str| -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for entry in obj[name].as_array().unwrap_or_else(|| panic!("accepted.json: {name} is a list")) {
-            let e = entry.as_object().unwrap_or_else(|| panic!("accepted.json: {name}: {entry} is not an object"));
+            let e = entry
+                .as_object()
+                .unwrap_or_else(|| panic!("accepted.json: {name}: {entry} is not an object"));
             let entry_keys: BTreeSet<&str> = e.keys().map(String::as_str).collect();
             assert_eq!(
                 entry_keys,
@@ -166,7 +168,9 @@ fn load_accepted(ids: &BTreeSet<String>) -> Accepted {
                 "accepted.json: {name}: {entry} needs exactly id and {text_key}"
             );
             let id = e["id"].as_str().unwrap_or_else(|| panic!("accepted.json: {entry}: id is a string"));
-            let text = e[text_key].as_str().unwrap_or_else(|| panic!("accepted.json: {entry}: {text_key} is a string"));
+            let text = e[text_key]
+                .as_str()
+                .unwrap_or_else(|| panic!("accepted.json: {entry}: {text_key} is a string"));
             assert!(ids.contains(id), "accepted.json: {name}: no program {id} in programs.json");
             assert!(text.trim().len() >= 10, "accepted.json: {name}: {id} needs a real {text_key}");
             assert!(!text.contains('\n'), "accepted.json: {name}: {id}: one line");
@@ -185,7 +189,9 @@ fn programs_match_pytorch() {
     let started = std::time::Instant::now();
     let other_fixture = std::env::var("DIFFTEST_FIXTURE").ok();
     let fixture = match &other_fixture {
-        Some(path) => serde_json::from_str(&std::fs::read_to_string(path).expect("DIFFTEST_FIXTURE")).expect("JSON"),
+        Some(path) => {
+            serde_json::from_str(&std::fs::read_to_string(path).expect("DIFFTEST_FIXTURE")).expect("JSON")
+        }
         None => load("programs.json"),
     };
     let programs = fixture["programs"].as_array().expect("programs");
@@ -197,13 +203,16 @@ fn programs_match_pytorch() {
             .iter()
             .zip(&results)
             .filter(|(p, o)| {
-                !matches!(o, Outcome::Unsupported { .. }) && o.text() == p["torch"].as_str().unwrap_or_default()
+                !matches!(o, Outcome::Unsupported { .. })
+                    && o.text() == p["torch"].as_str().unwrap_or_default()
             })
             .count();
         let grad_diffs = programs
             .iter()
             .zip(&results)
-            .filter(|(p, o)| category(p, o) == "grad diff" && o.text() != p["torch"].as_str().unwrap_or_default())
+            .filter(|(p, o)| {
+                category(p, o) == "grad diff" && o.text() != p["torch"].as_str().unwrap_or_default()
+            })
             .count();
         println!(
             "difftest: {} fresh programs: {matched} match PyTorch ({:.1}%), {grad_diffs} with a gradient difference",
@@ -403,6 +412,9 @@ fn accepted_file_is_well_formed() {
     }
     // the fixture says where it came from
     let generator = &fixture["generator"];
-    assert!(generator["seed"].is_u64() && generator["command"].as_str().is_some_and(|c| c.contains("record_torch.py")));
+    assert!(
+        generator["seed"].is_u64()
+            && generator["command"].as_str().is_some_and(|c| c.contains("record_torch.py"))
+    );
     assert!(generator["torch"].as_str().is_some_and(|v| v.starts_with("2.15")));
 }

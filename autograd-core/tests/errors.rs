@@ -32,16 +32,34 @@ fn indexing_out_of_range_is_an_index_error_naming_the_dim_of_the_tensor() {
     // x[5]
     assert_eq!(raised(|| x3().at(&[5])), "IndexError: index 5 is out of bounds for dimension 0 with size 3");
     // x[-4]
-    assert_eq!(raised(|| x3().at(&[-4])), "IndexError: index -4 is out of bounds for dimension 0 with size 3");
+    assert_eq!(
+        raised(|| x3().at(&[-4])),
+        "IndexError: index -4 is out of bounds for dimension 0 with size 3"
+    );
     // m[0, 5]
-    assert_eq!(raised(|| m23().at(&[0, 5])), "IndexError: index 5 is out of bounds for dimension 1 with size 3");
-    assert_eq!(raised(|| m23().index(idx![0, 5])), "IndexError: index 5 is out of bounds for dimension 1 with size 3");
+    assert_eq!(
+        raised(|| m23().at(&[0, 5])),
+        "IndexError: index 5 is out of bounds for dimension 1 with size 3"
+    );
+    assert_eq!(
+        raised(|| m23().index(idx![0, 5])),
+        "IndexError: index 5 is out of bounds for dimension 1 with size 3"
+    );
     // m[0, -5]
-    assert_eq!(raised(|| m23().at(&[0, -5])), "IndexError: index -5 is out of bounds for dimension 1 with size 3");
+    assert_eq!(
+        raised(|| m23().at(&[0, -5])),
+        "IndexError: index -5 is out of bounds for dimension 1 with size 3"
+    );
     // m[5, 0]
-    assert_eq!(raised(|| m23().at(&[5, 0])), "IndexError: index 5 is out of bounds for dimension 0 with size 2");
+    assert_eq!(
+        raised(|| m23().at(&[5, 0])),
+        "IndexError: index 5 is out of bounds for dimension 0 with size 2"
+    );
     // m[:, 5]
-    assert_eq!(raised(|| m23().index(idx![.., 5])), "IndexError: index 5 is out of bounds for dimension 1 with size 3");
+    assert_eq!(
+        raised(|| m23().index(idx![.., 5])),
+        "IndexError: index 5 is out of bounds for dimension 1 with size 3"
+    );
     // m[0, 0, 0]
     assert_eq!(raised(|| m23().at(&[0, 0, 0])), "IndexError: too many indices for tensor of dimension 2");
     // torch.tensor(3.)[0]
@@ -50,15 +68,24 @@ fn indexing_out_of_range_is_an_index_error_naming_the_dim_of_the_tensor() {
         "IndexError: invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number"
     );
     // torch.tensor(3.)[:]
-    assert_eq!(raised(|| tensor!(3.).index(idx![..])), "IndexError: slice() cannot be applied to a 0-dim tensor.");
+    assert_eq!(
+        raised(|| tensor!(3.).index(idx![..])),
+        "IndexError: slice() cannot be applied to a 0-dim tensor."
+    );
 }
 
 #[test]
 fn index_assignment_out_of_range() {
     // m[0, 5] = 1.
-    assert_eq!(raised(|| m23().assign(idx![0, 5], 1.0)), "IndexError: index 5 is out of bounds for dimension 1 with size 3");
+    assert_eq!(
+        raised(|| m23().assign(idx![0, 5], 1.0)),
+        "IndexError: index 5 is out of bounds for dimension 1 with size 3"
+    );
     // m[5] = 1.
-    assert_eq!(raised(|| m23().assign(idx![5], 1.0)), "IndexError: index 5 is out of bounds for dimension 0 with size 2");
+    assert_eq!(
+        raised(|| m23().assign(idx![5], 1.0)),
+        "IndexError: index 5 is out of bounds for dimension 0 with size 2"
+    );
     // x[0:2] = torch.tensor([1., 2., 3.])
     assert_eq!(
         raised(|| x3().assign(idx![0..2], &x3())),
@@ -74,23 +101,35 @@ fn index_assignment_out_of_range() {
 #[test]
 fn select_and_narrow() {
     // x.select(0, 5)
-    assert_eq!(raised(|| x3().select(0, 5)), "IndexError: select(): index 5 out of range for tensor of size [3] at dimension 0");
+    assert_eq!(
+        raised(|| x3().select(0, 5)),
+        "IndexError: select(): index 5 out of range for tensor of size [3] at dimension 0"
+    );
     // x.select(0, -4)
-    assert_eq!(raised(|| x3().select(0, -4)), "IndexError: select(): index -4 out of range for tensor of size [3] at dimension 0");
+    assert_eq!(
+        raised(|| x3().select(0, -4)),
+        "IndexError: select(): index -4 out of range for tensor of size [3] at dimension 0"
+    );
     // m.select(-1, 5)
     assert_eq!(
         raised(|| m23().select(-1, 5)),
         "IndexError: select(): index 5 out of range for tensor of size [2, 3] at dimension 1"
     );
     // torch.tensor(3.).select(0, 0)
-    assert_eq!(raised(|| tensor!(3.).select(0, 0)), "IndexError: select() cannot be applied to a 0-dim tensor.");
+    assert_eq!(
+        raised(|| tensor!(3.).select(0, 0)),
+        "IndexError: select() cannot be applied to a 0-dim tensor."
+    );
     // x.select(1, 0)
     assert_eq!(
         raised(|| x3().select(1, 0)),
         "IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)"
     );
     // x.narrow(0, 2, 5)
-    assert_eq!(raised(|| x3().narrow(0, 2, 5)), "RuntimeError: start (2) + length (5) exceeds dimension size (3).");
+    assert_eq!(
+        raised(|| x3().narrow(0, 2, 5)),
+        "RuntimeError: start (2) + length (5) exceeds dimension size (3)."
+    );
     // x.narrow(0, 5, 0)
     assert_eq!(
         raised(|| x3().narrow(0, 5, 0)),
@@ -111,9 +150,15 @@ fn dims_out_of_range() {
         "IndexError: Dimension out of range (expected to be in range of [-2, 1], but got 2)"
     );
     // m.sum([0, 0])
-    assert_eq!(raised(|| m23().sum_dim([0, 0], false)), "RuntimeError: dim 0 appears multiple times in the list of dims");
+    assert_eq!(
+        raised(|| m23().sum_dim([0, 0], false)),
+        "RuntimeError: dim 0 appears multiple times in the list of dims"
+    );
     // m.sum([0, -2])
-    assert_eq!(raised(|| m23().sum_dim([0, -2], false)), "RuntimeError: dim 0 appears multiple times in the list of dims");
+    assert_eq!(
+        raised(|| m23().sum_dim([0, -2], false)),
+        "RuntimeError: dim 0 appears multiple times in the list of dims"
+    );
     // m.unsqueeze(3)
     assert_eq!(
         raised(|| m23().unsqueeze(3)),
@@ -130,7 +175,10 @@ fn dims_out_of_range() {
         "IndexError: Dimension out of range (expected to be in range of [-2, 1], but got 2)"
     );
     // x.size(1)
-    assert_eq!(raised(|| x3().size(1)), "IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)");
+    assert_eq!(
+        raised(|| x3().size(1)),
+        "IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)"
+    );
 }
 
 #[test]
@@ -138,13 +186,22 @@ fn shape_errors() {
     // x.view(2, 2)
     assert_eq!(raised(|| x3().view([2, 2])), "RuntimeError: shape '[2, 2]' is invalid for input of size 3");
     // x.reshape(2, 2)
-    assert_eq!(raised(|| x3().reshape([2, 2])), "RuntimeError: shape '[2, 2]' is invalid for input of size 3");
+    assert_eq!(
+        raised(|| x3().reshape([2, 2])),
+        "RuntimeError: shape '[2, 2]' is invalid for input of size 3"
+    );
     // torch.zeros(6).view(-1, 4)
-    assert_eq!(raised(|| zeros(&[6]).view([-1, 4])), "RuntimeError: shape '[-1, 4]' is invalid for input of size 6");
+    assert_eq!(
+        raised(|| zeros(&[6]).view([-1, 4])),
+        "RuntimeError: shape '[-1, 4]' is invalid for input of size 6"
+    );
     // torch.zeros(4).view(-1, -1)
     assert_eq!(raised(|| zeros(&[4]).view([-1, -1])), "RuntimeError: only one dimension can be inferred");
     // x.view(-2)
-    assert_eq!(raised(|| x3().view([-2])), "RuntimeError: invalid shape dimension -2 at index 0 of shape [-2]");
+    assert_eq!(
+        raised(|| x3().view([-2])),
+        "RuntimeError: invalid shape dimension -2 at index 0 of shape [-2]"
+    );
     // torch.zeros(0).reshape(-1, 0)
     assert_eq!(
         raised(|| zeros(&[0]).reshape([-1, 0])),
@@ -156,7 +213,10 @@ fn shape_errors() {
         "RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead."
     );
     // torch.zeros(2, 2, 2).t()
-    assert_eq!(raised(|| zeros(&[2, 2, 2]).t()), "RuntimeError: t() expects a tensor with <= 2 dimensions, but self is 3D");
+    assert_eq!(
+        raised(|| zeros(&[2, 2, 2]).t()),
+        "RuntimeError: t() expects a tensor with <= 2 dimensions, but self is 3D"
+    );
     // m.permute(0, 1, 2)
     assert_eq!(
         raised(|| m23().permute([0, 1, 2])),
@@ -221,7 +281,10 @@ fn joins() {
         "IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)"
     );
     // torch.cat([torch.zeros(2, 3), x], 0)
-    assert_eq!(raised(|| cat(&[&zeros(&[2, 3]), &x3()], 0)), "RuntimeError: Tensors must have same number of dimensions: got 2 and 1");
+    assert_eq!(
+        raised(|| cat(&[&zeros(&[2, 3]), &x3()], 0)),
+        "RuntimeError: Tensors must have same number of dimensions: got 2 and 1"
+    );
     // torch.cat([torch.tensor(1.), torch.tensor(2.)], 0)
     assert_eq!(
         raised(|| cat(&[&tensor!(1.), &tensor!(2.)], 0)),
@@ -279,7 +342,10 @@ fn elementwise_errors() {
         "RuntimeError: The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 1"
     );
     // torch.tensor([1, 2]).pow(-1)
-    assert_eq!(raised(|| tensor!([1, 2]).pow(-1)), "RuntimeError: Integers to negative integer powers are not allowed.");
+    assert_eq!(
+        raised(|| tensor!([1, 2]).pow(-1)),
+        "RuntimeError: Integers to negative integer powers are not allowed."
+    );
     // torch.tensor([True]) - torch.tensor([False])
     assert_eq!(
         raised(|| &tensor!([true]) - &tensor!([false])),
@@ -314,7 +380,10 @@ fn reductions_and_factories() {
         "RuntimeError: min(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
     );
     // torch.arange(0, 3, 0)
-    assert_eq!(raised(|| arange_with(0, 3, 0, TensorOptions::default())), "RuntimeError: step must be nonzero");
+    assert_eq!(
+        raised(|| arange_with(0, 3, 0, TensorOptions::default())),
+        "RuntimeError: step must be nonzero"
+    );
     // torch.arange(0, 3, -1)
     assert_eq!(
         raised(|| arange_with(0, 3, -1, TensorOptions::default())),
@@ -357,9 +426,15 @@ fn reductions_and_factories() {
 #[test]
 fn matrix_products() {
     // torch.mm(m, m)
-    assert_eq!(raised(|| m23().mm(&m23())), "RuntimeError: mm: mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)");
+    assert_eq!(
+        raised(|| m23().mm(&m23())),
+        "RuntimeError: mm: mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)"
+    );
     // m @ m
-    assert_eq!(raised(|| m23().matmul(&m23())), "RuntimeError: mm: mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)");
+    assert_eq!(
+        raised(|| m23().matmul(&m23())),
+        "RuntimeError: mm: mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)"
+    );
     // torch.mm(m, m.double().t())
     assert_eq!(
         raised(|| m23().mm(&m23().double().t())),
@@ -391,7 +466,10 @@ fn matrix_products() {
         "RuntimeError: both arguments to matmul need to be at least 1D, but they are 0D and 1D"
     );
     // torch.mv(m, torch.zeros(2))
-    assert_eq!(raised(|| m23().mv(&zeros(&[2]))), "RuntimeError: size mismatch, got input (2), mat (2x3), vec (2)");
+    assert_eq!(
+        raised(|| m23().mv(&zeros(&[2]))),
+        "RuntimeError: size mismatch, got input (2), mat (2x3), vec (2)"
+    );
     // torch.mv(m, x.double()) / torch.mv(m.double(), x)
     assert_eq!(
         raised(|| m23().mv(&x3().double())),
@@ -427,7 +505,10 @@ fn matrix_products() {
 fn backward_and_grad_errors() {
     let x = tensor!([1., 2., 3.], requires_grad = true);
     // (x * 2).backward()
-    assert_eq!(raised(|| (&x * 2.0).backward()), "RuntimeError: grad can be implicitly created only for scalar outputs");
+    assert_eq!(
+        raised(|| (&x * 2.0).backward()),
+        "RuntimeError: grad can be implicitly created only for scalar outputs"
+    );
     // x.sum().backward() without requires_grad
     assert_eq!(
         raised(|| x3().sum().backward()),
@@ -503,15 +584,24 @@ fn requires_grad_numpy_item_hooks() {
         "RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
     );
     // x3().item() / torch.zeros(0).item()
-    assert_eq!(raised(|| x3().item()), "RuntimeError: a Tensor with 3 elements cannot be converted to Scalar");
-    assert_eq!(raised(|| zeros(&[0]).item()), "RuntimeError: a Tensor with 0 elements cannot be converted to Scalar");
+    assert_eq!(
+        raised(|| x3().item()),
+        "RuntimeError: a Tensor with 3 elements cannot be converted to Scalar"
+    );
+    assert_eq!(
+        raised(|| zeros(&[0]).item()),
+        "RuntimeError: a Tensor with 0 elements cannot be converted to Scalar"
+    );
     // x3().register_hook(lambda g: g)
     assert_eq!(
         raised(|| x3().register_hook(|_| None)),
         "RuntimeError: cannot register a hook on a tensor that doesn't require gradient"
     );
     // x3().retain_grad()
-    assert_eq!(raised(|| x3().retain_grad()), "RuntimeError: can't retain_grad on Tensor that has requires_grad=False");
+    assert_eq!(
+        raised(|| x3().retain_grad()),
+        "RuntimeError: can't retain_grad on Tensor that has requires_grad=False"
+    );
     // x.grad = torch.zeros(2)
     assert_eq!(
         raised(|| x.set_grad(Some(zeros(&[2])))),
@@ -689,23 +779,42 @@ fn more_argument_checks() {
         "RuntimeError: The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0"
     );
     // x.clamp()
-    assert_eq!(raised(|| x3().clamp(None, None)), "RuntimeError: torch.clamp: At least one of 'min' or 'max' must not be None");
+    assert_eq!(
+        raised(|| x3().clamp(None, None)),
+        "RuntimeError: torch.clamp: At least one of 'min' or 'max' must not be None"
+    );
     // torch.zeros(2, 3).sum_to_size(3, 3) / (1, 2, 3) / (2,)
-    assert_eq!(raised(|| zeros(&[2, 3]).sum_to_size(&[3, 3])), "RuntimeError: size {[3, 3]} is not expandable to size {[2, 3]}.");
+    assert_eq!(
+        raised(|| zeros(&[2, 3]).sum_to_size(&[3, 3])),
+        "RuntimeError: size {[3, 3]} is not expandable to size {[2, 3]}."
+    );
     assert_eq!(
         raised(|| zeros(&[2, 3]).sum_to_size(&[1, 2, 3])),
         "RuntimeError: size {[1, 2, 3]} is not expandable to size {[2, 3]}."
     );
-    assert_eq!(raised(|| zeros(&[2, 3]).sum_to_size(&[2])), "RuntimeError: size {[2]} is not expandable to size {[2, 3]}.");
+    assert_eq!(
+        raised(|| zeros(&[2, 3]).sum_to_size(&[2])),
+        "RuntimeError: size {[2]} is not expandable to size {[2, 3]}."
+    );
     // torch.autograd.grad([(x * 2).sum(), (x * 3).sum()], [x], [torch.tensor(1.)])
     let x = tensor!([1., 2., 3.], requires_grad = true);
     assert_eq!(
-        raised(|| grad_opts(&[&(&x * 2.0).sum(), &(&x * 3.0).sum()], &[&x], Some(&[&tensor!(1.)]), false, false, false)),
+        raised(|| grad_opts(
+            &[&(&x * 2.0).sum(), &(&x * 3.0).sum()],
+            &[&x],
+            Some(&[&tensor!(1.)]),
+            false,
+            false,
+            false
+        )),
         "RuntimeError: got 2 tensors and 1 gradients"
     );
     // x.register_hook(lambda g: torch.ones(2)); (x * 2).sum().backward()
     let h = x.register_hook(|_| Some(ones(&[2])));
-    assert_eq!(raised(|| (&x * 2.0).sum().backward()), "RuntimeError: hook '<lambda>' has changed the size of value");
+    assert_eq!(
+        raised(|| (&x * 2.0).sum().backward()),
+        "RuntimeError: hook '<lambda>' has changed the size of value"
+    );
     h.remove();
     // y = x * 2; y.register_hook(lambda g: torch.ones(2)); y.sum().backward()
     let y = &x * 2.0;
@@ -734,7 +843,13 @@ fn typed_errors_keep_their_kind() {
 #[test]
 fn indexing_an_empty_dim_with_an_index_tensor_words_it_as_torch() {
     // torch.zeros(0)[torch.tensor([0])]
-    assert_eq!(raised(|| zeros(&[0]).index_with(&tensor!([0]))), "IndexError: index is out of bounds for dimension with size 0");
+    assert_eq!(
+        raised(|| zeros(&[0]).index_with(&tensor!([0]))),
+        "IndexError: index is out of bounds for dimension with size 0"
+    );
     // torch.zeros(3)[torch.tensor([5])]
-    assert_eq!(raised(|| zeros(&[3]).index_with(&tensor!([5]))), "IndexError: index 5 is out of bounds for dimension 0 with size 3");
+    assert_eq!(
+        raised(|| zeros(&[3]).index_with(&tensor!([5]))),
+        "IndexError: index 5 is out of bounds for dimension 0 with size 3"
+    );
 }

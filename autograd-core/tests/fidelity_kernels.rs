@@ -16,9 +16,7 @@ fn grad(x: &Tensor) -> String {
 }
 
 fn name(t: &Tensor) -> String {
-    t.grad_fn()
-        .map(|n| n.name())
-        .unwrap_or_else(|| "None".into())
+    t.grad_fn().map(|n| n.name()).unwrap_or_else(|| "None".into())
 }
 
 /// `next_functions` as names, `None` for a missing edge.
@@ -28,9 +26,7 @@ fn next_names(t: &Tensor) -> Vec<String> {
         .next_functions()
         .iter()
         .map(|(n, _)| {
-            n.as_ref()
-                .map(|n| n.name().replace("torch::autograd::", ""))
-                .unwrap_or_else(|| "None".into())
+            n.as_ref().map(|n| n.name().replace("torch::autograd::", "")).unwrap_or_else(|| "None".into())
         })
         .collect()
 }
@@ -44,23 +40,14 @@ fn error_of(f: impl FnOnce()) -> TorchError {
 fn masked_fill_selects_and_keeps_the_dtype() {
     let x = tensor!([1., 2., 3.], requires_grad = true);
     let y = x.masked_fill(&x.gt(2.0), f64::NEG_INFINITY);
-    assert_eq!(
-        y.to_string(),
-        "tensor([1., 2., -inf], grad_fn=<MaskedFillBackward0>)"
-    );
+    assert_eq!(y.to_string(), "tensor([1., 2., -inf], grad_fn=<MaskedFillBackward0>)");
     assert_eq!(next_names(&y), ["AccumulateGrad"]);
     y.sum().backward();
     assert_eq!(grad(&x), "tensor([1., 1., 0.])");
 
     let m = tensor!([true, false, false]);
-    assert_eq!(
-        tensor!([1., INF, NAN]).masked_fill(&m, 5.0).to_string(),
-        "tensor([5., inf, nan])"
-    );
-    assert_eq!(
-        tensor!([1, 2, 3]).masked_fill(&m, 5.5).to_string(),
-        "tensor([5, 2, 3])"
-    );
+    assert_eq!(tensor!([1., INF, NAN]).masked_fill(&m, 5.0).to_string(), "tensor([5., inf, nan])");
+    assert_eq!(tensor!([1, 2, 3]).masked_fill(&m, 5.5).to_string(), "tensor([5, 2, 3])");
     let d = tensor!([1., 2.], dtype = float64).masked_fill(&tensor!([false, true]), NAN);
     assert_eq!(d.to_string(), "tensor([1., nan], dtype=torch.float64)");
 }
@@ -69,10 +56,7 @@ fn masked_fill_selects_and_keeps_the_dtype() {
 fn masked_fill_broadcasts_and_its_gradient_never_meets_the_fill() {
     let x = tensor!([1., 2.], requires_grad = true);
     let y = x.masked_fill(&tensor!([[true, false], [false, false]]), 0.0);
-    assert_eq!(
-        y.to_string(),
-        "tensor([[0., 2.],\n        [1., 2.]], grad_fn=<MaskedFillBackward0>)"
-    );
+    assert_eq!(y.to_string(), "tensor([[0., 2.],\n        [1., 2.]], grad_fn=<MaskedFillBackward0>)");
     y.sum().backward();
     assert_eq!(grad(&x), "tensor([1., 2.])");
 
@@ -104,18 +88,12 @@ fn masked_fill_errors_as_torch() {
     let e = error_of(|| {
         tensor!([1, 2]).masked_fill(&tensor!([true, false]), NAN);
     });
-    assert_eq!(
-        e.message,
-        "value cannot be converted to type int64_t without overflow"
-    );
+    assert_eq!(e.message, "value cannot be converted to type int64_t without overflow");
 }
 
 #[test]
 fn relu_keeps_nan_negative_zero_and_int64() {
-    assert_eq!(
-        tensor!([NAN, -1., 2.]).relu().to_string(),
-        "tensor([nan, 0., 2.])"
-    );
+    assert_eq!(tensor!([NAN, -1., 2.]).relu().to_string(), "tensor([nan, 0., 2.])");
     assert_eq!(tensor!([3, -2]).relu().to_string(), "tensor([3, 0])");
     assert_eq!(tensor!([-0., 0.]).relu().to_string(), "tensor([-0., 0.])");
     let e = error_of(|| {
@@ -123,10 +101,7 @@ fn relu_keeps_nan_negative_zero_and_int64() {
     });
     assert_eq!(
         (e.kind, e.message.as_str()),
-        (
-            ErrorKind::NotImplementedError,
-            "Boolean inputs not supported for relu"
-        )
+        (ErrorKind::NotImplementedError, "Boolean inputs not supported for relu")
     );
 }
 
@@ -172,27 +147,13 @@ fn clamp_values_and_gradient_at_the_bounds() {
     }
     let x = tensor!([[1., 0.], [-1., 4.], [4., 3.]], requires_grad = true);
     (1.5 - x.clamp(None, Some(1.0))).sum().backward();
-    assert_eq!(
-        grad(&x),
-        "tensor([[ 0., -1.],\n        [-1.,  0.],\n        [ 0.,  0.]])"
-    );
+    assert_eq!(grad(&x), "tensor([[ 0., -1.],\n        [-1.,  0.],\n        [ 0.,  0.]])");
     let x = tensor!([-1., 2.], requires_grad = true);
-    (&x.clamp(Some(0.0), Some(1.0)) * &tensor!([INF, 1.]))
-        .sum()
-        .backward();
+    (&x.clamp(Some(0.0), Some(1.0)) * &tensor!([INF, 1.])).sum().backward();
     assert_eq!(grad(&x), "tensor([0., 0.])");
-    assert_eq!(
-        tensor!([1, 5]).clamp(Some(2.0), Some(3.0)).to_string(),
-        "tensor([2, 3])"
-    );
-    assert_eq!(
-        tensor!([1., 2.]).clamp(Some(3.0), Some(1.0)).to_string(),
-        "tensor([1., 1.])"
-    );
-    assert_eq!(
-        tensor!([-0.]).clamp(Some(0.0), None).to_string(),
-        "tensor([-0.])"
-    );
+    assert_eq!(tensor!([1, 5]).clamp(Some(2.0), Some(3.0)).to_string(), "tensor([2, 3])");
+    assert_eq!(tensor!([1., 2.]).clamp(Some(3.0), Some(1.0)).to_string(), "tensor([1., 1.])");
+    assert_eq!(tensor!([-0.]).clamp(Some(0.0), None).to_string(), "tensor([-0.])");
 }
 
 #[test]
@@ -201,30 +162,18 @@ fn maximum_and_minimum_send_the_gradient_where_torch_does() {
     let a = tensor!([NAN, 1., 2., NAN, 3.], requires_grad = true);
     let b = tensor!([1., NAN, 2., NAN, 1.], requires_grad = true);
     let y = a.maximum(&b);
-    assert_eq!(
-        y.to_string(),
-        "tensor([nan, nan, 2., nan, 3.], grad_fn=<MaximumBackward0>)"
-    );
+    assert_eq!(y.to_string(), "tensor([nan, nan, 2., nan, 3.], grad_fn=<MaximumBackward0>)");
     (&y * &w).sum().backward();
-    assert_eq!(
-        grad(&a),
-        "tensor([ 1.0000,  2.0000,  1.5000,  4.0000, -5.0000])"
-    );
+    assert_eq!(grad(&a), "tensor([ 1.0000,  2.0000,  1.5000,  4.0000, -5.0000])");
     assert_eq!(grad(&b), "tensor([1.0000, 2.0000, 1.5000, 4.0000, 0.0000])");
 
     let a = tensor!([NAN, 1., 2., NAN, 3.], requires_grad = true);
     let b = tensor!([1., NAN, 2., NAN, 1.], requires_grad = true);
     let y = a.minimum(&b);
-    assert_eq!(
-        y.to_string(),
-        "tensor([nan, nan, 2., nan, 1.], grad_fn=<MinimumBackward0>)"
-    );
+    assert_eq!(y.to_string(), "tensor([nan, nan, 2., nan, 1.], grad_fn=<MinimumBackward0>)");
     (&y * &w).sum().backward();
     assert_eq!(grad(&a), "tensor([1.0000, 2.0000, 1.5000, 4.0000, 0.0000])");
-    assert_eq!(
-        grad(&b),
-        "tensor([ 1.0000,  2.0000,  1.5000,  4.0000, -5.0000])"
-    );
+    assert_eq!(grad(&b), "tensor([ 1.0000,  2.0000,  1.5000,  4.0000, -5.0000])");
 }
 
 #[test]
@@ -245,19 +194,13 @@ fn pow_at_base_zero_matches_torch() {
 
     let b = tensor!([0., 1., 2.], requires_grad = true);
     let y = b.rpow(0.0);
-    assert_eq!(
-        y.to_string(),
-        "tensor([1., 0., 0.], grad_fn=<PowBackward2>)"
-    );
+    assert_eq!(y.to_string(), "tensor([1., 0., 0.], grad_fn=<PowBackward2>)");
     y.sum().backward();
     assert_eq!(grad(&b), "tensor([0., 0., 0.])");
 
     let b = tensor!([0., 1., -1., NAN], requires_grad = true);
     let y = b.rpow(0.0);
-    assert_eq!(
-        y.to_string(),
-        "tensor([1., 0., inf, nan], grad_fn=<PowBackward2>)"
-    );
+    assert_eq!(y.to_string(), "tensor([1., 0., inf, nan], grad_fn=<PowBackward2>)");
     y.sum().backward();
     assert_eq!(grad(&b), "tensor([0., 0., -inf, nan])");
 }
@@ -265,21 +208,13 @@ fn pow_at_base_zero_matches_torch() {
 #[test]
 fn pow_with_a_number_at_zero_and_negative_zero() {
     let cases: [(i32, &str, &str); 3] = [
-        (
-            0,
-            "tensor([1., 1., 1., 1.], grad_fn=<PowBackward0>)",
-            "tensor([0., 0., 0., 0.])",
-        ),
+        (0, "tensor([1., 1., 1., 1.], grad_fn=<PowBackward0>)", "tensor([0., 0., 0., 0.])"),
         (
             -1,
             "tensor([    inf,    -inf,  1.0000, -0.5000], grad_fn=<PowBackward0>)",
             "tensor([   -inf,    -inf, -1.0000, -0.2500])",
         ),
-        (
-            2,
-            "tensor([0., 0., 1., 4.], grad_fn=<PowBackward0>)",
-            "tensor([ 0., -0.,  2., -4.])",
-        ),
+        (2, "tensor([0., 0., 1., 4.], grad_fn=<PowBackward0>)", "tensor([ 0., -0.,  2., -4.])"),
     ];
     for (e, value, gradient) in cases {
         let a = tensor!([0., -0., 1., -2.], requires_grad = true);
@@ -299,10 +234,7 @@ fn integer_pow_follows_torch() {
     });
     assert_eq!(
         (e.kind, e.message.as_str()),
-        (
-            ErrorKind::RuntimeError,
-            "Integers to negative integer powers are not allowed."
-        )
+        (ErrorKind::RuntimeError, "Integers to negative integer powers are not allowed.")
     );
     assert_eq!(tensor!([2, 3]).pow(2).to_string(), "tensor([4, 9])");
 }
@@ -311,18 +243,12 @@ fn integer_pow_follows_torch() {
 fn ops_on_an_expanded_tensor_give_full_size_results() {
     let x = tensor!([1., 2., 3.], requires_grad = true);
     let y = x.expand([2, 3]).pow(2);
-    assert_eq!(
-        y.to_string(),
-        "tensor([[1., 4., 9.],\n        [1., 4., 9.]], grad_fn=<PowBackward0>)"
-    );
+    assert_eq!(y.to_string(), "tensor([[1., 4., 9.],\n        [1., 4., 9.]], grad_fn=<PowBackward0>)");
     assert_eq!(y.to_vec_f64().len(), 6);
     y.sum().backward();
     assert_eq!(grad(&x), "tensor([ 4.,  8., 12.])");
     let z = tensor!([1., 2., 3.]).expand([2, 3]).pow(0.5);
-    assert_eq!(
-        z.to_string(),
-        "tensor([[1.0000, 1.4142, 1.7321],\n        [1.0000, 1.4142, 1.7321]])"
-    );
+    assert_eq!(z.to_string(), "tensor([[1.0000, 1.4142, 1.7321],\n        [1.0000, 1.4142, 1.7321]])");
     assert_eq!((z.pow(2.0) + 1.0).sum().item(), 18.0);
 }
 
@@ -357,10 +283,7 @@ fn sum_and_mean_over_a_dim_of_a_zero_dim_tensor() {
     });
     assert_eq!(
         (e.kind, e.message.as_str()),
-        (
-            ErrorKind::IndexError,
-            "Dimension out of range (expected to be in range of [-1, 0], but got 1)"
-        )
+        (ErrorKind::IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     );
 }
 
@@ -376,10 +299,7 @@ fn matmul_node_names() {
 
     let b = ones(&[4, 2, 3]).requires_grad_(true);
     let y = b.matmul(&m);
-    assert_eq!(
-        (name(&y), y.shape()),
-        ("UnsafeViewBackward0".to_string(), vec![4, 2, 2])
-    );
+    assert_eq!((name(&y), y.shape()), ("UnsafeViewBackward0".to_string(), vec![4, 2, 2]));
     assert_eq!(next_names(&y), ["MmBackward0"]);
     let mm = y.grad_fn().unwrap().next_functions()[0].0.clone().unwrap();
     let under: Vec<String> = mm
@@ -398,46 +318,23 @@ fn reshape_node_names_follow_viewability() {
     let x = tensor!([1., 2., 3.], requires_grad = true);
     let cases: [(Tensor, &str, &str); 5] = [
         (x.reshape([3, 1]), "ViewBackward0", "AccumulateGrad"),
-        (
-            x.expand([2, 3]).reshape([2, 1, 3]),
-            "ReshapeAliasBackward0",
-            "ExpandBackward0",
-        ),
-        (
-            x.expand([2, 3]).reshape([6]),
-            "UnsafeViewBackward0",
-            "CloneBackward0",
-        ),
-        (
-            x.expand([2, 3]).flatten(),
-            "UnsafeViewBackward0",
-            "CloneBackward0",
-        ),
-        (
-            x.expand([2, 3]).view([2, 1, 3]),
-            "ViewBackward0",
-            "ExpandBackward0",
-        ),
+        (x.expand([2, 3]).reshape([2, 1, 3]), "ReshapeAliasBackward0", "ExpandBackward0"),
+        (x.expand([2, 3]).reshape([6]), "UnsafeViewBackward0", "CloneBackward0"),
+        (x.expand([2, 3]).flatten(), "UnsafeViewBackward0", "CloneBackward0"),
+        (x.expand([2, 3]).view([2, 1, 3]), "ViewBackward0", "ExpandBackward0"),
     ];
     for (y, node, next) in cases {
         assert_eq!(name(&y), node);
         assert_eq!(next_names(&y), [next]);
     }
-    let m = Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3], DType::Float32)
-        .requires_grad_(true);
+    let m = Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3], DType::Float32).requires_grad_(true);
     let y = m.t().reshape([3, 2]);
     assert_eq!(
         (name(&y), next_names(&y)),
-        (
-            "ReshapeAliasBackward0".to_string(),
-            vec!["TBackward0".to_string()]
-        )
+        ("ReshapeAliasBackward0".to_string(), vec!["TBackward0".to_string()])
     );
     let y = m.t().reshape([6]);
-    assert_eq!(
-        y.to_string(),
-        "tensor([1., 4., 2., 5., 3., 6.], grad_fn=<UnsafeViewBackward0>)"
-    );
+    assert_eq!(y.to_string(), "tensor([1., 4., 2., 5., 3., 6.], grad_fn=<UnsafeViewBackward0>)");
     (&y * &arange(6.0)).sum().backward();
     assert_eq!(grad(&m), "tensor([[0., 2., 4.],\n        [1., 3., 5.]])");
 }
@@ -447,9 +344,7 @@ fn second_order(f: impl Fn(&Tensor) -> Tensor) -> (String, Vec<String>) {
     let x = tensor!([0.3, -0.7, 1.2], requires_grad = true);
     let y = f(&x);
     let go = ones_like(&y).requires_grad_(true);
-    let g = grad_opts(&[&y], &[&x], Some(&[&go]), true, true, false)
-        .remove(0)
-        .unwrap();
+    let g = grad_opts(&[&y], &[&x], Some(&[&go]), true, true, false).remove(0).unwrap();
     (name(&g), next_names(&g))
 }
 
@@ -458,12 +353,7 @@ type UnaryFn = Box<dyn Fn(&Tensor) -> Tensor>;
 #[test]
 fn double_backward_nodes_carry_torch_names() {
     let table: Vec<(&str, UnaryFn, &str, Vec<&str>)> = vec![
-        (
-            "tanh",
-            Box::new(|x| x.tanh()),
-            "TanhBackwardBackward0",
-            vec!["AccumulateGrad", "TanhBackward0"],
-        ),
+        ("tanh", Box::new(|x| x.tanh()), "TanhBackwardBackward0", vec!["AccumulateGrad", "TanhBackward0"]),
         (
             "sigmoid",
             Box::new(|x| x.sigmoid()),
@@ -488,156 +378,36 @@ fn double_backward_nodes_carry_torch_names() {
             "MaskedFillBackward0",
             vec!["AccumulateGrad"],
         ),
-        (
-            "max",
-            Box::new(|x| x.max()),
-            "MaskedFillBackward1",
-            vec!["None", "DivBackward0"],
-        ),
+        ("max", Box::new(|x| x.max()), "MaskedFillBackward1", vec!["None", "DivBackward0"]),
         (
             "maximum",
             Box::new(|x| x.maximum(&(x.detach() * 0.0))),
             "MaskedFillBackward0",
             vec!["WhereBackward0"],
         ),
-        (
-            "neg",
-            Box::new(|x| -x),
-            "NegBackward0",
-            vec!["AccumulateGrad"],
-        ),
-        (
-            "exp",
-            Box::new(|x| x.exp()),
-            "MulBackward0",
-            vec!["AccumulateGrad", "ExpBackward0"],
-        ),
-        (
-            "abs",
-            Box::new(|x| x.abs()),
-            "MulBackward0",
-            vec!["AccumulateGrad", "SgnBackward0"],
-        ),
-        (
-            "reciprocal",
-            Box::new(|x| x.reciprocal()),
-            "MulBackward0",
-            vec!["NegBackward0", "MulBackward0"],
-        ),
-        (
-            "mul2",
-            Box::new(|x| x * 2.0),
-            "MulBackward0",
-            vec!["AccumulateGrad", "None"],
-        ),
-        (
-            "div2",
-            Box::new(|x| x / 2.0),
-            "DivBackward0",
-            vec!["AccumulateGrad", "None"],
-        ),
-        (
-            "pow2",
-            Box::new(|x| x.pow(2)),
-            "MulBackward0",
-            vec!["AccumulateGrad", "MulBackward1"],
-        ),
-        (
-            "sum",
-            Box::new(|x| x.sum()),
-            "ExpandBackward0",
-            vec!["AccumulateGrad"],
-        ),
-        (
-            "mean",
-            Box::new(|x| x.mean()),
-            "DivBackward1",
-            vec!["ExpandBackward0"],
-        ),
-        (
-            "rsub",
-            Box::new(|x| 1.0 - x),
-            "NegBackward0",
-            vec!["AccumulateGrad"],
-        ),
-        (
-            "sqrt",
-            Box::new(|x| x.sqrt()),
-            "DivBackward0",
-            vec!["AccumulateGrad", "MulBackward1"],
-        ),
-        (
-            "log",
-            Box::new(|x| x.log()),
-            "DivBackward0",
-            vec!["AccumulateGrad", "AccumulateGrad"],
-        ),
-        (
-            "sin",
-            Box::new(|x| x.sin()),
-            "MulBackward0",
-            vec!["AccumulateGrad", "CosBackward0"],
-        ),
-        (
-            "cos",
-            Box::new(|x| x.cos()),
-            "MulBackward0",
-            vec!["AccumulateGrad", "NegBackward0"],
-        ),
-        (
-            "rpow",
-            Box::new(|x| x.rpow(2.0)),
-            "MulBackward0",
-            vec!["AccumulateGrad", "MulBackward1"],
-        ),
-        (
-            "rpow at 0",
-            Box::new(|x| x.rpow(0.0)),
-            "MulBackward0",
-            vec!["AccumulateGrad", "WhereBackward0"],
-        ),
-        (
-            "pow tensor",
-            Box::new(|x| x.pow(x)),
-            "AddBackward0",
-            vec!["WhereBackward0", "MulBackward0"],
-        ),
-        (
-            "pow 2.5",
-            Box::new(|x| x.pow(2.5)),
-            "MulBackward0",
-            vec!["AccumulateGrad", "MulBackward1"],
-        ),
-        (
-            "1-D @ 2-D",
-            Box::new(|x| x.matmul(&ones(&[3, 2]))),
-            "SqueezeBackward1",
-            vec!["MmBackward0"],
-        ),
-        (
-            "div",
-            Box::new(|x| x / &(x.detach() + 1.0)),
-            "DivBackward0",
-            vec!["AccumulateGrad", "None"],
-        ),
-        (
-            "div other",
-            Box::new(|x| &x.detach() / x),
-            "MulBackward0",
-            vec!["NegBackward0", "DivBackward0"],
-        ),
-        (
-            "min",
-            Box::new(|x| x.min()),
-            "MaskedFillBackward1",
-            vec!["None", "DivBackward0"],
-        ),
-        (
-            "norm",
-            Box::new(|x| x.norm()),
-            "MulBackward0",
-            vec!["AccumulateGrad", "MaskedFillBackward0"],
-        ),
+        ("neg", Box::new(|x| -x), "NegBackward0", vec!["AccumulateGrad"]),
+        ("exp", Box::new(|x| x.exp()), "MulBackward0", vec!["AccumulateGrad", "ExpBackward0"]),
+        ("abs", Box::new(|x| x.abs()), "MulBackward0", vec!["AccumulateGrad", "SgnBackward0"]),
+        ("reciprocal", Box::new(|x| x.reciprocal()), "MulBackward0", vec!["NegBackward0", "MulBackward0"]),
+        ("mul2", Box::new(|x| x * 2.0), "MulBackward0", vec!["AccumulateGrad", "None"]),
+        ("div2", Box::new(|x| x / 2.0), "DivBackward0", vec!["AccumulateGrad", "None"]),
+        ("pow2", Box::new(|x| x.pow(2)), "MulBackward0", vec!["AccumulateGrad", "MulBackward1"]),
+        ("sum", Box::new(|x| x.sum()), "ExpandBackward0", vec!["AccumulateGrad"]),
+        ("mean", Box::new(|x| x.mean()), "DivBackward1", vec!["ExpandBackward0"]),
+        ("rsub", Box::new(|x| 1.0 - x), "NegBackward0", vec!["AccumulateGrad"]),
+        ("sqrt", Box::new(|x| x.sqrt()), "DivBackward0", vec!["AccumulateGrad", "MulBackward1"]),
+        ("log", Box::new(|x| x.log()), "DivBackward0", vec!["AccumulateGrad", "AccumulateGrad"]),
+        ("sin", Box::new(|x| x.sin()), "MulBackward0", vec!["AccumulateGrad", "CosBackward0"]),
+        ("cos", Box::new(|x| x.cos()), "MulBackward0", vec!["AccumulateGrad", "NegBackward0"]),
+        ("rpow", Box::new(|x| x.rpow(2.0)), "MulBackward0", vec!["AccumulateGrad", "MulBackward1"]),
+        ("rpow at 0", Box::new(|x| x.rpow(0.0)), "MulBackward0", vec!["AccumulateGrad", "WhereBackward0"]),
+        ("pow tensor", Box::new(|x| x.pow(x)), "AddBackward0", vec!["WhereBackward0", "MulBackward0"]),
+        ("pow 2.5", Box::new(|x| x.pow(2.5)), "MulBackward0", vec!["AccumulateGrad", "MulBackward1"]),
+        ("1-D @ 2-D", Box::new(|x| x.matmul(&ones(&[3, 2]))), "SqueezeBackward1", vec!["MmBackward0"]),
+        ("div", Box::new(|x| x / &(x.detach() + 1.0)), "DivBackward0", vec!["AccumulateGrad", "None"]),
+        ("div other", Box::new(|x| &x.detach() / x), "MulBackward0", vec!["NegBackward0", "DivBackward0"]),
+        ("min", Box::new(|x| x.min()), "MaskedFillBackward1", vec!["None", "DivBackward0"]),
+        ("norm", Box::new(|x| x.norm()), "MulBackward0", vec!["AccumulateGrad", "MaskedFillBackward0"]),
         (
             "mean dim",
             Box::new(|x| x.reshape([1, 3]).mean_dim(1, false)),
@@ -665,21 +435,13 @@ fn double_backward_nodes_carry_torch_names() {
 fn second_derivatives_through_the_new_nodes() {
     // values printed by torch for d2/dx2 of sum(f(x)) at x = [0.3, -0.7, 1.2]
     let cases: Vec<(UnaryFn, &str)> = vec![
-        (
-            Box::new(|x| x.tanh()),
-            "tensor([-0.5332,  0.7672, -0.5086])",
-        ),
-        (
-            Box::new(|x| x.sigmoid()),
-            "tensor([-0.0364,  0.0746, -0.0955])",
-        ),
+        (Box::new(|x| x.tanh()), "tensor([-0.5332,  0.7672, -0.5086])"),
+        (Box::new(|x| x.sigmoid()), "tensor([-0.0364,  0.0746, -0.0955])"),
         (Box::new(|x| x.relu()), "tensor([0., 0., 0.])"),
     ];
     for (f, expected) in cases {
         let x = tensor!([0.3, -0.7, 1.2], requires_grad = true);
-        let g = grad_opts(&[&f(&x).sum()], &[&x], None, true, true, false)
-            .remove(0)
-            .unwrap();
+        let g = grad_opts(&[&f(&x).sum()], &[&x], None, true, true, false).remove(0).unwrap();
         g.sum().backward();
         assert_eq!(grad(&x), expected);
     }
@@ -689,10 +451,7 @@ fn second_derivatives_through_the_new_nodes() {
 fn sums_of_negative_zeros_are_positive_zero_as_in_torch() {
     assert_eq!(tensor!([-0., -0.]).sum().to_string(), "tensor(0.)");
     assert_eq!(tensor!(-0.).sum_dim(0, false).to_string(), "tensor(0.)");
-    assert_eq!(
-        tensor!([[-0., -0.]]).sum_dim(1, false).to_string(),
-        "tensor([0.])"
-    );
+    assert_eq!(tensor!([[-0., -0.]]).sum_dim(1, false).to_string(), "tensor([0.])");
     // a broadcast gradient summed back: torch prints 0., not -0.
     let x = tensor!([1., 2.], requires_grad = true);
     (&x.expand([2, 2]) * &tensor!([-0., 1.])).sum().backward();
@@ -709,14 +468,8 @@ fn sums_of_negative_zeros_are_positive_zero_as_in_torch() {
 /// Sum of the gradient's bit patterns, to compare 256 gradients with torch's to the bit.
 fn bit_checksum(t: &Tensor) -> u64 {
     match t.dtype() {
-        DType::Float32 => t
-            .to_vec_f32()
-            .iter()
-            .fold(0u64, |acc, v| acc.wrapping_add(v.to_bits() as u64)),
-        _ => t
-            .to_vec_f64()
-            .iter()
-            .fold(0u64, |acc, v| acc.wrapping_add(v.to_bits())),
+        DType::Float32 => t.to_vec_f32().iter().fold(0u64, |acc, v| acc.wrapping_add(v.to_bits() as u64)),
+        _ => t.to_vec_f64().iter().fold(0u64, |acc, v| acc.wrapping_add(v.to_bits())),
     }
 }
 
@@ -725,74 +478,19 @@ fn unary_backward_formulas_agree_with_torch_to_the_bit() {
     // x = (arange(256) - 127.5) / 37 (abs for sqrt), gradient 0.7: checksums of x, y and
     // x.grad printed by torch. The gradient is compared only where the forward agrees.
     let expected = [
-        (
-            DType::Float32,
-            "tanh",
-            548232488018u64,
-            546438918230u64,
-            264340614076u64,
-        ),
-        (
-            DType::Float32,
-            "sigmoid",
-            548232488018,
-            269224543803,
-            264718746740,
-        ),
-        (
-            DType::Float32,
-            "sqrt",
-            273354581074,
-            272974348198,
-            268979302834,
-        ),
-        (
-            DType::Float32,
-            "reciprocal",
-            548232488018,
-            546722251088,
-            819750896618,
-        ),
-        (
-            DType::Float64,
-            "tanh",
-            17628914725160839114,
-            16665999276639658810,
-            12789577964444971740,
-        ),
-        (
-            DType::Float64,
-            "sigmoid",
-            17628914725160839114,
-            15411617843787166964,
-            12992586483419232293,
-        ),
-        (
-            DType::Float64,
-            "sqrt",
-            17628914725160839114,
-            17424778750326170436,
-            15279955142100277344,
-        ),
-        (
-            DType::Float64,
-            "reciprocal",
-            17628914725160839114,
-            16818112451406869838,
-            15825297814024797894,
-        ),
+        (DType::Float32, "tanh", 548232488018u64, 546438918230u64, 264340614076u64),
+        (DType::Float32, "sigmoid", 548232488018, 269224543803, 264718746740),
+        (DType::Float32, "sqrt", 273354581074, 272974348198, 268979302834),
+        (DType::Float32, "reciprocal", 548232488018, 546722251088, 819750896618),
+        (DType::Float64, "tanh", 17628914725160839114, 16665999276639658810, 12789577964444971740),
+        (DType::Float64, "sigmoid", 17628914725160839114, 15411617843787166964, 12992586483419232293),
+        (DType::Float64, "sqrt", 17628914725160839114, 17424778750326170436, 15279955142100277344),
+        (DType::Float64, "reciprocal", 17628914725160839114, 16818112451406869838, 15825297814024797894),
     ];
     let mut compared = 0;
     for (dtype, op, x_sum, y_sum, grad_sum) in expected {
-        let mut x = (arange_with(
-            0,
-            256,
-            1,
-            TensorOptions {
-                dtype: Some(dtype),
-                requires_grad: false,
-            },
-        ) - 127.5)
+        let mut x = (arange_with(0, 256, 1, TensorOptions { dtype: Some(dtype), requires_grad: false })
+            - 127.5)
             / 37.0;
         if op == "sqrt" {
             x = x.abs();
@@ -809,14 +507,7 @@ fn unary_backward_formulas_agree_with_torch_to_the_bit() {
             eprintln!("forward of {op} {dtype} differs from torch in some last bit; gradient not compared");
             continue;
         }
-        y.backward_with(&full_with(
-            &[256],
-            0.7,
-            TensorOptions {
-                dtype: Some(dtype),
-                requires_grad: false,
-            },
-        ));
+        y.backward_with(&full_with(&[256], 0.7, TensorOptions { dtype: Some(dtype), requires_grad: false }));
         assert_eq!(bit_checksum(&x.grad().unwrap()), grad_sum, "{op} {dtype}");
         compared += 1;
     }
@@ -833,10 +524,7 @@ fn a_column_broadcast_against_a_number_stays_row_major() {
     );
     let x = tensor!([[1., 2., 3.], [4., 5., 6.]], requires_grad = true);
     x.mean_dim(-1, true).backward_with(&tensor!([[1.], [0.]]));
-    assert_eq!(
-        grad(&x),
-        "tensor([[0.3333, 0.3333, 0.3333],\n        [0.0000, 0.0000, 0.0000]])"
-    );
+    assert_eq!(grad(&x), "tensor([[0.3333, 0.3333, 0.3333],\n        [0.0000, 0.0000, 0.0000]])");
 }
 
 #[test]

@@ -100,8 +100,16 @@ fn new_op_cases() -> Vec<Case> {
         ("min_dim keepdim", Box::new(|v| v[0].min_dim(0, true).0), vec![any()]),
         ("prod", Box::new(|v| v[0].prod()), vec![any()]),
         ("prod_dim", Box::new(|v| v[0].prod_dim(1, false)), vec![any()]),
-        ("prod with a zero", Box::new(|v| v[0].prod()), vec![f64_input(&[0.0, 0.3, 1.7, -1.2, 0.9, 0.25], &[2, 3])]),
-        ("prod_dim with zeros", Box::new(|v| v[0].prod_dim(1, true)), vec![f64_input(&[0.0, 0.3, 0.0, -1.2, 0.9, 0.25], &[2, 3])]),
+        (
+            "prod with a zero",
+            Box::new(|v| v[0].prod()),
+            vec![f64_input(&[0.0, 0.3, 1.7, -1.2, 0.9, 0.25], &[2, 3])],
+        ),
+        (
+            "prod_dim with zeros",
+            Box::new(|v| v[0].prod_dim(1, true)),
+            vec![f64_input(&[0.0, 0.3, 0.0, -1.2, 0.9, 0.25], &[2, 3])],
+        ),
         ("std", Box::new(|v| v[0].std()), vec![any()]),
         ("var", Box::new(|v| v[0].var()), vec![any()]),
         ("std_dim", Box::new(|v| v[0].std_dim(1, false)), vec![any()]),
@@ -113,7 +121,11 @@ fn new_op_cases() -> Vec<Case> {
         ("log_softmax", Box::new(|v| v[0].log_softmax(-1)), vec![any()]),
         ("index_select", Box::new(move |v| v[0].index_select(1, &long(&[2, 0, 2], &[3]))), vec![any()]),
         ("gather", Box::new(move |v| v[0].gather(1, &long(&[0, 0, 2, 1], &[2, 2]))), vec![any()]),
-        ("scatter", Box::new(move |v| v[0].scatter(1, &long(&[0, 2, 2, 1], &[2, 2]), &v[1])), vec![pos(), f64_input(&[1., 2., 3., 4.], &[2, 2])]),
+        (
+            "scatter",
+            Box::new(move |v| v[0].scatter(1, &long(&[0, 2, 2, 1], &[2, 2]), &v[1])),
+            vec![pos(), f64_input(&[1., 2., 3., 4.], &[2, 2])],
+        ),
         ("index_with long", Box::new(move |v| v[0].index_with(&long(&[1, 0, -1], &[3]))), vec![any()]),
         ("index_with mask", Box::new(|v| v[0].index_with(&v[0].gt(0.0))), vec![any()]),
         ("bmm", Box::new(|v| v[0].bmm(&v[1].transpose(1, 2))), vec![cube(), cube()]),
@@ -155,7 +167,11 @@ fn gradcheck_reports_a_wrong_backward() {
     }
     let x = Tensor::from_vec(vec![1.0, 2.0], &[2], DType::Float64).requires_grad_(true);
     let err = gradcheck_report(|v| Wrong.apply(&[&v[0]]), &[x]).unwrap_err();
-    assert!(err.message.starts_with("Jacobian mismatch for output 0 with respect to input 0"), "{}", err.message);
+    assert!(
+        err.message.starts_with("Jacobian mismatch for output 0 with respect to input 0"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
@@ -165,7 +181,11 @@ fn new_ops_second_derivatives_match_finite_differences() {
     for (name, f, inputs) in new_op_cases() {
         let first = |v: &[Tensor]| {
             let y = f(v);
-            let weights = Tensor::from_vec((0..y.numel()).map(|k| 0.5 + 0.25 * k as f64).collect(), &y.shape(), DType::Float64);
+            let weights = Tensor::from_vec(
+                (0..y.numel()).map(|k| 0.5 + 0.25 * k as f64).collect(),
+                &y.shape(),
+                DType::Float64,
+            );
             let total = (&y * &weights).sum();
             let wrt: Vec<&Tensor> = v.iter().filter(|t| t.requires_grad()).collect();
             let grads = grad_opts(&[&total], &wrt, None, true, true, true);
@@ -176,7 +196,8 @@ fn new_ops_second_derivatives_match_finite_differences() {
         if !first(&inputs).requires_grad() {
             // a linear op: its first derivative does not depend on x, so the second is zero;
             // check that the first is the same at another point
-            let moved: Vec<Tensor> = inputs.iter().map(|t| (t.detach() + 0.125).requires_grad_(t.requires_grad())).collect();
+            let moved: Vec<Tensor> =
+                inputs.iter().map(|t| (t.detach() + 0.125).requires_grad_(t.requires_grad())).collect();
             if !first(&inputs).equal(&first(&moved)) {
                 failures.push(format!("{name}: the first derivative has no history but changes with x"));
             }

@@ -14,7 +14,8 @@ fn check_snapshot(name: &str, svg: &str) {
         std::fs::write(&path, svg).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1", path.display()));
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1", path.display()));
     assert!(expected == svg, "{name}.svg changed; run with UPDATE_SNAPSHOTS=1 and review the diff");
 }
 
@@ -39,7 +40,18 @@ fn tutorial_graph_before_and_after_backward() {
     let before = draw_graph(&out);
     let svg = before.svg();
     sanitiser_safe(&svg);
-    for label in ["MeanBackward0", "MulBackward0", "AddBackward0", "AccumulateGrad", "(2, 2) float32", "[[1., 1.], [1., 1.]]", "grad: not computed yet", "saved self", "output tensor", "step of the backward pass"] {
+    for label in [
+        "MeanBackward0",
+        "MulBackward0",
+        "AddBackward0",
+        "AccumulateGrad",
+        "(2, 2) float32",
+        "[[1., 1.], [1., 1.]]",
+        "grad: not computed yet",
+        "saved self",
+        "output tensor",
+        "step of the backward pass",
+    ] {
         assert!(svg.contains(label), "{label} missing");
     }
     assert_eq!(svg, draw_graph(&out).svg(), "same graph, same bytes");
@@ -73,7 +85,13 @@ fn forward_view_numbers_operations_as_they_ran() {
     let (_x, out) = tutorial();
     let picture = draw_forward(&out);
     let text = picture.text();
-    assert!(text.contains("1. Add") && text.contains("2. Mul") && text.contains("3. Mul") && text.contains("4. Mean"), "{text}");
+    assert!(
+        text.contains("1. Add")
+            && text.contains("2. Mul")
+            && text.contains("3. Mul")
+            && text.contains("4. Mean"),
+        "{text}"
+    );
     let svg = picture.svg();
     sanitiser_safe(&svg);
     assert!(svg.contains(">result<") && svg.contains(">leaf<"));
@@ -105,7 +123,9 @@ fn nodes_show_their_picture_in_the_notebook_bundle() {
     assert_eq!(mimes, ["text/plain", "text/html", "image/svg+xml"]);
     assert!(bundle[0].1.starts_with("<MulBackward0 at 0x"));
     // the HTML carries the picture as an image (untrusted notebooks strip inline <svg>)
-    assert!(bundle[1].1.contains("<img alt=\"backward graph of MulBackward0\" src=\"data:image/svg+xml,%3Csvg "));
+    assert!(bundle[1]
+        .1
+        .contains("<img alt=\"backward graph of MulBackward0\" src=\"data:image/svg+xml,%3Csvg "));
     assert!(!bundle[1].1.contains("<svg"));
     assert!(bundle[2].1.contains("MulBackward0"));
     let picture = draw_graph(&x).mime_bundle();

@@ -6,7 +6,21 @@ use autograd_core::prelude::*;
 #[test]
 fn dir_of_a_tensor_lists_its_methods_sorted() {
     let names = tensor!([1., 2.]).dir();
-    for expected in ["backward", "backward_with", "grad", "grad_fn", "is_leaf", "requires_grad_", "exp", "tanh", "sigmoid", "register_hook", "zero_", "dir", "T"] {
+    for expected in [
+        "backward",
+        "backward_with",
+        "grad",
+        "grad_fn",
+        "is_leaf",
+        "requires_grad_",
+        "exp",
+        "tanh",
+        "sigmoid",
+        "register_hook",
+        "zero_",
+        "dir",
+        "T",
+    ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
     let mut sorted = names.clone();

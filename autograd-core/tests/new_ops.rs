@@ -79,7 +79,12 @@ fn run_case(name: &str) -> Vec<String> {
         }
         "isnan" => {
             let t = f32s(&[1., nan, inf, -inf, 0.], &[5]);
-            vec![show(&t.isnan()), show(&t.isinf()), show(&t.isfinite()), show(&longs(&[1, 2], &[2]).isfinite())]
+            vec![
+                show(&t.isnan()),
+                show(&t.isinf()),
+                show(&t.isfinite()),
+                show(&longs(&[1, 2], &[2]).isfinite()),
+            ]
         }
         "where" => {
             // y = torch.where(c, a, b); (y * [1, 2, 3]).sum().backward()
@@ -328,7 +333,19 @@ fn run_case(name: &str) -> Vec<String> {
             let e = x.index_with(&bools(&[false, false], &[2]));
             let s = x.index_with(&longs(&[1], &[]));
             let u = x.index_with(&longs(&[1, 0], &[2, 1]));
-            vec![show(&y), names(&y), g1, show(&m), names(&m), g2, show(&r), show(&e), show(&s), names(&s), show(&u)]
+            vec![
+                show(&y),
+                names(&y),
+                g1,
+                show(&m),
+                names(&m),
+                g2,
+                show(&r),
+                show(&e),
+                show(&s),
+                names(&s),
+                show(&u),
+            ]
         }
         "bmm" => {
             let a = arange(12.0).reshape([2, 2, 3]).requires_grad_(true);
@@ -396,7 +413,13 @@ fn new_ops_print_what_torch_printed() {
             failures.push(format!("== {name}\n-- here:\n{actual}\n-- torch:\n{expected}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), EXPECTED.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        EXPECTED.len(),
+        failures.join("\n")
+    );
 }
 
 // Printed by PyTorch 2.15 (torch 2.15.0, CPU) for the same programs: tests/new_ops_torch.py.
@@ -538,7 +561,10 @@ fn scatter_with_a_larger_src_fails_in_backward_like_torch() {
     // torch: ScatterBackward0's src gradient has the index's shape, which the engine rejects
     let src = f32_leaf(&[10., 20., 30., 40., 50., 60.], &[2, 3]);
     let y = zeros(&[2, 3]).scatter(1, &longs(&[2, 0], &[2, 1]), &src);
-    assert_eq!(y.to_string(), "tensor([[ 0.,  0., 10.],\n        [40.,  0.,  0.]], grad_fn=<ScatterBackward0>)");
+    assert_eq!(
+        y.to_string(),
+        "tensor([[ 0.,  0., 10.],\n        [40.,  0.,  0.]], grad_fn=<ScatterBackward0>)"
+    );
     assert_eq!(
         error_of(|| y.sum().backward()),
         (
@@ -575,19 +601,49 @@ fn double_backward_graphs_name_torchs_nodes() {
     // torch 2.15: y = f(x); w = arange(y.numel()).reshape(y.shape).requires_grad_();
     // g, = torch.autograd.grad((y * w).sum(), x, create_graph=True); walk g.grad_fn
     let ops: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>, &[&str])> = vec![
-        ("index_select", Box::new(|x| x.index_select(1, &longs(&[2, 0, 2], &[3]))), &["IndexAddBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]),
-        ("gather", Box::new(|x| x.gather(1, &longs(&[0, 0, 2, 1], &[2, 2]))), &["ScatterAddBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]),
-        ("index", Box::new(|x| x.index_with(&longs(&[1, 0, 1], &[3]))), &["IndexPutImplBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]),
-        ("mask", Box::new(|x| x.index_with(&x.gt(2.0))), &["IndexPutImplBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]),
-        ("max_dim", Box::new(|x| x.max_dim(1, false).0), &["ScatterBackward0", "UnsqueezeBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]),
-        ("cumsum", Box::new(|x| x.cumsum(1)), &["FlipBackward0", "CumsumBackward0", "FlipBackward0", "MulBackward0"]),
-        ("scatter", Box::new(|x| x.scatter(1, &longs(&[0, 0, 2, 1], &[2, 2]), &ones(&[2, 2]))), &["ScatterBackward1", "MulBackward0", "torch::autograd::AccumulateGrad"]),
+        (
+            "index_select",
+            Box::new(|x| x.index_select(1, &longs(&[2, 0, 2], &[3]))),
+            &["IndexAddBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"],
+        ),
+        (
+            "gather",
+            Box::new(|x| x.gather(1, &longs(&[0, 0, 2, 1], &[2, 2]))),
+            &["ScatterAddBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"],
+        ),
+        (
+            "index",
+            Box::new(|x| x.index_with(&longs(&[1, 0, 1], &[3]))),
+            &["IndexPutImplBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"],
+        ),
+        (
+            "mask",
+            Box::new(|x| x.index_with(&x.gt(2.0))),
+            &["IndexPutImplBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"],
+        ),
+        (
+            "max_dim",
+            Box::new(|x| x.max_dim(1, false).0),
+            &["ScatterBackward0", "UnsqueezeBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"],
+        ),
+        (
+            "cumsum",
+            Box::new(|x| x.cumsum(1)),
+            &["FlipBackward0", "CumsumBackward0", "FlipBackward0", "MulBackward0"],
+        ),
+        (
+            "scatter",
+            Box::new(|x| x.scatter(1, &longs(&[0, 0, 2, 1], &[2, 2]), &ones(&[2, 2]))),
+            &["ScatterBackward1", "MulBackward0", "torch::autograd::AccumulateGrad"],
+        ),
     ];
     let mut failures = Vec::new();
     for (name, f, expected) in ops {
         let x = f32_leaf(&[1., 5., 3., 4., 6., 6.], &[2, 3]);
         let y = f(&x);
-        let w = arange(y.numel() as f64).reshape(y.shape().iter().map(|&d| d as isize).collect::<Vec<_>>()).requires_grad_(true);
+        let w = arange(y.numel() as f64)
+            .reshape(y.shape().iter().map(|&d| d as isize).collect::<Vec<_>>())
+            .requires_grad_(true);
         let g = grad(&[&(&y * &w).sum()], &[&x], true).remove(0);
         if chain(&g) != expected {
             failures.push(format!("{name}: here {:?}, torch {expected:?}", chain(&g)));

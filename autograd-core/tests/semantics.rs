@@ -28,7 +28,9 @@ fn next_names(t: &Tensor) -> Vec<String> {
         .unwrap()
         .next_functions()
         .iter()
-        .map(|(n, _)| n.as_ref().map(|n| n.name().replace("torch::autograd::", "")).unwrap_or_else(|| "None".into()))
+        .map(|(n, _)| {
+            n.as_ref().map(|n| n.name().replace("torch::autograd::", "")).unwrap_or_else(|| "None".into())
+        })
         .collect()
 }
 
@@ -140,7 +142,11 @@ fn gradients_accumulate_and_zero_clears_them_in_place() {
     g.zero_();
     assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 0., 0., 0.], dtype=torch.float64)");
     (x.pow(2) + 20.0).mean().backward();
-    assert_eq!(g.to_string(), "tensor([ 5., 10., 15., 20.], dtype=torch.float64)", "the returned grad is the stored one");
+    assert_eq!(
+        g.to_string(),
+        "tensor([ 5., 10., 15., 20.], dtype=torch.float64)",
+        "the returned grad is the stored one"
+    );
     x.grad().unwrap().data().zero_();
     assert_eq!(x.grad().unwrap().to_vec_f64(), vec![0.0; 4]);
     x.set_grad(None);
@@ -176,7 +182,10 @@ fn backward_errors_use_pytorchs_words() {
         "Mismatch in shape: grad_output[0] has a shape of torch.Size([2]) and output[0] has a shape of torch.Size([3])."
     );
     let plain = tensor!([1., 2.]).sum();
-    assert_eq!(panic_message(|| plain.backward()), "element 0 of tensors does not require grad and does not have a grad_fn");
+    assert_eq!(
+        panic_message(|| plain.backward()),
+        "element 0 of tensors does not require grad and does not have a grad_fn"
+    );
     let grad = tensor!([10, 20], requires_grad = true, dtype = float64);
     assert_eq!(
         panic_message(|| {
@@ -185,9 +194,12 @@ fn backward_errors_use_pytorchs_words() {
         "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
     );
     assert_eq!(grad.detach().numpy().to_string(), "[10. 20.]");
-    assert_eq!(panic_message(|| {
-        tensor!([1., 2.]).item();
-    }), "a Tensor with 2 elements cannot be converted to Scalar");
+    assert_eq!(
+        panic_message(|| {
+            tensor!([1., 2.]).item();
+        }),
+        "a Tensor with 2 elements cannot be converted to Scalar"
+    );
     assert_eq!(tensor!([2.5]).item(), 2.5);
 }
 
@@ -280,7 +292,8 @@ fn detach_and_data_share_storage() {
     y.detach_();
     assert!(y.is_leaf() && !y.requires_grad());
 
-    let w1 = Tensor::from_vec((0..27).map(|v| v as f64).collect(), &[3, 3, 3], DType::Float32).requires_grad_(true);
+    let w1 = Tensor::from_vec((0..27).map(|v| v as f64).collect(), &[3, 3, 3], DType::Float32)
+        .requires_grad_(true);
     let w2 = w1.detach();
     w2.assign(idx![.., .., 1], 100.0);
     assert_eq!(w1.to_vec_f64()[1], 100.0);
@@ -390,7 +403,9 @@ fn functional_grad_and_second_derivatives() {
         grad(&[&(&x * 2.0)], &[&unused], false);
     });
     // PyTorch 2.15 names the unused input's index
-    assert!(msg.starts_with("The differentiated Tensor at index 0 appears to not have been used in the graph"));
+    assert!(
+        msg.starts_with("The differentiated Tensor at index 0 appears to not have been used in the graph")
+    );
 }
 
 #[test]
@@ -400,7 +415,11 @@ fn dynamic_control_flow_records_what_ran() {
         while b.norm().item() < 100.0 {
             b = &b * 2.0;
         }
-        if b.sum().item() > 0.0 { b } else { 100.0 * &b }
+        if b.sum().item() > 0.0 {
+            b
+        } else {
+            100.0 * &b
+        }
     }
     let a = tensor!(0.37, requires_grad = true);
     let d = f(&a);
@@ -457,7 +476,10 @@ fn user_defined_function_reads_like_the_seed() {
     assert!(b.to_string().ends_with("grad_fn=<MulConstantBackward>)"));
     assert_eq!(next_names(&b), ["AccumulateGrad"]);
     b.backward_with(&ones_like(&a));
-    assert_eq!(a.grad().unwrap().to_string(), "tensor([[1., 1., 1.],\n        [1., 1., 1.],\n        [1., 1., 1.]])");
+    assert_eq!(
+        a.grad().unwrap().to_string(),
+        "tensor([[1., 1., 1.],\n        [1., 1., 1.],\n        [1., 1., 1.]])"
+    );
 
     struct Square;
     impl Function for Square {

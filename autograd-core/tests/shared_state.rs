@@ -57,7 +57,14 @@ impl Probe {
 
     fn repr(&self, t: *const Tensor, grad: bool) -> String {
         let mut buf = vec![0u8; 512];
-        unsafe { self.f::<unsafe extern "C" fn(*const Tensor, bool, *mut u8, usize)>("probe_repr")(t, grad, buf.as_mut_ptr(), buf.len()) };
+        unsafe {
+            self.f::<unsafe extern "C" fn(*const Tensor, bool, *mut u8, usize)>("probe_repr")(
+                t,
+                grad,
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
         CStr::from_bytes_until_nul(&buf).unwrap().to_str().unwrap().to_string()
     }
 }

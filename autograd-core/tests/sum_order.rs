@@ -20,7 +20,8 @@ fn usizes(v: &Value) -> Vec<usize> {
 
 #[test]
 fn sums_and_means_match_torch_bit_for_bit() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sum_order.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sum_order.json"))
+        .unwrap();
     let fixture: Value = serde_json::from_str(&text).unwrap();
     let mut checked = 0;
     let mut failures = Vec::new();
@@ -53,12 +54,21 @@ fn sums_and_means_match_torch_bit_for_bit() {
                     let wrong = got.iter().zip(&want).filter(|(a, b)| a != b).count();
                     failures.push(format!(
                         "{what} {:?} {} {:?} dims {}: {wrong} of {} values differ",
-                        dtype, case["layout"], shape, result["dims"], want.len()
+                        dtype,
+                        case["layout"],
+                        shape,
+                        result["dims"],
+                        want.len()
                     ));
                 }
             }
         }
     }
     assert!(checked > 500, "the fixture holds the cases ({checked})");
-    assert!(failures.is_empty(), "{} of {checked} results differ from torch's bits:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} results differ from torch's bits:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -16,7 +16,9 @@ use autograd_core::prelude::*;
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcendental.json")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcendental.json"))
+            .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -113,7 +115,14 @@ fn show(v: u64, float64: bool) -> String {
 }
 
 /// Compares and describes the first few differences.
-fn compare(what: &str, x: &[u64], got: &[u64], want: &[u64], float64: bool, failures: &mut Vec<String>) -> usize {
+fn compare(
+    what: &str,
+    x: &[u64],
+    got: &[u64],
+    want: &[u64],
+    float64: bool,
+    failures: &mut Vec<String>,
+) -> usize {
     assert_eq!(got.len(), want.len(), "{what}: length");
     let wrong: Vec<usize> = (0..want.len()).filter(|&i| !same(got[i], want[i], float64)).collect();
     if !wrong.is_empty() {
@@ -237,7 +246,8 @@ fn mkl_ops_stay_close_to_torch() {
             other => panic!("{other}"),
         };
         let mut details = Vec::new();
-        let wrong = compare(&format!("{name} {}", case["dtype"]), &x, &values(&out), &want, float64, &mut details);
+        let wrong =
+            compare(&format!("{name} {}", case["dtype"]), &x, &values(&out), &want, float64, &mut details);
         report.push(format!("{name} {}: {wrong} of {} differ", case["dtype"], want.len()));
         let allowed = MKL_ALLOWED.iter().find(|(f, d, _)| *f == name && case["dtype"] == *d).unwrap().2;
         if wrong > allowed {
@@ -276,20 +286,39 @@ fn sigmoid_is_torchs_bit_for_bit() {
 fn softmax_and_log_softmax_are_torchs_bit_for_bit() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for case in fixture()["cases"].as_array().unwrap().iter().filter(|c| c["kind"] == "softmax" || c["kind"] == "log_softmax") {
+    for case in fixture()["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "softmax" || c["kind"] == "log_softmax")
+    {
         let float64 = case["dtype"] == "float64";
         let log = case["kind"] == "log_softmax";
         let dim = case["dim"].as_i64().unwrap() as isize;
         let x = make(case, float64, "contiguous").requires_grad_(true);
         let y = if log { x.log_softmax(dim) } else { x.softmax(dim) };
         let what = format!("{} {} {:?} dim {dim}", case["kind"], case["dtype"], x.shape());
-        compare(&what, &[], &values(&y), &decode(case["out"].as_str().unwrap(), float64), float64, &mut failures);
+        compare(
+            &what,
+            &[],
+            &values(&y),
+            &decode(case["out"].as_str().unwrap(), float64),
+            float64,
+            &mut failures,
+        );
         manual_seed(case["grad_seed"].as_u64().unwrap());
         let dtype = if float64 { DType::Float64 } else { DType::Float32 };
         let g = randn_with(&x.shape(), TensorOptions::default().dtype(dtype));
         y.backward_with(&g);
         let grad = x.grad().unwrap();
-        compare(&format!("{what} grad"), &[], &values(&grad), &decode(case["grad"].as_str().unwrap(), float64), float64, &mut failures);
+        compare(
+            &format!("{what} grad"),
+            &[],
+            &values(&grad),
+            &decode(case["grad"].as_str().unwrap(), float64),
+            float64,
+            &mut failures,
+        );
         checked += 1;
     }
     assert!(checked > 100, "the fixture holds the cases ({checked})");

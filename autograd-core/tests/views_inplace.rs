@@ -16,7 +16,10 @@ fn grad_text(t: &Tensor) -> String {
 }
 
 fn names(node: &Node) -> Vec<String> {
-    node.next_functions().iter().map(|(n, _)| n.as_ref().map(|n| n.name()).unwrap_or_else(|| "None".into())).collect()
+    node.next_functions()
+        .iter()
+        .map(|(n, _)| n.as_ref().map(|n| n.name()).unwrap_or_else(|| "None".into()))
+        .collect()
 }
 
 #[test]
@@ -199,11 +202,17 @@ fn in_place_rules_for_leaves_and_their_views() {
     let err = raised(|| {
         x.select(0, 0).mul_(2.0);
     });
-    assert_eq!(err.message, "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+    assert_eq!(
+        err.message,
+        "a view of a leaf Variable that requires grad is being used in an in-place operation."
+    );
     let err = raised(|| {
         x.assign(idx![0], 5.0);
     });
-    assert_eq!(err.message, "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+    assert_eq!(
+        err.message,
+        "a view of a leaf Variable that requires grad is being used in an in-place operation."
+    );
     let err = raised(|| {
         x.add_(1.0);
     });
@@ -229,7 +238,13 @@ fn views_made_under_no_grad() {
     let err = raised(|| {
         v.mul_(2.0);
     });
-    assert!(err.message.starts_with("A view was created in no_grad mode and is being modified inplace with grad mode enabled."), "{}", err.message);
+    assert!(
+        err.message.starts_with(
+            "A view was created in no_grad mode and is being modified inplace with grad mode enabled."
+        ),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
@@ -261,15 +276,21 @@ fn an_input_that_partly_overlaps_the_written_tensor_is_refused() {
     };
     let cases: Vec<(&str, Box<dyn Fn(&Tensor)>)> = vec![
         ("x.add_(x[3])", Box::new(|x| drop(x.add_(&x.index(idx![3]))))),
-        ("x += x[3]", Box::new(|x| {
-            let mut y = x.clone();
-            y += &x.index(idx![3]);
-        })),
+        (
+            "x += x[3]",
+            Box::new(|x| {
+                let mut y = x.clone();
+                y += &x.index(idx![3]);
+            }),
+        ),
         ("x.mul_(x[3:])", Box::new(|x| drop(x.mul_(&x.index(idx![3..]))))),
         ("x.pow_(x[3])", Box::new(|x| drop(x.pow_(&x.index(idx![3]))))),
         ("x[0:2].sub_(x[1:3])", Box::new(|x| drop(x.index(idx![0..2]).sub_(&x.index(idx![1..3]))))),
         ("x[3].div_(x)", Box::new(|x| drop(x.index(idx![3]).div_(x)))),
-        ("x.view(2, 2).add_(x.view(2, 2).t())", Box::new(|x| drop(x.view(&[2, 2]).add_(&x.view(&[2, 2]).t())))),
+        (
+            "x.view(2, 2).add_(x.view(2, 2).t())",
+            Box::new(|x| drop(x.view(&[2, 2]).add_(&x.view(&[2, 2]).t()))),
+        ),
         ("x.unsqueeze(0).add_(x)", Box::new(|x| drop(x.unsqueeze(0).add_(x)))),
         ("x[1:2].add_(x[1])", Box::new(|x| drop(x.index(idx![1..2]).add_(&x.index(idx![1]))))),
         ("x.copy_(x[3])", Box::new(|x| drop(x.copy_(&x.index(idx![3]))))),
@@ -277,23 +298,50 @@ fn an_input_that_partly_overlaps_the_written_tensor_is_refused() {
         ("x[0:2].copy_(x[1:4])", Box::new(|x| drop(x.index(idx![0..2]).copy_(&x.index(idx![1..4]))))),
         ("x[0:2] = x[1:3]", Box::new(|x| drop(x.assign(idx![0..2], &x.index(idx![1..3]))))),
         // index_put_ refuses any value in the written tensor, even a disjoint part
-        ("x[torch.tensor([0, 1])] = x[2:4]", Box::new(|x| drop(x.assign_with(&tensor!([0, 1]), &x.index(idx![2..4]))))),
+        (
+            "x[torch.tensor([0, 1])] = x[2:4]",
+            Box::new(|x| drop(x.assign_with(&tensor!([0, 1]), &x.index(idx![2..4])))),
+        ),
     ];
     for (python, f) in &cases {
         assert_eq!(refused(f.as_ref()).message, PARTIAL, "{python}");
     }
     let cases: Vec<(&str, Box<dyn Fn(&Tensor)>, &str)> = vec![
         ("x.add_(x)", Box::new(|x| drop(x.add_(x))), "tensor([0., 2., 4., 6.])"),
-        ("x[0:2].add_(x[2:4])", Box::new(|x| drop(x.index(idx![0..2]).add_(&x.index(idx![2..4])))), "tensor([2., 4., 2., 3.])"),
+        (
+            "x[0:2].add_(x[2:4])",
+            Box::new(|x| drop(x.index(idx![0..2]).add_(&x.index(idx![2..4])))),
+            "tensor([2., 4., 2., 3.])",
+        ),
         // the same elements in the same order, through other views
-        ("x.view(2, 2).add_(x.view(1, 4).view(2, 2))", Box::new(|x| drop(x.view(&[2, 2]).add_(&x.view(&[1, 4]).view(&[2, 2])))), "tensor([0., 2., 4., 6.])"),
-        ("x.add_(x.unsqueeze(0)[0])", Box::new(|x| drop(x.add_(&x.unsqueeze(0).select(0, 0)))), "tensor([0., 2., 4., 6.])"),
+        (
+            "x.view(2, 2).add_(x.view(1, 4).view(2, 2))",
+            Box::new(|x| drop(x.view(&[2, 2]).add_(&x.view(&[1, 4]).view(&[2, 2])))),
+            "tensor([0., 2., 4., 6.])",
+        ),
+        (
+            "x.add_(x.unsqueeze(0)[0])",
+            Box::new(|x| drop(x.add_(&x.unsqueeze(0).select(0, 0)))),
+            "tensor([0., 2., 4., 6.])",
+        ),
         // a column of a matrix is not dense: torch does not decide, and does not raise
-        ("x.view(2, 2)[0].add_(x.view(2, 2)[:, 0])", Box::new(|x| drop(x.view(&[2, 2]).select(0, 0).add_(&x.view(&[2, 2]).select(1, 0)))), "tensor([0., 3., 2., 3.])"),
+        (
+            "x.view(2, 2)[0].add_(x.view(2, 2)[:, 0])",
+            Box::new(|x| drop(x.view(&[2, 2]).select(0, 0).add_(&x.view(&[2, 2]).select(1, 0)))),
+            "tensor([0., 3., 2., 3.])",
+        ),
         ("x.fill_(x[3])", Box::new(|x| drop(x.fill_tensor_(&x.index(idx![3])))), "tensor([3., 3., 3., 3.])"),
         // Python's setitem fills from a 0-dim value and copies from the value expanded
-        ("x[0:3] = x[3]", Box::new(|x| drop(x.assign(idx![0..3], &x.index(idx![3])))), "tensor([3., 3., 3., 3.])"),
-        ("x[1:3] = x[0:1]", Box::new(|x| drop(x.assign(idx![1..3], &x.index(idx![0..1])))), "tensor([0., 0., 0., 3.])"),
+        (
+            "x[0:3] = x[3]",
+            Box::new(|x| drop(x.assign(idx![0..3], &x.index(idx![3])))),
+            "tensor([3., 3., 3., 3.])",
+        ),
+        (
+            "x[1:3] = x[0:1]",
+            Box::new(|x| drop(x.assign(idx![1..3], &x.index(idx![0..1])))),
+            "tensor([0., 0., 0., 3.])",
+        ),
         ("x[0] = x[3]", Box::new(|x| drop(x.assign(idx![0], &x.index(idx![3])))), "tensor([3., 1., 2., 3.])"),
         ("x[3] = x[3]", Box::new(|x| drop(x.assign(idx![3], &x.index(idx![3])))), "tensor([0., 1., 2., 3.])"),
     ];
@@ -306,10 +354,15 @@ fn an_input_that_partly_overlaps_the_written_tensor_is_refused() {
     assert_eq!(b.masked_fill_(&b, 0.0).to_string(), "tensor([False, False, False, False])");
     // x.expand(2, 4).add_(x[1]): the written tensor's own overlap is reported first
     let x = arange(4.0);
-    assert!(raised(|| drop(x.expand(&[2, 4]).add_(&x.index(idx![1])))).message.starts_with("unsupported operation: more than one element"));
+    assert!(raised(|| drop(x.expand(&[2, 4]).add_(&x.index(idx![1]))))
+        .message
+        .starts_with("unsupported operation: more than one element"));
     // a leaf that requires grad: the leaf rule comes first
     let x = arange(4.0).requires_grad_(true);
-    assert_eq!(raised(|| drop(x.add_(&x.index(idx![3])))).message, "a leaf Variable that requires grad is being used in an in-place operation.");
+    assert_eq!(
+        raised(|| drop(x.add_(&x.index(idx![3])))).message,
+        "a leaf Variable that requires grad is being used in an in-place operation."
+    );
     // with history: y = x * 1; y.add_(y[3])
     let y = &x * 1.0;
     assert_eq!(raised(|| drop(y.add_(&y.index(idx![3])))).message, PARTIAL);
@@ -373,7 +426,10 @@ fn assignment_through_a_mask_or_positions_is_index_put() {
     let err = raised(|| {
         (&m * 1.0).assign_with(&tensor!([5]), 1.0);
     });
-    assert_eq!((err.kind, err.message.as_str()), (ErrorKind::IndexError, "index 5 is out of bounds for dimension 0 with size 2"));
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (ErrorKind::IndexError, "index 5 is out of bounds for dimension 0 with size 2")
+    );
     let err = raised(|| {
         (&m * 1.0).assign_with(&Tensor::from_bools(vec![true, false, true], &[3]), 1.0);
     });
@@ -384,7 +440,10 @@ fn assignment_through_a_mask_or_positions_is_index_put() {
     let err = raised(|| {
         (&m * 1.0).assign_with(&tensor!([0]), &ones(&[3]));
     });
-    assert_eq!(err.message, "shape mismatch: value tensor of shape [3] cannot be broadcast to indexing result of shape [1, 2]");
+    assert_eq!(
+        err.message,
+        "shape mismatch: value tensor of shape [3] cannot be broadcast to indexing result of shape [1, 2]"
+    );
 }
 
 #[test]
@@ -442,17 +501,37 @@ fn python_setitem_becomes_the_in_place_op_torch_picks() {
         assert_eq!(names(&node), next);
     };
     check(&|y| drop(y.assign_with(&y.gt(2.0), 0.0)), "MaskedFillBackward0", &["MulBackward0"]);
-    check(&|y| drop(y.assign_with(&y.gt(2.0), &(&w * 1.0))), "IndexPutBackward0", &["MulBackward0", "MulBackward0"]);
-    check(&|y| drop(y.assign_with(&y.gt(2.0), &tensor!([7., 8.]))), "IndexPutBackward0", &["MulBackward0", "None"]);
+    check(
+        &|y| drop(y.assign_with(&y.gt(2.0), &(&w * 1.0))),
+        "IndexPutBackward0",
+        &["MulBackward0", "MulBackward0"],
+    );
+    check(
+        &|y| drop(y.assign_with(&y.gt(2.0), &tensor!([7., 8.]))),
+        "IndexPutBackward0",
+        &["MulBackward0", "None"],
+    );
     check(&|y| drop(y.assign_with(&tensor!([0]), 0.0)), "IndexFillBackward0", &["MulBackward0"]);
-    check(&|y| drop(y.assign_with(&tensor!([0]), &(&w * 1.0))), "IndexPutBackward0", &["MulBackward0", "MulBackward0"]);
+    check(
+        &|y| drop(y.assign_with(&tensor!([0]), &(&w * 1.0))),
+        "IndexPutBackward0",
+        &["MulBackward0", "MulBackward0"],
+    );
     check(&|y| drop(y.assign(idx![0], 5.0)), "torch::autograd::CopySlices", &["MulBackward0"]);
-    check(&|y| drop(y.assign(idx![0], &(&w * 1.0))), "torch::autograd::CopySlices", &["MulBackward0", "MulBackward0"]);
+    check(
+        &|y| drop(y.assign(idx![0], &(&w * 1.0))),
+        "torch::autograd::CopySlices",
+        &["MulBackward0", "MulBackward0"],
+    );
     check(&|y| drop(y.assign(idx![1..], 5.0)), "torch::autograd::CopySlices", &["MulBackward0"]);
     check(&|y| drop(y.assign(idx![0..2, ..], 5.0)), "FillBackward2", &["MulBackward0"]);
     // a negative start is a real slice even when it covers everything: v6[-2:2] = 3.0
     check(&|y| drop(y.assign(idx![-2..2], 5.0)), "torch::autograd::CopySlices", &["MulBackward0"]);
-    check(&|y| drop(y.assign_with(&Tensor::from_bools(vec![true], &[]), 5.0)), "torch::autograd::CopySlices", &["MulBackward0"]);
+    check(
+        &|y| drop(y.assign_with(&Tensor::from_bools(vec![true], &[]), 5.0)),
+        "torch::autograd::CopySlices",
+        &["MulBackward0"],
+    );
     // x2[-2, -1:] on a [2, 1, 3] tensor ends in a slice
     let x2 = ones(&[2, 1, 3]).requires_grad_(true);
     assert_eq!(x2.index(idx![-2, -1..]).grad_fn().unwrap().name(), "SliceBackward0");
@@ -477,7 +556,11 @@ fn a_number_multiplied_in_is_saved_so_a_second_backward_fails() {
     for y in [(&x * 2.0).sum(), (&x / 2.0).sum(), (2.0 * &x).sum()] {
         y.backward();
         let err = raised(|| y.backward());
-        assert!(err.message.starts_with("Trying to backward through the graph a second time"), "{}", err.message);
+        assert!(
+            err.message.starts_with("Trying to backward through the graph a second time"),
+            "{}",
+            err.message
+        );
     }
     let y = (&x + 2.0).sum();
     y.backward();
@@ -504,7 +587,8 @@ fn saved_tensors_are_the_ones_torch_keeps() {
     let y = &x * 2.0;
     let g = y.gather(0, &tensor!([1]));
     y.mul_(2.0);
-    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.sum().backward())).expect_err("torch raises");
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.sum().backward()))
+        .expect_err("torch raises");
     let err = autograd_core::error::TorchError::from_payload(&*err);
     assert_eq!(
         err.message,
@@ -564,7 +648,9 @@ fn the_result_of_an_in_place_op_on_a_view_has_the_views_history() {
     let v = y.index(idx![1]);
     v.sigmoid_();
     v.mul_(2.0);
-    assert!(raised(|| y.sum().backward()).message.contains("[torch.FloatTensor []], which is output 0 of Sigmoid, is at version 2"));
+    assert!(raised(|| y.sum().backward())
+        .message
+        .contains("[torch.FloatTensor []], which is output 0 of Sigmoid, is at version 2"));
 }
 
 #[test]
@@ -576,7 +662,9 @@ fn a_view_made_under_no_grad_is_refused_once_its_storage_changed() {
                         code by moving both the view and the inplace either both inside the no_grad block (if you don't \
                         want the inplace to be tracked) or both outside (if you want the inplace to be tracked).";
     let indirect = format!("A view was created in no_grad mode and its base or another view of its base has been modified inplace with grad mode enabled.{TAIL}");
-    let direct = format!("A view was created in no_grad mode and is being modified inplace with grad mode enabled.{TAIL}");
+    let direct = format!(
+        "A view was created in no_grad mode and is being modified inplace with grad mode enabled.{TAIL}"
+    );
     let x = tensor!([1., 2., 3.], requires_grad = true);
     let stale = |base_change_under_no_grad: bool| {
         let y = &x * 2.0;

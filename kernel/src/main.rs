@@ -59,9 +59,9 @@ fn install(prefix: Option<PathBuf>, core_path: Option<PathBuf>) -> Result<()> {
     let base = match prefix {
         Some(p) => p.join("share/jupyter/kernels"),
         None => {
-            let data = std::env::var_os("JUPYTER_DATA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/jupyter"));
+            let data = std::env::var_os("JUPYTER_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/jupyter")
+            });
             data.join("kernels")
         }
     };
@@ -69,7 +69,9 @@ fn install(prefix: Option<PathBuf>, core_path: Option<PathBuf>) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let binary = std::env::current_exe()?.canonicalize()?;
     let core_path = match core_path {
-        Some(p) => p.canonicalize().with_context(|| format!("autograd-core sources not found at {}", p.display()))?,
+        Some(p) => {
+            p.canonicalize().with_context(|| format!("autograd-core sources not found at {}", p.display()))?
+        }
         None => session::autograd_core_path(),
     };
     std::fs::write(dir.join("kernel.json"), serde_json::to_string_pretty(&kernelspec(&binary, &core_path))?)?;
@@ -85,11 +87,18 @@ fn prebuild() -> Result<()> {
         }
     });
     let (tx, rx) = std::sync::mpsc::channel();
-    session.send(session::Request::Execute { code: "(ones(&[2, 2]).requires_grad_(true) * 2.0).sum()".into(), reply: tx });
+    session.send(session::Request::Execute {
+        code: "(ones(&[2, 2]).requires_grad_(true) * 2.0).sum()".into(),
+        reply: tx,
+    });
     match rx.recv()? {
         session::Outcome::Ok(bundle) => {
-            let text = bundle.iter().find(|(m, _)| m == "text/plain").map(|(_, t)| t.clone()).unwrap_or_default();
-            println!("Prebuilt autograd-core for the kernel in {:.1} s; a first cell printed {text}", start.elapsed().as_secs_f64());
+            let text =
+                bundle.iter().find(|(m, _)| m == "text/plain").map(|(_, t)| t.clone()).unwrap_or_default();
+            println!(
+                "Prebuilt autograd-core for the kernel in {:.1} s; a first cell printed {text}",
+                start.elapsed().as_secs_f64()
+            );
             session.kill_runtime();
             Ok(())
         }
@@ -112,7 +121,8 @@ fn main() -> Result<()> {
         (Some(Command::Prebuild), _) => prebuild(),
         (None, Some(file)) => {
             let info = wire::ConnectionInfo::read(&file)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
             runtime.block_on(server::run(info))
         }
         (None, None) => {

@@ -163,13 +163,22 @@ async fn handle(kernel: &Arc<Kernel>, msg: &Message) -> Option<(String, Value)> 
                         }
                     }
                     if !bundle.is_empty() && !silent {
-                        let data: serde_json::Map<String, Value> = bundle.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-                        kernel.publish(msg, "execute_result", json!({ "execution_count": count, "data": data, "metadata": {} }));
+                        let data: serde_json::Map<String, Value> =
+                            bundle.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+                        kernel.publish(
+                            msg,
+                            "execute_result",
+                            json!({ "execution_count": count, "data": data, "metadata": {} }),
+                        );
                     }
-                    reply("execute", json!({ "status": "ok", "execution_count": count, "user_expressions": {}, "payload": [] }))
+                    reply(
+                        "execute",
+                        json!({ "status": "ok", "execution_count": count, "user_expressions": {}, "payload": [] }),
+                    )
                 }
                 Some(Outcome::Err { ename, evalue, traceback }) => {
-                    let traceback = if traceback.is_empty() { vec![format!("{ename}: {evalue}")] } else { traceback };
+                    let traceback =
+                        if traceback.is_empty() { vec![format!("{ename}: {evalue}")] } else { traceback };
                     let error = json!({ "ename": ename, "evalue": evalue, "traceback": traceback });
                     if !silent {
                         kernel.publish(msg, "error", error.clone());
@@ -179,7 +188,10 @@ async fn handle(kernel: &Arc<Kernel>, msg: &Message) -> Option<(String, Value)> 
                     content["execution_count"] = json!(count);
                     reply("execute", content)
                 }
-                None => reply("execute", json!({ "status": "error", "ename": "KernelError", "evalue": "the session thread stopped", "traceback": [], "execution_count": count })),
+                None => reply(
+                    "execute",
+                    json!({ "status": "error", "ename": "KernelError", "evalue": "the session thread stopped", "traceback": [], "execution_count": count }),
+                ),
             }
         }
         "complete_request" => {
@@ -188,7 +200,11 @@ async fn handle(kernel: &Arc<Kernel>, msg: &Message) -> Option<(String, Value)> 
             let byte = byte_offset(&code, cursor);
             let (tx, rx) = mpsc::channel();
             kernel.session.send(Request::Complete { code: code.clone(), cursor: byte, reply: tx });
-            let (matches, start, end) = tokio::task::spawn_blocking(move || rx.recv()).await.ok().and_then(Result::ok).unwrap_or((vec![], byte, byte));
+            let (matches, start, end) = tokio::task::spawn_blocking(move || rx.recv())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or((vec![], byte, byte));
             reply(
                 "complete",
                 json!({ "status": "ok", "matches": matches, "cursor_start": char_offset(&code, start), "cursor_end": char_offset(&code, end), "metadata": {} }),
@@ -200,12 +216,16 @@ async fn handle(kernel: &Arc<Kernel>, msg: &Message) -> Option<(String, Value)> 
             let byte = byte_offset(&code, cursor);
             let (tx, rx) = mpsc::channel();
             kernel.session.send(Request::Inspect { code, cursor: byte, reply: tx });
-            let found = tokio::task::spawn_blocking(move || rx.recv()).await.ok().and_then(Result::ok).flatten();
+            let found =
+                tokio::task::spawn_blocking(move || rx.recv()).await.ok().and_then(Result::ok).flatten();
             let data = match &found {
                 Some(text) => json!({ "text/plain": text }),
                 None => json!({}),
             };
-            reply("inspect", json!({ "status": "ok", "found": found.is_some(), "data": data, "metadata": {} }))
+            reply(
+                "inspect",
+                json!({ "status": "ok", "found": found.is_some(), "data": data, "metadata": {} }),
+            )
         }
         "is_complete_request" => {
             let status = completeness(content["code"].as_str().unwrap_or(""));
@@ -219,13 +239,20 @@ async fn handle(kernel: &Arc<Kernel>, msg: &Message) -> Option<(String, Value)> 
             let history = kernel.history.lock().unwrap();
             let n = content["n"].as_u64().unwrap_or(history.len() as u64) as usize;
             let with_output = content["output"].as_bool().unwrap_or(false);
-            let items: Vec<Value> = history
-                .iter()
-                .rev()
-                .take(n)
-                .rev()
-                .map(|(count, code, output)| if with_output { json!([0, count, [code, output]]) } else { json!([0, count, code]) })
-                .collect();
+            let items: Vec<Value> =
+                history
+                    .iter()
+                    .rev()
+                    .take(n)
+                    .rev()
+                    .map(|(count, code, output)| {
+                        if with_output {
+                            json!([0, count, [code, output]])
+                        } else {
+                            json!([0, count, code])
+                        }
+                    })
+                    .collect();
             reply("history", json!({ "status": "ok", "history": items }))
         }
         "comm_info_request" => reply("comm_info", json!({ "status": "ok", "comms": {} })),
@@ -265,7 +292,6 @@ fn interrupt(kernel: &Arc<Kernel>) {
         }
     });
 }
-
 
 /// An execute_request that asks for the queue to stop when a cell fails (the default).
 fn stops_on_error(msg: &Message) -> bool {
@@ -314,7 +340,10 @@ async fn serve_router(kernel: Arc<Kernel>, mut socket: RouterSocket, channel: &'
         };
         if let Some((reply_type, content)) = answer {
             // a failed cell (error, compile error, interrupt) stops the cells queued after it
-            if stops_on_error(&msg) && content["status"] == "error" && !msg.content["silent"].as_bool().unwrap_or(false) {
+            if stops_on_error(&msg)
+                && content["status"] == "error"
+                && !msg.content["silent"].as_bool().unwrap_or(false)
+            {
                 aborting = true;
             }
             let reply = Message::child(&msg, &reply_type, content);
@@ -374,7 +403,9 @@ pub async fn run(info: ConnectionInfo) -> Result<()> {
     // SIGINT to the kernel (interrupt_mode "signal" clients) interrupts the cell too
     let sig_kernel = kernel.clone();
     tokio::spawn(async move {
-        let Ok(mut sigint) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) else { return };
+        let Ok(mut sigint) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) else {
+            return;
+        };
         while sigint.recv().await.is_some() {
             interrupt(&sig_kernel);
         }

@@ -40,9 +40,9 @@ const PANIC_MARKER: &str = autograd_core::render::panic_report::PANIC_MARKER;
 
 /// The kernel's cache: `$AUTOGRAD_KERNEL_CACHE`, else `~/.cache/autograd-kernel`.
 fn cache_base() -> PathBuf {
-    std::env::var_os("AUTOGRAD_KERNEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/autograd-kernel"))
+    std::env::var_os("AUTOGRAD_KERNEL_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/autograd-kernel")
+    })
 }
 
 /// Where evcxr builds cells: under the user's cache, so dependencies built once (by
@@ -66,7 +66,9 @@ fn work_dir() -> PathBuf {
     for slot in 0..8 {
         let dir = root.join(format!("slot-{slot}"));
         let _ = std::fs::create_dir_all(&dir);
-        if let Ok(file) = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(".lock")) {
+        if let Ok(file) =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(".lock"))
+        {
             use std::os::unix::io::AsRawFd;
             if unsafe { libc_flock(file.as_raw_fd()) } {
                 std::mem::forget(file); // held for the life of the kernel
@@ -86,7 +88,9 @@ fn seed_slot(root: &std::path::Path, dir: &std::path::Path) {
     if target.exists() {
         return;
     }
-    let Some(source) = (0..8).map(|k| root.join(format!("slot-{k}/target"))).find(|t| t.is_dir()) else { return };
+    let Some(source) = (0..8).map(|k| root.join(format!("slot-{k}/target"))).find(|t| t.is_dir()) else {
+        return;
+    };
     let partial = dir.join("target.partial");
     let _ = std::fs::remove_dir_all(&partial);
     let copied = std::process::Command::new("cp").arg("-a").arg(&source).arg(&partial).status();
@@ -206,15 +210,22 @@ mod tests {
         assert_eq!(cell_place("src/lib.rs:5:7", cell, source), Some((2, 3)));
         assert_eq!(cell_place("src/lib.rs:7:7", cell, source), Some((4, 3)));
         // a last expression wrapped on the same line by evcxr
-        let wrapped = "fn run() {\n    let x = tensor!([1., 2., 3.]);\n    evcxr_display(x.select(0, 5));\n}\n";
-        assert_eq!(cell_place("src/lib.rs:3:21", "let x = tensor!([1., 2., 3.]);\nx.select(0, 5)", wrapped), Some((2, 3)));
+        let wrapped =
+            "fn run() {\n    let x = tensor!([1., 2., 3.]);\n    evcxr_display(x.select(0, 5));\n}\n";
+        assert_eq!(
+            cell_place("src/lib.rs:3:21", "let x = tensor!([1., 2., 3.]);\nx.select(0, 5)", wrapped),
+            Some((2, 3))
+        );
         assert_eq!(cell_place("src/lib.rs:1:1", cell, source), None);
         assert_eq!(cell_place("src/lib.rs:99:1", cell, source), None);
     }
 
     #[test]
     fn panic_headers_of_recent_and_older_rust() {
-        assert_eq!(panic_location("thread '<unnamed>' (27432) panicked at src/lib.rs:98:1:").as_deref(), Some("src/lib.rs:98:1"));
+        assert_eq!(
+            panic_location("thread '<unnamed>' (27432) panicked at src/lib.rs:98:1:").as_deref(),
+            Some("src/lib.rs:98:1")
+        );
         assert_eq!(panic_location("thread 'main' panicked at a/b.rs:1:2:").as_deref(), Some("a/b.rs:1:2"));
         assert_eq!(panic_location("just text:"), None);
     }
@@ -491,15 +502,22 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
             Request::Complete { code, cursor, reply } => {
                 let result = ctx.as_mut().and_then(|c| analyse(|| c.completions(&code, cursor)));
                 let answer = match result {
-                    Some(c) => (c.completions.into_iter().map(|c| c.code).collect(), c.start_offset, c.end_offset),
+                    Some(c) => {
+                        (c.completions.into_iter().map(|c| c.code).collect(), c.start_offset, c.end_offset)
+                    }
                     None => (Vec::new(), cursor, cursor),
                 };
                 let _ = reply.send(answer);
             }
             Request::Inspect { code, cursor, reply } => {
-                let result = ctx.as_mut().and_then(|c| analyse(|| c.hover_at(&code, cursor))).map(|(kind, doc)| {
-                    if doc.is_empty() { kind } else { format!("{kind}\n\n{doc}") }
-                });
+                let result =
+                    ctx.as_mut().and_then(|c| analyse(|| c.hover_at(&code, cursor))).map(|(kind, doc)| {
+                        if doc.is_empty() {
+                            kind
+                        } else {
+                            format!("{kind}\n\n{doc}")
+                        }
+                    });
                 let _ = reply.send(result.filter(|s| !s.trim().is_empty()));
             }
         }
@@ -507,12 +525,7 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
 }
 
 /// Runs one cell; with `with_preload`, the first cell, built together with the preload.
-fn execute(
-    ctx: &mut Option<CommandContext>,
-    code: &str,
-    with_preload: bool,
-    shared: &mut Shared,
-) -> Outcome {
+fn execute(ctx: &mut Option<CommandContext>, code: &str, with_preload: bool, shared: &mut Shared) -> Outcome {
     let Some(context) = ctx.as_mut() else {
         return Outcome::Err {
             ename: "KernelError".into(),
@@ -542,7 +555,11 @@ fn execute(
                 let needed_network = match preload(context) {
                     Ok(needed_network) => needed_network,
                     Err(e) => {
-                        return Outcome::Err { ename: "KernelError".into(), evalue: format!("preloading autograd-core failed: {e}"), traceback: vec![] };
+                        return Outcome::Err {
+                            ename: "KernelError".into(),
+                            evalue: format!("preloading autograd-core failed: {e}"),
+                            traceback: vec![],
+                        };
                     }
                 };
                 // keep the error only when it is the cell's own compile error; anything else
@@ -559,7 +576,11 @@ fn execute(
     }
     if timing() {
         if let Ok(outputs) = &result {
-            let phases: Vec<String> = outputs.phases.iter().map(|p| format!("{} {:.3}", p.name, p.duration.as_secs_f64())).collect();
+            let phases: Vec<String> = outputs
+                .phases
+                .iter()
+                .map(|p| format!("{} {:.3}", p.name, p.duration.as_secs_f64()))
+                .collect();
             eprintln!("[timing] cell {:.3} s: {}", began.elapsed().as_secs_f64(), phases.join(", "));
         }
     }
@@ -597,7 +618,9 @@ fn has_commands(code: &str) -> bool {
 
 /// Whether every error with a place in the code points below the first `offset` lines.
 fn errors_are_in_user_lines(errors: &[evcxr::CompilationError], offset: usize) -> bool {
-    errors.iter().all(|e| e.spanned_messages().iter().filter_map(|m| m.span.as_ref()).all(|span| span.start_line > offset))
+    errors.iter().all(|e| {
+        e.spanned_messages().iter().filter_map(|m| m.span.as_ref()).all(|span| span.start_line > offset)
+    })
 }
 
 /// Typical tutorial code, analysed (never run) while the kernel is idle after start-up.
@@ -646,7 +669,11 @@ fn panic_location(line: &str) -> Option<String> {
 /// The cell's panic as an error: autograd-core's errors under PyTorch's exception name (their
 /// `type`), pointing at the cell's line (`cell:LINE:COL`) when `source` (the code evcxr
 /// generated for the cell) shows which; never at autograd-core's own source.
-fn take_panic(panic: &Arc<Mutex<PanicCapture>>, cell: &str, source: impl FnOnce() -> Option<String>) -> Option<Outcome> {
+fn take_panic(
+    panic: &Arc<Mutex<PanicCapture>>,
+    cell: &str,
+    source: impl FnOnce() -> Option<String>,
+) -> Option<Outcome> {
     let cap = std::mem::take(&mut *panic.lock().unwrap());
     let location = cap.location?;
     let message = cap.message.join("\n");
@@ -661,7 +688,11 @@ fn take_panic(panic: &Arc<Mutex<PanicCapture>>, cell: &str, source: impl FnOnce(
         "Panic".to_string()
     };
     let mut traceback = vec![format!("\u{1b}[0;31m{ename}\u{1b}[0m: {message}")];
-    let place = if is_generated_cell_file(&location) { source().and_then(|source| cell_place(&location, cell, &source)) } else { None };
+    let place = if is_generated_cell_file(&location) {
+        source().and_then(|source| cell_place(&location, cell, &source))
+    } else {
+        None
+    };
     match place {
         Some((line, column)) => {
             let text = cell.lines().nth(line - 1).unwrap_or_default();
@@ -701,8 +732,12 @@ fn cell_place(location: &str, cell: &str, source: &str) -> Option<(usize, usize)
     let agreement = |i: usize| {
         (1..=3)
             .filter(|&k| {
-                let before = i.checked_sub(k).zip(at.checked_sub(k)).is_some_and(|(c, s)| cell_lines[c].trim() == source[s].trim());
-                let after = cell_lines.get(i + k).zip(source.get(at + k)).is_some_and(|(c, s)| c.trim() == s.trim());
+                let before = i
+                    .checked_sub(k)
+                    .zip(at.checked_sub(k))
+                    .is_some_and(|(c, s)| cell_lines[c].trim() == source[s].trim());
+                let after =
+                    cell_lines.get(i + k).zip(source.get(at + k)).is_some_and(|(c, s)| c.trim() == s.trim());
                 before || after
             })
             .count()
@@ -740,7 +775,11 @@ fn compile_error(code: &str, errors: &[evcxr::CompilationError], line_offset: us
                 let line_number = span.start_line.saturating_sub(line_offset);
                 text.push_str(&format!("\n  --> cell:{}:{}", line_number, span.start_column));
                 if let Some(line) = lines.get(line_number.saturating_sub(1)) {
-                    let width = if span.end_line == span.start_line { span.end_column.saturating_sub(span.start_column).max(1) } else { 1 };
+                    let width = if span.end_line == span.start_line {
+                        span.end_column.saturating_sub(span.start_column).max(1)
+                    } else {
+                        1
+                    };
                     text.push_str(&format!(
                         "\n{:>4} | {line}\n     | {}{} {}",
                         line_number,

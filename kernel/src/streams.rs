@@ -90,14 +90,21 @@ impl Streams {
             Event::Display(data) => {
                 // a display shows where it was called: the text printed before it goes first
                 self.flush_locked(&mut pending);
-                self.publish(&pending, "display_data", json!({ "data": data, "metadata": {}, "transient": {} }));
+                self.publish(
+                    &pending,
+                    "display_data",
+                    json!({ "data": data, "metadata": {}, "transient": {} }),
+                );
             }
         }
     }
 
     fn flush_locked(&self, pending: &mut Pending) {
         pending.since = None;
-        let texts = [("stdout", std::mem::take(&mut pending.stdout)), ("stderr", std::mem::take(&mut pending.stderr))];
+        let texts = [
+            ("stdout", std::mem::take(&mut pending.stdout)),
+            ("stderr", std::mem::take(&mut pending.stderr)),
+        ];
         for (name, text) in texts {
             if !text.is_empty() {
                 self.publish(pending, "stream", json!({ "name": name, "text": text }));
@@ -163,7 +170,10 @@ mod tests {
         streams.push(Event::Display(json!({ "text/plain": "x" })));
         streams.push(Event::Stdout("after\n".into()));
         streams.end();
-        let kinds: Vec<String> = drain(&mut rx).into_iter().map(|(t, c)| format!("{t} {}", c["text"].as_str().unwrap_or(""))).collect();
+        let kinds: Vec<String> = drain(&mut rx)
+            .into_iter()
+            .map(|(t, c)| format!("{t} {}", c["text"].as_str().unwrap_or("")))
+            .collect();
         assert_eq!(kinds, ["stream before\n", "display_data ", "stream after\n"]);
     }
 

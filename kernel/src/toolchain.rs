@@ -35,7 +35,10 @@ impl Toolchain {
     }
 
     fn find() -> Option<Toolchain> {
-        let out = std::process::Command::new("rustc").args(["--print", "sysroot", "--print", "target-libdir"]).output().ok()?;
+        let out = std::process::Command::new("rustc")
+            .args(["--print", "sysroot", "--print", "target-libdir"])
+            .output()
+            .ok()?;
         if !out.status.success() {
             return None;
         }
@@ -54,7 +57,8 @@ impl Toolchain {
         let bin = self.sysroot.join("bin");
         // a toolchain already on PATH (a system install: /usr/bin) has no proxies to skip,
         // and moving it to the front would reorder the user's PATH for cells' commands
-        let on_path = std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|p| p == bin));
+        let on_path =
+            std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|p| p == bin));
         if !on_path {
             prepend_to_path_var("PATH", &bin);
         }
@@ -69,7 +73,8 @@ impl Toolchain {
 
 fn prepend_to_path_var(name: &str, dir: &Path) {
     let current = std::env::var_os(name).unwrap_or_default();
-    let mut parts: Vec<PathBuf> = std::env::split_paths(&current).filter(|p| !p.as_os_str().is_empty()).collect();
+    let mut parts: Vec<PathBuf> =
+        std::env::split_paths(&current).filter(|p| !p.as_os_str().is_empty()).collect();
     if parts.first().map(PathBuf::as_path) == Some(dir) {
         return;
     }
@@ -113,7 +118,8 @@ pub fn analysis_sources(toolchain: &Toolchain, cache: &Path) -> Option<PathBuf> 
     }
     let partial = cache.join("analysis-sysroot").join(format!("partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&partial);
-    let made = mirror(&source, &partial.join("library"), &source).and_then(|()| std::fs::write(partial.join("stamp"), &stamp));
+    let made = mirror(&source, &partial.join("library"), &source)
+        .and_then(|()| std::fs::write(partial.join("stamp"), &stamp));
     // another kernel may have made the same copy meanwhile: then the rename fails, and theirs is used
     if made.is_err() || std::fs::rename(&partial, &root).is_err() {
         let _ = std::fs::remove_dir_all(&partial);
@@ -130,7 +136,11 @@ fn stamp_of(library: &Path) -> String {
     let mut stamp = format!("format {COPY_FORMAT}\n{}\n", library.display());
     for file in ["core/src/lib.rs", "std/src/lib.rs", "alloc/src/lib.rs"] {
         if let Ok(meta) = std::fs::metadata(library.join(file)) {
-            let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs());
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs());
             stamp.push_str(&format!("{file} {} {modified:?}\n", meta.len()));
         }
     }
@@ -218,10 +228,16 @@ mod tests {
         write(&library.join("core/src/lib.rs"), "pub mod num;");
         write(&library.join("std/src/lib.rs"), "pub use core::*;");
         write(&library.join("coretests/tests/lib.rs"), "#[test] fn t() {}");
-        write(&library.join("stdarch/crates/core_arch/src/mod.rs"), "pub mod arch { pub use crate::core_arch::x86; }");
+        write(
+            &library.join("stdarch/crates/core_arch/src/mod.rs"),
+            "pub mod arch { pub use crate::core_arch::x86; }",
+        );
         write(&library.join("stdarch/crates/core_arch/src/x86/sse.rs"), "pub fn _mm_add_ps() {}");
         write(&library.join("stdarch/crates/std_detect/src/lib.rs"), "pub mod detect;");
-        write(&library.join("portable-simd/crates/core_simd/src/mod.rs"), "pub mod simd { pub use crate::core_simd::vector::*; }");
+        write(
+            &library.join("portable-simd/crates/core_simd/src/mod.rs"),
+            "pub mod simd { pub use crate::core_simd::vector::*; }",
+        );
         write(&library.join("portable-simd/crates/core_simd/src/vector.rs"), "pub struct Simd;");
         let toolchain = Toolchain { sysroot: sysroot.clone(), target_libdir: sysroot.join("lib") };
         let cache = scratch.join("cache");
@@ -250,11 +266,16 @@ mod tests {
         std::fs::remove_file(library.join("core/src/lib.rs")).unwrap();
         write(&library.join("core/src/lib.rs"), "pub mod num; pub mod new_in_this_release;");
         let again = analysis_sources(&toolchain, &cache).expect("a new copy");
-        assert_eq!(std::fs::read_to_string(again.join("core/src/lib.rs")).unwrap(), "pub mod num; pub mod new_in_this_release;");
+        assert_eq!(
+            std::fs::read_to_string(again.join("core/src/lib.rs")).unwrap(),
+            "pub mod num; pub mod new_in_this_release;"
+        );
         assert_ne!(again, copy, "a new copy beside the old one, which a running kernel may still read");
         assert_eq!(std::fs::read_to_string(copy.join("core/src/lib.rs")).unwrap(), "pub mod num;");
-        let names: Vec<String> =
-            std::fs::read_dir(cache.join("analysis-sysroot")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = std::fs::read_dir(cache.join("analysis-sysroot"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         assert!(names.iter().all(|n| !n.starts_with("partial-")), "no partial copies left: {names:?}");
 
         // no rust-src component: no copy

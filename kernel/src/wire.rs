@@ -61,7 +61,8 @@ impl Signer {
     }
 
     fn mac(&self, parts: &[&[u8]]) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).expect("HMAC takes any key length");
         for part in parts {
             mac.update(part);
         }
@@ -117,7 +118,10 @@ impl Message {
 
     /// Decodes and verifies the frames of one message.
     pub fn decode(frames: Vec<Vec<u8>>, signer: &Signer) -> Result<Message> {
-        let split = frames.iter().position(|f| f.as_slice() == DELIMITER).ok_or_else(|| anyhow!("no <IDS|MSG> delimiter"))?;
+        let split = frames
+            .iter()
+            .position(|f| f.as_slice() == DELIMITER)
+            .ok_or_else(|| anyhow!("no <IDS|MSG> delimiter"))?;
         let (identities, rest) = frames.split_at(split);
         let rest = &rest[1..];
         if rest.len() < 5 {
@@ -163,7 +167,11 @@ impl Message {
     pub fn child(parent: &Message, msg_type: &str, content: Value) -> Message {
         Message {
             identities: parent.identities.clone(),
-            header: new_header(msg_type, parent.header["session"].as_str().unwrap_or(""), parent.header["username"].as_str().unwrap_or("kernel")),
+            header: new_header(
+                msg_type,
+                parent.header["session"].as_str().unwrap_or(""),
+                parent.header["username"].as_str().unwrap_or("kernel"),
+            ),
             parent_header: parent.header.clone(),
             metadata: json!({}),
             content,
@@ -276,7 +284,10 @@ mod tests {
 
         assert!(Message::decode(sample(&Signer::new("other")), &signer).is_err(), "wrong key");
         assert!(Message::decode(vec![b"no delimiter".to_vec()], &signer).is_err());
-        assert!(Message::decode(vec![DELIMITER.to_vec(), b"sig".to_vec()], &signer).is_err(), "too few frames");
+        assert!(
+            Message::decode(vec![DELIMITER.to_vec(), b"sig".to_vec()], &signer).is_err(),
+            "too few frames"
+        );
         let mut frames = sample(&signer);
         frames[sig] = b"zz".to_vec();
         assert!(Message::decode(frames, &signer).is_err(), "non-hex signature");

@@ -290,7 +290,9 @@ impl Tensor {
         let grad = self.initial_grad(gradient, 0);
         // an error inside the graph (a modified saved tensor, a second backward) is reported
         // at the caller's line, as Python points at the `backward()` line
-        crate::error::at_caller(|| run(vec![(edge, grad)], RunOptions { retain_graph, create_graph: false, capture: None }));
+        crate::error::at_caller(|| {
+            run(vec![(edge, grad)], RunOptions { retain_graph, create_graph: false, capture: None })
+        });
     }
 
     /// Backward that also records the backward computation itself (for higher derivatives).
@@ -298,7 +300,9 @@ impl Tensor {
     pub fn backward_create_graph(&self, gradient: Option<&Tensor>) {
         let edge = self.root_edge();
         let grad = self.initial_grad(gradient, 0);
-        crate::error::at_caller(|| run(vec![(edge, grad)], RunOptions { retain_graph: true, create_graph: true, capture: None }));
+        crate::error::at_caller(|| {
+            run(vec![(edge, grad)], RunOptions { retain_graph: true, create_graph: true, capture: None })
+        });
     }
 
     #[track_caller]
@@ -327,7 +331,11 @@ impl Tensor {
                         torch_size(&s)
                     );
                 }
-                if g.dtype() != self.dtype() { g.to_dtype(self.dtype()) } else { g.clone() }
+                if g.dtype() != self.dtype() {
+                    g.to_dtype(self.dtype())
+                } else {
+                    g.clone()
+                }
             }
         }
     }
@@ -376,10 +384,14 @@ pub fn grad_opts(
     }
     let mut capture: Vec<Edge> = Vec::with_capacity(inputs.len());
     for t in inputs {
-        let Some(edge) = t.gradient_edge() else { crate::raise!("One of the differentiated Tensors does not require grad") };
+        let Some(edge) = t.gradient_edge() else {
+            crate::raise!("One of the differentiated Tensors does not require grad")
+        };
         capture.push(edge);
     }
-    let grads = crate::error::at_caller(|| run(roots, RunOptions { retain_graph, create_graph, capture: Some(capture) }));
+    let grads = crate::error::at_caller(|| {
+        run(roots, RunOptions { retain_graph, create_graph, capture: Some(capture) })
+    });
     if !allow_unused {
         if let Some(unused) = grads.iter().position(Option::is_none) {
             crate::raise!(

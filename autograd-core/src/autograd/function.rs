@@ -109,7 +109,9 @@ impl<F: Function> BackwardFunction for UserFunctionNode<F> {
         for (i, (g, shape)) in grads.iter().zip(&self.shapes).enumerate() {
             if let Some(g) = g {
                 let gs = g.shape();
-                if gs != *shape && crate::layout::broadcast_shapes(&gs, shape).as_deref() != Some(shape.as_slice()) {
+                if gs != *shape
+                    && crate::layout::broadcast_shapes(&gs, shape).as_deref() != Some(shape.as_slice())
+                {
                     crate::raise!(
                         "Function {} returned an invalid gradient at index {} - got {:?} but expected shape compatible with {:?}",
                         self.function.name(),

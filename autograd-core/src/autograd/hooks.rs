@@ -49,7 +49,10 @@ impl Tensor {
     /// handle.remove();
     /// ```
     #[track_caller]
-    pub fn register_hook(&self, hook: impl Fn(&Tensor) -> Option<Tensor> + Send + Sync + 'static) -> HookHandle {
+    pub fn register_hook(
+        &self,
+        hook: impl Fn(&Tensor) -> Option<Tensor> + Send + Sync + 'static,
+    ) -> HookHandle {
         if !self.requires_grad() {
             crate::raise!("cannot register a hook on a tensor that doesn't require gradient");
         }

@@ -36,9 +36,17 @@ where
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let name = s.name().or_else(|| self.saved_names.get(i).copied()).map(|n| n.to_string()).unwrap_or_else(|| {
-                    if s.is_output() { "result".to_string() } else { format!("saved{i}") }
-                });
+                let name =
+                    s.name()
+                        .or_else(|| self.saved_names.get(i).copied())
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| {
+                            if s.is_output() {
+                                "result".to_string()
+                            } else {
+                                format!("saved{i}")
+                            }
+                        });
                 (name, s.peek())
             })
             .collect()

@@ -26,12 +26,28 @@ pub(crate) struct SavedTensor {
 impl SavedTensor {
     /// Saves an input of the op.
     pub fn input(tensor: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: tensor.clone(), version: tensor.version(), is_output: false, output_of: None, name: None, producer: None, view_grad_fn: None }
+        SavedTensor {
+            tensor: tensor.clone(),
+            version: tensor.version(),
+            is_output: false,
+            output_of: None,
+            name: None,
+            producer: None,
+            view_grad_fn: None,
+        }
     }
 
     /// Saves the op's output (the node is not known yet; see `bind_output`).
     pub fn output(tensor: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: tensor.detach(), version: tensor.version(), is_output: true, output_of: None, name: None, producer: None, view_grad_fn: None }
+        SavedTensor {
+            tensor: tensor.detach(),
+            version: tensor.version(),
+            is_output: true,
+            output_of: None,
+            name: None,
+            producer: None,
+            view_grad_fn: None,
+        }
     }
 
     /// Gives the saved tensor its name (`SavedTensor::input(b).named("other")`).
@@ -69,7 +85,9 @@ impl SavedTensor {
     /// in-place op on a view while that node lives, else the node that saved it.
     fn history(&self) -> Option<(Node, usize)> {
         let view_node = self.view_grad_fn.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner), 0));
-        view_node.or_else(|| self.output_of.as_ref().and_then(|(node, nr)| node.upgrade().map(|inner| (Node(inner), *nr))))
+        view_node.or_else(|| {
+            self.output_of.as_ref().and_then(|(node, nr)| node.upgrade().map(|inner| (Node(inner), *nr)))
+        })
     }
 
     pub fn is_output(&self) -> bool {
@@ -84,13 +102,17 @@ impl SavedTensor {
             let what = format!("[{} [{}]]", dtype.legacy_name(), shape_list(&shape));
             // as torch: a saved input names its tensor's history as it is now, an output the
             // node that saved it
-            let view_node = self.view_grad_fn.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner).name(), 0));
+            let view_node =
+                self.view_grad_fn.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner).name(), 0));
             let producer = match self.producer {
                 Some((name, nr)) => view_node.or(Some((name.to_string(), nr))),
                 None => self.tensor.grad_fn().map(|n| (n.name(), self.tensor.meta().output_nr)),
             };
             let which = match producer {
-                Some((name, nr)) => format!("{what}, which is output {nr} of {},", crate::ops::checks::version_error_node_name(&name)),
+                Some((name, nr)) => format!(
+                    "{what}, which is output {nr} of {},",
+                    crate::ops::checks::version_error_node_name(&name)
+                ),
                 None => what,
             };
             crate::raise!(

@@ -55,7 +55,12 @@ impl ViewInfo {
 /// it, or else through its base or another view of its base (found when its grad_fn is next
 /// asked for). `grad_fn` is the view's own (a view of a no_grad view made with grad mode on
 /// has one); None for any other view.
-pub(crate) fn no_grad_view_error(view: &ViewInfo, grad_fn: Option<&Node>, output_nr: usize, directly: bool) -> Option<String> {
+pub(crate) fn no_grad_view_error(
+    view: &ViewInfo,
+    grad_fn: Option<&Node>,
+    output_nr: usize,
+    directly: bool,
+) -> Option<String> {
     if view.creation != ViewCreation::NoGrad {
         return None;
     }
@@ -113,7 +118,10 @@ pub(crate) fn try_current_grad_fn(t: &Tensor) -> Result<Option<Node>, String> {
     };
     let (base_layout, view_layout) = (view.base.layout(), t.layout());
     let storage_len = t.with_data(|d| d.storage.read().len());
-    let regenerated = Node::new(Box::new(AsStridedBackward { base_layout, view_layout, storage_len }), vec![Some(base_edge)]);
+    let regenerated = Node::new(
+        Box::new(AsStridedBackward { base_layout, view_layout, storage_len }),
+        vec![Some(base_edge)],
+    );
     set_history(t, regenerated.clone());
     Ok(Some(regenerated))
 }

@@ -54,7 +54,10 @@ pub(crate) fn check_assigned_grad(tensor: &Tensor, grad: &Tensor) {
 #[track_caller]
 pub(crate) fn check_masked_fill(input: &Tensor, mask: &Tensor) {
     if mask.dtype() != crate::dtype::DType::Bool {
-        crate::raise!("masked_fill_ only supports boolean masks, but got mask with dtype {}", mask.dtype().cpp_name());
+        crate::raise!(
+            "masked_fill_ only supports boolean masks, but got mask with dtype {}",
+            mask.dtype().cpp_name()
+        );
     }
     if let Some((dim, a, b)) = mismatch(&mask.shape(), &input.shape()) {
         crate::raise!("The size of tensor a ({a}) must match the size of tensor b ({b}) at non-singleton dimension {dim}");
@@ -72,8 +75,8 @@ pub(crate) fn check_clamp_bounds(min: Option<f64>, max: Option<f64>) {
 /// `x.sum_to_size(shape)`: `shape` must expand to `x`'s shape.
 #[track_caller]
 pub(crate) fn check_sum_to_size(own: &[usize], shape: &[usize]) {
-    let expandable = shape.len() <= own.len()
-        && shape.iter().rev().zip(own.iter().rev()).all(|(&s, &o)| s == o || s == 1);
+    let expandable =
+        shape.len() <= own.len() && shape.iter().rev().zip(own.iter().rev()).all(|(&s, &o)| s == o || s == 1);
     if !expandable {
         crate::raise!("size {{{shape:?}}} is not expandable to size {{{own:?}}}.");
     }
@@ -104,7 +107,10 @@ mod tests {
         assert_eq!(version_error_node_name("TanhBackwardBackward0"), "TanhBackward");
         assert_eq!(version_error_node_name("MulConstantBackward"), "MulConstant");
         assert_eq!(version_error_node_name("torch::autograd::CopySlices"), "torch::autograd::CopySlices");
-        assert_eq!(version_error_node_name("torch::autograd::CopyBackwards"), "torch::autograd::CopyBackwards");
+        assert_eq!(
+            version_error_node_name("torch::autograd::CopyBackwards"),
+            "torch::autograd::CopyBackwards"
+        );
         assert_eq!(version_error_node_name("CopySlices"), "CopySlices");
     }
 
@@ -116,11 +122,23 @@ mod tests {
             let payload = std::panic::catch_unwind(|| check_inplace_shapes(dst, src)).unwrap_err();
             crate::error::TorchError::from_payload(payload.as_ref()).message
         };
-        assert_eq!(err(&[3], &[2]), "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0");
+        assert_eq!(
+            err(&[3], &[2]),
+            "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0"
+        );
         // torch 2.15: torch.ones(3, 2).add_(torch.ones(2, 3)) names the last dim that differs
-        assert_eq!(err(&[3, 2], &[2, 3]), "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 1");
+        assert_eq!(
+            err(&[3, 2], &[2, 3]),
+            "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 1"
+        );
         assert_eq!(err(&[3], &[2, 3]), "output with shape [3] doesn't match the broadcast shape [2, 3]");
-        assert_eq!(err(&[1, 3], &[2, 3]), "output with shape [1, 3] doesn't match the broadcast shape [2, 3]");
-        assert_eq!(err(&[2, 3], &[1, 1, 3]), "output with shape [2, 3] doesn't match the broadcast shape [1, 2, 3]");
+        assert_eq!(
+            err(&[1, 3], &[2, 3]),
+            "output with shape [1, 3] doesn't match the broadcast shape [2, 3]"
+        );
+        assert_eq!(
+            err(&[2, 3], &[1, 1, 3]),
+            "output with shape [2, 3] doesn't match the broadcast shape [1, 2, 3]"
+        );
     }
 }

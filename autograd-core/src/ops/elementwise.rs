@@ -110,7 +110,11 @@ impl<'a> Operand<'a> {
         match self {
             Operand::Tensor(t) => t.with_data(|d| {
                 let shape = d.layout.shape.clone();
-                let class = if shape.is_empty() { PromotionOperand::ZeroDim(d.dtype) } else { PromotionOperand::Dimensioned(d.dtype) };
+                let class = if shape.is_empty() {
+                    PromotionOperand::ZeroDim(d.dtype)
+                } else {
+                    PromotionOperand::Dimensioned(d.dtype)
+                };
                 (shape, class)
             }),
             Operand::Scalar(s) => (Vec::new(), PromotionOperand::Number(s.dtype())),
@@ -140,13 +144,35 @@ pub(crate) trait Arith: Element + PartialOrd {
 macro_rules! float_arith {
     ($t:ty) => {
         impl Arith for $t {
-            fn add(self, o: Self) -> Self { self + o }
-            fn sub(self, o: Self) -> Self { self - o }
-            fn mul(self, o: Self) -> Self { self * o }
-            fn div(self, o: Self) -> Self { self / o }
-            fn pow(self, o: Self) -> Self { self.powf(o) }
-            fn maximum(self, o: Self) -> Self { if self.is_nan() || o.is_nan() { <$t>::NAN } else { self.max(o) } }
-            fn minimum(self, o: Self) -> Self { if self.is_nan() || o.is_nan() { <$t>::NAN } else { self.min(o) } }
+            fn add(self, o: Self) -> Self {
+                self + o
+            }
+            fn sub(self, o: Self) -> Self {
+                self - o
+            }
+            fn mul(self, o: Self) -> Self {
+                self * o
+            }
+            fn div(self, o: Self) -> Self {
+                self / o
+            }
+            fn pow(self, o: Self) -> Self {
+                self.powf(o)
+            }
+            fn maximum(self, o: Self) -> Self {
+                if self.is_nan() || o.is_nan() {
+                    <$t>::NAN
+                } else {
+                    self.max(o)
+                }
+            }
+            fn minimum(self, o: Self) -> Self {
+                if self.is_nan() || o.is_nan() {
+                    <$t>::NAN
+                } else {
+                    self.min(o)
+                }
+            }
         }
     };
 }
@@ -154,11 +180,19 @@ float_arith!(f32);
 float_arith!(f64);
 
 impl Arith for i64 {
-    fn add(self, o: Self) -> Self { self.wrapping_add(o) }
-    fn sub(self, o: Self) -> Self { self.wrapping_sub(o) }
-    fn mul(self, o: Self) -> Self { self.wrapping_mul(o) }
+    fn add(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    fn sub(self, o: Self) -> Self {
+        self.wrapping_sub(o)
+    }
+    fn mul(self, o: Self) -> Self {
+        self.wrapping_mul(o)
+    }
     fn div(self, o: Self) -> Self {
-        if o == 0 { crate::raise!("ZeroDivisionError") }
+        if o == 0 {
+            crate::raise!("ZeroDivisionError")
+        }
         self.div_euclid(o)
     }
     /// torch's `powi`: a negative exponent gives 0, except for the bases 1 and -1.
@@ -166,26 +200,48 @@ impl Arith for i64 {
         if o < 0 {
             return match self {
                 1 => 1,
-                -1 => if o % 2 != 0 { -1 } else { 1 },
+                -1 => {
+                    if o % 2 != 0 {
+                        -1
+                    } else {
+                        1
+                    }
+                }
                 _ => 0,
             };
         }
         self.wrapping_pow(o.min(u32::MAX as i64) as u32)
     }
-    fn maximum(self, o: Self) -> Self { self.max(o) }
-    fn minimum(self, o: Self) -> Self { self.min(o) }
+    fn maximum(self, o: Self) -> Self {
+        self.max(o)
+    }
+    fn minimum(self, o: Self) -> Self {
+        self.min(o)
+    }
 }
 
 impl Arith for bool {
-    fn add(self, o: Self) -> Self { self | o }
+    fn add(self, o: Self) -> Self {
+        self | o
+    }
     fn sub(self, _: Self) -> Self {
         crate::raise!(NotImplementedError, "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.")
     }
-    fn mul(self, o: Self) -> Self { self & o }
-    fn div(self, o: Self) -> Self { self & o }
-    fn pow(self, o: Self) -> Self { self | !o }
-    fn maximum(self, o: Self) -> Self { self | o }
-    fn minimum(self, o: Self) -> Self { self & o }
+    fn mul(self, o: Self) -> Self {
+        self & o
+    }
+    fn div(self, o: Self) -> Self {
+        self & o
+    }
+    fn pow(self, o: Self) -> Self {
+        self | !o
+    }
+    fn maximum(self, o: Self) -> Self {
+        self | o
+    }
+    fn minimum(self, o: Self) -> Self {
+        self & o
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,7 +274,12 @@ pub(crate) fn with_compact<T: Element, R>(op: &Operand, f: impl FnOnce(&[T], &[u
         let expanded = layout.strides.iter().zip(&layout.shape).any(|(&st, &sz)| st == 0 && sz > 1);
         let compact;
         let (layout, shape) = if expanded {
-            let shape: Vec<usize> = layout.shape.iter().zip(&layout.strides).map(|(&sz, &st)| if st == 0 { 1 } else { sz }).collect();
+            let shape: Vec<usize> = layout
+                .shape
+                .iter()
+                .zip(&layout.strides)
+                .map(|(&sz, &st)| if st == 0 { 1 } else { sz })
+                .collect();
             compact = Layout { shape, ..layout.clone() };
             (&compact, &compact.shape)
         } else {
@@ -259,7 +320,10 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                 BinaryOp::Div => arith!(|x: T, y: T| x.div(y)),
                 // torch's special cases (x*x, 1/sqrt(x), ...) are for a number exponent only; a
                 // tensor exponent, even a 0-dim one, is std::pow (pow(-inf, -0.5) is 0, not nan)
-                BinaryOp::Pow => match (sb.len(), sb.first().map(|v| v.to_f64()).filter(|_| matches!(b, Operand::Scalar(_)))) {
+                BinaryOp::Pow => match (
+                    sb.len(),
+                    sb.first().map(|v| v.to_f64()).filter(|_| matches!(b, Operand::Scalar(_))),
+                ) {
                     // the input may be compact (an expanded tensor passed un-expanded): the
                     // powers are taken once per stored element, then broadcast to full size
                     (1, Some(e)) => {
@@ -267,7 +331,14 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                         if powered.len() == crate::layout::numel(out_shape) {
                             T::wrap(powered)
                         } else {
-                            T::wrap(zip_map(&powered, shape_a, &[T::from_f64(0.0)], &[], out_shape, |x: T, _: T| x))
+                            T::wrap(zip_map(
+                                &powered,
+                                shape_a,
+                                &[T::from_f64(0.0)],
+                                &[],
+                                out_shape,
+                                |x: T, _: T| x,
+                            ))
                         }
                     }
                     _ => arith!(|x: T, y: T| x.pow(y)),
@@ -374,11 +445,17 @@ fn pow_backward_values(g: &Tensor, a: &Tensor, e: f64) -> Tensor {
             with_compact(&Operand::Tensor(a), |sa: &[T], shape_a| {
                 match e {
                     // a.pow(1) is a itself, a.pow(2) is a*a: grad * (e * a^(e-1))
-                    2.0 => T::wrap(zip_map(sg, shape_g, sa, shape_a, &shape, move |gv: T, x: T| gv.mul(x.mul(factor)))),
-                    3.0 => T::wrap(zip_map(sg, shape_g, sa, shape_a, &shape, move |gv: T, x: T| gv.mul(x.mul(x).mul(factor)))),
+                    2.0 => T::wrap(zip_map(sg, shape_g, sa, shape_a, &shape, move |gv: T, x: T| {
+                        gv.mul(x.mul(factor))
+                    })),
+                    3.0 => T::wrap(zip_map(sg, shape_g, sa, shape_a, &shape, move |gv: T, x: T| {
+                        gv.mul(x.mul(x).mul(factor))
+                    })),
                     _ => {
                         let powered = pow_scalar_values(sa, e - 1.0);
-                        T::wrap(zip_map(sg, shape_g, &powered, shape_a, &shape, move |gv: T, p: T| gv.mul(p.mul(factor))))
+                        T::wrap(zip_map(sg, shape_g, &powered, shape_a, &shape, move |gv: T, p: T| {
+                            gv.mul(p.mul(factor))
+                        }))
                     }
                 }
             })
@@ -432,12 +509,16 @@ impl Tensor {
         let out = binary_values(&a, &b, BinaryOp::Add);
         let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
         // d(a + b) = da + db
-        record(out, "AddBackward0", &[Some(self), b.tensor()], &[], |_| vec![], move |_, g, needs| {
-            vec![
-                needs[0].then(|| fit(g.clone(), &meta_a)),
-                needs[1].then(|| fit(g.clone(), &meta_b)),
-            ]
-        })
+        record(
+            out,
+            "AddBackward0",
+            &[Some(self), b.tensor()],
+            &[],
+            |_| vec![],
+            move |_, g, needs| {
+                vec![needs[0].then(|| fit(g.clone(), &meta_a)), needs[1].then(|| fit(g.clone(), &meta_b))]
+            },
+        )
     }
 
     /// `a - b` (also the `-` operator).
@@ -448,12 +529,16 @@ impl Tensor {
         let out = binary_values(&a, &b, BinaryOp::Sub);
         let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
         // d(a - b) = da - db
-        record(out, "SubBackward0", &[Some(self), b.tensor()], &[], |_| vec![], move |_, g, needs| {
-            vec![
-                needs[0].then(|| fit(g.clone(), &meta_a)),
-                needs[1].then(|| fit(-g, &meta_b)),
-            ]
-        })
+        record(
+            out,
+            "SubBackward0",
+            &[Some(self), b.tensor()],
+            &[],
+            |_| vec![],
+            move |_, g, needs| {
+                vec![needs[0].then(|| fit(g.clone(), &meta_a)), needs[1].then(|| fit(-g, &meta_b))]
+            },
+        )
     }
 
     /// `number - a` (`2 - a` in Python, node `RsubBackward1`).
@@ -463,9 +548,14 @@ impl Tensor {
         let out = binary_values(&number, &Operand::Tensor(self), BinaryOp::Sub);
         let (shape, dtype) = (self.shape(), self.dtype());
         // d(c - a) = -da
-        record(out, "RsubBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            vec![Some(reduce_grad(-g, &shape, dtype))]
-        })
+        record(
+            out,
+            "RsubBackward1",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(reduce_grad(-g, &shape, dtype))],
+        )
     }
 
     /// `a * b` (also the `*` operator).
@@ -501,7 +591,9 @@ impl Tensor {
                             saved.push(SavedTensor::input(self).named("self"));
                         }
                     }
-                    (None, Operand::Scalar(s)) => saved.push(SavedTensor::input(&wrapped_number(s)).named("other")),
+                    (None, Operand::Scalar(s)) => {
+                        saved.push(SavedTensor::input(&wrapped_number(s)).named("other"))
+                    }
                     (None, Operand::Tensor(_)) => unreachable!("a tensor operand has a tensor"),
                 }
                 saved
@@ -542,7 +634,9 @@ impl Tensor {
             // like torch, `self` is kept only when b's gradient needs it (so changing `a` in
             // place afterwards is fine when b needs no gradient)
             |_| match (b_tensor, b) {
-                (Some(bt), _) if b_req => vec![SavedTensor::input(bt).named("other"), SavedTensor::input(self).named("self")],
+                (Some(bt), _) if b_req => {
+                    vec![SavedTensor::input(bt).named("other"), SavedTensor::input(self).named("self")]
+                }
                 (Some(bt), _) => vec![SavedTensor::input(bt).named("other")],
                 // a number is kept as torch keeps it (see `mul`)
                 (None, Operand::Scalar(s)) => vec![SavedTensor::input(&wrapped_number(s)).named("other")],
@@ -589,23 +683,33 @@ impl Tensor {
                 let out = binary_values(&Operand::Tensor(self), &Operand::Scalar(e), BinaryOp::Pow);
                 let e = e.as_f64();
                 // d(a^e) = e a^(e-1) da
-                record(out, "PowBackward0", &[Some(self)], &["self"], |_| vec![SavedTensor::input(self)], move |s, g, _| {
-                    let a = &s[0];
-                    let grad = if e == 0.0 {
-                        crate::factory::zeros_like(a)
-                    } else if !crate::autograd::grad_mode::is_grad_enabled() && a.dtype().is_floating_point() {
-                        // one fused pass, same operation order (so the same bits) as below
-                        pow_backward_values(g, a, e)
-                    } else {
-                        // torch: grad * (exponent * self.pow(exponent - 1))
-                        g.mul(&a.pow(e - 1.0).mul_scalar(e))
-                    };
-                    vec![Some(grad)]
-                })
+                record(
+                    out,
+                    "PowBackward0",
+                    &[Some(self)],
+                    &["self"],
+                    |_| vec![SavedTensor::input(self)],
+                    move |s, g, _| {
+                        let a = &s[0];
+                        let grad = if e == 0.0 {
+                            crate::factory::zeros_like(a)
+                        } else if !crate::autograd::grad_mode::is_grad_enabled()
+                            && a.dtype().is_floating_point()
+                        {
+                            // one fused pass, same operation order (so the same bits) as below
+                            pow_backward_values(g, a, e)
+                        } else {
+                            // torch: grad * (exponent * self.pow(exponent - 1))
+                            g.mul(&a.pow(e - 1.0).mul_scalar(e))
+                        };
+                        vec![Some(grad)]
+                    },
+                )
             }
             Operand::Tensor(b) => {
                 let out = binary_values(&Operand::Tensor(self), &Operand::Tensor(b), BinaryOp::Pow);
-                let (meta_a, meta_b) = (input_meta(&Operand::Tensor(self), &out), input_meta(&Operand::Tensor(b), &out));
+                let (meta_a, meta_b) =
+                    (input_meta(&Operand::Tensor(self), &out), input_meta(&Operand::Tensor(b), &out));
                 // d(a^b) = b a^(b-1) da + a^b ln(a) db
                 record(
                     out,
@@ -683,21 +787,29 @@ impl Tensor {
 
     fn min_max(&self, other: &Tensor, op: BinaryOp, name: &'static str) -> Tensor {
         let out = binary_values(&Operand::Tensor(self), &Operand::Tensor(other), op);
-        let (meta_a, meta_b) = (input_meta(&Operand::Tensor(self), &out), input_meta(&Operand::Tensor(other), &out));
+        let (meta_a, meta_b) =
+            (input_meta(&Operand::Tensor(self), &out), input_meta(&Operand::Tensor(other), &out));
         let maximum = op == BinaryOp::Maximum;
         // the larger (smaller) input gets the gradient, ties split it in half; with a NaN
         // neither comparison holds, so both get it. torch (maximum):
         //   self:  where(self == other, grad / 2, grad).masked_fill_(self < other, 0)
         //   other: where(self == other, grad / 2, grad).masked_fill_(self > other, 0)
-        record(out, name, &[Some(self), Some(other)], &["self", "other"], |_| vec![SavedTensor::input(self), SavedTensor::input(other)], move |s, g, needs| {
-            let (a, b) = (&s[0], &s[1]);
-            let shared = || where_op(&a.eq(b), Operand::Tensor(&g.div_scalar(2.0)), Operand::Tensor(g));
-            let (lose_a, lose_b) = if maximum { (a.lt(b), a.gt(b)) } else { (a.gt(b), a.lt(b)) };
-            vec![
-                needs[0].then(|| fit(shared().masked_fill(&lose_a, 0.0), &meta_a)),
-                needs[1].then(|| fit(shared().masked_fill(&lose_b, 0.0), &meta_b)),
-            ]
-        })
+        record(
+            out,
+            name,
+            &[Some(self), Some(other)],
+            &["self", "other"],
+            |_| vec![SavedTensor::input(self), SavedTensor::input(other)],
+            move |s, g, needs| {
+                let (a, b) = (&s[0], &s[1]);
+                let shared = || where_op(&a.eq(b), Operand::Tensor(&g.div_scalar(2.0)), Operand::Tensor(g));
+                let (lose_a, lose_b) = if maximum { (a.lt(b), a.gt(b)) } else { (a.gt(b), a.lt(b)) };
+                vec![
+                    needs[0].then(|| fit(shared().masked_fill(&lose_a, 0.0), &meta_a)),
+                    needs[1].then(|| fit(shared().masked_fill(&lose_b, 0.0), &meta_b)),
+                ]
+            },
+        )
     }
 
     /// Elementwise `a == b` as a bool tensor (Python's `a == b`).
@@ -783,9 +895,14 @@ impl Tensor {
         let out = masked_fill_values(self, mask, value);
         let (meta, mask) = (input_meta(&Operand::Tensor(self), &out), mask.detach());
         // d masked_fill(x, m, v) = grad where m is false, 0 where it is true (selected)
-        record(out, "MaskedFillBackward0", &[Some(self)], &["mask"], |_| vec![SavedTensor::input(&mask)], move |s, g, _| {
-            vec![Some(fit(g.masked_fill(&s[0], 0.0), &meta))]
-        })
+        record(
+            out,
+            "MaskedFillBackward0",
+            &[Some(self)],
+            &["mask"],
+            |_| vec![SavedTensor::input(&mask)],
+            move |s, g, _| vec![Some(fit(g.masked_fill(&s[0], 0.0), &meta))],
+        )
     }
 
     /// Elementwise logical not.
@@ -834,7 +951,11 @@ macro_rules! unary_saved {
 }
 
 /// Applies a float function elementwise; integer inputs are promoted to float32 like torch.
-pub(crate) fn unary_float(t: &Tensor, f32_fn: impl Fn(f32) -> f32 + Sync + Send, f64_fn: impl Fn(f64) -> f64 + Sync + Send) -> Tensor {
+pub(crate) fn unary_float(
+    t: &Tensor,
+    f32_fn: impl Fn(f32) -> f32 + Sync + Send,
+    f64_fn: impl Fn(f64) -> f64 + Sync + Send,
+) -> Tensor {
     let shape = t.shape();
     let buffer = match t.dtype() {
         DType::Float64 => Buffer::F64(with_slice(t, |s: &[f64]| map(s, &f64_fn))),
@@ -860,11 +981,16 @@ fn sigmoid_values(t: &Tensor) -> Tensor {
     let float64 = t.dtype() == DType::Float64;
     // two AVX512 vectors (measured: torch dispatches sigmoid to its AVX512 kernel)
     let block = if float64 { 16 } else { 32 };
-    let flags = t.with_data(|d| super::sum_order::vectorized_elements(&d.layout.shape, &d.layout.strides, block));
+    let flags =
+        t.with_data(|d| super::sum_order::vectorized_elements(&d.layout.shape, &d.layout.strides, block));
     let buffer = if float64 {
-        Buffer::F64(with_slice(t, |s: &[f64]| map_slices_flagged(s, &flags, transcendental::sigmoid_f64_slice)))
+        Buffer::F64(with_slice(t, |s: &[f64]| {
+            map_slices_flagged(s, &flags, transcendental::sigmoid_f64_slice)
+        }))
     } else {
-        Buffer::F32(with_slice(t, |s: &[f32]| map_slices_flagged(s, &flags, transcendental::sigmoid_f32_slice)))
+        Buffer::F32(with_slice(t, |s: &[f32]| {
+            map_slices_flagged(s, &flags, transcendental::sigmoid_f32_slice)
+        }))
     };
     Tensor::from_buffer(buffer, &shape)
 }
@@ -908,9 +1034,14 @@ impl Tensor {
     pub fn sigmoid(&self) -> Tensor {
         let out = sigmoid_values(self);
         // d sigmoid(x) = sigmoid(x) (1 - sigmoid(x))  (torch's sigmoid_backward)
-        record(out, "SigmoidBackward0", &[Some(self)], &["result"], |out| vec![SavedTensor::output(out)], |s, g, _| {
-            vec![Some(sigmoid_backward(g, &s[0]))]
-        })
+        record(
+            out,
+            "SigmoidBackward0",
+            &[Some(self)],
+            &["result"],
+            |out| vec![SavedTensor::output(out)],
+            |s, g, _| vec![Some(sigmoid_backward(g, &s[0]))],
+        )
     }
     unary_float_op!(
         /// Square root.
@@ -928,21 +1059,36 @@ impl Tensor {
     /// Absolute value (keeps integer dtypes).
     pub fn abs(&self) -> Tensor {
         let out = match self.dtype() {
-            DType::Int64 => Tensor::from_i64(super::kernel::to_vec::<i64>(self).into_iter().map(i64::abs).collect(), &self.shape()),
+            DType::Int64 => Tensor::from_i64(
+                super::kernel::to_vec::<i64>(self).into_iter().map(i64::abs).collect(),
+                &self.shape(),
+            ),
             DType::Bool => self.clone_values(),
             _ => unary_float(self, f32::abs, f64::abs),
         };
         // d |x| = sgn(x); torch: grad * self.sgn()
-        record(out, "AbsBackward0", &[Some(self)], &["self"], |_| vec![SavedTensor::input(self)], |s, g, _| {
-            vec![Some(g.mul(&s[0].sgn_impl()))]
-        })
+        record(
+            out,
+            "AbsBackward0",
+            &[Some(self)],
+            &["self"],
+            |_| vec![SavedTensor::input(self)],
+            |s, g, _| vec![Some(g.mul(&s[0].sgn_impl()))],
+        )
     }
 
     /// The sign of each element: -1, 0 or 1 (0 for NaN and -0, like torch).
     pub fn sign(&self) -> Tensor {
         let out = sign_values(self);
         // d sign(x) = 0
-        record(out, "SignBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(crate::factory::zeros_like(g))])
+        record(
+            out,
+            "SignBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            |_, g, _| vec![Some(crate::factory::zeros_like(g))],
+        )
     }
 
     /// `x.sgn()` (the same values as `sign` for real tensors; node `SgnBackward0`), also used
@@ -955,7 +1101,14 @@ impl Tensor {
     pub(crate) fn sgn_impl(&self) -> Tensor {
         let out = sign_values(self);
         // d sgn(x) = 0 for real x; torch's sgn_backward of a real tensor is an efficient zero tensor (immutable)
-        record(out, "SgnBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(crate::factory::zeros_like(g).into_zero_tensor())])
+        record(
+            out,
+            "SgnBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            |_, g, _| vec![Some(crate::factory::zeros_like(g).into_zero_tensor())],
+        )
     }
 
     /// `max(x, 0)` elementwise, keeping the dtype; NaN stays NaN and -0 stays -0, like torch.
@@ -967,15 +1120,23 @@ impl Tensor {
     /// ```
     pub fn relu(&self) -> Tensor {
         let out = match self.dtype() {
-            DType::Int64 => Tensor::from_i64(super::kernel::to_vec::<i64>(self).into_iter().map(|x| x.max(0)).collect(), &self.shape()),
+            DType::Int64 => Tensor::from_i64(
+                super::kernel::to_vec::<i64>(self).into_iter().map(|x| x.max(0)).collect(),
+                &self.shape(),
+            ),
             DType::Bool => crate::raise!(NotImplementedError, "Boolean inputs not supported for relu"),
             _ => unary_float(self, |x| if x < 0.0 { 0.0 } else { x }, |x| if x < 0.0 { 0.0 } else { x }),
         };
         // d relu(x) = grad where the result is > 0 (or NaN), 0 elsewhere: torch's
         // threshold_backward(grad, result, 0), which selects and never multiplies
-        record(out, "ReluBackward0", &[Some(self)], &["result"], |out| vec![SavedTensor::output(out)], |s, g, _| {
-            vec![Some(threshold_backward(g, &s[0], 0.0))]
-        })
+        record(
+            out,
+            "ReluBackward0",
+            &[Some(self)],
+            &["result"],
+            |out| vec![SavedTensor::output(out)],
+            |s, g, _| vec![Some(threshold_backward(g, &s[0], 0.0))],
+        )
     }
 
     /// Limits every element to `[min, max]` (either bound optional), like `torch.clamp`:
@@ -1003,13 +1164,23 @@ impl Tensor {
                 return x;
             }
             let v = if x < lo { lo } else { x };
-            if hi < v { hi } else { v }
+            if hi < v {
+                hi
+            } else {
+                v
+            }
         }
         let whole = |b: Option<f64>| b.is_none_or(|v| v.fract() == 0.0);
         let out = match self.dtype() {
             DType::Int64 | DType::Bool if whole(min) && whole(max) => {
                 let (l, h) = (min.map_or(i64::MIN, |v| v as i64), max.map_or(i64::MAX, |v| v as i64));
-                Tensor::from_i64(super::kernel::to_vec::<i64>(self).into_iter().map(|x| clamp_one(x, l, h, false)).collect(), &self.shape())
+                Tensor::from_i64(
+                    super::kernel::to_vec::<i64>(self)
+                        .into_iter()
+                        .map(|x| clamp_one(x, l, h, false))
+                        .collect(),
+                    &self.shape(),
+                )
             }
             _ => unary_float(
                 self,
@@ -1018,15 +1189,22 @@ impl Tensor {
             ),
         };
         // d clamp(x) = grad where min < x < max, 0 elsewhere; torch: where(mask, grad, 0)
-        record(out, "ClampBackward1", &[Some(self)], &["self"], |_| vec![SavedTensor::input(self)], move |s, g, _| {
-            let x = &s[0];
-            let inside = match (min, max) {
-                (Some(_), Some(_)) => x.gt(lo).logical_and(&x.lt(hi)),
-                (Some(_), None) => x.gt(lo),
-                (None, _) => x.lt(hi),
-            };
-            vec![Some(where_op(&inside, Operand::Tensor(g), Operand::Scalar(Scalar::Float(0.0))))]
-        })
+        record(
+            out,
+            "ClampBackward1",
+            &[Some(self)],
+            &["self"],
+            |_| vec![SavedTensor::input(self)],
+            move |s, g, _| {
+                let x = &s[0];
+                let inside = match (min, max) {
+                    (Some(_), Some(_)) => x.gt(lo).logical_and(&x.lt(hi)),
+                    (Some(_), None) => x.gt(lo),
+                    (None, _) => x.lt(hi),
+                };
+                vec![Some(where_op(&inside, Operand::Tensor(g), Operand::Scalar(Scalar::Float(0.0))))]
+            },
+        )
     }
 
     /// A real negation (not `0 - x`): `-0.` for `0.`, the dtype kept; bool raises like torch.
@@ -1149,7 +1327,9 @@ fn operand_values(op: &Operand, shape: &[usize], dtype: DType) -> Buffer {
 pub(crate) fn choose(cond: &[bool], a: Buffer, b: Buffer) -> Buffer {
     macro_rules! pick {
         ($variant:ident, $x:expr, $y:expr) => {
-            Buffer::$variant(cond.iter().zip($x.into_iter().zip($y)).map(|(&c, (x, y))| if c { x } else { y }).collect())
+            Buffer::$variant(
+                cond.iter().zip($x.into_iter().zip($y)).map(|(&c, (x, y))| if c { x } else { y }).collect(),
+            )
         };
     }
     match (a, b) {
@@ -1184,7 +1364,10 @@ fn bool_values(buffer: Buffer) -> Vec<bool> {
 /// and infinities stay where they are. `masked_fill_` reuses it.
 pub(crate) fn masked_fill_values(t: &Tensor, mask: &Tensor, value: f64) -> Tensor {
     if mask.dtype() != DType::Bool {
-        crate::raise!("masked_fill_ only supports boolean masks, but got mask with dtype {}", c10_name(mask.dtype()));
+        crate::raise!(
+            "masked_fill_ only supports boolean masks, but got mask with dtype {}",
+            c10_name(mask.dtype())
+        );
     }
     let shape = broadcast_or_raise(&mask.shape(), &t.shape());
     let dtype = t.dtype();
@@ -1204,24 +1387,40 @@ pub(crate) fn where_op(cond: &Tensor, a: Operand, b: Operand) -> Tensor {
     let shape = broadcast_or_raise(&broadcast_or_raise(&cond.shape(), &shape_a), &shape_b);
     let dtype = result_type(&[promo_a, promo_b]);
     let c = bool_values(values_as(cond, &shape, DType::Bool));
-    let out = Tensor::from_buffer(choose(&c, operand_values(&a, &shape, dtype), operand_values(&b, &shape, dtype)), &shape);
+    let out = Tensor::from_buffer(
+        choose(&c, operand_values(&a, &shape, dtype), operand_values(&b, &shape, dtype)),
+        &shape,
+    );
     let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
     let cond = cond.detach();
     // d where(c, a, b) = grad where c for a, grad where not c for b
-    record(out, "WhereBackward0", &[a.tensor(), b.tensor()], &["condition"], |_| vec![SavedTensor::input(&cond)], move |s, g, needs| {
-        let zero = Operand::Scalar(Scalar::Float(0.0));
-        vec![
-            needs[0].then(|| fit(where_op(&s[0], Operand::Tensor(g), zero), &meta_a)),
-            needs[1].then(|| fit(where_op(&s[0], zero, Operand::Tensor(g)), &meta_b)),
-        ]
-    })
+    record(
+        out,
+        "WhereBackward0",
+        &[a.tensor(), b.tensor()],
+        &["condition"],
+        |_| vec![SavedTensor::input(&cond)],
+        move |s, g, needs| {
+            let zero = Operand::Scalar(Scalar::Float(0.0));
+            vec![
+                needs[0].then(|| fit(where_op(&s[0], Operand::Tensor(g), zero), &meta_a)),
+                needs[1].then(|| fit(where_op(&s[0], zero, Operand::Tensor(g)), &meta_b)),
+            ]
+        },
+    )
 }
 
 /// -1, 0 or 1 per element; NaN and -0 give 0 (torch's `sign`).
 fn sign_values(t: &Tensor) -> Tensor {
     fn sign<T: Arith>(x: T) -> T {
         let zero = T::from_f64(0.0);
-        T::from_f64(if x > zero { 1.0 } else if x < zero { -1.0 } else { 0.0 })
+        T::from_f64(if x > zero {
+            1.0
+        } else if x < zero {
+            -1.0
+        } else {
+            0.0
+        })
     }
     let shape = t.shape();
     match t.dtype() {
@@ -1233,12 +1432,21 @@ fn sign_values(t: &Tensor) -> Tensor {
 }
 
 /// `f(a, b)` elementwise over two float tensors, broadcast, in their promoted dtype.
-fn zip_float(a: &Tensor, b: &Tensor, f32_fn: impl Fn(f32, f32) -> f32 + Sync + Send, f64_fn: impl Fn(f64, f64) -> f64 + Sync + Send) -> Tensor {
+fn zip_float(
+    a: &Tensor,
+    b: &Tensor,
+    f32_fn: impl Fn(f32, f32) -> f32 + Sync + Send,
+    f64_fn: impl Fn(f64, f64) -> f64 + Sync + Send,
+) -> Tensor {
     let shape = broadcast_or_raise(&a.shape(), &b.shape());
     let (oa, ob) = (Operand::Tensor(a), Operand::Tensor(b));
     let buffer = match a.dtype().promote(b.dtype()) {
-        DType::Float64 => with_compact(&oa, |x: &[f64], sx| with_compact(&ob, |y: &[f64], sy| Buffer::F64(zip_map(x, sx, y, sy, &shape, f64_fn)))),
-        _ => with_compact(&oa, |x: &[f32], sx| with_compact(&ob, |y: &[f32], sy| Buffer::F32(zip_map(x, sx, y, sy, &shape, f32_fn)))),
+        DType::Float64 => with_compact(&oa, |x: &[f64], sx| {
+            with_compact(&ob, |y: &[f64], sy| Buffer::F64(zip_map(x, sx, y, sy, &shape, f64_fn)))
+        }),
+        _ => with_compact(&oa, |x: &[f32], sx| {
+            with_compact(&ob, |y: &[f32], sy| Buffer::F32(zip_map(x, sx, y, sy, &shape, f32_fn)))
+        }),
     };
     Tensor::from_buffer_shape(buffer, shape)
 }
@@ -1302,7 +1510,10 @@ pub(crate) fn threshold_backward(grad: &Tensor, input: &Tensor, threshold: f64) 
         &["self"],
         |_| vec![SavedTensor::input(input)],
         move |s, gg, needs| {
-            vec![needs[0].then(|| threshold_backward(gg, &s[0], threshold)), needs[1].then(|| crate::factory::zeros_like(gg))]
+            vec![
+                needs[0].then(|| threshold_backward(gg, &s[0], threshold)),
+                needs[1].then(|| crate::factory::zeros_like(gg)),
+            ]
         },
     )
 }
@@ -1312,14 +1523,28 @@ impl Tensor {
     pub(crate) fn mul_scalar(&self, c: f64) -> Tensor {
         let out = binary_values(&Operand::Tensor(self), &Operand::Scalar(Scalar::Float(c)), BinaryOp::Mul);
         // d(a c) = c da
-        record(out, "MulBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.mul_scalar(c))])
+        record(
+            out,
+            "MulBackward1",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.mul_scalar(c))],
+        )
     }
 
     /// `self / c` (`div.Scalar`, node `DivBackward1`).
     pub(crate) fn div_scalar(&self, c: f64) -> Tensor {
         let out = binary_values(&Operand::Tensor(self), &Operand::Scalar(Scalar::Float(c)), BinaryOp::Div);
         // d(a / c) = da / c
-        record(out, "DivBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.div_scalar(c))])
+        record(
+            out,
+            "DivBackward1",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.div_scalar(c))],
+        )
     }
 
     /// `self + c` (`add.Scalar`, node `AddBackward1`).
@@ -1399,29 +1624,44 @@ impl Tensor {
         let scale = if subtract { -alpha } else { alpha };
         let buffer = match dtype {
             DType::Float32 => with_compact(&a, |sa: &[f32], ha| {
-                with_compact(&b, |sb: &[f32], hb| Buffer::F32(zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale as f32, x))))
+                with_compact(&b, |sb: &[f32], hb| {
+                    Buffer::F32(zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale as f32, x)))
+                })
             }),
             DType::Float64 => with_compact(&a, |sa: &[f64], ha| {
-                with_compact(&b, |sb: &[f64], hb| Buffer::F64(zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale, x))))
+                with_compact(&b, |sb: &[f64], hb| {
+                    Buffer::F64(zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale, x)))
+                })
             }),
             DType::Int64 => with_compact(&a, |sa: &[i64], ha| {
                 with_compact(&b, |sb: &[i64], hb| {
-                    Buffer::I64(zip_map(sa, ha, sb, hb, &out_shape, |x, y| x.wrapping_add(y.wrapping_mul(scale as i64))))
+                    Buffer::I64(zip_map(sa, ha, sb, hb, &out_shape, |x, y| {
+                        x.wrapping_add(y.wrapping_mul(scale as i64))
+                    }))
                 })
             }),
             DType::Bool => with_compact(&a, |sa: &[bool], ha| {
-                with_compact(&b, |sb: &[bool], hb| Buffer::Bool(zip_map(sa, ha, sb, hb, &out_shape, |x, y| x | (y && scale != 0.0))))
+                with_compact(&b, |sb: &[bool], hb| {
+                    Buffer::Bool(zip_map(sa, ha, sb, hb, &out_shape, |x, y| x | (y && scale != 0.0)))
+                })
             }),
         };
         let out = Tensor::from_buffer_shape(buffer, out_shape);
         let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
         let name = if subtract { "SubBackward0" } else { "AddBackward0" };
         // d(a + alpha b) = da + alpha db;  d(a - alpha b) = da - alpha db
-        record(out, name, &[Some(self), Some(other)], &[], |_| vec![], move |_, g, needs| {
-            vec![
-                needs[0].then(|| fit(g.clone(), &meta_a)),
-                needs[1].then(|| fit(if subtract { (-g).mul(alpha) } else { g.mul(alpha) }, &meta_b)),
-            ]
-        })
+        record(
+            out,
+            name,
+            &[Some(self), Some(other)],
+            &[],
+            |_| vec![],
+            move |_, g, needs| {
+                vec![
+                    needs[0].then(|| fit(g.clone(), &meta_a)),
+                    needs[1].then(|| fit(if subtract { (-g).mul(alpha) } else { g.mul(alpha) }, &meta_b)),
+                ]
+            },
+        )
     }
 }

@@ -56,7 +56,12 @@ pub(crate) struct TakeNames {
 
 /// `self`'s elements at flat (row-major) `positions`, shaped `shape`; the gradient goes back
 /// to the positions it came from, added up where one was read twice.
-pub(crate) fn take_op(input: &Tensor, positions: Arc<Vec<usize>>, shape: &[usize], names: TakeNames) -> Tensor {
+pub(crate) fn take_op(
+    input: &Tensor,
+    positions: Arc<Vec<usize>>,
+    shape: &[usize],
+    names: TakeNames,
+) -> Tensor {
     let buffer = input.with_data(|d| {
         if d.layout.is_contiguous() && d.layout.offset == 0 {
             take_buffer(&d.storage.read(), &positions)
@@ -166,7 +171,14 @@ fn zero_positions(t: &Tensor, positions: Arc<Vec<usize>>) -> Tensor {
     put_buffer(&mut buffer, &positions, &zeros, false);
     let out = Tensor::from_buffer(buffer, &t.shape());
     // d scatter(t, value) = grad with zeros where the value was written
-    record(out, "ScatterBackward1", &[Some(t)], &[], |_| vec![], move |_, g, _| vec![Some(zero_positions(g, positions.clone()))])
+    record(
+        out,
+        "ScatterBackward1",
+        &[Some(t)],
+        &[],
+        |_| vec![],
+        move |_, g, _| vec![Some(zero_positions(g, positions.clone()))],
+    )
 }
 
 impl Tensor {
@@ -189,7 +201,10 @@ impl Tensor {
             crate::raise!(IndexError, "index_select(): Index is supposed to be a vector");
         }
         if shape.is_empty() && index.numel() != 1 {
-            crate::raise!("index_select(): Index to scalar can have only 1 value, got {} value(s)", index.numel());
+            crate::raise!(
+                "index_select(): Index to scalar can have only 1 value, got {} value(s)",
+                index.numel()
+            );
         }
         if index.dtype() != DType::Int64 {
             crate::raise!("index_select(): Expected dtype int32 or int64 for index");
@@ -298,7 +313,7 @@ impl Tensor {
             |_| vec![],
             move |_, g, needs| {
                 let for_self = needs[0].then(|| zero_positions(g, targets.clone()));
-            let for_src = needs[1].then(|| {
+                let for_src = needs[1].then(|| {
                 let names = TakeNames { take: "GatherBackward0", put: "ScatterAddBackward0" };
                 if ishape != sshape {
                     // torch's formula gives the index's shape, which its engine rejects
@@ -352,7 +367,10 @@ impl Tensor {
                             crate::raise!(IndexError, "index is out of bounds for dimension with size 0");
                         }
                         if v < -s || v >= s {
-                            crate::raise!(IndexError, "index {v} is out of bounds for dimension 0 with size {size}");
+                            crate::raise!(
+                                IndexError,
+                                "index {v} is out of bounds for dimension 0 with size {size}"
+                            );
                         }
                         if v < 0 {
                             (v + s) as usize

@@ -77,7 +77,9 @@ impl IndexItem {
     fn is_whole(self, size: usize) -> bool {
         match self {
             IndexItem::Full => true,
-            IndexItem::Range(start, end) => matches!(start, None | Some(0)) && end.is_none_or(|e| e >= size as isize),
+            IndexItem::Range(start, end) => {
+                matches!(start, None | Some(0)) && end.is_none_or(|e| e >= size as isize)
+            }
             IndexItem::At(_) => false,
         }
     }
@@ -97,7 +99,11 @@ fn check_index(index: isize, dim: usize, size: usize) -> usize {
     if index < -s || index >= s {
         crate::raise!(IndexError, "index {index} is out of bounds for dimension {dim} with size {size}");
     }
-    if index < 0 { (index + s) as usize } else { index as usize }
+    if index < 0 {
+        (index + s) as usize
+    } else {
+        index as usize
+    }
 }
 
 impl Tensor {
@@ -111,7 +117,10 @@ impl Tensor {
         let d = wrap_dim(dim, shape.len());
         let size = shape[d] as isize;
         if index < -size || index >= size {
-            crate::raise!(IndexError, "select(): index {index} out of range for tensor of size {shape:?} at dimension {d}");
+            crate::raise!(
+                IndexError,
+                "select(): index {index} out of range for tensor of size {shape:?} at dimension {d}"
+            );
         }
         let i = check_index(index, d, shape[d]);
         let mut layout = self.layout();
@@ -122,9 +131,14 @@ impl Tensor {
         item.push(IndexItem::At(i as isize));
         let out = self.view_with_layout(layout);
         // d select(x) = grad placed at the selected position, zeros elsewhere
-        record(out, "SelectBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            vec![Some(scatter_into_zeros(g, &shape, &item))]
-        })
+        record(
+            out,
+            "SelectBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(scatter_into_zeros(g, &shape, &item))],
+        )
     }
 
     /// `x.narrow(dim, start, length)`: positions `start..start+length` along `dim`, a view
@@ -134,7 +148,11 @@ impl Tensor {
         let shape = self.shape();
         let d = wrap_dim(dim, shape.len());
         if start > shape[d] {
-            crate::raise!(IndexError, "start out of range (expected to be in range of [-{0}, {0}], but got {start})", shape[d]);
+            crate::raise!(
+                IndexError,
+                "start out of range (expected to be in range of [-{0}, {0}], but got {start})",
+                shape[d]
+            );
         }
         if start + length > shape[d] {
             crate::raise!("start ({start}) + length ({length}) exceeds dimension size ({}).", shape[d]);
@@ -145,9 +163,14 @@ impl Tensor {
         let mut item = vec![IndexItem::Full; d];
         item.push(IndexItem::Range(Some(start as isize), Some((start + length) as isize)));
         let out = self.view_with_layout(layout);
-        record(out, "SliceBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            vec![Some(scatter_into_zeros(g, &shape, &item))]
-        })
+        record(
+            out,
+            "SliceBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(scatter_into_zeros(g, &shape, &item))],
+        )
     }
 
     /// `x[items]` with an index list from [`idx!`]: positions drop their dim, ranges keep it.
@@ -157,7 +180,10 @@ impl Tensor {
         // with several items, whole-range slices are skipped and an index that picks
         // everything gives an alias of `x` (torch 2.15: `x[:, :]` is `AliasBackward0`)
         if let [IndexItem::Full | IndexItem::Range(..)] = items.as_slice() {
-            let size = *self.shape().first().unwrap_or_else(|| crate::raise!(IndexError, "slice() cannot be applied to a 0-dim tensor."));
+            let size = *self
+                .shape()
+                .first()
+                .unwrap_or_else(|| crate::raise!(IndexError, "slice() cannot be applied to a 0-dim tensor."));
             let (s, e) = items[0].bounds(size);
             return self.narrow(0, s, e - s);
         }
@@ -285,7 +311,11 @@ pub(crate) fn write_values(target: &Tensor, source: &Tensor) {
     write_buffer(&mut buffer, &data.layout, &values);
 }
 
-pub(crate) fn write_buffer(buffer: &mut crate::storage::Buffer, layout: &Layout, values: &crate::storage::Buffer) {
+pub(crate) fn write_buffer(
+    buffer: &mut crate::storage::Buffer,
+    layout: &Layout,
+    values: &crate::storage::Buffer,
+) {
     use crate::storage::Buffer as B;
     fn put<T: Copy>(dst: &mut [T], layout: &Layout, src: &[T]) {
         if layout.is_contiguous() {
@@ -319,7 +349,14 @@ fn scatter_into_zeros(grad: &Tensor, shape: &[usize], items: &[IndexItem]) -> Te
     write_values(&region, grad);
     let items = items.to_vec();
     // the double backward: the gradient of a scatter is the same index of its gradient
-    record(out, "SelectBackwardBackward0", &[Some(grad)], &[], |_| vec![], move |_, g, _| vec![Some(g.index(items.clone()))])
+    record(
+        out,
+        "SelectBackwardBackward0",
+        &[Some(grad)],
+        &[],
+        |_| vec![],
+        move |_, g, _| vec![Some(g.index(items.clone()))],
+    )
 }
 
 /// The rows an index tensor picks: a bool mask over the leading dims, or int64 positions
@@ -344,7 +381,8 @@ fn index_rows(t_shape: &[usize], index: &Tensor) -> (Vec<usize>, usize) {
                     );
                 }
             }
-            let rows = index.to_vec_f64().iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i).collect();
+            let rows =
+                index.to_vec_f64().iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i).collect();
             (rows, covered)
         }
         crate::dtype::DType::Int64 => {
@@ -357,9 +395,16 @@ fn index_rows(t_shape: &[usize], index: &Tensor) -> (Vec<usize>, usize) {
                 .into_iter()
                 .map(|i| {
                     if i < -(size as i64) || i >= size as i64 {
-                        crate::raise!(IndexError, "index {i} is out of bounds for dimension 0 with size {size}");
+                        crate::raise!(
+                            IndexError,
+                            "index {i} is out of bounds for dimension 0 with size {size}"
+                        );
                     }
-                    if i < 0 { (i + size as i64) as usize } else { i as usize }
+                    if i < 0 {
+                        (i + size as i64) as usize
+                    } else {
+                        i as usize
+                    }
                 })
                 .collect();
             (rows, 1)
@@ -418,24 +463,32 @@ impl Tensor {
             Operand::Scalar(_) => ("IndexFillBackward0", vec![Some(self)]),
         };
         // d index_put(x, rows, v) = grad with the rows zeroed for x, the rows of grad for v
-        record(out, name, &inputs, &[], |_| vec![], move |_, g, needs| {
-            let grad = g.to_vec_f64();
-            let for_self = needs[0].then(|| {
-                let mut kept = grad.clone();
-                for &r in &rows {
-                    kept[r * block..(r + 1) * block].iter_mut().for_each(|v| *v = 0.0);
+        record(
+            out,
+            name,
+            &inputs,
+            &[],
+            |_| vec![],
+            move |_, g, needs| {
+                let grad = g.to_vec_f64();
+                let for_self = needs[0].then(|| {
+                    let mut kept = grad.clone();
+                    for &r in &rows {
+                        kept[r * block..(r + 1) * block].iter_mut().for_each(|v| *v = 0.0);
+                    }
+                    Tensor::from_vec(kept, &g.shape(), g.dtype())
+                });
+                let mut grads = vec![for_self];
+                if let Some(&need) = needs.get(1) {
+                    grads.push(need.then(|| {
+                        let picked =
+                            Tensor::from_vec(take_rows(&grad, &rows, block), &region_shape, g.dtype());
+                        super::elementwise::reduce_grad(picked, &value_shape, value_dtype)
+                    }));
                 }
-                Tensor::from_vec(kept, &g.shape(), g.dtype())
-            });
-            let mut grads = vec![for_self];
-            if let Some(&need) = needs.get(1) {
-                grads.push(need.then(|| {
-                    let picked = Tensor::from_vec(take_rows(&grad, &rows, block), &region_shape, g.dtype());
-                    super::elementwise::reduce_grad(picked, &value_shape, value_dtype)
-                }));
-            }
-            grads
-        })
+                grads
+            },
+        )
     }
 
     /// Assignment through an index tensor, Python's `x[mask] = value` (a bool mask over the
@@ -470,7 +523,9 @@ impl Tensor {
                 let (_, covered) = index_rows(&self.shape(), index);
                 let mut mask_shape = index.shape();
                 mask_shape.extend(std::iter::repeat_n(1, self.dim() - covered));
-                let mask = crate::autograd::grad_mode::no_grad(|| index.reshape(mask_shape.iter().map(|&d| d as isize).collect::<Vec<_>>()));
+                let mask = crate::autograd::grad_mode::no_grad(|| {
+                    index.reshape(mask_shape.iter().map(|&d| d as isize).collect::<Vec<_>>())
+                });
                 self.masked_fill_(&mask, s.as_f64())
             }
             _ => {
@@ -484,5 +539,4 @@ impl Tensor {
             }
         }
     }
-
 }

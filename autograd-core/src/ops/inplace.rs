@@ -38,7 +38,9 @@ pub(crate) fn check_inplace_allowed(t: &Tensor, inputs_require_grad: bool) {
         // the base's grad_fn as it is (torch's C++ is_leaf)
         let base_is_leaf = view.base.meta().grad_fn.is_none();
         if requires_grad && base_is_leaf {
-            crate::raise!("a view of a leaf Variable that requires grad is being used in an in-place operation.");
+            crate::raise!(
+                "a view of a leaf Variable that requires grad is being used in an in-place operation."
+            );
         }
     }
     if leaf_that_requires_grad {
@@ -50,7 +52,9 @@ pub(crate) fn check_inplace_allowed(t: &Tensor, inputs_require_grad: bool) {
 /// (an expanded tensor).
 #[track_caller]
 fn check_no_internal_overlap(t: &Tensor) {
-    let overlaps = t.with_data(|d| d.layout.shape.iter().zip(&d.layout.strides).any(|(&size, &stride)| size > 1 && stride == 0));
+    let overlaps = t.with_data(|d| {
+        d.layout.shape.iter().zip(&d.layout.strides).any(|(&size, &stride)| size > 1 && stride == 0)
+    });
     if overlaps {
         crate::raise!(
             "unsupported operation: more than one element of the written-to tensor refers to a single memory \
@@ -137,7 +141,11 @@ impl Tensor {
     /// [`Tensor::apply_inplace`] for an op that also reads `inputs` (`other` of `x.add_(other)`):
     /// as torch's TensorIterator, none of them may partly overlap this tensor.
     #[track_caller]
-    pub(crate) fn apply_inplace_reading(&self, inputs: &[&Tensor], op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+    pub(crate) fn apply_inplace_reading(
+        &self,
+        inputs: &[&Tensor],
+        op: impl FnOnce(&Tensor) -> Tensor,
+    ) -> Tensor {
         self.check_inplace_write(inputs, inputs);
         self.write_inplace(op)
     }
@@ -177,8 +185,14 @@ impl Tensor {
         let input = if recording { self.inplace_input() } else { self.clone() };
         let result = op(&input);
         let (mine, theirs) = (self.dtype(), result.dtype());
-        if theirs.category() > mine.category() || (mine.category() != Category::Float && theirs.category() == Category::Float) {
-            crate::raise!("result type {} can't be cast to the desired output type {}", category_name(theirs), category_name(mine));
+        if theirs.category() > mine.category()
+            || (mine.category() != Category::Float && theirs.category() == Category::Float)
+        {
+            crate::raise!(
+                "result type {} can't be cast to the desired output type {}",
+                category_name(theirs),
+                category_name(mine)
+            );
         }
         if result.shape() != self.shape() {
             crate::raise!(
@@ -351,23 +365,45 @@ impl Tensor {
         let value_dtype = value.dtype();
         self.check_inplace_write(&[value], &[]);
         self.write_inplace(|t| {
-            let filled = crate::factory::full_with(&t.shape(), value.item(), crate::factory::TensorOptions::default().dtype(t.dtype()));
+            let filled = crate::factory::full_with(
+                &t.shape(),
+                value.item(),
+                crate::factory::TensorOptions::default().dtype(t.dtype()),
+            );
             // d fill(x, v) = 0 for x, sum(grad) for v
-            record(filled, "FillBackward3", &[Some(t), Some(value)], &[], |_| vec![], move |_, g, needs| {
-                vec![
-                    needs[0].then(|| crate::factory::zeros_like(g)),
-                    needs[1].then(|| super::elementwise::reduce_grad(g.sum(), &[], value_dtype)),
-                ]
-            })
+            record(
+                filled,
+                "FillBackward3",
+                &[Some(t), Some(value)],
+                &[],
+                |_| vec![],
+                move |_, g, needs| {
+                    vec![
+                        needs[0].then(|| crate::factory::zeros_like(g)),
+                        needs[1].then(|| super::elementwise::reduce_grad(g.sum(), &[], value_dtype)),
+                    ]
+                },
+            )
         })
     }
 
     #[track_caller]
     fn fill_named(&self, value: f64, name: &'static str) -> Tensor {
         self.apply_inplace(|t| {
-            let filled = crate::factory::full_with(&t.shape(), value, crate::factory::TensorOptions::default().dtype(t.dtype()));
+            let filled = crate::factory::full_with(
+                &t.shape(),
+                value,
+                crate::factory::TensorOptions::default().dtype(t.dtype()),
+            );
             // d fill(x) = 0
-            record(filled, name, &[Some(t)], &[], |_| vec![], |_, g, _| vec![Some(crate::factory::zeros_like(g))])
+            record(
+                filled,
+                name,
+                &[Some(t)],
+                &[],
+                |_| vec![],
+                |_, g, _| vec![Some(crate::factory::zeros_like(g))],
+            )
         })
     }
 
@@ -399,15 +435,24 @@ impl Tensor {
         super::checks::check_inplace_shapes(&shape, &src_shape);
         self.write_inplace(|t| {
             let dtype = t.dtype();
-            let values = crate::autograd::grad_mode::no_grad(|| src.expand(&shape).to_dtype(dtype).contiguous_values());
+            let values = crate::autograd::grad_mode::no_grad(|| {
+                src.expand(&shape).to_dtype(dtype).contiguous_values()
+            });
             let src_dtype = src.dtype();
             // d copy_(self, src) = 0 for the old values, grad (summed to src's shape) for src
-            record(values, "torch::autograd::CopyBackwards", &[Some(t), Some(src)], &[], |_| vec![], move |_, g, needs| {
-                vec![
-                    needs[0].then(|| crate::factory::zeros_like(g)),
-                    needs[1].then(|| super::elementwise::reduce_grad(g.clone(), &src_shape, src_dtype)),
-                ]
-            })
+            record(
+                values,
+                "torch::autograd::CopyBackwards",
+                &[Some(t), Some(src)],
+                &[],
+                |_| vec![],
+                move |_, g, needs| {
+                    vec![
+                        needs[0].then(|| crate::factory::zeros_like(g)),
+                        needs[1].then(|| super::elementwise::reduce_grad(g.clone(), &src_shape, src_dtype)),
+                    ]
+                },
+            )
         })
     }
 

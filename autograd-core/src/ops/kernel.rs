@@ -130,7 +130,10 @@ const PARALLEL_CHUNK: usize = 1 << 14;
 /// Elementwise map done a slice at a time, `f(input, out)` (in parallel for large inputs, a
 /// part per task): for the functions in `transcendental.rs`, whose slice forms run the
 /// whole loop in a copy compiled for the CPU's FMA instructions.
-pub(crate) fn map_slices<T: Element, U: Element>(input: &[T], f: impl Fn(&[T], &mut [U]) + Sync + Send) -> Vec<U> {
+pub(crate) fn map_slices<T: Element, U: Element>(
+    input: &[T],
+    f: impl Fn(&[T], &mut [U]) + Sync + Send,
+) -> Vec<U> {
     let mut out = vec![U::from_f64(0.0); input.len()];
     if input.len() >= PARALLEL_MIN {
         out.par_chunks_mut(PARALLEL_CHUNK).zip(input.par_chunks(PARALLEL_CHUNK)).for_each(|(o, i)| f(i, o));
@@ -187,7 +190,8 @@ pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
     let av = av.broadcast(IxDyn(out_shape)).expect("shapes were checked to broadcast");
     let bv = bv.broadcast(IxDyn(out_shape)).expect("shapes were checked to broadcast");
     let zip = Zip::from(&av).and(&bv);
-    let out = if parallel { zip.par_map_collect(|&x, &y| f(x, y)) } else { zip.map_collect(|&x, &y| f(x, y)) };
+    let out =
+        if parallel { zip.par_map_collect(|&x, &y| f(x, y)) } else { zip.map_collect(|&x, &y| f(x, y)) };
     // Zip lays its result out in the order it prefers for its inputs (column-major for an
     // input like a [2, 1] column expanded to [2, 3]); the caller wants row-major
     if out.is_standard_layout() {

@@ -97,7 +97,11 @@ fn check_same_dtype(a: &Tensor, b: &Tensor, what: &str) {
     let (da, db) = (a.dtype(), b.dtype());
     if da != db {
         match what {
-            "dot" => crate::raise!("dot : expected both vectors to have same dtype, but found {} and {}", dtype_title(da), dtype_title(db)),
+            "dot" => crate::raise!(
+                "dot : expected both vectors to have same dtype, but found {} and {}",
+                dtype_title(da),
+                dtype_title(db)
+            ),
             // torch.mv goes through addmv: (vec, mat, vec)
             "mv" => crate::raise!(
                 "addmv input tensors must have the same dtype, but got {}, {}, and {}",
@@ -105,7 +109,11 @@ fn check_same_dtype(a: &Tensor, b: &Tensor, what: &str) {
                 dtype_title(da),
                 dtype_title(db)
             ),
-            _ => crate::raise!("expected m1 and m2 to have the same dtype, but got: {} != {}", da.cpp_name(), db.cpp_name()),
+            _ => crate::raise!(
+                "expected m1 and m2 to have the same dtype, but got: {} != {}",
+                da.cpp_name(),
+                db.cpp_name()
+            ),
         }
     }
 }
@@ -134,11 +142,18 @@ impl Tensor {
             );
         }
         check_same_dtype(self, other, "dot");
-        let out = mm_values(&self.reshape([1, -1]), &other.reshape([-1, 1]), false).reshape(Vec::<isize>::new()).detach();
+        let out = mm_values(&self.reshape([1, -1]), &other.reshape([-1, 1]), false)
+            .reshape(Vec::<isize>::new())
+            .detach();
         // d (a . b) = b da + a db
-        record(out, "DotBackward0", &[Some(self), Some(other)], &["self", "tensor"], |_| vec![SavedTensor::input(self), SavedTensor::input(other)], |s, g, needs| {
-            vec![needs[0].then(|| s[1].mul(g)), needs[1].then(|| s[0].mul(g))]
-        })
+        record(
+            out,
+            "DotBackward0",
+            &[Some(self), Some(other)],
+            &["self", "tensor"],
+            |_| vec![SavedTensor::input(self), SavedTensor::input(other)],
+            |s, g, needs| vec![needs[0].then(|| s[1].mul(g)), needs[1].then(|| s[0].mul(g))],
+        )
     }
 
     /// Matrix product of two 2-D tensors (`torch.mm`, `MmBackward0`).
@@ -152,7 +167,13 @@ impl Tensor {
             crate::raise!("mm: mat2 must be a matrix, got {}-D tensor", sb.len());
         }
         if sa[1] != sb[0] {
-            crate::raise!("mm: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", sa[0], sa[1], sb[0], sb[1]);
+            crate::raise!(
+                "mm: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+                sa[0],
+                sa[1],
+                sb[0],
+                sb[1]
+            );
         }
         check_same_dtype(self, other, "mm");
         let out = mm_values(self, other, true);
@@ -197,12 +218,19 @@ impl Tensor {
         check_same_dtype(self, vec, "mv");
         let out = mm_values(self, &vec.reshape([-1, 1]).detach(), false).reshape([-1]).detach();
         // d (A v) = dA v + A dv:  grad_A = g v^T,  grad_v = A^T g
-        record(out, "MvBackward0", &[Some(self), Some(vec)], &["vec", "self"], |_| vec![SavedTensor::input(vec), SavedTensor::input(self)], |s, g, needs| {
-            vec![
-                needs[0].then(|| g.unsqueeze(1).mm(&s[0].unsqueeze(0))),
-                needs[1].then(|| s[1].t().mv(g)),
-            ]
-        })
+        record(
+            out,
+            "MvBackward0",
+            &[Some(self), Some(vec)],
+            &["vec", "self"],
+            |_| vec![SavedTensor::input(vec), SavedTensor::input(self)],
+            |s, g, needs| {
+                vec![
+                    needs[0].then(|| g.unsqueeze(1).mm(&s[0].unsqueeze(0))),
+                    needs[1].then(|| s[1].t().mv(g)),
+                ]
+            },
+        )
     }
 
     /// `a @ b` like `torch.matmul`: dot for 1-D·1-D, mm for 2-D·2-D, mv for 2-D·1-D,
@@ -232,7 +260,9 @@ impl Tensor {
                 let flat = self.reshape([-1, k as isize]).mv(other);
                 flat.unsafe_view(&shape[..a - 1])
             }
-            (0, _) | (_, 0) => crate::raise!("both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"),
+            (0, _) | (_, 0) => {
+                crate::raise!("both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
+            }
             _ => {
                 // batched matmul: every batch as its own mm, stacked (graph: StackBackward0)
                 let batch = self.shape()[0];
@@ -254,7 +284,8 @@ impl Tensor {
                         "matmul of shapes {sa:?} and {sb:?} (batch broadcasting) is not supported by autograd-core yet"
                     );
                 }
-                let parts: Vec<Tensor> = (0..batch as isize).map(|i| self.select(0, i).matmul(&other.select(0, i))).collect();
+                let parts: Vec<Tensor> =
+                    (0..batch as isize).map(|i| self.select(0, i).matmul(&other.select(0, i))).collect();
                 let refs: Vec<&Tensor> = parts.iter().collect();
                 super::shape::stack(&refs, 0)
             }
@@ -327,8 +358,22 @@ impl Tensor {
         let buffer = if k * n * m < 400 && da.is_floating_point() {
             // torch's small-bmm kernel: per element a sum from +0 of separately rounded products
             match da {
-                DType::Float64 => Buffer::F64(small_bmm(&super::kernel::to_vec::<f64>(&a), &super::kernel::to_vec::<f64>(&b), sa[0], n, k, m)),
-                _ => Buffer::F32(small_bmm(&super::kernel::to_vec::<f32>(&a), &super::kernel::to_vec::<f32>(&b), sa[0], n, k, m)),
+                DType::Float64 => Buffer::F64(small_bmm(
+                    &super::kernel::to_vec::<f64>(&a),
+                    &super::kernel::to_vec::<f64>(&b),
+                    sa[0],
+                    n,
+                    k,
+                    m,
+                )),
+                _ => Buffer::F32(small_bmm(
+                    &super::kernel::to_vec::<f32>(&a),
+                    &super::kernel::to_vec::<f32>(&b),
+                    sa[0],
+                    n,
+                    k,
+                    m,
+                )),
             }
         } else {
             bmm_by_batch(&a, &b, sa[0], da)
@@ -366,7 +411,10 @@ impl Tensor {
 /// `a @ b` in row-major order, each element `0 + a[i,0] b[0,j] + a[i,1] b[1,j] + ...` with
 /// every product rounded before the add (torch's small mm and bmm kernels, no fused
 /// multiply-add).
-fn rounded_product_sums<'a, T: FloatElement>(a: ArrayView2<'a, T>, b: ArrayView2<'a, T>) -> impl Iterator<Item = T> + 'a {
+fn rounded_product_sums<'a, T: FloatElement>(
+    a: ArrayView2<'a, T>,
+    b: ArrayView2<'a, T>,
+) -> impl Iterator<Item = T> + 'a {
     let (n, k, m) = (a.nrows(), a.ncols(), b.ncols());
     (0..n * m).map(move |e| (0..k).fold(T::zero(), |acc, p| acc + a[(e / m, p)] * b[(p, e % m)]))
 }
@@ -385,10 +433,18 @@ fn small_bmm<T: FloatElement>(a: &[T], b: &[T], batches: usize, n: usize, k: usi
 
 /// A larger bmm: one matrix product per batch (torch calls its gemm per batch).
 fn bmm_by_batch(a: &Tensor, b: &Tensor, batches: usize, dtype: DType) -> Buffer {
-    let parts: Vec<Buffer> = (0..batches as isize).map(|i| mm_values(&a.select(0, i), &b.select(0, i), false).contiguous_buffer()).collect();
+    let parts: Vec<Buffer> = (0..batches as isize)
+        .map(|i| mm_values(&a.select(0, i), &b.select(0, i), false).contiguous_buffer())
+        .collect();
     match dtype {
-        DType::Float32 => Buffer::F32(parts.into_iter().flat_map(|p| if let Buffer::F32(v) = p { v } else { unreachable!() }).collect()),
-        DType::Float64 => Buffer::F64(parts.into_iter().flat_map(|p| if let Buffer::F64(v) = p { v } else { unreachable!() }).collect()),
-        _ => Buffer::I64(parts.into_iter().flat_map(|p| if let Buffer::I64(v) = p { v } else { unreachable!() }).collect()),
+        DType::Float32 => Buffer::F32(
+            parts.into_iter().flat_map(|p| if let Buffer::F32(v) = p { v } else { unreachable!() }).collect(),
+        ),
+        DType::Float64 => Buffer::F64(
+            parts.into_iter().flat_map(|p| if let Buffer::F64(v) = p { v } else { unreachable!() }).collect(),
+        ),
+        _ => Buffer::I64(
+            parts.into_iter().flat_map(|p| if let Buffer::I64(v) = p { v } else { unreachable!() }).collect(),
+        ),
     }
 }

@@ -2,8 +2,8 @@
 //! `sum_to_size` that undoes broadcasting in backward.
 
 use super::kernel::Element;
-use super::sum_order::{torch_sum, SumElement};
 use super::shape::wrap_dim;
+use super::sum_order::{torch_sum, SumElement};
 use crate::autograd::record::record;
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::DType;
@@ -77,7 +77,11 @@ fn scalar_of(value: f64, dtype: DType) -> Tensor {
 
 /// The dtype of a sum: integers and bools sum to int64.
 fn sum_dtype(dtype: DType) -> DType {
-    if dtype.is_floating_point() { dtype } else { DType::Int64 }
+    if dtype.is_floating_point() {
+        dtype
+    } else {
+        DType::Int64
+    }
 }
 
 /// The dims to reduce, sorted. A 0-dim tensor accepts dim 0 and -1 (as torch does) and has
@@ -104,8 +108,12 @@ fn resolve_dims(dims: &[isize], rank: usize) -> Vec<usize> {
 fn sum_dims(t: &Tensor, dims: &[usize], keepdim: bool, divisor: Option<usize>) -> Tensor {
     let shape = t.shape();
     let reduce: Vec<bool> = (0..shape.len()).map(|d| dims.contains(&d)).collect();
-    let out_shape: Vec<usize> =
-        shape.iter().enumerate().filter(|&(d, _)| keepdim || !reduce[d]).map(|(d, &s)| if reduce[d] { 1 } else { s }).collect();
+    let out_shape: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .filter(|&(d, _)| keepdim || !reduce[d])
+        .map(|(d, &s)| if reduce[d] { 1 } else { s })
+        .collect();
     let buffer = if t.dtype().is_floating_point() {
         float_sums(t, &reduce, divisor)
     } else {
@@ -127,7 +135,14 @@ impl Tensor {
         };
         let shape = self.shape();
         // d sum(x) = 1 for every element
-        record(out, "SumBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.expand(&shape))])
+        record(
+            out,
+            "SumBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.expand(&shape))],
+        )
     }
 
     /// Sum over the given dims (`x.sum(dim, keepdim)`, `SumBackward1`).
@@ -137,9 +152,14 @@ impl Tensor {
         let dims = resolve_dims(&dims.dims(), shape.len());
         let out = sum_dims(self, &dims, keepdim, None);
         // d sum(x, dim) = 1, broadcast back along the summed dims
-        record(out, "SumBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            vec![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape))]
-        })
+        record(
+            out,
+            "SumBackward1",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape))],
+        )
     }
 
     /// Mean of all elements (`MeanBackward0`); floating-point tensors only, like torch.
@@ -151,14 +171,21 @@ impl Tensor {
         let out = Tensor::from_buffer(float_sums(self, &vec![true; self.dim()], Some(n)), &[]);
         let shape = self.shape();
         // d mean(x) = 1/n for every element; torch: grad.expand(sizes) / numel
-        record(out, "MeanBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            if crate::autograd::grad_mode::is_grad_enabled() {
-                vec![Some(g.expand(&shape).div_scalar(n as f64))]
-            } else {
-                // the same values without materialising the expanded gradient
-                vec![Some(g.div_scalar(n as f64).expand(&shape))]
-            }
-        })
+        record(
+            out,
+            "MeanBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| {
+                if crate::autograd::grad_mode::is_grad_enabled() {
+                    vec![Some(g.expand(&shape).div_scalar(n as f64))]
+                } else {
+                    // the same values without materialising the expanded gradient
+                    vec![Some(g.div_scalar(n as f64).expand(&shape))]
+                }
+            },
+        )
     }
 
     /// Mean over the given dims (`x.mean(dim, keepdim)`, `MeanBackward1`).
@@ -172,14 +199,21 @@ impl Tensor {
         let out = sum_dims(self, &dims, keepdim, Some(count));
         // d mean(x, dim) = 1/count, broadcast back along the reduced dims; torch:
         // sum_backward(grad, sizes, dims, keepdim) / count
-        record(out, "MeanBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            if crate::autograd::grad_mode::is_grad_enabled() {
-                vec![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape).div_scalar(count as f64))]
-            } else {
-                // the same values without materialising the expanded gradient
-                vec![Some(unsqueeze_dims(&g.div_scalar(count as f64), &dims, keepdim).expand(&shape))]
-            }
-        })
+        record(
+            out,
+            "MeanBackward1",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| {
+                if crate::autograd::grad_mode::is_grad_enabled() {
+                    vec![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape).div_scalar(count as f64))]
+                } else {
+                    // the same values without materialising the expanded gradient
+                    vec![Some(unsqueeze_dims(&g.div_scalar(count as f64), &dims, keepdim).expand(&shape))]
+                }
+            },
+        )
     }
 
     /// Euclidean norm of all elements (`x.norm()`, node `LinalgVectorNormBackward0`).
@@ -211,18 +245,31 @@ impl Tensor {
             );
         }
         let pick = values.iter().copied().fold(values[0], |acc, v| {
-            if acc.is_nan() || v.is_nan() { f64::NAN } else if (v > acc) == largest && v != acc { v } else { acc }
+            if acc.is_nan() || v.is_nan() {
+                f64::NAN
+            } else if (v > acc) == largest && v != acc {
+                v
+            } else {
+                acc
+            }
         });
         let out = scalar_of(pick, self.dtype());
         let name = if largest { "MaxBackward1" } else { "MinBackward1" };
         // the gradient goes to the extreme element(s), split evenly among ties (to the NaNs
         // when the result is NaN); torch: zeros.masked_fill_(mask, grad / mask.sum())
-        record(out, name, &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], |s, g, _| {
-            let (input, result) = (&s[0], &s[1]);
-            let mask = if result.item().is_nan() { input.ne(input) } else { input.eq(result) };
-            let share = g.div(&mask.sum());
-            vec![Some(masked_fill_with_tensor(&crate::factory::zeros_like(input), &mask, &share))]
-        })
+        record(
+            out,
+            name,
+            &[Some(self)],
+            &["self", "result"],
+            |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
+            |s, g, _| {
+                let (input, result) = (&s[0], &s[1]);
+                let mask = if result.item().is_nan() { input.ne(input) } else { input.eq(result) };
+                let share = g.div(&mask.sum());
+                vec![Some(masked_fill_with_tensor(&crate::factory::zeros_like(input), &mask, &share))]
+            },
+        )
     }
 
     /// Sums a broadcast tensor back down to `shape` (the reverse of `expand`).
@@ -272,7 +319,6 @@ fn unsqueeze_dims(g: &Tensor, dims: &[usize], keepdim: bool) -> Tensor {
     out
 }
 
-
 /// `base.masked_fill(mask, value)` for a 0-dim `value` tensor, as torch's backward of
 /// `max()`/`min()` builds it on fresh zeros (node `MaskedFillBackward1`, inputs `base` and
 /// `value`).
@@ -280,12 +326,19 @@ fn masked_fill_with_tensor(base: &Tensor, mask: &Tensor, value: &Tensor) -> Tens
     let out = super::elementwise::masked_fill_values(base, mask, value.item());
     let mask = mask.detach();
     // d/d base = grad where the mask is false;  d/d value = the sum of grad where it is true
-    record(out, "MaskedFillBackward1", &[Some(base), Some(value)], &["mask"], |_| vec![SavedTensor::input(&mask)], |s, g, needs| {
-        vec![
-            needs[0].then(|| g.masked_fill(&s[0], 0.0)),
-            needs[1].then(|| g.masked_fill(&s[0].logical_not(), 0.0).sum()),
-        ]
-    })
+    record(
+        out,
+        "MaskedFillBackward1",
+        &[Some(base), Some(value)],
+        &["mask"],
+        |_| vec![SavedTensor::input(&mask)],
+        |s, g, needs| {
+            vec![
+                needs[0].then(|| g.masked_fill(&s[0], 0.0)),
+                needs[1].then(|| g.masked_fill(&s[0].logical_not(), 0.0).sum()),
+            ]
+        },
+    )
 }
 
 // ----- reductions over one dim with indices, products, spread, cumulative sums, p-norms ----
@@ -386,16 +439,26 @@ impl Tensor {
             k as i64
         });
         let out_shape = reduced_shape(&shape, d, keepdim);
-        let values = Tensor::from_buffer(super::gather::take_buffer(&self.contiguous_buffer(), &positions), &out_shape);
+        let values = Tensor::from_buffer(
+            super::gather::take_buffer(&self.contiguous_buffer(), &positions),
+            &out_shape,
+        );
         let indices = Tensor::from_i64(picks, &out_shape);
         let node = if largest { "MaxBackward0" } else { "MinBackward0" };
         let positions = std::sync::Arc::new(positions);
         // d max(x, dim) = grad at the position of the maximum, zeros elsewhere
-        let values = record(values, node, &[Some(self)], &["indices"], |_| vec![SavedTensor::input(&indices)], move |_, g, _| {
-            let names = super::gather::TakeNames { take: "GatherBackward0", put: "ScatterBackward0" };
-            let g = if keepdim || shape.is_empty() { g.clone() } else { g.unsqueeze(d as isize) };
-            vec![Some(super::gather::put_op(&shape, positions.clone(), &g, names))]
-        });
+        let values = record(
+            values,
+            node,
+            &[Some(self)],
+            &["indices"],
+            |_| vec![SavedTensor::input(&indices)],
+            move |_, g, _| {
+                let names = super::gather::TakeNames { take: "GatherBackward0", put: "ScatterBackward0" };
+                let g = if keepdim || shape.is_empty() { g.clone() } else { g.unsqueeze(d as isize) };
+                vec![Some(super::gather::put_op(&shape, positions.clone(), &g, names))]
+            },
+        );
         (values, indices)
     }
 
@@ -430,7 +493,10 @@ impl Tensor {
     fn arg_all(&self, largest: bool) -> Tensor {
         if self.numel() == 0 {
             let name = if largest { "argmax" } else { "argmin" };
-            crate::raise!(IndexError, "{name}(): Expected reduction dim to be specified for input.numel() == 0.");
+            crate::raise!(
+                IndexError,
+                "{name}(): Expected reduction dim to be specified for input.numel() == 0."
+            );
         }
         Tensor::from_i64(vec![arg_extreme(&self.to_vec_f64(), largest) as i64], &[])
     }
@@ -501,21 +567,28 @@ impl Tensor {
         let out = product_lanes(self, &[n], 0, &[]);
         let is_0dim = self.dim() == 0;
         // d prod(x) = prod(x) / x, or the product of the others where x has a zero
-        record(out, "ProdBackward0", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], move |s, g, _| {
-            let (x, result) = (&s[0], &s[1]);
-            if is_0dim {
-                return vec![Some(g.clone())];
-            }
-            let zeros = x.eq(0.0).to_vec_f64().iter().filter(|&&z| z != 0.0).count();
-            let grad = if zeros == 0 {
-                g.mul(&result.div(x))
-            } else if !crate::autograd::grad_mode::is_grad_enabled() && zeros > 1 {
-                crate::factory::zeros_like(x)
-            } else {
-                g.mul(&others_product_any(x, &[x.numel()], 0))
-            };
-            vec![Some(grad)]
-        })
+        record(
+            out,
+            "ProdBackward0",
+            &[Some(self)],
+            &["self", "result"],
+            |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
+            move |s, g, _| {
+                let (x, result) = (&s[0], &s[1]);
+                if is_0dim {
+                    return vec![Some(g.clone())];
+                }
+                let zeros = x.eq(0.0).to_vec_f64().iter().filter(|&&z| z != 0.0).count();
+                let grad = if zeros == 0 {
+                    g.mul(&result.div(x))
+                } else if !crate::autograd::grad_mode::is_grad_enabled() && zeros > 1 {
+                    crate::factory::zeros_like(x)
+                } else {
+                    g.mul(&others_product_any(x, &[x.numel()], 0))
+                };
+                vec![Some(grad)]
+            },
+        )
     }
 
     /// Product along `dim` (`x.prod(dim, keepdim)`, `ProdBackward1`).
@@ -532,16 +605,28 @@ impl Tensor {
         let out_shape = reduced_shape(&shape, d, keepdim);
         let out = product_lanes(self, &shape, d, &out_shape);
         // d prod(x, dim) = prod / x, or the product of the others in the lane where it has a zero
-        record(out, "ProdBackward1", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], move |s, g, _| {
-            let (x, result) = (&s[0], &s[1]);
-            if shape.is_empty() {
-                return vec![Some(g.clone())];
-            }
-            let (g, result) = if keepdim { (g.clone(), result.clone()) } else { (g.unsqueeze(d as isize), result.unsqueeze(d as isize)) };
-            let any_zero = x.eq(0.0).any();
-            let grad = if !any_zero { g.mul(&result.div(x)) } else { g.mul(&others_product_any(x, &shape, d)) };
-            vec![Some(grad)]
-        })
+        record(
+            out,
+            "ProdBackward1",
+            &[Some(self)],
+            &["self", "result"],
+            |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
+            move |s, g, _| {
+                let (x, result) = (&s[0], &s[1]);
+                if shape.is_empty() {
+                    return vec![Some(g.clone())];
+                }
+                let (g, result) = if keepdim {
+                    (g.clone(), result.clone())
+                } else {
+                    (g.unsqueeze(d as isize), result.unsqueeze(d as isize))
+                };
+                let any_zero = x.eq(0.0).any();
+                let grad =
+                    if !any_zero { g.mul(&result.div(x)) } else { g.mul(&others_product_any(x, &shape, d)) };
+                vec![Some(grad)]
+            },
+        )
     }
 
     fn spread(&self, take_sqrt: bool) -> Tensor {
@@ -576,7 +661,11 @@ impl Tensor {
                 m2 += delta * (v - mean);
             }
             let var = m2 / (lane.len() as f64 - 1.0).max(0.0);
-            if take_sqrt { var.sqrt() } else { var }
+            if take_sqrt {
+                var.sqrt()
+            } else {
+                var
+            }
         });
         let out_shape = reduced_shape(&shape, d, keepdim);
         (Tensor::from_buffer(Buffer::from_f64(values, self.dtype()), &out_shape), d, shape)
@@ -596,9 +685,14 @@ impl Tensor {
     pub fn var(&self) -> Tensor {
         let out = self.spread(false);
         // d var(x) = 2 (x - mean) / (n - 1)
-        record(out, "VarBackward0", &[Some(self)], &["self"], |_| vec![SavedTensor::input(self)], |s, g, _| {
-            vec![Some(var_backward(g, &s[0], None))]
-        })
+        record(
+            out,
+            "VarBackward0",
+            &[Some(self)],
+            &["self"],
+            |_| vec![SavedTensor::input(self)],
+            |s, g, _| vec![Some(var_backward(g, &s[0], None))],
+        )
     }
 
     /// Standard deviation of all elements, unbiased (`x.std()`, `StdBackward0`).
@@ -611,9 +705,14 @@ impl Tensor {
     pub fn std(&self) -> Tensor {
         let out = self.spread(true);
         // d std(x) = d var(x) / (2 std(x)), 0 where std(x) = 0
-        record(out, "StdBackward0", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], |s, g, _| {
-            vec![Some(var_backward(&std_to_var_grad(g, &s[1]), &s[0], None))]
-        })
+        record(
+            out,
+            "StdBackward0",
+            &[Some(self)],
+            &["self", "result"],
+            |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
+            |s, g, _| vec![Some(var_backward(&std_to_var_grad(g, &s[1]), &s[0], None))],
+        )
     }
 
     /// Variance along `dim`, unbiased (`x.var(dim, keepdim=...)`, `VarBackward0`).
@@ -625,10 +724,17 @@ impl Tensor {
     /// ```
     pub fn var_dim(&self, dim: isize, keepdim: bool) -> Tensor {
         let (out, d, shape) = self.spread_dim(dim, keepdim, false);
-        record(out, "VarBackward0", &[Some(self)], &["self"], |_| vec![SavedTensor::input(self)], move |s, g, _| {
-            let g = if keepdim || shape.len() <= 1 { g.clone() } else { g.unsqueeze(d as isize) };
-            vec![Some(var_backward(&g, &s[0], Some(d)))]
-        })
+        record(
+            out,
+            "VarBackward0",
+            &[Some(self)],
+            &["self"],
+            |_| vec![SavedTensor::input(self)],
+            move |s, g, _| {
+                let g = if keepdim || shape.len() <= 1 { g.clone() } else { g.unsqueeze(d as isize) };
+                vec![Some(var_backward(&g, &s[0], Some(d)))]
+            },
+        )
     }
 
     /// Standard deviation along `dim`, unbiased (`x.std(dim, keepdim=...)`, `StdBackward0`).
@@ -640,11 +746,19 @@ impl Tensor {
     /// ```
     pub fn std_dim(&self, dim: isize, keepdim: bool) -> Tensor {
         let (out, d, shape) = self.spread_dim(dim, keepdim, true);
-        record(out, "StdBackward0", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], move |s, g, _| {
-            let grad_var = std_to_var_grad(g, &s[1]);
-            let grad_var = if keepdim || shape.len() <= 1 { grad_var } else { grad_var.unsqueeze(d as isize) };
-            vec![Some(var_backward(&grad_var, &s[0], Some(d)))]
-        })
+        record(
+            out,
+            "StdBackward0",
+            &[Some(self)],
+            &["self", "result"],
+            |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
+            move |s, g, _| {
+                let grad_var = std_to_var_grad(g, &s[1]);
+                let grad_var =
+                    if keepdim || shape.len() <= 1 { grad_var } else { grad_var.unsqueeze(d as isize) };
+                vec![Some(var_backward(&grad_var, &s[0], Some(d)))]
+            },
+        )
     }
 
     /// Running sum along `dim` (`x.cumsum(dim)`, `CumsumBackward0`); integers and bools
@@ -693,12 +807,19 @@ impl Tensor {
             Tensor::from_buffer(Buffer::from_f64(out, dtype), &shape)
         };
         // d cumsum(x)_k / d x_j = 1 for k >= j: the gradient summed from the end
-        record(out, "CumsumBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            if g.numel() <= 1 || size == 1 {
-                return vec![Some(g.clone())];
-            }
-            vec![Some(g.flip_dim(d).cumsum(d as isize).flip_dim(d))]
-        })
+        record(
+            out,
+            "CumsumBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| {
+                if g.numel() <= 1 || size == 1 {
+                    return vec![Some(g.clone())];
+                }
+                vec![Some(g.flip_dim(d).cumsum(d as isize).flip_dim(d))]
+            },
+        )
     }
 
     /// The elements in reverse order along `dim` (torch's `flip`, `FlipBackward0`).
@@ -732,9 +853,14 @@ impl Tensor {
         check_norm_dtype(self);
         let out = Tensor::from_buffer(norm_values(self, &[self.numel()], 0, p), &[]);
         // d |x|_p, torch's norm_backward: by cases of p
-        record(out, "LinalgVectorNormBackward0", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], move |s, g, _| {
-            vec![norm_backward(g, &s[0], &s[1], p, None)]
-        })
+        record(
+            out,
+            "LinalgVectorNormBackward0",
+            &[Some(self)],
+            &["self", "result"],
+            |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
+            move |s, g, _| vec![norm_backward(g, &s[0], &s[1], p, None)],
+        )
     }
 
     /// The p-norm along `dim` (`x.norm(p, dim, keepdim)`, `LinalgVectorNormBackward0`).
@@ -749,14 +875,21 @@ impl Tensor {
         let shape = self.shape();
         let d = wrap_dim(dim, shape.len());
         let out = Tensor::from_buffer(norm_values(self, &shape, d, p), &reduced_shape(&shape, d, keepdim));
-        record(out, "LinalgVectorNormBackward0", &[Some(self)], &["self", "result"], |out| vec![SavedTensor::input(self), SavedTensor::output(out)], move |s, g, _| {
-            let (g, norm) = if keepdim || shape.is_empty() {
-                (g.clone(), s[1].clone())
-            } else {
-                (g.unsqueeze(d as isize), s[1].unsqueeze(d as isize))
-            };
-            vec![norm_backward(&g, &s[0], &norm, p, Some(d))]
-        })
+        record(
+            out,
+            "LinalgVectorNormBackward0",
+            &[Some(self)],
+            &["self", "result"],
+            |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
+            move |s, g, _| {
+                let (g, norm) = if keepdim || shape.is_empty() {
+                    (g.clone(), s[1].clone())
+                } else {
+                    (g.unsqueeze(d as isize), s[1].unsqueeze(d as isize))
+                };
+                vec![norm_backward(&g, &s[0], &norm, p, Some(d))]
+            },
+        )
     }
 }
 
@@ -862,8 +995,16 @@ fn var_backward(g: &Tensor, x: &Tensor, dim: Option<usize>) -> Tensor {
             let dof = x.numel() as f64 - 1.0;
             if dof <= 0.0 {
                 let mean = x.mean();
-                let nan = crate::factory::full_with(&x.shape(), f64::NAN, crate::factory::TensorOptions::default().dtype(x.dtype()));
-                let inf = crate::factory::full_with(&x.shape(), f64::INFINITY, crate::factory::TensorOptions::default().dtype(x.dtype()));
+                let nan = crate::factory::full_with(
+                    &x.shape(),
+                    f64::NAN,
+                    crate::factory::TensorOptions::default().dtype(x.dtype()),
+                );
+                let inf = crate::factory::full_with(
+                    &x.shape(),
+                    f64::INFINITY,
+                    crate::factory::TensorOptions::default().dtype(x.dtype()),
+                );
                 g.mul(&super::select::where_(&x.eq(&mean), &nan, &inf))
             } else {
                 g.mul(2.0 / dof).mul(&x.sub(&x.mean()))
@@ -875,7 +1016,10 @@ fn var_backward(g: &Tensor, x: &Tensor, dim: Option<usize>) -> Tensor {
 fn check_norm_dtype(t: &Tensor) {
     if !t.dtype().is_floating_point() {
         let name = if t.dtype() == DType::Bool { "Bool" } else { "Long" };
-        crate::raise!(NotImplementedError, "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {name}");
+        crate::raise!(
+            NotImplementedError,
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {name}"
+        );
     }
 }
 
@@ -938,7 +1082,13 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
 /// The p-norm of each lane along `dim`, in the tensor's dtype.
 fn norm_values(t: &Tensor, shape: &[usize], dim: usize, p: f64) -> Buffer {
     let lastdim = shape.is_empty() || dim + 1 == shape.len();
-    fn run<T: super::kernel::FloatElement>(t: &Tensor, shape: &[usize], dim: usize, p: f64, lastdim: bool) -> Vec<T> {
+    fn run<T: super::kernel::FloatElement>(
+        t: &Tensor,
+        shape: &[usize],
+        dim: usize,
+        p: f64,
+        lastdim: bool,
+    ) -> Vec<T> {
         let values = super::kernel::to_vec::<T>(t);
         let (outer, size, inner) = lanes(shape, dim);
         let mut out = Vec::with_capacity(outer * inner);
@@ -961,7 +1111,8 @@ fn norm_values(t: &Tensor, shape: &[usize], dim: usize, p: f64) -> Buffer {
 /// torch's `norm_backward` (FunctionsManual.cpp), case by case, in its operation order.
 /// `norm` and `g` already have the reduced dim re-inserted.
 fn norm_backward(g: &Tensor, x: &Tensor, norm: &Tensor, p: f64, dim: Option<usize>) -> Option<Tensor> {
-    let zero_where = |t: Tensor, cond: &Tensor| super::select::where_(cond, &crate::factory::zeros_like(&t), &t);
+    let zero_where =
+        |t: Tensor, cond: &Tensor| super::select::where_(cond, &crate::factory::zeros_like(&t), &t);
     if p == 0.0 {
         None
     } else if p == 1.0 {

@@ -46,7 +46,8 @@ pub fn where_(condition: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
         Buffer::Bool(v) => v,
         _ => unreachable!("cast to bool"),
     };
-    let out = Tensor::from_buffer(choose(&cond, values_as(a, &shape, dtype), values_as(b, &shape, dtype)), &shape);
+    let out =
+        Tensor::from_buffer(choose(&cond, values_as(a, &shape, dtype), values_as(b, &shape, dtype)), &shape);
     let (da, db) = (a.dtype(), b.dtype());
     // d where(c, a, b) = grad where c for a, grad where not c for b (selected, never multiplied)
     record(
@@ -68,8 +69,12 @@ pub fn where_(condition: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
 impl Tensor {
     fn float_test(&self, f32_test: fn(f32) -> bool, f64_test: fn(f64) -> bool, integers: bool) -> Tensor {
         let values = match self.dtype() {
-            DType::Float32 => super::kernel::with_slice(self, |s: &[f32]| s.iter().map(|&x| f32_test(x)).collect()),
-            DType::Float64 => super::kernel::with_slice(self, |s: &[f64]| s.iter().map(|&x| f64_test(x)).collect()),
+            DType::Float32 => {
+                super::kernel::with_slice(self, |s: &[f32]| s.iter().map(|&x| f32_test(x)).collect())
+            }
+            DType::Float64 => {
+                super::kernel::with_slice(self, |s: &[f64]| s.iter().map(|&x| f64_test(x)).collect())
+            }
             _ => vec![integers; self.numel()],
         };
         Tensor::from_bools(values, &self.shape())

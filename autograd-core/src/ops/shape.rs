@@ -24,7 +24,11 @@ pub(crate) fn wrap_dim(dim: isize, rank: usize) -> usize {
             dim
         );
     }
-    if dim < 0 { (dim + rank_i) as usize } else { dim as usize }
+    if dim < 0 {
+        (dim + rank_i) as usize
+    } else {
+        dim as usize
+    }
 }
 
 /// Resolves a requested shape with at most one `-1`.
@@ -32,7 +36,8 @@ pub(crate) fn wrap_dim(dim: isize, rank: usize) -> usize {
 fn infer_shape(requested: &[isize], total: usize) -> Vec<usize> {
     let known: usize = requested.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
     let unknown = requested.iter().filter(|&&d| d == -1).count();
-    let shape_text = || format!("[{}]", requested.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+    let shape_text =
+        || format!("[{}]", requested.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
     if unknown > 1 {
         crate::raise!("only one dimension can be inferred");
     }
@@ -47,7 +52,17 @@ fn infer_shape(requested: &[isize], total: usize) -> Vec<usize> {
     }
     let shape: Vec<usize> = requested
         .iter()
-        .map(|&d| if d == -1 { if known == 0 { 0 } else { total / known } } else { d as usize })
+        .map(|&d| {
+            if d == -1 {
+                if known == 0 {
+                    0
+                } else {
+                    total / known
+                }
+            } else {
+                d as usize
+            }
+        })
         .collect();
     if numel(&shape) != total || (unknown == 1 && known != 0 && total % known != 0) {
         crate::raise!("shape '{}' is invalid for input of size {}", shape_text(), total);
@@ -96,7 +111,14 @@ impl Tensor {
             let view = Layout { shape: new_shape, strides, offset: layout.offset };
             let out = self.view_with_layout(view);
             // d reshape(x) = the gradient reshaped back
-            return record(out, "ReshapeAliasBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))]);
+            return record(
+                out,
+                "ReshapeAliasBackward0",
+                &[Some(self)],
+                &[],
+                |_| vec![],
+                move |_, g, _| vec![Some(g.reshape(&input_shape))],
+            );
         }
         self.deep_clone().unsafe_view(&new_shape)
     }
@@ -104,7 +126,11 @@ impl Tensor {
     /// A contiguous tensor's view with a new shape, recorded as `name`.
     fn view_as_shape(&self, new_shape: Vec<usize>, name: &'static str) -> Tensor {
         let input_shape = self.shape();
-        let layout = Layout { strides: contiguous_strides(&new_shape), shape: new_shape, offset: self.layout().offset };
+        let layout = Layout {
+            strides: contiguous_strides(&new_shape),
+            shape: new_shape,
+            offset: self.layout().offset,
+        };
         let out = self.view_with_layout(layout);
         // d view(x) = the gradient reshaped back
         record(out, name, &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
@@ -116,10 +142,18 @@ impl Tensor {
         let input_shape = self.shape();
         let data = self.read_data();
         debug_assert!(data.layout.is_contiguous());
-        let layout = Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: data.layout.offset };
+        let layout =
+            Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: data.layout.offset };
         let out = Tensor::from_parts(data.storage, layout, data.dtype);
         // d _unsafe_view(x) = the gradient reshaped back
-        record(out, "UnsafeViewBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+        record(
+            out,
+            "UnsafeViewBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.reshape(&input_shape))],
+        )
     }
 
     /// `x.view(shape)`: like [`Tensor::reshape`] but never copies (`ViewBackward0`); panics
@@ -141,7 +175,14 @@ impl Tensor {
         };
         let out = self.view_with_layout(Layout { shape: new_shape, strides, offset: layout.offset });
         // d view(x) = the gradient reshaped back
-        record(out, "ViewBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+        record(
+            out,
+            "ViewBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.reshape(&input_shape))],
+        )
     }
 
     /// All elements in one dimension.
@@ -162,7 +203,11 @@ impl Tensor {
         }
         let layout = self.layout();
         let layout = if rank == 2 {
-            Layout { shape: vec![layout.shape[1], layout.shape[0]], strides: vec![layout.strides[1], layout.strides[0]], offset: layout.offset }
+            Layout {
+                shape: vec![layout.shape[1], layout.shape[0]],
+                strides: vec![layout.strides[1], layout.strides[0]],
+                offset: layout.offset,
+            }
         } else {
             layout
         };
@@ -191,9 +236,14 @@ impl Tensor {
         }
         let out = self.view_with_layout(layout);
         // d transpose(x) = transpose(grad)
-        record(out, "TransposeBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| {
-            vec![Some(g.transpose(a as isize, b as isize))]
-        })
+        record(
+            out,
+            "TransposeBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.transpose(a as isize, b as isize))],
+        )
     }
 
     /// Reorders dims (`PermuteBackward0`).
@@ -224,7 +274,14 @@ impl Tensor {
             inverse[d] = i as isize;
         }
         // d permute(x) = grad permuted back
-        record(out, "PermuteBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.permute(&inverse))])
+        record(
+            out,
+            "PermuteBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.permute(&inverse))],
+        )
     }
 
     /// Inserts a dim of size 1 (`UnsqueezeBackward0`).
@@ -238,7 +295,14 @@ impl Tensor {
         layout.strides.insert(d, stride);
         let out = self.view_with_layout(layout);
         // d unsqueeze(x) = grad with the dim removed
-        record(out, "UnsqueezeBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.squeeze_dim(d as isize))])
+        record(
+            out,
+            "UnsqueezeBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.squeeze_dim(d as isize))],
+        )
     }
 
     /// Removes every dim of size 1 (`SqueezeBackward0`).
@@ -252,7 +316,14 @@ impl Tensor {
             offset: layout.offset,
         };
         let out = self.view_with_layout(new);
-        record(out, "SqueezeBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+        record(
+            out,
+            "SqueezeBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.reshape(&input_shape))],
+        )
     }
 
     /// Removes one dim if it has size 1 (`SqueezeBackward1`).
@@ -266,7 +337,14 @@ impl Tensor {
             layout.strides.remove(d);
         }
         let out = self.view_with_layout(layout);
-        record(out, "SqueezeBackward1", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.reshape(&input_shape))])
+        record(
+            out,
+            "SqueezeBackward1",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.reshape(&input_shape))],
+        )
     }
 
     /// Broadcasts to a larger shape without copying (`ExpandBackward0`); `-1` keeps a dim.
@@ -312,9 +390,17 @@ impl Tensor {
         if new_shape == input_shape {
             return self.clone();
         }
-        let out = self.view_with_layout(Layout { shape: new_shape, strides: new_strides, offset: layout.offset });
+        let out =
+            self.view_with_layout(Layout { shape: new_shape, strides: new_strides, offset: layout.offset });
         // d expand(x) = grad summed over the broadcast dims
-        record(out, "ExpandBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.sum_to_size(&input_shape))])
+        record(
+            out,
+            "ExpandBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.sum_to_size(&input_shape))],
+        )
     }
 
     /// A copy with its own storage (PyTorch's `x.clone()`, `CloneBackward0`). Rust's
@@ -328,7 +414,11 @@ impl Tensor {
 
     /// The same tensor if contiguous, else a contiguous copy (`CloneBackward0`).
     pub fn contiguous(&self) -> Tensor {
-        if self.is_contiguous() { self.clone() } else { self.deep_clone() }
+        if self.is_contiguous() {
+            self.clone()
+        } else {
+            self.deep_clone()
+        }
     }
 
     /// A contiguous copy of the values, no history.
@@ -336,12 +426,16 @@ impl Tensor {
         Tensor::from_buffer(self.contiguous_buffer(), &self.shape())
     }
 
-
     /// Takes this tensor as a stored gradient: reuses its memory when nobody else holds it,
     /// copies otherwise.
     pub(crate) fn into_owned_detached(self) -> Tensor {
         let unique = Arc::strong_count(&self.0) == 1
-            && self.with_data(|d| Arc::strong_count(&d.storage) == 1 && d.layout.is_contiguous() && d.layout.offset == 0 && d.storage.read().len() == d.layout.numel())
+            && self.with_data(|d| {
+                Arc::strong_count(&d.storage) == 1
+                    && d.layout.is_contiguous()
+                    && d.layout.offset == 0
+                    && d.storage.read().len() == d.layout.numel()
+            })
             && self.grad_fn().is_none();
         if unique {
             self.meta().view = None;
@@ -360,7 +454,14 @@ impl Tensor {
         let out = Tensor::from_buffer(buffer, &self.shape());
         let source = self.dtype();
         // d to(x) = grad converted back
-        record(out, "ToCopyBackward0", &[Some(self)], &[], |_| vec![], move |_, g, _| vec![Some(g.to_dtype(source))])
+        record(
+            out,
+            "ToCopyBackward0",
+            &[Some(self)],
+            &[],
+            |_| vec![],
+            move |_, g, _| vec![Some(g.to_dtype(source))],
+        )
     }
 
     /// `x.double()`: float64.
@@ -426,18 +527,25 @@ pub fn cat(tensors: &[&Tensor], dim: isize) -> Tensor {
     let sizes: Vec<usize> = tensors.iter().map(|t| t.shape()[d]).collect();
     let inputs: Vec<Option<&Tensor>> = tensors.iter().map(|t| Some(*t)).collect();
     // d cat(xs) = the matching slice of grad for each input
-    record(out, "CatBackward0", &inputs, &[], |_| vec![], move |_, g, needs| {
-        let mut start = 0;
-        sizes
-            .iter()
-            .zip(needs)
-            .map(|(&size, &need)| {
-                let part = need.then(|| g.narrow(d as isize, start, size));
-                start += size;
-                part
-            })
-            .collect()
-    })
+    record(
+        out,
+        "CatBackward0",
+        &inputs,
+        &[],
+        |_| vec![],
+        move |_, g, needs| {
+            let mut start = 0;
+            sizes
+                .iter()
+                .zip(needs)
+                .map(|(&size, &need)| {
+                    let part = need.then(|| g.narrow(d as isize, start, size));
+                    start += size;
+                    part
+                })
+                .collect()
+        },
+    )
 }
 
 /// Joins tensors along a new dim (`torch.stack`, `StackBackward0`).
@@ -455,22 +563,31 @@ pub fn stack(tensors: &[&Tensor], dim: isize) -> Tensor {
     }
     let rank = tensors[0].dim();
     let d = wrap_dim(dim, rank + 1);
-    let unsqueezed: Vec<Tensor> = crate::autograd::grad_mode::no_grad(|| tensors.iter().map(|t| t.unsqueeze(d as isize)).collect());
+    let unsqueezed: Vec<Tensor> =
+        crate::autograd::grad_mode::no_grad(|| tensors.iter().map(|t| t.unsqueeze(d as isize)).collect());
     let refs: Vec<&Tensor> = unsqueezed.iter().collect();
     let joined = crate::autograd::grad_mode::no_grad(|| cat(&refs, d as isize));
     let out = joined.detach();
     let inputs: Vec<Option<&Tensor>> = tensors.iter().map(|t| Some(*t)).collect();
     let count = tensors.len();
     // d stack(xs) = grad selected along the new dim for each input
-    record(out, "StackBackward0", &inputs, &[], |_| vec![], move |_, g, needs| {
-        (0..count).map(|i| needs[i].then(|| g.select(d as isize, i as isize))).collect()
-    })
+    record(
+        out,
+        "StackBackward0",
+        &inputs,
+        &[],
+        |_| vec![],
+        move |_, g, needs| (0..count).map(|i| needs[i].then(|| g.select(d as isize, i as isize))).collect(),
+    )
 }
-
 
 /// The strides that show a tensor of `old_shape`/`old_strides` as `new_shape` without copying,
 /// or `None` when no view can (torch's `computeStride`).
-pub(crate) fn compute_stride(old_shape: &[usize], old_strides: &[usize], new_shape: &[usize]) -> Option<Vec<usize>> {
+pub(crate) fn compute_stride(
+    old_shape: &[usize],
+    old_strides: &[usize],
+    new_shape: &[usize],
+) -> Option<Vec<usize>> {
     if old_shape.is_empty() {
         return Some(vec![1; new_shape.len()]);
     }
@@ -481,7 +598,8 @@ pub(crate) fn compute_stride(old_shape: &[usize], old_strides: &[usize], new_sha
     let mut new_strides = vec![0usize; new_shape.len()];
     if total == 0 {
         for d in (0..new_shape.len()).rev() {
-            new_strides[d] = if d + 1 == new_shape.len() { 1 } else { new_shape[d + 1].max(1) * new_strides[d + 1] };
+            new_strides[d] =
+                if d + 1 == new_shape.len() { 1 } else { new_shape[d + 1].max(1) * new_strides[d + 1] };
         }
         return Some(new_strides);
     }
@@ -491,7 +609,8 @@ pub(crate) fn compute_stride(old_shape: &[usize], old_strides: &[usize], new_sha
     for tensor_d in (0..old_shape.len()).rev() {
         tensor_numel *= old_shape[tensor_d];
         let chunk_ends = tensor_d == 0
-            || (old_shape[tensor_d - 1] != 1 && old_strides[tensor_d - 1] != tensor_numel * chunk_base_stride);
+            || (old_shape[tensor_d - 1] != 1
+                && old_strides[tensor_d - 1] != tensor_numel * chunk_base_stride);
         if chunk_ends {
             while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
                 new_strides[view_d as usize] = view_numel * chunk_base_stride;

@@ -252,7 +252,8 @@ fn backward_values<T: SoftmaxFloat>(g: &[T], y: &[T], shape: &[usize], dim: usiz
                     }
                 });
             } else {
-                let sum = with_fma(|| (0..size).fold(T::from_f64(0.0), |acc, k| g[at(k)].mul_add(y[at(k)], acc)));
+                let sum =
+                    with_fma(|| (0..size).fold(T::from_f64(0.0), |acc, k| g[at(k)].mul_add(y[at(k)], acc)));
                 for k in 0..size {
                     out[at(k)] = y[at(k)] * (g[at(k)] - sum);
                 }

@@ -120,7 +120,13 @@ fn add_into<T: SumElement>(acc: &mut [T], values: &[T]) {
 
 /// The sums of the tensor `data[offset + Σ index·stride]` (shape `shape`, strides in
 /// elements) over the dims where `reduce` is true, in row-major order of the kept dims.
-pub(crate) fn torch_sum<T: SumElement>(data: &[T], offset: usize, shape: &[usize], strides: &[usize], reduce: &[bool]) -> Vec<T> {
+pub(crate) fn torch_sum<T: SumElement>(
+    data: &[T],
+    offset: usize,
+    shape: &[usize],
+    strides: &[usize],
+    reduce: &[bool],
+) -> Vec<T> {
     let out_shape: Vec<usize> = shape.iter().zip(reduce).filter(|(_, &r)| !r).map(|(&s, _)| s).collect();
     let out_len: usize = out_shape.iter().product();
     if shape.contains(&0) {
@@ -201,8 +207,11 @@ pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usi
         return (0..n).map(|i| i < vectorized).collect();
     }
     // (size, input stride, row-major stride), innermost first, size-1 dims dropped
-    let mut dims: Vec<(usize, usize, usize)> =
-        (0..shape.len()).rev().filter(|&d| shape[d] != 1).map(|d| (shape[d], strides[d], row_major[d])).collect();
+    let mut dims: Vec<(usize, usize, usize)> = (0..shape.len())
+        .rev()
+        .filter(|&d| shape[d] != 1)
+        .map(|d| (shape[d], strides[d], row_major[d]))
+        .collect();
     // `reorder_dimensions` with the input as the only operand that decides: smaller strides
     // inner, broadcast dims undecided, equal strides put the smaller size inner
     let should_swap = |a: (usize, usize, usize), b: (usize, usize, usize)| -> i32 {
@@ -327,7 +336,14 @@ fn coalesce(dims: Vec<Dim>) -> Vec<Dim> {
 
 /// torch's 2-D loop of `cascade_sum` over `d0` (inner) and `d1`, adding each partial sum into
 /// the output with `store(position, value)`.
-fn loop_2d<T: SumElement>(data: &[T], in_base: usize, out_base: usize, d0: Dim, d1: Dim, store: &impl Fn(usize, T)) {
+fn loop_2d<T: SumElement>(
+    data: &[T],
+    in_base: usize,
+    out_base: usize,
+    d0: Dim,
+    d1: Dim,
+    store: &impl Fn(usize, T),
+) {
     // the reduced dim first
     let (d0, d1) = if d0.out != 0 && d1.out == 0 { (d1, d0) } else { (d0, d1) };
     let at = |i: usize, j: usize| data[in_base + i * d0.input + j * d1.input];
@@ -351,7 +367,8 @@ fn loop_2d<T: SumElement>(data: &[T], in_base: usize, out_base: usize, d0: Dim, 
         let vectors = size0 / lanes;
         for j in 0..size1 {
             let row = &data[in_base + j * d1.input..][..size0];
-            let lane_sums = row_sum(lanes, vectors, &|v, acc: &mut [T]| add_into(acc, &row[v * lanes..][..lanes]));
+            let lane_sums =
+                row_sum(lanes, vectors, &|v, acc: &mut [T]| add_into(acc, &row[v * lanes..][..lanes]));
             let mut total = T::ZERO;
             for &x in &row[vectors * lanes..] {
                 total = total + x;
@@ -364,10 +381,13 @@ fn loop_2d<T: SumElement>(data: &[T], in_base: usize, out_base: usize, d0: Dim, 
     } else if d1.input == 1 && size1 >= lanes {
         // contiguous kept dim (`vectorized_outer_sum`): lanes across columns, four registers
         // at once, then one register at a time, then single columns
-        let columns = |j: usize, width: usize| move |i: usize, acc: &mut [T]| add_into(acc, &data[in_base + i * d0.input + j..][..width]);
+        let columns = |j: usize, width: usize| {
+            move |i: usize, acc: &mut [T]| add_into(acc, &data[in_base + i * d0.input + j..][..width])
+        };
         let mut j = 0;
         while j + ILP * lanes <= size1 {
-            for (c, s) in multi_row_sum(ILP * lanes, size0, &columns(j, ILP * lanes)).into_iter().enumerate() {
+            for (c, s) in multi_row_sum(ILP * lanes, size0, &columns(j, ILP * lanes)).into_iter().enumerate()
+            {
                 store(out_at(j + c), s);
             }
             j += ILP * lanes;

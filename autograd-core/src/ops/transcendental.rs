@@ -53,7 +53,9 @@ macro_rules! fma_dispatch {
 }
 
 /// The float operations the double-word helpers need, for `f32` and `f64`.
-trait Fp: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self> {
+trait Fp:
+    Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self>
+{
     const ONE: Self;
     /// `self * b + c` with one rounding.
     fn fma(self, b: Self, c: Self) -> Self;
@@ -1108,7 +1110,22 @@ mod tests {
 
     /// Inputs of every kind: special values, both signs, many magnitudes.
     fn inputs_f64() -> Vec<f64> {
-        let mut x = vec![0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MIN_POSITIVE, 1e-310, f64::MAX, 0.0625, 124.9, 125.0, 19.0, 20.0, 20.1];
+        let mut x = vec![
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            1e-310,
+            f64::MAX,
+            0.0625,
+            124.9,
+            125.0,
+            19.0,
+            20.0,
+            20.1,
+        ];
         let mut state = 0x1234_5678_9abc_def0u64;
         for i in 0..20000 {
             state ^= state << 13;
@@ -1128,13 +1145,19 @@ mod tests {
         let same32 = |a: &[f32], f: fn(f32) -> f32, name: &str| {
             for (&v, &o) in x32.iter().zip(a) {
                 let e = f(v);
-                assert!(e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()), "{name}({v:e}): slice {o:e}, element {e:e}");
+                assert!(
+                    e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()),
+                    "{name}({v:e}): slice {o:e}, element {e:e}"
+                );
             }
         };
         let same64 = |a: &[f64], f: fn(f64) -> f64, name: &str| {
             for (&v, &o) in x64.iter().zip(a) {
                 let e = f(v);
-                assert!(e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()), "{name}({v:e}): slice {o:e}, element {e:e}");
+                assert!(
+                    e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()),
+                    "{name}({v:e}): slice {o:e}, element {e:e}"
+                );
             }
         };
         let mut out32 = vec![0.0f32; x32.len()];

@@ -69,7 +69,8 @@ fn small_values(t: &Tensor) -> Option<String> {
 }
 
 fn tensor_lines(t: &Tensor) -> Vec<String> {
-    let mut lines = vec![format!("{} {}", shape_tuple(&t.shape()), t.dtype().torch_name().trim_start_matches("torch."))];
+    let mut lines =
+        vec![format!("{} {}", shape_tuple(&t.shape()), t.dtype().torch_name().trim_start_matches("torch."))];
     if let Some(values) = small_values(t) {
         lines.push(values);
     }
@@ -140,7 +141,14 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
             (false, true) => "result",
         };
         let grad = if leaf { Some(leaf_grad(t)) } else { None };
-        items.push(GraphItem { kind: Kind::Output, title: title.into(), lines: tensor_lines(t), grad, step: None, owner: None });
+        items.push(GraphItem {
+            kind: Kind::Output,
+            title: title.into(),
+            lines: tensor_lines(t),
+            grad,
+            step: None,
+            owner: None,
+        });
     }
     let Some(root) = root else {
         return GraphModel { items, edges, summary: None, forward };
@@ -187,7 +195,14 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
     if !forward {
         for (i, node) in nodes.iter().enumerate() {
             for (name, tensor) in node.saved_tensors() {
-                items.push(GraphItem { kind: Kind::Saved, title: format!("saved {name}"), lines: tensor_lines(&tensor), grad: None, step: None, owner: Some(base + i) });
+                items.push(GraphItem {
+                    kind: Kind::Saved,
+                    title: format!("saved {name}"),
+                    lines: tensor_lines(&tensor),
+                    grad: None,
+                    step: None,
+                    owner: Some(base + i),
+                });
             }
         }
     }

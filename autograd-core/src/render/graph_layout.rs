@@ -52,7 +52,11 @@ pub fn layout(boxes: &[LayoutBox], edges: &[(usize, usize)], margin: f64, flip: 
     let n = boxes.len();
     let main: Vec<usize> = (0..n).filter(|&i| boxes[i].owner.is_none()).collect();
     // satellites take no part in levels or ordering
-    let main_edges: Vec<(usize, usize)> = edges.iter().copied().filter(|&(a, b)| boxes[a].owner.is_none() && boxes[b].owner.is_none() && a != b).collect();
+    let main_edges: Vec<(usize, usize)> = edges
+        .iter()
+        .copied()
+        .filter(|&(a, b)| boxes[a].owner.is_none() && boxes[b].owner.is_none() && a != b)
+        .collect();
     let mut parents: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
     for &(a, b) in &main_edges {
@@ -78,14 +82,19 @@ pub fn layout(boxes: &[LayoutBox], edges: &[(usize, usize)], margin: f64, flip: 
     renumber(&rows, &mut pos);
     for sweep in 0..SWEEPS {
         let down = sweep % 2 == 0;
-        let order: Vec<usize> = if down { (1..levels).collect() } else { (0..levels.saturating_sub(1)).rev().collect() };
+        let order: Vec<usize> =
+            if down { (1..levels).collect() } else { (0..levels.saturating_sub(1)).rev().collect() };
         for r in order {
             let neighbours = if down { &parents } else { &children };
             let mut keyed: Vec<(f64, usize)> = rows[r]
                 .iter()
                 .map(|&i| {
                     let ns = &neighbours[i];
-                    let key = if ns.is_empty() { pos[i] } else { ns.iter().map(|&j| pos[j]).sum::<f64>() / ns.len() as f64 };
+                    let key = if ns.is_empty() {
+                        pos[i]
+                    } else {
+                        ns.iter().map(|&j| pos[j]).sum::<f64>() / ns.len() as f64
+                    };
                     (key, i)
                 })
                 .collect();
@@ -103,7 +112,9 @@ pub fn layout(boxes: &[LayoutBox], edges: &[(usize, usize)], margin: f64, flip: 
             satellites[o].push(i);
         }
     }
-    let block_width = |i: usize| boxes[i].width + satellites[i].iter().map(|&s| SATELLITE_GAP + boxes[s].width).sum::<f64>();
+    let block_width = |i: usize| {
+        boxes[i].width + satellites[i].iter().map(|&s| SATELLITE_GAP + boxes[s].width).sum::<f64>()
+    };
     // x: each box as close as it can get under the centre of the boxes that lead to it
     let mut centre = vec![0.0f64; n];
     let mut left = vec![0.0f64; n];
@@ -113,7 +124,8 @@ pub fn layout(boxes: &[LayoutBox], edges: &[(usize, usize)], margin: f64, flip: 
             let wanted = if parents[i].is_empty() {
                 next_free.max(0.0)
             } else {
-                parents[i].iter().map(|&p| centre[p]).sum::<f64>() / parents[i].len() as f64 - boxes[i].width / 2.0
+                parents[i].iter().map(|&p| centre[p]).sum::<f64>() / parents[i].len() as f64
+                    - boxes[i].width / 2.0
             };
             let x = if next_free.is_finite() { wanted.max(next_free) } else { wanted };
             left[i] = x;
@@ -124,7 +136,12 @@ pub fn layout(boxes: &[LayoutBox], edges: &[(usize, usize)], margin: f64, flip: 
     // y: levels stacked, each as tall as its tallest box
     let heights: Vec<f64> = rows
         .iter()
-        .map(|row| row.iter().flat_map(|&i| std::iter::once(i).chain(satellites[i].iter().copied())).map(|i| boxes[i].height).fold(0.0, f64::max))
+        .map(|row| {
+            row.iter()
+                .flat_map(|&i| std::iter::once(i).chain(satellites[i].iter().copied()))
+                .map(|i| boxes[i].height)
+                .fold(0.0, f64::max)
+        })
         .collect();
     let mut tops = vec![0.0f64; levels];
     let mut y = margin;

@@ -203,7 +203,8 @@ pub fn render(model: &GraphModel, title: &str) -> String {
     for &(a, b) in &model.edges {
         let ((ax, ay, aw, ah), (bx, by, bw, bh)) = (at(a), at(b));
         // always from the upper box's bottom to the lower box's top
-        let (upper, lower) = if ay < by { ((ax, ay, aw, ah), (bx, by, bw)) } else { ((bx, by, bw, bh), (ax, ay, aw)) };
+        let (upper, lower) =
+            if ay < by { ((ax, ay, aw, ah), (bx, by, bw)) } else { ((bx, by, bw, bh), (ax, ay, aw)) };
         draw_edge(&mut svg, (upper.0 + upper.2 / 2.0, upper.1 + upper.3), (lower.0 + lower.2 / 2.0, lower.1));
     }
     for (i, item) in model.items.iter().enumerate() {
@@ -233,7 +234,8 @@ fn render_summary(summary: &Summary, forward: bool, title: &str) -> String {
     let label_w = shown.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(8) as f64 * CHAR_W;
     let bar_max = 260.0;
     let width = (MARGIN * 2.0 + label_w + bar_max + 90.0).max(520.0);
-    let height = 86.0 + shown.len() as f64 * 20.0 + if summary.counts.len() > shown.len() { 18.0 } else { 0.0 };
+    let height =
+        86.0 + shown.len() as f64 * 20.0 + if summary.counts.len() > shown.len() { 18.0 } else { 0.0 };
     let mut svg = svg_open(width, height, title);
     let view = if forward { "Forward" } else { "Backward" };
     let _ = write!(

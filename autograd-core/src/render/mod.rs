@@ -75,7 +75,8 @@ pub fn display(value: &dyn NotebookDisplay) {
         }
         return;
     }
-    let fields: Vec<String> = bundle.iter().map(|(m, c)| format!("{}:{}", json_string(m), json_string(c))).collect();
+    let fields: Vec<String> =
+        bundle.iter().map(|(m, c)| format!("{}:{}", json_string(m), json_string(c))).collect();
     println!("{DISPLAY_MARKER}{{{}}}", fields.join(","));
 }
 
@@ -101,7 +102,26 @@ fn picture_html(svg: &str, title: &str) -> String {
     let mut url = String::with_capacity(svg.len() + svg.len() / 4);
     for b in svg.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b' ' | b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'(' | b')' | b',' | b'=' | b':' | b'/' | b';' | b'+' | b'@' | b'\'' => url.push(b as char),
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b' '
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'~'
+            | b'*'
+            | b'('
+            | b')'
+            | b','
+            | b'='
+            | b':'
+            | b'/'
+            | b';'
+            | b'+'
+            | b'@'
+            | b'\'' => url.push(b as char),
             _ => url.push_str(&format!("%{b:02X}")),
         }
     }
@@ -144,7 +164,10 @@ impl GraphPicture {
             (None, None) => String::new(),
         };
         let view = if forward { "forward" } else { "backward" };
-        GraphPicture { model: graph::build(node.as_ref(), tensor.as_ref(), forward), title: format!("{view} graph of {start}") }
+        GraphPicture {
+            model: graph::build(node.as_ref(), tensor.as_ref(), forward),
+            title: format!("{view} graph of {start}"),
+        }
     }
 
     /// The SVG document.

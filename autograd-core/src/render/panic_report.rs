@@ -34,7 +34,10 @@ pub fn report_panics_to_the_kernel() {
             if crate::error::panics_are_held() {
                 return; // raised again from the caller's line (error::at_caller)
             }
-            let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_default();
             let line = panic_line(&location, &panic_message(info.payload()), error_type(info.payload()));
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(line.as_bytes());
@@ -77,7 +80,11 @@ mod tests {
 
     #[test]
     fn a_panic_is_one_line_of_json_after_the_marker() {
-        let line = panic_line("src/lib.rs:3:5", "shape '[2]' is invalid for input of size 3\n\"quoted\"", Some("RuntimeError"));
+        let line = panic_line(
+            "src/lib.rs:3:5",
+            "shape '[2]' is invalid for input of size 3\n\"quoted\"",
+            Some("RuntimeError"),
+        );
         assert_eq!(
             line,
             "\u{1}AUTOGRAD_PANIC {\"location\":\"src/lib.rs:3:5\",\"message\":\"shape '[2]' is invalid for input of size 3\\n\\\"quoted\\\"\",\"type\":\"RuntimeError\"}\n"

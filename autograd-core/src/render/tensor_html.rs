@@ -66,9 +66,11 @@ fn leading_indices(p: &PrintedElements, dims: usize) -> Vec<Option<Vec<usize>>> 
 
 /// One 2-D (or 1-D, as a single row) table at the given leading index.
 fn grid(p: &PrintedElements, prefix: &[usize], rank: usize, shade: &Shade) -> String {
-    let rows: Vec<Option<usize>> = if rank - prefix.len() == 2 { p.shown(rank - 2) } else { vec![Some(usize::MAX)] };
+    let rows: Vec<Option<usize>> =
+        if rank - prefix.len() == 2 { p.shown(rank - 2) } else { vec![Some(usize::MAX)] };
     let cols = p.shown(rank - 1);
-    let mut html = String::from("<table style=\"border-collapse:collapse;font:12px monospace;margin:2px 0 6px 0\">");
+    let mut html =
+        String::from("<table style=\"border-collapse:collapse;font:12px monospace;margin:2px 0 6px 0\">");
     for row in rows {
         html.push_str("<tr>");
         for col in &cols {
@@ -120,12 +122,17 @@ pub fn tensor_html(t: &Tensor) -> String {
             let lead = rank.saturating_sub(2);
             for prefix in leading_indices(&p, lead) {
                 match prefix {
-                    None => html.push_str("<div style=\"font:12px monospace;color:#888;margin-left:8px\">⋮</div>"),
+                    None => {
+                        html.push_str("<div style=\"font:12px monospace;color:#888;margin-left:8px\">⋮</div>")
+                    }
                     Some(prefix) => {
                         if lead > 0 {
                             let mut label: Vec<String> = prefix.iter().map(|i| i.to_string()).collect();
                             label.extend(std::iter::repeat(":".to_string()).take(rank - lead));
-                            html.push_str(&format!("<div style=\"font:11px monospace;color:#555\">[{}]</div>", label.join(", ")));
+                            html.push_str(&format!(
+                                "<div style=\"font:11px monospace;color:#555\">[{}]</div>",
+                                label.join(", ")
+                            ));
                         }
                         html.push_str(&grid(&p, &prefix, rank, &shade));
                     }

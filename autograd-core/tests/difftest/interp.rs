@@ -24,7 +24,6 @@ fn unsupported(what: &str) -> ! {
     std::panic::panic_any(Unsupported(what.to_string()))
 }
 
-
 /// `torch.where(cond, a, b)` (`where` is a Rust keyword).
 fn api_where(cond: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
     where_(cond, a, b)
@@ -352,7 +351,8 @@ fn exec(env: &mut Env, s: &Value) {
         "reduce2" => {
             let a = env.var(s, "a");
             let (dim, keepdim) = (int(&s["dim"]), s["keepdim"].as_bool() == Some(true));
-            let (v, i) = if str_of(s, "fn") == "max" { a.max_dim(dim, keepdim) } else { a.min_dim(dim, keepdim) };
+            let (v, i) =
+                if str_of(s, "fn") == "max" { a.max_dim(dim, keepdim) } else { a.min_dim(dim, keepdim) };
             let outs = s["out"].as_array().expect("difftest: outs");
             env.vars.insert(outs[0].as_str().expect("difftest: out").to_string(), v);
             env.vars.insert(outs[1].as_str().expect("difftest: out").to_string(), i);
