@@ -9,7 +9,8 @@
 //! 4. `(m1 @ m2).mean().backward()` on 512x512 float32;
 //! 7. the transcendental functions on 1000x1000 float32 and float64: `exp`, `log`, `sin`, `cos`,
 //!    `tanh`, `sigmoid` forward, `log_softmax` forward and backward;
-//! then the resident memory across a million-step gradient-descent loop (must stay flat).
+//!
+//! Then the resident memory across a million-step gradient-descent loop (must stay flat).
 
 use std::time::Instant;
 

@@ -135,7 +135,7 @@ struct ResetOnExit;
 
 impl Drop for ResetOnExit {
     fn drop(&mut self) {
-        if let Some(threads) = shared().threads.lock().ok() {
+        if let Ok(threads) = shared().threads.lock() {
             if let Some(state) = threads.get(&os_thread_id()) {
                 state.grad_enabled.store(true, Ordering::Relaxed);
             }

@@ -97,7 +97,7 @@ impl fmt::Display for NdArray {
                 let values: Vec<f64> = match self {
                     NdArray::F32(a) => a
                         .iter()
-                        .map(|&v| v as f32 as f64)
+                        .map(|&v| v as f64)
                         .map(|v| format!("{}", v as f32).parse::<f64>().unwrap_or(v))
                         .collect(),
                     _ => self.to_f64().iter().copied().collect(),

@@ -118,7 +118,7 @@ impl Generator {
         for start in (0..=n - 16).step_by(16) {
             box_muller_block_f32(&mut data[start..start + 16]);
         }
-        if n % 16 != 0 {
+        if !n.is_multiple_of(16) {
             let tail = n - 16;
             for value in &mut data[tail..] {
                 *value = self.uniform_f32();
@@ -137,7 +137,7 @@ impl Generator {
         for start in (0..=n - 16).step_by(16) {
             box_muller_block_f64(&mut data[start..start + 16]);
         }
-        if n % 16 != 0 {
+        if !n.is_multiple_of(16) {
             let tail = n - 16;
             for value in &mut data[tail..] {
                 *value = self.uniform_f64();
@@ -183,6 +183,9 @@ fn box_muller_block_f32(block: &mut [f32]) {
 }
 
 /// Cephes' single-precision natural log, in the exact operation order of torch's AVX build.
+// The constants keep Cephes' decimal spelling (rounded to f32 by the compiler), so they can be
+// checked against the source they come from.
+#[allow(clippy::excessive_precision, clippy::approx_constant)]
 fn log_ps(x: f32) -> f32 {
     const P: [f32; 9] = [
         7.037_683_6e-2,
@@ -221,6 +224,7 @@ fn log_ps(x: f32) -> f32 {
 }
 
 /// Cephes/Pommier single-precision sincos, in the exact operation order of torch's AVX build.
+#[allow(clippy::excessive_precision)] // Cephes' decimal constants, as published
 fn sincos_ps(x: f32) -> (f32, f32) {
     const FOPI: f32 = 1.273_239_544_735_16;
     const DP1: f32 = -0.785_156_25;

@@ -3,6 +3,9 @@
 //! at the bottom came from torch 2.15 (CPU) running the Python twin of each case,
 //! `tests/new_ops_torch.py` (a dev-time script; these tests never need torch).
 
+// Tables of (Python text, the Rust twin as a boxed closure, expected) read best inline.
+#![allow(clippy::type_complexity)]
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use autograd_core::error::{ErrorKind, TorchError};

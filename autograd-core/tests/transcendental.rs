@@ -178,7 +178,7 @@ fn make(case: &Value, float64: bool, view: &str) -> Tensor {
             base[0] = 1;
             randn(&base).expand(&shape)
         }
-        "permute" => randn(&[shape[2], shape[0], shape[1]]).permute(&[1, 2, 0]),
+        "permute" => randn(&[shape[2], shape[0], shape[1]]).permute([1, 2, 0]),
         other => panic!("unknown view {other}"),
     };
     assert_eq!(x.shape(), shape);

@@ -65,8 +65,8 @@ fn collect_tasks(roots: &[Node]) -> HashMap<u64, Task> {
     let mut tasks: HashMap<u64, Task> = HashMap::default();
     let mut stack: Vec<Node> = Vec::new();
     for root in roots {
-        if !tasks.contains_key(&root.id()) {
-            tasks.insert(root.id(), Task { node: root.clone(), deps: 0, grad: None });
+        if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(root.id()) {
+            slot.insert(Task { node: root.clone(), deps: 0, grad: None });
             stack.push(root.clone());
         }
     }

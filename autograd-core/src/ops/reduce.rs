@@ -291,7 +291,7 @@ impl Tensor {
         if summed.shape() == shape {
             summed
         } else {
-            summed.reshape(&shape.iter().map(|&d| d as isize).collect::<Vec<_>>())
+            summed.reshape(shape.iter().map(|&d| d as isize).collect::<Vec<_>>())
         }
     }
 }

@@ -52,19 +52,9 @@ fn infer_shape(requested: &[isize], total: usize) -> Vec<usize> {
     }
     let shape: Vec<usize> = requested
         .iter()
-        .map(|&d| {
-            if d == -1 {
-                if known == 0 {
-                    0
-                } else {
-                    total / known
-                }
-            } else {
-                d as usize
-            }
-        })
+        .map(|&d| if d == -1 { total.checked_div(known).unwrap_or(0) } else { d as usize })
         .collect();
-    if numel(&shape) != total || (unknown == 1 && known != 0 && total % known != 0) {
+    if numel(&shape) != total || (unknown == 1 && known != 0 && !total.is_multiple_of(known)) {
         crate::raise!("shape '{}' is invalid for input of size {}", shape_text(), total);
     }
     shape

@@ -107,8 +107,8 @@ pub fn layout(boxes: &[LayoutBox], edges: &[(usize, usize)], margin: f64, flip: 
     }
     // satellites ride along with their owner
     let mut satellites: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for i in 0..n {
-        if let Some(o) = boxes[i].owner {
+    for (i, b) in boxes.iter().enumerate() {
+        if let Some(o) = b.owner {
             satellites[o].push(i);
         }
     }

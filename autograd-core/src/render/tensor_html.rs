@@ -128,7 +128,7 @@ pub fn tensor_html(t: &Tensor) -> String {
                     Some(prefix) => {
                         if lead > 0 {
                             let mut label: Vec<String> = prefix.iter().map(|i| i.to_string()).collect();
-                            label.extend(std::iter::repeat(":".to_string()).take(rank - lead));
+                            label.extend(std::iter::repeat_n(":".to_string(), rank - lead));
                             html.push_str(&format!(
                                 "<div style=\"font:11px monospace;color:#555\">[{}]</div>",
                                 label.join(", ")
