@@ -137,7 +137,7 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
-            move |_, g, _| vec![Some(scatter_into_zeros(g, &shape, &item))],
+            move |_, g, _| vec![Some(scatter_into_zeros(g, &shape, &item, "SelectBackwardBackward0"))],
         )
     }
 
@@ -169,7 +169,7 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
-            move |_, g, _| vec![Some(scatter_into_zeros(g, &shape, &item))],
+            move |_, g, _| vec![Some(scatter_into_zeros(g, &shape, &item, "SliceBackwardBackward0"))],
         )
     }
 
@@ -342,21 +342,15 @@ pub(crate) fn write_buffer(
     }
 }
 
-/// Zeros of `shape` with `grad` written at `items` (the backward of select and slices).
-fn scatter_into_zeros(grad: &Tensor, shape: &[usize], items: &[IndexItem]) -> Tensor {
+/// Zeros of `shape` with `grad` written at `items` (the backward of select and slices; `name`
+/// is torch's node for it, seen in double-backward graphs).
+fn scatter_into_zeros(grad: &Tensor, shape: &[usize], items: &[IndexItem], name: &'static str) -> Tensor {
     let out = crate::factory::zeros_with(shape, crate::factory::TensorOptions::default().dtype(grad.dtype()));
     let region = crate::autograd::grad_mode::no_grad(|| out.index(items.to_vec()));
     write_values(&region, grad);
     let items = items.to_vec();
     // the double backward: the gradient of a scatter is the same index of its gradient
-    record(
-        out,
-        "SelectBackwardBackward0",
-        &[Some(grad)],
-        &[],
-        |_| vec![],
-        move |_, g, _| vec![Some(g.index(items.clone()))],
-    )
+    record(out, name, &[Some(grad)], &[], |_| vec![], move |_, g, _| vec![Some(g.index(items.clone()))])
 }
 
 /// The rows an index tensor picks: a bool mask over the leading dims, or int64 positions
@@ -424,6 +418,12 @@ impl Tensor {
     #[track_caller]
     pub(crate) fn index_put(&self, index: &Tensor, values: &Operand) -> Tensor {
         let shape = self.shape();
+        let positions = index.dtype() == crate::dtype::DType::Int64 && index.numel() > 0;
+        if matches!(values, Operand::Tensor(_)) && positions && shape.first() == Some(&0) {
+            // torch's index_put_ kernel words an empty dim without the numbers, before it
+            // looks at the value's shape
+            crate::raise!(IndexError, "index is out of bounds for dimension with size 0");
+        }
         let (rows, covered) = index_rows(&shape, index);
         let rest: Vec<usize> = match index.dtype() {
             crate::dtype::DType::Bool => shape[covered..].to_vec(),
@@ -535,8 +535,53 @@ impl Tensor {
                 for input in value.tensor().into_iter().chain([index]) {
                     crate::ops::inplace::check_no_overlap(self, input);
                 }
+                let nothing_to_fill;
+                let index = match value {
+                    Operand::Scalar(_) if index.dim() > 0 && self.dim() > 0 => {
+                        self.check_index_fill_fits(index.numel());
+                        // torch's index_fill walks no element (and checks no position) when
+                        // the filled region is empty
+                        nothing_to_fill = Tensor::from_i64(vec![], &[0]);
+                        let empty = self.shape()[1..].contains(&0);
+                        if empty {
+                            &nothing_to_fill
+                        } else {
+                            index
+                        }
+                    }
+                    _ => index,
+                };
                 self.write_inplace(|t| t.index_put(index, &value))
             }
+        }
+    }
+
+    /// torch's `index_fill_` views `self` with dim 0 replaced by `count` rows of stride 0
+    /// before it checks any position, and that view must fit in the storage: into an empty
+    /// tensor this raises torch's `setStorage` error (`x = zeros(0); x[tensor([0])] = 0.5`).
+    #[track_caller]
+    fn check_index_fill_fits(&self, count: usize) {
+        let (layout, dtype, storage_len) =
+            self.with_data(|d| (d.layout.clone(), d.dtype, d.storage.read().len()));
+        let mut sizes = layout.shape.clone();
+        let mut strides = layout.strides.clone();
+        sizes[0] = count;
+        strides[0] = 0;
+        let itemsize = dtype.size_of();
+        let needed = if sizes.contains(&0) {
+            0
+        } else {
+            itemsize
+                * (layout.offset + 1 + sizes.iter().zip(&strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>())
+        };
+        if needed > storage_len * itemsize {
+            crate::raise!(
+                "setStorage: sizes {}, strides {}, storage offset {}, and itemsize {itemsize} requiring a storage size of {needed} are out of bounds for storage of size {}",
+                crate::layout::shape_list(&sizes),
+                crate::layout::shape_list(&strides),
+                layout.offset,
+                storage_len * itemsize
+            );
         }
     }
 }
