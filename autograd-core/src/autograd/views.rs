@@ -247,6 +247,10 @@ impl BackwardFunction for CopySlices {
     }
 
     fn backward(&mut self, grad: &Tensor) -> Vec<Option<Tensor>> {
+        if is_grad_enabled() {
+            // create_graph: the same steps as tensor ops, so they can be differentiated again
+            return self.backward_with_graph(grad);
+        }
         let mut flat = StorageGrad::zeros(self.storage_len);
         flat.put(&self.base_layout, grad, false);
         let for_view = flat.take(&self.view_layout, grad);
@@ -274,5 +278,46 @@ impl BackwardFunction for CopySlices {
 
     fn rebind_output(&mut self, output: &Tensor) {
         self.function.rebind_output(output)
+    }
+}
+
+impl CopySlices {
+    /// torch's `CopySlices::apply` step by step with tensor ops (for `create_graph`): a fresh
+    /// tensor laid out as the base takes `grad` (`copy_`), the view's region of it is handed
+    /// to the op's backward and overwritten in place (`copy_` into a view, so the result's
+    /// history is itself a `CopySlices`).
+    fn backward_with_graph(&mut self, grad: &Tensor) -> Vec<Option<Tensor>> {
+        let base = &self.base_layout;
+        let extent = if base.numel() == 0 {
+            0
+        } else {
+            1 + base.shape.iter().zip(&base.strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>()
+        };
+        let zeros = crate::ops::kernel::cast(Buffer::F64(vec![0.0; extent]), grad.dtype());
+        let result = Tensor::from_parts(
+            std::sync::Arc::new(crate::storage::Storage::new(zeros)),
+            Layout { shape: base.shape.clone(), strides: base.strides.clone(), offset: 0 },
+            grad.dtype(),
+        );
+        result.copy_(grad);
+        let region = Layout {
+            shape: self.view_layout.shape.clone(),
+            strides: self.view_layout.strides.clone(),
+            offset: self.view_layout.offset - base.offset,
+        };
+        let grad_slice = result.view_with_layout(region.clone());
+        if let Some(edge) = result.gradient_edge() {
+            let backward =
+                AsStridedBackward { base_layout: result.layout(), view_layout: region, storage_len: extent };
+            set_history(&grad_slice, Node::new(Box::new(backward), vec![Some(edge)]));
+        }
+        let mut grads = self.function.backward(&grad_slice.deep_clone()).into_iter();
+        match grads.next().flatten() {
+            Some(g) => grad_slice.copy_(&g),
+            None => grad_slice.zero_(),
+        };
+        let mut out = vec![Some(result)];
+        out.extend(grads);
+        out
     }
 }
