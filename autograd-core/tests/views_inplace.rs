@@ -290,10 +290,7 @@ fn an_input_that_partly_overlaps_the_written_tensor_is_refused() {
         ("x.pow_(x[3])", Box::new(|x| drop(x.pow_(&x.index(idx![3]))))),
         ("x[0:2].sub_(x[1:3])", Box::new(|x| drop(x.index(idx![0..2]).sub_(&x.index(idx![1..3]))))),
         ("x[3].div_(x)", Box::new(|x| drop(x.index(idx![3]).div_(x)))),
-        (
-            "x.view(2, 2).add_(x.view(2, 2).t())",
-            Box::new(|x| drop(x.view([2, 2]).add_(&x.view([2, 2]).t()))),
-        ),
+        ("x.view(2, 2).add_(x.view(2, 2).t())", Box::new(|x| drop(x.view([2, 2]).add_(&x.view([2, 2]).t())))),
         ("x.unsqueeze(0).add_(x)", Box::new(|x| drop(x.unsqueeze(0).add_(x)))),
         ("x[1:2].add_(x[1])", Box::new(|x| drop(x.index(idx![1..2]).add_(&x.index(idx![1]))))),
         ("x.copy_(x[3])", Box::new(|x| drop(x.copy_(&x.index(idx![3]))))),
@@ -812,4 +809,92 @@ fn vector_at_matrix_counts_its_in_place_squeeze_as_torch() {
     v.assign(idx![0], 1.0);
     let err = raised(|| c.sum().backward());
     assert!(err.message.contains("is at version 2; expected version 1 instead"), "{}", err.message);
+}
+
+#[test]
+fn a_number_at_positions_of_an_empty_tensor_is_torchs_index_fill() {
+    // torch 2.15 (/tmp/empty_put.py, /tmp/empty_put2.py in the session note): `x[t] = number`
+    // is index_fill_, which views x with t.numel() rows of stride 0 before it checks a position
+    let storage_error = |x: &Tensor, index: &Tensor| raised(|| drop(x.assign_with(index, 0.5)));
+    let cases: Vec<(&str, Tensor, Tensor, &str)> = vec![
+        (
+            "x=zeros(0); x[tensor([0])]=0.5",
+            zeros(&[0]),
+            tensor!([0]),
+            "setStorage: sizes [1], strides [0], storage offset 0, and itemsize 4 requiring a storage size of 4 are out of bounds for storage of size 0",
+        ),
+        (
+            "x=zeros(0, float64); x[tensor([0, 1])]=0.5",
+            zeros(&[0]).to_dtype(DType::Float64),
+            tensor!([0, 1]),
+            "setStorage: sizes [2], strides [0], storage offset 0, and itemsize 8 requiring a storage size of 8 are out of bounds for storage of size 0",
+        ),
+        (
+            "x=zeros(0,2,3); x[tensor([0])]=0.5",
+            zeros(&[0, 2, 3]),
+            tensor!([0]),
+            "setStorage: sizes [1, 2, 3], strides [0, 3, 1], storage offset 0, and itemsize 4 requiring a storage size of 24 are out of bounds for storage of size 0",
+        ),
+        (
+            "z=zeros(3); x=z[3:3]; x[tensor([0])]=0.5",
+            zeros(&[3]).index(idx![3..3]),
+            tensor!([0]),
+            "setStorage: sizes [1], strides [0], storage offset 3, and itemsize 4 requiring a storage size of 16 are out of bounds for storage of size 12",
+        ),
+        (
+            "x=zeros(0); x[tensor([[0, 0]])]=0.5",
+            zeros(&[0]),
+            tensor!([[0, 0]]),
+            "setStorage: sizes [2], strides [0], storage offset 0, and itemsize 4 requiring a storage size of 4 are out of bounds for storage of size 0",
+        ),
+    ];
+    for (python, x, index, message) in cases {
+        let err = storage_error(&x, &index);
+        assert_eq!((err.kind, err.message.as_str()), (ErrorKind::RuntimeError, message), "{python}");
+    }
+    // the view fits in the storage: the position is checked as for any tensor
+    let z = zeros(&[3]);
+    let err = storage_error(&z.index(idx![1..1]), &tensor!([0]));
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (ErrorKind::IndexError, "index 0 is out of bounds for dimension 0 with size 0")
+    );
+    assert_eq!(z.to_string(), "tensor([0., 0., 0.])");
+    // an empty region is filled without looking at the positions
+    let x = zeros(&[2, 0]);
+    x.assign_with(&tensor!([5]), 0.5);
+    assert_eq!(x.to_string(), "tensor([], size=(2, 0))");
+    // a tensor value is index_put_, which words an empty dim without the numbers
+    let err = raised(|| drop(zeros(&[0]).assign_with(&tensor!([0]), &tensor!([1.]))));
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (ErrorKind::IndexError, "index is out of bounds for dimension with size 0")
+    );
+}
+
+#[test]
+fn second_derivatives_flow_through_copy_slices() {
+    // torch 2.15: x=[1,2,3]; y=x*x; y[1:].mul_(x[:2]); g,=grad(y.sum(), x, create_graph=True)
+    // -> g [6,13,12] (AddBackward0); (g*g).sum().backward() -> x.grad [128,244,252]
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let y = &x * &x;
+    y.index(idx![1..]).mul_(&x.index(idx![..2]));
+    let g = autograd_core::autograd::engine::grad(&[&y.sum()], &[&x], true).remove(0);
+    assert_eq!(g.to_string(), "tensor([ 6., 13., 12.], grad_fn=<AddBackward0>)");
+    (&g * &g).sum().backward();
+    assert_eq!(grad_text(&x), "tensor([128., 244., 252.])");
+    // the gradient's own graph: torch's CopySlices over the op's backward, and the slice's
+    // backward is SliceBackwardBackward0
+    let first = g.grad_fn().unwrap().next_functions()[0].0.clone().unwrap();
+    assert_eq!(names(&first), vec!["SliceBackwardBackward0", "MulBackward0"]);
+    let second = first.next_functions()[1].0.clone().unwrap();
+    assert_eq!(names(&second), vec!["torch::autograd::CopySlices", "torch::autograd::AccumulateGrad"]);
+    // y=x*2; y[0]=x[1]*x[1]: g [0,6,2]; g.sum().backward() -> x.grad [0,2,0]
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let y = &x * 2.0;
+    y.assign(idx![0], &(&x.index(idx![1]) * &x.index(idx![1])));
+    let g = autograd_core::autograd::engine::grad(&[&y.sum()], &[&x], true).remove(0);
+    assert_eq!(g.to_string(), "tensor([0., 6., 2.], grad_fn=<AddBackward0>)");
+    g.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([0., 2., 0.])");
 }
