@@ -166,6 +166,20 @@ impl Tensor {
         self.with_data(|d| d.layout.is_contiguous())
     }
 
+    /// Steps in memory (in elements) from one index to the next along each dim, torch's
+    /// `x.stride()`. A transpose swaps them; an elementwise result keeps its input's order.
+    ///
+    /// ```
+    /// use autograd_core::prelude::*;
+    /// let a = arange(6.0).reshape([2, 3]);
+    /// assert_eq!(a.stride(), vec![3, 1]);
+    /// assert_eq!(a.t().stride(), vec![1, 3]);
+    /// assert_eq!((a.t() * 2.0).stride(), vec![1, 3]);
+    /// ```
+    pub fn stride(&self) -> Vec<usize> {
+        self.with_data(|d| d.layout.strides.clone())
+    }
+
     /// Whether the storage was modified in place since the tensor was made (`x._version`).
     pub fn version(&self) -> u64 {
         self.with_data(|d| d.storage.version())

@@ -3,6 +3,7 @@
 //! forward, with the derivative as a comment.
 
 use super::kernel::{map, map_slices, map_slices_flagged, with_slice, zip_map, Element};
+use super::out_layout::{like_torch, like_torch_of};
 use super::transcendental::{self, TorchMath};
 use crate::autograd::record::record;
 use crate::autograd::saved::SavedTensor;
@@ -428,7 +429,7 @@ pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
         DType::Int64 => kernel::<i64>(a, b, op, &out_shape),
         DType::Bool => kernel::<bool>(a, b, op, &out_shape),
     };
-    Tensor::from_buffer_shape(buffer, out_shape)
+    like_torch(Tensor::from_buffer_shape(buffer, out_shape), &[a, b])
 }
 
 /// Where two shapes that do not broadcast differ, as torch names it (see `checks::mismatch`).
@@ -961,7 +962,7 @@ pub(crate) fn unary_float(
         DType::Float64 => Buffer::F64(with_slice(t, |s: &[f64]| map(s, &f64_fn))),
         _ => Buffer::F32(with_slice(t, |s: &[f32]| map(s, &f32_fn))),
     };
-    Tensor::from_buffer(buffer, &shape)
+    like_torch_of(Tensor::from_buffer(buffer, &shape), &[t])
 }
 
 /// `unary_float` with slice functions (integer inputs promoted to float32 like torch).
@@ -971,7 +972,7 @@ fn unary_float_slices(t: &Tensor, f32_fn: fn(&[f32], &mut [f32]), f64_fn: fn(&[f
         DType::Float64 => Buffer::F64(with_slice(t, |s: &[f64]| map_slices(s, f64_fn))),
         _ => Buffer::F32(with_slice(t, |s: &[f32]| map_slices(s, f32_fn))),
     };
-    Tensor::from_buffer(buffer, &shape)
+    like_torch_of(Tensor::from_buffer(buffer, &shape), &[t])
 }
 
 /// `sigmoid`'s values: each element through the vectorized or the scalar form of torch's
@@ -992,7 +993,7 @@ fn sigmoid_values(t: &Tensor) -> Tensor {
             map_slices_flagged(s, &flags, transcendental::sigmoid_f32_slice)
         }))
     };
-    Tensor::from_buffer(buffer, &shape)
+    like_torch_of(Tensor::from_buffer(buffer, &shape), &[t])
 }
 
 impl Tensor {
@@ -1391,6 +1392,7 @@ pub(crate) fn where_op(cond: &Tensor, a: Operand, b: Operand) -> Tensor {
         choose(&c, operand_values(&a, &shape, dtype), operand_values(&b, &shape, dtype)),
         &shape,
     );
+    let out = like_torch(out, &[&Operand::Tensor(cond), &a, &b]);
     let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
     let cond = cond.detach();
     // d where(c, a, b) = grad where c for a, grad where not c for b
@@ -1423,12 +1425,13 @@ fn sign_values(t: &Tensor) -> Tensor {
         })
     }
     let shape = t.shape();
-    match t.dtype() {
+    let out = match t.dtype() {
         DType::Int64 => Tensor::from_i64(with_slice(t, |s: &[i64]| map(s, sign)), &shape),
         DType::Bool => t.clone_values(),
         DType::Float64 => Tensor::from_buffer(Buffer::F64(with_slice(t, |s: &[f64]| map(s, sign))), &shape),
         DType::Float32 => Tensor::from_buffer(Buffer::F32(with_slice(t, |s: &[f32]| map(s, sign))), &shape),
-    }
+    };
+    like_torch_of(out, &[t])
 }
 
 /// `f(a, b)` elementwise over two float tensors, broadcast, in their promoted dtype.
@@ -1646,7 +1649,7 @@ impl Tensor {
                 })
             }),
         };
-        let out = Tensor::from_buffer_shape(buffer, out_shape);
+        let out = like_torch(Tensor::from_buffer_shape(buffer, out_shape), &[&a, &b]);
         let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
         let name = if subtract { "SubBackward0" } else { "AddBackward0" };
         // d(a + alpha b) = da + alpha db;  d(a - alpha b) = da - alpha db

@@ -8,6 +8,7 @@ pub mod index;
 pub mod inplace;
 pub(crate) mod kernel;
 pub mod linalg;
+pub(crate) mod out_layout;
 pub mod reduce;
 pub mod select;
 pub mod shape;

@@ -48,6 +48,7 @@ pub fn where_(condition: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
     };
     let out =
         Tensor::from_buffer(choose(&cond, values_as(a, &shape, dtype), values_as(b, &shape, dtype)), &shape);
+    let out = super::out_layout::like_torch_of(out, &[condition, a, b]);
     let (da, db) = (a.dtype(), b.dtype());
     // d where(c, a, b) = grad where c for a, grad where not c for b (selected, never multiplied)
     record(

@@ -110,7 +110,8 @@ impl Tensor {
                 move |_, g, _| vec![Some(g.reshape(&input_shape))],
             );
         }
-        self.deep_clone().unsafe_view(&new_shape)
+        // torch: _unsafe_view(self.clone(memory_format=contiguous), shape)
+        self.record_copy(self.contiguous_values()).unsafe_view(&new_shape)
     }
 
     /// A contiguous tensor's view with a new shape, recorded as `name`.
@@ -396,10 +397,12 @@ impl Tensor {
     /// A copy with its own storage (PyTorch's `x.clone()`, `CloneBackward0`). Rust's
     /// `clone()` on a `Tensor` gives another *handle* to the same tensor, like `b = a` in
     /// Python.
+    ///
+    /// As torch's `clone()`, the copy keeps the memory order of a transposed or permuted
+    /// tensor (`x.t().deep_clone().is_contiguous()` is false).
     pub fn deep_clone(&self) -> Tensor {
-        let out = self.contiguous_values();
-        // d clone(x) = grad
-        record(out, "CloneBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.clone())])
+        let out = super::out_layout::like_torch_of(self.contiguous_values(), &[self]);
+        self.record_copy(out)
     }
 
     /// The same tensor if contiguous, else a contiguous copy (`CloneBackward0`).
@@ -407,8 +410,13 @@ impl Tensor {
         if self.is_contiguous() {
             self.clone()
         } else {
-            self.deep_clone()
+            self.record_copy(self.contiguous_values())
         }
+    }
+
+    // d clone(x) = grad
+    fn record_copy(&self, out: Tensor) -> Tensor {
+        record(out, "CloneBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.clone())])
     }
 
     /// A contiguous copy of the values, no history.

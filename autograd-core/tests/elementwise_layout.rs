@@ -1,0 +1,99 @@
+//! Where elementwise results sit in memory: torch's TensorIterator keeps a transposed or
+//! permuted input's order. Every expected (shape, strides) pair below was printed by torch
+//! 2.15 for the Python named in the case (`tools/layout/record.py`).
+
+use autograd_core::prelude::*;
+
+#[test]
+fn elementwise_results_take_torchs_strides() {
+    let a = arange(6.0).reshape([2, 3]);
+    let b = arange(24.0).reshape([2, 3, 4]);
+    let c = arange(6.0).reshape([3, 2]);
+    let row = arange(2.0);
+    let col = arange(3.0).reshape([3, 1]);
+    let cases: Vec<(&str, Tensor, Vec<usize>, Vec<usize>)> = vec![
+        ("a.t() * 2", &a.t() * 2.0, vec![3, 2], vec![1, 3]),
+        ("a.t() + c", &a.t() + &c, vec![3, 2], vec![1, 3]),
+        ("c + a.t()", &c + &a.t(), vec![3, 2], vec![2, 1]),
+        ("a.t() + row", &a.t() + &row, vec![3, 2], vec![1, 3]),
+        ("row + a.t()", &row + &a.t(), vec![3, 2], vec![1, 3]),
+        ("a.t() + col", &a.t() + &col, vec![3, 2], vec![1, 3]),
+        ("col + a.t()", &col + &a.t(), vec![3, 2], vec![1, 3]),
+        ("a.t().exp()", a.t().exp(), vec![3, 2], vec![1, 3]),
+        ("a.t().neg()", -&a.t(), vec![3, 2], vec![1, 3]),
+        ("a.t().clone()", a.t().deep_clone(), vec![3, 2], vec![1, 3]),
+        ("a.t().relu()", a.t().relu(), vec![3, 2], vec![1, 3]),
+        ("a.t() > 1", a.t().gt(1.0), vec![3, 2], vec![1, 3]),
+        ("a.t().sigmoid()", a.t().sigmoid(), vec![3, 2], vec![1, 3]),
+        ("b.permute(2, 0, 1) * 1", &b.permute([2, 0, 1]) * 1.0, vec![4, 2, 3], vec![1, 12, 4]),
+        ("b.permute(1, 2, 0) + 1", &b.permute([1, 2, 0]) + 1.0, vec![3, 4, 2], vec![4, 1, 12]),
+        ("b.transpose(0, 2).sin()", b.transpose(0, 2).sin(), vec![4, 3, 2], vec![1, 4, 12]),
+        (
+            "b.transpose(0, 1) * b.permute(1, 0, 2)",
+            &b.transpose(0, 1) * &b.permute([1, 0, 2]),
+            vec![3, 2, 4],
+            vec![4, 12, 1],
+        ),
+        (
+            "b.transpose(0, 1) * b.transpose(0, 1).contiguous()",
+            &b.transpose(0, 1) * &b.transpose(0, 1).contiguous(),
+            vec![3, 2, 4],
+            vec![4, 12, 1],
+        ),
+        ("b.transpose(1, 2)[0] * 2", &b.transpose(1, 2).select(0, 0) * 2.0, vec![4, 3], vec![1, 4]),
+        ("b[:, 1] * 2", &b.select(1, 1) * 2.0, vec![2, 4], vec![4, 1]),
+        ("b[:, 1].t() * 2", &b.select(1, 1).t() * 2.0, vec![4, 2], vec![1, 4]),
+        ("a.t().unsqueeze(1) * 2", &a.t().unsqueeze(1) * 2.0, vec![3, 1, 2], vec![1, 6, 3]),
+        (
+            "a.unsqueeze(2).transpose(0, 2) * 2",
+            &a.unsqueeze(2).transpose(0, 2) * 2.0,
+            vec![1, 3, 2],
+            vec![1, 1, 3],
+        ),
+        ("a[:1].t() * 2", &a.index(idx![..1]).t() * 2.0, vec![3, 1], vec![1, 3]),
+        ("a[:, :1].t() * 2", &a.index(idx![.., ..1]).t() * 2.0, vec![1, 2], vec![1, 1]),
+        ("a.t().expand(2, 3, 2) * 1", &a.t().expand([2, 3, 2]) * 1.0, vec![2, 3, 2], vec![6, 1, 3]),
+        ("a.t().pow(2)", a.t().pow(2.0), vec![3, 2], vec![1, 3]),
+        ("a.t().clamp(0, 3)", a.t().clamp(Some(0.0), Some(3.0)), vec![3, 2], vec![1, 3]),
+        ("a.t() / a.t()", &a.t() / &a.t(), vec![3, 2], vec![1, 3]),
+        ("a.t().masked_fill(a.t() > 2, 0)", a.t().masked_fill(&a.t().gt(2.0), 0.0), vec![3, 2], vec![2, 1]),
+        (
+            "torch.where(a.t() > 2, a.t(), 0.)",
+            where_(&a.t().gt(2.0), &a.t(), &tensor!(0.)),
+            vec![3, 2],
+            vec![1, 3],
+        ),
+        ("torch.maximum(a.t(), c)", a.t().maximum(&c), vec![3, 2], vec![1, 3]),
+        ("a.t().abs()", a.t().abs(), vec![3, 2], vec![1, 3]),
+        ("a.t().sqrt()", a.t().sqrt(), vec![3, 2], vec![1, 3]),
+        ("a.t().tanh()", a.t().tanh(), vec![3, 2], vec![1, 3]),
+        ("a.t().log()", a.t().log(), vec![3, 2], vec![1, 3]),
+        ("a.t().sgn()", a.t().sgn(), vec![3, 2], vec![1, 3]),
+    ];
+    for (python, result, shape, strides) in cases {
+        assert_eq!((result.shape(), result.stride()), (shape, strides), "{python}");
+    }
+}
+
+#[test]
+fn a_transposed_result_views_and_flattens_as_in_torch() {
+    // torch 2.15: x = torch.tensor([[1., 2., 3.], [4., 5., 6.]], requires_grad=True)
+    // y = x.t() * 2; y.is_contiguous() False; y.view(-1) raises; y.flatten().grad_fn
+    // UnsafeViewBackward0 over CloneBackward0; values [2., 8., 4., 10., 6., 12.]
+    let x = tensor!([[1., 2., 3.], [4., 5., 6.]], requires_grad = true);
+    let y = &x.t() * 2.0;
+    assert!(!y.is_contiguous());
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| y.view([-1]))).expect_err("view");
+    assert_eq!(
+        autograd_core::error::TorchError::from_payload(err.as_ref()).message,
+        "view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+    );
+    let flat = y.flatten();
+    assert_eq!(flat.to_string(), "tensor([ 2.,  8.,  4., 10.,  6., 12.], grad_fn=<UnsafeViewBackward0>)");
+    let next = flat.grad_fn().unwrap().next_functions();
+    assert_eq!(next[0].0.as_ref().unwrap().name(), "CloneBackward0");
+    flat.sum().backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([[2., 2., 2.],\n        [2., 2., 2.]])");
+    // .contiguous() is row-major again
+    assert_eq!(y.contiguous().stride(), vec![2, 1]);
+}
