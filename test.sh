@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project. CI calls this same script through .ci/run.
+#   0. formatting (`cargo fmt --check`) and lints (`cargo clippy --all-targets -D warnings`);
 #   1. autograd-core: unit, integration (PyTorch conformance, semantics, gradcheck, shared
 #      state across two copies) and doc tests;
 #   2. the kernel: Rust unit tests (signing, framing, malformed input);
@@ -14,6 +15,11 @@ repo=$(pwd)
 # Reuse one build directory across runs on this machine (a cold build takes many minutes);
 # override with CARGO_TARGET_DIR.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/autograd-kernel/target}"
+
+echo "== formatting and lints =="
+# rustfmt.toml is the one formatting; clippy's warnings are errors, tests and benches included
+cargo fmt --all -- --check
+CARGO_INCREMENTAL=0 cargo clippy --workspace --all-targets -- -D warnings
 
 # No incremental caches for the test builds: every checkout path (each CI clone) starts a new
 # one, and they grew the shared directory by gigabytes per run.
