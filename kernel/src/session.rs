@@ -195,42 +195,6 @@ impl Session {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::panic_location;
-
-    #[test]
-    fn a_panic_in_the_generated_source_maps_to_the_cells_line() {
-        use super::{cell_place, is_generated_cell_file};
-        let cell = "let x = tensor!([1., 2., 3.]);\nx.select(0, 5);\nlet w = 1;\nx.select(0, 5);";
-        let source = "use autograd_core::prelude::*;\n#[no_mangle]\npub extern \"C\" fn run_user_code_3() {\n    let x = tensor!([1., 2., 3.]);\n    x.select(0, 5);\n    let w = 1;\n    x.select(0, 5);\n}\n";
-        assert!(is_generated_cell_file("src/lib.rs:7:7"));
-        assert!(!is_generated_cell_file("/home/u/autograd-core/src/ops/index.rs:90:13"));
-        // equal lines are told apart by their neighbours; the column drops evcxr's indent
-        assert_eq!(cell_place("src/lib.rs:5:7", cell, source), Some((2, 3)));
-        assert_eq!(cell_place("src/lib.rs:7:7", cell, source), Some((4, 3)));
-        // a last expression wrapped on the same line by evcxr
-        let wrapped =
-            "fn run() {\n    let x = tensor!([1., 2., 3.]);\n    evcxr_display(x.select(0, 5));\n}\n";
-        assert_eq!(
-            cell_place("src/lib.rs:3:21", "let x = tensor!([1., 2., 3.]);\nx.select(0, 5)", wrapped),
-            Some((2, 3))
-        );
-        assert_eq!(cell_place("src/lib.rs:1:1", cell, source), None);
-        assert_eq!(cell_place("src/lib.rs:99:1", cell, source), None);
-    }
-
-    #[test]
-    fn panic_headers_of_recent_and_older_rust() {
-        assert_eq!(
-            panic_location("thread '<unnamed>' (27432) panicked at src/lib.rs:98:1:").as_deref(),
-            Some("src/lib.rs:98:1")
-        );
-        assert_eq!(panic_location("thread 'main' panicked at a/b.rs:1:2:").as_deref(), Some("a/b.rs:1:2"));
-        assert_eq!(panic_location("just text:"), None);
-    }
-}
-
 extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
 }
@@ -797,4 +761,40 @@ fn compile_error(code: &str, errors: &[evcxr::CompilationError], line_offset: us
     }
     let evalue = errors.first().map(|e| e.message()).unwrap_or_else(|| "compilation failed".into());
     Outcome::Err { ename: "CompilationError".into(), evalue, traceback }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_location;
+
+    #[test]
+    fn a_panic_in_the_generated_source_maps_to_the_cells_line() {
+        use super::{cell_place, is_generated_cell_file};
+        let cell = "let x = tensor!([1., 2., 3.]);\nx.select(0, 5);\nlet w = 1;\nx.select(0, 5);";
+        let source = "use autograd_core::prelude::*;\n#[no_mangle]\npub extern \"C\" fn run_user_code_3() {\n    let x = tensor!([1., 2., 3.]);\n    x.select(0, 5);\n    let w = 1;\n    x.select(0, 5);\n}\n";
+        assert!(is_generated_cell_file("src/lib.rs:7:7"));
+        assert!(!is_generated_cell_file("/home/u/autograd-core/src/ops/index.rs:90:13"));
+        // equal lines are told apart by their neighbours; the column drops evcxr's indent
+        assert_eq!(cell_place("src/lib.rs:5:7", cell, source), Some((2, 3)));
+        assert_eq!(cell_place("src/lib.rs:7:7", cell, source), Some((4, 3)));
+        // a last expression wrapped on the same line by evcxr
+        let wrapped =
+            "fn run() {\n    let x = tensor!([1., 2., 3.]);\n    evcxr_display(x.select(0, 5));\n}\n";
+        assert_eq!(
+            cell_place("src/lib.rs:3:21", "let x = tensor!([1., 2., 3.]);\nx.select(0, 5)", wrapped),
+            Some((2, 3))
+        );
+        assert_eq!(cell_place("src/lib.rs:1:1", cell, source), None);
+        assert_eq!(cell_place("src/lib.rs:99:1", cell, source), None);
+    }
+
+    #[test]
+    fn panic_headers_of_recent_and_older_rust() {
+        assert_eq!(
+            panic_location("thread '<unnamed>' (27432) panicked at src/lib.rs:98:1:").as_deref(),
+            Some("src/lib.rs:98:1")
+        );
+        assert_eq!(panic_location("thread 'main' panicked at a/b.rs:1:2:").as_deref(), Some("a/b.rs:1:2"));
+        assert_eq!(panic_location("just text:"), None);
+    }
 }
