@@ -1,6 +1,7 @@
 //! The five channels: shell and control (ROUTER), iopub (PUB), stdin (ROUTER), heartbeat
 //! (REP). Every request is bracketed by `status: busy` / `status: idle` on iopub.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -299,28 +300,18 @@ fn stops_on_error(msg: &Message) -> bool {
 }
 
 async fn serve_router(kernel: Arc<Kernel>, mut socket: RouterSocket, channel: &'static str) -> Result<()> {
-    // true after a failed cell, while the requests queued behind it are answered `aborted`
+    // the requests already waiting when a cell failed (Run All sends its cells together);
+    // while they last, those that ask to stop on an error are answered `aborted`
+    let mut queued: VecDeque<ZmqMessage> = VecDeque::new();
     let mut aborting = false;
     loop {
-        let received = if aborting {
-            // only what is already queued (Run All sent its cells together, long before this
-            // cell failed); a request sent after the client saw this one finish runs normally
-            tokio::task::yield_now().await;
-            let ready = tokio::select! {
-                biased;
-                received = socket.recv() => Some(received),
-                () = std::future::ready(()) => None,
-            };
-            match ready {
-                Some(received) => received,
-                None => {
-                    // the queue is empty: the next request runs again
-                    aborting = false;
-                    continue;
-                }
+        let received = match queued.pop_front() {
+            Some(received) => Ok(received),
+            None => {
+                // the queue is empty: the next request runs again
+                aborting = false;
+                socket.recv().await
             }
-        } else {
-            socket.recv().await
         };
         let frames = to_frames(received?);
         let msg = match Message::decode(frames, &kernel.signer) {
@@ -348,12 +339,33 @@ async fn serve_router(kernel: Arc<Kernel>, mut socket: RouterSocket, channel: &'
             }
             let reply = Message::child(&msg, &reply_type, content);
             socket.send(bytes_compat::from_frames(reply.encode(&kernel.signer))).await?;
+            if aborting && queued.is_empty() {
+                // as ipykernel, before this cell's idle: take what is already waiting, so a
+                // request the client sends after it sees idle is never counted as queued
+                take_waiting(&mut socket, &mut queued).await?;
+            }
         }
         kernel.status(&msg, "idle");
         if msg.msg_type() == "shutdown_request" {
             kernel.session.kill_runtime();
             tokio::time::sleep(Duration::from_millis(100)).await;
             std::process::exit(0);
+        }
+    }
+}
+
+/// Moves every request already received on `socket` into `queued`, without waiting for more.
+async fn take_waiting(socket: &mut RouterSocket, queued: &mut VecDeque<ZmqMessage>) -> Result<()> {
+    loop {
+        tokio::task::yield_now().await;
+        let ready = tokio::select! {
+            biased;
+            received = socket.recv() => Some(received),
+            () = std::future::ready(()) => None,
+        };
+        match ready {
+            Some(received) => queued.push_back(received?),
+            None => return Ok(()),
         }
     }
 }
