@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc as tokio_mpsc;
 use zeromq::{PubSocket, RepSocket, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
-use crate::session::{Outcome, Request, Session};
+use crate::session::{Environment, Outcome, Request, Session};
 use crate::streams::Streams;
 use crate::wire::{ConnectionInfo, Message, Signer};
 
@@ -366,7 +366,7 @@ async fn serve_heartbeat(mut socket: RepSocket) -> Result<()> {
 }
 
 /// Runs the kernel until shutdown.
-pub async fn run(info: ConnectionInfo) -> Result<()> {
+pub async fn run(info: ConnectionInfo, environment: &'static Environment) -> Result<()> {
     let signer = Signer::new(&info.key);
     let mut shell = RouterSocket::new();
     shell.bind(&info.endpoint(info.shell_port)).await?;
@@ -389,7 +389,7 @@ pub async fn run(info: ConnectionInfo) -> Result<()> {
 
     let streams = Streams::start(iopub_tx.clone());
     let events = streams.clone();
-    let session = Session::start(move |event| events.push(event));
+    let session = Session::start(environment, move |event| events.push(event));
     let kernel = Arc::new(Kernel {
         signer,
         iopub: iopub_tx,
