@@ -12,7 +12,9 @@ mod server;
 mod session;
 mod streams;
 mod toolchain;
-mod wire;
+
+// the pure parts live in the library (kernel/src/lib.rs), which the fuzzer uses too
+use autograd_kernel::{protocol, wire};
 
 use std::path::PathBuf;
 

@@ -156,6 +156,7 @@ fn panic_location(line: &str) -> Option<String> {
 mod tests {
     use super::panic_location;
 
+    #[test]
     fn panic_headers_of_recent_and_older_rust() {
         assert_eq!(
             panic_location("thread '<unnamed>' (27432) panicked at src/lib.rs:98:1:").as_deref(),
