@@ -200,9 +200,15 @@ pub fn byte_offset(code: &str, cursor_chars: usize) -> usize {
     code.char_indices().nth(cursor_chars).map(|(i, _)| i).unwrap_or(code.len())
 }
 
-/// The character offset of byte `byte` of `code` (its end when past it).
+/// The character offset of byte `byte` of `code` (its end when past it; the character's own
+/// offset when `byte` falls inside it). The analyser's offsets come from its own text, which
+/// need not split the cell where we would.
 pub fn char_offset(code: &str, byte: usize) -> usize {
-    code[..byte.min(code.len())].chars().count()
+    let mut end = byte.min(code.len());
+    while !code.is_char_boundary(end) {
+        end -= 1;
+    }
+    code[..end].chars().count()
 }
 
 /// The `complete_reply` content: `matches` replace the bytes `start..end` of `code` (the
@@ -315,6 +321,20 @@ mod tests {
         );
         assert_eq!(Request::parse("x", &Value::Null), Request::Unknown("x".into()));
         assert!(!Request::parse("kernel_info_request", &json!({ "stop_on_error": true })).stops_on_error());
+    }
+
+    /// Found by the fuzzer (kernel/fuzz/regressions/wire/complete-reply-offset-inside-a-character):
+    /// an analyser offset inside `é` made the reply slice the cell there, and panic.
+    #[test]
+    fn offsets_inside_a_character_count_from_its_start() {
+        let code = "let é = 1;\né.su";
+        assert_eq!(char_offset(code, 4), 4);
+        assert_eq!(char_offset(code, 5), 4, "inside é");
+        assert_eq!(char_offset(code, 6), 5);
+        assert_eq!(char_offset(code, 1000), code.chars().count());
+        let reply = complete_reply(code, &["sum".into()], 13, 16);
+        assert_eq!((reply["cursor_start"].as_u64(), reply["cursor_end"].as_u64()), (Some(11), Some(14)));
+        assert_eq!(char_offset("𝄞", 3), 0);
     }
 
     #[test]
