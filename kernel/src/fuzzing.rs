@@ -104,7 +104,7 @@ fn reply(request: &Request, msg: &Message, analyser_start_before_cursor: usize) 
             let byte = protocol::byte_offset(code, *cursor_pos);
             assert!(code.is_char_boundary(byte), "cursor {cursor_pos} → byte {byte}");
             let start = byte.saturating_sub(analyser_start_before_cursor);
-            let content = protocol::complete_reply(code, &[code.clone()], start, byte);
+            let content = protocol::complete_reply(code, std::slice::from_ref(code), start, byte);
             let (cursor_start, cursor_end) = (&content["cursor_start"], &content["cursor_end"]);
             let chars = code.chars().count() as u64;
             assert!(cursor_start.as_u64() <= cursor_end.as_u64() && cursor_end.as_u64() <= Some(chars));
