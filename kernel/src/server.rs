@@ -4,6 +4,7 @@
 //! A message decoded by `wire` becomes a typed [`Request`] (`protocol`, pure and fuzzed);
 //! [`handle`] dispatches it to one function per message type, as ipykernel's kernelbase does.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -212,30 +213,20 @@ fn interrupt(kernel: &Arc<Kernel>) {
 }
 
 async fn serve_router(kernel: Arc<Kernel>, mut socket: RouterSocket, channel: &'static str) -> Result<()> {
-    // true after a failed cell, while the requests queued behind it are answered `aborted`
+    // the requests already waiting when a cell failed; while they last, those that ask to stop
+    // on an error are answered `aborted`
+    let mut queued: VecDeque<ZmqMessage> = VecDeque::new();
     let mut aborting = false;
     loop {
-        let received = if aborting {
-            // only what is already queued (Run All sent its cells together, long before this
-            // cell failed); a request sent after the client saw this one finish runs normally
-            tokio::task::yield_now().await;
-            let ready = tokio::select! {
-                biased;
-                received = socket.recv() => Some(received),
-                () = std::future::ready(()) => None,
-            };
-            match ready {
-                Some(received) => received,
-                None => {
-                    // the queue is empty: the next request runs again
-                    aborting = false;
-                    continue;
-                }
+        let received = match queued.pop_front() {
+            Some(received) => received,
+            None => {
+                // the queue is empty: the next request runs again
+                aborting = false;
+                socket.recv().await?
             }
-        } else {
-            socket.recv().await
         };
-        let frames = to_frames(received?);
+        let frames = to_frames(received);
         let msg = match Message::decode(frames, &kernel.signer) {
             Ok(msg) => msg,
             Err(e) => {
@@ -253,18 +244,41 @@ async fn serve_router(kernel: Arc<Kernel>, mut socket: RouterSocket, channel: &'
             handle(&kernel, &msg, request.clone()).await
         };
         if let Some((reply_type, content)) = answer {
-            // a failed cell (error, compile error, interrupt) stops the cells queued after it
-            if request.aborts_queue(&content) {
-                aborting = true;
-            }
+            let failed = request.aborts_queue(&content);
             let reply = Message::child(&msg, &reply_type, content);
             socket.send(bytes_compat::from_frames(reply.encode(&kernel.signer))).await?;
+            if failed {
+                // a failed cell (error, compile error, interrupt) stops the cells queued after
+                // it: those already sent (Run All sends its cells together, long before one
+                // fails). As ipykernel, they are taken before this request's `idle`, so a
+                // request sent after the client saw it finish runs normally, however late
+                // this task gets the processor back.
+                aborting = true;
+                take_waiting(&mut socket, &mut queued).await?;
+            }
         }
         kernel.status(&msg, "idle");
         if matches!(request, Request::Shutdown { .. }) {
             kernel.session.kill_runtime();
             tokio::time::sleep(Duration::from_millis(100)).await;
             std::process::exit(0);
+        }
+    }
+}
+
+/// Receives what is already waiting on `socket` into `queue`, without waiting for more.
+async fn take_waiting(socket: &mut RouterSocket, queue: &mut VecDeque<ZmqMessage>) -> Result<()> {
+    loop {
+        // let the socket's reader hand over what has arrived
+        tokio::task::yield_now().await;
+        let ready = tokio::select! {
+            biased;
+            received = socket.recv() => Some(received),
+            () = std::future::ready(()) => None,
+        };
+        match ready {
+            Some(received) => queue.push_back(received?),
+            None => return Ok(()),
         }
     }
 }
