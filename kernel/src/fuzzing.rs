@@ -113,7 +113,11 @@ fn reply(request: &Request, msg: &Message, analyser_start_before_cursor: usize) 
         Request::Inspect { code, cursor_pos } => {
             let byte = protocol::byte_offset(code, *cursor_pos);
             assert!(code.is_char_boundary(byte), "cursor {cursor_pos} → byte {byte}");
-            reply("inspect", protocol::inspect_reply(Some(&code[..byte])))
+            // the analyser finds nothing in an empty cell
+            let found = (!code.is_empty()).then(|| &code[..byte]);
+            let content = protocol::inspect_reply(found);
+            assert_eq!(content["found"], json!(found.is_some()));
+            reply("inspect", content)
         }
         Request::IsComplete { code } => {
             let content = protocol::is_complete_reply(code);
