@@ -3,7 +3,9 @@
 #   0. formatting (`cargo fmt --check`) and lints (`cargo clippy --all-targets -D warnings`);
 #   1. autograd-core: unit, integration (PyTorch conformance, semantics, gradcheck, shared
 #      state across two copies) and doc tests;
-#   2. the kernel: Rust unit tests (signing, framing, malformed input);
+#   2. the kernel: Rust unit tests (signing, framing, malformed input, and every input the
+#      wire fuzzer found, replayed from kernel/fuzz/regressions/; the fuzzer itself needs
+#      nightly: kernel/fuzz/run.sh);
 #   3. the kernel under real Jupyter clients: jupyter_kernel_test and jupyter_client tests;
 #   4. the notebooks: checked against PyTorch's reference outputs and re-executed with nbclient;
 #   5. the browser: every notebook opened in real JupyterLab in Debian's Chromium (Playwright),

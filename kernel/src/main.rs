@@ -12,7 +12,9 @@ mod server;
 mod session;
 mod streams;
 mod toolchain;
-mod wire;
+
+// the pure parts live in the library (kernel/src/lib.rs), which the fuzzer uses too
+use autograd_kernel::{protocol, wire};
 
 use std::path::PathBuf;
 
@@ -79,9 +81,9 @@ fn install(prefix: Option<PathBuf>, core_path: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn prebuild() -> Result<()> {
+fn prebuild(environment: &'static session::Environment) -> Result<()> {
     let start = std::time::Instant::now();
-    let session = session::Session::start(|event| {
+    let session = session::Session::start(environment, |event| {
         if let session::Event::Stderr(text) = event {
             eprint!("{text}");
         }
@@ -118,12 +120,14 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match (cli.command, cli.connection_file) {
         (Some(Command::Install { prefix, core_path }), _) => install(prefix, core_path),
-        (Some(Command::Prebuild), _) => prebuild(),
+        // the environment evcxr reads is set here, while this is the only thread
+        (Some(Command::Prebuild), _) => prebuild(session::environment::prepare()),
         (None, Some(file)) => {
             let info = wire::ConnectionInfo::read(&file)?;
+            let environment = session::environment::prepare();
             let runtime =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-            runtime.block_on(server::run(info))
+            runtime.block_on(server::run(info, environment))
         }
         (None, None) => {
             eprintln!("usage: autograd-kernel --connection-file FILE | install | prebuild (see --help)");

@@ -1,5 +1,8 @@
 //! The five channels: shell and control (ROUTER), iopub (PUB), stdin (ROUTER), heartbeat
 //! (REP). Every request is bracketed by `status: busy` / `status: idle` on iopub.
+//!
+//! A message decoded by `wire` becomes a typed [`Request`] (`protocol`, pure and fuzzed);
+//! [`handle`] dispatches it to one function per message type, as ipykernel's kernelbase does.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -12,7 +15,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc as tokio_mpsc;
 use zeromq::{PubSocket, RepSocket, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
-use crate::session::{Outcome, Request, Session};
+use crate::protocol::{self, Execute, Request};
+use crate::session::{Environment, Outcome, Request as SessionRequest, Session};
 use crate::streams::Streams;
 use crate::wire::{ConnectionInfo, Message, Signer};
 
@@ -39,32 +43,8 @@ struct Kernel {
     /// as IPython does.
     streams: Arc<Streams>,
     /// `(execution_count, code, text of the result)` of each cell run with store_history.
-    history: Mutex<Vec<(u32, String, Option<String>)>>,
+    history: Mutex<Vec<protocol::HistoryEntry>>,
     running: AtomicBool,
-}
-
-fn language_info() -> Value {
-    json!({
-        "name": "rust",
-        "version": env!("CARGO_PKG_RUST_VERSION"),
-        "mimetype": "text/rust",
-        "file_extension": ".rs",
-        "pygments_lexer": "rust",
-        "codemirror_mode": "rust",
-    })
-}
-
-pub fn kernel_info() -> Value {
-    json!({
-        "status": "ok",
-        "protocol_version": crate::wire::PROTOCOL_VERSION,
-        "implementation": "autograd-kernel",
-        "implementation_version": env!("CARGO_PKG_VERSION"),
-        "language_info": language_info(),
-        "banner": "Rust (autograd): PyTorch-style autograd in Rust, autograd-core preloaded",
-        "help_links": [],
-        "debugger": false,
-    })
 }
 
 impl Kernel {
@@ -77,205 +57,143 @@ impl Kernel {
     }
 }
 
-/// `is_complete`: a cell is incomplete while brackets, braces or strings are open.
-pub fn completeness(code: &str) -> &'static str {
-    let mut depth: i64 = 0;
-    let mut chars = code.chars().peekable();
-    let mut in_string = false;
-    while let Some(c) = chars.next() {
-        if in_string {
-            match c {
-                '\\' => {
-                    chars.next();
-                }
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '/' if chars.peek() == Some(&'/') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth -= 1,
-            _ => {}
-        }
-    }
-    if depth < 0 {
-        "invalid"
-    } else if depth > 0 || in_string {
-        "incomplete"
-    } else {
-        "complete"
-    }
-}
+/// A reply: its message type and content. `None`: no reply (comm messages, unknown types).
+type Reply = Option<(String, Value)>;
 
-fn byte_offset(code: &str, cursor_chars: usize) -> usize {
-    code.char_indices().nth(cursor_chars).map(|(i, _)| i).unwrap_or(code.len())
-}
-
-fn char_offset(code: &str, byte: usize) -> usize {
-    code[..byte.min(code.len())].chars().count()
+fn reply(msg_type: &str, content: Value) -> Reply {
+    Some((format!("{msg_type}_reply"), content))
 }
 
 /// Handles one shell (or control) request and returns the reply content and type.
-async fn handle(kernel: &Arc<Kernel>, msg: &Message) -> Option<(String, Value)> {
-    let content = &msg.content;
-    let reply = |t: &str, v: Value| Some((format!("{t}_reply"), v));
-    match msg.msg_type() {
-        "kernel_info_request" => reply("kernel_info", kernel_info()),
-        "execute_request" => {
-            let code = content["code"].as_str().unwrap_or("").to_string();
-            let silent = content["silent"].as_bool().unwrap_or(false);
-            let store_history = content["store_history"].as_bool().unwrap_or(true) && !silent;
-            let count = if store_history {
-                kernel.execution_count.fetch_add(1, Ordering::SeqCst) + 1
-            } else {
-                kernel.execution_count.load(Ordering::SeqCst)
-            };
-            if !silent {
-                kernel.publish(msg, "execute_input", json!({ "code": code, "execution_count": count }));
-            }
-            if store_history {
-                kernel.history.lock().unwrap().push((count, code.clone(), None));
-            }
-            kernel.streams.begin(if silent { None } else { Some(msg.clone()) });
-            kernel.running.store(true, Ordering::SeqCst);
-            let (tx, rx) = mpsc::channel();
-            kernel.session.send(Request::Execute { code, reply: tx });
-            let outcome = tokio::task::spawn_blocking(move || rx.recv()).await.ok().and_then(Result::ok);
-            kernel.running.store(false, Ordering::SeqCst);
-            // stdout is all handled when the session replies; give stderr's reader a moment for
-            // what the cell wrote there last (a second pipe, read on its own)
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            kernel.streams.end();
-            match outcome {
-                Some(Outcome::Ok(bundle)) => {
-                    if store_history {
-                        let text = bundle.iter().find(|(m, _)| m == "text/plain").map(|(_, t)| t.clone());
-                        if let Some(last) = kernel.history.lock().unwrap().last_mut() {
-                            last.2 = text;
-                        }
-                    }
-                    if !bundle.is_empty() && !silent {
-                        let data: serde_json::Map<String, Value> =
-                            bundle.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-                        kernel.publish(
-                            msg,
-                            "execute_result",
-                            json!({ "execution_count": count, "data": data, "metadata": {} }),
-                        );
-                    }
-                    reply(
-                        "execute",
-                        json!({ "status": "ok", "execution_count": count, "user_expressions": {}, "payload": [] }),
-                    )
-                }
-                Some(Outcome::Err { ename, evalue, traceback }) => {
-                    let traceback =
-                        if traceback.is_empty() { vec![format!("{ename}: {evalue}")] } else { traceback };
-                    let error = json!({ "ename": ename, "evalue": evalue, "traceback": traceback });
-                    if !silent {
-                        kernel.publish(msg, "error", error.clone());
-                    }
-                    let mut content = error;
-                    content["status"] = json!("error");
-                    content["execution_count"] = json!(count);
-                    reply("execute", content)
-                }
-                None => reply(
-                    "execute",
-                    json!({ "status": "error", "ename": "KernelError", "evalue": "the session thread stopped", "traceback": [], "execution_count": count }),
-                ),
-            }
-        }
-        "complete_request" => {
-            let code = content["code"].as_str().unwrap_or("").to_string();
-            let cursor = content["cursor_pos"].as_u64().unwrap_or(code.chars().count() as u64) as usize;
-            let byte = byte_offset(&code, cursor);
-            let (tx, rx) = mpsc::channel();
-            kernel.session.send(Request::Complete { code: code.clone(), cursor: byte, reply: tx });
-            let (matches, start, end) = tokio::task::spawn_blocking(move || rx.recv())
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or((vec![], byte, byte));
-            reply(
-                "complete",
-                json!({ "status": "ok", "matches": matches, "cursor_start": char_offset(&code, start), "cursor_end": char_offset(&code, end), "metadata": {} }),
-            )
-        }
-        "inspect_request" => {
-            let code = content["code"].as_str().unwrap_or("").to_string();
-            let cursor = content["cursor_pos"].as_u64().unwrap_or(0) as usize;
-            let byte = byte_offset(&code, cursor);
-            let (tx, rx) = mpsc::channel();
-            kernel.session.send(Request::Inspect { code, cursor: byte, reply: tx });
-            let found =
-                tokio::task::spawn_blocking(move || rx.recv()).await.ok().and_then(Result::ok).flatten();
-            let data = match &found {
-                Some(text) => json!({ "text/plain": text }),
-                None => json!({}),
-            };
-            reply(
-                "inspect",
-                json!({ "status": "ok", "found": found.is_some(), "data": data, "metadata": {} }),
-            )
-        }
-        "is_complete_request" => {
-            let status = completeness(content["code"].as_str().unwrap_or(""));
-            let mut body = json!({ "status": status });
-            if status == "incomplete" {
-                body["indent"] = json!("    ");
-            }
-            reply("is_complete", body)
-        }
-        "history_request" => {
-            let history = kernel.history.lock().unwrap();
-            let n = content["n"].as_u64().unwrap_or(history.len() as u64) as usize;
-            let with_output = content["output"].as_bool().unwrap_or(false);
-            let items: Vec<Value> =
-                history
-                    .iter()
-                    .rev()
-                    .take(n)
-                    .rev()
-                    .map(|(count, code, output)| {
-                        if with_output {
-                            json!([0, count, [code, output]])
-                        } else {
-                            json!([0, count, code])
-                        }
-                    })
-                    .collect();
-            reply("history", json!({ "status": "ok", "history": items }))
-        }
-        "comm_info_request" => reply("comm_info", json!({ "status": "ok", "comms": {} })),
-        "comm_open" => {
-            // no comm targets: close it again, as the spec asks
-            kernel.publish(msg, "comm_close", json!({ "comm_id": content["comm_id"], "data": {} }));
-            None
-        }
-        "comm_msg" | "comm_close" => None,
-        "interrupt_request" => {
-            interrupt(kernel);
-            reply("interrupt", json!({ "status": "ok" }))
-        }
-        "shutdown_request" => {
-            let restart = content["restart"].as_bool().unwrap_or(false);
-            reply("shutdown", json!({ "status": "ok", "restart": restart }))
-        }
-        other => {
+async fn handle(kernel: &Arc<Kernel>, msg: &Message, request: Request) -> Reply {
+    match request {
+        Request::KernelInfo => kernel_info_request(),
+        Request::Execute(execute) => execute_request(kernel, msg, execute).await,
+        Request::Complete { code, cursor_pos } => complete_request(kernel, code, cursor_pos).await,
+        Request::Inspect { code, cursor_pos } => inspect_request(kernel, code, cursor_pos).await,
+        Request::IsComplete { code } => is_complete_request(&code),
+        Request::History { n, output } => history_request(kernel, n, output),
+        Request::CommInfo => comm_info_request(),
+        Request::CommOpen { comm_id } => comm_open(kernel, msg, comm_id),
+        Request::CommMsg | Request::CommClose => None,
+        Request::Interrupt => interrupt_request(kernel),
+        Request::Shutdown { restart } => shutdown_request(restart),
+        Request::Unknown(other) => {
             eprintln!("autograd-kernel: ignoring unknown message type {other}");
             None
         }
     }
+}
+
+fn kernel_info_request() -> Reply {
+    reply("kernel_info", protocol::kernel_info())
+}
+
+async fn execute_request(kernel: &Arc<Kernel>, msg: &Message, execute: Execute) -> Reply {
+    let Execute { code, silent, store_history, .. } = execute;
+    let count = if store_history {
+        kernel.execution_count.fetch_add(1, Ordering::SeqCst) + 1
+    } else {
+        kernel.execution_count.load(Ordering::SeqCst)
+    };
+    if !silent {
+        kernel.publish(msg, "execute_input", json!({ "code": code, "execution_count": count }));
+    }
+    if store_history {
+        kernel.history.lock().unwrap().push((count, code.clone(), None));
+    }
+    kernel.streams.begin(if silent { None } else { Some(msg.clone()) });
+    kernel.running.store(true, Ordering::SeqCst);
+    let (tx, rx) = mpsc::channel();
+    kernel.session.send(SessionRequest::Execute { code, reply: tx });
+    let outcome = tokio::task::spawn_blocking(move || rx.recv()).await.ok().and_then(Result::ok);
+    kernel.running.store(false, Ordering::SeqCst);
+    // stdout is all handled when the session replies; give stderr's reader a moment for
+    // what the cell wrote there last (a second pipe, read on its own)
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    kernel.streams.end();
+    match outcome {
+        Some(Outcome::Ok(bundle)) => {
+            if store_history {
+                let text = bundle.iter().find(|(m, _)| m == "text/plain").map(|(_, t)| t.clone());
+                if let Some(last) = kernel.history.lock().unwrap().last_mut() {
+                    last.2 = text;
+                }
+            }
+            if !bundle.is_empty() && !silent {
+                let data: serde_json::Map<String, Value> =
+                    bundle.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+                kernel.publish(
+                    msg,
+                    "execute_result",
+                    json!({ "execution_count": count, "data": data, "metadata": {} }),
+                );
+            }
+            reply(
+                "execute",
+                json!({ "status": "ok", "execution_count": count, "user_expressions": {}, "payload": [] }),
+            )
+        }
+        Some(Outcome::Err { ename, evalue, traceback }) => {
+            let content = protocol::execute_error(ename, evalue, traceback, count);
+            if !silent {
+                kernel.publish(msg, "error", protocol::error_message(&content));
+            }
+            reply("execute", content)
+        }
+        None => reply(
+            "execute",
+            json!({ "status": "error", "ename": "KernelError", "evalue": "the session thread stopped", "traceback": [], "execution_count": count }),
+        ),
+    }
+}
+
+async fn complete_request(kernel: &Arc<Kernel>, code: String, cursor_pos: usize) -> Reply {
+    let byte = protocol::byte_offset(&code, cursor_pos);
+    let (tx, rx) = mpsc::channel();
+    kernel.session.send(SessionRequest::Complete { code: code.clone(), cursor: byte, reply: tx });
+    let (matches, start, end) = tokio::task::spawn_blocking(move || rx.recv())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or((vec![], byte, byte));
+    reply("complete", protocol::complete_reply(&code, &matches, start, end))
+}
+
+async fn inspect_request(kernel: &Arc<Kernel>, code: String, cursor_pos: usize) -> Reply {
+    let byte = protocol::byte_offset(&code, cursor_pos);
+    let (tx, rx) = mpsc::channel();
+    kernel.session.send(SessionRequest::Inspect { code, cursor: byte, reply: tx });
+    let found = tokio::task::spawn_blocking(move || rx.recv()).await.ok().and_then(Result::ok).flatten();
+    reply("inspect", protocol::inspect_reply(found.as_deref()))
+}
+
+fn is_complete_request(code: &str) -> Reply {
+    reply("is_complete", protocol::is_complete_reply(code))
+}
+
+fn history_request(kernel: &Arc<Kernel>, n: Option<usize>, output: bool) -> Reply {
+    let history = kernel.history.lock().unwrap();
+    reply("history", protocol::history_reply(&history, n, output))
+}
+
+fn comm_info_request() -> Reply {
+    reply("comm_info", json!({ "status": "ok", "comms": {} }))
+}
+
+fn comm_open(kernel: &Arc<Kernel>, msg: &Message, comm_id: Value) -> Reply {
+    // no comm targets: close it again, as the spec asks
+    kernel.publish(msg, "comm_close", json!({ "comm_id": comm_id, "data": {} }));
+    None
+}
+
+fn interrupt_request(kernel: &Arc<Kernel>) -> Reply {
+    interrupt(kernel);
+    reply("interrupt", json!({ "status": "ok" }))
+}
+
+fn shutdown_request(restart: bool) -> Reply {
+    reply("shutdown", json!({ "status": "ok", "restart": restart }))
 }
 
 /// Stops the running cell: cooperatively first (autograd-core raises KeyboardInterrupt at
@@ -294,26 +212,21 @@ fn interrupt(kernel: &Arc<Kernel>) {
     });
 }
 
-/// An execute_request that asks for the queue to stop when a cell fails (the default).
-fn stops_on_error(msg: &Message) -> bool {
-    msg.msg_type() == "execute_request" && msg.content["stop_on_error"].as_bool().unwrap_or(true)
-}
-
 async fn serve_router(kernel: Arc<Kernel>, mut socket: RouterSocket, channel: &'static str) -> Result<()> {
-    // the requests already waiting when a cell failed (Run All sends its cells together);
-    // while they last, those that ask to stop on an error are answered `aborted`
+    // the requests already waiting when a cell failed; while they last, those that ask to stop
+    // on an error are answered `aborted`
     let mut queued: VecDeque<ZmqMessage> = VecDeque::new();
     let mut aborting = false;
     loop {
         let received = match queued.pop_front() {
-            Some(received) => Ok(received),
+            Some(received) => received,
             None => {
                 // the queue is empty: the next request runs again
                 aborting = false;
-                socket.recv().await
+                socket.recv().await?
             }
         };
-        let frames = to_frames(received?);
+        let frames = to_frames(received);
         let msg = match Message::decode(frames, &kernel.signer) {
             Ok(msg) => msg,
             Err(e) => {
@@ -321,32 +234,31 @@ async fn serve_router(kernel: Arc<Kernel>, mut socket: RouterSocket, channel: &'
                 continue;
             }
         };
+        let request = Request::of(&msg);
         kernel.status(&msg, "busy");
-        let answer = if aborting && stops_on_error(&msg) {
+        let answer = if aborting && request.stops_on_error() {
             // as ipykernel: no execute_input, no execution count, just the reply
             Some(("execute_reply".to_string(), json!({ "status": "aborted" })))
         } else {
             // execute runs in its own task so control requests (interrupt) are not blocked
-            handle(&kernel, &msg).await
+            handle(&kernel, &msg, request.clone()).await
         };
         if let Some((reply_type, content)) = answer {
-            // a failed cell (error, compile error, interrupt) stops the cells queued after it
-            if stops_on_error(&msg)
-                && content["status"] == "error"
-                && !msg.content["silent"].as_bool().unwrap_or(false)
-            {
-                aborting = true;
-            }
+            let failed = request.aborts_queue(&content);
             let reply = Message::child(&msg, &reply_type, content);
             socket.send(bytes_compat::from_frames(reply.encode(&kernel.signer))).await?;
-            if aborting && queued.is_empty() {
-                // as ipykernel, before this cell's idle: take what is already waiting, so a
-                // request the client sends after it sees idle is never counted as queued
+            if failed {
+                // a failed cell (error, compile error, interrupt) stops the cells queued after
+                // it: those already sent (Run All sends its cells together, long before one
+                // fails). As ipykernel, they are taken before this request's `idle`, so a
+                // request sent after the client saw it finish runs normally, however late
+                // this task gets the processor back.
+                aborting = true;
                 take_waiting(&mut socket, &mut queued).await?;
             }
         }
         kernel.status(&msg, "idle");
-        if msg.msg_type() == "shutdown_request" {
+        if matches!(request, Request::Shutdown { .. }) {
             kernel.session.kill_runtime();
             tokio::time::sleep(Duration::from_millis(100)).await;
             std::process::exit(0);
@@ -354,9 +266,10 @@ async fn serve_router(kernel: Arc<Kernel>, mut socket: RouterSocket, channel: &'
     }
 }
 
-/// Moves every request already received on `socket` into `queued`, without waiting for more.
-async fn take_waiting(socket: &mut RouterSocket, queued: &mut VecDeque<ZmqMessage>) -> Result<()> {
+/// Receives what is already waiting on `socket` into `queue`, without waiting for more.
+async fn take_waiting(socket: &mut RouterSocket, queue: &mut VecDeque<ZmqMessage>) -> Result<()> {
     loop {
+        // let the socket's reader hand over what has arrived
         tokio::task::yield_now().await;
         let ready = tokio::select! {
             biased;
@@ -364,7 +277,7 @@ async fn take_waiting(socket: &mut RouterSocket, queued: &mut VecDeque<ZmqMessag
             () = std::future::ready(()) => None,
         };
         match ready {
-            Some(received) => queued.push_back(received?),
+            Some(received) => queue.push_back(received?),
             None => return Ok(()),
         }
     }
@@ -378,7 +291,7 @@ async fn serve_heartbeat(mut socket: RepSocket) -> Result<()> {
 }
 
 /// Runs the kernel until shutdown.
-pub async fn run(info: ConnectionInfo) -> Result<()> {
+pub async fn run(info: ConnectionInfo, environment: &'static Environment) -> Result<()> {
     let signer = Signer::new(&info.key);
     let mut shell = RouterSocket::new();
     shell.bind(&info.endpoint(info.shell_port)).await?;
@@ -401,7 +314,7 @@ pub async fn run(info: ConnectionInfo) -> Result<()> {
 
     let streams = Streams::start(iopub_tx.clone());
     let events = streams.clone();
-    let session = Session::start(move |event| events.push(event));
+    let session = Session::start(environment, move |event| events.push(event));
     let kernel = Arc::new(Kernel {
         signer,
         iopub: iopub_tx,
@@ -427,20 +340,4 @@ pub async fn run(info: ConnectionInfo) -> Result<()> {
     tokio::spawn(serve_heartbeat(heartbeat));
     tokio::spawn(serve_router(kernel.clone(), control, "control"));
     serve_router(kernel, shell, "shell").await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::completeness;
-
-    #[test]
-    fn open_brackets_make_a_cell_incomplete() {
-        assert_eq!(completeness("let x = 1;"), "complete");
-        assert_eq!(completeness("for i in 0..3 {"), "incomplete");
-        assert_eq!(completeness("let v = vec![1,\n 2"), "incomplete");
-        assert_eq!(completeness("let s = \"{\";"), "complete");
-        assert_eq!(completeness("let s = \"abc"), "incomplete");
-        assert_eq!(completeness("// {\nlet x = 1;"), "complete");
-        assert_eq!(completeness("}"), "invalid");
-    }
 }

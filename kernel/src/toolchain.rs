@@ -53,6 +53,9 @@ impl Toolchain {
     /// first on `PATH` (no rustup proxy in between, and one toolchain for the whole session
     /// even if a notebook folder names another), and std on the loader path for the runtime
     /// process (the rpath rustc writes is relative, and breaks for build dirs deep under $HOME).
+    ///
+    /// This sets `PATH` and `LD_LIBRARY_PATH` of this process: only from
+    /// `session::environment::prepare`, at the start of `main`, before any thread exists.
     pub fn pin(&self) {
         let bin = self.sysroot.join("bin");
         // a toolchain already on PATH (a system install: /usr/bin) has no proxies to skip,
@@ -66,8 +69,13 @@ impl Toolchain {
     }
 
     /// std's sources as shipped by the `rust-src` component.
-    fn library(&self) -> PathBuf {
+    pub fn library(&self) -> PathBuf {
         self.sysroot.join("lib/rustlib/src/rust/library")
+    }
+
+    /// Whether the toolchain has the `rust-src` component.
+    pub fn has_sources(&self) -> bool {
+        self.library().join("core/src/lib.rs").is_file()
     }
 }
 
