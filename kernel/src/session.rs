@@ -455,7 +455,9 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
     if let Some(context) = ctx.as_mut() {
         match requests.try_recv() {
             Ok(Request::Execute { code, reply }) if !has_commands(&code) => {
-                let outcome = execute(&mut ctx, &code, true, &mut shared);
+                let outcome = crate::interruptible::execute(&code, |code, retry| {
+                    execute(&mut ctx, code, !retry, &mut shared)
+                });
                 let _ = reply.send(outcome);
             }
             other => {
@@ -496,7 +498,9 @@ fn run(requests: mpsc::Receiver<Request>, events: Events, pid_slot: Arc<Mutex<Op
         };
         match request {
             Request::Execute { code, reply } => {
-                let outcome = execute(&mut ctx, &code, false, &mut shared);
+                let outcome = crate::interruptible::execute(&code, |code, _| {
+                    execute(&mut ctx, code, false, &mut shared)
+                });
                 let _ = reply.send(outcome);
             }
             Request::Complete { code, cursor, reply } => {
