@@ -30,8 +30,9 @@ use crate::session::Outcome;
 /// Put at the start of every loop body.
 const LOOP_CHECK: &str = "::autograd_core::global::interrupt_point();";
 /// Put around a sleep's path: `std::thread::sleep(d)` becomes
-/// `::autograd_core::global::interruptible_sleep(std::thread::sleep).call(d)`.
-const SLEEP_BEFORE: &str = "::autograd_core::global::interruptible_sleep(";
+/// `autograd_core::global::interruptible_sleep(std::thread::sleep).call(d)`. Not `::...`: at the
+/// start of a cell's first line, evcxr would read that as a command (`:dep`).
+const SLEEP_BEFORE: &str = "autograd_core::global::interruptible_sleep(";
 const SLEEP_AFTER: &str = ").call";
 
 /// Runs a cell through `run` (the session's execute: code, and whether this is the second
@@ -317,11 +318,24 @@ fn imports_std_sleep(root: &SyntaxNode) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use ra_ap_syntax::{Edition, SourceFile};
+
     use super::{execute, Rewritten, LOOP_CHECK};
     use crate::session::Outcome;
 
+    /// The rewritten cell; it must still parse as evcxr reads a cell, on as many lines.
     fn rewrite(cell: &str) -> String {
-        Rewritten::new(cell).code
+        let code = Rewritten::new(cell).code;
+        if code != cell {
+            // evcxr still finds its commands and the code where they were
+            let start = super::code_start(&code);
+            assert_eq!(start, super::code_start(cell), "{code}");
+            let body = &code[start.unwrap()..];
+            let parse = SourceFile::parse(&format!("fn f(){{{body}\n}}"), Edition::Edition2024);
+            assert!(parse.errors().is_empty(), "{code}: {:?}", parse.errors());
+            assert_eq!(code.lines().count(), cell.lines().count());
+        }
+        code
     }
 
     const CHECK: &str = LOOP_CHECK;
@@ -399,15 +413,15 @@ mod tests {
 
     #[test]
     fn stds_sleep_becomes_interruptible() {
-        let wrapped = "::autograd_core::global::interruptible_sleep(std::thread::sleep).call(std::time::Duration::from_secs(30));";
+        let wrapped = "autograd_core::global::interruptible_sleep(std::thread::sleep).call(std::time::Duration::from_secs(30));";
         assert_eq!(rewrite("std::thread::sleep(std::time::Duration::from_secs(30));"), wrapped);
         assert_eq!(
             rewrite("use std::thread;\nthread::sleep(d);"),
-            "use std::thread;\n::autograd_core::global::interruptible_sleep(thread::sleep).call(d);"
+            "use std::thread;\nautograd_core::global::interruptible_sleep(thread::sleep).call(d);"
         );
         assert_eq!(
             rewrite("use std::thread::{sleep, spawn};\nsleep(d);"),
-            "use std::thread::{sleep, spawn};\n::autograd_core::global::interruptible_sleep(sleep).call(d);"
+            "use std::thread::{sleep, spawn};\nautograd_core::global::interruptible_sleep(sleep).call(d);"
         );
         // a `sleep` the cell does not import from std may be anything
         assert_eq!(rewrite("sleep(d);"), "sleep(d);");
@@ -419,9 +433,7 @@ mod tests {
         // in a loop: the check first, then the sleep
         assert_eq!(
             rewrite("loop {std::thread::sleep(d)}"),
-            format!(
-                "loop {{{CHECK}::autograd_core::global::interruptible_sleep(std::thread::sleep).call(d)}}"
-            )
+            format!("loop {{{CHECK}autograd_core::global::interruptible_sleep(std::thread::sleep).call(d)}}")
         );
     }
 

@@ -158,8 +158,9 @@ INTERRUPTED_CELLS = {
     "tensor ops": 'println!("started");\nlet mut y = ones(&[4]);\nloop { y = &y * 1.0001; }',
     # the kernel puts an interrupt point into the cell's own loops...
     "plain loop": 'println!("started");\nlet mut i: u64 = 0;\nloop { i = i.wrapping_add(1); }',
-    # ... and sleeps in short slices
-    "sleep": 'println!("started");\nstd::thread::sleep(std::time::Duration::from_secs(30));',
+    # ... and sleeps in short slices (one that starts the cell, too)
+    "sleep": 'std::thread::sleep(std::time::Duration::from_millis(1)); println!("started");\n'
+    "std::thread::sleep(std::time::Duration::from_secs(30));",
 }
 
 
@@ -212,14 +213,20 @@ def test_errors_in_a_rewritten_loop_point_at_the_students_own_code(kernel):
     traceback = "\n".join(errors[0]["traceback"])
     assert f"  --> cell:2:{line.index('5;') + 1}\n   2 | {line}" in traceback, traceback
     assert "autograd_core" not in traceback
-    # and what a loop computes and prints is unchanged
+    # and what loops compute and print is unchanged: labeled, nested, with a value, in a
+    # closure and in a function kept for later cells
     reply, out, _, results, _ = run(
         kc, "let mut acc = 0u64;\n'a: for i in 0..10 { for j in 0..i { if j == 7 { break 'a; } acc += j; } }\n"
-        'let w = loop { acc += 1; if acc % 5 == 0 { break acc; } };\nprintln!("{acc} {w}");\nw * 2',
+        'let w = loop { acc += 1; if acc % 5 == 0 { break acc; } };\nprintln!("{acc} {w}");\n'
+        "let c = { let f = |n: u64| { let mut k = 0; while k < n { k += 1; } k }; f(3) };\n"
+        "fn spin(n: u64) -> u64 { let mut k = 0; for _ in 0..n { k += 2; } k }\n"
+        "w * 2 + c + spin(4)",
         stop_on_error=False,
     )
     assert reply["status"] == "ok", reply
-    assert out == "80 80\n" and results[0]["text/plain"] == "160"
+    assert out == "80 80\n" and results[0]["text/plain"] == "171"
+    reply, _, _, results, _ = run(kc, "spin(5)")
+    assert reply["status"] == "ok" and results[0]["text/plain"] == "10", reply
 
 
 def test_code_that_never_returns_to_the_cell_is_still_stopped_by_a_restart():
