@@ -3,7 +3,8 @@
 //! interrupt, and never while the thread is already unwinding. One test function: the
 //! interrupt flag is process-wide, so the steps must not run in parallel.
 
-use std::panic::{catch_unwind, Location};
+use std::cell::Cell;
+use std::panic::catch_unwind;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,14 @@ fn panic_of(f: impl FnOnce(), seen: &Arc<Mutex<Option<u32>>>) -> Option<(String,
     let payload = catch_unwind(std::panic::AssertUnwindSafe(f)).err()?;
     let message = payload.downcast_ref::<&str>().map(|s| s.to_string()).unwrap_or_default();
     Some((message, seen.lock().unwrap().take().expect("the hook saw the panic")))
+}
+
+/// Runs `$call` after noting in `$line` the line it is on (rustfmt keeps a short call on one).
+macro_rules! on_line {
+    ($line:expr, $call:expr) => {{
+        $line.set(line!());
+        $call
+    }};
 }
 
 struct InterruptPointInDrop;
@@ -50,14 +59,14 @@ fn loops_and_sleeps_stop_at_an_interrupt_and_name_the_callers_line() {
 
     // a loop's interrupt point: KeyboardInterrupt at this file's line, once
     interrupt_now();
-    let line = Location::caller().line() + 1;
+    let line = Cell::new(0);
     let stopped = panic_of(
         || loop {
-            interrupt_point()
+            on_line!(line, interrupt_point());
         },
         &seen,
     );
-    assert_eq!(stopped, Some(("KeyboardInterrupt".to_string(), line)));
+    assert_eq!(stopped, Some(("KeyboardInterrupt".to_string(), line.get())));
     assert_eq!(panic_of(interrupt_point, &seen), None, "one interrupt stops one loop");
 
     // an uninterrupted sleep lasts as long as std's
@@ -71,10 +80,12 @@ fn loops_and_sleeps_stop_at_an_interrupt_and_name_the_callers_line() {
         interrupt();
         Instant::now()
     });
-    let line = Location::caller().line() + 1;
-    let stopped = panic_of(|| interruptible_sleep(std::thread::sleep).call(Duration::from_secs(30)), &seen);
+    let stopped = panic_of(
+        || on_line!(line, interruptible_sleep(std::thread::sleep).call(Duration::from_secs(30))),
+        &seen,
+    );
     let sent = sender.join().unwrap();
-    assert_eq!(stopped, Some(("KeyboardInterrupt".to_string(), line)));
+    assert_eq!(stopped, Some(("KeyboardInterrupt".to_string(), line.get())));
     assert!(sent.elapsed() < Duration::from_millis(100), "stopped {:?} after the interrupt", sent.elapsed());
 
     // while unwinding from another panic, an interrupt point leaves the request for later
