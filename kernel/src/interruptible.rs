@@ -74,30 +74,35 @@ impl<'a> Rewritten<'a> {
     }
 
     /// The insertions on a (1-based) line: (1-based column in the original line of the
-    /// character the text was put before, length of the text), in order.
-    fn insertions_on(&self, line: usize) -> Vec<(usize, usize)> {
+    /// character the text was put before, the text), in order.
+    fn insertions_on(&self, line: usize) -> Vec<(usize, &'static str)> {
         self.insertions
             .iter()
             .filter_map(|&(at, text)| {
                 let (l, column) = line_column(self.original, at);
-                (l == line).then_some((column, text.chars().count()))
+                (l == line).then_some((column, text))
             })
             .collect()
     }
 
     /// The original column of a (1-based) column of the rewritten line `line`. A column inside
-    /// inserted text maps to the place it was inserted at.
+    /// inserted text maps to the place it was inserted at; inside the `).call` of a sleep, to
+    /// the start of the sleep's path, where the student's call starts.
     pub fn original_column(&self, line: usize, column: usize) -> usize {
         let mut shift = 0; // inserted characters before the current insertion
-        for (at, len) in self.insertions_on(line) {
+        let mut sleep_starts_at = None;
+        for (at, text) in self.insertions_on(line) {
             let start = at + shift; // where the inserted text starts in the rewritten line
             if column < start {
                 break;
             }
-            if column < start + len {
-                return at;
+            if text == SLEEP_BEFORE {
+                sleep_starts_at = Some(at);
             }
-            shift += len;
+            if column < start + text.chars().count() {
+                return if text == SLEEP_AFTER { sleep_starts_at.unwrap_or(at) } else { at };
+            }
+            shift += text.chars().count();
         }
         column - shift
     }
@@ -463,6 +468,11 @@ mod tests {
         assert_eq!(rewritten.original_column(2, 7), 7);
         assert_eq!(rewritten.original_column(2, 10), 7);
         assert_eq!(rewritten.original_column(3, 5), 5);
+        // a sleep interrupted in its `.call` names the start of the student's call
+        let sleep = Rewritten::new("let d = 1; std::thread::sleep(d);");
+        let call = sleep.code.find(".call").unwrap() + 1;
+        assert_eq!(sleep.original_column(1, call + 1), 12);
+        assert_eq!(sleep.original_column(1, sleep.code.find("(d)").unwrap() + 1), 30);
         // columns count characters, not bytes
         let wide = Rewritten::new("let é = 1; loop { é; }");
         assert_eq!(wide.original_column(1, 19 + shift), 19);
