@@ -213,3 +213,52 @@ pub(crate) fn check_interrupt() {
 pub fn clear_interrupt() {
     shared().interrupt_requested.store(false, Ordering::Relaxed);
 }
+
+/// An interrupt point for code that never reaches a tensor op: panics with
+/// `KeyboardInterrupt` if an interrupt was requested (and clears the request), as a tensor op
+/// does. The notebook kernel puts a call at the start of every loop body of a cell, so a plain
+/// `loop { i += 1; }` stops at the interrupt button with the variables of earlier cells kept.
+///
+/// The panic names the caller's line. It never panics while the thread is already unwinding
+/// (a loop in a `Drop` run by another panic), where a second panic would abort the process.
+#[track_caller]
+pub fn interrupt_point() {
+    let state = shared();
+    if state.interrupt_requested.load(Ordering::Relaxed)
+        && !std::thread::panicking()
+        && state.interrupt_requested.swap(false, Ordering::Relaxed)
+    {
+        panic!("KeyboardInterrupt");
+    }
+}
+
+/// `std::thread::sleep` that stops at the interrupt button: the notebook kernel runs a
+/// cell's `std::thread::sleep(d)` as `interruptible_sleep(std::thread::sleep).call(d)`.
+/// Taking the function it replaces means only a function of `sleep`'s type fits.
+pub fn interruptible_sleep(_replaces: fn(std::time::Duration)) -> InterruptibleSleep {
+    InterruptibleSleep(())
+}
+
+/// See [`interruptible_sleep`].
+pub struct InterruptibleSleep(());
+
+impl InterruptibleSleep {
+    /// How often a sleep looks at the interrupt flag.
+    pub const SLICE: std::time::Duration = std::time::Duration::from_millis(10);
+
+    /// Sleeps for at least `duration`, as `std::thread::sleep` does, in slices of
+    /// [`Self::SLICE`]; an interrupt requested meanwhile ends it with `KeyboardInterrupt`
+    /// (see [`interrupt_point`]).
+    #[track_caller]
+    pub fn call(self, duration: std::time::Duration) {
+        let start = std::time::Instant::now();
+        loop {
+            interrupt_point();
+            let left = duration.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(Self::SLICE));
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! The same binary is also evcxr's runtime process (where cells run), selected by evcxr's
 //! environment variable before anything else happens.
 
+mod interruptible;
 mod server;
 mod session;
 mod streams;

@@ -204,11 +204,18 @@ fn interrupt(kernel: &Arc<Kernel>) {
     }
     kernel.session.interrupt();
     let kernel = kernel.clone();
+    // only the interrupted cell: one that stopped and a next one started within the 2 s keep
+    // their runtime
+    let cell = kernel.execution_count.load(Ordering::SeqCst);
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(2000)).await;
-        if kernel.running.load(Ordering::SeqCst) {
-            kernel.session.kill_runtime();
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if !kernel.running.load(Ordering::SeqCst) || kernel.execution_count.load(Ordering::SeqCst) != cell
+            {
+                return;
+            }
         }
+        kernel.session.kill_runtime();
     });
 }
 

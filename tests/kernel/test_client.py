@@ -26,9 +26,9 @@ def kernel():
         yield pair
 
 
-def run(kc, code, timeout=300):
+def run(kc, code, timeout=300, **options):
     """Executes code; returns (reply content, stdout text, stderr text, results, errors)."""
-    msg_id = kc.execute(code)
+    msg_id = kc.execute(code, **options)
     stdout, stderr, results, errors = [], [], [], []
     while True:
         msg = kc.get_iopub_msg(timeout=timeout)
@@ -129,27 +129,118 @@ def test_a_completion_that_crashes_the_analyser_keeps_the_session(kernel):
     assert results[0]["text/plain"] == "tensor([5., 6.])"
 
 
-def test_interrupt_stops_a_tensor_loop_and_keeps_variables(kernel):
-    km, kc = kernel
-    run(kc, "let before = tensor!([1., 2.]);")
-    msg_id = kc.execute("let mut y = ones(&[4]);\nloop { y = &y * 1.0001; }")
-    time.sleep(3)
-    start = time.time()
-    km.interrupt_kernel()
-    errors = []
+def interrupt_running_cell(km, kc, code, after=1.0):
+    """Runs code, interrupts it `after` seconds after it printed `started`, and returns
+    (seconds from the interrupt to the execute_reply, the reply, the cell's error messages)."""
+    msg_id = kc.execute(code)
+    errors, interrupted = [], None
     while True:
-        msg = kc.get_iopub_msg(timeout=60)
+        msg = kc.get_iopub_msg(timeout=300)
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
-        if msg["msg_type"] == "error":
+        kind = msg["msg_type"]
+        if kind == "stream" and "started" in msg["content"]["text"] and interrupted is None:
+            time.sleep(after)
+            interrupted = time.time()
+            km.interrupt_kernel()
+        elif kind == "error":
             errors.append(msg["content"])
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+        elif kind == "status" and msg["content"]["execution_state"] == "idle":
             break
-    kc.get_shell_msg(timeout=60)
-    assert time.time() - start < 2.5
-    assert errors and errors[0]["ename"] == "KeyboardInterrupt"
-    _, _, _, results, _ = run(kc, "before")
+    reply = kc.get_shell_msg(timeout=60)
+    assert interrupted is not None, (reply, errors)
+    return time.time() - interrupted, reply["content"], errors
+
+
+# a cell that only stops at the interrupt button; `started` says it is running
+INTERRUPTED_CELLS = {
+    # autograd-core's tensor ops look at the interrupt flag
+    "tensor ops": 'println!("started");\nlet mut y = ones(&[4]);\nloop { y = &y * 1.0001; }',
+    # the kernel puts an interrupt point into the cell's own loops...
+    "plain loop": 'println!("started");\nlet mut i: u64 = 0;\nloop { i = i.wrapping_add(1); }',
+    # ... and sleeps in short slices (one that starts the cell, too)
+    "sleep": 'std::thread::sleep(std::time::Duration::from_millis(1)); println!("started");\n'
+    "std::thread::sleep(std::time::Duration::from_secs(30));",
+}
+
+
+@pytest.mark.parametrize("case", list(INTERRUPTED_CELLS))
+def test_interrupt_stops_the_cell_at_once_and_keeps_variables(kernel, case):
+    """As ipykernel: the interrupt button raises KeyboardInterrupt in the running cell within a
+    second, whether it computes with tensors, spins in a plain loop or sleeps, and the variables
+    of earlier cells are still there."""
+    km, kc = kernel
+    reply, *_ = run(kc, "let before = tensor!([1., 2.]);\nlet count = vec![3u64, 1, 2];")
+    assert reply["status"] == "ok", reply
+    latency, reply, errors = interrupt_running_cell(km, kc, INTERRUPTED_CELLS[case])
+    print(f"interrupt latency ({case}): {latency:.3f} s")
+    assert reply["status"] == "error", reply
+    assert reply["ename"] == "KeyboardInterrupt", reply
+    assert errors and errors[0]["ename"] == "KeyboardInterrupt", errors
+    assert latency < 1.0, f"{case}: {latency:.2f} s from the interrupt to the reply"
+    # sent at once: without stop_on_error, or it may still count as queued behind the failed cell
+    reply, out, _, results, _ = run(kc, 'println!("{:?}", count);\nbefore', stop_on_error=False)
+    assert reply["status"] == "ok", reply
+    assert out == "[3, 1, 2]\n"
     assert results[0]["text/plain"] == "tensor([1., 2.])"
+
+
+def test_the_interrupt_names_the_line_of_the_loop(kernel):
+    km, kc = kernel
+    code = 'println!("started");\nlet mut n: u64 = 0;\nwhile n < u64::MAX { n = n.wrapping_add(2); }'
+    _, reply, errors = interrupt_running_cell(km, kc, code, after=0.2)
+    assert reply["ename"] == "KeyboardInterrupt", reply
+    traceback = "\n".join(errors[0]["traceback"])
+    assert "  --> cell:3:" in traceback, traceback
+    assert "   3 | while n < u64::MAX { n = n.wrapping_add(2); }" in traceback, traceback
+    assert "autograd_core" not in traceback
+
+
+def test_errors_in_a_rewritten_loop_point_at_the_students_own_code(kernel):
+    """The interrupt points the kernel inserts are never seen: a panic or a compile error on
+    the line of a loop shows the student's own line and column."""
+    _, kc = kernel
+    line = "for i in 0..3 { let x = v[i]; total += x; }"
+    reply, _, _, _, errors = run(kc, f"let v = vec![1, 2];\nlet mut total = 0;\n{line}")
+    assert reply["status"] == "error", reply
+    assert errors[0]["ename"] == "Panic", errors
+    traceback = "\n".join(errors[0]["traceback"])
+    # the column of `[`, as the kernel reports an index panic on any line
+    assert f"  --> cell:3:{line.index('[i]') + 1}\n   3 | {line}" in traceback, traceback
+    line = "loop { let s: String = 5; break; }"
+    reply, _, _, _, errors = run(kc, f"let a = 1;\n{line}", stop_on_error=False)
+    assert errors[0]["ename"] == "CompilationError", errors
+    traceback = "\n".join(errors[0]["traceback"])
+    assert f"  --> cell:2:{line.index('5;') + 1}\n   2 | {line}" in traceback, traceback
+    assert "autograd_core" not in traceback
+    # and what loops compute and print is unchanged: labeled, nested, with a value, in a
+    # closure and in a function kept for later cells
+    reply, out, _, results, _ = run(
+        kc, "let mut acc = 0u64;\n'a: for i in 0..10 { for j in 0..i { if j == 7 { break 'a; } acc += j; } }\n"
+        'let w = loop { acc += 1; if acc % 5 == 0 { break acc; } };\nprintln!("{acc} {w}");\n'
+        "let c = { let f = |n: u64| { let mut k = 0; while k < n { k += 1; } k }; f(3) };\n"
+        "fn spin(n: u64) -> u64 { let mut k = 0; for _ in 0..n { k += 2; } k }\n"
+        "w * 2 + c + spin(4)",
+        stop_on_error=False,
+    )
+    assert reply["status"] == "ok", reply
+    assert out == "80 80\n" and results[0]["text/plain"] == "171"
+    reply, _, _, results, _ = run(kc, "spin(5)")
+    assert reply["status"] == "ok" and results[0]["text/plain"] == "10", reply
+
+
+def test_code_that_never_returns_to_the_cell_is_still_stopped_by_a_restart():
+    """An interrupt point is only in the cell's own loops: a long iterator chain in std is
+    stopped by restarting the runtime (variables lost, as the error says), and the kernel goes
+    on."""
+    with fresh_kernel() as (km, kc):
+        run(kc, "let lost = 1;")
+        code = 'println!("started");\n(0..u64::MAX).map(std::hint::black_box).sum::<u64>()'
+        latency, reply, errors = interrupt_running_cell(km, kc, code, after=0.5)
+        print(f"interrupt latency (restart): {latency:.3f} s")
+        assert reply["status"] == "error" and errors[0]["ename"] == "RuntimeRestarted", errors
+        reply, _, _, results, _ = run(kc, "tensor!([3.]) * 2.0", stop_on_error=False)
+        assert reply["status"] == "ok" and results[0]["text/plain"] == "tensor([6.])"
 
 
 def test_restart_gives_a_fresh_kernel():

@@ -135,7 +135,9 @@ fn run(
     if let Some(context) = ctx.as_mut() {
         match requests.try_recv() {
             Ok(Request::Execute { code, reply }) if !has_commands(&code) => {
-                let outcome = execute(&mut ctx, &code, true, &mut shared);
+                let outcome = crate::interruptible::execute(&code, |code, retry| {
+                    execute(&mut ctx, code, !retry, &mut shared)
+                });
                 let _ = reply.send(outcome);
             }
             other => {
@@ -176,7 +178,9 @@ fn run(
         };
         match request {
             Request::Execute { code, reply } => {
-                let outcome = execute(&mut ctx, &code, false, &mut shared);
+                let outcome = crate::interruptible::execute(&code, |code, _| {
+                    execute(&mut ctx, code, false, &mut shared)
+                });
                 let _ = reply.send(outcome);
             }
             Request::Complete { code, cursor, reply } => {
