@@ -391,3 +391,137 @@ def test_a_request_without_stop_on_error_still_runs_after_a_failure(kernel):
     assert out[second][0]["status"] == "ok", out[second][0]
     reply, _, _, results, _ = run(kc, "ran_anyway")
     assert reply["status"] == "ok" and results[0]["text/plain"] == "7"
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def hostile_messages(session, rng):
+    """A few hundred frame sets a broken or hostile client could send: malformed frames,
+    oversized ones, wrong signatures, unknown and out-of-order message types, content of the
+    wrong shape. Yields (label, frames)."""
+    import json
+    import uuid
+
+    def signed(msg_type, content, parent=None, metadata=None, key_ok=True, buffers=()):
+        header = {"msg_id": uuid.uuid4().hex, "session": session.session, "username": "fuzz",
+                  "date": "2026-11-30T00:00:00Z", "msg_type": msg_type, "version": "5.3"}
+        parts = [json.dumps(p).encode() for p in (header, parent or {}, metadata or {}, content)]
+        sig = session.sign(parts) if key_ok else b"0" * 64
+        return [b"fuzz-client", b"<IDS|MSG>", sig, *parts, *buffers]
+
+    yield "empty", []
+    yield "no delimiter", [b"just", b"frames"]
+    yield "delimiter only", [b"<IDS|MSG>"]
+    yield "too few frames", [b"<IDS|MSG>", b"sig", b"{}"]
+    yield "header not json", [b"<IDS|MSG>", b"sig", b"{not json", b"{}", b"{}", b"{}"]
+    yield "header not an object", signed("x", {})[:3] + [b"[1, 2]", b"{}", b"{}", b"{}"]
+    yield "non-utf8", [b"<IDS|MSG>", b"sig", b"\xff\xfe\x00", b"\x80", b"{}", b"{}"]
+    yield "signature not hex", [b"<IDS|MSG>", b"zz" * 32, b"{}", b"{}", b"{}", b"{}"]
+    big = b"x" * (30 * 1024 * 1024)
+    yield "oversized unsigned", [b"<IDS|MSG>", b"0" * 64, big, b"{}", b"{}", b"{}"]
+    yield "oversized content, signed", signed("execute_request", {"code": "1", "pad": "y" * (24 * 1024 * 1024)},
+                                                key_ok=False)
+    yield "oversized buffers", signed("comm_msg", {"comm_id": "none", "data": {}}, buffers=[big, big])
+    yield "oversized identity", [big, b"<IDS|MSG>", b"0" * 64, b"{}", b"{}", b"{}", b"{}"]
+    for msg_type in ("execute_reply", "input_reply", "kernel_info_reply", "shutdown_reply", "comm_close",
+                     "comm_msg", "comm_open", "no_such_request", "", "debug_request", "history_request",
+                     "inspect_request", "complete_request", "is_complete_request", "comm_info_request"):
+        yield f"unknown or out of order {msg_type!r}", signed(msg_type, {"comm_id": "nope", "data": {}})
+    # requests the kernel knows, with content of the wrong shape
+    shapes = [{}, {"code": 123}, {"code": None}, {"code": ["a"]}, {"code": "x", "cursor_pos": -5},
+              {"code": "x", "cursor_pos": 10**30}, {"code": "é" * 3, "cursor_pos": 2},
+              {"code": "x", "detail_level": "many"}, {"hist_access_type": 7}, {"target_name": {"a": 1}}]
+    for msg_type in ("complete_request", "inspect_request", "is_complete_request", "history_request",
+                     "comm_info_request", "kernel_info_request"):
+        for content in shapes:
+            yield f"{msg_type} {content!r}"[:80], signed(msg_type, content)
+    for content in ({}, {"code": 123}, {"code": None}, {"code": ["let x = 1;"]}, {"silent": "yes"}):
+        yield f"execute_request {content!r}", signed("execute_request", content)
+    yield "content not an object", signed("kernel_info_request", [1, 2, 3])
+    yield "metadata not an object", signed("kernel_info_request", {}, metadata=["m"])
+    # random bytes and random JSON, signed and not
+    for i in range(150):
+        frames = [rng.randbytes(rng.randrange(0, 64)) for _ in range(rng.randrange(0, 9))]
+        if rng.random() < 0.5:
+            frames.insert(rng.randrange(0, len(frames) + 1), b"<IDS|MSG>")
+        yield f"random frames {i}", frames
+    for i in range(100):
+        content = {rng.choice(["code", "cursor_pos", "comm_id", "data", "x"]):
+                   rng.choice([None, 1, -1, 2.5, "s", [], {}, "é", 10**20])}
+        yield f"random content {i}", signed(rng.choice(["complete_request", "inspect_request",
+                                                         "is_complete_request", "comm_msg", "comm_close",
+                                                         "kernel_info_request", "weird"]), content,
+                                            key_ok=rng.random() < 0.7)
+
+
+def send_hostile_messages(km, kc):
+    """Sends every hostile message on shell, control and stdin, and odd pings to the
+    heartbeat; returns how many were sent."""
+    import random
+
+    import zmq
+
+    info = km.get_connection_info()
+    context = zmq.Context.instance()
+    sent = 0
+    for channel in ("shell", "control", "stdin", "hb"):
+        socket = context.socket(zmq.REQ if channel == "hb" else zmq.DEALER)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.connect(f"{info['transport']}://{info['ip']}:{info[channel + '_port']}")
+        try:
+            if channel == "hb":
+                for size in (0, 1, 1024, 30 * 1024 * 1024):
+                    socket.send(b"p" * size)
+                    assert socket.poll(30_000), "heartbeat stopped echoing"
+                    assert len(socket.recv()) == size
+                    sent += 1
+                continue
+            for _label, frames in hostile_messages(kc.session, random.Random(channel)):
+                # a DEALER adds no identity: the kernel's ROUTER prepends ours
+                if frames:
+                    socket.send_multipart(frames)
+                    sent += 1
+        finally:
+            socket.close()
+    return sent
+
+
+def kernel_still_serves(km, kc):
+    kc.kernel_info()
+    assert kc.get_shell_msg(timeout=120)["content"]["status"] == "ok"
+    reply, _, _, results, errors = run(kc, "(&kept * 2.0).sum()")
+    assert reply["status"] == "ok", errors
+    assert results[0]["text/plain"] == "tensor(12., grad_fn=<SumBackward0>)"
+    assert km.is_alive()
+    request = kc.session.msg("interrupt_request", {})
+    kc.control_channel.send(request)
+    assert kc.control_channel.get_msg(timeout=60)["content"]["status"] == "ok"
+
+
+def test_a_hostile_client_on_every_channel_leaves_the_kernel_serving(kernel):
+    """Hundreds of malformed, oversized (tens of MB), wrongly signed, unknown-type and
+    out-of-order messages on shell, control, stdin and heartbeat: afterwards the kernel still
+    answers and earlier variables are intact. Sent twice: the second round must not grow the
+    kernel's memory (the first may, as the allocator keeps room for 30 MB messages)."""
+    km, kc = kernel
+    reply, *_ = run(kc, "let kept = tensor!([1., 2., 3.], requires_grad = true);")
+    assert reply["status"] == "ok"
+    pid = km.provisioner.pid
+    before = rss_kib(pid)
+    sent = send_hostile_messages(km, kc)
+    assert sent > 300
+    kernel_still_serves(km, kc)
+    time.sleep(1.0)
+    middle = rss_kib(pid)
+    sent += send_hostile_messages(km, kc)
+    kernel_still_serves(km, kc)
+    time.sleep(1.0)
+    after = rss_kib(pid)
+    print(f"kernel RSS before {before} KiB, after one round {middle} KiB, after two ({sent} messages) {after} KiB")
+    assert after - middle < 48 * 1024, (before, middle, after)
