@@ -27,7 +27,10 @@ where
     }
 
     fn backward(&mut self, grad_output: &Tensor) -> Vec<Option<Tensor>> {
-        let saved: Vec<Tensor> = self.saved.iter().map(SavedTensor::unpack).collect();
+        // a saved number is kept for pictures and for the second-backward refusal only; the
+        // rule has the number itself (making its 0-dim tensor for every `x * 2.0` was costly)
+        let saved: Vec<Tensor> =
+            self.saved.iter().filter(|s| !s.is_number()).map(SavedTensor::unpack).collect();
         (self.rule)(&saved, grad_output, &self.needs)
     }
 
