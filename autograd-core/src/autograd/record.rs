@@ -113,11 +113,14 @@ pub(crate) fn record(
 
 /// Makes `node` the grad_fn of `output`.
 pub(crate) fn set_history(output: &Tensor, node: Node) {
-    {
+    let is_view = {
         let mut meta = output.meta();
         meta.grad_fn = Some(node);
         meta.output_nr = 0;
         meta.requires_grad = true;
+        meta.view.is_some()
+    };
+    if is_view {
+        super::views::mark_fresh(output);
     }
-    super::views::mark_fresh(output);
 }
