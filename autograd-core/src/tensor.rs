@@ -328,10 +328,17 @@ impl Tensor {
     /// that requires grad, or None.
     #[track_caller]
     pub(crate) fn gradient_edge(&self) -> Option<Edge> {
-        if let Some(node) = self.grad_fn() {
-            return Some(Edge { node, input_nr: self.meta().output_nr });
-        }
         let mut meta = self.meta();
+        if meta.view.is_some() {
+            // a view's history may have to be rebuilt first
+            drop(meta);
+            if let Some(node) = self.grad_fn() {
+                return Some(Edge { node, input_nr: self.meta().output_nr });
+            }
+            meta = self.meta();
+        } else if let Some(node) = &meta.grad_fn {
+            return Some(Edge { node: node.clone(), input_nr: meta.output_nr });
+        }
         if !meta.requires_grad {
             return None;
         }

@@ -27,7 +27,10 @@ where
     }
 
     fn backward(&mut self, grad_output: &Tensor) -> Vec<Option<Tensor>> {
-        let saved: Vec<Tensor> = self.saved.iter().map(SavedTensor::unpack).collect();
+        // a saved number is kept for pictures and for the second-backward refusal only; the
+        // rule has the number itself (making its 0-dim tensor for every `x * 2.0` was costly)
+        let saved: Vec<Tensor> =
+            self.saved.iter().filter(|s| !s.is_number()).map(SavedTensor::unpack).collect();
         (self.rule)(&saved, grad_output, &self.needs)
     }
 
@@ -110,11 +113,14 @@ pub(crate) fn record(
 
 /// Makes `node` the grad_fn of `output`.
 pub(crate) fn set_history(output: &Tensor, node: Node) {
-    {
+    let is_view = {
         let mut meta = output.meta();
         meta.grad_fn = Some(node);
         meta.output_nr = 0;
         meta.requires_grad = true;
+        meta.view.is_some()
+    };
+    if is_view {
+        super::views::mark_fresh(output);
     }
-    super::views::mark_fresh(output);
 }

@@ -1,14 +1,18 @@
 //! Tensors a node keeps for its backward, with the version they were saved at.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use super::node::{Node, NodeInner};
+use crate::ops::elementwise::Scalar;
 use crate::tensor::Tensor;
 
 /// A tensor saved for backward. An op's own *output* is kept without its grad_fn (which
 /// would be a reference cycle) and gets it back, weakly, when unpacked.
 pub(crate) struct SavedTensor {
-    tensor: Tensor,
+    /// Set when saved, except for a number operand: its 0-dim tensor is made only when asked
+    /// for (a picture of the saved values), as every `x * 2.0` saves one.
+    tensor: OnceLock<Tensor>,
+    number: Option<Scalar>,
     version: u64,
     is_output: bool,
     output_of: Option<(Weak<NodeInner>, usize)>,
@@ -27,7 +31,8 @@ impl SavedTensor {
     /// Saves an input of the op.
     pub fn input(tensor: &Tensor) -> SavedTensor {
         SavedTensor {
-            tensor: tensor.clone(),
+            tensor: OnceLock::from(tensor.clone()),
+            number: None,
             version: tensor.version(),
             is_output: false,
             output_of: None,
@@ -40,7 +45,8 @@ impl SavedTensor {
     /// Saves the op's output (the node is not known yet; see `bind_output`).
     pub fn output(tensor: &Tensor) -> SavedTensor {
         SavedTensor {
-            tensor: tensor.detach(),
+            tensor: OnceLock::from(tensor.detach()),
+            number: None,
             version: tensor.version(),
             is_output: true,
             output_of: None,
@@ -48,6 +54,29 @@ impl SavedTensor {
             producer: None,
             view_grad_fn: None,
         }
+    }
+
+    /// Saves a plain number operand as torch does: a 0-dim "wrapped number" tensor (int64,
+    /// float64 or bool), so that a second backward without `retain_graph` refuses as there.
+    /// Op rules get the number itself, not this: it is not among the tensors they are given.
+    pub fn number(value: Scalar) -> SavedTensor {
+        SavedTensor {
+            tensor: OnceLock::new(),
+            number: Some(value),
+            version: 0,
+            is_output: false,
+            output_of: None,
+            name: None,
+            producer: None,
+            view_grad_fn: None,
+        }
+    }
+
+    fn tensor(&self) -> &Tensor {
+        self.tensor.get_or_init(|| {
+            let value = self.number.expect("a saved tensor or a saved number");
+            crate::ops::elementwise::wrapped_number(value)
+        })
     }
 
     /// Gives the saved tensor its name (`SavedTensor::input(b).named("other")`).
@@ -72,7 +101,7 @@ impl SavedTensor {
     /// history was just rebased: a view has its new grad_fn already).
     pub fn rebind_output(&mut self, output: &Tensor) {
         if self.is_output {
-            self.tensor = output.detach();
+            self.tensor = OnceLock::from(output.detach());
             self.version = output.version();
             let meta = output.meta();
             if meta.view.is_some() {
@@ -90,15 +119,20 @@ impl SavedTensor {
         })
     }
 
+    /// Saved with [`SavedTensor::number`].
+    pub fn is_number(&self) -> bool {
+        self.number.is_some()
+    }
+
     pub fn is_output(&self) -> bool {
         self.is_output
     }
 
     /// The saved tensor, checked against in-place changes since it was saved.
     pub fn unpack(&self) -> Tensor {
-        let current = self.tensor.version();
+        let current = self.tensor().version();
         if current != self.version {
-            let (shape, dtype) = (self.tensor.shape(), self.tensor.dtype());
+            let (shape, dtype) = (self.tensor().shape(), self.tensor().dtype());
             let what = format!("[{} [{}]]", dtype.legacy_name(), shape_list(&shape));
             // as torch: a saved input names its tensor's history as it is now, an output the
             // node that saved it
@@ -106,7 +140,7 @@ impl SavedTensor {
                 self.view_grad_fn.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner).name(), 0));
             let producer = match self.producer {
                 Some((name, nr)) => view_node.or(Some((name.to_string(), nr))),
-                None => self.tensor.grad_fn().map(|n| (n.name(), self.tensor.meta().output_nr)),
+                None => self.tensor().grad_fn().map(|n| (n.name(), self.tensor().meta().output_nr)),
             };
             let which = match producer {
                 Some((name, nr)) => format!(
@@ -125,7 +159,7 @@ impl SavedTensor {
         }
         match self.history() {
             Some((node, nr)) => {
-                let t = self.tensor.detach();
+                let t = self.tensor().detach();
                 {
                     let mut meta = t.meta();
                     meta.grad_fn = Some(node);
@@ -133,13 +167,13 @@ impl SavedTensor {
                 }
                 t
             }
-            None => self.tensor.clone(),
+            None => self.tensor().clone(),
         }
     }
 
     /// The tensor as saved, for display (no version check).
     pub fn peek(&self) -> Tensor {
-        self.tensor.clone()
+        self.tensor().clone()
     }
 }
 

@@ -138,6 +138,10 @@ pub(crate) fn collect_edge_first(t: &Tensor) {
 
 /// Marks a view's `grad_fn` as built against the storage's current version.
 pub(crate) fn mark_fresh(t: &Tensor) {
+    if t.meta().view.is_none() {
+        // most tensors: no storage version to read
+        return;
+    }
     let version = t.version();
     if let Some(view) = t.meta().view.as_mut() {
         view.attr_version = version;

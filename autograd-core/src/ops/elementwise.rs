@@ -390,7 +390,7 @@ fn sqrt_of<T: Arith>(x: T) -> T {
 }
 
 /// A Python number as torch keeps it for backward: a 0-dim int64, float64 or bool tensor.
-fn wrapped_number(s: Scalar) -> Tensor {
+pub(crate) fn wrapped_number(s: Scalar) -> Tensor {
     match s {
         Scalar::Float(v) => Tensor::from_vec(vec![v], &[], DType::Float64),
         Scalar::Int(v) => Tensor::from_i64(vec![v], &[]),
@@ -582,7 +582,7 @@ impl Tensor {
                 // like torch, keep only what the needed gradients use; a number is kept as
                 // torch keeps it (a 0-dim "wrapped number"), so a second backward without
                 // retain_graph fails here as it does there
-                let mut saved = Vec::new();
+                let mut saved = Vec::with_capacity(2);
                 match (b_tensor, b) {
                     (Some(bt), _) => {
                         if a_req {
@@ -592,9 +592,7 @@ impl Tensor {
                             saved.push(SavedTensor::input(self).named("self"));
                         }
                     }
-                    (None, Operand::Scalar(s)) => {
-                        saved.push(SavedTensor::input(&wrapped_number(s)).named("other"))
-                    }
+                    (None, Operand::Scalar(s)) => saved.push(SavedTensor::number(s).named("other")),
                     (None, Operand::Tensor(_)) => unreachable!("a tensor operand has a tensor"),
                 }
                 saved
@@ -640,7 +638,7 @@ impl Tensor {
                 }
                 (Some(bt), _) => vec![SavedTensor::input(bt).named("other")],
                 // a number is kept as torch keeps it (see `mul`)
-                (None, Operand::Scalar(s)) => vec![SavedTensor::input(&wrapped_number(s)).named("other")],
+                (None, Operand::Scalar(s)) => vec![SavedTensor::number(s).named("other")],
                 (None, Operand::Tensor(_)) => unreachable!("a tensor operand has a tensor"),
             },
             move |saved, g, needs| match scalar {

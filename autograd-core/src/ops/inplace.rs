@@ -13,6 +13,7 @@ use crate::autograd::record::record;
 use crate::autograd::views::{no_grad_view_error, rebase_history};
 use crate::dtype::Category;
 use crate::layout::{overlap, Overlap};
+use crate::storage::Buffer;
 use crate::tensor::Tensor;
 
 /// Raises PyTorch's errors when an in-place change of `t` would break the graph (torch's
@@ -201,11 +202,7 @@ impl Tensor {
                 crate::layout::shape_list(&result.shape())
             );
         }
-        let values = result.contiguous_buffer();
-        self.with_data(|d| {
-            write_buffer(&mut d.storage.write(), &d.layout, &values);
-            d.storage.bump_version();
-        });
+        self.store(&result.contiguous_buffer());
         let node = if recording { result.meta().grad_fn.clone() } else { None };
         if let Some(node) = node {
             // after the rebase, as torch saves an in-place op's result: for a view, what is
@@ -216,6 +213,14 @@ impl Tensor {
             };
         }
         self.clone()
+    }
+
+    /// Writes row-major `values` into this tensor's elements, one version later.
+    fn store(&self, values: &Buffer) {
+        self.with_data(|d| {
+            write_buffer(&mut d.storage.write(), &d.layout, values);
+            d.storage.bump_version();
+        });
     }
 
     /// `x.add_(other)`: in-place addition.
@@ -389,6 +394,14 @@ impl Tensor {
 
     #[track_caller]
     fn fill_named(&self, value: f64, name: &'static str) -> Tensor {
+        if !is_grad_enabled() || !self.requires_grad() {
+            // nothing to record (`x.grad.zero_()` in every training step): write the value
+            // without first copying the old values as the history of the op's input
+            self.check_inplace_write(&[], &[]);
+            let options = crate::factory::TensorOptions::default().dtype(self.dtype());
+            self.store(&crate::factory::full_with(&self.shape(), value, options).contiguous_buffer());
+            return self.clone();
+        }
         self.apply_inplace(|t| {
             let filled = crate::factory::full_with(
                 &t.shape(),

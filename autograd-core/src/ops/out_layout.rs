@@ -24,10 +24,10 @@ use super::elementwise::Operand;
 /// `out` (a fresh row-major result of an elementwise op over `inputs`) laid out in memory as
 /// torch lays out that op's result; the same tensor when torch's layout is row-major too.
 pub(crate) fn like_torch(out: Tensor, inputs: &[&Operand]) -> Tensor {
-    let shape = out.shape();
-    if shape.len() < 2 || out.numel() < 2 {
+    if only_row_major(&out) {
         return out;
     }
+    let shape = out.shape();
     let layouts: Vec<Option<Layout>> = inputs
         .iter()
         .map(|op| match op {
@@ -43,9 +43,18 @@ pub(crate) fn like_torch(out: Tensor, inputs: &[&Operand]) -> Tensor {
 
 /// [`like_torch`] for an op over tensors only.
 pub(crate) fn like_torch_of(out: Tensor, inputs: &[&Tensor]) -> Tensor {
+    if only_row_major(&out) {
+        return out;
+    }
     let operands: Vec<Operand> = inputs.iter().map(|&t| Operand::Tensor(t)).collect();
     let refs: Vec<&Operand> = operands.iter().collect();
     like_torch(out, &refs)
+}
+
+/// One dim or one element: row-major is the only layout (checked without copying the shape,
+/// as this runs for every small op).
+fn only_row_major(out: &Tensor) -> bool {
+    out.with_data(|d| d.layout.shape.len() < 2 || d.layout.numel() < 2)
 }
 
 /// The strides torch gives a new result of `shape` computed from `inputs` (None for a number
