@@ -507,8 +507,8 @@ def kernel_still_serves(km, kc):
 def test_a_hostile_client_on_every_channel_leaves_the_kernel_serving(kernel):
     """Hundreds of malformed, oversized (tens of MB), wrongly signed, unknown-type and
     out-of-order messages on shell, control, stdin and heartbeat: afterwards the kernel still
-    answers and earlier variables are intact. Sent twice: the second round must not grow the
-    kernel's memory (the first may, as the allocator keeps room for 30 MB messages)."""
+    answers, earlier variables are intact, and its memory is back near where it was (sent
+    twice, so that a slow leak shows too)."""
     km, kc = kernel
     reply, *_ = run(kc, "let kept = tensor!([1., 2., 3.], requires_grad = true);")
     assert reply["status"] == "ok"
@@ -524,4 +524,5 @@ def test_a_hostile_client_on_every_channel_leaves_the_kernel_serving(kernel):
     time.sleep(1.0)
     after = rss_kib(pid)
     print(f"kernel RSS before {before} KiB, after one round {middle} KiB, after two ({sent} messages) {after} KiB")
-    assert after - middle < 48 * 1024, (before, middle, after)
+    assert middle - before < 32 * 1024, (before, middle, after)
+    assert after - before < 32 * 1024, (before, middle, after)
