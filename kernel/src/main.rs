@@ -9,9 +9,11 @@
 //! environment variable before anything else happens.
 
 mod interruptible;
+mod memory;
 mod server;
 mod session;
 mod streams;
+mod system;
 mod toolchain;
 
 // the pure parts live in the library (kernel/src/lib.rs), which the fuzzer uses too
@@ -42,23 +44,35 @@ enum Command {
         /// The autograd-core sources the kernel preloads (default: the ones it was built from).
         #[arg(long)]
         core_path: Option<PathBuf>,
+        /// The directory of a system-wide install (`./install.sh --system`): its toolchain,
+        /// vendored sources and prebuilt cache, shared read-only by every user's kernel.
+        #[arg(long)]
+        system_root: Option<PathBuf>,
     },
     /// Builds autograd-core into the kernel's cache and runs one tensor cell.
     Prebuild,
 }
 
-fn kernelspec(binary: &std::path::Path, core_path: &std::path::Path) -> serde_json::Value {
+fn kernelspec(
+    binary: &std::path::Path,
+    core_path: &std::path::Path,
+    system_root: Option<&std::path::Path>,
+) -> serde_json::Value {
+    let mut env = serde_json::json!({ "AUTOGRAD_CORE_PATH": core_path.to_string_lossy() });
+    if let Some(root) = system_root {
+        env["AUTOGRAD_KERNEL_SYSTEM"] = root.to_string_lossy().into();
+    }
     serde_json::json!({
         "argv": [binary.to_string_lossy(), "--connection-file", "{connection_file}"],
         "display_name": "Rust (autograd)",
         "language": "rust",
         "interrupt_mode": "message",
-        "env": { "AUTOGRAD_CORE_PATH": core_path.to_string_lossy() },
+        "env": env,
         "metadata": { "debugger": false },
     })
 }
 
-fn install(prefix: Option<PathBuf>, core_path: Option<PathBuf>) -> Result<()> {
+fn install(prefix: Option<PathBuf>, core_path: Option<PathBuf>, system_root: Option<PathBuf>) -> Result<()> {
     let base = match prefix {
         Some(p) => p.join("share/jupyter/kernels"),
         None => {
@@ -77,7 +91,14 @@ fn install(prefix: Option<PathBuf>, core_path: Option<PathBuf>) -> Result<()> {
         }
         None => session::autograd_core_path(),
     };
-    std::fs::write(dir.join("kernel.json"), serde_json::to_string_pretty(&kernelspec(&binary, &core_path))?)?;
+    let system_root = match system_root {
+        Some(p) => {
+            Some(p.canonicalize().with_context(|| format!("system install not found at {}", p.display()))?)
+        }
+        None => None,
+    };
+    let spec = kernelspec(&binary, &core_path, system_root.as_deref());
+    std::fs::write(dir.join("kernel.json"), serde_json::to_string_pretty(&spec)?)?;
     println!("Installed kernelspec rust-autograd in {}", dir.display());
     Ok(())
 }
@@ -102,6 +123,22 @@ fn prebuild(environment: &'static session::Environment) -> Result<()> {
                 "Prebuilt autograd-core for the kernel in {:.1} s; a first cell printed {text}",
                 start.elapsed().as_secs_f64()
             );
+            // A cell whose variable's type the analyser cannot tell makes evcxr run `cargo
+            // check`, which builds the dependencies' metadata once more, in check mode: a
+            // tutorial's first compile error waited ~20 s for it. Built here, once.
+            let (tx, rx) = std::sync::mpsc::channel();
+            let checked = std::time::Instant::now();
+            session.send(session::Request::Execute {
+                code: "let prebuild_check = not_defined_anywhere;".into(),
+                reply: tx,
+            });
+            if let session::Outcome::Ok(_) = rx.recv()? {
+                anyhow::bail!("prebuild: a cell naming an undefined variable compiled");
+            }
+            println!(
+                "Prebuilt the dependencies for checking cells in {:.1} s",
+                checked.elapsed().as_secs_f64()
+            );
             session.kill_runtime();
             Ok(())
         }
@@ -111,29 +148,19 @@ fn prebuild(environment: &'static session::Environment) -> Result<()> {
     }
 }
 
-/// The kernel process (not the runtime, whose tensors come and go): a client may send messages
-/// of tens of MB. glibc raises its mmap threshold after such a buffer is freed and keeps the
-/// next ones in the heap, so the kernel's memory stayed ~110 MiB higher after a few 30 MB
-/// messages. A fixed threshold gives every buffer over 4 MiB back when it is dropped.
-fn return_big_buffers_to_the_system() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before other threads start
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-    }
-}
-
 fn main() -> Result<()> {
     if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
         // This process is evcxr's runtime, where the cells run.
         autograd_core::global::install_interrupt_handler();
     }
     evcxr::runtime_hook();
-    return_big_buffers_to_the_system();
+    memory::return_big_buffers_to_the_system();
 
     let cli = Cli::parse();
     match (cli.command, cli.connection_file) {
-        (Some(Command::Install { prefix, core_path }), _) => install(prefix, core_path),
+        (Some(Command::Install { prefix, core_path, system_root }), _) => {
+            install(prefix, core_path, system_root)
+        }
         // the environment evcxr reads is set here, while this is the only thread
         (Some(Command::Prebuild), _) => prebuild(session::environment::prepare()),
         (None, Some(file)) => {

@@ -35,7 +35,9 @@ impl Toolchain {
     }
 
     fn find() -> Option<Toolchain> {
-        let out = std::process::Command::new("rustc")
+        // a system install's own toolchain, else the one `rustc` on PATH resolves to
+        let rustc = crate::system::rustc().unwrap_or_else(|| PathBuf::from("rustc"));
+        let out = std::process::Command::new(rustc)
             .args(["--print", "sysroot", "--print", "target-libdir"])
             .output()
             .ok()?;
@@ -115,12 +117,9 @@ pub fn analysis_sources(toolchain: &Toolchain, cache: &Path) -> Option<PathBuf> 
     if !source.join("core/src/lib.rs").is_file() {
         return None;
     }
-    // named after what it is made from: a copy is never changed once made, so a kernel
-    // reading one is never disturbed by another kernel making a newer one
-    let stamp = stamp_of(&source);
-    let root = cache.join("analysis-sysroot").join(format!("{:016x}", stable_hash(stamp.as_bytes())));
+    let (root, stamp) = copy_of(&source, cache);
     let library = root.join("library");
-    let ready = || std::fs::read_to_string(root.join("stamp")).ok().as_deref() == Some(stamp.as_str());
+    let ready = || is_ready(&root, &stamp);
     if ready() {
         return Some(library);
     }
@@ -133,6 +132,26 @@ pub fn analysis_sources(toolchain: &Toolchain, cache: &Path) -> Option<PathBuf> 
         let _ = std::fs::remove_dir_all(&partial);
     }
     ready().then_some(library)
+}
+
+/// The copy [`analysis_sources`] made under `cache` for this toolchain, if there is one;
+/// never makes one (`cache` may be another user's, read-only).
+pub fn ready_analysis_sources(toolchain: &Toolchain, cache: &Path) -> Option<PathBuf> {
+    let (root, stamp) = copy_of(&toolchain.library(), cache);
+    is_ready(&root, &stamp).then(|| root.join("library"))
+}
+
+/// Where the copy of `library` lives under `cache`, and the stamp that says it is complete:
+/// named after what it is made from, so a copy is never changed once made, and a kernel
+/// reading one is never disturbed by another kernel making a newer one.
+fn copy_of(library: &Path, cache: &Path) -> (PathBuf, String) {
+    let stamp = stamp_of(library);
+    let root = cache.join("analysis-sysroot").join(format!("{:016x}", stable_hash(stamp.as_bytes())));
+    (root, stamp)
+}
+
+fn is_ready(root: &Path, stamp: &str) -> bool {
+    std::fs::read_to_string(root.join("stamp")).ok().as_deref() == Some(stamp)
 }
 
 /// Changes whenever `treatment` does, so older copies are made again.

@@ -46,7 +46,11 @@ impl AnalysisLink {
                     return Some(users.clone());
                 }
                 let toolchain = toolchain?;
-                toolchain::analysis_sources(toolchain, &slots::cache_base())
+                // a system install's copy (made by the admin's prebuild), else one of our own
+                crate::system::cache()
+                    .filter(|shared| *shared != slots::cache_base())
+                    .and_then(|shared| toolchain::ready_analysis_sources(toolchain, &shared))
+                    .or_else(|| toolchain::analysis_sources(toolchain, &slots::cache_base()))
                     .or_else(|| Some(toolchain.library()))
             })
             .clone()

@@ -139,6 +139,7 @@ fn run(
                     execute(&mut ctx, code, !retry, &mut shared)
                 });
                 let _ = reply.send(outcome);
+                crate::memory::trim();
             }
             other => {
                 if let Err(e) = preload(context) {
@@ -166,6 +167,7 @@ fn run(
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let (Some(context), Some(step)) = (ctx.as_mut(), warm_up_steps.next()) {
                         warm_up(context, step);
+                        crate::memory::trim();
                     }
                     continue;
                 }
@@ -182,6 +184,7 @@ fn run(
                     execute(&mut ctx, code, false, &mut shared)
                 });
                 let _ = reply.send(outcome);
+                crate::memory::trim();
             }
             Request::Complete { code, cursor, reply } => {
                 let result = ctx.as_mut().and_then(|c| analyse(|| c.completions(&code, cursor)));

@@ -7,6 +7,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::system;
+
 /// How many kernels at once get a slot of their own under the cache; more build in a
 /// temporary directory.
 const SLOTS: usize = 8;
@@ -34,10 +36,11 @@ pub fn evcxr_config_dir() -> PathBuf {
     let _ = std::fs::write(config.join("evcxr.toml"), "[evcxr]\nopt_level = \"0\"\n");
     // Dependencies (autograd-core, ndarray, ...) build optimised; cell code builds at
     // opt-level 0 so it compiles fast. Cargo merges this with evcxr's own config below it.
-    let _ = std::fs::write(
-        root.join(".cargo/config.toml"),
-        "[profile.dev.package.\"*\"]\nopt-level = 3\ndebug-assertions = false\noverflow-checks = false\n",
-    );
+    let profile =
+        "[profile.dev.package.\"*\"]\nopt-level = 3\ndebug-assertions = false\noverflow-checks = false\n";
+    // a system install's dependencies come from its vendored sources, as in the admin's prebuild
+    let _ =
+        std::fs::write(root.join(".cargo/config.toml"), profile.to_string() + &system::cargo_source_config());
     config
 }
 
@@ -71,7 +74,14 @@ pub fn claim() -> PathBuf {
 pub fn seed(dir: &Path) {
     let root = evcxr_root();
     let target = dir.join("target");
-    if target.exists() || !dir.starts_with(&root) {
+    if !dir.starts_with(&root) {
+        return;
+    }
+    if let Some(source) = system_slot() {
+        seed_from_system(dir, &source);
+        return;
+    }
+    if target.exists() {
         return;
     }
     let Some(source) = (0..SLOTS).map(|k| root.join(format!("slot-{k}/target"))).find(|t| t.is_dir()) else {
@@ -84,6 +94,51 @@ pub fn seed(dir: &Path) {
         eprintln!("autograd-kernel: new build slot {} seeded from {}", dir.display(), source.display());
     } else {
         let _ = std::fs::remove_dir_all(&partial);
+    }
+}
+
+/// In a system install, the admin's prebuilt slot every user's slots start from; None for
+/// the admin's own prebuild (which builds it) and without a system install.
+fn system_slot() -> Option<PathBuf> {
+    let evcxr = system::cache()?.join("evcxr");
+    let source = (0..SLOTS).map(|k| evcxr.join(format!("slot-{k}/target"))).find(|t| t.is_dir())?;
+    (!source.starts_with(evcxr_root())).then_some(source)
+}
+
+/// A user's slot in a system install: from the admin's prebuilt slot, the big dependency
+/// files linked to and the rest copied (see [`system::link_copy`]): seconds, and a few MiB
+/// of the user's disk. Made again when the admin has re-installed since (a new engine), so a
+/// user never rebuilds the engine in their own slot.
+fn seed_from_system(dir: &Path, source: &Path) {
+    let target = dir.join("target");
+    let stamp_file = dir.join("system-seed");
+    let stamp = system::seed_stamp(source);
+    if target.exists() {
+        if std::fs::read_to_string(&stamp_file).ok() == Some(stamp.clone()) {
+            return;
+        }
+        eprintln!("autograd-kernel: the system install changed; build slot {} made again", dir.display());
+        let _ = std::fs::remove_dir_all(&target);
+    }
+    let partial = dir.join("target.partial");
+    let _ = std::fs::remove_dir_all(&partial);
+    match system::link_copy(source, &partial)
+        .and_then(|sizes| std::fs::rename(&partial, &target).map(|()| sizes))
+    {
+        Ok((linked, copied)) => {
+            let _ = std::fs::write(&stamp_file, &stamp);
+            eprintln!(
+                "autograd-kernel: build slot {} made from the system install's {} ({} MiB linked, {} MiB copied)",
+                dir.display(),
+                source.display(),
+                linked >> 20,
+                copied >> 20
+            )
+        }
+        Err(e) => {
+            eprintln!("autograd-kernel: making {} from {} failed: {e}", dir.display(), source.display());
+            let _ = std::fs::remove_dir_all(&partial);
+        }
     }
 }
 
