@@ -290,6 +290,30 @@ async fn take_waiting(socket: &mut RouterSocket, queue: &mut VecDeque<ZmqMessage
     }
 }
 
+/// As ipykernel: when the process that started the kernel (`JPY_PARENT_PID`, set by
+/// jupyter_client) is gone, the kernel exits with its runtime. A Jupyter server killed before
+/// it shut its kernels down (a hub stopping a student's server) otherwise left them running,
+/// each holding a few hundred MiB of a shared server's memory.
+fn watch_parent(kernel: Arc<Kernel>) {
+    let parent = std::env::var("JPY_PARENT_PID").ok().and_then(|p| p.trim().parse::<i32>().ok());
+    // PID 1 never goes away: an orphan is re-parented to it, so there is nothing to watch
+    let Some(parent) = parent.filter(|&p| p > 1) else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if rustix::process::getppid().map(|p| p.as_raw_nonzero().get()) != Some(parent) {
+                eprintln!(
+                    "autograd-kernel: the process that started this kernel ({parent}) is gone; exiting"
+                );
+                kernel.session.kill_runtime();
+                std::process::exit(0);
+            }
+        }
+    });
+}
+
 async fn serve_heartbeat(mut socket: RepSocket) -> Result<()> {
     loop {
         let ping: ZmqMessage = socket.recv().await?;
@@ -342,6 +366,8 @@ pub async fn run(info: ConnectionInfo, environment: &'static Environment) -> Res
             interrupt(&sig_kernel);
         }
     });
+
+    watch_parent(kernel.clone());
 
     let _stdin = stdin; // input requests are not supported; the socket stays bound
     tokio::spawn(serve_heartbeat(heartbeat));

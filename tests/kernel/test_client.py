@@ -1,6 +1,10 @@
 """The kernel under a real jupyter_client: state across cells, errors, interrupt, restart."""
 import contextlib
+import json
 import os
+import pathlib
+import subprocess
+import sys
 import time
 
 import pytest
@@ -275,6 +279,53 @@ def test_the_first_cell_built_with_the_preload_behaves_as_any_cell(first_cell, c
         reply, _, _, results, _ = run(kc, "ones(&[2]) * 3.0")
         assert reply["status"] == "ok", reply
         assert results[0]["text/plain"] == "tensor([3., 3.])"
+
+
+def test_a_kernel_whose_parent_is_gone_exits_with_its_runtime(tmp_path):
+    """As ipykernel's parent poller: a Jupyter server killed before it shut its kernels down
+    (a hub stopping a student's server) must not leave the kernel and its runtime running."""
+    from jupyter_client.connect import write_connection_file
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    connection, _ = write_connection_file(str(tmp_path / "kernel.json"))
+    spec = KernelSpecManager().get_kernel_spec("rust-autograd")
+    argv = [a.replace("{connection_file}", connection) for a in spec.argv]
+    # a parent that starts the kernel, reports its pid, waits until its runtime is up, then dies
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT_THAT_DIES, json.dumps(argv), json.dumps(spec.env)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    kernel_pid, runtime_pid = (int(p) for p in parent.stdout.readline().split())
+    assert parent.wait(timeout=120) == 0
+
+    def alive(pid):
+        try:
+            state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        return state != "Z"
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (alive(kernel_pid) or alive(runtime_pid)):
+        time.sleep(0.2)
+    assert not alive(kernel_pid), "the kernel outlived its parent"
+    assert not alive(runtime_pid), "the runtime outlived its kernel"
+
+
+PARENT_THAT_DIES = """
+import json, os, pathlib, subprocess, sys, time
+argv, env = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+kernel = subprocess.Popen(argv, env=dict(os.environ, **env, JPY_PARENT_PID=str(os.getpid())))
+deadline = time.monotonic() + 100
+children = []
+while not children and time.monotonic() < deadline:
+    time.sleep(0.2)
+    for task in pathlib.Path(f"/proc/{kernel.pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+print(kernel.pid, children[0], flush=True)
+os._exit(0)
+"""
 
 
 def test_a_kernel_starts_without_a_network():
