@@ -82,12 +82,13 @@ def processes_of(uid):
         yield int(entry.name), exe, values.get("Rss", 0), values.get("Pss", 0)
 
 
-def kernel_memory(uid):
+def kernel_memory(uid, live_only=True):
     """RSS and PSS of the student's kernel processes (the kernel and evcxr's runtime, both
-    `autograd-kernel`; rust-analyzer runs inside the kernel), and their count."""
+    `autograd-kernel`; rust-analyzer runs inside the kernel), and their count. With
+    `live_only`, not those of a binary replaced since (an earlier install's)."""
     rss = pss = count = 0
     for _, exe, r, p in processes_of(uid):
-        if exe.endswith("/autograd-kernel"):
+        if exe.endswith("/autograd-kernel") or not live_only and "/autograd-kernel" in exe:
             rss, pss, count = rss + r, pss + p, count + 1
     return rss, pss, count
 
@@ -295,6 +296,17 @@ async def class_session(args, hub_url, token, names, notebook):
     memory = {s.name: kernel_memory(s.user.pw_uid) for s in students}
     servers = {s.name: sum(r for _, exe, r, _ in processes_of(s.user.pw_uid) if "python" in exe) for s in students}
     await asyncio.gather(*(s.stop() for s in students))
+    # nothing is left running once a student's server is stopped (kernels exit with it)
+    deadline = time.monotonic() + 15
+    left = {}
+    while time.monotonic() < deadline:
+        left = {s.name: n for s in students if (n := kernel_memory(s.user.pw_uid, live_only=False)[2])}
+        if not left:
+            break
+        await asyncio.sleep(0.5)
+    for s in students:
+        if s.name in left:
+            s.failures.append(f"{left[s.name]} kernel processes still running after the server stopped")
     return students, wall, memory, servers
 
 

@@ -61,6 +61,7 @@ for i in $(seq 1 "$students"); do
   name="agstudent$i"
   id "$name" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$name"
   home=$(getent passwd "$name" | cut -d: -f6)
+  pkill -KILL -u "$name" 2>/dev/null || true  # anything left from an interrupted run
   if [ "$keep" = 0 ]; then
     rm -rf "$home/.cache/autograd-kernel" "$home/.local/share/jupyter/runtime"
   fi
