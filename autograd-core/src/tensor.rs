@@ -203,13 +203,23 @@ impl Tensor {
     }
 
     /// Whether gradients are tracked for this tensor (a view tracks them when its base does).
+    #[inline]
     pub fn requires_grad(&self) -> bool {
         let meta = self.meta();
         if meta.requires_grad || meta.grad_fn.is_some() {
             return true;
         }
-        let base = meta.view.as_ref().map(|v| v.base.clone());
+        if meta.view.is_none() {
+            return false;
+        }
         drop(meta);
+        self.base_requires_grad()
+    }
+
+    /// For a view without history of its own: whether its base tracks gradients.
+    #[inline(never)]
+    fn base_requires_grad(&self) -> bool {
+        let base = self.meta().view.as_ref().map(|v| v.base.clone());
         base.is_some_and(|b| b.requires_grad())
     }
 

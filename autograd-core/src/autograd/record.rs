@@ -12,10 +12,73 @@ use crate::tensor::Tensor;
 /// `(saved tensors, grad_output, which inputs need a gradient) -> grads`.
 pub(crate) struct OpBackward<R> {
     name: &'static str,
-    saved: Vec<SavedTensor>,
+    saved: Saved,
     saved_names: &'static [&'static str],
-    needs: Vec<bool>,
+    needs: Needs,
     rule: R,
+}
+
+/// What an op saved for backward. One saved tensor or number (`x * 2.0` saves its number) is
+/// kept inline, so recording the op does not allocate for it; more go to the heap. (Two inline
+/// made every node bigger, and moving it cost more than the allocation it saved.)
+pub(crate) enum Saved {
+    Inline([Option<SavedTensor>; 1]),
+    Heap(Vec<SavedTensor>),
+}
+
+impl Saved {
+    pub(crate) fn one(saved: SavedTensor) -> Saved {
+        Saved::Inline([Some(saved)])
+    }
+
+    /// Up to two, in order; the `None`s are left out.
+    pub(crate) fn some_of([first, second]: [Option<SavedTensor>; 2]) -> Saved {
+        match (first, second) {
+            (Some(a), Some(b)) => Saved::Heap(vec![a, b]),
+            (a, b) => Saved::Inline([a.or(b)]),
+        }
+    }
+
+    fn parts(&self) -> (&[Option<SavedTensor>], &[SavedTensor]) {
+        match self {
+            Saved::Inline(inline) => (inline, &[]),
+            Saved::Heap(heap) => (&[], heap),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &SavedTensor> {
+        let (inline, heap) = self.parts();
+        inline.iter().flatten().chain(heap)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut SavedTensor> {
+        let (inline, heap): (&mut [Option<SavedTensor>], &mut [SavedTensor]) = match self {
+            Saved::Inline(inline) => (inline, &mut []),
+            Saved::Heap(heap) => (&mut [], heap),
+        };
+        inline.iter_mut().flatten().chain(heap)
+    }
+}
+
+impl From<Vec<SavedTensor>> for Saved {
+    fn from(saved: Vec<SavedTensor>) -> Saved {
+        Saved::Heap(saved)
+    }
+}
+
+/// Which inputs need a gradient: inline for up to four inputs (every built-in op).
+enum Needs {
+    Inline([bool; 4], usize),
+    Heap(Vec<bool>),
+}
+
+impl Needs {
+    fn as_slice(&self) -> &[bool] {
+        match self {
+            Needs::Inline(flags, len) => &flags[..*len],
+            Needs::Heap(flags) => flags,
+        }
+    }
 }
 
 impl<R> BackwardFunction for OpBackward<R>
@@ -31,7 +94,7 @@ where
         // rule has the number itself (making its 0-dim tensor for every `x * 2.0` was costly)
         let saved: Vec<Tensor> =
             self.saved.iter().filter(|s| !s.is_number()).map(SavedTensor::unpack).collect();
-        (self.rule)(&saved, grad_output, &self.needs)
+        (self.rule)(&saved, grad_output, self.needs.as_slice())
     }
 
     fn saved_tensors(&self) -> Vec<(String, Tensor)> {
@@ -56,15 +119,15 @@ where
     }
 
     fn has_saved(&self) -> bool {
-        !self.saved.is_empty()
+        self.saved.iter().next().is_some()
     }
 
     fn release(&mut self) {
-        self.saved.clear();
+        self.saved = Saved::Heap(Vec::new());
     }
 
     fn rebind_output(&mut self, output: &Tensor) {
-        for s in &mut self.saved {
+        for s in self.saved.iter_mut() {
             s.rebind_output(output);
         }
     }
@@ -80,12 +143,12 @@ pub(crate) fn needs_grad(inputs: &[Option<&Tensor>]) -> bool {
 /// `None` for a plain number (PyTorch shows it as `(None, 0)` in `next_functions`). `saved` names what backward needs (called only when
 /// recording); `rule` computes the input gradients.
 #[track_caller]
-pub(crate) fn record(
+pub(crate) fn record<S: Into<Saved>>(
     output: Tensor,
     name: &'static str,
     inputs: &[Option<&Tensor>],
     saved_names: &'static [&'static str],
-    saved: impl FnOnce(&Tensor) -> Vec<SavedTensor>,
+    saved: impl FnOnce(&Tensor) -> S,
     rule: impl FnMut(&[Tensor], &Tensor, &[bool]) -> Vec<Option<Tensor>> + Send + 'static,
 ) -> Tensor {
     if !needs_grad(inputs) || !output.dtype().is_floating_point() {
@@ -99,10 +162,18 @@ pub(crate) fn record(
             None => None,
         });
     }
-    let needs = next.iter().map(Option::is_some).collect();
-    let mut saved = saved(&output);
+    let needs = if next.len() <= 4 {
+        let mut flags = [false; 4];
+        for (flag, edge) in flags.iter_mut().zip(&next) {
+            *flag = edge.is_some();
+        }
+        Needs::Inline(flags, next.len())
+    } else {
+        Needs::Heap(next.iter().map(Option::is_some).collect())
+    };
+    let mut saved: Saved = saved(&output).into();
     let node = Node::new_cyclic(next, |weak| {
-        for s in &mut saved {
+        for s in saved.iter_mut() {
             s.bind_output(weak, name);
         }
         Box::new(OpBackward { name, saved, saved_names, needs, rule })

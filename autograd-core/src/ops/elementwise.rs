@@ -5,7 +5,7 @@
 use super::kernel::{map, map_slices, map_slices_flagged, with_slice, zip_map, Element};
 use super::out_layout::{like_torch, like_torch_of};
 use super::transcendental::{self, TorchMath};
-use crate::autograd::record::record;
+use crate::autograd::record::{record, Saved};
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::{result_type, Category, DType, Operand as PromotionOperand};
 use crate::layout::{broadcast_shapes, Layout};
@@ -582,20 +582,14 @@ impl Tensor {
                 // like torch, keep only what the needed gradients use; a number is kept as
                 // torch keeps it (a 0-dim "wrapped number"), so a second backward without
                 // retain_graph fails here as it does there
-                let mut saved = Vec::with_capacity(2);
                 match (b_tensor, b) {
-                    (Some(bt), _) => {
-                        if a_req {
-                            saved.push(SavedTensor::input(bt).named("other"));
-                        }
-                        if b_req {
-                            saved.push(SavedTensor::input(self).named("self"));
-                        }
-                    }
-                    (None, Operand::Scalar(s)) => saved.push(SavedTensor::number(s).named("other")),
+                    (Some(bt), _) => Saved::some_of([
+                        a_req.then(|| SavedTensor::input(bt).named("other")),
+                        b_req.then(|| SavedTensor::input(self).named("self")),
+                    ]),
+                    (None, Operand::Scalar(s)) => Saved::one(SavedTensor::number(s).named("other")),
                     (None, Operand::Tensor(_)) => unreachable!("a tensor operand has a tensor"),
                 }
-                saved
             },
             move |saved, g, needs| match scalar {
                 Some(c) => vec![Some(fit(g.mul(c), &meta_a)), None],
