@@ -14,6 +14,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::grad_mode::GradModeGuard;
 use super::node::{Edge, Node, NodeKind};
+use super::trace::{self, BackwardStep, LeafChange};
 use crate::layout::torch_size;
 use crate::tensor::Tensor;
 
@@ -44,12 +45,14 @@ tensors after they have already been freed). Saved intermediate values of the gr
 time or if you need to access saved tensors after calling backward.";
 
 /// Options of one engine run.
-pub(crate) struct RunOptions {
+pub(crate) struct RunOptions<'a> {
     pub retain_graph: bool,
     pub create_graph: bool,
     /// For `autograd::grad`: capture the gradient arriving at these edges instead of
     /// accumulating into leaves.
     pub capture: Option<Vec<Edge>>,
+    /// For teaching (`explain`): every step of the run, recorded as it happens.
+    pub trace: Option<&'a mut Vec<BackwardStep>>,
 }
 
 /// One node's bookkeeping during a run: how many edges still have to deliver a gradient,
@@ -112,7 +115,7 @@ fn add_into(slot: &mut Option<Tensor>, grad: Tensor) {
 }
 
 /// Runs backward from `roots` (each an edge with its incoming gradient).
-pub(crate) fn run(roots: Vec<(Edge, Tensor)>, options: RunOptions) -> Vec<Option<Tensor>> {
+pub(crate) fn run(roots: Vec<(Edge, Tensor)>, mut options: RunOptions) -> Vec<Option<Tensor>> {
     let _mode = GradModeGuard::new(options.create_graph);
     let root_nodes: Vec<Node> = roots.iter().map(|(e, _)| e.node.clone()).collect();
     let mut tasks = collect_tasks(&root_nodes);
@@ -137,10 +140,23 @@ pub(crate) fn run(roots: Vec<(Edge, Tensor)>, options: RunOptions) -> Vec<Option
             }
         }
 
+        // what the node saved is read before it runs (running frees it)
+        let mut step = options.trace.is_some().then(|| BackwardStep {
+            node: node.clone(),
+            grad: grad.clone(),
+            saved: node.saved_tensors(),
+            sent: Vec::new(),
+            leaf: None,
+        });
         let input_grads: Vec<Option<Tensor>> = match &node.0.kind {
             NodeKind::AccumulateGrad { variable } => {
+                let before = step.as_ref().map(|_| variable.grad().map(|g| trace::snapshot(&g)));
                 if let (false, Some(g)) = (capturing, grad) {
                     accumulate(variable, g, options.create_graph);
+                }
+                if let (Some(step), Some(before)) = (step.as_mut(), before) {
+                    let after = variable.grad().map(|g| trace::snapshot(&g));
+                    step.leaf = Some(LeafChange { variable: variable.clone(), before, after });
                 }
                 Vec::new()
             }
@@ -149,6 +165,10 @@ pub(crate) fn run(roots: Vec<(Edge, Tensor)>, options: RunOptions) -> Vec<Option
                 Some(g) => call_function(&node, &g, options.retain_graph),
             },
         };
+        if let (Some(trace), Some(mut step)) = (options.trace.as_deref_mut(), step) {
+            step.sent = input_grads.clone();
+            trace.push(step);
+        }
 
         for (edge, g) in node.0.next.iter().zip(input_grads) {
             let Some(edge) = edge else { continue };
@@ -295,8 +315,29 @@ impl Tensor {
         // an error inside the graph (a modified saved tensor, a second backward) is reported
         // at the caller's line, as Python points at the `backward()` line
         crate::error::at_caller(|| {
-            run(vec![(edge, grad)], RunOptions { retain_graph, create_graph: false, capture: None })
+            run(
+                vec![(edge, grad)],
+                RunOptions { retain_graph, create_graph: false, capture: None, trace: None },
+            )
         });
+    }
+
+    /// `backward()` that also records every step as it runs (for `explain`).
+    #[track_caller]
+    pub(crate) fn backward_traced(&self) -> Vec<BackwardStep> {
+        let edge = self.root_edge();
+        let grad = self.initial_grad(None, 0);
+        let mut steps = Vec::new();
+        crate::error::at_caller(|| {
+            let options = RunOptions {
+                retain_graph: false,
+                create_graph: false,
+                capture: None,
+                trace: Some(&mut steps),
+            };
+            run(vec![(edge, grad)], options)
+        });
+        steps
     }
 
     /// Backward that also records the backward computation itself (for higher derivatives).
@@ -305,7 +346,10 @@ impl Tensor {
         let edge = self.root_edge();
         let grad = self.initial_grad(gradient, 0);
         crate::error::at_caller(|| {
-            run(vec![(edge, grad)], RunOptions { retain_graph: true, create_graph: true, capture: None })
+            run(
+                vec![(edge, grad)],
+                RunOptions { retain_graph: true, create_graph: true, capture: None, trace: None },
+            )
         });
     }
 
@@ -394,7 +438,7 @@ pub fn grad_opts(
         capture.push(edge);
     }
     let grads = crate::error::at_caller(|| {
-        run(roots, RunOptions { retain_graph, create_graph, capture: Some(capture) })
+        run(roots, RunOptions { retain_graph, create_graph, capture: Some(capture), trace: None })
     });
     if !allow_unused {
         if let Some(unused) = grads.iter().position(Option::is_none) {

@@ -8,6 +8,7 @@ pub mod hooks;
 pub mod node;
 pub(crate) mod record;
 pub(crate) mod saved;
+pub mod trace;
 pub(crate) mod views;
 
 use std::sync::atomic::Ordering;

@@ -5,6 +5,7 @@
 //! The kernel (evcxr-based) calls `.evcxr_display()` on a cell's final value; the
 //! [`NotebookDisplay`] trait provides it. [`display`] sends a bundle in the middle of a cell.
 
+pub mod explain;
 pub mod graph;
 pub mod graph_layout;
 pub mod graph_svg;
