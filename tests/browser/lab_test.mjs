@@ -219,10 +219,21 @@ async function main() {
       if (i > 120) throw new Error('JupyterLab did not start (see artifacts/jupyterlab.log)');
       await sleep(500);
     }
-    browser = await chromium.launch({
-      executablePath: browserPath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    // Debian's Chromium once crashed at start-up (SIGSEGV before any page opened) on a
+    // loaded machine: one more try before the test fails
+    for (let attempt = 1; ; attempt++) {
+      try {
+        browser = await chromium.launch({
+          executablePath: browserPath,
+          args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        });
+        break;
+      } catch (e) {
+        if (attempt >= 2) throw e;
+        console.error(`Chromium did not start (${String(e.message).split('\n')[0]}); trying once more`);
+        await sleep(2000);
+      }
+    }
     const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
     for (const name of notebooks) {
       const stem = name.replace(/\.ipynb$/, '');
