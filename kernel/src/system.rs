@@ -48,15 +48,21 @@ fn source_config_for(root: Option<&Path>) -> String {
     )
 }
 
-/// What identifies the state of the shared slot `source`: the time its compiled files last
-/// changed (the admin's re-install rebuilds and re-runs a cell there).
+/// What identifies the state of the shared slot `source`: the last time its compiled files
+/// changed (the admin's re-install rebuilds and re-runs a cell there). Cells and the engine
+/// build for the target triple (`<triple>/debug/deps`), build scripts for the host
+/// (`debug/deps`): the latest of them all.
 pub fn seed_stamp(source: &Path) -> String {
-    let deps = source.join("debug/deps");
-    let modified = std::fs::metadata(if deps.is_dir() { &deps } else { source })
-        .and_then(|m| m.modified())
-        .ok()
+    let mut deps_dirs = vec![source.join("debug/deps")];
+    if let Ok(entries) = std::fs::read_dir(source) {
+        deps_dirs.extend(entries.flatten().map(|e| e.path().join("debug/deps")));
+    }
+    let latest = deps_dirs
+        .iter()
+        .filter_map(|d| std::fs::metadata(d).and_then(|m| m.modified()).ok())
+        .max()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-    format!("{} {:?}\n", source.display(), modified.map(|d| d.as_nanos()))
+    format!("{} {:?}\n", source.display(), latest.map(|d| d.as_nanos()))
 }
 
 /// Whether a file of the shared slot is linked from a student's slot rather than copied:
@@ -164,6 +170,25 @@ mod tests {
             std::fs::metadata(mine.join("debug/deps/ndarray-0123.d")).unwrap().modified().unwrap(),
             old
         );
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+
+    #[test]
+    fn a_rebuilt_engine_for_the_target_triple_changes_the_stamp() {
+        let scratch = std::env::temp_dir().join(format!("autograd-system-stamp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&scratch);
+        let target = scratch.join("target");
+        std::fs::create_dir_all(target.join("debug/deps")).unwrap();
+        let triple_deps = target.join("x86_64-unknown-linux-gnu/debug/deps");
+        std::fs::create_dir_all(&triple_deps).unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        for dir in [target.join("debug/deps"), triple_deps.clone()] {
+            std::fs::File::open(&dir).unwrap().set_modified(old).unwrap();
+        }
+        let before = seed_stamp(&target);
+        // the admin's re-install writes the engine where cells are built: the triple's deps
+        std::fs::write(triple_deps.join("libautograd_core.so"), b"new").unwrap();
+        assert_ne!(seed_stamp(&target), before);
         let _ = std::fs::remove_dir_all(&scratch);
     }
 
