@@ -22,41 +22,35 @@ pub(crate) struct OpBackward<R> {
 /// kept inline, so recording the op does not allocate for it; more go to the heap. (Two inline
 /// made every node bigger, and moving it cost more than the allocation it saved.)
 pub(crate) enum Saved {
-    Inline([Option<SavedTensor>; 1]),
+    Inline(Option<SavedTensor>),
     Heap(Vec<SavedTensor>),
 }
 
 impl Saved {
     pub(crate) fn one(saved: SavedTensor) -> Saved {
-        Saved::Inline([Some(saved)])
+        Saved::Inline(Some(saved))
     }
 
     /// Up to two, in order; the `None`s are left out.
     pub(crate) fn some_of([first, second]: [Option<SavedTensor>; 2]) -> Saved {
         match (first, second) {
             (Some(a), Some(b)) => Saved::Heap(vec![a, b]),
-            (a, b) => Saved::Inline([a.or(b)]),
+            (a, b) => Saved::Inline(a.or(b)),
         }
     }
 
-    fn parts(&self) -> (&[Option<SavedTensor>], &[SavedTensor]) {
+    fn as_slice(&self) -> &[SavedTensor] {
         match self {
-            Saved::Inline(inline) => (inline, &[]),
-            Saved::Heap(heap) => (&[], heap),
+            Saved::Inline(inline) => inline.as_slice(),
+            Saved::Heap(heap) => heap,
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = &SavedTensor> {
-        let (inline, heap) = self.parts();
-        inline.iter().flatten().chain(heap)
-    }
-
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut SavedTensor> {
-        let (inline, heap): (&mut [Option<SavedTensor>], &mut [SavedTensor]) = match self {
-            Saved::Inline(inline) => (inline, &mut []),
-            Saved::Heap(heap) => (&mut [], heap),
-        };
-        inline.iter_mut().flatten().chain(heap)
+    fn as_mut_slice(&mut self) -> &mut [SavedTensor] {
+        match self {
+            Saved::Inline(inline) => inline.as_mut_slice(),
+            Saved::Heap(heap) => heap,
+        }
     }
 }
 
@@ -93,12 +87,13 @@ where
         // a saved number is kept for pictures and for the second-backward refusal only; the
         // rule has the number itself (making its 0-dim tensor for every `x * 2.0` was costly)
         let saved: Vec<Tensor> =
-            self.saved.iter().filter(|s| !s.is_number()).map(SavedTensor::unpack).collect();
+            self.saved.as_slice().iter().filter(|s| !s.is_number()).map(SavedTensor::unpack).collect();
         (self.rule)(&saved, grad_output, self.needs.as_slice())
     }
 
     fn saved_tensors(&self) -> Vec<(String, Tensor)> {
         self.saved
+            .as_slice()
             .iter()
             .enumerate()
             .map(|(i, s)| {
@@ -119,7 +114,7 @@ where
     }
 
     fn has_saved(&self) -> bool {
-        self.saved.iter().next().is_some()
+        !self.saved.as_slice().is_empty()
     }
 
     fn release(&mut self) {
@@ -127,7 +122,7 @@ where
     }
 
     fn rebind_output(&mut self, output: &Tensor) {
-        for s in self.saved.iter_mut() {
+        for s in self.saved.as_mut_slice() {
             s.rebind_output(output);
         }
     }
@@ -173,7 +168,7 @@ pub(crate) fn record<S: Into<Saved>>(
     };
     let mut saved: Saved = saved(&output).into();
     let node = Node::new_cyclic(next, |weak| {
-        for s in saved.iter_mut() {
+        for s in saved.as_mut_slice() {
             s.bind_output(weak, name);
         }
         Box::new(OpBackward { name, saved, saved_names, needs, rule })
