@@ -43,12 +43,13 @@ fn formulas(node: &str) -> &'static [&'static str] {
         "DotBackward0" => &["grad · tensor", "grad · self"],
         "CloneBackward0" | "AliasBackward0" => &["grad"],
         "TBackward0" | "TransposeBackward0" => &["gradᵀ"],
-        "ViewBackward0" | "ReshapeAliasBackward0" | "UnsafeViewBackward0" => {
-            &["grad, reshaped to the input's shape"]
-        }
-        "UnsqueezeBackward0" | "SqueezeBackward0" | "SqueezeBackward1" | "SqueezeBackward4" => {
-            &["grad, reshaped to the input's shape"]
-        }
+        "ViewBackward0"
+        | "ReshapeAliasBackward0"
+        | "UnsafeViewBackward0"
+        | "UnsqueezeBackward0"
+        | "SqueezeBackward0"
+        | "SqueezeBackward1"
+        | "SqueezeBackward4" => &["grad, reshaped to the input's shape"],
         "ExpandBackward0" => &["grad, summed over the expanded dims"],
         "SelectBackward0" | "SliceBackward0" | "IndexBackward0" => {
             &["grad, put in its place in zeros of the input's shape"]
@@ -99,21 +100,19 @@ fn substituted(formula: &str, values: &[(&str, String)]) -> Option<String> {
     complete.then_some(out)
 }
 
-/// One line of the explanation for what `step` sent along its edge `index`.
-fn edge_line(step: &BackwardStep, index: usize, to: &Node, sent: &Tensor) -> String {
-    let name = step.node.name();
-    let formula = formulas(&name).get(index).copied();
-    let mut values: Vec<(&str, String)> = Vec::new();
-    if let Some(g) = &step.grad {
-        values.push(("grad", value(g)));
-    }
-    for (saved_name, t) in &step.saved {
-        values.push((saved_name.as_str(), value(t)));
-    }
+/// The values a step's formulas can name: `grad` and what the node saved.
+fn named_values(step: &BackwardStep) -> Vec<(&str, String)> {
+    let grad = step.grad.as_ref().map(|g| ("grad", value(g)));
+    grad.into_iter().chain(step.saved.iter().map(|(name, t)| (name.as_str(), value(t)))).collect()
+}
+
+/// One line of the explanation for what a node called `name` sent along its edge `index`.
+fn edge_line(name: &str, values: &[(&str, String)], index: usize, to: &Node, sent: &Tensor) -> String {
+    let formula = formulas(name).get(index).copied();
     let target = format!("input {index} ({})", to.name());
     match formula {
         // the numbers are written in only where they say more than the result
-        Some(f) => match substituted(f, &values).filter(|s| s != f && !f.contains(',') && f.contains(' ')) {
+        Some(f) => match substituted(f, values).filter(|s| s != f && !f.contains(',') && f.contains(' ')) {
             Some(numbers) => format!("→ {target}: {f} = {numbers} = {}", value(sent)),
             None => format!("→ {target}: {f} = {}", value(sent)),
         },
@@ -157,10 +156,10 @@ impl Explanation {
                         show(&leaf.after)
                     ));
                 }
-                let next = step.node.next_functions();
+                let (name, next, values) = (step.node.name(), step.node.next_functions(), named_values(step));
                 for (index, sent) in step.sent.iter().enumerate() {
                     if let (Some((Some(to), _)), Some(sent)) = (next.get(index), sent) {
-                        details.push(edge_line(step, index, to, sent));
+                        details.push(edge_line(&name, &values, index, to, sent));
                     }
                 }
                 (heading, details)
@@ -170,26 +169,30 @@ impl Explanation {
 
     /// The explanation as plain text, one step per paragraph.
     pub fn text(&self) -> String {
+        self.text_of(&self.lines())
+    }
+
+    fn text_of(&self, lines: &[(String, Vec<String>)]) -> String {
         let mut out = format!("{}\n", self.title);
-        for (heading, details) in self.lines() {
-            out.push_str(&heading);
+        for (heading, details) in lines {
+            out.push_str(heading);
             out.push('\n');
             for d in details {
                 out.push_str("     ");
-                out.push_str(&d);
+                out.push_str(d);
                 out.push('\n');
             }
         }
         out.trim_end().to_string()
     }
 
-    fn html(&self) -> String {
+    fn html_of(&self, lines: &[(String, Vec<String>)]) -> String {
         let mut rows = String::new();
-        for (heading, details) in self.lines() {
+        for (heading, details) in lines {
             let detail: Vec<String> = details.iter().map(|d| escape(d)).collect();
             rows.push_str(&format!(
                 "<tr><td style=\"text-align:left;vertical-align:top;white-space:nowrap\"><b>{}</b></td><td style=\"text-align:left;font-family:monospace\">{}</td></tr>",
-                escape(&heading),
+                escape(heading),
                 detail.join("<br>")
             ));
         }
@@ -208,7 +211,8 @@ impl std::fmt::Display for Explanation {
 
 impl NotebookDisplay for Explanation {
     fn mime_bundle(&self) -> Bundle {
-        vec![("text/plain", self.text()), ("text/html", self.html())]
+        let lines = self.lines();
+        vec![("text/plain", self.text_of(&lines)), ("text/html", self.html_of(&lines))]
     }
 }
 
