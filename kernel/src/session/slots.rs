@@ -84,7 +84,7 @@ pub fn seed(dir: &Path) {
     if target.exists() {
         return;
     }
-    let Some(source) = (0..SLOTS).map(|k| root.join(format!("slot-{k}/target"))).find(|t| t.is_dir()) else {
+    let Some(source) = built_slot(&root) else {
         return;
     };
     let partial = dir.join("target.partial");
@@ -100,9 +100,13 @@ pub fn seed(dir: &Path) {
 /// In a system install, the admin's prebuilt slot every user's slots start from; None for
 /// the admin's own prebuild (which builds it) and without a system install.
 fn system_slot() -> Option<PathBuf> {
-    let evcxr = system::cache()?.join("evcxr");
-    let source = (0..SLOTS).map(|k| evcxr.join(format!("slot-{k}/target"))).find(|t| t.is_dir())?;
+    let source = built_slot(&system::cache()?.join("evcxr"))?;
     (!source.starts_with(evcxr_root())).then_some(source)
+}
+
+/// The build directory of the first slot under `evcxr` that has one.
+fn built_slot(evcxr: &Path) -> Option<PathBuf> {
+    (0..SLOTS).map(|k| evcxr.join(format!("slot-{k}/target"))).find(|t| t.is_dir())
 }
 
 /// A user's slot in a system install: from the admin's prebuilt slot, the big dependency
