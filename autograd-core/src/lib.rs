@@ -94,6 +94,7 @@ pub mod prelude {
     pub use crate::ops::shape::{cat, stack};
     pub use crate::pydisplay::PyDisplay;
     pub use crate::render::explain::{explain, Explanation};
+    pub use crate::render::stepper::{step_backward, BackwardStepper};
     pub use crate::render::{display, draw_forward, draw_graph, GraphPicture, NotebookDisplay};
     pub use crate::serialize::{load, save};
     pub use crate::tensor::Tensor;

@@ -54,12 +54,15 @@ fn formulas(node: &str) -> &'static [&'static str] {
         "SelectBackward0" | "SliceBackward0" | "IndexBackward0" => {
             &["grad, put in its place in zeros of the input's shape"]
         }
+        "torch::autograd::CopySlices" => {
+            &["grad, with the assigned place set to 0", "grad at the assigned place"]
+        }
         _ => &[],
     }
 }
 
 /// `3.`, `[1., 2.]`, or `a [3, 4] tensor` when it is too big to read in a line.
-fn value(t: &Tensor) -> String {
+pub(crate) fn value(t: &Tensor) -> String {
     if t.numel() > SHOWN_ELEMENTS {
         return format!("a {:?} tensor", t.shape());
     }
@@ -127,6 +130,14 @@ pub struct Explanation {
 }
 
 impl Explanation {
+    pub(crate) fn new(title: String, steps: Vec<BackwardStep>) -> Explanation {
+        Explanation { title, steps }
+    }
+
+    pub(crate) fn title(&self) -> &str {
+        &self.title
+    }
+
     /// The steps as the engine ran them.
     pub fn steps(&self) -> &[BackwardStep] {
         &self.steps
@@ -135,15 +146,23 @@ impl Explanation {
     /// One entry per step: its heading line, then one line per gradient it sent on (or the
     /// leaf's `.grad` before → after).
     pub fn lines(&self) -> Vec<(String, Vec<String>)> {
+        self.step_lines()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (heading, details))| (format!("{}. {heading}", i + 1), details))
+            .collect()
+    }
+
+    /// As [`Explanation::lines`], without the step numbers in the headings.
+    pub(crate) fn step_lines(&self) -> Vec<(String, Vec<String>)> {
         self.steps
             .iter()
-            .enumerate()
-            .map(|(i, step)| {
+            .map(|step| {
                 let received = match &step.grad {
                     Some(g) => format!("received grad = {}", value(g)),
                     None => "received nothing".to_string(),
                 };
-                let heading = format!("{}. {} {received}", i + 1, step.node.name());
+                let heading = format!("{} {received}", step.node.name());
                 let mut details = Vec::new();
                 if let Some(leaf) = &step.leaf {
                     let show =

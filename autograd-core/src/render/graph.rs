@@ -42,12 +42,17 @@ pub struct GraphItem {
     pub step: Option<usize>,
     /// For saved tensors: the item that keeps them.
     pub owner: Option<usize>,
+    /// The graph node this box draws (`Node::id`), for backward functions and leaves.
+    pub node: Option<u64>,
 }
 
 /// The picture's content. Edges run from an item to the items its gradient flows to.
 pub struct GraphModel {
     pub items: Vec<GraphItem>,
     pub edges: Vec<(usize, usize)>,
+    /// For each edge out of a node: which of its `next_functions` it is (`None` for the edge
+    /// from the output tensor to its `grad_fn`).
+    pub edge_inputs: Vec<Option<usize>>,
     /// Set when the graph was too large to draw: node count per name, most common first.
     pub summary: Option<Summary>,
     pub forward: bool,
@@ -93,34 +98,36 @@ fn forward_name(name: &str) -> String {
 }
 
 /// Every node reachable from `root`, breadth first in `next_functions` order, with edges.
-fn reachable(root: &Node) -> (Vec<Node>, Vec<(usize, usize)>) {
+/// Each edge is `(from, to, input)`: `to` is `from`'s `next_functions[input]`.
+fn reachable(root: &Node) -> (Vec<Node>, Vec<(usize, usize, usize)>) {
     let mut nodes = vec![root.clone()];
     let mut index: HashMap<u64, usize> = HashMap::from([(root.id(), 0)]);
     let mut edges = Vec::new();
     let mut next = 0;
     while next < nodes.len() {
         let node = nodes[next].clone();
-        for (child, _) in node.next_functions() {
+        for (input, (child, _)) in node.next_functions().into_iter().enumerate() {
             let Some(child) = child else { continue };
             let at = *index.entry(child.id()).or_insert_with(|| {
                 nodes.push(child.clone());
                 nodes.len() - 1
             });
-            edges.push((next, at));
+            edges.push((next, at, input));
         }
         next += 1;
     }
     (nodes, edges)
 }
 
-fn summarise(nodes: &[Node], edges: &[(usize, usize)]) -> Summary {
+fn summarise(nodes: &[Node], edges: &[(usize, usize, usize)]) -> Summary {
     let mut counts: HashMap<String, usize> = HashMap::new();
     for n in nodes {
         *counts.entry(n.name()).or_default() += 1;
     }
     let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let depth = super::graph_layout::levels(nodes.len(), edges);
+    let edges: Vec<(usize, usize)> = edges.iter().map(|&(a, b, _)| (a, b)).collect();
+    let depth = super::graph_layout::levels(nodes.len(), &edges);
     Summary {
         nodes: nodes.len(),
         leaves: nodes.iter().filter(|n| n.is_accumulate_grad()).count(),
@@ -148,18 +155,22 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
             grad,
             step: None,
             owner: None,
+            node: None,
         });
     }
+    let mut edge_inputs = Vec::new();
     let Some(root) = root else {
-        return GraphModel { items, edges, summary: None, forward };
+        return GraphModel { items, edges, edge_inputs, summary: None, forward };
     };
     let (nodes, node_edges) = reachable(root);
     if nodes.len() > MAX_DRAWN_NODES {
-        return GraphModel { items, edges, summary: Some(summarise(&nodes, &node_edges)), forward };
+        let summary = Some(summarise(&nodes, &node_edges));
+        return GraphModel { items, edges, edge_inputs, summary, forward };
     }
     let base = items.len();
     if base == 1 {
         edges.push((0, base));
+        edge_inputs.push(None);
     }
     let steps: HashMap<u64, usize> = if forward {
         // forward view: the order the operations ran (node ids grow with creation)
@@ -179,6 +190,7 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
                 grad: Some(leaf_grad(&leaf)),
                 step: if forward { None } else { step },
                 owner: None,
+                node: Some(node.id()),
             },
             None => GraphItem {
                 kind: Kind::Backward,
@@ -187,11 +199,13 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
                 grad: None,
                 step,
                 owner: None,
+                node: Some(node.id()),
             },
         };
         items.push(item);
     }
-    edges.extend(node_edges.iter().map(|&(a, b)| (base + a, base + b)));
+    edges.extend(node_edges.iter().map(|&(a, b, _)| (base + a, base + b)));
+    edge_inputs.extend(node_edges.iter().map(|&(_, _, input)| Some(input)));
     if !forward {
         for (i, node) in nodes.iter().enumerate() {
             for (name, tensor) in node.saved_tensors() {
@@ -202,11 +216,12 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
                     grad: None,
                     step: None,
                     owner: Some(base + i),
+                    node: None,
                 });
             }
         }
     }
-    GraphModel { items, edges, summary: None, forward }
+    GraphModel { items, edges, edge_inputs, summary: None, forward }
 }
 
 /// The picture as text: the steps in order (the `text/plain` of the bundle).

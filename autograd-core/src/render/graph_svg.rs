@@ -18,6 +18,25 @@ const MARGIN: f64 = 14.0;
 const INK: &str = "#444";
 const GRAD_DONE: &str = "#1a7f37";
 const GRAD_MISSING: &str = "#b4542b";
+/// Edges and boxes the backward pass has not reached yet, in a step picture.
+const PENDING: &str = "#aaa";
+/// The node being run, in a step picture.
+const CURRENT: &str = "#d62728";
+const EDGE_SPREAD: f64 = 34.0;
+/// Width of a character of an edge label (10 px monospace).
+const LABEL_CHAR_W: f64 = 6.0;
+
+/// How one step of a backward pass marks the picture (see `render::stepper`).
+pub struct StepMarks {
+    /// The box of the node being run at this step.
+    pub current: Option<usize>,
+    /// Per box: not reached yet by the pass (drawn faded).
+    pub pending: Vec<bool>,
+    /// Per edge: the gradient it carried, `None` while not computed yet.
+    pub edge_values: Vec<Option<String>>,
+    /// Box sizes shared by every step, so the layout stays put from one step to the next.
+    pub sizes: Vec<(f64, f64)>,
+}
 
 fn fill(kind: Kind) -> &'static str {
     match kind {
@@ -39,7 +58,7 @@ fn text_lines(item: &GraphItem) -> usize {
     1 + item.lines.len() + usize::from(item.grad.is_some())
 }
 
-fn box_size(item: &GraphItem) -> (f64, f64) {
+pub fn box_size(item: &GraphItem) -> (f64, f64) {
     let mut longest = item.title.chars().count();
     for line in &item.lines {
         longest = longest.max(line.chars().count());
@@ -111,9 +130,23 @@ fn legend(forward: bool, top: f64, width: f64) -> (String, f64) {
     (svg, y + 20.0 - top)
 }
 
-fn draw_box(svg: &mut String, item: &GraphItem, x: f64, y: f64, w: f64, h: f64) {
+/// How a box is drawn in a step picture.
+#[derive(Clone, Copy, PartialEq)]
+enum Emphasis {
+    Normal,
+    Current,
+    Pending,
+}
+
+fn draw_box(svg: &mut String, item: &GraphItem, (x, y, w, h): (f64, f64, f64, f64), emphasis: Emphasis) {
     let dashed = if item.kind == Kind::Saved { " stroke-dasharray=\"4 2\"" } else { "" };
-    let _ = write!(svg, "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"5\" fill=\"{}\" stroke=\"{INK}\"{dashed}/>", fill(item.kind));
+    if emphasis == Emphasis::Pending {
+        // faded, over white, so the lines behind the box stay hidden
+        let _ = write!(svg, "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"5\" fill=\"#fff\"/><g opacity=\"0.55\">");
+    }
+    let (stroke, thick) =
+        if emphasis == Emphasis::Current { (CURRENT, " stroke-width=\"3.5\"") } else { (INK, "") };
+    let _ = write!(svg, "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"5\" fill=\"{}\" stroke=\"{stroke}\"{thick}{dashed}/>", fill(item.kind));
     let cx = x + w / 2.0 + if item.step.is_some() { 5.0 } else { 0.0 };
     let mut ty = y + PAD / 2.0 + 13.0;
     let _ = write!(
@@ -144,6 +177,9 @@ fn draw_box(svg: &mut String, item: &GraphItem, x: f64, y: f64, w: f64, h: f64) 
     if let Some(step) = item.step {
         step_badge(svg, x + 2.0, y + 2.0, &step.to_string());
     }
+    if emphasis == Emphasis::Pending {
+        svg.push_str("</g>");
+    }
 }
 
 /// The numbered circle of a step (and its sample in the legend).
@@ -156,15 +192,20 @@ fn step_badge(svg: &mut String, cx: f64, cy: f64, label: &str) {
     );
 }
 
-fn draw_edge(svg: &mut String, from: (f64, f64), to: (f64, f64)) {
+/// An edge from `from` to `to`; `offset` bends it sideways, so that two edges between the same
+/// boxes (an input used twice, `y * y`) are two arrows. Returns the middle of the curve.
+fn draw_edge(svg: &mut String, from: (f64, f64), to: (f64, f64), offset: f64, pending: bool) -> (f64, f64) {
     let (x1, y1) = from;
     let (x2, y2) = to;
     let bend = (y2 - y1) / 2.0;
+    let (colour, dash) = if pending { (PENDING, " stroke-dasharray=\"5 4\"") } else { (INK, "") };
     let _ = write!(
         svg,
-        "<path d=\"M{x1:.1},{y1:.1} C{x1:.1},{:.1} {x2:.1},{:.1} {x2:.1},{:.1}\" fill=\"none\" stroke=\"{INK}\" stroke-width=\"1.2\"/>\
-         <polygon points=\"{:.1},{:.1} {:.1},{:.1} {x2:.1},{y2:.1}\" fill=\"{INK}\"/>",
+        "<path d=\"M{x1:.1},{y1:.1} C{:.1},{:.1} {:.1},{:.1} {x2:.1},{:.1}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.2\"{dash}/>\
+         <polygon points=\"{:.1},{:.1} {:.1},{:.1} {x2:.1},{y2:.1}\" fill=\"{colour}\"/>",
+        x1 + offset,
         y1 + bend,
+        x2 + offset,
         y2 - bend,
         y2 - 6.0,
         x2 - 4.0,
@@ -172,22 +213,75 @@ fn draw_edge(svg: &mut String, from: (f64, f64), to: (f64, f64)) {
         x2 + 4.0,
         y2 - 7.0
     );
+    ((x1 + x2) / 2.0 + 0.75 * offset, (y1 + y2) / 2.0)
 }
 
-fn svg_open(width: f64, height: f64, title: &str) -> String {
+/// The value an edge carried (or "not computed yet"), written at its middle; beside the curve
+/// when it bends sideways (one of two edges between the same boxes), so the two labels part.
+/// Returns how far the text reaches left and right.
+fn edge_label(svg: &mut String, (x, y): (f64, f64), offset: f64, value: &Option<String>) -> (f64, f64) {
+    let (text, colour, style) = match value {
+        Some(v) => (v.as_str(), GRAD_DONE, " font-weight=\"bold\""),
+        None => ("not computed yet", GRAD_MISSING, " font-style=\"italic\""),
+    };
+    let (x, anchor) = match offset {
+        o if o < 0.0 => (x - 4.0, "end"),
+        o if o > 0.0 => (x + 4.0, "start"),
+        _ => (x, "middle"),
+    };
+    let _ = write!(
+        svg,
+        "<text x=\"{x:.1}\" y=\"{:.1}\" font-family=\"monospace\" font-size=\"10\" text-anchor=\"{anchor}\" fill=\"{colour}\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\"{style}>{}</text>",
+        y + 3.5,
+        escape(text)
+    );
+    let w = text.chars().count() as f64 * LABEL_CHAR_W;
+    match anchor {
+        "end" => (x - w, x),
+        "start" => (x, x + w),
+        _ => (x - w / 2.0, x + w / 2.0),
+    }
+}
+
+/// Sideways offsets of the edges, so that edges joining the same two boxes spread apart.
+fn edge_offsets(edges: &[(usize, usize)]) -> Vec<f64> {
+    let pair = |&(a, b): &(usize, usize)| (a.min(b), a.max(b));
+    edges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let same: Vec<usize> = (0..edges.len()).filter(|&j| pair(&edges[j]) == pair(e)).collect();
+            let k = same.iter().position(|&j| j == i).unwrap_or(0) as f64;
+            (k - (same.len() as f64 - 1.0) / 2.0) * EDGE_SPREAD
+        })
+        .collect()
+}
+
+/// The SVG's start; `left` (0 or less) widens the canvas to the left of x = 0.
+fn svg_open(left: f64, width: f64, height: f64, title: &str) -> String {
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\">\
-         <title>{}</title><rect x=\"0\" y=\"0\" width=\"{width:.0}\" height=\"{height:.0}\" fill=\"#fff\"/>",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"{left:.0} 0 {width:.0} {height:.0}\" role=\"img\">\
+         <title>{}</title><rect x=\"{left:.0}\" y=\"0\" width=\"{width:.0}\" height=\"{height:.0}\" fill=\"#fff\"/>",
         escape(title)
     )
 }
 
 /// The SVG picture of `model`.
 pub fn render(model: &GraphModel, title: &str) -> String {
+    render_marked(model, title, None)
+}
+
+/// The SVG picture of `model`, marked with one step of the backward pass when `marks` is given:
+/// the node being run outlined in red, nodes not reached yet faded, every edge labelled with
+/// the gradient it carried or "not computed yet" (dashed).
+pub fn render_marked(model: &GraphModel, title: &str, marks: Option<&StepMarks>) -> String {
     if let Some(summary) = &model.summary {
         return render_summary(summary, model.forward, title);
     }
-    let sizes: Vec<(f64, f64)> = model.items.iter().map(box_size).collect();
+    let sizes: Vec<(f64, f64)> = match marks {
+        Some(m) => m.sizes.clone(),
+        None => model.items.iter().map(box_size).collect(),
+    };
     let boxes: Vec<LayoutBox> = model
         .items
         .iter()
@@ -198,14 +292,25 @@ pub fn render(model: &GraphModel, title: &str) -> String {
     let width = placed.width.max(380.0);
     let (legend_svg, legend_h) = legend(model.forward, placed.height, width);
     let height = placed.height + legend_h + 6.0;
-    let mut svg = svg_open(width, height, title);
+    let mut svg = String::new();
     let at = |i: usize| (placed.positions[i].0, placed.positions[i].1, sizes[i].0, sizes[i].1);
-    for &(a, b) in &model.edges {
+    let mut labels = Vec::new();
+    for (e, (&(a, b), offset)) in model.edges.iter().zip(edge_offsets(&model.edges)).enumerate() {
         let ((ax, ay, aw, ah), (bx, by, bw, bh)) = (at(a), at(b));
         // always from the upper box's bottom to the lower box's top
         let (upper, lower) =
             if ay < by { ((ax, ay, aw, ah), (bx, by, bw)) } else { ((bx, by, bw, bh), (ax, ay, aw)) };
-        draw_edge(&mut svg, (upper.0 + upper.2 / 2.0, upper.1 + upper.3), (lower.0 + lower.2 / 2.0, lower.1));
+        let value = marks.map(|m| m.edge_values.get(e).cloned().flatten());
+        let middle = draw_edge(
+            &mut svg,
+            (upper.0 + upper.2 / 2.0, upper.1 + upper.3),
+            (lower.0 + lower.2 / 2.0, lower.1),
+            offset,
+            matches!(value, Some(None)),
+        );
+        if let Some(value) = value {
+            labels.push((middle, offset, value));
+        }
     }
     for (i, item) in model.items.iter().enumerate() {
         if let Some(owner) = item.owner {
@@ -220,12 +325,25 @@ pub fn render(model: &GraphModel, title: &str) -> String {
         }
     }
     for (i, item) in model.items.iter().enumerate() {
-        let (x, y, w, h) = at(i);
-        draw_box(&mut svg, item, x, y, w, h);
+        let emphasis = match marks {
+            Some(m) if m.current == Some(i) => Emphasis::Current,
+            Some(m) if m.pending.get(i).copied().unwrap_or(false) => Emphasis::Pending,
+            _ => Emphasis::Normal,
+        };
+        draw_box(&mut svg, item, at(i), emphasis);
+    }
+    // labels last, so no box hides them
+    let (mut left, mut right) = (0.0f64, width);
+    for (middle, offset, value) in &labels {
+        let (from, to) = edge_label(&mut svg, *middle, *offset, value);
+        if from < left {
+            left = (from - 4.0).floor();
+        }
+        right = right.max(to + 4.0);
     }
     svg.push_str(&legend_svg);
     svg.push_str("</svg>");
-    svg
+    svg_open(left, right - left, height, title) + &svg
 }
 
 /// A graph too large to draw: its size and what it is made of, as a bar chart.
@@ -236,7 +354,7 @@ fn render_summary(summary: &Summary, forward: bool, title: &str) -> String {
     let width = (MARGIN * 2.0 + label_w + bar_max + 90.0).max(520.0);
     let height =
         86.0 + shown.len() as f64 * 20.0 + if summary.counts.len() > shown.len() { 18.0 } else { 0.0 };
-    let mut svg = svg_open(width, height, title);
+    let mut svg = svg_open(0.0, width, height, title);
     let view = if forward { "Forward" } else { "Backward" };
     let _ = write!(
         svg,

@@ -10,6 +10,7 @@ pub mod graph;
 pub mod graph_layout;
 pub mod graph_svg;
 pub mod panic_report;
+pub mod stepper;
 pub mod tensor_html;
 
 use crate::autograd::node::Node;
@@ -99,7 +100,7 @@ impl NotebookDisplay for Node {
 /// An SVG picture inside HTML as an `<img>` with a `data:` URL. JupyterLab's sanitiser
 /// removes inline `<svg>` from untrusted HTML but keeps images, so the picture shows in
 /// untrusted notebooks too (and, being an image, can never run anything).
-fn picture_html(svg: &str, title: &str) -> String {
+pub(crate) fn picture_html(svg: &str, title: &str) -> String {
     let mut url = String::with_capacity(svg.len() + svg.len() / 4);
     for b in svg.bytes() {
         match b {
