@@ -2,8 +2,10 @@
 // Playwright, the way a student would: first as saved (untrusted: JupyterLab sanitises the
 // HTML), then after "Run All" with the Rust (autograd) kernel. In both states every graph
 // picture and every tensor table must be on screen with a non-zero size, and graph pictures
-// must carry their node labels. Then Run All on a notebook whose second cell fails: the cells
-// after it must stay unrun, as with ipykernel. Screenshots are kept in tests/browser/artifacts/ (or
+// must carry their node labels. A step_backward output shows every step when untrusted; after
+// Run All its controls are clicked through every step (the outlined node and the values must
+// change) and three steps are photographed. Then Run All on a notebook whose second cell fails:
+// the cells after it must stay unrun, as with ipykernel. Screenshots are kept in tests/browser/artifacts/ (or
 // $AUTOGRAD_BROWSER_ARTIFACTS).
 //
 //   node tests/browser/lab_test.mjs        (test.sh sets up the venv, Chromium and npm first)
@@ -43,15 +45,17 @@ function expectedOutputs(file) {
   const nb = JSON.parse(fs.readFileSync(file, 'utf8'));
   let graphs = 0;
   let tensors = 0;
+  let steppers = 0;
   for (const cell of nb.cells) {
     for (const out of cell.outputs || []) {
       const data = out.data || {};
       if (data['image/svg+xml']) graphs += 1;
       const html = [].concat(data['text/html'] || []).join('');
       if (html.includes('autograd-tensor')) tensors += 1;
+      if (html.includes('class="autograd-stepper"')) steppers += 1;
     }
   }
-  return { graphs, tensors };
+  return { graphs, tensors, steppers };
 }
 
 /** Measures every graph and tensor output on the page (scrolling each into view first). */
@@ -63,6 +67,7 @@ async function measure(page) {
       // graph pictures: an <img> of the SVG inside the HTML (what shows, trusted or not), or an
       // inline <svg> where JupyterLab picked the image/svg+xml output itself
       for (const img of out.querySelectorAll('img[src^="data:image/svg+xml"]')) {
+        if (img.closest('.autograd-stepper')) continue; // checked step by step, below
         img.scrollIntoView({ block: 'center' });
         await img.decode().catch(() => {});
         const box = img.getBoundingClientRect();
@@ -106,10 +111,99 @@ function check(name, state, seen, expected, failures) {
 
 async function screenshots(page, prefix) {
   await page.screenshot({ path: path.join(artifacts, `${prefix}.png`) });
-  const graphs = await page.$$('.jp-OutputArea-output img[src^="data:image/svg+xml"], .jp-OutputArea-output svg');
-  for (const [i, g] of graphs.slice(0, 4).entries()) {
+  const graphs = [];
+  // steps a stepper keeps off screen (trusted output shows one at a time) cannot be photographed
+  for (const g of await page.$$('.jp-OutputArea-output img[src^="data:image/svg+xml"], .jp-OutputArea-output svg')) {
+    if (graphs.length < 4 && (await g.isVisible())) graphs.push(g);
+  }
+  for (const [i, g] of graphs.entries()) {
     await g.scrollIntoViewIfNeeded();
     await g.screenshot({ path: path.join(artifacts, `${prefix}-graph-${i + 1}.png`) });
+  }
+}
+
+/** The node outlined in red in a step picture (the node being run), from the SVG text. */
+function outlinedNode(svgText) {
+  const at = svgText.indexOf('stroke="#d62728"');
+  if (at < 0) return null;
+  const m = /font-weight="bold" text-anchor="middle" fill="#111">([^<]*)<\/text>/.exec(svgText.slice(at));
+  return m ? m[1] : null;
+}
+
+/** What every step_backward output on the page shows: its steps, which are on screen, whether
+ * it has controls, and for the step on screen its heading, picture and outlined node. */
+async function stepperStates(page) {
+  return page.evaluate(() => [...document.querySelectorAll('.jp-OutputArea-output .autograd-stepper')].map((root) => {
+    const steps = [...root.querySelectorAll('.autograd-step')];
+    return {
+      steps: steps.length,
+      visible: steps.filter((s) => s.getBoundingClientRect().height > 0).map((s) => Number(s.dataset.step)),
+      pictures: steps.map((s) => {
+        const img = s.querySelector('img');
+        return img ? { loaded: img.complete && img.naturalWidth > 0, svg: decodeURIComponent(img.getAttribute('src').slice('data:image/svg+xml,'.length)) } : null;
+      }),
+      headings: steps.map((s) => s.firstElementChild.textContent),
+      controls: !!root.querySelector('.autograd-stepper-controls'),
+      position: (root.querySelector('.autograd-stepper-position') || { textContent: '' }).textContent,
+    };
+  }));
+}
+
+/** Untrusted (as saved): no controls, every step and its picture on screen. */
+async function checkSteppersStatic(page, stem, expected, failures) {
+  const states = await stepperStates(page);
+  const fail = (msg) => failures.push(`${stem} (untrusted, as saved): step_backward: ${msg}`);
+  if (states.length < expected.steppers) fail(`${states.length} outputs on screen, ${expected.steppers} expected`);
+  states.forEach((st, i) => {
+    if (st.controls) fail(`output ${i} has controls, but the script must not run untrusted`);
+    if (st.steps < 2 || st.visible.length !== st.steps) fail(`output ${i} shows ${st.visible.length} of its ${st.steps} steps`);
+    st.pictures.forEach((p, k) => { if (p && !p.loaded) fail(`output ${i} step ${k + 1}: picture not drawn`); });
+  });
+  return states.length;
+}
+
+/** Trusted (after Run All): one step at a time; click through every step with the buttons,
+ * checking that the step on screen, its outlined node and its values change; back with the
+ * keyboard; screenshots of the first, a middle and the last step of the first output. */
+async function checkSteppersLive(page, stem, expected, failures) {
+  const fail = (msg) => failures.push(`${stem} (after Run All): step_backward: ${msg}`);
+  const roots = page.locator('.jp-OutputArea-output .autograd-stepper');
+  const count = await roots.count();
+  if (count < expected.steppers) fail(`${count} outputs on screen, ${expected.steppers} expected`);
+  for (let i = 0; i < count; i++) {
+    const root = roots.nth(i);
+    await root.scrollIntoViewIfNeeded();
+    let st = (await stepperStates(page))[i];
+    if (!st.controls) { fail(`output ${i} has no controls`); continue; }
+    const n = st.steps;
+    const shot = async (k) => {
+      if (i === 0 && [1, Math.ceil(n / 2), n].includes(k)) await root.screenshot({ path: path.join(artifacts, `${stem}-step-backward-${k}.png`) });
+    };
+    const seen = [];
+    for (let k = 1; k <= n; k++) {
+      if (k > 1) await root.locator('button[data-action="next"]').click();
+      st = (await stepperStates(page))[i];
+      if (st.visible.length !== 1 || st.visible[0] !== k) { fail(`output ${i}: after ${k - 1} clicks on next, steps ${st.visible} on screen (expected ${k})`); break; }
+      if (st.position !== `step ${k} of ${n}`) fail(`output ${i}: the position reads "${st.position}" at step ${k}`);
+      const picture = st.pictures[k - 1];
+      const node = picture ? outlinedNode(picture.svg) : null;
+      const heading = st.headings[k - 1];
+      if (picture && (!node || !heading.includes(node.replace('AccumulateGrad', '')))) fail(`output ${i} step ${k}: outlined node ${node} vs heading "${heading}"`);
+      seen.push({ heading, svg: picture ? picture.svg : '' });
+      await shot(k);
+    }
+    for (let k = 1; k < seen.length; k++) {
+      if (seen[k].heading === seen[k - 1].heading && seen[k].svg === seen[k - 1].svg) fail(`output ${i}: step ${k + 1} looks like step ${k}`);
+    }
+    // the keyboard: ← goes back one step, Home to the first
+    await root.focus();
+    await page.keyboard.press('ArrowLeft');
+    st = (await stepperStates(page))[i];
+    if (st.visible[0] !== n - 1) fail(`output ${i}: ← from the last step shows step ${st.visible}`);
+    await page.keyboard.press('Home');
+    st = (await stepperStates(page))[i];
+    if (st.visible[0] !== 1) fail(`output ${i}: Home shows step ${st.visible}`);
+    console.log(`${stem}: step_backward output ${i}: clicked through ${seen.length} of ${n} steps`);
   }
 }
 
@@ -251,6 +345,7 @@ async function main() {
       if (trusted) failures.push(`${stem}: expected the saved notebook to open untrusted`);
       const before = await measure(page);
       check(stem, 'untrusted, as saved', before, expected, failures);
+      await checkSteppersStatic(page, stem, expected, failures);
       await screenshots(page, `${stem}-untrusted`);
       // run every cell with the kernel
       await page.waitForFunction(() => {
@@ -270,6 +365,7 @@ async function main() {
       const after = await measure(page);
       check(stem, 'after Run All', after, expected, failures);
       await screenshots(page, `${stem}-run`);
+      await checkSteppersLive(page, stem, expected, failures);
       console.log(`${stem}: untrusted ${before.graphs.length} graphs / ${before.tensors.length} tensors; after Run All (${((Date.now() - started) / 1000).toFixed(1)} s) ${after.graphs.length} graphs / ${after.tensors.length} tensors; expected ${expected.graphs} / ${expected.tensors}`);
       // stop this notebook's kernel before the next one (each running kernel holds a build slot)
       await page.evaluate(async () => {

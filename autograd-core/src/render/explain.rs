@@ -55,7 +55,7 @@ fn formulas(node: &str) -> &'static [&'static str] {
             &["grad, put in its place in zeros of the input's shape"]
         }
         "torch::autograd::CopySlices" => {
-            &["grad, with the assigned place set to 0", "grad at the assigned place"]
+            &["grad, with the assigned place set to 0", "grad, at the assigned place"]
         }
         _ => &[],
     }
