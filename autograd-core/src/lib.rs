@@ -59,6 +59,7 @@ pub mod gradcheck;
 pub mod introspect;
 pub(crate) mod layout;
 pub mod literal;
+pub mod names;
 pub mod numpy;
 pub mod ops;
 pub mod pydisplay;

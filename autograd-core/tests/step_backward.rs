@@ -148,3 +148,31 @@ fn big_graphs_get_text_steps_and_huge_ones_the_summary_with_a_note() {
     assert_eq!(huge.steps().len(), 301);
     assert_eq!(x.grad().unwrap().to_string(), "tensor(2.)");
 }
+
+#[test]
+fn named_tensors_carry_their_names_into_every_picture_and_the_steps() {
+    let x = tensor!([1., 2.], requires_grad = true);
+    x.set_label("x");
+    let y = &x * &x;
+    y.set_label("y");
+    let loss = y.sum();
+    loss.set_label("loss");
+    let text = draw_graph(&loss).text();
+    assert!(text.contains("MulBackward0 (y)") && text.contains("AccumulateGrad (x)"), "{text}");
+    let svg = draw_forward(&loss).svg();
+    assert!(svg.contains("fill=\"#0b3d91\">x</text>") && svg.contains(">loss</text>"), "{svg}");
+    let node_html =
+        y.grad_fn().unwrap().mime_bundle().into_iter().find(|(m, _)| *m == "text/html").unwrap().1;
+    assert!(node_html.contains("%3Ey%3C/text%3E"), "the node picture names y");
+    let stepper = step_backward(&loss);
+    assert!(stepper.step_svgs()[0].contains("fill=\"#0b3d91\">y</text>"));
+    let steps = stepper.to_string();
+    assert!(steps.contains("2. MulBackward0 of y received grad = [1., 1.]"), "{steps}");
+    assert!(steps.contains("→ input 0 (torch::autograd::AccumulateGrad of x): grad · other"), "{steps}");
+    assert!(steps.contains("x.grad: None + [2., 4.] = [2., 4.]"), "{steps}");
+    // an in-place op moves the name with the tensor's history
+    let z = &x * 1.0;
+    z.set_label("z");
+    z.mul_(2.0);
+    assert!(draw_graph(&z).text().contains("MulBackward0 (z)"));
+}

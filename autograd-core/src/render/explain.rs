@@ -7,6 +7,7 @@
 
 use crate::autograd::node::Node;
 use crate::autograd::trace::BackwardStep;
+use crate::names::Names;
 use crate::render::{escape, Bundle, NotebookDisplay};
 use crate::repr::PrintedElements;
 use crate::tensor::Tensor;
@@ -110,9 +111,9 @@ fn named_values(step: &BackwardStep) -> Vec<(&str, String)> {
 }
 
 /// One line of the explanation for what a node called `name` sent along its edge `index`.
-fn edge_line(name: &str, values: &[(&str, String)], index: usize, to: &Node, sent: &Tensor) -> String {
+fn edge_line(name: &str, values: &[(&str, String)], index: usize, to: &str, sent: &Tensor) -> String {
     let formula = formulas(name).get(index).copied();
-    let target = format!("input {index} ({})", to.name());
+    let target = format!("input {index} ({to})");
     match formula {
         // the numbers are written in only where they say more than the result
         Some(f) => match substituted(f, values).filter(|s| s != f && !f.contains(',') && f.contains(' ')) {
@@ -155,6 +156,12 @@ impl Explanation {
 
     /// As [`Explanation::lines`], without the step numbers in the headings.
     pub(crate) fn step_lines(&self) -> Vec<(String, Vec<String>)> {
+        let names = Names::now();
+        // `AddBackward0 of y`: a node and the variable it stands for, when it has a name
+        let called = |node: &Node| match names.of_node(node) {
+            Some(var) => format!("{} of {var}", node.name()),
+            None => node.name(),
+        };
         self.steps
             .iter()
             .map(|step| {
@@ -162,14 +169,17 @@ impl Explanation {
                     Some(g) => format!("received grad = {}", value(g)),
                     None => "received nothing".to_string(),
                 };
-                let heading = format!("{} {received}", step.node.name());
+                let heading = format!("{} {received}", called(&step.node));
                 let mut details = Vec::new();
                 if let Some(leaf) = &step.leaf {
                     let show =
                         |g: &Option<Tensor>| g.as_ref().map(value).unwrap_or_else(|| "None".to_string());
+                    let whose = match names.of_tensor(&leaf.variable) {
+                        Some(var) => format!("{var}.grad"),
+                        None => format!(".grad of the leaf {}", value(&leaf.variable)),
+                    };
                     details.push(format!(
-                        ".grad of the leaf {}: {} + {} = {}",
-                        value(&leaf.variable),
+                        "{whose}: {} + {} = {}",
                         show(&leaf.before),
                         step.grad.as_ref().map(value).unwrap_or_default(),
                         show(&leaf.after)
@@ -178,7 +188,7 @@ impl Explanation {
                 let (name, next, values) = (step.node.name(), step.node.next_functions(), named_values(step));
                 for (index, sent) in step.sent.iter().enumerate() {
                     if let (Some((Some(to), _)), Some(sent)) = (next.get(index), sent) {
-                        details.push(edge_line(&name, &values, index, to, sent));
+                        details.push(edge_line(&name, &values, index, &called(to), sent));
                     }
                 }
                 (heading, details)

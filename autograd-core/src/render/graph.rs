@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::autograd::engine::backward_order;
 use crate::autograd::node::Node;
+use crate::names::Names;
 use crate::pydisplay::shape_tuple;
 use crate::repr::PrintedElements;
 use crate::tensor::Tensor;
@@ -44,6 +45,8 @@ pub struct GraphItem {
     pub owner: Option<usize>,
     /// The graph node this box draws (`Node::id`), for backward functions and leaves.
     pub node: Option<u64>,
+    /// The name of the variable holding the tensor the box stands for (see `crate::names`).
+    pub name: Option<String>,
 }
 
 /// The picture's content. Edges run from an item to the items its gradient flows to.
@@ -138,6 +141,7 @@ fn summarise(nodes: &[Node], edges: &[(usize, usize, usize)]) -> Summary {
 
 /// The picture of the graph behind `root`; `output` adds the tensor it was drawn from.
 pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> GraphModel {
+    let names = Names::now();
     let mut items = Vec::new();
     let mut edges = Vec::new();
     if let Some(t) = output {
@@ -156,6 +160,7 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
             step: None,
             owner: None,
             node: None,
+            name: names.of_tensor(t).map(str::to_string),
         });
     }
     let mut edge_inputs = Vec::new();
@@ -182,6 +187,7 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
     };
     for node in &nodes {
         let step = steps.get(&node.id()).copied();
+        let name = names.of_node(node).map(str::to_string);
         let item = match node.variable() {
             Some(leaf) => GraphItem {
                 kind: Kind::Leaf,
@@ -191,6 +197,7 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
                 step: if forward { None } else { step },
                 owner: None,
                 node: Some(node.id()),
+                name,
             },
             None => GraphItem {
                 kind: Kind::Backward,
@@ -200,6 +207,7 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
                 step,
                 owner: None,
                 node: Some(node.id()),
+                name,
             },
         };
         items.push(item);
@@ -217,6 +225,7 @@ pub fn build(root: Option<&Node>, output: Option<&Tensor>, forward: bool) -> Gra
                     step: None,
                     owner: Some(base + i),
                     node: None,
+                    name: None,
                 });
             }
         }
@@ -247,6 +256,9 @@ pub fn describe(model: &GraphModel) -> String {
     );
     for item in steps {
         out.push_str(&format!("\n  {}. {}", item.step.unwrap_or(0), item.title));
+        if let Some(name) = &item.name {
+            out.push_str(&format!(" ({name})"));
+        }
         if !item.lines.is_empty() {
             out.push_str(&format!("  {}", item.lines.join("  ")));
         }

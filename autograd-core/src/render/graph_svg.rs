@@ -18,6 +18,8 @@ const MARGIN: f64 = 14.0;
 const INK: &str = "#444";
 const GRAD_DONE: &str = "#1a7f37";
 const GRAD_MISSING: &str = "#b4542b";
+/// The name of the variable a box's tensor is bound to.
+const NAME: &str = "#0b3d91";
 /// Edges and boxes the backward pass has not reached yet, in a step picture.
 const PENDING: &str = "#aaa";
 /// The node being run, in a step picture.
@@ -55,11 +57,14 @@ fn grad_text(grad: &Option<String>) -> String {
 }
 
 fn text_lines(item: &GraphItem) -> usize {
-    1 + item.lines.len() + usize::from(item.grad.is_some())
+    1 + usize::from(item.name.is_some()) + item.lines.len() + usize::from(item.grad.is_some())
 }
 
 pub fn box_size(item: &GraphItem) -> (f64, f64) {
     let mut longest = item.title.chars().count();
+    if let Some(name) = &item.name {
+        longest = longest.max(name.chars().count());
+    }
     for line in &item.lines {
         longest = longest.max(line.chars().count());
     }
@@ -149,6 +154,15 @@ fn draw_box(svg: &mut String, item: &GraphItem, (x, y, w, h): (f64, f64, f64, f6
     let _ = write!(svg, "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"5\" fill=\"{}\" stroke=\"{stroke}\"{thick}{dashed}/>", fill(item.kind));
     let cx = x + w / 2.0 + if item.step.is_some() { 5.0 } else { 0.0 };
     let mut ty = y + PAD / 2.0 + 13.0;
+    if let Some(name) = &item.name {
+        // the variable the tensor is bound to, above what the box is
+        let _ = write!(
+            svg,
+            "<text x=\"{cx:.1}\" y=\"{ty:.1}\" font-family=\"monospace\" font-size=\"13\" font-weight=\"bold\" text-anchor=\"middle\" fill=\"{NAME}\">{}</text>",
+            escape(name)
+        );
+        ty += LINE_H;
+    }
     let _ = write!(
         svg,
         "<text x=\"{cx:.1}\" y=\"{ty:.1}\" font-family=\"monospace\" font-size=\"12\" font-weight=\"bold\" text-anchor=\"middle\" fill=\"#111\">{}</text>",
