@@ -20,6 +20,7 @@
 //! rewrite never adds an error. Code deep in another crate is still stopped by restarting the
 //! runtime (`server::interrupt`).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use ra_ap_syntax::ast::{self, HasAttrs, HasLoopBody};
@@ -37,8 +38,11 @@ const SLEEP_AFTER: &str = ").call";
 
 /// Runs a cell through `run` (the session's execute: code, and whether this is the second
 /// try), with its loops and sleeps made interruptible; the outcome names the cell's own code.
+///
+/// Tensors bound at the cell's top level are also named after their variables (see
+/// `crate::names`).
 pub fn execute(cell: &str, mut run: impl FnMut(&str, bool) -> Outcome) -> Outcome {
-    let rewritten = Rewritten::new(cell);
+    let rewritten = Rewritten::with_names(cell);
     if rewritten.insertions.is_empty() {
         return run(cell, false);
     }
@@ -56,18 +60,29 @@ pub struct Rewritten<'a> {
     /// The code evcxr compiles.
     pub code: String,
     /// What was inserted where: byte offsets in `original`, in order.
-    insertions: Vec<(usize, &'static str)>,
+    insertions: Vec<(usize, Cow<'static, str>)>,
 }
 
 impl<'a> Rewritten<'a> {
+    /// The cell with interrupt points only.
+    #[cfg(test)]
     pub fn new(original: &'a str) -> Rewritten<'a> {
-        let insertions = insertions(original);
+        Rewritten::build(original, false)
+    }
+
+    /// The cell with interrupt points, and tensors named after the variables they are bound to.
+    pub fn with_names(original: &'a str) -> Rewritten<'a> {
+        Rewritten::build(original, true)
+    }
+
+    fn build(original: &'a str, names: bool) -> Rewritten<'a> {
+        let insertions = insertions(original, names);
         let mut code = String::with_capacity(original.len() + insertions.len() * LOOP_CHECK.len());
         let mut done = 0;
-        for &(at, text) in &insertions {
-            code.push_str(&original[done..at]);
+        for (at, text) in &insertions {
+            code.push_str(&original[done..*at]);
             code.push_str(text);
-            done = at;
+            done = *at;
         }
         code.push_str(&original[done..]);
         Rewritten { original, code, insertions }
@@ -75,12 +90,12 @@ impl<'a> Rewritten<'a> {
 
     /// The insertions on a (1-based) line: (1-based column in the original line of the
     /// character the text was put before, the text), in order.
-    fn insertions_on(&self, line: usize) -> Vec<(usize, &'static str)> {
+    fn insertions_on(&self, line: usize) -> Vec<(usize, &str)> {
         self.insertions
             .iter()
-            .filter_map(|&(at, text)| {
-                let (l, column) = line_column(self.original, at);
-                (l == line).then_some((column, text))
+            .filter_map(|(at, text)| {
+                let (l, column) = line_column(self.original, *at);
+                (l == line).then_some((column, text.as_ref()))
             })
             .collect()
     }
@@ -107,15 +122,24 @@ impl<'a> Rewritten<'a> {
         column - shift
     }
 
-    /// Whether the rewrite may be the cause of a compile error: one on a changed line (or one
-    /// with no line at all).
+    /// Whether the rewrite may be the cause of a compile error: one on a line with an interrupt
+    /// point (or one with no line at all), or one that names the naming call. A naming call
+    /// alone (a generic function of any type, on a variable just bound) does not make errors,
+    /// so the student's own errors on `let` lines are not compiled twice.
     fn may_have_caused(&self, outcome: &Outcome) -> bool {
-        let Outcome::Err { ename, traceback, .. } = outcome else { return false };
+        let Outcome::Err { ename, evalue, traceback } = outcome else { return false };
         if ename != "CompilationError" {
             return false;
         }
-        let changed: BTreeSet<usize> =
-            self.insertions.iter().map(|&(at, _)| line_column(self.original, at).0).collect();
+        if evalue.contains(crate::names::CALL) || traceback.iter().any(|t| t.contains(crate::names::CALL)) {
+            return true;
+        }
+        let changed: BTreeSet<usize> = self
+            .insertions
+            .iter()
+            .filter(|(_, text)| !text.contains(crate::names::CALL))
+            .map(|(at, _)| line_column(self.original, *at).0)
+            .collect();
         let places: Vec<usize> =
             traceback.iter().flat_map(|entry| entry.split('\n')).filter_map(place).map(|(l, _)| l).collect();
         places.is_empty() || places.iter().any(|line| changed.contains(line))
@@ -206,7 +230,7 @@ fn code_start(cell: &str) -> Option<usize> {
 
 /// What to insert where (byte offsets in `cell`, in order); nothing for a cell that does not
 /// parse as evcxr parses it.
-fn insertions(cell: &str) -> Vec<(usize, &'static str)> {
+fn insertions(cell: &str, names: bool) -> Vec<(usize, Cow<'static, str>)> {
     let Some(start) = code_start(cell) else { return Vec::new() };
     // evcxr's own reading of a cell: statements of a function body
     const PRELUDE: &str = "fn f(){";
@@ -233,7 +257,7 @@ fn insertions(cell: &str) -> Vec<(usize, &'static str)> {
                 .chain([open.text_range().end()])
                 .max()
                 .expect("at least the brace");
-            found.extend(in_cell(after).map(|at| (at, LOOP_CHECK)));
+            found.extend(in_cell(after).map(|at| (at, Cow::Borrowed(LOOP_CHECK))));
         } else if let Some(call) = ast::CallExpr::cast(node.clone()) {
             let Some(ast::Expr::PathExpr(path)) = call.expr() else { continue };
             let text: String = path.syntax().text().to_string().split_whitespace().collect();
@@ -245,13 +269,20 @@ fn insertions(cell: &str) -> Vec<(usize, &'static str)> {
             }
             let range = path.syntax().text_range();
             if let (Some(before), Some(after)) = (in_cell(range.start()), in_cell(range.end())) {
-                found.push((before, SLEEP_BEFORE));
-                found.push((after, SLEEP_AFTER));
+                found.push((before, Cow::Borrowed(SLEEP_BEFORE)));
+                found.push((after, Cow::Borrowed(SLEEP_AFTER)));
             }
         }
     }
-    // preorder: at one place a loop's check comes before a sleep that starts its body
-    found.sort_by_key(|&(at, _)| at);
+    if names {
+        let body = root.syntax().descendants().find_map(ast::Fn::cast).and_then(|f| f.body()?.stmt_list());
+        for (at, text) in body.iter().flat_map(crate::names::insertions) {
+            found.extend(in_cell(at).map(|at| (at, Cow::Owned(text))));
+        }
+    }
+    // preorder: at one place a loop's check comes before a sleep that starts its body (a
+    // stable sort; a name comes after a statement, where no loop body starts)
+    found.sort_by_key(|(at, _)| *at);
     found
 }
 
@@ -532,8 +563,8 @@ mod tests {
             Outcome::Err { ename: "Panic".into(), evalue: "p".into(), traceback: vec![] }
         });
         assert_eq!(runs, 1);
-        execute("let y = 2;", |code, retry| {
-            assert_eq!((code, retry), ("let y = 2;", false));
+        execute("y + 2", |code, retry| {
+            assert_eq!((code, retry), ("y + 2", false));
             Outcome::Ok(vec![])
         });
     }

@@ -10,6 +10,7 @@
 
 mod interruptible;
 mod memory;
+mod names;
 mod server;
 mod session;
 mod streams;
