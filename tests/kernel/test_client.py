@@ -92,6 +92,28 @@ def test_compile_errors_point_at_the_cell(kernel):
     assert "cell:2" in "\n".join(errors[0]["traceback"])
 
 
+def test_tensors_are_named_after_their_variables_without_changing_the_cell(kernel):
+    """The kernel names tensors bound with a top-level let after their variables (for the
+    graph pictures); moving, shadowing and errors on let lines behave as in the student's cell."""
+    _, kc = kernel
+    reply, *_ = run(
+        kc,
+        "let w = tensor!([1., 2.], requires_grad = true);\nlet v = w; // moved\nlet w = &v * 3.0;\n"
+        "let n: i64 = 5;\nlet (a, b) = (n, w.clone());\nlet loss = b.sum();",
+    )
+    assert reply["status"] == "ok", reply
+    _, _, _, results, _ = run(kc, "draw_graph(&loss)")
+    text = results[0]["text/plain"]
+    # the leaf was bound to w, then moved to v; b is the same tensor as the second w
+    assert "MulBackward0 (b)" in text and "AccumulateGrad (v)" in text, text
+    assert ">loss</text>" in results[0]["image/svg+xml"]
+    _, _, _, results, _ = run(kc, "explain(&loss)")
+    assert "v.grad: None + [3., 3.] = [3., 3.]" in results[0]["text/plain"], results
+    reply, _, _, _, errors = run(kc, "let q = 1;\nlet r: String = q;", stop_on_error=False)
+    traceback = "\n".join(errors[0]["traceback"])
+    assert "   2 | let r: String = q;" in traceback and "name_binding" not in traceback, traceback
+
+
 def test_variables_of_standard_library_types_persist_and_complete(kernel):
     """The analyser reads a trimmed copy of std's sources (see kernel/src/toolchain.rs); it
     must still know std's types, or evcxr cannot keep these variables for the next cell."""
