@@ -176,3 +176,50 @@ fn named_tensors_carry_their_names_into_every_picture_and_the_steps() {
     z.mul_(2.0);
     assert!(draw_graph(&z).text().contains("MulBackward0 (z)"));
 }
+
+#[test]
+fn any_graph_steps_custom_functions_a_leaf_alone_and_the_engines_errors() {
+    struct Triple;
+    impl Function for Triple {
+        fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            &inputs[0] * 3.0
+        }
+        fn backward(&mut self, _ctx: &mut Context, grad_output: &Tensor) -> Vec<Option<Tensor>> {
+            vec![Some(grad_output * 3.0)]
+        }
+    }
+    let a = tensor!([1., 2.], requires_grad = true);
+    let m = tensor!([[1., 0.], [0., 2.]], requires_grad = true);
+    let out = Triple.apply(&[&a]).matmul(&m).sigmoid().sum();
+    let stepper = step_backward(&out);
+    let names: Vec<String> = stepper.steps().iter().map(|s| s.node.name()).collect();
+    assert!(names.contains(&"TripleBackward".to_string()), "{names:?}");
+    assert_eq!(stepper.step_svgs().len(), names.len());
+    let (a2, m2) =
+        (tensor!([1., 2.], requires_grad = true), tensor!([[1., 0.], [0., 2.]], requires_grad = true));
+    Triple.apply(&[&a2]).matmul(&m2).sigmoid().sum().backward();
+    assert_eq!(a.grad().unwrap().to_string(), a2.grad().unwrap().to_string());
+    assert_eq!(m.grad().unwrap().to_string(), m2.grad().unwrap().to_string());
+    // a leaf on its own: one step, its AccumulateGrad
+    let leaf = tensor!(2., requires_grad = true);
+    let alone = step_backward(&leaf);
+    assert_eq!(alone.steps().len(), 1);
+    assert!(alone.to_string().contains("None + 1. = 1."), "{alone}");
+    // what backward refuses, step_backward refuses with the same words
+    let message = |f: &dyn Fn()| {
+        let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
+        let error = autograd_core::error::TorchError::from_payload(payload.as_ref());
+        format!("{}: {}", error.kind, error.message)
+    };
+    let plain = tensor!([1., 2.]);
+    let refused = message(&|| {
+        step_backward(&plain.sum());
+    });
+    assert!(refused.contains("element 0 of tensors does not require grad"), "{refused}");
+    let twice = (&a * 2.0).sum();
+    step_backward(&twice);
+    let again = message(&|| {
+        step_backward(&twice);
+    });
+    assert!(again.contains("Trying to backward through the graph a second time"), "{again}");
+}
