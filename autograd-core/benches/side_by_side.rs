@@ -1,0 +1,141 @@
+//! The Rust half of the side-by-side benchmark with PyTorch (`bench/side_by_side.py` runs both
+//! halves in turns and prints the ratios). Every case here has a twin, written the same way, in
+//! that script; the timing protocol is the same on both sides: one warm-up, then best of 5
+//! samples, each the mean of `runs` runs.
+//!
+//!   cargo bench -p autograd-core --bench side_by_side            every case, one line each
+//!   cargo bench -p autograd-core --bench side_by_side -- --memory big_elementwise
+//!       runs one case once and prints the process's peak resident memory (VmHWM)
+//!
+//! Output lines: `CASE <name> <best ms> <sample ms,...>` and `MEMORY <name> <before KiB> <peak KiB>`.
+
+use std::time::Instant;
+
+use autograd_core::prelude::*;
+
+/// The samples (ms), each the mean of `runs` runs, after one warm-up run.
+fn samples(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
+    f();
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..runs {
+                f();
+            }
+            start.elapsed().as_secs_f64() * 1e3 / runs as f64
+        })
+        .collect()
+}
+
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn gradient_descent() {
+    let x = tensor!(10, requires_grad = true, dtype = float64);
+    for _ in 0..1000 {
+        let y = x.pow(2);
+        if let Some(g) = x.grad() {
+            g.data().zero_();
+        }
+        y.backward();
+        x.set_data(&(x.data() - 0.001 * x.grad().unwrap()));
+    }
+}
+
+fn chain() {
+    let x = tensor!([1., 2., 3., 4.], requires_grad = true, dtype = float64);
+    let mut y = x.clone();
+    for _ in 0..100 {
+        y = &y * 1.01 + 0.5;
+    }
+    y.mean().backward();
+}
+
+/// A case: its name, runs per sample, and a maker that builds the inputs (seeded) and returns
+/// the work to time.
+type Case = (&'static str, usize, fn() -> Box<dyn FnMut()>);
+
+fn leaf(shape: &[usize]) -> Tensor {
+    rand_with(shape, TensorOptions::default().requires_grad(true))
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        ("gradient_descent_1000_steps", 20, || Box::new(gradient_descent)),
+        ("chain_100_steps", 20, || Box::new(chain)),
+        ("big_elementwise", 1, || {
+            let (a, b) = (leaf(&[1000, 1000]), leaf(&[1000, 1000]));
+            Box::new(move || (a.pow(2) + b.pow(3) + &a * &b).sum().backward())
+        }),
+        ("matmul_512", 1, || {
+            let (m1, m2) = (leaf(&[512, 512]), leaf(&[512, 512]));
+            Box::new(move || m1.matmul(&m2).mean().backward())
+        }),
+        ("broadcast_row_add", 1, || {
+            let (m, row) = (leaf(&[1000, 1000]), leaf(&[1000]));
+            Box::new(move || (&m + &row).sum().backward())
+        }),
+        ("exp_1m", 1, || {
+            let x = rand(&[1000, 1000]);
+            Box::new(move || drop(x.exp()))
+        }),
+        ("tanh_1m", 1, || {
+            let x = rand(&[1000, 1000]);
+            Box::new(move || drop(x.tanh()))
+        }),
+        ("sigmoid_1m", 1, || {
+            let x = rand(&[1000, 1000]);
+            Box::new(move || drop(x.sigmoid()))
+        }),
+        ("softmax_backward", 1, || {
+            let x = leaf(&[1000, 1000]);
+            Box::new(move || (x.softmax(1) * 2.0).sum().backward())
+        }),
+        ("mlp_step_batch_64", 5, || {
+            let x = rand(&[64, 100]);
+            let (w1, b1) = (leaf(&[100, 256]), leaf(&[256]));
+            let (w2, b2) = (leaf(&[256, 10]), leaf(&[10]));
+            Box::new(move || {
+                let hidden = (x.matmul(&w1) + &b1).relu();
+                let out = hidden.matmul(&w2) + &b2;
+                out.pow(2).mean().backward();
+                no_grad(|| {
+                    for p in [&w1, &b1, &w2, &b2] {
+                        let g = p.grad().unwrap();
+                        p.sub_(&(&g * 0.01));
+                        g.zero_();
+                    }
+                });
+            })
+        }),
+    ]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--memory") {
+        let name = args.get(at + 1).expect("--memory takes a case name");
+        let (_, _, make) = cases().into_iter().find(|c| c.0 == name).expect("no such case");
+        let before = status_kib("VmHWM:");
+        manual_seed(0);
+        let mut work = make();
+        work();
+        println!("MEMORY {name} {before} {}", status_kib("VmHWM:"));
+        return;
+    }
+    for (name, runs, make) in cases() {
+        manual_seed(0);
+        let mut work = make();
+        let s = samples(runs, &mut *work);
+        let best = s.iter().copied().fold(f64::INFINITY, f64::min);
+        let all: Vec<String> = s.iter().map(|v| format!("{v:.4}")).collect();
+        println!("CASE {name} {best:.4} {}", all.join(","));
+    }
+}

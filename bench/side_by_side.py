@@ -1,0 +1,204 @@
+"""Speed side by side with PyTorch: the same cases in autograd-core (the Rust half,
+autograd-core/benches/side_by_side.rs) and in PyTorch (the twins below), run in turns, one
+whole pass of each side per round, the order swapped every round; then a table of
+ratio = PyTorch time / ours per case (above 1: we are faster), and the peak resident memory of
+the 1M-element case on each side.
+
+A dev-time tool, not part of ./test.sh: it needs torch (`pip install torch` in a venv outside
+the repo) and a Rust toolchain.
+
+    /path/to/torch-venv/bin/python bench/side_by_side.py [--rounds 3] [--threads 2]
+
+Both sides time a case the same way: one warm-up, then best of 5 samples, each the mean of a
+fixed number of runs. PyTorch runs with `torch.set_num_threads(threads)`.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- the PyTorch half (run in its own process: `--torch-worker`) ----------------------------
+
+def torch_cases(torch):
+    def leaf(*shape):
+        return torch.rand(*shape, requires_grad=True)
+
+    def gradient_descent():
+        x = torch.tensor(10.0, requires_grad=True, dtype=torch.float64)
+        for _ in range(1000):
+            y = x.pow(2)
+            if x.grad is not None:
+                x.grad.data.zero_()
+            y.backward()
+            x.data = x.data - 0.001 * x.grad
+
+    def chain():
+        x = torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True, dtype=torch.float64)
+        y = x
+        for _ in range(100):
+            y = y * 1.01 + 0.5
+        y.mean().backward()
+
+    def big_elementwise():
+        a, b = leaf(1000, 1000), leaf(1000, 1000)
+        return lambda: (a ** 2 + b ** 3 + a * b).sum().backward()
+
+    def matmul():
+        m1, m2 = leaf(512, 512), leaf(512, 512)
+        return lambda: (m1 @ m2).mean().backward()
+
+    def broadcast_row_add():
+        m, row = leaf(1000, 1000), leaf(1000)
+        return lambda: (m + row).sum().backward()
+
+    def unary(name):
+        def make():
+            x = torch.rand(1000, 1000)
+            f = getattr(x, name)
+            return lambda: f()
+        return make
+
+    def softmax_backward():
+        x = leaf(1000, 1000)
+        return lambda: (x.softmax(1) * 2.0).sum().backward()
+
+    def mlp_step():
+        x = torch.rand(64, 100)
+        w1, b1, w2, b2 = leaf(100, 256), leaf(256), leaf(256, 10), leaf(10)
+
+        def step():
+            hidden = (x @ w1 + b1).relu()
+            out = hidden @ w2 + b2
+            out.pow(2).mean().backward()
+            with torch.no_grad():
+                for p in (w1, b1, w2, b2):
+                    p.sub_(p.grad * 0.01)
+                    p.grad.zero_()
+        return step
+
+    return [
+        ("gradient_descent_1000_steps", 20, lambda: gradient_descent),
+        ("chain_100_steps", 20, lambda: chain),
+        ("big_elementwise", 1, big_elementwise),
+        ("matmul_512", 1, matmul),
+        ("broadcast_row_add", 1, broadcast_row_add),
+        ("exp_1m", 1, unary("exp")),
+        ("tanh_1m", 1, unary("tanh")),
+        ("sigmoid_1m", 1, unary("sigmoid")),
+        ("softmax_backward", 1, softmax_backward),
+        ("mlp_step_batch_64", 5, mlp_step),
+    ]
+
+
+def status_kib(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def torch_worker(threads, memory):
+    import torch
+    torch.set_num_threads(threads)
+    cases = torch_cases(torch)
+    if memory:
+        _, _, make = next(c for c in cases if c[0] == memory)
+        before = status_kib("VmHWM:")
+        torch.manual_seed(0)
+        make()()
+        print(f"MEMORY {memory} {before} {status_kib('VmHWM:')}", flush=True)
+        return
+    for name, runs, make in cases:
+        torch.manual_seed(0)
+        work = make()
+        work()
+        samples = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(runs):
+                work()
+            samples.append((time.perf_counter() - start) * 1e3 / runs)
+        print(f"CASE {name} {min(samples):.4f} {','.join(f'{s:.4f}' for s in samples)}", flush=True)
+
+
+# --- the runner ---------------------------------------------------------------------------
+
+def rust_binary():
+    """Builds the Rust half (release, as cargo bench does) and returns its path."""
+    out = subprocess.run(
+        ["cargo", "bench", "-p", "autograd-core", "--bench", "side_by_side", "--no-run", "--message-format=json"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    for line in out.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "side_by_side" and msg.get("executable"):
+            return msg["executable"]
+    raise SystemExit("side_by_side: cargo did not report the bench binary")
+
+
+def parse(output, kind):
+    rows = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if parts and parts[0] == kind:
+            rows[parts[1]] = [float(v) for v in parts[2:3]] if kind == "CASE" else [int(v) for v in parts[2:4]]
+    return rows
+
+
+def run(cmd):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.torch_worker:
+        torch_worker(args.threads, args.memory)
+        return
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit("side_by_side: needs torch (pip install torch, in a venv outside the repo)")
+    binary = rust_binary()
+    me = [sys.executable, str(Path(__file__).resolve()), "--torch-worker", "--threads", str(args.threads)]
+    ours, theirs = {}, {}
+    for r in range(args.rounds):
+        sides = [("ours", [binary]), ("torch", me)]
+        if r % 2:
+            sides.reverse()
+        for side, cmd in sides:
+            rows = parse(run(cmd), "CASE")
+            for name, (best,) in rows.items():
+                (ours if side == "ours" else theirs).setdefault(name, []).append(best)
+        print(f"round {r + 1} of {args.rounds} done", file=sys.stderr)
+    print(f"PyTorch {torch.__version__} ({args.threads} threads) vs autograd-core; {args.rounds} interleaved rounds,"
+          " best of 5 per round; cells: median [min-max] of the rounds' bests, ms")
+    print(f"| case | ours (ms) | PyTorch (ms) | ratio PyTorch/ours |")
+    print("|---|---|---|---|")
+    for name in ours:
+        o, t = ours[name], theirs.get(name, [])
+        if not t:
+            continue
+        ratios = sorted(tv / ov for ov, tv in zip(o, t))
+        cell = lambda v: f"{statistics.median(v):.4g} [{min(v):.4g}-{max(v):.4g}]"
+        print(f"| {name} | {cell(o)} | {cell(t)} | {statistics.median(ratios):.2f}x [{ratios[0]:.2f}-{ratios[-1]:.2f}] |")
+    mem_ours = parse(run([binary, "--memory", "big_elementwise"]), "MEMORY")["big_elementwise"]
+    mem_torch = parse(run(me + ["--memory", "big_elementwise"]), "MEMORY")["big_elementwise"]
+    print("peak resident memory, big_elementwise (1000x1000 f32), one run in a fresh process:")
+    for side, (before, peak) in (("ours", mem_ours), ("PyTorch", mem_torch)):
+        print(f"  {side}: peak {peak / 1024:.1f} MiB ({(peak - before) / 1024:.1f} MiB above the process before the case)")
+
+
+if __name__ == "__main__":
+    main()
