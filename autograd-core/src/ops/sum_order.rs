@@ -112,8 +112,21 @@ fn row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(usize, &
 }
 
 /// `acc[c] += values[c]` for every chain (lane-wise, so each chain keeps its own order).
+/// Eight chains at a time with a fixed length, which the compiler turns into vector adds;
+/// every chain still gets the same adds in the same order, so the bits do not change.
+#[inline]
 fn add_into<T: SumElement>(acc: &mut [T], values: &[T]) {
-    for (a, &v) in acc.iter_mut().zip(values) {
+    let n = acc.len().min(values.len());
+    let (acc, values) = (&mut acc[..n], &values[..n]);
+    let mut acc_blocks = acc.chunks_exact_mut(8);
+    let mut value_blocks = values.chunks_exact(8);
+    for (a, v) in (&mut acc_blocks).zip(&mut value_blocks) {
+        let (a, v): (&mut [T; 8], &[T; 8]) = (a.try_into().expect("8"), v.try_into().expect("8"));
+        for k in 0..8 {
+            a[k] = a[k] + v[k];
+        }
+    }
+    for (a, &v) in acc_blocks.into_remainder().iter_mut().zip(value_blocks.remainder()) {
         *a = *a + v;
     }
 }
