@@ -414,6 +414,17 @@ fn loop_2d<T: SumElement>(
         for j in j..size1 {
             store(out_at(j), row_sum(1, size0, &scalar_rows(j))[0]);
         }
+    } else if d1.input == 0 {
+        // `scalar_outer_sum` of a broadcast input: every column reads the same values, so
+        // each gets the same adds as the first; the sums of the four-column groups and of
+        // the single columns are made once
+        let first = |i: usize, acc: &mut [T]| acc[0] = acc[0] + at(i, 0);
+        let grouped = size1 / ILP * ILP;
+        let in_groups = if grouped > 0 { multi_row_sum(1, size0, &first)[0] } else { T::ZERO };
+        let single = if grouped < size1 { row_sum(1, size0, &first)[0] } else { T::ZERO };
+        for j in 0..size1 {
+            store(out_at(j), if j < grouped { in_groups } else { single });
+        }
     } else if d0.input < d1.input {
         // `scalar_inner_sum`: one row at a time
         for j in 0..size1 {
@@ -442,6 +453,37 @@ fn loop_2d<T: SumElement>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broadcast_column_is_summed_as_torchs_scalar_outer_loop_sums_it() {
+        // 37 rows read by 11 columns through stride 0 (an expanded tensor), every other
+        // element (so the reduced dim is not contiguous: torch's scalar loops); the reference
+        // is the scalar_outer_sum loop written out: four-column groups through multi_row_sum,
+        // the rest through row_sum. Several data sets, so the two orders differ in some.
+        let mut orders_differed = false;
+        for seed in 0..20u32 {
+            let data: Vec<f32> = (0..74u32)
+                .map(|i| {
+                    let k = (i * 7919 + seed * 104_729) % 1013;
+                    k as f32 * 0.731 + if k % 3 == 0 { 3.0e4 } else { 0.013 }
+                })
+                .collect();
+            let sums = torch_sum(&data, 0, &[37, 11], &[2, 0], &[true, false]);
+            let at = |i: usize| data[2 * i];
+            let four = |i: usize, acc: &mut [f32]| {
+                for a in acc.iter_mut() {
+                    *a += at(i);
+                }
+            };
+            let grouped = multi_row_sum(ILP, 37, &four);
+            let single = row_sum(1, 37, &|i: usize, acc: &mut [f32]| acc[0] += at(i))[0];
+            let expected: Vec<u32> =
+                (0..11).map(|j| if j < 8 { grouped[j % 4] } else { single }.to_bits()).collect();
+            assert_eq!(sums.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected, "seed {seed}");
+            orders_differed |= grouped[0].to_bits() != single.to_bits();
+        }
+        assert!(orders_differed, "the data must tell the two orders apart");
+    }
 
     #[test]
     fn ceil_log2_is_torchs() {
