@@ -16,28 +16,15 @@ use std::time::Instant;
 
 use autograd_core::prelude::*;
 
+mod common;
+
 /// Best of 5 samples, each the mean of `runs` runs, in milliseconds.
-fn best_of_5(runs: usize, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up
-    (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..runs {
-                f();
-            }
-            start.elapsed().as_secs_f64() * 1e3 / runs as f64
-        })
-        .fold(f64::INFINITY, f64::min)
+fn best_of_5(runs: usize, f: impl FnMut()) -> f64 {
+    common::samples(runs, f).into_iter().fold(f64::INFINITY, f64::min)
 }
 
 fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    common::status_kib("VmRSS:")
 }
 
 fn gradient_descent(steps: usize) -> f64 {

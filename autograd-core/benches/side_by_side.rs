@@ -9,33 +9,11 @@
 //!
 //! Output lines: `CASE <name> <best ms> <sample ms,...>` and `MEMORY <name> <before KiB> <peak KiB>`.
 
-use std::time::Instant;
-
 use autograd_core::prelude::*;
 
-/// The samples (ms), each the mean of `runs` runs, after one warm-up run.
-fn samples(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
-    f();
-    (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..runs {
-                f();
-            }
-            start.elapsed().as_secs_f64() * 1e3 / runs as f64
-        })
-        .collect()
-}
+mod common;
 
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
+use common::{samples, status_kib};
 
 fn gradient_descent() {
     let x = tensor!(10, requires_grad = true, dtype = float64);
