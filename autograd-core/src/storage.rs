@@ -86,9 +86,9 @@ const LARGE_BUFFER: usize = 1 << 16;
 /// takes fresh zeroed ones for every temporary: 15 % of `(a**2 + b**3 + a*b).sum().backward()`
 /// was the kernel's page-fault path (perf). The first time a large buffer is made, the
 /// process keeps freed blocks up to 32 MiB in its heap for the next ones, with up to 64 MiB
-/// free at the top before trimming: that case went from 7.1-7.9 to 3.2 ms per step
-/// (`examples/big_elementwise.rs`). The cost is memory the process keeps after it freed
-/// large tensors (at most what it last used, no more); small tensors never trigger it.
+/// free at the top before trimming: that case went from 7.1-7.9 to 3.5-3.6 ms per step
+/// (`examples/big_elementwise.rs`, three runs each). The cost is memory the process keeps
+/// after it freed large tensors; small tensors never trigger it.
 fn keep_large_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

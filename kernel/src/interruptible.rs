@@ -19,6 +19,10 @@
 //! fails to compile on a changed line, the student's own cell is compiled instead, so the
 //! rewrite never adds an error. Code deep in another crate is still stopped by restarting the
 //! runtime (`server::interrupt`).
+//!
+//! The same rewrite also names the tensors a cell binds after their variables (the calls
+//! `crate::names` places after top-level `let`s): those make no errors of their own, so a
+//! compile error on a line that only they changed is the student's and is not compiled twice.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;

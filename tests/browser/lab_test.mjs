@@ -159,7 +159,6 @@ async function checkSteppersStatic(page, stem, expected, failures) {
     if (st.steps < 2 || st.visible.length !== st.steps) fail(`output ${i} shows ${st.visible.length} of its ${st.steps} steps`);
     st.pictures.forEach((p, k) => { if (p && !p.loaded) fail(`output ${i} step ${k + 1}: picture not drawn`); });
   });
-  return states.length;
 }
 
 /** Trusted (after Run All): one step at a time; click through every step with the buttons,

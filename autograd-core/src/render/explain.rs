@@ -147,11 +147,7 @@ impl Explanation {
     /// One entry per step: its heading line, then one line per gradient it sent on (or the
     /// leaf's `.grad` before → after).
     pub fn lines(&self) -> Vec<(String, Vec<String>)> {
-        self.step_lines()
-            .into_iter()
-            .enumerate()
-            .map(|(i, (heading, details))| (format!("{}. {heading}", i + 1), details))
-            .collect()
+        numbered(self.step_lines())
     }
 
     /// As [`Explanation::lines`], without the step numbers in the headings.
@@ -201,7 +197,8 @@ impl Explanation {
         self.text_of(&self.lines())
     }
 
-    fn text_of(&self, lines: &[(String, Vec<String>)]) -> String {
+    /// The text of `lines` (numbered, as [`Explanation::lines`] gives them) under the title.
+    pub(crate) fn text_of(&self, lines: &[(String, Vec<String>)]) -> String {
         let mut out = format!("{}\n", self.title);
         for (heading, details) in lines {
             out.push_str(heading);
@@ -230,6 +227,21 @@ impl Explanation {
             escape(&self.title)
         )
     }
+}
+
+/// Step lines with their step numbers in the headings (`1. MulBackward0 received ...`).
+pub(crate) fn numbered(lines: Vec<(String, Vec<String>)>) -> Vec<(String, Vec<String>)> {
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, (heading, details))| (format!("{}. {heading}", i + 1), details))
+        .collect()
+}
+
+/// The heading of a pass from `loss`: `backward from MulBackward0, step by step (...)`.
+pub(crate) fn pass_title(loss: &Tensor) -> String {
+    let root = loss.grad_fn().map(|n| n.name()).unwrap_or_else(|| "a leaf".to_string());
+    format!("backward from {root}, step by step (the engine's order)")
 }
 
 impl std::fmt::Display for Explanation {
@@ -263,7 +275,7 @@ impl NotebookDisplay for Explanation {
 /// ```
 #[track_caller]
 pub fn explain(loss: &Tensor) -> Explanation {
-    let root = loss.grad_fn().map(|n| n.name()).unwrap_or_else(|| "a leaf".to_string());
+    let title = pass_title(loss);
     let steps = loss.backward_traced();
-    Explanation { title: format!("backward from {root}, step by step (the engine's order)"), steps }
+    Explanation { title, steps }
 }

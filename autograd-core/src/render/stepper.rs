@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::autograd::trace::BackwardStep;
-use crate::render::explain::{value, Explanation};
+use crate::render::explain::{numbered, pass_title, value, Explanation};
 use crate::render::graph::{self, GraphModel, Kind, MAX_DRAWN_NODES};
 use crate::render::graph_svg::{self, box_size, StepMarks};
 use crate::render::{escape, picture_html, Bundle, NotebookDisplay};
@@ -186,17 +186,30 @@ impl BackwardStepper {
         }
     }
 
-    /// The pass as plain text: every step (or, for a graph too large to step through, its
-    /// summary), after a note when the graph is too large to picture.
-    pub fn text(&self) -> String {
-        let note = self.note().map(|n| format!("{n}\n")).unwrap_or_default();
+    /// The chain-rule lines of every step (none for a graph too large to step through),
+    /// made once for both the text and the HTML.
+    fn step_lines(&self) -> Vec<(String, Vec<String>)> {
         match &self.view {
-            View::Summary { text, .. } => format!("{note}{text}"),
-            _ => format!("{note}{}", self.explanation.text()),
+            View::Summary { .. } => Vec::new(),
+            _ => self.explanation.step_lines(),
         }
     }
 
-    fn html(&self) -> String {
+    /// The pass as plain text: every step (or, for a graph too large to step through, its
+    /// summary), after a note when the graph is too large to picture.
+    pub fn text(&self) -> String {
+        self.text_of(self.step_lines())
+    }
+
+    fn text_of(&self, lines: Vec<(String, Vec<String>)>) -> String {
+        let note = self.note().map(|n| format!("{n}\n")).unwrap_or_default();
+        match &self.view {
+            View::Summary { text, .. } => format!("{note}{text}"),
+            _ => format!("{note}{}", self.explanation.text_of(&numbered(lines))),
+        }
+    }
+
+    fn html_of(&self, lines: &[(String, Vec<String>)]) -> String {
         let n = self.steps().len();
         let mut html = String::from(
             "<div class=\"autograd-stepper\" tabindex=\"0\" style=\"outline:none;padding:2px\">",
@@ -222,7 +235,7 @@ impl BackwardStepper {
             }
             View::Pictured(pictures) => pictures,
         };
-        for (s, (heading, details)) in self.explanation.step_lines().into_iter().enumerate() {
+        for (s, (heading, details)) in lines.iter().enumerate() {
             let _ = write!(
                 html,
                 "<div class=\"autograd-step\" data-step=\"{}\" style=\"border-top:1px solid #ddd;padding:6px 0\">\
@@ -230,7 +243,7 @@ impl BackwardStepper {
                  <div style=\"font-family:monospace;margin:2px 0 4px 14px\">{}</div>",
                 s + 1,
                 s + 1,
-                escape(&heading),
+                escape(heading),
                 details.iter().map(|d| escape(d)).collect::<Vec<_>>().join("<br>")
             );
             if let Some(svg) = pictures.get(s) {
@@ -285,7 +298,9 @@ impl std::fmt::Display for BackwardStepper {
 
 impl NotebookDisplay for BackwardStepper {
     fn mime_bundle(&self) -> Bundle {
-        vec![("text/plain", self.text()), ("text/html", self.html())]
+        let lines = self.step_lines();
+        let html = self.html_of(&lines);
+        vec![("text/plain", self.text_of(lines)), ("text/html", html)]
     }
 }
 
@@ -311,12 +326,10 @@ impl NotebookDisplay for BackwardStepper {
 /// ```
 #[track_caller]
 pub fn step_backward(loss: &Tensor) -> BackwardStepper {
-    let root = loss.grad_fn();
-    let start = root.as_ref().map(|n| n.name()).unwrap_or_else(|| "a leaf".to_string());
     // the picture is built before the pass: it frees what the nodes saved
-    let model = graph::build(root.as_ref(), Some(loss), false);
+    let model = graph::build(loss.grad_fn().as_ref(), Some(loss), false);
+    let title = pass_title(loss);
     let steps = loss.backward_traced();
-    let title = format!("backward from {start}, step by step (the engine's order)");
     let nodes = model.items.iter().filter(|i| i.node.is_some()).count();
     let view = if model.summary.is_some() {
         View::Summary { picture: graph_svg::render(&model, &title), text: graph::describe(&model) }
