@@ -1,16 +1,20 @@
 //! Shape, strides and offset of a tensor inside its storage.
 
+/// Sizes or strides of up to four dims kept inline: a tensor of at most 4-D is made without
+/// allocating for its layout (two allocations of every small op's result before).
+pub(crate) type Dims = smallvec::SmallVec<[usize; 4]>;
+
 /// Where a tensor's elements sit in its storage (strides in elements, never negative).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
-    pub shape: Vec<usize>,
-    pub strides: Vec<usize>,
+    pub shape: Dims,
+    pub strides: Dims,
     pub offset: usize,
 }
 
 /// Row-major strides for `shape`.
-pub(crate) fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![0; shape.len()];
+pub(crate) fn contiguous_strides(shape: &[usize]) -> Dims {
+    let mut strides: Dims = smallvec::smallvec![0; shape.len()];
     let mut acc = 1;
     for (stride, &size) in strides.iter_mut().zip(shape).rev() {
         *stride = acc;
@@ -25,7 +29,7 @@ pub(crate) fn numel(shape: &[usize]) -> usize {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
+        Layout { shape: Dims::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
     }
 
     pub fn numel(&self) -> usize {
@@ -140,9 +144,9 @@ pub(crate) fn overlap(a: &Layout, b: &Layout) -> Overlap {
 }
 
 /// The broadcast shape of two shapes, or None when they do not broadcast.
-pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Dims> {
     let rank = a.len().max(b.len());
-    let mut out = vec![0; rank];
+    let mut out: Dims = smallvec::smallvec![0; rank];
     for i in 0..rank {
         let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
         let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
@@ -173,7 +177,8 @@ mod tests {
 
     #[test]
     fn positions_walk_a_transposed_layout() {
-        let layout = Layout { shape: vec![3, 2], strides: vec![1, 3], offset: 0 };
+        let layout =
+            Layout { shape: Dims::from_slice(&[3, 2]), strides: Dims::from_slice(&[1, 3]), offset: 0 };
         assert_eq!(layout.positions().collect::<Vec<_>>(), vec![0, 3, 1, 4, 2, 5]);
         assert!(!layout.is_contiguous());
         assert!(Layout::contiguous(&[2, 1, 3]).is_contiguous());
@@ -183,8 +188,8 @@ mod tests {
     fn overlap_compares_spans_then_strides() {
         let whole = Layout::contiguous(&[4]);
         let at = |offset, shape: &[usize], strides: &[usize]| Layout {
-            shape: shape.to_vec(),
-            strides: strides.to_vec(),
+            shape: shape.into(),
+            strides: strides.into(),
             offset,
         };
         assert_eq!(overlap(&whole, &whole), Overlap::Full);
@@ -205,8 +210,8 @@ mod tests {
 
     #[test]
     fn broadcasting_follows_numpy() {
-        assert_eq!(broadcast_shapes(&[3, 1], &[4]), Some(vec![3, 4]));
-        assert_eq!(broadcast_shapes(&[], &[2, 2]), Some(vec![2, 2]));
+        assert_eq!(broadcast_shapes(&[3, 1], &[4]), Some(Dims::from_slice(&[3, 4])));
+        assert_eq!(broadcast_shapes(&[], &[2, 2]), Some(Dims::from_slice(&[2, 2])));
         assert_eq!(broadcast_shapes(&[2], &[3]), None);
     }
 }

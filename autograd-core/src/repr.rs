@@ -149,7 +149,7 @@ impl Grid {
             Buffer::Bool(v) => v.into_iter().map(Value::Bool).collect(),
         };
         let summarize = shape.iter().product::<usize>() > THRESHOLD;
-        Grid { values, strides: contiguous_strides(&shape), shape, summarize }
+        Grid { values, strides: contiguous_strides(&shape).to_vec(), shape, summarize }
     }
 
     /// Indices shown along a dim: all, or the first and last `EDGE_ITEMS` when summarising.

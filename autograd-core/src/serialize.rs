@@ -459,7 +459,7 @@ pub fn load(path: impl AsRef<Path>) -> std::io::Result<Tensor> {
     let mut bytes = Vec::new();
     zip.by_name(&format!("{prefix}data/{key}")).map_err(|e| bad(e.to_string()))?.read_to_end(&mut bytes)?;
     let buffer = buffer_from_bytes(&bytes, dtype);
-    let layout = Layout { shape, strides, offset };
+    let layout = Layout { shape: shape.into(), strides: strides.into(), offset };
     let last =
         layout.shape.iter().zip(&layout.strides).map(|(&n, &s)| n.saturating_sub(1) * s).sum::<usize>()
             + offset;

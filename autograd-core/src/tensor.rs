@@ -73,7 +73,7 @@ impl Tensor {
     }
 
     /// Like `from_buffer`, taking the shape by value (saves a copy on hot paths).
-    pub(crate) fn from_buffer_shape(buffer: Buffer, shape: Vec<usize>) -> Tensor {
+    pub(crate) fn from_buffer_shape(buffer: Buffer, shape: crate::layout::Dims) -> Tensor {
         debug_assert_eq!(buffer.len(), numel(&shape));
         let dtype = buffer.dtype();
         let strides = crate::layout::contiguous_strides(&shape);
@@ -137,7 +137,7 @@ impl Tensor {
 
     /// The size of each dimension (`x.shape` in PyTorch).
     pub fn shape(&self) -> Vec<usize> {
-        self.with_data(|d| d.layout.shape.clone())
+        self.with_data(|d| d.layout.shape.to_vec())
     }
 
     /// `x.size(dim)`; negative dims count from the end.
@@ -177,7 +177,7 @@ impl Tensor {
     /// assert_eq!((a.t() * 2.0).stride(), vec![1, 3]);
     /// ```
     pub fn stride(&self) -> Vec<usize> {
-        self.with_data(|d| d.layout.strides.clone())
+        self.with_data(|d| d.layout.strides.to_vec())
     }
 
     /// Whether the storage was modified in place since the tensor was made (`x._version`).
@@ -427,8 +427,8 @@ pub(crate) fn gather_slice<T: Copy>(v: &[T], layout: &Layout) -> Vec<T> {
     let rank = layout.shape.len();
     let (inner, inner_stride) = (layout.shape[rank - 1], layout.strides[rank - 1]);
     let outer = Layout {
-        shape: layout.shape[..rank - 1].to_vec(),
-        strides: layout.strides[..rank - 1].to_vec(),
+        shape: layout.shape[..rank - 1].into(),
+        strides: layout.strides[..rank - 1].into(),
         offset: layout.offset,
     };
     for start in outer.positions() {

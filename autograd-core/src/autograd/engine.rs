@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::grad_mode::GradModeGuard;
-use super::node::{Edge, Node, NodeKind};
+use super::node::{Edge, Grads, Node, NodeKind};
 use super::trace::{self, BackwardStep, LeafChange};
 use crate::layout::torch_size;
 use crate::tensor::Tensor;
@@ -63,10 +63,53 @@ struct Task {
     grad: Option<Tensor>,
 }
 
+/// The work lists of one engine run, kept per thread between runs: a training loop's
+/// backward on a small graph made its map, stack and queue anew each time, and allocation
+/// was a third of the time of such a step (callgrind). A run inside a run (a hook or a
+/// custom Function calling backward) takes a second set; big ones are not kept.
+#[derive(Default)]
+struct Scratch {
+    tasks: HashMap<u64, Task>,
+    stack: Vec<Node>,
+    ready: BinaryHeap<u64>,
+}
+
+/// Sets larger than this many nodes are freed after the run rather than kept.
+const KEEP_SCRATCH: usize = 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<Scratch>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Scratch {
+    fn take() -> Scratch {
+        SCRATCH.with(|pool| pool.borrow_mut().pop()).unwrap_or_default()
+    }
+
+    /// Empties the lists (dropping what they still hold) and keeps them for the next run.
+    fn give_back(mut self) {
+        self.tasks.clear();
+        self.stack.clear();
+        self.ready.clear();
+        if self.tasks.capacity() <= KEEP_SCRATCH && self.stack.capacity() <= KEEP_SCRATCH {
+            let _ = SCRATCH.try_with(|pool| pool.borrow_mut().push(self));
+        }
+    }
+}
+
 /// Every node reachable from `roots`, with the number of edges pointing at it.
-fn collect_tasks(roots: &[Node]) -> HashMap<u64, Task> {
-    let mut tasks: HashMap<u64, Task> = HashMap::default();
-    let mut stack: Vec<Node> = Vec::new();
+fn collect_tasks<'a>(roots: impl IntoIterator<Item = &'a Node>) -> HashMap<u64, Task> {
+    let mut scratch = Scratch::default();
+    collect_tasks_into(roots, &mut scratch.tasks, &mut scratch.stack);
+    scratch.tasks
+}
+
+/// [`collect_tasks`] into given (empty) lists.
+fn collect_tasks_into<'a>(
+    roots: impl IntoIterator<Item = &'a Node>,
+    tasks: &mut HashMap<u64, Task>,
+    stack: &mut Vec<Node>,
+) {
     for root in roots {
         if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(root.id()) {
             slot.insert(Task { node: root.clone(), deps: 0, grad: None });
@@ -85,7 +128,6 @@ fn collect_tasks(roots: &[Node]) -> HashMap<u64, Task> {
             }
         }
     }
-    tasks
 }
 
 /// The order in which a backward from `root` would run the nodes (for pictures and teaching).
@@ -114,12 +156,15 @@ fn add_into(slot: &mut Option<Tensor>, grad: Tensor) {
     });
 }
 
+/// The roots of a run, each an edge with its incoming gradient (one, for `y.backward()`).
+pub(crate) type Roots = smallvec::SmallVec<[(Edge, Tensor); 1]>;
+
 /// Runs backward from `roots` (each an edge with its incoming gradient).
-pub(crate) fn run(roots: Vec<(Edge, Tensor)>, mut options: RunOptions) -> Vec<Option<Tensor>> {
+pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> {
     let _mode = GradModeGuard::new(options.create_graph);
-    let root_nodes: Vec<Node> = roots.iter().map(|(e, _)| e.node.clone()).collect();
-    let mut tasks = collect_tasks(&root_nodes);
-    let mut ready = BinaryHeap::new();
+    let mut scratch = Scratch::take();
+    collect_tasks_into(roots.iter().map(|(e, _)| &e.node), &mut scratch.tasks, &mut scratch.stack);
+    let Scratch { tasks, ready, .. } = &mut scratch;
     for (edge, grad) in roots {
         let task = tasks.get_mut(&edge.node.id()).expect("roots are tasks");
         if task.deps == 0 && task.grad.is_none() {
@@ -148,7 +193,7 @@ pub(crate) fn run(roots: Vec<(Edge, Tensor)>, mut options: RunOptions) -> Vec<Op
             sent: Vec::new(),
             leaf: None,
         });
-        let input_grads: Vec<Option<Tensor>> = match &node.0.kind {
+        let input_grads: Grads = match &node.0.kind {
             NodeKind::AccumulateGrad { variable } => {
                 let before = step.as_ref().map(|_| variable.grad().map(|g| trace::snapshot(&g)));
                 if let (false, Some(g)) = (capturing, grad) {
@@ -158,15 +203,15 @@ pub(crate) fn run(roots: Vec<(Edge, Tensor)>, mut options: RunOptions) -> Vec<Op
                     let after = variable.grad().map(|g| trace::snapshot(&g));
                     step.leaf = Some(LeafChange { variable: variable.clone(), before, after });
                 }
-                Vec::new()
+                Grads::new()
             }
             NodeKind::Function => match grad {
-                None => vec![None; node.0.next.len()],
+                None => smallvec::smallvec![None; node.0.next.len()],
                 Some(g) => call_function(&node, &g, options.retain_graph),
             },
         };
         if let (Some(trace), Some(mut step)) = (options.trace.as_deref_mut(), step) {
-            step.sent = input_grads.clone();
+            step.sent = input_grads.to_vec();
             trace.push(step);
         }
 
@@ -182,10 +227,11 @@ pub(crate) fn run(roots: Vec<(Edge, Tensor)>, mut options: RunOptions) -> Vec<Op
             }
         }
     }
+    scratch.give_back();
     captured
 }
 
-fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Vec<Option<Tensor>> {
+fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Grads {
     let mut state = node.state();
     if state.released {
         drop(state);
@@ -316,7 +362,7 @@ impl Tensor {
         // at the caller's line, as Python points at the `backward()` line
         crate::error::at_caller(|| {
             run(
-                vec![(edge, grad)],
+                smallvec::smallvec![(edge, grad)],
                 RunOptions { retain_graph, create_graph: false, capture: None, trace: None },
             )
         });
@@ -335,7 +381,7 @@ impl Tensor {
                 capture: None,
                 trace: Some(&mut steps),
             };
-            run(vec![(edge, grad)], options)
+            run(smallvec::smallvec![(edge, grad)], options)
         });
         steps
     }
@@ -347,7 +393,7 @@ impl Tensor {
         let grad = self.initial_grad(gradient, 0);
         crate::error::at_caller(|| {
             run(
-                vec![(edge, grad)],
+                smallvec::smallvec![(edge, grad)],
                 RunOptions { retain_graph: true, create_graph: true, capture: None, trace: None },
             )
         });
@@ -423,7 +469,7 @@ pub fn grad_opts(
     if let Some(given) = grad_outputs.filter(|g| g.len() != outputs.len()) {
         crate::raise!("got {} tensors and {} gradients", outputs.len(), given.len());
     }
-    let mut roots = Vec::with_capacity(outputs.len());
+    let mut roots = Roots::with_capacity(outputs.len());
     for (i, out) in outputs.iter().enumerate() {
         let Some(edge) = out.gradient_edge() else {
             crate::raise!("element {i} of tensors does not require grad and does not have a grad_fn")
@@ -517,15 +563,15 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
     while let Some(id) = ready.pop() {
         let Task { node, grad, .. } = tasks.remove(&id).expect("ready node is a task");
         let grad = grad.map(|g| apply_node_hooks(&node, g));
-        let input_grads: Vec<Option<Tensor>> = match &node.0.kind {
+        let input_grads: Grads = match &node.0.kind {
             NodeKind::AccumulateGrad { variable } => {
                 if let Some(g) = grad {
                     accumulate(variable, g, false);
                 }
-                Vec::new()
+                Grads::new()
             }
             NodeKind::Function => match grad {
-                None => vec![None; node.0.next.len()],
+                None => smallvec::smallvec![None; node.0.next.len()],
                 Some(g) => call_function(&node, &g, retain_graph),
             },
         };

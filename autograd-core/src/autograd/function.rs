@@ -86,7 +86,7 @@ pub trait Function: Send + Sized + 'static {
             return output;
         }
         let shapes = inputs.iter().map(|t| t.shape()).collect();
-        let next = inputs.iter().map(|t| t.gradient_edge()).collect();
+        let next: super::node::Edges = inputs.iter().map(|t| t.gradient_edge()).collect();
         let node = Node::new(Box::new(UserFunctionNode { function: self, ctx, shapes }), next);
         set_history(&output, node);
         output
@@ -104,7 +104,7 @@ impl<F: Function> BackwardFunction for UserFunctionNode<F> {
         self.function.name().into()
     }
 
-    fn backward(&mut self, grad_output: &Tensor) -> Vec<Option<Tensor>> {
+    fn backward(&mut self, grad_output: &Tensor) -> super::node::Grads {
         let grads = self.function.backward(&mut self.ctx, grad_output);
         for (i, (g, shape)) in grads.iter().zip(&self.shapes).enumerate() {
             if let Some(g) = g {
@@ -122,7 +122,7 @@ impl<F: Function> BackwardFunction for UserFunctionNode<F> {
                 }
             }
         }
-        grads
+        super::node::Grads::from_vec(grads)
             .into_iter()
             .zip(&self.shapes)
             .map(|(g, shape)| g.map(|g| if g.shape() == *shape { g } else { g.expand(shape) }))

@@ -15,7 +15,7 @@ pub trait BackwardFunction: Send + 'static {
     /// The node's name as PyTorch prints it (`MulBackward0`).
     fn name(&self) -> Cow<'static, str>;
     /// Gradients for the inputs, in argument order.
-    fn backward(&mut self, grad_output: &Tensor) -> Vec<Option<Tensor>>;
+    fn backward(&mut self, grad_output: &Tensor) -> Grads;
     /// The tensors this node keeps for backward, by name (for pictures and teaching).
     fn saved_tensors(&self) -> Vec<(String, Tensor)> {
         Vec::new()
@@ -41,6 +41,14 @@ pub(crate) struct Edge {
     pub input_nr: usize,
 }
 
+/// What a node's backward gives: one gradient per input edge, two kept inline (a vector for
+/// every node of a backward pass was a sixth of a small graph's allocations).
+pub type Grads = smallvec::SmallVec<[Option<Tensor>; 2]>;
+
+/// A node's input edges, two kept inline (every unary and binary op) so that recording an op
+/// does not allocate for them.
+pub(crate) type Edges = smallvec::SmallVec<[Option<Edge>; 2]>;
+
 pub(crate) enum NodeKind {
     /// An op's backward.
     Function,
@@ -62,7 +70,7 @@ pub(crate) struct NodeInner {
     pub id: u64,
     pub name: Cow<'static, str>,
     pub kind: NodeKind,
-    pub next: Vec<Option<Edge>>,
+    pub next: Edges,
     pub state: Mutex<NodeState>,
 }
 
@@ -81,12 +89,12 @@ pub(crate) struct NodeInner {
 pub struct Node(pub(crate) Arc<NodeInner>);
 
 impl Node {
-    pub(crate) fn new(function: Box<dyn BackwardFunction>, next: Vec<Option<Edge>>) -> Node {
+    pub(crate) fn new(function: Box<dyn BackwardFunction>, next: impl Into<Edges>) -> Node {
         Node(Arc::new(NodeInner {
             id: global::next_id(),
             name: function.name(),
             kind: NodeKind::Function,
-            next,
+            next: next.into(),
             state: Mutex::new(NodeState {
                 function: Some(function),
                 released: false,
@@ -98,7 +106,7 @@ impl Node {
 
     /// Like `new`, for functions that keep a weak link to their own node (saved outputs).
     pub(crate) fn new_cyclic(
-        next: Vec<Option<Edge>>,
+        next: Edges,
         make: impl FnOnce(&Weak<NodeInner>) -> Box<dyn BackwardFunction>,
     ) -> Node {
         Node(Arc::new_cyclic(|weak| {
@@ -123,7 +131,7 @@ impl Node {
             id: global::next_id(),
             name: Cow::Borrowed("torch::autograd::AccumulateGrad"),
             kind: NodeKind::AccumulateGrad { variable },
-            next: Vec::new(),
+            next: Edges::new(),
             state: Mutex::new(NodeState {
                 function: None,
                 released: false,

@@ -4,18 +4,20 @@
 use std::borrow::Cow;
 
 use super::grad_mode::is_grad_enabled;
-use super::node::{BackwardFunction, Node};
+use super::node::{BackwardFunction, Grads, Node};
 use super::saved::SavedTensor;
 use crate::tensor::Tensor;
 
 /// The node type of every built-in op: a name, saved tensors and a backward rule
 /// `(saved tensors, grad_output, which inputs need a gradient) -> grads`.
-pub(crate) struct OpBackward<R> {
+pub(crate) struct OpBackward<R, G> {
     name: &'static str,
     saved: Saved,
     saved_names: &'static [&'static str],
     needs: Needs,
     rule: R,
+    /// What the rule returns: a `Vec` or a `smallvec!` (no allocation on hot ops).
+    grads: std::marker::PhantomData<fn() -> G>,
 }
 
 /// What an op saved for backward. One saved tensor or number (`x * 2.0` saves its number) is
@@ -75,20 +77,21 @@ impl Needs {
     }
 }
 
-impl<R> BackwardFunction for OpBackward<R>
+impl<R, G> BackwardFunction for OpBackward<R, G>
 where
-    R: FnMut(&[Tensor], &Tensor, &[bool]) -> Vec<Option<Tensor>> + Send + 'static,
+    R: FnMut(&[Tensor], &Tensor, &[bool]) -> G + Send + 'static,
+    G: Into<Grads> + 'static,
 {
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed(self.name)
     }
 
-    fn backward(&mut self, grad_output: &Tensor) -> Vec<Option<Tensor>> {
+    fn backward(&mut self, grad_output: &Tensor) -> Grads {
         // a saved number is kept for pictures and for the second-backward refusal only; the
         // rule has the number itself (making its 0-dim tensor for every `x * 2.0` was costly)
-        let saved: Vec<Tensor> =
+        let saved: smallvec::SmallVec<[Tensor; 2]> =
             self.saved.as_slice().iter().filter(|s| !s.is_number()).map(SavedTensor::unpack).collect();
-        (self.rule)(&saved, grad_output, self.needs.as_slice())
+        (self.rule)(&saved, grad_output, self.needs.as_slice()).into()
     }
 
     fn saved_tensors(&self) -> Vec<(String, Tensor)> {
@@ -128,6 +131,20 @@ where
     }
 }
 
+/// A backward rule's gradients as [`Grads`], without allocating for up to two:
+/// `grads![Some(g * 2.0), None]`, `grads![None; n]`.
+macro_rules! grads {
+    ($value:expr; $n:expr) => {{
+        let grads: $crate::autograd::node::Grads = smallvec::smallvec![$value; $n];
+        grads
+    }};
+    ($($value:expr),* $(,)?) => {{
+        let grads: $crate::autograd::node::Grads = smallvec::smallvec![$($value),*];
+        grads
+    }};
+}
+pub(crate) use grads;
+
 /// True when an op on these inputs must record history.
 pub(crate) fn needs_grad(inputs: &[Option<&Tensor>]) -> bool {
     is_grad_enabled() && inputs.iter().flatten().any(|t| t.requires_grad())
@@ -138,19 +155,19 @@ pub(crate) fn needs_grad(inputs: &[Option<&Tensor>]) -> bool {
 /// `None` for a plain number (PyTorch shows it as `(None, 0)` in `next_functions`). `saved` names what backward needs (called only when
 /// recording); `rule` computes the input gradients.
 #[track_caller]
-pub(crate) fn record<S: Into<Saved>>(
+pub(crate) fn record<S: Into<Saved>, G: Into<Grads> + 'static>(
     output: Tensor,
     name: &'static str,
     inputs: &[Option<&Tensor>],
     saved_names: &'static [&'static str],
     saved: impl FnOnce(&Tensor) -> S,
-    rule: impl FnMut(&[Tensor], &Tensor, &[bool]) -> Vec<Option<Tensor>> + Send + 'static,
+    rule: impl FnMut(&[Tensor], &Tensor, &[bool]) -> G + Send + 'static,
 ) -> Tensor {
     if !needs_grad(inputs) || !output.dtype().is_floating_point() {
         return output;
     }
     // a loop, not a closure, so that an input refused here points at the caller's line
-    let mut next = Vec::with_capacity(inputs.len());
+    let mut next = super::node::Edges::with_capacity(inputs.len());
     for input in inputs {
         next.push(match input {
             Some(t) => t.gradient_edge(),
@@ -171,7 +188,7 @@ pub(crate) fn record<S: Into<Saved>>(
         for s in saved.as_mut_slice() {
             s.bind_output(weak, name);
         }
-        Box::new(OpBackward { name, saved, saved_names, needs, rule })
+        Box::new(OpBackward { name, saved, saved_names, needs, rule, grads: std::marker::PhantomData })
     });
     set_history(&output, node);
     output

@@ -228,10 +228,10 @@ impl BackwardFunction for AsStridedBackward {
     }
 
     // d as_strided(base) = grad scattered back to the base's positions
-    fn backward(&mut self, grad: &Tensor) -> Vec<Option<Tensor>> {
+    fn backward(&mut self, grad: &Tensor) -> super::node::Grads {
         let mut flat = StorageGrad::zeros(self.storage_len);
         flat.put(&self.view_layout, grad, true);
-        vec![Some(flat.take(&self.base_layout, grad))]
+        smallvec::smallvec![Some(flat.take(&self.base_layout, grad))]
     }
 }
 
@@ -250,7 +250,7 @@ impl BackwardFunction for CopySlices {
         Cow::Borrowed("torch::autograd::CopySlices")
     }
 
-    fn backward(&mut self, grad: &Tensor) -> Vec<Option<Tensor>> {
+    fn backward(&mut self, grad: &Tensor) -> super::node::Grads {
         if is_grad_enabled() {
             // create_graph: the same steps as tensor ops, so they can be differentiated again
             return self.backward_with_graph(grad);
@@ -265,7 +265,7 @@ impl BackwardFunction for CopySlices {
         }
         let mut out = vec![Some(flat.take(&self.base_layout, grad))];
         out.extend(grads);
-        out
+        out.into()
     }
 
     fn saved_tensors(&self) -> Vec<(String, Tensor)> {
@@ -290,7 +290,7 @@ impl CopySlices {
     /// tensor laid out as the base takes `grad` (`copy_`), the view's region of it is handed
     /// to the op's backward and overwritten in place (`copy_` into a view, so the result's
     /// history is itself a `CopySlices`).
-    fn backward_with_graph(&mut self, grad: &Tensor) -> Vec<Option<Tensor>> {
+    fn backward_with_graph(&mut self, grad: &Tensor) -> super::node::Grads {
         let base = &self.base_layout;
         let extent = if base.numel() == 0 {
             0
@@ -322,6 +322,6 @@ impl CopySlices {
         };
         let mut out = vec![Some(result)];
         out.extend(grads);
-        out
+        out.into()
     }
 }

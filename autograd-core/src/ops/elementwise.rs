@@ -5,10 +5,10 @@
 use super::kernel::{map, map_slices, map_slices_flagged, with_slice, zip_map, Element};
 use super::out_layout::{like_torch, like_torch_of};
 use super::transcendental::{self, TorchMath};
-use crate::autograd::record::{record, Saved};
+use crate::autograd::record::{grads, record, Saved};
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::{result_type, Category, DType, Operand as PromotionOperand};
-use crate::layout::{broadcast_shapes, Layout};
+use crate::layout::{broadcast_shapes, Dims, Layout};
 use crate::storage::Buffer;
 use crate::tensor::Tensor;
 
@@ -107,7 +107,7 @@ scalar_operand!(f64, f32, i32, i64, usize, bool, Scalar);
 
 impl<'a> Operand<'a> {
     /// The shape and the promotion class, read under one lock.
-    fn shape_and_promotion(&self) -> (Vec<usize>, PromotionOperand) {
+    fn shape_and_promotion(&self) -> (Dims, PromotionOperand) {
         match self {
             Operand::Tensor(t) => t.with_data(|d| {
                 let shape = d.layout.shape.clone();
@@ -118,7 +118,7 @@ impl<'a> Operand<'a> {
                 };
                 (shape, class)
             }),
-            Operand::Scalar(s) => (Vec::new(), PromotionOperand::Number(s.dtype())),
+            Operand::Scalar(s) => (Dims::new(), PromotionOperand::Number(s.dtype())),
         }
     }
 
@@ -281,7 +281,7 @@ pub(crate) fn with_compact<T: Element, R>(op: &Operand, f: impl FnOnce(&[T], &[u
                 .zip(&layout.strides)
                 .map(|(&sz, &st)| if st == 0 { 1 } else { sz })
                 .collect();
-            compact = Layout { shape, ..layout.clone() };
+            compact = Layout { shape: shape.into(), ..layout.clone() };
             (&compact, &compact.shape)
         } else {
             (layout, &layout.shape)
@@ -490,7 +490,7 @@ fn input_meta(op: &Operand, out: &Tensor) -> Option<(Vec<usize>, DType)> {
     if same {
         return None;
     }
-    Some(t.with_data(|d| (d.layout.shape.clone(), d.dtype)))
+    Some(t.with_data(|d| (d.layout.shape.to_vec(), d.dtype)))
 }
 
 /// Brings a gradient to an input's shape and dtype (see `input_meta`).
@@ -517,7 +517,7 @@ impl Tensor {
             &[],
             |_| vec![],
             move |_, g, needs| {
-                vec![needs[0].then(|| fit(g.clone(), &meta_a)), needs[1].then(|| fit(g.clone(), &meta_b))]
+                grads![needs[0].then(|| fit(g.clone(), &meta_a)), needs[1].then(|| fit(g.clone(), &meta_b))]
             },
         )
     }
@@ -537,7 +537,7 @@ impl Tensor {
             &[],
             |_| vec![],
             move |_, g, needs| {
-                vec![needs[0].then(|| fit(g.clone(), &meta_a)), needs[1].then(|| fit(-g, &meta_b))]
+                grads![needs[0].then(|| fit(g.clone(), &meta_a)), needs[1].then(|| fit(-g, &meta_b))]
             },
         )
     }
@@ -555,7 +555,7 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
-            move |_, g, _| vec![Some(reduce_grad(-g, &shape, dtype))],
+            move |_, g, _| grads![Some(reduce_grad(-g, &shape, dtype))],
         )
     }
 
@@ -592,11 +592,11 @@ impl Tensor {
                 }
             },
             move |saved, g, needs| match scalar {
-                Some(c) => vec![Some(fit(g.mul(c), &meta_a)), None],
+                Some(c) => grads![Some(fit(g.mul(c), &meta_a)), None],
                 None => {
                     let other = a_req.then(|| &saved[0]);
                     let this = b_req.then(|| &saved[usize::from(a_req)]);
-                    vec![
+                    grads![
                         needs[0].then(|| fit(g.mul(other.expect("saved")), &meta_a)),
                         needs[1].then(|| fit(g.mul(this.expect("saved")), &meta_b)),
                     ]
@@ -636,10 +636,10 @@ impl Tensor {
                 (None, Operand::Tensor(_)) => unreachable!("a tensor operand has a tensor"),
             },
             move |saved, g, needs| match scalar {
-                Some(c) => vec![Some(fit(g.div(c), &meta_a)), None],
+                Some(c) => grads![Some(fit(g.div(c), &meta_a)), None],
                 None => {
                     let b = &saved[0];
-                    vec![
+                    grads![
                         needs[0].then(|| fit(g.div(b), &meta_a)),
                         // torch: -grad * ((self / other) / other), so x / x gives exactly 0
                         needs[1].then(|| fit((-g).mul(&saved[1].div(b).div(b)), &meta_b)),
@@ -681,7 +681,7 @@ impl Tensor {
                     "PowBackward0",
                     &[Some(self)],
                     &["self"],
-                    |_| vec![SavedTensor::input(self)],
+                    |_| Saved::one(SavedTensor::input(self)),
                     move |s, g, _| {
                         let a = &s[0];
                         let grad = if e == 0.0 {
@@ -695,7 +695,7 @@ impl Tensor {
                             // torch: grad * (exponent * self.pow(exponent - 1))
                             g.mul(&a.pow(e - 1.0).mul_scalar(e))
                         };
-                        vec![Some(grad)]
+                        grads![Some(grad)]
                     },
                 )
             }
@@ -758,9 +758,9 @@ impl Tensor {
                 let d = s[0].mul_scalar(ln_base);
                 if zero_base {
                     let zero = Operand::Scalar(Scalar::Float(0.0));
-                    vec![Some(g.mul(&where_op(&s[1].ge(0.0), zero, Operand::Tensor(&d))))]
+                    grads![Some(g.mul(&where_op(&s[1].ge(0.0), zero, Operand::Tensor(&d))))]
                 } else {
-                    vec![Some(g.mul(&d))]
+                    grads![Some(g.mul(&d))]
                 }
             },
         )
@@ -797,7 +797,7 @@ impl Tensor {
                 let (a, b) = (&s[0], &s[1]);
                 let shared = || where_op(&a.eq(b), Operand::Tensor(&g.div_scalar(2.0)), Operand::Tensor(g));
                 let (lose_a, lose_b) = if maximum { (a.lt(b), a.gt(b)) } else { (a.gt(b), a.lt(b)) };
-                vec![
+                grads![
                     needs[0].then(|| fit(shared().masked_fill(&lose_a, 0.0), &meta_a)),
                     needs[1].then(|| fit(shared().masked_fill(&lose_b, 0.0), &meta_b)),
                 ]
@@ -893,8 +893,8 @@ impl Tensor {
             "MaskedFillBackward0",
             &[Some(self)],
             &["mask"],
-            |_| vec![SavedTensor::input(&mask)],
-            move |s, g, _| vec![Some(fit(g.masked_fill(&s[0], 0.0), &meta))],
+            |_| Saved::one(SavedTensor::input(&mask)),
+            move |s, g, _| grads![Some(fit(g.masked_fill(&s[0], 0.0), &meta))],
         )
     }
 
@@ -913,7 +913,7 @@ macro_rules! unary_float_op {
             let out = unary_float(self, |$x| $forward, |$x| $forward);
             record(out, $node, &[Some(self)], &[stringify!($save)], |out| { let _ = out; vec![unary_saved!($save, self, out)] }, move |saved, $g, _| {
                 let $s = &saved[0];
-                vec![Some($backward)]
+                grads![Some($backward)]
             })
         }
     };
@@ -928,7 +928,7 @@ macro_rules! unary_slice_op {
             let out = unary_float_slices(self, <f32 as TorchMath>::$slice, <f64 as TorchMath>::$slice);
             record(out, $node, &[Some(self)], &[stringify!($save)], |out| { let _ = out; vec![unary_saved!($save, self, out)] }, move |saved, $g, _| {
                 let $s = &saved[0];
-                vec![Some($backward)]
+                grads![Some($backward)]
             })
         }
     };
@@ -1032,8 +1032,8 @@ impl Tensor {
             "SigmoidBackward0",
             &[Some(self)],
             &["result"],
-            |out| vec![SavedTensor::output(out)],
-            |s, g, _| vec![Some(sigmoid_backward(g, &s[0]))],
+            |out| Saved::one(SavedTensor::output(out)),
+            |s, g, _| grads![Some(sigmoid_backward(g, &s[0]))],
         )
     }
     unary_float_op!(
@@ -1065,8 +1065,8 @@ impl Tensor {
             "AbsBackward0",
             &[Some(self)],
             &["self"],
-            |_| vec![SavedTensor::input(self)],
-            |s, g, _| vec![Some(g.mul(&s[0].sgn_impl()))],
+            |_| Saved::one(SavedTensor::input(self)),
+            |s, g, _| grads![Some(g.mul(&s[0].sgn_impl()))],
         )
     }
 
@@ -1080,7 +1080,7 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
-            |_, g, _| vec![Some(crate::factory::zeros_like(g))],
+            |_, g, _| grads![Some(crate::factory::zeros_like(g))],
         )
     }
 
@@ -1100,7 +1100,7 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
-            |_, g, _| vec![Some(crate::factory::zeros_like(g).into_zero_tensor())],
+            |_, g, _| grads![Some(crate::factory::zeros_like(g).into_zero_tensor())],
         )
     }
 
@@ -1127,8 +1127,8 @@ impl Tensor {
             "ReluBackward0",
             &[Some(self)],
             &["result"],
-            |out| vec![SavedTensor::output(out)],
-            |s, g, _| vec![Some(threshold_backward(g, &s[0], 0.0))],
+            |out| Saved::one(SavedTensor::output(out)),
+            |s, g, _| grads![Some(threshold_backward(g, &s[0], 0.0))],
         )
     }
 
@@ -1187,7 +1187,7 @@ impl Tensor {
             "ClampBackward1",
             &[Some(self)],
             &["self"],
-            |_| vec![SavedTensor::input(self)],
+            |_| Saved::one(SavedTensor::input(self)),
             move |s, g, _| {
                 let x = &s[0];
                 let inside = match (min, max) {
@@ -1195,7 +1195,7 @@ impl Tensor {
                     (Some(_), None) => x.gt(lo),
                     (None, _) => x.lt(hi),
                 };
-                vec![Some(where_op(&inside, Operand::Tensor(g), Operand::Scalar(Scalar::Float(0.0))))]
+                grads![Some(where_op(&inside, Operand::Tensor(g), Operand::Scalar(Scalar::Float(0.0))))]
             },
         )
     }
@@ -1212,7 +1212,7 @@ impl Tensor {
             _ => unary_float(self, |x| -x, |x| -x),
         };
         // d(-a) = -da
-        record(out, "NegBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.neg_impl())])
+        record(out, "NegBackward0", &[Some(self)], &[], |_| vec![], |_, g, _| grads![Some(g.neg_impl())])
     }
 
     /// A copy of the values without history (internal helper for non-float dtypes).
@@ -1334,9 +1334,9 @@ pub(crate) fn choose(cond: &[bool], a: Buffer, b: Buffer) -> Buffer {
     }
 }
 
-pub(crate) fn broadcast_or_raise(a: &[usize], b: &[usize]) -> Vec<usize> {
+pub(crate) fn broadcast_or_raise(a: &[usize], b: &[usize]) -> Dims {
     if a == b {
-        return a.to_vec();
+        return Dims::from_slice(a);
     }
     broadcast_shapes(a, b).unwrap_or_else(|| {
         let (dim, sa, sb) = mismatch_dim(a, b);
@@ -1393,10 +1393,10 @@ pub(crate) fn where_op(cond: &Tensor, a: Operand, b: Operand) -> Tensor {
         "WhereBackward0",
         &[a.tensor(), b.tensor()],
         &["condition"],
-        |_| vec![SavedTensor::input(&cond)],
+        |_| Saved::one(SavedTensor::input(&cond)),
         move |s, g, needs| {
             let zero = Operand::Scalar(Scalar::Float(0.0));
-            vec![
+            grads![
                 needs[0].then(|| fit(where_op(&s[0], Operand::Tensor(g), zero), &meta_a)),
                 needs[1].then(|| fit(where_op(&s[0], zero, Operand::Tensor(g)), &meta_b)),
             ]
@@ -1459,7 +1459,7 @@ pub(crate) fn tanh_backward(grad: &Tensor, result: &Tensor) -> Tensor {
         |_| vec![SavedTensor::input(grad), SavedTensor::input(result)],
         |s, gg, needs| {
             let (grad, result) = (&s[0], &s[1]);
-            vec![
+            grads![
                 needs[0].then(|| tanh_backward(gg, result)),
                 needs[1].then(|| gg.mul(&result.mul_scalar(-2.0).mul(grad))),
             ]
@@ -1480,7 +1480,7 @@ pub(crate) fn sigmoid_backward(grad: &Tensor, result: &Tensor) -> Tensor {
         |_| vec![SavedTensor::input(grad), SavedTensor::input(result)],
         |s, gg, needs| {
             let (grad, result) = (&s[0], &s[1]);
-            vec![
+            grads![
                 needs[0].then(|| sigmoid_backward(gg, result)),
                 needs[1].then(|| gg.mul(grad).mul(&result.mul_scalar(-2.0).add_scalar(1.0))),
             ]
@@ -1503,9 +1503,9 @@ pub(crate) fn threshold_backward(grad: &Tensor, input: &Tensor, threshold: f64) 
         "ThresholdBackwardBackward0",
         &[Some(grad), Some(input)],
         &["self"],
-        |_| vec![SavedTensor::input(input)],
+        |_| Saved::one(SavedTensor::input(input)),
         move |s, gg, needs| {
-            vec![
+            grads![
                 needs[0].then(|| threshold_backward(gg, &s[0], threshold)),
                 needs[1].then(|| crate::factory::zeros_like(gg)),
             ]
@@ -1524,7 +1524,7 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
-            move |_, g, _| vec![Some(g.mul_scalar(c))],
+            move |_, g, _| grads![Some(g.mul_scalar(c))],
         )
     }
 
@@ -1538,7 +1538,7 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
-            move |_, g, _| vec![Some(g.div_scalar(c))],
+            move |_, g, _| grads![Some(g.div_scalar(c))],
         )
     }
 
@@ -1546,14 +1546,14 @@ impl Tensor {
     pub(crate) fn add_scalar(&self, c: f64) -> Tensor {
         let out = binary_values(&Operand::Tensor(self), &Operand::Scalar(Scalar::Float(c)), BinaryOp::Add);
         // d(a + c) = da
-        record(out, "AddBackward1", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.clone())])
+        record(out, "AddBackward1", &[Some(self)], &[], |_| vec![], |_, g, _| grads![Some(g.clone())])
     }
 
     /// `self - c` (`sub.Scalar`, node `SubBackward1`).
     pub(crate) fn sub_scalar(&self, c: f64) -> Tensor {
         let out = binary_values(&Operand::Tensor(self), &Operand::Scalar(Scalar::Float(c)), BinaryOp::Sub);
         // d(a - c) = da
-        record(out, "SubBackward1", &[Some(self)], &[], |_| vec![], |_, g, _| vec![Some(g.clone())])
+        record(out, "SubBackward1", &[Some(self)], &[], |_| vec![], |_, g, _| grads![Some(g.clone())])
     }
 }
 
@@ -1652,7 +1652,7 @@ impl Tensor {
             &[],
             |_| vec![],
             move |_, g, needs| {
-                vec![
+                grads![
                     needs[0].then(|| fit(g.clone(), &meta_a)),
                     needs[1].then(|| fit(if subtract { (-g).mul(alpha) } else { g.mul(alpha) }, &meta_b)),
                 ]

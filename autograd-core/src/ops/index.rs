@@ -342,6 +342,26 @@ pub(crate) fn write_buffer(
     }
 }
 
+/// Sets every element of `layout` in `buffer` to `value` (cast as torch casts a fill value).
+pub(crate) fn fill_buffer(buffer: &mut crate::storage::Buffer, layout: &Layout, value: f64) {
+    use crate::storage::Buffer as B;
+    fn put<T: Copy>(dst: &mut [T], layout: &Layout, value: T) {
+        if layout.is_contiguous() {
+            dst[layout.offset..layout.offset + layout.numel()].fill(value);
+        } else {
+            for p in layout.positions() {
+                dst[p] = value;
+            }
+        }
+    }
+    match buffer {
+        B::F32(d) => put(d, layout, value as f32),
+        B::F64(d) => put(d, layout, value),
+        B::I64(d) => put(d, layout, value as i64),
+        B::Bool(d) => put(d, layout, value != 0.0),
+    }
+}
+
 /// Zeros of `shape` with `grad` written at `items` (the backward of select and slices; `name`
 /// is torch's node for it, seen in double-backward graphs).
 fn scatter_into_zeros(grad: &Tensor, shape: &[usize], items: &[IndexItem], name: &'static str) -> Tensor {

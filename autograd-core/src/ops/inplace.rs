@@ -398,8 +398,10 @@ impl Tensor {
             // nothing to record (`x.grad.zero_()` in every training step): write the value
             // without first copying the old values as the history of the op's input
             self.check_inplace_write(&[], &[]);
-            let options = crate::factory::TensorOptions::default().dtype(self.dtype());
-            self.store(&crate::factory::full_with(&self.shape(), value, options).contiguous_buffer());
+            self.with_data(|d| {
+                crate::ops::index::fill_buffer(&mut d.storage.write(), &d.layout, value);
+                d.storage.bump_version();
+            });
             return self.clone();
         }
         self.apply_inplace(|t| {
@@ -475,7 +477,10 @@ impl Tensor {
         use crate::storage::Buffer;
         let other = if other.shares_storage(self) { other.contiguous_values() } else { other.clone() };
         let done = self.with_data(|d| {
-            if !d.layout.is_contiguous() || other.shape() != d.layout.shape || other.dtype() != d.dtype {
+            if !d.layout.is_contiguous()
+                || other.shape()[..] != d.layout.shape[..]
+                || other.dtype() != d.dtype
+            {
                 return false;
             }
             let range = d.layout.offset..d.layout.offset + d.layout.numel();

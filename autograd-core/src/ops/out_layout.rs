@@ -63,14 +63,14 @@ pub(crate) fn output_strides(shape: &[usize], inputs: &[Option<Layout>]) -> Opti
     let row_major = contiguous_strides(shape);
     // fast_set_up: every operand a tensor of the result's shape
     let same_shape: Option<Vec<&Layout>> =
-        inputs.iter().map(|l| l.as_ref().filter(|l| l.shape == shape)).collect();
+        inputs.iter().map(|l| l.as_ref().filter(|l| l.shape[..] == shape[..])).collect();
     if let Some(layouts) = same_shape {
         if layouts.iter().all(|l| l.is_contiguous()) {
             return None;
         }
         let first = &layouts[0].strides;
         if layouts.iter().all(|l| l.is_non_overlapping_and_dense() && &l.strides == first) {
-            return (*first != row_major).then(|| first.clone());
+            return (first[..] != row_major[..]).then(|| first.to_vec());
         }
     }
     // reorder_dimensions: strides of each tensor input over the result's dims, 0 where broadcast
@@ -141,7 +141,7 @@ pub(crate) fn output_strides(shape: &[usize], inputs: &[Option<Layout>]) -> Opti
 /// `strides` (dense).
 fn relaid(out: Tensor, strides: Vec<usize>) -> Tensor {
     let (shape, dtype) = (out.shape(), out.dtype());
-    let layout = Layout { shape, strides, offset: 0 };
+    let layout = Layout { shape: shape.into(), strides: strides.into(), offset: 0 };
     let values = out.contiguous_buffer();
     let mut buffer = super::kernel::cast(Buffer::F64(vec![0.0; values.len()]), dtype);
     super::index::write_buffer(&mut buffer, &layout, &values);
@@ -153,7 +153,7 @@ mod tests {
     use super::*;
 
     fn strided(shape: &[usize], strides: &[usize]) -> Option<Layout> {
-        Some(Layout { shape: shape.to_vec(), strides: strides.to_vec(), offset: 0 })
+        Some(Layout { shape: shape.into(), strides: strides.into(), offset: 0 })
     }
 
     #[test]

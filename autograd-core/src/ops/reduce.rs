@@ -4,7 +4,7 @@
 use super::kernel::Element;
 use super::shape::wrap_dim;
 use super::sum_order::{torch_sum, SumElement};
-use crate::autograd::record::record;
+use crate::autograd::record::{grads, record, Saved};
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::DType;
 use crate::storage::Buffer;
@@ -141,7 +141,7 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
-            move |_, g, _| vec![Some(g.expand(&shape))],
+            move |_, g, _| grads![Some(g.expand(&shape))],
         )
     }
 
@@ -158,7 +158,7 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
-            move |_, g, _| vec![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape))],
+            move |_, g, _| grads![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape))],
         )
     }
 
@@ -179,10 +179,10 @@ impl Tensor {
             |_| vec![],
             move |_, g, _| {
                 if crate::autograd::grad_mode::is_grad_enabled() {
-                    vec![Some(g.expand(&shape).div_scalar(n as f64))]
+                    grads![Some(g.expand(&shape).div_scalar(n as f64))]
                 } else {
                     // the same values without materialising the expanded gradient
-                    vec![Some(g.div_scalar(n as f64).expand(&shape))]
+                    grads![Some(g.div_scalar(n as f64).expand(&shape))]
                 }
             },
         )
@@ -207,10 +207,10 @@ impl Tensor {
             |_| vec![],
             move |_, g, _| {
                 if crate::autograd::grad_mode::is_grad_enabled() {
-                    vec![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape).div_scalar(count as f64))]
+                    grads![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape).div_scalar(count as f64))]
                 } else {
                     // the same values without materialising the expanded gradient
-                    vec![Some(unsqueeze_dims(&g.div_scalar(count as f64), &dims, keepdim).expand(&shape))]
+                    grads![Some(unsqueeze_dims(&g.div_scalar(count as f64), &dims, keepdim).expand(&shape))]
                 }
             },
         )
@@ -267,7 +267,7 @@ impl Tensor {
                 let (input, result) = (&s[0], &s[1]);
                 let mask = if result.item().is_nan() { input.ne(input) } else { input.eq(result) };
                 let share = g.div(&mask.sum());
-                vec![Some(masked_fill_with_tensor(&crate::factory::zeros_like(input), &mask, &share))]
+                grads![Some(masked_fill_with_tensor(&crate::factory::zeros_like(input), &mask, &share))]
             },
         )
     }
@@ -331,7 +331,7 @@ fn masked_fill_with_tensor(base: &Tensor, mask: &Tensor, value: &Tensor) -> Tens
         "MaskedFillBackward1",
         &[Some(base), Some(value)],
         &["mask"],
-        |_| vec![SavedTensor::input(&mask)],
+        |_| Saved::one(SavedTensor::input(&mask)),
         |s, g, needs| {
             vec![
                 needs[0].then(|| g.masked_fill(&s[0], 0.0)),
@@ -452,11 +452,11 @@ impl Tensor {
             node,
             &[Some(self)],
             &["indices"],
-            |_| vec![SavedTensor::input(&indices)],
+            |_| Saved::one(SavedTensor::input(&indices)),
             move |_, g, _| {
                 let names = super::gather::TakeNames { take: "GatherBackward0", put: "ScatterBackward0" };
                 let g = if keepdim || shape.is_empty() { g.clone() } else { g.unsqueeze(d as isize) };
-                vec![Some(super::gather::put_op(&shape, positions.clone(), &g, names))]
+                grads![Some(super::gather::put_op(&shape, positions.clone(), &g, names))]
             },
         );
         (values, indices)
@@ -576,7 +576,7 @@ impl Tensor {
             move |s, g, _| {
                 let (x, result) = (&s[0], &s[1]);
                 if is_0dim {
-                    return vec![Some(g.clone())];
+                    return grads![Some(g.clone())];
                 }
                 let zeros = x.eq(0.0).to_vec_f64().iter().filter(|&&z| z != 0.0).count();
                 let grad = if zeros == 0 {
@@ -586,7 +586,7 @@ impl Tensor {
                 } else {
                     g.mul(&others_product_any(x, &[x.numel()], 0))
                 };
-                vec![Some(grad)]
+                grads![Some(grad)]
             },
         )
     }
@@ -614,7 +614,7 @@ impl Tensor {
             move |s, g, _| {
                 let (x, result) = (&s[0], &s[1]);
                 if shape.is_empty() {
-                    return vec![Some(g.clone())];
+                    return grads![Some(g.clone())];
                 }
                 let (g, result) = if keepdim {
                     (g.clone(), result.clone())
@@ -624,7 +624,7 @@ impl Tensor {
                 let any_zero = x.eq(0.0).any();
                 let grad =
                     if !any_zero { g.mul(&result.div(x)) } else { g.mul(&others_product_any(x, &shape, d)) };
-                vec![Some(grad)]
+                grads![Some(grad)]
             },
         )
     }
@@ -690,8 +690,8 @@ impl Tensor {
             "VarBackward0",
             &[Some(self)],
             &["self"],
-            |_| vec![SavedTensor::input(self)],
-            |s, g, _| vec![Some(var_backward(g, &s[0], None))],
+            |_| Saved::one(SavedTensor::input(self)),
+            |s, g, _| grads![Some(var_backward(g, &s[0], None))],
         )
     }
 
@@ -711,7 +711,7 @@ impl Tensor {
             &[Some(self)],
             &["self", "result"],
             |out| vec![SavedTensor::input(self), SavedTensor::output(out)],
-            |s, g, _| vec![Some(var_backward(&std_to_var_grad(g, &s[1]), &s[0], None))],
+            |s, g, _| grads![Some(var_backward(&std_to_var_grad(g, &s[1]), &s[0], None))],
         )
     }
 
@@ -729,10 +729,10 @@ impl Tensor {
             "VarBackward0",
             &[Some(self)],
             &["self"],
-            |_| vec![SavedTensor::input(self)],
+            |_| Saved::one(SavedTensor::input(self)),
             move |s, g, _| {
                 let g = if keepdim || shape.len() <= 1 { g.clone() } else { g.unsqueeze(d as isize) };
-                vec![Some(var_backward(&g, &s[0], Some(d)))]
+                grads![Some(var_backward(&g, &s[0], Some(d)))]
             },
         )
     }
@@ -756,7 +756,7 @@ impl Tensor {
                 let grad_var = std_to_var_grad(g, &s[1]);
                 let grad_var =
                     if keepdim || shape.len() <= 1 { grad_var } else { grad_var.unsqueeze(d as isize) };
-                vec![Some(var_backward(&grad_var, &s[0], Some(d)))]
+                grads![Some(var_backward(&grad_var, &s[0], Some(d)))]
             },
         )
     }
@@ -815,9 +815,9 @@ impl Tensor {
             |_| vec![],
             move |_, g, _| {
                 if g.numel() <= 1 || size == 1 {
-                    return vec![Some(g.clone())];
+                    return grads![Some(g.clone())];
                 }
-                vec![Some(g.flip_dim(d).cumsum(d as isize).flip_dim(d))]
+                grads![Some(g.flip_dim(d).cumsum(d as isize).flip_dim(d))]
             },
         )
     }

@@ -3,7 +3,7 @@
 //! infinity on the side not taken never leaks into the result or the gradient.
 
 use super::elementwise::{broadcast_or_raise, choose, values_as};
-use crate::autograd::record::record;
+use crate::autograd::record::{record, Saved};
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::{result_type, DType, Operand};
 use crate::storage::Buffer;
@@ -56,7 +56,7 @@ pub fn where_(condition: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
         "WhereBackward0",
         &[Some(a), Some(b)],
         &["condition"],
-        |_| vec![SavedTensor::input(condition)],
+        |_| Saved::one(SavedTensor::input(condition)),
         move |s, g, needs| {
             let (c, zero) = (&s[0], crate::factory::zeros_like(g));
             vec![

@@ -98,7 +98,7 @@ impl Tensor {
         }
         let layout = self.layout();
         if let Some(strides) = compute_stride(&layout.shape, &layout.strides, &new_shape) {
-            let view = Layout { shape: new_shape, strides, offset: layout.offset };
+            let view = Layout { shape: new_shape.into(), strides: strides.into(), offset: layout.offset };
             let out = self.view_with_layout(view);
             // d reshape(x) = the gradient reshaped back
             return record(
@@ -119,7 +119,7 @@ impl Tensor {
         let input_shape = self.shape();
         let layout = Layout {
             strides: contiguous_strides(&new_shape),
-            shape: new_shape,
+            shape: new_shape.into(),
             offset: self.layout().offset,
         };
         let out = self.view_with_layout(layout);
@@ -134,7 +134,7 @@ impl Tensor {
         let data = self.read_data();
         debug_assert!(data.layout.is_contiguous());
         let layout =
-            Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: data.layout.offset };
+            Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: data.layout.offset };
         let out = Tensor::from_parts(data.storage, layout, data.dtype);
         // d _unsafe_view(x) = the gradient reshaped back
         record(
@@ -164,7 +164,11 @@ impl Tensor {
                  across two contiguous subspaces). Use .reshape(...) instead."
             );
         };
-        let out = self.view_with_layout(Layout { shape: new_shape, strides, offset: layout.offset });
+        let out = self.view_with_layout(Layout {
+            shape: new_shape.into(),
+            strides: strides.into(),
+            offset: layout.offset,
+        });
         // d view(x) = the gradient reshaped back
         record(
             out,
@@ -195,8 +199,8 @@ impl Tensor {
         let layout = self.layout();
         let layout = if rank == 2 {
             Layout {
-                shape: vec![layout.shape[1], layout.shape[0]],
-                strides: vec![layout.strides[1], layout.strides[0]],
+                shape: smallvec::smallvec![layout.shape[1], layout.shape[0]],
+                strides: smallvec::smallvec![layout.strides[1], layout.strides[0]],
                 offset: layout.offset,
             }
         } else {
@@ -381,8 +385,11 @@ impl Tensor {
         if new_shape == input_shape {
             return self.clone();
         }
-        let out =
-            self.view_with_layout(Layout { shape: new_shape, strides: new_strides, offset: layout.offset });
+        let out = self.view_with_layout(Layout {
+            shape: new_shape.into(),
+            strides: new_strides.into(),
+            offset: layout.offset,
+        });
         // d expand(x) = grad summed over the broadcast dims
         record(
             out,
@@ -541,7 +548,7 @@ pub fn cat(tensors: &[&Tensor], dim: isize) -> Tensor {
                     start += size;
                     part
                 })
-                .collect()
+                .collect::<Vec<_>>()
         },
     )
 }
@@ -575,7 +582,9 @@ pub fn stack(tensors: &[&Tensor], dim: isize) -> Tensor {
         &inputs,
         &[],
         |_| vec![],
-        move |_, g, needs| (0..count).map(|i| needs[i].then(|| g.select(d as isize, i as isize))).collect(),
+        move |_, g, needs| {
+            (0..count).map(|i| needs[i].then(|| g.select(d as isize, i as isize))).collect::<Vec<_>>()
+        },
     )
 }
 

@@ -15,7 +15,7 @@ use super::kernel::{with_fma, with_slice, FloatElement};
 use super::reduce::lanes;
 use super::shape::wrap_dim;
 use super::transcendental::TorchMath;
-use crate::autograd::record::record;
+use crate::autograd::record::{record, Saved};
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::DType;
 use crate::storage::Buffer;
@@ -312,7 +312,7 @@ impl Tensor {
             "SoftmaxBackward0",
             &[Some(self)],
             &["result"],
-            |out| vec![SavedTensor::output(out)],
+            |out| Saved::one(SavedTensor::output(out)),
             move |s, g, _| {
                 let y = &s[0];
                 if !crate::autograd::grad_mode::is_grad_enabled() {
@@ -343,7 +343,7 @@ impl Tensor {
             "LogSoftmaxBackward0",
             &[Some(self)],
             &["result"],
-            |out| vec![SavedTensor::output(out)],
+            |out| Saved::one(SavedTensor::output(out)),
             move |s, g, _| {
                 let y = &s[0];
                 if !crate::autograd::grad_mode::is_grad_enabled() {
