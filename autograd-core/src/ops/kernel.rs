@@ -161,6 +161,50 @@ pub(crate) fn map_slices_flagged<T: Element, U: Element>(
 }
 
 /// Elementwise binary map with NumPy broadcasting; `out_shape` is the broadcast shape.
+/// True when an operand of `shape`, broadcast to `out_shape`, is the same block of trailing
+/// dims repeated: its shape (right-aligned) is all 1 over some leading dims and equal to
+/// `out_shape` over the rest, with at least one element.
+fn repeats_as_rows(shape: &[usize], out_shape: &[usize]) -> bool {
+    if shape.len() > out_shape.len() || numel(shape) == 0 {
+        return false;
+    }
+    // dims of `shape` matching the output's, counted from the end
+    let same = shape.iter().rev().zip(out_shape.iter().rev()).take_while(|(s, o)| s == o).count();
+    shape[..shape.len() - same].iter().all(|&s| s == 1)
+}
+
+/// `f(full[i], row[i % row.len()])` for every element of `full` (`n` of them), row by row.
+fn map_rows<A: Element, B: Element, U: Element>(
+    full: &[A],
+    row: &[B],
+    n: usize,
+    f: impl Fn(A, B) -> U + Sync + Send,
+) -> Vec<U> {
+    let m = row.len();
+    let mut out: Vec<U> = Vec::with_capacity(n);
+    let fill = |(dst, src): (&mut [std::mem::MaybeUninit<U>], &[A])| {
+        for ((d, &x), &y) in dst.iter_mut().zip(src).zip(row) {
+            d.write(f(x, y));
+        }
+    };
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n >= PARALLEL_MIN {
+        // whole rows per task (a row of one element would make a task per element)
+        let rows_per_task = (PARALLEL_MIN / 4 / m).max(1);
+        spare.par_chunks_mut(m * rows_per_task).zip(full.par_chunks(m * rows_per_task)).for_each(
+            |(dst, src)| {
+                dst.chunks_mut(m).zip(src.chunks(m)).for_each(&fill);
+            },
+        );
+    } else {
+        spare.chunks_mut(m).zip(full.chunks(m)).for_each(fill);
+    }
+    // SAFETY: every one of the first n slots was written above (full has n elements, cut in
+    // rows of m, each row of `dst` written element by element)
+    unsafe { out.set_len(n) };
+    out
+}
+
 pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
     a: &[A],
     a_shape: &[usize],
@@ -185,6 +229,15 @@ pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
         let x = a[0];
         return map(b, |y| f(x, y));
     }
+    // a row (or any block of trailing dims) repeated over the leading dims of the other
+    // operand, `m + row`: a plain loop per row, which vectorises (ndarray's general
+    // broadcasting walk made this case three times slower than PyTorch)
+    if a.len() == n && repeats_as_rows(b_shape, out_shape) {
+        return map_rows(a, b, n, &f);
+    }
+    if b.len() == n && repeats_as_rows(a_shape, out_shape) {
+        return map_rows(b, a, n, |y, x| f(x, y));
+    }
     let av = ArrayViewD::from_shape(IxDyn(a_shape), a).expect("shape matches data");
     let bv = ArrayViewD::from_shape(IxDyn(b_shape), b).expect("shape matches data");
     let av = av.broadcast(IxDyn(out_shape)).expect("shapes were checked to broadcast");
@@ -198,5 +251,66 @@ pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
         out.into_raw_vec_and_offset().0
     } else {
         out.iter().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference: each output element from its broadcast index into both operands.
+    fn by_index(a: &[f64], a_shape: &[usize], b: &[f64], b_shape: &[usize], out_shape: &[usize]) -> Vec<f64> {
+        let rank = out_shape.len();
+        let at = |values: &[f64], shape: &[usize], index: &[usize]| {
+            let lead = rank - shape.len();
+            let mut pos = 0;
+            for (d, &size) in shape.iter().enumerate() {
+                pos = pos * size + if size == 1 { 0 } else { index[lead + d] };
+            }
+            values[pos]
+        };
+        let mut out = Vec::new();
+        let mut index = vec![0; rank];
+        for _ in 0..numel(out_shape) {
+            out.push(at(a, a_shape, &index) * 10.0 + at(b, b_shape, &index));
+            for d in (0..rank).rev() {
+                index[d] += 1;
+                if index[d] < out_shape[d] {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn rows_repeated_over_leading_dims_match_general_broadcasting() {
+        let cases: &[(&[usize], &[usize])] = &[
+            (&[3, 4], &[4]),
+            (&[3, 4], &[1, 4]),
+            (&[2, 3, 4], &[3, 4]),
+            (&[2, 3, 4], &[1, 1, 4]),
+            (&[2, 3, 4], &[4]),
+            (&[5, 1], &[1]),
+            (&[3, 4], &[3, 1]), // a column: not rows, the general path
+            (&[2, 3, 4], &[2, 1, 4]),
+            (&[300, 700], &[700]), // large: the parallel path
+            (&[70_000, 2], &[2]),
+        ];
+        for &(full_shape, part_shape) in cases {
+            let full: Vec<f64> = (0..numel(full_shape)).map(|i| i as f64).collect();
+            let part: Vec<f64> = (0..numel(part_shape)).map(|i| (i % 10) as f64 * 0.5).collect();
+            let f = |x: f64, y: f64| x * 10.0 + y;
+            let expected = by_index(&full, full_shape, &part, part_shape, full_shape);
+            assert_eq!(
+                zip_map(&full, full_shape, &part, part_shape, full_shape, f),
+                expected,
+                "{full_shape:?} op {part_shape:?}"
+            );
+            // the row on the left: f(row, full)
+            let flipped = zip_map(&part, part_shape, &full, full_shape, full_shape, |y: f64, x: f64| f(x, y));
+            assert_eq!(flipped, expected, "{part_shape:?} op {full_shape:?}");
+        }
     }
 }
