@@ -222,7 +222,9 @@ impl Drop for NodeInner {
     /// Long chains (a million-step loop) would otherwise drop recursively and overflow the
     /// stack: unlink the chain iteratively instead.
     fn drop(&mut self) {
-        let mut pending: Vec<Node> = self.next.drain(..).flatten().map(|edge| edge.node).collect();
+        // inline for small graphs: a training step drops its graph every time
+        let mut pending: smallvec::SmallVec<[Node; 4]> =
+            self.next.drain(..).flatten().map(|edge| edge.node).collect();
         while let Some(node) = pending.pop() {
             if let Ok(mut inner) = Arc::try_unwrap(node.0) {
                 pending.extend(inner.next.drain(..).flatten().map(|edge| edge.node));
