@@ -558,3 +558,42 @@ fn show_prints_like_python_print() {
     assert_eq!((tensor!([1.]), None::<Tensor>, true).py_repr(), "(tensor([1.]), None, True)");
     assert_eq!(tensor!(1.).py_str(), "tensor(1.)");
 }
+
+/// The engine keeps its work lists per thread between runs: a backward started inside a hook
+/// of a running backward gets its own, a run that fails mid-way leaves nothing behind, and
+/// every later run starts clean.
+#[test]
+fn backward_inside_a_hook_and_after_a_failed_run_uses_clean_work_lists() {
+    let w = tensor!([1., 2.], requires_grad = true, dtype = float64);
+    let inner = w.clone();
+    let x = tensor!([3., 4.], requires_grad = true, dtype = float64);
+    // while x's backward runs, the hook runs a whole other backward (through w; grad mode is
+    // off during backward, as in torch, so the hook turns it on for its graph)
+    let _handle = x.register_hook(move |g| {
+        enable_grad(|| (&inner * &inner).sum()).backward();
+        Some(g * 10.0)
+    });
+    let y = (&x * &x).sum();
+    y.backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([60., 80.], dtype=torch.float64)");
+    assert_eq!(w.grad().unwrap().to_string(), "tensor([2., 4.], dtype=torch.float64)");
+
+    // a run that fails half-way (a saved tensor modified in place)
+    let a = tensor!([1., 2.], requires_grad = true);
+    let b = &a * 2.0;
+    let c = b.sin(); // saves b
+    b.mul_(3.0);
+    let message = panic_message(|| (&c + &b).sum().backward());
+    assert!(message.contains("modified by an inplace operation"), "{message}");
+
+    // later runs, small and large, are unaffected by what the earlier ones left
+    for n in [1usize, 3, 2000, 2] {
+        let leaf = ones(&[2]).requires_grad_(true);
+        let mut t = leaf.clone();
+        for _ in 0..n {
+            t = &t * 1.0 + 0.0;
+        }
+        t.sum().backward();
+        assert_eq!(leaf.grad().unwrap().to_string(), "tensor([1., 1.])", "chain of {n}");
+    }
+}
