@@ -27,33 +27,13 @@ fn rss_kib() -> u64 {
     common::status_kib("VmRSS:")
 }
 
-fn gradient_descent(steps: usize) -> f64 {
-    let x = tensor!(10, requires_grad = true, dtype = float64);
-    for _ in 0..steps {
-        let y = x.pow(2);
-        if let Some(g) = x.grad() {
-            g.data().zero_();
-        }
-        y.backward();
-        x.set_data(&(x.data() - 0.001 * x.grad().unwrap()));
-    }
-    x.item()
-}
-
 fn main() {
     let gd = best_of_5(20, || {
-        gradient_descent(1000);
+        common::gradient_descent(1000);
     });
     println!("(1) 1000-step scalar gradient descent: {gd:.3} ms   (target <= 2.5 ms; PyTorch 44-65 ms)");
 
-    let chain = best_of_5(20, || {
-        let x = tensor!([1., 2., 3., 4.], requires_grad = true, dtype = float64);
-        let mut y = x.clone();
-        for _ in 0..100 {
-            y = &y * 1.01 + 0.5;
-        }
-        y.mean().backward();
-    });
+    let chain = best_of_5(20, common::chain_100_steps);
     println!("(2) 100-step chain on 4 float64, mean().backward(): {chain:.4} ms   (target <= 0.12 ms; PyTorch 2.4 ms)");
 
     manual_seed(0);
@@ -76,12 +56,7 @@ fn main() {
     let x = tensor!(10, requires_grad = true, dtype = float64);
     let start = Instant::now();
     for step in 0..1_000_000 {
-        let y = x.pow(2);
-        if let Some(g) = x.grad() {
-            g.data().zero_();
-        }
-        y.backward();
-        x.set_data(&(x.data() - 0.000001 * x.grad().unwrap()));
+        common::gradient_descent_step(&x, 0.000001);
         if step % 250_000 == 0 {
             samples.push(rss_kib());
         }

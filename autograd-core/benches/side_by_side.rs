@@ -13,28 +13,7 @@ use autograd_core::prelude::*;
 
 mod common;
 
-use common::{samples, status_kib};
-
-fn gradient_descent() {
-    let x = tensor!(10, requires_grad = true, dtype = float64);
-    for _ in 0..1000 {
-        let y = x.pow(2);
-        if let Some(g) = x.grad() {
-            g.data().zero_();
-        }
-        y.backward();
-        x.set_data(&(x.data() - 0.001 * x.grad().unwrap()));
-    }
-}
-
-fn chain() {
-    let x = tensor!([1., 2., 3., 4.], requires_grad = true, dtype = float64);
-    let mut y = x.clone();
-    for _ in 0..100 {
-        y = &y * 1.01 + 0.5;
-    }
-    y.mean().backward();
-}
+use common::{chain_100_steps, gradient_descent, samples, status_kib};
 
 /// A case: its name, runs per sample, and a maker that builds the inputs (seeded) and returns
 /// the work to time.
@@ -46,8 +25,12 @@ fn leaf(shape: &[usize]) -> Tensor {
 
 fn cases() -> Vec<Case> {
     vec![
-        ("gradient_descent_1000_steps", 20, || Box::new(gradient_descent)),
-        ("chain_100_steps", 20, || Box::new(chain)),
+        ("gradient_descent_1000_steps", 20, || {
+            Box::new(|| {
+                gradient_descent(1000);
+            })
+        }),
+        ("chain_100_steps", 20, || Box::new(chain_100_steps)),
         ("big_elementwise", 1, || {
             let (a, b) = (leaf(&[1000, 1000]), leaf(&[1000, 1000]));
             Box::new(move || (a.pow(2) + b.pow(3) + &a * &b).sum().backward())
