@@ -99,9 +99,9 @@ impl Scratch {
 
 /// Every node reachable from `roots`, with the number of edges pointing at it.
 fn collect_tasks<'a>(roots: impl IntoIterator<Item = &'a Node>) -> HashMap<u64, Task> {
-    let mut scratch = Scratch::default();
-    collect_tasks_into(roots, &mut scratch.tasks, &mut scratch.stack);
-    scratch.tasks
+    let mut tasks = HashMap::default();
+    collect_tasks_into(roots, &mut tasks, &mut Vec::new());
+    tasks
 }
 
 /// [`collect_tasks`] into given (empty) lists.

@@ -275,13 +275,13 @@ pub(crate) fn with_compact<T: Element, R>(op: &Operand, f: impl FnOnce(&[T], &[u
         let expanded = layout.strides.iter().zip(&layout.shape).any(|(&st, &sz)| st == 0 && sz > 1);
         let compact;
         let (layout, shape) = if expanded {
-            let shape: Vec<usize> = layout
+            let shape: Dims = layout
                 .shape
                 .iter()
                 .zip(&layout.strides)
                 .map(|(&sz, &st)| if st == 0 { 1 } else { sz })
                 .collect();
-            compact = Layout { shape: shape.into(), ..layout.clone() };
+            compact = Layout { shape, ..layout.clone() };
             (&compact, &compact.shape)
         } else {
             (layout, &layout.shape)
@@ -481,7 +481,7 @@ pub(crate) fn reduce_grad(grad: Tensor, shape: &[usize], dtype: DType) -> Tensor
 
 /// What a binary op's backward needs to know of an input to undo broadcasting and
 /// promotion: `None` when the gradient already has the input's shape and dtype.
-fn input_meta(op: &Operand, out: &Tensor) -> Option<(Vec<usize>, DType)> {
+fn input_meta(op: &Operand, out: &Tensor) -> Option<(Dims, DType)> {
     let Operand::Tensor(t) = op else { return None };
     if !crate::autograd::grad_mode::is_grad_enabled() || !t.requires_grad() {
         return None; // no gradient will be computed for it
@@ -490,11 +490,11 @@ fn input_meta(op: &Operand, out: &Tensor) -> Option<(Vec<usize>, DType)> {
     if same {
         return None;
     }
-    Some(t.with_data(|d| (d.layout.shape.to_vec(), d.dtype)))
+    Some(t.with_data(|d| (d.layout.shape.clone(), d.dtype)))
 }
 
 /// Brings a gradient to an input's shape and dtype (see `input_meta`).
-fn fit(grad: Tensor, meta: &Option<(Vec<usize>, DType)>) -> Tensor {
+fn fit(grad: Tensor, meta: &Option<(Dims, DType)>) -> Tensor {
     match meta {
         None => grad,
         Some((shape, dtype)) => reduce_grad(grad, shape, *dtype),
