@@ -216,8 +216,9 @@ pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usi
     let row_major = crate::layout::contiguous_strides(shape);
     if (0..shape.len()).all(|d| shape[d] == 1 || strides[d] == row_major[d]) {
         // one run in memory: whole blocks, then the tail
-        let vectorized = n / block * block;
-        return (0..n).map(|i| i < vectorized).collect();
+        let mut flags = vec![true; n / block * block];
+        flags.resize(n, false);
+        return flags;
     }
     // (size, input stride, row-major stride), innermost first, size-1 dims dropped
     let mut dims: Vec<(usize, usize, usize)> = (0..shape.len())

@@ -198,22 +198,28 @@ fn neg<T: Fp>(d: Dw<T>) -> Dw<T> {
 }
 
 /// `_mm256_cvtps_epi32`: round half to even; NaN and out-of-range values give `i32::MIN`.
+/// Written without a branch before the conversion, so that loops over it vectorize.
 #[inline(always)]
 fn rint_i32_f32(v: f32) -> i32 {
-    if v.is_nan() || v.abs() >= 2147483648.0 {
-        i32::MIN
+    let r = v.round_ties_even();
+    // `r.abs() < 2^31` is false for NaN too
+    if r.abs() < 2147483648.0 {
+        // SAFETY: `r` is an integer in i32's range
+        unsafe { r.to_int_unchecked::<i32>() }
     } else {
-        v.round_ties_even() as i32
+        i32::MIN
     }
 }
 
 /// `_mm256_cvtpd_epi32` (same rules, from a double).
 #[inline(always)]
 fn rint_i32_f64(v: f64) -> i32 {
-    if v.is_nan() || v.abs() >= 2147483648.0 {
-        i32::MIN
+    let r = v.round_ties_even();
+    if r.abs() < 2147483648.0 {
+        // SAFETY: `r` is an integer in i32's range
+        unsafe { r.to_int_unchecked::<i32>() }
     } else {
-        v.round_ties_even() as i32
+        i32::MIN
     }
 }
 
@@ -699,9 +705,86 @@ fn tanh_f64_body(x: f64) -> f64 {
 /// rounded. Here: glibc's `expf` (correctly rounded in practice): torch's bits for 99.42% of
 /// the float32 with `2^-24 <= |x| < 128` (all others), checked on every one; a correctly
 /// rounded exp does no better (99.43%), SLEEF's worse (96.5%).
-#[inline(always)]
+///
+/// glibc's algorithm (from Arm's optimized-routines), written out so that a loop over it
+/// vectorizes instead of calling `expf` per element: in float64, `k = rint(x * 32/ln 2)`,
+/// `r = x * 32/ln 2 - k` (one fused multiply-add, as glibc's FMA build computes it),
+/// `2^(k/32)` from a 32-entry table and the exponent field, a cubic in `r`, one rounding to
+/// float32 at the end. The same bits as the C library's `expf` on all 2^32 float32 inputs
+/// (checked with `examples/f32_math_check.rs`, glibc 2.36).
+#[inline]
 pub fn exp_f32(x: f32) -> f32 {
-    x.exp()
+    fma_dispatch!(exp_f32_body, x, f32)
+}
+
+/// `2^(i/32)`, correctly rounded to float64, minus `i << 47` (the exponent bits that the
+/// caller adds back from `k`): glibc's `__exp2f_data.tab`.
+const EXP2_TABLE_32: [u64; 32] = [
+    0x3ff0000000000000,
+    0x3fefd9b0d3158574,
+    0x3fefb5586cf9890f,
+    0x3fef9301d0125b51,
+    0x3fef72b83c7d517b,
+    0x3fef54873168b9aa,
+    0x3fef387a6e756238,
+    0x3fef1e9df51fdee1,
+    0x3fef06fe0a31b715,
+    0x3feef1a7373aa9cb,
+    0x3feedea64c123422,
+    0x3feece086061892d,
+    0x3feebfdad5362a27,
+    0x3feeb42b569d4f82,
+    0x3feeab07dd485429,
+    0x3feea47eb03a5585,
+    0x3feea09e667f3bcd,
+    0x3fee9f75e8ec5f74,
+    0x3feea11473eb0187,
+    0x3feea589994cce13,
+    0x3feeace5422aa0db,
+    0x3feeb737b0cdc5e5,
+    0x3feec49182a3f090,
+    0x3feed503b23e255d,
+    0x3feee89f995ad3ad,
+    0x3feeff76f2fb5e47,
+    0x3fef199bdd85529c,
+    0x3fef3720dcef9069,
+    0x3fef5818dcfba487,
+    0x3fef7c97337b9b5f,
+    0x3fefa4afa2a490da,
+    0x3fefd0765b6e4540,
+];
+
+#[inline(always)]
+fn exp_f32_body(x: f32) -> f32 {
+    // 32 / ln 2, and the cubic for 2^(r/32) - 1 (glibc's `invln2_scaled`, `poly_scaled`)
+    const INV_LN2_32: f64 = std::f64::consts::LOG2_E * 32.0;
+    const C0: f64 = 0.05550361559341535 / 32768.0;
+    const C1: f64 = 0.2402284522445722 / 1024.0;
+    const C2: f64 = 0.6931471806916203 / 32.0;
+    let xd = x as f64;
+    let kd = (INV_LN2_32 * xd).round_ties_even();
+    let r = INV_LN2_32.mul_add(xd, -kd);
+    // |k| < 4800 for every x that reaches the formula; NaN and the rest are replaced below
+    let k = if kd.abs() < 8192.0 {
+        // SAFETY: an integer in i64's range
+        unsafe { kd.to_int_unchecked::<i64>() }
+    } else {
+        0
+    };
+    let scale = f64::from_bits(EXP2_TABLE_32[(k & 31) as usize].wrapping_add((k as u64) << 47));
+    let y = C0.mul_add(r, C1).mul_add(r * r, C2.mul_add(r, 1.0)) * scale;
+    let mut y = y as f32;
+    // glibc's limits: above ln(2^128) overflow, below ln(2^-150) zero
+    if x > f32::from_bits(0x42b1_7217) {
+        y = f32::INFINITY;
+    }
+    if x < f32::from_bits(0xc2cf_f1b4) {
+        y = 0.0;
+    }
+    if x.is_nan() {
+        y = x + x;
+    }
+    y
 }
 
 /// `torch.exp` on float64. torch: MKL `vmdExp`. Here: glibc's `exp`: torch's bits for 99.6%
@@ -740,13 +823,28 @@ pub fn cos_f64(x: f64) -> f64 {
     x.cos()
 }
 
-/// `torch.tanh` on float32. torch: MKL `vmsTanh`, within about 0.51 ulp. Here: glibc's
-/// float64 `tanh` rounded to float32, correctly rounded in practice: torch's bits for
-/// 99.97% of the float32 with `|x| < 16` (all others), checked on every one; glibc's
-/// `tanhf`, which the crate used before, only 75.6% (it is off for small `x`).
-#[inline(always)]
+/// `torch.tanh` on float32. torch: MKL `vmsTanh`, within about 0.51 ulp. Here: `tanh` in
+/// float64 rounded to float32, correctly rounded in practice: torch's bits for 99.97% of the
+/// float32 with `|x| < 16` (all others), checked on every one; glibc's `tanhf`, which the
+/// crate used before, only 75.6% (it is off for small `x`).
+///
+/// The float64 `tanh` is `tanh_f64`'s (SLEEF's double-double formula), with
+/// `x (1 - x^2/3 + 2x^4/15)` below 2^-10, where the formula's `d - 1/d` would cancel too
+/// much: unlike glibc's `tanh`, which this used before, it vectorizes. The same float32 bits
+/// as glibc's float64 `tanh` rounded, on all 2^32 inputs (`examples/f32_math_check.rs`).
+#[inline]
 pub fn tanh_f32(x: f32) -> f32 {
-    (x as f64).tanh() as f32
+    fma_dispatch!(tanh_f32_body, x, f32)
+}
+
+#[inline(always)]
+fn tanh_f32_body(x: f32) -> f32 {
+    let d = x as f64;
+    let d2 = d * d;
+    // below 2^-10 the series' next term is under 2^-64 of the value
+    let series = d * d2.mul_add((2.0f64 / 15.0).mul_add(d2, -1.0 / 3.0), 1.0);
+    let y = if d.abs() < 1.0 / 1024.0 { series } else { tanh_f64_body(d) };
+    y as f32
 }
 
 // ---------------------------------------------------------------------------------------
@@ -791,12 +889,51 @@ pub fn sigmoid_scalar_f64(x: f64) -> f64 {
 }
 
 // ---------------------------------------------------------------------------------------
-// Over slices: the loop itself compiled for FMA, the element function inlined into it
+// Over slices: the loop compiled for the widest vector instructions the CPU has
 // ---------------------------------------------------------------------------------------
 
-/// Defines `pub fn $name(x: &[T], out: &mut [T])`, `out[i] = $body(x[i])`, with the whole
-/// loop in a copy compiled for the FMA instructions when the CPU has them (one check per
-/// slice, and the element function inlined into the loop).
+/// `$run(args)` through the widest of its builds that the CPU can run: compiled for
+/// AVX-512, for AVX2 with FMA, for FMA alone, or plain. The element functions use only IEEE
+/// operations and explicit `mul_add`s, so every build gives the same bits; the wider ones
+/// only let the loop take 16 or 8 float32 lanes at a time (the plain build pays a C library
+/// call for each `mul_add`).
+macro_rules! widest_build {
+    ($run:ident($($arg:ident: $ty:ty),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+            unsafe fn avx512($($arg: $ty),*) {
+                $run($($arg),*)
+            }
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) {
+                $run($($arg),*)
+            }
+            #[target_feature(enable = "fma")]
+            unsafe fn fma($($arg: $ty),*) {
+                $run($($arg),*)
+            }
+            if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx2") && has!("fma") {
+                // SAFETY: the CPU has the instructions this build was compiled for
+                return unsafe { avx512($($arg),*) };
+            }
+            if has!("avx2") && has!("fma") {
+                // SAFETY: as above
+                return unsafe { avx2($($arg),*) };
+            }
+            if has!("fma") {
+                // SAFETY: as above
+                return unsafe { fma($($arg),*) };
+            }
+        }
+        $run($($arg),*)
+    }};
+}
+
+/// Defines `pub fn $name(x: &[T], out: &mut [T])`, `out[i] = $body(x[i])`, the whole loop
+/// in the widest build the CPU runs (`widest_build!`: one check per slice, and the element
+/// function inlined into the loop).
 macro_rules! slice_fn {
     ($(#[$doc:meta])* $name:ident, $body:ident, $t:ty) => {
         $(#[$doc])*
@@ -807,18 +944,7 @@ macro_rules! slice_fn {
                     *o = $body(v);
                 }
             }
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "fma")]
-                unsafe fn fused(x: &[$t], out: &mut [$t]) {
-                    run(x, out)
-                }
-                if std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU has the instructions `fused` was compiled for
-                    return unsafe { fused(x, out) };
-                }
-            }
-            run(x, out)
+            widest_build!(run(x: &[$t], out: &mut [$t]))
         }
     };
 }
@@ -841,24 +967,13 @@ macro_rules! split_slice_fn {
                     }
                 }
             }
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "fma")]
-                unsafe fn fused(x: &[$t], out: &mut [$t]) {
-                    run(x, out)
-                }
-                if std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU has the instructions `fused` was compiled for
-                    return unsafe { fused(x, out) };
-                }
-            }
-            run(x, out)
+            widest_build!(run(x: &[$t], out: &mut [$t]))
         }
     };
 }
 
 slice_fn!(/// `exp_f32` over a slice.
-    exp_f32_slice, exp_f32, f32);
+    exp_f32_slice, exp_f32_body, f32);
 slice_fn!(/// `exp_f64` over a slice.
     exp_f64_slice, exp_f64, f64);
 slice_fn!(/// `log_f32` over a slice.
@@ -874,7 +989,7 @@ split_slice_fn!(/// `cos_f32` over a slice.
 slice_fn!(/// `cos_f64` over a slice.
     cos_f64_slice, cos_f64, f64);
 slice_fn!(/// `tanh_f32` over a slice.
-    tanh_f32_slice, tanh_f32, f32);
+    tanh_f32_slice, tanh_f32_body, f32);
 slice_fn!(/// `tanh_f64` over a slice.
     tanh_f64_slice, tanh_f64_body, f64);
 slice_fn!(/// `sleef_expf` over a slice.
@@ -907,18 +1022,7 @@ macro_rules! sigmoid_slice_fn {
                     i = end;
                 }
             }
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "fma")]
-                unsafe fn fused(x: &[$t], vectorized: &[bool], out: &mut [$t]) {
-                    run(x, vectorized, out)
-                }
-                if std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU has the instructions `fused` was compiled for
-                    return unsafe { fused(x, vectorized, out) };
-                }
-            }
-            run(x, vectorized, out)
+            widest_build!(run(x: &[$t], vectorized: &[bool], out: &mut [$t]))
         }
     };
 }

@@ -1,0 +1,53 @@
+//! Checks `exp_f32` and `tanh_f32` (ops/transcendental.rs) on every one of the 2^32 float32
+//! inputs against what they replaced: the C library's `expf`, and its float64 `tanh`
+//! rounded to float32. Both the one-element functions and the slice functions (the loop in
+//! its widest build: AVX-512, AVX2 or FMA, whichever this CPU has) are compared, bit for bit
+//! (any NaN equals any NaN). About a minute on two cores:
+//!
+//!   cargo run --release -p autograd-core --example f32_math_check
+//!
+//! Prints one line per function with the number of inputs that differ, and the first few.
+
+use autograd_core::ops::transcendental::{exp_f32, exp_f32_slice, tanh_f32, tanh_f32_slice};
+use rayon::prelude::*;
+
+type Slice = fn(&[f32], &mut [f32]);
+/// A check: its name, the element function, the slice function, the reference.
+type Check = (&'static str, fn(f32) -> f32, Slice, fn(f32) -> f32);
+
+fn same(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// The inputs whose element function, slice function or reference disagree.
+fn differing(element: fn(f32) -> f32, slice: Slice, reference: fn(f32) -> f32) -> Vec<u32> {
+    (0u32..1 << 16)
+        .into_par_iter()
+        .flat_map_iter(|high| {
+            let x: Vec<f32> = (0u32..1 << 16).map(|low| f32::from_bits(high << 16 | low)).collect();
+            let mut out = vec![0.0; x.len()];
+            slice(&x, &mut out);
+            x.into_iter()
+                .zip(out)
+                .filter(|&(v, s)| {
+                    let r = reference(v);
+                    !same(element(v), r) || !same(s, r)
+                })
+                .map(|(v, _)| v.to_bits())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn main() {
+    let checks: [Check; 2] = [
+        ("exp_f32 vs C expf", exp_f32, exp_f32_slice, |x| x.exp()),
+        ("tanh_f32 vs C tanh(f64) rounded", tanh_f32, tanh_f32_slice, |x| (x as f64).tanh() as f32),
+    ];
+    for (name, element, slice, reference) in checks {
+        let bad = differing(element, slice, reference);
+        let first: Vec<String> =
+            bad.iter().take(5).map(|&b| format!("{:e} (0x{b:08x})", f32::from_bits(b))).collect();
+        println!("{name}: {} of 2^32 inputs differ {}", bad.len(), first.join(", "));
+    }
+}
