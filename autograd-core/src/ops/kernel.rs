@@ -1,6 +1,8 @@
 //! Numeric loops shared by the ops: typed access to a tensor's elements, broadcasting maps,
 //! and the switch to both cores for large tensors.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArrayViewD, IxDyn, Zip};
 use rayon::prelude::*;
 
@@ -134,13 +136,7 @@ pub(crate) fn map_slices<T: Element, U: Element>(
     input: &[T],
     f: impl Fn(&[T], &mut [U]) + Sync + Send,
 ) -> Vec<U> {
-    let mut out = vec![U::from_f64(0.0); input.len()];
-    if input.len() >= PARALLEL_MIN {
-        out.par_chunks_mut(PARALLEL_CHUNK).zip(input.par_chunks(PARALLEL_CHUNK)).for_each(|(o, i)| f(i, o));
-    } else {
-        f(input, &mut out);
-    }
-    out
+    build_parts(input.len(), |start, out| f(&input[start..start + out.len()], out))
 }
 
 /// `map_slices` with a flag per element passed along (`f(input, flags, out)`).
@@ -149,14 +145,37 @@ pub(crate) fn map_slices_flagged<T: Element, U: Element>(
     flags: &[bool],
     f: impl Fn(&[T], &[bool], &mut [U]) + Sync + Send,
 ) -> Vec<U> {
-    let mut out = vec![U::from_f64(0.0); input.len()];
-    if input.len() >= PARALLEL_MIN {
-        out.par_chunks_mut(PARALLEL_CHUNK)
-            .zip(input.par_chunks(PARALLEL_CHUNK).zip(flags.par_chunks(PARALLEL_CHUNK)))
-            .for_each(|(o, (i, fl))| f(i, fl, o));
-    } else {
-        f(input, flags, &mut out);
+    build_parts(input.len(), |start, out| {
+        let end = start + out.len();
+        f(&input[start..end], &flags[start..end], out)
+    })
+}
+
+/// A vector of `n` elements made a part at a time by `fill(start, part)` (in parallel for
+/// large `n`, a part per task; `fill` sees zeros and overwrites them). Each part is zeroed by
+/// its own task just before `fill` runs, while it is in that core's cache, instead of the
+/// whole vector first by one thread (`vec![0; n]` was a sixth of `exp`'s time on 1M
+/// elements).
+pub(crate) fn build_parts<U: Element>(n: usize, fill: impl Fn(usize, &mut [U]) + Sync + Send) -> Vec<U> {
+    fn zeroed<U: Element>(part: &mut [MaybeUninit<U>]) -> &mut [U] {
+        for slot in part.iter_mut() {
+            slot.write(U::from_f64(0.0));
+        }
+        // SAFETY: every element of `part` was written just above
+        unsafe { &mut *(part as *mut [MaybeUninit<U>] as *mut [U]) }
     }
+    let mut out: Vec<U> = Vec::with_capacity(n);
+    let parts = &mut out.spare_capacity_mut()[..n];
+    if n >= PARALLEL_MIN {
+        parts
+            .par_chunks_mut(PARALLEL_CHUNK)
+            .enumerate()
+            .for_each(|(k, part)| fill(k * PARALLEL_CHUNK, zeroed(part)));
+    } else {
+        fill(0, zeroed(parts));
+    }
+    // SAFETY: `zeroed` initialized all `n` elements (a panic in `fill` leaves the length 0)
+    unsafe { out.set_len(n) };
     out
 }
 
