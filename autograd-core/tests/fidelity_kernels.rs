@@ -620,3 +620,25 @@ fn a_small_matrix_product_adds_rounded_products_as_torch() {
     let r = x2.t().mm(&g).to_vec_f64();
     assert_eq!(&r[3..6], &[0.0, 0.0, 0.0]);
 }
+
+#[test]
+fn softmax_rows_split_over_cores_equal_each_row_alone() {
+    use autograd_core::prelude::grad;
+    // 400 x 300 = 120000 elements: the rows are shared out to both cores (forward and fused
+    // backward); one row alone is small and runs in one loop. Same bits either way.
+    manual_seed(7);
+    let x = (rand(&[400, 300]) * 8.0 - 4.0).requires_grad_(true);
+    let g = rand(&[400, 300]);
+    for log in [false, true] {
+        let y = if log { x.log_softmax(1) } else { x.softmax(1) };
+        // the gradient that reaches softmax's backward is exactly `g`
+        let gx = grad(&[&(&y * &g).sum()], &[&x], false).remove(0);
+        for r in [0, 1, 199, 399] {
+            let row = x.select(0, r).detach().requires_grad_(true);
+            let y_row = if log { row.log_softmax(0) } else { row.softmax(0) };
+            assert_eq!(y.select(0, r).to_vec_f32(), y_row.to_vec_f32(), "log {log}, row {r}");
+            let g_row = grad(&[&(&y_row * &g.select(0, r)).sum()], &[&row], false).remove(0);
+            assert_eq!(gx.select(0, r).to_vec_f32(), g_row.to_vec_f32(), "gradient, log {log}, row {r}");
+        }
+    }
+}

@@ -11,7 +11,9 @@
 //! order. (Above 32768 elements torch splits the work between threads; where a split falls
 //! inside a run of positions, the exp torch uses there can differ.)
 
-use super::kernel::{with_fma, with_slice, FloatElement};
+use rayon::prelude::*;
+
+use super::kernel::{with_fma, with_slice, FloatElement, PARALLEL_MIN};
 use super::reduce::lanes;
 use super::shape::wrap_dim;
 use super::transcendental::TorchMath;
@@ -126,6 +128,24 @@ fn lastdim_forward<T: SoftmaxFloat>(x: &[T], out: &mut [T], scratch: &mut [T], l
     }
 }
 
+/// Runs `work(scratch, r, out_row)` for every row `r` of `out` (rows of `size` elements), on
+/// all cores when the tensor is large, whole rows per task; `scratch` is a row-long buffer
+/// of the task's. Each row is computed the same way wherever it runs: the bits do not
+/// depend on the split.
+fn by_rows<T: SoftmaxFloat>(
+    out: &mut [T],
+    size: usize,
+    work: impl Fn(&mut [T], usize, &mut [T]) + Sync + Send,
+) {
+    let scratch = || vec![T::from_f64(0.0); size];
+    if out.len() >= PARALLEL_MIN && out.len() > size {
+        out.par_chunks_exact_mut(size).enumerate().for_each_init(scratch, |s, (r, row)| work(s, r, row));
+    } else {
+        let mut s = scratch();
+        out.chunks_exact_mut(size).enumerate().for_each(|(r, row)| work(&mut s, r, row));
+    }
+}
+
 /// torch's chunk of inner positions in `_vec_logsoftmax` and `_vec_log_softmax_backward`:
 /// 128 KiB of a chunk's column, a whole number of vectors; the last `size % lanes`
 /// positions of each chunk are the kernel's scalar tail.
@@ -144,13 +164,14 @@ fn softmax_values<T: SoftmaxFloat>(values: &[T], shape: &[usize], dim: usize, lo
     if size == 0 || values.is_empty() {
         return out;
     }
-    let mut scratch = vec![T::from_f64(0.0); size];
     if shape.is_empty() || dim + 1 == shape.len() {
-        for (x, o) in values.chunks_exact(size).zip(out.chunks_exact_mut(size)) {
-            lastdim_forward(x, o, &mut scratch, log);
-        }
+        // rows are independent: on both cores for a large tensor, whole rows per task
+        by_rows(&mut out, size, |scratch, r, o| {
+            lastdim_forward(&values[r * size..][..size], o, scratch, log)
+        });
         return out;
     }
+    let mut scratch = vec![T::from_f64(0.0); size];
     let w = T::LANES;
     let (mut column, mut e) = (vec![T::from_f64(0.0); size], vec![T::from_f64(0.0); size]);
     for o in 0..outer {
@@ -212,14 +233,14 @@ fn backward_values<T: SoftmaxFloat>(g: &[T], y: &[T], shape: &[usize], dim: usiz
     if size == 0 || g.is_empty() {
         return out;
     }
-    let mut e = vec![T::from_f64(0.0); size];
     if shape.is_empty() || dim + 1 == shape.len() {
-        for ((gs, ys), o) in g.chunks_exact(size).zip(y.chunks_exact(size)).zip(out.chunks_exact_mut(size)) {
+        by_rows(&mut out, size, |e, r, o| {
+            let (gs, ys) = (&g[r * size..][..size], &y[r * size..][..size]);
             if log {
                 let sum = reduce_all(gs, |v| v, |a, b| a + b);
-                exp_into(true, ys, &mut e);
+                exp_into(true, ys, e);
                 with_fma(|| {
-                    for ((o, &gk), &ek) in o.iter_mut().zip(gs).zip(&e) {
+                    for ((o, &gk), &ek) in o.iter_mut().zip(gs).zip(e.iter()) {
                         *o = (-ek).mul_add(sum, gk);
                     }
                 });
@@ -228,14 +249,15 @@ fn backward_values<T: SoftmaxFloat>(g: &[T], y: &[T], shape: &[usize], dim: usiz
                 for ((p, &a), &b) in e.iter_mut().zip(gs).zip(ys) {
                     *p = a * b;
                 }
-                let sum = reduce_all(&e, |v| v, |a, b| a + b);
+                let sum = reduce_all(e, |v| v, |a, b| a + b);
                 for ((o, &gk), &yk) in o.iter_mut().zip(gs).zip(ys) {
                     *o = (gk - sum) * yk;
                 }
             }
-        }
+        });
         return out;
     }
+    let mut e = vec![T::from_f64(0.0); size];
     let mut column = vec![T::from_f64(0.0); size];
     for o in 0..outer {
         for j in 0..inner {
