@@ -828,10 +828,12 @@ pub fn cos_f64(x: f64) -> f64 {
 /// float32 with `|x| < 16` (all others), checked on every one; glibc's `tanhf`, which the
 /// crate used before, only 75.6% (it is off for small `x`).
 ///
-/// The float64 `tanh` is `tanh_f64`'s (SLEEF's double-double formula), with
-/// `x (1 - x^2/3 + 2x^4/15)` below 2^-10, where the formula's `d - 1/d` would cancel too
-/// much: unlike glibc's `tanh`, which this used before, it vectorizes. The same float32 bits
-/// as glibc's float64 `tanh` rounded, on all 2^32 inputs (`examples/f32_math_check.rs`).
+/// The float64 value is `(e^2a - 1) / (e^2a + 1)`, `a = |x|`, with `e^2a - 1` from SLEEF's
+/// float64 exp polynomial stopped before its final `+ 1` (no cancellation for small `a`), a
+/// few float64 ulps from the truth, far inside float32's rounding. Unlike glibc's `tanh`,
+/// which this used before, a loop over it vectorizes. The same float32 bits as glibc's
+/// float64 `tanh` rounded, on all 2^32 inputs (`examples/f32_math_check.rs`, AVX-512 and
+/// AVX2 builds).
 #[inline]
 pub fn tanh_f32(x: f32) -> f32 {
     fma_dispatch!(tanh_f32_body, x, f32)
@@ -839,12 +841,43 @@ pub fn tanh_f32(x: f32) -> f32 {
 
 #[inline(always)]
 fn tanh_f32_body(x: f32) -> f32 {
-    let d = x as f64;
-    let d2 = d * d;
-    // below 2^-10 the series' next term is under 2^-64 of the value
-    let series = d * d2.mul_add((2.0f64 / 15.0).mul_add(d2, -1.0 / 3.0), 1.0);
-    let y = if d.abs() < 1.0 / 1024.0 { series } else { tanh_f64_body(d) };
-    y as f32
+    // tanh a = (e^2a - 1) / (e^2a - 1 + 2) for a = |x|, with e^2a - 1 from SLEEF's float64
+    // exp polynomial stopped before its last `+ 1` (so small `a` loses nothing)
+    let a = (x as f64).abs();
+    let v = a + a;
+    let q = (v * R_LN2).round_ties_even();
+    let s = q.fma(-L2U, v);
+    let s = q.fma(-L2L, s);
+    let s2 = s * s;
+    let s4 = s2 * s2;
+    let s8 = s4 * s4;
+    let u = poly10(
+        s,
+        s2,
+        s4,
+        s8,
+        [
+            0.2081276378237164457e-8,
+            0.2511210703042288022e-7,
+            0.2755762628169491192e-6,
+            0.2755723402025388239e-5,
+            0.2480158687479686264e-4,
+            0.1984126989855865850e-3,
+            0.1388888888914497797e-2,
+            0.8333333333314938210e-2,
+            0.4166666666666602598e-1,
+            0.1666666666666669072e+0,
+        ],
+    );
+    let expm1_s = u.fma(s, 0.5).fma(s, 1.0) * s;
+    // 0 <= q <= 58 below (a < 20); 2^q - 1 is exact
+    let p = pow2i_f64(rint_i32_f64(q.min(60.0)));
+    let expm1_v = p.fma(expm1_s, p - 1.0);
+    let mut y = expm1_v / (expm1_v + 2.0);
+    if a > 20.0 {
+        y = 1.0;
+    }
+    (y as f32).copysign(x)
 }
 
 // ---------------------------------------------------------------------------------------
