@@ -324,3 +324,26 @@ fn softmax_and_log_softmax_are_torchs_bit_for_bit() {
     assert!(checked > 100, "the fixture holds the cases ({checked})");
     assert!(failures.is_empty(), "{} differ from torch's bits:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn sigmoid_of_a_large_tensor_splits_vector_and_tail_as_one_run() {
+    // 70001 elements: shared out to both cores in parts; torch's kernel takes every element
+    // but the last 70001 % 32 = 17 through its vectorized form, wherever the parts split
+    manual_seed(3);
+    for float64 in [false, true] {
+        let x = rand(&[70001]) * 40.0 - 20.0;
+        let x = if float64 { x.double() } else { x };
+        let block = if float64 { 16 } else { 32 };
+        let (v, y) = (x.to_vec_f64(), x.sigmoid().to_vec_f64());
+        let tail = v.len() - v.len() % block;
+        for (i, (&xi, &yi)) in v.iter().zip(&y).enumerate() {
+            let want = match (float64, i < tail) {
+                (false, true) => t::sigmoid_vec_f32(xi as f32) as f64,
+                (false, false) => t::sigmoid_scalar_f32(xi as f32) as f64,
+                (true, true) => t::sigmoid_vec_f64(xi),
+                (true, false) => t::sigmoid_scalar_f64(xi),
+            };
+            assert_eq!(yi.to_bits(), want.to_bits(), "element {i} of {} (float64 {float64})", v.len());
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! functions, comparisons, and the in-place forms. Each op's backward sits right under its
 //! forward, with the derivative as a comment.
 
-use super::kernel::{map, map_slices, map_slices_flagged, with_slice, zip_map, Element};
+use super::kernel::{build_parts, map, map_slices, map_slices_flagged, with_slice, zip_map, Element};
 use super::out_layout::{like_torch, like_torch_of};
 use super::transcendental::{self, TorchMath};
 use crate::autograd::record::{grads, record, Saved};
@@ -968,24 +968,46 @@ fn unary_float_slices(t: &Tensor, f32_fn: fn(&[f32], &mut [f32]), f64_fn: fn(&[f
 }
 
 /// `sigmoid`'s values: each element through the vectorized or the scalar form of torch's
-/// kernel, as `sum_order::vectorized_elements` says for this tensor's layout.
+/// kernel, as `sum_order::vectorized_elements` says for this tensor's layout (for one run in
+/// memory, the usual case: all but the tail vectorized, without a flag per element).
 fn sigmoid_values(t: &Tensor) -> Tensor {
     let shape = t.shape();
     let float64 = t.dtype() == DType::Float64;
     // two AVX512 vectors (measured: torch dispatches sigmoid to its AVX512 kernel)
     let block = if float64 { 16 } else { 32 };
+    let prefix =
+        t.with_data(|d| super::sum_order::vectorized_prefix(&d.layout.shape, &d.layout.strides, block));
     let flags =
-        t.with_data(|d| super::sum_order::vectorized_elements(&d.layout.shape, &d.layout.strides, block));
+        || t.with_data(|d| super::sum_order::vectorized_elements(&d.layout.shape, &d.layout.strides, block));
     let buffer = if float64 {
-        Buffer::F64(with_slice(t, |s: &[f64]| {
-            map_slices_flagged(s, &flags, transcendental::sigmoid_f64_slice)
+        Buffer::F64(with_slice(t, |s: &[f64]| match prefix {
+            Some(k) => {
+                by_prefix(s, k, transcendental::sigmoid_vec_f64_slice, transcendental::sigmoid_scalar_f64)
+            }
+            None => map_slices_flagged(s, &flags(), transcendental::sigmoid_f64_slice),
         }))
     } else {
-        Buffer::F32(with_slice(t, |s: &[f32]| {
-            map_slices_flagged(s, &flags, transcendental::sigmoid_f32_slice)
+        Buffer::F32(with_slice(t, |s: &[f32]| match prefix {
+            Some(k) => {
+                by_prefix(s, k, transcendental::sigmoid_vec_f32_slice, transcendental::sigmoid_scalar_f32)
+            }
+            None => map_slices_flagged(s, &flags(), transcendental::sigmoid_f32_slice),
         }))
     };
     like_torch_of(Tensor::from_buffer(buffer, &shape), &[t])
+}
+
+/// `x` mapped through `vector` (a slice function) for its first `prefix` elements and
+/// through `scalar` for the rest, a part at a time (`build_parts`).
+fn by_prefix<T: Element>(x: &[T], prefix: usize, vector: fn(&[T], &mut [T]), scalar: fn(T) -> T) -> Vec<T> {
+    build_parts(x.len(), |start, out| {
+        let x = &x[start..start + out.len()];
+        let k = prefix.saturating_sub(start).min(out.len());
+        vector(&x[..k], &mut out[..k]);
+        for (o, &v) in out[k..].iter_mut().zip(&x[k..]) {
+            *o = scalar(v);
+        }
+    })
 }
 
 impl Tensor {

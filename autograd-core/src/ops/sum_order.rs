@@ -196,6 +196,15 @@ pub(crate) fn torch_sum<T: SumElement>(
     out_cells.into_iter().map(|c| c.get()).collect()
 }
 
+/// `vectorized_elements` for a tensor that is one run in memory (row-major, size-1 dims
+/// aside): the first `Some(k)` elements are vectorized (whole blocks), the rest the tail.
+/// `None` for any other layout.
+pub(crate) fn vectorized_prefix(shape: &[usize], strides: &[usize], block: usize) -> Option<usize> {
+    let n: usize = shape.iter().product();
+    let row_major = crate::layout::contiguous_strides(shape);
+    (0..shape.len()).all(|d| shape[d] == 1 || strides[d] == row_major[d]).then_some(n / block * block)
+}
+
 /// Which elements of a unary op's input (flags in row-major order) torch's `cpu_kernel_vec`
 /// computes with its vectorized function; the others go through its scalar function.
 ///
@@ -214,9 +223,8 @@ pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usi
         return Vec::new();
     }
     let row_major = crate::layout::contiguous_strides(shape);
-    if (0..shape.len()).all(|d| shape[d] == 1 || strides[d] == row_major[d]) {
-        // one run in memory: whole blocks, then the tail
-        let mut flags = vec![true; n / block * block];
+    if let Some(prefix) = vectorized_prefix(shape, strides, block) {
+        let mut flags = vec![true; prefix];
         flags.resize(n, false);
         return flags;
     }

@@ -1025,6 +1025,10 @@ slice_fn!(/// `tanh_f32` over a slice.
     tanh_f32_slice, tanh_f32_body, f32);
 slice_fn!(/// `tanh_f64` over a slice.
     tanh_f64_slice, tanh_f64_body, f64);
+slice_fn!(/// `sigmoid_vec_f32` over a slice.
+    sigmoid_vec_f32_slice, sigmoid_vec_f32_body, f32);
+slice_fn!(/// `sigmoid_vec_f64` over a slice.
+    sigmoid_vec_f64_slice, sigmoid_vec_f64_body, f64);
 slice_fn!(/// `sleef_expf` over a slice.
     sleef_expf_slice, sleef_expf_body, f32);
 slice_fn!(/// `sleef_exp` over a slice.
