@@ -352,28 +352,17 @@ fn poly10(x: f64, x2: f64, x4: f64, x8: f64, c: [f64; 10]) -> f64 {
     x8.fma(poly2(x, c[0], c[1]), poly8(x, x2, x4, [c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]]))
 }
 
-/// `e^x` in float64 as torch's vectorized code computes it (SLEEF `Sleef_expd4_u10`, FMA
-/// build): `x = q ln2 + s`, a degree-12 polynomial for `e^s` (Estrin up to degree 10, then
-/// three Horner steps), `2^q` by two multiplications. +inf above `ln(DBL_MAX)`, exactly 0
-/// below -1000.
-///
-/// Exact against torch on 67 million random float64 inputs of every magnitude (and NaN,
-/// inf, subnormals), AVX2 and AVX512 builds.
-#[inline]
-pub fn sleef_exp(d: f64) -> f64 {
-    fma_dispatch!(sleef_exp_body, d, f64)
-}
-
+/// The core of SLEEF's float64 exp: `d = q ln 2 + s` (`q` given, already rounded), and its
+/// degree-12 polynomial (Estrin up to degree 10, then Horner) up to the last step: returns
+/// `(s, p)` with `e^s = p s + 1` (SLEEF's last step, one fused rounding) and `e^s - 1 = p s`.
 #[inline(always)]
-fn sleef_exp_body(d: f64) -> f64 {
-    let uq = (d * R_LN2).round_ties_even();
-    let q = rint_i32_f64(uq);
-    let s = uq.fma(-L2U, d);
-    let s = uq.fma(-L2L, s);
+fn sleef_exp_reduced(d: f64, q: f64) -> (f64, f64) {
+    let s = q.fma(-L2U, d);
+    let s = q.fma(-L2L, s);
     let s2 = s * s;
     let s4 = s2 * s2;
     let s8 = s4 * s4;
-    let mut u = poly10(
+    let u = poly10(
         s,
         s2,
         s4,
@@ -391,10 +380,27 @@ fn sleef_exp_body(d: f64) -> f64 {
             0.1666666666666669072e+0,
         ],
     );
-    u = u.fma(s, 0.5);
-    u = u.fma(s, 1.0);
-    u = u.fma(s, 1.0);
-    u = ldexp2_f64(u, q);
+    (s, u.fma(s, 0.5).fma(s, 1.0))
+}
+
+/// `e^x` in float64 as torch's vectorized code computes it (SLEEF `Sleef_expd4_u10`, FMA
+/// build): `x = q ln2 + s`, a degree-12 polynomial for `e^s` (Estrin up to degree 10, then
+/// three Horner steps), `2^q` by two multiplications. +inf above `ln(DBL_MAX)`, exactly 0
+/// below -1000.
+///
+/// Exact against torch on 67 million random float64 inputs of every magnitude (and NaN,
+/// inf, subnormals), AVX2 and AVX512 builds.
+#[inline]
+pub fn sleef_exp(d: f64) -> f64 {
+    fma_dispatch!(sleef_exp_body, d, f64)
+}
+
+#[inline(always)]
+fn sleef_exp_body(d: f64) -> f64 {
+    let uq = (d * R_LN2).round_ties_even();
+    let q = rint_i32_f64(uq);
+    let (s, p) = sleef_exp_reduced(d, uq);
+    let mut u = ldexp2_f64(p.fma(s, 1.0), q);
     if d > LOG_DBL_MAX {
         u = f64::INFINITY;
     }
@@ -846,33 +852,11 @@ fn tanh_f32_body(x: f32) -> f32 {
     let a = (x as f64).abs();
     let v = a + a;
     let q = (v * R_LN2).round_ties_even();
-    let s = q.fma(-L2U, v);
-    let s = q.fma(-L2L, s);
-    let s2 = s * s;
-    let s4 = s2 * s2;
-    let s8 = s4 * s4;
-    let u = poly10(
-        s,
-        s2,
-        s4,
-        s8,
-        [
-            0.2081276378237164457e-8,
-            0.2511210703042288022e-7,
-            0.2755762628169491192e-6,
-            0.2755723402025388239e-5,
-            0.2480158687479686264e-4,
-            0.1984126989855865850e-3,
-            0.1388888888914497797e-2,
-            0.8333333333314938210e-2,
-            0.4166666666666602598e-1,
-            0.1666666666666669072e+0,
-        ],
-    );
-    let expm1_s = u.fma(s, 0.5).fma(s, 1.0) * s;
+    let (s, p) = sleef_exp_reduced(v, q);
+    let expm1_s = p * s;
     // 0 <= q <= 58 below (a < 20); 2^q - 1 is exact
-    let p = pow2i_f64(rint_i32_f64(q.min(60.0)));
-    let expm1_v = p.fma(expm1_s, p - 1.0);
+    let two_q = pow2i_f64(rint_i32_f64(q.min(60.0)));
+    let expm1_v = two_q.fma(expm1_s, two_q - 1.0);
     let mut y = expm1_v / (expm1_v + 2.0);
     if a > 20.0 {
         y = 1.0;
