@@ -642,3 +642,19 @@ fn softmax_rows_split_over_cores_equal_each_row_alone() {
         }
     }
 }
+
+#[test]
+fn a_sums_gradient_accumulates_into_a_large_leaf_as_one_value() {
+    // the second backward adds `x.sum()`'s gradient, one value expanded over 300 x 300, into
+    // the existing x.grad (in parts on both cores): every element 3 + 0.1 rounded once
+    for float64 in [false, true] {
+        let x = zeros(&[300, 300]);
+        let x = if float64 { x.double() } else { x }.requires_grad_(true);
+        (x.sum() * 3.0).backward();
+        (x.sum() * 0.1).backward();
+        let got = x.grad().unwrap().to_vec_f64();
+        let want = if float64 { 3.0 + 0.1 } else { (3.0f32 + 0.1f32) as f64 };
+        assert_eq!(got.len(), 90000);
+        assert!(got.iter().all(|&g| g == want), "float64 {float64}: {:?}", &got[..3]);
+    }
+}

@@ -484,10 +484,26 @@ impl Tensor {
                 return false;
             }
             let range = d.layout.offset..d.layout.offset + d.layout.numel();
+            // one value broadcast over the whole shape (`x.sum().backward()`'s gradient, an
+            // expanded scalar): added as that value, not gathered into a full tensor first
+            let single = other.with_data(|o| {
+                let one = o.layout.shape.iter().zip(&o.layout.strides).all(|(&n, &s)| n == 1 || s == 0);
+                one.then(|| match &*o.storage.read() {
+                    Buffer::F32(v) => Buffer::F32(vec![v[o.layout.offset]]),
+                    Buffer::F64(v) => Buffer::F64(vec![v[o.layout.offset]]),
+                    _ => Buffer::Bool(vec![]),
+                })
+            });
             let mut buffer = d.storage.write();
-            match &mut *buffer {
-                Buffer::F32(v) => super::kernel::with_slice(&other, |o: &[f32]| add_into(&mut v[range], o)),
-                Buffer::F64(v) => super::kernel::with_slice(&other, |o: &[f64]| add_into(&mut v[range], o)),
+            match (&mut *buffer, single) {
+                (Buffer::F32(v), Some(Buffer::F32(s))) => add_value_into(&mut v[range], s[0]),
+                (Buffer::F64(v), Some(Buffer::F64(s))) => add_value_into(&mut v[range], s[0]),
+                (Buffer::F32(v), None) => {
+                    super::kernel::with_slice(&other, |o: &[f32]| add_into(&mut v[range], o))
+                }
+                (Buffer::F64(v), None) => {
+                    super::kernel::with_slice(&other, |o: &[f64]| add_into(&mut v[range], o))
+                }
                 _ => return false,
             }
             true
@@ -499,6 +515,15 @@ impl Tensor {
                 self.with_data(|d| write_buffer(&mut d.storage.write(), &d.layout, &values));
             });
         }
+    }
+}
+
+fn add_value_into<T: Copy + Send + Sync + std::ops::AddAssign>(dst: &mut [T], value: T) {
+    use rayon::prelude::*;
+    if dst.len() >= super::kernel::PARALLEL_MIN {
+        dst.par_iter_mut().for_each(|d| *d += value);
+    } else {
+        dst.iter_mut().for_each(|d| *d += value);
     }
 }
 
