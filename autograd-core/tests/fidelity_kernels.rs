@@ -658,3 +658,19 @@ fn a_sums_gradient_accumulates_into_a_large_leaf_as_one_value() {
         assert!(got.iter().all(|&g| g == want), "float64 {float64}: {:?}", &got[..3]);
     }
 }
+
+#[test]
+fn a_gradient_expanded_along_one_dim_accumulates_element_by_element() {
+    // `x.sum(0)`'s gradient is a row expanded down the 300 rows (not one value): the second
+    // backward adds it into x.grad element by element, row j of the gradient being w[j]
+    let x = zeros(&[300, 300]).requires_grad_(true);
+    let w = arange(300) * 0.1;
+    (x.sum_dim(0, false) * &w).sum().backward();
+    (x.sum_dim(0, false) * &w).sum().backward();
+    let got = x.grad().unwrap().to_vec_f64();
+    let w = w.to_vec_f64();
+    for (i, &g) in got.iter().enumerate() {
+        let wj = w[i % 300] as f32;
+        assert_eq!(g, (wj + wj) as f64, "element {i}");
+    }
+}

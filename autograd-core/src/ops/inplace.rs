@@ -6,8 +6,9 @@
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 use std::sync::Arc;
 
-use super::elementwise::{IntoOperand, Scalar};
+use super::elementwise::{with_compact, IntoOperand, Operand, Scalar};
 use super::index::write_buffer;
+use super::kernel::Element;
 use crate::autograd::grad_mode::{is_grad_enabled, no_grad};
 use crate::autograd::record::record;
 use crate::autograd::views::{no_grad_view_error, rebase_history};
@@ -484,26 +485,10 @@ impl Tensor {
                 return false;
             }
             let range = d.layout.offset..d.layout.offset + d.layout.numel();
-            // one value broadcast over the whole shape (`x.sum().backward()`'s gradient, an
-            // expanded scalar): added as that value, not gathered into a full tensor first
-            let single = other.with_data(|o| {
-                let one = o.layout.shape.iter().zip(&o.layout.strides).all(|(&n, &s)| n == 1 || s == 0);
-                one.then(|| match &*o.storage.read() {
-                    Buffer::F32(v) => Buffer::F32(vec![v[o.layout.offset]]),
-                    Buffer::F64(v) => Buffer::F64(vec![v[o.layout.offset]]),
-                    _ => Buffer::Bool(vec![]),
-                })
-            });
             let mut buffer = d.storage.write();
-            match (&mut *buffer, single) {
-                (Buffer::F32(v), Some(Buffer::F32(s))) => add_value_into(&mut v[range], s[0]),
-                (Buffer::F64(v), Some(Buffer::F64(s))) => add_value_into(&mut v[range], s[0]),
-                (Buffer::F32(v), None) => {
-                    super::kernel::with_slice(&other, |o: &[f32]| add_into(&mut v[range], o))
-                }
-                (Buffer::F64(v), None) => {
-                    super::kernel::with_slice(&other, |o: &[f64]| add_into(&mut v[range], o))
-                }
+            match &mut *buffer {
+                Buffer::F32(v) => add_operand_into(&mut v[range], &other),
+                Buffer::F64(v) => add_operand_into(&mut v[range], &other),
                 _ => return false,
             }
             true
@@ -515,6 +500,25 @@ impl Tensor {
                 self.with_data(|d| write_buffer(&mut d.storage.write(), &d.layout, &values));
             });
         }
+    }
+}
+
+/// `dst += other` for an `other` of `dst`'s shape. An expanded `other` comes un-expanded
+/// (`with_compact`): one value broadcast over the whole shape (`x.sum().backward()`'s
+/// gradient) is added as that value, not gathered into a full tensor first.
+fn add_operand_into<T: Element + AddAssign>(dst: &mut [T], other: &Tensor) {
+    let done = with_compact(&Operand::Tensor(other), |o: &[T], _| {
+        if o.len() == 1 {
+            add_value_into(dst, o[0]);
+        } else if o.len() == dst.len() {
+            add_into(dst, o);
+        } else {
+            return false; // expanded along some dims only: its row-major elements below
+        }
+        true
+    });
+    if !done {
+        super::kernel::with_slice(other, |o: &[T]| add_into(dst, o));
     }
 }
 
