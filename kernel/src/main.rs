@@ -11,6 +11,7 @@
 mod interruptible;
 mod memory;
 mod names;
+mod outline;
 mod server;
 mod session;
 mod streams;
