@@ -78,7 +78,7 @@ fn parse_value(value: &CStr) -> Option<(u32, usize)> {
 
 fn read_published(name: &CStr) -> Option<&'static SharedState> {
     // SAFETY: getenv returns either null or a NUL-terminated string owned by libc.
-    let raw = unsafe { libc::getenv(name.as_ptr()) };
+    let raw = unsafe { crate::sys::getenv(name.as_ptr()) };
     if raw.is_null() {
         return None;
     }
@@ -110,8 +110,8 @@ fn create_and_publish(name: &CStr) -> &'static SharedState {
         .expect("no NUL in the value");
     // A stale value inherited from a parent process must be replaced; otherwise the first
     // writer wins and everybody (including us) uses its state.
-    let stale = unsafe { !libc::getenv(name.as_ptr()).is_null() } && read_published(name).is_none();
-    unsafe { libc::setenv(name.as_ptr(), value.as_ptr(), if stale { 1 } else { 0 }) };
+    let stale = unsafe { !crate::sys::getenv(name.as_ptr()).is_null() } && read_published(name).is_none();
+    unsafe { crate::sys::setenv(name.as_ptr(), value.as_ptr(), if stale { 1 } else { 0 }) };
     // Whoever won, use what is published now. Our own allocation, if it lost, stays leaked:
     // it is a few hundred bytes, once per process.
     read_published(name).unwrap_or(state)
@@ -128,7 +128,7 @@ pub(crate) fn shared() -> &'static SharedState {
 
 fn os_thread_id() -> u64 {
     // SAFETY: gettid has no preconditions.
-    unsafe { libc::syscall(libc::SYS_gettid) as u64 }
+    unsafe { crate::sys::gettid() as u64 }
 }
 
 struct ResetOnExit;
@@ -176,7 +176,7 @@ pub(crate) fn next_id() -> u64 {
 static HANDLER_STATE: std::sync::atomic::AtomicPtr<SharedState> =
     std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
 
-extern "C" fn on_sigint(_: libc::c_int) {
+extern "C" fn on_sigint(_: std::ffi::c_int) {
     // async-signal-safe: one atomic load and one atomic store
     let state = HANDLER_STATE.load(Ordering::Relaxed);
     if !state.is_null() {
@@ -189,12 +189,9 @@ extern "C" fn on_sigint(_: libc::c_int) {
 /// the variables of earlier cells survive. The notebook kernel calls this in its runtime.
 pub fn install_interrupt_handler() {
     HANDLER_STATE.store(shared() as *const SharedState as *mut SharedState, Ordering::Relaxed);
+    // SAFETY: the handler only touches atomics (async-signal-safe)
     unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sigint as extern "C" fn(libc::c_int) as usize;
-        action.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+        crate::sys::signal(crate::sys::SIGINT, on_sigint);
     }
 }
 

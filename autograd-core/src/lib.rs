@@ -68,7 +68,9 @@ pub mod render;
 mod repr;
 pub mod serialize;
 pub(crate) mod storage;
+mod sys;
 pub mod tensor;
+mod zip_archive;
 
 /// Everything a notebook needs: `use autograd_core::prelude::*;`.
 pub mod prelude {

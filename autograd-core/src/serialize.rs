@@ -4,18 +4,14 @@
 //! `weights_only=True`); a single-tensor file from `torch.save` loads here.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
-
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::dtype::DType;
 use crate::layout::Layout;
 use crate::storage::{Buffer, Storage};
 use crate::tensor::Tensor;
+use crate::zip_archive;
 
 fn storage_class(dtype: DType) -> &'static str {
     match dtype {
@@ -124,10 +120,7 @@ pub fn save(t: &Tensor, path: impl AsRef<Path>) -> std::io::Result<()> {
     let shape = t.shape();
     let buffer = t.contiguous_buffer();
     let pickle = tensor_pickle(t.dtype(), buffer.len(), &shape, t.requires_grad());
-    let file = File::create(path)?;
-    let mut zip = ZipWriter::new(file);
-    let options =
-        SimpleFileOptions::default().compression_method(CompressionMethod::Stored).with_alignment(64);
+    let mut zip = zip_archive::Writer::new();
     let entries: Vec<(String, Vec<u8>)> = vec![
         ("data.pkl".into(), pickle),
         (".format_version".into(), b"1".to_vec()),
@@ -137,11 +130,9 @@ pub fn save(t: &Tensor, path: impl AsRef<Path>) -> std::io::Result<()> {
         ("version".into(), b"3\n".to_vec()),
     ];
     for (name, bytes) in entries {
-        zip.start_file(format!("{archive}/{name}"), options).map_err(std::io::Error::other)?;
-        zip.write_all(&bytes)?;
+        zip.add(&format!("{archive}/{name}"), &bytes)?;
     }
-    zip.finish().map_err(std::io::Error::other)?;
-    Ok(())
+    std::fs::write(path, zip.finish()?)
 }
 
 // ----- reading -----------------------------------------------------------------------------
@@ -440,25 +431,23 @@ fn buffer_from_bytes(bytes: &[u8], dtype: DType) -> Buffer {
 
 /// Reads a tensor saved by `torch.save(t, path)` (or by [`save`]).
 pub fn load(path: impl AsRef<Path>) -> std::io::Result<Tensor> {
-    let file = File::open(path.as_ref())?;
-    let mut zip = ZipArchive::new(file).map_err(|e| bad(format!("not a PyTorch zip file: {e}")))?;
-    let names: Vec<String> = zip.file_names().map(String::from).collect();
-    let pkl = names
+    let file = std::fs::read(path.as_ref())?;
+    let entries = zip_archive::entries(&file).map_err(|e| bad(format!("not a PyTorch zip file: {e}")))?;
+    let pkl = entries
         .iter()
-        .find(|n| n.ends_with("data.pkl"))
-        .ok_or_else(|| bad("no data.pkl in the archive"))?
-        .clone();
-    let prefix = pkl.trim_end_matches("data.pkl").to_string();
-    let mut pickle = Vec::new();
-    zip.by_name(&pkl).map_err(|e| bad(e.to_string()))?.read_to_end(&mut pickle)?;
-    let value = Unpickler { data: &pickle, pos: 0, stack: Vec::new(), memo: HashMap::new() }.run()?;
+        .find(|e| e.name.ends_with("data.pkl"))
+        .ok_or_else(|| bad("no data.pkl in the archive"))?;
+    let prefix = pkl.name.trim_end_matches("data.pkl").to_string();
+    let pickle = zip_archive::read(&file, pkl)?;
+    let value = Unpickler { data: pickle, pos: 0, stack: Vec::new(), memo: HashMap::new() }.run()?;
     let Value::Tensor { storage, offset, shape, strides, requires_grad } = value else {
         return Err(bad("the file does not hold a single tensor"));
     };
     let Value::Storage { dtype, key } = *storage else { return Err(bad("tensor without storage")) };
-    let mut bytes = Vec::new();
-    zip.by_name(&format!("{prefix}data/{key}")).map_err(|e| bad(e.to_string()))?.read_to_end(&mut bytes)?;
-    let buffer = buffer_from_bytes(&bytes, dtype);
+    let name = format!("{prefix}data/{key}");
+    let entry =
+        entries.iter().find(|e| e.name == name).ok_or_else(|| bad(format!("no {name} in the archive")))?;
+    let buffer = buffer_from_bytes(zip_archive::read(&file, entry)?, dtype);
     let layout = Layout { shape: shape.into(), strides: strides.into(), offset };
     let last =
         layout.shape.iter().zip(&layout.strides).map(|(&n, &s)| n.saturating_sub(1) * s).sum::<usize>()

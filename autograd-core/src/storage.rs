@@ -96,8 +96,8 @@ fn keep_large_buffers() {
         ONCE.call_once(|| {
             // SAFETY: mallopt only sets allocator parameters; glibc takes its own lock
             unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-                libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+                crate::sys::mallopt(crate::sys::M_MMAP_THRESHOLD, 32 << 20);
+                crate::sys::mallopt(crate::sys::M_TRIM_THRESHOLD, 64 << 20);
             }
         });
     }
