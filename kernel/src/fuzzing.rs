@@ -114,7 +114,7 @@ fn reply(request: &Request, msg: &Message, analyser_start_before_cursor: usize) 
             let byte = protocol::byte_offset(code, *cursor_pos);
             assert!(code.is_char_boundary(byte), "cursor {cursor_pos} → byte {byte}");
             // the analyser finds nothing in an empty cell
-            let found = (!code.is_empty()).then(|| &code[..byte]);
+            let found = (!code.is_empty()).then(|| (&code[..byte], &code[byte..]));
             let content = protocol::inspect_reply(found);
             assert_eq!(content["found"], json!(found.is_some()));
             reply("inspect", content)

@@ -223,10 +223,12 @@ pub fn complete_reply(code: &str, matches: &[String], start: usize, end: usize) 
     })
 }
 
-/// The `inspect_reply` content for what the analyser found.
-pub fn inspect_reply(found: Option<&str>) -> Value {
+/// The `inspect_reply` content for what the analyser found: plain text, and HTML when there
+/// is some (JupyterLab's tooltip shows the richest).
+pub fn inspect_reply(found: Option<(&str, &str)>) -> Value {
     let data = match found {
-        Some(text) => json!({ "text/plain": text }),
+        Some((plain, html)) if !html.trim().is_empty() => json!({ "text/plain": plain, "text/html": html }),
+        Some((plain, _)) => json!({ "text/plain": plain }),
         None => json!({}),
     };
     json!({ "status": "ok", "found": found.is_some(), "data": data, "metadata": {} })

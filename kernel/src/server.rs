@@ -165,7 +165,10 @@ async fn inspect_request(kernel: &Arc<Kernel>, code: String, cursor_pos: usize) 
     let (tx, rx) = mpsc::channel();
     kernel.session.send(SessionRequest::Inspect { code, cursor: byte, reply: tx });
     let found = tokio::task::spawn_blocking(move || rx.recv()).await.ok().and_then(Result::ok).flatten();
-    reply("inspect", protocol::inspect_reply(found.as_deref()))
+    reply(
+        "inspect",
+        protocol::inspect_reply(found.as_ref().map(|(plain, html)| (plain.as_str(), html.as_str()))),
+    )
 }
 
 fn is_complete_request(code: &str) -> Reply {

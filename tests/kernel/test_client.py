@@ -137,6 +137,25 @@ def test_variables_of_standard_library_types_persist_and_complete(kernel):
     assert "count()" in reply["content"]["matches"], reply["content"]
 
 
+def test_shift_tab_shows_the_signature_as_text_and_html_and_links_std_docs(kernel):
+    """Inspect (Shift-Tab): plain text without HTML in it, the HTML apart; autograd-core's own
+    documentation; for std's items, which the analyser reads without docs, a link to them."""
+    _, kc = kernel
+    replies = {}
+    for code in ("Vec::<u8>::new", "ones"):
+        kc.inspect(code, len(code))
+        reply = kc.get_shell_msg(timeout=300)
+        assert reply["content"]["found"], reply["content"]
+        replies[code] = reply["content"]["data"]
+    plain, html = replies["Vec::<u8>::new"]["text/plain"], replies["Vec::<u8>::new"]["text/html"]
+    assert "pub const fn new() -> Self" in plain and "<" + "pre>" not in plain, plain
+    assert plain.endswith("std's documentation: https://doc.rust-lang.org/std/index.html?search=Vec%3A%3Anew"), plain
+    assert '<a href="https://doc.rust-lang.org/std/index.html?search=Vec%3A%3Anew"' in html, html
+    plain = replies["ones"]["text/plain"]
+    assert "pub fn ones(shape: &[usize]) -> Tensor" in plain and "torch.ones" in plain, plain
+    assert "doc.rust-lang.org" not in plain
+
+
 def test_a_completion_that_crashes_the_analyser_keeps_the_session(kernel):
     """rust-analyzer panics ("failed to unify type owners") completing an expression after
     this code; the kernel must answer with no matches and keep every variable."""

@@ -12,6 +12,7 @@ mod output;
 mod preload;
 mod report;
 mod slots;
+mod std_docs;
 mod warm_up;
 
 use std::sync::mpsc;
@@ -46,7 +47,7 @@ pub enum Event {
 pub enum Request {
     Execute { code: String, reply: mpsc::Sender<Outcome> },
     Complete { code: String, cursor: usize, reply: mpsc::Sender<(Vec<String>, usize, usize)> },
-    Inspect { code: String, cursor: usize, reply: mpsc::Sender<Option<String>> },
+    Inspect { code: String, cursor: usize, reply: mpsc::Sender<Option<(String, String)>> },
 }
 
 /// Handle to the session thread.
@@ -197,15 +198,12 @@ fn run(
                 let _ = reply.send(answer);
             }
             Request::Inspect { code, cursor, reply } => {
-                let result =
-                    ctx.as_mut().and_then(|c| analyse(|| c.hover_at(&code, cursor))).map(|(kind, doc)| {
-                        if doc.is_empty() {
-                            kind
-                        } else {
-                            format!("{kind}\n\n{doc}")
-                        }
-                    });
-                let _ = reply.send(result.filter(|s| !s.trim().is_empty()));
+                // evcxr's hover: the item as plain text, and as HTML (its Markdown rendered)
+                let result = ctx
+                    .as_mut()
+                    .and_then(|c| analyse(|| c.hover_at(&code, cursor)))
+                    .map(|(plain, html)| std_docs::with_link(plain, html));
+                let _ = reply.send(result.filter(|(plain, _)| !plain.trim().is_empty()));
             }
         }
     }
