@@ -36,8 +36,10 @@ pub fn evcxr_config_dir() -> PathBuf {
     let _ = std::fs::write(config.join("evcxr.toml"), "[evcxr]\nopt_level = \"0\"\n");
     // Dependencies (autograd-core, ndarray, ...) build optimised; cell code builds at
     // opt-level 0 so it compiles fast. Cargo merges this with evcxr's own config below it.
-    let profile =
-        "[profile.dev.package.\"*\"]\nopt-level = 3\ndebug-assertions = false\noverflow-checks = false\n";
+    // Not incrementally: autograd-core is a path dependency, which cargo builds incrementally
+    // in the dev profile, splitting it into many more codegen units (less inlining) for a
+    // crate that is built once.
+    let profile = "[profile.dev.package.\"*\"]\nopt-level = 3\ndebug-assertions = false\noverflow-checks = false\nincremental = false\n";
     // a system install's dependencies come from its vendored sources, as in the admin's prebuild
     let _ =
         std::fs::write(root.join(".cargo/config.toml"), profile.to_string() + &system::cargo_source_config());
