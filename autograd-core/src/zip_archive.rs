@@ -24,6 +24,11 @@ fn invalid(what: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidData, what.into())
 }
 
+/// Offsets and sizes are 32-bit: the writer makes no zip64 records.
+fn too_big() -> Error {
+    Error::new(ErrorKind::InvalidInput, "cannot save more than 4 GiB in one file")
+}
+
 /// CRC-32 (IEEE, reflected), as zip stores it for each entry.
 pub fn crc32(bytes: &[u8]) -> u32 {
     static TABLE: std::sync::OnceLock<[[u32; 256]; 8]> = std::sync::OnceLock::new();
@@ -81,7 +86,6 @@ impl Writer {
 
     /// Adds an entry whose data starts at a multiple of 64 bytes in the file.
     pub fn add(&mut self, name: &str, data: &[u8]) -> Result<()> {
-        let too_big = || Error::new(ErrorKind::InvalidInput, "cannot save more than 4 GiB in one file");
         let size = u32::try_from(data.len()).map_err(|_| too_big())?;
         let offset = u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
         let name_len = u16::try_from(name.len()).map_err(|_| invalid("entry name too long"))?;
@@ -131,7 +135,6 @@ impl Writer {
 
     /// The whole archive: the entries, their central directory and its end record.
     pub fn finish(mut self) -> Result<Vec<u8>> {
-        let too_big = || Error::new(ErrorKind::InvalidInput, "cannot save more than 4 GiB in one file");
         let start = u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
         let size = u32::try_from(self.central.len()).map_err(|_| too_big())?;
         self.bytes.append(&mut self.central);

@@ -114,10 +114,10 @@ pub fn first_load_sources(cache: &Path) -> Option<PathBuf> {
 
 /// The analyser's copy of std's sources for `toolchain`, made once under `cache`: the outline
 /// of every `.rs` file (see `outline`), hard links to the other files (a copy where links are
-/// impossible), without `Cargo.toml` and
-/// `Cargo.lock` at the top (rust-analyzer then reads the standard crates alone, not their
-/// crates.io dependencies), without the crates' test suites, and with the x86 intrinsics files
-/// of `core::arch` empty. None when the toolchain has no `rust-src`.
+/// impossible), without `Cargo.toml` and `Cargo.lock` at the top (rust-analyzer then reads
+/// the standard crates alone, not their crates.io dependencies), without the crates' test
+/// suites, and with the x86 intrinsics files of `core::arch` empty. None when the toolchain
+/// has no `rust-src`.
 pub fn analysis_sources(toolchain: &Toolchain, cache: &Path) -> Option<PathBuf> {
     let source = toolchain.library();
     if !source.join("core/src/lib.rs").is_file() {

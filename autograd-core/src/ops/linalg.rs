@@ -94,7 +94,7 @@ fn split_gemm<T: FloatElement + ndarray::LinalgScalar>(
         let mut rest = out;
         for start in (0..len).step_by(step) {
             let end = (start + step).min(len);
-            let (part, tail) = if by_rows {
+            let (mut part, tail) = if by_rows {
                 rest.split_at(ndarray::Axis(0), end - start)
             } else {
                 rest.split_at(ndarray::Axis(1), end - start)
@@ -105,7 +105,6 @@ fn split_gemm<T: FloatElement + ndarray::LinalgScalar>(
             } else {
                 (a, b.slice_move(s![.., start..end]))
             };
-            let mut part = part;
             scope.spawn(move |_| general_mat_mul(one, &a, &b, zero, &mut part));
         }
     });
