@@ -6,6 +6,8 @@
 //!   cargo bench -p autograd-core --bench side_by_side            every case, one line each
 //!   cargo bench -p autograd-core --bench side_by_side -- --memory big_elementwise
 //!       runs one case once and prints the process's peak resident memory (VmHWM)
+//!   cargo bench -p autograd-core --bench side_by_side -- exp tanh
+//!       only the cases whose names contain one of the words (e.g. to profile one)
 //!
 //! Output lines: `CASE <name> <best ms> <sample ms,...>` and `MEMORY <name> <before KiB> <peak KiB>`.
 
@@ -91,7 +93,11 @@ fn main() {
         println!("MEMORY {name} {before} {}", status_kib("VmHWM:"));
         return;
     }
+    let words: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     for (name, runs, make) in cases() {
+        if !words.is_empty() && !words.iter().any(|w| name.contains(w.as_str())) {
+            continue;
+        }
         manual_seed(0);
         let mut work = make();
         let s = samples(runs, &mut *work);

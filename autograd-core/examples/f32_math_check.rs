@@ -8,10 +8,12 @@
 //!
 //! Prints one line per function with the number of inputs that differ, and the first few.
 
+use std::mem::MaybeUninit;
+
 use autograd_core::ops::transcendental::{exp_f32, exp_f32_slice, tanh_f32, tanh_f32_slice};
 use rayon::prelude::*;
 
-type Slice = fn(&[f32], &mut [f32]);
+type Slice = fn(&[f32], &mut [MaybeUninit<f32>]);
 /// A check: its name, the element function, the slice function, the reference.
 type Check = (&'static str, fn(f32) -> f32, Slice, fn(f32) -> f32);
 
@@ -25,10 +27,11 @@ fn differing(element: fn(f32) -> f32, slice: Slice, reference: fn(f32) -> f32) -
         .into_par_iter()
         .flat_map_iter(|high| {
             let x: Vec<f32> = (0u32..1 << 16).map(|low| f32::from_bits(high << 16 | low)).collect();
-            let mut out = vec![0.0; x.len()];
+            let mut out = vec![MaybeUninit::uninit(); x.len()];
             slice(&x, &mut out);
             x.into_iter()
-                .zip(out)
+                // SAFETY: the slice function wrote every element
+                .zip(out.into_iter().map(|o| unsafe { o.assume_init() }))
                 .filter(|&(v, s)| {
                     let r = reference(v);
                     !same(element(v), r) || !same(s, r)

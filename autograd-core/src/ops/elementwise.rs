@@ -2,6 +2,8 @@
 //! functions, comparisons, and the in-place forms. Each op's backward sits right under its
 //! forward, with the derivative as a comment.
 
+use std::mem::MaybeUninit;
+
 use super::kernel::{build_parts, map, map_slices, map_slices_flagged, with_slice, zip_map, Element};
 use super::out_layout::{like_torch, like_torch_of};
 use super::transcendental::{self, TorchMath};
@@ -958,7 +960,11 @@ pub(crate) fn unary_float(
 }
 
 /// `unary_float` with slice functions (integer inputs promoted to float32 like torch).
-fn unary_float_slices(t: &Tensor, f32_fn: fn(&[f32], &mut [f32]), f64_fn: fn(&[f64], &mut [f64])) -> Tensor {
+fn unary_float_slices(
+    t: &Tensor,
+    f32_fn: fn(&[f32], &mut [MaybeUninit<f32>]),
+    f64_fn: fn(&[f64], &mut [MaybeUninit<f64>]),
+) -> Tensor {
     let shape = t.shape();
     let buffer = match t.dtype() {
         DType::Float64 => Buffer::F64(with_slice(t, |s: &[f64]| map_slices(s, f64_fn))),
@@ -999,15 +1005,24 @@ fn sigmoid_values(t: &Tensor) -> Tensor {
 
 /// `x` mapped through `vector` (a slice function) for its first `prefix` elements and
 /// through `scalar` for the rest, a part at a time (`build_parts`).
-fn by_prefix<T: Element>(x: &[T], prefix: usize, vector: fn(&[T], &mut [T]), scalar: fn(T) -> T) -> Vec<T> {
-    build_parts(x.len(), |start, out| {
-        let x = &x[start..start + out.len()];
-        let k = prefix.saturating_sub(start).min(out.len());
-        vector(&x[..k], &mut out[..k]);
-        for (o, &v) in out[k..].iter_mut().zip(&x[k..]) {
-            *o = scalar(v);
-        }
-    })
+fn by_prefix<T: Element>(
+    x: &[T],
+    prefix: usize,
+    vector: fn(&[T], &mut [MaybeUninit<T>]),
+    scalar: fn(T) -> T,
+) -> Vec<T> {
+    // SAFETY: `vector` writes the first `k` slots of the part (the slice functions'
+    // contract), the loop the rest
+    unsafe {
+        build_parts(x.len(), |start, out| {
+            let x = &x[start..start + out.len()];
+            let k = prefix.saturating_sub(start).min(out.len());
+            vector(&x[..k], &mut out[..k]);
+            for (o, &v) in out[k..].iter_mut().zip(&x[k..]) {
+                o.write(scalar(v));
+            }
+        })
+    }
 }
 
 impl Tensor {

@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::kernel::{with_fma, with_slice, FloatElement, PARALLEL_MIN};
+use super::kernel::{as_slots, with_fma, with_slice, FloatElement, PARALLEL_MIN};
 use super::reduce::lanes;
 use super::shape::wrap_dim;
 use super::transcendental::TorchMath;
@@ -96,7 +96,8 @@ fn fold_lanes<T: SoftmaxFloat>(acc: &mut [T], op: impl Fn(T, T) -> T) -> T {
 /// scalar tail.
 fn exp_into<T: SoftmaxFloat>(vectorized: bool, x: &[T], out: &mut [T]) {
     if vectorized {
-        T::vec_exp_slice(x, out);
+        // SAFETY: the slice function writes initialized values only
+        T::vec_exp_slice(x, unsafe { as_slots(out) });
     } else {
         for (o, &v) in out.iter_mut().zip(x) {
             *o = v.scalar_exp();

@@ -29,6 +29,7 @@
 // SLEEF's coefficients are kept as its source writes them (more digits than a float holds)
 #![allow(clippy::excessive_precision)]
 
+use std::mem::MaybeUninit;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// `$body(x)`, compiled a second time for the CPU's fused multiply-add instructions and
@@ -954,14 +955,14 @@ macro_rules! widest_build {
 macro_rules! slice_fn {
     ($(#[$doc:meta])* $name:ident, $body:ident, $t:ty) => {
         $(#[$doc])*
-        pub fn $name(x: &[$t], out: &mut [$t]) {
+        pub fn $name(x: &[$t], out: &mut [MaybeUninit<$t>]) {
             #[inline(always)]
-            fn run(x: &[$t], out: &mut [$t]) {
+            fn run(x: &[$t], out: &mut [MaybeUninit<$t>]) {
                 for (o, &v) in out.iter_mut().zip(x) {
-                    *o = $body(v);
+                    o.write($body(v));
                 }
             }
-            widest_build!(run(x: &[$t], out: &mut [$t]))
+            widest_build!(run(x: &[$t], out: &mut [MaybeUninit<$t>]))
         }
     };
 }
@@ -972,19 +973,19 @@ macro_rules! slice_fn {
 macro_rules! split_slice_fn {
     ($(#[$doc:meta])* $name:ident, $inside:ident, $in_range:ident, $outside:ident, $t:ty) => {
         $(#[$doc])*
-        pub fn $name(x: &[$t], out: &mut [$t]) {
+        pub fn $name(x: &[$t], out: &mut [MaybeUninit<$t>]) {
             #[inline(always)]
-            fn run(x: &[$t], out: &mut [$t]) {
+            fn run(x: &[$t], out: &mut [MaybeUninit<$t>]) {
                 for (o, &v) in out.iter_mut().zip(x) {
-                    *o = $inside(v);
+                    o.write($inside(v));
                 }
                 for (o, &v) in out.iter_mut().zip(x) {
                     if !$in_range(v) {
-                        *o = $outside(v);
+                        o.write($outside(v));
                     }
                 }
             }
-            widest_build!(run(x: &[$t], out: &mut [$t]))
+            widest_build!(run(x: &[$t], out: &mut [MaybeUninit<$t>]))
         }
     };
 }
@@ -1023,9 +1024,9 @@ slice_fn!(/// `sleef_exp` over a slice.
 macro_rules! sigmoid_slice_fn {
     ($(#[$doc:meta])* $name:ident, $vector:ident, $scalar:ident, $t:ty) => {
         $(#[$doc])*
-        pub fn $name(x: &[$t], vectorized: &[bool], out: &mut [$t]) {
+        pub fn $name(x: &[$t], vectorized: &[bool], out: &mut [MaybeUninit<$t>]) {
             #[inline(always)]
-            fn run(x: &[$t], vectorized: &[bool], out: &mut [$t]) {
+            fn run(x: &[$t], vectorized: &[bool], out: &mut [MaybeUninit<$t>]) {
                 // runs of one kind at a time, each a plain loop
                 let mut i = 0;
                 while i < x.len() {
@@ -1033,17 +1034,17 @@ macro_rules! sigmoid_slice_fn {
                     let end = vectorized[i..].iter().position(|&v| v != vector).map_or(x.len(), |k| i + k);
                     if vector {
                         for (o, &v) in out[i..end].iter_mut().zip(&x[i..end]) {
-                            *o = $vector(v);
+                            o.write($vector(v));
                         }
                     } else {
                         for (o, &v) in out[i..end].iter_mut().zip(&x[i..end]) {
-                            *o = $scalar(v);
+                            o.write($scalar(v));
                         }
                     }
                     i = end;
                 }
             }
-            widest_build!(run(x: &[$t], vectorized: &[bool], out: &mut [$t]))
+            widest_build!(run(x: &[$t], vectorized: &[bool], out: &mut [MaybeUninit<$t>]))
         }
     };
 }
@@ -1076,15 +1077,15 @@ pub trait TorchMath: Copy {
     /// `std::exp` in torch's scalar loops (the C library's).
     fn scalar_exp(self) -> Self;
     /// `torch.exp` over a slice, and likewise the others (see `slice_fn!`).
-    fn exp_slice(x: &[Self], out: &mut [Self]);
-    fn log_slice(x: &[Self], out: &mut [Self]);
-    fn sin_slice(x: &[Self], out: &mut [Self]);
-    fn cos_slice(x: &[Self], out: &mut [Self]);
-    fn tanh_slice(x: &[Self], out: &mut [Self]);
+    fn exp_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
+    fn log_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
+    fn sin_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
+    fn cos_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
+    fn tanh_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     /// torch's `Vectorized<T>::exp()` over a slice.
-    fn vec_exp_slice(x: &[Self], out: &mut [Self]);
+    fn vec_exp_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     /// `torch.sigmoid` over a slice (see `sigmoid_slice_fn!`).
-    fn sigmoid_slice(x: &[Self], vectorized: &[bool], out: &mut [Self]);
+    fn sigmoid_slice(x: &[Self], vectorized: &[bool], out: &mut [MaybeUninit<Self>]);
 }
 
 impl TorchMath for f32 {
@@ -1120,25 +1121,25 @@ impl TorchMath for f32 {
     fn scalar_exp(self) -> f32 {
         self.exp()
     }
-    fn exp_slice(x: &[f32], out: &mut [f32]) {
+    fn exp_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         exp_f32_slice(x, out)
     }
-    fn log_slice(x: &[f32], out: &mut [f32]) {
+    fn log_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         log_f32_slice(x, out)
     }
-    fn sin_slice(x: &[f32], out: &mut [f32]) {
+    fn sin_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         sin_f32_slice(x, out)
     }
-    fn cos_slice(x: &[f32], out: &mut [f32]) {
+    fn cos_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         cos_f32_slice(x, out)
     }
-    fn tanh_slice(x: &[f32], out: &mut [f32]) {
+    fn tanh_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         tanh_f32_slice(x, out)
     }
-    fn vec_exp_slice(x: &[f32], out: &mut [f32]) {
+    fn vec_exp_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         sleef_expf_slice(x, out)
     }
-    fn sigmoid_slice(x: &[f32], vectorized: &[bool], out: &mut [f32]) {
+    fn sigmoid_slice(x: &[f32], vectorized: &[bool], out: &mut [MaybeUninit<f32>]) {
         sigmoid_f32_slice(x, vectorized, out)
     }
 }
@@ -1176,25 +1177,25 @@ impl TorchMath for f64 {
     fn scalar_exp(self) -> f64 {
         self.exp()
     }
-    fn exp_slice(x: &[f64], out: &mut [f64]) {
+    fn exp_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
         exp_f64_slice(x, out)
     }
-    fn log_slice(x: &[f64], out: &mut [f64]) {
+    fn log_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
         log_f64_slice(x, out)
     }
-    fn sin_slice(x: &[f64], out: &mut [f64]) {
+    fn sin_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
         sin_f64_slice(x, out)
     }
-    fn cos_slice(x: &[f64], out: &mut [f64]) {
+    fn cos_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
         cos_f64_slice(x, out)
     }
-    fn tanh_slice(x: &[f64], out: &mut [f64]) {
+    fn tanh_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
         tanh_f64_slice(x, out)
     }
-    fn vec_exp_slice(x: &[f64], out: &mut [f64]) {
+    fn vec_exp_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
         sleef_exp_slice(x, out)
     }
-    fn sigmoid_slice(x: &[f64], vectorized: &[bool], out: &mut [f64]) {
+    fn sigmoid_slice(x: &[f64], vectorized: &[bool], out: &mut [MaybeUninit<f64>]) {
         sigmoid_f64_slice(x, vectorized, out)
     }
 }
@@ -1232,6 +1233,7 @@ pub fn tanh<T: TorchMath>(x: T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::kernel::as_slots;
 
     /// Inputs of every kind: special values, both signs, many magnitudes.
     fn inputs_f64() -> Vec<f64> {
@@ -1288,34 +1290,38 @@ mod tests {
         let mut out32 = vec![0.0f32; x32.len()];
         let mut out64 = vec![0.0f64; x64.len()];
         for (slice, element, name) in [
-            (exp_f32_slice as fn(&[f32], &mut [f32]), exp_f32 as fn(f32) -> f32, "exp_f32"),
+            (exp_f32_slice as fn(&[f32], &mut [MaybeUninit<f32>]), exp_f32 as fn(f32) -> f32, "exp_f32"),
             (log_f32_slice, log_f32, "log_f32"),
             (sin_f32_slice, sin_f32, "sin_f32"),
             (cos_f32_slice, cos_f32, "cos_f32"),
             (tanh_f32_slice, tanh_f32, "tanh_f32"),
             (sleef_expf_slice, sleef_expf, "sleef_expf"),
         ] {
-            slice(&x32, &mut out32);
+            // SAFETY: the slice functions write initialized values
+            slice(&x32, unsafe { as_slots(&mut out32) });
             same32(&out32, element, name);
         }
         for (slice, element, name) in [
-            (exp_f64_slice as fn(&[f64], &mut [f64]), exp_f64 as fn(f64) -> f64, "exp_f64"),
+            (exp_f64_slice as fn(&[f64], &mut [MaybeUninit<f64>]), exp_f64 as fn(f64) -> f64, "exp_f64"),
             (log_f64_slice, log_f64, "log_f64"),
             (sin_f64_slice, sin_f64, "sin_f64"),
             (cos_f64_slice, cos_f64, "cos_f64"),
             (tanh_f64_slice, tanh_f64, "tanh_f64"),
             (sleef_exp_slice, sleef_exp, "sleef_exp"),
         ] {
-            slice(&x64, &mut out64);
+            // SAFETY: as above
+            slice(&x64, unsafe { as_slots(&mut out64) });
             same64(&out64, element, name);
         }
         let flags: Vec<bool> = (0..x32.len()).map(|i| (i / 7) % 3 != 0).collect();
-        sigmoid_f32_slice(&x32, &flags, &mut out32);
+        // SAFETY: as above
+        sigmoid_f32_slice(&x32, &flags, unsafe { as_slots(&mut out32) });
         for ((&v, &o), &f) in x32.iter().zip(&out32).zip(&flags) {
             let e = if f { sigmoid_vec_f32(v) } else { sigmoid_scalar_f32(v) };
             assert!(e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()), "sigmoid({v:e})");
         }
-        sigmoid_f64_slice(&x64, &flags, &mut out64);
+        // SAFETY: as above
+        sigmoid_f64_slice(&x64, &flags, unsafe { as_slots(&mut out64) });
         for ((&v, &o), &f) in x64.iter().zip(&out64).zip(&flags) {
             let e = if f { sigmoid_vec_f64(v) } else { sigmoid_scalar_f64(v) };
             assert!(e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()), "sigmoid({v:e})");
