@@ -61,16 +61,29 @@ fn ceil_log2(x: usize) -> usize {
 /// rows a level's partial sums are carried into the next level (`multi_row_sum`).
 /// `add_row(i, acc)` adds row `i` of every chain into `acc` (one slot per chain).
 fn multi_row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(usize, &mut [T])) -> Vec<T> {
+    multi_row_sum_by(chains, size, &|first, count, acc: &mut [T]| {
+        for i in first..first + count {
+            add_row(i, acc)
+        }
+    })
+}
+
+/// `multi_row_sum` with `add_rows(first, count, acc)` adding rows `first..first + count`
+/// into `acc` in turn (a whole step of the cascade at a time: the caller can keep the
+/// accumulators in registers across the rows).
+fn multi_row_sum_by<T: SumElement>(
+    chains: usize,
+    size: usize,
+    add_rows: &impl Fn(usize, usize, &mut [T]),
+) -> Vec<T> {
     let level_power = (ceil_log2(size) / LEVELS).max(4);
     let level_step = 1usize << level_power;
     let level_mask = level_step - 1;
     let mut acc = vec![vec![T::ZERO; chains]; LEVELS];
     let mut i = 0;
     while i + level_step <= size {
-        for _ in 0..level_step {
-            add_row(i, &mut acc[0]);
-            i += 1;
-        }
+        add_rows(i, level_step, &mut acc[0]);
+        i += level_step;
         for j in 1..LEVELS {
             let (lower, upper) = acc.split_at_mut(j);
             for (a, b) in upper[0].iter_mut().zip(lower[j - 1].iter_mut()) {
@@ -82,9 +95,7 @@ fn multi_row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(us
             }
         }
     }
-    for i in i..size {
-        add_row(i, &mut acc[0]);
-    }
+    add_rows(i, size - i, &mut acc[0]);
     let (first, rest) = acc.split_at_mut(1);
     for level in rest.iter() {
         add_into(&mut first[0], level);
@@ -95,12 +106,26 @@ fn multi_row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(us
 /// `chains` sums over `size` rows, each split into four interleaved accumulators that are
 /// cascaded, then the leftover rows, then the four folded together (`row_sum`).
 fn row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(usize, &mut [T])) -> Vec<T> {
-    let size_ilp = size / ILP;
-    let partial = multi_row_sum(ILP * chains, size_ilp, &|i, acc: &mut [T]| {
-        for (k, part) in acc.chunks_mut(chains).enumerate() {
-            add_row(i * ILP + k, part);
+    row_sum_by(chains, size, add_row, &|first, count, acc: &mut [T]| {
+        for i in first..first + count {
+            for (k, part) in acc.chunks_mut(chains).enumerate() {
+                add_row(i * ILP + k, part);
+            }
         }
-    });
+    })
+}
+
+/// `row_sum` with `add_interleaved(first, count, acc)` doing for rows `first..first + count`
+/// what the four interleaved accumulators do: row `i` of the `k`-th goes into
+/// `acc[k * chains..][..chains]` as `add_row(i * ILP + k, ..)` would add it.
+fn row_sum_by<T: SumElement>(
+    chains: usize,
+    size: usize,
+    add_row: &impl Fn(usize, &mut [T]),
+    add_interleaved: &impl Fn(usize, usize, &mut [T]),
+) -> Vec<T> {
+    let size_ilp = size / ILP;
+    let partial = multi_row_sum_by(ILP * chains, size_ilp, add_interleaved);
     let mut sums = partial[..chains].to_vec();
     for i in size_ilp * ILP..size {
         add_row(i, &mut sums);
@@ -109,6 +134,23 @@ fn row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(usize, &
         add_into(&mut sums, part);
     }
     sums
+}
+
+/// `acc[l] += block[l]` for the `W`-element blocks `first..first + count` of `data`, with the
+/// `W` sums held in registers across the blocks (each lane gets the same adds in the same
+/// order as one block at a time through memory, so the bits do not change). For a
+/// contiguous reduced dim, row `i` of `row_sum`'s four interleaved accumulators is block `i`
+/// of the data (`W` = four vectors); through memory, a 1M-element float32 `sum` was
+/// latency-bound on reloading its accumulators.
+fn add_blocks<T: SumElement, const W: usize>(data: &[T], first: usize, count: usize, acc: &mut [T]) {
+    let acc: &mut [T; W] = acc.try_into().expect("W accumulators");
+    let mut sums = *acc;
+    for block in data[first * W..(first + count) * W].chunks_exact(W) {
+        for (s, &x) in sums.iter_mut().zip(block) {
+            *s = *s + x;
+        }
+    }
+    *acc = sums;
 }
 
 /// `acc[c] += values[c]` for every chain (lane-wise, so each chain keeps its own order).
@@ -389,8 +431,16 @@ fn loop_2d<T: SumElement>(
         let vectors = size0 / lanes;
         for j in 0..size1 {
             let row = &data[in_base + j * d1.input..][..size0];
-            let lane_sums =
-                row_sum(lanes, vectors, &|v, acc: &mut [T]| add_into(acc, &row[v * lanes..][..lanes]));
+            let add_row = |v: usize, acc: &mut [T]| add_into(acc, &row[v * lanes..][..lanes]);
+            let lane_sums = match ILP * lanes {
+                32 => row_sum_by(lanes, vectors, &add_row, &|first, count, acc: &mut [T]| {
+                    add_blocks::<T, 32>(row, first, count, acc)
+                }),
+                16 => row_sum_by(lanes, vectors, &add_row, &|first, count, acc: &mut [T]| {
+                    add_blocks::<T, 16>(row, first, count, acc)
+                }),
+                _ => row_sum(lanes, vectors, &add_row),
+            };
             let mut total = T::ZERO;
             for &x in &row[vectors * lanes..] {
                 total = total + x;
