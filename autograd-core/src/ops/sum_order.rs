@@ -21,9 +21,13 @@
 
 use std::ops::Add;
 
+use rayon::prelude::*;
+
+use super::kernel::PARALLEL_MIN;
+
 /// An element type summed in its own precision, with torch's SIMD width for it (integers are
 /// exact in any order; they share the loops for the shapes).
-pub(crate) trait SumElement: Copy + Add<Output = Self> + PartialEq {
+pub(crate) trait SumElement: Copy + Add<Output = Self> + PartialEq + Send + Sync {
     const ZERO: Self;
     const LANES: usize;
 }
@@ -60,7 +64,11 @@ fn ceil_log2(x: usize) -> usize {
 /// `chains` independent sums over `size` rows, with torch's cascade: every `2^level_power`
 /// rows a level's partial sums are carried into the next level (`multi_row_sum`).
 /// `add_row(i, acc)` adds row `i` of every chain into `acc` (one slot per chain).
-fn multi_row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(usize, &mut [T])) -> Vec<T> {
+fn multi_row_sum<T: SumElement>(
+    chains: usize,
+    size: usize,
+    add_row: &(impl Fn(usize, &mut [T]) + Sync),
+) -> Vec<T> {
     multi_row_sum_by(chains, size, &|first, count, acc: &mut [T]| {
         for i in first..first + count {
             add_row(i, acc)
@@ -71,21 +79,76 @@ fn multi_row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(us
 /// `multi_row_sum` with `add_rows(first, count, acc)` adding rows `first..first + count`
 /// into `acc` in turn (a whole step of the cascade at a time: the caller can keep the
 /// accumulators in registers across the rows).
+///
+/// Long sums are cut where the cascade carries into its top level: every block of
+/// `2^(level_power * (LEVELS - 1))` rows starts with the lower levels at zero and hands the
+/// top level one partial sum, so the blocks are summed on all cores and their partials
+/// then added into the top level in order, as the single loop adds them: the same bits.
 fn multi_row_sum_by<T: SumElement>(
     chains: usize,
     size: usize,
-    add_rows: &impl Fn(usize, usize, &mut [T]),
+    add_rows: &(impl Fn(usize, usize, &mut [T]) + Sync),
+) -> Vec<T> {
+    cascaded_sum(chains, size, add_rows, true)
+}
+
+/// `multi_row_sum_by`, its blocks on all cores only if `parallel` (the tests compare both).
+fn cascaded_sum<T: SumElement>(
+    chains: usize,
+    size: usize,
+    add_rows: &(impl Fn(usize, usize, &mut [T]) + Sync),
+    parallel: bool,
 ) -> Vec<T> {
     let level_power = (ceil_log2(size) / LEVELS).max(4);
+    let mut acc = vec![vec![T::ZERO; chains]; LEVELS];
+    let block = 1usize << (level_power * (LEVELS - 1));
+    let blocks = size / block;
+    let mut i = 0;
+    if parallel && blocks >= 2 && chains * block * blocks >= PARALLEL_MIN {
+        let partials: Vec<Vec<T>> = (0..blocks)
+            .into_par_iter()
+            .map(|b| {
+                // the levels under the top one, from zero: the block's last carry leaves
+                // its partial sum in the highest of them
+                let mut lower = vec![vec![T::ZERO; chains]; LEVELS - 1];
+                cascade(&mut lower, level_power, b * block, (b + 1) * block, add_rows);
+                lower.pop().expect("LEVELS > 1")
+            })
+            .collect();
+        for partial in &partials {
+            for (a, &p) in acc[LEVELS - 1].iter_mut().zip(partial) {
+                *a = *a + p;
+            }
+        }
+        i = blocks * block;
+    }
+    let i = cascade(&mut acc, level_power, i, size, add_rows);
+    add_rows(i, size - i, &mut acc[0]);
+    let (first, rest) = acc.split_at_mut(1);
+    for level in rest.iter() {
+        add_into(&mut first[0], level);
+    }
+    acc.swap_remove(0)
+}
+
+/// Rows `from..` in whole steps of `2^level_power` rows (while one fits before `to`), each
+/// step added into level 0 and then carried up `levels` as torch's cascade carries it (by
+/// the absolute row number); returns the row it stopped at.
+fn cascade<T: SumElement>(
+    levels: &mut [Vec<T>],
+    level_power: usize,
+    from: usize,
+    to: usize,
+    add_rows: &impl Fn(usize, usize, &mut [T]),
+) -> usize {
     let level_step = 1usize << level_power;
     let level_mask = level_step - 1;
-    let mut acc = vec![vec![T::ZERO; chains]; LEVELS];
-    let mut i = 0;
-    while i + level_step <= size {
-        add_rows(i, level_step, &mut acc[0]);
+    let mut i = from;
+    while i + level_step <= to {
+        add_rows(i, level_step, &mut levels[0]);
         i += level_step;
-        for j in 1..LEVELS {
-            let (lower, upper) = acc.split_at_mut(j);
+        for j in 1..levels.len() {
+            let (lower, upper) = levels.split_at_mut(j);
             for (a, b) in upper[0].iter_mut().zip(lower[j - 1].iter_mut()) {
                 *a = *a + *b;
                 *b = T::ZERO;
@@ -95,17 +158,12 @@ fn multi_row_sum_by<T: SumElement>(
             }
         }
     }
-    add_rows(i, size - i, &mut acc[0]);
-    let (first, rest) = acc.split_at_mut(1);
-    for level in rest.iter() {
-        add_into(&mut first[0], level);
-    }
-    acc.swap_remove(0)
+    i
 }
 
 /// `chains` sums over `size` rows, each split into four interleaved accumulators that are
 /// cascaded, then the leftover rows, then the four folded together (`row_sum`).
-fn row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(usize, &mut [T])) -> Vec<T> {
+fn row_sum<T: SumElement>(chains: usize, size: usize, add_row: &(impl Fn(usize, &mut [T]) + Sync)) -> Vec<T> {
     row_sum_by(chains, size, add_row, &|first, count, acc: &mut [T]| {
         for i in first..first + count {
             for (k, part) in acc.chunks_mut(chains).enumerate() {
@@ -121,8 +179,8 @@ fn row_sum<T: SumElement>(chains: usize, size: usize, add_row: &impl Fn(usize, &
 fn row_sum_by<T: SumElement>(
     chains: usize,
     size: usize,
-    add_row: &impl Fn(usize, &mut [T]),
-    add_interleaved: &impl Fn(usize, usize, &mut [T]),
+    add_row: &(impl Fn(usize, &mut [T]) + Sync),
+    add_interleaved: &(impl Fn(usize, usize, &mut [T]) + Sync),
 ) -> Vec<T> {
     let size_ilp = size / ILP;
     let partial = multi_row_sum_by(ILP * chains, size_ilp, add_interleaved);
@@ -542,6 +600,29 @@ mod tests {
             orders_differed |= grouped[0].to_bits() != single.to_bits();
         }
         assert!(orders_differed, "the data must tell the two orders apart");
+    }
+
+    #[test]
+    fn long_sums_on_all_cores_have_the_single_loops_bits() {
+        // a float32 `sum` of 1M elements: 31250 rows of 32 chains (7 blocks and a tail); a
+        // length that ends exactly on a block; one chain
+        for (chains, size) in [(32, 31_250), (8, 3 * 4096), (1, 70_000)] {
+            let value = |i: usize, c: usize| {
+                let k = (i * 31 + c * 7) % 1000;
+                (k as f32 * 0.731).sin() * 10f32.powi((k % 7) as i32 - 3)
+            };
+            let add_rows = |first: usize, count: usize, acc: &mut [f32]| {
+                for i in first..first + count {
+                    for (c, a) in acc.iter_mut().enumerate() {
+                        *a += value(i, c);
+                    }
+                }
+            };
+            let parallel = cascaded_sum(chains, size, &add_rows, true);
+            let single = cascaded_sum(chains, size, &add_rows, false);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&parallel), bits(&single), "{chains} chains, {size} rows");
+        }
     }
 
     #[test]
