@@ -270,6 +270,11 @@ pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
             })
         };
     }
+    if a.len() == 1 && b.len() == 1 {
+        // two single values broadcast (an expanded gradient times a scalar): one value
+        // repeated, instead of ndarray's general broadcasting walk
+        return vec![f(a[0], b[0]); n];
+    }
     if b.len() == 1 && a.len() == n {
         let y = b[0];
         return map(a, move |x| f(x, y));
@@ -387,6 +392,10 @@ mod tests {
             let flipped = zip_map(&part, part_shape, &full, full_shape, full_shape, |y: f64, x: f64| f(x, y));
             assert_eq!(flipped, expected, "{part_shape:?} on the left");
         }
+        // both single values (an expanded gradient times a scalar), broadcast to a shape
+        let (a, b) = ([2.0], [3.5]);
+        let expected = by_index(&a, &[1, 1], &b, &[1], &[400, 300]);
+        assert_eq!(zip_map(&a, &[1, 1], &b, &[1], &[400, 300], |x: f64, y: f64| x * 10.0 + y), expected);
         let x: Vec<f32> = (0..70_001).map(|i| i as f32).collect();
         assert_eq!(map(&x, |v| v * 2.0), x.iter().map(|v| v * 2.0).collect::<Vec<f32>>());
     }
