@@ -352,9 +352,15 @@ mod tests {
             (&[300, 700], &[700]), // large: the parallel path
             (&[70_000, 2], &[2]),
         ];
+        check_against_by_index(cases);
+    }
+
+    /// `zip_map` of a `full` operand and a `part` broadcast to it, either way round, against
+    /// `by_index`.
+    fn check_against_by_index(cases: &[(&[usize], &[usize])]) {
         for &(full_shape, part_shape) in cases {
             let full: Vec<f64> = (0..numel(full_shape)).map(|i| i as f64).collect();
-            let part: Vec<f64> = (0..numel(part_shape)).map(|i| (i % 10) as f64 * 0.5).collect();
+            let part: Vec<f64> = (0..numel(part_shape)).map(|i| (i % 10) as f64 * 0.5 + 0.25).collect();
             let f = |x: f64, y: f64| x * 10.0 + y;
             let expected = by_index(&full, full_shape, &part, part_shape, full_shape);
             assert_eq!(
@@ -362,7 +368,7 @@ mod tests {
                 expected,
                 "{full_shape:?} op {part_shape:?}"
             );
-            // the row on the left: f(row, full)
+            // the part on the left: f(part, full)
             let flipped = zip_map(&part, part_shape, &full, full_shape, full_shape, |y: f64, x: f64| f(x, y));
             assert_eq!(flipped, expected, "{part_shape:?} op {full_shape:?}");
         }
@@ -379,19 +385,7 @@ mod tests {
             (&[70_001], &[1]),
             (&[300, 700], &[1, 1]),
         ];
-        for &(full_shape, part_shape) in cases {
-            let full: Vec<f64> = (0..numel(full_shape)).map(|i| i as f64).collect();
-            let part: Vec<f64> = (0..numel(part_shape)).map(|i| (i % 10) as f64 * 0.5 + 0.25).collect();
-            let f = |x: f64, y: f64| x * 10.0 + y;
-            let expected = by_index(&full, full_shape, &part, part_shape, full_shape);
-            assert_eq!(
-                zip_map(&full, full_shape, &part, part_shape, full_shape, f),
-                expected,
-                "{full_shape:?}"
-            );
-            let flipped = zip_map(&part, part_shape, &full, full_shape, full_shape, |y: f64, x: f64| f(x, y));
-            assert_eq!(flipped, expected, "{part_shape:?} on the left");
-        }
+        check_against_by_index(cases);
         // both single values (an expanded gradient times a scalar), broadcast to a shape
         let (a, b) = ([2.0], [3.5]);
         let expected = by_index(&a, &[1, 1], &b, &[1], &[400, 300]);
