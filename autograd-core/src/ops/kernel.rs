@@ -195,6 +195,15 @@ pub(crate) unsafe fn build_parts<U: Element>(
     out
 }
 
+/// `part` with `value` written into every slot, as the initialized slice it now is.
+pub(crate) fn filled<T: Copy>(part: &mut [MaybeUninit<T>], value: T) -> &mut [T] {
+    for slot in part.iter_mut() {
+        slot.write(value);
+    }
+    // SAFETY: every element of `part` was written just above
+    unsafe { &mut *(part as *mut [MaybeUninit<T>] as *mut [T]) }
+}
+
 /// `out` as slots to write into, for the slice functions of `transcendental.rs` when the
 /// caller's buffer is already initialized.
 ///
@@ -273,7 +282,13 @@ pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
     if a.len() == 1 && b.len() == 1 {
         // two single values broadcast (an expanded gradient times a scalar): one value
         // repeated, instead of ndarray's general broadcasting walk
-        return vec![f(a[0], b[0]); n];
+        let value = f(a[0], b[0]);
+        // SAFETY: `filled` writes every slot of the part
+        return unsafe {
+            build_parts(n, |_, out| {
+                filled(out, value);
+            })
+        };
     }
     if b.len() == 1 && a.len() == n {
         let y = b[0];

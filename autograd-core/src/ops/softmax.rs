@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::kernel::{as_slots, with_fma, with_slice, FloatElement, PARALLEL_MIN};
+use super::kernel::{as_slots, filled, with_fma, with_slice, FloatElement, PARALLEL_MIN};
 use super::reduce::lanes;
 use super::shape::wrap_dim;
 use super::transcendental::TorchMath;
@@ -129,22 +129,34 @@ fn lastdim_forward<T: SoftmaxFloat>(x: &[T], out: &mut [T], scratch: &mut [T], l
     }
 }
 
-/// Runs `work(scratch, r, out_row)` for every row `r` of `out` (rows of `size` elements), on
-/// all cores when the tensor is large, whole rows per task; `scratch` is a row-long buffer
-/// of the task's. Each row is computed the same way wherever it runs: the bits do not
-/// depend on the split.
+/// A vector of `len` elements (whole rows of `size`) made by `work(scratch, r, out_row)` for
+/// every row `r`, on all cores when the tensor is large, whole rows per task; `scratch` is a
+/// row-long buffer of the task's, and each row is zeroed by its task just before `work`
+/// (not the whole vector by one thread first: three such fills were a sixth of a 1M-element
+/// softmax forward and backward). Each row is computed the same way wherever it runs: the
+/// bits do not depend on the split.
 fn by_rows<T: SoftmaxFloat>(
-    out: &mut [T],
+    len: usize,
     size: usize,
     work: impl Fn(&mut [T], usize, &mut [T]) + Sync + Send,
-) {
-    let scratch = || vec![T::from_f64(0.0); size];
-    if out.len() >= PARALLEL_MIN && out.len() > size {
-        out.par_chunks_exact_mut(size).enumerate().for_each_init(scratch, |s, (r, row)| work(s, r, row));
+) -> Vec<T> {
+    assert!(size > 0 && len.is_multiple_of(size), "whole rows");
+    let zero = T::from_f64(0.0);
+    let scratch = || vec![zero; size];
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    let rows = &mut out.spare_capacity_mut()[..len];
+    if len >= PARALLEL_MIN && len > size {
+        rows.par_chunks_exact_mut(size)
+            .enumerate()
+            .for_each_init(scratch, |s, (r, row)| work(s, r, filled(row, zero)));
     } else {
         let mut s = scratch();
-        out.chunks_exact_mut(size).enumerate().for_each(|(r, row)| work(&mut s, r, row));
+        rows.chunks_exact_mut(size).enumerate().for_each(|(r, row)| work(&mut s, r, filled(row, zero)));
     }
+    // SAFETY: `filled` wrote every row, and the rows cover all `len` slots (`size` divides
+    // `len`); a panic in `work` leaves the length 0
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// torch's chunk of inner positions in `_vec_logsoftmax` and `_vec_log_softmax_backward`:
@@ -161,19 +173,18 @@ fn chunked_vector_position<T: SoftmaxFloat>(j: usize, inner: usize, dim_size: us
 
 fn softmax_values<T: SoftmaxFloat>(values: &[T], shape: &[usize], dim: usize, log: bool) -> Vec<T> {
     let (outer, size, inner) = lanes(shape, dim);
-    // every element is written below (zeros, not a copy of `values`: a 1M-element copy by
-    // one thread was 7% of a softmax forward and backward)
-    let mut out = vec![T::from_f64(0.0); values.len()];
     if size == 0 || values.is_empty() {
-        return out;
+        return vec![T::from_f64(0.0); values.len()];
     }
     if shape.is_empty() || dim + 1 == shape.len() {
         // rows are independent: on both cores for a large tensor, whole rows per task
-        by_rows(&mut out, size, |scratch, r, o| {
+        return by_rows(values.len(), size, |scratch, r, o| {
             lastdim_forward(&values[r * size..][..size], o, scratch, log)
         });
-        return out;
     }
+    // every element is written below (zeros, not a copy of `values`: a 1M-element copy by
+    // one thread was 7% of a softmax forward and backward)
+    let mut out = vec![T::from_f64(0.0); values.len()];
     let mut scratch = vec![T::from_f64(0.0); size];
     let w = T::LANES;
     let (mut column, mut e) = (vec![T::from_f64(0.0); size], vec![T::from_f64(0.0); size]);
@@ -232,12 +243,11 @@ fn softmax_values<T: SoftmaxFloat>(values: &[T], shape: &[usize], dim: usize, lo
 /// backward is needed.
 fn backward_values<T: SoftmaxFloat>(g: &[T], y: &[T], shape: &[usize], dim: usize, log: bool) -> Vec<T> {
     let (outer, size, inner) = lanes(shape, dim);
-    let mut out = vec![T::from_f64(0.0); g.len()];
     if size == 0 || g.is_empty() {
-        return out;
+        return vec![T::from_f64(0.0); g.len()];
     }
     if shape.is_empty() || dim + 1 == shape.len() {
-        by_rows(&mut out, size, |e, r, o| {
+        return by_rows(g.len(), size, |e, r, o| {
             let (gs, ys) = (&g[r * size..][..size], &y[r * size..][..size]);
             if log {
                 let sum = reduce_all(gs, |v| v, |a, b| a + b);
@@ -258,8 +268,8 @@ fn backward_values<T: SoftmaxFloat>(g: &[T], y: &[T], shape: &[usize], dim: usiz
                 }
             }
         });
-        return out;
     }
+    let mut out = vec![T::from_f64(0.0); g.len()];
     let mut e = vec![T::from_f64(0.0); size];
     let mut column = vec![T::from_f64(0.0); size];
     for o in 0..outer {
