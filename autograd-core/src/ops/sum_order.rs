@@ -69,11 +69,12 @@ fn multi_row_sum<T: SumElement>(
     size: usize,
     add_row: &(impl Fn(usize, &mut [T]) + Sync),
 ) -> Vec<T> {
-    multi_row_sum_by(chains, size, &|first, count, acc: &mut [T]| {
+    let add_rows = |first, count, acc: &mut [T]| {
         for i in first..first + count {
             add_row(i, acc)
         }
-    })
+    };
+    multi_row_sum_by(chains, size, &add_rows, true)
 }
 
 /// `multi_row_sum` with `add_rows(first, count, acc)` adding rows `first..first + count`
@@ -82,18 +83,10 @@ fn multi_row_sum<T: SumElement>(
 ///
 /// Long sums are cut where the cascade carries into its top level: every block of
 /// `2^(level_power * (LEVELS - 1))` rows starts with the lower levels at zero and hands the
-/// top level one partial sum, so the blocks are summed on all cores and their partials
-/// then added into the top level in order, as the single loop adds them: the same bits.
+/// top level one partial sum, so if `parallel` (the tests compare both ways) the blocks are
+/// summed on all cores and their partials then added into the top level in order, as the
+/// single loop adds them: the same bits.
 fn multi_row_sum_by<T: SumElement>(
-    chains: usize,
-    size: usize,
-    add_rows: &(impl Fn(usize, usize, &mut [T]) + Sync),
-) -> Vec<T> {
-    cascaded_sum(chains, size, add_rows, true)
-}
-
-/// `multi_row_sum_by`, its blocks on all cores only if `parallel` (the tests compare both).
-fn cascaded_sum<T: SumElement>(
     chains: usize,
     size: usize,
     add_rows: &(impl Fn(usize, usize, &mut [T]) + Sync),
@@ -183,7 +176,7 @@ fn row_sum_by<T: SumElement>(
     add_interleaved: &(impl Fn(usize, usize, &mut [T]) + Sync),
 ) -> Vec<T> {
     let size_ilp = size / ILP;
-    let partial = multi_row_sum_by(ILP * chains, size_ilp, add_interleaved);
+    let partial = multi_row_sum_by(ILP * chains, size_ilp, add_interleaved, true);
     let mut sums = partial[..chains].to_vec();
     for i in size_ilp * ILP..size {
         add_row(i, &mut sums);
@@ -194,21 +187,30 @@ fn row_sum_by<T: SumElement>(
     sums
 }
 
-/// `acc[l] += block[l]` for the `W`-element blocks `first..first + count` of `data`, with the
-/// `W` sums held in registers across the blocks (each lane gets the same adds in the same
-/// order as one block at a time through memory, so the bits do not change). For a
-/// contiguous reduced dim, row `i` of `row_sum`'s four interleaved accumulators is block `i`
-/// of the data (`W` = four vectors); through memory, a 1M-element float32 `sum` was
-/// latency-bound on reloading its accumulators.
-fn add_blocks<T: SumElement, const W: usize>(data: &[T], first: usize, count: usize, acc: &mut [T]) {
-    let acc: &mut [T; W] = acc.try_into().expect("W accumulators");
-    let mut sums = *acc;
-    for block in data[first * W..(first + count) * W].chunks_exact(W) {
-        for (s, &x) in sums.iter_mut().zip(block) {
-            *s = *s + x;
+/// `acc[l] += block[l]` for the `acc.len()`-element blocks `first..first + count` of `data`.
+/// For a contiguous reduced dim, row `i` of `row_sum`'s four interleaved accumulators is
+/// block `i` of the data (four vectors: 32 float32 or 16 float64/int64 lanes), and for those
+/// widths the sums are held in registers across the blocks (through memory, a 1M-element
+/// float32 `sum` was latency-bound on reloading its accumulators). Each lane gets the same
+/// adds in the same order either way, so the bits do not change.
+fn add_blocks<T: SumElement>(data: &[T], first: usize, count: usize, acc: &mut [T]) {
+    fn in_registers<T: SumElement, const W: usize>(blocks: &[T], acc: &mut [T]) {
+        let acc: &mut [T; W] = acc.try_into().expect("W accumulators");
+        let mut sums = *acc;
+        for block in blocks.chunks_exact(W) {
+            for (s, &x) in sums.iter_mut().zip(block) {
+                *s = *s + x;
+            }
         }
+        *acc = sums;
     }
-    *acc = sums;
+    let width = acc.len();
+    let blocks = &data[first * width..(first + count) * width];
+    match width {
+        32 => in_registers::<T, 32>(blocks, acc),
+        16 => in_registers::<T, 16>(blocks, acc),
+        _ => blocks.chunks_exact(width).for_each(|block| add_into(acc, block)),
+    }
 }
 
 /// `acc[c] += values[c]` for every chain (lane-wise, so each chain keeps its own order).
@@ -490,15 +492,9 @@ fn loop_2d<T: SumElement>(
         for j in 0..size1 {
             let row = &data[in_base + j * d1.input..][..size0];
             let add_row = |v: usize, acc: &mut [T]| add_into(acc, &row[v * lanes..][..lanes]);
-            let lane_sums = match ILP * lanes {
-                32 => row_sum_by(lanes, vectors, &add_row, &|first, count, acc: &mut [T]| {
-                    add_blocks::<T, 32>(row, first, count, acc)
-                }),
-                16 => row_sum_by(lanes, vectors, &add_row, &|first, count, acc: &mut [T]| {
-                    add_blocks::<T, 16>(row, first, count, acc)
-                }),
-                _ => row_sum(lanes, vectors, &add_row),
-            };
+            let lane_sums = row_sum_by(lanes, vectors, &add_row, &|first, count, acc: &mut [T]| {
+                add_blocks(row, first, count, acc)
+            });
             let mut total = T::ZERO;
             for &x in &row[vectors * lanes..] {
                 total = total + x;
@@ -618,8 +614,8 @@ mod tests {
                     }
                 }
             };
-            let parallel = cascaded_sum(chains, size, &add_rows, true);
-            let single = cascaded_sum(chains, size, &add_rows, false);
+            let parallel = multi_row_sum_by(chains, size, &add_rows, true);
+            let single = multi_row_sum_by(chains, size, &add_rows, false);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&parallel), bits(&single), "{chains} chains, {size} rows");
         }
