@@ -1,8 +1,10 @@
 //! Checks `exp_f32` and `tanh_f32` (ops/transcendental.rs) on every one of the 2^32 float32
 //! inputs against what they replaced: the C library's `expf`, and its float64 `tanh`
-//! rounded to float32. Both the one-element functions and the slice functions (the loop in
-//! its widest build: AVX-512, AVX2 or FMA, whichever this CPU has) are compared, bit for bit
-//! (any NaN equals any NaN). About a minute on two cores:
+//! rounded to float32; and the slice forms of SLEEF's exp and torch's vectorized sigmoid
+//! (AVX-512 code of their own where the CPU has it) against their one-element forms. Both
+//! the one-element functions and the slice functions (the loop in its widest build:
+//! AVX-512, AVX2 or FMA, whichever this CPU has) are compared, bit for bit (any NaN equals
+//! any NaN). A few minutes on two cores:
 //!
 //!   cargo run --release -p autograd-core --example f32_math_check
 //!
@@ -10,7 +12,10 @@
 
 use std::mem::MaybeUninit;
 
-use autograd_core::ops::transcendental::{exp_f32, exp_f32_slice, tanh_f32, tanh_f32_slice};
+use autograd_core::ops::transcendental::{
+    exp_f32, exp_f32_slice, sigmoid_vec_f32, sigmoid_vec_f32_slice, sleef_expf, sleef_expf_slice, tanh_f32,
+    tanh_f32_slice,
+};
 use rayon::prelude::*;
 
 type Slice = fn(&[f32], &mut [MaybeUninit<f32>]);
@@ -43,9 +48,11 @@ fn differing(element: fn(f32) -> f32, slice: Slice, reference: fn(f32) -> f32) -
 }
 
 fn main() {
-    let checks: [Check; 2] = [
+    let checks: [Check; 4] = [
         ("exp_f32 vs C expf", exp_f32, exp_f32_slice, |x| x.exp()),
         ("tanh_f32 vs C tanh(f64) rounded", tanh_f32, tanh_f32_slice, |x| (x as f64).tanh() as f32),
+        ("sleef_expf_slice vs sleef_expf", sleef_expf, sleef_expf_slice, sleef_expf),
+        ("sigmoid_vec_f32_slice vs sigmoid_vec_f32", sigmoid_vec_f32, sigmoid_vec_f32_slice, sigmoid_vec_f32),
     ];
     for (name, element, slice, reference) in checks {
         let bad = differing(element, slice, reference);
