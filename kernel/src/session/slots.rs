@@ -38,8 +38,9 @@ pub fn evcxr_config_dir() -> PathBuf {
     // opt-level 0 so it compiles fast. Cargo merges this with evcxr's own config below it.
     // Not incrementally: autograd-core is a path dependency, which cargo builds incrementally
     // in the dev profile, splitting it into many more codegen units (less inlining) for a
-    // crate that is built once.
-    let profile = "[profile.dev.package.\"*\"]\nopt-level = 3\ndebug-assertions = false\noverflow-checks = false\nincremental = false\n";
+    // crate that is built once. And in the release profile's 16 codegen units, not the dev
+    // profile's 256, so the engine in a cell is the release build's code.
+    let profile = "[profile.dev.package.\"*\"]\nopt-level = 3\ncodegen-units = 16\ndebug-assertions = false\noverflow-checks = false\nincremental = false\n";
     // a system install's dependencies come from its vendored sources, as in the admin's prebuild
     let _ =
         std::fs::write(root.join(".cargo/config.toml"), profile.to_string() + &system::cargo_source_config());
