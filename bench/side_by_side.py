@@ -11,6 +11,12 @@ the repo) and a Rust toolchain.
 
 Both sides time a case the same way: one warm-up, then best of 5 samples, each the mean of a
 fixed number of runs. PyTorch runs with `torch.set_num_threads(threads)`.
+
+The table's first line names the CPU: ratios depend on it. torch's exp, tanh and matrix
+product are Intel MKL's, which is several times slower on AMD processors than on Intel ones
+(measured on two of our machines: torch's exp on 1M float32, 2 threads, 0.14 ms on an Intel
+Xeon, 0.44-1.0 ms on an AMD EPYC; matmul_512 2.4 vs 4.8-8.9 ms), while ours changes far
+less (matmul_512 3.4 vs 4.8 ms).
 """
 import argparse
 import json
@@ -152,6 +158,16 @@ def parse(output, kind):
     return rows
 
 
+def cpu_model():
+    """The CPU's model name and count, from /proc/cpuinfo (where there is one)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "an unknown CPU"
+    names = [l.split(":", 1)[1].strip() for l in lines if l.startswith("model name")]
+    return f"{names[0]} ({len(names)} CPUs)" if names else "an unknown CPU"
+
+
 def run(cmd):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
 
@@ -182,8 +198,8 @@ def main():
             for name, (best,) in rows.items():
                 (ours if side == "ours" else theirs).setdefault(name, []).append(best)
         print(f"round {r + 1} of {args.rounds} done", file=sys.stderr)
-    print(f"PyTorch {torch.__version__} ({args.threads} threads) vs autograd-core; {args.rounds} interleaved rounds,"
-          " best of 5 per round; cells: median [min-max] of the rounds' bests, ms")
+    print(f"PyTorch {torch.__version__} ({args.threads} threads) vs autograd-core on {cpu_model()}; {args.rounds}"
+          " interleaved rounds, best of 5 per round; cells: median [min-max] of the rounds' bests, ms")
     print(f"| case | ours (ms) | PyTorch (ms) | ratio PyTorch/ours |")
     print("|---|---|---|---|")
     for name in ours:
