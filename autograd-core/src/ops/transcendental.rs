@@ -995,6 +995,38 @@ macro_rules! split_slice_fn {
     };
 }
 
+/// `out[i] = f(x[i])` sixteen float32 lanes at a time (AVX-512), the last vector partly
+/// filled: `f` gives the lanes' results and a mask of the ones it is sure of; each other lane
+/// is computed again by `redo` from its element.
+///
+/// # Safety
+/// The CPU must have AVX-512F (the caller's `target_feature`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn by_sixteen(
+    x: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    f: impl Fn(std::arch::x86_64::__m512) -> (std::arch::x86_64::__m512, u16),
+    redo: impl Fn(f32) -> f32,
+) {
+    use std::arch::x86_64::{_mm512_mask_storeu_ps, _mm512_maskz_loadu_ps};
+    let n = x.len().min(out.len());
+    let mut i = 0;
+    while i < n {
+        let lanes: u16 = if n - i >= 16 { u16::MAX } else { ((1u32 << (n - i)) - 1) as u16 };
+        // SAFETY: the mask keeps both accesses inside the slices
+        let (result, sure) = unsafe { f(_mm512_maskz_loadu_ps(lanes, x.as_ptr().add(i))) };
+        unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(i).cast::<f32>(), lanes, result) };
+        let mut unsure = lanes & !sure;
+        while unsure != 0 {
+            let lane = unsure.trailing_zeros() as usize;
+            out[i + lane].write(redo(x[i + lane]));
+            unsure &= unsure - 1;
+        }
+        i += 16;
+    }
+}
+
 /// Defines `pub fn $name(x: &[f32], out)`: `$avx512(x, out)` where the CPU has AVX-512F
 /// and FMA, else `$portable` (a `slice_fn!` of `$body`, defined here too). Both give the
 /// same bits.

@@ -16,7 +16,7 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use super::{L2LF, L2UF, R_LN2F};
+use super::{by_sixteen, sigmoid_vec_f32_body, sleef_expf_body, L2LF, L2UF, R_LN2F};
 
 /// `sleef_expf` on sixteen lanes.
 #[inline]
@@ -40,22 +40,6 @@ fn expf16(d: __m512) -> __m512 {
     _mm512_mask_mov_ps(u, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(splat(100.0), d), splat(f32::INFINITY))
 }
 
-/// `out[i] = f(x[i])` sixteen lanes at a time, the last vector partly filled.
-#[inline(always)]
-unsafe fn by_sixteen(x: &[f32], out: &mut [MaybeUninit<f32>], f: impl Fn(__m512) -> __m512) {
-    let n = x.len().min(out.len());
-    let mut i = 0;
-    while i < n {
-        let lanes: u16 = if n - i >= 16 { u16::MAX } else { ((1u32 << (n - i)) - 1) as u16 };
-        // SAFETY: the mask keeps both accesses inside the slices
-        unsafe {
-            let v = _mm512_maskz_loadu_ps(lanes, x.as_ptr().add(i));
-            _mm512_mask_storeu_ps(out.as_mut_ptr().add(i).cast::<f32>(), lanes, f(v));
-        }
-        i += 16;
-    }
-}
-
 /// `sleef_expf` over a slice.
 ///
 /// # Safety
@@ -63,7 +47,7 @@ unsafe fn by_sixteen(x: &[f32], out: &mut [MaybeUninit<f32>], f: impl Fn(__m512)
 #[target_feature(enable = "avx512f,fma")]
 pub(super) unsafe fn sleef_expf_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
     // SAFETY: the caller's CPU has what `expf16` was compiled for
-    unsafe { by_sixteen(x, out, |d| expf16(d)) }
+    unsafe { by_sixteen(x, out, |d| (expf16(d), u16::MAX), sleef_expf_body) }
 }
 
 /// `sigmoid_vec_f32` over a slice: `1 / (1 + exp(0 - x))` as torch's vectorized kernel.
@@ -75,8 +59,16 @@ pub(super) unsafe fn sigmoid_vec_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32
     let one = _mm512_set1_ps(1.0);
     // SAFETY: as above
     unsafe {
-        by_sixteen(x, out, |v| {
-            _mm512_div_ps(one, _mm512_add_ps(one, expf16(_mm512_sub_ps(_mm512_setzero_ps(), v))))
-        })
+        by_sixteen(
+            x,
+            out,
+            |v| {
+                (
+                    _mm512_div_ps(one, _mm512_add_ps(one, expf16(_mm512_sub_ps(_mm512_setzero_ps(), v)))),
+                    u16::MAX,
+                )
+            },
+            sigmoid_vec_f32_body,
+        )
     }
 }
