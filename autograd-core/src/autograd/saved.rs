@@ -9,10 +9,13 @@ use crate::tensor::Tensor;
 /// A tensor saved for backward. An op's own *output* is kept without its grad_fn (which
 /// would be a reference cycle) and gets it back, weakly, when unpacked.
 pub(crate) struct SavedTensor {
-    /// Set when saved, except for a number operand: its 0-dim tensor is made only when asked
-    /// for (a picture of the saved values), as every `x * 2.0` saves one.
-    tensor: OnceLock<Tensor>,
+    /// The saved tensor; `None` for a number operand.
+    tensor: Option<Tensor>,
+    /// A number operand, and its 0-dim tensor, made only when asked for (a picture of the
+    /// saved values), as every `x * 2.0` saves one. Apart from `tensor` so that saving a
+    /// tensor is a plain move (`OnceLock::from` went through `Once`'s atomics every time).
     number: Option<Scalar>,
+    number_tensor: OnceLock<Tensor>,
     version: u64,
     is_output: bool,
     output_of: Option<(Weak<NodeInner>, usize)>,
@@ -31,8 +34,9 @@ impl SavedTensor {
     /// Saves an input of the op.
     pub fn input(tensor: &Tensor) -> SavedTensor {
         SavedTensor {
-            tensor: OnceLock::from(tensor.clone()),
+            tensor: Some(tensor.clone()),
             number: None,
+            number_tensor: OnceLock::new(),
             version: tensor.version(),
             is_output: false,
             output_of: None,
@@ -45,8 +49,9 @@ impl SavedTensor {
     /// Saves the op's output (the node is not known yet; see `bind_output`).
     pub fn output(tensor: &Tensor) -> SavedTensor {
         SavedTensor {
-            tensor: OnceLock::from(tensor.detach()),
+            tensor: Some(tensor.detach()),
             number: None,
+            number_tensor: OnceLock::new(),
             version: tensor.version(),
             is_output: true,
             output_of: None,
@@ -61,8 +66,9 @@ impl SavedTensor {
     /// Op rules get the number itself, not this: it is not among the tensors they are given.
     pub fn number(value: Scalar) -> SavedTensor {
         SavedTensor {
-            tensor: OnceLock::new(),
+            tensor: None,
             number: Some(value),
+            number_tensor: OnceLock::new(),
             version: 0,
             is_output: false,
             output_of: None,
@@ -73,10 +79,13 @@ impl SavedTensor {
     }
 
     fn tensor(&self) -> &Tensor {
-        self.tensor.get_or_init(|| {
-            let value = self.number.expect("a saved tensor or a saved number");
-            crate::ops::elementwise::wrapped_number(value)
-        })
+        match &self.tensor {
+            Some(tensor) => tensor,
+            None => self.number_tensor.get_or_init(|| {
+                let value = self.number.expect("a saved tensor or a saved number");
+                crate::ops::elementwise::wrapped_number(value)
+            }),
+        }
     }
 
     /// Gives the saved tensor its name (`SavedTensor::input(b).named("other")`).
@@ -101,7 +110,7 @@ impl SavedTensor {
     /// history was just rebased: a view has its new grad_fn already).
     pub fn rebind_output(&mut self, output: &Tensor) {
         if self.is_output {
-            self.tensor = OnceLock::from(output.detach());
+            self.tensor = Some(output.detach());
             self.version = output.version();
             let meta = output.meta();
             if meta.view.is_some() {
