@@ -257,7 +257,7 @@ fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Grads {
 /// A hook may replace a gradient, not change its shape. A Rust closure has no name, so it is
 /// named as PyTorch names a lambda.
 fn check_hook_result(grad: &Tensor, replacement: &Tensor) {
-    if replacement.shape() != grad.shape() {
+    if !crate::layout::same_shape(&replacement.shape(), &grad.shape()) {
         crate::raise!("hook '<lambda>' has changed the size of value");
     }
 }

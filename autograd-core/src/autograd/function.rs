@@ -125,7 +125,9 @@ impl<F: Function> BackwardFunction for UserFunctionNode<F> {
         super::node::Grads::from_vec(grads)
             .into_iter()
             .zip(&self.shapes)
-            .map(|(g, shape)| g.map(|g| if g.shape() == *shape { g } else { g.expand(shape) }))
+            .map(|(g, shape)| {
+                g.map(|g| if crate::layout::same_shape(&g.shape(), shape) { g } else { g.expand(shape) })
+            })
             .collect()
     }
 

@@ -42,7 +42,7 @@ pub(crate) fn check_assigned_grad(tensor: &Tensor, grad: &Tensor) {
         );
     }
     let (shape, grad_shape) = (tensor.shape(), grad.shape());
-    if shape != grad_shape {
+    if !crate::layout::same_shape(&shape, &grad_shape) {
         crate::raise!(
             "attempting to assign a gradient of size '{grad_shape:?}' to a tensor of size '{shape:?}'. Please ensure \
              that the gradient and the tensor are the same size"

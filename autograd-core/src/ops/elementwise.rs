@@ -10,7 +10,7 @@ use super::transcendental::{self, TorchMath};
 use crate::autograd::record::{grads, record, Saved};
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::{result_type, Category, DType, Operand as PromotionOperand};
-use crate::layout::{broadcast_shapes, Dims, Layout};
+use crate::layout::{broadcast_shapes, same_shape, Dims, Layout};
 use crate::storage::Buffer;
 use crate::tensor::Tensor;
 
@@ -473,7 +473,7 @@ fn pow_backward_values(g: &Tensor, a: &Tensor, e: f64) -> Tensor {
 
 /// Sums a broadcast gradient back to an input's shape and dtype.
 pub(crate) fn reduce_grad(grad: Tensor, shape: &[usize], dtype: DType) -> Tensor {
-    let g = if grad.shape() == shape { grad } else { grad.sum_to_size(shape) };
+    let g = if same_shape(&grad.shape(), shape) { grad } else { grad.sum_to_size(shape) };
     if g.dtype() != dtype && dtype.is_floating_point() {
         g.to_dtype(dtype)
     } else {
@@ -863,7 +863,7 @@ impl Tensor {
 
     /// True when both have the same shape and elements (`torch.equal`).
     pub fn equal(&self, other: &Tensor) -> bool {
-        self.shape() == other.shape() && self.to_vec_f64() == other.to_vec_f64()
+        same_shape(&self.shape(), &other.shape()) && self.to_vec_f64() == other.to_vec_f64()
     }
 
     /// True when all elements are close: `|a - b| <= atol + rtol |b|` (`torch.allclose`).
@@ -1342,7 +1342,7 @@ fn c10_name(dtype: DType) -> &'static str {
 /// The row-major values of `t` broadcast to `shape`, converted to `dtype`.
 pub(crate) fn values_as(t: &Tensor, shape: &[usize], dtype: DType) -> Buffer {
     let t = t.detach();
-    let t = if t.shape() == shape { t } else { t.expand(shape.to_vec()) };
+    let t = if same_shape(&t.shape(), shape) { t } else { t.expand(shape.to_vec()) };
     super::kernel::cast(t.contiguous_buffer(), dtype)
 }
 

@@ -6,7 +6,7 @@ use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
 use super::elementwise::{IntoOperand, Operand};
 use super::shape::wrap_dim;
 use crate::autograd::record::record;
-use crate::layout::Layout;
+use crate::layout::{same_shape, Layout};
 use crate::tensor::Tensor;
 
 /// One entry of an index list: a single position (drops the dim) or a range (keeps it).
@@ -273,7 +273,9 @@ impl Tensor {
             // 0-dim one, and otherwise copies from the value with its leading 1s viewed away
             // and expanded to the region (recorded: ExpandBackward0 <- ViewBackward0); that is
             // also what torch's overlap check sees
-            (Some(view), Operand::Tensor(t)) if t.shape() == view.shape() => view.copy_reading(t, Some(t)),
+            (Some(view), Operand::Tensor(t)) if same_shape(&t.shape(), &view.shape()) => {
+                view.copy_reading(t, Some(t))
+            }
             (Some(view), Operand::Tensor(t)) if t.dim() == 0 => view.copy_reading(t, None),
             (Some(view), Operand::Tensor(t)) => {
                 let source = setitem_source(t, &view.shape());
@@ -281,7 +283,7 @@ impl Tensor {
             }
             (Some(view), Operand::Scalar(s)) => view.fill_(s),
             (None, Operand::Tensor(t)) if t.dim() == 0 => self.fill_tensor_(t),
-            (None, Operand::Tensor(t)) if t.shape() == self.shape() => self.copy_(t),
+            (None, Operand::Tensor(t)) if same_shape(&t.shape(), &self.shape()) => self.copy_(t),
             (None, Operand::Tensor(t)) => self.copy_(&setitem_source(t, &self.shape())),
             (None, Operand::Scalar(s)) => self.fill_(s),
         };
@@ -296,7 +298,7 @@ fn setitem_source(value: &Tensor, shape: &[usize]) -> Tensor {
     let dims = value.shape();
     let lead = dims.iter().take_while(|&&d| d == 1).count();
     let viewed = value.view(dims[lead..].iter().map(|&d| d as isize).collect::<Vec<_>>());
-    if viewed.shape() == shape {
+    if same_shape(&viewed.shape(), shape) {
         viewed
     } else {
         viewed.expand(shape)

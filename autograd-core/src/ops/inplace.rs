@@ -196,7 +196,7 @@ impl Tensor {
                 category_name(mine)
             );
         }
-        if result.shape() != self.shape() {
+        if !crate::layout::same_shape(&result.shape(), &self.shape()) {
             crate::raise!(
                 "output with shape {} doesn't match the broadcast shape {}",
                 crate::layout::shape_list(&self.shape()),
@@ -477,10 +477,11 @@ impl Tensor {
     pub(crate) fn add_raw_(&self, other: &Tensor) {
         use crate::storage::Buffer;
         let other = if other.shares_storage(self) { other.contiguous_values() } else { other.clone() };
+        let (other_shape, other_dtype) = other.with_data(|o| (o.layout.shape.clone(), o.dtype));
         let done = self.with_data(|d| {
             if !d.layout.is_contiguous()
-                || other.shape()[..] != d.layout.shape[..]
-                || other.dtype() != d.dtype
+                || !crate::layout::same_shape(&other_shape, &d.layout.shape)
+                || other_dtype != d.dtype
             {
                 return false;
             }

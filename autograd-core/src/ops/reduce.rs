@@ -288,7 +288,7 @@ impl Tensor {
             }
         }
         let summed = if dims.is_empty() { self.clone() } else { self.sum_dim(dims, true) };
-        if summed.shape() == shape {
+        if crate::layout::same_shape(&summed.shape(), shape) {
             summed
         } else {
             summed.reshape(shape.iter().map(|&d| d as isize).collect::<Vec<_>>())
