@@ -23,15 +23,24 @@ pub(crate) fn contiguous_strides(shape: &[usize]) -> Dims {
     strides
 }
 
-/// Whether two shapes are equal. Slice equality calls `memcmp` even for empty slices, and a
-/// 0-dim tensor's `shape()` is an empty `Vec`, whose pointer is the placeholder address 8:
-/// glibc's AVX-512 `memcmp` reads it with a masked load, which on an AMD EPYC (Zen 4) took
-/// ~42 ns per call (a fault-suppression assist) where valid pointers take ~3 ns (a C loop of
-/// 10M calls), 3 % of a scalar gradient-descent step (`perf` on `small_gd`). So an empty
-/// shape is never handed to `memcmp`.
+/// Whether two shapes are equal, compared a dim at a time. Slice equality calls `memcmp`,
+/// even for empty slices, and a 0-dim tensor's `shape()` (or a `&[]`) is empty with the
+/// placeholder address 8: glibc's AVX-512 `memcmp` reads it with a masked load, which on an
+/// AMD EPYC (Zen 4) took ~42 ns per call (a fault-suppression assist) where valid pointers
+/// take ~3 ns (a C loop of 10M calls); in `perf` on `small_gd` 4 % of a scalar
+/// gradient-descent step was that load. Shapes have a few dims: a loop is cheaper than the
+/// call anyway.
 #[inline]
 pub(crate) fn same_shape(a: &[usize], b: &[usize]) -> bool {
-    a.len() == b.len() && (a.is_empty() || a == b)
+    if a.len() != b.len() {
+        return false;
+    }
+    for i in 0..a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+    }
+    true
 }
 
 pub(crate) fn numel(shape: &[usize]) -> usize {

@@ -405,7 +405,7 @@ pub(crate) fn wrapped_number(s: Scalar) -> Tensor {
 pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
     let (shape_a, promo_a) = a.shape_and_promotion();
     let (shape_b, promo_b) = b.shape_and_promotion();
-    let out_shape = if shape_a == shape_b {
+    let out_shape = if same_shape(&shape_a, &shape_b) {
         shape_a
     } else {
         match broadcast_shapes(&shape_a, &shape_b) {
@@ -488,7 +488,8 @@ fn input_meta(op: &Operand, out: &Tensor) -> Option<(Dims, DType)> {
     if !crate::autograd::grad_mode::is_grad_enabled() || !t.requires_grad() {
         return None; // no gradient will be computed for it
     }
-    let same = t.with_data(|d| out.with_data(|o| d.layout.shape == o.layout.shape && d.dtype == o.dtype));
+    let same = t
+        .with_data(|d| out.with_data(|o| same_shape(&d.layout.shape, &o.layout.shape) && d.dtype == o.dtype));
     if same {
         return None;
     }

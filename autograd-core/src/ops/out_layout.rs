@@ -63,7 +63,7 @@ pub(crate) fn output_strides(shape: &[usize], inputs: &[Option<Layout>]) -> Opti
     let row_major = contiguous_strides(shape);
     // fast_set_up: every operand a tensor of the result's shape
     let same_shape: Option<Vec<&Layout>> =
-        inputs.iter().map(|l| l.as_ref().filter(|l| l.shape[..] == shape[..])).collect();
+        inputs.iter().map(|l| l.as_ref().filter(|l| crate::layout::same_shape(&l.shape, shape))).collect();
     if let Some(layouts) = same_shape {
         if layouts.iter().all(|l| l.is_contiguous()) {
             return None;
