@@ -223,15 +223,23 @@ impl Drop for NodeInner {
     /// stack: unlink the chain iteratively instead.
     fn drop(&mut self) {
         // inline for small graphs: a training step drops its graph every time
-        let mut pending: smallvec::SmallVec<[Node; 4]> =
-            self.next.drain(..).flatten().map(|edge| edge.node).collect();
+        let mut pending: smallvec::SmallVec<[Node; 4]> = smallvec::SmallVec::new();
+        take_nodes(&mut self.next, &mut pending);
         while let Some(node) = pending.pop() {
             if let Ok(mut inner) = Arc::try_unwrap(node.0) {
-                pending.extend(inner.next.drain(..).flatten().map(|edge| edge.node));
+                take_nodes(&mut inner.next, &mut pending);
                 // Saved tensors can hold further chains through their own grad_fn.
                 let state = inner.state.get_mut().unwrap_or_else(|e| e.into_inner());
                 drop(state.function.take());
             }
         }
+    }
+}
+
+/// Moves the nodes of `edges` onto `pending`, a push each (`SmallVec`'s generic `extend` over
+/// a flattened drain was 2-4 % of a small graph's step in `perf`).
+fn take_nodes(edges: &mut Edges, pending: &mut smallvec::SmallVec<[Node; 4]>) {
+    for edge in edges.drain(..).flatten() {
+        pending.push(edge.node);
     }
 }
