@@ -315,7 +315,7 @@ impl Tensor {
                 let for_self = needs[0].then(|| zero_positions(g, targets.clone()));
                 let for_src = needs[1].then(|| {
                 let names = TakeNames { take: "GatherBackward0", put: "ScatterAddBackward0" };
-                if ishape != sshape {
+                if !crate::layout::same_shape(&ishape, &sshape) {
                     // torch's formula gives the index's shape, which its engine rejects
                     crate::raise!(
                         "Function ScatterBackward0 returned an invalid gradient at index 1 - got {} but expected shape compatible with {}",

@@ -7,7 +7,7 @@ use super::reduce::Dims;
 use crate::autograd::record::record;
 use crate::autograd::views::ViewCreation;
 use crate::dtype::DType;
-use crate::layout::{contiguous_strides, numel, Layout};
+use crate::layout::{contiguous_strides, numel, same_shape, Layout};
 use crate::storage::Buffer;
 use crate::tensor::{Tensor, ViewInfo};
 
@@ -382,7 +382,7 @@ impl Tensor {
                 );
             }
         }
-        if new_shape == input_shape {
+        if same_shape(&new_shape, &input_shape) {
             return self.clone();
         }
         let out = self.view_with_layout(Layout {
@@ -562,7 +562,7 @@ pub fn stack(tensors: &[&Tensor], dim: isize) -> Tensor {
     let first = tensors[0].shape();
     for (entry, t) in tensors.iter().enumerate() {
         let shape = t.shape();
-        if shape != first {
+        if !same_shape(&shape, &first) {
             crate::raise!("stack expects each tensor to be equal size, but got {first:?} at entry 0 and {shape:?} at entry {entry}");
         }
     }
