@@ -15,7 +15,7 @@ fixed number of runs. PyTorch runs with `torch.set_num_threads(threads)`.
 The table's first line names the CPU: ratios depend on it. torch's exp, tanh and matrix
 product are Intel MKL's, which is several times slower on AMD processors than on Intel ones
 (measured on two of our machines: torch's exp on 1M float32, 2 threads, 0.14 ms on an Intel
-Xeon, 0.44-1.0 ms on an AMD EPYC; matmul_512 2.4 vs 4.8-8.9 ms), while ours changes far
+Xeon, 0.41-1.0 ms on an AMD EPYC; matmul_512 2.4 vs 4.7-8.9 ms), while ours changes far
 less (matmul_512 3.4 vs 4.8 ms).
 """
 import argparse
