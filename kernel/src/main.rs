@@ -5,9 +5,11 @@
 //! - `autograd-kernel prebuild` builds autograd-core into the kernel's cache so the first
 //!   cell of every later kernel is fast.
 //!
-//! The same binary is also evcxr's runtime process (where cells run), selected by evcxr's
-//! environment variable before anything else happens.
+//! The same binary is also evcxr's runtime process (where cells run) and its rustc wrapper,
+//! selected by evcxr's environment variables, and the `cargo` evcxr builds cells with (see
+//! `cell_build`), selected by its name, before anything else happens.
 
+mod cell_build;
 mod interruptible;
 mod memory;
 mod names;
@@ -151,10 +153,14 @@ fn prebuild(environment: &'static session::Environment) -> Result<()> {
 }
 
 fn main() -> Result<()> {
+    // the `cargo` evcxr runs (see cell_build): never returns
+    cell_build::run_as_cargo_if_named();
     if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
         // This process is evcxr's runtime, where the cells run.
         autograd_core::global::install_interrupt_handler();
     }
+    // evcxr's rustc wrapper: the cell crate's command written down before evcxr's hook runs it
+    cell_build::record_cell_rustc();
     evcxr::runtime_hook();
     memory::return_big_buffers_to_the_system();
 

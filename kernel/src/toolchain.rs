@@ -86,7 +86,7 @@ impl Toolchain {
     }
 }
 
-fn prepend_to_path_var(name: &str, dir: &Path) {
+pub(crate) fn prepend_to_path_var(name: &str, dir: &Path) {
     let current = std::env::var_os(name).unwrap_or_default();
     let mut parts: Vec<PathBuf> =
         std::env::split_paths(&current).filter(|p| !p.as_os_str().is_empty()).collect();

@@ -92,6 +92,35 @@ def test_compile_errors_point_at_the_cell(kernel):
     assert "cell:2" in "\n".join(errors[0]["traceback"])
 
 
+def test_a_dependency_added_between_cells_is_built_and_linked_by_the_cells_after_it(tmp_path):
+    """Cells after the first build without cargo (the kernel re-runs the cell crate's rustc
+    command); a `:dep` changes the manifest, so the next build goes through cargo again and
+    the command the kernel re-runs from then on links the new crate."""
+    helper = tmp_path / "teaching_helpers"
+    (helper / "src").mkdir(parents=True)
+    (helper / "Cargo.toml").write_text('[package]\nname = "teaching_helpers"\nversion = "0.1.0"\nedition = "2021"\n')
+    (helper / "src" / "lib.rs").write_text("pub fn double(x: f64) -> f64 { x * 2.0 }\n")
+    with fresh_kernel() as (_, kc):
+        for code, expected in [("let before = 1.5_f64;", None), ("before * 2.0", "3.0")]:
+            reply, _, _, results, _ = run(kc, code)
+            assert reply["status"] == "ok", reply
+            assert expected is None or results[0]["text/plain"] == expected
+        reply, _, _, _, errors = run(kc, f':dep teaching_helpers = {{ path = "{helper}" }}')
+        assert reply["status"] == "ok", errors
+        for code, expected in [("teaching_helpers::double(before)", "3.0"), ("teaching_helpers::double(4.0)", "8.0")]:
+            reply, _, _, results, errors = run(kc, code)
+            assert reply["status"] == "ok", errors
+            assert results[0]["text/plain"] == expected
+        # the recorded command is the one with the new library
+        _, out, _, _, _ = run(kc, 'println!("{}", std::env::var("EVCXR_TMPDIR").unwrap());')
+        record = json.loads((pathlib.Path(out.strip()) / "target/autograd-kernel-cell-rustc.json").read_text())
+        argv = ["".join(map(chr, a["Unix"])) if isinstance(a, dict) else a for a in record["argv"]]
+        assert any("libteaching_helpers" in a for a in argv), argv
+        # a compile error after the replayed builds still points at the cell
+        reply, _, _, _, errors = run(kc, "let q = 1;\nlet r: String = q;")
+        assert reply["status"] == "error" and "cell:2" in "\n".join(errors[0]["traceback"])
+
+
 def test_tensors_are_named_after_their_variables_without_changing_the_cell(kernel):
     """The kernel names tensors bound with a top-level let after their variables (for the
     graph pictures); moving, shadowing and errors on let lines behave as in the student's cell."""

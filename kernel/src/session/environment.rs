@@ -4,6 +4,8 @@
 //! `set_var` while other threads may read the environment is undefined behaviour.
 //!
 //! - `PATH`, `LD_LIBRARY_PATH`: the toolchain, called directly (see `toolchain`);
+//! - `PATH` again, `RUSTUP_TOOLCHAIN` and `AUTOGRAD_KERNEL_*`: the `cargo` evcxr builds cells
+//!   with is the kernel's own (see `cell_build`);
 //! - `EVCXR_CONFIG_DIR`: our own evcxr config (see `slots`);
 //! - `EVCXR_TMPDIR`: this kernel's build slot (see `slots`);
 //! - `RUST_SRC_PATH`: a symbolic link of this kernel's. The analyser reads std's sources
@@ -78,6 +80,7 @@ pub fn prepare() -> &'static Environment {
         let toolchain = Toolchain::get();
         if let Some(toolchain) = toolchain {
             toolchain.pin();
+            crate::cell_build::install(&toolchain.sysroot, &slots::cache_base());
         }
         std::env::set_var("EVCXR_CONFIG_DIR", slots::evcxr_config_dir());
         let work_dir = slots::claim();
