@@ -16,12 +16,13 @@
 //!   the manifest, the lock file, cargo's config or the environment changed (a `:dep`, a
 //!   `:opt`), with itself as the rustc wrapper (or evcxr's wrapper, this binary too, when
 //!   evcxr sets one), which writes down the cell crate's `rustc` command
-//!   ([`record_cell_rustc`]);
+//!   ([`wrap_rustc_if_asked`]);
 //! - otherwise runs that command again itself, if every library it links (`--extern`) is the
 //!   very file it was then, and reports the cell's library as cargo does.
 //!
 //! A new kernel session always starts with the real cargo, which rebuilds whatever changed
-//! (autograd-core's sources, say) before anything is run again.
+//! (autograd-core's sources, say) before anything is run again. `AUTOGRAD_KERNEL_PLAIN_CARGO=1`
+//! in the kernel's environment turns all of this off.
 
 use std::collections::BTreeMap;
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
@@ -34,6 +35,8 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
+/// Set (non-empty) where the kernel starts: cells build with the real cargo every time.
+pub const PLAIN_CARGO: &str = "AUTOGRAD_KERNEL_PLAIN_CARGO";
 /// The real cargo, for everything this one passes on.
 const REAL_CARGO: &str = "AUTOGRAD_KERNEL_CARGO";
 /// Which kernel session a recorded command belongs to: set once per kernel process.
@@ -41,8 +44,9 @@ const SESSION: &str = "AUTOGRAD_KERNEL_BUILD_SESSION";
 /// Set by this `cargo` for the real cargo it runs for a cell build: where the wrapper writes
 /// the cell crate's command, and the key it is valid for.
 const RECORD_TO: &str = "AUTOGRAD_KERNEL_RECORD_TO";
-/// Set by evcxr when the rustc wrapper is its own.
-const EVCXR_WRAPPER: &str = "EVCXR_RUSTC_WRAPPER";
+/// Set for the real cargo when the rustc wrapper is this binary (not evcxr's, which is this
+/// binary too, and goes on to evcxr's hook).
+const OUR_WRAPPER: &str = "AUTOGRAD_KERNEL_RUSTC_WRAPPER";
 /// The crate evcxr builds cells in.
 const CELL_CRATE: &str = "ctx";
 /// Under the cell crate's directory.
@@ -79,7 +83,7 @@ pub fn run_as_cargo_if_named() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let code = match std::env::current_dir() {
         Ok(dir) if is_cell_build(&args) => cell_build(&real, &args, &dir),
-        _ => Err(Command::new(&real).args(&args).exec()),
+        _ => Err(with_wrapper(Command::new(&real).args(&args)).exec()),
     };
     // only reached when no process could be started
     eprintln!(
@@ -88,6 +92,18 @@ pub fn run_as_cargo_if_named() {
         code.unwrap_err()
     );
     std::process::exit(101);
+}
+
+/// A wrapper that sees every rustc command: evcxr's when it sets one, else this binary. For
+/// every command, not only the builds that record: cargo probes rustc again (five runs of
+/// `rustc`, ~75 ms) whenever the wrapper differs from its last run's.
+fn with_wrapper(cargo: &mut Command) -> &mut Command {
+    if std::env::var_os("RUSTC_WRAPPER").is_none() {
+        if let Ok(exe) = std::env::current_exe() {
+            cargo.env("RUSTC_WRAPPER", exe).env(OUR_WRAPPER, "1");
+        }
+    }
+    cargo
 }
 
 /// evcxr's build of a cell: `cargo [--offline] build --target T --message-format=json`.
@@ -103,8 +119,8 @@ fn cell_build(real: &OsString, args: &[OsString], dir: &Path) -> std::io::Result
     let key = build_key(args, dir, std::env::vars_os());
     let record_path = dir.join(RECORD_FILE);
     if let Some(record) = read_record(&record_path).filter(|r| r.key == key && externs_unchanged(r)) {
-        // its output goes where cargo's would: evcxr reads rustc's JSON diagnostics from
-        // either stream, and the library's path from the file evcxr's wrapper writes
+        // rustc's JSON diagnostics go to stderr, where evcxr reads them as well as from
+        // cargo's stdout
         let replayed = Command::new(&record.argv[0])
             .args(&record.argv[1..])
             .current_dir(&record.cwd)
@@ -132,11 +148,7 @@ fn cell_build(real: &OsString, args: &[OsString], dir: &Path) -> std::io::Result
     to.push(&key);
     let mut cargo = Command::new(real);
     cargo.args(args).env(RECORD_TO, to);
-    // a wrapper to see the cell crate's command: evcxr's when it sets one, else this binary
-    if std::env::var_os("RUSTC_WRAPPER").is_none() {
-        cargo.env("RUSTC_WRAPPER", std::env::current_exe()?);
-    }
-    Err(cargo.exec())
+    Err(with_wrapper(&mut cargo).exec())
 }
 
 /// What a recorded command depends on besides its libraries: the kernel session, cargo's
@@ -189,27 +201,28 @@ fn externs_unchanged(record: &Record) -> bool {
     record.externs.iter().all(|(path, len, mtime)| file_state(path) == Some((*len, *mtime)))
 }
 
-/// When this process is the rustc wrapper of a build the `cargo` above runs for the real
-/// cargo: writes the cell crate's command down for the next cells. evcxr's own wrapper (this
-/// binary, when evcxr sets one) goes on to evcxr's hook; otherwise the wrapper is ours, set
-/// for the build, and this runs the compiler itself and never returns.
-pub fn record_cell_rustc() {
-    let Some(to) = std::env::var_os(RECORD_TO) else { return };
+/// When this process is a rustc wrapper under the `cargo` above: writes the cell crate's
+/// command down when that cargo asked for it, and when the wrapper is ours (not evcxr's),
+/// runs the compiler and never returns.
+pub fn wrap_rustc_if_asked() {
+    let ours = std::env::var_os(OUR_WRAPPER).is_some();
+    let record_to = std::env::var_os(RECORD_TO);
+    if !ours && record_to.is_none() {
+        return;
+    }
     let argv: Vec<OsString> = std::env::args_os().collect();
     if argv.len() < 2 {
         return;
     }
-    let evcxrs = std::env::var_os(EVCXR_WRAPPER).is_some();
     // what a replay runs: evcxr's wrapper changes the command before it runs rustc
-    let command = if evcxrs { argv } else { argv[1..].to_vec() };
-    if let (Some((path, key)), Ok(cwd)) =
-        (to.to_str().and_then(|to| to.split_once('\n')), std::env::current_dir())
-    {
+    let command = if ours { argv[1..].to_vec() } else { argv };
+    let to = record_to.as_ref().and_then(|to| to.to_str()).and_then(|to| to.split_once('\n'));
+    if let (Some((path, key)), Ok(cwd)) = (to, std::env::current_dir()) {
         if let Some(record) = record_for(key, command.clone(), cwd) {
             write_record(Path::new(path), &record);
         }
     }
-    if !evcxrs {
+    if ours {
         let error = Command::new(&command[0]).args(&command[1..]).exec();
         eprintln!("autograd-kernel: running {} failed: {error}", Path::new(&command[0]).display());
         std::process::exit(101);
@@ -249,6 +262,10 @@ fn write_record(path: &Path, record: &Record) {
 ///
 /// Call it from `session::environment::prepare` only, before any thread exists.
 pub fn install(sysroot: &Path, cache: &Path) {
+    // the way back to evcxr's own `cargo build` for every cell
+    if std::env::var_os(PLAIN_CARGO).is_some_and(|v| !v.is_empty()) {
+        return;
+    }
     let real = sysroot.join("bin/cargo");
     let Ok(exe) = std::env::current_exe() else { return };
     if !real.is_file() {

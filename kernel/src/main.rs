@@ -159,8 +159,8 @@ fn main() -> Result<()> {
         // This process is evcxr's runtime, where the cells run.
         autograd_core::global::install_interrupt_handler();
     }
-    // evcxr's rustc wrapper: the cell crate's command written down before evcxr's hook runs it
-    cell_build::record_cell_rustc();
+    // a rustc wrapper under our cargo: ours runs rustc here, evcxr's in its hook below
+    cell_build::wrap_rustc_if_asked();
     evcxr::runtime_hook();
     memory::return_big_buffers_to_the_system();
 
