@@ -13,8 +13,7 @@
 //! toolchain's. Run under that name ([`run_as_cargo_if_named`]) it
 //! - passes every command through to the real cargo, except evcxr's cell build;
 //! - for a cell build, asks the real cargo the first time in a kernel session and whenever
-//!   the manifest, the lock file, cargo's config or the environment changed (a `:dep`, a
-//!   `:opt`), with itself as the rustc wrapper (or evcxr's wrapper, this binary too, when
+//!   the manifest, cargo's config or the environment changed (a `:dep`, a `:opt`), with itself as the rustc wrapper (or evcxr's wrapper, this binary too, when
 //!   evcxr sets one), which writes down the cell crate's `rustc` command
 //!   ([`wrap_rustc_if_asked`]);
 //! - otherwise runs that command again itself, if every library it links (`--extern`) is the
@@ -116,7 +115,8 @@ fn is_cell_build(args: &[OsString]) -> bool {
 /// the wrapper told to record. Returns only an error: on success the process is replaced or
 /// exits with the command's status.
 fn cell_build(real: &OsString, args: &[OsString], dir: &Path) -> std::io::Result<std::convert::Infallible> {
-    let key = build_key(args, dir, std::env::vars_os());
+    let invocation = invocation_key(args, std::env::vars_os());
+    let key = build_key(invocation, dir);
     let record_path = dir.join(RECORD_FILE);
     if let Some(record) = read_record(&record_path).filter(|r| r.key == key && externs_unchanged(r)) {
         // rustc's JSON diagnostics go to stderr, where evcxr reads them as well as from
@@ -144,29 +144,52 @@ fn cell_build(real: &OsString, args: &[OsString], dir: &Path) -> std::io::Result
     }
     let _ = std::fs::remove_file(&record_path);
     let mut to = record_path.into_os_string();
-    to.push("\n");
-    to.push(&key);
+    to.push(format!("\n{invocation:016x}\n"));
+    to.push(dir);
     let mut cargo = Command::new(real);
     cargo.args(args).env(RECORD_TO, to);
     Err(with_wrapper(&mut cargo).exec())
 }
 
-/// What a recorded command depends on besides its libraries: the kernel session, cargo's
-/// arguments and environment, the manifest, the lock file and every cargo config cargo reads
-/// from the crate's directory up.
-fn build_key(args: &[OsString], dir: &Path, env: impl Iterator<Item = (OsString, OsString)>) -> String {
+/// What a recorded command depends on besides its libraries and files: the kernel session
+/// and cargo's arguments and environment. Whether cargo may use the network (`--offline`)
+/// is left out: it cannot change the cell crate's command but through the lock file, which
+/// [`build_key`] reads.
+fn invocation_key(args: &[OsString], env: impl Iterator<Item = (OsString, OsString)>) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
-    args.hash(&mut hasher);
-    let env: BTreeMap<OsString, OsString> = env.filter(|(k, _)| k != RECORD_TO).collect();
+    args.iter().filter(|a| *a != "--offline").for_each(|a| a.hash(&mut hasher));
+    let env: BTreeMap<OsString, OsString> = env.filter(|(k, _)| k != RECORD_TO && k != OUR_WRAPPER).collect();
     env.hash(&mut hasher);
-    let mut files = vec![dir.join("Cargo.toml"), dir.join("Cargo.lock")];
+    hasher.finish()
+}
+
+/// The key of a recorded command: its invocation's, and the manifest and every cargo config
+/// cargo reads from the crate's directory up (without their `offline` settings: evcxr's
+/// `:offline` writes one in the crate's own config). Not the lock file: cargo writes it
+/// itself, differently offline and online (measured: each switch rewrote it), and what it
+/// pins changes a cell's command only through a library the cell links, which is checked
+/// apart.
+fn build_key(invocation: u64, dir: &Path) -> String {
+    let mut hasher = std::hash::DefaultHasher::new();
+    invocation.hash(&mut hasher);
+    let mut files = vec![dir.join("Cargo.toml")];
     for ancestor in dir.ancestors() {
         files.push(ancestor.join(".cargo/config.toml"));
         files.push(ancestor.join(".cargo/config"));
     }
     for file in files {
         file.hash(&mut hasher);
-        std::fs::read(&file).ok().hash(&mut hasher);
+        let text = std::fs::read(&file).ok().map(|bytes| {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let is_config = file.extension().is_none_or(|e| e == "toml")
+                && file.parent().is_some_and(|p| p.ends_with(".cargo"));
+            if is_config {
+                text.lines().filter(|l| !l.trim_start().starts_with("offline")).collect::<Vec<_>>().join("\n")
+            } else {
+                text
+            }
+        });
+        text.hash(&mut hasher);
     }
     format!("{:016x}", hasher.finish())
 }
@@ -216,9 +239,11 @@ pub fn wrap_rustc_if_asked() {
     }
     // what a replay runs: evcxr's wrapper changes the command before it runs rustc
     let command = if ours { argv[1..].to_vec() } else { argv };
-    let to = record_to.as_ref().and_then(|to| to.to_str()).and_then(|to| to.split_once('\n'));
-    if let (Some((path, key)), Ok(cwd)) = (to, std::env::current_dir()) {
-        if let Some(record) = record_for(key, command.clone(), cwd) {
+    // "<record file>\n<invocation key>\n<crate dir>"
+    let to = record_to.as_ref().and_then(|to| to.to_str()).map(|to| to.splitn(3, '\n').collect::<Vec<_>>());
+    if let (Some([path, invocation, dir]), Ok(cwd)) = (to.as_deref(), std::env::current_dir()) {
+        let key = u64::from_str_radix(invocation, 16).map(|invocation| build_key(invocation, Path::new(dir)));
+        if let Some(record) = key.ok().and_then(|key| record_for(&key, command.clone(), cwd)) {
             write_record(Path::new(path), &record);
         }
     }
@@ -241,8 +266,9 @@ fn record_for(key: &str, command: Vec<OsString>, cwd: PathBuf) -> Option<Record>
         let (len, mtime) = file_state(&path)?;
         externs.push((path, len, mtime));
     }
-    let env =
-        std::env::vars_os().filter(|(k, _)| k != RECORD_TO && !JOBSERVER.iter().any(|j| k == j)).collect();
+    let env = std::env::vars_os()
+        .filter(|(k, _)| k != RECORD_TO && k != OUR_WRAPPER && !JOBSERVER.iter().any(|j| k == j))
+        .collect();
     Some(Record { key: key.to_owned(), argv: command, cwd, env, externs, library })
 }
 
@@ -388,30 +414,52 @@ mod tests {
         std::fs::write(crate_dir.join("Cargo.toml"), "[package]\nname = \"ctx\"\n").unwrap();
         let args = os(&["build", "--target", "t", "--message-format=json"]);
         let env = || vec![(OsString::from("RUSTFLAGS"), OsString::from("-Cprefer-dynamic"))].into_iter();
-        let key = build_key(&args, &crate_dir, env());
-        assert_eq!(key, build_key(&args, &crate_dir, env()));
-        // what the real cargo is told to record under is not part of the key
-        let with_record_to = env().chain([(OsString::from(RECORD_TO), OsString::from("x"))]);
-        assert_eq!(key, build_key(&args, &crate_dir, with_record_to));
-
-        let other_env = env().chain([(OsString::from(SESSION), OsString::from("another kernel"))]);
-        assert_ne!(key, build_key(&args, &crate_dir, other_env));
-        assert_ne!(key, build_key(&os(&["--offline", "build", "--target", "t"]), &crate_dir, env()));
-        let mut changes: Vec<(PathBuf, &str)> = vec![
-            (crate_dir.join("Cargo.toml"), "[package]\nname = \"ctx\"\n[dependencies]\nx = \"1\"\n"),
-            (crate_dir.join("Cargo.lock"), "version = 4\n"),
-            (crate_dir.join(".cargo/config.toml"), "[build]\n"),
-            // cargo reads the config of every directory above too
-            (dir.join(".cargo/config.toml"), "[target]\n"),
+        let invocation = invocation_key(&args, env());
+        assert_eq!(invocation, invocation_key(&args, env()));
+        // what the real cargo is told to record under, and our wrapper's mark, are not part of it
+        let ours = [
+            (OsString::from(RECORD_TO), OsString::from("x")),
+            (OsString::from(OUR_WRAPPER), OsString::from("1")),
         ];
+        assert_eq!(invocation, invocation_key(&args, env().chain(ours)));
+        // nor whether cargo may use the network
+        assert_eq!(
+            invocation,
+            invocation_key(&os(&["--offline", "build", "--target", "t", "--message-format=json"]), env())
+        );
+        let other_env = env().chain([(OsString::from(SESSION), OsString::from("another kernel"))]);
+        assert_ne!(invocation, invocation_key(&args, other_env));
+        assert_ne!(
+            invocation,
+            invocation_key(&os(&["build", "--target", "u", "--message-format=json"]), env())
+        );
+
+        let key = build_key(invocation, &crate_dir);
+        assert_eq!(key, build_key(invocation, &crate_dir));
+        assert_ne!(key, build_key(invocation + 1, &crate_dir));
         std::fs::create_dir_all(dir.join(".cargo")).unwrap();
         let mut last = key;
-        for (file, text) in changes.drain(..) {
+        for (file, text) in [
+            (crate_dir.join("Cargo.toml"), "[package]\nname = \"ctx\"\n[dependencies]\nx = \"1\"\n"),
+            (crate_dir.join(".cargo/config.toml"), "[build]\njobs = 1\n"),
+            // cargo reads the config of every directory above too
+            (dir.join(".cargo/config.toml"), "[target]\n"),
+        ] {
             std::fs::write(&file, text).unwrap();
-            let now = build_key(&args, &crate_dir, env());
+            let now = build_key(invocation, &crate_dir);
             assert_ne!(now, last, "{}", file.display());
             last = now;
         }
+        // cargo's own lock file
+        std::fs::write(crate_dir.join("Cargo.lock"), "version = 4\n").unwrap();
+        assert_eq!(last, build_key(invocation, &crate_dir));
+        // evcxr's `:offline 1` and `:offline 0` write only this
+        std::fs::write(crate_dir.join(".cargo/config.toml"), "[build]\njobs = 1\n[net]\noffline = true\n")
+            .unwrap();
+        let offline = build_key(invocation, &crate_dir);
+        std::fs::write(crate_dir.join(".cargo/config.toml"), "[build]\njobs = 1\n[net]\noffline = false\n")
+            .unwrap();
+        assert_eq!(offline, build_key(invocation, &crate_dir));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
