@@ -3,7 +3,7 @@
 //! evcxr builds every cell with `cargo build` in the kernel's slot. Once the dependencies are
 //! built, cargo's part of that is bookkeeping: it starts, reads its config and the lock file,
 //! checks every dependency's fingerprint, then runs the one `rustc` command for the cell crate
-//! (through evcxr's rustc wrapper, which is this binary too) and records its own fingerprint.
+//! and records its own fingerprint.
 //! Measured on our 2-core VM with six tutorial cells built in turns in a copy of a slot:
 //! `cargo build` 209 ms median against 163 ms for the same `rustc` command run directly, and
 //! 36-45 ms for a `cargo build` with nothing to do.
@@ -13,9 +13,9 @@
 //! toolchain's. Run under that name ([`run_as_cargo_if_named`]) it
 //! - passes every command through to the real cargo, except evcxr's cell build;
 //! - for a cell build, asks the real cargo the first time in a kernel session and whenever
-//!   the manifest, cargo's config or the environment changed (a `:dep`, a `:opt`), with itself as the rustc wrapper (or evcxr's wrapper, this binary too, when
-//!   evcxr sets one), which writes down the cell crate's `rustc` command
-//!   ([`wrap_rustc_if_asked`]);
+//!   the manifest, cargo's config or the environment changed (a `:dep`, a `:opt`), with
+//!   itself as the rustc wrapper (or evcxr's wrapper, this binary too, when evcxr sets one),
+//!   which writes down the cell crate's `rustc` command ([`wrap_rustc_if_asked`]);
 //! - otherwise runs that command again itself, if every library it links (`--extern`) is the
 //!   very file it was then, and reports the cell's library as cargo does.
 //!
@@ -34,14 +34,14 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-/// Set (non-empty) where the kernel starts: cells build with the real cargo every time.
+/// Set (non-empty) in the kernel's environment: cells build with the real cargo every time.
 pub const PLAIN_CARGO: &str = "AUTOGRAD_KERNEL_PLAIN_CARGO";
 /// The real cargo, for everything this one passes on.
 const REAL_CARGO: &str = "AUTOGRAD_KERNEL_CARGO";
 /// Which kernel session a recorded command belongs to: set once per kernel process.
 const SESSION: &str = "AUTOGRAD_KERNEL_BUILD_SESSION";
 /// Set by this `cargo` for the real cargo it runs for a cell build: where the wrapper writes
-/// the cell crate's command, and the key it is valid for.
+/// the cell crate's command, the key of this cargo's invocation, and the crate's directory.
 const RECORD_TO: &str = "AUTOGRAD_KERNEL_RECORD_TO";
 /// Set for the real cargo when the rustc wrapper is this binary (not evcxr's, which is this
 /// binary too, and goes on to evcxr's hook).
@@ -57,7 +57,8 @@ const JOBSERVER: &[&str] = &["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
 struct Record {
     key: String,
-    /// The wrapper's whole command line: this binary, rustc, rustc's arguments.
+    /// What a replay runs: rustc and its arguments (after evcxr's wrapper, this binary, when
+    /// evcxr sets one: it changes the command before it runs rustc).
     argv: Vec<OsString>,
     cwd: PathBuf,
     /// The wrapper's whole environment (pairs: a JSON object's keys must be UTF-8).
@@ -153,8 +154,7 @@ fn cell_build(real: &OsString, args: &[OsString], dir: &Path) -> std::io::Result
 
 /// What a recorded command depends on besides its libraries and files: the kernel session
 /// and cargo's arguments and environment. Whether cargo may use the network (`--offline`)
-/// is left out: it cannot change the cell crate's command but through the lock file, which
-/// [`build_key`] reads.
+/// is left out: it changes what cargo may fetch, not the cell crate's command.
 fn invocation_key(args: &[OsString], env: impl Iterator<Item = (OsString, OsString)>) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     args.iter().filter(|a| *a != "--offline").for_each(|a| a.hash(&mut hasher));
