@@ -310,10 +310,11 @@ pub fn install(sysroot: &Path, cache: &Path) {
 }
 
 /// The toolchain-shaped directory for `sysroot` and this binary, made once: `bin/cargo` is
-/// this binary, the toolchain's other tools and `lib` are links to the real ones.
+/// this binary; the toolchain's other tools, `lib` and the rest are links to the real ones.
 fn toolchain_dir(sysroot: &Path, exe: &Path, cache: &Path) -> Option<PathBuf> {
     let mut hasher = std::hash::DefaultHasher::new();
-    (sysroot, exe).hash(&mut hasher);
+    // the layout's version too: a folder made by an older kernel at the same path is not reused
+    (sysroot, exe, 2).hash(&mut hasher);
     let dir = cache.join("cell-cargo").join(format!("{:016x}", hasher.finish()));
     if std::fs::read_link(dir.join("bin/cargo")).ok().as_deref() == Some(exe) {
         return Some(dir);
@@ -330,9 +331,11 @@ fn toolchain_dir(sysroot: &Path, exe: &Path, cache: &Path) -> Option<PathBuf> {
             }
         }
         std::os::unix::fs::symlink(exe, fresh.join("bin/cargo"))?;
-        for shared in ["lib", "share"] {
-            if sysroot.join(shared).exists() {
-                std::os::unix::fs::symlink(sysroot.join(shared), fresh.join(shared))?;
+        // the rest of the toolchain as it is: lib, libexec, share, etc
+        for entry in std::fs::read_dir(sysroot)? {
+            let name = entry?.file_name();
+            if name != "bin" {
+                std::os::unix::fs::symlink(sysroot.join(&name), fresh.join(&name))?;
             }
         }
         Ok(())
@@ -531,6 +534,7 @@ mod tests {
         let sysroot = dir.join("sysroot");
         std::fs::create_dir_all(sysroot.join("bin")).unwrap();
         std::fs::create_dir_all(sysroot.join("lib/rustlib")).unwrap();
+        std::fs::create_dir_all(sysroot.join("libexec")).unwrap();
         for tool in ["rustc", "cargo", "rustdoc"] {
             std::fs::write(sysroot.join("bin").join(tool), "").unwrap();
         }
@@ -542,6 +546,7 @@ mod tests {
         assert_eq!(std::fs::read_link(made.join("bin/rustc")).unwrap(), sysroot.join("bin/rustc"));
         assert_eq!(std::fs::read_link(made.join("bin/rustdoc")).unwrap(), sysroot.join("bin/rustdoc"));
         assert!(made.join("lib/rustlib").is_dir());
+        assert_eq!(std::fs::read_link(made.join("libexec")).unwrap(), sysroot.join("libexec"));
         // made once, then found; another binary or toolchain gets its own
         assert_eq!(toolchain_dir(&sysroot, &exe, &cache), Some(made.clone()));
         let other = toolchain_dir(&sysroot, &dir.join("other-kernel"), &cache).unwrap();
