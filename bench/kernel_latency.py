@@ -9,6 +9,10 @@ Measures, with a real jupyter_client:
      of a student reading the first output (the slowest of the first pass is printed too);
   4. engine speed inside a cell vs the release build (the 1000x1000 elementwise case, mean
      per step over 200 steps in both; best of three rounds taken in turns).
+
+The kernel inherits this environment: `AUTOGRAD_KERNEL_PLAIN_CARGO=1` in front of the command
+measures cells built by cargo every time (without kernel/src/cell_build.rs), for runs taken
+in turns with and without it.
 """
 import pathlib
 import statistics
