@@ -316,7 +316,8 @@ fn toolchain_dir(sysroot: &Path, exe: &Path, cache: &Path) -> Option<PathBuf> {
     // the layout's version too: a folder made by an older kernel at the same path is not reused
     (sysroot, exe, 2).hash(&mut hasher);
     let dir = cache.join("cell-cargo").join(format!("{:016x}", hasher.finish()));
-    if std::fs::read_link(dir.join("bin/cargo")).ok().as_deref() == Some(exe) {
+    let ready = |dir: &Path| std::fs::read_link(dir.join("bin/cargo")).ok().as_deref() == Some(exe);
+    if ready(&dir) {
         return Some(dir);
     }
     // made beside it and renamed into place: kernels starting together never see half of it
@@ -324,31 +325,34 @@ fn toolchain_dir(sysroot: &Path, exe: &Path, cache: &Path) -> Option<PathBuf> {
     let _ = std::fs::remove_dir_all(&fresh);
     let made = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(fresh.join("bin"))?;
-        for entry in std::fs::read_dir(sysroot.join("bin"))? {
-            let name = entry?.file_name();
-            if name != "cargo" {
-                std::os::unix::fs::symlink(sysroot.join("bin").join(&name), fresh.join("bin").join(&name))?;
-            }
-        }
+        link_entries(&sysroot.join("bin"), &fresh.join("bin"), "cargo")?;
         std::os::unix::fs::symlink(exe, fresh.join("bin/cargo"))?;
         // the rest of the toolchain as it is: lib, libexec, share, etc
-        for entry in std::fs::read_dir(sysroot)? {
-            let name = entry?.file_name();
-            if name != "bin" {
-                std::os::unix::fs::symlink(sysroot.join(&name), fresh.join(&name))?;
-            }
-        }
-        Ok(())
+        link_entries(sysroot, &fresh, "bin")
     })();
     if made.is_err() {
         let _ = std::fs::remove_dir_all(&fresh);
         return None;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    // one left half made by an interrupted start goes; one another kernel just made stays
+    if !ready(&dir) {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     if std::fs::rename(&fresh, &dir).is_err() {
         let _ = std::fs::remove_dir_all(&fresh);
     }
-    (std::fs::read_link(dir.join("bin/cargo")).ok().as_deref() == Some(exe)).then_some(dir)
+    ready(&dir).then_some(dir)
+}
+
+/// Links every entry of `from` but `except` into `to`, under the same name.
+fn link_entries(from: &Path, to: &Path, except: &str) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let name = entry?.file_name();
+        if name != except {
+            std::os::unix::fs::symlink(from.join(&name), to.join(&name))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
