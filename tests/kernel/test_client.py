@@ -92,6 +92,27 @@ def test_compile_errors_point_at_the_cell(kernel):
     assert "cell:2" in "\n".join(errors[0]["traceback"])
 
 
+def test_cells_after_the_first_re_run_its_recorded_build_command():
+    """The first cell (built with the offline preload) goes through cargo, which records the
+    cell crate's rustc command; the online cells after it re-run that command: the record is
+    not written again (it was, once, when cargo's offline and online lock files differed)."""
+    cache = pathlib.Path(os.environ.get("AUTOGRAD_KERNEL_CACHE", pathlib.Path.home() / ".cache/autograd-kernel"))
+    started = time.time()
+    with fresh_kernel() as (_, kc):
+        reply, _, _, _, _ = run(kc, "let first = 1.0_f64;")
+        assert reply["status"] == "ok", reply
+        records = [
+            p for p in cache.glob("evcxr/slot-*/target/autograd-kernel-cell-rustc.json") if p.stat().st_mtime >= started
+        ]
+        assert len(records) == 1, records
+        recorded = records[0].stat().st_mtime_ns
+        for code, expected in [("first * 2.0", "2.0"), ("let second = first + 1.0;", None), ("second", "2.0")]:
+            reply, _, _, results, _ = run(kc, code)
+            assert reply["status"] == "ok", reply
+            assert expected is None or results[0]["text/plain"] == expected
+        assert records[0].stat().st_mtime_ns == recorded
+
+
 def test_a_dependency_added_between_cells_is_built_and_linked_by_the_cells_after_it(tmp_path):
     """Cells after the first build without cargo (the kernel re-runs the cell crate's rustc
     command); a `:dep` changes the manifest, so the next build goes through cargo again and
