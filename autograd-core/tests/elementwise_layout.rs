@@ -97,3 +97,52 @@ fn a_transposed_result_views_and_flattens_as_in_torch() {
     // .contiguous() is row-major again
     assert_eq!(y.contiguous().stride(), vec![2, 1]);
 }
+
+/// A tensor and a number (`x * 1.01`, `2 - x`) have a path of their own for row-major float
+/// tensors; every result must be the one the same number as a 0-dim tensor of `x`'s dtype gives
+/// through the general broadcasting path: same bits, shape, strides and dtype, for row-major,
+/// offset, transposed, expanded and large (parallel) inputs.
+#[test]
+fn a_number_operand_gives_what_the_same_number_as_a_tensor_gives() {
+    manual_seed(0);
+    let base = randn(&[4, 3]);
+    let inputs: Vec<(&str, Tensor)> = vec![
+        ("0-dim", randn(&[])),
+        ("row", randn(&[5])),
+        ("matrix", base.clone()),
+        ("3-d with a 1", randn(&[3, 1, 4])),
+        ("rows 1..3 (offset)", base.narrow(0, 1, 2)),
+        ("column (stride 3)", base.narrow(1, 1, 1)),
+        ("transposed", base.t()),
+        ("expanded", randn(&[3, 1]).expand([3, 4])),
+        ("large", randn(&[300, 300])),
+    ];
+    type Op = fn(&Tensor, Scalar) -> Tensor;
+    type TensorOp = fn(&Tensor, &Tensor) -> Tensor;
+    let ops: [(&str, Op, TensorOp); 5] = [
+        ("x + c", |x, c| x.add(c), |x, t| x.add(t)),
+        ("x - c", |x, c| x.sub(c), |x, t| x.sub(t)),
+        ("x * c", |x, c| x.mul(c), |x, t| x.mul(t)),
+        ("x / c", |x, c| x.div(c), |x, t| x.div(t)),
+        ("c - x", |x, c| x.rsub(c), |x, t| t.sub(x)),
+    ];
+    let bits = |t: &Tensor| t.to_vec_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for dtype in [DType::Float32, DType::Float64] {
+        for (name, input) in &inputs {
+            let x = input.to_dtype(dtype);
+            for number in [Scalar::Float(1.01), Scalar::Float(-0.1), Scalar::Int(3), Scalar::Float(0.0)] {
+                let as_tensor = Tensor::from_vec(vec![number.as_f64()], &[], dtype);
+                for (op, with_number, with_tensor) in ops {
+                    let (got, want) = (with_number(&x, number), with_tensor(&x, &as_tensor));
+                    let case = format!("{op} with x {name} ({dtype:?}), c = {number:?}");
+                    assert_eq!(
+                        (got.shape(), got.stride(), got.dtype()),
+                        (want.shape(), want.stride(), want.dtype()),
+                        "{case}"
+                    );
+                    assert_eq!(bits(&got), bits(&want), "{case}");
+                }
+            }
+        }
+    }
+}

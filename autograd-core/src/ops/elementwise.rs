@@ -403,6 +403,9 @@ pub(crate) fn wrapped_number(s: Scalar) -> Tensor {
 /// The values of `a op b` with broadcasting and promotion; no history.
 #[track_caller]
 pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
+    if let Some(out) = with_number_values(a, b, op) {
+        return out;
+    }
     let (shape_a, promo_a) = a.shape_and_promotion();
     let (shape_b, promo_b) = b.shape_and_promotion();
     let out_shape = if same_shape(&shape_a, &shape_b) {
@@ -432,6 +435,58 @@ pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
         DType::Bool => kernel::<bool>(a, b, op, &out_shape),
     };
     like_torch(Tensor::from_buffer_shape(buffer, out_shape), &[a, b])
+}
+
+/// `binary_values` of a row-major float tensor and a number (`y * 1.01`, `g * c` in
+/// backward, `2 - x`), the most common op of a small graph, read under one lock: the result
+/// has the tensor's shape and dtype (a number never promotes a float tensor) and is row-major,
+/// as the general path finds through broadcasting, promotion and `like_torch` (each of which
+/// took the tensor's lock again). The same arithmetic, so the same bits. `None` for anything
+/// else (other ops, dtypes and layouts, a bool number, an empty tensor).
+fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
+    if !matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div) {
+        return None;
+    }
+    let (tensor, number, number_first) = match (a, b) {
+        (Operand::Tensor(t), Operand::Scalar(s)) => (*t, *s, false),
+        (Operand::Scalar(s), Operand::Tensor(t)) => (*t, *s, true),
+        _ => return None,
+    };
+    let number = match number {
+        Scalar::Float(v) => v,
+        Scalar::Int(v) => v as f64,
+        Scalar::Bool(_) => return None,
+    };
+    fn run<T: Arith>(values: &[T], number: f64, number_first: bool, op: BinaryOp) -> Buffer {
+        let c = T::from_f64(number);
+        T::wrap(match (op, number_first) {
+            (BinaryOp::Add, false) => map(values, move |x: T| x.add(c)),
+            (BinaryOp::Add, true) => map(values, move |x: T| c.add(x)),
+            (BinaryOp::Sub, false) => map(values, move |x: T| x.sub(c)),
+            (BinaryOp::Sub, true) => map(values, move |x: T| c.sub(x)),
+            (BinaryOp::Mul, false) => map(values, move |x: T| x.mul(c)),
+            (BinaryOp::Mul, true) => map(values, move |x: T| c.mul(x)),
+            (BinaryOp::Div, false) => map(values, move |x: T| x.div(c)),
+            (BinaryOp::Div, true) => map(values, move |x: T| c.div(x)),
+            _ => unreachable!("only the four arithmetic ops come here"),
+        })
+    }
+    let (buffer, shape) = tensor.with_data(|d| {
+        let layout = &d.layout;
+        let n = layout.numel();
+        if n == 0 || !same_shape(&layout.strides, &crate::layout::contiguous_strides(&layout.shape)) {
+            return None;
+        }
+        let buffer = d.storage.read();
+        let range = layout.offset..layout.offset + n;
+        let values = match (&*buffer, d.dtype) {
+            (Buffer::F32(v), DType::Float32) => run(&v[range], number, number_first, op),
+            (Buffer::F64(v), DType::Float64) => run(&v[range], number, number_first, op),
+            _ => return None,
+        };
+        Some((values, layout.shape.clone()))
+    })?;
+    Some(Tensor::from_buffer_shape(buffer, shape))
 }
 
 /// Where two shapes that do not broadcast differ, as torch names it (see `checks::mismatch`).
