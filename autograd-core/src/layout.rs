@@ -56,6 +56,19 @@ impl Layout {
         numel(&self.shape)
     }
 
+    /// True when the strides are exactly the row-major ones for the shape (what
+    /// `contiguous_strides` gives; `is_contiguous` also accepts any stride on a dim of size 1).
+    pub fn is_row_major(&self) -> bool {
+        let mut expected = 1;
+        for (&size, &stride) in self.shape.iter().zip(&self.strides).rev() {
+            if stride != expected {
+                return false;
+            }
+            expected *= size.max(1);
+        }
+        true
+    }
+
     /// True when the elements are one dense row-major run starting at `offset`.
     pub fn is_contiguous(&self) -> bool {
         let mut expected = 1;

@@ -471,10 +471,10 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
             _ => unreachable!("only the four arithmetic ops come here"),
         })
     }
-    let (buffer, shape) = tensor.with_data(|d| {
+    let (buffer, layout, dtype) = tensor.with_data(|d| {
         let layout = &d.layout;
         let n = layout.numel();
-        if n == 0 || !same_shape(&layout.strides, &crate::layout::contiguous_strides(&layout.shape)) {
+        if n == 0 || !layout.is_row_major() {
             return None;
         }
         let buffer = d.storage.read();
@@ -484,9 +484,18 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
             (Buffer::F64(v), DType::Float64) => run(&v[range], number, number_first, op),
             _ => return None,
         };
-        Some((values, layout.shape.clone()))
+        // the result's layout is the input's, from its start (slices copy cheaper than clone)
+        Some((
+            values,
+            Layout {
+                shape: Dims::from_slice(&layout.shape),
+                strides: Dims::from_slice(&layout.strides),
+                offset: 0,
+            },
+            d.dtype,
+        ))
     })?;
-    Some(Tensor::from_buffer_shape(buffer, shape))
+    Some(Tensor::from_parts(std::sync::Arc::new(crate::storage::Storage::new(buffer)), layout, dtype))
 }
 
 /// Where two shapes that do not broadcast differ, as torch names it (see `checks::mismatch`).
