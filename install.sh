@@ -44,15 +44,8 @@ if [ -n "$rust_minor" ] && [ "$rust_minor" -lt 95 ]; then
   exit 1
 fi
 # evcxr's rust-analyzer reads std's sources to know the type of every variable a cell defines
-has_rust_src() { [ -f "$(rustc --print sysroot)/lib/rustlib/src/rust/library/core/src/lib.rs" ]; }
-if ! has_rust_src && command -v rustup >/dev/null 2>&1; then
-  say "Adding the standard library's sources (rustup component add rust-src): the kernel reads them to keep variables' types from cell to cell"
-  rustup component add rust-src
-fi
-if ! has_rust_src; then
-  echo "install.sh: the Rust standard library's sources (rust-src) are missing; the kernel needs them to keep variables from cell to cell. Install them (rustup: 'rustup component add rust-src'; Debian: 'apt-get install rust-src') and re-run." >&2
-  exit 1
-fi
+. "$repo/tools/rust_src.sh"
+ensure_rust_src install.sh || exit 1
 command -v cc >/dev/null 2>&1 || {
   echo "install.sh: a C linker (cc) is needed to link Rust code but not found. Install it (Debian/Ubuntu: 'apt-get install gcc') and re-run." >&2
   exit 1

@@ -18,6 +18,10 @@ repo=$(pwd)
 # override with CARGO_TARGET_DIR.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/autograd-kernel/target}"
 
+# the kernel tests need std's sources (rust-src), as install.sh does
+. "$repo/tools/rust_src.sh"
+ensure_rust_src test.sh || exit 1
+
 echo "== formatting and lints =="
 # rustfmt.toml is the one formatting; clippy's warnings are errors, tests and benches included
 cargo fmt --all -- --check

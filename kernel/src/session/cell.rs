@@ -98,7 +98,11 @@ pub(super) fn execute(
                 traceback: vec![],
             }
         }
-        Err(other) => Outcome::Err { ename: "Error".into(), evalue: other.to_string(), traceback: vec![] },
+        Err(other) => {
+            let sources = std::env::var_os("RUST_SRC_PATH").map(std::path::PathBuf::from);
+            let evalue = super::report::with_missing_sources_hint(other.to_string(), sources.as_deref());
+            Outcome::Err { ename: "Error".into(), evalue, traceback: vec![] }
+        }
     }
 }
 

@@ -140,8 +140,51 @@ pub(super) fn compile_error(code: &str, errors: &[evcxr::CompilationError], line
     Outcome::Err { ename: "CompilationError".into(), evalue, traceback }
 }
 
+/// evcxr's "Couldn't automatically determine type of variable `b`" names no cause, and asks
+/// the student for a type annotation; when the analyser had no standard library sources to
+/// read (`sources`, what `RUST_SRC_PATH` names, lacks `core`), that is the cause: say so and
+/// how to fix it. Any other message is returned as it is.
+pub(super) fn with_missing_sources_hint(message: String, sources: Option<&std::path::Path>) -> String {
+    let readable = sources.is_some_and(|s| s.join("core/src/lib.rs").is_file());
+    if readable || !message.starts_with("Couldn't automatically determine type of variable") {
+        return message;
+    }
+    // the kernel's own RUST_SRC_PATH is a link: name where it leads
+    let place = sources
+        .map(|s| {
+            format!(" (looked in {})", std::fs::read_link(s).unwrap_or_else(|_| s.to_path_buf()).display())
+        })
+        .unwrap_or_default();
+    format!(
+        "{message}\n\nThe kernel could not read the Rust standard library's sources{place}, which it \
+         needs to know the type of each variable a cell defines. Install them (rustup: \
+         `rustup component add rust-src`; Debian: `apt-get install rust-src`) and restart the kernel."
+    )
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_type_the_analyser_missed_for_lack_of_std_sources_says_so() {
+        use super::with_missing_sources_hint;
+        let message =
+            "Couldn't automatically determine type of variable `b`.\nPlease give it an explicit type.";
+        let missing = std::path::Path::new("/nonexistent/rust/library");
+        let hinted = with_missing_sources_hint(message.to_string(), Some(missing));
+        assert!(hinted.starts_with(message), "{hinted}");
+        assert!(hinted.contains("(looked in /nonexistent/rust/library)"), "{hinted}");
+        assert!(hinted.contains("rustup component add rust-src"), "{hinted}");
+        assert!(with_missing_sources_hint(message.to_string(), None).contains("rust-src"));
+        // sources that are there: evcxr's words alone (the type really is unknown)
+        let dir = std::env::temp_dir().join(format!("rust-src-hint-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("core/src")).unwrap();
+        std::fs::write(dir.join("core/src/lib.rs"), "").unwrap();
+        assert_eq!(with_missing_sources_hint(message.to_string(), Some(&dir)), message);
+        std::fs::remove_dir_all(&dir).unwrap();
+        // other errors are left alone
+        assert_eq!(with_missing_sources_hint("Unknown command".into(), Some(missing)), "Unknown command");
+    }
 
     #[test]
     fn a_panic_in_the_generated_source_maps_to_the_cells_line() {
