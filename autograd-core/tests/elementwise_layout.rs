@@ -146,3 +146,56 @@ fn a_number_operand_gives_what_the_same_number_as_a_tensor_gives() {
         }
     }
 }
+
+/// Two tensors of one shape and dtype (`x.data - step`, `a * b`) have a path of their own when
+/// both are row-major: every value must be the float arithmetic of the two elements, in the
+/// tensors' dtype, for row-major, offset and transposed operands, small and large (parallel).
+#[test]
+fn two_tensors_of_one_shape_give_their_elements_arithmetic() {
+    manual_seed(0);
+    let m = randn(&[4, 3]);
+    let big = randn(&[300, 300]);
+    let pairs: Vec<(&str, Tensor, Tensor)> = vec![
+        ("0-dim", randn(&[]), randn(&[])),
+        ("rows", randn(&[5]), randn(&[5])),
+        ("matrices", m.clone(), randn(&[4, 3])),
+        ("the same tensor twice", m.clone(), m.clone()),
+        ("offset rows", m.narrow(0, 1, 2), m.narrow(0, 2, 2)),
+        ("transposed", m.t(), randn(&[3, 4])),
+        ("large", big.clone(), randn(&[300, 300])),
+        ("large, transposed", big.t(), big.clone()),
+    ];
+    type TensorOp = fn(&Tensor, &Tensor) -> Tensor;
+    /// the op's name, on tensors, and on one element of each dtype
+    type Case = (&'static str, TensorOp, fn(f64, f64) -> f64, fn(f32, f32) -> f32);
+    let ops: [Case; 4] = [
+        ("x + y", |x, y| x.add(y), |a, b| a + b, |a, b| a + b),
+        ("x - y", |x, y| x.sub(y), |a, b| a - b, |a, b| a - b),
+        ("x * y", |x, y| x.mul(y), |a, b| a * b, |a, b| a * b),
+        ("x / y", |x, y| x.div(y), |a, b| a / b, |a, b| a / b),
+    ];
+    for dtype in [DType::Float32, DType::Float64] {
+        for (name, x, y) in &pairs {
+            let (x, y) = (x.to_dtype(dtype), y.to_dtype(dtype));
+            for (op, tensors, in_f64, in_f32) in ops {
+                let got = tensors(&x, &y);
+                let case = format!("{op} on {name} ({dtype:?})");
+                assert_eq!((got.shape(), got.dtype()), (x.shape(), dtype), "{case}");
+                if x.is_contiguous() && y.is_contiguous() {
+                    assert!(got.is_contiguous(), "{case}");
+                }
+                let want: Vec<u64> = x
+                    .to_vec_f64()
+                    .into_iter()
+                    .zip(y.to_vec_f64())
+                    .map(|(a, b)| match dtype {
+                        DType::Float32 => (in_f32(a as f32, b as f32) as f64).to_bits(),
+                        _ => in_f64(a, b).to_bits(),
+                    })
+                    .collect();
+                let bits: Vec<u64> = got.to_vec_f64().iter().map(|v| v.to_bits()).collect();
+                assert_eq!(bits, want, "{case}");
+            }
+        }
+    }
+}

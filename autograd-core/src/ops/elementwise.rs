@@ -403,7 +403,7 @@ pub(crate) fn wrapped_number(s: Scalar) -> Tensor {
 /// The values of `a op b` with broadcasting and promotion; no history.
 #[track_caller]
 pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
-    if let Some(out) = with_number_values(a, b, op) {
+    if let Some(out) = with_number_values(a, b, op).or_else(|| same_shape_values(a, b, op)) {
         return out;
     }
     let (shape_a, promo_a) = a.shape_and_promotion();
@@ -494,6 +494,54 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
             },
             d.dtype,
         ))
+    })?;
+    Some(Tensor::from_parts(std::sync::Arc::new(crate::storage::Storage::new(buffer)), layout, dtype))
+}
+
+/// `binary_values` of two row-major float tensors of one shape and dtype (`x.data - step`,
+/// `a * b`): no broadcasting, no promotion, a row-major result (torch's fast set-up for
+/// contiguous operands), each tensor's lock taken once. The same arithmetic as the general
+/// path, so the same bits; `None` for anything else.
+fn same_shape_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
+    let (Operand::Tensor(a), Operand::Tensor(b)) = (a, b) else { return None };
+    if !matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div) {
+        return None;
+    }
+    fn run<T: Arith>(x: &[T], y: &[T], shape: &[usize], op: BinaryOp) -> Buffer {
+        T::wrap(match op {
+            BinaryOp::Add => zip_map(x, shape, y, shape, shape, |x: T, y: T| x.add(y)),
+            BinaryOp::Sub => zip_map(x, shape, y, shape, shape, |x: T, y: T| x.sub(y)),
+            BinaryOp::Mul => zip_map(x, shape, y, shape, shape, |x: T, y: T| x.mul(y)),
+            BinaryOp::Div => zip_map(x, shape, y, shape, shape, |x: T, y: T| x.div(y)),
+            _ => unreachable!("only the four arithmetic ops come here"),
+        })
+    }
+    let (buffer, layout, dtype) = a.with_data(|da| {
+        b.with_data(|db| {
+            let (la, lb) = (&da.layout, &db.layout);
+            let n = la.numel();
+            if n == 0
+                || da.dtype != db.dtype
+                || !same_shape(&la.shape, &lb.shape)
+                || !la.is_row_major()
+                || !lb.is_row_major()
+            {
+                return None;
+            }
+            let (ra, rb) = (la.offset..la.offset + n, lb.offset..lb.offset + n);
+            let (buffer_a, buffer_b) = (da.storage.read(), db.storage.read());
+            let values = match (&*buffer_a, &*buffer_b, da.dtype) {
+                (Buffer::F32(x), Buffer::F32(y), DType::Float32) => run(&x[ra], &y[rb], &la.shape, op),
+                (Buffer::F64(x), Buffer::F64(y), DType::Float64) => run(&x[ra], &y[rb], &la.shape, op),
+                _ => return None,
+            };
+            let layout = Layout {
+                shape: Dims::from_slice(&la.shape),
+                strides: Dims::from_slice(&la.strides),
+                offset: 0,
+            };
+            Some((values, layout, da.dtype))
+        })
     })?;
     Some(Tensor::from_parts(std::sync::Arc::new(crate::storage::Storage::new(buffer)), layout, dtype))
 }
