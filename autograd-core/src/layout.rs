@@ -56,6 +56,12 @@ impl Layout {
         numel(&self.shape)
     }
 
+    /// The same shape and strides from offset 0: the layout of a new buffer that holds this
+    /// one's elements in the same order (slices copy cheaper than a clone).
+    pub fn restarted(&self) -> Layout {
+        Layout { shape: Dims::from_slice(&self.shape), strides: Dims::from_slice(&self.strides), offset: 0 }
+    }
+
     /// True when the strides are exactly the row-major ones for the shape (what
     /// `contiguous_strides` gives; `is_contiguous` also accepts any stride on a dim of size 1).
     pub fn is_row_major(&self) -> bool {

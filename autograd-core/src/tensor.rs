@@ -72,6 +72,12 @@ impl Tensor {
         Tensor::from_parts(Arc::new(Storage::new(buffer)), Layout::contiguous(shape), dtype)
     }
 
+    /// A new tensor owning `buffer`, laid out as `layout` says; the dtype is the buffer's.
+    pub(crate) fn from_buffer_layout(buffer: Buffer, layout: Layout) -> Tensor {
+        let dtype = buffer.dtype();
+        Tensor::from_parts(Arc::new(Storage::new(buffer)), layout, dtype)
+    }
+
     /// Like `from_buffer`, taking the shape by value (saves a copy on hot paths).
     pub(crate) fn from_buffer_shape(buffer: Buffer, shape: crate::layout::Dims) -> Tensor {
         debug_assert_eq!(buffer.len(), numel(&shape));

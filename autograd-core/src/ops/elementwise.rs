@@ -317,10 +317,9 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                 };
             }
             match op {
-                BinaryOp::Add => arith!(|x: T, y: T| x.add(y)),
-                BinaryOp::Sub => arith!(|x: T, y: T| x.sub(y)),
-                BinaryOp::Mul => arith!(|x: T, y: T| x.mul(y)),
-                BinaryOp::Div => arith!(|x: T, y: T| x.div(y)),
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
+                    T::wrap(four_ops(op, sa, shape_a, sb, shape_b, out_shape))
+                }
                 // torch's special cases (x*x, 1/sqrt(x), ...) are for a number exponent only; a
                 // tensor exponent, even a 0-dim one, is std::pow (pow(-inf, -0.5) is 0, not nan)
                 BinaryOp::Pow => match (
@@ -357,6 +356,31 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
             }
         })
     })
+}
+
+/// `x op y` for the four arithmetic ops, broadcast to `out_shape`: the one place their
+/// element arithmetic is written, for the general path and both fast paths (a number is a
+/// 1-element operand of shape `[]`).
+#[inline]
+fn four_ops<T: Arith>(
+    op: BinaryOp,
+    x: &[T],
+    shape_x: &[usize],
+    y: &[T],
+    shape_y: &[usize],
+    out_shape: &[usize],
+) -> Vec<T> {
+    match op {
+        BinaryOp::Add => zip_map(x, shape_x, y, shape_y, out_shape, |x: T, y: T| x.add(y)),
+        BinaryOp::Sub => zip_map(x, shape_x, y, shape_y, out_shape, |x: T, y: T| x.sub(y)),
+        BinaryOp::Mul => zip_map(x, shape_x, y, shape_y, out_shape, |x: T, y: T| x.mul(y)),
+        BinaryOp::Div => zip_map(x, shape_x, y, shape_y, out_shape, |x: T, y: T| x.div(y)),
+        _ => unreachable!("only the four arithmetic ops come here"),
+    }
+}
+
+fn is_four_ops(op: BinaryOp) -> bool {
+    matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div)
 }
 
 /// `x ** e` for a fixed exponent over a whole slice, with torch's special cases (`x*x` for
@@ -444,7 +468,7 @@ pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
 /// took the tensor's lock again). The same arithmetic, so the same bits. `None` for anything
 /// else (other ops, dtypes and layouts, a bool number, an empty tensor).
 fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
-    if !matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div) {
+    if !is_four_ops(op) {
         return None;
     }
     let (tensor, number, number_first) = match (a, b) {
@@ -452,26 +476,19 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
         (Operand::Scalar(s), Operand::Tensor(t)) => (*t, *s, true),
         _ => return None,
     };
-    let number = match number {
-        Scalar::Float(v) => v,
-        Scalar::Int(v) => v as f64,
-        Scalar::Bool(_) => return None,
-    };
-    fn run<T: Arith>(values: &[T], number: f64, number_first: bool, op: BinaryOp) -> Buffer {
-        let c = T::from_f64(number);
-        T::wrap(match (op, number_first) {
-            (BinaryOp::Add, false) => map(values, move |x: T| x.add(c)),
-            (BinaryOp::Add, true) => map(values, move |x: T| c.add(x)),
-            (BinaryOp::Sub, false) => map(values, move |x: T| x.sub(c)),
-            (BinaryOp::Sub, true) => map(values, move |x: T| c.sub(x)),
-            (BinaryOp::Mul, false) => map(values, move |x: T| x.mul(c)),
-            (BinaryOp::Mul, true) => map(values, move |x: T| c.mul(x)),
-            (BinaryOp::Div, false) => map(values, move |x: T| x.div(c)),
-            (BinaryOp::Div, true) => map(values, move |x: T| c.div(x)),
-            _ => unreachable!("only the four arithmetic ops come here"),
+    if matches!(number, Scalar::Bool(_)) {
+        return None;
+    }
+    let number = number.as_f64();
+    fn run<T: Arith>(values: &[T], shape: &[usize], number: f64, number_first: bool, op: BinaryOp) -> Buffer {
+        let c = [T::from_f64(number)];
+        T::wrap(if number_first {
+            four_ops(op, &c, &[], values, shape, shape)
+        } else {
+            four_ops(op, values, shape, &c, &[], shape)
         })
     }
-    let (buffer, layout, dtype) = tensor.with_data(|d| {
+    let (buffer, layout) = tensor.with_data(|d| {
         let layout = &d.layout;
         let n = layout.numel();
         if n == 0 || !layout.is_row_major() {
@@ -480,22 +497,13 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
         let buffer = d.storage.read();
         let range = layout.offset..layout.offset + n;
         let values = match (&*buffer, d.dtype) {
-            (Buffer::F32(v), DType::Float32) => run(&v[range], number, number_first, op),
-            (Buffer::F64(v), DType::Float64) => run(&v[range], number, number_first, op),
+            (Buffer::F32(v), DType::Float32) => run(&v[range], &layout.shape, number, number_first, op),
+            (Buffer::F64(v), DType::Float64) => run(&v[range], &layout.shape, number, number_first, op),
             _ => return None,
         };
-        // the result's layout is the input's, from its start (slices copy cheaper than clone)
-        Some((
-            values,
-            Layout {
-                shape: Dims::from_slice(&layout.shape),
-                strides: Dims::from_slice(&layout.strides),
-                offset: 0,
-            },
-            d.dtype,
-        ))
+        Some((values, layout.restarted()))
     })?;
-    Some(Tensor::from_parts(std::sync::Arc::new(crate::storage::Storage::new(buffer)), layout, dtype))
+    Some(Tensor::from_buffer_layout(buffer, layout))
 }
 
 /// `binary_values` of two row-major float tensors of one shape and dtype (`x.data - step`,
@@ -504,19 +512,10 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
 /// path, so the same bits; `None` for anything else.
 fn same_shape_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
     let (Operand::Tensor(a), Operand::Tensor(b)) = (a, b) else { return None };
-    if !matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div) {
+    if !is_four_ops(op) {
         return None;
     }
-    fn run<T: Arith>(x: &[T], y: &[T], shape: &[usize], op: BinaryOp) -> Buffer {
-        T::wrap(match op {
-            BinaryOp::Add => zip_map(x, shape, y, shape, shape, |x: T, y: T| x.add(y)),
-            BinaryOp::Sub => zip_map(x, shape, y, shape, shape, |x: T, y: T| x.sub(y)),
-            BinaryOp::Mul => zip_map(x, shape, y, shape, shape, |x: T, y: T| x.mul(y)),
-            BinaryOp::Div => zip_map(x, shape, y, shape, shape, |x: T, y: T| x.div(y)),
-            _ => unreachable!("only the four arithmetic ops come here"),
-        })
-    }
-    let (buffer, layout, dtype) = a.with_data(|da| {
+    let (buffer, layout) = a.with_data(|da| {
         b.with_data(|db| {
             let (la, lb) = (&da.layout, &db.layout);
             let n = la.numel();
@@ -530,20 +529,20 @@ fn same_shape_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
             }
             let (ra, rb) = (la.offset..la.offset + n, lb.offset..lb.offset + n);
             let (buffer_a, buffer_b) = (da.storage.read(), db.storage.read());
+            let shape = &la.shape;
             let values = match (&*buffer_a, &*buffer_b, da.dtype) {
-                (Buffer::F32(x), Buffer::F32(y), DType::Float32) => run(&x[ra], &y[rb], &la.shape, op),
-                (Buffer::F64(x), Buffer::F64(y), DType::Float64) => run(&x[ra], &y[rb], &la.shape, op),
+                (Buffer::F32(x), Buffer::F32(y), DType::Float32) => {
+                    Buffer::F32(four_ops(op, &x[ra], shape, &y[rb], shape, shape))
+                }
+                (Buffer::F64(x), Buffer::F64(y), DType::Float64) => {
+                    Buffer::F64(four_ops(op, &x[ra], shape, &y[rb], shape, shape))
+                }
                 _ => return None,
             };
-            let layout = Layout {
-                shape: Dims::from_slice(&la.shape),
-                strides: Dims::from_slice(&la.strides),
-                offset: 0,
-            };
-            Some((values, layout, da.dtype))
+            Some((values, la.restarted()))
         })
     })?;
-    Some(Tensor::from_parts(std::sync::Arc::new(crate::storage::Storage::new(buffer)), layout, dtype))
+    Some(Tensor::from_buffer_layout(buffer, layout))
 }
 
 /// Where two shapes that do not broadcast differ, as torch names it (see `checks::mismatch`).

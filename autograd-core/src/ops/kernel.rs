@@ -260,6 +260,11 @@ fn map_rows<A: Element, B: Element, U: Element>(
     out
 }
 
+/// `f` of `a` and `b` broadcast to `out_shape`, row-major. Inlined where it is called: the
+/// usual cases (same length, or one side a single value) are a few compares away from their
+/// loop, which matters for the tiny tensors of a small graph; broadcasting proper is
+/// `zip_map_broadcast`.
+#[inline]
 pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
     a: &[A],
     a_shape: &[usize],
@@ -269,7 +274,6 @@ pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
     f: impl Fn(A, B) -> U + Sync + Send,
 ) -> Vec<U> {
     let n = numel(out_shape);
-    let parallel = n >= PARALLEL_MIN;
     if a.len() == n && b.len() == n {
         // SAFETY: `zip_part` writes every slot of `out` (both operands have `n` elements)
         return unsafe {
@@ -298,6 +302,20 @@ pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
         let x = a[0];
         return map(b, move |y| f(x, y));
     }
+    zip_map_broadcast(a, a_shape, b, b_shape, out_shape, f)
+}
+
+#[inline(never)]
+fn zip_map_broadcast<A: Element, B: Element, U: Element>(
+    a: &[A],
+    a_shape: &[usize],
+    b: &[B],
+    b_shape: &[usize],
+    out_shape: &[usize],
+    f: impl Fn(A, B) -> U + Sync + Send,
+) -> Vec<U> {
+    let n = numel(out_shape);
+    let parallel = n >= PARALLEL_MIN;
     // a row (or any block of trailing dims) repeated over the leading dims of the other
     // operand, `m + row`: a plain loop per row, which vectorises (ndarray's general
     // broadcasting walk made this case three times slower than PyTorch)
