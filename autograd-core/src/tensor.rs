@@ -1,5 +1,6 @@
 //! The `Tensor` handle: shared storage, dtype, layout, and the autograd metadata.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use crate::autograd::node::{Edge, Hook, Node};
@@ -33,6 +34,40 @@ pub(crate) struct TensorImpl {
     pub id: u64,
     pub data: RwLock<TensorData>,
     pub meta: Mutex<AutogradMeta>,
+    /// `meta.requires_grad || meta.grad_fn.is_some()`, kept by [`MetaGuard`] each time the
+    /// meta is changed, so that `requires_grad()` (asked 3-4 times for each input of every
+    /// op) is one load instead of a lock and unlock in the common case.
+    tracked: AtomicBool,
+}
+
+/// The autograd metadata, locked. Changing it through this guard keeps the tensor's
+/// `tracked` flag in step when the guard is dropped.
+pub(crate) struct MetaGuard<'a> {
+    meta: MutexGuard<'a, AutogradMeta>,
+    tracked: &'a AtomicBool,
+    changed: bool,
+}
+
+impl std::ops::Deref for MetaGuard<'_> {
+    type Target = AutogradMeta;
+    fn deref(&self) -> &AutogradMeta {
+        &self.meta
+    }
+}
+
+impl std::ops::DerefMut for MetaGuard<'_> {
+    fn deref_mut(&mut self) -> &mut AutogradMeta {
+        self.changed = true;
+        &mut self.meta
+    }
+}
+
+impl Drop for MetaGuard<'_> {
+    fn drop(&mut self) {
+        if self.changed {
+            self.tracked.store(self.meta.requires_grad || self.meta.grad_fn.is_some(), Ordering::Release);
+        }
+    }
 }
 
 /// What `x.data = ...` replaces: the storage and the view into it.
@@ -62,6 +97,7 @@ impl Tensor {
             id: global::next_id(),
             data: RwLock::new(TensorData { storage, layout, dtype }),
             meta: Mutex::new(AutogradMeta::default()),
+            tracked: AtomicBool::new(false),
         }))
     }
 
@@ -137,8 +173,12 @@ impl Tensor {
         f(&guard)
     }
 
-    pub(crate) fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
-        self.0.meta.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn meta(&self) -> MetaGuard<'_> {
+        MetaGuard {
+            meta: self.0.meta.lock().unwrap_or_else(|e| e.into_inner()),
+            tracked: &self.0.tracked,
+            changed: false,
+        }
     }
 
     /// The size of each dimension (`x.shape` in PyTorch).
@@ -211,6 +251,9 @@ impl Tensor {
     /// Whether gradients are tracked for this tensor (a view tracks them when its base does).
     #[inline]
     pub fn requires_grad(&self) -> bool {
+        if self.0.tracked.load(Ordering::Acquire) {
+            return true;
+        }
         let meta = self.meta();
         if meta.requires_grad || meta.grad_fn.is_some() {
             return true;

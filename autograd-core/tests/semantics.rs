@@ -251,6 +251,37 @@ fn in_place_rules_and_version_counter() {
     );
 }
 
+/// `requires_grad` answers from a flag kept beside the locked metadata: every way the
+/// metadata changes must move the flag with it, both ways.
+#[test]
+fn requires_grad_follows_every_change_of_a_tensors_flags() {
+    let x = tensor!([1., 2.]);
+    assert!(!x.requires_grad());
+    x.requires_grad_(true);
+    assert!(x.requires_grad());
+    x.requires_grad_(false);
+    assert!(!x.requires_grad());
+    assert!((&x * 2.0).grad_fn().is_none());
+
+    let w = tensor!([3., 4.], requires_grad = true);
+    let y = &w * 2.0;
+    assert!(y.requires_grad());
+    y.detach_();
+    assert!(!y.requires_grad() && y.is_leaf());
+    assert!((&y * 2.0).grad_fn().is_none());
+    assert!(!w.data().requires_grad() && w.requires_grad());
+
+    // an in-place op with a tracked operand gives a tensor that had no history one
+    let z = zeros(&[2]);
+    assert!(!z.requires_grad());
+    z.add_(&w);
+    assert!(z.requires_grad());
+    assert_eq!(name(&z), "AddBackward0");
+    // x.data = ... keeps the tensor's own flags
+    w.set_data(&tensor!([5., 6.]));
+    assert!(w.requires_grad());
+}
+
 #[test]
 fn requires_grad_rules() {
     assert_eq!(
