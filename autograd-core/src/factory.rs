@@ -97,25 +97,25 @@ pub fn full_with(shape: &[usize], value: f64, options: TensorOptions) -> Tensor 
 /// Ones with the shape and dtype of `t` (`torch.ones_like`).
 #[track_caller]
 pub fn ones_like(t: &Tensor) -> Tensor {
-    filled(1.0, &t.shape(), TensorOptions::default().dtype(t.dtype()))
+    filled(1.0, &t.dims(), TensorOptions::default().dtype(t.dtype()))
 }
 
 /// `torch.ones_like(t, dtype=..., requires_grad=...)`; the dtype defaults to `t`'s.
 #[track_caller]
 pub fn ones_like_with(t: &Tensor, options: TensorOptions) -> Tensor {
-    filled(1.0, &t.shape(), TensorOptions { dtype: Some(options.dtype_or(t.dtype())), ..options })
+    filled(1.0, &t.dims(), TensorOptions { dtype: Some(options.dtype_or(t.dtype())), ..options })
 }
 
 /// Zeros with the shape and dtype of `t`.
 #[track_caller]
 pub fn zeros_like(t: &Tensor) -> Tensor {
-    filled(0.0, &t.shape(), TensorOptions::default().dtype(t.dtype()))
+    filled(0.0, &t.dims(), TensorOptions::default().dtype(t.dtype()))
 }
 
 /// `torch.zeros_like(t, dtype=..., requires_grad=...)`.
 #[track_caller]
 pub fn zeros_like_with(t: &Tensor, options: TensorOptions) -> Tensor {
-    filled(0.0, &t.shape(), TensorOptions { dtype: Some(options.dtype_or(t.dtype())), ..options })
+    filled(0.0, &t.dims(), TensorOptions { dtype: Some(options.dtype_or(t.dtype())), ..options })
 }
 
 /// `torch.arange(end)`: `0, 1, ..., end-1`. A float `end` (`arange(4.0)`) gives float32, an

@@ -186,9 +186,14 @@ impl Tensor {
         self.with_data(|d| d.layout.shape.to_vec())
     }
 
+    /// The shape without allocating (up to four dims inline), for the engine's hot paths.
+    pub(crate) fn dims(&self) -> crate::layout::Dims {
+        self.with_data(|d| crate::layout::Dims::from_slice(&d.layout.shape))
+    }
+
     /// `x.size(dim)`; negative dims count from the end.
     pub fn size(&self, dim: isize) -> usize {
-        let shape = self.shape();
+        let shape = self.dims();
         shape[crate::ops::shape::wrap_dim(dim, shape.len())]
     }
 

@@ -112,7 +112,7 @@ impl<'a> Operand<'a> {
     fn shape_and_promotion(&self) -> (Dims, PromotionOperand) {
         match self {
             Operand::Tensor(t) => t.with_data(|d| {
-                let shape = d.layout.shape.clone();
+                let shape = Dims::from_slice(&d.layout.shape);
                 let class = if shape.is_empty() {
                     PromotionOperand::ZeroDim(d.dtype)
                 } else {
@@ -553,7 +553,7 @@ fn mismatch_dim(a: &[usize], b: &[usize]) -> (usize, usize, usize) {
 /// `grad * (e * a^(e-1))` in one pass over float data (the backward of `a.pow(e)`).
 fn pow_backward_values(g: &Tensor, a: &Tensor, e: f64) -> Tensor {
     fn run<T: Arith>(g: &Tensor, a: &Tensor, e: f64) -> Buffer {
-        let shape = a.shape();
+        let shape = a.dims();
         let factor = T::from_f64(e);
         with_compact(&Operand::Tensor(g), |sg: &[T], shape_g| {
             with_compact(&Operand::Tensor(a), |sa: &[T], shape_a| {
@@ -579,7 +579,7 @@ fn pow_backward_values(g: &Tensor, a: &Tensor, e: f64) -> Tensor {
         DType::Float64 => run::<f64>(g, a, e),
         _ => run::<f32>(g, a, e),
     };
-    Tensor::from_buffer(buffer, &a.shape())
+    Tensor::from_buffer_shape(buffer, a.dims())
 }
 
 /// Sums a broadcast gradient back to an input's shape and dtype.
@@ -604,7 +604,7 @@ fn input_meta(op: &Operand, out: &Tensor) -> Option<(Dims, DType)> {
     if same {
         return None;
     }
-    Some(t.with_data(|d| (d.layout.shape.clone(), d.dtype)))
+    Some(t.with_data(|d| (Dims::from_slice(&d.layout.shape), d.dtype)))
 }
 
 /// Brings a gradient to an input's shape and dtype (see `input_meta`).

@@ -477,7 +477,8 @@ impl Tensor {
     pub(crate) fn add_raw_(&self, other: &Tensor) {
         use crate::storage::Buffer;
         let other = if other.shares_storage(self) { other.contiguous_values() } else { other.clone() };
-        let (other_shape, other_dtype) = other.with_data(|o| (o.layout.shape.clone(), o.dtype));
+        let (other_shape, other_dtype) =
+            other.with_data(|o| (crate::layout::Dims::from_slice(&o.layout.shape), o.dtype));
         let done = self.with_data(|d| {
             if !d.layout.is_contiguous()
                 || !crate::layout::same_shape(&other_shape, &d.layout.shape)
