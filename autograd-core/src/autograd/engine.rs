@@ -263,6 +263,9 @@ fn check_hook_result(grad: &Tensor, replacement: &Tensor) {
 
 /// Tensor hooks on a non-leaf's gradient, then `retain_grad`.
 fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
+    if !node.may_have_hooks() {
+        return grad;
+    }
     let (hooks, retained) = {
         let state = node.state();
         if state.pre_hooks.is_empty() && state.retained.is_empty() {

@@ -65,7 +65,7 @@ impl Tensor {
                 HookHandle { id, target: HookTarget::Leaf(Arc::downgrade(&self.0)) }
             }
             Some(node) => {
-                node.state().pre_hooks.push((id, hook));
+                node.add_pre_hook(id, hook);
                 HookHandle { id, target: HookTarget::Node(Arc::downgrade(&node.0)) }
             }
         }
@@ -88,5 +88,5 @@ pub(crate) fn retain_grad(tensor: &Tensor) {
     }
     meta.retains_grad = true;
     drop(meta);
-    node.state().retained.push(Arc::downgrade(&tensor.0));
+    node.add_retained(Arc::downgrade(&tensor.0));
 }

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::global;
@@ -71,6 +72,10 @@ pub(crate) struct NodeInner {
     pub name: Cow<'static, str>,
     pub kind: NodeKind,
     pub next: Edges,
+    /// Set once a hook or a `retain_grad` tensor was added to `state` (see
+    /// [`Node::add_pre_hook`]): the engine skips locking the state of the nodes (nearly all)
+    /// that never had one.
+    hooked: AtomicBool,
     pub state: Mutex<NodeState>,
 }
 
@@ -95,6 +100,7 @@ impl Node {
             name: function.name(),
             kind: NodeKind::Function,
             next: next.into(),
+            hooked: AtomicBool::new(false),
             state: Mutex::new(NodeState {
                 function: Some(function),
                 released: false,
@@ -116,6 +122,7 @@ impl Node {
                 name: function.name(),
                 kind: NodeKind::Function,
                 next,
+                hooked: AtomicBool::new(false),
                 state: Mutex::new(NodeState {
                     function: Some(function),
                     released: false,
@@ -132,6 +139,7 @@ impl Node {
             name: Cow::Borrowed("torch::autograd::AccumulateGrad"),
             kind: NodeKind::AccumulateGrad { variable },
             next: Edges::new(),
+            hooked: AtomicBool::new(false),
             state: Mutex::new(NodeState {
                 function: None,
                 released: false,
@@ -143,6 +151,25 @@ impl Node {
 
     pub(crate) fn state(&self) -> MutexGuard<'_, NodeState> {
         self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A hook on the gradient of this node's output (a non-leaf tensor's `register_hook`).
+    pub(crate) fn add_pre_hook(&self, id: u64, hook: Hook) {
+        let mut state = self.state();
+        state.pre_hooks.push((id, hook));
+        self.0.hooked.store(true, Ordering::Release);
+    }
+
+    /// A non-leaf tensor whose `.grad` this node fills (`retain_grad()`).
+    pub(crate) fn add_retained(&self, tensor: Weak<TensorImpl>) {
+        let mut state = self.state();
+        state.retained.push(tensor);
+        self.0.hooked.store(true, Ordering::Release);
+    }
+
+    /// False when no hook or retained tensor was ever added, so there is nothing to run.
+    pub(crate) fn may_have_hooks(&self) -> bool {
+        self.0.hooked.load(Ordering::Acquire)
     }
 
     /// The node's name: `AddBackward0`, `torch::autograd::AccumulateGrad`, `MulConstantBackward`.
