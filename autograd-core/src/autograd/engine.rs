@@ -298,24 +298,34 @@ fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
 
 /// AccumulateGrad: add `grad` into the leaf's `.grad`, after the leaf's hooks.
 fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
-    let hooks = variable.meta().hooks.clone();
-    for (_, hook) in hooks {
-        if let Some(replacement) = hook(&grad) {
-            check_hook_result(&grad, &replacement);
-            grad = replacement;
+    // one lock for the usual case (no hooks): the hooks and the gradient there is
+    let (hooks, existing) = {
+        let meta = variable.meta();
+        (meta.hooks.clone(), meta.grad.clone())
+    };
+    let existing = if hooks.is_empty() {
+        existing
+    } else {
+        for (_, hook) in hooks {
+            if let Some(replacement) = hook(&grad) {
+                check_hook_result(&grad, &replacement);
+                grad = replacement;
+            }
         }
-    }
+        // a hook may have set or cleared .grad itself
+        variable.meta().grad.clone()
+    };
     let dtype = variable.dtype();
-    if grad.dtype() != dtype {
+    let (grad_dtype, mut zero_tensor) = grad.with_data(|d| (d.dtype, d.storage.is_zero_tensor()));
+    if grad_dtype != dtype {
         grad = grad.to_dtype(dtype);
+        zero_tensor = grad.with_data(|d| d.storage.is_zero_tensor());
     }
-    let existing = variable.meta().grad.clone();
     if let Some(old) = existing.filter(|_| !create_graph) {
         // adding into the old gradient in place: torch refuses when it is an efficient zero
         // tensor (before anything changes)
         old.check_not_zero_tensor();
     }
-    let zero_tensor = grad.with_data(|d| d.storage.is_zero_tensor());
     let mut meta = variable.meta();
     meta.grad = Some(match meta.grad.take() {
         // torch keeps a copy that is part of the graph (`CopyBackwards` from the gradient)
