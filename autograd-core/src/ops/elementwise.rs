@@ -427,9 +427,30 @@ pub(crate) fn wrapped_number(s: Scalar) -> Tensor {
 /// The values of `a op b` with broadcasting and promotion; no history.
 #[track_caller]
 pub(crate) fn binary_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
-    if let Some(out) = with_number_values(a, b, op).or_else(|| same_shape_values(a, b, op)) {
-        return out;
+    fast_values(a, b, op).unwrap_or_else(|| general_values(a, b, op))
+}
+
+/// The fast paths of `binary_values` (see `with_number_values`, `same_shape_values`): their
+/// result has the shape and dtype of every tensor operand.
+fn fast_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
+    with_number_values(a, b, op).or_else(|| same_shape_values(a, b, op))
+}
+
+/// A binary op's values with what each input's gradient needs to be brought back to it
+/// (`input_meta`). After a fast path that is nothing, known without locking the input and the
+/// result again.
+#[track_caller]
+fn values_and_input_meta(a: &Operand, b: &Operand, op: BinaryOp) -> (Tensor, InputMeta, InputMeta) {
+    if let Some(out) = fast_values(a, b, op) {
+        return (out, None, None);
     }
+    let out = general_values(a, b, op);
+    let (meta_a, meta_b) = (input_meta(a, &out), input_meta(b, &out));
+    (out, meta_a, meta_b)
+}
+
+#[track_caller]
+fn general_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
     let (shape_a, promo_a) = a.shape_and_promotion();
     let (shape_b, promo_b) = b.shape_and_promotion();
     let out_shape = if same_shape(&shape_a, &shape_b) {
@@ -594,7 +615,10 @@ pub(crate) fn reduce_grad(grad: Tensor, shape: &[usize], dtype: DType) -> Tensor
 
 /// What a binary op's backward needs to know of an input to undo broadcasting and
 /// promotion: `None` when the gradient already has the input's shape and dtype.
-fn input_meta(op: &Operand, out: &Tensor) -> Option<(Dims, DType)> {
+type InputMeta = Option<(Dims, DType)>;
+
+/// See [`InputMeta`].
+fn input_meta(op: &Operand, out: &Tensor) -> InputMeta {
     let Operand::Tensor(t) = op else { return None };
     if !crate::autograd::grad_mode::is_grad_enabled() || !t.requires_grad() {
         return None; // no gradient will be computed for it
@@ -608,7 +632,7 @@ fn input_meta(op: &Operand, out: &Tensor) -> Option<(Dims, DType)> {
 }
 
 /// Brings a gradient to an input's shape and dtype (see `input_meta`).
-fn fit(grad: Tensor, meta: &Option<(Dims, DType)>) -> Tensor {
+fn fit(grad: Tensor, meta: &InputMeta) -> Tensor {
     match meta {
         None => grad,
         Some((shape, dtype)) => reduce_grad(grad, shape, *dtype),
@@ -621,8 +645,7 @@ impl Tensor {
     pub fn add<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
-        let out = binary_values(&a, &b, BinaryOp::Add);
-        let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
+        let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Add);
         // d(a + b) = da + db
         record(
             out,
@@ -641,8 +664,7 @@ impl Tensor {
     pub fn sub<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
-        let out = binary_values(&a, &b, BinaryOp::Sub);
-        let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
+        let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Sub);
         // d(a - b) = da - db
         record(
             out,
@@ -678,8 +700,7 @@ impl Tensor {
     pub fn mul<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
-        let out = binary_values(&a, &b, BinaryOp::Mul);
-        let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
+        let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Mul);
         let (a_req, b_req) = (self.requires_grad(), b.tensor().map(Tensor::requires_grad).unwrap_or(false));
         let scalar = match b {
             Operand::Scalar(s) => Some(s.as_f64()),
@@ -724,8 +745,7 @@ impl Tensor {
     pub fn div<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
         let b = other.into_operand();
         let a = Operand::Tensor(self);
-        let out = binary_values(&a, &b, BinaryOp::Div);
-        let (meta_a, meta_b) = (input_meta(&a, &out), input_meta(&b, &out));
+        let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Div);
         let scalar = match b {
             Operand::Scalar(s) => Some(s.as_f64()),
             Operand::Tensor(_) => None,
