@@ -305,6 +305,9 @@ pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
     zip_map_broadcast(a, a_shape, b, b_shape, out_shape, f)
 }
 
+/// `zip_map` when neither operand is full-size nor a single value: a row repeated over the
+/// leading dims, or ndarray's general broadcasting walk. Kept out of line, so that `zip_map`
+/// stays small where it is inlined.
 #[inline(never)]
 fn zip_map_broadcast<A: Element, B: Element, U: Element>(
     a: &[A],
