@@ -104,8 +104,7 @@ impl Tensor {
     /// A new contiguous tensor owning `buffer`.
     pub(crate) fn from_buffer(buffer: Buffer, shape: &[usize]) -> Tensor {
         debug_assert_eq!(buffer.len(), numel(shape));
-        let dtype = buffer.dtype();
-        Tensor::from_parts(Arc::new(Storage::new(buffer)), Layout::contiguous(shape), dtype)
+        Tensor::from_buffer_layout(buffer, Layout::contiguous(shape))
     }
 
     /// A new tensor owning `buffer`, laid out as `layout` says; the dtype is the buffer's.
@@ -117,9 +116,8 @@ impl Tensor {
     /// Like `from_buffer`, taking the shape by value (saves a copy on hot paths).
     pub(crate) fn from_buffer_shape(buffer: Buffer, shape: crate::layout::Dims) -> Tensor {
         debug_assert_eq!(buffer.len(), numel(&shape));
-        let dtype = buffer.dtype();
         let strides = crate::layout::contiguous_strides(&shape);
-        Tensor::from_parts(Arc::new(Storage::new(buffer)), Layout { shape, strides, offset: 0 }, dtype)
+        Tensor::from_buffer_layout(buffer, Layout { shape, strides, offset: 0 })
     }
 
     /// Builds a tensor from row-major values, rounded or cast to `dtype`.

@@ -302,12 +302,12 @@ pub(crate) fn zip_map<A: Element, B: Element, U: Element>(
         let x = a[0];
         return map(b, move |y| f(x, y));
     }
-    zip_map_broadcast(a, a_shape, b, b_shape, out_shape, f)
+    zip_map_broadcast(a, a_shape, b, b_shape, out_shape, n, f)
 }
 
 /// `zip_map` when neither operand is full-size nor a single value: a row repeated over the
 /// leading dims, or ndarray's general broadcasting walk. Kept out of line, so that `zip_map`
-/// stays small where it is inlined.
+/// stays small where it is inlined; `n` is `zip_map`'s element count of `out_shape`.
 #[inline(never)]
 fn zip_map_broadcast<A: Element, B: Element, U: Element>(
     a: &[A],
@@ -315,9 +315,9 @@ fn zip_map_broadcast<A: Element, B: Element, U: Element>(
     b: &[B],
     b_shape: &[usize],
     out_shape: &[usize],
+    n: usize,
     f: impl Fn(A, B) -> U + Sync + Send,
 ) -> Vec<U> {
-    let n = numel(out_shape);
     let parallel = n >= PARALLEL_MIN;
     // a row (or any block of trailing dims) repeated over the leading dims of the other
     // operand, `m + row`: a plain loop per row, which vectorises (ndarray's general
