@@ -525,18 +525,21 @@ fn add_operand_into<T: Element + AddAssign>(dst: &mut [T], other: &Tensor) {
 }
 
 fn add_value_into<T: Copy + Send + Sync + std::ops::AddAssign>(dst: &mut [T], value: T) {
-    use rayon::prelude::*;
     if dst.len() >= super::kernel::PARALLEL_MIN {
-        dst.par_iter_mut().for_each(|d| *d += value);
+        super::parallel::for_each_part(dst, super::kernel::PARALLEL_CHUNK, |_, part| {
+            part.iter_mut().for_each(|d| *d += value)
+        });
     } else {
         dst.iter_mut().for_each(|d| *d += value);
     }
 }
 
 fn add_into<T: Copy + Send + Sync + std::ops::AddAssign>(dst: &mut [T], src: &[T]) {
-    use rayon::prelude::*;
     if dst.len() >= super::kernel::PARALLEL_MIN {
-        dst.par_iter_mut().zip(src.par_iter()).for_each(|(d, &s)| *d += s);
+        super::parallel::for_each_part(dst, super::kernel::PARALLEL_CHUNK, |start, part| {
+            let src = &src[start..start + part.len()];
+            part.iter_mut().zip(src).for_each(|(d, &s)| *d += s)
+        });
     } else {
         dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
     }

@@ -4,7 +4,6 @@
 use std::mem::MaybeUninit;
 
 use ndarray::{ArrayViewD, IxDyn, Zip};
-use rayon::prelude::*;
 
 use crate::dtype::DType;
 use crate::layout::numel;
@@ -142,7 +141,7 @@ unsafe fn fma_enabled<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Elements per task when a slice map runs on all cores.
-const PARALLEL_CHUNK: usize = 1 << 14;
+pub(crate) const PARALLEL_CHUNK: usize = 1 << 14;
 
 /// Elementwise map done a slice at a time, `f(input, out)` (in parallel for large inputs, a
 /// part per task): for the functions in `transcendental.rs`, whose slice forms run the
@@ -185,7 +184,7 @@ pub(crate) unsafe fn build_parts<U: Element>(
     let mut out: Vec<U> = Vec::with_capacity(n);
     let parts = &mut out.spare_capacity_mut()[..n];
     if n >= PARALLEL_MIN {
-        parts.par_chunks_mut(PARALLEL_CHUNK).enumerate().for_each(|(k, part)| fill(k * PARALLEL_CHUNK, part));
+        super::parallel::for_each_part(parts, PARALLEL_CHUNK, fill);
     } else {
         fill(0, parts);
     }
@@ -246,11 +245,10 @@ fn map_rows<A: Element, B: Element, U: Element>(
     if n >= PARALLEL_MIN {
         // whole rows per task (a row of one element would make a task per element)
         let rows_per_task = (PARALLEL_MIN / 4 / m).max(1);
-        spare.par_chunks_mut(m * rows_per_task).zip(full.par_chunks(m * rows_per_task)).for_each(
-            |(dst, src)| {
-                dst.chunks_mut(m).zip(src.chunks(m)).for_each(&fill);
-            },
-        );
+        super::parallel::for_each_part(spare, m * rows_per_task, |start, dst| {
+            let src = &full[start..start + dst.len()];
+            dst.chunks_mut(m).zip(src.chunks(m)).for_each(&fill);
+        });
     } else {
         spare.chunks_mut(m).zip(full.chunks(m)).for_each(fill);
     }

@@ -9,6 +9,7 @@ pub mod inplace;
 pub(crate) mod kernel;
 pub mod linalg;
 pub(crate) mod out_layout;
+pub(crate) mod parallel;
 pub mod reduce;
 pub mod select;
 pub mod shape;

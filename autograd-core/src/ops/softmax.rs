@@ -11,9 +11,7 @@
 //! order. (Above 32768 elements torch splits the work between threads; where a split falls
 //! inside a run of positions, the exp torch uses there can differ.)
 
-use rayon::prelude::*;
-
-use super::kernel::{as_slots, filled, with_fma, with_slice, FloatElement, PARALLEL_MIN};
+use super::kernel::{as_slots, filled, with_fma, with_slice, FloatElement, PARALLEL_CHUNK, PARALLEL_MIN};
 use super::reduce::lanes;
 use super::shape::wrap_dim;
 use super::transcendental::TorchMath;
@@ -149,9 +147,14 @@ fn by_rows<T: SoftmaxFloat>(
     let mut out: Vec<T> = Vec::with_capacity(len);
     let rows = &mut out.spare_capacity_mut()[..len];
     if len >= PARALLEL_MIN && len > size {
-        rows.par_chunks_exact_mut(size)
-            .enumerate()
-            .for_each_init(scratch, |s, (r, row)| work(s, r, filled(row, zero)));
+        // whole rows per part, about `PARALLEL_CHUNK` elements each
+        let rows_per_part = (PARALLEL_CHUNK / size).max(1);
+        super::parallel::for_each_part(rows, rows_per_part * size, |start, part| {
+            let mut s = scratch();
+            for (k, row) in part.chunks_exact_mut(size).enumerate() {
+                work(&mut s, start / size + k, filled(row, zero));
+            }
+        });
     } else {
         let mut s = scratch();
         rows.chunks_exact_mut(size).enumerate().for_each(|(r, row)| work(&mut s, r, filled(row, zero)));

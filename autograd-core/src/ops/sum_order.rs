@@ -21,8 +21,6 @@
 
 use std::ops::Add;
 
-use rayon::prelude::*;
-
 use super::kernel::PARALLEL_MIN;
 
 /// An element type summed in its own precision, with torch's SIMD width for it (integers are
@@ -98,16 +96,14 @@ fn multi_row_sum_by<T: SumElement>(
     let blocks = size / block;
     let mut i = 0;
     if parallel && blocks >= 2 && chains * block * blocks >= PARALLEL_MIN {
-        let partials: Vec<Vec<T>> = (0..blocks)
-            .into_par_iter()
-            .map(|b| {
-                // the levels under the top one, from zero: the block's last carry leaves
-                // its partial sum in the highest of them
-                let mut lower = vec![vec![T::ZERO; chains]; LEVELS - 1];
-                cascade(&mut lower, level_power, b * block, (b + 1) * block, add_rows);
-                lower.pop().expect("LEVELS > 1")
-            })
-            .collect();
+        let mut partials: Vec<Vec<T>> = vec![Vec::new(); blocks];
+        super::parallel::for_each_part(&mut partials, 1, |b, slot| {
+            // the levels under the top one, from zero: the block's last carry leaves its
+            // partial sum in the highest of them
+            let mut lower = vec![vec![T::ZERO; chains]; LEVELS - 1];
+            cascade(&mut lower, level_power, b * block, (b + 1) * block, add_rows);
+            slot[0] = lower.pop().expect("LEVELS > 1");
+        });
         for partial in &partials {
             for (a, &p) in acc[LEVELS - 1].iter_mut().zip(partial) {
                 *a = *a + p;
