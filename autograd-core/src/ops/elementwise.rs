@@ -4,7 +4,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::kernel::{build_parts, map, map_slices, map_slices_flagged, with_slice, zip_map, Element};
+use super::kernel::{build_costly_parts, map, map_slices, map_slices_flagged, with_slice, zip_map, Element};
 use super::out_layout::{like_torch, like_torch_of};
 use super::transcendental::{self, TorchMath};
 use crate::autograd::record::{grads, record, Saved};
@@ -1136,7 +1136,7 @@ fn sigmoid_values(t: &Tensor) -> Tensor {
 }
 
 /// `x` mapped through `vector` (a slice function) for its first `prefix` elements and
-/// through `scalar` for the rest, a part at a time (`build_parts`).
+/// through `scalar` for the rest, a part at a time (`build_costly_parts`).
 fn by_prefix<T: Element>(
     x: &[T],
     prefix: usize,
@@ -1146,7 +1146,7 @@ fn by_prefix<T: Element>(
     // SAFETY: `vector` writes the first `k` slots of the part (the slice functions'
     // contract), the loop the rest
     unsafe {
-        build_parts(x.len(), |start, out| {
+        build_costly_parts(x.len(), |start, out| {
             let x = &x[start..start + out.len()];
             let k = prefix.saturating_sub(start).min(out.len());
             vector(&x[..k], &mut out[..k]);

@@ -140,8 +140,17 @@ unsafe fn fma_enabled<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Elements per task when a slice map runs on all cores.
+/// Elements per part when a large op is shared out between the cores.
 pub(crate) const PARALLEL_CHUNK: usize = 1 << 14;
+
+/// `PARALLEL_MIN` and `PARALLEL_CHUNK` for maps that cost a few nanoseconds per element (the
+/// slice functions of `transcendental.rs`). Measured with `examples/parallel_threshold.rs` on
+/// a 2-core machine (us per op, one thread / both): `exp` on 16K float32 5.75 / 4.4-4.5, 32K
+/// 11.2 / 6.3-6.6, 64K 20.6 / 12.4 in parts of 4K (15.5 in parts of 16K); while `x + y` and
+/// `x * 2` lost in parts of 4K at every size (x * 2 on 64K: 2.5 in parts of 16K, 3.4 in parts
+/// of 4K) and below 64K elements, hence the two settings.
+const COSTLY_PARALLEL_MIN: usize = 1 << 14;
+const COSTLY_CHUNK: usize = 1 << 12;
 
 /// Elementwise map done a slice at a time, `f(input, out)` (in parallel for large inputs, a
 /// part per task): for the functions in `transcendental.rs`, whose slice forms run the
@@ -152,7 +161,7 @@ pub(crate) fn map_slices<T: Element, U: Element>(
     f: impl Fn(&[T], &mut [MaybeUninit<U>]) + Sync + Send,
 ) -> Vec<U> {
     // SAFETY: `f` writes all of `out` (the slice functions' contract)
-    unsafe { build_parts(input.len(), |start, out| f(&input[start..start + out.len()], out)) }
+    unsafe { build_costly_parts(input.len(), |start, out| f(&input[start..start + out.len()], out)) }
 }
 
 /// `map_slices` with a flag per element passed along (`f(input, flags, out)`).
@@ -163,7 +172,7 @@ pub(crate) fn map_slices_flagged<T: Element, U: Element>(
 ) -> Vec<U> {
     // SAFETY: as in `map_slices`
     unsafe {
-        build_parts(input.len(), |start, out| {
+        build_costly_parts(input.len(), |start, out| {
             let end = start + out.len();
             f(&input[start..end], &flags[start..end], out)
         })
@@ -181,10 +190,35 @@ pub(crate) unsafe fn build_parts<U: Element>(
     n: usize,
     fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync + Send,
 ) -> Vec<U> {
+    // SAFETY: the caller's promise
+    unsafe { build_parts_from(n, PARALLEL_MIN, PARALLEL_CHUNK, fill) }
+}
+
+/// `build_parts` for a `fill` that costs a few nanoseconds per element (the slice functions
+/// of `transcendental.rs`): shared out from smaller sizes, in smaller parts.
+///
+/// # Safety
+/// As `build_parts`.
+pub(crate) unsafe fn build_costly_parts<U: Element>(
+    n: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync + Send,
+) -> Vec<U> {
+    // SAFETY: the caller's promise
+    unsafe { build_parts_from(n, COSTLY_PARALLEL_MIN, COSTLY_CHUNK, fill) }
+}
+
+/// # Safety
+/// As `build_parts`.
+unsafe fn build_parts_from<U: Element>(
+    n: usize,
+    parallel_min: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync + Send,
+) -> Vec<U> {
     let mut out: Vec<U> = Vec::with_capacity(n);
     let parts = &mut out.spare_capacity_mut()[..n];
-    if n >= PARALLEL_MIN {
-        super::parallel::for_each_part(parts, PARALLEL_CHUNK, fill);
+    if n >= parallel_min {
+        super::parallel::for_each_part(parts, chunk, fill);
     } else {
         fill(0, parts);
     }
