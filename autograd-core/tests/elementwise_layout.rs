@@ -199,3 +199,46 @@ fn two_tensors_of_one_shape_give_their_elements_arithmetic() {
         }
     }
 }
+
+/// `x.pow(number)` has a path of its own for row-major float tensors (torch's special cases,
+/// `x*x` for 2, `sqrt` for 0.5, ...); its results must be those of the general path, which a
+/// column-major copy of the same values takes: same bits, shape and dtype, including an
+/// exponent that only rounds to a special case in float32.
+#[test]
+fn a_number_exponent_gives_what_the_general_path_gives() {
+    manual_seed(0);
+    let inputs: Vec<(&str, Tensor)> = vec![
+        ("0-dim", randn(&[])),
+        ("matrix", randn(&[4, 3])),
+        ("with zeros", Tensor::from_vec(vec![0.0, -0.0, 2.0, -3.0, 0.25, 1e-30], &[2, 3], DType::Float64)),
+        ("large", randn(&[300, 300])),
+    ];
+    let exponents = [
+        Scalar::Int(2),
+        Scalar::Int(3),
+        Scalar::Int(-2),
+        Scalar::Int(0),
+        Scalar::Int(1),
+        Scalar::Float(0.5),
+        Scalar::Float(-0.5),
+        Scalar::Float(-1.0),
+        Scalar::Float(2.5),
+        Scalar::Float(0.1),
+        Scalar::Float(0.5000000001),
+    ];
+    let bits = |t: &Tensor| t.to_vec_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for dtype in [DType::Float32, DType::Float64] {
+        for (name, input) in &inputs {
+            let x = input.to_dtype(dtype);
+            // the same values, column-major (a 0-dim tensor has no other layout)
+            let other = if x.dim() == 2 { x.t().contiguous().t() } else { x.clone() };
+            for e in exponents {
+                let (got, want) = (x.pow(e), other.pow(e));
+                let case = format!("x.pow({e:?}) with x {name} ({dtype:?})");
+                assert_eq!((got.shape(), got.dtype()), (want.shape(), want.dtype()), "{case}");
+                assert!(got.is_contiguous(), "{case}");
+                assert_eq!(bits(&got), bits(&want), "{case}");
+            }
+        }
+    }
+}

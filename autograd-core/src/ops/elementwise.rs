@@ -483,13 +483,15 @@ fn general_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
 }
 
 /// `binary_values` of a row-major float tensor and a number (`y * 1.01`, `g * c` in
-/// backward, `2 - x`), the most common op of a small graph, read under one lock: the result
-/// has the tensor's shape and dtype (a number never promotes a float tensor) and is row-major,
-/// as the general path finds through broadcasting, promotion and `like_torch` (each of which
-/// took the tensor's lock again). The same arithmetic, so the same bits. `None` for anything
-/// else (other ops, dtypes and layouts, a bool number, an empty tensor).
+/// backward, `2 - x`, `x.pow(2)`), the most common op of a small graph, read under one lock:
+/// the result has the tensor's shape and dtype (a number never promotes a float tensor) and is
+/// row-major, as the general path finds through broadcasting, promotion and `like_torch` (each
+/// of which took the tensor's lock again). The same arithmetic, so the same bits (a `pow`
+/// exponent is first rounded to the tensor's dtype, as the general path's kernel has it).
+/// `None` for anything else (other ops, dtypes and layouts, a bool number, a number base, an
+/// empty tensor).
 fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
-    if !is_four_ops(op) {
+    if !is_four_ops(op) && op != BinaryOp::Pow {
         return None;
     }
     let (tensor, number, number_first) = match (a, b) {
@@ -497,12 +499,15 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
         (Operand::Scalar(s), Operand::Tensor(t)) => (*t, *s, true),
         _ => return None,
     };
-    if matches!(number, Scalar::Bool(_)) {
+    if matches!(number, Scalar::Bool(_)) || (number_first && op == BinaryOp::Pow) {
         return None;
     }
     let number = number.as_f64();
     fn run<T: Arith>(values: &[T], shape: &[usize], number: f64, number_first: bool, op: BinaryOp) -> Buffer {
         let c = [T::from_f64(number)];
+        if op == BinaryOp::Pow {
+            return T::wrap(pow_scalar_values(values, c[0].to_f64()));
+        }
         T::wrap(if number_first {
             four_ops(op, &c, &[], values, shape, shape)
         } else {
