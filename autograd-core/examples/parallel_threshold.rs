@@ -9,22 +9,19 @@ use std::time::Instant;
 
 use autograd_core::prelude::*;
 
-/// Best of 5 samples of the mean time of `f` over enough runs to take about 20 ms.
+#[path = "../benches/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+/// Best of `common::samples`' 5 samples (us), each the mean over enough runs to take about
+/// 20 ms.
 fn best_us(mut f: impl FnMut()) -> f64 {
     f();
     let start = Instant::now();
     f();
     let once = start.elapsed().as_secs_f64().max(1e-7);
     let runs = ((0.02 / once) as usize).clamp(1, 100_000);
-    (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..runs {
-                f();
-            }
-            start.elapsed().as_secs_f64() * 1e6 / runs as f64
-        })
-        .fold(f64::INFINITY, f64::min)
+    common::samples(runs, f).into_iter().fold(f64::INFINITY, f64::min) * 1e3
 }
 
 fn main() {
