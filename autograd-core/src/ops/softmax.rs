@@ -14,7 +14,7 @@
 use super::kernel::{as_slots, filled, with_fma, with_slice, FloatElement, PARALLEL_CHUNK, PARALLEL_MIN};
 use super::reduce::lanes;
 use super::shape::wrap_dim;
-use super::transcendental::TorchMath;
+use super::transcendental::{widest_build, TorchMath};
 use crate::autograd::record::{record, Saved};
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::DType;
@@ -110,47 +110,17 @@ fn exp_into<T: SoftmaxFloat>(vectorized: bool, x: &[T], out: &mut [T]) {
     }
 }
 
-/// Defines `fn $name<T>(args)`: `$body(args)` compiled for the widest vector instructions the
-/// CPU has (AVX-512, AVX2 with FMA, or FMA alone), for the row loops of the last-dim kernels,
-/// which the compiler vectorizes itself: only the width of the registers changes, each
-/// operation stays the same IEEE operation (Rust fuses no multiply and add on its own, and
-/// `reduce_all` keeps its lanes explicitly), so every build gives the same bits. Built for SSE
-/// only, these loops were a third of a 1000x1000 softmax forward and backward.
-macro_rules! widest_rows {
-    ($(#[$doc:meta])* $name:ident => $body:ident($($arg:ident: $ty:ty),*)) => {
-        $(#[$doc])*
-        fn $name<T: SoftmaxFloat>($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                use std::arch::is_x86_feature_detected as has;
-                #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-                unsafe fn avx512<T: SoftmaxFloat>($($arg: $ty),*) {
-                    $body($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<T: SoftmaxFloat>($($arg: $ty),*) {
-                    $body($($arg),*)
-                }
-                if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx2") && has!("fma") {
-                    // SAFETY: the CPU has the instructions this build was compiled for
-                    return unsafe { avx512($($arg),*) };
-                }
-                if has!("avx2") && has!("fma") {
-                    // SAFETY: as above
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            with_fma(|| $body($($arg),*))
-        }
-    };
+/// Along the last dim (torch's `_vec_log_softmax_lastdim` / `_vec_softmax_lastdim`): every
+/// element through the vectorized exp (partial vectors included). `scratch` is a row long.
+///
+/// The row's loops are ones the compiler vectorizes itself; built for SSE only they were a
+/// third of a 1000x1000 softmax forward and backward, so both last-dim row functions run in
+/// the widest build the CPU has (`widest_build!`). Only the width of the registers changes:
+/// each operation stays the same IEEE operation (Rust fuses no multiply and add on its own,
+/// and `reduce_all` keeps its lanes explicitly), so every build gives the same bits.
+fn lastdim_forward<T: SoftmaxFloat>(x: &[T], out: &mut [T], scratch: &mut [T], log: bool) {
+    widest_build!(lastdim_forward_body<T: SoftmaxFloat>(x: &[T], out: &mut [T], scratch: &mut [T], log: bool))
 }
-
-widest_rows!(
-    /// Along the last dim (torch's `_vec_log_softmax_lastdim` / `_vec_softmax_lastdim`):
-    /// every element through the vectorized exp (partial vectors included). `scratch` is a
-    /// row long.
-    lastdim_forward => lastdim_forward_body(x: &[T], out: &mut [T], scratch: &mut [T], log: bool)
-);
 
 #[inline(always)]
 fn lastdim_forward_body<T: SoftmaxFloat>(x: &[T], out: &mut [T], scratch: &mut [T], log: bool) {
@@ -331,11 +301,12 @@ fn backward_values<T: SoftmaxFloat>(g: &[T], y: &[T], shape: &[usize], dim: usiz
     out
 }
 
-widest_rows!(
-    /// One row of `backward_values` along the last dim: `gs` and `ys` the row's gradient and
-    /// output, `e` a row of scratch, `o` the row's result.
-    lastdim_backward => lastdim_backward_body(gs: &[T], ys: &[T], e: &mut [T], o: &mut [T], log: bool)
-);
+/// One row of `backward_values` along the last dim: `gs` and `ys` the row's gradient and
+/// output, `e` a row of scratch, `o` the row's result (in the widest build, as
+/// `lastdim_forward`).
+fn lastdim_backward<T: SoftmaxFloat>(gs: &[T], ys: &[T], e: &mut [T], o: &mut [T], log: bool) {
+    widest_build!(lastdim_backward_body<T: SoftmaxFloat>(gs: &[T], ys: &[T], e: &mut [T], o: &mut [T], log: bool))
+}
 
 #[inline(always)]
 fn lastdim_backward_body<T: SoftmaxFloat>(gs: &[T], ys: &[T], e: &mut [T], o: &mut [T], log: bool) {

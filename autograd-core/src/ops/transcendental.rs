@@ -919,22 +919,22 @@ pub fn sigmoid_scalar_f64(x: f64) -> f64 {
 /// AVX-512, for AVX2 with FMA, for FMA alone, or plain. The element functions use only IEEE
 /// operations and explicit `mul_add`s, so every build gives the same bits; the wider ones
 /// only let the loop take 16 or 8 float32 lanes at a time (the plain build pays a C library
-/// call for each `mul_add`).
+/// call for each `mul_add`). `$run<T: Bound>(...)` for a generic `$run` (softmax's rows).
 macro_rules! widest_build {
-    ($run:ident($($arg:ident: $ty:ty),*)) => {{
+    ($run:ident$(<$g:ident: $bound:path>)?($($arg:ident: $ty:ty),*)) => {{
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
             #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-            unsafe fn avx512($($arg: $ty),*) {
+            unsafe fn avx512$(<$g: $bound>)?($($arg: $ty),*) {
                 $run($($arg),*)
             }
             #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2($($arg: $ty),*) {
+            unsafe fn avx2$(<$g: $bound>)?($($arg: $ty),*) {
                 $run($($arg),*)
             }
             #[target_feature(enable = "fma")]
-            unsafe fn fma($($arg: $ty),*) {
+            unsafe fn fma$(<$g: $bound>)?($($arg: $ty),*) {
                 $run($($arg),*)
             }
             if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx2") && has!("fma") {
@@ -953,6 +953,7 @@ macro_rules! widest_build {
         $run($($arg),*)
     }};
 }
+pub(crate) use widest_build;
 
 /// Defines `pub fn $name(x: &[T], out: &mut [T])`, `out[i] = $body(x[i])`, the whole loop
 /// in the widest build the CPU runs (`widest_build!`: one check per slice, and the element
