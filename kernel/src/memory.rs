@@ -17,8 +17,9 @@ pub fn return_big_buffers_to_the_system() {
 /// Gives the pages freed since the last call back to the system. evcxr's rust-analyzer
 /// allocates and frees a lot while it analyses a cell, and glibc keeps the freed pages in
 /// its arenas: after start-up and a first cell the kernel held 386 MiB, 314 MiB after
-/// `malloc_trim`. Called by the session thread after each cell's reply has been sent and
-/// after each idle warm-up step (a few milliseconds nobody waits for).
+/// `malloc_trim`. Called by the session thread when no request has come for a while after
+/// a cell or an idle warm-up step (a few milliseconds nobody waits for, not even the next
+/// cell of a Run All).
 pub fn trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory; it is thread-safe in glibc

@@ -108,9 +108,7 @@ async fn execute_request(kernel: &Arc<Kernel>, msg: &Message, execute: Execute) 
     kernel.session.send(SessionRequest::Execute { code, reply: tx });
     let outcome = tokio::task::spawn_blocking(move || rx.recv()).await.ok().and_then(Result::ok);
     kernel.running.store(false, Ordering::SeqCst);
-    // stdout is all handled when the session replies; give stderr's reader a moment for
-    // what the cell wrote there last (a second pipe, read on its own)
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    // the cell's stdout and stderr are all handled when the session replies
     kernel.streams.end();
     match outcome {
         Some(Outcome::Ok(bundle)) => {

@@ -293,6 +293,8 @@ async def class_session(args, hub_url, token, names, notebook):
             students[1].failures.append(f"random stream: seed 1000 gave {again!r}, student 0 saw {texts[0]!r}")
         if len(set(texts)) != len(texts):
             students[0].failures.append(f"two students saw the same marker and stream: {texts}")
+    # kernels give freed memory back once no request has come for a moment (a student reading)
+    await asyncio.sleep(1)
     memory = {s.name: kernel_memory(s.user.pw_uid) for s in students}
     servers = {s.name: sum(r for _, exe, r, _ in processes_of(s.user.pw_uid) if "python" in exe) for s in students}
     await asyncio.gather(*(s.stop() for s in students))

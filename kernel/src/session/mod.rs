@@ -28,6 +28,11 @@ pub use preload::autograd_core_path;
 use preload::preload;
 use warm_up::{warm_up, IDLE_BEFORE_WARM_UP, WARM_UP};
 
+/// How long the session waits for another request after a cell before it gives freed memory
+/// back ([`crate::memory::trim`]): a trim took ~5 ms of the session thread per tutorial cell,
+/// and the analyser then faulted the pages back in, in the next cell of a Run All.
+const IDLE_BEFORE_TRIM: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What a cell produced.
 pub enum Outcome {
     /// Finished; the MIME bundle of its value (empty when it has none).
@@ -112,6 +117,10 @@ struct Shared {
     panic: Arc<Mutex<PanicCapture>>,
     /// Asks the current stdout reader to answer once it has handled everything before.
     output_fence: Option<crossbeam_channel::Sender<mpsc::Sender<()>>>,
+    /// The same for the current stderr reader.
+    stderr_fence: Option<crossbeam_channel::Sender<mpsc::Sender<()>>>,
+    /// The runtime's stderr pipe, to see whether the cell left anything unread in it.
+    stderr_pipe: Option<output::StderrPipe>,
 }
 
 fn run(
@@ -121,7 +130,15 @@ fn run(
     pid_slot: Arc<Mutex<Option<u32>>>,
 ) {
     let panic = Arc::new(Mutex::new(PanicCapture::default()));
-    let mut shared = Shared { environment, events, pid_slot, panic, output_fence: None };
+    let mut shared = Shared {
+        environment,
+        events,
+        pid_slot,
+        panic,
+        output_fence: None,
+        stderr_fence: None,
+        stderr_pipe: None,
+    };
     let mut ctx = match start_context(&mut shared) {
         Ok(ctx) => Some(ctx),
         Err(e) => {
@@ -140,7 +157,6 @@ fn run(
                     execute(&mut ctx, code, !retry, &mut shared)
                 });
                 let _ = reply.send(outcome);
-                crate::memory::trim();
             }
             other => {
                 if let Err(e) = preload(context) {
@@ -156,18 +172,24 @@ fn run(
         }
     }
     let mut warm_up_steps = WARM_UP.iter();
+    // memory to give back once nobody waits (see `IDLE_BEFORE_TRIM`)
+    let mut trim_due = waiting.is_none();
     loop {
         let request = if let Some(request) = waiting.take() {
             request
-        } else if ctx.is_some() && warm_up_steps.len() > 0 {
-            // a warm-up step only once nobody has asked for anything for a while, so a
-            // notebook run cell after cell never waits behind one
-            match requests.recv_timeout(IDLE_BEFORE_WARM_UP) {
+        } else if trim_due || (ctx.is_some() && warm_up_steps.len() > 0) {
+            // a warm-up step or a trim only once nobody has asked for anything for a while,
+            // so a notebook run cell after cell never waits behind one
+            match requests.recv_timeout(if trim_due { IDLE_BEFORE_TRIM } else { IDLE_BEFORE_WARM_UP }) {
                 Ok(request) => request,
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if let (Some(context), Some(step)) = (ctx.as_mut(), warm_up_steps.next()) {
-                        warm_up(context, step);
+                    if !std::mem::take(&mut trim_due) {
+                        if let (Some(context), Some(step)) = (ctx.as_mut(), warm_up_steps.next()) {
+                            warm_up(context, step);
+                            trim_due = true;
+                        }
+                    } else {
                         crate::memory::trim();
                     }
                     continue;
@@ -185,7 +207,7 @@ fn run(
                     execute(&mut ctx, code, false, &mut shared)
                 });
                 let _ = reply.send(outcome);
-                crate::memory::trim();
+                trim_due = true;
             }
             Request::Complete { code, cursor, reply } => {
                 let result = ctx.as_mut().and_then(|c| analyse(|| c.completions(&code, cursor)));
