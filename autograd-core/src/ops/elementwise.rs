@@ -644,11 +644,22 @@ fn fit(grad: Tensor, meta: &InputMeta) -> Tensor {
     }
 }
 
+// The public ops are generic over what stands on the other side (`&Tensor`, `f64`, `i32`,
+// ...). Each only converts it and calls a private method that is not generic, so the code of
+// the op and its backward is compiled here, once, optimised. Otherwise every caller compiles
+// its own copy: a notebook cell, built at opt-level 0, compiled `w.pow(2) + 20.0` into 855
+// functions (the op, its backward closures, `record`, and the ops those call) in 0.23 s of
+// rustc; 261 functions and 0.13 s this way. The same for `impl Dims` (shape.rs, reduce.rs)
+// and the in-place ops.
 impl Tensor {
     /// `a + b` (also the `+` operator); `b` may be a tensor or a number.
     #[track_caller]
     pub fn add<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        let b = other.into_operand();
+        self.add_operand(other.into_operand())
+    }
+
+    #[track_caller]
+    fn add_operand(&self, b: Operand<'_>) -> Tensor {
         let a = Operand::Tensor(self);
         let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Add);
         // d(a + b) = da + db
@@ -667,7 +678,11 @@ impl Tensor {
     /// `a - b` (also the `-` operator).
     #[track_caller]
     pub fn sub<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        let b = other.into_operand();
+        self.sub_operand(other.into_operand())
+    }
+
+    #[track_caller]
+    fn sub_operand(&self, b: Operand<'_>) -> Tensor {
         let a = Operand::Tensor(self);
         let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Sub);
         // d(a - b) = da - db
@@ -686,7 +701,12 @@ impl Tensor {
     /// `number - a` (`2 - a` in Python, node `RsubBackward1`).
     #[track_caller]
     pub fn rsub(&self, number: impl Into<Scalar>) -> Tensor {
-        let number = Operand::Scalar(number.into());
+        self.rsub_number(number.into())
+    }
+
+    #[track_caller]
+    fn rsub_number(&self, number: Scalar) -> Tensor {
+        let number = Operand::Scalar(number);
         let out = binary_values(&number, &Operand::Tensor(self), BinaryOp::Sub);
         let (shape, dtype) = (self.shape(), self.dtype());
         // d(c - a) = -da
@@ -703,7 +723,11 @@ impl Tensor {
     /// `a * b` (also the `*` operator).
     #[track_caller]
     pub fn mul<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        let b = other.into_operand();
+        self.mul_operand(other.into_operand())
+    }
+
+    #[track_caller]
+    fn mul_operand(&self, b: Operand<'_>) -> Tensor {
         let a = Operand::Tensor(self);
         let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Mul);
         let (a_req, b_req) = (self.requires_grad(), b.tensor().map(Tensor::requires_grad).unwrap_or(false));
@@ -748,7 +772,11 @@ impl Tensor {
     /// `a / b` (true division, also the `/` operator).
     #[track_caller]
     pub fn div<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        let b = other.into_operand();
+        self.div_operand(other.into_operand())
+    }
+
+    #[track_caller]
+    fn div_operand(&self, b: Operand<'_>) -> Tensor {
         let a = Operand::Tensor(self);
         let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Div);
         let scalar = match b {
@@ -791,7 +819,12 @@ impl Tensor {
     /// `number / a` (Python's `2 / a`), computed like torch as `a.reciprocal() * number`.
     #[track_caller]
     pub fn rdiv(&self, number: impl Into<Scalar>) -> Tensor {
-        self.reciprocal().mul(number.into())
+        self.rdiv_number(number.into())
+    }
+
+    #[track_caller]
+    fn rdiv_number(&self, number: Scalar) -> Tensor {
+        self.reciprocal().mul_operand(Operand::Scalar(number))
     }
 
     /// `a ** exponent`: a number (`a.pow(2)`, `a.pow(0.5)`) or a tensor (`a.pow(&b)`).
@@ -805,7 +838,12 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn pow<'a>(&self, exponent: impl IntoOperand<'a>) -> Tensor {
-        match exponent.into_operand() {
+        self.pow_operand(exponent.into_operand())
+    }
+
+    #[track_caller]
+    fn pow_operand(&self, exponent: Operand<'_>) -> Tensor {
+        match exponent {
             Operand::Scalar(e) => {
                 if let Scalar::Int(i) = e {
                     if i < 0 && !self.dtype().is_floating_point() {
@@ -874,7 +912,11 @@ impl Tensor {
     /// `base ** a` for a number `base` (Python's `2 ** a`, node `PowBackward2`).
     #[track_caller]
     pub fn rpow(&self, base: impl Into<Scalar>) -> Tensor {
-        let base = base.into();
+        self.rpow_number(base.into())
+    }
+
+    #[track_caller]
+    fn rpow_number(&self, base: Scalar) -> Tensor {
         let out = binary_values(&Operand::Scalar(base), &Operand::Tensor(self), BinaryOp::Pow);
         let ln_base = base.as_f64().ln();
         let zero_base = base.as_f64() == 0.0;

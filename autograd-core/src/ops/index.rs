@@ -264,10 +264,14 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn assign<'a>(&self, items: Vec<IndexItem>, value: impl IntoOperand<'a>) -> Tensor {
+        self.assign_operand(items, value.into_operand())
+    }
+
+    #[track_caller]
+    fn assign_operand(&self, items: Vec<IndexItem>, value: Operand<'_>) -> Tensor {
         // as Python does it: `n[items]` is a view, then `copy_` or `fill_` in place, which
         // rewires `n`'s history through CopySlices; an index that picks everything writes
         // into `n` itself (`FillBackward2`, `FillBackward3` for a 0-dim tensor, `CopyBackwards`)
-        let value = value.into_operand();
         match (self.index_picking(items), value) {
             // Python's setitem copies a value of the region's shape as it is, fills from a
             // 0-dim one, and otherwise copies from the value with its leading 1s viewed away
@@ -527,10 +531,14 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn assign_with<'a>(&self, index: &Tensor, value: impl IntoOperand<'a>) -> Tensor {
+        self.assign_with_operand(index, value.into_operand())
+    }
+
+    #[track_caller]
+    fn assign_with_operand(&self, index: &Tensor, value: Operand<'_>) -> Tensor {
         // which in-place op Python's `x[t] = v` becomes decides the node (torch 2.15):
         // a 0-dim bool is basic indexing (CopySlices), a number into a bool mask is
         // `masked_fill_`, a number at int64 positions `index_fill_`, a tensor `index_put_`
-        let value = value.into_operand();
         if index.dtype() == crate::dtype::DType::Bool && index.dim() == 0 {
             let picked = self.unsqueeze(0);
             let view = if index.item() != 0.0 { picked } else { picked.narrow(0, 0, 0) };

@@ -227,7 +227,11 @@ impl Tensor {
     /// `x.add_(other)`: in-place addition.
     #[track_caller]
     pub fn add_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        let other = other.into_operand();
+        self.add_in_place(other.into_operand())
+    }
+
+    #[track_caller]
+    fn add_in_place(&self, other: Operand<'_>) -> Tensor {
         let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
         self.apply_inplace_reading(&reads, |t| t.add(other))
     }
@@ -235,7 +239,11 @@ impl Tensor {
     /// `x.sub_(other)`: in-place subtraction.
     #[track_caller]
     pub fn sub_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        let other = other.into_operand();
+        self.sub_in_place(other.into_operand())
+    }
+
+    #[track_caller]
+    fn sub_in_place(&self, other: Operand<'_>) -> Tensor {
         let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
         self.apply_inplace_reading(&reads, |t| t.sub(other))
     }
@@ -243,7 +251,11 @@ impl Tensor {
     /// `x.mul_(other)`: in-place multiplication.
     #[track_caller]
     pub fn mul_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        let other = other.into_operand();
+        self.mul_in_place(other.into_operand())
+    }
+
+    #[track_caller]
+    fn mul_in_place(&self, other: Operand<'_>) -> Tensor {
         let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
         self.apply_inplace_reading(&reads, |t| t.mul(other))
     }
@@ -251,7 +263,11 @@ impl Tensor {
     /// `x.div_(other)`: in-place division.
     #[track_caller]
     pub fn div_<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        let other = other.into_operand();
+        self.div_in_place(other.into_operand())
+    }
+
+    #[track_caller]
+    fn div_in_place(&self, other: Operand<'_>) -> Tensor {
         let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
         self.apply_inplace_reading(&reads, |t| t.div(other))
     }
@@ -259,7 +275,11 @@ impl Tensor {
     /// `x.pow_(e)`: in-place power.
     #[track_caller]
     pub fn pow_<'a>(&self, exponent: impl IntoOperand<'a>) -> Tensor {
-        let exponent = exponent.into_operand();
+        self.pow_in_place(exponent.into_operand())
+    }
+
+    #[track_caller]
+    fn pow_in_place(&self, exponent: Operand<'_>) -> Tensor {
         let reads: Vec<&Tensor> = exponent.tensor().into_iter().collect();
         self.apply_inplace_reading(&reads, |t| t.pow(exponent))
     }

@@ -148,8 +148,13 @@ impl Tensor {
     /// Sum over the given dims (`x.sum(dim, keepdim)`, `SumBackward1`).
     #[track_caller]
     pub fn sum_dim(&self, dims: impl Dims, keepdim: bool) -> Tensor {
+        self.sum_over(dims.dims(), keepdim)
+    }
+
+    #[track_caller]
+    fn sum_over(&self, dims: Vec<isize>, keepdim: bool) -> Tensor {
         let shape = self.shape();
-        let dims = resolve_dims(&dims.dims(), shape.len());
+        let dims = resolve_dims(&dims, shape.len());
         let out = sum_dims(self, &dims, keepdim, None);
         // d sum(x, dim) = 1, broadcast back along the summed dims
         record(
@@ -191,10 +196,15 @@ impl Tensor {
     /// Mean over the given dims (`x.mean(dim, keepdim)`, `MeanBackward1`).
     #[track_caller]
     pub fn mean_dim(&self, dims: impl Dims, keepdim: bool) -> Tensor {
+        self.mean_over(dims.dims(), keepdim)
+    }
+
+    #[track_caller]
+    fn mean_over(&self, dims: Vec<isize>, keepdim: bool) -> Tensor {
         let dtype = self.dtype();
         check_mean_dtype(dtype);
         let shape = self.shape();
-        let dims = resolve_dims(&dims.dims(), shape.len());
+        let dims = resolve_dims(&dims, shape.len());
         let count: usize = dims.iter().map(|&d| shape[d]).product();
         let out = sum_dims(self, &dims, keepdim, Some(count));
         // d mean(x, dim) = 1/count, broadcast back along the reduced dims; torch:

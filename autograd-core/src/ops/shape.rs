@@ -91,8 +91,13 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn reshape(&self, shape: impl Dims) -> Tensor {
+        self.reshape_dims(shape.dims())
+    }
+
+    #[track_caller]
+    fn reshape_dims(&self, shape: Vec<isize>) -> Tensor {
         let input_shape = self.shape();
-        let new_shape = infer_shape(&shape.dims(), numel(&input_shape));
+        let new_shape = infer_shape(&shape, numel(&input_shape));
         if self.is_contiguous() {
             return self.view_as_shape(new_shape, "ViewBackward0");
         }
@@ -151,12 +156,17 @@ impl Tensor {
     /// like torch when the strides do not allow it.
     #[track_caller]
     pub fn view(&self, shape: impl Dims) -> Tensor {
+        self.view_dims(shape.dims())
+    }
+
+    #[track_caller]
+    fn view_dims(&self, shape: Vec<isize>) -> Tensor {
         crate::autograd::views::collect_edge_first(self);
         if self.is_contiguous() {
             return self.reshape(shape);
         }
         let input_shape = self.shape();
-        let new_shape = infer_shape(&shape.dims(), numel(&input_shape));
+        let new_shape = infer_shape(&shape, numel(&input_shape));
         let layout = self.layout();
         let Some(strides) = compute_stride(&layout.shape, &layout.strides, &new_shape) else {
             crate::raise!(
@@ -244,8 +254,12 @@ impl Tensor {
     /// Reorders dims (`PermuteBackward0`).
     #[track_caller]
     pub fn permute(&self, dims: impl Dims) -> Tensor {
+        self.permute_dims(dims.dims())
+    }
+
+    #[track_caller]
+    fn permute_dims(&self, requested: Vec<isize>) -> Tensor {
         let rank = self.dim();
-        let requested = dims.dims();
         if requested.len() != rank {
             crate::raise!("permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = {} is not equal to len(dims) = {}", rank, requested.len());
         }
@@ -345,7 +359,11 @@ impl Tensor {
     /// Broadcasts to a larger shape without copying (`ExpandBackward0`); `-1` keeps a dim.
     #[track_caller]
     pub fn expand(&self, shape: impl Dims) -> Tensor {
-        let requested = shape.dims();
+        self.expand_dims(shape.dims())
+    }
+
+    #[track_caller]
+    fn expand_dims(&self, requested: Vec<isize>) -> Tensor {
         let input_shape = self.shape();
         let layout = self.layout();
         let Some(lead) = requested.len().checked_sub(input_shape.len()) else {
