@@ -413,7 +413,10 @@ children = []
 while not children and time.monotonic() < deadline:
     time.sleep(0.2)
     for task in pathlib.Path(f"/proc/{kernel.pid}/task").iterdir():
-        children += (task / "children").read_text().split()
+        try:
+            children += (task / "children").read_text().split()
+        except FileNotFoundError:  # a thread that ended while we looked
+            pass
 print(kernel.pid, children[0], flush=True)
 os._exit(0)
 """
