@@ -61,7 +61,7 @@ pub(super) fn capture(outputs: EvalContextOutputs, shared: &mut Shared) {
         // lines that are already waiting go out as one stream message (a printed tensor is
         // one output, not one per line); display bundles go out in order between them
         let mut text = String::new();
-        let mut handle = |first: String| {
+        let handle = |first: String| {
             let mut line = Some(first);
             while let Some(current) = line.take() {
                 if let Some(json) = current.strip_prefix(DISPLAY_MARKER) {
@@ -85,19 +85,7 @@ pub(super) fn capture(outputs: EvalContextOutputs, shared: &mut Shared) {
                 out_events(Event::Stdout(std::mem::take(&mut text)));
             }
         };
-        loop {
-            crossbeam_channel::select! {
-                recv(outputs.stdout) -> line => match line { Ok(line) => handle(line), Err(_) => return },
-                // the cell has ended and evcxr has handed over all its output: handle what is
-                // still waiting (select! may pick the fence first), then answer
-                recv(fence_rx) -> done => {
-                    while let Ok(line) = outputs.stdout.try_recv() {
-                        handle(line);
-                    }
-                    if let Ok(done) = done { let _ = done.send(()); }
-                }
-            }
-        }
+        read_lines(&outputs.stdout, &fence_rx, handle);
     });
     let err_events = shared.events.clone();
     let capture = shared.panic.clone();
@@ -105,7 +93,7 @@ pub(super) fn capture(outputs: EvalContextOutputs, shared: &mut Shared) {
     std::thread::spawn(move || {
         // the panic hook starts with an empty line: hold blank lines back until we know
         let mut held_blank = false;
-        let mut handle = |line: String| {
+        let handle = |line: String| {
             let mut cap = capture.lock().unwrap();
             if line.is_empty() && !held_blank && (cap.location.is_none() || cap.done) {
                 held_blank = true;
@@ -133,22 +121,32 @@ pub(super) fn capture(outputs: EvalContextOutputs, shared: &mut Shared) {
             let text = if blank_before { format!("\n{line}\n") } else { format!("{line}\n") };
             err_events(Event::Stderr(text));
         };
-        loop {
-            crossbeam_channel::select! {
-                recv(outputs.stderr) -> line => match line { Ok(line) => handle(line), Err(_) => return },
-                recv(err_fence_rx) -> done => {
-                    while let Ok(line) = outputs.stderr.try_recv() {
-                        handle(line);
-                    }
-                    if let Ok(done) = done { let _ = done.send(()); }
-                }
-            }
-        }
+        read_lines(&outputs.stderr, &err_fence_rx, handle);
     });
     shared.output_fence = Some(fence_tx);
     shared.stderr_fence = Some(err_fence_tx);
     let pid = *shared.pid_slot.lock().unwrap();
     shared.stderr_pipe = pid.and_then(StderrPipe::of_runtime);
+}
+
+/// Hands every line to `handle` until the channel closes. A fence is answered once every
+/// line handed over before it is handled (`select!` may pick the fence first when both wait).
+fn read_lines(
+    lines: &crossbeam_channel::Receiver<String>,
+    fence: &crossbeam_channel::Receiver<mpsc::Sender<()>>,
+    mut handle: impl FnMut(String),
+) {
+    loop {
+        crossbeam_channel::select! {
+            recv(lines) -> line => match line { Ok(line) => handle(line), Err(_) => return },
+            recv(fence) -> done => {
+                while let Ok(line) = lines.try_recv() {
+                    handle(line);
+                }
+                if let Ok(done) = done { let _ = done.send(()); }
+            }
+        }
+    }
 }
 
 /// How long a cell's end waits for stderr when it cannot look into the pipe (or something
