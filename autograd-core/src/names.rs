@@ -11,16 +11,20 @@
 //! picture is drawn (so an in-place op moves the name along with the tensor's history). The
 //! registry holds weak references only; it never keeps a tensor alive.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::rc::{Rc, Weak};
 
 use crate::tensor::{Tensor, TensorImpl};
 
-/// Named tensors, oldest first.
-static NAMES: Mutex<Vec<(Weak<TensorImpl>, String)>> = Mutex::new(Vec::new());
+thread_local! {
+    /// Named tensors, oldest first (per thread, as tensors are).
+    static NAMES: RefCell<Vec<(Weak<TensorImpl>, String)>> = const { RefCell::new(Vec::new()) };
+}
 
-fn names() -> std::sync::MutexGuard<'static, Vec<(Weak<TensorImpl>, String)>> {
-    NAMES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Runs `f` on the registry.
+fn with_names<R>(f: impl FnOnce(&mut Vec<(Weak<TensorImpl>, String)>) -> R) -> R {
+    NAMES.with(|names| f(&mut names.borrow_mut()))
 }
 
 impl Tensor {
@@ -37,20 +41,22 @@ impl Tensor {
     /// assert_eq!(w.label().as_deref(), Some("weight"));
     /// ```
     pub fn set_label(&self, name: &str) -> &Tensor {
-        let mut names = names();
-        names.retain(|(t, _)| t.strong_count() > 0 && !std::ptr::eq(t.as_ptr(), Arc::as_ptr(&self.0)));
-        names.push((Arc::downgrade(&self.0), name.to_string()));
+        with_names(|names| {
+            names.retain(|(t, _)| t.strong_count() > 0 && !std::ptr::eq(t.as_ptr(), Rc::as_ptr(&self.0)));
+            names.push((Rc::downgrade(&self.0), name.to_string()));
+        });
         self
     }
 
     /// The name given with [`Tensor::set_label`] (or by the kernel), if any.
     pub fn label(&self) -> Option<String> {
-        let names = names();
-        names
-            .iter()
-            .rev()
-            .find(|(t, _)| std::ptr::eq(t.as_ptr(), Arc::as_ptr(&self.0)))
-            .map(|(_, n)| n.clone())
+        with_names(|names| {
+            names
+                .iter()
+                .rev()
+                .find(|(t, _)| std::ptr::eq(t.as_ptr(), Rc::as_ptr(&self.0)))
+                .map(|(_, n)| n.clone())
+        })
     }
 }
 
@@ -79,8 +85,9 @@ pub(crate) struct Names {
 
 impl Names {
     pub(crate) fn now() -> Names {
-        let live: Vec<(Tensor, String)> =
-            names().iter().filter_map(|(t, n)| Some((Tensor(t.upgrade()?), n.clone()))).collect();
+        let live: Vec<(Tensor, String)> = with_names(|names| {
+            names.iter().filter_map(|(t, n)| Some((Tensor(t.upgrade()?), n.clone()))).collect()
+        });
         let mut tensors = HashMap::new();
         let mut nodes = HashMap::new();
         // later names win
@@ -138,9 +145,9 @@ mod tests {
             t.set_label("gone");
             t.id()
         };
-        assert!(!names().iter().any(|(t, n)| n == "gone" && t.strong_count() > 0), "{id}");
+        assert!(!with_names(|names| names.iter().any(|(t, n)| n == "gone" && t.strong_count() > 0)), "{id}");
         let kept = tensor!([2.]);
         kept.set_label("kept");
-        assert!(!names().iter().any(|(_, n)| n == "gone"), "dead entries are swept");
+        assert!(!with_names(|names| names.iter().any(|(_, n)| n == "gone")), "dead entries are swept");
     }
 }

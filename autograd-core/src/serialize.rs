@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::dtype::DType;
 use crate::layout::Layout;
@@ -455,6 +455,6 @@ pub fn load(path: impl AsRef<Path>) -> std::io::Result<Tensor> {
     if layout.numel() > 0 && last >= buffer.len() {
         return Err(bad("tensor extends past its storage"));
     }
-    let t = Tensor::from_parts(Arc::new(Storage::new(buffer)), layout, dtype);
+    let t = Tensor::from_parts(Rc::new(Storage::new(buffer)), layout, dtype);
     Ok(if requires_grad && dtype.is_floating_point() { t.requires_grad_(true) } else { t })
 }

@@ -4,8 +4,7 @@
 //! The storage also carries the *version counter* that PyTorch keeps per storage: every
 //! in-place write bumps it, and a saved tensor remembers the version it was saved at.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 
 use crate::dtype::DType;
 
@@ -70,11 +69,11 @@ impl Buffer {
 /// A storage: the buffer behind a lock, and its version counter.
 #[derive(Debug)]
 pub(crate) struct Storage {
-    buffer: RwLock<Buffer>,
-    version: AtomicU64,
+    buffer: RefCell<Buffer>,
+    version: Cell<u64>,
     /// torch's "efficient zero tensor" (what `sgn`'s backward returns): reads as zeros,
     /// refuses to be written in place.
-    zero_tensor: AtomicBool,
+    zero_tensor: Cell<bool>,
 }
 
 /// Buffers of at least this many elements are "large" for [`keep_large_buffers`].
@@ -108,34 +107,30 @@ impl Storage {
         if buffer.len() >= LARGE_BUFFER {
             keep_large_buffers();
         }
-        Storage {
-            buffer: RwLock::new(buffer),
-            version: AtomicU64::new(0),
-            zero_tensor: AtomicBool::new(false),
-        }
+        Storage { buffer: RefCell::new(buffer), version: Cell::new(0), zero_tensor: Cell::new(false) }
     }
 
-    pub fn read(&self) -> RwLockReadGuard<'_, Buffer> {
-        self.buffer.read().unwrap_or_else(|e| e.into_inner())
+    pub fn read(&self) -> Ref<'_, Buffer> {
+        self.buffer.borrow()
     }
 
-    pub fn write(&self) -> RwLockWriteGuard<'_, Buffer> {
-        self.buffer.write().unwrap_or_else(|e| e.into_inner())
+    pub fn write(&self) -> RefMut<'_, Buffer> {
+        self.buffer.borrow_mut()
     }
 
     pub fn version(&self) -> u64 {
-        self.version.load(Ordering::Relaxed)
+        self.version.get()
     }
 
     pub fn bump_version(&self) {
-        self.version.fetch_add(1, Ordering::Relaxed);
+        self.version.set(self.version.get() + 1);
     }
 
     pub fn mark_zero_tensor(&self) {
-        self.zero_tensor.store(true, Ordering::Relaxed);
+        self.zero_tensor.set(true);
     }
 
     pub fn is_zero_tensor(&self) -> bool {
-        self.zero_tensor.load(Ordering::Relaxed)
+        self.zero_tensor.get()
     }
 }

@@ -628,3 +628,17 @@ fn backward_inside_a_hook_and_after_a_failed_run_uses_clean_work_lists() {
         assert_eq!(leaf.grad().unwrap().to_string(), "tensor([1., 1.])", "chain of {n}");
     }
 }
+
+#[test]
+fn a_caught_error_leaves_the_tensor_and_its_node_usable() {
+    // closures that borrow a tensor or a node may be given to `catch_unwind` as they are
+    let x = tensor!([1., 2.], requires_grad = true);
+    let y = &x * 2.0;
+    assert!(catch_unwind(|| y.select(0, 5)).is_err());
+    let node = y.grad_fn().unwrap();
+    assert_eq!(catch_unwind(|| node.name()).unwrap(), "MulBackward0");
+    // nothing stays borrowed after the panic: the tensor's values, history and gradient work
+    assert_eq!(y.to_string(), "tensor([2., 4.], grad_fn=<MulBackward0>)");
+    y.sum().backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([2., 2.])");
+}

@@ -56,7 +56,7 @@ impl Context {
 }
 
 /// A differentiable function with a hand-written backward.
-pub trait Function: Send + Sized + 'static {
+pub trait Function: Sized + 'static {
     /// Computes the output (grad mode is off in here, like in PyTorch).
     fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor;
 

@@ -1,6 +1,6 @@
 //! Tensor hooks (`register_hook`) and `retain_grad`.
 
-use std::sync::{Arc, Weak};
+use std::rc::{Rc, Weak};
 
 use super::node::{Hook, NodeInner};
 use crate::global;
@@ -28,7 +28,7 @@ impl HookHandle {
             }
             HookTarget::Node(weak) => {
                 if let Some(inner) = weak.upgrade() {
-                    let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut state = inner.state.borrow_mut();
                     state.pre_hooks.retain(|(id, _)| *id != self.id);
                 }
             }
@@ -49,24 +49,21 @@ impl Tensor {
     /// handle.remove();
     /// ```
     #[track_caller]
-    pub fn register_hook(
-        &self,
-        hook: impl Fn(&Tensor) -> Option<Tensor> + Send + Sync + 'static,
-    ) -> HookHandle {
+    pub fn register_hook(&self, hook: impl Fn(&Tensor) -> Option<Tensor> + 'static) -> HookHandle {
         if !self.requires_grad() {
             crate::raise!("cannot register a hook on a tensor that doesn't require gradient");
         }
         let id = global::next_id();
-        let hook: Hook = Arc::new(hook);
+        let hook: Hook = Rc::new(hook);
         let grad_fn = self.grad_fn();
         match grad_fn {
             None => {
                 self.meta().hooks.push((id, hook));
-                HookHandle { id, target: HookTarget::Leaf(Arc::downgrade(&self.0)) }
+                HookHandle { id, target: HookTarget::Leaf(Rc::downgrade(&self.0)) }
             }
             Some(node) => {
                 node.add_pre_hook(id, hook);
-                HookHandle { id, target: HookTarget::Node(Arc::downgrade(&node.0)) }
+                HookHandle { id, target: HookTarget::Node(Rc::downgrade(&node.0)) }
             }
         }
     }
@@ -88,5 +85,5 @@ pub(crate) fn retain_grad(tensor: &Tensor) {
     }
     meta.retains_grad = true;
     drop(meta);
-    node.add_retained(Arc::downgrade(&tensor.0));
+    node.add_retained(Rc::downgrade(&tensor.0));
 }

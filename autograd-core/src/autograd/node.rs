@@ -2,9 +2,9 @@
 //! functions share, so names, `next_functions` and pictures all come from one code path.
 
 use std::borrow::Cow;
+use std::cell::{Cell, RefCell, RefMut};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::rc::{Rc, Weak};
 
 use crate::global;
 use crate::tensor::{Tensor, TensorImpl};
@@ -12,7 +12,7 @@ use crate::tensor::{Tensor, TensorImpl};
 /// What a backward step computes: given the gradient flowing into the node's output, the
 /// gradients for each of its inputs (`None` where an input gets none). Built-in ops and
 /// user-defined functions both implement this.
-pub trait BackwardFunction: Send + 'static {
+pub trait BackwardFunction: 'static {
     /// The node's name as PyTorch prints it (`MulBackward0`).
     fn name(&self) -> Cow<'static, str>;
     /// Gradients for the inputs, in argument order.
@@ -33,7 +33,7 @@ pub trait BackwardFunction: Send + 'static {
 }
 
 /// A tensor hook: gets the gradient, may return a replacement.
-pub(crate) type Hook = Arc<dyn Fn(&Tensor) -> Option<Tensor> + Send + Sync>;
+pub(crate) type Hook = Rc<dyn Fn(&Tensor) -> Option<Tensor>>;
 
 /// An edge to the node that produced an input, and which of its outputs it was.
 #[derive(Clone)]
@@ -75,8 +75,8 @@ pub(crate) struct NodeInner {
     /// Set once a hook or a `retain_grad` tensor was added to `state` (see
     /// [`Node::add_pre_hook`]): the engine skips locking the state of the nodes (nearly all)
     /// that never had one.
-    hooked: AtomicBool,
-    pub state: Mutex<NodeState>,
+    hooked: Cell<bool>,
+    pub state: RefCell<NodeState>,
 }
 
 /// A node of the backward graph (what `grad_fn` and `next_functions` return).
@@ -91,17 +91,20 @@ pub(crate) struct NodeInner {
 /// assert_eq!(mul.as_ref().unwrap().name(), "MulBackward0");
 /// ```
 #[derive(Clone)]
-pub struct Node(pub(crate) Arc<NodeInner>);
+pub struct Node(pub(crate) Rc<NodeInner>);
+
+// As for tensors (see `TensorImpl`): a caught panic leaves the node usable.
+impl std::panic::RefUnwindSafe for NodeInner {}
 
 impl Node {
     pub(crate) fn new(function: Box<dyn BackwardFunction>, next: impl Into<Edges>) -> Node {
-        Node(Arc::new(NodeInner {
+        Node(Rc::new(NodeInner {
             id: global::next_id(),
             name: function.name(),
             kind: NodeKind::Function,
             next: next.into(),
-            hooked: AtomicBool::new(false),
-            state: Mutex::new(NodeState {
+            hooked: Cell::new(false),
+            state: RefCell::new(NodeState {
                 function: Some(function),
                 released: false,
                 pre_hooks: Vec::new(),
@@ -115,15 +118,15 @@ impl Node {
         next: Edges,
         make: impl FnOnce(&Weak<NodeInner>) -> Box<dyn BackwardFunction>,
     ) -> Node {
-        Node(Arc::new_cyclic(|weak| {
+        Node(Rc::new_cyclic(|weak| {
             let function = make(weak);
             NodeInner {
                 id: global::next_id(),
                 name: function.name(),
                 kind: NodeKind::Function,
                 next,
-                hooked: AtomicBool::new(false),
-                state: Mutex::new(NodeState {
+                hooked: Cell::new(false),
+                state: RefCell::new(NodeState {
                     function: Some(function),
                     released: false,
                     pre_hooks: Vec::new(),
@@ -134,13 +137,13 @@ impl Node {
     }
 
     pub(crate) fn accumulate_grad(variable: Tensor) -> Node {
-        Node(Arc::new(NodeInner {
+        Node(Rc::new(NodeInner {
             id: global::next_id(),
             name: Cow::Borrowed("torch::autograd::AccumulateGrad"),
             kind: NodeKind::AccumulateGrad { variable },
             next: Edges::new(),
-            hooked: AtomicBool::new(false),
-            state: Mutex::new(NodeState {
+            hooked: Cell::new(false),
+            state: RefCell::new(NodeState {
                 function: None,
                 released: false,
                 pre_hooks: Vec::new(),
@@ -149,27 +152,27 @@ impl Node {
         }))
     }
 
-    pub(crate) fn state(&self) -> MutexGuard<'_, NodeState> {
-        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn state(&self) -> RefMut<'_, NodeState> {
+        self.0.state.borrow_mut()
     }
 
     /// A hook on the gradient of this node's output (a non-leaf tensor's `register_hook`).
     pub(crate) fn add_pre_hook(&self, id: u64, hook: Hook) {
         let mut state = self.state();
         state.pre_hooks.push((id, hook));
-        self.0.hooked.store(true, Ordering::Release);
+        self.0.hooked.set(true);
     }
 
     /// A non-leaf tensor whose `.grad` this node fills (`retain_grad()`).
     pub(crate) fn add_retained(&self, tensor: Weak<TensorImpl>) {
         let mut state = self.state();
         state.retained.push(tensor);
-        self.0.hooked.store(true, Ordering::Release);
+        self.0.hooked.set(true);
     }
 
     /// False when no hook or retained tensor was ever added, so there is nothing to run.
     pub(crate) fn may_have_hooks(&self) -> bool {
-        self.0.hooked.load(Ordering::Acquire)
+        self.0.hooked.get()
     }
 
     /// The node's name: `AddBackward0`, `torch::autograd::AccumulateGrad`, `MulConstantBackward`.
@@ -216,14 +219,14 @@ impl Node {
 
     /// True when two handles are the same node.
     pub fn same(&self, other: &Node) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Rc::ptr_eq(&self.0, &other.0)
     }
 
     /// Python's `repr` of the node: `<MulBackward0 object at 0x7f...>`.
     pub fn repr(&self) -> String {
         // Python shows the class name: `torch::autograd::AccumulateGrad` is class `AccumulateGrad`
         let class = self.0.name.rsplit("::").next().unwrap_or(&self.0.name);
-        format!("<{} object at {:#x}>", class, Arc::as_ptr(&self.0) as usize)
+        format!("<{} object at {:#x}>", class, Rc::as_ptr(&self.0) as usize)
     }
 }
 
@@ -253,11 +256,10 @@ impl Drop for NodeInner {
         let mut pending: smallvec::SmallVec<[Node; 4]> = smallvec::SmallVec::new();
         take_nodes(&mut self.next, &mut pending);
         while let Some(node) = pending.pop() {
-            if let Ok(mut inner) = Arc::try_unwrap(node.0) {
+            if let Ok(mut inner) = Rc::try_unwrap(node.0) {
                 take_nodes(&mut inner.next, &mut pending);
                 // Saved tensors can hold further chains through their own grad_fn.
-                let state = inner.state.get_mut().unwrap_or_else(|e| e.into_inner());
-                drop(state.function.take());
+                drop(inner.state.get_mut().function.take());
             }
         }
     }

@@ -79,7 +79,7 @@ impl Needs {
 
 impl<R, G> BackwardFunction for OpBackward<R, G>
 where
-    R: FnMut(&[Tensor], &Tensor, &[bool]) -> G + Send + 'static,
+    R: FnMut(&[Tensor], &Tensor, &[bool]) -> G + 'static,
     G: Into<Grads> + 'static,
 {
     fn name(&self) -> Cow<'static, str> {
@@ -161,7 +161,7 @@ pub(crate) fn record<S: Into<Saved>, G: Into<Grads> + 'static>(
     inputs: &[Option<&Tensor>],
     saved_names: &'static [&'static str],
     saved: impl FnOnce(&Tensor) -> S,
-    rule: impl FnMut(&[Tensor], &Tensor, &[bool]) -> G + Send + 'static,
+    rule: impl FnMut(&[Tensor], &Tensor, &[bool]) -> G + 'static,
 ) -> Tensor {
     if !needs_grad(inputs) || !output.dtype().is_floating_point() {
         return output;

@@ -1,6 +1,7 @@
 //! Tensors a node keeps for its backward, with the version they were saved at.
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::cell::OnceCell;
+use std::rc::{Rc, Weak};
 
 use super::node::{Node, NodeInner};
 use crate::ops::elementwise::Scalar;
@@ -13,9 +14,9 @@ pub(crate) struct SavedTensor {
     tensor: Option<Tensor>,
     /// A number operand, and its 0-dim tensor, made only when asked for (a picture of the
     /// saved values), as every `x * 2.0` saves one. Apart from `tensor` so that saving a
-    /// tensor is a plain move (`OnceLock::from` went through `Once`'s atomics every time).
+    /// tensor is a plain move.
     number: Option<Scalar>,
-    number_tensor: OnceLock<Tensor>,
+    number_tensor: OnceCell<Tensor>,
     version: u64,
     is_output: bool,
     output_of: Option<(Weak<NodeInner>, usize)>,
@@ -36,7 +37,7 @@ impl SavedTensor {
         SavedTensor {
             tensor: Some(tensor.clone()),
             number: None,
-            number_tensor: OnceLock::new(),
+            number_tensor: OnceCell::new(),
             version: tensor.version(),
             is_output: false,
             output_of: None,
@@ -51,7 +52,7 @@ impl SavedTensor {
         SavedTensor {
             tensor: Some(tensor.detach()),
             number: None,
-            number_tensor: OnceLock::new(),
+            number_tensor: OnceCell::new(),
             version: tensor.version(),
             is_output: true,
             output_of: None,
@@ -68,7 +69,7 @@ impl SavedTensor {
         SavedTensor {
             tensor: None,
             number: Some(value),
-            number_tensor: OnceLock::new(),
+            number_tensor: OnceCell::new(),
             version: 0,
             is_output: false,
             output_of: None,
@@ -114,7 +115,7 @@ impl SavedTensor {
             self.version = output.version();
             let meta = output.meta();
             if meta.view.is_some() {
-                self.view_grad_fn = meta.grad_fn.as_ref().map(|node| Arc::downgrade(&node.0));
+                self.view_grad_fn = meta.grad_fn.as_ref().map(|node| Rc::downgrade(&node.0));
             }
         }
     }

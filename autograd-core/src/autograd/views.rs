@@ -299,7 +299,7 @@ impl CopySlices {
         };
         let zeros = crate::ops::kernel::cast(Buffer::F64(vec![0.0; extent]), grad.dtype());
         let result = Tensor::from_parts(
-            std::sync::Arc::new(crate::storage::Storage::new(zeros)),
+            std::rc::Rc::new(crate::storage::Storage::new(zeros)),
             Layout { shape: base.shape.clone(), strides: base.strides.clone(), offset: 0 },
             grad.dtype(),
         );

@@ -4,7 +4,7 @@
 //! tensor's new grad_fn, or, on a view, part of its base's `CopySlices` (see `autograd::views`).
 
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::elementwise::{with_compact, IntoOperand, Operand, Scalar};
 use super::index::write_buffer;
@@ -71,8 +71,8 @@ fn overlap_status(written: &Tensor, input: &Tensor) -> Overlap {
     if written.same(input) {
         return Overlap::Full;
     }
-    let (a, a_storage) = written.with_data(|d| (d.layout.clone(), Arc::as_ptr(&d.storage)));
-    let (b, b_storage) = input.with_data(|d| (d.layout.clone(), Arc::as_ptr(&d.storage)));
+    let (a, a_storage) = written.with_data(|d| (d.layout.clone(), Rc::as_ptr(&d.storage)));
+    let (b, b_storage) = input.with_data(|d| (d.layout.clone(), Rc::as_ptr(&d.storage)));
     if !std::ptr::eq(a_storage, b_storage) {
         return Overlap::No;
     }

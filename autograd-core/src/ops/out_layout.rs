@@ -13,7 +13,7 @@
 //!   tells two dims apart decides; a broadcast dim tells nothing; equal strides put the smaller
 //!   dim first), and the result is dense in that order.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::layout::{contiguous_strides, Layout};
 use crate::storage::{Buffer, Storage};
@@ -145,7 +145,7 @@ fn relaid(out: Tensor, strides: Vec<usize>) -> Tensor {
     let values = out.contiguous_buffer();
     let mut buffer = super::kernel::cast(Buffer::F64(vec![0.0; values.len()]), dtype);
     super::index::write_buffer(&mut buffer, &layout, &values);
-    Tensor::from_parts(Arc::new(Storage::new(buffer)), layout, dtype)
+    Tensor::from_parts(Rc::new(Storage::new(buffer)), layout, dtype)
 }
 
 #[cfg(test)]

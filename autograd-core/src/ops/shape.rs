@@ -1,7 +1,7 @@
 //! Shape ops: views (`reshape`/`view`, `t`, `transpose`, `permute`, `unsqueeze`, `squeeze`,
 //! `expand`), copies (`deep_clone`, `contiguous`, dtype conversion) and joins (`cat`, `stack`).
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::reduce::Dims;
 use crate::autograd::record::record;
@@ -452,9 +452,9 @@ impl Tensor {
     /// Takes this tensor as a stored gradient: reuses its memory when nobody else holds it,
     /// copies otherwise.
     pub(crate) fn into_owned_detached(self) -> Tensor {
-        let unique = Arc::strong_count(&self.0) == 1
+        let unique = Rc::strong_count(&self.0) == 1
             && self.with_data(|d| {
-                Arc::strong_count(&d.storage) == 1
+                Rc::strong_count(&d.storage) == 1
                     && d.layout.is_contiguous()
                     && d.layout.offset == 0
                     && d.storage.read().len() == d.layout.numel()
