@@ -193,7 +193,7 @@ impl Tensor {
 
     /// The shape without allocating (up to four dims inline), for the engine's hot paths.
     pub(crate) fn dims(&self) -> crate::layout::Dims {
-        self.with_data(|d| crate::layout::Dims::from_slice(&d.layout.shape))
+        self.with_data(|d| crate::layout::dims_of(&d.layout.shape))
     }
 
     /// `x.size(dim)`; negative dims count from the end.

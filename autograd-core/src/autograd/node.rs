@@ -255,12 +255,24 @@ impl Drop for NodeInner {
         // inline for small graphs: a training step drops its graph every time
         let mut pending: smallvec::SmallVec<[Node; 4]> = smallvec::SmallVec::new();
         take_nodes(&mut self.next, &mut pending);
-        while let Some(node) = pending.pop() {
-            if let Ok(mut inner) = Rc::try_unwrap(node.0) {
-                take_nodes(&mut inner.next, &mut pending);
-                // Saved tensors can hold further chains through their own grad_fn.
-                drop(inner.state.get_mut().function.take());
-            }
+        while let Some(mut node) = pending.pop() {
+            // the last handle: unlink the node's inputs here instead of in its own drop. In
+            // place when nothing else refers to it (moving it out of its allocation was a
+            // `memcpy` per node); moved out when only weak handles remain.
+            let mut moved;
+            let inner = match Rc::get_mut(&mut node.0) {
+                Some(inner) => inner,
+                None => match Rc::try_unwrap(node.0) {
+                    Ok(inner) => {
+                        moved = inner;
+                        &mut moved
+                    }
+                    Err(_) => continue,
+                },
+            };
+            take_nodes(&mut inner.next, &mut pending);
+            // Saved tensors can hold further chains through their own grad_fn.
+            drop(inner.state.get_mut().function.take());
         }
     }
 }

@@ -112,7 +112,7 @@ impl<'a> Operand<'a> {
     fn shape_and_promotion(&self) -> (Dims, PromotionOperand) {
         match self {
             Operand::Tensor(t) => t.with_data(|d| {
-                let shape = Dims::from_slice(&d.layout.shape);
+                let shape = crate::layout::dims_of(&d.layout.shape);
                 let class = if shape.is_empty() {
                     PromotionOperand::ZeroDim(d.dtype)
                 } else {
@@ -633,7 +633,7 @@ fn input_meta(op: &Operand, out: &Tensor) -> InputMeta {
     if same {
         return None;
     }
-    Some(t.with_data(|d| (Dims::from_slice(&d.layout.shape), d.dtype)))
+    Some(t.with_data(|d| (crate::layout::dims_of(&d.layout.shape), d.dtype)))
 }
 
 /// Brings a gradient to an input's shape and dtype (see `input_meta`).
@@ -1552,7 +1552,7 @@ pub(crate) fn choose(cond: &[bool], a: Buffer, b: Buffer) -> Buffer {
 
 pub(crate) fn broadcast_or_raise(a: &[usize], b: &[usize]) -> Dims {
     if a == b {
-        return Dims::from_slice(a);
+        return crate::layout::dims_of(a);
     }
     broadcast_shapes(a, b).unwrap_or_else(|| {
         let (dim, sa, sb) = mismatch_dim(a, b);

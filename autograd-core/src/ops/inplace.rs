@@ -498,7 +498,7 @@ impl Tensor {
         use crate::storage::Buffer;
         let other = if other.shares_storage(self) { other.contiguous_values() } else { other.clone() };
         let (other_shape, other_dtype) =
-            other.with_data(|o| (crate::layout::Dims::from_slice(&o.layout.shape), o.dtype));
+            other.with_data(|o| (crate::layout::dims_of(&o.layout.shape), o.dtype));
         let done = self.with_data(|d| {
             if !d.layout.is_contiguous()
                 || !crate::layout::same_shape(&other_shape, &d.layout.shape)
