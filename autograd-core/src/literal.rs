@@ -67,7 +67,7 @@ fn flatten_items<T: Literal>(items: &[T], out: &mut Vec<f64>) -> Vec<usize> {
         let shape = item.flatten_into(out);
         match &inner {
             None => inner = Some(shape),
-            Some(s) if *s != shape => {
+            Some(s) if !crate::layout::same_shape(s, &shape) => {
                 // like torch, name the first dim (counted from the outer list) whose length differs
                 let k = s.iter().zip(&shape).position(|(a, b)| a != b).unwrap_or(s.len().min(shape.len()));
                 let expected = s.get(k).copied().unwrap_or(0);

@@ -117,11 +117,10 @@ fn collect_tasks_into<'a>(roots: impl IntoIterator<Item = &'a Node>, tasks: &mut
     }
     while let Some(node) = stack.pop() {
         for edge in node.0.next.iter().flatten() {
-            let child = edge.node.id();
-            match tasks.get_mut(&child) {
-                Some(task) => task.deps += 1,
-                None => {
-                    tasks.insert(child, Task { node: edge.node.clone(), deps: 1, grad: None });
+            match tasks.entry(edge.node.id()) {
+                std::collections::hash_map::Entry::Occupied(mut task) => task.get_mut().deps += 1,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(Task { node: edge.node.clone(), deps: 1, grad: None });
                     stack.push(&edge.node);
                 }
             }
@@ -430,7 +429,7 @@ impl Tensor {
             }
             Some(g) => {
                 let (gs, s) = (g.shape(), self.shape());
-                if gs != s {
+                if !crate::layout::same_shape(&gs, &s) {
                     crate::raise!(
                         "Mismatch in shape: grad_output[{index}] has a shape of {} and output[{index}] has a shape of {}.",
                         torch_size(&gs),

@@ -277,10 +277,13 @@ impl Drop for NodeInner {
     }
 }
 
-/// Moves the nodes of `edges` onto `pending`, a push each (`SmallVec`'s generic `extend` over
-/// a flattened drain was 2-4 % of a small graph's step in `perf`).
+/// Moves the nodes of `edges` onto `pending`, a push each, leaving `None`s behind (`SmallVec`'s
+/// generic `extend` over a flattened drain was 2-4 % of a small graph's step in `perf`, and
+/// the drain's own drop another 1 %).
 fn take_nodes(edges: &mut Edges, pending: &mut smallvec::SmallVec<[Node; 4]>) {
-    for edge in edges.drain(..).flatten() {
-        pending.push(edge.node);
+    for edge in edges.iter_mut() {
+        if let Some(edge) = edge.take() {
+            pending.push(edge.node);
+        }
     }
 }
