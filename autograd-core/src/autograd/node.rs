@@ -98,19 +98,31 @@ impl std::panic::RefUnwindSafe for NodeInner {}
 
 impl Node {
     pub(crate) fn new(function: Box<dyn BackwardFunction>, next: impl Into<Edges>) -> Node {
-        Node(Rc::new(NodeInner {
-            id: global::next_id(),
-            name: function.name(),
-            kind: NodeKind::Function,
-            next: next.into(),
-            hooked: Cell::new(false),
-            state: RefCell::new(NodeState {
-                function: Some(function),
-                released: false,
-                pre_hooks: Vec::new(),
-                retained: Vec::new(),
-            }),
-        }))
+        Node::written(function.name(), NodeKind::Function, next.into(), Some(function))
+    }
+
+    /// A node written field by field into its allocation (`Rc::new` of the whole struct built
+    /// it on the stack and copied it over with a `memcpy` call, one per op recorded).
+    fn written(
+        name: Cow<'static, str>,
+        kind: NodeKind,
+        next: Edges,
+        function: Option<Box<dyn BackwardFunction>>,
+    ) -> Node {
+        let mut fresh = Rc::<NodeInner>::new_uninit();
+        let slot = Rc::get_mut(&mut fresh).expect("a new allocation has one handle").as_mut_ptr();
+        let state = NodeState { function, released: false, pre_hooks: Vec::new(), retained: Vec::new() };
+        // SAFETY: `slot` points at the new, unshared allocation; every field is written once
+        // before `assume_init`
+        unsafe {
+            std::ptr::addr_of_mut!((*slot).id).write(global::next_id());
+            std::ptr::addr_of_mut!((*slot).name).write(name);
+            std::ptr::addr_of_mut!((*slot).kind).write(kind);
+            std::ptr::addr_of_mut!((*slot).next).write(next);
+            std::ptr::addr_of_mut!((*slot).hooked).write(Cell::new(false));
+            std::ptr::addr_of_mut!((*slot).state).write(RefCell::new(state));
+            Node(fresh.assume_init())
+        }
     }
 
     /// Like `new`, for functions that keep a weak link to their own node (saved outputs).
@@ -137,19 +149,8 @@ impl Node {
     }
 
     pub(crate) fn accumulate_grad(variable: Tensor) -> Node {
-        Node(Rc::new(NodeInner {
-            id: global::next_id(),
-            name: Cow::Borrowed("torch::autograd::AccumulateGrad"),
-            kind: NodeKind::AccumulateGrad { variable },
-            next: Edges::new(),
-            hooked: Cell::new(false),
-            state: RefCell::new(NodeState {
-                function: None,
-                released: false,
-                pre_hooks: Vec::new(),
-                retained: Vec::new(),
-            }),
-        }))
+        let name = Cow::Borrowed("torch::autograd::AccumulateGrad");
+        Node::written(name, NodeKind::AccumulateGrad { variable }, Edges::new(), None)
     }
 
     pub(crate) fn state(&self) -> RefMut<'_, NodeState> {

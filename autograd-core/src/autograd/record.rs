@@ -184,14 +184,49 @@ pub(crate) fn record<S: Into<Saved>, G: Into<Grads> + 'static>(
         Needs::Heap(next.iter().map(Option::is_some).collect())
     };
     let mut saved: Saved = saved(&output).into();
-    let node = Node::new_cyclic(next, |weak| {
-        for s in saved.as_mut_slice() {
-            s.bind_output(weak, name);
-        }
-        Box::new(OpBackward { name, saved, saved_names, needs, rule, grads: std::marker::PhantomData })
-    });
+    let node = if saved.as_slice().iter().any(SavedTensor::is_output) {
+        // a saved output keeps a weak link to its node
+        Node::new_cyclic(next, |weak| {
+            for s in saved.as_mut_slice() {
+                s.bind_output(weak, name);
+            }
+            OpBackward::boxed(name, saved, saved_names, needs, rule)
+        })
+    } else {
+        Node::new(OpBackward::boxed(name, saved, saved_names, needs, rule), next)
+    };
     set_history(&output, node);
     output
+}
+
+impl<R, G> OpBackward<R, G>
+where
+    R: FnMut(&[Tensor], &Tensor, &[bool]) -> G + 'static,
+    G: Into<Grads> + 'static,
+{
+    /// Written field by field into its box (`Box::new` of the whole struct, ~280 bytes, built
+    /// it on the stack and copied it over with a `memcpy` call).
+    fn boxed(
+        name: &'static str,
+        saved: Saved,
+        saved_names: &'static [&'static str],
+        needs: Needs,
+        rule: R,
+    ) -> Box<dyn BackwardFunction> {
+        let mut fresh = Box::<Self>::new_uninit();
+        let slot = fresh.as_mut_ptr();
+        // SAFETY: `slot` points at the new box; every field is written once before
+        // `assume_init` (`grads` is a zero-sized marker)
+        unsafe {
+            std::ptr::addr_of_mut!((*slot).name).write(name);
+            std::ptr::addr_of_mut!((*slot).saved).write(saved);
+            std::ptr::addr_of_mut!((*slot).saved_names).write(saved_names);
+            std::ptr::addr_of_mut!((*slot).needs).write(needs);
+            std::ptr::addr_of_mut!((*slot).rule).write(rule);
+            std::ptr::addr_of_mut!((*slot).grads).write(std::marker::PhantomData);
+            fresh.assume_init()
+        }
+    }
 }
 
 /// Makes `node` the grad_fn of `output`.
