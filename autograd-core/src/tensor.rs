@@ -106,8 +106,9 @@ impl Tensor {
         global::check_interrupt();
         // written field by field into the new allocation: `Rc::new` of the whole struct built
         // it on the stack and copied it over with a `memcpy` call, 7 % of a scalar gradient-
-        // descent step in `perf` (seven tensors a step)
-        let mut fresh = Rc::<TensorImpl>::new_uninit();
+        // descent step in `perf` (seven tensors a step). `Rc::new` of an uninitialized value,
+        // not `Rc::new_uninit`, which computes its layout in a call that is not inlined.
+        let mut fresh = Rc::new(std::mem::MaybeUninit::<TensorImpl>::uninit());
         let slot = Rc::get_mut(&mut fresh).expect("a new allocation has one handle").as_mut_ptr();
         // SAFETY: `slot` points at the new, unshared allocation; every field is written once
         // before `assume_init`

@@ -109,7 +109,7 @@ impl Node {
         next: Edges,
         function: Option<Box<dyn BackwardFunction>>,
     ) -> Node {
-        let mut fresh = Rc::<NodeInner>::new_uninit();
+        let mut fresh = Rc::new(std::mem::MaybeUninit::<NodeInner>::uninit());
         let slot = Rc::get_mut(&mut fresh).expect("a new allocation has one handle").as_mut_ptr();
         let state = NodeState { function, released: false, pre_hooks: Vec::new(), retained: Vec::new() };
         // SAFETY: `slot` points at the new, unshared allocation; every field is written once
