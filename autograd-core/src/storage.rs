@@ -66,7 +66,7 @@ impl Buffer {
     }
 }
 
-/// A storage: the buffer behind a lock, and its version counter.
+/// A storage: the buffer (borrowed to read or write it) and its version counter.
 #[derive(Debug)]
 pub(crate) struct Storage {
     buffer: RefCell<Buffer>,

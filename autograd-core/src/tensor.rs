@@ -46,7 +46,7 @@ pub(crate) struct TensorImpl {
     tracked: Cell<bool>,
 }
 
-/// The autograd metadata, locked. Changing it through this guard keeps the tensor's
+/// The autograd metadata, borrowed. Changing it through this guard keeps the tensor's
 /// `tracked` flag in step when the guard is dropped.
 pub(crate) struct MetaGuard<'a> {
     meta: RefMut<'a, AutogradMeta>,

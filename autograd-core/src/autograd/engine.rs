@@ -104,8 +104,8 @@ fn collect_tasks<'a>(roots: impl IntoIterator<Item = &'a Node>) -> HashMap<u64, 
 
 /// [`collect_tasks`] into a given (empty) map. The nodes to visit are borrowed from the graph
 /// (every one is reachable from a root, which the caller holds), not cloned: two reference
-/// count changes less per node, each an atomic instruction (`perf annotate` of a small
-/// graph's backward showed its time on them). The list of nodes to visit is as long as the
+/// count changes less per node (when counts were atomic, `perf annotate` of a small graph's
+/// backward showed its time on them). The list of nodes to visit is as long as the
 /// graph is wide, on the stack for most graphs.
 fn collect_tasks_into<'a>(roots: impl IntoIterator<Item = &'a Node>, tasks: &mut HashMap<u64, Task>) {
     let mut stack: smallvec::SmallVec<[&'a Node; 32]> = smallvec::SmallVec::new();
@@ -297,7 +297,7 @@ fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
 
 /// AccumulateGrad: add `grad` into the leaf's `.grad`, after the leaf's hooks.
 fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
-    // one lock for the usual case (no hooks): the hooks and the gradient there is
+    // one borrow for the usual case (no hooks): the hooks and the gradient there is
     let (hooks, existing) = {
         let meta = variable.meta();
         (meta.hooks.clone(), meta.grad.clone())

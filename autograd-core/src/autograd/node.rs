@@ -73,7 +73,7 @@ pub(crate) struct NodeInner {
     pub kind: NodeKind,
     pub next: Edges,
     /// Set once a hook or a `retain_grad` tensor was added to `state` (see
-    /// [`Node::add_pre_hook`]): the engine skips locking the state of the nodes (nearly all)
+    /// [`Node::add_pre_hook`]): the engine skips borrowing the state of the nodes (nearly all)
     /// that never had one.
     hooked: Cell<bool>,
     pub state: RefCell<NodeState>,

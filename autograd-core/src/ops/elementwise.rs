@@ -108,7 +108,7 @@ macro_rules! scalar_operand {
 scalar_operand!(f64, f32, i32, i64, usize, bool, Scalar);
 
 impl<'a> Operand<'a> {
-    /// The shape and the promotion class, read under one lock.
+    /// The shape and the promotion class, read in one borrow.
     fn shape_and_promotion(&self) -> (Dims, PromotionOperand) {
         match self {
             Operand::Tensor(t) => t.with_data(|d| {
@@ -437,7 +437,7 @@ fn fast_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
 }
 
 /// A binary op's values with what each input's gradient needs to be brought back to it
-/// (`input_meta`). After a fast path that is nothing, known without locking the input and the
+/// (`input_meta`). After a fast path that is nothing, known without borrowing the input and the
 /// result again.
 #[track_caller]
 fn values_and_input_meta(a: &Operand, b: &Operand, op: BinaryOp) -> (Tensor, InputMeta, InputMeta) {
@@ -483,10 +483,10 @@ fn general_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
 }
 
 /// `binary_values` of a row-major float tensor and a number (`y * 1.01`, `g * c` in
-/// backward, `2 - x`, `x.pow(2)`), the most common op of a small graph, read under one lock:
+/// backward, `2 - x`, `x.pow(2)`), the most common op of a small graph, read in one borrow:
 /// the result has the tensor's shape and dtype (a number never promotes a float tensor) and is
 /// row-major, as the general path finds through broadcasting, promotion and `like_torch` (each
-/// of which took the tensor's lock again). The same arithmetic, so the same bits (a `pow`
+/// of which borrowed the tensor again). The same arithmetic, so the same bits (a `pow`
 /// exponent is first rounded to the tensor's dtype, as the general path's kernel has it).
 /// `None` for anything else (other ops, dtypes and layouts, a bool number, a number base, an
 /// empty tensor).
@@ -534,7 +534,7 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
 
 /// `binary_values` of two row-major float tensors of one shape and dtype (`x.data - step`,
 /// `a * b`): no broadcasting, no promotion, a row-major result (torch's fast set-up for
-/// contiguous operands), each tensor's lock taken once. The same arithmetic as the general
+/// contiguous operands), each tensor borrowed once. The same arithmetic as the general
 /// path, so the same bits; `None` for anything else.
 fn same_shape_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
     let (Operand::Tensor(a), Operand::Tensor(b)) = (a, b) else { return None };
