@@ -67,6 +67,13 @@ pub(crate) struct NodeState {
     pub retained: Vec<Weak<TensorImpl>>,
 }
 
+impl NodeState {
+    /// A new node's state: its function (none for AccumulateGrad), nothing released or hooked.
+    fn holding(function: Option<Box<dyn BackwardFunction>>) -> NodeState {
+        NodeState { function, released: false, pre_hooks: Vec::new(), retained: Vec::new() }
+    }
+}
+
 pub(crate) struct NodeInner {
     pub id: u64,
     pub name: Cow<'static, str>,
@@ -111,7 +118,6 @@ impl Node {
     ) -> Node {
         let mut fresh = Rc::new(std::mem::MaybeUninit::<NodeInner>::uninit());
         let slot = Rc::get_mut(&mut fresh).expect("a new allocation has one handle").as_mut_ptr();
-        let state = NodeState { function, released: false, pre_hooks: Vec::new(), retained: Vec::new() };
         // SAFETY: `slot` points at the new, unshared allocation; every field is written once
         // before `assume_init`
         unsafe {
@@ -120,7 +126,7 @@ impl Node {
             std::ptr::addr_of_mut!((*slot).kind).write(kind);
             std::ptr::addr_of_mut!((*slot).next).write(next);
             std::ptr::addr_of_mut!((*slot).hooked).write(Cell::new(false));
-            std::ptr::addr_of_mut!((*slot).state).write(RefCell::new(state));
+            std::ptr::addr_of_mut!((*slot).state).write(RefCell::new(NodeState::holding(function)));
             Node(fresh.assume_init())
         }
     }
@@ -138,12 +144,7 @@ impl Node {
                 kind: NodeKind::Function,
                 next,
                 hooked: Cell::new(false),
-                state: RefCell::new(NodeState {
-                    function: Some(function),
-                    released: false,
-                    pre_hooks: Vec::new(),
-                    retained: Vec::new(),
-                }),
+                state: RefCell::new(NodeState::holding(Some(function))),
             }
         }))
     }
