@@ -642,3 +642,57 @@ fn a_caught_error_leaves_the_tensor_and_its_node_usable() {
     y.sum().backward();
     assert_eq!(x.grad().unwrap().to_string(), "tensor([2., 2.])");
 }
+
+#[test]
+fn a_gradient_kept_by_a_hook_or_a_trace_is_not_changed_by_the_nodes_that_run_after() {
+    // `z`'s node receives [4, 4] from `w`'s; its own backward multiplies by 3. A hook on `z`
+    // that keeps what it was given, and `retain_grad`, must still see [4, 4] afterwards
+    let x = tensor!([1., 2.], requires_grad = true, dtype = float64);
+    let y = &x * 2.0;
+    y.retain_grad();
+    let z = &y * 3.0;
+    z.retain_grad();
+    let w = &z * 4.0;
+    let kept = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let into = kept.clone();
+    let _handle = z.register_hook(move |g| {
+        into.borrow_mut().push(g.clone());
+        None
+    });
+    w.sum().backward();
+    assert_eq!(kept.borrow()[0].to_vec_f64(), [4., 4.]);
+    assert_eq!(z.grad().unwrap().to_vec_f64(), [4., 4.]);
+    assert_eq!(y.grad().unwrap().to_vec_f64(), [12., 12.]);
+    assert_eq!(x.grad().unwrap().to_vec_f64(), [24., 24.]);
+
+    // the step-by-step record of a backward keeps what arrived at and left each node
+    let a = tensor!([1., 2.], requires_grad = true, dtype = float64);
+    let loss = (&(&(&a * 2.0) * 3.0) * 4.0).sum();
+    let stepper = step_backward(&loss);
+    let arrived: Vec<_> = stepper.steps().iter().map(|s| s.grad.as_ref().map(|g| g.to_vec_f64())).collect();
+    let sent: Vec<_> = stepper
+        .steps()
+        .iter()
+        .map(|s| s.sent[..s.sent.len().min(1)].iter().flatten().map(|g| g.to_vec_f64()).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(
+        arrived,
+        [Some(vec![1.]), Some(vec![1., 1.]), Some(vec![4., 4.]), Some(vec![12., 12.]), Some(vec![24., 24.])]
+    );
+    assert_eq!(sent[2..4], [vec![vec![12., 12.]], vec![vec![24., 24.]]]);
+    assert_eq!(a.grad().unwrap().to_vec_f64(), [24., 24.]);
+
+    // the same for `pow`'s backward: `p`'s node receives [3, 3] and sends [12, 24]
+    let b = tensor!([1., 2.], requires_grad = true);
+    let q = &b * 2.0;
+    let p = q.pow(2);
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let into = seen.clone();
+    let _handle = p.register_hook(move |g| {
+        into.borrow_mut().push(g.clone());
+        None
+    });
+    (&p * 3.0).sum().backward();
+    assert_eq!(seen.borrow()[0].to_vec_f64(), [3., 3.]);
+    assert_eq!(b.grad().unwrap().to_vec_f64(), [24., 48.]);
+}

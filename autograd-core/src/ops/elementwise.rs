@@ -532,6 +532,59 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
     Some(Tensor::from_buffer_layout(buffer, layout))
 }
 
+/// Runs `write` over the values of `g`, a gradient in a backward rule, in place, when the
+/// engine's gradient is the only handle on them: no other tensor, view, hook, trace step,
+/// retained `.grad` or name holds the tensor or its storage, and no graph of the backward is
+/// being built. The engine drops that gradient right after the rule, so nobody can tell; on a
+/// chain of small ops it is one tensor (three allocations) fewer per node. Small tensors only
+/// (below the size ops split over threads). `write` gets the values, their layout (row-major)
+/// and dtype, and returns whether it wrote (false: a case it does not take).
+fn overwrite_sole_grad(g: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) -> bool) -> bool {
+    let sole = std::rc::Rc::strong_count(&g.0) == 1
+        && std::rc::Rc::weak_count(&g.0) == 0
+        && !crate::autograd::grad_mode::is_grad_enabled()
+        && !g.requires_grad();
+    sole && g.with_data(|d| {
+        let layout = &d.layout;
+        if std::rc::Rc::strong_count(&d.storage) != 1
+            || d.storage.is_zero_tensor()
+            || !layout.is_row_major()
+            || layout.numel() >= super::kernel::PARALLEL_MIN
+        {
+            return false;
+        }
+        let written = write(&mut d.storage.write(), layout, d.dtype);
+        if written {
+            d.storage.bump_version();
+        }
+        written
+    })
+}
+
+/// `g * c` in a backward rule (`MulBackward0` of `y * 1.01`): into `g`'s own values when
+/// [`overwrite_sole_grad`] may, else a new tensor. The same arithmetic either way (the number
+/// rounded to the dtype, then one multiply, as `with_number_values` has it).
+pub(crate) fn grad_mul_number(g: &Tensor, c: f64) -> Tensor {
+    fn scale<T: Arith>(values: &mut [T], c: f64) {
+        let c = T::from_f64(c);
+        values.iter_mut().for_each(|x| *x = x.mul(c));
+    }
+    let done = overwrite_sole_grad(g, |buffer, layout, dtype| {
+        let range = layout.offset..layout.offset + layout.numel();
+        match (buffer, dtype) {
+            (Buffer::F32(v), DType::Float32) => scale(&mut v[range], c),
+            (Buffer::F64(v), DType::Float64) => scale(&mut v[range], c),
+            _ => return false,
+        }
+        true
+    });
+    if done {
+        g.clone()
+    } else {
+        g.mul(c)
+    }
+}
+
 /// `binary_values` of two row-major float tensors of one shape and dtype (`x.data - step`,
 /// `a * b`): no broadcasting, no promotion, a row-major result (torch's fast set-up for
 /// contiguous operands), each tensor borrowed once. The same arithmetic as the general
@@ -574,6 +627,41 @@ fn same_shape_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
 /// Where two shapes that do not broadcast differ, as torch names it (see `checks::mismatch`).
 fn mismatch_dim(a: &[usize], b: &[usize]) -> (usize, usize, usize) {
     super::checks::mismatch(a, b).unwrap_or((0, 0, 0))
+}
+
+/// [`pow_backward_values`] written into `g` (see [`overwrite_sole_grad`]) when `g` has `a`'s
+/// shape and dtype and `a` is row-major: the same operations on each element, so the same bits.
+fn pow_backward_in_place(g: &Tensor, a: &Tensor, e: f64) -> bool {
+    fn run<T: Arith>(gv: &mut [T], av: &[T], e: f64) {
+        let factor = T::from_f64(e);
+        match e {
+            2.0 => gv.iter_mut().zip(av).for_each(|(gv, &x)| *gv = gv.mul(x.mul(factor))),
+            3.0 => gv.iter_mut().zip(av).for_each(|(gv, &x)| *gv = gv.mul(x.mul(x).mul(factor))),
+            _ => {
+                let powered = pow_scalar_values(av, e - 1.0);
+                gv.iter_mut().zip(&powered).for_each(|(gv, &p)| *gv = gv.mul(p.mul(factor)));
+            }
+        }
+    }
+    a.with_data(|da| {
+        if !da.layout.is_row_major() {
+            return false;
+        }
+        let buffer_a = da.storage.read();
+        let ra = da.layout.offset..da.layout.offset + da.layout.numel();
+        overwrite_sole_grad(g, |buffer, layout, dtype| {
+            if dtype != da.dtype || !same_shape(&layout.shape, &da.layout.shape) {
+                return false;
+            }
+            let rg = layout.offset..layout.offset + layout.numel();
+            match (buffer, &*buffer_a, dtype) {
+                (Buffer::F32(gv), Buffer::F32(av), DType::Float32) => run(&mut gv[rg], &av[ra], e),
+                (Buffer::F64(gv), Buffer::F64(av), DType::Float64) => run(&mut gv[rg], &av[ra], e),
+                _ => return false,
+            }
+            true
+        })
+    })
 }
 
 /// `grad * (e * a^(e-1))` in one pass over float data (the backward of `a.pow(e)`).
@@ -756,7 +844,7 @@ impl Tensor {
                 }
             },
             move |saved, g, needs| match scalar {
-                Some(c) => grads![Some(fit(g.mul(c), &meta_a)), None],
+                Some(c) => grads![Some(fit(grad_mul_number(g, c), &meta_a)), None],
                 None => {
                     let other = a_req.then(|| &saved[0]);
                     let this = b_req.then(|| &saved[usize::from(a_req)]);
@@ -866,8 +954,13 @@ impl Tensor {
                         } else if !crate::autograd::grad_mode::is_grad_enabled()
                             && a.dtype().is_floating_point()
                         {
-                            // one fused pass, same operation order (so the same bits) as below
-                            pow_backward_values(g, a, e)
+                            // one fused pass, same operation order (so the same bits) as below;
+                            // into the gradient's own values when nothing else holds them
+                            if pow_backward_in_place(g, a, e) {
+                                g.clone()
+                            } else {
+                                pow_backward_values(g, a, e)
+                            }
                         } else {
                             // torch: grad * (exponent * self.pow(exponent - 1))
                             g.mul(&a.pow(e - 1.0).mul_scalar(e))
