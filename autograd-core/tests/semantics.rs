@@ -695,4 +695,18 @@ fn a_gradient_kept_by_a_hook_or_a_trace_is_not_changed_by_the_nodes_that_run_aft
     (&p * 3.0).sum().backward();
     assert_eq!(seen.borrow()[0].to_vec_f64(), [3., 3.]);
     assert_eq!(b.grad().unwrap().to_vec_f64(), [24., 48.]);
+
+    // and what a node sends on cannot be told from a new tensor: a leaf's `.grad` has
+    // `_version` 0 as in PyTorch, also when a hook handed on a gradient changed in place
+    assert_eq!(x.grad().unwrap().version(), 0);
+    let c = tensor!([1., 2.], requires_grad = true, dtype = float64);
+    let d = &c * 2.0;
+    let _handle = d.register_hook(|g| {
+        let changed = g.mul(1.0);
+        changed.mul_(1.0);
+        Some(changed)
+    });
+    (&d * 3.0).sum().backward();
+    assert_eq!(c.grad().unwrap().to_vec_f64(), [6., 6.]);
+    assert_eq!(c.grad().unwrap().version(), 0);
 }

@@ -536,28 +536,31 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
 /// engine's gradient is the only handle on them: no other tensor, view, hook, trace step,
 /// retained `.grad` or name holds the tensor or its storage, and no graph of the backward is
 /// being built. The engine drops that gradient right after the rule, so nobody can tell; on a
-/// chain of small ops it is one tensor (three allocations) fewer per node. Small tensors only
-/// (below the size ops split over threads). `write` gets the values, their layout (row-major)
-/// and dtype, and returns whether it wrote (false: a case it does not take).
+/// chain of small ops it is one tensor (three allocations) fewer per node. Only when `g` is
+/// all a new result would be (row-major from offset 0 over its whole storage, never written
+/// in place: `_version` 0), so that what the rule returns, kept as a leaf's `.grad`, say,
+/// cannot be told from a new tensor either; the version is left at 0 for that reason. Small
+/// tensors only (below the size ops split over threads). `write` gets the values, their
+/// layout and dtype, and returns whether it wrote (false: a case it does not take).
 fn overwrite_sole_grad(g: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) -> bool) -> bool {
     let sole = std::rc::Rc::strong_count(&g.0) == 1
         && std::rc::Rc::weak_count(&g.0) == 0
         && !crate::autograd::grad_mode::is_grad_enabled()
         && !g.requires_grad();
     sole && g.with_data(|d| {
-        let layout = &d.layout;
-        if std::rc::Rc::strong_count(&d.storage) != 1
-            || d.storage.is_zero_tensor()
+        let (layout, storage) = (&d.layout, &d.storage);
+        let numel = layout.numel();
+        if std::rc::Rc::strong_count(storage) != 1
+            || storage.is_zero_tensor()
+            || storage.version() != 0
+            || numel >= super::kernel::PARALLEL_MIN
+            || layout.offset != 0
             || !layout.is_row_major()
-            || layout.numel() >= super::kernel::PARALLEL_MIN
         {
             return false;
         }
-        let written = write(&mut d.storage.write(), layout, d.dtype);
-        if written {
-            d.storage.bump_version();
-        }
-        written
+        let mut buffer = storage.write();
+        buffer.len() == numel && write(&mut buffer, layout, d.dtype)
     })
 }
 
@@ -569,11 +572,10 @@ pub(crate) fn grad_mul_number(g: &Tensor, c: f64) -> Tensor {
         let c = T::from_f64(c);
         values.iter_mut().for_each(|x| *x = x.mul(c));
     }
-    let done = overwrite_sole_grad(g, |buffer, layout, dtype| {
-        let range = layout.offset..layout.offset + layout.numel();
+    let done = overwrite_sole_grad(g, |buffer, _, dtype| {
         match (buffer, dtype) {
-            (Buffer::F32(v), DType::Float32) => scale(&mut v[range], c),
-            (Buffer::F64(v), DType::Float64) => scale(&mut v[range], c),
+            (Buffer::F32(v), DType::Float32) => scale(v, c),
+            (Buffer::F64(v), DType::Float64) => scale(v, c),
             _ => return false,
         }
         true
@@ -653,10 +655,9 @@ fn pow_backward_in_place(g: &Tensor, a: &Tensor, e: f64) -> bool {
             if dtype != da.dtype || !same_shape(&layout.shape, &da.layout.shape) {
                 return false;
             }
-            let rg = layout.offset..layout.offset + layout.numel();
             match (buffer, &*buffer_a, dtype) {
-                (Buffer::F32(gv), Buffer::F32(av), DType::Float32) => run(&mut gv[rg], &av[ra], e),
-                (Buffer::F64(gv), Buffer::F64(av), DType::Float64) => run(&mut gv[rg], &av[ra], e),
+                (Buffer::F32(gv), Buffer::F32(av), DType::Float32) => run(gv, &av[ra], e),
+                (Buffer::F64(gv), Buffer::F64(av), DType::Float64) => run(gv, &av[ra], e),
                 _ => return false,
             }
             true
