@@ -710,3 +710,56 @@ fn a_gradient_kept_by_a_hook_or_a_trace_is_not_changed_by_the_nodes_that_run_aft
     assert_eq!(c.grad().unwrap().to_vec_f64(), [6., 6.]);
     assert_eq!(c.grad().unwrap().version(), 0);
 }
+
+#[test]
+fn an_operand_given_by_value_may_hold_the_result_without_anyone_seeing() {
+    // `x.data() - lr * g`: the by-value forms give the same bits, dtype and flags as `&a op &b`
+    fn bits(t: &Tensor) -> Vec<u64> {
+        match t.dtype() {
+            DType::Float32 => t.to_vec_f32().iter().map(|v| u64::from(v.to_bits())).collect(),
+            _ => t.to_vec_f64().iter().map(|v| v.to_bits()).collect(),
+        }
+    }
+    manual_seed(7);
+    for dtype in [DType::Float32, DType::Float64] {
+        let a = randn(&[3, 5]).to_dtype(dtype);
+        let b = randn(&[3, 5]).to_dtype(dtype);
+        let fresh = |t: &Tensor| t * 1.0; // a new tensor no one else holds, the same values
+        let cases: [(Tensor, Tensor); 12] = [
+            (&a + &b, fresh(&a) + &b),
+            (&a - &b, &a - fresh(&b)),
+            (&a * &b, fresh(&a) * fresh(&b)),
+            (&a / &b, &a / fresh(&b)),
+            (&a / &b, fresh(&a) / &b),
+            (&a - 0.1, fresh(&a) - 0.1),
+            (&a * 1.01, fresh(&a) * 1.01),
+            (&a / 3, fresh(&a) / 3),
+            (0.1 - &a, 0.1 - fresh(&a)),
+            (2.0 / &a, 2.0 / fresh(&a)),
+            (7 * &a, 7 * fresh(&a)),
+            (0.5 + &a, 0.5 + fresh(&a)),
+        ];
+        for (i, (expected, got)) in cases.iter().enumerate() {
+            assert_eq!((got.dtype(), got.shape(), got.stride()), (dtype, vec![3, 5], vec![5, 1]), "case {i}");
+            assert_eq!(bits(got), bits(expected), "case {i}, {dtype:?}");
+            assert_eq!((got.version(), got.requires_grad(), got.is_leaf()), (0, false, true), "case {i}");
+        }
+    }
+
+    // an operand someone else still holds, directly or through a view, keeps its values
+    let a = tensor!([1., 2.]);
+    let t = &a * 1.0;
+    let kept = t.clone();
+    let view = (&a * 1.0).view([2, 1]);
+    let from_view = view.view([2]);
+    assert_eq!((t - 1.0).to_vec_f64(), [0., 1.]);
+    assert_eq!((from_view + 1.0).to_vec_f64(), [2., 3.]);
+    assert_eq!((kept.to_vec_f64(), view.view([2]).to_vec_f64()), (vec![1., 2.], vec![1., 2.]));
+
+    // a result that needs history is a new tensor with its node, as before
+    let w = tensor!([1., 2.], requires_grad = true);
+    let r = (&a * 1.0) * &w;
+    assert_eq!(name(&r), "MulBackward0");
+    r.sum().backward();
+    assert_eq!(w.grad().unwrap().to_vec_f64(), [1., 2.]);
+}

@@ -532,22 +532,21 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
     Some(Tensor::from_buffer_layout(buffer, layout))
 }
 
-/// Runs `write` over the values of `g`, a gradient in a backward rule, in place, when the
-/// engine's gradient is the only handle on them: no other tensor, view, hook, trace step,
-/// retained `.grad` or name holds the tensor or its storage, and no graph of the backward is
-/// being built. The engine drops that gradient right after the rule, so nobody can tell; on a
-/// chain of small ops it is one tensor (three allocations) fewer per node. Only when `g` is
-/// all a new result would be (row-major from offset 0 over its whole storage, never written
-/// in place: `_version` 0), so that what the rule returns, kept as a leaf's `.grad`, say,
-/// cannot be told from a new tensor either; the version is left at 0 for that reason. Small
-/// tensors only (below the size ops split over threads). `write` gets the values, their
-/// layout and dtype, and returns whether it wrote (false: a case it does not take).
-fn overwrite_sole_grad(g: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) -> bool) -> bool {
-    let sole = std::rc::Rc::strong_count(&g.0) == 1
-        && std::rc::Rc::weak_count(&g.0) == 0
-        && !crate::autograd::grad_mode::is_grad_enabled()
-        && !g.requires_grad();
-    sole && g.with_data(|d| {
+/// Runs `write` over the values of `t` in place when nothing else can see them: no other
+/// handle holds the tensor or its storage (no view, hook, trace step, retained `.grad` or
+/// name), it has no history, and it is all a new result would be (row-major from offset 0
+/// over its whole storage, never written in place: `_version` 0, left at 0). For a value
+/// that is about to be dropped, such as the gradient a backward rule gets or an operand given
+/// up by value, what is written then cannot be told from a new tensor; a new tensor is three
+/// allocations. Small tensors only (below the size ops split over threads). `write` gets the
+/// values and dtype and returns whether it wrote (false: a case it does not take).
+fn overwrite_sole(t: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) -> bool) -> bool {
+    if std::rc::Rc::strong_count(&t.0) != 1 || std::rc::Rc::weak_count(&t.0) != 0 || t.requires_grad() {
+        return false;
+    }
+    // an op's result is an interrupt point (`Tensor::from_parts`), this one too
+    crate::global::check_interrupt();
+    t.with_data(|d| {
         let (layout, storage) = (&d.layout, &d.storage);
         let numel = layout.numel();
         if std::rc::Rc::strong_count(storage) != 1
@@ -562,6 +561,73 @@ fn overwrite_sole_grad(g: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DTyp
         let mut buffer = storage.write();
         buffer.len() == numel && write(&mut buffer, layout, d.dtype)
     })
+}
+
+/// [`overwrite_sole`] for the gradient a backward rule gets: the engine drops it right after
+/// the rule. Not while a graph of the backward is being built.
+fn overwrite_sole_grad(g: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) -> bool) -> bool {
+    !crate::autograd::grad_mode::is_grad_enabled() && overwrite_sole(g, write)
+}
+
+/// `a op b` for the four arithmetic ops, written over the operand the caller gave up by value
+/// (`owned`; `owned_first`: it is `a`), when [`overwrite_sole`] may and the result needs no
+/// history: `x.data() - lr * g` in a training loop makes no new tensor for its result. Only
+/// where `binary_values` takes a fast path (a float number, or a row-major tensor of the same
+/// shape and dtype), with the same arithmetic, so the same bits. False: nothing was written.
+fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: BinaryOp) -> bool {
+    fn run<T: Arith>(values: &mut [T], other: &[T], owned_first: bool, op: BinaryOp) {
+        let f = |x: T, y: T| match op {
+            BinaryOp::Add => x.add(y),
+            BinaryOp::Sub => x.sub(y),
+            BinaryOp::Mul => x.mul(y),
+            _ => x.div(y),
+        };
+        let apply = |v: &mut T, o: T| *v = if owned_first { f(*v, o) } else { f(o, *v) };
+        match other {
+            [o] => values.iter_mut().for_each(|v| apply(v, *o)),
+            _ => values.iter_mut().zip(other).for_each(|(v, &o)| apply(v, o)),
+        }
+    }
+    if !is_four_ops(op) {
+        return false;
+    }
+    let other_needs_grad = other.tensor().is_some_and(Tensor::requires_grad);
+    if other_needs_grad && crate::autograd::grad_mode::is_grad_enabled() {
+        return false;
+    }
+    match other {
+        Operand::Scalar(Scalar::Bool(_)) => false,
+        Operand::Scalar(number) => {
+            let number = number.as_f64();
+            overwrite_sole(owned, |buffer, _, dtype| {
+                match (buffer, dtype) {
+                    (Buffer::F32(v), DType::Float32) => run(v, &[f32::from_f64(number)], owned_first, op),
+                    (Buffer::F64(v), DType::Float64) => run(v, &[number], owned_first, op),
+                    _ => return false,
+                }
+                true
+            })
+        }
+        Operand::Tensor(t) => t.with_data(|dt| {
+            let lt = &dt.layout;
+            if !lt.is_row_major() {
+                return false;
+            }
+            let other_values = dt.storage.read();
+            let range = lt.offset..lt.offset + lt.numel();
+            overwrite_sole(owned, |buffer, layout, dtype| {
+                if dtype != dt.dtype || !same_shape(&layout.shape, &lt.shape) {
+                    return false;
+                }
+                match (buffer, &*other_values, dtype) {
+                    (Buffer::F32(v), Buffer::F32(o), DType::Float32) => run(v, &o[range], owned_first, op),
+                    (Buffer::F64(v), Buffer::F64(o), DType::Float64) => run(v, &o[range], owned_first, op),
+                    _ => return false,
+                }
+                true
+            })
+        }),
+    }
 }
 
 /// `g * c` in a backward rule (`MulBackward0` of `y * 1.01`): into `g`'s own values when
@@ -1534,30 +1600,49 @@ impl Tensor {
 // ----- operators -------------------------------------------------------------------------
 
 macro_rules! operator {
-    ($trait:ident, $method:ident, $op:ident, $rev:expr) => {
+    ($trait:ident, $method:ident, $op:ident, $binary:ident, $rev:expr) => {
         impl std::ops::$trait<&Tensor> for &Tensor {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor { Tensor::$op(self, rhs) }
         }
+        // an operand given by value may hold the result (see `overwrite_owned`)
         impl std::ops::$trait<Tensor> for Tensor {
             type Output = Tensor;
             #[track_caller]
-            fn $method(self, rhs: Tensor) -> Tensor { Tensor::$op(&self, &rhs) }
+            fn $method(self, rhs: Tensor) -> Tensor {
+                if overwrite_owned(&self, &Operand::Tensor(&rhs), true, BinaryOp::$binary) {
+                    return self;
+                }
+                if overwrite_owned(&rhs, &Operand::Tensor(&self), false, BinaryOp::$binary) {
+                    return rhs;
+                }
+                Tensor::$op(&self, &rhs)
+            }
         }
         impl std::ops::$trait<&Tensor> for Tensor {
             type Output = Tensor;
             #[track_caller]
-            fn $method(self, rhs: &Tensor) -> Tensor { Tensor::$op(&self, rhs) }
+            fn $method(self, rhs: &Tensor) -> Tensor {
+                if overwrite_owned(&self, &Operand::Tensor(rhs), true, BinaryOp::$binary) {
+                    return self;
+                }
+                Tensor::$op(&self, rhs)
+            }
         }
         impl std::ops::$trait<Tensor> for &Tensor {
             type Output = Tensor;
             #[track_caller]
-            fn $method(self, rhs: Tensor) -> Tensor { Tensor::$op(self, &rhs) }
+            fn $method(self, rhs: Tensor) -> Tensor {
+                if overwrite_owned(&rhs, &Operand::Tensor(self), false, BinaryOp::$binary) {
+                    return rhs;
+                }
+                Tensor::$op(self, &rhs)
+            }
         }
-        operator!(@scalar $trait, $method, $op, $rev, f64, i32);
+        operator!(@scalar $trait, $method, $op, $binary, $rev, f64, i32);
     };
-    (@scalar $trait:ident, $method:ident, $op:ident, $rev:expr, $($t:ty),*) => {$(
+    (@scalar $trait:ident, $method:ident, $op:ident, $binary:ident, $rev:expr, $($t:ty),*) => {$(
         impl std::ops::$trait<$t> for &Tensor {
             type Output = Tensor;
             #[track_caller]
@@ -1566,7 +1651,12 @@ macro_rules! operator {
         impl std::ops::$trait<$t> for Tensor {
             type Output = Tensor;
             #[track_caller]
-            fn $method(self, rhs: $t) -> Tensor { Tensor::$op(&self, rhs) }
+            fn $method(self, rhs: $t) -> Tensor {
+                if overwrite_owned(&self, &Operand::Scalar(Scalar::from(rhs)), true, BinaryOp::$binary) {
+                    return self;
+                }
+                Tensor::$op(&self, rhs)
+            }
         }
         impl std::ops::$trait<&Tensor> for $t {
             type Output = Tensor;
@@ -1576,15 +1666,20 @@ macro_rules! operator {
         impl std::ops::$trait<Tensor> for $t {
             type Output = Tensor;
             #[track_caller]
-            fn $method(self, rhs: Tensor) -> Tensor { ($rev)(&rhs, Scalar::from(self)) }
+            fn $method(self, rhs: Tensor) -> Tensor {
+                if overwrite_owned(&rhs, &Operand::Scalar(Scalar::from(self)), false, BinaryOp::$binary) {
+                    return rhs;
+                }
+                ($rev)(&rhs, Scalar::from(self))
+            }
         }
     )*};
 }
 
-operator!(Add, add, add, |t: &Tensor, s: Scalar| t.add(s));
-operator!(Sub, sub, sub, |t: &Tensor, s: Scalar| t.rsub(s));
-operator!(Mul, mul, mul, |t: &Tensor, s: Scalar| t.mul(s));
-operator!(Div, div, div, |t: &Tensor, s: Scalar| t.rdiv(s));
+operator!(Add, add, add, Add, |t: &Tensor, s: Scalar| t.add(s));
+operator!(Sub, sub, sub, Sub, |t: &Tensor, s: Scalar| t.rsub(s));
+operator!(Mul, mul, mul, Mul, |t: &Tensor, s: Scalar| t.mul(s));
+operator!(Div, div, div, Div, |t: &Tensor, s: Scalar| t.rdiv(s));
 
 impl std::ops::Neg for &Tensor {
     type Output = Tensor;
