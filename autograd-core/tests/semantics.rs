@@ -756,6 +756,12 @@ fn an_operand_given_by_value_may_hold_the_result_without_anyone_seeing() {
     assert_eq!((from_view + 1.0).to_vec_f64(), [2., 3.]);
     assert_eq!((kept.to_vec_f64(), view.view([2]).to_vec_f64()), (vec![1., 2.], vec![1., 2.]));
 
+    // nor does one with a `.grad` of its own (a new result has none)
+    let with_grad = &a * 1.0;
+    with_grad.set_grad(Some(tensor!([5., 5.])));
+    let sum = with_grad + 1.0;
+    assert!(sum.grad().is_none());
+
     // a result that needs history is a new tensor with its node, as before
     let w = tensor!([1., 2.], requires_grad = true);
     let r = (&a * 1.0) * &w;

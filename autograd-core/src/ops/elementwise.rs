@@ -534,7 +534,8 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
 
 /// Runs `write` over the values of `t` in place when nothing else can see them: no other
 /// handle holds the tensor or its storage (no view, hook, trace step, retained `.grad` or
-/// name), it has no history, and it is all a new result would be (row-major from offset 0
+/// name), it has no history, no `.grad` or hook of its own, and it is all a new result would
+/// be (row-major from offset 0
 /// over its whole storage, never written in place: `_version` 0, left at 0). For a value
 /// that is about to be dropped, such as the gradient a backward rule gets or an operand given
 /// up by value, what is written then cannot be told from a new tensor; a new tensor is three
@@ -543,6 +544,13 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
 fn overwrite_sole(t: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) -> bool) -> bool {
     if std::rc::Rc::strong_count(&t.0) != 1 || std::rc::Rc::weak_count(&t.0) != 0 || t.requires_grad() {
         return false;
+    }
+    {
+        // nothing of its own that a new tensor would not have either
+        let meta = t.meta();
+        if meta.grad.is_some() || !meta.hooks.is_empty() || meta.retains_grad || meta.view.is_some() {
+            return false;
+        }
     }
     // an op's result is an interrupt point (`Tensor::from_parts`), this one too
     crate::global::check_interrupt();
