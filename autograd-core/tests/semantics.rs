@@ -696,6 +696,31 @@ fn a_gradient_kept_by_a_hook_or_a_trace_is_not_changed_by_the_nodes_that_run_aft
     assert_eq!(seen.borrow()[0].to_vec_f64(), [3., 3.]);
     assert_eq!(b.grad().unwrap().to_vec_f64(), [24., 48.]);
 
+    // a rule that uses the gradient twice (`a * b`, both inputs needing one) and the rules of
+    // `x / c`, `exp`, `log`, `sin`, `cos` give the values PyTorch gives
+    let a = tensor!([1., 2.], requires_grad = true, dtype = float64);
+    let b = tensor!([3., 4.], requires_grad = true, dtype = float64);
+    (&(&a * &b) * 2.0).sum().backward();
+    assert_eq!(
+        (a.grad().unwrap().to_vec_f64(), b.grad().unwrap().to_vec_f64()),
+        (vec![6., 8.], vec![2., 4.])
+    );
+    let u = tensor!([0.5, 2.], requires_grad = true, dtype = float64);
+    let terms = [(&u * 1.0) / 4.0, (&u * 1.0).exp(), (&u * 1.0).log(), (&u * 1.0).sin(), (&u * 1.0).cos()];
+    let expected = [
+        vec![0.25, 0.25],
+        vec![0.5f64.exp(), 2f64.exp()],
+        vec![2., 0.5],
+        vec![0.5f64.cos(), 2f64.cos()],
+        vec![-0.5f64.sin(), -2f64.sin()],
+    ];
+    for (term, expected) in terms.iter().zip(expected) {
+        u.set_grad(None);
+        (term * 3.0).sum().backward();
+        let want: Vec<f64> = expected.iter().map(|v| v * 3.0).collect();
+        assert_eq!(u.grad().unwrap().to_vec_f64(), want);
+    }
+
     // and what a node sends on cannot be told from a new tensor: a leaf's `.grad` has
     // `_version` 0 as in PyTorch, also when a hook handed on a gradient changed in place
     assert_eq!(x.grad().unwrap().version(), 0);

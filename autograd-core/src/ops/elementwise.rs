@@ -571,15 +571,10 @@ fn overwrite_sole(t: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) ->
     })
 }
 
-/// [`overwrite_sole`] for the gradient a backward rule gets: the engine drops it right after
-/// the rule. Not while a graph of the backward is being built.
-fn overwrite_sole_grad(g: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) -> bool) -> bool {
-    !crate::autograd::grad_mode::is_grad_enabled() && overwrite_sole(g, write)
-}
-
 /// `a op b` for the four arithmetic ops, written over the operand the caller gave up by value
 /// (`owned`; `owned_first`: it is `a`), when [`overwrite_sole`] may and the result needs no
-/// history: `x.data() - lr * g` in a training loop makes no new tensor for its result. Only
+/// history: `x.data() - lr * g` in a training loop makes no new tensor for its result, nor
+/// does a backward rule's `g * c` (see [`grad_op`]). Only
 /// where `binary_values` takes a fast path (a float number, or a row-major tensor of the same
 /// shape and dtype), with the same arithmetic, so the same bits. False: nothing was written.
 fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: BinaryOp) -> bool {
@@ -638,26 +633,20 @@ fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: Binar
     }
 }
 
-/// `g * c` in a backward rule (`MulBackward0` of `y * 1.01`): into `g`'s own values when
-/// [`overwrite_sole_grad`] may, else a new tensor. The same arithmetic either way (the number
-/// rounded to the dtype, then one multiply, as `with_number_values` has it).
-pub(crate) fn grad_mul_number(g: &Tensor, c: f64) -> Tensor {
-    fn scale<T: Arith>(values: &mut [T], c: f64) {
-        let c = T::from_f64(c);
-        values.iter_mut().for_each(|x| *x = x.mul(c));
+/// `g op other` in a backward rule (`g * 1.01` for `y * 1.01`, `g * result` for `exp`, ...):
+/// written over `g` when [`overwrite_owned`] may (the engine holds the only handle on the
+/// gradient a rule gets, and drops it right after the rule), else a new tensor. The same
+/// arithmetic either way.
+pub(crate) fn grad_op(g: &Tensor, other: Operand, op: BinaryOp) -> Tensor {
+    if overwrite_owned(g, &other, true, op) {
+        return g.clone();
     }
-    let done = overwrite_sole_grad(g, |buffer, _, dtype| {
-        match (buffer, dtype) {
-            (Buffer::F32(v), DType::Float32) => scale(v, c),
-            (Buffer::F64(v), DType::Float64) => scale(v, c),
-            _ => return false,
-        }
-        true
-    });
-    if done {
-        g.clone()
-    } else {
-        g.mul(c)
+    match op {
+        BinaryOp::Mul => g.mul(other),
+        BinaryOp::Div => g.div(other),
+        BinaryOp::Add => g.add(other),
+        BinaryOp::Sub => g.sub(other),
+        _ => unreachable!("grad_op takes the four arithmetic ops"),
     }
 }
 
@@ -705,8 +694,9 @@ fn mismatch_dim(a: &[usize], b: &[usize]) -> (usize, usize, usize) {
     super::checks::mismatch(a, b).unwrap_or((0, 0, 0))
 }
 
-/// [`pow_backward_values`] written into `g` (see [`overwrite_sole_grad`]) when `g` has `a`'s
-/// shape and dtype and `a` is row-major: the same operations on each element, so the same bits.
+/// [`pow_backward_values`] written into `g` (see [`overwrite_sole`]; its caller runs with grad
+/// mode off) when `g` has `a`'s shape and dtype and `a` is row-major: the same operations on
+/// each element, so the same bits.
 fn pow_backward_in_place(g: &Tensor, a: &Tensor, e: f64) -> bool {
     fn run<T: Arith>(gv: &mut [T], av: &[T], e: f64) {
         let factor = T::from_f64(e);
@@ -725,7 +715,7 @@ fn pow_backward_in_place(g: &Tensor, a: &Tensor, e: f64) -> bool {
         }
         let buffer_a = da.storage.read();
         let ra = da.layout.offset..da.layout.offset + da.layout.numel();
-        overwrite_sole_grad(g, |buffer, layout, dtype| {
+        overwrite_sole(g, |buffer, layout, dtype| {
             if dtype != da.dtype || !same_shape(&layout.shape, &da.layout.shape) {
                 return false;
             }
@@ -919,13 +909,26 @@ impl Tensor {
                 }
             },
             move |saved, g, needs| match scalar {
-                Some(c) => grads![Some(fit(grad_mul_number(g, c), &meta_a)), None],
+                Some(c) => grads![
+                    Some(fit(grad_op(g, Operand::Scalar(Scalar::Float(c)), BinaryOp::Mul), &meta_a)),
+                    None
+                ],
                 None => {
                     let other = a_req.then(|| &saved[0]);
                     let this = b_req.then(|| &saved[usize::from(a_req)]);
                     grads![
-                        needs[0].then(|| fit(g.mul(other.expect("saved")), &meta_a)),
-                        needs[1].then(|| fit(g.mul(this.expect("saved")), &meta_b)),
+                        // `g` may be written over by its last use only
+                        needs[0].then(|| {
+                            let other = Operand::Tensor(other.expect("saved"));
+                            fit(
+                                if needs[1] { g.mul(other) } else { grad_op(g, other, BinaryOp::Mul) },
+                                &meta_a,
+                            )
+                        }),
+                        needs[1].then(|| fit(
+                            grad_op(g, Operand::Tensor(this.expect("saved")), BinaryOp::Mul),
+                            &meta_b
+                        )),
                     ]
                 }
             },
@@ -966,7 +969,10 @@ impl Tensor {
                 (None, Operand::Tensor(_)) => unreachable!("a tensor operand has a tensor"),
             },
             move |saved, g, needs| match scalar {
-                Some(c) => grads![Some(fit(g.div(c), &meta_a)), None],
+                Some(c) => grads![
+                    Some(fit(grad_op(g, Operand::Scalar(Scalar::Float(c)), BinaryOp::Div), &meta_a)),
+                    None
+                ],
                 None => {
                     let b = &saved[0];
                     grads![
@@ -1378,25 +1384,25 @@ impl Tensor {
         /// `ops::transcendental`).
         exp, "ExpBackward0", exp_slice, saves result,
         // d exp(x) = exp(x)
-        |r, g| g.mul(r)
+        |r, g| grad_op(g, Operand::Tensor(r), BinaryOp::Mul)
     );
     unary_slice_op!(
         /// Natural logarithm (torch runs MKL's; see `ops::transcendental` for how close this is).
         log, "LogBackward0", log_slice, saves self,
         // d ln(x) = 1 / x
-        |x, g| g.div(x)
+        |x, g| grad_op(g, Operand::Tensor(x), BinaryOp::Div)
     );
     unary_slice_op!(
         /// Sine (torch runs MKL's; see `ops::transcendental` for how close this is).
         sin, "SinBackward0", sin_slice, saves self,
         // d sin(x) = cos(x)
-        |x, g| g.mul(&x.cos())
+        |x, g| grad_op(g, Operand::Tensor(&x.cos()), BinaryOp::Mul)
     );
     unary_slice_op!(
         /// Cosine (torch runs MKL's; see `ops::transcendental` for how close this is).
         cos, "CosBackward0", cos_slice, saves self,
         // d cos(x) = -sin(x)
-        |x, g| g.mul(&x.sin().neg_impl())
+        |x, g| grad_op(g, Operand::Tensor(&x.sin().neg_impl()), BinaryOp::Mul)
     );
     unary_slice_op!(
         /// Hyperbolic tangent (torch runs MKL's; see `ops::transcendental` for how close this is).
