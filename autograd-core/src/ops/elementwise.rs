@@ -535,12 +535,12 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
 /// Runs `write` over the values of `t` in place when nothing else can see them: no other
 /// handle holds the tensor or its storage (no view, hook, trace step, retained `.grad` or
 /// name), it has no history, no `.grad` or hook of its own, and it is all a new result would
-/// be (row-major from offset 0
-/// over its whole storage, never written in place: `_version` 0, left at 0). For a value
-/// that is about to be dropped, such as the gradient a backward rule gets or an operand given
-/// up by value, what is written then cannot be told from a new tensor; a new tensor is three
-/// allocations. Small tensors only (below the size ops split over threads). `write` gets the
-/// values and dtype and returns whether it wrote (false: a case it does not take).
+/// be (row-major from offset 0 over its whole storage, never written in place: `_version` 0,
+/// left at 0). For a value that is about to be dropped, such as the gradient a backward rule
+/// gets or an operand given up by value, what is written then cannot be told from a new
+/// tensor; a new tensor is three allocations. Small tensors only (below the size ops split
+/// over threads). `write` gets the values, layout and dtype and returns whether it wrote
+/// (false: a case it does not take).
 fn overwrite_sole(t: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) -> bool) -> bool {
     if std::rc::Rc::strong_count(&t.0) != 1 || std::rc::Rc::weak_count(&t.0) != 0 || t.requires_grad() {
         return false;
@@ -574,9 +574,9 @@ fn overwrite_sole(t: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) ->
 /// `a op b` for the four arithmetic ops, written over the operand the caller gave up by value
 /// (`owned`; `owned_first`: it is `a`), when [`overwrite_sole`] may and the result needs no
 /// history: `x.data() - lr * g` in a training loop makes no new tensor for its result, nor
-/// does a backward rule's `g * c` (see [`grad_op`]). Only
-/// where `binary_values` takes a fast path (a float number, or a row-major tensor of the same
-/// shape and dtype), with the same arithmetic, so the same bits. False: nothing was written.
+/// does a backward rule's `g * c` (see [`grad_op`]). Only where `binary_values` takes a fast
+/// path (a float number, or a row-major tensor of the same shape and dtype), with the same
+/// arithmetic, so the same bits. False: nothing was written.
 fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: BinaryOp) -> bool {
     fn run<T: Arith>(values: &mut [T], other: &[T], owned_first: bool, op: BinaryOp) {
         let f = |x: T, y: T| match op {
@@ -611,6 +611,8 @@ fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: Binar
                 true
             })
         }
+        // `grad_op(g, Operand::Tensor(g), ..)`: one handle, read while it would be written
+        Operand::Tensor(t) if std::rc::Rc::ptr_eq(&owned.0, &t.0) => false,
         Operand::Tensor(t) => t.with_data(|dt| {
             let lt = &dt.layout;
             if !lt.is_row_major() {
