@@ -84,6 +84,17 @@ pub(crate) struct TensorData {
     pub dtype: DType,
 }
 
+impl TensorData {
+    /// True when this is the only handle on the storage and it covers all of it from the
+    /// start: its values can be taken or written over without anyone seeing (with the
+    /// tensor's own handle the only one, which the caller checks).
+    pub(crate) fn owns_whole_storage(&self) -> bool {
+        Rc::strong_count(&self.storage) == 1
+            && self.layout.offset == 0
+            && self.storage.read().len() == self.layout.numel()
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct AutogradMeta {
     pub requires_grad: bool,

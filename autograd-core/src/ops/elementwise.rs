@@ -358,9 +358,22 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
     })
 }
 
-/// `x op y` for the four arithmetic ops, broadcast to `out_shape`: the one place their
-/// element arithmetic is written, for the general path and both fast paths (a number is a
-/// 1-element operand of shape `[]`).
+/// `x op y` for one element of the four arithmetic ops: the one place their element
+/// arithmetic is written, for the general path, both fast paths and the in-place one
+/// (`overwrite_owned`). Always inlined, so with a literal `op` it is the bare operation.
+#[inline(always)]
+fn four_op<T: Arith>(op: BinaryOp, x: T, y: T) -> T {
+    match op {
+        BinaryOp::Add => x.add(y),
+        BinaryOp::Sub => x.sub(y),
+        BinaryOp::Mul => x.mul(y),
+        BinaryOp::Div => x.div(y),
+        _ => unreachable!("only the four arithmetic ops come here"),
+    }
+}
+
+/// `x op y` for the four arithmetic ops, broadcast to `out_shape` (a number is a 1-element
+/// operand of shape `[]`). The op is matched once, outside the loop, so each loop vectorises.
 #[inline]
 fn four_ops<T: Arith>(
     op: BinaryOp,
@@ -370,11 +383,16 @@ fn four_ops<T: Arith>(
     shape_y: &[usize],
     out_shape: &[usize],
 ) -> Vec<T> {
+    macro_rules! each {
+        ($op:ident) => {
+            zip_map(x, shape_x, y, shape_y, out_shape, |x: T, y: T| four_op(BinaryOp::$op, x, y))
+        };
+    }
     match op {
-        BinaryOp::Add => zip_map(x, shape_x, y, shape_y, out_shape, |x: T, y: T| x.add(y)),
-        BinaryOp::Sub => zip_map(x, shape_x, y, shape_y, out_shape, |x: T, y: T| x.sub(y)),
-        BinaryOp::Mul => zip_map(x, shape_x, y, shape_y, out_shape, |x: T, y: T| x.mul(y)),
-        BinaryOp::Div => zip_map(x, shape_x, y, shape_y, out_shape, |x: T, y: T| x.div(y)),
+        BinaryOp::Add => each!(Add),
+        BinaryOp::Sub => each!(Sub),
+        BinaryOp::Mul => each!(Mul),
+        BinaryOp::Div => each!(Div),
         _ => unreachable!("only the four arithmetic ops come here"),
     }
 }
@@ -556,18 +574,15 @@ fn overwrite_sole(t: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) ->
     crate::global::check_interrupt();
     t.with_data(|d| {
         let (layout, storage) = (&d.layout, &d.storage);
-        let numel = layout.numel();
-        if std::rc::Rc::strong_count(storage) != 1
+        if !d.owns_whole_storage()
             || storage.is_zero_tensor()
             || storage.version() != 0
-            || numel >= super::kernel::PARALLEL_MIN
-            || layout.offset != 0
+            || layout.numel() >= super::kernel::PARALLEL_MIN
             || !layout.is_row_major()
         {
             return false;
         }
-        let mut buffer = storage.write();
-        buffer.len() == numel && write(&mut buffer, layout, d.dtype)
+        write(&mut storage.write(), layout, d.dtype)
     })
 }
 
@@ -579,13 +594,7 @@ fn overwrite_sole(t: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) ->
 /// arithmetic, so the same bits. False: nothing was written.
 fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: BinaryOp) -> bool {
     fn run<T: Arith>(values: &mut [T], other: &[T], owned_first: bool, op: BinaryOp) {
-        let f = |x: T, y: T| match op {
-            BinaryOp::Add => x.add(y),
-            BinaryOp::Sub => x.sub(y),
-            BinaryOp::Mul => x.mul(y),
-            _ => x.div(y),
-        };
-        let apply = |v: &mut T, o: T| *v = if owned_first { f(*v, o) } else { f(o, *v) };
+        let apply = |v: &mut T, o: T| *v = if owned_first { four_op(op, *v, o) } else { four_op(op, o, *v) };
         match other {
             [o] => values.iter_mut().for_each(|v| apply(v, *o)),
             _ => values.iter_mut().zip(other).for_each(|(v, &o)| apply(v, o)),

@@ -453,12 +453,7 @@ impl Tensor {
     /// copies otherwise.
     pub(crate) fn into_owned_detached(self) -> Tensor {
         let unique = Rc::strong_count(&self.0) == 1
-            && self.with_data(|d| {
-                Rc::strong_count(&d.storage) == 1
-                    && d.layout.is_contiguous()
-                    && d.layout.offset == 0
-                    && d.storage.read().len() == d.layout.numel()
-            })
+            && self.with_data(|d| d.owns_whole_storage() && d.layout.is_contiguous())
             && self.grad_fn().is_none();
         if unique {
             self.meta().view = None;
