@@ -1,8 +1,15 @@
 """Speed side by side with PyTorch: the same cases in autograd-core (the Rust half,
-autograd-core/benches/side_by_side.rs) and in PyTorch (the twins below), run in turns, one
-whole pass of each side per round, the order swapped every round; then a table of
-ratio = PyTorch time / ours per case (above 1: we are faster), and the peak resident memory of
-the 1M-element case on each side.
+autograd-core/benches/side_by_side.rs) and in PyTorch (the twins below), run in turns case by
+case: in every round each case runs on one side and then at once on the other (the order
+swapped every round), so both halves of a ratio are measured within a second or two of each
+other; then a table of ratio = PyTorch time / ours per case (above 1: we are faster), and the
+peak resident memory of the 1M-element case on each side.
+
+Why case by case: our 2-vCPU virtual machines run at two speeds, minutes at a time, when the
+host is busy (the same binary's 1M-element `sigmoid` takes 0.11-0.12 ms, then 0.18-0.20 ms
+on both threads). With one whole pass of each side per round, one side's pass could fall in
+a slow spell and the other's in a fast one: runs of the same code gave `broadcast_row_add`
+0.91x in one run and 1.97x in the next.
 
 A dev-time tool, not part of ./test.sh: it needs torch (`pip install torch` in a venv outside
 the repo) and a Rust toolchain.
@@ -10,7 +17,8 @@ the repo) and a Rust toolchain.
     /path/to/torch-venv/bin/python bench/side_by_side.py [--rounds 3] [--threads 2]
 
 Both sides time a case the same way: one warm-up, then best of 5 samples, each the mean of a
-fixed number of runs. PyTorch runs with `torch.set_num_threads(threads)`.
+fixed number of runs. PyTorch runs with `torch.set_num_threads(threads)`. Each side runs in
+one process for the whole run, which takes the cases one at a time from the script.
 
 The table's first line names the CPU: ratios depend on it. torch's exp, tanh and matrix
 product are Intel MKL's, which is several times slower on AMD processors than on Intel ones
@@ -110,27 +118,35 @@ def status_kib(field):
     return 0
 
 
+def time_case(runs, work):
+    """One warm-up, then 5 samples (ms), each the mean of `runs` runs."""
+    work()
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(runs):
+            work()
+        samples.append((time.perf_counter() - start) * 1e3 / runs)
+    return samples
+
+
 def torch_worker(threads, memory):
+    """Runs the cases named on stdin, one per line, each answered with its `CASE` line."""
     import torch
     torch.set_num_threads(threads)
-    cases = torch_cases(torch)
+    cases = {name: (runs, make) for name, runs, make in torch_cases(torch)}
     if memory:
-        _, _, make = next(c for c in cases if c[0] == memory)
         before = status_kib("VmHWM:")
         torch.manual_seed(0)
-        make()()
+        cases[memory][1]()()
         print(f"MEMORY {memory} {before} {status_kib('VmHWM:')}", flush=True)
         return
-    for name, runs, make in cases:
+    print("READY", flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        runs, make = cases[name]
         torch.manual_seed(0)
-        work = make()
-        work()
-        samples = []
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(runs):
-                work()
-            samples.append((time.perf_counter() - start) * 1e3 / runs)
+        samples = time_case(runs, make())
         print(f"CASE {name} {min(samples):.4f} {','.join(f'{s:.4f}' for s in samples)}", flush=True)
 
 
@@ -168,6 +184,21 @@ def cpu_model():
     return f"{names[0]} ({len(names)} CPUs)" if names else "an unknown CPU"
 
 
+def start_worker(cmd):
+    """A side's process that runs the cases named on its stdin (after it says `READY`)."""
+    worker = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    if worker.stdout.readline().strip() != "READY":
+        raise SystemExit(f"side_by_side: {cmd[0]} did not start")
+    return worker
+
+
+def ask(worker, name):
+    """The best time (ms) of case `name`, run by `worker`."""
+    worker.stdin.write(name + "\n")
+    worker.stdin.flush()
+    return parse(worker.stdout.readline(), "CASE")[name][0]
+
+
 def run(cmd):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
 
@@ -188,18 +219,25 @@ def main():
         raise SystemExit("side_by_side: needs torch (pip install torch, in a venv outside the repo)")
     binary = rust_binary()
     me = [sys.executable, str(Path(__file__).resolve()), "--torch-worker", "--threads", str(args.threads)]
+    names = [name for name, _, _ in torch_cases(torch)]
+    workers = {side: start_worker(cmd) for side, cmd in (("ours", [binary, "--serve"]), ("torch", me))}
+
     ours, theirs = {}, {}
     for r in range(args.rounds):
-        sides = [("ours", [binary]), ("torch", me)]
-        if r % 2:
-            sides.reverse()
-        for side, cmd in sides:
-            rows = parse(run(cmd), "CASE")
-            for name, (best,) in rows.items():
-                (ours if side == "ours" else theirs).setdefault(name, []).append(best)
+        for name in names:
+            sides = [(ours, workers["ours"]), (theirs, workers["torch"])]
+            if r % 2:
+                sides.reverse()
+            for table, worker in sides:
+                # a pause between the sides: the other one's threads have gone to sleep
+                time.sleep(0.05)
+                table.setdefault(name, []).append(ask(worker, name))
         print(f"round {r + 1} of {args.rounds} done", file=sys.stderr)
+    for worker in workers.values():
+        worker.stdin.close()
+        worker.wait()
     print(f"PyTorch {torch.__version__} ({args.threads} threads) vs autograd-core on {cpu_model()}; {args.rounds}"
-          " interleaved rounds, best of 5 per round; cells: median [min-max] of the rounds' bests, ms")
+          " rounds, case by case in turns, best of 5 per round; cells: median [min-max] of the rounds' bests, ms")
     print(f"| case | ours (ms) | PyTorch (ms) | ratio PyTorch/ours |")
     print("|---|---|---|---|")
     for name in ours:

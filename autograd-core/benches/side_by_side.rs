@@ -8,6 +8,9 @@
 //!       runs one case once and prints the process's peak resident memory (VmHWM)
 //!   cargo bench -p autograd-core --bench side_by_side -- exp tanh
 //!       only the cases whose names contain one of the words (e.g. to profile one)
+//!   cargo bench -p autograd-core --bench side_by_side -- --serve
+//!       prints `READY`, then runs the case named on each line of stdin (how the script takes
+//!       turns with PyTorch case by case, each side in one process that stays warm)
 //!
 //! Output lines: `CASE <name> <best ms> <sample ms,...>` and `MEMORY <name> <before KiB> <peak KiB>`.
 
@@ -93,16 +96,32 @@ fn main() {
         println!("MEMORY {name} {before} {}", status_kib("VmHWM:"));
         return;
     }
-    let words: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    for (name, runs, make) in cases() {
-        if !words.is_empty() && !words.iter().any(|w| name.contains(w.as_str())) {
-            continue;
+    if args.iter().any(|a| a == "--serve") {
+        println!("READY");
+        let all = cases();
+        for line in std::io::stdin().lines() {
+            let line = line.expect("stdin is readable");
+            let case = all.iter().find(|c| c.0 == line.trim()).expect("no such case");
+            run_case(case);
         }
-        manual_seed(0);
-        let mut work = make();
-        let s = samples(runs, &mut *work);
-        let best = s.iter().copied().fold(f64::INFINITY, f64::min);
-        let all: Vec<String> = s.iter().map(|v| format!("{v:.4}")).collect();
-        println!("CASE {name} {best:.4} {}", all.join(","));
+        return;
     }
+    let words: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    for case in cases() {
+        if words.is_empty() || words.iter().any(|w| case.0.contains(w.as_str())) {
+            run_case(&case);
+        }
+    }
+}
+
+/// Times one case and prints its `CASE` line.
+fn run_case(&(name, runs, make): &Case) {
+    manual_seed(0);
+    let mut work = make();
+    let s = samples(runs, &mut *work);
+    let best = s.iter().copied().fold(f64::INFINITY, f64::min);
+    let all: Vec<String> = s.iter().map(|v| format!("{v:.4}")).collect();
+    println!("CASE {name} {best:.4} {}", all.join(","));
+    // the script reads each line as it comes
+    std::io::Write::flush(&mut std::io::stdout()).expect("stdout is writable");
 }
