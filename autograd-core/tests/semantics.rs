@@ -737,6 +737,101 @@ fn a_gradient_kept_by_a_hook_or_a_trace_is_not_changed_by_the_nodes_that_run_aft
 }
 
 #[test]
+fn an_operand_with_history_given_by_value_may_hold_the_result_recorded_as_a_new_tensor() {
+    // `y * 1.01 + 0.5`: the `+` writes over `y * 1.01` (no one else holds it) and records the
+    // node a new tensor would get; every case gives what the same expression with every
+    // operand by reference gives: bits, dtype, layout, flags, node, next_functions, gradients
+    fn bits(t: &Tensor) -> Vec<u64> {
+        match t.dtype() {
+            DType::Float32 => t.to_vec_f32().iter().map(|v| u64::from(v.to_bits())).collect(),
+            _ => t.to_vec_f64().iter().map(|v| v.to_bits()).collect(),
+        }
+    }
+    fn edges(t: &Tensor) -> Vec<(Option<String>, usize)> {
+        let node = t.grad_fn().expect("a result with history");
+        node.next_functions().into_iter().map(|(n, nr)| (n.map(|n| n.name().to_string()), nr)).collect()
+    }
+    type Case = fn(&Tensor, &Tensor, &Tensor, bool) -> Tensor;
+    // `a` and `b` need gradients, `c` does not; `by` false: every operand by reference
+    let cases: [(&str, Case); 20] = [
+        ("a*1.01 + 0.5", |a, _, _, by| if by { a * 1.01 + 0.5 } else { &(a * 1.01) + 0.5 }),
+        ("0.5 + a*2", |a, _, _, by| if by { 0.5 + a * 2.0 } else { 0.5 + &(a * 2.0) }),
+        ("a*2 - b", |a, b, _, by| if by { a * 2.0 - b } else { &(a * 2.0) - b }),
+        ("b - a*2", |a, b, _, by| if by { b - a * 2.0 } else { b - &(a * 2.0) }),
+        ("0.3 - a*2", |a, _, _, by| if by { 0.3 - a * 2.0 } else { 0.3 - &(a * 2.0) }),
+        ("a*2 * c", |a, _, c, by| if by { a * 2.0 * c } else { &(a * 2.0) * c }),
+        ("c * (a*2)", |a, _, c, by| if by { c * (a * 2.0) } else { c * &(a * 2.0) }),
+        ("3 * (a*2)", |a, _, _, by| if by { 3 * (a * 2.0) } else { 3 * &(a * 2.0) }),
+        ("a*2 / c", |a, _, c, by| if by { a * 2.0 / c } else { &(a * 2.0) / c }),
+        ("a*2 / 4", |a, _, _, by| if by { a * 2.0 / 4 } else { &(a * 2.0) / 4 }),
+        ("(a*2) + (b*3)", |a, b, _, by| if by { a * 2.0 + b * 3.0 } else { &(a * 2.0) + &(b * 3.0) }),
+        // cases that make a new tensor (below): the node keeps the operand
+        ("a*2 * b", |a, b, _, by| if by { a * 2.0 * b } else { &(a * 2.0) * b }),
+        ("b * (a*2)", |a, b, _, by| if by { b * (a * 2.0) } else { b * &(a * 2.0) }),
+        ("a*2 / b", |a, b, _, by| if by { a * 2.0 / b } else { &(a * 2.0) / b }),
+        ("c / (a*2)", |a, _, c, by| if by { c / (a * 2.0) } else { c / &(a * 2.0) }),
+        ("2 / (a*2)", |a, _, _, by| if by { 2.0 / (a * 2.0) } else { 2.0 / &(a * 2.0) }),
+        // an op that keeps its result (exp, sigmoid): the operand is not the node's alone
+        ("exp(a) + 1", |a, _, _, by| if by { a.exp() + 1.0 } else { &a.exp() + 1.0 }),
+        ("sigmoid(a) * c", |a, _, c, by| if by { a.sigmoid() * c } else { &a.sigmoid() * c }),
+        // a leaf is never written over
+        ("a + 1", |a, _, _, by| if by { a.clone() + 1.0 } else { a + 1.0 }),
+        ("a*2 + 1, no grad", |a, _, _, by| no_grad(|| if by { a * 2.0 + 1.0 } else { &(a * 2.0) + 1.0 })),
+    ];
+    manual_seed(11);
+    for dtype in [DType::Float32, DType::Float64] {
+        let (a0, b0, c) = (randn(&[3, 4]), randn(&[3, 4]), randn(&[3, 4]).to_dtype(dtype));
+        let run = |case: Case, by: bool| {
+            let a = a0.to_dtype(dtype).detach().requires_grad_(true);
+            let b = b0.to_dtype(dtype).detach().requires_grad_(true);
+            let out = case(&a, &b, &c, by);
+            let seen =
+                (bits(&out), out.dtype(), out.shape(), out.stride(), out.version(), out.requires_grad());
+            let node = out.grad_fn().map(|n| (n.name().to_string(), edges(&out)));
+            if out.requires_grad() {
+                out.sum().backward();
+            }
+            let grads = [a.grad(), b.grad()].map(|g| g.map(|g| bits(&g)));
+            (seen, node, grads)
+        };
+        for (expression, case) in cases {
+            let (got, want) = (run(case, true), run(case, false));
+            assert!(got == want, "{expression}, {dtype:?}: {:?} vs {:?}", got, want);
+        }
+    }
+    // where it may, the result is the operand's tensor (one tensor made, not two); elsewhere
+    // a new one
+    let (a, b, c) =
+        (randn(&[3, 4]).requires_grad_(true), randn(&[3, 4]).requires_grad_(true), randn(&[3, 4]));
+    let written_over = |op: &dyn Fn(Tensor) -> Tensor| {
+        let operand = &a * 2.0;
+        let id = operand.id();
+        op(operand).id() == id
+    };
+    type Op<'a> = &'a dyn Fn(Tensor) -> Tensor;
+    let expected: [(&str, bool, Op); 12] = [
+        ("t + 0.5", true, &|t| t + 0.5),
+        ("0.5 + t", true, &|t| 0.5 + t),
+        ("t - b", true, &|t| t - &b),
+        ("b - t", true, &|t| &b - t),
+        ("t * c", true, &|t| t * &c),
+        ("t / 4", true, &|t| t / 4),
+        ("t * b", false, &|t| t * &b),
+        ("b * t", false, &|t| &b * t),
+        ("t / b", false, &|t| t / &b),
+        ("c / t", false, &|t| &c / t),
+        ("2 / t", false, &|t| 2.0 / t),
+        ("t + 1, no grad", false, &|t| no_grad(|| t + 1.0)),
+    ];
+    for (expression, expected, op) in expected {
+        assert_eq!(written_over(op), expected, "{expression}");
+    }
+    let held = &a * 2.0;
+    let keep = held.clone();
+    assert!(!(held + 1.0).same(&keep), "a held operand keeps its values");
+}
+
+#[test]
 fn an_operand_given_by_value_may_hold_the_result_without_anyone_seeing() {
     // `x.data() - lr * g`: the by-value forms give the same bits, dtype and flags as `&a op &b`
     fn bits(t: &Tensor) -> Vec<u64> {

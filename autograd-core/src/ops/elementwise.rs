@@ -552,21 +552,34 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
 
 /// Runs `write` over the values of `t` in place when nothing else can see them: no other
 /// handle holds the tensor or its storage (no view, hook, trace step, retained `.grad` or
-/// name), it has no history, no `.grad` or hook of its own, and it is all a new result would
+/// name), it has no history (or, with `history`, it is an op's result, never a leaf), no
+/// `.grad` or hook of its own, and it is all a new result would
 /// be (row-major from offset 0 over its whole storage, never written in place: `_version` 0,
 /// left at 0). For a value that is about to be dropped, such as the gradient a backward rule
 /// gets or an operand given up by value, what is written then cannot be told from a new
 /// tensor; a new tensor is three allocations. Small tensors only (below the size ops split
 /// over threads). `write` gets the values, layout and dtype and returns whether it wrote
 /// (false: a case it does not take).
-fn overwrite_sole(t: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) -> bool) -> bool {
-    if std::rc::Rc::strong_count(&t.0) != 1 || std::rc::Rc::weak_count(&t.0) != 0 || t.requires_grad() {
+fn overwrite_sole(
+    t: &Tensor,
+    history: bool,
+    write: impl FnOnce(&mut Buffer, &Layout, DType) -> bool,
+) -> bool {
+    if std::rc::Rc::strong_count(&t.0) != 1 || std::rc::Rc::weak_count(&t.0) != 0 {
         return false;
     }
     {
-        // nothing of its own that a new tensor would not have either
         let meta = t.meta();
-        if meta.grad.is_some() || !meta.hooks.is_empty() || meta.retains_grad || meta.view.is_some() {
+        // with `history`: an op's result (never a leaf, whose AccumulateGrad holds it anyway)
+        let wanted =
+            if history { meta.grad_fn.is_some() } else { !meta.requires_grad && meta.grad_fn.is_none() };
+        // nothing of its own that a new tensor would not have either
+        if !wanted
+            || meta.grad.is_some()
+            || !meta.hooks.is_empty()
+            || meta.retains_grad
+            || meta.view.is_some()
+        {
             return false;
         }
     }
@@ -593,6 +606,16 @@ fn overwrite_sole(t: &Tensor, write: impl FnOnce(&mut Buffer, &Layout, DType) ->
 /// path (a float number, or a row-major tensor of the same shape and dtype), with the same
 /// arithmetic, so the same bits. False: nothing was written.
 fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: BinaryOp) -> bool {
+    let other_needs_grad = other.tensor().is_some_and(Tensor::requires_grad);
+    if other_needs_grad && crate::autograd::grad_mode::is_grad_enabled() {
+        return false;
+    }
+    write_over(owned, other, owned_first, op, false)
+}
+
+/// The values of `owned op other` (or `other op owned`) written over `owned`, as
+/// [`overwrite_sole`] allows (`history`: `owned` is an op's result).
+fn write_over(owned: &Tensor, other: &Operand, owned_first: bool, op: BinaryOp, history: bool) -> bool {
     fn run<T: Arith>(values: &mut [T], other: &[T], owned_first: bool, op: BinaryOp) {
         let apply = |v: &mut T, o: T| *v = if owned_first { four_op(op, *v, o) } else { four_op(op, o, *v) };
         match other {
@@ -603,15 +626,11 @@ fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: Binar
     if !is_four_ops(op) {
         return false;
     }
-    let other_needs_grad = other.tensor().is_some_and(Tensor::requires_grad);
-    if other_needs_grad && crate::autograd::grad_mode::is_grad_enabled() {
-        return false;
-    }
     match other {
         Operand::Scalar(Scalar::Bool(_)) => false,
         Operand::Scalar(number) => {
             let number = number.as_f64();
-            overwrite_sole(owned, |buffer, _, dtype| {
+            overwrite_sole(owned, history, |buffer, _, dtype| {
                 match (buffer, dtype) {
                     (Buffer::F32(v), DType::Float32) => run(v, &[f32::from_f64(number)], owned_first, op),
                     (Buffer::F64(v), DType::Float64) => run(v, &[number], owned_first, op),
@@ -629,7 +648,7 @@ fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: Binar
             }
             let other_values = dt.storage.read();
             let range = lt.offset..lt.offset + lt.numel();
-            overwrite_sole(owned, |buffer, layout, dtype| {
+            overwrite_sole(owned, history, |buffer, layout, dtype| {
                 if dtype != dt.dtype || !same_shape(&layout.shape, &lt.shape) {
                     return false;
                 }
@@ -642,6 +661,59 @@ fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: Binar
             })
         }),
     }
+}
+
+/// `owned op other` (or `other op owned`) for the four arithmetic ops, written over `owned`,
+/// an op's result given up by value, and recorded with the node a new tensor would get:
+/// `y * 1.01 + 0.5` makes one new tensor, not two. Only where that node keeps nothing of
+/// `owned` (its values are gone): `+` and `-` keep no operand; `*` keeps `owned` for the
+/// other operand's gradient, so only when that one needs none; `/` as well, and only with
+/// `owned` as the dividend (the divisor is kept for both gradients). Grad mode on (else the
+/// result has no history, and `owned` still has its own). `Err(owned)`: not written.
+fn write_over_recorded(
+    owned: Tensor,
+    other: Operand,
+    owned_first: bool,
+    op: BinaryOp,
+) -> Result<Tensor, Tensor> {
+    // the usual refusal first: another handle (`lr * x.grad()`)
+    if std::rc::Rc::strong_count(&owned.0) != 1 {
+        return Err(owned);
+    }
+    let other_needs_grad = other.tensor().is_some_and(Tensor::requires_grad);
+    let keeps_nothing_of_owned = match op {
+        BinaryOp::Add | BinaryOp::Sub => true,
+        BinaryOp::Mul => !other_needs_grad,
+        BinaryOp::Div => owned_first && !other_needs_grad,
+        _ => false,
+    };
+    if !keeps_nothing_of_owned
+        || !crate::autograd::grad_mode::is_grad_enabled()
+        || !write_over(&owned, &other, owned_first, op, true)
+    {
+        return Err(owned);
+    }
+    let over = Some(owned.clone());
+    Ok(match (other, owned_first) {
+        (other, true) => match op {
+            BinaryOp::Add => owned.add_into(other, over),
+            BinaryOp::Sub => owned.sub_into(other, over),
+            BinaryOp::Mul => owned.mul_into(other, over),
+            _ => owned.div_into(other, over),
+        },
+        // as the operators have it: `a op owned`, and `number op owned` through `add`, `rsub`
+        // and `mul` of `owned` (a number divided by `owned` is not written over: see above)
+        (Operand::Tensor(a), false) => match op {
+            BinaryOp::Add => a.add_into(Operand::Tensor(&owned), over),
+            BinaryOp::Sub => a.sub_into(Operand::Tensor(&owned), over),
+            _ => a.mul_into(Operand::Tensor(&owned), over),
+        },
+        (Operand::Scalar(number), false) => match op {
+            BinaryOp::Add => owned.add_into(Operand::Scalar(number), over),
+            BinaryOp::Sub => owned.rsub_into(number, over),
+            _ => owned.mul_into(Operand::Scalar(number), over),
+        },
+    })
 }
 
 /// `g op other` in a backward rule (`g * 1.01` for `y * 1.01`, `g * result` for `exp`, ...):
@@ -726,7 +798,7 @@ fn pow_backward_in_place(g: &Tensor, a: &Tensor, e: f64) -> bool {
         }
         let buffer_a = da.storage.read();
         let ra = da.layout.offset..da.layout.offset + da.layout.numel();
-        overwrite_sole(g, |buffer, layout, dtype| {
+        overwrite_sole(g, false, |buffer, layout, dtype| {
             if dtype != da.dtype || !same_shape(&layout.shape, &da.layout.shape) {
                 return false;
             }
@@ -826,8 +898,16 @@ impl Tensor {
 
     #[track_caller]
     fn add_operand(&self, b: Operand<'_>) -> Tensor {
-        let a = Operand::Tensor(self);
-        let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Add);
+        self.add_into(b, None)
+    }
+
+    /// `add` with its values already in `over` when given (see [`write_over_recorded`]).
+    #[track_caller]
+    fn add_into(&self, b: Operand<'_>, over: Option<Tensor>) -> Tensor {
+        let (out, meta_a, meta_b) = match over {
+            Some(out) => (out, None, None),
+            None => values_and_input_meta(&Operand::Tensor(self), &b, BinaryOp::Add),
+        };
         // d(a + b) = da + db
         record(
             out,
@@ -849,8 +929,16 @@ impl Tensor {
 
     #[track_caller]
     fn sub_operand(&self, b: Operand<'_>) -> Tensor {
-        let a = Operand::Tensor(self);
-        let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Sub);
+        self.sub_into(b, None)
+    }
+
+    /// `sub` with its values already in `over` when given (see [`write_over_recorded`]).
+    #[track_caller]
+    fn sub_into(&self, b: Operand<'_>, over: Option<Tensor>) -> Tensor {
+        let (out, meta_a, meta_b) = match over {
+            Some(out) => (out, None, None),
+            None => values_and_input_meta(&Operand::Tensor(self), &b, BinaryOp::Sub),
+        };
         // d(a - b) = da - db
         record(
             out,
@@ -872,8 +960,14 @@ impl Tensor {
 
     #[track_caller]
     fn rsub_number(&self, number: Scalar) -> Tensor {
+        self.rsub_into(number, None)
+    }
+
+    /// `rsub` with its values already in `over` when given (see [`write_over_recorded`]).
+    #[track_caller]
+    fn rsub_into(&self, number: Scalar, over: Option<Tensor>) -> Tensor {
         let number = Operand::Scalar(number);
-        let out = binary_values(&number, &Operand::Tensor(self), BinaryOp::Sub);
+        let out = over.unwrap_or_else(|| binary_values(&number, &Operand::Tensor(self), BinaryOp::Sub));
         let (shape, dtype) = (self.shape(), self.dtype());
         // d(c - a) = -da
         record(
@@ -894,8 +988,16 @@ impl Tensor {
 
     #[track_caller]
     fn mul_operand(&self, b: Operand<'_>) -> Tensor {
-        let a = Operand::Tensor(self);
-        let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Mul);
+        self.mul_into(b, None)
+    }
+
+    /// `mul` with its values already in `over` when given (see [`write_over_recorded`]).
+    #[track_caller]
+    fn mul_into(&self, b: Operand<'_>, over: Option<Tensor>) -> Tensor {
+        let (out, meta_a, meta_b) = match over {
+            Some(out) => (out, None, None),
+            None => values_and_input_meta(&Operand::Tensor(self), &b, BinaryOp::Mul),
+        };
         let (a_req, b_req) = (self.requires_grad(), b.tensor().map(Tensor::requires_grad).unwrap_or(false));
         let scalar = match b {
             Operand::Scalar(s) => Some(s.as_f64()),
@@ -956,8 +1058,16 @@ impl Tensor {
 
     #[track_caller]
     fn div_operand(&self, b: Operand<'_>) -> Tensor {
-        let a = Operand::Tensor(self);
-        let (out, meta_a, meta_b) = values_and_input_meta(&a, &b, BinaryOp::Div);
+        self.div_into(b, None)
+    }
+
+    /// `div` with its values already in `over` when given (see [`write_over_recorded`]).
+    #[track_caller]
+    fn div_into(&self, b: Operand<'_>, over: Option<Tensor>) -> Tensor {
+        let (out, meta_a, meta_b) = match over {
+            Some(out) => (out, None, None),
+            None => values_and_input_meta(&Operand::Tensor(self), &b, BinaryOp::Div),
+        };
         let scalar = match b {
             Operand::Scalar(s) => Some(s.as_f64()),
             Operand::Tensor(_) => None,
@@ -1633,7 +1743,8 @@ macro_rules! operator {
             #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor { Tensor::$op(self, rhs) }
         }
-        // an operand given by value may hold the result (see `overwrite_owned`)
+        // an operand given by value may hold the result (see `overwrite_owned` and
+        // `write_over_recorded`)
         impl std::ops::$trait<Tensor> for Tensor {
             type Output = Tensor;
             #[track_caller]
@@ -1644,7 +1755,14 @@ macro_rules! operator {
                 if overwrite_owned(&rhs, &Operand::Tensor(&self), false, BinaryOp::$binary) {
                     return rhs;
                 }
-                Tensor::$op(&self, &rhs)
+                let this = match write_over_recorded(self, Operand::Tensor(&rhs), true, BinaryOp::$binary) {
+                    Ok(out) => return out,
+                    Err(this) => this,
+                };
+                match write_over_recorded(rhs, Operand::Tensor(&this), false, BinaryOp::$binary) {
+                    Ok(out) => out,
+                    Err(rhs) => Tensor::$op(&this, &rhs),
+                }
             }
         }
         impl std::ops::$trait<&Tensor> for Tensor {
@@ -1654,7 +1772,10 @@ macro_rules! operator {
                 if overwrite_owned(&self, &Operand::Tensor(rhs), true, BinaryOp::$binary) {
                     return self;
                 }
-                Tensor::$op(&self, rhs)
+                match write_over_recorded(self, Operand::Tensor(rhs), true, BinaryOp::$binary) {
+                    Ok(out) => out,
+                    Err(this) => Tensor::$op(&this, rhs),
+                }
             }
         }
         impl std::ops::$trait<Tensor> for &Tensor {
@@ -1664,7 +1785,10 @@ macro_rules! operator {
                 if overwrite_owned(&rhs, &Operand::Tensor(self), false, BinaryOp::$binary) {
                     return rhs;
                 }
-                Tensor::$op(self, &rhs)
+                match write_over_recorded(rhs, Operand::Tensor(self), false, BinaryOp::$binary) {
+                    Ok(out) => out,
+                    Err(rhs) => Tensor::$op(self, &rhs),
+                }
             }
         }
         operator!(@scalar $trait, $method, $op, $binary, $rev, f64, i32);
@@ -1682,7 +1806,10 @@ macro_rules! operator {
                 if overwrite_owned(&self, &Operand::Scalar(Scalar::from(rhs)), true, BinaryOp::$binary) {
                     return self;
                 }
-                Tensor::$op(&self, rhs)
+                match write_over_recorded(self, Operand::Scalar(Scalar::from(rhs)), true, BinaryOp::$binary) {
+                    Ok(out) => out,
+                    Err(this) => Tensor::$op(&this, rhs),
+                }
             }
         }
         impl std::ops::$trait<&Tensor> for $t {
@@ -1697,7 +1824,10 @@ macro_rules! operator {
                 if overwrite_owned(&rhs, &Operand::Scalar(Scalar::from(self)), false, BinaryOp::$binary) {
                     return rhs;
                 }
-                ($rev)(&rhs, Scalar::from(self))
+                match write_over_recorded(rhs, Operand::Scalar(Scalar::from(self)), false, BinaryOp::$binary) {
+                    Ok(out) => out,
+                    Err(rhs) => ($rev)(&rhs, Scalar::from(self)),
+                }
             }
         }
     )*};
