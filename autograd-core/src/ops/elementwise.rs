@@ -467,6 +467,16 @@ fn values_and_input_meta(a: &Operand, b: &Operand, op: BinaryOp) -> (Tensor, Inp
     (out, meta_a, meta_b)
 }
 
+/// [`values_and_input_meta`] of `a op b`, or `over` when the values are already there (a fast
+/// path's values: nothing to bring back to the inputs).
+#[track_caller]
+fn values_or(over: Option<Tensor>, a: &Tensor, b: &Operand, op: BinaryOp) -> (Tensor, InputMeta, InputMeta) {
+    match over {
+        Some(out) => (out, None, None),
+        None => values_and_input_meta(&Operand::Tensor(a), b, op),
+    }
+}
+
 #[track_caller]
 fn general_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
     let (shape_a, promo_a) = a.shape_and_promotion();
@@ -893,21 +903,13 @@ impl Tensor {
     /// `a + b` (also the `+` operator); `b` may be a tensor or a number.
     #[track_caller]
     pub fn add<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        self.add_operand(other.into_operand())
+        self.add_into(other.into_operand(), None)
     }
 
-    #[track_caller]
-    fn add_operand(&self, b: Operand<'_>) -> Tensor {
-        self.add_into(b, None)
-    }
-
-    /// `add` with its values already in `over` when given (see [`write_over_recorded`]).
+    /// `add`, its values already in `over` when given (see [`write_over_recorded`]).
     #[track_caller]
     fn add_into(&self, b: Operand<'_>, over: Option<Tensor>) -> Tensor {
-        let (out, meta_a, meta_b) = match over {
-            Some(out) => (out, None, None),
-            None => values_and_input_meta(&Operand::Tensor(self), &b, BinaryOp::Add),
-        };
+        let (out, meta_a, meta_b) = values_or(over, self, &b, BinaryOp::Add);
         // d(a + b) = da + db
         record(
             out,
@@ -924,21 +926,13 @@ impl Tensor {
     /// `a - b` (also the `-` operator).
     #[track_caller]
     pub fn sub<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        self.sub_operand(other.into_operand())
+        self.sub_into(other.into_operand(), None)
     }
 
-    #[track_caller]
-    fn sub_operand(&self, b: Operand<'_>) -> Tensor {
-        self.sub_into(b, None)
-    }
-
-    /// `sub` with its values already in `over` when given (see [`write_over_recorded`]).
+    /// `sub`, its values already in `over` when given (see [`write_over_recorded`]).
     #[track_caller]
     fn sub_into(&self, b: Operand<'_>, over: Option<Tensor>) -> Tensor {
-        let (out, meta_a, meta_b) = match over {
-            Some(out) => (out, None, None),
-            None => values_and_input_meta(&Operand::Tensor(self), &b, BinaryOp::Sub),
-        };
+        let (out, meta_a, meta_b) = values_or(over, self, &b, BinaryOp::Sub);
         // d(a - b) = da - db
         record(
             out,
@@ -955,15 +949,10 @@ impl Tensor {
     /// `number - a` (`2 - a` in Python, node `RsubBackward1`).
     #[track_caller]
     pub fn rsub(&self, number: impl Into<Scalar>) -> Tensor {
-        self.rsub_number(number.into())
+        self.rsub_into(number.into(), None)
     }
 
-    #[track_caller]
-    fn rsub_number(&self, number: Scalar) -> Tensor {
-        self.rsub_into(number, None)
-    }
-
-    /// `rsub` with its values already in `over` when given (see [`write_over_recorded`]).
+    /// `rsub`, its values already in `over` when given (see [`write_over_recorded`]).
     #[track_caller]
     fn rsub_into(&self, number: Scalar, over: Option<Tensor>) -> Tensor {
         let number = Operand::Scalar(number);
@@ -983,21 +972,13 @@ impl Tensor {
     /// `a * b` (also the `*` operator).
     #[track_caller]
     pub fn mul<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        self.mul_operand(other.into_operand())
+        self.mul_into(other.into_operand(), None)
     }
 
-    #[track_caller]
-    fn mul_operand(&self, b: Operand<'_>) -> Tensor {
-        self.mul_into(b, None)
-    }
-
-    /// `mul` with its values already in `over` when given (see [`write_over_recorded`]).
+    /// `mul`, its values already in `over` when given (see [`write_over_recorded`]).
     #[track_caller]
     fn mul_into(&self, b: Operand<'_>, over: Option<Tensor>) -> Tensor {
-        let (out, meta_a, meta_b) = match over {
-            Some(out) => (out, None, None),
-            None => values_and_input_meta(&Operand::Tensor(self), &b, BinaryOp::Mul),
-        };
+        let (out, meta_a, meta_b) = values_or(over, self, &b, BinaryOp::Mul);
         let (a_req, b_req) = (self.requires_grad(), b.tensor().map(Tensor::requires_grad).unwrap_or(false));
         let scalar = match b {
             Operand::Scalar(s) => Some(s.as_f64()),
@@ -1053,21 +1034,13 @@ impl Tensor {
     /// `a / b` (true division, also the `/` operator).
     #[track_caller]
     pub fn div<'a>(&self, other: impl IntoOperand<'a>) -> Tensor {
-        self.div_operand(other.into_operand())
+        self.div_into(other.into_operand(), None)
     }
 
-    #[track_caller]
-    fn div_operand(&self, b: Operand<'_>) -> Tensor {
-        self.div_into(b, None)
-    }
-
-    /// `div` with its values already in `over` when given (see [`write_over_recorded`]).
+    /// `div`, its values already in `over` when given (see [`write_over_recorded`]).
     #[track_caller]
     fn div_into(&self, b: Operand<'_>, over: Option<Tensor>) -> Tensor {
-        let (out, meta_a, meta_b) = match over {
-            Some(out) => (out, None, None),
-            None => values_and_input_meta(&Operand::Tensor(self), &b, BinaryOp::Div),
-        };
+        let (out, meta_a, meta_b) = values_or(over, self, &b, BinaryOp::Div);
         let scalar = match b {
             Operand::Scalar(s) => Some(s.as_f64()),
             Operand::Tensor(_) => None,
@@ -1116,7 +1089,7 @@ impl Tensor {
 
     #[track_caller]
     fn rdiv_number(&self, number: Scalar) -> Tensor {
-        self.reciprocal().mul_operand(Operand::Scalar(number))
+        self.reciprocal().mul_into(Operand::Scalar(number), None)
     }
 
     /// `a ** exponent`: a number (`a.pow(2)`, `a.pow(0.5)`) or a tensor (`a.pow(&b)`).
