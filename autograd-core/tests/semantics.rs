@@ -18,6 +18,14 @@ fn panic_message(f: impl FnOnce()) -> String {
     }
 }
 
+/// A float tensor's values as bits, for comparisons to the last bit.
+fn bits(t: &Tensor) -> Vec<u64> {
+    match t.dtype() {
+        DType::Float32 => t.to_vec_f32().iter().map(|v| u64::from(v.to_bits())).collect(),
+        _ => t.to_vec_f64().iter().map(|v| v.to_bits()).collect(),
+    }
+}
+
 fn name(t: &Tensor) -> String {
     t.grad_fn().map(|n| n.name()).unwrap_or_else(|| "None".into())
 }
@@ -741,12 +749,6 @@ fn an_operand_with_history_given_by_value_may_hold_the_result_recorded_as_a_new_
     // `y * 1.01 + 0.5`: the `+` writes over `y * 1.01` (no one else holds it) and records the
     // node a new tensor would get; every case gives what the same expression with every
     // operand by reference gives: bits, dtype, layout, flags, node, next_functions, gradients
-    fn bits(t: &Tensor) -> Vec<u64> {
-        match t.dtype() {
-            DType::Float32 => t.to_vec_f32().iter().map(|v| u64::from(v.to_bits())).collect(),
-            _ => t.to_vec_f64().iter().map(|v| v.to_bits()).collect(),
-        }
-    }
     fn edges(t: &Tensor) -> Vec<(Option<String>, usize)> {
         let node = t.grad_fn().expect("a result with history");
         node.next_functions().into_iter().map(|(n, nr)| (n.map(|n| n.name().to_string()), nr)).collect()
@@ -834,12 +836,6 @@ fn an_operand_with_history_given_by_value_may_hold_the_result_recorded_as_a_new_
 #[test]
 fn an_operand_given_by_value_may_hold_the_result_without_anyone_seeing() {
     // `x.data() - lr * g`: the by-value forms give the same bits, dtype and flags as `&a op &b`
-    fn bits(t: &Tensor) -> Vec<u64> {
-        match t.dtype() {
-            DType::Float32 => t.to_vec_f32().iter().map(|v| u64::from(v.to_bits())).collect(),
-            _ => t.to_vec_f64().iter().map(|v| v.to_bits()).collect(),
-        }
-    }
     manual_seed(7);
     for dtype in [DType::Float32, DType::Float64] {
         let a = randn(&[3, 5]).to_dtype(dtype);
