@@ -686,10 +686,6 @@ fn write_over_recorded(
     owned_first: bool,
     op: BinaryOp,
 ) -> Result<Tensor, Tensor> {
-    // the usual refusal first: another handle (`lr * x.grad()`)
-    if std::rc::Rc::strong_count(&owned.0) != 1 {
-        return Err(owned);
-    }
     let other_needs_grad = other.tensor().is_some_and(Tensor::requires_grad);
     let keeps_nothing_of_owned = match op {
         BinaryOp::Add | BinaryOp::Sub => true,
@@ -724,6 +720,29 @@ fn write_over_recorded(
             _ => owned.mul_into(Operand::Scalar(number), over),
         },
     })
+}
+
+/// `owned op other` (or `other op owned`) written over `owned`, which the caller gave up by
+/// value: [`overwrite_owned`] when it has no history, [`write_over_recorded`] when it has
+/// (one or the other can take it, never both: `overwrite_owned` refuses a tensor that
+/// requires grad, `write_over_recorded` one without a node). `Err(owned)`: not written.
+fn write_over_by_value(
+    owned: Tensor,
+    other: Operand,
+    owned_first: bool,
+    op: BinaryOp,
+) -> Result<Tensor, Tensor> {
+    // the usual refusal first: another handle (`lr * x.grad()`)
+    if std::rc::Rc::strong_count(&owned.0) != 1 {
+        return Err(owned);
+    }
+    if owned.requires_grad() {
+        write_over_recorded(owned, other, owned_first, op)
+    } else if overwrite_owned(&owned, &other, owned_first, op) {
+        Ok(owned)
+    } else {
+        Err(owned)
+    }
 }
 
 /// `g op other` in a backward rule (`g * 1.01` for `y * 1.01`, `g * result` for `exp`, ...):
@@ -1716,23 +1735,16 @@ macro_rules! operator {
             #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor { Tensor::$op(self, rhs) }
         }
-        // an operand given by value may hold the result (see `overwrite_owned` and
-        // `write_over_recorded`)
+        // an operand given by value may hold the result (see `write_over_by_value`)
         impl std::ops::$trait<Tensor> for Tensor {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: Tensor) -> Tensor {
-                if overwrite_owned(&self, &Operand::Tensor(&rhs), true, BinaryOp::$binary) {
-                    return self;
-                }
-                if overwrite_owned(&rhs, &Operand::Tensor(&self), false, BinaryOp::$binary) {
-                    return rhs;
-                }
-                let this = match write_over_recorded(self, Operand::Tensor(&rhs), true, BinaryOp::$binary) {
+                let this = match write_over_by_value(self, Operand::Tensor(&rhs), true, BinaryOp::$binary) {
                     Ok(out) => return out,
                     Err(this) => this,
                 };
-                match write_over_recorded(rhs, Operand::Tensor(&this), false, BinaryOp::$binary) {
+                match write_over_by_value(rhs, Operand::Tensor(&this), false, BinaryOp::$binary) {
                     Ok(out) => out,
                     Err(rhs) => Tensor::$op(&this, &rhs),
                 }
@@ -1742,10 +1754,7 @@ macro_rules! operator {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor {
-                if overwrite_owned(&self, &Operand::Tensor(rhs), true, BinaryOp::$binary) {
-                    return self;
-                }
-                match write_over_recorded(self, Operand::Tensor(rhs), true, BinaryOp::$binary) {
+                match write_over_by_value(self, Operand::Tensor(rhs), true, BinaryOp::$binary) {
                     Ok(out) => out,
                     Err(this) => Tensor::$op(&this, rhs),
                 }
@@ -1755,10 +1764,7 @@ macro_rules! operator {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: Tensor) -> Tensor {
-                if overwrite_owned(&rhs, &Operand::Tensor(self), false, BinaryOp::$binary) {
-                    return rhs;
-                }
-                match write_over_recorded(rhs, Operand::Tensor(self), false, BinaryOp::$binary) {
+                match write_over_by_value(rhs, Operand::Tensor(self), false, BinaryOp::$binary) {
                     Ok(out) => out,
                     Err(rhs) => Tensor::$op(self, &rhs),
                 }
@@ -1776,10 +1782,7 @@ macro_rules! operator {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: $t) -> Tensor {
-                if overwrite_owned(&self, &Operand::Scalar(Scalar::from(rhs)), true, BinaryOp::$binary) {
-                    return self;
-                }
-                match write_over_recorded(self, Operand::Scalar(Scalar::from(rhs)), true, BinaryOp::$binary) {
+                match write_over_by_value(self, Operand::Scalar(Scalar::from(rhs)), true, BinaryOp::$binary) {
                     Ok(out) => out,
                     Err(this) => Tensor::$op(&this, rhs),
                 }
@@ -1794,10 +1797,7 @@ macro_rules! operator {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: Tensor) -> Tensor {
-                if overwrite_owned(&rhs, &Operand::Scalar(Scalar::from(self)), false, BinaryOp::$binary) {
-                    return rhs;
-                }
-                match write_over_recorded(rhs, Operand::Scalar(Scalar::from(self)), false, BinaryOp::$binary) {
+                match write_over_by_value(rhs, Operand::Scalar(Scalar::from(self)), false, BinaryOp::$binary) {
                     Ok(out) => out,
                     Err(rhs) => ($rev)(&rhs, Scalar::from(self)),
                 }
