@@ -51,6 +51,7 @@
 //! itself prints slightly different float32 normals on ARM and macOS.
 
 pub mod autograd;
+pub mod cell_variables;
 pub mod dtype;
 pub mod error;
 pub mod factory;

@@ -120,6 +120,7 @@ fn cell_build(real: &OsString, args: &[OsString], dir: &Path) -> std::io::Result
     let key = build_key(invocation, dir);
     let record_path = dir.join(RECORD_FILE);
     if let Some(record) = read_record(&record_path).filter(|r| r.key == key && externs_unchanged(r)) {
+        crate::cell_store::use_shared_store(&record.argv, &record.cwd);
         // rustc's JSON diagnostics go to stderr, where evcxr reads them as well as from
         // cargo's stdout
         let replayed = Command::new(&record.argv[0])
@@ -239,6 +240,9 @@ pub fn wrap_rustc_if_asked() {
     }
     // what a replay runs: evcxr's wrapper changes the command before it runs rustc
     let command = if ours { argv[1..].to_vec() } else { argv };
+    if let (true, Ok(cwd)) = (builds_cell_crate(&command), std::env::current_dir()) {
+        crate::cell_store::use_shared_store(&command, &cwd);
+    }
     // "<record file>\n<invocation key>\n<crate dir>"
     let to = record_to.as_ref().and_then(|to| to.to_str()).map(|to| to.splitn(3, '\n').collect::<Vec<_>>());
     if let (Some([path, invocation, dir]), Ok(cwd)) = (to.as_deref(), std::env::current_dir()) {
@@ -254,9 +258,13 @@ pub fn wrap_rustc_if_asked() {
     }
 }
 
+fn builds_cell_crate(command: &[OsString]) -> bool {
+    command.windows(2).any(|w| w[0] == "--crate-name" && w[1] == CELL_CRATE)
+}
+
 /// The record of `command` when it builds the cell crate (and all it links is there).
 fn record_for(key: &str, command: Vec<OsString>, cwd: PathBuf) -> Option<Record> {
-    if !command.windows(2).any(|w| w[0] == "--crate-name" && w[1] == CELL_CRATE) {
+    if !builds_cell_crate(&command) {
         return None;
     }
     let out_dir = command.windows(2).find(|w| w[0] == "--out-dir").map(|w| PathBuf::from(&w[1]))?;

@@ -10,6 +10,7 @@
 //! `cell_build`), selected by its name, before anything else happens.
 
 mod cell_build;
+mod cell_store;
 mod interruptible;
 mod memory;
 mod names;

@@ -180,8 +180,9 @@ fn stamp_of(library: &Path) -> String {
     stamp
 }
 
-fn stable_hash(bytes: &[u8]) -> u64 {
-    // FNV-1a: the same directory name for the same sources in every kernel process
+/// FNV-1a: the same value for the same bytes in every kernel process and build (directory
+/// names here, a known source text in `cell_store`).
+pub fn stable_hash(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf29ce484222325;
     for byte in bytes {
         hash ^= u64::from(*byte);

@@ -113,6 +113,38 @@ def test_cells_after_the_first_re_run_its_recorded_build_command():
         assert records[0].stat().st_mtime_ns == recorded
 
 
+def test_cells_keep_their_variables_in_the_engines_store():
+    """evcxr writes its variable store (a HashMap and its methods) into every cell; the kernel
+    builds cells against autograd_core::cell_variables instead (kernel/src/cell_store.rs), so
+    the map is compiled once. Variables, evcxr's errors about them, and the lines of errors in
+    the cell stay as they were."""
+    cache = pathlib.Path(os.environ.get("AUTOGRAD_KERNEL_CACHE", pathlib.Path.home() / ".cache/autograd-kernel"))
+    started = time.time()
+    with fresh_kernel() as (_, kc):
+        reply, *_ = run(kc, "let a = tensor!([1., 2.], requires_grad = true);\nlet n = 3_i64;")
+        assert reply["status"] == "ok", reply
+        reply, out, *_ = run(kc, 'let b = &a * n as f64;\nprintln!("{} {}", b, n);')
+        assert reply["status"] == "ok", reply
+        assert out == "tensor([3., 6.], grad_fn=<MulBackward0>) 3\n"
+        sources = [p for p in cache.glob("evcxr/slot-*/src/lib.rs") if p.stat().st_mtime >= started]
+        assert len(sources) == 1, sources
+        text = sources[0].read_text()
+        assert "mod evcxr_internal_runtime { pub use autograd_core::cell_variables::*; }" in text
+        assert "HashMap" not in text and "put_variable::<Tensor>(stringify!(b), b)" in text
+        # a borrow cannot be kept for the next cell: evcxr's own message, at the variable
+        reply, _, _, _, errors = run(kc, "let first = 0;\nlet r = &a;", stop_on_error=False)
+        assert reply["status"] == "error"
+        traceback = "\n".join(errors[0]["traceback"])
+        assert "The variable `r` contains a reference with a non-static lifetime" in traceback, traceback
+        assert "   2 | let r = &a;" in traceback, traceback
+        # a panic keeps them too
+        reply, *_ = run(kc, "let c = &b * 2.0;\nb.backward();", stop_on_error=False)
+        assert reply["status"] == "error"
+        reply, _, _, results, _ = run(kc, "(n, b.sum(), a.grad())")
+        assert reply["status"] == "ok", reply
+        assert results[0]["text/plain"] == "(3, tensor(9., grad_fn=<SumBackward0>), None)"
+
+
 def test_a_dependency_added_between_cells_is_built_and_linked_by_the_cells_after_it(tmp_path):
     """Cells after the first build without cargo (the kernel re-runs the cell crate's rustc
     command); a `:dep` changes the manifest, so the next build goes through cargo again and
