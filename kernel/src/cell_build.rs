@@ -83,6 +83,7 @@ pub fn run_as_cargo_if_named() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let code = match std::env::current_dir() {
         Ok(dir) if is_cell_build(&args) => cell_build(&real, &args, &dir),
+        _ if crate::analysis_deps::is_graph_metadata(&args) => graph_metadata(&real, &args),
         _ => Err(with_wrapper(Command::new(&real).args(&args)).exec()),
     };
     // only reached when no process could be started
@@ -92,6 +93,31 @@ pub fn run_as_cargo_if_named() {
         code.unwrap_err()
     );
     std::process::exit(101);
+}
+
+/// `cargo metadata` with the dependency graph: the real one's answer, without the engine's
+/// internal crates when it is the cell crate's graph (see `analysis_deps`). Returns only an
+/// error: otherwise exits with cargo's status.
+fn graph_metadata(real: &OsString, args: &[OsString]) -> std::io::Result<std::convert::Infallible> {
+    use std::io::Write;
+    let output =
+        with_wrapper(Command::new(real).args(args)).stderr(std::process::Stdio::inherit()).output()?;
+    let trimmed = output
+        .status
+        .success()
+        .then(|| serde_json::from_slice(&output.stdout).ok())
+        .flatten()
+        .and_then(|metadata| crate::analysis_deps::without_engine_internals(&metadata));
+    let mut stdout = std::io::stdout().lock();
+    let written = match trimmed {
+        Some(metadata) => writeln!(stdout, "{metadata}"),
+        None => stdout.write_all(&output.stdout),
+    };
+    std::process::exit(if written.and_then(|()| stdout.flush()).is_ok() {
+        output.status.code().unwrap_or(101)
+    } else {
+        101
+    });
 }
 
 /// A wrapper that sees every rustc command: evcxr's when it sets one, else this binary. For

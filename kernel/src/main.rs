@@ -9,6 +9,7 @@
 //! selected by evcxr's environment variables, and the `cargo` evcxr builds cells with (see
 //! `cell_build`), selected by its name, before anything else happens.
 
+mod analysis_deps;
 mod cell_build;
 mod cell_store;
 mod interruptible;
