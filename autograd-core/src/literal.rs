@@ -50,23 +50,25 @@ thread_local! {
     static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Restores the literal depth when a level is done (also when it raised).
-struct Level(usize);
-
-impl Drop for Level {
-    fn drop(&mut self) {
-        DEPTH.with(|d| d.set(self.0));
-    }
+/// One level of a nested literal while it is flattened: its depth (restored when the level is
+/// done, also when it raised) and the shape its items have so far. Not generic, like
+/// `finish_literal`: a notebook cell with `tensor!` compiles only the loop over its items
+/// (each cell is a crate of its own).
+struct Level {
+    depth: usize,
+    inner: Option<Vec<usize>>,
 }
 
-fn flatten_items<T: Literal>(items: &[T], out: &mut Vec<f64>) -> Vec<usize> {
-    let depth = DEPTH.with(|d| d.replace(d.get() + 1));
-    let _level = Level(depth);
-    let mut inner: Option<Vec<usize>> = None;
-    for item in items {
-        let shape = item.flatten_into(out);
-        match &inner {
-            None => inner = Some(shape),
+impl Level {
+    fn enter() -> Level {
+        let depth = DEPTH.with(|d| d.replace(d.get() + 1));
+        Level { depth, inner: None }
+    }
+
+    /// The next item's shape: the same as the items' before it, or a ValueError.
+    fn item(&mut self, shape: Vec<usize>) {
+        match &self.inner {
+            None => self.inner = Some(shape),
             Some(s) if !crate::layout::same_shape(s, &shape) => {
                 // like torch, name the first dim (counted from the outer list) whose length differs
                 let k = s.iter().zip(&shape).position(|(a, b)| a != b).unwrap_or(s.len().min(shape.len()));
@@ -75,15 +77,33 @@ fn flatten_items<T: Literal>(items: &[T], out: &mut Vec<f64>) -> Vec<usize> {
                 crate::raise!(
                     ValueError,
                     "expected sequence of length {expected} at dim {} (got {got})",
-                    depth + 1 + k
+                    self.depth + 1 + k
                 )
             }
             _ => {}
         }
     }
-    let mut shape = vec![items.len()];
-    shape.extend(inner.unwrap_or_default());
-    shape
+
+    /// The level's shape: its length, then its items' shape.
+    fn shape(&mut self, len: usize) -> Vec<usize> {
+        let mut shape = vec![len];
+        shape.extend(self.inner.take().unwrap_or_default());
+        shape
+    }
+}
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(self.depth));
+    }
+}
+
+fn flatten_items<T: Literal>(items: &[T], out: &mut Vec<f64>) -> Vec<usize> {
+    let mut level = Level::enter();
+    for item in items {
+        level.item(item.flatten_into(out));
+    }
+    level.shape(items.len())
 }
 
 impl<T: Literal, const N: usize> Literal for [T; N] {
@@ -117,13 +137,17 @@ impl<T: Literal> Literal for &[T] {
 pub fn tensor_from_literal<L: Literal>(literal: L, options: TensorOptions) -> Tensor {
     let mut values = Vec::new();
     let shape = literal.flatten_into(&mut values);
-    let default = match L::kind() {
+    finish_literal(values, &shape, L::kind(), options)
+}
+
+fn finish_literal(values: Vec<f64>, shape: &[usize], kind: LiteralKind, options: TensorOptions) -> Tensor {
+    let default = match kind {
         LiteralKind::Float => DType::Float32,
         LiteralKind::Int => DType::Int64,
         LiteralKind::Bool => DType::Bool,
     };
     let dtype = options.dtype_or(default);
-    options.finish(Tensor::from_vec(values, &shape, dtype))
+    options.finish(Tensor::from_vec(values, shape, dtype))
 }
 
 /// Names `tensor!(.., dtype = float64)` can use, like `torch.float64`.

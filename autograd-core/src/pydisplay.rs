@@ -148,20 +148,28 @@ impl<T: PyDisplay + ?Sized> PyDisplay for &T {
 
 impl<T: PyDisplay> PyDisplay for Vec<T> {
     fn py_repr(&self) -> String {
-        format!("[{}]", self.iter().map(PyDisplay::py_repr).collect::<Vec<_>>().join(", "))
+        list_text(&mut self.iter().map(PyDisplay::py_repr))
     }
     fn py_pretty(&self) -> String {
-        format!("[{}]", self.iter().map(PyDisplay::py_pretty).collect::<Vec<_>>().join(", "))
+        list_text(&mut self.iter().map(PyDisplay::py_pretty))
     }
 }
 
 impl<T: PyDisplay> PyDisplay for [T] {
     fn py_repr(&self) -> String {
-        format!("[{}]", self.iter().map(PyDisplay::py_repr).collect::<Vec<_>>().join(", "))
+        list_text(&mut self.iter().map(PyDisplay::py_repr))
     }
     fn py_pretty(&self) -> String {
-        format!("[{}]", self.iter().map(PyDisplay::py_pretty).collect::<Vec<_>>().join(", "))
+        list_text(&mut self.iter().map(PyDisplay::py_pretty))
     }
+}
+
+/// A list as Python writes it, from its items' text. Not generic, like the other helpers of
+/// the generic impls here: a notebook cell that shows a `Vec` or a tuple compiles only the
+/// part that depends on the item type (each cell is a crate of its own; see the kernel's
+/// `cell_store.rs` for what a cell's build costs).
+fn list_text(items: &mut dyn Iterator<Item = String>) -> String {
+    format!("[{}]", items.collect::<Vec<_>>().join(", "))
 }
 
 impl PyDisplay for () {
@@ -172,10 +180,10 @@ impl PyDisplay for () {
 
 /// A shape as Python writes the tuple: `(3,)`, `(2, 2)`, `()`.
 pub(crate) fn shape_tuple(shape: &[usize]) -> String {
-    tuple_text(shape.iter().map(|d| d.to_string()).collect())
+    tuple_text(&shape.iter().map(|d| d.to_string()).collect::<Vec<_>>())
 }
 
-fn tuple_text(items: Vec<String>) -> String {
+fn tuple_text(items: &[String]) -> String {
     if items.len() == 1 {
         format!("({},)", items[0])
     } else {
@@ -189,12 +197,12 @@ macro_rules! tuple_display {
             #[allow(non_snake_case)]
             fn py_repr(&self) -> String {
                 let ($($name,)+) = self;
-                tuple_text(vec![$($name.py_repr()),+])
+                tuple_text(&[$($name.py_repr()),+])
             }
             #[allow(non_snake_case)]
             fn py_pretty(&self) -> String {
                 let ($($name,)+) = self;
-                tuple_text(vec![$($name.py_pretty()),+])
+                tuple_text(&[$($name.py_pretty()),+])
             }
         }
     };
@@ -232,10 +240,15 @@ pub fn pretty_items(items: &[String], open: &str, close: &str) -> String {
 #[macro_export]
 macro_rules! show {
     () => { println!() };
-    ($($value:expr),+ $(,)?) => {{
-        let parts: Vec<String> = vec![$($crate::pydisplay::PyDisplay::py_str(&$value)),+];
-        println!("{}", parts.join(" "));
-    }};
+    ($($value:expr),+ $(,)?) => {
+        $crate::pydisplay::print_parts(&[$($crate::pydisplay::PyDisplay::py_str(&$value)),+])
+    };
+}
+
+/// What `show!` prints: the parts separated by one space, then a newline.
+#[doc(hidden)]
+pub fn print_parts(parts: &[String]) {
+    println!("{}", parts.join(" "));
 }
 
 #[cfg(test)]

@@ -33,12 +33,34 @@ pub trait NotebookDisplay {
     /// Called by the kernel on a cell's final value: writes the bundle in evcxr's content
     /// protocol on stdout.
     fn evcxr_display(&self) {
-        let mut out = String::new();
-        for (mime, content) in self.mime_bundle() {
-            out.push_str(&format!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT\n"));
-        }
-        print!("{out}");
+        write_content(self.mime_bundle());
     }
+}
+
+/// Writes a cell's final value in evcxr's content protocol. Not generic (nor are the other
+/// helpers of the generic impls below): a cell showing an `Option<Tensor>` or a `Vec`
+/// compiles only the part that depends on the type (each cell is a crate of its own).
+fn write_content(bundle: Bundle) {
+    let mut out = String::new();
+    for (mime, content) in bundle {
+        out.push_str(&format!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT\n"));
+    }
+    print!("{out}");
+}
+
+/// The bundle of a value shown as text only.
+fn plain_bundle(text: String) -> Bundle {
+    vec![("text/plain", text)]
+}
+
+/// The bundle of a list, from its items' text.
+fn list_bundle(items: &mut dyn Iterator<Item = String>) -> Bundle {
+    items_bundle(&items.collect::<Vec<_>>(), "[", "]")
+}
+
+/// The bundle of a list or tuple, from its items' text (IPython's layout).
+fn items_bundle(items: &[String], open: &str, close: &str) -> Bundle {
+    plain_bundle(crate::pydisplay::pretty_items(items, open, close))
 }
 
 /// The marker that starts a mid-cell `display_data` line on stdout (read by the kernel).
@@ -225,7 +247,7 @@ impl<T: NotebookDisplay> NotebookDisplay for Option<T> {
     fn mime_bundle(&self) -> Bundle {
         match self {
             Some(v) => v.mime_bundle(),
-            None => vec![("text/plain", "None".to_string())],
+            None => plain_bundle("None".to_string()),
         }
     }
 }
@@ -234,7 +256,7 @@ macro_rules! plain_display {
     ($($t:ty),*) => {$(
         impl NotebookDisplay for $t {
             fn mime_bundle(&self) -> Bundle {
-                vec![("text/plain", self.py_repr())]
+                plain_bundle(self.py_repr())
             }
         }
     )*};
@@ -249,8 +271,7 @@ impl PyDisplay for crate::numpy::NdArray {
 
 impl<T: PyDisplay> NotebookDisplay for Vec<T> {
     fn mime_bundle(&self) -> Bundle {
-        let items: Vec<String> = self.iter().map(PyDisplay::py_pretty).collect();
-        vec![("text/plain", crate::pydisplay::pretty_items(&items, "[", "]"))]
+        list_bundle(&mut self.iter().map(PyDisplay::py_pretty))
     }
 }
 
@@ -260,8 +281,7 @@ macro_rules! tuple_notebook_display {
             #[allow(non_snake_case)]
             fn mime_bundle(&self) -> Bundle {
                 let ($($name,)+) = self;
-                let items = vec![$($name.py_pretty()),+];
-                vec![("text/plain", crate::pydisplay::pretty_items(&items, "(", ")"))]
+                items_bundle(&[$($name.py_pretty()),+], "(", ")")
             }
         }
     };
