@@ -62,7 +62,8 @@ impl VariableStore {
     /// The `Arc<T>` kept under `name`, made by `create` and kept on first use (evcxr keeps its
     /// async runtime this way).
     pub fn lazy_arc<T: 'static, F: FnOnce() -> T>(&mut self, name: &str, create: F) -> Arc<T> {
-        if !self.values.contains_key(name) {
+        // through the non-generic helpers only: the map's code stays out of the cell
+        if self.boxed_mut(name).is_none() {
             self.put_boxed(name, Box::new(Arc::new(create())));
         }
         match self.boxed_mut(name).and_then(|value| value.downcast_mut::<Arc<T>>()) {
@@ -80,7 +81,7 @@ impl VariableStore {
         self.values.insert(name.to_owned(), value);
     }
 
-    fn holds_type(&mut self, name: &str, type_id: TypeId) -> bool {
+    fn holds_type(&self, name: &str, type_id: TypeId) -> bool {
         match self.values.get(name) {
             Some(value) if (**value).type_id() != type_id => {
                 eprintln!("The type of the variable {name} was redefined, so was lost.");

@@ -226,20 +226,20 @@ fn read_record(path: &Path) -> Option<Record> {
     (!record.argv.is_empty()).then_some(record)
 }
 
-/// The `--extern name=path` libraries of a rustc command line.
-fn extern_paths(argv: &[OsString]) -> Vec<PathBuf> {
-    let mut paths = Vec::new();
+/// The `--extern name=path` libraries of a rustc command line: (crate name, path).
+pub(crate) fn externs(argv: &[OsString]) -> Vec<(&str, &Path)> {
+    let mut externs = Vec::new();
     let mut args = argv.iter();
     while let Some(arg) = args.next() {
         if arg != "--extern" {
             continue;
         }
         let Some(spec) = args.next().and_then(|s| s.to_str()) else { continue };
-        if let Some((_, path)) = spec.split_once('=') {
-            paths.push(PathBuf::from(path));
+        if let Some((name, path)) = spec.split_once('=') {
+            externs.push((name, Path::new(path)));
         }
     }
-    paths
+    externs
 }
 
 fn file_state(path: &Path) -> Option<(u64, i128)> {
@@ -266,12 +266,13 @@ pub fn wrap_rustc_if_asked() {
     }
     // what a replay runs: evcxr's wrapper changes the command before it runs rustc
     let command = if ours { argv[1..].to_vec() } else { argv };
-    if let (true, Ok(cwd)) = (builds_cell_crate(&command), std::env::current_dir()) {
-        crate::cell_store::use_shared_store(&command, &cwd);
+    let cwd = std::env::current_dir();
+    if let (true, Ok(cwd)) = (builds_cell_crate(&command), &cwd) {
+        crate::cell_store::use_shared_store(&command, cwd);
     }
     // "<record file>\n<invocation key>\n<crate dir>"
     let to = record_to.as_ref().and_then(|to| to.to_str()).map(|to| to.splitn(3, '\n').collect::<Vec<_>>());
-    if let (Some([path, invocation, dir]), Ok(cwd)) = (to.as_deref(), std::env::current_dir()) {
+    if let (Some([path, invocation, dir]), Ok(cwd)) = (to.as_deref(), cwd) {
         let key = u64::from_str_radix(invocation, 16).map(|invocation| build_key(invocation, Path::new(dir)));
         if let Some(record) = key.ok().and_then(|key| record_for(&key, command.clone(), cwd)) {
             write_record(Path::new(path), &record);
@@ -295,15 +296,15 @@ fn record_for(key: &str, command: Vec<OsString>, cwd: PathBuf) -> Option<Record>
     }
     let out_dir = command.windows(2).find(|w| w[0] == "--out-dir").map(|w| PathBuf::from(&w[1]))?;
     let library = out_dir.join(format!("{DLL_PREFIX}{CELL_CRATE}{DLL_SUFFIX}"));
-    let mut externs = Vec::new();
-    for path in extern_paths(&command) {
-        let (len, mtime) = file_state(&path)?;
-        externs.push((path, len, mtime));
+    let mut linked = Vec::new();
+    for (_, path) in externs(&command) {
+        let (len, mtime) = file_state(path)?;
+        linked.push((path.to_path_buf(), len, mtime));
     }
     let env = std::env::vars_os()
         .filter(|(k, _)| k != RECORD_TO && k != OUR_WRAPPER && !JOBSERVER.iter().any(|j| k == j))
         .collect();
-    Some(Record { key: key.to_owned(), argv: command, cwd, env, externs, library })
+    Some(Record { key: key.to_owned(), argv: command, cwd, env, externs: linked, library })
 }
 
 fn write_record(path: &Path, record: &Record) {
@@ -442,8 +443,11 @@ mod tests {
             "bare",
         ]);
         assert_eq!(
-            extern_paths(&argv),
-            [PathBuf::from("/t/deps/libautograd_core.rlib"), PathBuf::from("/s/libstd.so")]
+            externs(&argv),
+            [
+                ("autograd_core", Path::new("/t/deps/libautograd_core.rlib")),
+                ("noprelude:core", Path::new("/s/libstd.so"))
+            ]
         );
     }
 

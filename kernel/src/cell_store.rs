@@ -58,10 +58,7 @@ pub fn with_shared_store(source: &str) -> Option<String> {
 /// cell's source to use the engine's store, when the command links autograd-core. Leaves the
 /// file as it is when anything does not fit.
 pub fn use_shared_store(command: &[OsString], cwd: &Path) {
-    let links_engine = command
-        .windows(2)
-        .any(|w| w[0] == "--extern" && w[1].to_str().is_some_and(|spec| spec.starts_with("autograd_core=")));
-    if !links_engine {
+    if !crate::cell_build::externs(command).iter().any(|(name, _)| *name == "autograd_core") {
         return;
     }
     for source in command.iter().map(Path::new).filter(|arg| arg.ends_with("src/lib.rs")) {
