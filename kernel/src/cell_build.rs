@@ -43,6 +43,10 @@ const SESSION: &str = "AUTOGRAD_KERNEL_BUILD_SESSION";
 /// Set by this `cargo` for the real cargo it runs for a cell build: where the wrapper writes
 /// the cell crate's command, the key of this cargo's invocation, and the crate's directory.
 const RECORD_TO: &str = "AUTOGRAD_KERNEL_RECORD_TO";
+/// The user's `CARGO_HOME` (empty: it was not set), while the kernel's own names the
+/// toolchain directory of [`install`]; the processes this binary becomes put it back first
+/// ([`restore_cargo_home`]).
+const USERS_CARGO_HOME: &str = "AUTOGRAD_KERNEL_USERS_CARGO_HOME";
 /// Set for the real cargo when the rustc wrapper is this binary (not evcxr's, which is this
 /// binary too, and goes on to evcxr's hook).
 const OUR_WRAPPER: &str = "AUTOGRAD_KERNEL_RUSTC_WRAPPER";
@@ -67,6 +71,19 @@ struct Record {
     externs: Vec<(PathBuf, u64, i128)>,
     /// The cell's library the command writes, which cargo would report.
     library: PathBuf,
+}
+
+/// Puts back the user's `CARGO_HOME` in a process the kernel started (its `cargo`, the
+/// runtime where cells run, a rustc wrapper): only the kernel's own analyser is meant to see
+/// [`install`]'s. Call it first in `main`, while this is the only thread.
+pub fn restore_cargo_home() {
+    let Some(users) = std::env::var_os(USERS_CARGO_HOME) else { return };
+    if users.is_empty() {
+        std::env::remove_var("CARGO_HOME");
+    } else {
+        std::env::set_var("CARGO_HOME", users);
+    }
+    std::env::remove_var(USERS_CARGO_HOME);
 }
 
 /// When this process was started as `cargo` (the `bin/cargo` of [`install`]'s directory):
@@ -317,9 +334,14 @@ fn write_record(path: &Path, record: &Record) {
 }
 
 /// Makes the processes this kernel starts find our `cargo`: a directory laid out as a
-/// toolchain under `cache` (for rustup's `RUSTUP_TOOLCHAIN`, which evcxr asks for its cargo,
-/// and rust-analyzer's calls through rustup's proxies), first on `PATH` (where there is no
-/// rustup). Leaves the environment alone when the directory cannot be made.
+/// toolchain under `cache` (for rustup's `RUSTUP_TOOLCHAIN`, which evcxr asks for its cargo),
+/// first on `PATH` (where there is no rustup), and this process's `CARGO_HOME`: rust-analyzer
+/// runs `$CARGO_HOME/bin/cargo` before anything on `PATH` (rustup's proxy, which took 16 ms
+/// a call on our VM before it ran ours, and the analyser's two loads of the cell crate's
+/// workspace before a first cell's result make eight calls). The user's `CARGO_HOME` is
+/// kept in `USERS_CARGO_HOME` for every process this binary becomes, our `cargo` first,
+/// which puts it back before the real cargo starts. Leaves the environment alone when the
+/// directory cannot be made.
 ///
 /// Call it from `session::environment::prepare` only, before any thread exists.
 pub fn install(sysroot: &Path, cache: &Path) {
@@ -342,6 +364,8 @@ pub fn install(sysroot: &Path, cache: &Path) {
     std::env::set_var(SESSION, session);
     std::env::set_var("RUSTUP_TOOLCHAIN", &dir);
     crate::toolchain::prepend_to_path_var("PATH", &dir.join("bin"));
+    std::env::set_var(USERS_CARGO_HOME, std::env::var_os("CARGO_HOME").unwrap_or_default());
+    std::env::set_var("CARGO_HOME", &dir);
 }
 
 /// The toolchain-shaped directory for `sysroot` and this binary, made once: `bin/cargo` is

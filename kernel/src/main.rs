@@ -155,6 +155,8 @@ fn prebuild(environment: &'static session::Environment) -> Result<()> {
 }
 
 fn main() -> Result<()> {
+    // a process the kernel started sees the user's CARGO_HOME (see cell_build::install)
+    cell_build::restore_cargo_home();
     // the `cargo` evcxr runs (see cell_build): never returns
     cell_build::run_as_cargo_if_named();
     if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {

@@ -174,6 +174,32 @@ def test_a_dependency_added_between_cells_is_built_and_linked_by_the_cells_after
         assert reply["status"] == "error" and "cell:2" in "\n".join(errors[0]["traceback"])
 
 
+CARGO_HOME_CELL = 'println!("{:?} {:?}", std::env::var_os("CARGO_HOME"), std::env::var_os("AUTOGRAD_KERNEL_USERS_CARGO_HOME"));'
+
+
+def debug_os_string(value):
+    """Rust's `{:?}` of an `Option<OsString>`."""
+    return "None" if value is None else f'Some("{value}")'
+
+
+def test_cells_see_the_users_cargo_home_whatever_the_kernel_gives_its_analyser(kernel):
+    # the kernel's own CARGO_HOME names its toolchain directory (rust-analyzer runs
+    # `$CARGO_HOME/bin/cargo`), and every process it starts gets the user's back
+    _, kc = kernel
+    reply, out, *_ = run(kc, CARGO_HOME_CELL)
+    assert reply["status"] == "ok", reply
+    assert out.strip() == f"{debug_os_string(os.environ.get('CARGO_HOME'))} None"
+    # set by the user: kept, and the real cargo finds its registry there (the first cell
+    # builds with the offline preload)
+    home = os.environ.get("CARGO_HOME") or str(pathlib.Path.home() / ".cargo")
+    with fresh_kernel(env=dict(os.environ, CARGO_HOME=home)) as (_, kc2):
+        reply, out, *_ = run(kc2, "(ones(&[2]) * 3.0).sum()")
+        assert reply["status"] == "ok", reply
+        reply, out, *_ = run(kc2, CARGO_HOME_CELL)
+        assert reply["status"] == "ok", reply
+        assert out.strip() == f"{debug_os_string(home)} None"
+
+
 def test_tensors_are_named_after_their_variables_without_changing_the_cell(kernel):
     """The kernel names tensors bound with a top-level let after their variables (for the
     graph pictures); moving, shadowing and errors on let lines behave as in the student's cell."""
