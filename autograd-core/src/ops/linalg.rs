@@ -1,5 +1,8 @@
 //! Linear algebra: `dot`, `mm`, `mv` and `matmul` (which picks among them like torch).
-//! Matrix products run on `matrixmultiply` (through ndarray), split across rayon's threads.
+//! Matrix products run on `matrixmultiply` (through ndarray), split across rayon's threads
+//! (`parallel::run_parts`).
+
+use std::sync::Mutex;
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
@@ -67,13 +70,13 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar>(a: &Tensor, b: &Tensor
     })
 }
 
-/// `out = a @ b` on matrixmultiply, split across rayon's threads by rows of `out` (by columns
-/// when it has fewer rows than columns) into as many parts as matrixmultiply's own threading
-/// would use (one thread per 16384 elements of `a` and `b`). Each part is a product of its
-/// own with the same blocking along the shared dimension, and with `alpha = 1`, `beta = 0`
-/// every kernel path adds the same terms in the same order: the bits do not depend on the
-/// split (the test below; and the same bits as matrixmultiply's own threading gave, values
-/// and gradients of 13 shapes from 1x1000x1000 to 512x512x512).
+/// `out = a @ b` on matrixmultiply, shared out by `parallel::run_parts` by rows of `out`
+/// (by columns when it has fewer rows than columns) into as many parts as matrixmultiply's
+/// own threading would use (one thread per 16384 elements of `a` and `b`). Each part is a
+/// product of its own with the same blocking along the shared dimension, and with
+/// `alpha = 1`, `beta = 0` every kernel path adds the same terms in the same order: the bits
+/// do not depend on the split (the test below; and the same bits as matrixmultiply's own
+/// threading gave, values and gradients of 13 shapes from 1x1000x1000 to 512x512x512).
 fn split_gemm<T: FloatElement + ndarray::LinalgScalar>(
     a: ArrayView2<T>,
     b: ArrayView2<T>,
@@ -90,22 +93,28 @@ fn split_gemm<T: FloatElement + ndarray::LinalgScalar>(
     let len = if by_rows { m } else { n };
     // parts of whole 16-row (or column) tiles
     let step = len.div_ceil(parts).div_ceil(16) * 16;
-    rayon::scope(|scope| {
-        let mut rest = out;
-        for start in (0..len).step_by(step) {
-            let end = (start + step).min(len);
-            let (mut part, tail) = if by_rows {
-                rest.split_at(ndarray::Axis(0), end - start)
-            } else {
-                rest.split_at(ndarray::Axis(1), end - start)
-            };
-            rest = tail;
-            let (a, b) = if by_rows {
-                (a.slice_move(s![start..end, ..]), b)
-            } else {
-                (a, b.slice_move(s![.., start..end]))
-            };
-            scope.spawn(move |_| general_mat_mul(one, &a, &b, zero, &mut part));
+    let mut pieces = Vec::with_capacity(parts);
+    let mut rest = out;
+    for start in (0..len).step_by(step) {
+        let end = (start + step).min(len);
+        let (part, tail) = if by_rows {
+            rest.split_at(ndarray::Axis(0), end - start)
+        } else {
+            rest.split_at(ndarray::Axis(1), end - start)
+        };
+        rest = tail;
+        let (a, b) = if by_rows {
+            (a.slice_move(s![start..end, ..]), b)
+        } else {
+            (a, b.slice_move(s![.., start..end]))
+        };
+        pieces.push(Mutex::new(Some((a, b, part))));
+    }
+    // the caller starts on a part at once (see `parallel`)
+    super::parallel::run_parts(pieces.len(), &|i| {
+        let piece = pieces[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((a, b, mut part)) = piece {
+            general_mat_mul(one, &a, &b, zero, &mut part);
         }
     });
 }
