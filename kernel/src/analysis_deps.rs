@@ -18,13 +18,12 @@
 //! crate that uses rayon (or on ndarray itself), the analyser sees rayon as before. The build
 //! itself never sees this: it is only the answer to `cargo metadata` with dependencies.
 
+use crate::cell_build::CELL_CRATE;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 /// The package the kernel preloads into every cell.
 const ENGINE: &str = "autograd-core";
-/// The crate evcxr builds cells in.
-const CELL_CRATE: &str = "ctx";
 /// autograd-core's dependencies (direct or through ndarray) that appear in none of its public
 /// items. Not smallvec (`Grads`, `Node::backward`'s type), not ndarray and its number crates
 /// (`.numpy()`).

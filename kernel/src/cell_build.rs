@@ -51,7 +51,7 @@ const USERS_CARGO_HOME: &str = "AUTOGRAD_KERNEL_USERS_CARGO_HOME";
 /// binary too, and goes on to evcxr's hook).
 const OUR_WRAPPER: &str = "AUTOGRAD_KERNEL_RUSTC_WRAPPER";
 /// The crate evcxr builds cells in.
-const CELL_CRATE: &str = "ctx";
+pub(crate) const CELL_CRATE: &str = "ctx";
 /// Under the cell crate's directory.
 const RECORD_FILE: &str = "target/autograd-kernel-cell-rustc.json";
 /// Variables of the jobserver cargo hands its rustc; replayed without one, rustc uses its own.
