@@ -66,9 +66,11 @@ impl Team {
 
     /// A rayon job's part: helper `index` if the caller still invites it, then a linger.
     fn helper(self: Arc<Self>, index: usize) {
+        // this team is counted already: one posted while we work is the next to join
+        let seen = TEAMS.load(Ordering::Acquire);
         if self.help(index) {
             drop(self);
-            linger();
+            linger(seen);
         }
     }
 
@@ -95,11 +97,10 @@ static TEAMS: AtomicU64 = AtomicU64::new(0);
 /// How long a helper that has finished keeps watching for the next team.
 const LINGER: Duration = Duration::from_micros(200);
 
-/// Stays awake for [`LINGER`] after the last work, joining each new team as one of its
-/// invited helpers (the same claim as the rayon job's, so a team's caller never waits for a
-/// lingering thread that has not started on its parts).
-fn linger() {
-    let mut seen = TEAMS.load(Ordering::Acquire);
+/// Stays awake for [`LINGER`] after the last work, joining each team counted after `seen`
+/// as one of its invited helpers (the same claim as the rayon job's, so a team's caller never
+/// waits for a lingering thread that has not started on its parts).
+fn linger(mut seen: u64) {
     let mut since = Instant::now();
     while since.elapsed() < LINGER {
         let now = TEAMS.load(Ordering::Acquire);
