@@ -34,6 +34,8 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cell_link::{link_failed, DirectLink};
+
 /// Set (non-empty) in the kernel's environment: cells build with the real cargo every time.
 pub const PLAIN_CARGO: &str = "AUTOGRAD_KERNEL_PLAIN_CARGO";
 /// The real cargo, for everything this one passes on.
@@ -58,7 +60,7 @@ const RECORD_FILE: &str = "target/autograd-kernel-cell-rustc.json";
 const JOBSERVER: &[&str] = &["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
 
 /// The cell crate's `rustc` command as cargo ran it, and what it was valid for.
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
 struct Record {
     key: String,
     /// What a replay runs: rustc and its arguments (after evcxr's wrapper, this binary, when
@@ -71,6 +73,9 @@ struct Record {
     externs: Vec<(PathBuf, u64, i128)>,
     /// The cell's library the command writes, which cargo would report.
     library: PathBuf,
+    /// Whether a replay links with `rust-lld` directly (see `cell_link`).
+    #[serde(default)]
+    link: DirectLink,
 }
 
 /// Puts back the user's `CARGO_HOME` in a process the kernel started (its `cargo`, the
@@ -164,27 +169,8 @@ fn cell_build(real: &OsString, args: &[OsString], dir: &Path) -> std::io::Result
     let record_path = dir.join(RECORD_FILE);
     if let Some(record) = read_record(&record_path).filter(|r| r.key == key && externs_unchanged(r)) {
         crate::cell_store::use_shared_store(&record.argv, &record.cwd);
-        // rustc's JSON diagnostics go to stderr, where evcxr reads them as well as from
-        // cargo's stdout
-        let replayed = Command::new(&record.argv[0])
-            .args(&record.argv[1..])
-            .current_dir(&record.cwd)
-            .env_clear()
-            .envs(record.env.iter().map(|(k, v)| (k, v)))
-            .status();
-        if let Ok(status) = replayed {
-            if status.success() {
-                // what evcxr reads of cargo's report: the cell crate's library
-                let artifact = serde_json::json!({
-                    "reason": "compiler-artifact",
-                    "target": { "name": CELL_CRATE, "kind": ["cdylib"], "crate_types": ["cdylib"] },
-                    "filenames": [record.library],
-                    "fresh": false,
-                });
-                println!("{artifact}");
-                println!("{}", serde_json::json!({ "reason": "build-finished", "success": true }));
-            }
-            std::process::exit(status.code().unwrap_or(101));
+        if let Some(code) = replay(record, &record_path) {
+            std::process::exit(code);
         }
     }
     let _ = std::fs::remove_file(&record_path);
@@ -194,6 +180,53 @@ fn cell_build(real: &OsString, args: &[OsString], dir: &Path) -> std::io::Result
     let mut cargo = Command::new(real);
     cargo.args(args).env(RECORD_TO, to);
     Err(with_wrapper(&mut cargo).exec())
+}
+
+/// Runs the recorded command again, linking directly when the record says so (and when that
+/// link fails, as cargo ran it, writing down not to try again), and reports the cell's
+/// library as cargo does. The exit code, or `None` when rustc could not be started.
+fn replay(mut record: Record, record_path: &Path) -> Option<i32> {
+    use std::io::Write;
+    let command = |extra: &[OsString]| {
+        let mut rustc = Command::new(&record.argv[0]);
+        rustc
+            .args(&record.argv[1..])
+            .args(extra)
+            .current_dir(&record.cwd)
+            .env_clear()
+            .envs(record.env.iter().map(|(k, v)| (k, v)));
+        rustc
+    };
+    let mut status = None;
+    if let DirectLink::With(extra) = &record.link {
+        // rustc's JSON diagnostics go to stderr, where evcxr reads them: held back until it
+        // is known whether the link failed, and then not passed on
+        let output = command(extra).stdin(std::process::Stdio::null()).output().ok()?;
+        if output.status.success() || !link_failed(&output.stderr) {
+            let _ = std::io::stdout().write_all(&output.stdout);
+            let _ = std::io::stderr().write_all(&output.stderr);
+            status = Some(output.status);
+        } else {
+            record.link = DirectLink::Off;
+            write_record(record_path, &record);
+        }
+    }
+    let status = match status {
+        Some(status) => status,
+        None => command(&[]).status().ok()?,
+    };
+    if status.success() {
+        // what evcxr reads of cargo's report: the cell crate's library
+        let artifact = serde_json::json!({
+            "reason": "compiler-artifact",
+            "target": { "name": CELL_CRATE, "kind": ["cdylib"], "crate_types": ["cdylib"] },
+            "filenames": [record.library],
+            "fresh": false,
+        });
+        println!("{artifact}");
+        println!("{}", serde_json::json!({ "reason": "build-finished", "success": true }));
+    }
+    Some(status.code().unwrap_or(101))
 }
 
 /// What a recorded command depends on besides its libraries and files: the kernel session
@@ -321,7 +354,8 @@ fn record_for(key: &str, command: Vec<OsString>, cwd: PathBuf) -> Option<Record>
     let env = std::env::vars_os()
         .filter(|(k, _)| k != RECORD_TO && k != OUR_WRAPPER && !JOBSERVER.iter().any(|j| k == j))
         .collect();
-    Some(Record { key: key.to_owned(), argv: command, cwd, env, externs: linked, library })
+    let link = DirectLink::for_command(&command);
+    Some(Record { key: key.to_owned(), argv: command, cwd, env, externs: linked, library, link })
 }
 
 fn write_record(path: &Path, record: &Record) {
@@ -545,6 +579,7 @@ mod tests {
             env: vec![(OsString::from("CARGO_PKG_NAME"), OsString::from("ctx"))],
             externs: vec![(lib.clone(), len, mtime)],
             library: dir.join("libctx.so"),
+            link: DirectLink::With(os(&["-Clinker=/t/rust-lld"])),
         };
         let path = dir.join("record.json");
         std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
@@ -591,6 +626,94 @@ mod tests {
         // a library that is not there: nothing to replay against
         std::fs::remove_file(&lib).unwrap();
         assert_eq!(record_for("k", command("ctx"), dir.clone()), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The toolchain's rustc and its host target.
+    fn host_rustc() -> (PathBuf, String) {
+        let out = Command::new("rustc").args(["--print", "sysroot"]).output().unwrap();
+        let sysroot = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+        let out = Command::new("rustc").arg("-vV").output().unwrap();
+        let info = String::from_utf8(out.stdout).unwrap();
+        let host = info.lines().find_map(|l| l.strip_prefix("host: ")).unwrap().to_owned();
+        (sysroot.join("bin/rustc"), host)
+    }
+
+    /// A record of a small cell crate's command, as cargo would have run it.
+    fn cell_record(dir: &Path) -> Record {
+        let (rustc, host) = host_rustc();
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::create_dir_all(dir.join("out")).unwrap();
+        std::fs::write(
+            dir.join("src/lib.rs"),
+            "#[unsafe(no_mangle)]\npub extern \"C\" fn cell() -> u32 { 42 }\n",
+        )
+        .unwrap();
+        let mut argv = vec![rustc.into_os_string()];
+        argv.extend(os(&[
+            "--crate-name",
+            CELL_CRATE,
+            "--edition=2024",
+            "src/lib.rs",
+            "--error-format=json",
+            "--crate-type",
+            "cdylib",
+            "--out-dir",
+            "out",
+            "--target",
+            &host,
+        ]));
+        Record {
+            key: "k".into(),
+            argv,
+            cwd: dir.to_path_buf(),
+            env: std::env::vars_os().collect(),
+            externs: vec![],
+            library: dir.join(format!("out/{DLL_PREFIX}{CELL_CRATE}{DLL_SUFFIX}")),
+            link: DirectLink::Off,
+        }
+    }
+
+    #[test]
+    fn a_replay_links_directly_where_it_can() {
+        let dir = scratch("direct-link");
+        let mut record = cell_record(&dir);
+        record.link = DirectLink::for_command(&record.argv);
+        if host_rustc().1 == "x86_64-unknown-linux-gnu"
+            && Command::new("cc").arg("--version").output().is_ok()
+        {
+            let DirectLink::With(args) = &record.link else { panic!("{:?}", record.link) };
+            assert!(args[0].to_str().unwrap().ends_with("/rust-lld"), "{args:?}");
+        }
+        let path = dir.join("record.json");
+        assert_eq!(replay(record.clone(), &path), Some(0));
+        assert!(record.library.is_file());
+        assert!(!path.exists(), "a link that worked leaves the record as it was");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_direct_link_that_fails_builds_the_cell_as_cargo_did_and_is_not_tried_again() {
+        let dir = scratch("direct-link-fails");
+        let mut record = cell_record(&dir);
+        let path = dir.join("record.json");
+        for broken in [
+            os(&["-Clinker=/nonexistent/rust-lld", "-Clinker-flavor=ld.lld"]),
+            os(&["-Clink-arg=/nonexistent/crtbeginS.o"]),
+        ] {
+            record.link = DirectLink::With(broken);
+            let library = &record.library;
+            let _ = std::fs::remove_file(library);
+            assert_eq!(replay(record.clone(), &path), Some(0));
+            assert!(library.is_file());
+            assert_eq!(read_record(&path).unwrap().link, DirectLink::Off);
+        }
+        // an error in the cell's code is reported as it is, not taken for a failed link
+        std::fs::write(dir.join("src/lib.rs"), "pub fn cell() -> u32 { missing }\n").unwrap();
+        record.link = DirectLink::With(vec![]);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(replay(record, &path), Some(1));
+        assert!(!path.exists(), "nothing to write down");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -11,6 +11,7 @@
 
 mod analysis_deps;
 mod cell_build;
+mod cell_link;
 mod cell_store;
 mod interruptible;
 mod memory;

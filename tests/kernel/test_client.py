@@ -3,6 +3,7 @@ import contextlib
 import json
 import os
 import pathlib
+import platform
 import subprocess
 import sys
 import time
@@ -95,7 +96,9 @@ def test_compile_errors_point_at_the_cell(kernel):
 def test_cells_after_the_first_re_run_its_recorded_build_command():
     """The first cell (built with the offline preload) goes through cargo, which records the
     cell crate's rustc command; the online cells after it re-run that command: the record is
-    not written again (it was, once, when cargo's offline and online lock files differed)."""
+    not written again (it was, once, when cargo's offline and online lock files differed).
+    On x86-64 Linux the record links those cells with the toolchain's rust-lld directly
+    (kernel/src/cell_link.rs), and that link worked: the record still says so."""
     cache = pathlib.Path(os.environ.get("AUTOGRAD_KERNEL_CACHE", pathlib.Path.home() / ".cache/autograd-kernel"))
     started = time.time()
     with fresh_kernel() as (_, kc):
@@ -111,6 +114,12 @@ def test_cells_after_the_first_re_run_its_recorded_build_command():
             assert reply["status"] == "ok", reply
             assert expected is None or results[0]["text/plain"] == expected
         assert records[0].stat().st_mtime_ns == recorded
+        if platform.system() == "Linux" and platform.machine() == "x86_64":
+            link = json.loads(records[0].read_text())["link"]
+            assert isinstance(link, dict) and "With" in link, link
+            # OsString in serde's JSON: {"Unix": [bytes]}
+            linker = bytes(link["With"][0]["Unix"]).decode()
+            assert linker.startswith("-Clinker=") and linker.endswith("/rust-lld"), linker
 
 
 def test_cells_keep_their_variables_in_the_engines_store():
