@@ -6,11 +6,12 @@
 //! link. Told to use `rust-lld` itself (`-C linker-flavor=ld.lld`), rustc starts only that one
 //! and passes it the same objects, libraries and options; what `cc` adds of its own for a
 //! shared library is its start-up objects (`crtbeginS.o`, `crtendS.o`: `__dso_handle` and
-//! frame registration) and its library directories, which are asked of `cc` once and added
-//! here (when the command is recorded). Measured on our 2-core VM, a tutorial cell's replayed `rustc` command, 20 runs taken
-//! in turns, each on a new cell source: 0.105 -> 0.094 s median (link step 0.027 -> 0.018 s
-//! in `-Z time-passes`); `bench/kernel_latency.py`, four runs each way taken in turns, warm
-//! tutorial cells p50 0.185 / 0.167 / 0.194 / 0.159 s -> 0.161 / 0.150 / 0.178 / 0.154 s.
+//! frame registration) and its library directories, which are asked of `cc` once, when the
+//! command is recorded, and added here. Measured on our 2-core VM, a tutorial cell's replayed
+//! `rustc` command, 20 runs taken in turns, each on a new cell source: 0.105 -> 0.094 s median
+//! (link step 0.027 -> 0.018 s in `-Z time-passes`); `bench/kernel_latency.py`, four runs
+//! each way taken in turns, warm tutorial cells p50 0.185 / 0.167 / 0.194 / 0.159 s ->
+//! 0.161 / 0.150 / 0.178 / 0.154 s.
 //!
 //! Only where nothing about linking was chosen by the user (no `-C linker`, link arguments or
 //! flavor in the command) and the target's `rust-lld` is there. When a direct link fails, the
