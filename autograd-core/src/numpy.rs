@@ -1,16 +1,25 @@
-//! `.numpy()`: the values as an `ndarray` array, with PyTorch's rule that a tensor which
-//! requires grad must be detached first.
+//! `.numpy()`: the values as an n-dimensional array that prints as NumPy's, with PyTorch's
+//! rule that a tensor which requires grad must be detached first.
 
 use std::fmt;
 
 use ndarray::{ArrayD, IxDyn};
 
+use crate::dtype::DType;
 use crate::storage::Buffer;
 use crate::tensor::Tensor;
 
-/// A tensor's values as an `ndarray` array of the matching element type.
+/// A tensor's values as an n-dimensional array of the matching element type, printed as
+/// NumPy prints (`print(x.detach().numpy())`).
+///
+/// The array type is the engine's own (`ndarray`) and stays inside it: every public part of
+/// this type is std's or the crate's, so the kernel's analyser knows the type of anything a
+/// cell takes from it without reading ndarray (see the kernel's `analysis_deps`).
 #[derive(Clone, Debug, PartialEq)]
-pub enum NdArray {
+pub struct NdArray(Values);
+
+#[derive(Clone, Debug, PartialEq)]
+enum Values {
     F32(ArrayD<f32>),
     F64(ArrayD<f64>),
     I64(ArrayD<i64>),
@@ -18,29 +27,39 @@ pub enum NdArray {
 }
 
 impl NdArray {
-    /// The values as f64 (exact for every element type).
-    pub fn to_f64(&self) -> ArrayD<f64> {
-        match self {
-            NdArray::F32(a) => a.mapv(|v| v as f64),
-            NdArray::F64(a) => a.clone(),
-            NdArray::I64(a) => a.mapv(|v| v as f64),
-            NdArray::Bool(a) => a.mapv(|v| v as u8 as f64),
+    /// The values in row-major order as f64 (exact for every element type).
+    pub fn to_f64(&self) -> Vec<f64> {
+        match &self.0 {
+            Values::F32(a) => a.iter().map(|&v| v as f64).collect(),
+            Values::F64(a) => a.iter().copied().collect(),
+            Values::I64(a) => a.iter().map(|&v| v as f64).collect(),
+            Values::Bool(a) => a.iter().map(|&v| v as u8 as f64).collect(),
         }
     }
 
     /// The shape.
     pub fn shape(&self) -> Vec<usize> {
-        match self {
-            NdArray::F32(a) => a.shape().to_vec(),
-            NdArray::F64(a) => a.shape().to_vec(),
-            NdArray::I64(a) => a.shape().to_vec(),
-            NdArray::Bool(a) => a.shape().to_vec(),
+        match &self.0 {
+            Values::F32(a) => a.shape().to_vec(),
+            Values::F64(a) => a.shape().to_vec(),
+            Values::I64(a) => a.shape().to_vec(),
+            Values::Bool(a) => a.shape().to_vec(),
+        }
+    }
+
+    /// The element type (the tensor's).
+    pub fn dtype(&self) -> DType {
+        match &self.0 {
+            Values::F32(_) => DType::Float32,
+            Values::F64(_) => DType::Float64,
+            Values::I64(_) => DType::Int64,
+            Values::Bool(_) => DType::Bool,
         }
     }
 }
 
 impl Tensor {
-    /// The values as an `ndarray` array (`x.numpy()`); panics like PyTorch when the tensor
+    /// The values as an [`NdArray`] (`x.numpy()`); panics like PyTorch when the tensor
     /// requires grad.
     ///
     /// ```
@@ -56,12 +75,13 @@ impl Tensor {
             );
         }
         let shape = IxDyn(&self.shape());
-        match self.contiguous_buffer() {
-            Buffer::F32(v) => NdArray::F32(ArrayD::from_shape_vec(shape, v).expect("shape matches")),
-            Buffer::F64(v) => NdArray::F64(ArrayD::from_shape_vec(shape, v).expect("shape matches")),
-            Buffer::I64(v) => NdArray::I64(ArrayD::from_shape_vec(shape, v).expect("shape matches")),
-            Buffer::Bool(v) => NdArray::Bool(ArrayD::from_shape_vec(shape, v).expect("shape matches")),
-        }
+        let values = match self.contiguous_buffer() {
+            Buffer::F32(v) => Values::F32(ArrayD::from_shape_vec(shape, v).expect("shape matches")),
+            Buffer::F64(v) => Values::F64(ArrayD::from_shape_vec(shape, v).expect("shape matches")),
+            Buffer::I64(v) => Values::I64(ArrayD::from_shape_vec(shape, v).expect("shape matches")),
+            Buffer::Bool(v) => Values::Bool(ArrayD::from_shape_vec(shape, v).expect("shape matches")),
+        };
+        NdArray(values)
     }
 }
 
@@ -92,27 +112,27 @@ impl fmt::Display for NdArray {
     /// `[[1 2]\n [3 4]]`, `[ True False]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shape = self.shape();
-        let cells: Vec<String> = match self {
-            NdArray::F32(_) | NdArray::F64(_) => {
-                let values: Vec<f64> = match self {
-                    NdArray::F32(a) => a
+        let cells: Vec<String> = match &self.0 {
+            Values::F32(_) | Values::F64(_) => {
+                let values: Vec<f64> = match &self.0 {
+                    Values::F32(a) => a
                         .iter()
                         .map(|&v| v as f64)
                         .map(|v| format!("{}", v as f32).parse::<f64>().unwrap_or(v))
                         .collect(),
-                    _ => self.to_f64().iter().copied().collect(),
+                    _ => self.to_f64(),
                 };
                 let parts: Vec<(String, String)> = values.iter().map(|&v| numpy_float_parts(v)).collect();
                 let left = parts.iter().map(|p| p.0.len()).max().unwrap_or(0);
                 let right = parts.iter().map(|p| p.1.len()).max().unwrap_or(0);
                 parts.into_iter().map(|(i, r)| format!("{i:>left$}{r:<right$}")).collect()
             }
-            NdArray::I64(a) => {
+            Values::I64(a) => {
                 let texts: Vec<String> = a.iter().map(|v| v.to_string()).collect();
                 let width = texts.iter().map(String::len).max().unwrap_or(0);
                 texts.into_iter().map(|t| format!("{t:>width$}")).collect()
             }
-            NdArray::Bool(a) => {
+            Values::Bool(a) => {
                 let any_false = a.iter().any(|v| !v);
                 a.iter()
                     .map(|&v| {

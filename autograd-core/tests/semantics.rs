@@ -887,3 +887,19 @@ fn an_operand_given_by_value_may_hold_the_result_without_anyone_seeing() {
     r.sum().backward();
     assert_eq!(w.grad().unwrap().to_vec_f64(), [1., 2.]);
 }
+
+#[test]
+fn numpy_arrays_give_their_values_shape_and_dtype() {
+    let a = tensor!([[1., 2.5], [-3., 4.]]).numpy();
+    assert_eq!(a.shape(), vec![2, 2]);
+    assert_eq!(a.dtype(), DType::Float32);
+    assert_eq!(a.to_f64(), vec![1.0, 2.5, -3.0, 4.0]);
+    // row-major order also for a transposed (non-contiguous) tensor
+    let t = tensor!([[1, 2, 3], [4, 5, 6]]).t().numpy();
+    assert_eq!((t.shape(), t.dtype()), (vec![3, 2], DType::Int64));
+    assert_eq!(t.to_f64(), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    assert_eq!(t.to_string(), "[[1 4]\n [2 5]\n [3 6]]");
+    let b = tensor!([true, false]).numpy();
+    assert_eq!((b.dtype(), b.to_f64()), (DType::Bool, vec![1.0, 0.0]));
+    assert_eq!(tensor!(7., dtype = float64).numpy().shape(), Vec::<usize>::new());
+}
