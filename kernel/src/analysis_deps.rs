@@ -3,20 +3,26 @@
 //!
 //! evcxr's rust-analyzer learns the cell crate's dependencies from `cargo metadata`, run
 //! through the kernel's `cargo` (see `cell_build`), and then knows every crate in that graph:
-//! for autograd-core that is also rayon, rayon-core, three crossbeam crates, either and
-//! matrixmultiply, which the engine uses inside (threads, matrix kernels) and which no cell can
-//! name or receive. evcxr gives the analyser every file as one local source root, so with each
-//! new cell it re-checks what it knows of every crate before it can answer (see the issue
-//! notes: salsa's `deep_verify_edges`), and the first cell waits for all of them to be read.
-//! Told of the graph without those crates (measured on our 2-core VM, four kernel starts each
-//! in turns, `/proc` of the kernel): from start to the first tensor cell's result, the
-//! kernel's own CPU 1.64-1.80 s -> 1.31-1.52 s and the wall time 2.51-2.96 s -> 2.28-2.53 s.
-//! Warm cells gain little (the kernel's CPU per cell 0.048-0.056 s -> 0.045-0.056 s): most of
-//! what the analyser re-checks is std.
+//! for autograd-core that is also ndarray and its number crates, rayon, rayon-core, three
+//! crossbeam crates, either, matrixmultiply and portable-atomic, which the engine uses inside
+//! (arrays, threads, matrix kernels) and which no cell can name or receive. The first cell
+//! waits for the analyser to read every one of them (parse them, expand their macros, resolve
+//! their names); and evcxr gives the analyser every file as one local source root, so with
+//! each new cell it re-checks what it knows of every crate before it can answer (see the
+//! issue notes: salsa's `deep_verify_edges`).
 //!
-//! Left out only when nothing else the cell crate depends on reaches them: after a `:dep` on a
-//! crate that uses rayon (or on ndarray itself), the analyser sees rayon as before. The build
-//! itself never sees this: it is only the answer to `cargo metadata` with dependencies.
+//! Measured on our 2-core VMs, kernel starts taken in turns, from start to the first tensor
+//! cell's result: with the whole graph 2.51-2.96 s; without rayon and the crates below it
+//! 2.28-2.53 s (`/proc` of the kernel: its own CPU 1.64-1.80 s -> 1.31-1.52 s). On another
+//! VM, five starts each in turns: without rayon and below 3.04-3.17 s, with only smallvec
+//! left 2.38-2.80 s (the analyser's time is parsing and macro expansion, most of it in the
+//! crates' sources; ndarray's alone is 0.9 MB).
+//!
+//! So only the crates that autograd-core's public items name stay (`ENGINE_PUBLIC_DEPS`), and
+//! what they depend on; everything else the engine reaches goes, unless something else the
+//! cell crate depends on reaches it too: after a `:dep` on a crate that uses rayon (or on
+//! ndarray itself), the analyser sees it as before. The build itself never sees this: it is
+//! only the answer to `cargo metadata` with dependencies.
 
 use crate::cell_build::CELL_CRATE;
 use serde_json::Value;
@@ -24,18 +30,10 @@ use std::collections::{HashMap, HashSet};
 
 /// The package the kernel preloads into every cell.
 const ENGINE: &str = "autograd-core";
-/// autograd-core's dependencies (direct or through ndarray) that appear in none of its public
-/// items. Not smallvec (`Grads`, `Node::backward`'s type), not ndarray and its number crates
-/// (`.numpy()`).
-const ENGINE_INTERNALS: &[&str] = &[
-    "rayon",
-    "rayon-core",
-    "crossbeam-deque",
-    "crossbeam-epoch",
-    "crossbeam-utils",
-    "either",
-    "matrixmultiply",
-];
+/// The engine's dependencies that its public items name, which the analyser must know to
+/// give a cell's variables their types: smallvec (`Grads`, `Node::backward`'s type). Every
+/// other crate the engine depends on (directly or not) is used only inside it.
+const ENGINE_PUBLIC_DEPS: &[&str] = &["smallvec"];
 
 /// `cargo metadata` asked for the dependency graph (not `--no-deps`).
 pub fn is_graph_metadata(args: &[std::ffi::OsString]) -> bool {
@@ -45,7 +43,7 @@ pub fn is_graph_metadata(args: &[std::ffi::OsString]) -> bool {
 
 /// The graph of `metadata` (cargo's JSON) without the engine's internal crates, when it is the
 /// cell crate's graph; None when there is nothing to leave out.
-pub fn without_engine_internals(metadata: &Value) -> Option<Value> {
+pub fn without_engine_internals<'a>(metadata: &'a Value) -> Option<Value> {
     let packages = metadata["packages"].as_array()?;
     let root = metadata["resolve"]["root"].as_str().or_else(|| metadata["workspace_members"][0].as_str())?;
     let name_of: HashMap<&str, &str> =
@@ -61,19 +59,30 @@ pub fn without_engine_internals(metadata: &Value) -> Option<Value> {
             Some((n["id"].as_str()?, deps))
         })
         .collect();
-    // what the cell crate reaches without going through the engine (a `:dep` of the user's)
-    let mut theirs: HashSet<&str> = HashSet::new();
-    let mut todo = vec![root];
-    while let Some(id) = todo.pop() {
-        if name_of.get(id) == Some(&ENGINE) || !theirs.insert(id) {
-            continue;
+    let reached_from = |starts: Vec<&'a str>, stop_at_engine: bool| {
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut todo = starts;
+        while let Some(id) = todo.pop() {
+            if (stop_at_engine && name_of.get(id) == Some(&ENGINE)) || !seen.insert(id) {
+                continue;
+            }
+            todo.extend(deps_of.get(id).into_iter().flatten());
         }
-        todo.extend(deps_of.get(id).into_iter().flatten());
-    }
-    let hidden: HashSet<&str> = name_of
+        seen
+    };
+    // what the cell crate reaches without going through the engine (a `:dep` of the user's)
+    let theirs = reached_from(vec![root], true);
+    let engines: Vec<&str> = name_of.iter().filter(|(_, name)| **name == ENGINE).map(|(id, _)| *id).collect();
+    let public: Vec<&str> = engines
         .iter()
-        .filter(|(id, name)| ENGINE_INTERNALS.contains(name) && !theirs.contains(*id))
-        .map(|(id, _)| *id)
+        .flat_map(|id| deps_of.get(id).into_iter().flatten())
+        .copied()
+        .filter(|id| name_of.get(id).is_some_and(|name| ENGINE_PUBLIC_DEPS.contains(name)))
+        .collect();
+    let kept = reached_from(public, false);
+    let hidden: HashSet<&str> = reached_from(engines.clone(), false)
+        .into_iter()
+        .filter(|id| !engines.contains(id) && !theirs.contains(id) && !kept.contains(id))
         .collect();
     if hidden.is_empty() {
         return None;
@@ -180,11 +189,11 @@ mod tests {
     #[test]
     fn the_cell_crate_sees_the_engine_without_its_internal_crates() {
         let trimmed = without_engine_internals(&metadata(ENGINE_GRAPH)).expect("something left out");
-        assert_eq!(names(&trimmed), ["autograd-core", "ctx", "ndarray", "num-traits", "smallvec"]);
+        assert_eq!(names(&trimmed), ["autograd-core", "ctx", "smallvec"]);
         assert!(is_whole(&trimmed));
-        let ndarray =
-            trimmed["packages"].as_array().unwrap().iter().find(|p| p["name"] == "ndarray").unwrap();
-        assert_eq!(ndarray["dependencies"], json!([{ "name": "num-traits", "req": "^1" }]));
+        let engine =
+            trimmed["packages"].as_array().unwrap().iter().find(|p| p["name"] == "autograd-core").unwrap();
+        assert_eq!(engine["dependencies"], json!([{ "name": "smallvec", "req": "^1" }]));
     }
 
     #[test]
@@ -193,7 +202,7 @@ mod tests {
         graph[0] = ("ctx", &["autograd-core", "their-crate"]);
         graph.push(("their-crate", &["rayon"]));
         let trimmed = without_engine_internals(&metadata(&graph)).expect("something left out");
-        // rayon and what it needs stay; matrixmultiply, only the engine's, goes
+        // rayon and what it needs stay; ndarray and the rest, only the engine's, go
         assert_eq!(
             names(&trimmed),
             [
@@ -203,8 +212,6 @@ mod tests {
                 "crossbeam-utils",
                 "ctx",
                 "either",
-                "ndarray",
-                "num-traits",
                 "rayon",
                 "rayon-core",
                 "smallvec",
@@ -216,6 +223,16 @@ mod tests {
         graph[0] = ("ctx", &["autograd-core", "ndarray"]);
         graph.pop();
         assert_eq!(without_engine_internals(&metadata(&graph)), None);
+    }
+
+    #[test]
+    fn what_a_public_dependency_needs_stays() {
+        let mut graph = ENGINE_GRAPH.to_vec();
+        graph.retain(|(name, _)| *name != "smallvec");
+        graph.push(("smallvec", &["either"]));
+        let trimmed = without_engine_internals(&metadata(&graph)).expect("something left out");
+        assert_eq!(names(&trimmed), ["autograd-core", "ctx", "either", "smallvec"]);
+        assert!(is_whole(&trimmed));
     }
 
     #[test]

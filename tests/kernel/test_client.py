@@ -254,6 +254,25 @@ def test_variables_of_standard_library_types_persist_and_complete(kernel):
     assert "count()" in reply["content"]["matches"], reply["content"]
 
 
+def test_variables_taken_from_the_engines_results_persist(kernel):
+    """The analyser is not told of the crates autograd-core uses only inside (ndarray, rayon,
+    ...: see kernel/src/analysis_deps.rs); what a cell takes from its public API must still
+    have a type evcxr can keep for the next cell."""
+    _, kc = kernel
+    reply, *_ = run(
+        kc,
+        "let arr = tensor!([[1., 2.5], [3., 4.]]).t().numpy();\n"
+        "let values = arr.to_f64();\nlet dims = arr.shape();\nlet kind = arr.dtype();",
+    )
+    assert reply["status"] == "ok", reply
+    reply, out, *_ = run(kc, 'println!("{arr}|{values:?}|{dims:?}|{kind:?}");')
+    assert reply["status"] == "ok", reply
+    assert out == "[[1.  3. ]\n [2.5 4. ]]|[1.0, 3.0, 2.5, 4.0]|[2, 2]|Float32\n", out
+    _, _, _, results, _ = run(kc, ":vars")
+    listing = results[0]["text/plain"]
+    assert "arr: NdArray" in listing and "values: Vec<f64>" in listing, listing
+
+
 def test_shift_tab_shows_the_signature_as_text_and_html_and_links_std_docs(kernel):
     """Inspect (Shift-Tab): plain text without HTML in it, the HTML apart; autograd-core's own
     documentation; for std's items, which the analyser reads without docs, a link to them."""
