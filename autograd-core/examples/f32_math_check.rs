@@ -6,7 +6,9 @@
 //! AVX-512, AVX2 or FMA, whichever this CPU has) are compared, bit for bit (any NaN equals
 //! any NaN). A few minutes on two cores:
 //!
-//!   cargo run --release -p autograd-core --example f32_math_check
+//!   cargo run --release -p autograd-core --example f32_math_check [NAME...]
+//!
+//! With names (e.g. `tanh`), only the checks whose name contains one of them.
 //!
 //! Prints one line per function with the number of inputs that differ, and the first few.
 
@@ -54,7 +56,11 @@ fn main() {
         ("sleef_expf_slice vs sleef_expf", sleef_expf, sleef_expf_slice, sleef_expf),
         ("sigmoid_vec_f32_slice vs sigmoid_vec_f32", sigmoid_vec_f32, sigmoid_vec_f32_slice, sigmoid_vec_f32),
     ];
+    let only: Vec<String> = std::env::args().skip(1).collect();
     for (name, element, slice, reference) in checks {
+        if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
+            continue;
+        }
         let bad = differing(element, slice, reference);
         let first: Vec<String> =
             bad.iter().take(5).map(|&b| format!("{:e} (0x{b:08x})", f32::from_bits(b))).collect();

@@ -36,6 +36,8 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 mod exp_f32_avx512;
 #[cfg(target_arch = "x86_64")]
 mod sleef_avx512;
+#[cfg(target_arch = "x86_64")]
+mod tanh_f32_avx512;
 
 /// `$body(x)`, compiled a second time for the CPU's fused multiply-add instructions and
 /// called in that form when the CPU has them: the functions here are written with `mul_add`
@@ -845,7 +847,8 @@ pub fn cos_f64(x: f64) -> f64 {
 /// few float64 ulps from the truth, far inside float32's rounding. Unlike glibc's `tanh`,
 /// which this used before, a loop over it vectorizes. The same float32 bits as glibc's
 /// float64 `tanh` rounded, on all 2^32 inputs (`examples/f32_math_check.rs`, AVX-512 and
-/// AVX2 builds).
+/// AVX2 builds). Over a slice on a CPU with AVX-512, `tanh_f32_avx512` gives the same bits
+/// without the division.
 #[inline]
 pub fn tanh_f32(x: f32) -> f32 {
     fma_dispatch!(tanh_f32_body, x, f32)
@@ -1096,8 +1099,9 @@ split_slice_fn!(/// `cos_f32` over a slice.
     cos_f32_slice, cos_f32_sleef, cos_in_range, cos_via_f64, f32);
 slice_fn!(/// `cos_f64` over a slice.
     cos_f64_slice, cos_f64, f64);
-slice_fn!(/// `tanh_f32` over a slice.
-    tanh_f32_slice, tanh_f32_body, f32);
+avx512_or_portable!(/// `tanh_f32` over a slice: with AVX-512 with a cheaper quotient and a check of each
+    /// lane's rounding (`tanh_f32_avx512`), otherwise each element as `tanh_f32`.
+    tanh_f32_slice, tanh_f32_avx512::tanh_f32_slice, tanh_f32_slice_portable, tanh_f32_body);
 slice_fn!(/// `tanh_f64` over a slice.
     tanh_f64_slice, tanh_f64_body, f64);
 avx512_or_portable!(/// `sigmoid_vec_f32` over a slice (`sleef_avx512` with AVX-512).
@@ -1448,6 +1452,36 @@ mod tests {
                 assert!(
                     e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()),
                     "exp({v:e}): slice {o:e}, C library {e:e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tanh_f32_slice_has_the_reference_bits_at_its_edges() {
+        // the reference `tanh_f32` was checked against: the C library's float64 tanh, rounded
+        // around the AVX-512 path's cut to `x` itself (2^-13), where it saturates to 1 (the
+        // float32 just below 1 ends near 9.01; the path clamps at 10), a dense stretch of
+        // ordinary arguments, subnormals and the specials
+        let mut x = every_f32(1.0 / 10000.0, 1.0 / 7000.0);
+        x.extend(every_f32(-1.0 / 7000.0, -1.0 / 10000.0));
+        x.extend(every_f32(8.9, 10.5));
+        x.extend(every_f32(-10.5, -8.9));
+        x.extend(every_f32(0.3, 0.302));
+        x.extend(every_f32(1e-45, 1e-38));
+        // and every 61st float32 up to where `x^3/3` is whole units in the last place
+        x.extend(((1e-4f32).to_bits()..(4e-3f32).to_bits()).step_by(61).map(f32::from_bits));
+        x.extend([0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -f32::NAN, f32::MAX, f32::MIN]);
+        let mut out = vec![0.0f32; x.len()];
+        // odd lengths: the last vector of a slice is partly filled
+        for cut in [x.len(), x.len() - 5, 13] {
+            // SAFETY: the slice function writes every element
+            tanh_f32_slice(&x[..cut], unsafe { as_slots(&mut out[..cut]) });
+            for (&v, &o) in x[..cut].iter().zip(&out) {
+                let e = (v as f64).tanh() as f32;
+                assert!(
+                    e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()),
+                    "tanh({v:e}): slice {o:e}, C library {e:e}"
                 );
             }
         }
