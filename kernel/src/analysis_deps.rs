@@ -92,7 +92,10 @@ pub fn without_engine_internals<'a>(metadata: &'a Value) -> Option<Value> {
     let kept = |v: &Value| v.as_str().is_none_or(|id| !hidden.contains(id));
     if let Some(packages) = trimmed["packages"].as_array_mut() {
         packages.retain(|p| kept(&p["id"]));
-        for package in packages {
+        // by name, as cargo lists them: only in the engine's part of the graph, where a name is
+        // the hidden crate's (a crate of the user's may name another version of it)
+        for package in packages.iter_mut().filter(|p| p["id"].as_str().is_none_or(|id| !theirs.contains(id)))
+        {
             if let Some(dependencies) = package["dependencies"].as_array_mut() {
                 dependencies.retain(|d| d["name"].as_str().is_none_or(|n| !hidden_names.contains(n)));
             }
@@ -223,6 +226,37 @@ mod tests {
         graph[0] = ("ctx", &["autograd-core", "ndarray"]);
         graph.pop();
         assert_eq!(without_engine_internals(&metadata(&graph)), None);
+    }
+
+    #[test]
+    fn another_version_of_a_hidden_crate_stays_the_users() {
+        // the user's crate uses ndarray 0.15 while the engine's ndarray (1.0.0 here) is hidden
+        let mut graph = ENGINE_GRAPH.to_vec();
+        graph[0] = ("ctx", &["autograd-core", "their-crate"]);
+        graph.push(("their-crate", &[]));
+        let mut metadata = metadata(&graph);
+        let old = "registry+https://example#ndarray@0.15.0";
+        metadata["packages"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({ "name": "ndarray", "id": old, "dependencies": [] }));
+        metadata["resolve"]["nodes"].as_array_mut().unwrap().push(json!({
+            "id": old, "dependencies": [], "deps": [], "features": []
+        }));
+        let is_theirs = |p: &&mut Value| p["id"].as_str().unwrap().contains("their-crate");
+        let package = metadata["packages"].as_array_mut().unwrap().iter_mut().find(is_theirs).unwrap();
+        package["dependencies"] = json!([{ "name": "ndarray", "req": "^0.15" }]);
+        let node = metadata["resolve"]["nodes"].as_array_mut().unwrap().iter_mut().find(is_theirs).unwrap();
+        node["dependencies"] = json!([old]);
+        node["deps"] = json!([{ "name": "ndarray", "pkg": old }]);
+        let trimmed = without_engine_internals(&metadata).expect("something left out");
+        assert!(is_whole(&trimmed));
+        let packages = trimmed["packages"].as_array().unwrap();
+        let ndarrays: Vec<&Value> = packages.iter().filter(|p| p["name"] == "ndarray").collect();
+        assert_eq!(ndarrays.len(), 1);
+        assert_eq!(ndarrays[0]["id"], old);
+        let theirs = packages.iter().find(|p| p["name"] == "their-crate").unwrap();
+        assert_eq!(theirs["dependencies"], json!([{ "name": "ndarray", "req": "^0.15" }]));
     }
 
     #[test]
