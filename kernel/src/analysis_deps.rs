@@ -79,10 +79,10 @@ pub fn without_engine_internals<'a>(metadata: &'a Value) -> Option<Value> {
         .copied()
         .filter(|id| name_of.get(id).is_some_and(|name| ENGINE_PUBLIC_DEPS.contains(name)))
         .collect();
-    let kept = reached_from(public, false);
+    let named_publicly = reached_from(public, false);
     let hidden: HashSet<&str> = reached_from(engines.clone(), false)
         .into_iter()
-        .filter(|id| !engines.contains(id) && !theirs.contains(id) && !kept.contains(id))
+        .filter(|id| !engines.contains(id) && !theirs.contains(id) && !named_publicly.contains(id))
         .collect();
     if hidden.is_empty() {
         return None;

@@ -1459,10 +1459,10 @@ mod tests {
 
     #[test]
     fn tanh_f32_slice_has_the_reference_bits_at_its_edges() {
-        // the reference `tanh_f32` was checked against: the C library's float64 tanh, rounded
-        // around the AVX-512 path's cut to `x` itself (2^-13), where it saturates to 1 (the
-        // float32 just below 1 ends near 9.01; the path clamps at 10), a dense stretch of
-        // ordinary arguments, subnormals and the specials
+        // against the reference `tanh_f32` was checked against (the C library's float64 tanh,
+        // rounded): around the AVX-512 path's cut to `x` itself (2^-13), where it saturates to
+        // 1 (the float32 just below 1 ends near 9.01; the path clamps at 10), a dense stretch
+        // of ordinary arguments, subnormals and the specials
         let mut x = every_f32(1.0 / 10000.0, 1.0 / 7000.0);
         x.extend(every_f32(-1.0 / 7000.0, -1.0 / 10000.0));
         x.extend(every_f32(8.9, 10.5));
