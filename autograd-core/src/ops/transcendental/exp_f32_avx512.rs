@@ -30,8 +30,10 @@
 //!    `vpermt2ps` each (no gather).
 //! 4. `T (1 + r + q) = T_hi + T_hi r + (T_lo + T_lo r + T_hi q)`: `T_hi r` as an exact
 //!    product pair, the sum as two exact two-sums; `y + e` is the result.
-//! 5. Half the spacing of float32 at `y` (a quarter below a power of two), the distance of
-//!    `e` to it, and `2^k` by the exponent field (exact: the result is a normal float32).
+//! 5. `y` lies in `[0.989, 1.979]`, so half the spacing of float32 at `y` is 2^-24, or 2^-25
+//!    below 1: a lane is sure when `|e|` is below that less the margin (masked compares, no
+//!    exponent arithmetic). `2^k` by `vscalefps` with `k32 / 32` (it takes the floor; exact:
+//!    the result is a normal float32).
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
@@ -69,6 +71,8 @@ const LOWEST: f32 = -87.0;
 const HIGHEST: f32 = 88.0;
 /// The margin to a rounding boundary a lane must keep (see the module's doc).
 const MARGIN: f32 = 1.0 / 4294967296.0; // 2^-32
+/// Half a unit in the last place of a float32 in `[1, 2)`.
+const HALF_ULP: f32 = 1.0 / 16777216.0; // 2^-24
 /// `1.5 * 2^23`: adding it rounds to an integer and leaves that integer in the low bits.
 const SHIFT: f32 = 12582912.0;
 
@@ -116,26 +120,19 @@ fn sixteen(x: __m512, t_hi: (__m512, __m512), t_lo: (__m512, __m512)) -> (__m512
     let tail = _mm512_add_ps(sum_rest, small);
     let y = _mm512_add_ps(sum, tail);
     let e = _mm512_sub_ps(tail, _mm512_sub_ps(y, sum));
-    // 5. sure when |e| keeps the margin from half a unit in the last place of y (below a
-    //    power of two the next float32 down is half as far)
-    let y_bits = _mm512_castps_si512(y);
-    let half_ulp = _mm512_sub_epi32(
-        _mm512_and_si512(y_bits, _mm512_set1_epi32(0x7f80_0000)),
-        _mm512_set1_epi32(24 << 23),
-    );
-    let power_of_two = _mm512_testn_epi32_mask(y_bits, _mm512_set1_epi32(0x007f_ffff));
-    let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(e, _mm512_setzero_ps());
-    let boundary =
-        _mm512_mask_sub_epi32(half_ulp, power_of_two & below, half_ulp, _mm512_set1_epi32(1 << 23));
+    // 5. sure when |e| keeps the margin from half a unit in the last place of y: y lies in
+    //    [0.989, 1.979], so that is 2^-24, or 2^-25 below 1 (at y = 1 too, for e < 0; for
+    //    e >= 0 the smaller bound only sends a few more lanes to `exp_f32`)
+    let below_one = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(y, splat(1.0));
+    let bound = _mm512_mask_mov_ps(splat(HALF_ULP - MARGIN), below_one, splat(HALF_ULP / 2.0 - MARGIN));
     let abs_e = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(e), _mm512_set1_epi32(0x7fff_ffff)));
-    let clear =
-        _mm512_cmp_ps_mask::<_CMP_GT_OQ>(_mm512_sub_ps(_mm512_castsi512_ps(boundary), abs_e), splat(MARGIN));
     // false for NaN too
-    let in_range = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, splat(LOWEST))
-        & _mm512_cmp_ps_mask::<_CMP_LE_OQ>(x, splat(HIGHEST));
-    // 2^k, k = k32 >> 5, as an exponent field
-    let k32_int = _mm512_sub_epi32(j, _mm512_set1_epi32(SHIFT.to_bits() as i32));
-    let scale =
-        _mm512_slli_epi32::<23>(_mm512_add_epi32(_mm512_srai_epi32::<5>(k32_int), _mm512_set1_epi32(127)));
-    (_mm512_mul_ps(y, _mm512_castsi512_ps(scale)), clear & in_range)
+    let in_range = _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(
+        _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, splat(LOWEST)),
+        x,
+        splat(HIGHEST),
+    );
+    let clear = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(in_range, abs_e, bound);
+    // 2^k, k = floor(k32 / 32) (exact: k32 / 32 is a multiple of 1/32 below 2^8)
+    (_mm512_scalef_ps(y, _mm512_mul_ps(k32, splat(1.0 / 32.0))), clear)
 }
