@@ -131,26 +131,31 @@ def gemvN_col_tree(N, K, j):
     return seq(K)
 
 
-def dotcore(ks, two_acc_min=32, tailmode='fma'):
-    """16-lane dot over the index list ks: two accumulators (a: first 16, b: next 16 of each 32-chunk) while
-    >=32 remain if len(ks)>=two_acc_min, c=a+b; then full 16-vectors into c; masked tail into lanes 0..;
-    halving reduction."""
+def dot_lanes(ks, lanes, two_acc_min, tailmode, reduce):
+    """A `lanes`-wide dot over the index list ks: two accumulators (a: the first `lanes`, b: the
+    next `lanes` of each 2*lanes chunk) while >= 2*lanes remain if len(ks) >= two_acc_min, c = a+b;
+    then full vectors into c; the masked tail into lanes 0..; then `reduce` over the lanes."""
     n = len(ks); pos = 0
     if n >= two_acc_min:
-        a = [None] * 16; b = [None] * 16
-        while n - pos >= 32:
-            for l in range(16):
-                a[l] = F(a[l], ks[pos + l]); b[l] = F(b[l], ks[pos + 16 + l])
-            pos += 32
-        c = [A(a[l], b[l]) for l in range(16)]
+        a = [None] * lanes; b = [None] * lanes
+        while n - pos >= 2 * lanes:
+            for l in range(lanes):
+                a[l] = F(a[l], ks[pos + l]); b[l] = F(b[l], ks[pos + lanes + l])
+            pos += 2 * lanes
+        c = [A(a[l], b[l]) for l in range(lanes)]
     else:
-        c = [None] * 16
-    while n - pos >= 16:
-        for l in range(16): c[l] = F(c[l], ks[pos + l])
-        pos += 16
+        c = [None] * lanes
+    while n - pos >= lanes:
+        for l in range(lanes): c[l] = F(c[l], ks[pos + l])
+        pos += lanes
     for l in range(n - pos):
         c[l] = F(c[l], ks[pos + l]) if tailmode == 'fma' else A(c[l], ks[pos + l])
-    return hreduce(c)
+    return reduce(c)
+
+
+def dotcore(ks, two_acc_min=32, tailmode='fma'):
+    """MKL's float32 16-lane dot, halving reduction."""
+    return dot_lanes(ks, 16, two_acc_min, tailmode, hreduce)
 
 
 def tn16(K):
@@ -182,22 +187,8 @@ def red8(c):
 
 
 def dotcore8(ks, two_acc_min=16, tailmode='fma'):
-    n = len(ks); pos = 0
-    if n >= two_acc_min:
-        a = [None] * 8; b = [None] * 8
-        while n - pos >= 16:
-            for l in range(8):
-                a[l] = F(a[l], ks[pos + l]); b[l] = F(b[l], ks[pos + 8 + l])
-            pos += 16
-        c = [A(a[l], b[l]) for l in range(8)]
-    else:
-        c = [None] * 8
-    while n - pos >= 8:
-        for l in range(8): c[l] = F(c[l], ks[pos + l])
-        pos += 8
-    for l in range(n - pos):
-        c[l] = F(c[l], ks[pos + l]) if tailmode == 'fma' else A(c[l], ks[pos + l])
-    return red8(c)
+    """MKL's float64 8-lane dot, `red8` reduction."""
+    return dot_lanes(ks, 8, two_acc_min, tailmode, red8)
 
 
 def tn8(K):
