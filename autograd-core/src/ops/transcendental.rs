@@ -1427,6 +1427,28 @@ mod tests {
         (lo.to_bits().min(hi.to_bits())..lo.to_bits().max(hi.to_bits())).map(f32::from_bits).collect()
     }
 
+    /// `slice` over `x` has `reference`'s bits (any NaN for any NaN), also over shorter
+    /// slices whose last vector is partly filled.
+    fn same_bits_as_the_c_library(
+        slice: fn(&[f32], &mut [MaybeUninit<f32>]),
+        reference: fn(f32) -> f32,
+        x: &[f32],
+        name: &str,
+    ) {
+        let mut out = vec![0.0f32; x.len()];
+        for cut in [x.len(), x.len() - 5, 13] {
+            // SAFETY: the slice function writes every element
+            slice(&x[..cut], unsafe { as_slots(&mut out[..cut]) });
+            for (&v, &o) in x[..cut].iter().zip(&out) {
+                let e = reference(v);
+                assert!(
+                    e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()),
+                    "{name}({v:e}): slice {o:e}, C library {e:e}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn exp_f32_slice_has_the_element_bits_where_rounding_is_close() {
         // [0.2, 0.224) holds inputs where glibc's expf is not the correctly rounded value
@@ -1446,19 +1468,7 @@ mod tests {
         x.extend(every_f32(-89.0, -86.9));
         x.extend(every_f32(-104.0, -103.0));
         x.extend([0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN_POSITIVE, 1e-45, -1e-45]);
-        let mut out = vec![0.0f32; x.len()];
-        // odd lengths: the last vector of a slice is partly filled
-        for cut in [x.len(), x.len() - 5, 13] {
-            // SAFETY: the slice function writes every element
-            exp_f32_slice(&x[..cut], unsafe { as_slots(&mut out[..cut]) });
-            for (&v, &o) in x[..cut].iter().zip(&out) {
-                let e = v.exp();
-                assert!(
-                    e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()),
-                    "exp({v:e}): slice {o:e}, C library {e:e}"
-                );
-            }
-        }
+        same_bits_as_the_c_library(exp_f32_slice, |v| v.exp(), &x, "exp");
     }
 
     #[test]
@@ -1476,19 +1486,7 @@ mod tests {
         // and every 61st float32 up to where `x^3/3` is whole units in the last place
         x.extend(((1e-4f32).to_bits()..(4e-3f32).to_bits()).step_by(61).map(f32::from_bits));
         x.extend([0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -f32::NAN, f32::MAX, f32::MIN]);
-        let mut out = vec![0.0f32; x.len()];
-        // odd lengths: the last vector of a slice is partly filled
-        for cut in [x.len(), x.len() - 5, 13] {
-            // SAFETY: the slice function writes every element
-            tanh_f32_slice(&x[..cut], unsafe { as_slots(&mut out[..cut]) });
-            for (&v, &o) in x[..cut].iter().zip(&out) {
-                let e = (v as f64).tanh() as f32;
-                assert!(
-                    e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()),
-                    "tanh({v:e}): slice {o:e}, C library {e:e}"
-                );
-            }
-        }
+        same_bits_as_the_c_library(tanh_f32_slice, |v| (v as f64).tanh() as f32, &x, "tanh");
     }
 
     #[test]
