@@ -107,26 +107,25 @@ fn numpy_float_parts(v: f64) -> (String, String) {
     }
 }
 
+/// Floats as NumPy aligns them in an array: integer parts to the right, fractions to the left.
+fn float_cells(values: impl Iterator<Item = f64>) -> Vec<String> {
+    let parts: Vec<(String, String)> = values.map(numpy_float_parts).collect();
+    let left = parts.iter().map(|p| p.0.len()).max().unwrap_or(0);
+    let right = parts.iter().map(|p| p.1.len()).max().unwrap_or(0);
+    parts.into_iter().map(|(i, r)| format!("{i:>left$}{r:<right$}")).collect()
+}
+
 impl fmt::Display for NdArray {
     /// NumPy's `print(array)` for the common cases: aligned columns, `[10. 20.]`,
     /// `[[1 2]\n [3 4]]`, `[ True False]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shape = self.shape();
         let cells: Vec<String> = match &self.0 {
-            Values::F32(_) | Values::F64(_) => {
-                let values: Vec<f64> = match &self.0 {
-                    Values::F32(a) => a
-                        .iter()
-                        .map(|&v| v as f64)
-                        .map(|v| format!("{}", v as f32).parse::<f64>().unwrap_or(v))
-                        .collect(),
-                    _ => self.to_f64(),
-                };
-                let parts: Vec<(String, String)> = values.iter().map(|&v| numpy_float_parts(v)).collect();
-                let left = parts.iter().map(|p| p.0.len()).max().unwrap_or(0);
-                let right = parts.iter().map(|p| p.1.len()).max().unwrap_or(0);
-                parts.into_iter().map(|(i, r)| format!("{i:>left$}{r:<right$}")).collect()
+            // float32 by its shortest decimal, as NumPy prints float32 arrays
+            Values::F32(a) => {
+                float_cells(a.iter().map(|&v| format!("{v}").parse::<f64>().unwrap_or(v as f64)))
             }
+            Values::F64(a) => float_cells(a.iter().copied()),
             Values::I64(a) => {
                 let texts: Vec<String> = a.iter().map(|v| v.to_string()).collect();
                 let width = texts.iter().map(String::len).max().unwrap_or(0);
