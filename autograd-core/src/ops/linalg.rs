@@ -1,5 +1,6 @@
 //! Linear algebra: `dot`, `mm`, `mv` and `matmul` (which picks among them like torch).
-//! Matrix products run on `matrixmultiply` (through ndarray), split across rayon's threads
+//! `mm` (and `matmul` of matrices) sums in torch's order (`gemm_order`, `gemm`); `mv`, `dot`
+//! and large `bmm` run on `matrixmultiply` (through ndarray), split across rayon's threads
 //! (`parallel::run_parts`).
 
 use std::sync::Mutex;
@@ -7,6 +8,8 @@ use std::sync::Mutex;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
+use super::gemm::{self, GemmFloat, Mat};
+use super::gemm_order::{self, Order};
 use super::kernel::{with_slice, Element, FloatElement};
 use crate::autograd::record::record;
 use crate::autograd::saved::SavedTensor;
@@ -41,30 +44,31 @@ fn with_matrix<T: Element, R>(t: &Tensor, f: impl FnOnce(ArrayView2<T>) -> R) ->
     with_slice(t, |s: &[T]| f(ArrayView2::from_shape((rows, cols), s).expect("contiguous copy")))
 }
 
-fn matmul_values<T: FloatElement + ndarray::LinalgScalar>(a: &Tensor, b: &Tensor, gemm: bool) -> Vec<T> {
+fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat>(
+    a: &Tensor,
+    b: &Tensor,
+    gemm: bool,
+    order: impl Fn(&Mat<T>, &Mat<T>) -> Order,
+) -> Vec<T> {
     with_matrix(a, |av: ArrayView2<T>| {
         with_matrix(b, |bv: ArrayView2<T>| {
-            let mut out = Array2::<T>::zeros((av.nrows(), bv.ncols()));
-            if gemm && av.ncols() <= 4 {
-                // torch's matrix-matrix kernel with at most 4 terms per sum (measured against
-                // torch 2.15 on thousands of random float32/float64 matrices; a fused
-                // multiply-add, as the general kernel below uses, differs in the last bit in
-                // about 1 of 4 elements)
-                for (v, sum) in out.iter_mut().zip(rounded_product_sums(av.view(), bv.view())) {
-                    *v = sum;
-                }
-            } else {
-                split_gemm(av, bv, out.view_mut());
+            let (m, k, n) = (av.nrows(), av.ncols(), bv.ncols());
+            if gemm && k == 1 && m >= 2 && n >= 2 {
+                // one term per sum: torch's matrix-matrix kernel writes the product itself
+                // (so 0 * -1 is -0.), where every other kernel adds it to +0. (torch 2.15:
+                // [[0], [0]] @ [[-1, 2]] is [[-0., 0.], [-0., 0.]], [[0]] @ [[-1]] is 0.)
+                return (0..m * n).map(|e| av[(e / n, 0)] * bv[(0, e % n)]).collect();
             }
-            // With one term per sum torch's matrix-matrix kernel writes the product itself (so
-            // 0 * -1 is -0.); the multiply here adds it to +0. (giving +0.). Longer sums, and
-            // torch's mv, dot and bmm, start from +0. (torch 2.15: [[0, 0]] @ [[-1], [-3]] is
-            // 0., [[0]] @ [[-1]] is -0., mv and bmm with one term give 0.).
-            if gemm && av.ncols() == 1 {
-                for ((i, j), v) in out.indexed_iter_mut() {
-                    *v = av[(i, 0)] * bv[(0, j)];
-                }
+            if gemm {
+                // torch's matrix-matrix kernel (oneMKL) in its own order of the sums
+                let (am, bm) = (Mat::of(&av), Mat::of(&bv));
+                return match order(&am, &bm) {
+                    Order::Blocked(cuts) => gemm::blocked(am, bm, &cuts),
+                    Order::Tree(tree) => gemm::by_element(am, bm, tree),
+                };
             }
+            let mut out = Array2::<T>::zeros((m, n));
+            split_gemm(av, bv, out.view_mut());
             out.into_raw_vec_and_offset().0
         })
     })
@@ -125,8 +129,8 @@ fn mm_values(a: &Tensor, b: &Tensor, gemm: bool) -> Tensor {
     let (sa, sb) = (a.shape(), b.shape());
     let shape = [sa[0], sb[1]];
     let buffer = match a.dtype() {
-        DType::Float64 => Buffer::F64(matmul_values::<f64>(a, b, gemm)),
-        DType::Float32 => Buffer::F32(matmul_values::<f32>(a, b, gemm)),
+        DType::Float64 => Buffer::F64(matmul_values::<f64>(a, b, gemm, gemm_order::order_f64)),
+        DType::Float32 => Buffer::F32(matmul_values::<f32>(a, b, gemm, gemm_order::order_f32)),
         DType::Int64 | DType::Bool => {
             let (x, y) = (a.to_vec_i64(), b.to_vec_i64());
             let (n, k, m) = (sa[0], sa[1], sb[1]);

@@ -4,6 +4,8 @@
 pub(crate) mod checks;
 pub mod elementwise;
 pub mod gather;
+pub(crate) mod gemm;
+pub(crate) mod gemm_order;
 pub mod index;
 pub mod inplace;
 pub(crate) mod kernel;

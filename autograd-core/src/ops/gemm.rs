@@ -1,0 +1,761 @@
+//! Matrix products that add their terms in the order torch 2.15's CPU `mm` does (oneMKL's
+//! sgemm/dgemm on an AVX-512 machine, measured in `tools/gemm_order/`), so that every
+//! element has torch's bits, not only its value to a few ulps.
+//!
+//! * [`blocked`]: the general kernel. The shared dimension is cut into blocks (the cuts are
+//!   chosen in [`super::gemm_order`]); per block every element is a fused multiply-add chain
+//!   from +0 in increasing k, and the blocks' sums are added to the element in turn. It runs
+//!   as a packed, register-tiled product (12 x 32 tiles of float32, 12 x 16 of float64 with
+//!   AVX-512), rows or columns split across threads; tiling and threads change no bit.
+//! * [`by_element`]: the other kernels MKL picks for thin products (a 16- or 8-lane dot, the
+//!   strided lanes of a small batch times a transposed weight, the gemv trees), one element
+//!   at a time from a [`Tree`].
+
+use ndarray::ArrayView2;
+use num_traits::Float;
+
+use super::kernel::FloatElement;
+
+/// A read-only strided matrix: element (i, j) at `ptr + i * rs + j * cs`.
+#[derive(Clone, Copy)]
+pub(crate) struct Mat<T> {
+    ptr: *const T,
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+// SAFETY: a `Mat` is only made from a borrowed view that outlives every use of it (the
+// products below return before the view's borrow ends); it is only read.
+unsafe impl<T: Sync> Send for Mat<T> {}
+unsafe impl<T: Sync> Sync for Mat<T> {}
+
+impl<T: Copy> Mat<T> {
+    pub(crate) fn of(view: &ArrayView2<'_, T>) -> Mat<T> {
+        let s = view.strides();
+        Mat { ptr: view.as_ptr(), rows: view.nrows(), cols: view.ncols(), rs: s[0], cs: s[1] }
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize, j: usize) -> T {
+        debug_assert!(i < self.rows && j < self.cols);
+        // SAFETY: (i, j) lies inside the view `of` was given
+        unsafe { *self.ptr.offset(i as isize * self.rs + j as isize * self.cs) }
+    }
+
+    /// Rows `start..end` as a matrix of their own.
+    fn rows_between(&self, start: usize, end: usize) -> Mat<T> {
+        // SAFETY: start <= rows, so the pointer stays inside (or one past) the view
+        let ptr = unsafe { self.ptr.offset(start as isize * self.rs) };
+        Mat { ptr, rows: end - start, ..*self }
+    }
+
+    /// Columns `start..end` as a matrix of their own.
+    fn cols_between(&self, start: usize, end: usize) -> Mat<T> {
+        // SAFETY: as in `rows_between`
+        let ptr = unsafe { self.ptr.offset(start as isize * self.cs) };
+        Mat { ptr, cols: end - start, ..*self }
+    }
+}
+
+/// The row-major output, `rows x cols` with `ld` elements from one row to the next.
+#[derive(Clone, Copy)]
+struct Out<T> {
+    ptr: *mut T,
+    rows: usize,
+    cols: usize,
+    ld: usize,
+}
+
+// SAFETY: the parts of one product write disjoint rows or columns of the output.
+unsafe impl<T: Send> Send for Out<T> {}
+unsafe impl<T: Send> Sync for Out<T> {}
+
+impl<T> Out<T> {
+    fn rows_between(&self, start: usize, end: usize) -> Out<T> {
+        // SAFETY: start <= rows
+        Out { ptr: unsafe { self.ptr.add(start * self.ld) }, rows: end - start, ..*self }
+    }
+
+    fn cols_between(&self, start: usize, end: usize) -> Out<T> {
+        // SAFETY: start <= cols
+        Out { ptr: unsafe { self.ptr.add(start) }, cols: end - start, ..*self }
+    }
+}
+
+/// The floating-point types with a register-tiled kernel.
+pub(crate) trait GemmFloat: FloatElement {
+    /// The tile kernel this machine runs for the type.
+    fn tile_kernel() -> TileKernel<Self>;
+}
+
+/// One register tile: `rows x cols` (at most `mr x nr`) elements of the output get the sums of
+/// a `kb`-long block from packed panels (`mr` values of A, then `nr` of B, per k).
+#[derive(Clone, Copy)]
+pub(crate) struct TileKernel<T> {
+    mr: usize,
+    nr: usize,
+    run: unsafe fn(
+        kb: usize,
+        a: *const T,
+        b: *const T,
+        c: *mut T,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        first: bool,
+    ),
+}
+
+/// `acc = fma(a[r], b[j], acc)` over the block for every (r, j) of an `MR x NR` tile, from +0;
+/// then the tile's valid part is written (`first`) or added to the output.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile<T: Float, const MR: usize, const NR: usize>(
+    kb: usize,
+    a: *const T,
+    b: *const T,
+    c: *mut T,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    first: bool,
+) {
+    let mut acc = [[T::zero(); NR]; MR];
+    for k in 0..kb {
+        // SAFETY: the packed panels hold kb steps of MR and NR values
+        let bv: [T; NR] = unsafe { std::ptr::read_unaligned(b.add(k * NR) as *const [T; NR]) };
+        let av: [T; MR] = unsafe { std::ptr::read_unaligned(a.add(k * MR) as *const [T; MR]) };
+        #[cfg(target_arch = "x86_64")]
+        {
+            // the lines of b's panel a few steps ahead
+            let ahead = b.wrapping_add((k + PF) * NR) as *const i8;
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ahead);
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ahead.wrapping_add(64));
+            }
+        }
+        for r in 0..MR {
+            for j in 0..NR {
+                acc[r][j] = av[r].mul_add(bv[j], acc[r][j]);
+            }
+        }
+    }
+    if rows == MR && cols == NR {
+        // a whole tile: straight from the registers
+        for (r, row) in acc.iter().enumerate() {
+            // SAFETY: as below, with every row and column of the tile inside the output
+            let out = unsafe { c.add(r * ldc) as *mut [T; NR] };
+            if first {
+                unsafe { out.write_unaligned(*row) };
+            } else {
+                let mut sum = unsafe { out.read_unaligned() };
+                for j in 0..NR {
+                    sum[j] = sum[j] + row[j];
+                }
+                unsafe { out.write_unaligned(sum) };
+            }
+        }
+        return;
+    }
+    // SAFETY (below): the caller's output has `rows x cols` elements here, `ldc` apart by row
+    for (r, row) in acc.iter().enumerate().take(rows) {
+        if first {
+            // SAFETY: (the same elements, not read)
+            unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), c.add(r * ldc), cols) };
+        } else {
+            // SAFETY: written by the first block
+            let out = unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), cols) };
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o = *o + v;
+            }
+        }
+    }
+}
+
+macro_rules! tile_kernels {
+    ($t:ty, $avx512:ident, $avx2:ident, $plain:ident, [$mr512:literal, $nr512:literal], [$mr2:literal, $nr2:literal], [$mr:literal, $nr:literal]) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $avx512(
+            kb: usize,
+            a: *const $t,
+            b: *const $t,
+            c: *mut $t,
+            ldc: usize,
+            rows: usize,
+            cols: usize,
+            first: bool,
+        ) {
+            unsafe { tile::<$t, $mr512, $nr512>(kb, a, b, c, ldc, rows, cols, first) }
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $avx2(
+            kb: usize,
+            a: *const $t,
+            b: *const $t,
+            c: *mut $t,
+            ldc: usize,
+            rows: usize,
+            cols: usize,
+            first: bool,
+        ) {
+            unsafe { tile::<$t, $mr2, $nr2>(kb, a, b, c, ldc, rows, cols, first) }
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $plain(
+            kb: usize,
+            a: *const $t,
+            b: *const $t,
+            c: *mut $t,
+            ldc: usize,
+            rows: usize,
+            cols: usize,
+            first: bool,
+        ) {
+            unsafe { tile::<$t, $mr, $nr>(kb, a, b, c, ldc, rows, cols, first) }
+        }
+
+        impl GemmFloat for $t {
+            fn tile_kernel() -> TileKernel<$t> {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if std::arch::is_x86_feature_detected!("avx512f") {
+                        return TileKernel { mr: $mr512, nr: $nr512, run: $avx512 };
+                    }
+                    if std::arch::is_x86_feature_detected!("avx2")
+                        && std::arch::is_x86_feature_detected!("fma")
+                    {
+                        return TileKernel { mr: $mr2, nr: $nr2, run: $avx2 };
+                    }
+                }
+                TileKernel { mr: $mr, nr: $nr, run: $plain }
+            }
+        }
+    };
+}
+
+tile_kernels!(f32, tile_f32_avx512, tile_f32_avx2, tile_f32_plain, [12, 32], [6, 16], [4, 8]);
+tile_kernels!(f64, tile_f64_avx512, tile_f64_avx2, tile_f64_plain, [12, 16], [6, 8], [4, 4]);
+
+/// Rows of A packed at a time, and columns of B (a packed block of B stays in the core's
+/// second-level cache while every row panel of A passes over it).
+const MC: usize = 1536;
+const PF: usize = 16;
+const NC_BYTES: usize = 768 * 1024;
+
+/// `a @ b` (row-major, `a.rows x b.cols` elements), the shared dimension cut into `blocks`
+/// (which add up to `a.cols`); see the module's documentation.
+pub(crate) fn blocked<T: GemmFloat>(a: Mat<T>, b: Mat<T>, blocks: &[usize]) -> Vec<T> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    debug_assert_eq!(blocks.iter().sum::<usize>(), k);
+    if m == 0 || n == 0 || k == 0 {
+        return vec![T::zero(); m * n];
+    }
+    let mut out: Vec<T> = Vec::with_capacity(m * n);
+    let c = Out { ptr: out.spare_capacity_mut().as_mut_ptr() as *mut T, rows: m, cols: n, ld: n };
+    blocked_into(a, b, blocks, c);
+    // SAFETY: the first block wrote every element (its tiles cover the output)
+    unsafe { out.set_len(m * n) };
+    out
+}
+
+/// [`blocked`] into `c` (written only through its pointer: the first block writes, the
+/// others add).
+fn blocked_into<T: GemmFloat>(a: Mat<T>, b: Mat<T>, blocks: &[usize], c: Out<T>) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let kernel = T::tile_kernel();
+    // one part per thread, and only when each part has enough work to pay for the wake-up
+    let parts = rayon::current_num_threads().min((m * k + k * n) / (1 << 14)).min(m.max(n) / 16).max(1);
+    if parts == 1 {
+        blocked_part(&kernel, a, b, blocks, c);
+        return;
+    }
+    // whole tiles per part: rows when there are at least as many as columns
+    let by_rows = m >= n;
+    let (len, unit) = if by_rows { (m, kernel.mr) } else { (n, kernel.nr) };
+    let step = len.div_ceil(parts).div_ceil(unit) * unit;
+    let count = len.div_ceil(step);
+    super::parallel::run_parts(count, &|p| {
+        let (start, end) = (p * step, ((p + 1) * step).min(len));
+        // parts write disjoint rows (or columns) of `out`
+        if by_rows {
+            blocked_part(&kernel, a.rows_between(start, end), b, blocks, c.rows_between(start, end));
+        } else {
+            blocked_part(&kernel, a, b.cols_between(start, end), blocks, c.cols_between(start, end));
+        }
+    });
+}
+
+/// One thread's share of [`blocked`].
+fn blocked_part<T: GemmFloat>(kernel: &TileKernel<T>, a: Mat<T>, b: Mat<T>, blocks: &[usize], c: Out<T>) {
+    let (m, n) = (c.rows, c.cols);
+    let (mr, nr) = (kernel.mr, kernel.nr);
+    let kb_max = blocks.iter().copied().max().unwrap_or(0);
+    let nc = (NC_BYTES / (kb_max.max(1) * std::mem::size_of::<T>())).max(nr) / nr * nr;
+    let mc = MC.min(m.div_ceil(mr) * mr);
+    // (b's panels start on a 64-byte line)
+    let a_len = (mc * kb_max).next_multiple_of(64 / std::mem::size_of::<T>());
+    let b_len = nc.min(n.div_ceil(nr) * nr) * kb_max;
+    with_pack_buffers(a_len + b_len, |pack: &mut [T]| {
+        let (a_pack, b_pack) = pack.split_at_mut(a_len);
+        blocked_loops(kernel, a, b, blocks, c, (mc, nc), a_pack, b_pack);
+    });
+}
+
+/// The loops of [`blocked_part`] over its packed blocks.
+#[allow(clippy::too_many_arguments)]
+fn blocked_loops<T: GemmFloat>(
+    kernel: &TileKernel<T>,
+    a: Mat<T>,
+    b: Mat<T>,
+    blocks: &[usize],
+    c: Out<T>,
+    (mc, nc): (usize, usize),
+    a_pack: &mut [T],
+    b_pack: &mut [T],
+) {
+    let (m, n) = (c.rows, c.cols);
+    let (mr, nr) = (kernel.mr, kernel.nr);
+    for i0 in (0..m).step_by(mc) {
+        let rows = mc.min(m - i0);
+        let mut k0 = 0;
+        for (index, &kb) in blocks.iter().enumerate() {
+            pack_rows(&a, i0, rows, k0, kb, mr, a_pack);
+            for j0 in (0..n).step_by(nc) {
+                let cols = nc.min(n - j0);
+                pack_cols(&b, j0, cols, k0, kb, nr, b_pack);
+                for ir in (0..rows).step_by(mr) {
+                    let ap = a_pack[ir * kb..].as_ptr();
+                    for jr in (0..cols).step_by(nr) {
+                        let bp = b_pack[jr * kb..].as_ptr();
+                        // SAFETY: the panels hold kb steps; the tile lies inside the output
+                        unsafe {
+                            let cp = c.ptr.add((i0 + ir) * c.ld + j0 + jr);
+                            (kernel.run)(
+                                kb,
+                                ap,
+                                bp,
+                                cp,
+                                c.ld,
+                                mr.min(rows - ir),
+                                nr.min(cols - jr),
+                                index == 0,
+                            );
+                        }
+                    }
+                }
+            }
+            k0 += kb;
+        }
+    }
+}
+
+thread_local! {
+    /// Each thread's packing space, kept between products (in 64-byte lines, so that every
+    /// packed vector is one aligned load).
+    static PACK: std::cell::RefCell<Vec<[f64; 8]>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Packing space kept for the next product up to this size (a larger one is freed).
+const PACK_KEPT_BYTES: usize = 16 << 20;
+
+/// Calls `f` with `len` elements of this thread's 64-byte-aligned packing space.
+fn with_pack_buffers<T: GemmFloat>(len: usize, f: impl FnOnce(&mut [T])) {
+    let bytes = len * std::mem::size_of::<T>();
+    let lines = bytes.div_ceil(64);
+    let mut space = PACK.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if space.len() < lines {
+        space = vec![[0.0; 8]; lines];
+    }
+    // SAFETY: f32 and f64 have no invalid bit patterns, the lines are 8-byte aligned and
+    // hold at least `len` elements of T
+    let view = unsafe { std::slice::from_raw_parts_mut(space.as_mut_ptr() as *mut T, len) };
+    f(view);
+    if lines * 64 <= PACK_KEPT_BYTES {
+        PACK.with(|p| *p.borrow_mut() = space);
+    }
+}
+
+/// Packs `a[i0..i0 + rows, k0..k0 + kb]` as panels of `mr` rows: per panel, per k, `mr`
+/// values (zeros past the last row).
+fn pack_rows<T: GemmFloat>(
+    a: &Mat<T>,
+    i0: usize,
+    rows: usize,
+    k0: usize,
+    kb: usize,
+    mr: usize,
+    pack: &mut [T],
+) {
+    for (p, panel) in pack.chunks_exact_mut(mr * kb).take(rows.div_ceil(mr)).enumerate() {
+        let live = mr.min(rows - p * mr);
+        let first = a.rows_between(i0 + p * mr, i0 + p * mr + live).cols_between(k0, k0 + kb);
+        pack_panel(&first, live, kb, mr, panel);
+    }
+}
+
+/// Packs `b[k0..k0 + kb, j0..j0 + cols]` as panels of `nr` columns: per panel, per k, `nr`
+/// values (zeros past the last column).
+fn pack_cols<T: GemmFloat>(
+    b: &Mat<T>,
+    j0: usize,
+    cols: usize,
+    k0: usize,
+    kb: usize,
+    nr: usize,
+    pack: &mut [T],
+) {
+    for (q, panel) in pack.chunks_exact_mut(nr * kb).take(cols.div_ceil(nr)).enumerate() {
+        let live = nr.min(cols - q * nr);
+        let first = b.cols_between(j0 + q * nr, j0 + q * nr + live).rows_between(k0, k0 + kb);
+        // the panel of b's columns is the panel of b transposed's rows
+        let t = Mat { ptr: first.ptr, rows: first.cols, cols: first.rows, rs: first.cs, cs: first.rs };
+        pack_panel(&t, live, kb, nr, panel);
+    }
+}
+
+/// One packed panel: `panel[k * width + r] = x[r, k]` for the `live` rows of `x`, zeros in
+/// the rows past them; reads along whichever side of `x` is contiguous.
+fn pack_panel<T: GemmFloat>(x: &Mat<T>, live: usize, kb: usize, width: usize, panel: &mut [T]) {
+    if live < width {
+        panel.fill(T::zero());
+    }
+    if x.rs == 1 {
+        // each k's values lie side by side
+        for (k, step) in panel.chunks_exact_mut(width).enumerate() {
+            // SAFETY: column k of the view holds `live` elements from here
+            let src = unsafe { std::slice::from_raw_parts(x.ptr.offset(k as isize * x.cs), live) };
+            // in runs of 8 (a call to memcpy per step costs more than the copy)
+            let full = live / 8 * 8;
+            for i in (0..full).step_by(8) {
+                let run: [T; 8] = src[i..i + 8].try_into().expect("8 elements");
+                step[i..i + 8].copy_from_slice(&run);
+            }
+            step[full..live].copy_from_slice(&src[full..]);
+        }
+        return;
+    }
+    for r in 0..live {
+        // SAFETY: row r of the view holds kb elements, cs apart
+        let row = unsafe { x.ptr.offset(r as isize * x.rs) };
+        if x.cs == 1 {
+            let src = unsafe { std::slice::from_raw_parts(row, kb) };
+            for (k, &v) in src.iter().enumerate() {
+                panel[k * width + r] = v;
+            }
+        } else {
+            for k in 0..kb {
+                panel[k * width + r] = unsafe { *row.offset(k as isize * x.cs) };
+            }
+        }
+    }
+}
+
+/// A running sum in one of MKL's trees: empty, or a value.
+type Part<T> = Option<T>;
+
+/// `acc + a b` with one rounding; an empty accumulator is a register of +0 (so a first
+/// product of -0 gives +0, as in torch).
+#[inline(always)]
+fn fma<T: Float>(acc: Part<T>, (a, b): (T, T)) -> Part<T> {
+    Some(a.mul_add(b, acc.unwrap_or_else(T::zero)))
+}
+
+/// `x + y`, rounded; an empty side is nothing to add.
+#[inline(always)]
+fn add<T: Float>(x: Part<T>, y: Part<T>) -> Part<T> {
+    match (x, y) {
+        (Some(x), Some(y)) => Some(x + y),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// Two vector lanes added: an empty lane holds +0 (so -0 in the other gives +0).
+#[inline(always)]
+fn add_lanes<T: Float>(x: Part<T>, y: Part<T>) -> Part<T> {
+    match (x, y) {
+        (None, None) => None,
+        (x, y) => Some(x.unwrap_or_else(T::zero) + y.unwrap_or_else(T::zero)),
+    }
+}
+
+/// `x + round(a b)`.
+#[inline(always)]
+fn add_product<T: Float>(x: Part<T>, (a, b): (T, T)) -> Part<T> {
+    add(x, Some(a * b))
+}
+
+/// Halves the lanes until one is left: lane l gets lane l + half.
+fn halving<T: Float>(lanes: &mut [Part<T>]) -> Part<T> {
+    let mut len = lanes.len();
+    while len > 1 {
+        len /= 2;
+        for l in 0..len {
+            lanes[l] = add_lanes(lanes[l], lanes[l + len]);
+        }
+    }
+    lanes[0]
+}
+
+/// float64's 8-lane reduction: ((l0 + l2) + (l1 + l3)) + ((l4 + l6) + (l5 + l7)).
+fn reduce8<T: Float>(c: &[Part<T>]) -> Part<T> {
+    let add = add_lanes;
+    add(add(add(c[0], c[2]), add(c[1], c[3])), add(add(c[4], c[6]), add(c[5], c[7])))
+}
+
+/// The kernels of MKL's thin products, each a fixed tree over the k terms of one element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tree {
+    /// One fused multiply-add chain in increasing k.
+    Chain,
+    /// `lanes` strided fma chains (lane l takes k = l mod lanes), then lanes l, l + 4, ...
+    /// added into 4 sums and those added pairwise: float32 `x @ w.t()` with a batch of 2..15
+    /// (16 lanes), float64 with at most 3 (8 lanes).
+    Strided { lanes: usize },
+    /// A 16-lane dot (on even rows two accumulators over 32-term chunks from 32 terms on;
+    /// full vectors, then the tail), lanes halved: float32 `x @ w.t()` with small sizes.
+    Dot16,
+    /// An 8-lane dot (two accumulators from 16 terms on), [`reduce8`]: float64 dots.
+    Dot8,
+    /// All k terms in the lanes of one 8-lane vector, halved: float64 small `x @ w.t()`.
+    Halving8,
+    /// float32 products with one output column (or one row, B transposed), `rows` long:
+    /// MKL's 4-row dot on the rows of whole groups of 4, its one-row dot on the rest.
+    RowDot { rows: usize },
+    /// float32 products with one output row (or one column, A transposed), `cols` long:
+    /// MKL's 8-term gemv groups on the first whole 16-vectors, a chain on the rest.
+    ColGemv { cols: usize },
+}
+
+impl Tree {
+    /// The sum of element (i, j); `x(p)` gives its p-th pair of factors.
+    fn sum<T: Float>(self, k: usize, (i, j): (usize, usize), x: impl Fn(usize) -> (T, T)) -> T {
+        let s = match self {
+            Tree::Chain => (0..k).fold(None, |acc, p| fma(acc, x(p))),
+            Tree::Strided { lanes } => {
+                let mut l: Vec<Part<T>> = vec![None; lanes];
+                for p in 0..k {
+                    l[p % lanes] = fma(l[p % lanes], x(p));
+                }
+                let s: Vec<Part<T>> =
+                    (0..4).map(|r| (r..lanes).step_by(4).fold(None, |acc, q| add(acc, l[q]))).collect();
+                add(add(s[0], s[1]), add(s[2], s[3]))
+            }
+            Tree::Dot16 => dot(0..k, 16, if i % 2 == 0 { 32 } else { usize::MAX }, &x, |c| halving(c)),
+            Tree::Dot8 => dot(0..k, 8, 16, &x, |c| reduce8(c)),
+            Tree::Halving8 => {
+                let mut c: Vec<Part<T>> = (0..8).map(|p| (p < k).then(|| x(p).0 * x(p).1)).collect();
+                halving(&mut c)
+            }
+            Tree::RowDot { rows } => {
+                // the place along the output's one long side (the other index is 0)
+                let index = i + j;
+                if index < rows / 4 * 4 {
+                    four_row_dot(k, &x)
+                } else {
+                    let two_acc_min = if index - rows / 4 * 4 == 1 { usize::MAX } else { 32 };
+                    let rest = dot(1..k, 16, two_acc_min, &x, |c| halving(c));
+                    // (the empty dot is a vector of +0)
+                    add_lanes(rest, Some(x(0).0 * x(0).1))
+                }
+            }
+            Tree::ColGemv { cols } => {
+                let index = i + j;
+                if cols >= 16 && index < cols / 16 * 16 {
+                    gemv_groups(k, &x)
+                } else {
+                    (0..k).fold(None, |acc, p| fma(acc, x(p)))
+                }
+            }
+        };
+        s.unwrap_or_else(T::zero)
+    }
+}
+
+/// MKL's vector dot over the terms `ks`: `lanes` fma lanes (two accumulators over chunks of
+/// `2 lanes` while they last when there are at least `two_acc_min` terms, then added
+/// lane-wise), the remaining full vectors, the tail into lanes 0.., then `reduce`.
+fn dot<T: Float>(
+    ks: std::ops::Range<usize>,
+    lanes: usize,
+    two_acc_min: usize,
+    x: &impl Fn(usize) -> (T, T),
+    reduce: impl Fn(&mut [Part<T>]) -> Part<T>,
+) -> Part<T> {
+    let (start, n) = (ks.start, ks.len());
+    let mut pos = 0;
+    let mut c: Vec<Part<T>> = vec![None; lanes];
+    if n >= two_acc_min {
+        let mut b: Vec<Part<T>> = vec![None; lanes];
+        while n - pos >= 2 * lanes {
+            for l in 0..lanes {
+                c[l] = fma(c[l], x(start + pos + l));
+                b[l] = fma(b[l], x(start + pos + lanes + l));
+            }
+            pos += 2 * lanes;
+        }
+        for l in 0..lanes {
+            c[l] = add_lanes(c[l], b[l]);
+        }
+    }
+    while n - pos >= lanes {
+        for (l, lane) in c.iter_mut().enumerate() {
+            *lane = fma(*lane, x(start + pos + l));
+        }
+        pos += lanes;
+    }
+    for (l, lane) in c.iter_mut().enumerate().take(n - pos) {
+        *lane = fma(*lane, x(start + pos + l));
+    }
+    reduce(&mut c)
+}
+
+/// MKL's 4-row dot (float32 `A @ v`): the first product in lane 0; whole 16-term vectors in
+/// 16 fma lanes (from 32 terms on; exactly 16 go into 8 lanes, fma then multiply-add),
+/// halved; that sum in lane 0 of an 8-lane tail (up to 8 terms by fma, the rest by
+/// multiply-add), halved.
+fn four_row_dot<T: Float>(k: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
+    let n = k.saturating_sub(1);
+    let main = n / 16 * 16;
+    let mut carry = Some(x(0).0 * x(0).1);
+    if main == 16 {
+        let mut lanes: Vec<Part<T>> = vec![None; 8];
+        lanes[0] = carry;
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            *lane = add_product(fma(*lane, x(1 + l)), x(9 + l));
+        }
+        carry = halving(&mut lanes);
+    } else if main > 0 {
+        let mut lanes: Vec<Part<T>> = vec![None; 16];
+        lanes[0] = carry;
+        for p in 0..main {
+            lanes[p % 16] = fma(lanes[p % 16], x(1 + p));
+        }
+        carry = halving(&mut lanes);
+    }
+    let tail = n - main;
+    if tail > 0 {
+        let mut lanes: Vec<Part<T>> = vec![None; 8];
+        lanes[0] = carry;
+        for (l, lane) in lanes.iter_mut().enumerate().take(tail) {
+            *lane = fma(*lane, x(1 + main + l));
+        }
+        for l in 8..tail {
+            lanes[l - 8] = add_product(lanes[l - 8], x(1 + main + l));
+        }
+        carry = halving(&mut lanes);
+    }
+    if k == 1 {
+        // the one product still passes through a vector reduction with +0 lanes
+        return add_lanes(carry, None);
+    }
+    carry
+}
+
+/// MKL's float32 gemv on whole 16-column vectors (`u @ B`): per group of 8 terms from b,
+/// `((fma(x4, fma(x6, y)) + fma(x5, round(x7))) + (fma(x0, round(x2)) + fma(x1, round(x3))))`,
+/// then the last `k mod 8` terms by fma.
+fn gemv_groups<T: Float>(k: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
+    let mut y = None;
+    for g in 0..k / 8 {
+        let b = 8 * g;
+        let t1 = fma(fma(y, x(b + 6)), x(b + 4));
+        let t2 = fma(Some(x(b + 7).0 * x(b + 7).1), x(b + 5));
+        let t3 = add(fma(Some(x(b + 2).0 * x(b + 2).1), x(b)), fma(Some(x(b + 3).0 * x(b + 3).1), x(b + 1)));
+        y = add(add(t1, t2), t3);
+    }
+    (k / 8 * 8..k).fold(y, |acc, p| fma(acc, x(p)))
+}
+
+/// `a @ b` (row-major) with every element summed by `tree`.
+pub(crate) fn by_element<T: GemmFloat>(a: Mat<T>, b: Mat<T>, tree: Tree) -> Vec<T> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    (0..m * n).map(|e| tree.sum(k, (e / n, e % n), |p| (a.at(e / n, p), b.at(p, e % n)))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The order written out one element at a time: per block an fma chain from +0, the
+    /// blocks added in turn.
+    fn reference<T: Float>(a: &[T], b: &[T], (m, k, n): (usize, usize, usize), blocks: &[usize]) -> Vec<T> {
+        let mut out = Vec::with_capacity(m * n);
+        for i in 0..m {
+            for j in 0..n {
+                let mut k0 = 0;
+                let mut sum = None;
+                for &kb in blocks {
+                    let block =
+                        (k0..k0 + kb).fold(T::zero(), |acc, p| a[i * k + p].mul_add(b[p * n + j], acc));
+                    sum = Some(sum.map_or(block, |s: T| s + block));
+                    k0 += kb;
+                }
+                out.push(sum.unwrap_or_else(T::zero));
+            }
+        }
+        out
+    }
+
+    fn check<T: GemmFloat>((m, k, n): (usize, usize, usize), blocks: &[usize], threads: usize) {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            T::from_f64((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+        };
+        let a: Vec<T> = (0..m * k).map(|_| next()).collect();
+        let b: Vec<T> = (0..k * n).map(|_| next()).collect();
+        let want = reference(&a, &b, (m, k, n), blocks);
+        let av = ArrayView2::from_shape((m, k), &a).unwrap();
+        let bv = ArrayView2::from_shape((k, n), &b).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let got = pool.install(|| blocked(Mat::of(&av), Mat::of(&bv), blocks));
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(g, w)| g.to_f64().unwrap().to_bits() == w.to_f64().unwrap().to_bits()),
+            "{m}x{k}x{n} {blocks:?} on {threads} threads"
+        );
+        // the same product from transposed copies of both operands
+        let at: Vec<T> = (0..m * k).map(|e| a[(e % m) * k + e / m]).collect();
+        let bt: Vec<T> = (0..k * n).map(|e| b[(e % k) * n + e / k]).collect();
+        let atv = ArrayView2::from_shape((k, m), &at).unwrap().reversed_axes();
+        let btv = ArrayView2::from_shape((n, k), &bt).unwrap().reversed_axes();
+        let got = pool.install(|| blocked(Mat::of(&atv), Mat::of(&btv), blocks));
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(g, w)| g.to_f64().unwrap().to_bits() == w.to_f64().unwrap().to_bits()),
+            "transposed {m}x{k}x{n}"
+        );
+    }
+
+    /// Tiles, packing and threads change no bit: whole and partial tiles, blocks of every
+    /// size, both layouts, 1 and 3 threads.
+    #[test]
+    fn the_blocked_kernel_sums_in_the_stated_order() {
+        for (shape, blocks) in [
+            ((1, 1, 1), vec![1]),
+            ((13, 7, 33), vec![4, 3]),
+            ((24, 400, 64), vec![200, 200]),
+            ((100, 769, 70), vec![384, 193, 192]),
+            ((37, 1000, 250), vec![384, 384, 232]),
+            ((300, 20, 5), vec![20]),
+        ] {
+            for threads in [1, 3] {
+                check::<f32>(shape, &blocks, threads);
+                check::<f64>(shape, &blocks, threads);
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Which summation order torch 2.15's CPU `mm` gives a product, by its sizes, the layouts
+//! of its operands and the dtype: oneMKL's choice on an AVX-512 machine, measured with the
+//! probes and predictors in `tools/gemm_order/` (its README has the rules and the sweeps
+//! that confirmed them). [`super::gemm`] runs the chosen order.
+
+use super::gemm::{Mat, Tree};
+
+/// A product's summation order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// The blocked kernel with these cuts of the shared dimension.
+    Blocked(Vec<usize>),
+    /// One of the thin kernels.
+    Tree(Tree),
+}
+
+/// MKL's cuts of the shared dimension `k` into blocks of at most `kc`: `kc` while more than
+/// `2 kc` remain, then the rest in one block, or halved (the larger half first) when it is
+/// over `kc`.
+fn halving_cuts(k: usize, kc: usize) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut rest = k;
+    while rest > 2 * kc {
+        cuts.push(kc);
+        rest -= kc;
+    }
+    if rest > kc {
+        cuts.extend([rest.div_ceil(2), rest / 2]);
+    } else if rest > 0 {
+        cuts.push(rest);
+    }
+    cuts
+}
+
+/// MKL's cuts for large outputs: as [`halving_cuts`] up to `2 kc`; beyond, blocks of `kc`
+/// and the remainder last.
+fn whole_cuts(k: usize, kc: usize) -> Vec<usize> {
+    if k <= 2 * kc {
+        return halving_cuts(k, kc);
+    }
+    let mut cuts = vec![kc; k / kc];
+    if !k.is_multiple_of(kc) {
+        cuts.push(k % kc);
+    }
+    cuts
+}
+
+/// Whether torch hands the operands to MKL transposed: `(a, b)` are transposed views of
+/// row-major matrices (`x.t()`), as torch's `addmm` decides from the strides (a row-major
+/// reading wins when both fit, except for `a` of a one-column product; an operand neither
+/// way round is copied to row-major).
+fn transposed<T: Copy>(a: &Mat<T>, b: &Mat<T>) -> (bool, bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let row_major = |x: &Mat<T>, cols: usize| x.cs == 1 && x.rs >= cols.max(1) as isize;
+    let col_major = |x: &Mat<T>, rows: usize| x.rs == 1 && x.cs >= rows.max(1) as isize;
+    if n == 1 {
+        (col_major(a, m), col_major(b, k))
+    } else {
+        (!row_major(a, k) && col_major(a, m), !row_major(b, n) && col_major(b, k))
+    }
+}
+
+/// torch's order for a float32 product `a @ b` with more than 4 terms per sum.
+pub(crate) fn order_f32(a: &Mat<f32>, b: &Mat<f32>) -> Order {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let (ta, tb) = transposed(a, b);
+    if m == 1 && n == 1 {
+        // a dot when b is a transposed row (MKL's `N` for b), else one chain
+        return Order::Tree(if tb { Tree::RowDot { rows: 1 } } else { Tree::Chain });
+    }
+    if n == 1 {
+        return Order::Tree(if ta { Tree::ColGemv { cols: m } } else { Tree::RowDot { rows: m } });
+    }
+    if m == 1 {
+        return Order::Tree(if tb { Tree::RowDot { rows: n } } else { Tree::ColGemv { cols: n } });
+    }
+    let big = match (ta, tb) {
+        (_, false) => m >= 192 && n >= 192,
+        (false, true) => {
+            if m <= 15 {
+                // x @ w.t() with a small batch
+                let dot = match n {
+                    2 => true,
+                    3 => m <= 10,
+                    4..=11 => m < n && k <= n,
+                    _ => false,
+                };
+                return if k >= 24 * m {
+                    Order::Tree(Tree::Strided { lanes: 16 })
+                } else if dot {
+                    Order::Tree(Tree::Dot16)
+                } else {
+                    Order::Blocked(vec![k])
+                };
+            }
+            n >= 192
+        }
+        // (M <= 7 with N >= 100, or M < N and K <= N, is a kernel not measured yet: the
+        // blocked order is the nearest)
+        (true, true) => n >= 192 && m >= 8,
+    };
+    Order::Blocked(if big { whole_cuts(k, 384) } else { halving_cuts(k, 384) })
+}
+
+/// torch's order for a float64 product `a @ b` with more than 4 terms per sum.
+pub(crate) fn order_f64(a: &Mat<f64>, b: &Mat<f64>) -> Order {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let (ta, tb) = transposed(a, b);
+    let chain = Order::Blocked(vec![k]);
+    if m == 1 && n == 1 {
+        return if tb { Order::Tree(Tree::Dot8) } else { chain };
+    }
+    if n == 1 {
+        return if ta { chain } else { Order::Tree(Tree::Dot8) };
+    }
+    if m == 1 {
+        return if tb { Order::Tree(Tree::Dot8) } else { chain };
+    }
+    let big = m >= 192 && n >= 192;
+    match (ta, tb) {
+        (false, false) if m == 2 => chain,
+        (_, false) => Order::Blocked(if big { whole_cuts(k, 384) } else { halving_cuts(k, 384) }),
+        (false, true) if m <= 3 => Order::Tree(Tree::Strided { lanes: 8 }),
+        (false, true) if 4 <= m && m < n && n <= 7 && k <= n => Order::Tree(Tree::Halving8),
+        // (both transposed with M <= 7 and N >= 192 or K <= N: not measured yet, as below)
+        _ if k <= n || big => Order::Blocked(whole_cuts(k, 384)),
+        _ => Order::Blocked(halving_cuts(k, 192)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cuts of tools/gemm_order/README.md's table.
+    #[test]
+    fn cuts_follow_the_measured_table() {
+        // K, then its cuts by R1, R2 and R1 with blocks of 192
+        type Cuts = &'static [usize];
+        let cases: [(usize, Cuts, Cuts, Cuts); 9] = [
+            (64, &[64], &[64], &[64]),
+            (257, &[257], &[257], &[129, 128]),
+            (385, &[193, 192], &[193, 192], &[192, 97, 96]),
+            (512, &[256, 256], &[256, 256], &[192, 160, 160]),
+            (769, &[384, 193, 192], &[384, 384, 1], &[192, 192, 192, 97, 96]),
+            (1000, &[384, 308, 308], &[384, 384, 232], &[192, 192, 192, 192, 116, 116]),
+            (1024, &[384, 320, 320], &[384, 384, 256], &[192, 192, 192, 192, 128, 128]),
+            (1500, &[384, 384, 366, 366], &[384, 384, 384, 348], &[192, 192, 192, 192, 192, 192, 174, 174]),
+            (
+                2048,
+                &[384, 384, 384, 384, 256, 256],
+                &[384, 384, 384, 384, 384, 128],
+                &[192, 192, 192, 192, 192, 192, 192, 192, 192, 160, 160],
+            ),
+        ];
+        for (k, r1, r2, r1_192) in cases {
+            assert_eq!(halving_cuts(k, 384), r1, "R1 {k}");
+            assert_eq!(whole_cuts(k, 384), r2, "R2 {k}");
+            assert_eq!(halving_cuts(k, 192), r1_192, "R1/192 {k}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+"""Records autograd-core/tests/fixtures/gemm_order.json: torch's bits for matrix products
+that exercise every summation order in autograd-core/src/ops/gemm_order.rs (blocked cuts
+R1/R2 for float32 and float64, the small-batch `x @ w.t()` kernels, the one-row and
+one-column kernels, 1x1 dots, products with one term and signed zeros).
+
+A dev-time tool (needs torch; not part of ./test.sh):
+
+    /path/to/torch-venv/bin/python tools/gemm_order/record_fixture.py
+
+The inputs come from a generator the Rust test repeats (splitmix64, see `values` below), so
+the fixture holds only each product's shape, layout and a 64-bit FNV-1a hash of its output
+bytes (row-major, little-endian), plus its first elements for a readable failure.
+torch runs with one thread: MKL's order with several threads can split long sums between
+threads (measured: 2 threads, K >= 800 with small M or N), which we do not follow.
+"""
+import json
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+MASK = (1 << 64) - 1
+
+
+def splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & MASK
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return state, z ^ (z >> 31)
+
+
+ZEROS = [-1.0, -0.5, -0.0, 0.0, 0.0, 0.5, 1.0]
+
+
+def values(seed, count, dtype, dist):
+    """`count` values: 'uniform' in [-1, 1) on a 2^-23 (float32) or 2^-52 (float64) grid;
+    'zeros' from ZEROS (many signed zeros)."""
+    state = seed
+    out = []
+    for _ in range(count):
+        state, z = splitmix64(state)
+        if dist == "zeros":
+            out.append(ZEROS[z % len(ZEROS)])
+        elif dtype == "float32":
+            out.append(((z >> 40) - (1 << 23)) / float(1 << 23))
+        else:
+            out.append(((z >> 11) - (1 << 52)) / float(1 << 52))
+    return out
+
+
+def fnv1a(data):
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & MASK
+    return h
+
+
+# (m, k, n, layout, dist), each in float32 and float64: layout "none" (a @ b), "bt" (a @ w.t()), "at"
+# (w.t() @ b), "both"
+CASES = [
+    (64, 300, 64, "none", "uniform"),
+    (64, 600, 48, "none", "uniform"),
+    (40, 1000, 30, "none", "uniform"),
+    (200, 1000, 200, "none", "uniform"),
+    (192, 769, 192, "none", "uniform"),
+    (191, 769, 192, "none", "uniform"),
+    (256, 512, 256, "none", "uniform"),
+    (3, 50, 7, "none", "uniform"),
+    (2, 900, 5, "none", "uniform"),
+    (8, 300, 20, "bt", "uniform"),
+    (4, 50, 3, "bt", "uniform"),
+    (9, 70, 2, "bt", "uniform"),
+    (5, 20, 30, "bt", "uniform"),
+    (64, 785, 128, "bt", "uniform"),
+    (64, 900, 256, "bt", "uniform"),
+    (3, 100, 9, "bt", "uniform"),
+    (5, 6, 7, "bt", "uniform"),
+    (16, 1000, 50, "bt", "uniform"),
+    (300, 64, 200, "at", "uniform"),
+    (70, 500, 33, "at", "uniform"),
+    (20, 400, 30, "both", "uniform"),
+    (8, 900, 200, "both", "uniform"),
+    (37, 100, 1, "none", "uniform"),
+    (38, 45, 1, "none", "uniform"),
+    (39, 17, 1, "none", "uniform"),
+    (40, 33, 1, "bt", "uniform"),
+    (50, 70, 1, "at", "uniform"),
+    (1, 100, 40, "none", "uniform"),
+    (1, 77, 20, "bt", "uniform"),
+    (1, 30, 10, "at", "uniform"),
+    (1, 50, 1, "none", "uniform"),
+    (1, 50, 1, "bt", "uniform"),
+    (1, 50, 1, "at", "uniform"),
+    (5, 1, 7, "none", "zeros"),
+    (1, 1, 6, "none", "zeros"),
+    (6, 1, 1, "bt", "zeros"),
+    (9, 40, 1, "none", "zeros"),
+    (1, 40, 33, "none", "zeros"),
+    (10, 50, 12, "none", "zeros"),
+    (12, 300, 3, "bt", "zeros"),
+    (20, 30, 1, "bt", "zeros"),
+]
+
+
+def main():
+    torch.set_num_threads(1)
+    out = []
+    seed = 1
+    for m, k, n, layout, dist in CASES:
+        for dtype in ("float32", "float64"):
+            seed += 1
+            tdt = getattr(torch, dtype)
+            ta, tb = layout in ("at", "both"), layout in ("bt", "both")
+            a_shape = (k, m) if ta else (m, k)
+            b_shape = (n, k) if tb else (k, n)
+            a = torch.tensor(values(seed, m * k, dtype, dist), dtype=tdt).reshape(a_shape)
+            b = torch.tensor(values(seed ^ 0x5555, k * n, dtype, dist), dtype=tdt).reshape(b_shape)
+            c = (a.t() if ta else a) @ (b.t() if tb else b)
+            data = c.contiguous().numpy().tobytes()
+            out.append({
+                "m": m, "k": k, "n": n, "layout": layout, "dtype": dtype, "dist": dist, "seed": seed,
+                "fnv1a": f"{fnv1a(data):016x}",
+                "head": [repr(v) for v in c.flatten()[:4].tolist()],
+            })
+    doc = {
+        "source": "tools/gemm_order/record_fixture.py, torch %s, 1 thread, %s (%s)" % (
+            torch.__version__, platform.processor() or platform.machine(), cpu_name()),
+        "cases": out,
+    }
+    path = Path(__file__).resolve().parents[2] / "autograd-core/tests/fixtures/gemm_order.json"
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"{len(out)} products -> {path}", file=sys.stderr)
+
+
+def cpu_name():
+    info = {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
+        return "unknown CPU"
+    return "%s, family %s model %s" % (info.get("model name"), info.get("cpu family"), info.get("model"))
+
+
+if __name__ == "__main__":
+    main()
