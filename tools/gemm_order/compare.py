@@ -1,10 +1,10 @@
 """Our matrix products against torch's, bit for bit, on random products: shapes, layouts
 (a @ b, a @ w.t(), w.t() @ b, both transposed), float32 and float64, uniform or
-signed-zero-heavy inputs, and mixes aimed at each of MKL's kernels. Prints every product
-that differs and the count that agree. A dev-time tool (needs torch):
+signed-zero-heavy inputs, and mixes aimed at each of MKL's kernels; `mm`, `mv` or `bmm`.
+Prints every product that differs and the count that agree. A dev-time tool (needs torch):
 
     /path/to/torch-venv/bin/python tools/gemm_order/compare.py [--seed S] [--count N]
-        [--threads T] [--mix general|thin|one|k1] [--dist uniform|zeros]
+        [--threads T] [--mix general|thin|one|k1] [--dist uniform|zeros] [--fn mm|mv|bmm]
 
 torch runs with --threads (default 1: the order autograd-core follows; see README.md for
 what two threads change).
@@ -67,6 +67,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--mix", default="general", choices=["general", "thin", "one", "k1"])
     p.add_argument("--dist", default="uniform", choices=["uniform", "zeros"])
+    p.add_argument("--fn", default="mm", choices=["mm", "mv", "bmm"])
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rng = random.Random(args.seed)
@@ -74,15 +75,22 @@ def main():
     zeros = torch.tensor([-2.0, -1.0, -0.5, -0.0, 0.0, 0.0, 0.0, 0.5, 1.0, 2.0])
 
     def values(rows, cols, dtype):
+        shape = (batch, rows, cols) if batch else (rows, cols)
         if args.dist == "zeros":
-            return zeros.to(dtype)[torch.randint(0, 10, (rows, cols), generator=gen)]
-        return torch.randn(rows, cols, generator=gen, dtype=dtype)
+            return zeros.to(dtype)[torch.randint(0, 10, shape, generator=gen)]
+        return torch.randn(*shape, generator=gen, dtype=dtype)
+
+    def t(x):
+        return x.transpose(-1, -2)
 
     folder = Path(tempfile.mkdtemp(prefix="gemm_compare_"))
     cases, outputs = [], []
     for i in range(args.count):
         m, k, n, layout = shape(rng, args.mix)
         layout = layout or rng.choice(["none", "bt", "at", "both"])
+        batch = rng.randint(2, 3) if args.fn == "bmm" else 0
+        if args.fn == "mv":
+            n, layout = 1, layout.replace("both", "at").replace("bt", "none")
         dtype = rng.choice(["f32", "f64"])
         tdt = torch.float32 if dtype == "f32" else torch.float64
         ta, tb = layout in ("at", "both"), layout in ("bt", "both")
@@ -90,8 +98,10 @@ def main():
         b = values(n, k, tdt) if tb else values(k, n, tdt)
         a.numpy().tofile(folder / f"{i}_a.bin")
         b.numpy().tofile(folder / f"{i}_b.bin")
-        outputs.append(((a.t() if ta else a) @ (b.t() if tb else b)).numpy())
-        cases.append(dict(m=m, k=k, n=n, op=layout, dtype=dtype))
+        a, b = (t(a) if ta else a), (t(b) if tb else b)
+        c = torch.mv(a, b[:, 0]) if args.fn == "mv" else torch.bmm(a, b) if batch else a @ b
+        outputs.append(c.numpy())
+        cases.append(dict(m=m, k=k, n=n, op=layout, dtype=dtype, fn=args.fn, batch=batch))
     (folder / "cases.json").write_text(json.dumps(cases))
     subprocess.run(["cargo", "run", "-q", "--release", "-p", "autograd-core", "--example", "mm_bits", "--", str(folder)],
                    cwd=ROOT, check=True)
@@ -105,7 +115,7 @@ def main():
             print("differs:", case, "elements identical: %.4f" % same.mean(),
                   "largest difference: %.3g" % np.abs(ours.astype(np.float64) - want).max())
     shutil.rmtree(folder)
-    print(f"{same_count} of {args.count} products identical to torch's ({args.mix}, {args.dist}, "
+    print(f"{same_count} of {args.count} products identical to torch's ({args.fn}, {args.mix}, {args.dist}, "
           f"{args.threads} thread{'s' if args.threads > 1 else ''})")
 
 

@@ -678,6 +678,9 @@ fn gemv_groups<T: Float>(k: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
 /// `a @ b` (row-major) with every element summed by `tree`.
 pub(crate) fn by_element<T: GemmFloat>(a: Mat<T>, b: Mat<T>, tree: Tree) -> Vec<T> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
+    if k == 0 {
+        return vec![T::zero(); m * n];
+    }
     (0..m * n).map(|e| tree.sum(k, (e / n, e % n), |p| (a.at(e / n, p), b.at(p, e % n)))).collect()
 }
 

@@ -1,14 +1,14 @@
 //! Linear algebra: `dot`, `mm`, `mv` and `matmul` (which picks among them like torch).
-//! `mm` (and `matmul` of matrices) sums in torch's order (`gemm_order`, `gemm`); `mv`, `dot`
-//! and large `bmm` run on `matrixmultiply` (through ndarray), split across rayon's threads
-//! (`parallel::run_parts`).
+//! `mm` (and `matmul` of matrices), `mv` and large `bmm` sum in torch's order (`gemm_order`,
+//! `gemm`); `dot` and a large `bmm` with one output column run on `matrixmultiply` (through
+//! ndarray), split across rayon's threads (`parallel::run_parts`).
 
 use std::sync::Mutex;
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-use super::gemm::{self, GemmFloat, Mat};
+use super::gemm::{self, GemmFloat, Mat, Tree};
 use super::gemm_order::{self, Order};
 use super::kernel::{with_slice, Element, FloatElement};
 use crate::autograd::record::record;
@@ -44,32 +44,56 @@ fn with_matrix<T: Element, R>(t: &Tensor, f: impl FnOnce(ArrayView2<T>) -> R) ->
     with_slice(t, |s: &[T]| f(ArrayView2::from_shape((rows, cols), s).expect("contiguous copy")))
 }
 
+/// Which of torch's kernels a product stands for (their sums differ in order).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    /// `mm` (and `matmul` of matrices).
+    Mm,
+    /// `mv`: `mm`'s one-column order; with one row, a dot of the row with the vector (or a
+    /// chain, for a row read down its storage).
+    Mv,
+    /// one batch of a large `bmm`: `mm`'s order, a one-term sum added to +0.
+    Bmm,
+    /// `dot`: an order not measured yet (matrixmultiply's).
+    Dot,
+}
+
 fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat>(
     a: &Tensor,
     b: &Tensor,
-    gemm: bool,
+    kernel: Kernel,
     order: impl Fn(&Mat<T>, &Mat<T>) -> Order,
+    row_dot: Tree,
 ) -> Vec<T> {
     with_matrix(a, |av: ArrayView2<T>| {
         with_matrix(b, |bv: ArrayView2<T>| {
             let (m, k, n) = (av.nrows(), av.ncols(), bv.ncols());
-            if gemm && k == 1 && m >= 2 && n >= 2 {
+            if kernel == Kernel::Mm && k == 1 && m >= 2 && n >= 2 {
                 // one term per sum: torch's matrix-matrix kernel writes the product itself
                 // (so 0 * -1 is -0.), where every other kernel adds it to +0. (torch 2.15:
                 // [[0], [0]] @ [[-1, 2]] is [[-0., 0.], [-0., 0.]], [[0]] @ [[-1]] is 0.)
                 return (0..m * n).map(|e| av[(e / n, 0)] * bv[(0, e % n)]).collect();
             }
-            if gemm {
-                // torch's matrix-matrix kernel (oneMKL) in its own order of the sums
-                let (am, bm) = (Mat::of(&av), Mat::of(&bv));
-                return match order(&am, &bm) {
-                    Order::Blocked(cuts) => gemm::blocked(am, bm, &cuts),
-                    Order::Tree(tree) => gemm::by_element(am, bm, tree),
-                };
+            let (am, bm) = (Mat::of(&av), Mat::of(&bv));
+            let order = match kernel {
+                // (a one-row matrix whose row is a column of its storage goes to MKL's gemv,
+                // which sums one term at a time; any other is a dot)
+                Kernel::Mv if m == 1 && am.rs == 1 && k > 1 => Some(Order::Blocked(vec![k])),
+                Kernel::Mv if m == 1 => Some(Order::Tree(row_dot)),
+                Kernel::Mm | Kernel::Mv => Some(order(&am, &bm)),
+                Kernel::Bmm if n >= 2 => Some(order(&am, &bm)),
+                Kernel::Bmm | Kernel::Dot => None,
+            };
+            // torch's kernels (oneMKL's) in their own order of the sums
+            match order {
+                Some(Order::Blocked(cuts)) => gemm::blocked(am, bm, &cuts),
+                Some(Order::Tree(tree)) => gemm::by_element(am, bm, tree),
+                None => {
+                    let mut out = Array2::<T>::zeros((m, n));
+                    split_gemm(av, bv, out.view_mut());
+                    out.into_raw_vec_and_offset().0
+                }
             }
-            let mut out = Array2::<T>::zeros((m, n));
-            split_gemm(av, bv, out.view_mut());
-            out.into_raw_vec_and_offset().0
         })
     })
 }
@@ -123,14 +147,15 @@ fn split_gemm<T: FloatElement + ndarray::LinalgScalar>(
     });
 }
 
-/// `a @ b` of two matrices, without history; `gemm` is torch's matrix-matrix kernel (mm,
-/// matmul of matrices), otherwise its mv, dot and bmm kernels (see `matmul_values`).
-fn mm_values(a: &Tensor, b: &Tensor, gemm: bool) -> Tensor {
+/// `a @ b` of two matrices, without history, summed as torch's `kernel` sums.
+fn mm_values(a: &Tensor, b: &Tensor, kernel: Kernel) -> Tensor {
     let (sa, sb) = (a.shape(), b.shape());
     let shape = [sa[0], sb[1]];
     let buffer = match a.dtype() {
-        DType::Float64 => Buffer::F64(matmul_values::<f64>(a, b, gemm, gemm_order::order_f64)),
-        DType::Float32 => Buffer::F32(matmul_values::<f32>(a, b, gemm, gemm_order::order_f32)),
+        DType::Float64 => Buffer::F64(matmul_values::<f64>(a, b, kernel, gemm_order::order_f64, Tree::Dot8)),
+        DType::Float32 => {
+            Buffer::F32(matmul_values::<f32>(a, b, kernel, gemm_order::order_f32, Tree::RowDot { rows: 1 }))
+        }
         DType::Int64 | DType::Bool => {
             let (x, y) = (a.to_vec_i64(), b.to_vec_i64());
             let (n, k, m) = (sa[0], sa[1], sb[1]);
@@ -198,7 +223,7 @@ impl Tensor {
             );
         }
         check_same_dtype(self, other, "dot");
-        let out = mm_values(&self.reshape([1, -1]), &other.reshape([-1, 1]), false)
+        let out = mm_values(&self.reshape([1, -1]), &other.reshape([-1, 1]), Kernel::Dot)
             .reshape(Vec::<isize>::new())
             .detach();
         // d (a . b) = b da + a db
@@ -232,7 +257,7 @@ impl Tensor {
             );
         }
         check_same_dtype(self, other, "mm");
-        let out = mm_values(self, other, true);
+        let out = mm_values(self, other, Kernel::Mm);
         let (a_req, b_req) = (self.requires_grad(), other.requires_grad());
         // d (A B) = dA B + A dB:  grad_A = G B^T,  grad_B = A^T G
         record(
@@ -272,7 +297,7 @@ impl Tensor {
             crate::raise!("size mismatch, got input ({}), mat ({}x{}), vec ({})", sa[0], sa[0], sa[1], sv[0]);
         }
         check_same_dtype(self, vec, "mv");
-        let out = mm_values(self, &vec.reshape([-1, 1]).detach(), false).reshape([-1]).detach();
+        let out = mm_values(self, &vec.reshape([-1, 1]).detach(), Kernel::Mv).reshape([-1]).detach();
         // d (A v) = dA v + A dv:  grad_A = g v^T,  grad_v = A^T g
         record(
             out,
@@ -490,7 +515,7 @@ fn small_bmm<T: FloatElement>(a: &[T], b: &[T], batches: usize, n: usize, k: usi
 /// A larger bmm: one matrix product per batch (torch calls its gemm per batch).
 fn bmm_by_batch(a: &Tensor, b: &Tensor, batches: usize, dtype: DType) -> Buffer {
     let parts: Vec<Buffer> = (0..batches as isize)
-        .map(|i| mm_values(&a.select(0, i), &b.select(0, i), false).contiguous_buffer())
+        .map(|i| mm_values(&a.select(0, i), &b.select(0, i), Kernel::Bmm).contiguous_buffer())
         .collect();
     match dtype {
         DType::Float32 => Buffer::F32(
