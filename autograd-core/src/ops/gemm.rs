@@ -397,7 +397,7 @@ fn pack_rows<T: GemmFloat>(
     for (p, panel) in pack.chunks_exact_mut(mr * kb).take(rows.div_ceil(mr)).enumerate() {
         let live = mr.min(rows - p * mr);
         let first = a.rows_between(i0 + p * mr, i0 + p * mr + live).cols_between(k0, k0 + kb);
-        pack_panel(&first, live, kb, mr, panel);
+        pack_panel(&first, live, mr, panel);
     }
 }
 
@@ -417,13 +417,13 @@ fn pack_cols<T: GemmFloat>(
         let first = b.cols_between(j0 + q * nr, j0 + q * nr + live).rows_between(k0, k0 + kb);
         // the panel of b's columns is the panel of b transposed's rows
         let t = Mat { ptr: first.ptr, rows: first.cols, cols: first.rows, rs: first.cs, cs: first.rs };
-        pack_panel(&t, live, kb, nr, panel);
+        pack_panel(&t, live, nr, panel);
     }
 }
 
 /// One packed panel: `panel[k * width + r] = x[r, k]` for the `live` rows of `x`, zeros in
 /// the rows past them; reads along whichever side of `x` is contiguous.
-fn pack_panel<T: GemmFloat>(x: &Mat<T>, live: usize, kb: usize, width: usize, panel: &mut [T]) {
+fn pack_panel<T: GemmFloat>(x: &Mat<T>, live: usize, width: usize, panel: &mut [T]) {
     if live < width {
         panel.fill(T::zero());
     }
@@ -442,18 +442,17 @@ fn pack_panel<T: GemmFloat>(x: &Mat<T>, live: usize, kb: usize, width: usize, pa
         }
         return;
     }
-    for r in 0..live {
+    // k by k, one value from each row (a row may be a broadcast: cs = 0)
+    let mut rows = [std::ptr::null::<T>(); 32];
+    assert!(live <= rows.len(), "panels are at most 32 wide");
+    for (r, row) in rows.iter_mut().enumerate().take(live) {
         // SAFETY: row r of the view holds kb elements, cs apart
-        let row = unsafe { x.ptr.offset(r as isize * x.rs) };
-        if x.cs == 1 {
-            let src = unsafe { std::slice::from_raw_parts(row, kb) };
-            for (k, &v) in src.iter().enumerate() {
-                panel[k * width + r] = v;
-            }
-        } else {
-            for k in 0..kb {
-                panel[k * width + r] = unsafe { *row.offset(k as isize * x.cs) };
-            }
+        *row = unsafe { x.ptr.offset(r as isize * x.rs) };
+    }
+    for (k, step) in panel.chunks_exact_mut(width).enumerate() {
+        let at = k as isize * x.cs;
+        for (d, row) in step.iter_mut().zip(&rows[..live]) {
+            *d = unsafe { *row.offset(at) };
         }
     }
 }
