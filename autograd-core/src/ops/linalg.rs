@@ -539,15 +539,9 @@ mod tests {
     #[test]
     fn split_products_have_the_bits_of_one_product() {
         fn check<T: FloatElement + ndarray::LinalgScalar + std::fmt::Debug>(m: usize, k: usize, n: usize) {
-            let mut x = 0x2545_f491_4f6c_dd1du64;
-            let mut next = || {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                T::from_f64((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
-            };
-            let a = Array2::from_shape_fn((m, k), |_| next());
-            let b = Array2::from_shape_fn((k, n), |_| next());
+            let values = crate::ops::gemm::tests::test_values::<T>(m * k + k * n);
+            let a = Array2::from_shape_vec((m, k), values[..m * k].to_vec()).unwrap();
+            let b = Array2::from_shape_vec((k, n), values[m * k..].to_vec()).unwrap();
             let mut whole = Array2::<T>::zeros((m, n));
             general_mat_mul(T::from_f64(1.0), &a, &b, T::from_f64(0.0), &mut whole);
             let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
