@@ -46,6 +46,7 @@ fn main() {
         let b = operand("b", k, n, tb);
         let c = match case["fn"].as_str().unwrap_or("mm") {
             "mv" => a.mv(&b.reshape([-1])),
+            "dot" => a.reshape([-1]).dot(&b.reshape([-1])),
             "bmm" => a.bmm(&b),
             _ => a.mm(&b),
         }

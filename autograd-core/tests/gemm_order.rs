@@ -2,7 +2,7 @@
 //! CPU `mm` (oneMKL; `src/ops/gemm_order.rs`, `src/ops/gemm.rs`) against
 //! `fixtures/gemm_order.json`, recorded by `tools/gemm_order/record_fixture.py` with one
 //! thread: blocked sums cut as MKL cuts them (float32 and float64), small-batch `x @ w.t()`,
-//! one-row and one-column products, 1x1 dots, one-term products and signed zeros.
+//! one-row and one-column products, 1x1 dots, one-term products, signed zeros, and `dot`.
 
 use autograd_core::prelude::*;
 use serde_json::Value;
@@ -65,7 +65,8 @@ fn matrix_products_match_torch_bit_for_bit() {
         } else {
             Tensor::from_vec(values(seed ^ 0x5555, k * n, float32, zeros), &[k, n], dtype)
         };
-        let c = a.mm(&b).to_vec_f64();
+        let c =
+            if case["fn"] == "dot" { a.reshape([-1]).dot(&b.reshape([-1])) } else { a.mm(&b) }.to_vec_f64();
         let hash = if float32 {
             fnv1a(c.iter().flat_map(|&v| (v as f32).to_le_bytes()))
         } else {
@@ -81,7 +82,7 @@ fn matrix_products_match_torch_bit_for_bit() {
             ));
         }
     }
-    assert!(cases.len() >= 80, "the fixture lists {} products", cases.len());
+    assert!(cases.len() >= 100, "the fixture lists {} products", cases.len());
     assert!(
         failures.is_empty(),
         "{} of {} products differ from torch:\n{}",

@@ -4,7 +4,7 @@ signed-zero-heavy inputs, and mixes aimed at each of MKL's kernels; `mm`, `mv` o
 Prints every product that differs and the count that agree. A dev-time tool (needs torch):
 
     /path/to/torch-venv/bin/python tools/gemm_order/compare.py [--seed S] [--count N]
-        [--threads T] [--mix general|thin|one|k1] [--dist uniform|zeros] [--fn mm|mv|bmm]
+        [--threads T] [--mix general|thin|one|k1|short] [--dist uniform|zeros] [--fn mm|mv|bmm]
 
 torch runs with --threads (default 1: the order autograd-core follows; see README.md for
 what two threads change).
@@ -35,6 +35,8 @@ def shape(rng, mix):
             return rng.randint(65, 400)
         return rng.randint(401, 1200)
 
+    if mix == "short":
+        return 1, rng.randint(2, 15), 1, None
     if mix == "one":
         return 1, rng.randint(2, 100), 1, None
     if mix == "k1":
@@ -65,9 +67,9 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--mix", default="general", choices=["general", "thin", "one", "k1"])
+    p.add_argument("--mix", default="general", choices=["general", "thin", "one", "k1", "short"])
     p.add_argument("--dist", default="uniform", choices=["uniform", "zeros"])
-    p.add_argument("--fn", default="mm", choices=["mm", "mv", "bmm"])
+    p.add_argument("--fn", default="mm", choices=["mm", "mv", "bmm", "dot"])
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rng = random.Random(args.seed)
@@ -91,6 +93,8 @@ def main():
         batch = rng.randint(2, 3) if args.fn == "bmm" else 0
         if args.fn == "mv":
             n, layout = 1, layout.replace("both", "at").replace("bt", "none")
+        if args.fn == "dot":
+            m, n, layout = 1, 1, "none"
         dtype = rng.choice(["f32", "f64"])
         tdt = torch.float32 if dtype == "f32" else torch.float64
         ta, tb = layout in ("at", "both"), layout in ("bt", "both")
@@ -99,8 +103,9 @@ def main():
         a.numpy().tofile(folder / f"{i}_a.bin")
         b.numpy().tofile(folder / f"{i}_b.bin")
         a, b = (t(a) if ta else a), (t(b) if tb else b)
-        c = torch.mv(a, b[:, 0]) if args.fn == "mv" else torch.bmm(a, b) if batch else a @ b
-        outputs.append(c.numpy())
+        c = (torch.mv(a, b[:, 0]) if args.fn == "mv" else torch.dot(a[0], b[:, 0]) if args.fn == "dot"
+             else torch.bmm(a, b) if batch else a @ b)
+        outputs.append(c.reshape(-1).numpy() if c.dim() == 0 else c.numpy())
         cases.append(dict(m=m, k=k, n=n, op=layout, dtype=dtype, fn=args.fn, batch=batch))
     (folder / "cases.json").write_text(json.dumps(cases))
     subprocess.run(["cargo", "run", "-q", "--release", "-p", "autograd-core", "--example", "mm_bits", "--", str(folder)],

@@ -518,6 +518,9 @@ pub(crate) enum Tree {
     /// float32 products with one output column (or one row, B transposed), `rows` long:
     /// MKL's 4-row dot on the rows of whole groups of 4, its one-row dot on the rest.
     RowDot { rows: usize },
+    /// `torch.dot` (MKL's dot): up to `lanes` lanes (16 float32, 8 float64), up to 4
+    /// accumulators ([`torch_dot`]).
+    TorchDot { lanes: usize },
     /// float32 products with one output row (or one column, A transposed), `cols` long:
     /// MKL's 8-term gemv groups on the first whole 16-vectors, a chain on the rest.
     ColGemv { cols: usize },
@@ -555,6 +558,7 @@ impl Tree {
                     add_lanes(rest, Some(x(0).0 * x(0).1))
                 }
             }
+            Tree::TorchDot { lanes } => torch_dot(k, lanes, &x),
             Tree::ColGemv { cols } => {
                 let index = i + j;
                 if cols >= 16 && index < cols / 16 * 16 {
@@ -604,6 +608,71 @@ fn dot<T: Float>(
         *lane = fma(*lane, x(start + pos + l));
     }
     reduce(&mut c)
+}
+
+/// MKL's `?dot` as torch calls it (probed with FPRev pairs, checked on random dots): the
+/// widest vector of at most `lanes` lanes that `k` fills; whole vectors go to 4 accumulators
+/// in turn while 4 vectors remain (from `4 lanes` terms on), then to 2 (from `2 lanes` on),
+/// then to the first, and the tail into the first's lanes 0..; the accumulators added as
+/// `(a + b) + (c + d)`, then [`dot_reduce`]. float32 sums of 2 or 3 terms are one chain.
+fn torch_dot<T: Float>(k: usize, lanes: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
+    if lanes == 16 && k < 4 {
+        return (0..k).fold(None, |acc, p| fma(acc, x(p)));
+    }
+    let mut width = lanes;
+    while width > k && width > 1 {
+        width /= 2;
+    }
+    let count = if k >= 4 * width {
+        4
+    } else if k >= 2 * width {
+        2
+    } else {
+        1
+    };
+    let mut acc: Vec<Vec<Part<T>>> = vec![vec![None; width]; count];
+    let mut pos = 0;
+    for group in [4, 2, 1] {
+        if group > count {
+            continue;
+        }
+        while k - pos >= group * width {
+            for (v, lanes_of) in acc.iter_mut().enumerate().take(group) {
+                for (l, lane) in lanes_of.iter_mut().enumerate() {
+                    *lane = fma(*lane, x(pos + v * width + l));
+                }
+            }
+            pos += group * width;
+        }
+    }
+    for (l, lane) in acc[0].iter_mut().enumerate().take(k - pos) {
+        *lane = fma(*lane, x(pos + l));
+    }
+    let add = |p: &[Part<T>], q: &[Part<T>]| -> Vec<Part<T>> {
+        p.iter().zip(q).map(|(&x, &y)| add_lanes(x, y)).collect()
+    };
+    let mut c = match count {
+        4 => add(&add(&acc[0], &acc[1]), &add(&acc[2], &acc[3])),
+        2 => add(&acc[0], &acc[1]),
+        _ => acc.swap_remove(0),
+    };
+    dot_reduce(&mut c, lanes == 16)
+}
+
+/// The dot's lane reduction: halving, except that float32 adds neighbours once 4 lanes are
+/// left ((l0 + l1) + (l2 + l3)).
+fn dot_reduce<T: Float>(c: &mut [Part<T>], float32: bool) -> Part<T> {
+    let mut len = c.len();
+    while len > 1 {
+        if float32 && len == 4 {
+            return add_lanes(add_lanes(c[0], c[1]), add_lanes(c[2], c[3]));
+        }
+        len /= 2;
+        for l in 0..len {
+            c[l] = add_lanes(c[l], c[l + len]);
+        }
+    }
+    c[0]
 }
 
 /// MKL's 4-row dot (float32 `A @ v`): the first product in lane 0; whole 16-term vectors in

@@ -1,7 +1,7 @@
 //! Linear algebra: `dot`, `mm`, `mv` and `matmul` (which picks among them like torch).
-//! `mm` (and `matmul` of matrices), `mv` and large `bmm` sum in torch's order (`gemm_order`,
-//! `gemm`); `dot` and a large `bmm` with one output column run on `matrixmultiply` (through
-//! ndarray), split across rayon's threads (`parallel::run_parts`).
+//! `mm` (and `matmul` of matrices), `mv`, `dot` and large `bmm` sum in torch's order
+//! (`gemm_order`, `gemm`); a large `bmm` with one output column runs on `matrixmultiply`
+//! (through ndarray), split across rayon's threads (`parallel::run_parts`).
 
 use std::sync::Mutex;
 
@@ -54,7 +54,7 @@ enum Kernel {
     Mv,
     /// one batch of a large `bmm`: `mm`'s order, a one-term sum added to +0.
     Bmm,
-    /// `dot`: an order not measured yet (matrixmultiply's).
+    /// `dot`: MKL's dot (`Tree::TorchDot`).
     Dot,
 }
 
@@ -82,7 +82,8 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat>(
                 Kernel::Mv if m == 1 => Some(Order::Tree(row_dot)),
                 Kernel::Mm | Kernel::Mv => Some(order(&am, &bm)),
                 Kernel::Bmm if n >= 2 => Some(order(&am, &bm)),
-                Kernel::Bmm | Kernel::Dot => None,
+                Kernel::Dot => Some(Order::Tree(Tree::TorchDot { lanes: 64 / std::mem::size_of::<T>() })),
+                Kernel::Bmm => None,
             };
             // torch's kernels (oneMKL's) in their own order of the sums
             match order {
