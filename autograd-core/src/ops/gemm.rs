@@ -483,14 +483,21 @@ fn add_product<T: Float>(x: Part<T>, (a, b): (T, T)) -> Part<T> {
 
 /// Halves the lanes until one is left: lane l gets lane l + half.
 fn halving<T: Float>(lanes: &mut [Part<T>]) -> Part<T> {
+    halve_to(lanes, 1);
+    lanes[0]
+}
+
+/// Halves the lanes (lane l gets lane l + half) until at most `left` are left; returns how
+/// many are.
+fn halve_to<T: Float>(lanes: &mut [Part<T>], left: usize) -> usize {
     let mut len = lanes.len();
-    while len > 1 {
+    while len > left.max(1) {
         len /= 2;
         for l in 0..len {
             lanes[l] = add_lanes(lanes[l], lanes[l + len]);
         }
     }
-    lanes[0]
+    len
 }
 
 /// float64's 8-lane reduction: ((l0 + l2) + (l1 + l3)) + ((l4 + l6) + (l5 + l7)).
@@ -662,17 +669,10 @@ fn torch_dot<T: Float>(k: usize, lanes: usize, x: &impl Fn(usize) -> (T, T)) -> 
 /// The dot's lane reduction: halving, except that float32 adds neighbours once 4 lanes are
 /// left ((l0 + l1) + (l2 + l3)).
 fn dot_reduce<T: Float>(c: &mut [Part<T>], float32: bool) -> Part<T> {
-    let mut len = c.len();
-    while len > 1 {
-        if float32 && len == 4 {
-            return add_lanes(add_lanes(c[0], c[1]), add_lanes(c[2], c[3]));
-        }
-        len /= 2;
-        for l in 0..len {
-            c[l] = add_lanes(c[l], c[l + len]);
-        }
+    if float32 && halve_to(c, 4) == 4 {
+        return add_lanes(add_lanes(c[0], c[1]), add_lanes(c[2], c[3]));
     }
-    c[0]
+    halving(c)
 }
 
 /// MKL's 4-row dot (float32 `A @ v`): the first product in lane 0; whole 16-term vectors in

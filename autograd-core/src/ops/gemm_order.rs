@@ -60,8 +60,60 @@ fn transposed<T: Copy>(a: &Mat<T>, b: &Mat<T>) -> (bool, bool) {
     }
 }
 
-/// torch's order for a float32 product `a @ b` with more than 4 terms per sum.
-pub(crate) fn order_f32(a: &Mat<f32>, b: &Mat<f32>) -> Order {
+/// Which of torch's kernels a product stands for (their sums differ in order).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    /// `mm` (and `matmul` of matrices).
+    Mm,
+    /// `mv`: `mm`'s one-column order; with one row, a dot of the row with the vector (or a
+    /// chain, for a row read down its storage).
+    Mv,
+    /// one batch of a large `bmm`: `mm`'s order, a one-term sum added to +0.
+    Bmm,
+    /// `dot`: MKL's dot (`Tree::TorchDot`).
+    Dot,
+}
+
+/// The float types whose products follow torch's orders.
+pub(crate) trait TorchOrder: Copy + Sized {
+    /// `mm`'s order for `a @ b`.
+    fn mm_order(a: &Mat<Self>, b: &Mat<Self>) -> Order;
+    /// MKL's one-row dot (a 1x1 product with b a transposed row).
+    const ROW_DOT: Tree;
+}
+
+impl TorchOrder for f32 {
+    fn mm_order(a: &Mat<f32>, b: &Mat<f32>) -> Order {
+        order_f32(a, b)
+    }
+    const ROW_DOT: Tree = Tree::RowDot { rows: 1 };
+}
+
+impl TorchOrder for f64 {
+    fn mm_order(a: &Mat<f64>, b: &Mat<f64>) -> Order {
+        order_f64(a, b)
+    }
+    const ROW_DOT: Tree = Tree::Dot8;
+}
+
+/// torch's order for `a @ b` computed by `kernel`; `None` where it is not known (a large
+/// `bmm` with one output column).
+pub(crate) fn order<T: TorchOrder>(kernel: Kernel, a: &Mat<T>, b: &Mat<T>) -> Option<Order> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    match kernel {
+        // (a one-row matrix whose row is a column of its storage goes to MKL's gemv, which
+        // sums one term at a time; any other is a dot)
+        Kernel::Mv if m == 1 && a.rs == 1 && k > 1 => Some(Order::Blocked(vec![k])),
+        Kernel::Mv if m == 1 => Some(Order::Tree(T::ROW_DOT)),
+        Kernel::Mm | Kernel::Mv => Some(T::mm_order(a, b)),
+        Kernel::Bmm if n >= 2 => Some(T::mm_order(a, b)),
+        Kernel::Bmm => None,
+        Kernel::Dot => Some(Order::Tree(Tree::TorchDot { lanes: 64 / std::mem::size_of::<T>() })),
+    }
+}
+
+/// torch's order for a float32 `mm` (at least 2 terms per sum, or one row or column).
+fn order_f32(a: &Mat<f32>, b: &Mat<f32>) -> Order {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let (ta, tb) = transposed(a, b);
     if m == 1 && n == 1 {
@@ -102,8 +154,8 @@ pub(crate) fn order_f32(a: &Mat<f32>, b: &Mat<f32>) -> Order {
     Order::Blocked(if big { whole_cuts(k, 384) } else { halving_cuts(k, 384) })
 }
 
-/// torch's order for a float64 product `a @ b` with more than 4 terms per sum.
-pub(crate) fn order_f64(a: &Mat<f64>, b: &Mat<f64>) -> Order {
+/// torch's order for a float64 `mm` (at least 2 terms per sum, or one row or column).
+fn order_f64(a: &Mat<f64>, b: &Mat<f64>) -> Order {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let (ta, tb) = transposed(a, b);
     let chain = Order::Blocked(vec![k]);

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-use super::gemm::{self, GemmFloat, Mat, Tree};
-use super::gemm_order::{self, Order};
+use super::gemm::{self, GemmFloat, Mat};
+use super::gemm_order::{self, Kernel, Order, TorchOrder};
 use super::kernel::{with_slice, Element, FloatElement};
 use crate::autograd::record::record;
 use crate::autograd::saved::SavedTensor;
@@ -44,26 +44,10 @@ fn with_matrix<T: Element, R>(t: &Tensor, f: impl FnOnce(ArrayView2<T>) -> R) ->
     with_slice(t, |s: &[T]| f(ArrayView2::from_shape((rows, cols), s).expect("contiguous copy")))
 }
 
-/// Which of torch's kernels a product stands for (their sums differ in order).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    /// `mm` (and `matmul` of matrices).
-    Mm,
-    /// `mv`: `mm`'s one-column order; with one row, a dot of the row with the vector (or a
-    /// chain, for a row read down its storage).
-    Mv,
-    /// one batch of a large `bmm`: `mm`'s order, a one-term sum added to +0.
-    Bmm,
-    /// `dot`: MKL's dot (`Tree::TorchDot`).
-    Dot,
-}
-
-fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat>(
+fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrder>(
     a: &Tensor,
     b: &Tensor,
     kernel: Kernel,
-    order: impl Fn(&Mat<T>, &Mat<T>) -> Order,
-    row_dot: Tree,
 ) -> Vec<T> {
     with_matrix(a, |av: ArrayView2<T>| {
         with_matrix(b, |bv: ArrayView2<T>| {
@@ -75,16 +59,7 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat>(
                 return (0..m * n).map(|e| av[(e / n, 0)] * bv[(0, e % n)]).collect();
             }
             let (am, bm) = (Mat::of(&av), Mat::of(&bv));
-            let order = match kernel {
-                // (a one-row matrix whose row is a column of its storage goes to MKL's gemv,
-                // which sums one term at a time; any other is a dot)
-                Kernel::Mv if m == 1 && am.rs == 1 && k > 1 => Some(Order::Blocked(vec![k])),
-                Kernel::Mv if m == 1 => Some(Order::Tree(row_dot)),
-                Kernel::Mm | Kernel::Mv => Some(order(&am, &bm)),
-                Kernel::Bmm if n >= 2 => Some(order(&am, &bm)),
-                Kernel::Dot => Some(Order::Tree(Tree::TorchDot { lanes: 64 / std::mem::size_of::<T>() })),
-                Kernel::Bmm => None,
-            };
+            let order = gemm_order::order(kernel, &am, &bm);
             // torch's kernels (oneMKL's) in their own order of the sums
             match order {
                 Some(Order::Blocked(cuts)) => gemm::blocked(am, bm, &cuts),
@@ -153,10 +128,8 @@ fn mm_values(a: &Tensor, b: &Tensor, kernel: Kernel) -> Tensor {
     let (sa, sb) = (a.shape(), b.shape());
     let shape = [sa[0], sb[1]];
     let buffer = match a.dtype() {
-        DType::Float64 => Buffer::F64(matmul_values::<f64>(a, b, kernel, gemm_order::order_f64, Tree::Dot8)),
-        DType::Float32 => {
-            Buffer::F32(matmul_values::<f32>(a, b, kernel, gemm_order::order_f32, Tree::RowDot { rows: 1 }))
-        }
+        DType::Float64 => Buffer::F64(matmul_values::<f64>(a, b, kernel)),
+        DType::Float32 => Buffer::F32(matmul_values::<f32>(a, b, kernel)),
         DType::Int64 | DType::Bool => {
             let (x, y) = (a.to_vec_i64(), b.to_vec_i64());
             let (n, k, m) = (sa[0], sa[1], sb[1]);
