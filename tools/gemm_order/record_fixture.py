@@ -1,7 +1,7 @@
 """Records autograd-core/tests/fixtures/gemm_order.json: torch's bits for matrix products
 (and dots) that exercise every summation order in autograd-core/src/ops/gemm_order.rs (blocked cuts
 R1/R2 for float32 and float64, the small-batch `x @ w.t()` kernels, the one-row and
-one-column kernels, 1x1 dots, products with one term and signed zeros).
+one-column kernels, 1x1 dots, products with one term and signed zeros, `dot` long and short).
 
 A dev-time tool (needs torch; not part of ./test.sh):
 
@@ -104,9 +104,11 @@ CASES = [
 ]
 
 # torch.dot of two k-vectors (stored as a 1 x k and a k x 1 matrix), float32 and float64:
-# every accumulator count (1, 2, 4) with whole vectors and tails; k >= 16, where the model
-# is known to the leaf (shorter dots: see README.md)
-DOTS = [16, 24, 33, 48, 70, 100, 131, 300, 1000]
+# every accumulator count (1, 2, 4) with whole vectors and tails; then dots shorter than a
+# vector (rounded products added, from lanes of +0), with signed zeros too
+DOTS = [(k, "uniform") for k in (16, 24, 33, 48, 70, 100, 131, 300, 1000)] + [
+    (k, "uniform") for k in range(2, 16) for _ in range(3)
+] + [(k, "zeros") for k in (1, 3, 6, 12)]
 
 
 def main():
@@ -129,15 +131,15 @@ def main():
                 "fnv1a": f"{fnv1a(data):016x}",
                 "head": [repr(v) for v in c.flatten()[:4].tolist()],
             })
-    for k in DOTS:
+    for k, dist in DOTS:
         for dtype in ("float32", "float64"):
             seed += 1
             tdt = getattr(torch, dtype)
-            a = torch.tensor(values(seed, k, dtype, "uniform"), dtype=tdt)
-            b = torch.tensor(values(seed ^ 0x5555, k, dtype, "uniform"), dtype=tdt)
+            a = torch.tensor(values(seed, k, dtype, dist), dtype=tdt)
+            b = torch.tensor(values(seed ^ 0x5555, k, dtype, dist), dtype=tdt)
             c = torch.dot(a, b).reshape(1)
             out.append({
-                "fn": "dot", "m": 1, "k": k, "n": 1, "layout": "none", "dtype": dtype, "dist": "uniform",
+                "fn": "dot", "m": 1, "k": k, "n": 1, "layout": "none", "dtype": dtype, "dist": dist,
                 "seed": seed, "fnv1a": f"{fnv1a(c.numpy().tobytes()):016x}", "head": [repr(v) for v in c.tolist()],
             })
     doc = {

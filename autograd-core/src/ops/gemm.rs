@@ -526,7 +526,7 @@ pub(crate) enum Tree {
     /// MKL's 4-row dot on the rows of whole groups of 4, its one-row dot on the rest.
     RowDot { rows: usize },
     /// `torch.dot` (MKL's dot): up to `lanes` lanes (16 float32, 8 float64), up to 4
-    /// accumulators ([`torch_dot`]).
+    /// accumulators; fma, or rounded products below `lanes` terms ([`torch_dot`]).
     TorchDot { lanes: usize },
     /// float32 products with one output row (or one column, A transposed), `cols` long:
     /// MKL's 8-term gemv groups on the first whole 16-vectors, a chain on the rest.
@@ -622,9 +622,21 @@ fn dot<T: Float>(
 /// in turn while 4 vectors remain (from `4 lanes` terms on), then to 2 (from `2 lanes` on),
 /// then to the first, and the tail into the first's lanes 0..; the accumulators added as
 /// `(a + b) + (c + d)`, then [`dot_reduce`]. float32 sums of 2 or 3 terms are one chain.
+/// Fused multiply-adds, except in dots of fewer than `lanes` terms: there each product is
+/// rounded and added (tools/gemm_order/dot_typing.py).
 fn torch_dot<T: Float>(k: usize, lanes: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
+    // a dot shorter than the full vector rounds its products and adds them to lanes of +0
+    // (no fma); a longer one fuses them
+    let short = k < lanes;
+    let term = |acc: Part<T>, p: usize| {
+        if short {
+            add_product(acc.or(Some(T::zero())), x(p))
+        } else {
+            fma(acc, x(p))
+        }
+    };
     if lanes == 16 && k < 4 {
-        return (0..k).fold(None, |acc, p| fma(acc, x(p)));
+        return (0..k).fold(None, term);
     }
     let mut width = lanes;
     while width > k && width > 1 {
@@ -646,14 +658,14 @@ fn torch_dot<T: Float>(k: usize, lanes: usize, x: &impl Fn(usize) -> (T, T)) -> 
         while k - pos >= group * width {
             for (v, lanes_of) in acc.iter_mut().enumerate().take(group) {
                 for (l, lane) in lanes_of.iter_mut().enumerate() {
-                    *lane = fma(*lane, x(pos + v * width + l));
+                    *lane = term(*lane, pos + v * width + l);
                 }
             }
             pos += group * width;
         }
     }
     for (l, lane) in acc[0].iter_mut().enumerate().take(k - pos) {
-        *lane = fma(*lane, x(pos + l));
+        *lane = term(*lane, pos + l);
     }
     let add = |p: &[Part<T>], q: &[Part<T>]| -> Vec<Part<T>> {
         p.iter().zip(q).map(|(&x, &y)| add_lanes(x, y)).collect()
