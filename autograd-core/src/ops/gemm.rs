@@ -266,11 +266,43 @@ pub(crate) fn blocked<T: GemmFloat>(a: Mat<T>, b: Mat<T>, blocks: &[usize]) -> V
     if m == 0 || n == 0 || k == 0 {
         return vec![T::zero(); m * n];
     }
+    if (a.rs == 0 && m > 1) || (b.cs == 0 && n > 1) {
+        return repeated(a, b, blocks);
+    }
     let mut out: Vec<T> = Vec::with_capacity(m * n);
     let c = Out { ptr: out.spare_capacity_mut().as_mut_ptr() as *mut T, rows: m, cols: n, ld: n };
     blocked_into(a, b, blocks, c);
     // SAFETY: the first block wrote every element (its tiles cover the output)
     unsafe { out.set_len(m * n) };
+    out
+}
+
+/// [`blocked`] where every row of `a` is one row of storage (row stride 0) or every column
+/// of `b` one column (as a gradient broadcast from `sum()` or `mean()` reaches a product):
+/// every element's sum is then the same as its row's (or column's) first one, in the same
+/// order, so that one row or column is computed and repeated. (torch computes each element
+/// with the same sums on its materialized gradient: the bits are the same.)
+fn repeated<T: GemmFloat>(a: Mat<T>, b: Mat<T>, blocks: &[usize]) -> Vec<T> {
+    let (m, n) = (a.rows, b.cols);
+    let rows = if a.rs == 0 { 1 } else { m };
+    let cols = if b.cs == 0 { 1 } else { n };
+    let (row_of, col_of) = (rows == 1, cols == 1);
+    let core = if col_of {
+        // one column: computed as the row of its transpose (b's column times a's rows), so
+        // that the tiles run along m; fma(a, b) and fma(b, a) round the same
+        blocked(b.cols_between(0, 1).transposed(), a.rows_between(0, rows).transposed(), blocks)
+    } else {
+        blocked(a.rows_between(0, 1), b, blocks)
+    };
+    let mut out = Vec::with_capacity(m * n);
+    for i in 0..m {
+        let i = if row_of { 0 } else { i };
+        if col_of {
+            out.extend(std::iter::repeat_n(core[i], n));
+        } else {
+            out.extend_from_slice(&core[i * cols..(i + 1) * cols]);
+        }
+    }
     out
 }
 
@@ -816,6 +848,36 @@ pub(crate) mod tests {
                 .all(|(g, w)| g.to_f64().unwrap().to_bits() == w.to_f64().unwrap().to_bits()),
             "transposed {m}x{k}x{n}"
         );
+    }
+
+    /// A product whose rows of A (or columns of B) are one broadcast row (column) gives the
+    /// same bits as on the materialized operands.
+    #[test]
+    fn repeated_rows_and_columns_give_the_bits_of_the_whole_product() {
+        use ndarray::ShapeBuilder;
+        let (m, k, n) = (30, 500, 41);
+        let blocks = [384, 116];
+        let values = test_values::<f32>(m * k + k * n);
+        let (a, b) = values.split_at(m * k);
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        // a's first row for every row; b's first column for every column; a single element
+        let a_row: Vec<f32> = (0..m * k).map(|e| a[e % k]).collect();
+        let b_col: Vec<f32> = (0..k * n).map(|e| b[e / n * n]).collect();
+        let b_one: Vec<f32> = vec![b[0]; k * n];
+        let a_bcast = ArrayView2::from_shape((m, k).strides((0, 1)), a).unwrap();
+        let b_bcast = ArrayView2::from_shape((k, n).strides((n, 0)), b).unwrap();
+        let b_scalar = ArrayView2::from_shape((k, n).strides((0, 0)), b).unwrap();
+        let av = ArrayView2::from_shape((m, k), a).unwrap();
+        let bv = ArrayView2::from_shape((k, n), b).unwrap();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let got = pool.install(|| blocked(Mat::of(&a_bcast), Mat::of(&bv), &blocks));
+            assert_eq!(bits(&got), bits(&reference(&a_row, b, (m, k, n), &blocks)), "rows");
+            let got = pool.install(|| blocked(Mat::of(&av), Mat::of(&b_bcast), &blocks));
+            assert_eq!(bits(&got), bits(&reference(a, &b_col, (m, k, n), &blocks)), "columns");
+            let got = pool.install(|| blocked(Mat::of(&a_bcast), Mat::of(&b_scalar), &blocks));
+            assert_eq!(bits(&got), bits(&reference(&a_row, &b_one, (m, k, n), &blocks)), "both");
+        }
     }
 
     /// Tiles, packing and threads change no bit: whole and partial tiles, blocks of every
