@@ -2,7 +2,8 @@
 //! CPU `mm` (oneMKL; `src/ops/gemm_order.rs`, `src/ops/gemm.rs`) against
 //! `fixtures/gemm_order.json`, recorded by `tools/gemm_order/record_fixture.py` with one
 //! thread: blocked sums cut as MKL cuts them (float32 and float64), small-batch `x @ w.t()`,
-//! one-row and one-column products, 1x1 dots, one-term products, signed zeros, and `dot`.
+//! one-row and one-column products, 1x1 dots, one-term products, signed zeros, and `dot`;
+//! and with two threads, `x.t() @ v` (summed in two halves or not).
 
 use autograd_core::prelude::*;
 use serde_json::Value;
@@ -57,16 +58,22 @@ fn matrix_products_match_torch_bit_for_bit() {
         let zeros = case["dist"] == "zeros";
         let seed = case["seed"].as_u64().unwrap();
         let (ta, tb) = (layout == "at" || layout == "both", layout == "bt" || layout == "both");
-        let a = Tensor::from_vec(values(seed, m * k, float32, zeros), &[m, k], dtype);
-        let a =
-            if ta { Tensor::from_vec(values(seed, m * k, float32, zeros), &[k, m], dtype).t() } else { a };
-        let b = if tb {
-            Tensor::from_vec(values(seed ^ 0x5555, k * n, float32, zeros), &[n, k], dtype).t()
-        } else {
-            Tensor::from_vec(values(seed ^ 0x5555, k * n, float32, zeros), &[k, n], dtype)
-        };
-        let c =
-            if case["fn"] == "dot" { a.reshape([-1]).dot(&b.reshape([-1])) } else { a.mm(&b) }.to_vec_f64();
+        // on as many threads as torch had (one unless the case says two)
+        let threads = case["threads"].as_u64().unwrap_or(1) as usize;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let c = pool.install(|| {
+            let a = if ta {
+                Tensor::from_vec(values(seed, m * k, float32, zeros), &[k, m], dtype).t()
+            } else {
+                Tensor::from_vec(values(seed, m * k, float32, zeros), &[m, k], dtype)
+            };
+            let b = if tb {
+                Tensor::from_vec(values(seed ^ 0x5555, k * n, float32, zeros), &[n, k], dtype).t()
+            } else {
+                Tensor::from_vec(values(seed ^ 0x5555, k * n, float32, zeros), &[k, n], dtype)
+            };
+            if case["fn"] == "dot" { a.reshape([-1]).dot(&b.reshape([-1])) } else { a.mm(&b) }.to_vec_f64()
+        });
         let hash = if float32 {
             fnv1a(c.iter().flat_map(|&v| (v as f32).to_le_bytes()))
         } else {
@@ -74,7 +81,7 @@ fn matrix_products_match_torch_bit_for_bit() {
         };
         if format!("{hash:016x}") != case["fnv1a"].as_str().unwrap() {
             failures.push(format!(
-                "{m}x{k}x{n} {layout} {} {}: first elements {:?}, torch {}",
+                "{m}x{k}x{n} {layout} {} {} on {threads} thread(s): first elements {:?}, torch {}",
                 case["dtype"],
                 case["dist"],
                 &c[..c.len().min(4)],

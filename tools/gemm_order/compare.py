@@ -6,8 +6,8 @@ Prints every product that differs and the count that agree. A dev-time tool (nee
     /path/to/torch-venv/bin/python tools/gemm_order/compare.py [--seed S] [--count N]
         [--threads T] [--mix general|thin|one|k1|short] [--dist uniform|zeros] [--fn mm|mv|bmm]
 
-torch runs with --threads (default 1: the order autograd-core follows; see README.md for
-what two threads change).
+torch and ours run with --threads (default 1; see README.md for what two threads change and
+which of those changes autograd-core follows).
 """
 import argparse
 import json
@@ -108,8 +108,10 @@ def main():
         outputs.append(c.reshape(-1).numpy() if c.dim() == 0 else c.numpy())
         cases.append(dict(m=m, k=k, n=n, op=layout, dtype=dtype, fn=args.fn, batch=batch))
     (folder / "cases.json").write_text(json.dumps(cases))
+    # ours on as many threads as torch had (with two, some sums come in two halves)
+    env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
     subprocess.run(["cargo", "run", "-q", "--release", "-p", "autograd-core", "--example", "mm_bits", "--", str(folder)],
-                   cwd=ROOT, check=True)
+                   cwd=ROOT, check=True, env=env)
     same_count = 0
     for i, (case, want) in enumerate(zip(cases, outputs)):
         ours = np.fromfile(folder / f"{i}_ours.bin", want.dtype).reshape(want.shape)

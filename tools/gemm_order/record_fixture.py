@@ -111,26 +111,41 @@ DOTS = [(k, "uniform") for k in (16, 24, 33, 48, 70, 100, 131, 300, 1000)] + [
 ] + [(k, "zeros") for k in (1, 3, 6, 12)]
 
 
+# Products with one column and A transposed (`x.t() @ v`) on torch's two threads, where MKL's
+# matrix-vector kernel may sum each half of K on its own thread: on both sides of each bound in
+# gemm_order.rs's `two_thread_halves` (k 256 float32 / (m + 64) k 17600 float64, the 41-69 rows
+# band below k = 1000, 1001 rows)
+TWO_THREADS = [(m, k, 1, "at", "uniform") for m, k in (
+    (8, 255), (8, 256), (3, 262), (3, 263), (50, 999), (50, 1000), (40, 300), (41, 300),
+    (69, 300), (70, 300), (1001, 300), (1002, 300), (200, 1200), (1, 600))]
+
+
+def product(seed, m, k, n, layout, dtype, dist, threads):
+    """One fixture entry: torch's `a @ b` on `threads` threads."""
+    torch.set_num_threads(threads)
+    tdt = getattr(torch, dtype)
+    ta, tb = layout in ("at", "both"), layout in ("bt", "both")
+    a_shape = (k, m) if ta else (m, k)
+    b_shape = (n, k) if tb else (k, n)
+    a = torch.tensor(values(seed, m * k, dtype, dist), dtype=tdt).reshape(a_shape)
+    b = torch.tensor(values(seed ^ 0x5555, k * n, dtype, dist), dtype=tdt).reshape(b_shape)
+    c = (a.t() if ta else a) @ (b.t() if tb else b)
+    data = c.contiguous().numpy().tobytes()
+    return {
+        "m": m, "k": k, "n": n, "layout": layout, "dtype": dtype, "dist": dist, "seed": seed,
+        "threads": threads, "fnv1a": f"{fnv1a(data):016x}",
+        "head": [repr(v) for v in c.flatten()[:4].tolist()],
+    }
+
+
 def main():
-    torch.set_num_threads(1)
     out = []
     seed = 1
     for m, k, n, layout, dist in CASES:
         for dtype in ("float32", "float64"):
             seed += 1
-            tdt = getattr(torch, dtype)
-            ta, tb = layout in ("at", "both"), layout in ("bt", "both")
-            a_shape = (k, m) if ta else (m, k)
-            b_shape = (n, k) if tb else (k, n)
-            a = torch.tensor(values(seed, m * k, dtype, dist), dtype=tdt).reshape(a_shape)
-            b = torch.tensor(values(seed ^ 0x5555, k * n, dtype, dist), dtype=tdt).reshape(b_shape)
-            c = (a.t() if ta else a) @ (b.t() if tb else b)
-            data = c.contiguous().numpy().tobytes()
-            out.append({
-                "m": m, "k": k, "n": n, "layout": layout, "dtype": dtype, "dist": dist, "seed": seed,
-                "fnv1a": f"{fnv1a(data):016x}",
-                "head": [repr(v) for v in c.flatten()[:4].tolist()],
-            })
+            out.append(product(seed, m, k, n, layout, dtype, dist, 1))
+    torch.set_num_threads(1)
     for k, dist in DOTS:
         for dtype in ("float32", "float64"):
             seed += 1
@@ -142,8 +157,12 @@ def main():
                 "fn": "dot", "m": 1, "k": k, "n": 1, "layout": "none", "dtype": dtype, "dist": dist,
                 "seed": seed, "fnv1a": f"{fnv1a(c.numpy().tobytes()):016x}", "head": [repr(v) for v in c.tolist()],
             })
+    for m, k, n, layout, dist in TWO_THREADS:
+        for dtype in ("float32", "float64"):
+            seed += 1
+            out.append(product(seed, m, k, n, layout, dtype, dist, 2))
     doc = {
-        "source": "tools/gemm_order/record_fixture.py, torch %s, 1 thread, %s (%s)" % (
+        "source": "tools/gemm_order/record_fixture.py, torch %s, 1 thread (2 where a case says so), %s (%s)" % (
             torch.__version__, platform.processor() or platform.machine(), cpu_name()),
         "cases": out,
     }

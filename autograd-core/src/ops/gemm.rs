@@ -45,7 +45,7 @@ impl<T: Copy> Mat<T> {
     }
 
     /// Rows `start..end` as a matrix of their own.
-    fn rows_between(&self, start: usize, end: usize) -> Mat<T> {
+    pub(crate) fn rows_between(&self, start: usize, end: usize) -> Mat<T> {
         // SAFETY: start <= rows, so the pointer stays inside (or one past) the view
         let ptr = unsafe { self.ptr.offset(start as isize * self.rs) };
         Mat { ptr, rows: end - start, ..*self }
@@ -57,7 +57,7 @@ impl<T: Copy> Mat<T> {
     }
 
     /// Columns `start..end` as a matrix of their own.
-    fn cols_between(&self, start: usize, end: usize) -> Mat<T> {
+    pub(crate) fn cols_between(&self, start: usize, end: usize) -> Mat<T> {
         // SAFETY: as in `rows_between`
         let ptr = unsafe { self.ptr.offset(start as isize * self.cs) };
         Mat { ptr, cols: end - start, ..*self }

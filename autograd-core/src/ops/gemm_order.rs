@@ -80,6 +80,8 @@ pub(crate) trait TorchOrder: Copy + Sized {
     fn mm_order(a: &Mat<Self>, b: &Mat<Self>) -> Order;
     /// MKL's one-row dot (a 1x1 product with b a transposed row).
     const ROW_DOT: Tree;
+    /// Whether the type is float32 (else float64).
+    const FLOAT32: bool;
 }
 
 impl TorchOrder for f32 {
@@ -87,6 +89,7 @@ impl TorchOrder for f32 {
         order_f32(a, b)
     }
     const ROW_DOT: Tree = Tree::RowDot { rows: 1 };
+    const FLOAT32: bool = true;
 }
 
 impl TorchOrder for f64 {
@@ -94,6 +97,31 @@ impl TorchOrder for f64 {
         order_f64(a, b)
     }
     const ROW_DOT: Tree = Tree::Dot8;
+    const FLOAT32: bool = false;
+}
+
+/// Where torch's product with two threads (its default on a 2-core machine) sums in two
+/// halves: MKL's matrix-vector kernel for a column-major `a` (torch's `x.t() @ v`, the
+/// gradient of a weight vector) gives each thread half of the shared dimension (the first
+/// `ceil(k / 2)` terms and the rest, each summed in the one-thread order of its half) and
+/// adds the second half's sums to the first's. Measured in `tools/gemm_order/two_threads.py`:
+/// from k = 256 (float32), or from k = 128 with `(m + 64) k >= 17600` (float64); not for
+/// more than 1001 rows, nor for 41 to 69 rows below k = 1000 (MKL splits the rows there,
+/// which changes no sum). `None`: one sum per element, as with one thread (any other thread
+/// count keeps the one-thread order too: not measured).
+pub(crate) fn two_thread_halves<T: TorchOrder>(
+    kernel: Kernel,
+    a: &Mat<T>,
+    b: &Mat<T>,
+    threads: usize,
+) -> Option<usize> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if threads != 2 || n != 1 || !matches!(kernel, Kernel::Mm | Kernel::Mv) || !transposed(a, b).0 {
+        return None;
+    }
+    let long = if T::FLOAT32 { k >= 256 } else { k >= 128 && (m + 64) * k >= 17600 };
+    let rows_split = (41..=69).contains(&m) && k < 1000;
+    (long && m <= 1001 && !rows_split).then(|| k.div_ceil(2))
 }
 
 /// torch's order for `a @ b` computed by `kernel`; `None` where it is not known (a large

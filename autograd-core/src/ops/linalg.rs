@@ -59,11 +59,19 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrde
                 return (0..m * n).map(|e| av[(e / n, 0)] * bv[(0, e % n)]).collect();
             }
             let (am, bm) = (Mat::of(&av), Mat::of(&bv));
-            let order = gemm_order::order(kernel, &am, &bm);
-            // torch's kernels (oneMKL's) in their own order of the sums
-            match order {
-                Some(Order::Blocked(cuts)) => gemm::blocked(am, bm, &cuts),
-                Some(Order::Tree(tree)) => gemm::by_element(am, bm, tree),
+            let threads = rayon::current_num_threads();
+            if let Some(k0) = gemm_order::two_thread_halves(kernel, &am, &bm, threads) {
+                // two threads each sum half of the shared dimension; the halves are added
+                let half = |a: Mat<T>, b: Mat<T>| {
+                    let order = gemm_order::order(kernel, &a, &b).expect("mm and mv have an order");
+                    in_order(order, a, b)
+                };
+                let first = half(am.cols_between(0, k0), bm.rows_between(0, k0));
+                let second = half(am.cols_between(k0, k), bm.rows_between(k0, k));
+                return first.into_iter().zip(second).map(|(x, y)| x + y).collect();
+            }
+            match gemm_order::order(kernel, &am, &bm) {
+                Some(order) => in_order(order, am, bm),
                 None => {
                     let mut out = Array2::<T>::zeros((m, n));
                     split_gemm(av, bv, out.view_mut());
@@ -72,6 +80,14 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrde
             }
         })
     })
+}
+
+/// `a @ b` summed in `order` (torch's kernel's, oneMKL's, on one thread).
+fn in_order<T: GemmFloat>(order: Order, a: Mat<T>, b: Mat<T>) -> Vec<T> {
+    match order {
+        Order::Blocked(cuts) => gemm::blocked(a, b, &cuts),
+        Order::Tree(tree) => gemm::by_element(a, b, tree),
+    }
 }
 
 /// `out = a @ b` on matrixmultiply, shared out by `parallel::run_parts` by rows of `out`

@@ -1,0 +1,80 @@
+"""What torch's second thread changes in a product's sums (torch 2.15, oneMKL, this CPU).
+
+For a product with one output column, two candidate two-thread orders are compared with
+torch's own two-thread result, using torch's one-thread products of the parts:
+
+- `halves`: K cut at ceil(K/2), each half summed on its own (the one-thread order of the
+  half), the second half's sums added to the first's (`x.t() @ v`, A column-major);
+- `rows`: the rows cut at ceil(M/2), each part a product of its own (`A @ v`, A row-major).
+
+Each probe prints `1` (torch's two-thread result equals its one-thread result and not the
+split one), `2` (the split one and not the one-thread one), `=` (both: the split changes no
+bit there) or `?` (neither). Several seeds are tried until one decides.
+
+    /path/to/torch-venv/bin/python tools/gemm_order/two_threads.py halves|rows
+
+`halves` checks the bounds autograd-core follows (`two_thread_halves` in
+src/ops/gemm_order.rs); `rows` prints the row-split bounds measured but not followed.
+"""
+import sys
+
+import torch
+
+
+def state(kind, m, k, dtype, seed):
+    g = torch.Generator().manual_seed(seed * 1000003 + m * 7919 + k)
+    if kind == "halves":
+        a = (torch.rand(k, m, generator=g, dtype=dtype) - 0.5).t()
+    else:
+        a = torch.rand(m, k, generator=g, dtype=dtype) - 0.5
+    x = torch.rand(k, generator=g, dtype=dtype) - 0.5
+    torch.set_num_threads(2)
+    two = torch.mv(a, x)
+    torch.set_num_threads(1)
+    one = torch.mv(a, x)
+    if kind == "halves":
+        k0 = (k + 1) // 2
+        split = torch.mv(a[:, :k0], x[:k0]) + torch.mv(a[:, k0:], x[k0:])
+    else:
+        m0 = (m + 1) // 2
+        split = torch.cat([torch.mv(a[:m0], x), torch.mv(a[m0:], x)])
+    same_one, same_split = torch.equal(two, one), torch.equal(two, split)
+    return {(True, False): "1", (False, True): "2", (True, True): "="}.get((same_one, same_split), "?")
+
+
+def decided(kind, m, k, dtype):
+    for seed in range(4):
+        s = state(kind, m, k, dtype, seed)
+        if s != "=":
+            return s
+    return "="
+
+
+def line(kind, title, dtype, points):
+    print(title, " ".join(f"{m}x{k}:{decided(kind, m, k, dtype)}" for m, k in points), flush=True)
+
+
+def main():
+    kind = sys.argv[1]
+    f32, f64 = torch.float32, torch.float64
+    if kind == "halves":
+        # float32: from K = 256 on
+        line(kind, "f32 K bound", f32, [(m, k) for m in (1, 8, 100) for k in (254, 255, 256, 257)])
+        # float64: from (m + 64) K >= 17600 on (and K >= 128)
+        line(kind, "f64 K bound", f64, [(1, 270), (1, 271), (8, 244), (8, 245), (40, 169), (40, 170),
+                                        (16, 219), (16, 220), (100, 127), (100, 128), (400, 128)])
+        # 41..69 rows: not below K = 1000 (MKL splits the rows: no bit changes)
+        for dtype in (f32, f64):
+            line(kind, f"{dtype} band", dtype, [(m, 512) for m in (40, 41, 69, 70)]
+                 + [(56, k) for k in (999, 1000)])
+            # at most 1001 rows
+            line(kind, f"{dtype} rows bound", dtype, [(m, 512) for m in (1000, 1001, 1002, 1100)])
+    else:
+        # float32 `A @ v`: the rows split from M K >= 8192 on for small K, later for larger K
+        for k, ms in [(8, (1022, 1026)), (64, (126, 128, 130)), (96, range(105, 111)),
+                      (256, range(74, 79)), (512, range(50, 55)), (4096, range(8, 12))]:
+            line(kind, f"f32 K={k}", f32, [(m, k) for m in ms])
+
+
+if __name__ == "__main__":
+    main()
