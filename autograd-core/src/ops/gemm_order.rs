@@ -100,28 +100,43 @@ impl TorchOrder for f64 {
     const FLOAT32: bool = false;
 }
 
-/// Where torch's product with two threads (its default on a 2-core machine) sums in two
-/// halves: MKL's matrix-vector kernel for a column-major `a` (torch's `x.t() @ v`, the
-/// gradient of a weight vector) gives each thread half of the shared dimension (the first
-/// `ceil(k / 2)` terms and the rest, each summed in the one-thread order of its half) and
-/// adds the second half's sums to the first's. Measured in `tools/gemm_order/two_threads.py`:
-/// from k = 256 (float32), or from k = 128 with `(m + 64) k >= 17600` (float64); not for
-/// more than 1001 rows, nor for 41 to 69 rows below k = 1000 (MKL splits the rows there,
-/// which changes no sum). `None`: one sum per element, as with one thread (any other thread
-/// count keeps the one-thread order too: not measured).
-pub(crate) fn two_thread_halves<T: TorchOrder>(
+/// How torch's product with two threads (its default on a 2-core machine) shares out a
+/// product with one output column, where that changes its sums (MKL's matrix-vector kernels;
+/// measured in `tools/gemm_order/two_threads.py`, the bounds in its README).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Split {
+    /// For a column-major `a` (torch's `x.t() @ v`, the gradient of a weight vector), each
+    /// thread sums half of the shared dimension (the first `k0` terms, the rest), each half
+    /// in its one-thread order, and the second half's sums are added to the first's.
+    Halves { k0: usize },
+    /// For a row-major float32 `a`, rows `0..m0` and the rest are products of their own (the
+    /// one-row kernel's groups of 4 rows start again at `m0`).
+    Rows { m0: usize },
+}
+
+/// The split of `a @ b` with `threads` threads, if it has one. `Halves`: from k = 256
+/// (float32), or from k = 128 with `(m + 64) k >= 17600` (float64); not for more than 1001
+/// rows, nor for 41 to 69 rows below k = 1000 (MKL splits the rows there, which changes no
+/// sum). `Rows` (float32): from `m k >= 8192` with `m (k + 288) >= 41700`. Any other thread
+/// count keeps the one-thread order (not measured).
+pub(crate) fn two_thread_split<T: TorchOrder>(
     kernel: Kernel,
     a: &Mat<T>,
     b: &Mat<T>,
     threads: usize,
-) -> Option<usize> {
+) -> Option<Split> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    if threads != 2 || n != 1 || !matches!(kernel, Kernel::Mm | Kernel::Mv) || !transposed(a, b).0 {
+    if threads != 2 || n != 1 || !matches!(kernel, Kernel::Mm | Kernel::Mv) {
         return None;
     }
-    let long = if T::FLOAT32 { k >= 256 } else { k >= 128 && (m + 64) * k >= 17600 };
-    let rows_split = (41..=69).contains(&m) && k < 1000;
-    (long && m <= 1001 && !rows_split).then(|| k.div_ceil(2))
+    if transposed(a, b).0 {
+        let long = if T::FLOAT32 { k >= 256 } else { k >= 128 && (m + 64) * k >= 17600 };
+        let rows_instead = (41..=69).contains(&m) && k < 1000;
+        (long && m <= 1001 && !rows_instead).then(|| Split::Halves { k0: k.div_ceil(2) })
+    } else {
+        let large = m >= 2 && m * k >= 8192 && m * (k + 288) >= 41700;
+        (T::FLOAT32 && large).then(|| Split::Rows { m0: m.div_ceil(2) })
+    }
 }
 
 /// torch's order for `a @ b` computed by `kernel`; `None` where it is not known (a large

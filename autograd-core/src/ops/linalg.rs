@@ -9,7 +9,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 use super::gemm::{self, GemmFloat, Mat};
-use super::gemm_order::{self, Kernel, Order, TorchOrder};
+use super::gemm_order::{self, Kernel, Order, Split, TorchOrder};
 use super::kernel::{with_slice, Element, FloatElement};
 use crate::autograd::record::record;
 use crate::autograd::saved::SavedTensor;
@@ -59,16 +59,23 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrde
                 return (0..m * n).map(|e| av[(e / n, 0)] * bv[(0, e % n)]).collect();
             }
             let (am, bm) = (Mat::of(&av), Mat::of(&bv));
-            let threads = rayon::current_num_threads();
-            if let Some(k0) = gemm_order::two_thread_halves(kernel, &am, &bm, threads) {
-                // two threads each sum half of the shared dimension; the halves are added
-                let half = |a: Mat<T>, b: Mat<T>| {
-                    let order = gemm_order::order(kernel, &a, &b).expect("mm and mv have an order");
-                    in_order(order, a, b)
-                };
-                let first = half(am.cols_between(0, k0), bm.rows_between(0, k0));
-                let second = half(am.cols_between(k0, k), bm.rows_between(k0, k));
-                return first.into_iter().zip(second).map(|(x, y)| x + y).collect();
+            // each part in its one-thread order
+            let part = |a: Mat<T>, b: Mat<T>| {
+                let order = gemm_order::order(kernel, &a, &b).expect("mm and mv have an order");
+                in_order(order, a, b)
+            };
+            match gemm_order::two_thread_split(kernel, &am, &bm, rayon::current_num_threads()) {
+                Some(Split::Halves { k0 }) => {
+                    let first = part(am.cols_between(0, k0), bm.rows_between(0, k0));
+                    let second = part(am.cols_between(k0, k), bm.rows_between(k0, k));
+                    return first.into_iter().zip(second).map(|(x, y)| x + y).collect();
+                }
+                Some(Split::Rows { m0 }) => {
+                    let mut out = part(am.rows_between(0, m0), bm);
+                    out.extend(part(am.rows_between(m0, m), bm));
+                    return out;
+                }
+                None => {}
             }
             match gemm_order::order(kernel, &am, &bm) {
                 Some(order) => in_order(order, am, bm),
