@@ -114,13 +114,18 @@ DOTS = [(k, "uniform") for k in (16, 24, 33, 48, 70, 100, 131, 300, 1000)] + [
 # Products with one column on torch's two threads, where MKL's matrix-vector kernels may split
 # the sums: on both sides of each bound in gemm_order.rs's `two_thread_split`. A transposed
 # (`x.t() @ v`): halves of K (k 256 float32 / (m + 64) k 17600 float64, the 41-69 rows band
-# below k = 1000, 1001 rows); A row-major: rows (m k 8192, m (k + 288) 41700; float32)
+# below k = 1000, 1001 rows); A row-major: rows (m k 8192, m (k + 288) 41700; float32); and
+# products with one output row (columns for rows)
 TWO_THREADS = [(m, k, 1, "at", "uniform") for m, k in (
     (8, 255), (8, 256), (3, 262), (3, 263), (50, 999), (50, 1000), (40, 300), (41, 300),
     (69, 300), (70, 300), (1001, 300), (1002, 300), (200, 1200), (1, 600))] + [
     (m, k, 1, "none", "uniform") for m, k in (
         (1021, 8), (1025, 8), (106, 96), (109, 96), (51, 512), (53, 512), (9, 4096), (10, 4096),
-        (421, 99))]
+        (421, 99))] + [
+    # one output row: the same bounds with n for m (b row-major: halves; b transposed: columns)
+    (1, k, n, layout, "uniform") for k, n, layout in (
+        (255, 8, "none"), (256, 8, "none"), (244, 8, "at"), (245, 8, "at"), (999, 56, "none"),
+        (1000, 56, "none"), (96, 106, "bt"), (96, 109, "bt"), (563, 49, "both"), (563, 50, "both"))]
 
 
 def product(seed, m, k, n, layout, dtype, dist, threads):

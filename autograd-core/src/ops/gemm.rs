@@ -52,7 +52,7 @@ impl<T: Copy> Mat<T> {
     }
 
     /// The transposed matrix (the same elements).
-    fn transposed(&self) -> Mat<T> {
+    pub(crate) fn transposed(&self) -> Mat<T> {
         Mat { ptr: self.ptr, rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
     }
 

@@ -112,13 +112,17 @@ pub(crate) enum Split {
     /// For a row-major float32 `a`, rows `0..m0` and the rest are products of their own (the
     /// one-row kernel's groups of 4 rows start again at `m0`).
     Rows { m0: usize },
+    /// One output row: columns `0..n0` and the rest are products of their own (the
+    /// transpose of `Rows`, for a float32 `b` stored transposed, `x @ w.t()`).
+    Cols { n0: usize },
 }
 
 /// The split of `a @ b` with `threads` threads, if it has one. `Halves`: from k = 256
 /// (float32), or from k = 128 with `(m + 64) k >= 17600` (float64); not for more than 1001
 /// rows, nor for 41 to 69 rows below k = 1000 (MKL splits the rows there, which changes no
-/// sum). `Rows` (float32): from `m k >= 8192` with `m (k + 288) >= 41700`. Any other thread
-/// count keeps the one-thread order (not measured).
+/// sum). `Rows` (float32): from `m k >= 8192` with `m (k + 288) >= 41700`. A product with one
+/// output row is the transposed one (`b.t() @ a.t()`, the same kernels): the same bounds with
+/// `n` for `m`. Any other thread count keeps the one-thread order (not measured).
 pub(crate) fn two_thread_split<T: TorchOrder>(
     kernel: Kernel,
     a: &Mat<T>,
@@ -126,7 +130,16 @@ pub(crate) fn two_thread_split<T: TorchOrder>(
     threads: usize,
 ) -> Option<Split> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    if threads != 2 || n != 1 || !matches!(kernel, Kernel::Mm | Kernel::Mv) {
+    if threads != 2 || !matches!(kernel, Kernel::Mm | Kernel::Mv) {
+        return None;
+    }
+    if m == 1 && n > 1 {
+        return match two_thread_split(kernel, &b.transposed(), &a.transposed(), threads) {
+            Some(Split::Rows { m0 }) => Some(Split::Cols { n0: m0 }),
+            split => split,
+        };
+    }
+    if n != 1 {
         return None;
     }
     if transposed(a, b).0 {

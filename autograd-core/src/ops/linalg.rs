@@ -75,6 +75,12 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrde
                     out.extend(part(am.rows_between(m0, m), bm));
                     return out;
                 }
+                Some(Split::Cols { n0 }) => {
+                    // (one output row)
+                    let mut out = part(am, bm.cols_between(0, n0));
+                    out.extend(part(am, bm.cols_between(n0, n)));
+                    return out;
+                }
                 None => {}
             }
             match gemm_order::order(kernel, &am, &bm) {
