@@ -11,7 +11,9 @@ Each probe prints `1` (torch's two-thread result equals its one-thread result an
 split one), `2` (the split one and not the one-thread one), `=` (both: the split changes no
 bit there) or `?` (neither). Several seeds are tried until one decides.
 
-    /path/to/torch-venv/bin/python tools/gemm_order/two_threads.py halves|rows
+    /path/to/torch-venv/bin/python tools/gemm_order/two_threads.py halves|rows|row-halves|row-cols
+
+(`row-halves`, `row-cols`: the same two splits for a product with one output row, x @ w.)
 
 Each mode checks points on both sides of the bounds autograd-core follows (`two_thread_split`
 in src/ops/gemm_order.rs; README.md says how the row bound was narrowed).
@@ -22,6 +24,10 @@ import torch
 
 
 def state(kind, m, k, dtype, seed):
+    if kind.startswith("row-"):
+        # one output row, x @ w with w (k x m) row-major or stored transposed: its transpose
+        # w.t() @ x.t() is the one-column case
+        return state_one_row(kind, m, k, dtype, seed)
     g = torch.Generator().manual_seed(seed * 1000003 + m * 7919 + k)
     if kind == "halves":
         a = (torch.rand(k, m, generator=g, dtype=dtype) - 0.5).t()
@@ -38,6 +44,27 @@ def state(kind, m, k, dtype, seed):
     else:
         m0 = (m + 1) // 2
         split = torch.cat([torch.mv(a[:m0], x), torch.mv(a[m0:], x)])
+    same_one, same_split = torch.equal(two, one), torch.equal(two, split)
+    return {(True, False): "1", (False, True): "2", (True, True): "="}.get((same_one, same_split), "?")
+
+
+def state_one_row(kind, n, k, dtype, seed):
+    g = torch.Generator().manual_seed(seed * 1000003 + n * 7919 + k)
+    x = torch.rand(1, k, generator=g, dtype=dtype) - 0.5
+    if kind == "row-halves":
+        w = torch.rand(k, n, generator=g, dtype=dtype) - 0.5
+    else:
+        w = (torch.rand(n, k, generator=g, dtype=dtype) - 0.5).t()
+    torch.set_num_threads(2)
+    two = x @ w
+    torch.set_num_threads(1)
+    one = x @ w
+    if kind == "row-halves":
+        k0 = (k + 1) // 2
+        split = x[:, :k0] @ w[:k0] + x[:, k0:] @ w[k0:]
+    else:
+        n0 = (n + 1) // 2
+        split = torch.cat([x @ w[:, :n0], x @ w[:, n0:]], 1)
     same_one, same_split = torch.equal(two, one), torch.equal(two, split)
     return {(True, False): "1", (False, True): "2", (True, True): "="}.get((same_one, same_split), "?")
 
@@ -69,6 +96,15 @@ def main():
                  + [(56, k) for k in (999, 1000)])
             # at most 1001 rows
             line(kind, f"{dtype} rows bound", dtype, [(m, 512) for m in (1000, 1001, 1002, 1100)])
+    elif kind == "row-halves":
+        # x @ w, w row-major: as `halves` with N (here the first number) for M
+        line(kind, "f32", f32, [(8, 255), (8, 256), (40, 512), (41, 512), (69, 512), (70, 512),
+                                (56, 999), (56, 1000), (1001, 512), (1002, 512)])
+        line(kind, "f64", f64, [(1, 270), (1, 271), (8, 244), (8, 245), (100, 127), (100, 128)])
+    elif kind == "row-cols":
+        # x @ w.t(): as `rows` with N for M
+        line(kind, "f32", f32, [(1021, 8), (1025, 8), (106, 96), (109, 96), (49, 563), (50, 563),
+                                (9, 4096), (10, 4096)])
     else:
         # float32 `A @ v`: the rows split from M K >= 8192 and M (K + 288) >= 41700 on (a
         # split changes no bit where ceil(M/2) is a multiple of 4, so those M are skipped)
