@@ -101,8 +101,9 @@ impl TorchOrder for f64 {
 }
 
 /// How torch's product with two threads (its default on a 2-core machine) shares out a
-/// product with one output column, where that changes its sums (MKL's matrix-vector kernels;
-/// measured in `tools/gemm_order/two_threads.py`, the bounds in its README).
+/// product with one output column or row, where that changes its sums (MKL's matrix-vector
+/// kernels; measured with `tools/gemm_order/two_threads.py`, the bounds in its README). The
+/// blocked kernel's own two-thread splits are not followed (README: "Two threads").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Split {
     /// For a column-major `a` (torch's `x.t() @ v`, the gradient of a weight vector), each
