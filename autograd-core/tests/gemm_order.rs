@@ -3,7 +3,8 @@
 //! `fixtures/gemm_order.json`, recorded by `tools/gemm_order/record_fixture.py` with one
 //! thread: blocked sums cut as MKL cuts them (float32 and float64), small-batch `x @ w.t()`,
 //! one-row and one-column products, 1x1 dots, one-term products, signed zeros, and `dot`;
-//! and with two threads, `x.t() @ v` (summed in two halves or not).
+//! and, with two threads, products with one output column or row (`x.t() @ v`, `A @ v`,
+//! `x @ w`), split between the threads or not.
 
 use autograd_core::prelude::*;
 use serde_json::Value;

@@ -23,50 +23,41 @@ import sys
 import torch
 
 
+def verdict(product, split):
+    """`product()` on torch's two threads against its one-thread result and `split()` (one
+    thread, the parts)."""
+    torch.set_num_threads(2)
+    two = product()
+    torch.set_num_threads(1)
+    same_one, same_split = torch.equal(two, product()), torch.equal(two, split())
+    return {(True, False): "1", (False, True): "2", (True, True): "="}.get((same_one, same_split), "?")
+
+
 def state(kind, m, k, dtype, seed):
-    if kind.startswith("row-"):
-        # one output row, x @ w with w (k x m) row-major or stored transposed: its transpose
-        # w.t() @ x.t() is the one-column case
-        return state_one_row(kind, m, k, dtype, seed)
+    """One probe of `kind` at m x k (for the one-row kinds, m is the output's length n)."""
     g = torch.Generator().manual_seed(seed * 1000003 + m * 7919 + k)
+    if kind.startswith("row-"):
+        # one output row, x @ w with w (k x n) row-major or stored transposed: its transpose
+        # w.t() @ x.t() is the one-column case
+        n = m
+        x = torch.rand(1, k, generator=g, dtype=dtype) - 0.5
+        if kind == "row-halves":
+            w = torch.rand(k, n, generator=g, dtype=dtype) - 0.5
+            k0 = (k + 1) // 2
+            return verdict(lambda: x @ w, lambda: x[:, :k0] @ w[:k0] + x[:, k0:] @ w[k0:])
+        w = (torch.rand(n, k, generator=g, dtype=dtype) - 0.5).t()
+        n0 = (n + 1) // 2
+        return verdict(lambda: x @ w, lambda: torch.cat([x @ w[:, :n0], x @ w[:, n0:]], 1))
     if kind == "halves":
         a = (torch.rand(k, m, generator=g, dtype=dtype) - 0.5).t()
     else:
         a = torch.rand(m, k, generator=g, dtype=dtype) - 0.5
     x = torch.rand(k, generator=g, dtype=dtype) - 0.5
-    torch.set_num_threads(2)
-    two = torch.mv(a, x)
-    torch.set_num_threads(1)
-    one = torch.mv(a, x)
     if kind == "halves":
         k0 = (k + 1) // 2
-        split = torch.mv(a[:, :k0], x[:k0]) + torch.mv(a[:, k0:], x[k0:])
-    else:
-        m0 = (m + 1) // 2
-        split = torch.cat([torch.mv(a[:m0], x), torch.mv(a[m0:], x)])
-    same_one, same_split = torch.equal(two, one), torch.equal(two, split)
-    return {(True, False): "1", (False, True): "2", (True, True): "="}.get((same_one, same_split), "?")
-
-
-def state_one_row(kind, n, k, dtype, seed):
-    g = torch.Generator().manual_seed(seed * 1000003 + n * 7919 + k)
-    x = torch.rand(1, k, generator=g, dtype=dtype) - 0.5
-    if kind == "row-halves":
-        w = torch.rand(k, n, generator=g, dtype=dtype) - 0.5
-    else:
-        w = (torch.rand(n, k, generator=g, dtype=dtype) - 0.5).t()
-    torch.set_num_threads(2)
-    two = x @ w
-    torch.set_num_threads(1)
-    one = x @ w
-    if kind == "row-halves":
-        k0 = (k + 1) // 2
-        split = x[:, :k0] @ w[:k0] + x[:, k0:] @ w[k0:]
-    else:
-        n0 = (n + 1) // 2
-        split = torch.cat([x @ w[:, :n0], x @ w[:, n0:]], 1)
-    same_one, same_split = torch.equal(two, one), torch.equal(two, split)
-    return {(True, False): "1", (False, True): "2", (True, True): "="}.get((same_one, same_split), "?")
+        return verdict(lambda: torch.mv(a, x), lambda: torch.mv(a[:, :k0], x[:k0]) + torch.mv(a[:, k0:], x[k0:]))
+    m0 = (m + 1) // 2
+    return verdict(lambda: torch.mv(a, x), lambda: torch.cat([torch.mv(a[:m0], x), torch.mv(a[m0:], x)]))
 
 
 def decided(kind, m, k, dtype):

@@ -66,9 +66,10 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrde
             };
             match gemm_order::two_thread_split(kernel, &am, &bm, rayon::current_num_threads()) {
                 Some(Split::Halves { k0 }) => {
-                    let first = part(am.cols_between(0, k0), bm.rows_between(0, k0));
+                    let mut out = part(am.cols_between(0, k0), bm.rows_between(0, k0));
                     let second = part(am.cols_between(k0, k), bm.rows_between(k0, k));
-                    return first.into_iter().zip(second).map(|(x, y)| x + y).collect();
+                    out.iter_mut().zip(second).for_each(|(x, y)| *x = *x + y);
+                    return out;
                 }
                 Some(Split::Rows { m0 }) => {
                     let mut out = part(am.rows_between(0, m0), bm);
