@@ -33,7 +33,11 @@ use std::mem::MaybeUninit;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 #[cfg(target_arch = "x86_64")]
+mod exp_f32_avx2;
+#[cfg(target_arch = "x86_64")]
 mod exp_f32_avx512;
+#[cfg(target_arch = "x86_64")]
+mod sleef_avx2;
 #[cfg(target_arch = "x86_64")]
 mod sleef_avx512;
 #[cfg(target_arch = "x86_64")]
@@ -1063,17 +1067,70 @@ unsafe fn by_sixteen(
     }
 }
 
+/// `by_sixteen` for AVX2: eight float32 lanes at a time, `f` giving a bit per lane it is
+/// sure of; the last few elements (fewer than eight) go through a copy padded with zeros,
+/// so no load or store reaches past the slices.
+///
+/// # Safety
+/// The CPU must have AVX2 (the caller's `target_feature`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn by_eight(
+    x: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    f: impl Fn(std::arch::x86_64::__m256) -> (std::arch::x86_64::__m256, u8),
+    redo: impl Fn(f32) -> f32,
+) {
+    use std::arch::x86_64::{_mm256_loadu_ps, _mm256_storeu_ps};
+    let n = x.len().min(out.len());
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: `i + 16 <= n` keeps the accesses inside the slices
+        let (r0, s0) = unsafe { f(_mm256_loadu_ps(x.as_ptr().add(i))) };
+        let (r1, s1) = unsafe { f(_mm256_loadu_ps(x.as_ptr().add(i + 8))) };
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i).cast::<f32>(), r0) };
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i + 8).cast::<f32>(), r1) };
+        let mut unsure = !(u16::from(s0) | u16::from(s1) << 8);
+        while unsure != 0 {
+            let lane = unsure.trailing_zeros() as usize;
+            out[i + lane].write(redo(x[i + lane]));
+            unsure &= unsure - 1;
+        }
+        i += 16;
+    }
+    while i < n {
+        let count = (n - i).min(8);
+        let mut lanes = [0.0f32; 8];
+        lanes[..count].copy_from_slice(&x[i..i + count]);
+        // SAFETY: eight lanes from and to an eight-element array
+        let (result, sure) = unsafe { f(_mm256_loadu_ps(lanes.as_ptr())) };
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), result) };
+        for lane in 0..count {
+            let v = if sure & (1 << lane) != 0 { lanes[lane] } else { redo(x[i + lane]) };
+            out[i + lane].write(v);
+        }
+        i += count;
+    }
+}
+
 /// Defines `pub fn $name(x: &[f32], out)`: `$avx512(x, out)` where the CPU has AVX-512F
-/// and FMA, else `$portable` (a `slice_fn!` of `$body`, defined here too). Both give the
-/// same bits.
-macro_rules! avx512_or_portable {
-    ($(#[$doc:meta])* $name:ident, $avx512:path, $portable:ident, $body:ident) => {
+/// and FMA, `$avx2(x, out)` (if the brackets name one) where it has AVX2 and FMA, else `$portable` (a
+/// `slice_fn!` of `$body`, defined here too). All give the same bits.
+macro_rules! simd_or_portable {
+    ($(#[$doc:meta])* $name:ident, $avx512:path, [$($avx2:path)?], $portable:ident, $body:ident) => {
         $(#[$doc])*
         pub fn $name(x: &[f32], out: &mut [MaybeUninit<f32>]) {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU has the instructions the function was compiled for
-                return unsafe { $avx512(x, out) };
+            {
+                use std::arch::is_x86_feature_detected as has;
+                if has!("avx512f") && has!("fma") {
+                    // SAFETY: the CPU has the instructions the function was compiled for
+                    return unsafe { $avx512(x, out) };
+                }
+                $(if has!("avx2") && has!("fma") {
+                    // SAFETY: as above
+                    return unsafe { $avx2(x, out) };
+                })?
             }
             $portable(x, out)
         }
@@ -1082,9 +1139,9 @@ macro_rules! avx512_or_portable {
     };
 }
 
-avx512_or_portable!(/// `exp_f32` over a slice: with AVX-512 in float32 lanes with a check of each
-    /// lane's rounding (`exp_f32_avx512`), otherwise each element in float64.
-    exp_f32_slice, exp_f32_avx512::exp_f32_slice, exp_f32_slice_portable, exp_f32_body);
+simd_or_portable!(/// `exp_f32` over a slice: with AVX-512 or AVX2 in float32 lanes with a check of
+    /// each lane's rounding (`exp_f32_avx512`, `exp_f32_avx2`), otherwise each element in float64.
+    exp_f32_slice, exp_f32_avx512::exp_f32_slice, [exp_f32_avx2::exp_f32_slice], exp_f32_slice_portable, exp_f32_body);
 slice_fn!(/// `exp_f64` over a slice.
     exp_f64_slice, exp_f64, f64);
 slice_fn!(/// `log_f32` over a slice.
@@ -1099,17 +1156,19 @@ split_slice_fn!(/// `cos_f32` over a slice.
     cos_f32_slice, cos_f32_sleef, cos_in_range, cos_via_f64, f32);
 slice_fn!(/// `cos_f64` over a slice.
     cos_f64_slice, cos_f64, f64);
-avx512_or_portable!(/// `tanh_f32` over a slice: with AVX-512 with a cheaper quotient and a check of each
-    /// lane's rounding (`tanh_f32_avx512`), otherwise each element as `tanh_f32`.
-    tanh_f32_slice, tanh_f32_avx512::tanh_f32_slice, tanh_f32_slice_portable, tanh_f32_body);
+simd_or_portable!(/// `tanh_f32` over a slice: with AVX-512 with a cheaper quotient and a check of each
+    /// lane's rounding (`tanh_f32_avx512`), otherwise each element as `tanh_f32` (an AVX2
+    /// port of the AVX-512 code was no faster than the loop on an AMD EPYC Zen: its table
+    /// lookups take four `vpermps` and three blends for four lanes).
+    tanh_f32_slice, tanh_f32_avx512::tanh_f32_slice, [], tanh_f32_slice_portable, tanh_f32_body);
 slice_fn!(/// `tanh_f64` over a slice.
     tanh_f64_slice, tanh_f64_body, f64);
-avx512_or_portable!(/// `sigmoid_vec_f32` over a slice (`sleef_avx512` with AVX-512).
-    sigmoid_vec_f32_slice, sleef_avx512::sigmoid_vec_f32_slice, sigmoid_vec_f32_slice_portable, sigmoid_vec_f32_body);
+simd_or_portable!(/// `sigmoid_vec_f32` over a slice (`sleef_avx512`, `sleef_avx2`).
+    sigmoid_vec_f32_slice, sleef_avx512::sigmoid_vec_f32_slice, [sleef_avx2::sigmoid_vec_f32_slice], sigmoid_vec_f32_slice_portable, sigmoid_vec_f32_body);
 slice_fn!(/// `sigmoid_vec_f64` over a slice.
     sigmoid_vec_f64_slice, sigmoid_vec_f64_body, f64);
-avx512_or_portable!(/// `sleef_expf` over a slice (`sleef_avx512` with AVX-512).
-    sleef_expf_slice, sleef_avx512::sleef_expf_slice, sleef_expf_slice_portable, sleef_expf_body);
+simd_or_portable!(/// `sleef_expf` over a slice (`sleef_avx512`, `sleef_avx2`).
+    sleef_expf_slice, sleef_avx512::sleef_expf_slice, [sleef_avx2::sleef_expf_slice], sleef_expf_slice_portable, sleef_expf_body);
 slice_fn!(/// `sleef_exp` over a slice.
     sleef_exp_slice, sleef_exp_body, f64);
 
@@ -1419,6 +1478,93 @@ mod tests {
         for ((&v, &o), &f) in x64.iter().zip(&out64).zip(&flags) {
             let e = if f { sigmoid_vec_f64(v) } else { sigmoid_scalar_f64(v) };
             assert!(e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()), "sigmoid({v:e})");
+        }
+    }
+
+    type SliceF32 = fn(&[f32], &mut [MaybeUninit<f32>]);
+    /// A function's builds, by name.
+    type Builds = Vec<(&'static str, SliceF32)>;
+    /// A function's name, its element form and its slice builds.
+    type Checked = (&'static str, fn(f32) -> f32, Builds);
+
+    /// Every build of a `simd_or_portable!` function that this CPU runs, by name: the
+    /// AVX-512 and AVX2 ones (where the function has one) where it has them, and the
+    /// portable loop.
+    macro_rules! builds {
+        ($avx512:path, [$($avx2:path)?], $portable:path) => {{
+            let mut builds: Builds = vec![("portable", $portable)];
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                $(if has!("avx2") && has!("fma") {
+                    // SAFETY: the CPU has the instructions the function was compiled for
+                    builds.push(("avx2", |x: &[f32], out: &mut [MaybeUninit<f32>]| unsafe { $avx2(x, out) }));
+                })?
+                if has!("avx512f") && has!("fma") {
+                    // SAFETY: the CPU has the instructions the function was compiled for
+                    builds.push(("avx512", |x: &[f32], out: &mut [MaybeUninit<f32>]| unsafe {
+                        $avx512(x, out)
+                    }));
+                }
+            }
+            builds
+        }};
+    }
+
+    #[test]
+    fn every_build_gives_the_element_bits() {
+        // every build this CPU runs, not only the one the dispatch picks: the AVX2 code is
+        // checked on AVX-512 machines too
+        let mut x: Vec<f32> = inputs_f64().iter().map(|&v| v as f32).collect();
+        x.extend(every_f32(0.2, 0.2005));
+        x.extend(every_f32(-0.2005, -0.2));
+        x.extend(every_f32(1.0 / 10000.0, 1.0 / 9000.0));
+        x.extend(every_f32(86.99, 88.01));
+        x.extend(every_f32(-104.01, -103.99));
+        x.extend(every_f32(99.99, 100.01));
+        x.extend(every_f32(8.99, 10.01));
+        let mut out = vec![0.0f32; x.len()];
+        let all: [Checked; 4] = [
+            (
+                "exp_f32",
+                exp_f32,
+                builds!(exp_f32_avx512::exp_f32_slice, [exp_f32_avx2::exp_f32_slice], exp_f32_slice_portable),
+            ),
+            ("tanh_f32", tanh_f32, builds!(tanh_f32_avx512::tanh_f32_slice, [], tanh_f32_slice_portable)),
+            (
+                "sleef_expf",
+                sleef_expf,
+                builds!(
+                    sleef_avx512::sleef_expf_slice,
+                    [sleef_avx2::sleef_expf_slice],
+                    sleef_expf_slice_portable
+                ),
+            ),
+            (
+                "sigmoid_vec_f32",
+                sigmoid_vec_f32,
+                builds!(
+                    sleef_avx512::sigmoid_vec_f32_slice,
+                    [sleef_avx2::sigmoid_vec_f32_slice],
+                    sigmoid_vec_f32_slice_portable
+                ),
+            ),
+        ];
+        for (name, element, builds) in all {
+            for (build, slice) in builds {
+                // whole vectors and every length of a last, partly filled one
+                for cut in [x.len(), x.len() - 1, x.len() - 7, 15, 9, 3, 1, 0] {
+                    // SAFETY: the slice function writes every element
+                    slice(&x[..cut], unsafe { as_slots(&mut out[..cut]) });
+                    for (&v, &o) in x[..cut].iter().zip(&out) {
+                        let e = element(v);
+                        assert!(
+                            e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()),
+                            "{name} ({build}, {cut} elements) at {v:e}: slice {o:e}, element {e:e}"
+                        );
+                    }
+                }
+            }
         }
     }
 

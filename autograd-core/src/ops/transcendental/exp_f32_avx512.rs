@@ -67,14 +67,14 @@ const fn exp2_tables() -> ([f32; 32], [f32; 32]) {
 const TABLES: ([f32; 32], [f32; 32]) = exp2_tables();
 
 /// The inputs the float32 path takes: results stay normal float32 and `2^k` fits.
-const LOWEST: f32 = -87.0;
-const HIGHEST: f32 = 88.0;
+pub(super) const LOWEST: f32 = -87.0;
+pub(super) const HIGHEST: f32 = 88.0;
 /// The margin to a rounding boundary a lane must keep (see the module's doc).
 const MARGIN: f32 = 1.0 / 4294967296.0; // 2^-32
 /// Half a unit in the last place of a float32 in `[1, 2)`.
-const HALF_ULP: f32 = 1.0 / 16777216.0; // 2^-24
+pub(super) const HALF_ULP: f32 = 1.0 / 16777216.0; // 2^-24
 /// `1.5 * 2^23`: adding it rounds to an integer and leaves that integer in the low bits.
-const SHIFT: f32 = 12582912.0;
+pub(super) const SHIFT: f32 = 12582912.0;
 
 /// `out[i] = exp_f32(x[i])` for every `i`, bit for bit.
 ///
