@@ -5,7 +5,13 @@ one-column kernels, 1x1 dots, products with one term and signed zeros, `dot` lon
 
 A dev-time tool (needs torch; not part of ./test.sh):
 
-    /path/to/torch-venv/bin/python tools/gemm_order/record_fixture.py
+    /path/to/torch-venv/bin/python tools/gemm_order/record_fixture.py [--kernels avx2]
+
+MKL picks its kernels by the CPU. Run plainly on an Intel processor with AVX-512, it records
+`gemm_order.json` (the orders of `MklKernels::Avx512`); with `--kernels avx2`, on an AMD
+processor, it records `gemm_order_avx2.json`: float32 products in the parts of MKL's AVX2
+kernels that autograd-core follows (`MklKernels::Avx2`: the blocked kernel, and the small
+kernels' chains of rounded products), on one thread and on two. Each refuses another CPU.
 
 The inputs come from a generator the Rust test repeats (splitmix64, see `values` below), so
 the fixture holds only each product's shape, layout and a 64-bit FNV-1a hash of its output
@@ -128,6 +134,32 @@ TWO_THREADS = [(m, k, 1, "at", "uniform") for m, k in (
         (1000, 56, "none"), (96, 106, "bt"), (96, 109, "bt"), (563, 49, "both"), (563, 50, "both"))]
 
 
+# MKL's AVX2 kernels (float32): the blocked kernel (m >= 4, n >= 12; every layout; up to 384
+# one block or two halves, beyond blocks of 192 and the remainder last; the same on two threads) on both sides of its bounds and cuts, and
+# the small kernels' chains of rounded products (m or n small, b not a transposed row-major
+# matrix), with signed zeros and one-term products
+AVX2_CASES = [
+    (4, 50, 12, "none", "uniform"), (4, 50, 12, "bt", "uniform"), (4, 50, 12, "at", "uniform"),
+    (4, 50, 12, "both", "uniform"), (64, 300, 64, "none", "uniform"), (40, 1000, 30, "none", "uniform"),
+    (200, 1000, 200, "none", "uniform"), (17, 513, 33, "none", "uniform"), (33, 191, 65, "bt", "uniform"),
+    (33, 192, 65, "bt", "uniform"), (33, 193, 65, "at", "uniform"), (64, 785, 128, "bt", "uniform"),
+    (300, 64, 200, "at", "uniform"), (20, 400, 30, "both", "uniform"), (8, 900, 200, "both", "uniform"),
+    (100, 384, 13, "none", "uniform"), (5, 2, 12, "at", "uniform"),
+    (12, 383, 12, "none", "uniform"), (20, 257, 40, "bt", "uniform"), (7, 384, 13, "at", "uniform"),
+    (3, 5, 17, "none", "uniform"), (2, 300, 64, "none", "uniform"), (3, 300, 64, "at", "uniform"),
+    (3, 300, 12, "none", "uniform"), (30, 100, 3, "none", "uniform"), (100, 50, 8, "at", "uniform"),
+    (8, 40, 8, "none", "uniform"), (8, 40, 8, "both", "uniform"), (3, 17, 5, "both", "uniform"),
+    (2, 2, 2, "none", "uniform"), (64, 1000, 2, "at", "uniform"), (2, 1000, 100, "both", "uniform"),
+    (10, 50, 12, "none", "zeros"), (9, 40, 3, "none", "zeros"), (3, 30, 20, "at", "zeros"),
+    (5, 1, 13, "none", "zeros"), (3, 1, 3, "none", "zeros"), (6, 1, 16, "bt", "zeros"),
+]
+AVX2_TWO_THREADS = [
+    (64, 1000, 64, "none", "uniform"), (256, 1600, 256, "at", "uniform"), (16, 2000, 16, "bt", "uniform"),
+    (100, 800, 50, "none", "uniform"), (59, 1008, 396, "none", "uniform"), (512, 512, 512, "both", "uniform"),
+    (3, 2000, 40, "none", "uniform"), (50, 1500, 3, "at", "uniform"),
+]
+
+
 def product(seed, m, k, n, layout, dtype, dist, threads):
     """One fixture entry: torch's `a @ b` on `threads` threads."""
     torch.set_num_threads(threads)
@@ -147,6 +179,12 @@ def product(seed, m, k, n, layout, dtype, dist, threads):
 
 
 def main():
+    if sys.argv[1:] == ["--kernels", "avx2"]:
+        return main_avx2()
+    if sys.argv[1:]:
+        raise SystemExit("usage: record_fixture.py [--kernels avx2]")
+    if "avx512f" not in cpu_flags() or "GenuineIntel" not in cpu_field("vendor_id"):
+        raise SystemExit("record_fixture.py: gemm_order.json is recorded on an Intel CPU with AVX-512")
     out = []
     seed = 1
     for m, k, n, layout, dist in CASES:
@@ -177,6 +215,40 @@ def main():
     path = Path(__file__).resolve().parents[2] / "autograd-core/tests/fixtures/gemm_order.json"
     path.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"{len(out)} products -> {path}", file=sys.stderr)
+
+
+def main_avx2():
+    if "AuthenticAMD" not in cpu_field("vendor_id"):
+        raise SystemExit("record_fixture.py --kernels avx2: measured on AMD processors only")
+    out = []
+    seed = 5000
+    for cases, threads in ((AVX2_CASES, 1), (AVX2_TWO_THREADS, 2)):
+        for m, k, n, layout, dist in cases:
+            seed += 1
+            out.append(product(seed, m, k, n, layout, "float32", dist, threads))
+    doc = {
+        "source": "tools/gemm_order/record_fixture.py --kernels avx2, torch %s, 1 thread (2 where a case says "
+        "so), %s (%s)" % (torch.__version__, platform.processor() or platform.machine(), cpu_name()),
+        "cases": out,
+    }
+    path = Path(__file__).resolve().parents[2] / "autograd-core/tests/fixtures/gemm_order_avx2.json"
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"{len(out)} products -> {path}", file=sys.stderr)
+
+
+def cpu_field(key):
+    try:
+        for line in open("/proc/cpuinfo"):
+            name, _, value = line.partition(":")
+            if name.strip() == key:
+                return value.strip()
+    except OSError:
+        pass
+    return ""
+
+
+def cpu_flags():
+    return cpu_field("flags").split()
 
 
 def cpu_name():

@@ -543,6 +543,9 @@ fn reduce8<T: Float>(c: &[Part<T>]) -> Part<T> {
 pub(crate) enum Tree {
     /// One fused multiply-add chain in increasing k.
     Chain,
+    /// One chain in increasing k of rounded products, from +0 (no fused multiply-add):
+    /// MKL's small float32 kernels on AVX2 (`gemm_order::MklKernels::Avx2`).
+    RoundedChain,
     /// `lanes` strided fma chains (lane l takes k = l mod lanes), then lanes l, l + 4, ...
     /// added into 4 sums and those added pairwise: float32 `x @ w.t()` with a batch of 2..15
     /// (16 lanes), float64 with at most 3 (8 lanes).
@@ -570,6 +573,10 @@ impl Tree {
     fn sum<T: Float>(self, k: usize, (i, j): (usize, usize), x: impl Fn(usize) -> (T, T)) -> T {
         let s = match self {
             Tree::Chain => (0..k).fold(None, |acc, p| fma(acc, x(p))),
+            Tree::RoundedChain => Some((0..k).fold(T::zero(), |acc, p| {
+                let (a, b) = x(p);
+                acc + a * b
+            })),
             Tree::Strided { lanes } => {
                 let mut l: Vec<Part<T>> = vec![None; lanes];
                 for p in 0..k {

@@ -1,9 +1,70 @@
 //! Which summation order torch 2.15's CPU `mm` gives a product, by its sizes, the layouts
-//! of its operands and the dtype: oneMKL's choice on an AVX-512 machine, measured with the
-//! probes and predictors in `tools/gemm_order/` (its README has the rules and the sweeps
-//! that confirmed them). [`super::gemm`] runs the chosen order.
+//! of its operands and the dtype: oneMKL's choice, which depends on the CPU (MKL runs other
+//! kernels on an Intel processor with AVX-512 than on an AMD one), measured with the probes
+//! and predictors in `tools/gemm_order/` (its README has the rules and the sweeps that
+//! confirmed them). [`super::gemm`] runs the chosen order.
+
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::gemm::{Mat, Tree};
+
+/// Which of oneMKL's kernel sets torch's matrix products run on, and so which summation
+/// orders autograd-core follows: MKL picks them by the CPU, and their sums differ in the
+/// last bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MklKernels {
+    /// An Intel processor with AVX-512 (measured on a Xeon, family 6 model 207).
+    Avx512,
+    /// Any other x86 processor: AMD's (measured on an EPYC, Zen, family 23 model 1, where
+    /// MKL's verbose mode names no AVX-512 path), and Intel's without AVX-512 (not measured).
+    Avx2,
+}
+
+/// 0 while not chosen, else 1 + the `MklKernels` index.
+static KERNELS: AtomicU8 = AtomicU8::new(0);
+
+/// The kernel set whose orders products follow: `AUTOGRAD_MKL_KERNELS` (`avx512` or
+/// `avx2`) when set, else the one MKL picks on this CPU (see [`MklKernels`]); or what
+/// [`set_mkl_kernels`] chose.
+pub fn mkl_kernels() -> MklKernels {
+    match KERNELS.load(Ordering::Relaxed) {
+        1 => MklKernels::Avx512,
+        2 => MklKernels::Avx2,
+        _ => {
+            let chosen = match std::env::var("AUTOGRAD_MKL_KERNELS").as_deref() {
+                Ok("avx512") => MklKernels::Avx512,
+                Ok("avx2") => MklKernels::Avx2,
+                _ => this_cpus_kernels(),
+            };
+            // (a concurrent `set_mkl_kernels` wins)
+            let _ = KERNELS.compare_exchange(0, chosen as u8 + 1, Ordering::Relaxed, Ordering::Relaxed);
+            mkl_kernels()
+        }
+    }
+}
+
+/// Makes products follow `kernels`' orders from now on, in the whole process (to reproduce
+/// torch's bits as they are on another machine).
+pub fn set_mkl_kernels(kernels: MklKernels) {
+    KERNELS.store(kernels as u8 + 1, Ordering::Relaxed);
+}
+
+/// The kernel set MKL picks on this CPU: AVX-512 on an Intel processor that has it.
+fn this_cpus_kernels() -> MklKernels {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // (leaf 0: the vendor's name)
+        let vendor = std::arch::x86_64::__cpuid(0);
+        let intel = (vendor.ebx, vendor.edx, vendor.ecx) == (0x756e_6547, 0x4965_6e69, 0x6c65_746e);
+        if intel && std::arch::is_x86_feature_detected!("avx512f") {
+            return MklKernels::Avx512;
+        }
+        MklKernels::Avx2
+    }
+    // (torch uses no MKL there; the orders measured first)
+    #[cfg(not(target_arch = "x86_64"))]
+    MklKernels::Avx512
+}
 
 /// A product's summation order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,7 +192,7 @@ pub(crate) fn two_thread_split<T: TorchOrder>(
     threads: usize,
 ) -> Option<Split> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    if threads != 2 || !matches!(kernel, Kernel::Mm | Kernel::Mv) {
+    if threads != 2 || !matches!(kernel, Kernel::Mm | Kernel::Mv) || mkl_kernels() == MklKernels::Avx2 {
         return None;
     }
     if m == 1 && n > 1 {
@@ -169,10 +230,41 @@ pub(crate) fn order<T: TorchOrder>(kernel: Kernel, a: &Mat<T>, b: &Mat<T>) -> Op
     }
 }
 
+/// MKL's cuts of `k` with its AVX2 kernels: up to `kc` one block; up to `2 kc` two halves,
+/// and for an odd `k` its last term a block of its own (193 is 96, 96, 1); beyond, blocks of
+/// `kc` and the remainder last.
+fn avx2_cuts(k: usize, kc: usize) -> Vec<usize> {
+    if k <= kc {
+        return vec![k];
+    }
+    if k <= 2 * kc {
+        return if k.is_multiple_of(2) { vec![k / 2, k / 2] } else { vec![k / 2, k / 2, 1] };
+    }
+    let mut cuts = vec![kc; k / kc];
+    if !k.is_multiple_of(kc) {
+        cuts.push(k % kc);
+    }
+    cuts
+}
+
 /// torch's order for a float32 `mm` (at least 2 terms per sum, or one row or column).
 fn order_f32(a: &Mat<f32>, b: &Mat<f32>) -> Order {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let (ta, tb) = transposed(a, b);
+    if mkl_kernels() == MklKernels::Avx2 {
+        if m >= 4 && n >= 12 {
+            // every layout, one thread or two (MKL splits no sum there)
+            return Order::Blocked(avx2_cuts(k, 192));
+        }
+        let small_batch_bt = tb && !ta;
+        if m >= 2 && n >= 2 && !small_batch_bt {
+            // the small kernels: mostly one chain of rounded products (the kernels' edge
+            // tiles, e.g. the first n % 8 columns of some rows, sum otherwise: not measured)
+            return Order::Tree(Tree::RoundedChain);
+        }
+        // x @ w.t() with a small batch, one row or one column: not measured with these
+        // kernels; the AVX-512 kernels' orders below are the nearest known
+    }
     if m == 1 && n == 1 {
         // a dot when b is a transposed row (MKL's `N` for b), else one chain
         return Order::Tree(if tb { Tree::RowDot { rows: 1 } } else { Tree::Chain });
@@ -211,7 +303,9 @@ fn order_f32(a: &Mat<f32>, b: &Mat<f32>) -> Order {
     Order::Blocked(if big { whole_cuts(k, 384) } else { halving_cuts(k, 384) })
 }
 
-/// torch's order for a float64 `mm` (at least 2 terms per sum, or one row or column).
+/// torch's order for a float64 `mm` (at least 2 terms per sum, or one row or column), with
+/// MKL's AVX-512 kernels; with its AVX2 kernels too, which are not mapped for float64 yet
+/// (tools/gemm_order/README.md has what was seen).
 fn order_f64(a: &Mat<f64>, b: &Mat<f64>) -> Order {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let (ta, tb) = transposed(a, b);
@@ -266,6 +360,28 @@ mod tests {
             assert_eq!(halving_cuts(k, 384), r1, "R1 {k}");
             assert_eq!(whole_cuts(k, 384), r2, "R2 {k}");
             assert_eq!(halving_cuts(k, 192), r1_192, "R1/192 {k}");
+        }
+    }
+
+    /// The AVX2 kernels' cuts, as `tools/gemm_order/avx2_kernels.py cuts` and the FPRev
+    /// trees of odd K found them.
+    #[test]
+    fn avx2_cuts_follow_the_probes() {
+        type Cuts = &'static [usize];
+        let cases: [(usize, Cuts); 10] = [
+            (100, &[100]),
+            (192, &[192]),
+            (193, &[96, 96, 1]),
+            (195, &[97, 97, 1]),
+            (300, &[150, 150]),
+            (384, &[192, 192]),
+            (385, &[192, 192, 1]),
+            (450, &[192, 192, 66]),
+            (700, &[192, 192, 192, 124]),
+            (1000, &[192, 192, 192, 192, 192, 40]),
+        ];
+        for (k, cuts) in cases {
+            assert_eq!(avx2_cuts(k, 192), cuts, "K = {k}");
         }
     }
 }

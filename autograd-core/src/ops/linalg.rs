@@ -10,6 +10,7 @@ use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 use super::gemm::{self, GemmFloat, Mat};
 use super::gemm_order::{self, Kernel, Order, Split, TorchOrder};
+pub use super::gemm_order::{mkl_kernels, set_mkl_kernels, MklKernels};
 use super::kernel::{with_slice, Element, FloatElement};
 use crate::autograd::record::record;
 use crate::autograd::saved::SavedTensor;
