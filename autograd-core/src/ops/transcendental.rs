@@ -1003,6 +1003,24 @@ macro_rules! split_slice_fn {
     };
 }
 
+/// `out[start + lane] = redo(x[start + lane])` for each lane whose bit is set in `unsure`
+/// (the lanes a vector's result was not sure of).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn redo_lanes(
+    x: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    start: usize,
+    mut unsure: u32,
+    redo: &impl Fn(f32) -> f32,
+) {
+    while unsure != 0 {
+        let lane = unsure.trailing_zeros() as usize;
+        out[start + lane].write(redo(x[start + lane]));
+        unsure &= unsure - 1;
+    }
+}
+
 /// `out[i] = f(x[i])` sixteen float32 lanes at a time (AVX-512), the last vector partly
 /// filled: `f` gives the lanes' results and a mask of the ones it is sure of; each other lane
 /// is computed again by `redo` from its element. Whole vectors go two at a time with plain
@@ -1032,24 +1050,14 @@ unsafe fn by_sixteen(
         let (r1, s1) = unsafe { f(_mm512_loadu_ps(x.as_ptr().add(i + 16))) };
         unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(i).cast::<f32>(), r0) };
         unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(i + 16).cast::<f32>(), r1) };
-        let mut unsure = !(s0 as u32 | (s1 as u32) << 16);
-        while unsure != 0 {
-            let lane = unsure.trailing_zeros() as usize;
-            out[i + lane].write(redo(x[i + lane]));
-            unsure &= unsure - 1;
-        }
+        redo_lanes(x, out, i, !(s0 as u32 | (s1 as u32) << 16), &redo);
         i += 32;
     }
     while i + 16 <= n {
         // SAFETY: `i + 16 <= n` keeps both accesses inside the slices
         let (result, sure) = unsafe { f(_mm512_loadu_ps(x.as_ptr().add(i))) };
         unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(i).cast::<f32>(), result) };
-        let mut unsure = !sure;
-        while unsure != 0 {
-            let lane = unsure.trailing_zeros() as usize;
-            out[i + lane].write(redo(x[i + lane]));
-            unsure &= unsure - 1;
-        }
+        redo_lanes(x, out, i, u32::from(!sure), &redo);
         i += 16;
     }
     while i < n {
@@ -1057,12 +1065,7 @@ unsafe fn by_sixteen(
         // SAFETY: the mask keeps both accesses inside the slices
         let (result, sure) = unsafe { f(_mm512_maskz_loadu_ps(lanes, x.as_ptr().add(i))) };
         unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(i).cast::<f32>(), lanes, result) };
-        let mut unsure = lanes & !sure;
-        while unsure != 0 {
-            let lane = unsure.trailing_zeros() as usize;
-            out[i + lane].write(redo(x[i + lane]));
-            unsure &= unsure - 1;
-        }
+        redo_lanes(x, out, i, u32::from(lanes & !sure), &redo);
         i += 16;
     }
 }
@@ -1090,12 +1093,7 @@ unsafe fn by_eight(
         let (r1, s1) = unsafe { f(_mm256_loadu_ps(x.as_ptr().add(i + 8))) };
         unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i).cast::<f32>(), r0) };
         unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i + 8).cast::<f32>(), r1) };
-        let mut unsure = !(u16::from(s0) | u16::from(s1) << 8);
-        while unsure != 0 {
-            let lane = unsure.trailing_zeros() as usize;
-            out[i + lane].write(redo(x[i + lane]));
-            unsure &= unsure - 1;
-        }
+        redo_lanes(x, out, i, u32::from(!(u16::from(s0) | u16::from(s1) << 8)), &redo);
         i += 16;
     }
     while i < n {
