@@ -135,9 +135,10 @@ TWO_THREADS = [(m, k, 1, "at", "uniform") for m, k in (
 
 
 # MKL's AVX2 kernels (float32): the blocked kernel (m >= 4, n >= 12; every layout; up to 384
-# one block or two halves, beyond blocks of 192 and the remainder last; the same on two threads) on both sides of its bounds and cuts, and
-# the small kernels' chains of rounded products (m or n small, b not a transposed row-major
-# matrix), with signed zeros and one-term products
+# one block or two halves, beyond blocks of 192 and the remainder last; the same on two
+# threads) on both sides of its bounds and cuts, and the small kernels' chains of rounded
+# products (m or n small, b not a transposed row-major matrix), with signed zeros and
+# one-term products
 AVX2_CASES = [
     (4, 50, 12, "none", "uniform"), (4, 50, 12, "bt", "uniform"), (4, 50, 12, "at", "uniform"),
     (4, 50, 12, "both", "uniform"), (64, 300, 64, "none", "uniform"), (40, 1000, 30, "none", "uniform"),
@@ -207,14 +208,7 @@ def main():
         for dtype in ("float32", "float64"):
             seed += 1
             out.append(product(seed, m, k, n, layout, dtype, dist, 2))
-    doc = {
-        "source": "tools/gemm_order/record_fixture.py, torch %s, 1 thread (2 where a case says so), %s (%s)" % (
-            torch.__version__, platform.processor() or platform.machine(), cpu_name()),
-        "cases": out,
-    }
-    path = Path(__file__).resolve().parents[2] / "autograd-core/tests/fixtures/gemm_order.json"
-    path.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"{len(out)} products -> {path}", file=sys.stderr)
+    write_fixture("gemm_order.json", "", out)
 
 
 def main_avx2():
@@ -226,12 +220,17 @@ def main_avx2():
         for m, k, n, layout, dist in cases:
             seed += 1
             out.append(product(seed, m, k, n, layout, "float32", dist, threads))
+    write_fixture("gemm_order_avx2.json", " --kernels avx2", out)
+
+
+def write_fixture(name, options, out):
+    """autograd-core/tests/fixtures/<name>: the cases and where they were recorded."""
     doc = {
-        "source": "tools/gemm_order/record_fixture.py --kernels avx2, torch %s, 1 thread (2 where a case says "
-        "so), %s (%s)" % (torch.__version__, platform.processor() or platform.machine(), cpu_name()),
+        "source": "tools/gemm_order/record_fixture.py%s, torch %s, 1 thread (2 where a case says so), %s (%s)" % (
+            options, torch.__version__, platform.processor() or platform.machine(), cpu_name()),
         "cases": out,
     }
-    path = Path(__file__).resolve().parents[2] / "autograd-core/tests/fixtures/gemm_order_avx2.json"
+    path = Path(__file__).resolve().parents[2] / "autograd-core/tests/fixtures" / name
     path.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"{len(out)} products -> {path}", file=sys.stderr)
 
@@ -252,14 +251,9 @@ def cpu_flags():
 
 
 def cpu_name():
-    info = {}
-    try:
-        for line in open("/proc/cpuinfo"):
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    except OSError:
+    if not cpu_field("model name"):
         return "unknown CPU"
-    return "%s, family %s model %s" % (info.get("model name"), info.get("cpu family"), info.get("model"))
+    return "%s, family %s model %s" % (cpu_field("model name"), cpu_field("cpu family"), cpu_field("model"))
 
 
 if __name__ == "__main__":

@@ -231,20 +231,15 @@ pub(crate) fn order<T: TorchOrder>(kernel: Kernel, a: &Mat<T>, b: &Mat<T>) -> Op
 }
 
 /// MKL's cuts of `k` with its AVX2 kernels: up to `kc` one block; up to `2 kc` two halves,
-/// and for an odd `k` its last term a block of its own (193 is 96, 96, 1); beyond, blocks of
-/// `kc` and the remainder last.
+/// and for an odd `k` its last term a block of its own (193 is 96, 96, 1); beyond, as
+/// [`whole_cuts`] (blocks of `kc`, the remainder last).
 fn avx2_cuts(k: usize, kc: usize) -> Vec<usize> {
-    if k <= kc {
-        return vec![k];
+    match k {
+        _ if k <= kc => vec![k],
+        _ if k <= 2 * kc && k.is_multiple_of(2) => vec![k / 2, k / 2],
+        _ if k <= 2 * kc => vec![k / 2, k / 2, 1],
+        _ => whole_cuts(k, kc),
     }
-    if k <= 2 * kc {
-        return if k.is_multiple_of(2) { vec![k / 2, k / 2] } else { vec![k / 2, k / 2, 1] };
-    }
-    let mut cuts = vec![kc; k / kc];
-    if !k.is_multiple_of(kc) {
-        cuts.push(k % kc);
-    }
-    cuts
 }
 
 /// torch's order for a float32 `mm` (at least 2 terms per sum, or one row or column).

@@ -1549,13 +1549,13 @@ mod tests {
             ),
         ];
         for (name, element, builds) in all {
+            let expected: Vec<f32> = x.iter().map(|&v| element(v)).collect();
             for (build, slice) in builds {
                 // whole vectors and every length of a last, partly filled one
                 for cut in [x.len(), x.len() - 1, x.len() - 7, 15, 9, 3, 1, 0] {
                     // SAFETY: the slice function writes every element
                     slice(&x[..cut], unsafe { as_slots(&mut out[..cut]) });
-                    for (&v, &o) in x[..cut].iter().zip(&out) {
-                        let e = element(v);
+                    for ((&v, &o), &e) in x[..cut].iter().zip(&out).zip(&expected) {
                         assert!(
                             e.to_bits() == o.to_bits() || (e.is_nan() && o.is_nan()),
                             "{name} ({build}, {cut} elements) at {v:e}: slice {o:e}, element {e:e}"

@@ -23,8 +23,8 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use super::exp_f32_avx512::{HALF_ULP, HIGHEST, LOWEST, SHIFT};
-use super::{by_eight, exp_f32_body, EXP2_TABLE_32};
+use super::exp_f32_avx512::{exp2_tables, HALF_ULP, HIGHEST, LOWEST, SHIFT};
+use super::{by_eight, exp_f32_body};
 
 /// `ln 2 / 8` split as `C1 + C2` (float32 each; `C1` the nearest float32).
 const LN2_8: f64 = std::f64::consts::LN_2 / 8.0;
@@ -34,20 +34,8 @@ const C2: f32 = (LN2_8 - C1 as f64) as f32;
 /// larger rounding errors of a polynomial on `|r| <= ln2/16`.
 const MARGIN: f32 = 1.0 / 2147483648.0; // 2^-31
 
-/// `2^(j/8)` rounded to float32 (`hi`), and what is left of it (`lo`): glibc's `2^(i/32)`
-/// at `i = 4 j`, with the exponent bits it leaves out put back.
-const TABLES: ([f32; 8], [f32; 8]) = {
-    let mut hi = [0.0f32; 8];
-    let mut lo = [0.0f32; 8];
-    let mut j = 0;
-    while j < 8 {
-        let t = f64::from_bits(EXP2_TABLE_32[4 * j].wrapping_add((4 * j as u64) << 47));
-        hi[j] = t as f32;
-        lo[j] = (t - hi[j] as f64) as f32;
-        j += 1;
-    }
-    (hi, lo)
-};
+/// `2^(j/8)` rounded to float32 (`hi`), and what is left of it (`lo`).
+const TABLES: ([f32; 8], [f32; 8]) = exp2_tables();
 
 /// `out[i] = exp_f32(x[i])` for every `i`, bit for bit.
 ///

@@ -50,13 +50,14 @@ const fn exp2_j32(j: usize) -> f64 {
     f64::from_bits(EXP2_TABLE_32[j].wrapping_add((j as u64) << 47))
 }
 
-/// `2^(j/32)` rounded to float32 (`hi`), and what is left of it (`lo`).
-const fn exp2_tables() -> ([f32; 32], [f32; 32]) {
-    let mut hi = [0.0f32; 32];
-    let mut lo = [0.0f32; 32];
+/// `2^(j/N)` for `j < N` (`N` divides 32) rounded to float32 (`hi`), and what is left of it
+/// (`lo`).
+pub(super) const fn exp2_tables<const N: usize>() -> ([f32; N], [f32; N]) {
+    let mut hi = [0.0f32; N];
+    let mut lo = [0.0f32; N];
     let mut j = 0;
-    while j < 32 {
-        let t = exp2_j32(j);
+    while j < N {
+        let t = exp2_j32(j * (32 / N));
         hi[j] = t as f32;
         lo[j] = (t - hi[j] as f64) as f32;
         j += 1;
