@@ -52,7 +52,14 @@ fn expf8(d: __m256) -> __m256 {
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn sleef_expf_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
     // SAFETY: the caller's CPU has what `expf8` was compiled for
-    unsafe { by_eight(x, out, |d| (expf8(d), u8::MAX), sleef_expf_body) }
+    unsafe { by_eight::<2>(x, out, |[d0, d1]| ([expf8(d0), expf8(d1)], u64::MAX), sleef_expf_body) }
+}
+
+/// `1 / (1 + exp(0 - v))` on eight lanes (`one`: 1.0 in each).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn sigmoid8(v: __m256, one: __m256) -> __m256 {
+    _mm256_div_ps(one, _mm256_add_ps(one, expf8(_mm256_sub_ps(_mm256_setzero_ps(), v))))
 }
 
 /// `sigmoid_vec_f32` over a slice: `1 / (1 + exp(0 - x))` as torch's vectorized kernel.
@@ -64,15 +71,10 @@ pub(super) unsafe fn sigmoid_vec_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32
     let one = _mm256_set1_ps(1.0);
     // SAFETY: as above
     unsafe {
-        by_eight(
+        by_eight::<2>(
             x,
             out,
-            |v| {
-                (
-                    _mm256_div_ps(one, _mm256_add_ps(one, expf8(_mm256_sub_ps(_mm256_setzero_ps(), v)))),
-                    u8::MAX,
-                )
-            },
+            |[v0, v1]| ([sigmoid8(v0, one), sigmoid8(v1, one)], u64::MAX),
             sigmoid_vec_f32_body,
         )
     }
