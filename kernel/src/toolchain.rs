@@ -161,7 +161,7 @@ fn is_ready(root: &Path, stamp: &str) -> bool {
 }
 
 /// Changes whenever `treatment` does, so older copies are made again.
-const COPY_FORMAT: u32 = 3;
+const COPY_FORMAT: u32 = 4;
 
 /// Which toolchain sources a copy was made from, and how: the format, their path, and the
 /// size and time of files that change with every release.
