@@ -458,6 +458,31 @@ def test_the_first_cell_built_with_the_preload_behaves_as_any_cell(first_cell, c
         assert results[0]["text/plain"] == "tensor([3., 3.])"
 
 
+def test_a_first_cell_without_variables_leaves_std_for_later_and_cells_right_behind_it_get_types():
+    """A first cell that defines no variable is answered before the analyser reads std (see
+    kernel/src/session/deferred_std.rs); the cells sent right behind it (Run All) must still
+    get their variables' types, std's and the engine's operators' included, and completion
+    must know std."""
+    with fresh_kernel() as (_, kc):
+        first = kc.execute("// 第一格：不定义变量\ntensor!([1., 2.]) * 2.0")
+        second = kc.execute(
+            "let y = &ones(&[2]) + 2.0;\n"
+            "let names: Vec<String> = vec![\"w\".into()];\n"
+            "let total = names.iter().map(|s| s.len()).sum::<usize>();\n"
+            "y"
+        )
+        third = kc.execute('println!("{} {:?} {}", total, names, &y * 2.0);')
+        out = collect(kc, [first, second, third])
+        for msg_id in (first, second, third):
+            assert out[msg_id][0]["status"] == "ok", out[msg_id][0]
+        reply, _, _, results, _ = run(kc, "(&y - 1.0).sum()")
+        assert reply["status"] == "ok" and results[0]["text/plain"] == "tensor(4.)", (reply, results)
+        code = "names.iter().cou"
+        kc.complete(code, len(code))
+        reply = kc.get_shell_msg(timeout=300)
+        assert "count()" in reply["content"]["matches"], reply["content"]
+
+
 def test_a_kernel_whose_parent_is_gone_exits_with_its_runtime(tmp_path):
     """As ipykernel's parent poller: a Jupyter server killed before it shut its kernels down
     (a hub stopping a student's server) must not leave the kernel and its runtime running."""
