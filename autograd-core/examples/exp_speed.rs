@@ -1,7 +1,7 @@
-//! How fast the float32 slice kernels of `ops/transcendental.rs` are on this CPU: nanoseconds
-//! per element on one thread (best of 20 calls over 2^20 inputs in [0, 1), six rounds in
-//! turns), and `Tensor::exp` on a 1000x1000 tensor with the thread pool (best of 20, three
-//! rounds). Prints numbers, asserts nothing:
+//! How fast the float32 slice kernels of `ops/transcendental.rs` (exp, sigmoid, SLEEF's exp,
+//! tanh) are on this CPU: nanoseconds per element on one thread (best of 20 calls over 2^20
+//! inputs in [0, 1), six rounds in turns), and `Tensor::exp` on a 1000x1000 tensor with the
+//! thread pool (best of 20, three rounds). Prints numbers, asserts nothing:
 //!
 //!   cargo run --release -p autograd-core --example exp_speed
 //!
@@ -9,7 +9,9 @@
 
 use std::mem::MaybeUninit;
 
-use autograd_core::ops::transcendental::{exp_f32_slice, sigmoid_vec_f32_slice, sleef_expf_slice};
+use autograd_core::ops::transcendental::{
+    exp_f32_slice, sigmoid_vec_f32_slice, sleef_expf_slice, tanh_f32_slice,
+};
 use autograd_core::prelude::*;
 
 type Slice = fn(&[f32], &mut [MaybeUninit<f32>]);
@@ -40,8 +42,12 @@ fn main() {
         let seconds = best_of(20, || drop(tensor.exp()));
         println!("round {round} Tensor::exp 1000x1000: {:.3} ms", seconds * 1e3);
     }
-    let kernels: [(&str, Slice); 3] =
-        [("exp", exp_f32_slice), ("sigmoid", sigmoid_vec_f32_slice), ("sleef_expf", sleef_expf_slice)];
+    let kernels: [(&str, Slice); 4] = [
+        ("exp", exp_f32_slice),
+        ("sigmoid", sigmoid_vec_f32_slice),
+        ("sleef_expf", sleef_expf_slice),
+        ("tanh", tanh_f32_slice),
+    ];
     for round in 0..6 {
         for (name, kernel) in kernels {
             let seconds = best_of(20, || kernel(&x, &mut out));
