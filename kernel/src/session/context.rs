@@ -30,18 +30,15 @@ pub(super) fn start_context(shared: &mut Shared) -> Result<CommandContext, Evcxr
     since_start();
     let environment = shared.environment;
     slots::seed(&environment.work_dir);
-    // the analyser reads an empty `core` while evcxr creates its context; every later load of
-    // its workspace (the preload, a cell's `:dep`) reads std
-    let later = environment.analysis.as_ref().and_then(|analysis| {
-        let later = analysis.later(Toolchain::get())?;
-        analysis.point_at(&analysis.first_load).ok()?;
-        Some((analysis, later))
+    // the analyser reads an empty `core` while evcxr creates its context (std's copy made
+    // first, when it is needed); every later load of its workspace (the preload, a cell's
+    // `:dep`) reads std
+    let analysis = environment.analysis.as_ref().filter(|analysis| {
+        analysis.later(Toolchain::get()).is_some() && analysis.point_at(&analysis.first_load).is_ok()
     });
     let created = EvalContext::new();
-    if let Some((analysis, later)) = later {
-        if let Err(e) = analysis.point_at(&later) {
-            eprintln!("autograd-kernel: pointing the analyser at std's sources failed: {e}");
-        }
+    if let Some(analysis) = analysis {
+        analysis.point_at_std();
     }
     let (eval_context, outputs) = created?;
     if timing() {

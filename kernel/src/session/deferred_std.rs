@@ -6,8 +6,8 @@
 //! on our 2-core VMs. A cell without a top-level `let` gets nothing from that answer. So when
 //! the first cell (built together with the preload) defines no variable, the analyser reads
 //! the empty `core` evcxr's context was created with (see `environment`), and std is loaded
-//! afterwards: in the first idle moment, or before the next request when one is already
-//! waiting (Run All), so no question is ever answered without std.
+//! right after the cell's reply, before the session takes another request: no later question
+//! (Run All's next cell, a completion) is ever answered without std.
 //!
 //! evcxr reloads the analyser's workspace only when the cell crate's `Cargo.toml` differs from
 //! the last one it read, and it writes that file itself before every question. So std is
@@ -23,7 +23,6 @@ use ra_ap_syntax::{Edition, SourceFile};
 use super::analyse;
 use super::context::timing;
 use super::environment::Environment;
-use crate::toolchain::Toolchain;
 
 /// Whether evcxr would ask the analyser for variables' types in `code`: a top-level `let`
 /// (or code that does not parse, where that cannot be told).
@@ -39,25 +38,17 @@ pub(super) fn defines_variables(code: &str) -> bool {
     statements.statements().any(|s| matches!(s, ast::Stmt::LetStmt(_)))
 }
 
-/// std, not loaded yet.
-pub(super) struct PendingStd;
-
-/// Points the analyser at the empty `core` for the first evaluation. None when the kernel has
-/// no analysis link (the analyser then reads the user's sources as it always does).
-pub(super) fn without_std(environment: &Environment) -> Option<PendingStd> {
-    let analysis = environment.analysis.as_ref()?;
-    analysis.point_at(&analysis.first_load).ok()?;
-    Some(PendingStd)
+/// Points the analyser at the empty `core` for the first evaluation; whether it did (not
+/// without an analysis link: the analyser then reads the user's sources as it always does).
+pub(super) fn without_std(environment: &Environment) -> bool {
+    environment.analysis.as_ref().is_some_and(|analysis| analysis.point_at(&analysis.first_load).is_ok())
 }
 
 /// Points the analyser at std's sources and has it reload its workspace, so the next question
 /// (or cell) is answered with std.
-pub(super) fn load_std(context: &mut CommandContext, environment: &Environment, _pending: PendingStd) {
+pub(super) fn load_std(context: &mut CommandContext, environment: &Environment) {
     let began = std::time::Instant::now();
-    let Some(analysis) = environment.analysis.as_ref() else { return };
-    let Some(later) = analysis.later(Toolchain::get()) else { return };
-    if let Err(e) = analysis.point_at(&later) {
-        eprintln!("autograd-kernel: pointing the analyser at std's sources failed: {e}");
+    if !environment.analysis.as_ref().is_some_and(|analysis| analysis.point_at_std()) {
         return;
     }
     for level in ["1", "0"] {

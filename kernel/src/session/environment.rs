@@ -58,6 +58,19 @@ impl AnalysisLink {
             .clone()
     }
 
+    /// Points the link at the sources of every later load ([`later`](Self::later)); false
+    /// (and why, on stderr) when it could not.
+    pub fn point_at_std(&self) -> bool {
+        let Some(later) = self.later(Toolchain::get()) else { return false };
+        match self.point_at(&later) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("autograd-kernel: pointing the analyser at std's sources failed: {e}");
+                false
+            }
+        }
+    }
+
     /// Points the link at `target`, atomically: a new link renamed over the old one.
     pub fn point_at(&self, target: &Path) -> std::io::Result<()> {
         let mut fresh = self.link.clone().into_os_string();

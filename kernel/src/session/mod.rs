@@ -156,17 +156,16 @@ fn run(
             Ok(Request::Execute { code, reply }) if !has_commands(&code) => {
                 // without a variable to type, it needs no std from the analyser: std is loaded
                 // once it has its result (see `deferred_std`)
-                let pending_std = if deferred_std::defines_variables(&code) {
-                    None
-                } else {
-                    deferred_std::without_std(environment)
-                };
+                let std_deferred =
+                    !deferred_std::defines_variables(&code) && deferred_std::without_std(environment);
                 let outcome = crate::interruptible::execute(&code, |code, retry| {
                     execute(&mut ctx, code, !retry, &mut shared)
                 });
                 let _ = reply.send(outcome);
-                if let (Some(pending), Some(context)) = (pending_std, ctx.as_mut()) {
-                    deferred_std::load_std(context, environment, pending);
+                if std_deferred {
+                    if let Some(context) = ctx.as_mut() {
+                        deferred_std::load_std(context, environment);
+                    }
                 }
             }
             other => {
