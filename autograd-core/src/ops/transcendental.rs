@@ -1189,8 +1189,11 @@ simd_or_portable!(/// `tanh_f32` over a slice: with AVX-512 with a cheaper quoti
     /// port of the AVX-512 code was no faster than the loop on an AMD EPYC Zen: its table
     /// lookups take four `vpermps` and three blends for four lanes; nor was one with an
     /// eight-entry table (two `vpermd`, one blend), a degree-7 polynomial and `vdivpd`: 5.8-5.9
-    /// against 5.7-5.8 ns an element, `examples/exp_speed.rs`. Four float64 lanes a vector are
-    /// the limit there; a gain needs float32 lanes).
+    /// against 5.7-5.8 ns an element, `examples/exp_speed.rs`. Nor, by enough to keep, was one
+    /// in eight float32 lanes: `e^2a - 1` and the quotient as pairs of float32 (a value and
+    /// its remainder, about 2^-35 from `tanh`, one lane in 500 computed again), 5.52-5.61
+    /// against 5.73-5.79 ns: the pairs' arithmetic takes about 90 instructions for eight lanes
+    /// where `exp_f32_avx2` takes 40, and this CPU runs about one a cycle).
     tanh_f32_slice, tanh_f32_avx512::tanh_f32_slice, [], tanh_f32_slice_portable, tanh_f32_body);
 slice_fn!(/// `tanh_f64` over a slice.
     tanh_f64_slice, tanh_f64_body, f64);
