@@ -63,7 +63,9 @@ fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/autograd-kernel/target}"
 
 say "Building the kernel (release)"
-cargo build --release -p autograd-kernel
+# with evcxr's analyser set up as tools/evcxr_roots.py describes (warm cells a quarter faster)
+. "$repo/tools/kernel_build.sh"
+kernel_cargo build --release -p autograd-kernel
 
 if [ "$system" = 1 ]; then
   # Everything every user's kernel needs, read-only under $system_dir (see kernel/src/system.rs).

@@ -21,6 +21,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/autograd-kernel/target
 # the kernel tests need std's sources (rust-src), as install.sh does
 . "$repo/tools/rust_src.sh"
 ensure_rust_src test.sh || exit 1
+# the kernel's build, with evcxr's analyser set up as tools/evcxr_roots.py describes
+. "$repo/tools/kernel_build.sh"
 
 echo "== formatting and lints =="
 # rustfmt.toml is the one formatting; clippy's warnings are errors, tests and benches included
@@ -34,8 +36,8 @@ CARGO_INCREMENTAL=0 cargo test -p autograd-core --all-targets
 CARGO_INCREMENTAL=0 cargo test -p autograd-core --doc
 
 echo "== kernel: cargo test (release, sharing the kernel's build) =="
-cargo test --profile release -p autograd-kernel
-cargo build --release -p autograd-kernel
+kernel_cargo test --profile release -p autograd-kernel
+kernel_cargo build --release -p autograd-kernel
 
 echo "== kernel under Jupyter clients =="
 venv="$repo/.venv-test"
@@ -50,7 +52,7 @@ export AUTOGRAD_KERNEL_CACHE="${AUTOGRAD_KERNEL_CACHE:-$HOME/.cache/autograd-ker
 # this checkout's engine, whichever checkout last built the shared kernel binary
 export AUTOGRAD_CORE_PATH="$repo/autograd-core"
 "$CARGO_TARGET_DIR/release/autograd-kernel" prebuild
-(cd tests/kernel && "$venv/bin/pytest" -q -p no:cacheprovider test_client.py test_kernel_spec.py)
+(cd tests/kernel && "$venv/bin/pytest" -q -p no:cacheprovider test_build.py test_client.py test_kernel_spec.py)
 
 echo "== notebooks: PyTorch's outputs and re-execution =="
 (cd tests/notebooks && "$venv/bin/pytest" -q -p no:cacheprovider -s test_notebooks.py)
