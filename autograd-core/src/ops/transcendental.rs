@@ -1021,52 +1021,76 @@ fn redo_lanes(
     }
 }
 
-/// `out[i] = f(x[i])` sixteen float32 lanes at a time (AVX-512), the last vector partly
-/// filled: `f` gives the lanes' results and a mask of the ones it is sure of; each other lane
-/// is computed again by `redo` from its element. Whole vectors go two at a time with plain
-/// loads and stores, only the last one masked: with a masked load and store for every vector,
-/// one thread took 0.25-0.31 ms for `sigmoid` on 1M float32 and 0.41-0.59 ms for `exp`; this
-/// way 0.20-0.21 and 0.34-0.42 (three alternating runs each, AMD EPYC Zen 5).
+/// `out[i] = f(x[i])` sixteen float32 lanes a vector (AVX-512), `N` vectors at a time: `f`
+/// gives the results of `N` vectors and a bit for each lane it is sure of (vector `j`'s
+/// lanes are bits `16j..16j+16`); each other lane is computed again by `redo` from its
+/// element. Whole blocks go with plain loads and stores, only the last, partly filled one
+/// masked: with a masked load and store for every vector, one thread took 0.25-0.31 ms for
+/// `sigmoid` on 1M float32 and 0.41-0.59 ms for `exp`; with plain ones 0.20-0.21 and
+/// 0.34-0.42 (three alternating runs each, AMD EPYC Zen 5). A body that steps through
+/// several independent vectors side by side keeps the CPU busy while each waits for its
+/// previous step (as `by_eight`).
 ///
 /// # Safety
 /// The CPU must have AVX-512F (the caller's `target_feature`).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn by_sixteen(
+unsafe fn by_sixteen<const N: usize>(
     x: &[f32],
     out: &mut [MaybeUninit<f32>],
-    f: impl Fn(std::arch::x86_64::__m512) -> (std::arch::x86_64::__m512, u16),
+    f: impl Fn([std::arch::x86_64::__m512; N]) -> ([std::arch::x86_64::__m512; N], u64),
     redo: impl Fn(f32) -> f32,
 ) {
     use std::arch::x86_64::{
-        _mm512_loadu_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_storeu_ps,
+        _mm512_loadu_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_setzero_ps, _mm512_storeu_ps,
     };
+    const { assert!(N >= 1 && N <= 4, "a bit for each lane of N vectors: up to 64") };
     let n = x.len().min(out.len());
+    let all = u64::MAX >> (64 - 16 * N);
     let mut i = 0;
-    // whole vectors: plain loads and stores (masked ones cost more on some CPUs)
-    while i + 32 <= n {
-        // SAFETY: `i + 32 <= n` keeps the accesses inside the slices
-        let (r0, s0) = unsafe { f(_mm512_loadu_ps(x.as_ptr().add(i))) };
-        let (r1, s1) = unsafe { f(_mm512_loadu_ps(x.as_ptr().add(i + 16))) };
-        unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(i).cast::<f32>(), r0) };
-        unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(i + 16).cast::<f32>(), r1) };
-        redo_lanes(x, out, i, u64::from(!(s0 as u32 | (s1 as u32) << 16)), &redo);
-        i += 32;
+    while i + 16 * N <= n {
+        let mut v = [_mm512_setzero_ps(); N];
+        for (j, v) in v.iter_mut().enumerate() {
+            // SAFETY: `i + 16 N <= n` keeps the block inside both slices
+            *v = unsafe { _mm512_loadu_ps(x.as_ptr().add(i + 16 * j)) };
+        }
+        let (results, sure) = f(v);
+        for (j, result) in results.into_iter().enumerate() {
+            // SAFETY: as above
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(i + 16 * j).cast::<f32>(), result) };
+        }
+        redo_lanes(x, out, i, !sure & all, &redo);
+        i += 16 * N;
     }
-    while i + 16 <= n {
-        // SAFETY: `i + 16 <= n` keeps both accesses inside the slices
-        let (result, sure) = unsafe { f(_mm512_loadu_ps(x.as_ptr().add(i))) };
-        unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(i).cast::<f32>(), result) };
-        redo_lanes(x, out, i, u64::from(!sure), &redo);
-        i += 16;
-    }
-    while i < n {
-        let lanes: u16 = if n - i >= 16 { u16::MAX } else { ((1u32 << (n - i)) - 1) as u16 };
-        // SAFETY: the mask keeps both accesses inside the slices
-        let (result, sure) = unsafe { f(_mm512_maskz_loadu_ps(lanes, x.as_ptr().add(i))) };
-        unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(i).cast::<f32>(), lanes, result) };
-        redo_lanes(x, out, i, u64::from(lanes & !sure), &redo);
-        i += 16;
+    if i < n {
+        // the last block: each vector's lanes inside the slices, loaded and stored masked
+        let lanes = |j: usize| -> u16 {
+            let left = (n - i).saturating_sub(16 * j);
+            if left >= 16 {
+                u16::MAX
+            } else {
+                ((1u32 << left) - 1) as u16
+            }
+        };
+        let mut v = [_mm512_setzero_ps(); N];
+        for (j, v) in v.iter_mut().enumerate() {
+            if lanes(j) != 0 {
+                // SAFETY: the mask keeps the load inside `x`
+                *v = unsafe { _mm512_maskz_loadu_ps(lanes(j), x.as_ptr().add(i + 16 * j)) };
+            }
+        }
+        let (results, sure) = f(v);
+        let mut inside = 0u64;
+        for (j, result) in results.into_iter().enumerate() {
+            if lanes(j) != 0 {
+                // SAFETY: the mask keeps the store inside `out`
+                unsafe {
+                    _mm512_mask_storeu_ps(out.as_mut_ptr().add(i + 16 * j).cast::<f32>(), lanes(j), result)
+                };
+            }
+            inside |= u64::from(lanes(j)) << (16 * j);
+        }
+        redo_lanes(x, out, i, inside & !sure, &redo);
     }
 }
 
@@ -1587,9 +1611,9 @@ mod tests {
         for (name, element, builds) in all {
             let expected: Vec<f32> = x.iter().map(|&v| element(v)).collect();
             for (build, slice) in builds {
-                // whole vectors and every length of a last, partly filled block (AVX2's
-                // `exp` takes three vectors at a time: up to 23 elements in the last one)
-                for cut in [x.len(), x.len() - 1, x.len() - 7, x.len() - 31].into_iter().chain(0..=40) {
+                // whole vectors and every length of a last, partly filled block (up to 63
+                // elements with four vectors of sixteen at a time)
+                for cut in [x.len(), x.len() - 1, x.len() - 7, x.len() - 31].into_iter().chain(0..=72) {
                     // SAFETY: the slice function writes every element
                     slice(&x[..cut], unsafe { as_slots(&mut out[..cut]) });
                     for ((&v, &o), &e) in x[..cut].iter().zip(&out).zip(&expected) {

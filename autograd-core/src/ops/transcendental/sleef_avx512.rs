@@ -40,6 +40,13 @@ fn expf16(d: __m512) -> __m512 {
     _mm512_mask_mov_ps(u, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(splat(100.0), d), splat(f32::INFINITY))
 }
 
+/// `1 / (1 + exp(0 - v))` on sixteen lanes (`one` is 1 in every lane).
+#[inline]
+#[target_feature(enable = "avx512f,fma")]
+fn sigmoid16(v: __m512, one: __m512) -> __m512 {
+    _mm512_div_ps(one, _mm512_add_ps(one, expf16(_mm512_sub_ps(_mm512_setzero_ps(), v))))
+}
+
 /// `sleef_expf` over a slice.
 ///
 /// # Safety
@@ -47,7 +54,7 @@ fn expf16(d: __m512) -> __m512 {
 #[target_feature(enable = "avx512f,fma")]
 pub(super) unsafe fn sleef_expf_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
     // SAFETY: the caller's CPU has what `expf16` was compiled for
-    unsafe { by_sixteen(x, out, |d| (expf16(d), u16::MAX), sleef_expf_body) }
+    unsafe { by_sixteen::<2>(x, out, |[d0, d1]| ([expf16(d0), expf16(d1)], u64::MAX), sleef_expf_body) }
 }
 
 /// `sigmoid_vec_f32` over a slice: `1 / (1 + exp(0 - x))` as torch's vectorized kernel.
@@ -59,15 +66,10 @@ pub(super) unsafe fn sigmoid_vec_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32
     let one = _mm512_set1_ps(1.0);
     // SAFETY: as above
     unsafe {
-        by_sixteen(
+        by_sixteen::<2>(
             x,
             out,
-            |v| {
-                (
-                    _mm512_div_ps(one, _mm512_add_ps(one, expf16(_mm512_sub_ps(_mm512_setzero_ps(), v)))),
-                    u16::MAX,
-                )
-            },
+            |[v0, v1]| ([sigmoid16(v0, one), sigmoid16(v1, one)], u64::MAX),
             sigmoid_vec_f32_body,
         )
     }

@@ -65,7 +65,17 @@ pub(super) unsafe fn tanh_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         (_mm512_loadu_pd(TABLE.as_ptr().cast::<f64>()), _mm512_loadu_pd(TABLE.as_ptr().add(8).cast::<f64>()))
     };
     // SAFETY: the caller's CPU has what `sixteen` was compiled for
-    unsafe { by_sixteen(x, out, |v| sixteen(v, table), tanh_f32_body) }
+    unsafe {
+        by_sixteen::<1>(
+            x,
+            out,
+            |[v]| {
+                let (result, sure) = sixteen(v, table);
+                ([result], u64::from(sure))
+            },
+            tanh_f32_body,
+        )
+    }
 }
 
 /// `tanh x` for sixteen float32 lanes, and the lanes whose result is sure to be `tanh_f32`'s.
