@@ -47,7 +47,7 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use super::{by_sixteen, exp_f32_body, EXP2_TABLE_32};
+use super::{by_sixteen, exp_f32_body, Redo, EXP2_TABLE_32};
 
 /// `ln 2 / 32` split as `C1 + C2` (float32 each; `C1` the nearest float32).
 const LN2_32: f64 = std::f64::consts::LN_2 / 32.0;
@@ -93,7 +93,7 @@ pub(super) unsafe fn exp_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
     let t_hi = (_mm512_loadu_ps(hi.as_ptr()), _mm512_loadu_ps(hi.as_ptr().add(16)));
     let t_lo = (_mm512_loadu_ps(lo.as_ptr()), _mm512_loadu_ps(lo.as_ptr().add(16)));
     // SAFETY: the caller's CPU has what `vectors` was compiled for
-    unsafe { by_sixteen::<VECTORS>(x, out, |v| vectors(v, t_hi, t_lo), exp_f32_body) }
+    unsafe { by_sixteen::<VECTORS>(x, out, Redo::Batched, |v| vectors(v, t_hi, t_lo), exp_f32_body) }
 }
 
 /// How many vectors `vectors` takes at a time (see the module's doc).

@@ -16,7 +16,7 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use super::{by_sixteen, sigmoid_vec_f32_body, sleef_expf_body, L2LF, L2UF, R_LN2F};
+use super::{by_sixteen, sigmoid_vec_f32_body, sleef_expf_body, Redo, L2LF, L2UF, R_LN2F};
 
 /// `sleef_expf` on sixteen lanes.
 #[inline]
@@ -54,7 +54,15 @@ fn sigmoid16(v: __m512, one: __m512) -> __m512 {
 #[target_feature(enable = "avx512f,fma")]
 pub(super) unsafe fn sleef_expf_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
     // SAFETY: the caller's CPU has what `expf16` was compiled for
-    unsafe { by_sixteen::<2>(x, out, |[d0, d1]| ([expf16(d0), expf16(d1)], u64::MAX), sleef_expf_body) }
+    unsafe {
+        by_sixteen::<2>(
+            x,
+            out,
+            Redo::AtOnce,
+            |[d0, d1]| ([expf16(d0), expf16(d1)], u64::MAX),
+            sleef_expf_body,
+        )
+    }
 }
 
 /// `sigmoid_vec_f32` over a slice: `1 / (1 + exp(0 - x))` as torch's vectorized kernel.
@@ -69,6 +77,7 @@ pub(super) unsafe fn sigmoid_vec_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32
         by_sixteen::<2>(
             x,
             out,
+            Redo::AtOnce,
             |[v0, v1]| ([sigmoid16(v0, one), sigmoid16(v1, one)], u64::MAX),
             sigmoid_vec_f32_body,
         )

@@ -35,7 +35,7 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use super::{by_sixteen, tanh_f32_body, EXP2_TABLE_32};
+use super::{by_sixteen, tanh_f32_body, Redo, EXP2_TABLE_32};
 
 /// `ln 2 / 16`.
 const LN2_16: f64 = std::f64::consts::LN_2 / 16.0;
@@ -75,6 +75,7 @@ pub(super) unsafe fn tanh_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         by_sixteen::<1>(
             x,
             out,
+            Redo::AtOnce,
             |[v]| {
                 let (result, sure) = sixteen(v, table);
                 ([result], u64::from(sure))
