@@ -1034,14 +1034,15 @@ enum Redo {
 }
 
 /// The blocks of a vector loop with lanes it was not sure of, noted without a branch and
-/// computed again a batch at a time. Testing each block's bits in the loop mispredicted the
-/// branch about once in six blocks for `exp` (three vectors of sixteen, a lane in 256
-/// unsure), each time throwing away the vector work in flight after it: a lane computed
-/// again cost about 22 ns (the loop took 0.26 ns an element more with the margin, and so
-/// the lanes computed again, four times as large), a fifth of `exp`'s time. Batched, `exp`
-/// took 0.390-0.416 instead of 0.387-0.440 ns an element (medians of six runs in turns 0.398
-/// and 0.426); `tanh` and SLEEF's functions, whose lanes are (nearly) always sure, took 2-7%
-/// more, so they keep the branch (`examples/exp_speed.rs`, Intel Xeon family 6 model 207;
+/// computed again a batch at a time. For `exp` (three vectors of sixteen, a lane in 256
+/// unsure) about one block in six has such a lane, a branch the CPU cannot predict, and
+/// each misprediction throws away the vector work in flight after it. A lane computed again
+/// cost about 22 ns in the loop (it took 0.26 ns an element more with the margin, and so the
+/// lanes computed again, four times as large): a fifth of `exp`'s time. Batched, `exp` took
+/// 0.390-0.416 instead of 0.387-0.440 ns an element (medians of six runs in turns 0.398 and
+/// 0.426); gathering the lanes and computing them sixteen at a time in float64 gave nothing
+/// more. `tanh` and SLEEF's functions, whose lanes are (nearly) always sure, took 2-7% more
+/// batched, so they keep the branch (`examples/exp_speed.rs`, Intel Xeon family 6 model 207;
 /// not measured on AVX2 CPUs, where `exp` keeps the branch too).
 #[cfg(target_arch = "x86_64")]
 struct Unsure {
