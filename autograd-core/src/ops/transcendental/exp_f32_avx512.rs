@@ -8,11 +8,12 @@
 //! remainder `e` with `|y + e - e^r 2^(j/32)| <= 2^-35.1` (measured over every float32
 //! input with `T_hi r` as an exact product pair; the analysis gives about 2^-34, and the
 //! fused form of step 4 below, whose second rounding adds about 2^-48, passes the same
-//! all-inputs check). That sum rounds to `y`, the float32 nearest to
-//! it. Where `e^x` lies so close to halfway between two float32 that the rounding could go
-//! either way — or where glibc's own result, within about 2^-32 of the true value, could be
-//! the other neighbour — the lane is recomputed with `exp_f32` itself (Ziv's strategy:
-//! a cheap result that knows when it is sure, the exact one otherwise).
+//! all-inputs check). That sum rounds to `y`, the float32 nearest to it. Where `e^x` lies
+//! so close to halfway between two float32 that the rounding could go either way — or where
+//! glibc's own result, within about 2^-32 of the true value, could be the other neighbour —
+//! the lane is recomputed with `exp_f32` itself (Ziv's strategy: a cheap result that knows
+//! when it is sure, the exact one otherwise), a batch of such lanes at a time (`Unsure` in
+//! transcendental.rs).
 //!
 //! The margin: a lane is kept when `y + e` is more than 2^-32 (absolute, for `y` in
 //! `[1, 2)`; 2^-9 of a unit in the last place) away from every rounding boundary. Checked on
