@@ -1021,7 +1021,7 @@ fn redo_lanes(
     }
 }
 
-/// When a vector loop (`by_sixteen`, `by_eight`) computes again the lanes it was not sure of.
+/// When `by_sixteen` computes again the lanes it was not sure of (`by_eight` does it at once).
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Redo {
@@ -1043,9 +1043,9 @@ enum Redo {
 /// 0.426); gathering the lanes and computing them sixteen at a time in float64 gave nothing
 /// more. `tanh` and SLEEF's functions, whose lanes are (nearly) always sure, took 2-7% more
 /// batched, so they keep the branch (`examples/exp_speed.rs`, Intel Xeon family 6 model 207).
-/// So does `exp` with AVX2 (eight lanes a vector, a lane in 128 unsure): on the same Xeon
-/// with its AVX-512 code turned off, batched took 0.74-0.85 against 0.72-0.75 ns an element
-/// (six runs in turns; not measured on an AVX2-only CPU).
+/// So does `exp` with AVX2 (`by_eight`; eight lanes a vector, a lane in 128 unsure): on the
+/// same Xeon with its AVX-512 code turned off, batched took 0.74-0.85 against 0.72-0.75 ns
+/// an element (six runs in turns; not measured on an AVX2-only CPU).
 #[cfg(target_arch = "x86_64")]
 struct Unsure {
     blocks: [(usize, u64); Unsure::BATCH],
@@ -1183,25 +1183,18 @@ unsafe fn by_sixteen<const N: usize>(
 unsafe fn by_eight<const N: usize>(
     x: &[f32],
     out: &mut [MaybeUninit<f32>],
-    when: Redo,
     f: impl Fn([std::arch::x86_64::__m256; N]) -> ([std::arch::x86_64::__m256; N], u64),
     redo: impl Fn(f32) -> f32,
 ) {
     const { assert!(N >= 1 && N <= 8, "a bit for each lane of N vectors: up to 64") };
     let n = x.len().min(out.len());
-    let mut unsure = Unsure::new();
     let mut i = 0;
     while i + 8 * N <= n {
         // SAFETY: `i + 8 N <= n` keeps the block inside both slices
         let sure = unsafe { eight_block(x.as_ptr().add(i), out.as_mut_ptr().add(i).cast::<f32>(), &f) };
-        let bits = !sure & (u64::MAX >> (64 - 8 * N));
-        match when {
-            Redo::AtOnce => redo_lanes(x, out, i, bits, &redo),
-            Redo::Batched => unsure.note(x, out, i, bits, &redo),
-        }
+        redo_lanes(x, out, i, !sure & (u64::MAX >> (64 - 8 * N)), &redo);
         i += 8 * N;
     }
-    unsure.redo(x, out, &redo);
     if i < n {
         let mut lanes = [[0.0f32; 8]; N];
         for (k, &v) in x[i..n].iter().enumerate() {

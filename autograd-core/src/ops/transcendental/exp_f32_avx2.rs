@@ -34,7 +34,7 @@ use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
 use super::exp_f32_avx512::{exp2_tables, HALF_ULP, SHIFT};
-use super::{by_eight, exp_f32_body, Redo};
+use super::{by_eight, exp_f32_body};
 
 /// `ln 2 / 8` split as `C1 + C2` (float32 each; `C1` the nearest float32).
 const LN2_8: f64 = std::f64::consts::LN_2 / 8.0;
@@ -59,7 +59,7 @@ pub(super) unsafe fn exp_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
     // SAFETY: eight values from an eight-entry array, each
     let (t_hi, t_lo) = unsafe { (_mm256_loadu_ps(hi.as_ptr()), _mm256_loadu_ps(lo.as_ptr())) };
     // SAFETY: the caller's CPU has what `vectors` was compiled for
-    unsafe { by_eight::<3>(x, out, Redo::AtOnce, |v| vectors(v, t_hi, t_lo), exp_f32_body) }
+    unsafe { by_eight::<3>(x, out, |v| vectors(v, t_hi, t_lo), exp_f32_body) }
 }
 
 /// `e^x` for `N` vectors of eight lanes, each step for all of them before the next, and

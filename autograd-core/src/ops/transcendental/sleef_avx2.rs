@@ -11,7 +11,7 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use super::{by_eight, sigmoid_vec_f32_body, sleef_expf_body, Redo, L2LF, L2UF, R_LN2F};
+use super::{by_eight, sigmoid_vec_f32_body, sleef_expf_body, L2LF, L2UF, R_LN2F};
 
 /// `2^q` as a float32, for `-126 <= q <= 127`.
 #[inline]
@@ -52,9 +52,7 @@ fn expf8(d: __m256) -> __m256 {
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn sleef_expf_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
     // SAFETY: the caller's CPU has what `expf8` was compiled for
-    unsafe {
-        by_eight::<2>(x, out, Redo::AtOnce, |[d0, d1]| ([expf8(d0), expf8(d1)], u64::MAX), sleef_expf_body)
-    }
+    unsafe { by_eight::<2>(x, out, |[d0, d1]| ([expf8(d0), expf8(d1)], u64::MAX), sleef_expf_body) }
 }
 
 /// `1 / (1 + exp(0 - v))` on eight lanes (`one`: 1.0 in each).
@@ -76,7 +74,6 @@ pub(super) unsafe fn sigmoid_vec_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32
         by_eight::<2>(
             x,
             out,
-            Redo::AtOnce,
             |[v0, v1]| ([sigmoid8(v0, one), sigmoid8(v1, one)], u64::MAX),
             sigmoid_vec_f32_body,
         )
