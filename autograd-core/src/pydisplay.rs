@@ -81,7 +81,7 @@ pub fn py_float_repr(v: f64) -> String {
     if v == 0.0 {
         return if v.is_sign_negative() { "-0.0" } else { "0.0" }.to_string();
     }
-    let sci = format!("{v:e}");
+    let sci = shortest_nearest(v);
     let (mantissa, exp) = sci.split_once('e').expect("exponent form");
     let exp: i32 = exp.parse().expect("integer exponent");
     let negative = mantissa.starts_with('-');
@@ -101,6 +101,23 @@ pub fn py_float_repr(v: f64) -> String {
         let mantissa = if digits.len() > 1 { format!("{}.{}", &digits[..1], &digits[1..]) } else { digits };
         let exp_sign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs())
+    }
+}
+
+/// `v` in exponent form with the fewest digits that read back as `v`, and of those strings the
+/// one nearest `v`, an exact tie going to the even last digit: CPython's choice (David Gay's
+/// `dtoa`, mode 0). Rust's `{:e}` finds the same number of digits but may round a tie up
+/// (`1.6211111450195313e2` for 162.111114501953125, where CPython prints `...312`), so the
+/// digits are taken again, correctly rounded (`{:.N$e}` rounds ties to even), when those read
+/// back as `v` too.
+fn shortest_nearest(v: f64) -> String {
+    let shortest = format!("{v:e}");
+    let digits = shortest.split_once('e').map_or(0, |(m, _)| m.bytes().filter(u8::is_ascii_digit).count());
+    let nearest = format!("{v:.*e}", digits.saturating_sub(1));
+    if nearest != shortest && nearest.parse::<f64>() == Ok(v) {
+        nearest
+    } else {
+        shortest
     }
 }
 
