@@ -81,6 +81,16 @@ impl Layout {
         numel(&self.shape)
     }
 
+    /// Where a contiguous layout's elements are in its storage, `offset..offset + numel`, and
+    /// `0..0` when it has none: an empty view may sit at any offset, even past the end of an
+    /// empty storage (`zeros(&[2, 0]).index(idx![1])` is at offset 1 of nothing).
+    pub fn span(&self) -> std::ops::Range<usize> {
+        match self.numel() {
+            0 => 0..0,
+            n => self.offset..self.offset + n,
+        }
+    }
+
     /// The same shape and strides from offset 0: the layout of a new buffer that holds this
     /// one's elements in the same order (slices copy cheaper than a clone).
     pub fn restarted(&self) -> Layout {

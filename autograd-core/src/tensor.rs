@@ -497,7 +497,7 @@ pub(crate) fn gather_slice<T: Copy>(v: &[T], layout: &Layout) -> Vec<T> {
         return Vec::new();
     }
     if layout.is_contiguous() {
-        return v[layout.offset..layout.offset + n].to_vec();
+        return v[layout.span()].to_vec();
     }
     if layout.strides.iter().all(|&s| s == 0) {
         return vec![v[layout.offset]; n];

@@ -898,3 +898,43 @@ fn second_derivatives_flow_through_copy_slices() {
     g.sum().backward();
     assert_eq!(grad_text(&x), "tensor([0., 2., 0.])");
 }
+
+#[test]
+fn an_empty_view_past_the_end_of_an_empty_storage_is_written_and_differentiated() {
+    // torch.zeros(2, 0)[1] is at storage offset 1 of a storage of no elements: writing to it
+    // writes nothing, and the backward of select / narrow scatters nothing into zeros (a
+    // fresh-seed differential program: narrow(1, 1, 0), [1], clone, sum, backward raised a
+    // slice-range error here, where torch runs):
+    //   v = lambda: torch.zeros(2, 0)[1]; a = v(); a.add_(v()); a.copy_(v()); a.fill_(1.0)
+    //   b = torch.zeros(2, 0, requires_grad=True); b[1].exp().sum().backward(); b.grad
+    //   -> tensor([], size=(2, 0));  b = torch.zeros(2, 0); b[1] = 1.0; b -> the same
+    let view = || zeros(&[2, 0]).index(idx![1]);
+    let a = view();
+    a.add_(&view());
+    a.copy_(&view());
+    a.fill_(1.0);
+    a.zero_();
+    assert_eq!(a.to_string(), "tensor([])");
+    for f in [
+        |b: &Tensor| b.index(idx![1]).exp(),
+        |b: &Tensor| b.narrow(0, 1, 1),
+        |b: &Tensor| b.narrow(1, 0, 0).index(idx![1]).deep_clone(),
+    ] {
+        let b = zeros(&[2, 0]).requires_grad_(true);
+        f(&b).sum().backward();
+        assert_eq!(grad_text(&b), "tensor([], size=(2, 0))");
+    }
+    let x2 = tensor!([[0., 0.], [0., 0.]], requires_grad = true);
+    x2.narrow(1, 1, 0).index(idx![1]).deep_clone().sum().backward();
+    assert_eq!(grad_text(&x2), "tensor([[0., 0.],\n        [0., 0.]])");
+    let b = zeros(&[2, 0]);
+    b.assign(idx![1], 1.0);
+    b.assign(idx![1], &zeros(&[0]));
+    assert_eq!(b.to_string(), "tensor([], size=(2, 0))");
+    // an in-place op on such a view of a tensor with history, then backward through CopySlices
+    let leaf = zeros(&[2, 0]).requires_grad_(true);
+    let c = &leaf * 1.0;
+    c.index(idx![1]).mul_(2.0);
+    c.sum().backward();
+    assert_eq!(grad_text(&leaf), "tensor([], size=(2, 0))");
+}

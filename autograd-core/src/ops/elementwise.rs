@@ -294,7 +294,7 @@ pub(crate) fn with_compact<T: Element, R>(op: &Operand, f: impl FnOnce(&[T], &[u
         }
         if layout.is_contiguous() {
             if let Some(all) = T::slice(&buffer) {
-                return f(&all[layout.offset..layout.offset + layout.numel()], shape);
+                return f(&all[layout.span()], shape);
             }
         }
         let converted = super::kernel::cast(crate::tensor::gather(&buffer, layout), T::DTYPE);
@@ -549,7 +549,7 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
             return None;
         }
         let buffer = d.storage.read();
-        let range = layout.offset..layout.offset + n;
+        let range = layout.span();
         let values = match (&*buffer, d.dtype) {
             (Buffer::F32(v), DType::Float32) => run(&v[range], &layout.shape, number, number_first, op),
             (Buffer::F64(v), DType::Float64) => run(&v[range], &layout.shape, number, number_first, op),
@@ -657,7 +657,7 @@ fn write_over(owned: &Tensor, other: &Operand, owned_first: bool, op: BinaryOp, 
                 return false;
             }
             let other_values = dt.storage.read();
-            let range = lt.offset..lt.offset + lt.numel();
+            let range = lt.span();
             overwrite_sole(owned, history, |buffer, layout, dtype| {
                 if dtype != dt.dtype || !same_shape(&layout.shape, &lt.shape) {
                     return false;
@@ -783,7 +783,7 @@ fn same_shape_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
             {
                 return None;
             }
-            let (ra, rb) = (la.offset..la.offset + n, lb.offset..lb.offset + n);
+            let (ra, rb) = (la.span(), lb.span());
             let (buffer_a, buffer_b) = (da.storage.read(), db.storage.read());
             let shape = &la.shape;
             let values = match (&*buffer_a, &*buffer_b, da.dtype) {
@@ -826,7 +826,7 @@ fn pow_backward_in_place(g: &Tensor, a: &Tensor, e: f64) -> bool {
             return false;
         }
         let buffer_a = da.storage.read();
-        let ra = da.layout.offset..da.layout.offset + da.layout.numel();
+        let ra = da.layout.span();
         overwrite_sole(g, false, |buffer, layout, dtype| {
             if dtype != da.dtype || !same_shape(&layout.shape, &da.layout.shape) {
                 return false;

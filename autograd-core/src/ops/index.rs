@@ -325,7 +325,7 @@ pub(crate) fn write_buffer(
     use crate::storage::Buffer as B;
     fn put<T: Copy>(dst: &mut [T], layout: &Layout, src: &[T]) {
         if layout.is_contiguous() {
-            dst[layout.offset..layout.offset + src.len()].copy_from_slice(src);
+            dst[layout.span()].copy_from_slice(src);
         } else {
             for (p, &v) in layout.positions().zip(src) {
                 dst[p] = v;
@@ -353,7 +353,7 @@ pub(crate) fn fill_buffer(buffer: &mut crate::storage::Buffer, layout: &Layout, 
     use crate::storage::Buffer as B;
     fn put<T: Copy>(dst: &mut [T], layout: &Layout, value: T) {
         if layout.is_contiguous() {
-            dst[layout.offset..layout.offset + layout.numel()].fill(value);
+            dst[layout.span()].fill(value);
         } else {
             for p in layout.positions() {
                 dst[p] = value;

@@ -506,7 +506,7 @@ impl Tensor {
             {
                 return false;
             }
-            let range = d.layout.offset..d.layout.offset + d.layout.numel();
+            let range = d.layout.span();
             let mut buffer = d.storage.write();
             match &mut *buffer {
                 Buffer::F32(v) => add_operand_into(&mut v[range], &other),

@@ -82,7 +82,7 @@ pub(crate) fn with_slice<T: Element, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -
         }
         if d.layout.is_contiguous() {
             if let Some(all) = T::slice(&buffer) {
-                return f(&all[d.layout.offset..d.layout.offset + d.layout.numel()]);
+                return f(&all[d.layout.span()]);
             }
         }
         let converted = cast(gather(&buffer, &d.layout), T::DTYPE);
