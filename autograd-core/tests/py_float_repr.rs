@@ -5,6 +5,9 @@
 //! exactly as near the number, CPython takes the one with the even last digit
 //! (`162.111114501953125` prints `162.11111450195312`).
 
+// the numbers below are written out exactly (every digit of the float32 value)
+#![allow(clippy::excessive_precision)]
+
 use autograd_core::pydisplay::py_float_repr;
 use serde_json::Value;
 
