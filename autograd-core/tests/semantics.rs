@@ -903,3 +903,27 @@ fn numpy_arrays_give_their_values_shape_and_dtype() {
     assert_eq!((b.dtype(), b.to_f64()), (DType::Bool, vec![1.0, 0.0]));
     assert_eq!(tensor!(7., dtype = float64).numpy().shape(), Vec::<usize>::new());
 }
+
+#[test]
+fn mean_gradients_are_materialised_so_later_sums_round_as_torchs() {
+    // torch's MeanBackward0/1 give `grad.expand(sizes) / numel`, a new contiguous tensor; a
+    // broadcast operand's gradient then sums it. The same values left expanded (stride 0)
+    // were summed in another order: 1.0 here where torch gives 0.9999998807907104 (torch
+    // 2.15.0, the Python in each comment; a fresh-seed differential program found it).
+    // s = torch.tensor(-0.5, requires_grad=True); (s + torch.zeros(2, 2, 3)).mean().backward()
+    let s = tensor!(-0.5, requires_grad = true);
+    (&s + &zeros(&[2, 2, 3])).mean().backward();
+    assert_eq!(s.grad().unwrap().item(), 0.9999998807907104);
+    // (s + torch.zeros(1, 12)).mean(1).sum().backward()
+    let s = tensor!(-0.5, requires_grad = true);
+    (&s + &zeros(&[1, 12])).mean_dim(1, false).sum().backward();
+    assert_eq!(s.grad().unwrap().item(), 0.9999998807907104);
+    // r = torch.zeros(3, requires_grad=True); (r + torch.zeros(10, 3)).mean().backward()
+    let r = zeros(&[3]).requires_grad_(true);
+    (&r + &zeros(&[10, 3])).mean().backward();
+    assert_eq!(r.grad().unwrap().to_vec_f64(), vec![0.3333333432674408; 3]);
+    // x9 = torch.tensor([-0.5], requires_grad=True); (x9.dot(x9) + torch.zeros(2, 2, 3)).mean().backward()
+    let x9 = tensor!([-0.5], requires_grad = true);
+    (x9.dot(&x9) + zeros(&[2, 2, 3])).mean().backward();
+    assert_eq!(x9.grad().unwrap().to_string(), "tensor([-1.0000])");
+}

@@ -182,14 +182,10 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
-            move |_, g, _| {
-                if crate::autograd::grad_mode::is_grad_enabled() {
-                    grads![Some(g.expand(&shape).div_scalar(n as f64))]
-                } else {
-                    // the same values without materialising the expanded gradient
-                    grads![Some(g.div_scalar(n as f64).expand(&shape))]
-                }
-            },
+            // materialised, as torch's: the same values expanded (stride 0) would be summed in
+            // another order downstream (`(m + s).mean()` gives `s` the sum of twelve 1/12: torch
+            // 0.99999988, the expanded tensor's sum 1.0)
+            move |_, g, _| grads![Some(g.expand(&shape).div_scalar(n as f64))],
         )
     }
 
@@ -215,13 +211,9 @@ impl Tensor {
             &[Some(self)],
             &[],
             |_| vec![],
+            // materialised in torch's layout, as `mean` (all dims) above
             move |_, g, _| {
-                if crate::autograd::grad_mode::is_grad_enabled() {
-                    grads![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape).div_scalar(count as f64))]
-                } else {
-                    // the same values without materialising the expanded gradient
-                    grads![Some(unsqueeze_dims(&g.div_scalar(count as f64), &dims, keepdim).expand(&shape))]
-                }
+                grads![Some(unsqueeze_dims(g, &dims, keepdim).expand(&shape).div_scalar(count as f64))]
             },
         )
     }
