@@ -938,3 +938,51 @@ fn an_empty_view_past_the_end_of_an_empty_storage_is_written_and_differentiated(
     c.sum().backward();
     assert_eq!(grad_text(&leaf), "tensor([], size=(2, 0))");
 }
+
+#[test]
+fn a_version_error_names_the_views_grad_fn_while_a_later_copy_slices_keeps_it() {
+    // After `v.sqrt_()` on a view the saved result's history is the view's AsStridedBackward0,
+    // held weakly. A later in-place op on the same view wraps its own node in a CopySlices,
+    // which keeps that node's edges, the first to the old AsStridedBackward0: torch's error
+    // names it ("AsStrided") even after the view is gone; with nothing holding it, "Sqrt".
+    // torch 2.15.0, for each variant below (then v9.sum().backward()):
+    //   x1 = torch.zeros(3, 1, dtype=torch.float64, requires_grad=True)
+    //   v4 = 1.5 + x1; v7 = v4.t(); v7.sqrt_(); v9 = v4.relu()
+    //   a: v7.relu_()            -> "... which is output 0 of AsStrided, ..."
+    //   b: v4.relu_()            -> AsStrided (the view v7 still holds it)
+    //   c: del v7; v4.relu_()    -> Sqrt
+    //   d: v4.view(3).relu_()    -> AsStrided
+    //   e: v7.mul_(2); del v7    -> AsStrided (a fresh-seed differential program: variant a)
+    // `view` is `v7`; setting it to None is `del v7`
+    type Variant = fn(&Tensor, &mut Option<Tensor>);
+    let variants: [(Variant, &str); 5] = [
+        (|_, v7| drop(v7.as_ref().unwrap().relu_()), "AsStrided"),
+        (|v4, _| drop(v4.relu_()), "AsStrided"),
+        (
+            |v4, v7| {
+                *v7 = None;
+                v4.relu_();
+            },
+            "Sqrt",
+        ),
+        (|v4, _| drop(v4.view([3]).relu_()), "AsStrided"),
+        (
+            |_, v7| {
+                v7.as_ref().unwrap().mul_(2.0);
+                *v7 = None;
+            },
+            "AsStrided",
+        ),
+    ];
+    for (i, (change, name)) in variants.into_iter().enumerate() {
+        let x1 = zeros_with(&[3, 1], TensorOptions::default().dtype(DType::Float64)).requires_grad_(true);
+        let v4 = 1.5 + &x1;
+        let mut view = Some(v4.t());
+        view.as_ref().unwrap().sqrt_();
+        let v9 = v4.relu();
+        change(&v4, &mut view);
+        let err = raised(|| v9.sum().backward());
+        let expected = format!("[torch.DoubleTensor [1, 3]], which is output 0 of {name}, is at version 2;");
+        assert!(err.message.contains(&expected), "variant {i}: {}", err.message);
+    }
+}

@@ -245,9 +245,12 @@ fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Grads {
             grads.len()
         );
     }
-    if !retain_graph && function.has_saved() {
+    if !retain_graph {
+        // as torch's engine, every node run without retain_graph releases what it keeps (a
+        // CopySlices its op's edges too); only a node that saved something refuses to run again
+        let saved = function.has_saved();
         function.release();
-        state.released = true;
+        state.released = saved;
     }
     grads
 }

@@ -170,6 +170,7 @@ pub(crate) fn rebase_history(t: &Tensor, node: Node) -> Node {
                 view_layout: t.layout(),
                 storage_len: t.with_data(|d| d.storage.read().len()),
                 function,
+                op_edges: node.0.next.clone(),
             };
             let copy_slices = Node::new(Box::new(copy_slices), next);
             set_history(&base, copy_slices.clone());
@@ -243,6 +244,12 @@ struct CopySlices {
     view_layout: Layout,
     storage_len: usize,
     function: Box<dyn BackwardFunction>,
+    /// The op's own next edges, the first to the view's `grad_fn` before the op: never
+    /// followed, only kept alive until this node runs without `retain_graph` (`release`), as
+    /// torch's `CopySlices` keeps its `fn` node with them. That `grad_fn` (an
+    /// `AsStridedBackward0` after an earlier in-place op on the view) is what a saved result of
+    /// that earlier op names in its version error ("output 0 of AsStrided").
+    op_edges: super::node::Edges,
 }
 
 impl BackwardFunction for CopySlices {
@@ -277,7 +284,9 @@ impl BackwardFunction for CopySlices {
     }
 
     fn release(&mut self) {
-        self.function.release()
+        self.function.release();
+        // torch's `CopySlices::release_variables` drops its `fn`, and the edges with it
+        self.op_edges.clear();
     }
 
     fn rebind_output(&mut self, output: &Tensor) {
