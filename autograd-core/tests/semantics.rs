@@ -927,3 +927,57 @@ fn mean_gradients_are_materialised_so_later_sums_round_as_torchs() {
     (x9.dot(&x9) + zeros(&[2, 2, 3])).mean().backward();
     assert_eq!(x9.grad().unwrap().to_string(), "tensor([-1.0000])");
 }
+
+#[test]
+fn zero_tensor_gradients_follow_torchs_rules_in_the_four_ops() {
+    // `sgn`'s backward gives torch's "efficient zero tensor", which the four arithmetic ops
+    // treat by rules of their own (torch 2.15.0):
+    //   x = torch.tensor([-2., 3.], requires_grad=True); z, = torch.autograd.grad(x.sgn().sum(), x)
+    //   v = torch.tensor([float('-inf'), -0.0]); then each expression below printed
+    let x = tensor!([-2., 3.], requires_grad = true);
+    let z = grad(&[&x.sgn().sum()], &[&x], false).remove(0);
+    let v = tensor!([f64::NEG_INFINITY, -0.0]);
+    let cases: Vec<(&str, Tensor, &str)> = vec![
+        ("z * v", &z * &v, "tensor([0., 0.])"),
+        ("v * z", &v * &z, "tensor([0., 0.])"),
+        ("z * -2.0", &z * -2.0, "tensor([0., 0.])"),
+        ("z / v", &z / &v, "tensor([0., 0.])"),
+        ("v / z", &v / &z, "tensor([inf, inf])"),
+        ("z / z", &z / &z, "tensor([nan, nan])"),
+        ("z + v", &z + &v, "tensor([-inf, -0.])"),
+        ("v + z", &v + &z, "tensor([-inf, -0.])"),
+        ("z - v", &z - &v, "tensor([inf, 0.])"),
+        ("v - z", &v - &z, "tensor([-inf, -0.])"),
+        ("z - 0.0", &z - 0.0, "tensor([-0., -0.])"),
+        ("0.0 - z", 0.0 - &z, "tensor([0., 0.])"),
+        ("z + z", &z + &z, "tensor([0., 0.])"),
+        ("-z", -&z, "tensor([-0., -0.])"),
+        (
+            "z.view(2, 1).expand(2, 2) * v",
+            &z.view([2, 1]).expand([2, 2]) * &v,
+            "tensor([[0., 0.],\n        [0., 0.]])",
+        ),
+    ];
+    for (what, got, expected) in cases {
+        assert_eq!(got.to_string(), expected, "{what}");
+    }
+    // so a second derivative through abs has no -0. and no 0 * inf = nan (a fresh-seed
+    // differential program found the nan):
+    //   x = torch.tensor([-2., 3.], requires_grad=True)
+    //   g, = torch.autograd.grad((x * -2).abs().sum(), x, create_graph=True)
+    //   torch.autograd.grad(g.sum(), x) -> (tensor([0., 0.]),); the same with `/ -2`
+    //   x = torch.tensor([-2., float('inf')], requires_grad=True); (x * x).abs() -> tensor([2., 2.])
+    //   x3 = [0., -inf, 2.]; g8 = grad(x3.pow(2).abs().sum(), create_graph); grad(g8.mean()) -> [0, 0.6667, 0.6667]
+    let second = |x: &Tensor, f: &dyn Fn(&Tensor) -> Tensor| {
+        let g = grad(&[&f(x).abs().sum()], &[x], true).remove(0);
+        grad(&[&g.sum()], &[x], false).remove(0).to_string()
+    };
+    let x = tensor!([-2., 3.], requires_grad = true);
+    assert_eq!(second(&x, &|x| x * -2.0), "tensor([0., 0.])");
+    assert_eq!(second(&x, &|x| x / -2.0), "tensor([0., 0.])");
+    let x = tensor!([-2., f64::INFINITY], requires_grad = true);
+    assert_eq!(second(&x, &|x| x * x), "tensor([2., 2.])");
+    let x3 = tensor!([0., f64::NEG_INFINITY, 2.], requires_grad = true);
+    let g8 = grad(&[&x3.pow(2).abs().sum()], &[&x3], true).remove(0);
+    assert_eq!(grad(&[&g8.mean()], &[&x3], false).remove(0).to_string(), "tensor([0.0000, 0.6667, 0.6667])");
+}

@@ -501,6 +501,9 @@ fn general_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
     if op == BinaryOp::Div && dtype.category() != Category::Float {
         dtype = DType::Float32;
     }
+    if let Some(out) = zero_tensor_values(a, b, op, &out_shape, dtype) {
+        return out;
+    }
     let buffer = match dtype {
         DType::Float32 => kernel::<f32>(a, b, op, &out_shape),
         DType::Float64 => kernel::<f64>(a, b, op, &out_shape),
@@ -508,6 +511,48 @@ fn general_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
         DType::Bool => kernel::<bool>(a, b, op, &out_shape),
     };
     like_torch(Tensor::from_buffer_shape(buffer, out_shape), &[a, b])
+}
+
+/// torch's rules for its "efficient zero tensor" (what `sgn`'s backward gives, so it meets these
+/// ops in the backward of a second derivative through `abs`) in the four arithmetic ops, which
+/// have kernels of their own for it (`mul_zerotensor`, `div_zerotensor`, `add_zerotensor`; `-`
+/// is `+` with alpha -1): a product with one is a zero tensor whatever the other holds (no
+/// `0 * inf = nan`, no `-0.`), as is one divided by anything but another; anything else
+/// divided by one is `inf`, one by another `nan`; a sum takes the other operand's values as
+/// they are (`-0. + zero` stays `-0.`), a difference with the zero tensor first negates them.
+/// `None` when neither operand is one (every other op computes with its zeros).
+fn zero_tensor_values(
+    a: &Operand,
+    b: &Operand,
+    op: BinaryOp,
+    shape: &[usize],
+    dtype: DType,
+) -> Option<Tensor> {
+    let zero = |o: &Operand| matches!(o, Operand::Tensor(t) if t.is_zero_tensor());
+    let (zero_a, zero_b) = (zero(a), zero(b));
+    if !(zero_a || zero_b) || !is_four_ops(op) {
+        return None;
+    }
+    let options = crate::factory::TensorOptions::default().dtype(dtype);
+    let zeros = || crate::factory::zeros_with(shape, options).into_zero_tensor();
+    let full = |value: f64| crate::factory::full_with(shape, value, options);
+    // the other operand's values, broadcast to the result's shape in its dtype
+    let like = |o: &Operand| match o {
+        Operand::Tensor(t) => {
+            crate::autograd::grad_mode::no_grad(|| t.expand(shape).to_dtype(dtype).deep_clone())
+        }
+        Operand::Scalar(s) => full(s.as_f64()),
+    };
+    Some(match (op, zero_a, zero_b) {
+        (BinaryOp::Mul, ..) => zeros(),
+        (BinaryOp::Div, true, true) => full(f64::NAN),
+        (BinaryOp::Div, true, false) => zeros(),
+        (BinaryOp::Div, false, _) => full(f64::INFINITY),
+        (_, true, true) => zeros(),
+        (_, false, _) => like(a),
+        (BinaryOp::Add, true, false) => like(b),
+        _ => crate::autograd::grad_mode::no_grad(|| like(b).mul_scalar(-1.0)),
+    })
 }
 
 /// `binary_values` of a row-major float tensor and a number (`y * 1.01`, `g * c` in
@@ -545,7 +590,8 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
     let (buffer, layout) = tensor.with_data(|d| {
         let layout = &d.layout;
         let n = layout.numel();
-        if n == 0 || !layout.is_row_major() {
+        // (a zero tensor has rules of its own: `zero_tensor_values`)
+        if n == 0 || !layout.is_row_major() || d.storage.is_zero_tensor() {
             return None;
         }
         let buffer = d.storage.read();
@@ -780,6 +826,8 @@ fn same_shape_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
                 || !same_shape(&la.shape, &lb.shape)
                 || !la.is_row_major()
                 || !lb.is_row_major()
+                || da.storage.is_zero_tensor()
+                || db.storage.is_zero_tensor()
             {
                 return None;
             }
@@ -1149,6 +1197,7 @@ impl Tensor {
                             crate::factory::zeros_like(a)
                         } else if !crate::autograd::grad_mode::is_grad_enabled()
                             && a.dtype().is_floating_point()
+                            && !g.is_zero_tensor()
                         {
                             // one fused pass, same operation order (so the same bits) as below;
                             // into the gradient's own values when nothing else holds them

@@ -174,6 +174,12 @@ impl Tensor {
         }
     }
 
+    /// Whether this is torch's efficient zero tensor (see `check_not_zero_tensor`; a view of one
+    /// is one too).
+    pub(crate) fn is_zero_tensor(&self) -> bool {
+        self.with_data(|d| d.storage.is_zero_tensor())
+    }
+
     /// Marks a fresh zeros tensor as torch's efficient zero tensor (see `check_not_zero_tensor`).
     pub(crate) fn into_zero_tensor(self) -> Tensor {
         self.with_data(|d| d.storage.mark_zero_tensor());
