@@ -207,17 +207,19 @@ fn programs_match_pytorch() {
                     && o.text() == p["torch"].as_str().unwrap_or_default()
             })
             .count();
-        let grad_diffs = programs
-            .iter()
-            .zip(&results)
-            .filter(|(p, o)| {
-                category(p, o) == "grad diff" && o.text() != p["torch"].as_str().unwrap_or_default()
-            })
-            .count();
+        // the differing ones by the category of their first difference
+        let mut differing = std::collections::BTreeMap::<String, usize>::new();
+        for (p, o) in programs.iter().zip(&results) {
+            if o.text() != p["torch"].as_str().unwrap_or_default() {
+                *differing.entry(category(p, o).to_string()).or_default() += 1;
+            }
+        }
+        let differing: Vec<String> = differing.iter().map(|(c, n)| format!("{n} {c}")).collect();
         println!(
-            "difftest: {} fresh programs: {matched} match PyTorch ({:.1}%), {grad_diffs} with a gradient difference",
+            "difftest: {} fresh programs: {matched} match PyTorch ({:.1}%); differing: {}",
             programs.len(),
-            100.0 * matched as f64 / programs.len().max(1) as f64
+            100.0 * matched as f64 / programs.len().max(1) as f64,
+            if differing.is_empty() { "none".to_string() } else { differing.join(", ") }
         );
         // each differing program, for reading (`difftest-fresh-report.txt` in the target's tmp dir)
         let mut report = String::new();
