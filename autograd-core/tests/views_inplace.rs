@@ -986,3 +986,55 @@ fn a_version_error_names_the_views_grad_fn_while_a_later_copy_slices_keeps_it() 
         assert!(err.message.contains(&expected), "variant {i}: {}", err.message);
     }
 }
+
+#[test]
+fn with_several_saved_tensors_changed_the_version_error_names_the_first_torch_unpacks() {
+    // torch's generated backward functions unpack saved inputs in the alphabetical order of
+    // their names (then outputs). torch 2.15.0, for each op:
+    //   x = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True); y = ... [[5., 6.], [7., 8.]]
+    //   a = x * 1; b = y + 0; z = op(a, b); a.add_(1); b.mul_(1); z.sum().backward()
+    //   -> "... which is output 0 of Mul" (b: other, exponent, mat2) or "of Add" (a: self before vec)
+    type Op = fn(&Tensor, &Tensor) -> Tensor;
+    let ops: [(&str, Op, &str); 6] = [
+        ("a * b", |a, b| a * b, "Mul"),
+        ("a / b", |a, b| a / b, "Mul"),
+        ("a.pow(b)", |a, b| a.pow(b), "Mul"),
+        ("a.mm(b)", |a, b| a.mm(b), "Mul"),
+        ("a.matmul(b)", |a, b| a.matmul(b), "Mul"),
+        ("a.mv(b[0])", |a, b| a.mv(&b.index(idx![0])), "Add"),
+    ];
+    for (what, op, name) in ops {
+        let x = tensor!([[1., 2.], [3., 4.]], requires_grad = true);
+        let y = tensor!([[5., 6.], [7., 8.]], requires_grad = true);
+        let (a, b) = (&x * 1.0, &y + 0.0);
+        let z = op(&a, &b);
+        a.add_(1.0);
+        b.mul_(1.0);
+        let err = raised(|| z.sum().backward());
+        assert!(
+            err.message.contains(&format!("which is output 0 of {name}, is at version 1")),
+            "{what}: {}",
+            err.message
+        );
+    }
+    // a saved input without history named before a saved one with (a fresh-seed differential
+    // program): v2 = x1.sum(dim=0) (float64); x4 = torch.tensor([0.0]); v3 = v2.pow(x4)
+    // with torch.no_grad(): x4.clamp_(max=1.0); v2.log_(); v3.log_softmax(dim=0).sum().backward()
+    let x1 = zeros_with(&[3, 1], TensorOptions::default().dtype(DType::Float64)).requires_grad_(true);
+    let v2 = x1.sum_dim(0, false);
+    let x4 = tensor!([0.]);
+    let v3 = v2.pow(&x4);
+    no_grad(|| {
+        x4.clamp_(None, Some(1.0));
+    });
+    let v6 = v3.log_softmax(0);
+    v2.log_();
+    let err = raised(|| v6.sum().backward());
+    assert!(
+        err.message.contains(
+            "inplace operation: [torch.FloatTensor [1]] is at version 1; expected version 0 instead."
+        ),
+        "{}",
+        err.message
+    );
+}

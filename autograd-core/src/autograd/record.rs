@@ -77,6 +77,30 @@ impl Needs {
     }
 }
 
+impl<R, G> OpBackward<R, G> {
+    /// torch's generated backward functions unpack their saved inputs in the alphabetical
+    /// order of their names, then their saved outputs, so when several were changed in place
+    /// the version error names the first in that order (`a.pow(b)`: `exponent` before `self`;
+    /// `m.mv(v)`: `self` before `vec`). Where a saved tensor has no name, the order saved.
+    fn check_versions_in_torchs_order(&self) {
+        let saved = self.saved.as_slice();
+        let mut order: smallvec::SmallVec<[(bool, &str, usize); 4]> = smallvec::SmallVec::new();
+        for (i, s) in saved.iter().enumerate() {
+            if s.is_number() {
+                continue;
+            }
+            match s.name().or_else(|| self.saved_names.get(i).copied()) {
+                Some(name) => order.push((s.is_output(), name, i)),
+                None => return,
+            }
+        }
+        order.sort_unstable();
+        for &(_, _, i) in &order {
+            saved[i].check_version();
+        }
+    }
+}
+
 impl<R, G> BackwardFunction for OpBackward<R, G>
 where
     R: FnMut(&[Tensor], &Tensor, &[bool]) -> G + 'static,
@@ -87,6 +111,9 @@ where
     }
 
     fn backward(&mut self, grad_output: &Tensor) -> Grads {
+        if self.saved.as_slice().len() > 1 {
+            self.check_versions_in_torchs_order();
+        }
         // a saved number is kept for pictures and for the second-backward refusal only; the
         // rule has the number itself (making its 0-dim tensor for every `x * 2.0` was costly)
         let saved: smallvec::SmallVec<[Tensor; 2]> =

@@ -140,6 +140,23 @@ impl SavedTensor {
 
     /// The saved tensor, checked against in-place changes since it was saved.
     pub fn unpack(&self) -> Tensor {
+        self.check_version();
+        match self.history() {
+            Some((node, nr)) => {
+                let t = self.tensor().detach();
+                {
+                    let mut meta = t.meta();
+                    meta.grad_fn = Some(node);
+                    meta.output_nr = nr;
+                }
+                t
+            }
+            None => self.tensor().clone(),
+        }
+    }
+
+    /// Raises torch's error when the tensor was changed in place since it was saved.
+    pub fn check_version(&self) {
         let current = self.tensor().version();
         if current != self.version {
             let (shape, dtype) = (self.tensor().shape(), self.tensor().dtype());
@@ -166,18 +183,6 @@ impl SavedTensor {
                  gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).",
                 self.version
             );
-        }
-        match self.history() {
-            Some((node, nr)) => {
-                let t = self.tensor().detach();
-                {
-                    let mut meta = t.meta();
-                    meta.grad_fn = Some(node);
-                    meta.output_nr = nr;
-                }
-                t
-            }
-            None => self.tensor().clone(),
         }
     }
 
