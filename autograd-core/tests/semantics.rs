@@ -981,3 +981,18 @@ fn zero_tensor_gradients_follow_torchs_rules_in_the_four_ops() {
     let g8 = grad(&[&x3.pow(2).abs().sum()], &[&x3], true).remove(0);
     assert_eq!(grad(&[&g8.mean()], &[&x3], false).remove(0).to_string(), "tensor([0.0000, 0.6667, 0.6667])");
 }
+
+#[test]
+fn a_float32_base_with_a_float64_exponent_takes_the_float64_log() {
+    // torch's pow_backward_exponent promotes `self` to the result's dtype before its log
+    // (torch 2.15.0): x = torch.tensor([8.0, 3.0, 0.7])
+    // e = torch.tensor([-2.0, 1.5, 0.3], dtype=torch.float64, requires_grad=True)
+    // x.pow(e).sum().backward(); e.grad.tolist()
+    let x = tensor!([8.0, 3.0, 0.7]);
+    let e = tensor!([-2.0, 1.5, 0.3], dtype = float64, requires_grad = true);
+    x.pow(&e).sum().backward();
+    assert_eq!(
+        e.grad().unwrap().to_vec_f64(),
+        vec![0.032491274088747434, 5.708556905378076, -0.32048081189274974]
+    );
+}

@@ -1234,10 +1234,17 @@ impl Tensor {
                                 let d = g.mul(&b.mul(&a.pow(&b.sub_scalar(1.0))));
                                 fit(where_op(&b.eq(0.0), zero, Operand::Tensor(&d)), &meta_a)
                             }),
-                            // torch: grad * where(self == 0 & exponent >= 0, 0, result * self.log())
+                            // torch: grad * where(self == 0 & exponent >= 0, 0, result * self_.log()),
+                            // self_ = self in the promoted dtype (result's): float32 8 ** a
+                            // float64 exponent takes the float64 log of 8
                             needs[1].then(|| {
                                 let zero_base = a.eq(0.0).logical_and(&b.ge(0.0));
-                                let d = result.mul(&a.log());
+                                let promoted = if a.dtype() == result.dtype() {
+                                    a.clone()
+                                } else {
+                                    a.to_dtype(result.dtype())
+                                };
+                                let d = result.mul(&promoted.log());
                                 fit(g.mul(&where_op(&zero_base, zero, Operand::Tensor(&d))), &meta_b)
                             }),
                         ]
