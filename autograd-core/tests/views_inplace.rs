@@ -1038,3 +1038,29 @@ fn with_several_saved_tensors_changed_the_version_error_names_the_first_torch_un
         err.message
     );
 }
+
+#[test]
+fn expand_gives_a_new_size_one_dim_torchs_stride_so_a_copy_onto_itself_is_a_full_overlap() {
+    // torch 2.15.0: torch.zeros(2).expand(1, 2).stride() -> (2, 1); .expand(1, 1, 2) -> (2, 2, 1);
+    // torch.zeros(3, 1).expand(1, 3, 4) -> (3, 1, 0); torch.zeros(2).expand(3, 2) -> (0, 1);
+    // torch.tensor(1.).expand(1, 1) -> (0, 0)
+    assert_eq!(zeros(&[2]).expand([1, 2]).stride(), vec![2, 1]);
+    assert_eq!(zeros(&[2]).expand([1, 1, 2]).stride(), vec![2, 2, 1]);
+    assert_eq!(zeros(&[3, 1]).expand([1, 3, 4]).stride(), vec![3, 1, 0]);
+    assert_eq!(zeros(&[2]).expand([3, 2]).stride(), vec![0, 1]);
+    assert_eq!(tensor!(1.).expand([1, 1]).stride(), vec![0, 0]);
+    // so Python's setitem of a row onto the same row (its value expanded to the target's shape)
+    // is a full overlap, allowed; torch then fails only at backward, on the saved tanh result
+    // (a fresh-seed differential program): x3 = torch.zeros(2, 2, requires_grad=True)
+    // v4 = x3.tanh(); v4[-1:2] = v4[1]; (v4 - 2.0).sum().backward()
+    let x3 = zeros(&[2, 2]).requires_grad_(true);
+    let v4 = x3.tanh();
+    let v6 = v4.index(idx![1]);
+    v4.assign(idx![-1..2], &v6);
+    let err = raised(|| (&v4 - 2.0).sum().backward());
+    assert!(
+        err.message.contains("[torch.FloatTensor [2, 2]], which is output 0 of Tanh, is at version 1"),
+        "{}",
+        err.message
+    );
+}

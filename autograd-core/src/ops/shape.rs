@@ -385,6 +385,12 @@ impl Tensor {
                     crate::raise!("The expanded size of the tensor ({r}) isn't allowed in a leading, non-existing dimension {i}");
                 }
                 new_shape[i] = r as usize;
+                // a new dim of size 1 steps over the dims after it, as torch's (its stride shows,
+                // and decides whether a copy into it overlaps its source fully or in part); a
+                // 0-dim tensor's expansion has strides 0 throughout
+                if r == 1 && !input_shape.is_empty() {
+                    new_strides[i] = new_shape[i + 1] * new_strides[i + 1];
+                }
                 continue;
             }
             let (size, stride) = (input_shape[i - lead], layout.strides[i - lead]);
