@@ -853,3 +853,40 @@ fn indexing_an_empty_dim_with_an_index_tensor_words_it_as_torch() {
         "IndexError: index 5 is out of bounds for dimension 0 with size 3"
     );
 }
+
+#[test]
+fn setitem_with_a_tensor_of_another_dtype_is_refused_as_index_put_refuses_it() {
+    // torch 2.15.0: x = torch.ones(2, 3, dtype=torch.float64, requires_grad=True); v = x * 1
+    // v[idx] = torch.full(shape, 2.0, dtype=dt); print(v.grad_fn.name()) or the error. One
+    // element into a bool mask goes to masked_fill_ as a number and runs; a 0-dim bool index
+    // and int64 positions go to index_put_, which refuses (a fresh-seed differential program:
+    // a float32 0-dim value through a 0-dim False mask into float64 ran here)
+    let refused = "RuntimeError: Index put requires the source and destination dtypes match, got Double for the destination and Float for the source.";
+    let mask = tensor!([true, false]);
+    let f32_value = |shape: &[usize]| full(shape, 2.0);
+    let cases: Vec<(Tensor, Tensor, Option<&str>)> = vec![
+        (mask.clone(), f32_value(&[]), Some("IndexPutBackward0")),
+        (mask.clone(), f32_value(&[1]), Some("IndexPutBackward0")),
+        (mask.clone(), tensor!(2i64), Some("IndexPutBackward0")),
+        (mask.clone(), f32_value(&[3]), None),
+        (tensor!([0i64]), f32_value(&[]), None),
+        (tensor!(true), f32_value(&[]), None),
+        (tensor!(false), f32_value(&[]), None),
+        (tensor!(true), tensor!(2.0, dtype = float64), Some("torch::autograd::CopySlices")),
+    ];
+    for (i, (index, value, node)) in cases.into_iter().enumerate() {
+        let x = ones_with(&[2, 3], TensorOptions::default().dtype(DType::Float64)).requires_grad_(true);
+        let v = &x * 1.0;
+        match node {
+            Some(node) => {
+                v.assign_with(&index, &value);
+                assert_eq!(v.grad_fn().unwrap().name(), node, "case {i}");
+            }
+            None => assert_eq!(raised(|| v.assign_with(&index, &value)), refused, "case {i}"),
+        }
+    }
+    // the in-place rules come first: a leaf that requires grad is named before the dtypes
+    let leaf = ones_with(&[2, 3], TensorOptions::default().dtype(DType::Float64)).requires_grad_(true);
+    assert!(raised(|| leaf.assign_with(&tensor!([0i64]), &f32_value(&[])))
+        .starts_with("RuntimeError: a leaf Variable that requires grad"));
+}

@@ -536,6 +536,9 @@ impl Tensor {
 
     #[track_caller]
     fn assign_with_operand(&self, index: &Tensor, value: Operand<'_>) -> Tensor {
+        if let Operand::Tensor(t) = value {
+            self.check_index_put_dtype(index, t);
+        }
         // which in-place op Python's `x[t] = v` becomes decides the node (torch 2.15):
         // a 0-dim bool is basic indexing (CopySlices), a number into a bool mask is
         // `masked_fill_`, a number at int64 positions `index_fill_`, a tensor `index_put_`
@@ -584,6 +587,28 @@ impl Tensor {
                 self.write_inplace(|t| t.index_put(index, &value))
             }
         }
+    }
+
+    /// torch's `index_put_` takes a tensor value of the written tensor's dtype only (a Python
+    /// number is made in that dtype first): a value of another dtype is refused, after the
+    /// in-place and overlap checks. Except for one element into a bool mask, which torch hands
+    /// to `masked_fill_` as a number (`x[mask] = torch.tensor(2.0)` into float64 runs).
+    #[track_caller]
+    fn check_index_put_dtype(&self, index: &Tensor, value: &Tensor) {
+        let (dtype, value_dtype) = (self.dtype(), value.dtype());
+        let masked_fill = index.dtype() == crate::dtype::DType::Bool && index.dim() > 0 && value.numel() == 1;
+        if dtype == value_dtype || masked_fill {
+            return;
+        }
+        self.check_inplace_write(&[value], &[]);
+        for input in [value, index] {
+            crate::ops::inplace::check_no_overlap(self, input);
+        }
+        crate::raise!(
+            "Index put requires the source and destination dtypes match, got {} for the destination and {} for the source.",
+            dtype.title(),
+            value_dtype.title()
+        );
     }
 
     /// torch's `index_fill_` views `self` with dim 0 replaced by `count` rows of stride 0
