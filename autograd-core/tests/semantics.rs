@@ -996,3 +996,21 @@ fn a_float32_base_with_a_float64_exponent_takes_the_float64_log() {
         vec![0.032491274088747434, 5.708556905378076, -0.32048081189274974]
     );
 }
+
+#[test]
+fn max_and_min_along_a_dim_write_their_gradient_so_a_negative_zero_stays() {
+    // torch's value_selecting_reduction_backward scatters (writes) the gradient into zeros, so
+    // a -0. gradient stays -0. (an add into zeros would make it 0.); torch 2.15.0:
+    //   x = torch.zeros(2, 2, requires_grad=True); v, i = x.max(dim=0); (v * -0.0).sum().backward()
+    //   -> tensor([[-0., -0.], [0., 0.]]); x.min(dim=1) -> tensor([[-0., 0.], [-0., 0.]])
+    //   index_select and gather add theirs: x.index_select(0, [0, 0]) -> tensor([0., 0., 0.])
+    let x = zeros(&[2, 2]).requires_grad_(true);
+    (&x.max_dim(0, false).0 * -0.0).sum().backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([[-0., -0.],\n        [0., 0.]])");
+    let x = zeros(&[2, 2]).requires_grad_(true);
+    (&x.min_dim(1, false).0 * -0.0).sum().backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([[-0., 0.],\n        [-0., 0.]])");
+    let x = zeros(&[3]).requires_grad_(true);
+    (&x.index_select(0, &tensor!([0i64, 0])) * -0.0).sum().backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 0., 0.])");
+}

@@ -52,6 +52,10 @@ fn put_buffer(buffer: &mut Buffer, positions: &[usize], values: &Buffer, accumul
 pub(crate) struct TakeNames {
     pub take: &'static str,
     pub put: &'static str,
+    /// Whether the put adds into its zeros (torch's `index_add_`, `scatter_add_`,
+    /// `index_put_(accumulate)`: `0 + -0.` is `0.`) or writes (`scatter_`, `flip`: a `-0.`
+    /// gradient stays `-0.`).
+    pub adds: bool,
 }
 
 /// `self`'s elements at flat (row-major) `positions`, shaped `shape`; the gradient goes back
@@ -85,12 +89,13 @@ pub(crate) fn take_op(
     )
 }
 
-/// Zeros of `shape` with `src`'s elements added at flat `positions` (one per element of
-/// `src`, row-major). Torch's `zeros.index_add_`/`scatter_add_`/`index_put_(accumulate)`.
+/// Zeros of `shape` with `src`'s elements added (or, unless `names.adds`, written) at flat
+/// `positions` (one per element of `src`, row-major). Torch's
+/// `zeros.index_add_`/`scatter_add_`/`index_put_(accumulate)`, or `scatter_`.
 pub(crate) fn put_op(shape: &[usize], positions: Arc<Vec<usize>>, src: &Tensor, names: TakeNames) -> Tensor {
     let n = crate::layout::numel(shape);
     let mut buffer = Buffer::filled(0.0, n, src.dtype());
-    put_buffer(&mut buffer, &positions, &src.contiguous_buffer(), true);
+    put_buffer(&mut buffer, &positions, &src.contiguous_buffer(), names.adds);
     let out = Tensor::from_buffer(buffer, shape);
     let src_shape = src.shape();
     // d put(src) = grad read back at the positions src was put to
@@ -234,7 +239,7 @@ impl Tensor {
             out_shape.clear();
         }
         let positions = select_positions(&work_shape, d, &picks);
-        let names = TakeNames { take: "IndexSelectBackward0", put: "IndexAddBackward0" };
+        let names = TakeNames { take: "IndexSelectBackward0", put: "IndexAddBackward0", adds: true };
         take_op(self, Arc::new(positions), &out_shape, names)
     }
 
@@ -262,7 +267,7 @@ impl Tensor {
             }
         }
         let positions = along_positions(&ishape, d, &values, &contiguous_strides(&shape));
-        let names = TakeNames { take: "GatherBackward0", put: "ScatterAddBackward0" };
+        let names = TakeNames { take: "GatherBackward0", put: "ScatterAddBackward0", adds: true };
         take_op(self, Arc::new(positions), &ishape, names)
     }
 
@@ -314,7 +319,7 @@ impl Tensor {
             move |_, g, needs| {
                 let for_self = needs[0].then(|| zero_positions(g, targets.clone()));
                 let for_src = needs[1].then(|| {
-                let names = TakeNames { take: "GatherBackward0", put: "ScatterAddBackward0" };
+                let names = TakeNames { take: "GatherBackward0", put: "ScatterAddBackward0", adds: true };
                 if !crate::layout::same_shape(&ishape, &sshape) {
                     // torch's formula gives the index's shape, which its engine rejects
                     crate::raise!(
@@ -347,7 +352,7 @@ impl Tensor {
     /// ```
     pub fn index_with(&self, index: &Tensor) -> Tensor {
         let shape = self.shape();
-        let names = TakeNames { take: "IndexBackward0", put: "IndexPutImplBackward0" };
+        let names = TakeNames { take: "IndexBackward0", put: "IndexPutImplBackward0", adds: true };
         match index.dtype() {
             DType::Int64 => {
                 if index.dim() == 0 {

@@ -456,7 +456,11 @@ impl Tensor {
             &["indices"],
             |_| Saved::one(SavedTensor::input(&indices)),
             move |_, g, _| {
-                let names = super::gather::TakeNames { take: "GatherBackward0", put: "ScatterBackward0" };
+                let names = super::gather::TakeNames {
+                    take: "GatherBackward0",
+                    put: "ScatterBackward0",
+                    adds: false,
+                };
                 let g = if keepdim || shape.is_empty() { g.clone() } else { g.unsqueeze(d as isize) };
                 grads![Some(super::gather::put_op(&shape, positions.clone(), &g, names))]
             },
@@ -835,7 +839,7 @@ impl Tensor {
                 positions.extend(start..start + inner);
             }
         }
-        let names = super::gather::TakeNames { take: "FlipBackward0", put: "FlipBackward0" };
+        let names = super::gather::TakeNames { take: "FlipBackward0", put: "FlipBackward0", adds: false };
         super::gather::take_op(self, std::sync::Arc::new(positions), &shape, names)
     }
 
