@@ -1014,3 +1014,31 @@ fn max_and_min_along_a_dim_write_their_gradient_so_a_negative_zero_stays() {
     (&x.index_select(0, &tensor!([0i64, 0])) * -0.0).sum().backward();
     assert_eq!(x.grad().unwrap().to_string(), "tensor([0., 0., 0.])");
 }
+
+#[test]
+fn min_and_max_of_tied_zeros_keep_the_zero_torchs_vector_loop_keeps() {
+    // torch 2.15.0: one -0. among 0.s at position k of n elements; t.min() and t.max() are -0.
+    // for exactly one k (the rest give 0.), measured for every k:
+    //   v = [0.0] * n; v[k] = -0.0; torch.tensor(v, dtype=dt).min()
+    let float32 =
+        [(2, 1), (3, 2), (4, 3), (6, 5), (8, 7), (9, 7), (16, 15), (17, 15), (20, 15), (32, 31), (33, 31)];
+    let float64 =
+        [(2, 1), (3, 2), (4, 3), (6, 3), (8, 7), (9, 7), (16, 15), (17, 15), (20, 19), (32, 31), (33, 31)];
+    for (dtype, table) in [(DType::Float32, float32), (DType::Float64, float64)] {
+        for (n, negative_at) in table {
+            for k in 0..n {
+                let mut v = vec![0.0; n];
+                v[k] = -0.0;
+                let t = Tensor::from_vec(v, &[n], dtype);
+                for extreme in [t.min(), t.max()] {
+                    let negative = extreme.item().is_sign_negative();
+                    assert_eq!(negative, k == negative_at, "{dtype:?}, n = {n}, -0. at {k}");
+                }
+            }
+        }
+    }
+    // a fresh-seed differential program: x1 = torch.tensor([[-1., 0.], [0., 0.], [0., 0.]],
+    // requires_grad=True); (x1 * 0.0).min() -> tensor(0., grad_fn=<MinBackward1>)
+    let x1 = tensor!([[-1., 0.], [0., 0.], [0., 0.]], requires_grad = true);
+    assert_eq!((&x1 * 0.0).min().to_string(), "tensor(0., grad_fn=<MinBackward1>)");
+}

@@ -255,6 +255,8 @@ impl Tensor {
                 acc
             }
         });
+        // which zero, when -0. and 0. tie for it: the one torch's vector loop keeps
+        let pick = if pick == 0.0 { tied_zero(&values, largest, self.dtype()) } else { pick };
         let out = scalar_of(pick, self.dtype());
         let name = if largest { "MaxBackward1" } else { "MinBackward1" };
         // the gradient goes to the extreme element(s), split evenly among ties (to the NaNs
@@ -420,6 +422,31 @@ fn check_spread_dtype(t: &Tensor) {
     if !t.dtype().is_floating_point() {
         crate::raise!(NotImplementedError, "std and var only support floating point and complex dtypes");
     }
+}
+
+/// torch's `min()` / `max()` of all elements when the result is a zero and both zeros may be
+/// among the elements: its `reduce_all` loop keeps one accumulator lane per vector lane (8
+/// float32 or 4 float64: the AVX2 kernel torch 2.15 runs), takes the elements a vector at a
+/// time, the last partial vector into the first lanes only, then folds the lanes left to
+/// right; each step is `_mm256_min_ps(a, b)` (`a < b ? a : b`), which keeps the *second* of
+/// two equal values (`max`: `a > b ? a : b`). So `[-0., 0.]` has min `0.`, `[0., -0.]` `-0.`,
+/// and with 6 float64 values the 4th decides (measured on torch 2.15.0, every position of one
+/// `-0.` among `0.`s, 2 to 33 elements). Above 32768 elements torch splits the work between
+/// threads; that split is not modelled (the result is that of one thread).
+fn tied_zero(values: &[f64], largest: bool, dtype: DType) -> f64 {
+    let step = |a: f64, b: f64| if (largest && a > b) || (!largest && a < b) { a } else { b };
+    let lanes = if dtype == DType::Float32 { 8 } else { 4 };
+    let n = values.len();
+    if n < lanes {
+        return values[1..].iter().fold(values[0], |acc, &v| step(acc, v));
+    }
+    let mut acc = values[..lanes].to_vec();
+    for chunk in values[lanes..].chunks(lanes) {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a = step(*a, v);
+        }
+    }
+    acc[1..].iter().fold(acc[0], |r, &v| step(r, v))
 }
 
 impl Tensor {
