@@ -890,3 +890,17 @@ fn setitem_with_a_tensor_of_another_dtype_is_refused_as_index_put_refuses_it() {
     assert!(raised(|| leaf.assign_with(&tensor!([0i64]), &f32_value(&[])))
         .starts_with("RuntimeError: a leaf Variable that requires grad"));
 }
+
+#[test]
+fn scatters_name_self_where_gather_names_input() {
+    // torch 2.15.0: x = torch.zeros(3); i = torch.tensor([[0]])
+    // x.scatter(0, i, torch.zeros(1, 1)) (and scatter_add, scatter with a number): "... as self tensor"
+    // x.gather(0, i): "... as input tensor" (a fresh-seed differential program)
+    let (x, i) = (zeros(&[3]), tensor!([[0i64]]));
+    let self_words = "RuntimeError: Index tensor must have the same number of dimensions as self tensor";
+    assert_eq!(raised(|| x.scatter(0, &i, &zeros(&[1, 1]))), self_words);
+    assert_eq!(
+        raised(|| x.gather(0, &i)),
+        "RuntimeError: Index tensor must have the same number of dimensions as input tensor"
+    );
+}

@@ -156,7 +156,9 @@ fn check_gather_like(op: &str, input: &Tensor, dim: isize, index: &Tensor) -> (u
     let (shape, ishape) = (input.shape(), index.shape());
     let d = wrap_dim(dim, shape.len());
     if ishape.len().max(1) != shape.len().max(1) {
-        crate::raise!("Index tensor must have the same number of dimensions as input tensor");
+        // torch's words name gather's tensor `input`, scatter's (and scatter_add's) `self`
+        let whose = if op == "gather" { "input" } else { "self" };
+        crate::raise!("Index tensor must have the same number of dimensions as {whose} tensor");
     }
     let size = shape.get(d).copied().unwrap_or(1);
     let values = index.to_vec_i64();
