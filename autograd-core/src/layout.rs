@@ -114,8 +114,13 @@ impl Layout {
         true
     }
 
-    /// True when the elements are one dense row-major run starting at `offset`.
+    /// True when the elements are one dense row-major run starting at `offset`; as torch has
+    /// it, always for a tensor with no elements (`x[:, 0:-1, 1:1].is_contiguous()` is True,
+    /// whatever its strides, so `contiguous()` returns it as it is).
     pub fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            return true;
+        }
         let mut expected = 1;
         for (&size, &stride) in self.shape.iter().zip(&self.strides).rev() {
             if size != 1 && stride != expected {

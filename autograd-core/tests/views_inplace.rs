@@ -1064,3 +1064,17 @@ fn expand_gives_a_new_size_one_dim_torchs_stride_so_a_copy_onto_itself_is_a_full
         err.message
     );
 }
+
+#[test]
+fn a_tensor_with_no_elements_is_contiguous_whatever_its_strides() {
+    // torch 2.15.0: x1 = torch.zeros(2, 2, 2, dtype=torch.float64, requires_grad=True)
+    // v6 = (x1 * 3.0)[:, 0:-1, 1:1]; v6.is_contiguous() -> True (strides (4, 2, 1));
+    // (v6 / -2.0).contiguous().grad_fn.name() -> 'DivBackward0' (returned as it is; a
+    // fresh-seed differential program: ours made a copy, CloneBackward0)
+    let x1 = zeros_with(&[2, 2, 2], TensorOptions::default().dtype(DType::Float64)).requires_grad_(true);
+    let v6 = (&x1 * 3.0).narrow(1, 0, 1).narrow(2, 1, 0); // [:, 0:-1, 1:1]
+    assert!(v6.is_contiguous());
+    assert_eq!(v6.stride(), vec![4, 2, 1]);
+    assert_eq!((&v6 / -2.0).contiguous().grad_fn().unwrap().name(), "DivBackward0");
+    assert!(zeros(&[2, 3]).index(idx![.., 1..1]).is_contiguous());
+}
