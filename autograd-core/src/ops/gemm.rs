@@ -44,6 +44,25 @@ impl<T: Copy> Mat<T> {
         unsafe { *self.ptr.offset(i as isize * self.rs + j as isize * self.cs) }
     }
 
+    /// Whether every row holds the values of the first (a gradient of `mean()`, one value
+    /// everywhere, is materialised as torch's is): `==`, so a NaN never repeats, and a `-0.`
+    /// may stand for `0.` (every sum starts from `+0.`, so their products add up alike).
+    /// Stops at the first difference: one comparison for most matrices.
+    fn rows_repeat(&self) -> bool
+    where
+        T: PartialEq,
+    {
+        (1..self.rows).all(|i| (0..self.cols).all(|j| self.at(i, j) == self.at(0, j)))
+    }
+
+    /// Whether every column holds the values of the first (see `rows_repeat`).
+    fn cols_repeat(&self) -> bool
+    where
+        T: PartialEq,
+    {
+        (0..self.rows).all(|i| (1..self.cols).all(|j| self.at(i, j) == self.at(i, 0)))
+    }
+
     /// Rows `start..end` as a matrix of their own.
     pub(crate) fn rows_between(&self, start: usize, end: usize) -> Mat<T> {
         // SAFETY: start <= rows, so the pointer stays inside (or one past) the view
@@ -268,6 +287,13 @@ pub(crate) fn blocked<T: GemmFloat>(a: Mat<T>, b: Mat<T>, blocks: &[usize]) -> V
     }
     if (a.rs == 0 && m > 1) || (b.cs == 0 && n > 1) {
         return repeated(a, b, blocks);
+    }
+    // rows (columns) that are equal in separate storage: the same sums, computed once
+    if m > 1 && a.rows_repeat() {
+        return repeated(Mat { rs: 0, ..a }, b, blocks);
+    }
+    if n > 1 && b.cols_repeat() {
+        return repeated(a, Mat { cs: 0, ..b }, blocks);
     }
     let mut out: Vec<T> = Vec::with_capacity(m * n);
     let c = Out { ptr: out.spare_capacity_mut().as_mut_ptr() as *mut T, rows: m, cols: n, ld: n };
@@ -884,6 +910,13 @@ pub(crate) mod tests {
             assert_eq!(bits(&got), bits(&reference(a, &b_col, (m, k, n), &blocks)), "columns");
             let got = pool.install(|| blocked(Mat::of(&a_bcast), Mat::of(&b_scalar), &blocks));
             assert_eq!(bits(&got), bits(&reference(&a_row, &b_one, (m, k, n), &blocks)), "both");
+            // the same rows and columns materialised (found equal, computed once)
+            let a_rows = ArrayView2::from_shape((m, k), &a_row[..]).unwrap();
+            let b_cols = ArrayView2::from_shape((k, n), &b_col[..]).unwrap();
+            let got = pool.install(|| blocked(Mat::of(&a_rows), Mat::of(&bv), &blocks));
+            assert_eq!(bits(&got), bits(&reference(&a_row, b, (m, k, n), &blocks)), "equal rows");
+            let got = pool.install(|| blocked(Mat::of(&av), Mat::of(&b_cols), &blocks));
+            assert_eq!(bits(&got), bits(&reference(a, &b_col, (m, k, n), &blocks)), "equal columns");
         }
     }
 
