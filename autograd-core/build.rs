@@ -75,8 +75,10 @@ fn collect(text: &str, header: &str, names: &mut BTreeSet<String>) {
                     }
                     in_macro = false;
                 }
-                let opens = line.matches(['{', '(']).count() as i32;
-                let closes = line.matches(['}', ')']).count() as i32;
+                // brackets in comments do not count (a doc comment may write `[1, 4)`)
+                let code = if trimmed.starts_with("//") { "" } else { line };
+                let opens = code.matches(['{', '(']).count() as i32;
+                let closes = code.matches(['}', ')']).count() as i32;
                 let now = d + opens - closes;
                 depth = if now <= 0 { None } else { Some(now) };
             }
