@@ -231,9 +231,28 @@ impl BackwardFunction for AsStridedBackward {
     // d as_strided(base) = grad scattered back to the base's positions
     fn backward(&mut self, grad: &Tensor) -> super::node::Grads {
         let mut flat = StorageGrad::zeros(self.storage_len);
-        flat.put(&self.view_layout, grad, true);
+        // as torch's as_strided_backward: copied where no two elements of the view can share a
+        // position (a -0. gradient stays -0.), added up where they may
+        flat.put(&self.view_layout, grad, maybe_overlapping(&self.view_layout));
         smallvec::smallvec![Some(flat.take(&self.base_layout, grad))]
     }
+}
+
+/// torch's `_maybe_overlapping_memory`: the dims by stride, smallest first, each stride must
+/// step past every position the smaller ones reach (so any stride 0, even of a dim of size 1,
+/// counts as overlapping).
+fn maybe_overlapping(layout: &Layout) -> bool {
+    let mut dims: Vec<(usize, usize)> =
+        layout.strides.iter().copied().zip(layout.shape.iter().copied()).collect();
+    dims.sort_by_key(|&(stride, _)| stride);
+    let mut reach = 0;
+    for (stride, size) in dims {
+        if stride <= reach {
+            return true;
+        }
+        reach += stride * size.saturating_sub(1);
+    }
+    false
 }
 
 /// The base's node after an in-place op on one of its views: the base's gradient with the
