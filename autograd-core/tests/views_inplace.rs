@@ -1078,3 +1078,39 @@ fn a_tensor_with_no_elements_is_contiguous_whatever_its_strides() {
     assert_eq!((&v6 / -2.0).contiguous().grad_fn().unwrap().name(), "DivBackward0");
     assert!(zeros(&[2, 3]).index(idx![.., 1..1]).is_contiguous());
 }
+
+#[test]
+fn a_views_rebuilt_backward_copies_its_gradient_where_no_two_elements_share_a_position() {
+    // torch's as_strided_backward copies the gradient into zeros for a view whose elements
+    // cannot overlap (a -0. stays -0.), and adds only where they may. torch 2.15.0 (a
+    // fresh-seed differential program):
+    //   x1 = torch.tensor([[0., 0., 0.], [0., 3., 0.]], requires_grad=True)
+    //   x2 = torch.tensor([[0., -3., 0.]], dtype=torch.float64, requires_grad=True)
+    //   v5 = (x1 * x2).select(1, 1); x6 = torch.tensor([0., 0.25], requires_grad=True)
+    //   v5 /= x6; (0.0 / v5).sum().backward(); x6.grad -> tensor([nan, -0.])
+    let x1 = tensor!([[0., 0., 0.], [0., 3., 0.]], requires_grad = true);
+    let x2 = tensor!([[0., -3., 0.]], dtype = float64, requires_grad = true);
+    let mut v5 = (&x1 * &x2).select(1, 1);
+    let x6 = tensor!([0., 0.25], requires_grad = true);
+    v5 /= &x6;
+    (0.0 / &v5).sum().backward();
+    assert_eq!(grad_text(&x6), "tensor([nan, -0.])");
+}
+
+#[test]
+fn an_expanded_tensor_of_no_elements_may_be_written_in_place() {
+    // torch 2.15.0: a tensor of no elements is contiguous, so never overlaps itself (a
+    // fresh-seed differential program):
+    //   v4 = torch.tensor([0., 0., 0.], dtype=torch.float64, requires_grad=True).narrow(0, 2, 0) + torch.tensor([], requires_grad=True)
+    //   v4.expand(2, 0).clamp_(max=1.0)   # runs
+    //   v4[0] -> IndexError: index 0 is out of bounds for dimension 0 with size 0
+    let x1 = zeros_with(&[3], TensorOptions::default().dtype(DType::Float64)).requires_grad_(true);
+    let x3 = zeros(&[0]).requires_grad_(true);
+    let v4 = &x1.narrow(0, 2, 0) + &x3;
+    let v6 = v4.expand([2, 0]);
+    v6.clamp_(None, Some(1.0));
+    assert_eq!(v6.to_string(), "tensor([], size=(2, 0), dtype=torch.float64, grad_fn=<AsStridedBackward0>)");
+    let err = raised(|| drop(v4.index(idx![0])));
+    assert_eq!(err.kind, ErrorKind::IndexError);
+    assert_eq!(err.message, "index 0 is out of bounds for dimension 0 with size 0");
+}
