@@ -1114,3 +1114,29 @@ fn an_expanded_tensor_of_no_elements_may_be_written_in_place() {
     assert_eq!(err.kind, ErrorKind::IndexError);
     assert_eq!(err.message, "index 0 is out of bounds for dimension 0 with size 0");
 }
+
+#[test]
+fn an_operand_without_a_gradient_edge_makes_the_op_keep_nothing_for_it() {
+    // torch saves what an input's gradient needs only when that input has a gradient edge
+    // (should_compute_output), not whenever it requires grad: a view made under no_grad of a
+    // tensor that requires grad does, but has no edge. torch 2.15.0 (a fresh-seed differential
+    // program): x1 = torch.zeros(3, requires_grad=True); v2 = x1[-2:-1]
+    // with torch.no_grad(): v4 = x1[2].expand(2)
+    // v5 = v2.pow(3); v7 = v5 / v4  (v7.grad_fn._saved_self is None, next_functions[1] is None)
+    // v5[-2:] = 3.0; v7.view(1, 2).mean().backward(retain_graph=True)   # runs; x1.grad -> tensor([0., nan, 0.])
+    let x1 = zeros(&[3]).requires_grad_(true);
+    let v2 = x1.index(idx![-2..-1]);
+    let v4 = no_grad(|| x1.index(idx![2]).expand([2]));
+    assert!(v4.requires_grad());
+    let v5 = v2.pow(3);
+    let v7 = &v5 / &v4;
+    assert!(v7.grad_fn().unwrap().next_functions()[1].0.is_none());
+    v5.assign(idx![-2..], 3.0);
+    v7.view([1, 2]).mean().backward_opts(None, true);
+    assert_eq!(grad_text(&x1), "tensor([0., nan, 0.])");
+    // the same for a product: v5 * v4 keeps no v5
+    let v5 = x1.index(idx![-2..-1]).pow(3);
+    let v8 = &v5 * &v4;
+    v5.assign(idx![-2..], 3.0);
+    v8.sum().backward();
+}

@@ -662,7 +662,7 @@ fn overwrite_sole(
 /// path (a float number, or a row-major tensor of the same shape and dtype), with the same
 /// arithmetic, so the same bits. False: nothing was written.
 fn overwrite_owned(owned: &Tensor, other: &Operand, owned_first: bool, op: BinaryOp) -> bool {
-    let other_needs_grad = other.tensor().is_some_and(Tensor::requires_grad);
+    let other_needs_grad = other.tensor().is_some_and(Tensor::has_gradient_edge);
     if other_needs_grad && crate::autograd::grad_mode::is_grad_enabled() {
         return false;
     }
@@ -732,7 +732,7 @@ fn write_over_recorded(
     owned_first: bool,
     op: BinaryOp,
 ) -> Result<Tensor, Tensor> {
-    let other_needs_grad = other.tensor().is_some_and(Tensor::requires_grad);
+    let other_needs_grad = other.tensor().is_some_and(Tensor::has_gradient_edge);
     let keeps_nothing_of_owned = match op {
         BinaryOp::Add | BinaryOp::Sub => true,
         BinaryOp::Mul => !other_needs_grad,
@@ -1046,7 +1046,7 @@ impl Tensor {
     #[track_caller]
     fn mul_into(&self, b: Operand<'_>, over: Option<Tensor>) -> Tensor {
         let (out, meta_a, meta_b) = values_or(over, self, &b, BinaryOp::Mul);
-        let (a_req, b_req) = (self.requires_grad(), b.tensor().map(Tensor::requires_grad).unwrap_or(false));
+        let (a_req, b_req) = (self.has_gradient_edge(), b.tensor().is_some_and(Tensor::has_gradient_edge));
         let scalar = match b {
             Operand::Scalar(s) => Some(s.as_f64()),
             Operand::Tensor(_) => None,
@@ -1113,7 +1113,7 @@ impl Tensor {
             Operand::Tensor(_) => None,
         };
         let b_tensor = b.tensor();
-        let b_req = b_tensor.map(Tensor::requires_grad).unwrap_or(false);
+        let b_req = b_tensor.is_some_and(Tensor::has_gradient_edge);
         // d(a / b) = da / b - a db / b^2
         record(
             out,
