@@ -1140,3 +1140,23 @@ fn an_operand_without_a_gradient_edge_makes_the_op_keep_nothing_for_it() {
     v5.assign(idx![-2..], 3.0);
     v8.sum().backward();
 }
+
+#[test]
+fn fill_writes_an_expanded_tensor_without_history() {
+    // torch 2.15.0: a = torch.zeros(1, 3).expand(2, 3); a.fill_(2) -> every element 2.;
+    // a.zero_(); a[:, 0] = 5.0 -> tensor([[5., 0., 0.], [5., 0., 0.]]) (a fresh-seed
+    // differential program: v7[-2:2, 0] = 0.0 on an expanded tensor raised here)
+    let a = zeros(&[1, 3]).expand([2, 3]);
+    a.fill_(2.0);
+    assert_eq!(a.to_string(), "tensor([[2., 2., 2.],\n        [2., 2., 2.]])");
+    a.zero_();
+    a.assign(idx![.., 0], 5.0);
+    assert_eq!(a.to_string(), "tensor([[5., 0., 0.],\n        [5., 0., 0.]])");
+    // an op that reads the values it writes still refuses (torch: a.add_(1) raises)
+    let err = raised(|| drop(a.add_(1.0)));
+    assert!(
+        err.message.starts_with("unsupported operation: more than one element of the written-to tensor"),
+        "{}",
+        err.message
+    );
+}

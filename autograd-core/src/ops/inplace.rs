@@ -426,8 +426,12 @@ impl Tensor {
     fn fill_named(&self, value: f64, name: &'static str) -> Tensor {
         if !is_grad_enabled() || !self.requires_grad() {
             // nothing to record (`x.grad.zero_()` in every training step): write the value
-            // without first copying the old values as the history of the op's input
-            self.check_inplace_write(&[], &[]);
+            // without first copying the old values as the history of the op's input. Unlike
+            // the other in-place ops, torch's fill_ writes a tensor whose elements share
+            // positions (`zeros(1, 3).expand(2, 3).fill_(2.)`, `a[:, 0] = 5.` on it) without
+            // complaint: every element gets the one value
+            check_inplace_allowed(self, false);
+            self.check_not_zero_tensor();
             self.with_data(|d| {
                 crate::ops::index::fill_buffer(&mut d.storage.write(), &d.layout, value);
                 d.storage.bump_version();
