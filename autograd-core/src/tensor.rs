@@ -413,9 +413,6 @@ impl Tensor {
         *self.0.data.borrow_mut() = new;
     }
 
-    /// The gradient edge into the graph: the grad_fn, or the AccumulateGrad node of a leaf
-    /// that requires grad, or None.
-    #[track_caller]
     /// Whether `gradient_edge` would give an edge (without making an `AccumulateGrad`): what
     /// torch's `should_compute_output` asks of an op's input when deciding what to save. Not
     /// the same as `requires_grad`: a view made under no_grad of a tensor that requires grad
@@ -423,6 +420,7 @@ impl Tensor {
     /// no `a`, so changing `a` in place afterwards is fine, as in torch).
     /// False with grad mode off (nothing is recorded, and a stale view's history is not asked
     /// for).
+    #[track_caller]
     pub(crate) fn has_gradient_edge(&self) -> bool {
         if !self.requires_grad() || !crate::autograd::grad_mode::is_grad_enabled() {
             return false;
@@ -435,6 +433,9 @@ impl Tensor {
         meta.grad_fn.is_some() || meta.requires_grad
     }
 
+    /// The gradient edge into the graph: the grad_fn, or the AccumulateGrad node of a leaf
+    /// that requires grad, or None.
+    #[track_caller]
     pub(crate) fn gradient_edge(&self) -> Option<Edge> {
         let mut meta = self.meta();
         if meta.view.is_some() {
