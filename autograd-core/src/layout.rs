@@ -135,8 +135,8 @@ impl Layout {
     /// each position once, in some order of the dims (a transpose is, a slice with a step or an
     /// expanded dim is not). Dims of size 1 do not count.
     pub fn is_non_overlapping_and_dense(&self) -> bool {
-        // torch's flag is `is_contiguous || ...`: a tensor of no elements is contiguous
-        if self.shape.contains(&0) {
+        // torch's flag is `is_contiguous || ...` (a tensor of no elements is contiguous)
+        if self.is_contiguous() {
             return true;
         }
         if self.shape.len() == 1 {

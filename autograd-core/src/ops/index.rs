@@ -562,12 +562,7 @@ impl Tensor {
                 self.masked_fill_(&mask, s.as_f64())
             }
             _ => {
-                self.check_inplace_write(&value.tensor().into_iter().collect::<Vec<_>>(), &[]);
-                // torch's index_put_ reads neither its values nor its indices from the tensor
-                // it writes into, not even the whole tensor itself
-                for input in value.tensor().into_iter().chain([index]) {
-                    crate::ops::inplace::check_no_overlap(self, input);
-                }
+                self.check_index_put_write(index, value.tensor());
                 let nothing_to_fill;
                 let index = match value {
                     Operand::Scalar(_) if index.dim() > 0 && self.dim() > 0 => {
@@ -589,6 +584,17 @@ impl Tensor {
         }
     }
 
+    /// The checks before `index_put_` / `index_fill_` writes: the in-place rules, then no
+    /// element in common with the value or the indices (torch reads neither from the tensor it
+    /// writes into, not even the whole tensor itself).
+    #[track_caller]
+    fn check_index_put_write(&self, index: &Tensor, value: Option<&Tensor>) {
+        self.check_inplace_write(&value.into_iter().collect::<Vec<_>>(), &[]);
+        for input in value.into_iter().chain([index]) {
+            crate::ops::inplace::check_no_overlap(self, input);
+        }
+    }
+
     /// torch's `index_put_` takes a tensor value of the written tensor's dtype only (a Python
     /// number is made in that dtype first): a value of another dtype is refused, after the
     /// in-place and overlap checks. Except for one element into a bool mask, which torch hands
@@ -600,10 +606,7 @@ impl Tensor {
         if dtype == value_dtype || masked_fill {
             return;
         }
-        self.check_inplace_write(&[value], &[]);
-        for input in [value, index] {
-            crate::ops::inplace::check_no_overlap(self, input);
-        }
+        self.check_index_put_write(index, Some(value));
         crate::raise!(
             "Index put requires the source and destination dtypes match, got {} for the destination and {} for the source.",
             dtype.title(),
