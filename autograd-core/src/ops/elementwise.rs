@@ -142,11 +142,19 @@ pub(crate) trait Arith: Element + PartialOrd {
     /// NaN-propagating maximum and minimum, like torch.maximum.
     fn maximum(self, o: Self) -> Self;
     fn minimum(self, o: Self) -> Self;
+    /// `torch.sqrt` of every element (`pow(0.5)`): MKL's bits where they are modelled (see
+    /// `mkl_sqrt`). Integer types never get here (`pow_scalar_values` returns before).
+    fn torch_sqrt_values(x: &[Self]) -> Vec<Self> {
+        x.iter().map(|&v| Self::from_f64(v.to_f64().sqrt())).collect()
+    }
 }
 
 macro_rules! float_arith {
-    ($t:ty) => {
+    ($t:ty, $sqrt_slice:ident) => {
         impl Arith for $t {
+            fn torch_sqrt_values(x: &[Self]) -> Vec<Self> {
+                map_slices(x, super::mkl_sqrt::$sqrt_slice)
+            }
             fn add(self, o: Self) -> Self {
                 self + o
             }
@@ -179,8 +187,8 @@ macro_rules! float_arith {
         }
     };
 }
-float_arith!(f32);
-float_arith!(f64);
+float_arith!(f32, sqrt_f32_slice);
+float_arith!(f64, sqrt_f64_slice);
 
 impl Arith for i64 {
     fn add(self, o: Self) -> Self {
@@ -413,7 +421,8 @@ fn pow_scalar_values<T: Arith>(input: &[T], e: f64) -> Vec<T> {
     match e {
         2.0 => map(input, |x: T| x.mul(x)),
         3.0 => map(input, |x: T| x.mul(x).mul(x)),
-        0.5 => map(input, sqrt_of::<T>),
+        0.5 => T::torch_sqrt_values(input),
+        // torch's rsqrt kernel: 1 / std::sqrt, IEEE's root (not MKL's)
         -0.5 => map(input, move |x: T| one.div(sqrt_of(x))),
         -1.0 => map(input, move |x: T| one.div(x)),
         -2.0 => map(input, move |x: T| one.div(x.mul(x))),
@@ -1597,14 +1606,12 @@ impl Tensor {
             |s, g, _| grads![Some(sigmoid_backward(g, &s[0]))],
         )
     }
-    unary_float_op!(
-        /// Square root, correctly rounded (IEEE). torch's CPU kernel (and `pow(0.5)`) calls MKL's
-        /// `vmsSqrt` / `vmdSqrt`, which rounds one unit in the last place low on about 0.66% of
-        /// inputs and never high (float64 `sqrt(2.)` is 1.414213562373095 there,
-        /// 1.4142135623730951 here): its bits for 99.34% of 2^20 random inputs in [1, 4), either
-        /// dtype. MKL is closed source and how close to halfway a root must be for it to round low
-        /// is no fixed margin, so no public rule does better than IEEE's.
-        sqrt, "SqrtBackward0", |x| x.sqrt(), saves result,
+    unary_slice_op!(
+        /// Square root as torch computes it: MKL's `vmsSqrt` / `vmdSqrt`, which on an Intel
+        /// processor with AVX-512 rounds one unit in the last place low on about 0.6% of inputs
+        /// (float64 `sqrt(0.5)` is 0.7071067811865475 there, IEEE's 0.7071067811865476): its
+        /// bits there (see `mkl_sqrt`), IEEE's correctly rounded root elsewhere.
+        sqrt, "SqrtBackward0", sqrt_slice, saves result,
         // d sqrt(x) = 1 / (2 sqrt(x)); torch: grad / (2 * result)
         |r, g| g.div(&r.mul_scalar(2.0))
     );

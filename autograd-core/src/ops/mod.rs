@@ -10,6 +10,7 @@ pub mod index;
 pub mod inplace;
 pub(crate) mod kernel;
 pub mod linalg;
+pub mod mkl_sqrt;
 pub(crate) mod out_layout;
 pub(crate) mod parallel;
 pub mod reduce;

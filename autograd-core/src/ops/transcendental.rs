@@ -1366,6 +1366,8 @@ pub trait TorchMath: Copy {
     fn sin_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     fn cos_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     fn tanh_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
+    /// `torch.sqrt` over a slice (`super::mkl_sqrt`).
+    fn sqrt_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     /// torch's `Vectorized<T>::exp()` over a slice.
     fn vec_exp_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     /// `torch.sigmoid` over a slice (see `sigmoid_slice_fn!`).
@@ -1419,6 +1421,9 @@ impl TorchMath for f32 {
     }
     fn tanh_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         tanh_f32_slice(x, out)
+    }
+    fn sqrt_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
+        super::mkl_sqrt::sqrt_f32_slice(x, out)
     }
     fn vec_exp_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         sleef_expf_slice(x, out)
@@ -1475,6 +1480,9 @@ impl TorchMath for f64 {
     }
     fn tanh_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
         tanh_f64_slice(x, out)
+    }
+    fn sqrt_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
+        super::mkl_sqrt::sqrt_f64_slice(x, out)
     }
     fn vec_exp_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
         sleef_exp_slice(x, out)

@@ -1,0 +1,38 @@
+//! Floats stored in the fixtures as base64 of their little-endian bytes (what the recording
+//! scripts under `tools/` write), decoded to their bits.
+
+/// The bytes of a standard base64 text (padding allowed).
+fn base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a') as u32 + 26,
+            b'0'..=b'9' => (c - b'0') as u32 + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let mut out = Vec::new();
+    for chunk in text.as_bytes().chunks(4) {
+        let digits: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').collect();
+        let mut n = 0u32;
+        for (i, &c) in digits.iter().enumerate() {
+            n |= value(c) << (18 - 6 * i);
+        }
+        for i in 0..digits.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
+/// Floats of one dtype as their bits (float32 widened to u64).
+pub fn decode(text: &str, float64: bool) -> Vec<u64> {
+    let bytes = base64(text);
+    if float64 {
+        bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect()
+    } else {
+        bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as u64).collect()
+    }
+}
