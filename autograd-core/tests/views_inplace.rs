@@ -1160,3 +1160,81 @@ fn fill_writes_an_expanded_tensor_without_history() {
         err.message
     );
 }
+
+#[test]
+fn fills_of_an_expanded_view_with_history_write_and_its_backward_refuses() {
+    // torch 2.15.0, for each write w below:
+    //   x = torch.tensor([[1., 2., 3.]], requires_grad=True); a = x * 1.0; e = a.expand(2, 3)
+    //   w(e); print(e, a.grad_fn.name()); e.sum().backward()
+    // fill_, zero_, e[:, 0] = 5., masked_fill_, e[mask] = 9., e[tensor([1])] = 9. and a copy of
+    // the same data onto itself (e[:3] = a) write (masked_fill_ and index_fill_ with a
+    // "deprecated" UserWarning) and record CopySlices; its backward then copies into the
+    // expanded region and raises. e[0] = 5. writes a region without repeats: backward runs.
+    const OVERLAP: &str =
+        "unsupported operation: more than one element of the written-to tensor refers to a single \
+                           memory location. Please clone() the tensor before performing the operation.";
+    let mask = || tensor!([[true, false, true], [false, false, false]]);
+    let cases: Vec<(&str, Box<dyn Fn(&Tensor, &Tensor)>, &str, bool)> = vec![
+        ("fill_(5.)", Box::new(|_, e| drop(e.fill_(5.0))), "[[5., 5., 5.],\n        [5., 5., 5.]]", false),
+        ("zero_()", Box::new(|_, e| drop(e.zero_())), "[[0., 0., 0.],\n        [0., 0., 0.]]", false),
+        (
+            "e[:, 0] = 5.",
+            Box::new(|_, e| drop(e.assign(idx![.., 0], 5.0))),
+            "[[5., 2., 3.],\n        [5., 2., 3.]]",
+            false,
+        ),
+        (
+            "e[0] = 5.",
+            Box::new(|_, e| drop(e.assign(idx![0], 5.0))),
+            "[[5., 5., 5.],\n        [5., 5., 5.]]",
+            true,
+        ),
+        (
+            "masked_fill_(mask, 9.)",
+            Box::new(move |_, e| drop(e.masked_fill_(&mask(), 9.0))),
+            "[[9., 2., 9.],\n        [9., 2., 9.]]",
+            false,
+        ),
+        (
+            "e[mask] = 9.",
+            Box::new(move |_, e| drop(e.assign_with(&mask(), 9.0))),
+            "[[9., 2., 9.],\n        [9., 2., 9.]]",
+            false,
+        ),
+        (
+            "e[tensor([1])] = 9.",
+            Box::new(|_, e| drop(e.assign_with(&tensor!([1]), 9.0))),
+            "[[9., 9., 9.],\n        [9., 9., 9.]]",
+            false,
+        ),
+        (
+            "e[:3] = a",
+            Box::new(|a, e| drop(e.assign(idx![..3], a))),
+            "[[1., 2., 3.],\n        [1., 2., 3.]]",
+            false,
+        ),
+    ];
+    for (python, write, values, backward_runs) in cases {
+        let x = tensor!([[1., 2., 3.]], requires_grad = true);
+        let a = &x * 1.0;
+        let e = a.expand([2, 3]);
+        write(&a, &e);
+        assert_eq!(e.to_string(), format!("tensor({values}, grad_fn=<AsStridedBackward0>)"), "{python}");
+        assert_eq!(a.grad_fn().unwrap().name(), "torch::autograd::CopySlices", "{python}");
+        if backward_runs {
+            e.sum().backward();
+            assert_eq!(grad_text(&x), "tensor([[0., 0., 0.]])", "{python}");
+        } else {
+            assert_eq!(raised(|| e.sum().backward()).message, OVERLAP, "{python}");
+        }
+    }
+    // masked_fill_ without history writes too (torch: the same UserWarning)
+    let e = zeros(&[1, 3]).expand([2, 3]);
+    e.masked_fill_(&mask(), 9.0);
+    assert_eq!(e.to_string(), "tensor([[9., 0., 9.],\n        [9., 0., 9.]])");
+    // a copy of other values into it, or an op that reads what it writes, still raises at once
+    let x = tensor!([[1., 2., 3.]], requires_grad = true);
+    let e = (&x * 1.0).expand([2, 3]);
+    assert_eq!(raised(|| drop(e.copy_(&tensor!([7., 8., 9.])))).message, OVERLAP);
+    assert_eq!(raised(|| drop(e.mul_(2.0))).message, OVERLAP);
+}

@@ -285,6 +285,7 @@ impl BackwardFunction for CopySlices {
         flat.put(&self.base_layout, grad, false);
         let for_view = flat.take(&self.view_layout, grad);
         let mut grads = self.function.backward(&for_view).into_iter();
+        refuse_repeated_region(&self.view_layout);
         match grads.next().flatten() {
             Some(g) => flat.put(&self.view_layout, &g, false),
             None => flat.zero(&self.view_layout),
@@ -310,6 +311,16 @@ impl BackwardFunction for CopySlices {
 
     fn rebind_output(&mut self, output: &Tensor) {
         self.function.rebind_output(output)
+    }
+}
+
+/// torch's `CopySlices` copies the op's gradient into the written view's region of the
+/// base's gradient (`grad_slice.copy_(res[0])`), which its copy refuses where elements of the
+/// view share a position: an in-place fill of an expanded view runs forward and fails here.
+#[track_caller]
+fn refuse_repeated_region(view_layout: &Layout) {
+    if crate::ops::inplace::has_internal_overlap(view_layout) {
+        crate::ops::inplace::raise_internal_overlap();
     }
 }
 
@@ -344,6 +355,7 @@ impl CopySlices {
             set_history(&grad_slice, Node::new(Box::new(backward), vec![Some(edge)]));
         }
         let mut grads = self.function.backward(&grad_slice.deep_clone()).into_iter();
+        refuse_repeated_region(&self.view_layout);
         match grads.next().flatten() {
             Some(g) => grad_slice.copy_(&g),
             None => grad_slice.zero_(),

@@ -350,21 +350,32 @@ pub(crate) fn write_buffer(
 
 /// Sets every element of `layout` in `buffer` to `value` (cast as torch casts a fill value).
 pub(crate) fn fill_buffer(buffer: &mut crate::storage::Buffer, layout: &Layout, value: f64) {
+    fill_buffer_where(buffer, layout, None, value)
+}
+
+/// [`fill_buffer`] for the elements (row-major) whose flag in `selected` is set, or all of
+/// them for `None`.
+pub(crate) fn fill_buffer_where(
+    buffer: &mut crate::storage::Buffer,
+    layout: &Layout,
+    selected: Option<&[bool]>,
+    value: f64,
+) {
     use crate::storage::Buffer as B;
-    fn put<T: Copy>(dst: &mut [T], layout: &Layout, value: T) {
-        if layout.is_contiguous() {
-            dst[layout.span()].fill(value);
-        } else {
-            for p in layout.positions() {
-                dst[p] = value;
+    fn put<T: Copy>(dst: &mut [T], layout: &Layout, selected: Option<&[bool]>, value: T) {
+        match selected {
+            None if layout.is_contiguous() => dst[layout.span()].fill(value),
+            None => layout.positions().for_each(|p| dst[p] = value),
+            Some(selected) => {
+                layout.positions().zip(selected).filter(|(_, &s)| s).for_each(|(p, _)| dst[p] = value)
             }
         }
     }
     match buffer {
-        B::F32(d) => put(d, layout, value as f32),
-        B::F64(d) => put(d, layout, value),
-        B::I64(d) => put(d, layout, value as i64),
-        B::Bool(d) => put(d, layout, value != 0.0),
+        B::F32(d) => put(d, layout, selected, value as f32),
+        B::F64(d) => put(d, layout, selected, value),
+        B::I64(d) => put(d, layout, selected, value as i64),
+        B::Bool(d) => put(d, layout, selected, value != 0.0),
     }
 }
 
@@ -562,7 +573,17 @@ impl Tensor {
                 self.masked_fill_(&mask, s.as_f64())
             }
             _ => {
-                self.check_index_put_write(index, value.tensor());
+                // a number at int64 positions is torch's index_fill_, which writes an expanded
+                // tensor (with a warning) where index_put_ refuses
+                let fill = match value {
+                    Operand::Scalar(s) if index.dim() > 0 && self.dim() > 0 => Some(s.as_f64()),
+                    _ => None,
+                };
+                let repeats = fill.is_some() && self.has_repeats();
+                if repeats {
+                    crate::ops::inplace::warn_fill_of_expanded("index_fill_");
+                }
+                self.check_index_put_write(index, value.tensor(), repeats);
                 let nothing_to_fill;
                 let index = match value {
                     Operand::Scalar(_) if index.dim() > 0 && self.dim() > 0 => {
@@ -579,17 +600,42 @@ impl Tensor {
                     }
                     _ => index,
                 };
-                self.write_inplace(|t| t.index_put(index, &value))
+                let out = self.write_inplace(|t| t.index_put(index, &value));
+                if let (true, Some(v)) = (repeats, fill) {
+                    self.refill_selected(&self.rows_selected(index), v);
+                }
+                out
             }
         }
+    }
+
+    /// One flag per element (row-major): whether its position along dim 0 is in `index`
+    /// (negative positions count from the end).
+    fn rows_selected(&self, index: &Tensor) -> Vec<bool> {
+        let shape = self.shape();
+        let rows = shape[0];
+        let mut chosen = vec![false; rows];
+        for i in index.to_vec_f64() {
+            let i = i as i64;
+            let i = if i < 0 { i + rows as i64 } else { i };
+            if let Some(flag) = usize::try_from(i).ok().and_then(|i| chosen.get_mut(i)) {
+                *flag = true;
+            }
+        }
+        let per_row = shape[1..].iter().product::<usize>();
+        chosen.iter().flat_map(|&c| std::iter::repeat_n(c, per_row)).collect()
     }
 
     /// The checks before `index_put_` / `index_fill_` writes: the in-place rules, then no
     /// element in common with the value or the indices (torch reads neither from the tensor it
     /// writes into, not even the whole tensor itself).
     #[track_caller]
-    fn check_index_put_write(&self, index: &Tensor, value: Option<&Tensor>) {
-        self.check_inplace_write(&value.into_iter().collect::<Vec<_>>(), &[]);
+    fn check_index_put_write(&self, index: &Tensor, value: Option<&Tensor>, repeats_allowed: bool) {
+        self.check_inplace_write_allowing_repeats(
+            &value.into_iter().collect::<Vec<_>>(),
+            &[],
+            repeats_allowed,
+        );
         for input in value.into_iter().chain([index]) {
             crate::ops::inplace::check_no_overlap(self, input);
         }
@@ -606,7 +652,7 @@ impl Tensor {
         if dtype == value_dtype || masked_fill {
             return;
         }
-        self.check_index_put_write(index, Some(value));
+        self.check_index_put_write(index, Some(value), false);
         crate::raise!(
             "Index put requires the source and destination dtypes match, got {} for the destination and {} for the source.",
             dtype.title(),

@@ -50,20 +50,44 @@ pub(crate) fn check_inplace_allowed(t: &Tensor, inputs_require_grad: bool) {
     }
 }
 
+/// Whether several elements of `layout` share one memory location (torch's
+/// `has_internal_overlap` answering yes: a dim of stride 0 and size above 1, an expanded
+/// tensor; never for a non-overlapping and dense tensor, which any contiguous one is, a tensor
+/// of no elements too: `v.expand(2, 0).clamp_(max=1.0)` runs).
+pub(crate) fn has_internal_overlap(layout: &crate::layout::Layout) -> bool {
+    !layout.is_contiguous()
+        && layout.shape.iter().zip(&layout.strides).any(|(&size, &stride)| size > 1 && stride == 0)
+}
+
+/// torch's error for a write into a tensor whose elements share memory locations.
+#[track_caller]
+pub(crate) fn raise_internal_overlap() -> ! {
+    crate::raise!(
+        "unsupported operation: more than one element of the written-to tensor refers to a single memory \
+         location. Please clone() the tensor before performing the operation."
+    )
+}
+
 /// PyTorch refuses to write into a tensor where several elements share one memory location
 /// (an expanded tensor).
 #[track_caller]
 fn check_no_internal_overlap(t: &Tensor) {
-    // (torch's has_internal_overlap: never for a non-overlapping and dense tensor, which any
-    // contiguous one is, a tensor of no elements too: `v.expand(2, 0).clamp_(max=1.0)` runs)
-    let overlaps = t.with_data(|d| {
-        !d.layout.is_contiguous()
-            && d.layout.shape.iter().zip(&d.layout.strides).any(|(&size, &stride)| size > 1 && stride == 0)
-    });
-    if overlaps {
-        crate::raise!(
-            "unsupported operation: more than one element of the written-to tensor refers to a single memory \
-             location. Please clone() the tensor before performing the operation."
+    if t.with_data(|d| has_internal_overlap(&d.layout)) {
+        raise_internal_overlap();
+    }
+}
+
+/// torch's deprecation warning for `masked_fill_` / `index_fill_` on an expanded tensor,
+/// which they still write (once per process for each, as Python shows a warning once).
+pub(crate) fn warn_fill_of_expanded(op: &str) {
+    static WARNED: [std::sync::atomic::AtomicBool; 2] =
+        [std::sync::atomic::AtomicBool::new(false), std::sync::atomic::AtomicBool::new(false)];
+    let (slot, line) = if op == "masked_fill_" { (0, 2469) } else { (1, 1929) };
+    if !WARNED[slot].swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "UserWarning: Use of {op} on expanded tensors is deprecated. Please clone() the tensor before \
+             performing this operation. This also applies to advanced indexing e.g. tensor[mask] = scalar \
+             (Triggered internally at /__w/pytorch/pytorch/aten/src/ATen/native/TensorAdvancedIndexing.cpp:{line}.)"
         );
     }
 }
@@ -160,12 +184,43 @@ impl Tensor {
     /// tensor's own overlap, then its overlap with each of `reads`.
     #[track_caller]
     pub(crate) fn check_inplace_write(&self, inputs: &[&Tensor], reads: &[&Tensor]) {
+        self.check_inplace_write_allowing_repeats(inputs, reads, false)
+    }
+
+    /// [`Tensor::check_inplace_write`] for the writes torch makes even where elements share a
+    /// memory location (`repeats_allowed`: fills, and a copy of the very same data), and
+    /// whose backward refuses instead (`CopySlices`, see `autograd::views`).
+    #[track_caller]
+    pub(crate) fn check_inplace_write_allowing_repeats(
+        &self,
+        inputs: &[&Tensor],
+        reads: &[&Tensor],
+        repeats_allowed: bool,
+    ) {
         check_inplace_allowed(self, inputs.iter().any(|t| t.requires_grad()));
         self.check_not_zero_tensor();
-        check_no_internal_overlap(self);
+        if !repeats_allowed {
+            check_no_internal_overlap(self);
+        }
         for input in reads {
             check_no_partial_overlap(self, input);
         }
+    }
+
+    /// Whether several of this tensor's elements share one memory location (an expanded
+    /// tensor).
+    pub(crate) fn has_repeats(&self) -> bool {
+        self.with_data(|d| has_internal_overlap(&d.layout))
+    }
+
+    /// Sets the elements (row-major) flagged in `selected` to `value` again, after a write
+    /// of the whole result into a tensor with repeated positions: a position shared by a
+    /// filled element and one left alone is filled, as torch's fill kernels (which write only
+    /// the filled elements) leave it.
+    pub(crate) fn refill_selected(&self, selected: &[bool], value: f64) {
+        self.with_data(|d| {
+            crate::ops::index::fill_buffer_where(&mut d.storage.write(), &d.layout, Some(selected), value)
+        });
     }
 
     /// torch's efficient zero tensors (the gradient `sgn` gives, e.g. `x.grad` after a
@@ -362,7 +417,20 @@ impl Tensor {
     /// `x.masked_fill_(mask, value)`: in-place `masked_fill`.
     #[track_caller]
     pub fn masked_fill_(&self, mask: &Tensor, value: f64) -> Tensor {
-        self.apply_inplace_reading(&[mask], |t| t.masked_fill(mask, value))
+        // torch writes an expanded tensor here, with a warning
+        let repeats = self.has_repeats();
+        if repeats {
+            warn_fill_of_expanded("masked_fill_");
+        }
+        self.check_inplace_write_allowing_repeats(&[mask], &[mask], true);
+        let out = self.write_inplace(|t| t.masked_fill(mask, value));
+        if repeats {
+            let shape: Vec<isize> = self.shape().iter().map(|&d| d as isize).collect();
+            let selected: Vec<bool> =
+                no_grad(|| mask.expand(shape)).to_vec_f64().into_iter().map(|m| m != 0.0).collect();
+            self.refill_selected(&selected, value);
+        }
+        out
     }
 
     /// `x.zero_()`: sets every element to 0, in place (`ZeroBackward0` on a tensor with
@@ -438,7 +506,9 @@ impl Tensor {
             });
             return self.clone();
         }
-        self.apply_inplace(|t| {
+        // an expanded tensor is written too; the backward through its `CopySlices` refuses
+        self.check_inplace_write_allowing_repeats(&[], &[], true);
+        self.write_inplace(|t| {
             let filled = crate::factory::full_with(
                 &t.shape(),
                 value,
@@ -480,7 +550,15 @@ impl Tensor {
     pub(crate) fn copy_reading(&self, src: &Tensor, reads: Option<&Tensor>) -> Tensor {
         let shape = self.shape();
         let src_shape = src.shape();
-        self.check_inplace_write(&[src], &reads.into_iter().collect::<Vec<_>>());
+        // torch's copy_ returns at once when `src` (expanded to this shape) is this very data,
+        // even where its elements repeat (Python's `e[:3] = a` on `e = a.expand(2, 3)`)
+        let same_data = self.shares_storage(src)
+            && self.dtype() == src.dtype()
+            && crate::layout::broadcast_shapes(&src_shape, &shape)
+                .is_some_and(|b| crate::layout::same_shape(&b, &shape))
+            && no_grad(|| src.expand(shape.iter().map(|&d| d as isize).collect::<Vec<_>>())).layout()
+                == self.layout();
+        self.check_inplace_write_allowing_repeats(&[src], &reads.into_iter().collect::<Vec<_>>(), same_data);
         super::checks::check_inplace_shapes(&shape, &src_shape);
         self.write_inplace(|t| {
             let dtype = t.dtype();
