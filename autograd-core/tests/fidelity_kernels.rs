@@ -644,6 +644,33 @@ fn the_gradient_of_sgn_is_an_immutable_zero_tensor_as_in_torch() {
 }
 
 #[test]
+fn a_zero_tensor_takes_a_python_float_as_a_float64_tensor() {
+    // torch 2.15.0: x = torch.tensor(4.0, requires_grad=True)
+    //   g, = torch.autograd.grad([x.abs()], [x], create_graph=True); z, = torch.autograd.grad([g], [x])
+    //   z * 3.0 -> tensor(0., dtype=torch.float64) (a zero tensor); 3.0 * z, z / 2.0 the same;
+    //   z + 3.0 -> tensor(3., dtype=torch.float64); z - 1.0 -> tensor(-1., dtype=torch.float64);
+    //   z * 3, z * True, z * torch.tensor(3.0) -> float32; z.exp() -> tensor(1.)
+    // and for a 1-dim z ([4., -2.], abs summed): z * 3.0, z + 1.5 -> float32 (a 0-dim float64
+    // tensor does not promote a dimensioned float32 one)
+    let x = tensor!(4.0, requires_grad = true);
+    let g = autograd_core::prelude::grad(&[&x.abs()], &[&x], true).remove(0);
+    let z = autograd_core::prelude::grad(&[&g], &[&x], false).remove(0);
+    assert_eq!((&z * 3.0).to_string(), "tensor(0., dtype=torch.float64)");
+    assert_eq!((3.0 * &z).to_string(), "tensor(0., dtype=torch.float64)");
+    assert_eq!((&z / 2.0).to_string(), "tensor(0., dtype=torch.float64)");
+    assert_eq!((&z + 3.0).to_string(), "tensor(3., dtype=torch.float64)");
+    assert_eq!((&z - 1.0).to_string(), "tensor(-1., dtype=torch.float64)");
+    assert_eq!((&z * 3).to_string(), "tensor(0.)");
+    assert_eq!((&z * &tensor!(3.0)).to_string(), "tensor(0.)");
+    assert_eq!(z.exp().to_string(), "tensor(1.)");
+    let x = tensor!([4.0, -2.], requires_grad = true);
+    let g = autograd_core::prelude::grad(&[&x.abs().sum()], &[&x], true).remove(0);
+    let z = autograd_core::prelude::grad(&[&g.sum()], &[&x], false).remove(0);
+    assert_eq!((&z * 3.0).to_string(), "tensor([0., 0.])");
+    assert_eq!((&z + 1.5).to_string(), "tensor([1.5000, 1.5000])");
+}
+
+#[test]
 fn a_small_matrix_product_fuses_its_sums_as_torch() {
     // torch 2.15 (oneMKL, Intel Xeon family 6 model 207; measured 2026-12-04): x2.t() @ g with
     // g = -1/6 everywhere; row 1 is fma(1.5, g, round(-1.5 * g)) = 1.3878e-17, not the 0 of
