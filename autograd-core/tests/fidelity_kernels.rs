@@ -734,3 +734,23 @@ fn a_gradient_expanded_along_one_dim_accumulates_element_by_element() {
         assert_eq!(g, (wj + wj) as f64, "element {i}");
     }
 }
+
+#[test]
+fn std_and_var_over_a_dim_with_one_result_take_the_two_pass_sum_as_torch() {
+    // torch 2.15.0 (float64): x = torch.tensor([-1.5, 0.25, -1.5, 4.0], dtype=torch.float64)
+    //   x.std(dim=-1) -> 2.5930596470836016, x.var(dim=0) -> 6.723958333333333 (as x.std(),
+    //   x.var(): a reduction to one element is torch's all-reduce, mean first, then the
+    //   squared deviations); x.view(1, 4).std(dim=1, keepdim=True) -> [[2.5930596470836016]];
+    //   x.view(4, 1).var(dim=0) -> [6.723958333333333]; two rows of x: std(dim=1) ->
+    //   [2.593059647083602, 2.593059647083602], var -> 6.723958333333335 each (Welford's running
+    //   mean, one lane at a time)
+    let x = Tensor::from_vec(vec![-1.5, 0.25, -1.5, 4.0], &[4], DType::Float64);
+    assert_eq!(x.std_dim(-1, false).item(), 2.5930596470836016);
+    assert_eq!(x.var_dim(0, false).item(), 6.723958333333333);
+    assert_eq!(x.view([1, 4]).std_dim(1, true).to_vec_f64(), vec![2.5930596470836016]);
+    assert_eq!(x.view([1, 4]).std_dim(1, true).shape(), vec![1, 1]);
+    assert_eq!(x.view([4, 1]).var_dim(0, false).to_vec_f64(), vec![6.723958333333333]);
+    let rows = Tensor::from_vec([[-1.5, 0.25, -1.5, 4.0]; 2].concat(), &[2, 4], DType::Float64);
+    assert_eq!(rows.std_dim(1, false).to_vec_f64(), vec![2.593059647083602; 2]);
+    assert_eq!(rows.var_dim(1, false).to_vec_f64(), vec![6.723958333333335; 2]);
+}

@@ -682,6 +682,14 @@ impl Tensor {
         let shape = self.shape();
         let d = wrap_dim(dim, shape.len());
         let count = lanes(&shape, d).1;
+        let out_shape = reduced_shape(&shape, d, keepdim);
+        if out_shape.iter().product::<usize>() == 1 && count > 0 {
+            // one result: torch's all-reduce (`std_var_all_cpu`: the mean, then the squared
+            // deviations), whatever the dim (`x.std(dim=-1)` of a 1-D x is `x.std()`)
+            let all = crate::autograd::grad_mode::no_grad(|| self.spread(take_sqrt));
+            let shape_isize: Vec<isize> = out_shape.iter().map(|&n| n as isize).collect();
+            return (crate::autograd::grad_mode::no_grad(|| all.reshape(shape_isize)), d, shape);
+        }
         if count <= 1 {
             warn_no_dof(if take_sqrt { "std" } else { "var" });
         }
@@ -700,7 +708,6 @@ impl Tensor {
                 var
             }
         });
-        let out_shape = reduced_shape(&shape, d, keepdim);
         (Tensor::from_buffer(Buffer::from_f64(values, self.dtype()), &out_shape), d, shape)
     }
 
