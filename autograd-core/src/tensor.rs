@@ -390,8 +390,18 @@ impl Tensor {
         Tensor::from_parts(data.storage, data.layout, data.dtype)
     }
 
-    /// Detaches in place: this tensor becomes a leaf that requires no grad.
+    /// Detaches in place: this tensor becomes a leaf that requires no grad. A view cannot be
+    /// (torch's error; `detach()` can).
+    #[track_caller]
     pub fn detach_(&self) -> Tensor {
+        if self.meta().view.is_some() {
+            crate::raise!(
+                "Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel (DDP) \
+                 for training, and gradient_as_bucket_view is set as True, gradients are views of DDP buckets, and \
+                 hence detach_() cannot be called on these gradients. To fix this error, please refer to the \
+                 Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution."
+            );
+        }
         let mut meta = self.meta();
         meta.grad_fn = None;
         meta.requires_grad = false;

@@ -1238,3 +1238,53 @@ fn fills_of_an_expanded_view_with_history_write_and_its_backward_refuses() {
     assert_eq!(raised(|| drop(e.copy_(&tensor!([7., 8., 9.])))).message, OVERLAP);
     assert_eq!(raised(|| drop(e.mul_(2.0))).message, OVERLAP);
 }
+
+#[test]
+fn detach_in_place_refuses_views_and_later_use_of_what_was_saved() {
+    // torch 2.15.0: x[:2].detach_() (x with or without requires_grad, a view made under
+    // no_grad too), x.squeeze().detach_(), zeros(4).reshape(2, 2).detach_() raise; x.detach()
+    // .detach_(), x.float() (x itself) and x.contiguous() do not
+    const VIEW: &str = "Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel \
+                        (DDP) for training, and gradient_as_bucket_view is set as True, gradients are views of DDP \
+                        buckets, and hence detach_() cannot be called on these gradients. To fix this error, please \
+                        refer to the Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.";
+    let rg = || zeros(&[3]).requires_grad_(true);
+    assert_eq!(raised(|| drop(zeros(&[3]).index(idx![..2]).detach_())).message, VIEW);
+    assert_eq!(raised(|| drop(rg().index(idx![..2]).detach_())).message, VIEW);
+    let x = rg();
+    let v = no_grad(|| x.index(idx![..2]));
+    assert_eq!(raised(|| drop(v.detach_())).message, VIEW);
+    assert_eq!(raised(|| drop(rg().squeeze().detach_())).message, VIEW);
+    assert_eq!(raised(|| drop(zeros(&[4]).reshape([2, 2]).detach_())).message, VIEW);
+    rg().detach().detach_();
+    rg().float().detach_();
+    zeros(&[4]).contiguous().detach_();
+    // y = x * 2; y.detach_(): a leaf without grad
+    let x = tensor!([1., 2.], requires_grad = true);
+    let y = &x * 2.0;
+    y.detach_();
+    assert_eq!((y.requires_grad(), y.is_leaf(), y.grad_fn().is_none()), (false, true, true));
+    // z = (y * y).sum(); y.detach_(); z.backward(): y was saved as an input with a history
+    let x = tensor!([1., 2.], requires_grad = true);
+    let y = &x * 2.0;
+    let z = (&y * &y).sum();
+    y.detach_();
+    assert_eq!(
+        raised(|| z.backward()).message,
+        "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This is not supported, \
+         please use out-of-place `.detach()` instead"
+    );
+    // a saved output detached in place is fine: e = y.exp(); s = e.sum(); e.detach_(); s.backward()
+    let x = tensor!([1., 2.], requires_grad = true);
+    let e = (&x * 2.0).exp();
+    let s = e.sum();
+    e.detach_();
+    s.backward();
+    assert_eq!(grad_text(&x), "tensor([ 14.7781, 109.1963])");
+    // a leaf detached in place after use gets no gradient: z = (x * x).sum(); x.detach_()
+    let x = tensor!([1., 2.], requires_grad = true);
+    let z = (&x * &x).sum();
+    x.detach_();
+    z.backward();
+    assert_eq!(grad_text(&x), "None");
+}

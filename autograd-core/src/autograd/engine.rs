@@ -317,6 +317,10 @@ fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
         // a hook may have set or cleared .grad itself
         variable.meta().grad.clone()
     };
+    if !variable.meta().requires_grad {
+        // detached in place since the graph was built (torch's AccumulateGrad returns here)
+        return;
+    }
     let dtype = variable.dtype();
     let (grad_dtype, mut zero_tensor) = grad.with_data(|d| (d.dtype, d.storage.is_zero_tensor()));
     if grad_dtype != dtype {

@@ -29,6 +29,9 @@ pub(crate) struct SavedTensor {
     /// `AsStridedBackward0`), weakly, as torch's `SavedVariable` keeps it. While that node
     /// lives it is the saved tensor's history, and the node the version error names.
     view_grad_fn: Option<Weak<NodeInner>>,
+    /// A saved input that had a grad_fn when saved (torch's `!is_leaf_`): if it has none
+    /// when unpacked, it was detached in place, which torch refuses.
+    input_had_history: bool,
 }
 
 impl SavedTensor {
@@ -44,6 +47,7 @@ impl SavedTensor {
             name: None,
             producer: None,
             view_grad_fn: None,
+            input_had_history: tensor.meta().grad_fn.is_some(),
         }
     }
 
@@ -59,6 +63,7 @@ impl SavedTensor {
             name: None,
             producer: None,
             view_grad_fn: None,
+            input_had_history: false,
         }
     }
 
@@ -76,6 +81,7 @@ impl SavedTensor {
             name: None,
             producer: None,
             view_grad_fn: None,
+            input_had_history: false,
         }
     }
 
@@ -157,6 +163,12 @@ impl SavedTensor {
 
     /// Raises torch's error when the tensor was changed in place since it was saved.
     pub fn check_version(&self) {
+        if self.input_had_history && self.tensor().meta().grad_fn.is_none() {
+            crate::raise!(
+                "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This is not \
+                 supported, please use out-of-place `.detach()` instead"
+            );
+        }
         let current = self.tensor().version();
         if current != self.version {
             let (shape, dtype) = (self.tensor().shape(), self.tensor().dtype());
