@@ -45,6 +45,10 @@ is not finite is written "inf" / "-inf" / "nan"):
   grad        outs outputs inputs create g, = torch.autograd.grad([y], [x], create_graph=..)
   requires_grad_ t flag                  x.requires_grad_(flag)
   retain_grad t                          y.retain_grad()
+  hook        out t fn                   h = y.register_hook(lambda g: g * 2)   (fn double|none|add1|neg|print)
+  unhook      h                          h.remove()
+  detach_     t                          y.detach_()
+  set_data    t v                        x.data = v
   set_grad_none t                        x.grad = None
   print       what t                     print(t) / print(t.grad) / grad_fn name / requires_grad /
                                          is_leaf / next_functions / item()
@@ -78,13 +82,15 @@ THEMES = {
     "retain": {"binary": 3, "unary": 2, "backward_mid": 3},
     "second": {"binary": 3, "unary": 3, "pow": 2, "grad2": 3},
     "newops": {"dimop": 3, "reduce_new": 4, "reduce2": 2, "gather": 3, "alpha": 1, "cat": 1, "unary_bool": 1},
+    "hooks": {"hook": 4, "binary": 3, "unary": 2, "reduce": 1, "detach_": 1, "set_data": 1, "backward_mid": 2,
+              "view": 1},
     "mixed": {"binary": 3, "unary": 2, "pow": 1, "reduce": 2, "mm": 1, "view": 2, "index": 1, "inplace": 2,
               "assign": 1, "masked_fill": 1, "clamp": 1, "maxmin": 1, "where": 1, "dimop": 1, "reduce_new": 1,
               "gather": 1, "no_grad": 1},
 }
 THEME_WEIGHTS = {"arith": 8, "unary": 7, "pow": 6, "reduce": 6, "matmul": 6, "views": 8, "inplace": 8,
                  "inplace_view": 8, "assign": 7, "mask": 8, "special": 5, "no_grad": 5, "retain": 4,
-                 "second": 6, "newops": 12, "mixed": 12}
+                 "second": 6, "newops": 12, "hooks": 8, "mixed": 12}
 
 
 def broadcast(a, b):
@@ -820,6 +826,40 @@ class Gen:
             self.print_grads()
         return None
 
+    def op_hook(self):
+        if self.r.random() < 0.08:
+            # on a tensor that does not require grad: torch refuses
+            t = self.pick(lambda m: not m["rg"]) or self.ensure_float(lambda m: m["rg"])
+        else:
+            t = self.pick(lambda m: m["rg"]) or self.leaf(rg=True)
+        h = self.name("h")
+        self.stmts.append({"k": "hook", "out": h, "t": t,
+                           "fn": self.r.choice(["double", "double", "none", "add1", "neg", "print"])})
+        self.handles = getattr(self, "handles", []) + [h]
+        if self.r.random() < 0.2:
+            self.stmts.append({"k": "unhook", "h": self.r.choice(self.handles)})
+        return None
+
+    def op_detach_(self):
+        t = self.pick()
+        if t is None:
+            return None
+        self.stmts.append({"k": "detach_", "t": t})
+        self.env[t] = dict(self.env[t], rg=False, leaf=True)
+        return t
+
+    def op_set_data(self):
+        a = self.pick()
+        if a is None:
+            return None
+        if self.r.random() < 0.5:
+            b = self.pick(lambda m: True, float_only=False)
+        else:
+            b = self.leaf(rg=False, shape=self.env[a]["shape"] if self.r.random() < 0.6 else None)
+        self.stmts.append({"k": "set_data", "t": a, "v": b})
+        self.env[a] = dict(self.env[a], shape=self.env[b]["shape"], dtype=self.env[b]["dtype"])
+        return a
+
     def print_grads(self):
         for n, m in self.env.items():
             if m["leaf"] and m["rg"]:
@@ -1100,6 +1140,15 @@ def render_py(s):
         return f"{s['t']}.requires_grad_({py_num(s['flag'])})"
     if k == "retain_grad":
         return f"{s['t']}.retain_grad()"
+    if k == "hook":
+        fn = {"double": "g * 2", "none": "None", "add1": "g + 1", "neg": "-g", "print": "print(g)"}[s["fn"]]
+        return f"{s['out']} = {s['t']}.register_hook(lambda g: {fn})"
+    if k == "unhook":
+        return f"{s['h']}.remove()"
+    if k == "detach_":
+        return f"{s['t']}.detach_()"
+    if k == "set_data":
+        return f"{s['t']}.data = {s['v']}"
     if k == "set_grad_none":
         return f"{s['t']}.grad = None"
     if k == "print":
@@ -1253,6 +1302,16 @@ def render_rs(s, mutable=frozenset()):
         return f"{s['t']}.requires_grad_({rs_num(s['flag'])});"
     if k == "retain_grad":
         return f"{s['t']}.retain_grad();"
+    if k == "hook":
+        fn = {"double": "|g| Some(g * 2.0)", "none": "|_| None", "add1": "|g| Some(g + 1.0)", "neg": "|g| Some(-g)",
+              "print": "|g| {\n        show!(g);\n        None\n    }"}[s["fn"]]
+        return f"let {s['out']} = {s['t']}.register_hook({fn});"
+    if k == "unhook":
+        return f"{s['h']}.remove();"
+    if k == "detach_":
+        return f"{s['t']}.detach_();"
+    if k == "set_data":
+        return f"{s['t']}.set_data(&{s['v']});"
     if k == "set_grad_none":
         return f"{s['t']}.set_grad(None);"
     if k == "print":

@@ -47,11 +47,13 @@ def main():
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--count", type=int, default=1300)
     ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--theme", help="keep only the programs of this theme (a fresh check of one part of the "
+                                    "grammar; the committed fixture keeps them all)")
     args = ap.parse_args()
 
     import torch
 
-    programs = generate.generate(args.seed, args.count)
+    programs = [p for p in generate.generate(args.seed, args.count) if args.theme in (None, p["theme"])]
     kept = []
     dropped = []
     for p in programs:
@@ -76,7 +78,8 @@ def main():
         "generator": {
             "seed": args.seed,
             "count": args.count,
-            "command": f"python tools/difftest/record_torch.py --seed {args.seed} --count {args.count}",
+            "command": f"python tools/difftest/record_torch.py --seed {args.seed} --count {args.count}"
+                       + (f" --theme {args.theme}" if args.theme else ""),
             "torch": torch.__version__,
             "python": platform.python_version(),
             "machine": platform.machine(),

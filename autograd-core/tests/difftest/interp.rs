@@ -97,7 +97,42 @@ fn dims(v: &Value) -> Vec<i64> {
 /// The program's variables.
 struct Env {
     vars: HashMap<String, Tensor>,
+    /// The hook handles, by name (`h.remove()` takes one out; a second remove does nothing,
+    /// as in torch).
+    handles: HashMap<String, HookHandle>,
     out: Vec<(String, String)>,
+}
+
+thread_local! {
+    /// What `print` hooks printed during the running statement (a hook outlives the borrow of
+    /// the program's `Env`): moved to its output after each statement, before any error.
+    static HOOK_PRINTS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A tensor hook as `register_hook` takes it.
+type HookFn = Box<dyn Fn(&Tensor) -> Option<Tensor>>;
+
+/// The hooks of the `hook` statement (`fn`: double, none, add1, neg, print).
+fn hook_fn(name: &str) -> HookFn {
+    match name {
+        "double" => Box::new(|g| Some(g * 2.0)),
+        "none" => Box::new(|_| None),
+        "add1" => Box::new(|g| Some(g + 1.0)),
+        "neg" => Box::new(|g| Some(-g)),
+        "print" => Box::new(|g| {
+            HOOK_PRINTS.with(|p| p.borrow_mut().push(g.py_str()));
+            None
+        }),
+        other => panic!("difftest: unknown hook {other}"),
+    }
+}
+
+impl Env {
+    /// Moves what hooks printed into the program's output.
+    fn take_hook_prints(&mut self) {
+        let printed = HOOK_PRINTS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        self.out.extend(printed.into_iter().map(|text| ("hook".to_string(), text)));
+    }
 }
 
 impl Env {
@@ -549,6 +584,18 @@ fn exec(env: &mut Env, s: &Value) {
         }
         "requires_grad_" => drop(env.var(s, "t").requires_grad_(s["flag"].as_bool() == Some(true))),
         "retain_grad" => env.var(s, "t").retain_grad(),
+        "hook" => {
+            let hook = hook_fn(str_of(s, "fn"));
+            let handle = env.var(s, "t").register_hook(move |g| hook(g));
+            env.handles.insert(str_of(s, "out").to_string(), handle);
+        }
+        "unhook" => {
+            if let Some(handle) = env.handles.remove(str_of(s, "h")) {
+                handle.remove();
+            }
+        }
+        "detach_" => drop(env.var(s, "t").detach_()),
+        "set_data" => env.var(s, "t").set_data(&env.var(s, "v")),
         "set_grad_none" => env.var(s, "t").set_grad(None),
         "print" => {
             let t = env.var(s, "t");
@@ -599,12 +646,15 @@ pub fn kinds(stmts: &[Value]) -> Vec<String> {
 /// Runs a program's statements. Panics are caught here (the caller silences the panic hook);
 /// grad mode is on again afterwards whatever happened.
 pub fn run_program(stmts: &[Value]) -> Outcome {
-    let mut env = Env { vars: HashMap::new(), out: Vec::new() };
+    HOOK_PRINTS.with(|p| p.borrow_mut().clear());
+    let mut env = Env { vars: HashMap::new(), handles: HashMap::new(), out: Vec::new() };
     let result = catch_unwind(AssertUnwindSafe(|| {
         for s in stmts {
             exec(&mut env, s);
+            env.take_hook_prints();
         }
     }));
+    env.take_hook_prints();
     set_grad_enabled(true);
     let observations = std::mem::take(&mut env.out);
     match result {
