@@ -649,7 +649,8 @@ fn a_zero_tensor_takes_a_python_float_as_a_float64_tensor() {
     //   g, = torch.autograd.grad([x.abs()], [x], create_graph=True); z, = torch.autograd.grad([g], [x])
     //   z * 3.0 -> tensor(0., dtype=torch.float64) (a zero tensor); 3.0 * z, z / 2.0 the same;
     //   z + 3.0 -> tensor(3., dtype=torch.float64); z - 1.0 -> tensor(-1., dtype=torch.float64);
-    //   z * 3, z * True, z * torch.tensor(3.0) -> float32; z.exp() -> tensor(1.)
+    //   z * 3, z * True, z * torch.tensor(3.0) -> float32; z.exp() -> tensor(1.); 1.0 - z ->
+    //   tensor(1.), 2.0 / z -> tensor(inf) (float32: the number first is still wrapped)
     // and for a 1-dim z ([4., -2.], abs summed): z * 3.0, z + 1.5 -> float32 (a 0-dim float64
     // tensor does not promote a dimensioned float32 one)
     let x = tensor!(4.0, requires_grad = true);
@@ -663,6 +664,9 @@ fn a_zero_tensor_takes_a_python_float_as_a_float64_tensor() {
     assert_eq!((&z * 3).to_string(), "tensor(0.)");
     assert_eq!((&z * &tensor!(3.0)).to_string(), "tensor(0.)");
     assert_eq!(z.exp().to_string(), "tensor(1.)");
+    // a number first stays a wrapped number: 1.0 - z -> tensor(1.), 2.0 / z -> tensor(inf)
+    assert_eq!((1.0 - &z).to_string(), "tensor(1.)");
+    assert_eq!((2.0 / &z).to_string(), "tensor(inf)");
     let x = tensor!([4.0, -2.], requires_grad = true);
     let g = autograd_core::prelude::grad(&[&x.abs().sum()], &[&x], true).remove(0);
     let z = autograd_core::prelude::grad(&[&g.sum()], &[&x], false).remove(0);
@@ -753,4 +757,9 @@ fn std_and_var_over_a_dim_with_one_result_take_the_two_pass_sum_as_torch() {
     let rows = Tensor::from_vec([[-1.5, 0.25, -1.5, 4.0]; 2].concat(), &[2, 4], DType::Float64);
     assert_eq!(rows.std_dim(1, false).to_vec_f64(), vec![2.593059647083602; 2]);
     assert_eq!(rows.var_dim(1, false).to_vec_f64(), vec![6.723958333333335; 2]);
+    // the one result is a tensor of its own, not a view: s = x.std(dim=0); s.mul_(2.0) runs
+    let x = tensor!([1., 2., 4.], requires_grad = true);
+    let s = x.std_dim(0, false);
+    s.mul_(2.0);
+    assert_eq!(s.to_string(), "tensor(3.0551, grad_fn=<MulBackward0>)");
 }

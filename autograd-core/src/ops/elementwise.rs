@@ -506,19 +506,17 @@ fn general_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
             }
         }
     };
-    // torch's zero-tensor kernels (`zero_tensor_values`) see a Python number as a 0-dim tensor
-    // of its own dtype, not as a wrapped number: float32 zeros times 3.0 is float64 there
+    // torch's zero-tensor kernels (`zero_tensor_values`) see a Python number after the zero
+    // tensor as a 0-dim tensor of its own dtype, not as a wrapped number: float32 zeros times
+    // 3.0 is float64 there (`z * 3.0`, `3.0 * z`, `z + 3.0`, `z - 1.0`, `z / 2.0`); a number
+    // first (`1.0 - z`, `2.0 / z`: rsub, rdiv) stays a wrapped number
     let zero_tensor = |o: &Operand| matches!(o, Operand::Tensor(t) if t.is_zero_tensor());
-    let (promo_a, promo_b) = if is_four_ops(op) && (zero_tensor(a) || zero_tensor(b)) {
+    let promo_b = match promo_b {
         // (a Python float is a double there; `Number`'s Float32 only stands for its category)
-        let unwrapped = |p| match p {
-            PromotionOperand::Number(DType::Float32) => PromotionOperand::ZeroDim(DType::Float64),
-            PromotionOperand::Number(d) => PromotionOperand::ZeroDim(d),
-            p => p,
-        };
-        (unwrapped(promo_a), unwrapped(promo_b))
-    } else {
-        (promo_a, promo_b)
+        PromotionOperand::Number(d) if is_four_ops(op) && zero_tensor(a) => {
+            PromotionOperand::ZeroDim(if d == DType::Float32 { DType::Float64 } else { d })
+        }
+        p => p,
     };
     let mut dtype = result_type(&[promo_a, promo_b]);
     if op == BinaryOp::Div && dtype.category() != Category::Float {

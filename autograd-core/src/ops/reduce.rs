@@ -686,9 +686,8 @@ impl Tensor {
         if out_shape.iter().product::<usize>() == 1 && count > 0 {
             // one result: torch's all-reduce (`std_var_all_cpu`: the mean, then the squared
             // deviations), whatever the dim (`x.std(dim=-1)` of a 1-D x is `x.std()`)
-            let all = crate::autograd::grad_mode::no_grad(|| self.spread(take_sqrt));
-            let shape_isize: Vec<isize> = out_shape.iter().map(|&n| n as isize).collect();
-            return (crate::autograd::grad_mode::no_grad(|| all.reshape(shape_isize)), d, shape);
+            let all = crate::autograd::grad_mode::no_grad(|| self.spread(take_sqrt)).item();
+            return (Tensor::from_buffer(Buffer::from_f64(vec![all], self.dtype()), &out_shape), d, shape);
         }
         if count <= 1 {
             warn_no_dof(if take_sqrt { "std" } else { "var" });
