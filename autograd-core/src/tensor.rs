@@ -418,7 +418,36 @@ impl Tensor {
     /// `x.data = value`: this tensor now shows `value`'s storage, shape and dtype, keeping its
     /// own autograd identity (requires_grad, grad, grad_fn). The seeds' gradient-descent step
     /// `x.data = x.data - lr * x.grad` reads `x.set_data(&(x.data() - lr * x.grad().unwrap()))`.
+    ///
+    /// As torch: a tensor that requires grad takes floating-point data only. Where the shape
+    /// or dtype changes, the graph already built still expects the old ones: its node for this
+    /// tensor keeps them (gradients sent there are summed back to the old shape where they
+    /// can be, refused where they cannot, and cast to the old dtype), and a leaf whose dtype
+    /// changes gets a new gradient accumulator for the ops that follow.
+    #[track_caller]
     pub fn set_data(&self, value: &Tensor) {
+        let (shape, dtype) = (self.shape(), self.dtype());
+        let (new_shape, new_dtype) = (value.shape(), value.dtype());
+        if self.requires_grad() && !new_dtype.is_floating_point() {
+            crate::raise!(
+                "data set to a tensor that requires gradients must be floating point or complex dtype"
+            );
+        }
+        if shape != new_shape || dtype != new_dtype {
+            let mut meta = self.meta();
+            let node = match meta.grad_fn.clone() {
+                Some(node) => Some((node, meta.output_nr)),
+                None => meta.grad_accumulator.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner), 0)),
+            };
+            if meta.grad_fn.is_none() && dtype != new_dtype {
+                // torch resets the accumulator when the type changes
+                meta.grad_accumulator = None;
+            }
+            drop(meta);
+            if let Some((node, nr)) = node {
+                node.keep_made_as(nr, shape, dtype);
+            }
+        }
         let new = value.read_data();
         *self.0.data.borrow_mut() = new;
     }

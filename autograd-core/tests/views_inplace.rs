@@ -1288,3 +1288,74 @@ fn detach_in_place_refuses_views_and_later_use_of_what_was_saved() {
     z.backward();
     assert_eq!(grad_text(&x), "None");
 }
+
+#[test]
+fn data_of_another_shape_or_dtype_keeps_the_graph_built_before_it_as_torch() {
+    // torch 2.15.0 (x = torch.tensor([1., 2.], requires_grad=True) unless said otherwise):
+    let leaf = || tensor!([1., 2.], requires_grad = true);
+    // e1: y = (x * 2).sum(); x.data = [1., 2., 3.]; y.backward() -> x.grad tensor([2., 2.])
+    let x = leaf();
+    let y = (&x * 2.0).sum();
+    x.set_data(&tensor!([1., 2., 3.]));
+    y.backward();
+    assert_eq!(grad_text(&x), "tensor([2., 2.])");
+    // e2: the same with float64 data of the old shape -> x.grad float32 tensor([2., 2.])
+    let x = leaf();
+    let y = (&x * 2.0).sum();
+    x.set_data(&tensor!([1., 2.], dtype = float64));
+    y.backward();
+    assert_eq!(grad_text(&x), "tensor([2., 2.])");
+    // e3: (x * 2).sum().backward(); x.data = [1., 2., 3.]; (x * 3).sum().backward() -> the old
+    // gradient and the new one do not add up
+    let x = leaf();
+    (&x * 2.0).sum().backward();
+    x.set_data(&tensor!([1., 2., 3.]));
+    assert_eq!(
+        raised(|| (&x * 3.0).sum().backward()).message,
+        "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0"
+    );
+    // e5: x.data = [1., 2., 3.] before any use -> x.grad tensor([3., 3., 3.])
+    let x = leaf();
+    x.set_data(&tensor!([1., 2., 3.]));
+    (&x * 3.0).sum().backward();
+    assert_eq!(grad_text(&x), "tensor([3., 3., 3.])");
+    // e6: y = x * 2; y.data = [[1., 2.], [3., 4.]]; (y * 1).sum().backward() -> the gradient
+    // for y is summed back to y's old shape: x.grad tensor([4., 4.])
+    let x = leaf();
+    let y = &x * 2.0;
+    y.set_data(&tensor!([[1., 2.], [3., 4.]]));
+    (&y * 1.0).sum().backward();
+    assert_eq!(grad_text(&x), "tensor([4., 4.])");
+    // e7: y.data = float64 [1., 2.] -> x.grad float32 tensor([2., 2.])
+    let x = leaf();
+    let y = &x * 2.0;
+    y.set_data(&tensor!([1., 2.], dtype = float64));
+    (&y * 1.0).sum().backward();
+    assert_eq!(grad_text(&x), "tensor([2., 2.])");
+    // e8: y.data = [1., 2., 3.] -> refused
+    let x = leaf();
+    let y = &x * 2.0;
+    y.set_data(&tensor!([1., 2., 3.]));
+    assert_eq!(
+        raised(|| (&y * 1.0).sum().backward()).message,
+        "Function MulBackward0 returned an invalid gradient at index 0 - got [3] but expected shape compatible with [2]"
+    );
+    // e9: (x * 2).sum().backward(); x.data = float64 [1., 2.]; (x * 3).sum().backward() ->
+    // x.grad stays float32: tensor([5., 5.])
+    let x = leaf();
+    (&x * 2.0).sum().backward();
+    x.set_data(&tensor!([1., 2.], dtype = float64));
+    (&x * 3.0).sum().backward();
+    assert_eq!(grad_text(&x), "tensor([5., 5.])");
+    // e10: x = tensor(1.); y = x * 2; x.data = [1., 2.]; (x * y).sum().backward() -> tensor(10.)
+    let x = tensor!(1., requires_grad = true);
+    let y = &x * 2.0;
+    x.set_data(&tensor!([1., 2.]));
+    (&x * &y).sum().backward();
+    assert_eq!(grad_text(&x), "tensor(10.)");
+    // a tensor that requires grad takes floating-point data only
+    assert_eq!(
+        raised(|| leaf().set_data(&tensor!([1, 2]))).message,
+        "data set to a tensor that requires gradients must be floating point or complex dtype"
+    );
+}

@@ -195,7 +195,7 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
             NodeKind::AccumulateGrad { variable } => {
                 let before = step.as_ref().map(|_| variable.grad().map(|g| trace::snapshot(&g)));
                 if let (false, Some(g)) = (capturing, grad) {
-                    accumulate(variable, g, options.create_graph);
+                    accumulate(variable, g, options.create_graph, node.made_as(0).is_some());
                 }
                 if let (Some(step), Some(before)) = (step.as_mut(), before) {
                     let after = variable.grad().map(|g| trace::snapshot(&g));
@@ -213,11 +213,11 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
             trace.push(step);
         }
 
-        for (edge, g) in node.0.next.iter().zip(input_grads) {
+        for (index, (edge, g)) in node.0.next.iter().zip(input_grads).enumerate() {
             let Some(edge) = edge else { continue };
             let task = tasks.get_mut(&edge.node.id()).expect("dependency counted");
             if let Some(g) = g {
-                add_into(&mut task.grad, g);
+                add_into(&mut task.grad, held_to_made_as(&node, index, edge, g));
             }
             task.deps -= 1;
             if task.deps == 0 {
@@ -227,6 +227,55 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
     }
     scratch.give_back();
     captured
+}
+
+/// Whether two tensors have one shape (read in place, nothing allocated).
+fn same_shape(a: &Tensor, b: &Tensor) -> bool {
+    a.with_data(|da| b.with_data(|db| crate::layout::same_shape(&da.layout.shape, &db.layout.shape)))
+}
+
+/// torch's `obeys_layout_contract(grad, variable)` for a dense variable: every dim of the
+/// gradient that is not of size 1 has the variable's stride at that position (a dim past the
+/// variable's last one never matches), and no dim of size 1 has stride 0.
+fn obeys_layout_contract(grad: &Tensor, variable: &Tensor) -> bool {
+    let (sizes, strides, variable_strides) = (grad.shape(), grad.stride(), variable.stride());
+    sizes.iter().zip(&strides).enumerate().all(|(idx, (&size, &stride))| {
+        if size != 1 {
+            variable_strides.get(idx) == Some(&stride)
+        } else {
+            stride != 0
+        }
+    })
+}
+
+/// torch's `validate_outputs` for a gradient `from` sends (its output `index`) along `edge`,
+/// where the tensor that edge stands for has had other data since the graph was built
+/// (`x.data = v`): summed back to the shape the node was made with where that shape expands
+/// to the gradient's, refused where it does not, then cast to the dtype it was made with.
+#[track_caller]
+fn held_to_made_as(from: &Node, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
+    let Some((shape, dtype)) = edge.node.made_as(edge.input_nr) else { return grad };
+    let list = |s: &[usize]| format!("[{}]", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+    let mut grad = grad;
+    let grad_shape = grad.shape();
+    if grad_shape != shape {
+        let expands = crate::layout::broadcast_shapes(&shape, &grad_shape)
+            .is_some_and(|b| crate::layout::same_shape(&b, &grad_shape));
+        if !expands {
+            crate::raise!(
+                "Function {} returned an invalid gradient at index {index} - got {} but expected shape compatible \
+                 with {}",
+                from.name(),
+                list(&grad_shape),
+                list(&shape)
+            );
+        }
+        grad = grad.sum_to_size(&shape);
+    }
+    if grad.dtype() != dtype {
+        grad = grad.to_dtype(dtype);
+    }
+    grad
 }
 
 fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Grads {
@@ -299,7 +348,7 @@ fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
 }
 
 /// AccumulateGrad: add `grad` into the leaf's `.grad`, after the leaf's hooks.
-fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
+fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool, resized: bool) {
     // one borrow for the usual case (no hooks): the hooks and the gradient there is
     let (hooks, existing) = {
         let meta = variable.meta();
@@ -321,16 +370,46 @@ fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool) {
         // detached in place since the graph was built (torch's AccumulateGrad returns here)
         return;
     }
-    let dtype = variable.dtype();
+    // (a gradient held to the dtype the accumulator was made with, `held_to_made_as`, stays
+    // in it: torch's x.grad keeps float32 when x.data became float64 after the graph was built)
+    let dtype = if resized { grad.dtype() } else { variable.dtype() };
     let (grad_dtype, mut zero_tensor) = grad.with_data(|d| (d.dtype, d.storage.is_zero_tensor()));
     if grad_dtype != dtype {
         grad = grad.to_dtype(dtype);
         zero_tensor = grad.with_data(|d| d.storage.is_zero_tensor());
     }
-    if let Some(old) = existing.filter(|_| !create_graph) {
+    if let Some(old) = existing.as_ref().filter(|_| !create_graph) {
         // adding into the old gradient in place: torch refuses when it is an efficient zero
-        // tensor (before anything changes)
+        // tensor (before anything changes), or of a shape the sum does not keep (x.data of
+        // another shape since the last backward)
         old.check_not_zero_tensor();
+        if !same_shape(old, &grad) {
+            let (old_shape, new_shape) = (old.shape(), grad.shape());
+            let sum = crate::ops::elementwise::broadcast_or_raise(&old_shape, &new_shape);
+            if !crate::layout::same_shape(&sum, &old_shape) {
+                crate::raise!(
+                    "output with shape {} doesn't match the broadcast shape {}",
+                    crate::layout::shape_list(&old_shape),
+                    crate::layout::shape_list(&sum)
+                );
+            }
+        }
+    }
+    if existing.is_none()
+        && !create_graph
+        && !same_shape(&grad, variable)
+        && !obeys_layout_contract(&grad, variable)
+    {
+        // a first gradient of another shape than the variable's (x.data of another shape since
+        // the graph was built): torch keeps it as it is only where its strides happen to fit
+        // the variable's, else copies it into a tensor laid out as the variable (broadcast,
+        // or refused as copy_ refuses)
+        let target = crate::factory::zeros_with(
+            &variable.shape(),
+            crate::factory::TensorOptions::default().dtype(variable.dtype()),
+        );
+        grad = super::grad_mode::no_grad(|| target.copy_(&grad));
+        zero_tensor = false;
     }
     let mut meta = variable.meta();
     meta.grad = Some(match meta.grad.take() {
@@ -584,7 +663,7 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
         let input_grads: Grads = match &node.0.kind {
             NodeKind::AccumulateGrad { variable } => {
                 if let Some(g) = grad {
-                    accumulate(variable, g, false);
+                    accumulate(variable, g, false, node.made_as(0).is_some());
                 }
                 Grads::new()
             }
@@ -593,14 +672,14 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
                 Some(g) => call_function(&node, &g, retain_graph),
             },
         };
-        for (edge, g) in node.0.next.iter().zip(input_grads) {
+        for (index, (edge, g)) in node.0.next.iter().zip(input_grads).enumerate() {
             let Some(edge) = edge else { continue };
             if !needed.contains_key(&edge.node.id()) {
                 continue;
             }
             let task = tasks.get_mut(&edge.node.id()).expect("dependency counted");
             if let Some(g) = g {
-                add_into(&mut task.grad, g);
+                add_into(&mut task.grad, held_to_made_as(&node, index, edge, g));
             }
             task.deps -= 1;
             if task.deps == 0 {

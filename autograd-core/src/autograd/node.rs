@@ -65,12 +65,22 @@ pub(crate) struct NodeState {
     pub pre_hooks: Vec<(u64, Hook)>,
     /// Non-leaf tensors whose `.grad` this node fills (`retain_grad()`).
     pub retained: Vec<Weak<TensorImpl>>,
+    /// For an output whose tensor was given other data since (`x.data = v` of another shape
+    /// or dtype): its shape and dtype when this node was made, which torch's engine holds the
+    /// gradients sent here to (its `input_metadata`): `(output_nr, shape, dtype)`.
+    pub made_as: Vec<(usize, Vec<usize>, crate::dtype::DType)>,
 }
 
 impl NodeState {
     /// A new node's state: its function (none for AccumulateGrad), nothing released or hooked.
     fn holding(function: Option<Box<dyn BackwardFunction>>) -> NodeState {
-        NodeState { function, released: false, pre_hooks: Vec::new(), retained: Vec::new() }
+        NodeState {
+            function,
+            released: false,
+            pre_hooks: Vec::new(),
+            retained: Vec::new(),
+            made_as: Vec::new(),
+        }
     }
 }
 
@@ -83,6 +93,9 @@ pub(crate) struct NodeInner {
     /// [`Node::add_pre_hook`]): the engine skips borrowing the state of the nodes (nearly all)
     /// that never had one.
     hooked: Cell<bool>,
+    /// Set once `made_as` has an entry (see [`Node::keep_made_as`]): the engine checks the
+    /// gradients sent to this node only then.
+    resized: Cell<bool>,
     pub state: RefCell<NodeState>,
 }
 
@@ -126,6 +139,7 @@ impl Node {
             std::ptr::addr_of_mut!((*slot).kind).write(kind);
             std::ptr::addr_of_mut!((*slot).next).write(next);
             std::ptr::addr_of_mut!((*slot).hooked).write(Cell::new(false));
+            std::ptr::addr_of_mut!((*slot).resized).write(Cell::new(false));
             std::ptr::addr_of_mut!((*slot).state).write(RefCell::new(NodeState::holding(function)));
             Node(fresh.assume_init())
         }
@@ -144,6 +158,7 @@ impl Node {
                 kind: NodeKind::Function,
                 next,
                 hooked: Cell::new(false),
+                resized: Cell::new(false),
                 state: RefCell::new(NodeState::holding(Some(function))),
             }
         }))
@@ -170,6 +185,25 @@ impl Node {
         let mut state = self.state();
         state.retained.push(tensor);
         self.0.hooked.set(true);
+    }
+
+    /// Keeps the shape and dtype output `nr` had when this node was made, before its tensor
+    /// takes other data (`x.data = v`); the first call for an output is the one that counts.
+    pub(crate) fn keep_made_as(&self, nr: usize, shape: Vec<usize>, dtype: crate::dtype::DType) {
+        let mut state = self.state();
+        if !state.made_as.iter().any(|(n, ..)| *n == nr) {
+            state.made_as.push((nr, shape, dtype));
+        }
+        self.0.resized.set(true);
+    }
+
+    /// The shape and dtype output `nr` had when this node was made, where its tensor has had
+    /// other data since (else `None`: the gradient needs no check).
+    pub(crate) fn made_as(&self, nr: usize) -> Option<(Vec<usize>, crate::dtype::DType)> {
+        if !self.0.resized.get() {
+            return None;
+        }
+        self.state().made_as.iter().find(|(n, ..)| *n == nr).map(|(_, shape, dtype)| (shape.clone(), *dtype))
     }
 
     /// False when no hook or retained tensor was ever added, so there is nothing to run.
