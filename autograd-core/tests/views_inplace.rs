@@ -1353,6 +1353,14 @@ fn data_of_another_shape_or_dtype_keeps_the_graph_built_before_it_as_torch() {
     x.set_data(&tensor!([1., 2.]));
     (&x * &y).sum().backward();
     assert_eq!(grad_text(&x), "tensor(10.)");
+    // x3 = torch.tensor([2., 0., -3.], requires_grad=True); v5 = x3 + 2.0; x3.data = a 0-dim
+    // float64; v5.select(0, 2).tanh().sum().backward() -> x3.grad tensor([0.0000, 0.0000, 0.4200])
+    // (kept as it is: torch reads the 0-dim variable's first stride slot as 1)
+    let x = tensor!([2., 0., -3.], requires_grad = true);
+    let v = &x + 2.0;
+    x.set_data(&tensor!(-1., dtype = float64));
+    v.select(0, 2).tanh().sum().backward();
+    assert_eq!(grad_text(&x), "tensor([0.0000, 0.0000, 0.4200])");
     // a tensor that requires grad takes floating-point data only
     assert_eq!(
         raised(|| leaf().set_data(&tensor!([1, 2]))).message,

@@ -235,13 +235,18 @@ fn same_shape(a: &Tensor, b: &Tensor) -> bool {
 }
 
 /// torch's `obeys_layout_contract(grad, variable)` for a dense variable: every dim of the
-/// gradient that is not of size 1 has the variable's stride at that position (a dim past the
-/// variable's last one never matches), and no dim of size 1 has stride 0.
+/// gradient that is not of size 1 has the variable's stride at that position, and no dim of
+/// size 1 has stride 0. Past the variable's last dim torch reads its stride array out of
+/// bounds: for a 0-dim variable the first slot holds 1 (the stride a fresh tensor starts
+/// with, so a 1-D gradient of stride 1 is kept as it is), elsewhere nothing it matches.
 fn obeys_layout_contract(grad: &Tensor, variable: &Tensor) -> bool {
     let (sizes, strides, variable_strides) = (grad.shape(), grad.stride(), variable.stride());
+    let variable_stride = |idx: usize| {
+        variable_strides.get(idx).copied().or((variable_strides.is_empty() && idx == 0).then_some(1))
+    };
     sizes.iter().zip(&strides).enumerate().all(|(idx, (&size, &stride))| {
         if size != 1 {
-            variable_strides.get(idx) == Some(&stride)
+            variable_stride(idx) == Some(stride)
         } else {
             stride != 0
         }
