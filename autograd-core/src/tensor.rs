@@ -426,20 +426,29 @@ impl Tensor {
     /// changes gets a new gradient accumulator for the ops that follow.
     #[track_caller]
     pub fn set_data(&self, value: &Tensor) {
-        let (shape, dtype) = (self.shape(), self.dtype());
-        let (new_shape, new_dtype) = (value.shape(), value.dtype());
-        if self.requires_grad() && !new_dtype.is_floating_point() {
+        let new = value.read_data();
+        if !new.dtype.is_floating_point() && self.requires_grad() {
             crate::raise!(
                 "data set to a tensor that requires gradients must be floating point or complex dtype"
             );
         }
-        if shape != new_shape || dtype != new_dtype {
+        // (one borrow and no allocation when nothing changes: `x.data = x.data - lr * x.grad`
+        // in every step of a training loop)
+        let (changed, dtype) = {
+            let old = self.0.data.borrow();
+            (
+                old.dtype != new.dtype || !crate::layout::same_shape(&old.layout.shape, &new.layout.shape),
+                old.dtype,
+            )
+        };
+        if changed {
+            let shape = self.shape();
             let mut meta = self.meta();
             let node = match meta.grad_fn.clone() {
                 Some(node) => Some((node, meta.output_nr)),
                 None => meta.grad_accumulator.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner), 0)),
             };
-            if meta.grad_fn.is_none() && dtype != new_dtype {
+            if meta.grad_fn.is_none() && dtype != new.dtype {
                 // torch resets the accumulator when the type changes
                 meta.grad_accumulator = None;
             }
@@ -448,7 +457,6 @@ impl Tensor {
                 node.keep_made_as(nr, shape, dtype);
             }
         }
-        let new = value.read_data();
         *self.0.data.borrow_mut() = new;
     }
 
