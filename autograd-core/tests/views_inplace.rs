@@ -1367,3 +1367,16 @@ fn data_of_another_shape_or_dtype_keeps_the_graph_built_before_it_as_torch() {
         "data set to a tensor that requires gradients must be floating point or complex dtype"
     );
 }
+
+#[test]
+fn copy_casts_the_gradient_to_the_source_dtype_before_summing_it() {
+    // torch 2.15.0: x3 = torch.tensor(0.25, dtype=torch.float64, requires_grad=True)
+    //   v6 = torch.zeros(2, 3); v6.copy_(x3.expand(2)[-1:2]); v6.mean().backward()
+    //   x3.grad -> tensor(1.0000, dtype=torch.float64): six float32 1/6 summed in float64
+    //   (a fresh-seed differential program, 1618/p8409; summed in float32 first it is 1.)
+    let x3 = tensor!(0.25, dtype = float64, requires_grad = true);
+    let v6 = zeros(&[2, 3]) + -1.0;
+    v6.copy_(&x3.expand([2]).index(idx![-1..2]));
+    v6.mean().backward();
+    assert_eq!(grad_text(&x3), "tensor(1.0000, dtype=torch.float64)");
+}

@@ -566,7 +566,9 @@ impl Tensor {
                 src.expand(&shape).to_dtype(dtype).contiguous_values()
             });
             let src_dtype = src.dtype();
-            // d copy_(self, src) = 0 for the old values, grad (summed to src's shape) for src
+            // d copy_(self, src) = 0 for the old values, grad for src: torch's CopyBackwards
+            // casts it to src's dtype first, and the engine then sums it to src's shape (in that
+            // dtype: a float32 gradient for a float64 src is summed in float64)
             record(
                 values,
                 "torch::autograd::CopyBackwards",
@@ -576,7 +578,10 @@ impl Tensor {
                 move |_, g, needs| {
                     vec![
                         needs[0].then(|| crate::factory::zeros_like(g)),
-                        needs[1].then(|| super::elementwise::reduce_grad(g.clone(), &src_shape, src_dtype)),
+                        needs[1].then(|| {
+                            let cast = if g.dtype() == src_dtype { g.clone() } else { g.to_dtype(src_dtype) };
+                            super::elementwise::reduce_grad(cast, &src_shape, src_dtype)
+                        }),
                     ]
                 },
             )
