@@ -913,7 +913,16 @@ impl Tensor {
         check_norm_dtype(self);
         let shape = self.shape();
         let d = wrap_dim(dim, shape.len());
-        let out = Tensor::from_buffer(norm_values(self, &shape, d, p), &reduced_shape(&shape, d, keepdim));
+        let general_p = !(p == 0.0 || p == 1.0 || p == 2.0 || p.is_infinite());
+        let out = if shape.is_empty() && general_p {
+            // a 0-dim tensor along a dim: torch runs its p-norm steps on the one element,
+            // (|x|^p)^(1/p) in float64 (`x.norm(p=3.0, dim=-1)` of tensor(4.) is
+            // 3.9999999999999996), where the other reductions of one element give |x|
+            let x = self.item().abs();
+            Tensor::from_buffer(Buffer::from_f64(vec![x.powf(p).powf(1.0 / p)], self.dtype()), &[])
+        } else {
+            Tensor::from_buffer(norm_values(self, &shape, d, p), &reduced_shape(&shape, d, keepdim))
+        };
         record(
             out,
             "LinalgVectorNormBackward0",
