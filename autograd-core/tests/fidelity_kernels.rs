@@ -763,3 +763,30 @@ fn std_and_var_over_a_dim_with_one_result_take_the_two_pass_sum_as_torch() {
     s.mul_(2.0);
     assert_eq!(s.to_string(), "tensor(3.0551, grad_fn=<MulBackward0>)");
 }
+
+#[test]
+fn a_p_norm_of_a_0_dim_tensor_along_a_dim_takes_the_p_th_power_and_root() {
+    // torch 2.15.0, float64: tensor(4.).norm(p=3.0, dim=-1) -> 3.9999999999999996 (p=1.5 too),
+    // .norm(p=3.0) -> 4.0, tensor([4.]).norm(p=3.0, dim=-1) -> 4.0, p=0.5 -> 4.0; float32 4.0
+    // (a fresh-seed differential program, 5772/p2104)
+    let x = Tensor::from_vec(vec![4.0], &[], DType::Float64);
+    assert_eq!(x.norm_dim(3.0, -1, false).item(), 3.9999999999999996);
+    assert_eq!(x.norm_dim(1.5, -1, true).item(), 3.9999999999999996);
+    assert_eq!(x.norm_dim(0.5, -1, false).item(), 4.0);
+    assert_eq!(x.norm_p(3.0).item(), 4.0);
+    assert_eq!(Tensor::from_vec(vec![4.0], &[1], DType::Float64).norm_dim(3.0, -1, false).item(), 4.0);
+    assert_eq!(Tensor::from_vec(vec![4.0], &[], DType::Float32).norm_dim(3.0, -1, false).item(), 4.0);
+}
+
+#[test]
+fn the_gradient_of_mv_for_its_matrix_is_an_outer_product_keeping_negative_zeros() {
+    // torch 2.15.0: a = torch.tensor([[1.5], [4.0], [-2.0]], requires_grad=True)
+    //   v = torch.tensor([0.0], requires_grad=True); w = torch.tensor([-1.5, -1.5, 0.0])
+    //   w.matmul(a.matmul(v)).backward() -> a.grad tensor([[-0.], [-0.], [0.]]) (grad.ger(vec):
+    //   products, no sum; a fresh-seed differential program, 5772/p0257)
+    let a = tensor!([[1.5], [4.0], [-2.0]], requires_grad = true);
+    let v = tensor!([0.0], requires_grad = true);
+    tensor!([-1.5, -1.5, 0.0]).matmul(&a.matmul(&v)).backward();
+    assert_eq!(grad(&a), "tensor([[-0.],\n        [-0.],\n        [0.]])");
+    assert_eq!(grad(&v), "tensor([-8.2500])");
+}

@@ -303,7 +303,8 @@ impl Tensor {
         }
         check_same_dtype(self, vec, "mv");
         let out = mm_values(self, &vec.reshape([-1, 1]).detach(), Kernel::Mv).reshape([-1]).detach();
-        // d (A v) = dA v + A dv:  grad_A = g v^T,  grad_v = A^T g
+        // d (A v) = dA v + A dv:  grad_A = g v^T (torch's grad.ger(vec): outer, the column
+        // g times the row v elementwise, so -1.5 * 0. stays -0.),  grad_v = A^T g
         record(
             out,
             "MvBackward0",
@@ -311,10 +312,7 @@ impl Tensor {
             &["vec", "self"],
             |_| vec![SavedTensor::input(vec), SavedTensor::input(self)],
             |s, g, needs| {
-                vec![
-                    needs[0].then(|| g.unsqueeze(1).mm(&s[0].unsqueeze(0))),
-                    needs[1].then(|| s[1].t().mv(g)),
-                ]
+                vec![needs[0].then(|| g.reshape([-1, 1]).mul(&s[0])), needs[1].then(|| s[1].t().mv(g))]
             },
         )
     }
