@@ -790,3 +790,123 @@ fn the_gradient_of_mv_for_its_matrix_is_an_outer_product_keeping_negative_zeros(
     assert_eq!(grad(&a), "tensor([[-0.],\n        [-0.],\n        [0.]])");
     assert_eq!(grad(&v), "tensor([-8.2500])");
 }
+
+#[test]
+fn add_and_sub_with_alpha_and_one_element_leave_torchs_tail_unfused() {
+    // torch 2.15.0 (x86-64 wheel, Intel Xeon): torch.sub(torch.full([n], a), torch.tensor(b),
+    // alpha=3.0): whole blocks (16 float32, 8 float64) are fused multiply-adds, then the tail's
+    // first element, then 4 (float32) or 2 (float64) at a time unfused, the rest fused again.
+    // (n, first unfused index, how many), float64 a = 2.1213203435596424, b = 0.7071067811865476
+    // (fused -3.3306690738754696e-16, unfused -4.440892098500626e-16), float32 a = fl(3 * 0.1),
+    // b = 0.1 (fused 7.450580596923828e-09, unfused 0); a fresh-seed differential program,
+    // 5772/p1812, printed the fused value for all of v4 - 3 * v7
+    let f64_runs = [
+        (1, 0, 0),
+        (2, 0, 0),
+        (3, 1, 2),
+        (4, 1, 2),
+        (5, 1, 4),
+        (6, 1, 4),
+        (7, 1, 6),
+        (8, 0, 0),
+        (9, 0, 0),
+        (10, 0, 0),
+        (11, 9, 2),
+        (12, 9, 2),
+        (13, 9, 4),
+        (14, 9, 4),
+        (15, 9, 6),
+        (16, 0, 0),
+        (17, 0, 0),
+        (18, 0, 0),
+        (19, 17, 2),
+        (20, 17, 2),
+        (21, 17, 4),
+        (22, 17, 4),
+        (23, 17, 6),
+        (24, 0, 0),
+        (25, 0, 0),
+        (26, 0, 0),
+        (27, 25, 2),
+        (28, 25, 2),
+        (29, 25, 4),
+        (30, 25, 4),
+        (31, 25, 6),
+        (32, 0, 0),
+        (33, 0, 0),
+        (34, 0, 0),
+        (35, 33, 2),
+        (36, 33, 2),
+        (37, 33, 4),
+        (38, 33, 4),
+        (39, 33, 6),
+        (40, 0, 0),
+        (100, 97, 2),
+        (1000, 0, 0),
+        (4097, 0, 0),
+        (32768, 0, 0),
+    ];
+    let f32_runs = [
+        (1, 0, 0),
+        (2, 0, 0),
+        (3, 0, 0),
+        (4, 0, 0),
+        (5, 1, 4),
+        (6, 1, 4),
+        (7, 1, 4),
+        (8, 1, 4),
+        (9, 1, 8),
+        (10, 1, 8),
+        (11, 1, 8),
+        (12, 1, 8),
+        (13, 1, 12),
+        (14, 1, 12),
+        (15, 1, 12),
+        (16, 0, 0),
+        (17, 0, 0),
+        (18, 0, 0),
+        (19, 0, 0),
+        (20, 0, 0),
+        (21, 17, 4),
+        (22, 17, 4),
+        (23, 17, 4),
+        (24, 17, 4),
+        (25, 17, 8),
+        (26, 17, 8),
+        (27, 17, 8),
+        (28, 17, 8),
+        (29, 17, 12),
+        (30, 17, 12),
+        (31, 17, 12),
+        (32, 0, 0),
+        (33, 0, 0),
+        (34, 0, 0),
+        (35, 0, 0),
+        (36, 0, 0),
+        (37, 33, 4),
+        (38, 33, 4),
+        (39, 33, 4),
+        (40, 33, 4),
+        (100, 0, 0),
+        (1000, 993, 4),
+        (4097, 0, 0),
+        (32768, 0, 0),
+    ];
+    let unfused_of = |values: Vec<f64>, unfused: f64| -> (usize, usize) {
+        let at: Vec<usize> = (0..values.len()).filter(|&i| values[i] == unfused).collect();
+        (at.first().copied().unwrap_or(0), at.len())
+    };
+    for (n, first, count) in f64_runs {
+        let a = full_with(&[n], 2.1213203435596424, TensorOptions::default().dtype(DType::Float64));
+        let b = Tensor::from_vec(vec![std::f64::consts::FRAC_1_SQRT_2], &[], DType::Float64);
+        let got = unfused_of(a.sub_alpha(&b, 3.0).to_vec_f64(), -4.440892098500626e-16);
+        assert_eq!(got, (first, count), "float64 n = {n}");
+    }
+    let (b32, a32) = (0.1f32, 3.0f32 * 0.1f32);
+    for (n, first, count) in f32_runs {
+        let a = full_with(&[n], a32 as f64, TensorOptions::default().dtype(DType::Float32));
+        let b = Tensor::from_vec(vec![b32 as f64], &[], DType::Float32);
+        let got = unfused_of(a.sub_alpha(&b, 3.0).to_vec_f64(), 0.0);
+        assert_eq!(got, (first, count), "float32 n = {n}");
+    }
+}

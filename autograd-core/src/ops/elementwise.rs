@@ -2061,6 +2061,27 @@ fn zip_float(
     Tensor::from_buffer_shape(buffer, shape)
 }
 
+/// torch's `add`/`sub` with `alpha` and a single-element `b` (`torch.sub(v, s, alpha=3.0)`, s
+/// 0-dim or a number) computes whole blocks of `block` elements with fused multiply-adds (its
+/// vector loop), and the rest of the run in a scalar loop its compiler turned into: the first
+/// element fused, then `width` elements at a time *not* fused (`a + alpha*b`, two roundings),
+/// the last few fused again. Measured on torch 2.15 (x86-64 wheel, Intel Xeon), every tail
+/// length of float32 (blocks of 16, width 4) and float64 (blocks of 8, width 2); for runs up to
+/// torch's parallel grain (32768 elements: beyond it each thread's part has a tail of its own,
+/// not modelled). `unfused(i)` is element `i` computed the unfused way.
+fn alpha_tail_unfused<T: Copy>(out: &mut [T], block: usize, width: usize, unfused: impl Fn(usize) -> T) {
+    let n = out.len();
+    if n > 32768 {
+        return;
+    }
+    let tail = n % block;
+    let start = n - tail + 1;
+    let body = tail.saturating_sub(1) / width * width;
+    for (i, slot) in out.iter_mut().enumerate().skip(start).take(body) {
+        *slot = unfused(i);
+    }
+}
+
 /// torch's `tanh_backward(grad, result)`: `grad * (1 - result * result)`, the parenthesis
 /// one fused multiply-add as in torch's vectorised kernel (node `TanhBackwardBackward0`).
 pub(crate) fn tanh_backward(grad: &Tensor, result: &Tensor) -> Tensor {
@@ -2231,16 +2252,30 @@ impl Tensor {
             crate::raise!("The size of tensor a ({sa}) must match the size of tensor b ({sb}) at non-singleton dimension {dim}")
         });
         // torch's kernel: a - alpha*b is a + (-alpha)*b, one fused multiply-add per element
+        // (but see `alpha_tail_unfused` for a single-element b)
         let scale = if subtract { -alpha } else { alpha };
+        let single_b = shape_b.iter().product::<usize>() == 1
+            && same_shape(&shape_a, &out_shape)
+            && self.is_contiguous();
         let buffer = match dtype {
             DType::Float32 => with_compact(&a, |sa: &[f32], ha| {
                 with_compact(&b, |sb: &[f32], hb| {
-                    Buffer::F32(zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale as f32, x)))
+                    let mut out = zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale as f32, x));
+                    if single_b && same_shape(ha, &out_shape) {
+                        let (y, s) = (sb[0], scale as f32);
+                        alpha_tail_unfused(&mut out, 16, 4, |i| sa[i] + s * y);
+                    }
+                    Buffer::F32(out)
                 })
             }),
             DType::Float64 => with_compact(&a, |sa: &[f64], ha| {
                 with_compact(&b, |sb: &[f64], hb| {
-                    Buffer::F64(zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale, x)))
+                    let mut out = zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale, x));
+                    if single_b && same_shape(ha, &out_shape) {
+                        let y = sb[0];
+                        alpha_tail_unfused(&mut out, 8, 2, |i| sa[i] + scale * y);
+                    }
+                    Buffer::F64(out)
                 })
             }),
             DType::Int64 => with_compact(&a, |sa: &[i64], ha| {
