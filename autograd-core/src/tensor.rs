@@ -415,6 +415,20 @@ impl Tensor {
         self.detach()
     }
 
+    /// The shape and dtype this tensor had when its node (its grad_fn, or a leaf's gradient
+    /// accumulator) was made, where its data changed them since (`x.data = v`); else `None`.
+    pub(crate) fn made_as(&self) -> Option<(Vec<usize>, DType)> {
+        let meta = self.meta();
+        match &meta.grad_fn {
+            Some(node) => node.made_as(meta.output_nr),
+            None => meta
+                .grad_accumulator
+                .as_ref()
+                .and_then(Weak::upgrade)
+                .and_then(|inner| Node(inner).made_as(0)),
+        }
+    }
+
     /// `x.data = value`: this tensor now shows `value`'s storage, shape and dtype, keeping its
     /// own autograd identity (requires_grad, grad, grad_fn). The seeds' gradient-descent step
     /// `x.data = x.data - lr * x.grad` reads `x.set_data(&(x.data() - lr * x.grad().unwrap()))`.

@@ -1380,3 +1380,30 @@ fn copy_casts_the_gradient_to_the_source_dtype_before_summing_it() {
     v6.mean().backward();
     assert_eq!(grad_text(&x3), "tensor(1.0000, dtype=torch.float64)");
 }
+
+#[test]
+fn a_broadcast_gradient_for_data_of_another_shape_goes_to_the_shape_its_node_was_made_with() {
+    // torch 2.15.0 (a hooks-theme fresh program, 2718/p7106): x2 = [[1.5, 3., 0.], [0.25, 4., 1.]],
+    // x3 = [2., 2., 3.] (requires_grad); v4 = x3 / x2; v4.data = x3; v12 = x1.abs() - v4 with
+    // x1 = [[2., -1.5, -0.5], [-0.5, 1., 0.]] detached; v12.sum().backward():
+    // x2.grad [[0.8889, 0.2222, inf], [32., 0.125, 3.]], x3.grad [-4.6667, -0.5833, -inf]
+    // (the gradient for v4 stays [2, 3], what DivBackward0 was made with, not v4's [3] now)
+    let x2 = tensor!([[1.5, 3.0, 0.0], [0.25, 4.0, 1.0]], requires_grad = true);
+    let x3 = tensor!([2.0, 2.0, 3.0], requires_grad = true);
+    let v4 = &x3 / &x2;
+    v4.set_data(&x3);
+    let v12 = tensor!([[2.0, -1.5, -0.5], [-0.5, 1.0, 0.0]]).abs() - &v4;
+    v12.sum().backward();
+    assert_eq!(grad_text(&x2), "tensor([[ 0.8889,  0.2222,     inf],\n        [32.0000,  0.1250,  3.0000]])");
+    assert_eq!(grad_text(&x3), "tensor([-4.6667, -0.5833,    -inf])");
+    // the gradient a backward starts from is held to its node too (hooks fresh seed 8181/p2150):
+    // v5 = x1.sum().unsqueeze(-1); v5.data = torch.tensor(-3.); v5.backward() ->
+    // RuntimeError: invalid gradient at index 0 - got [] but expected shape compatible with [1]
+    let x1 = tensor!([-1.5, 3.0, 1.5], dtype = float64, requires_grad = true);
+    let v5 = x1.sum().unsqueeze(-1);
+    v5.set_data(&tensor!(-3.0));
+    assert_eq!(
+        raised(|| v5.backward()).message,
+        "invalid gradient at index 0 - got [] but expected shape compatible with [1]"
+    );
+}

@@ -163,7 +163,8 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
     let mut scratch = Scratch::take();
     collect_tasks_into(roots.iter().map(|(e, _)| &e.node), &mut scratch.tasks);
     let Scratch { tasks, ready, .. } = &mut scratch;
-    for (edge, grad) in roots {
+    for (index, (edge, grad)) in roots.into_iter().enumerate() {
+        let grad = held_to(None, index, &edge, grad);
         let task = tasks.get_mut(&edge.node.id()).expect("roots are tasks");
         if task.deps == 0 && task.grad.is_none() {
             ready.push(edge.node.id());
@@ -259,6 +260,13 @@ fn obeys_layout_contract(grad: &Tensor, variable: &Tensor) -> bool {
 /// to the gradient's, refused where it does not, then cast to the dtype it was made with.
 #[track_caller]
 fn held_to_made_as(from: &Node, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
+    held_to(Some(from), index, edge, grad)
+}
+
+/// [`held_to_made_as`] for a gradient from `from`, or (`None`) one the caller gave for a
+/// root of the backward pass (torch's message then names no function).
+#[track_caller]
+fn held_to(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
     let Some((shape, dtype)) = edge.node.made_as(edge.input_nr) else { return grad };
     let list = |s: &[usize]| format!("[{}]", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
     let mut grad = grad;
@@ -267,13 +275,15 @@ fn held_to_made_as(from: &Node, index: usize, edge: &Edge, grad: Tensor) -> Tens
         let expands = crate::layout::broadcast_shapes(&shape, &grad_shape)
             .is_some_and(|b| crate::layout::same_shape(&b, &grad_shape));
         if !expands {
-            crate::raise!(
-                "Function {} returned an invalid gradient at index {index} - got {} but expected shape compatible \
-                 with {}",
-                from.name(),
+            let problem = format!(
+                "invalid gradient at index {index} - got {} but expected shape compatible with {}",
                 list(&grad_shape),
                 list(&shape)
             );
+            match from {
+                Some(node) => crate::raise!("Function {} returned an {problem}", node.name()),
+                None => crate::raise!("{problem}"),
+            }
         }
         grad = grad.sum_to_size(&shape);
     }
@@ -659,6 +669,7 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
         apply_node_hooks(&root.node, grad);
         return;
     }
+    let grad = held_to(None, 0, &root, grad);
     let root_task = tasks.get_mut(&root.node.id()).expect("the root is a task");
     root_task.grad = Some(grad);
     let mut ready = BinaryHeap::from([root.node.id()]);

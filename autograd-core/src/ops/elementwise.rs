@@ -964,6 +964,19 @@ fn input_meta(op: &Operand, out: &Tensor) -> InputMeta {
     if !crate::autograd::grad_mode::is_grad_enabled() || !t.requires_grad() {
         return None; // no gradient will be computed for it
     }
+    if let Some((shape, dtype)) = t.made_as() {
+        // its data changed shape or dtype after its node was made (`x.data = v`): torch's
+        // engine brings the gradient to what the node was made with, not to the tensor's
+        // shape now (`held_to_made_as`)
+        // (where that shape does not expand to the result's, the gradient goes on as it is and
+        // the engine refuses it with torch's "returned an invalid gradient")
+        let (same, expands) = out.with_data(|o| {
+            let expands =
+                broadcast_shapes(&shape, &o.layout.shape).is_some_and(|b| same_shape(&b, &o.layout.shape));
+            (same_shape(&shape, &o.layout.shape) && dtype == o.dtype, expands)
+        });
+        return (!same && expands).then(|| Box::new((crate::layout::dims_of(&shape), dtype)));
+    }
     let same = t
         .with_data(|d| out.with_data(|o| same_shape(&d.layout.shape, &o.layout.shape) && d.dtype == o.dtype));
     if same {
