@@ -910,3 +910,14 @@ fn add_and_sub_with_alpha_and_one_element_leave_torchs_tail_unfused() {
         assert_eq!(got, (first, count), "float32 n = {n}");
     }
 }
+
+#[test]
+fn cumsum_of_a_0_dim_tensor_is_its_value() {
+    // torch 2.15.0: torch.tensor(-0.).cumsum(0) -> tensor(-0.); torch.tensor([-0.]).cumsum(0)
+    // -> tensor([0.]) (newops fresh seed 9001/p3620: x.prod() of a product with a -0. factor,
+    // then cumsum, printed 0. here)
+    assert_eq!(tensor!(-0.).cumsum(0).to_string(), "tensor(-0.)");
+    assert_eq!(tensor!(-0., dtype = float64).cumsum(0).to_string(), "tensor(-0., dtype=torch.float64)");
+    assert_eq!(tensor!([-0.]).cumsum(0).to_string(), "tensor([0.])");
+    assert_eq!(tensor!([[-0., -0.]]).cumsum(1).to_string(), "tensor([[0., 0.]])");
+}

@@ -833,7 +833,10 @@ impl Tensor {
         } else {
             let values = self.to_vec_f64();
             let mut out = values.clone();
-            for o in 0..outer {
+            // a 0-dim tensor is copied as it is (torch: cumsum of tensor(-0.) is -0., of
+            // tensor([-0.]) 0.: the sum starts from +0 only along a real dim)
+            let lanes_to_sum = if shape.is_empty() { 0 } else { outer };
+            for o in 0..lanes_to_sum {
                 for i in 0..inner {
                     let mut acc = 0.0;
                     for k in 0..size {
