@@ -418,14 +418,16 @@ impl Tensor {
     /// The shape and dtype this tensor had when its node (its grad_fn, or a leaf's gradient
     /// accumulator) was made, where its data changed them since (`x.data = v`); else `None`.
     pub(crate) fn made_as(&self) -> Option<(Vec<usize>, DType)> {
+        self.own_node().and_then(|(node, nr)| node.made_as(nr))
+    }
+
+    /// The node this tensor's gradient goes to, as it stands (none is made): its grad_fn with
+    /// its output number, or a leaf's gradient accumulator while a graph holds it.
+    fn own_node(&self) -> Option<(Node, usize)> {
         let meta = self.meta();
         match &meta.grad_fn {
-            Some(node) => node.made_as(meta.output_nr),
-            None => meta
-                .grad_accumulator
-                .as_ref()
-                .and_then(Weak::upgrade)
-                .and_then(|inner| Node(inner).made_as(0)),
+            Some(node) => Some((node.clone(), meta.output_nr)),
+            None => meta.grad_accumulator.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner), 0)),
         }
     }
 
@@ -457,11 +459,8 @@ impl Tensor {
         };
         if changed {
             let shape = self.shape();
+            let node = self.own_node();
             let mut meta = self.meta();
-            let node = match meta.grad_fn.clone() {
-                Some(node) => Some((node, meta.output_nr)),
-                None => meta.grad_accumulator.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner), 0)),
-            };
             if meta.grad_fn.is_none() && dtype != new.dtype {
                 // torch resets the accumulator when the type changes
                 meta.grad_accumulator = None;

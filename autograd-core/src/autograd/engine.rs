@@ -164,7 +164,7 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
     collect_tasks_into(roots.iter().map(|(e, _)| &e.node), &mut scratch.tasks);
     let Scratch { tasks, ready, .. } = &mut scratch;
     for (index, (edge, grad)) in roots.into_iter().enumerate() {
-        let grad = held_to(None, index, &edge, grad);
+        let grad = held_to_made_as(None, index, &edge, grad);
         let task = tasks.get_mut(&edge.node.id()).expect("roots are tasks");
         if task.deps == 0 && task.grad.is_none() {
             ready.push(edge.node.id());
@@ -218,7 +218,7 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
             let Some(edge) = edge else { continue };
             let task = tasks.get_mut(&edge.node.id()).expect("dependency counted");
             if let Some(g) = g {
-                add_into(&mut task.grad, held_to_made_as(&node, index, edge, g));
+                add_into(&mut task.grad, held_to_made_as(Some(&node), index, edge, g));
             }
             task.deps -= 1;
             if task.deps == 0 {
@@ -255,20 +255,15 @@ fn obeys_layout_contract(grad: &Tensor, variable: &Tensor) -> bool {
 }
 
 /// torch's `validate_outputs` for a gradient `from` sends (its output `index`) along `edge`,
-/// where the tensor that edge stands for has had other data since the graph was built
-/// (`x.data = v`): summed back to the shape the node was made with where that shape expands
-/// to the gradient's, refused where it does not, then cast to the dtype it was made with.
+/// or (`from` None) one the caller gave for a root of the backward pass (torch's message then
+/// names no function), where the tensor that edge stands for has had other data since the
+/// graph was built (`x.data = v`): summed back to the shape the node was made with where that
+/// shape expands to the gradient's, refused where it does not, then cast to the dtype it was
+/// made with.
 #[track_caller]
-fn held_to_made_as(from: &Node, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
-    held_to(Some(from), index, edge, grad)
-}
-
-/// [`held_to_made_as`] for a gradient from `from`, or (`None`) one the caller gave for a
-/// root of the backward pass (torch's message then names no function).
-#[track_caller]
-fn held_to(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
+fn held_to_made_as(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
     let Some((shape, dtype)) = edge.node.made_as(edge.input_nr) else { return grad };
-    let list = |s: &[usize]| format!("[{}]", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+    let list = crate::layout::shape_list;
     let mut grad = grad;
     let grad_shape = grad.shape();
     if grad_shape != shape {
@@ -669,7 +664,7 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
         apply_node_hooks(&root.node, grad);
         return;
     }
-    let grad = held_to(None, 0, &root, grad);
+    let grad = held_to_made_as(None, 0, &root, grad);
     let root_task = tasks.get_mut(&root.node.id()).expect("the root is a task");
     root_task.grad = Some(grad);
     let mut ready = BinaryHeap::from([root.node.id()]);
@@ -695,7 +690,7 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
             }
             let task = tasks.get_mut(&edge.node.id()).expect("dependency counted");
             if let Some(g) = g {
-                add_into(&mut task.grad, held_to_made_as(&node, index, edge, g));
+                add_into(&mut task.grad, held_to_made_as(Some(&node), index, edge, g));
             }
             task.deps -= 1;
             if task.deps == 0 {

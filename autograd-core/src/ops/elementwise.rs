@@ -150,10 +150,10 @@ pub(crate) trait Arith: Element + PartialOrd {
 }
 
 macro_rules! float_arith {
-    ($t:ty, $sqrt_slice:ident) => {
+    ($t:ty) => {
         impl Arith for $t {
             fn torch_sqrt_values(x: &[Self]) -> Vec<Self> {
-                map_slices(x, super::mkl_sqrt::$sqrt_slice)
+                map_slices(x, <$t as TorchMath>::sqrt_slice)
             }
             fn add(self, o: Self) -> Self {
                 self + o
@@ -187,8 +187,8 @@ macro_rules! float_arith {
         }
     };
 }
-float_arith!(f32, sqrt_f32_slice);
-float_arith!(f64, sqrt_f64_slice);
+float_arith!(f32);
+float_arith!(f64);
 
 impl Arith for i64 {
     fn add(self, o: Self) -> Self {
@@ -2267,6 +2267,7 @@ impl Tensor {
         // torch's kernel: a - alpha*b is a + (-alpha)*b, one fused multiply-add per element
         // (but see `alpha_tail_unfused` for a single-element b)
         let scale = if subtract { -alpha } else { alpha };
+        // (a contiguous `a` of the result's shape: its values in `with_compact` are the run)
         let single_b = shape_b.iter().product::<usize>() == 1
             && same_shape(&shape_a, &out_shape)
             && self.is_contiguous();
@@ -2274,7 +2275,7 @@ impl Tensor {
             DType::Float32 => with_compact(&a, |sa: &[f32], ha| {
                 with_compact(&b, |sb: &[f32], hb| {
                     let mut out = zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale as f32, x));
-                    if single_b && same_shape(ha, &out_shape) {
+                    if single_b {
                         let (y, s) = (sb[0], scale as f32);
                         alpha_tail_unfused(&mut out, 16, 4, |i| sa[i] + s * y);
                     }
@@ -2284,7 +2285,7 @@ impl Tensor {
             DType::Float64 => with_compact(&a, |sa: &[f64], ha| {
                 with_compact(&b, |sb: &[f64], hb| {
                     let mut out = zip_map(sa, ha, sb, hb, &out_shape, |x, y| y.mul_add(scale, x));
-                    if single_b && same_shape(ha, &out_shape) {
+                    if single_b {
                         let y = sb[0];
                         alpha_tail_unfused(&mut out, 8, 2, |i| sa[i] + scale * y);
                     }

@@ -72,7 +72,7 @@ pub(crate) fn raise_internal_overlap() -> ! {
 /// (an expanded tensor).
 #[track_caller]
 fn check_no_internal_overlap(t: &Tensor) {
-    if t.with_data(|d| has_internal_overlap(&d.layout)) {
+    if t.has_repeats() {
         raise_internal_overlap();
     }
 }
@@ -492,22 +492,20 @@ impl Tensor {
 
     #[track_caller]
     fn fill_named(&self, value: f64, name: &'static str) -> Tensor {
+        // unlike the other in-place ops, torch's fill_ writes a tensor whose elements share
+        // positions (`zeros(1, 3).expand(2, 3).fill_(2.)`, `a[:, 0] = 5.` on it) without
+        // complaint: every element gets the one value; with history, the backward through its
+        // `CopySlices` refuses instead
+        self.check_inplace_write_allowing_repeats(&[], &[], true);
         if !is_grad_enabled() || !self.requires_grad() {
             // nothing to record (`x.grad.zero_()` in every training step): write the value
-            // without first copying the old values as the history of the op's input. Unlike
-            // the other in-place ops, torch's fill_ writes a tensor whose elements share
-            // positions (`zeros(1, 3).expand(2, 3).fill_(2.)`, `a[:, 0] = 5.` on it) without
-            // complaint: every element gets the one value
-            check_inplace_allowed(self, false);
-            self.check_not_zero_tensor();
+            // without first copying the old values as the history of the op's input
             self.with_data(|d| {
                 crate::ops::index::fill_buffer(&mut d.storage.write(), &d.layout, value);
                 d.storage.bump_version();
             });
             return self.clone();
         }
-        // an expanded tensor is written too; the backward through its `CopySlices` refuses
-        self.check_inplace_write_allowing_repeats(&[], &[], true);
         self.write_inplace(|t| {
             let filled = crate::factory::full_with(
                 &t.shape(),
