@@ -25,6 +25,20 @@ use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+/// How torch's `at::parallel_for` shares `0..n` out with its grain of 32768 elements and
+/// `threads` threads: one range up to the grain, beyond it one range of `ceil(n / t)`
+/// elements per thread, `t = min(threads, ceil(n / grain))`. What depends on where a thread's
+/// range starts (a kernel's vector runs, its scalar tail) follows these ranges.
+pub(crate) fn torch_parallel_parts(n: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
+    const GRAIN: usize = 32768;
+    if n <= GRAIN || threads <= 1 {
+        return std::iter::once(0..n).collect();
+    }
+    let parts = threads.min(n.div_ceil(GRAIN));
+    let size = n.div_ceil(parts);
+    (0..parts).map(|t| t * size).filter(|&b| b < n).map(|b| b..(b + size).min(n)).collect()
+}
+
 /// A helper's state: invited, working on the parts, finished, or uninvited before it began.
 const INVITED: u8 = 0;
 const WORKING: u8 = 1;
