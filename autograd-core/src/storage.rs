@@ -36,13 +36,14 @@ impl Buffer {
         }
     }
 
-    /// Values given as f64, rounded or cast to `dtype` (float → int truncates like torch).
+    /// Values given as f64, rounded or cast to `dtype` (float → int truncates like torch; see
+    /// [`float_to_i64`]).
     pub fn from_f64(values: impl IntoIterator<Item = f64>, dtype: DType) -> Buffer {
         let values = values.into_iter();
         match dtype {
             DType::Float32 => Buffer::F32(values.map(|v| v as f32).collect()),
             DType::Float64 => Buffer::F64(values.collect()),
-            DType::Int64 => Buffer::I64(values.map(|v| v as i64).collect()),
+            DType::Int64 => Buffer::I64(values.map(float_to_i64).collect()),
             DType::Bool => Buffer::Bool(values.map(|v| v != 0.0).collect()),
         }
     }
@@ -132,5 +133,20 @@ impl Storage {
 
     pub fn is_zero_tensor(&self) -> bool {
         self.zero_tensor.get()
+    }
+}
+
+/// A float converted to int64 as torch's x86 build converts it (the processor's truncating
+/// conversion): toward zero, and NaN, an infinity or anything out of int64's range becomes
+/// -2^63 (`torch.tensor([float('nan'), float('inf')]).long()` is
+/// `tensor([-9223372036854775808, -9223372036854775808])`), where Rust's `as` saturates.
+#[inline]
+pub(crate) fn float_to_i64(v: f64) -> i64 {
+    // 2^63: the first double past i64::MAX
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if (-LIMIT..LIMIT).contains(&v) {
+        v as i64
+    } else {
+        i64::MIN
     }
 }

@@ -538,7 +538,9 @@ impl Tensor {
             let buffer = d.storage.read();
             match &*buffer {
                 Buffer::I64(v) => d.layout.positions().map(|p| v[p]).collect(),
-                other => d.layout.positions().map(|p| other.get_f64(p) as i64).collect(),
+                other => {
+                    d.layout.positions().map(|p| crate::storage::float_to_i64(other.get_f64(p))).collect()
+                }
             }
         })
     }

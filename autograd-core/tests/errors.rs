@@ -904,3 +904,71 @@ fn scatters_name_self_where_gather_names_input() {
         "RuntimeError: Index tensor must have the same number of dimensions as input tensor"
     );
 }
+
+#[test]
+fn bool_and_integer_tensors_refuse_what_torch_refuses_in_its_words() {
+    let mask = || tensor!([true, false]);
+    let ints = || tensor!([1, 2]);
+    let with_a_bool = "NotImplementedError: Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.";
+    // mask - 1, 1 - mask, mask - 1.0, 1.0 - mask, x - mask, k - mask, mask.sub_(1), k.sub_(mask)
+    assert_eq!(raised(|| &mask() - 1), with_a_bool);
+    assert_eq!(raised(|| 1 - &mask()), with_a_bool);
+    assert_eq!(raised(|| &mask() - 1.0), with_a_bool);
+    assert_eq!(raised(|| 1.0 - &mask()), with_a_bool);
+    assert_eq!(raised(|| &x3().narrow(0, 0, 2) - &mask()), with_a_bool);
+    assert_eq!(raised(|| &ints() - &mask()), with_a_bool);
+    assert_eq!(raised(|| mask().sub_(1)), with_a_bool);
+    assert_eq!(raised(|| ints().sub_(&mask())), with_a_bool);
+    // torch.sub(x, mask, alpha=2)
+    assert_eq!(raised(|| tensor!([1., 2.]).sub_alpha(&mask(), 2.0)), with_a_bool);
+    // mask - mask, mask - True
+    assert_eq!(
+        raised(|| &mask() - &mask()),
+        "NotImplementedError: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
+    );
+    assert_eq!(
+        raised(|| mask().sub(true)),
+        "NotImplementedError: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
+    );
+    // mask.argmax(), mask.argmin(dim=0)
+    assert_eq!(raised(|| mask().argmax()), "NotImplementedError: argmax(): does not support bool input");
+    assert_eq!(raised(|| mask().argmin_dim(0, false)), "NotImplementedError: argmin(): does not support bool input");
+    // mask ** mask, mask.abs(), mask.abs_()
+    assert_eq!(raised(|| mask().pow(&mask())), "NotImplementedError: \"pow\" not implemented for 'Bool'");
+    assert_eq!(raised(|| mask().abs()), "NotImplementedError: \"abs_cpu\" not implemented for 'Bool'");
+    assert_eq!(raised(|| mask().abs_()), "NotImplementedError: \"abs_cpu\" not implemented for 'Bool'");
+    // k.clamp_(min=0.5), mask.clamp_(0, 2), mask.clamp_(min=0.5): C++'s names of the dtype
+    assert_eq!(
+        raised(|| ints().clamp_(Some(0.5), None)),
+        "RuntimeError: result type Float can't be cast to the desired output type long int"
+    );
+    assert_eq!(
+        raised(|| mask().clamp_(Some(0.0), Some(2.0))),
+        "RuntimeError: result type Long can't be cast to the desired output type bool"
+    );
+    assert_eq!(
+        raised(|| mask().clamp_(Some(0.5), None)),
+        "RuntimeError: result type Float can't be cast to the desired output type bool"
+    );
+    // torch.tensor([1], requires_grad=True) and torch.tensor([1]).requires_grad_() word it apart
+    assert_eq!(
+        raised(|| tensor!([1], requires_grad = true)),
+        "RuntimeError: Only Tensors of floating point and complex dtype can require gradients"
+    );
+    assert_eq!(
+        raised(|| ints().requires_grad_(true)),
+        "RuntimeError: only Tensors of floating point dtype can require gradients"
+    );
+}
+
+#[test]
+fn a_bool_exponent_fails_in_backward_where_torch_subtracts_one_from_it() {
+    // x = torch.tensor([2., 3.], requires_grad=True); x.pow(torch.tensor([True, False])).sum().backward()
+    let x = tensor!([2., 3.], requires_grad = true);
+    let y = x.pow(&tensor!([true, false])).sum();
+    assert_eq!(y.to_string(), "tensor(3., grad_fn=<SumBackward0>)");
+    assert_eq!(
+        raised(|| y.backward()),
+        "NotImplementedError: Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+    );
+}

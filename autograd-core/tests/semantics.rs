@@ -1042,3 +1042,18 @@ fn min_and_max_of_tied_zeros_keep_the_zero_torchs_vector_loop_keeps() {
     let x1 = tensor!([[-1., 0.], [0., 0.], [0., 0.]], requires_grad = true);
     assert_eq!((&x1 * 0.0).min().to_string(), "tensor(0., grad_fn=<MinBackward1>)");
 }
+
+#[test]
+fn clamping_an_integer_tensor_promotes_as_the_bound_reads_and_nan_converts_as_on_x86() {
+    let k = tensor!([1, 2]);
+    // k.clamp(max=1.5) is float32; k.clamp(min=0) stays int64 (a whole bound reads as an
+    // int); torch.tensor([True, False]).clamp(max=1) is int64
+    assert_eq!(k.clamp(None, Some(1.5)).to_string(), "tensor([1.0000, 1.5000])");
+    assert_eq!(k.clamp(Some(0.0), None).to_string(), "tensor([1, 2])");
+    assert_eq!(tensor!([true, false]).clamp(None, Some(1.0)).to_string(), "tensor([1, 0])");
+    // torch.tensor([float('nan'), float('inf'), -float('inf'), 1e19, -2.7]).long(): x86's
+    // conversion gives -2^63 for NaN and whatever is out of int64's range
+    let v = tensor!([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e19, -2.7]).long();
+    assert_eq!(v.to_vec_i64(), vec![i64::MIN, i64::MIN, i64::MIN, i64::MIN, -2]);
+    assert_eq!(tensor!([1., 0.]).reciprocal().to_dtype(DType::Int64).to_vec_i64(), vec![1, i64::MIN]);
+}

@@ -50,8 +50,11 @@ is not finite is written "inf" / "-inf" / "nan"):
   detach_     t                          y.detach_()
   set_data    t v                        x.data = v
   set_grad_none t                        x.grad = None
+  range       out fn args dtype          torch.arange(3) / arange(0, 1, 0.25) ("arange3") / linspace / eye /
+                                         zeros_like(a) / ones_like(a); dtype None or a dtype name
+  logical_and out a b                    a.logical_and(b)
   print       what t                     print(t) / print(t.grad) / grad_fn name / requires_grad /
-                                         is_leaf / next_functions / item()
+                                         is_leaf / next_functions / item() / bool(t.any()) / bool(t.all())
 """
 
 import argparse
@@ -87,10 +90,12 @@ THEMES = {
     "mixed": {"binary": 3, "unary": 2, "pow": 1, "reduce": 2, "mm": 1, "view": 2, "index": 1, "inplace": 2,
               "assign": 1, "masked_fill": 1, "clamp": 1, "maxmin": 1, "where": 1, "dimop": 1, "reduce_new": 1,
               "gather": 1, "no_grad": 1},
+    "ints": {"int_binary": 4, "int_unary": 3, "int_reduce": 2, "range": 2, "int_param": 1, "int_compare": 2,
+             "int_mix": 3, "binary": 2, "unary": 1, "reduce": 1},
 }
 THEME_WEIGHTS = {"arith": 8, "unary": 7, "pow": 6, "reduce": 6, "matmul": 6, "views": 8, "inplace": 8,
                  "inplace_view": 8, "assign": 7, "mask": 8, "special": 5, "no_grad": 5, "retain": 4,
-                 "second": 6, "newops": 12, "hooks": 8, "mixed": 12}
+                 "second": 6, "newops": 12, "hooks": 8, "mixed": 12, "ints": 10}
 
 
 def broadcast(a, b):
@@ -860,6 +865,240 @@ class Gen:
         self.env[a] = dict(self.env[a], shape=self.env[b]["shape"], dtype=self.env[b]["dtype"])
         return a
 
+    # ----- integer and bool tensors, promotion, factories (theme "ints") ------------------
+    def int_vars(self, pred=None):
+        return [n for n, m in self.env.items() if m["dtype"] in ("int64", "bool") and (pred is None or pred(m))]
+
+    def pick_int(self, pred=None):
+        names = self.int_vars(pred)
+        if names and self.r.random() < 0.85:
+            return self.r.choice(names[-4:] if self.r.random() < 0.7 else names)
+        shape = self.rand_shape()
+        dtype = self.r.choice(["int64", "int64", "bool"])
+        out = self.name("k")
+        rg = self.r.random() < 0.03  # torch refuses: only floating point tensors can require gradients
+        self.add({"k": "leaf", "out": out, "data": self.data(shape, dtype), "dtype": dtype, "rg": rg}, out,
+                 {"shape": shape, "dtype": dtype, "rg": False, "leaf": True})
+        return out
+
+    @staticmethod
+    def scalar_promote(dtype, num):
+        """The dtype of `tensor op number` (a Python number takes part only by its kind)."""
+        if "n" in num and dtype in ("int64", "bool"):
+            return "float32"
+        if "i" in num and dtype == "bool":
+            return "int64"
+        return dtype
+
+    def int_number(self):
+        if self.r.random() < 0.55:
+            return {"i": self.r.choice([2, 3, -1, 0, 1])}
+        return {"n": self.r.choice([2.0, 0.5, -1.0, 1.5])}
+
+    def int_clamp_bounds(self):
+        """Bounds for clamping an integer tensor: Python ints (the result stays int64) or
+        fractional floats (float32). A whole float bound (`max=1.0`) is left out: in Rust
+        `clamp(None, Some(1.0))` cannot say which of `1` and `1.0` it means, and autograd-core
+        reads a whole bound as an int."""
+        pick = lambda: self.r.choice([{"i": 0}, {"i": 2}, {"i": -1}, {"n": 0.5}, {"n": 1.5}])
+        c = self.r.random()
+        if c < 0.4:
+            return [pick(), pick()]
+        return [pick(), None] if c < 0.7 else [None, pick()]
+
+    def op_int_binary(self):
+        a = self.pick_int()
+        sa = self.env[a]["shape"]
+        op = self.r.choice(["+", "-", "*", "/"])
+        r = self.r.random()
+        if r < 0.5:
+            cands = [n for n in self.env if n != a and broadcast(sa, self.env[n]["shape"]) is not None]
+            b = self.r.choice(cands) if cands and self.r.random() < 0.8 else self.pick_int()
+            if broadcast(sa, self.env[b]["shape"]) is None:
+                dt = self.r.choice(["int64", "bool", "float32"])
+                b = self.leaf(shape=sa, dtype=dt, rg=dt == "float32" and self.r.random() < 0.7)
+            lhs, rhs = ({"v": a}, {"v": b}) if self.r.random() < 0.6 else ({"v": b}, {"v": a})
+            shape, dtype, ins = broadcast(sa, self.env[b]["shape"]), self.promote(a, b), [a, b]
+        else:
+            n = self.int_number()
+            lhs, rhs = ({"v": a}, n) if self.r.random() < 0.6 else (n, {"v": a})
+            shape, dtype, ins = sa, self.scalar_promote(self.env[a]["dtype"], n), [a]
+        if op == "/" and dtype in ("int64", "bool"):
+            dtype = "float32"
+        out = self.name()
+        self.add({"k": "binary", "out": out, "op": op, "a": lhs, "b": rhs}, out, self.result_meta(shape, dtype, *ins))
+        return out
+
+    def op_int_unary(self):
+        fn = self.r.choice(["neg", "negop", "abs", "sign", "sgn", "float", "double", "long", "long", "logical_not",
+                            "exp", "sqrt", "sigmoid", "relu", "tanh", "reciprocal", "log", "isnan"])
+        a = self.ensure_float() if fn == "long" and self.r.random() < 0.6 else self.pick_int()
+        dtype = self.env[a]["dtype"]
+        if fn in ("float", "double", "long"):
+            dtype = {"float": "float32", "double": "float64", "long": "int64"}[fn]
+        elif fn in ("logical_not", "isnan"):
+            dtype = "bool"
+        elif fn in ("exp", "sqrt", "sigmoid", "tanh", "reciprocal", "log") and dtype in ("int64", "bool"):
+            dtype = "float32"
+        out = self.name()
+        self.add({"k": "unary", "out": out, "fn": fn, "a": a}, out, self.result_meta(self.env[a]["shape"], dtype, a))
+        return out
+
+    def op_int_reduce(self):
+        a = self.pick_int()
+        shape, dtype = self.env[a]["shape"], self.env[a]["dtype"]
+        fn = self.r.choice(["sum", "sum", "mean", "prod", "max", "min", "argmax", "cumsum", "any", "all"])
+        if fn in ("any", "all"):
+            self.stmts.append({"k": "print", "what": fn, "t": a})
+            return None
+        out = self.name()
+        if fn == "cumsum":
+            self.add({"k": "dimop", "out": out, "fn": fn, "a": a, "dim": self.pick_dim(shape)}, out,
+                     self.result_meta(shape, "int64", a))
+            return out
+        dim, keepdim = None, False
+        if fn in ("sum", "prod", "argmax") and self.r.random() < 0.4:
+            dim, keepdim = self.pick_dim(shape), self.r.random() < 0.3
+        rdtype = {"sum": "int64", "prod": "int64", "argmax": "int64", "mean": "float32"}.get(fn, dtype)
+        self.add({"k": "reduce", "out": out, "fn": fn, "a": a, "dim": dim, "keepdim": keepdim, "p": None}, out,
+                 self.result_meta(self.reduced_shape(shape, dim, keepdim), rdtype, a))
+        return out
+
+    def op_range(self):
+        fn = self.r.choice(["arange", "arange", "arange3", "linspace", "eye", "zeros_like", "ones_like"])
+        out = self.name("z")
+        stmt = {"k": "range", "out": out, "fn": fn, "args": [], "dtype": None}
+        if fn == "arange":
+            end = self.r.choice([{"i": 3}, {"i": 4}, {"i": 1}, {"i": 0}, {"n": 3.0}, {"n": 2.5}, {"i": -1}])
+            stmt["args"] = [end]
+            v = end.get("i", end.get("n"))
+            shape, dtype = [max(0, math.ceil(v))], "float32" if "n" in end else "int64"
+        elif fn == "arange3":
+            s, e, st = self.r.choice([(0, 5, 2), (1, 4, 1), (5, 0, -1), (0.0, 1.0, 0.25), (0, 1, 0.1), (-1.5, 1.5, 0.5),
+                                      (0, 3, 0), (2, 0, 1), (0.5, 2, 0.5), (0, 0.3, 0.1), (1, 2.5, 0.3)])
+            stmt["args"] = [{"i": v} if isinstance(v, int) else {"n": v} for v in (s, e, st)]
+            shape = [max(0, math.ceil((e - s) / st))] if st else [0]
+            dtype = "int64" if all(isinstance(v, int) for v in (s, e, st)) else "float32"
+        elif fn == "linspace":
+            s, e = self.r.choice([(0.0, 1.0), (-1.0, 1.0), (0.0, 10.0), (1.0, 0.0), (-2.5, 3.7), (0.1, 0.7)])
+            n = self.r.choice([1, 2, 3, 5, 7])
+            stmt["args"] = [{"n": s}, {"n": e}, {"i": n}]
+            shape, dtype = [n], "float32"
+        elif fn == "eye":
+            n = self.r.choice([1, 2, 3])
+            stmt["args"] = [{"i": n}]
+            shape, dtype = [n, n], "float32"
+        else:
+            src = self.r.choice(list(self.env)) if self.env else self.leaf()
+            stmt["args"] = [{"v": src}]
+            shape, dtype = self.env[src]["shape"], self.env[src]["dtype"]
+        if fn in ("arange", "arange3") and self.r.random() < 0.2:
+            stmt["dtype"] = dtype = self.r.choice(["float64", "float32", "int64"])
+        self.add(stmt, out, {"shape": shape, "dtype": dtype, "rg": False, "leaf": True})
+        return out
+
+    def op_int_param(self):
+        """An integer tensor made a float parameter: `k.float().requires_grad_()`."""
+        a = self.pick_int()
+        out = self.name()
+        fn = self.r.choice(["float", "float", "double"])
+        dtype = "float32" if fn == "float" else "float64"
+        self.add({"k": "unary", "out": out, "fn": fn, "a": a}, out,
+                 {"shape": self.env[a]["shape"], "dtype": dtype, "rg": False, "leaf": True})
+        self.stmts.append({"k": "requires_grad_", "t": out, "flag": True})
+        self.env[out]["rg"] = True
+        return out
+
+    def op_int_compare(self):
+        a = self.pick_int() if self.r.random() < 0.7 else self.ensure_float()
+        sa = self.env[a]["shape"]
+        out = self.name("m")
+        if self.r.random() < 0.2:
+            b = self.pick_int(lambda m: broadcast(sa, m["shape"]) is not None)
+            if broadcast(sa, self.env[b]["shape"]) is None:
+                return None
+            self.add({"k": "logical_and", "out": out, "a": a, "b": b}, out,
+                     {"shape": broadcast(sa, self.env[b]["shape"]), "dtype": "bool", "rg": False, "leaf": True})
+            return out
+        cands = [n for n in self.env if n != a and broadcast(sa, self.env[n]["shape"]) is not None]
+        b = {"v": self.r.choice(cands)} if cands and self.r.random() < 0.4 else self.int_number()
+        shape = broadcast(sa, self.env[b["v"]]["shape"]) if "v" in b else sa
+        self.add({"k": "compare", "out": out, "fn": self.r.choice(["gt", "lt", "ge", "le", "eq", "ne"]), "a": a,
+                  "b": b}, out, {"shape": shape, "dtype": "bool", "rg": False, "leaf": True})
+        return out
+
+    def op_int_mix(self):
+        """where / maximum / cat / pow / masked_fill / clamp with an integer tensor on one side."""
+        fn = self.r.choice(["where", "maximum", "minimum", "cat", "pow", "pow", "rpow", "masked_fill", "clamp",
+                            "inplace"])
+        a = self.pick_int()
+        sa = self.env[a]["shape"]
+        out = self.name()
+        if fn in ("where", "maximum", "minimum"):
+            cands = [n for n in self.env if n != a and broadcast(sa, self.env[n]["shape"]) is not None]
+            b = self.r.choice(cands) if cands else self.leaf(shape=sa)
+            x, y = (a, b) if self.r.random() < 0.5 else (b, a)
+            shape, dtype = broadcast(sa, self.env[b]["shape"]), self.promote(a, b)
+            if fn == "where":
+                m = self.mask_for(a) if self.r.random() < 0.5 else self.op_int_compare()
+                if m is None or broadcast(shape, self.env[m]["shape"]) is None:
+                    return None
+                shape = broadcast(shape, self.env[m]["shape"])
+                self.add({"k": "where", "out": out, "cond": m, "a": x, "b": y}, out,
+                         self.result_meta(shape, dtype, x, y))
+            else:
+                self.add({"k": "maxmin", "out": out, "fn": fn, "a": x, "b": y}, out,
+                         self.result_meta(shape, dtype, x, y))
+        elif fn == "cat":
+            if not sa:
+                return None
+            same = [n for n in self.env if self.env[n]["shape"] == sa]
+            b = self.r.choice(same)
+            items = [a, b] if self.r.random() < 0.5 else [b, a]
+            new = list(sa)
+            new[0] *= 2
+            self.add({"k": "cat", "out": out, "fn": "cat", "items": items, "dim": 0}, out,
+                     self.result_meta(new, self.promote(a, b), a, b))
+        elif fn == "pow":
+            if self.r.random() < 0.3:
+                cands = [n for n in self.env if broadcast(sa, self.env[n]["shape"]) is not None]
+                b = self.r.choice(cands)
+                x, y = (a, b) if self.r.random() < 0.5 else (b, a)
+                self.add({"k": "pow", "out": out, "a": x, "b": {"v": y}}, out,
+                         self.result_meta(broadcast(sa, self.env[b]["shape"]), self.promote(a, b), a, b))
+            else:
+                e = self.r.choice([{"i": 2}, {"i": 3}, {"i": 0}, {"i": -1}, {"n": 0.5}, {"n": 2.0}, {"i": 1}])
+                self.add({"k": "pow", "out": out, "a": a, "b": e}, out,
+                         self.result_meta(sa, self.scalar_promote(self.env[a]["dtype"], e), a))
+        elif fn == "rpow":
+            base = self.r.choice([{"i": 2}, {"n": 2.0}, {"n": 0.5}, {"i": 3}, {"i": -2}])
+            self.add({"k": "rpow", "out": out, "base": base, "a": a}, out,
+                     self.result_meta(sa, self.scalar_promote(self.env[a]["dtype"], base), a))
+        elif fn == "masked_fill":
+            m = self.mask_for(a)
+            self.add({"k": "masked_fill", "out": out, "a": a, "mask": m,
+                      "value": self.r.choice([{"n": 1.5}, {"n": -1.0}, {"n": 0.0}])}, out,
+                     self.result_meta(sa, self.env[a]["dtype"], a))
+        elif fn == "clamp":
+            lo, hi = self.int_clamp_bounds()
+            whole = all(b is None or "i" in b for b in (lo, hi))
+            self.add({"k": "clamp", "out": out, "a": a, "min": lo, "max": hi}, out,
+                     self.result_meta(sa, "int64" if whole else "float32", a))
+        else:
+            f = self.r.choice(["add_", "mul_", "div_", "sub_", "iadd", "imul", "zero_", "fill_", "neg_", "abs_",
+                               "clamp_", "exp_"])
+            args = []
+            if f in ("add_", "mul_", "div_", "sub_", "iadd", "imul"):
+                cands = [n for n in self.env if n != a and broadcast(sa, self.env[n]["shape"]) == sa]
+                args = [{"v": self.r.choice(cands)}] if cands and self.r.random() < 0.4 else [self.int_number()]
+            elif f == "fill_":
+                args = [self.int_number()]
+            elif f == "clamp_":
+                args = self.int_clamp_bounds()
+            self.stmts.append({"k": "inplace", "t": a, "fn": f, "args": args})
+            return a
+        return out
+
     def print_grads(self):
         for n, m in self.env.items():
             if m["leaf"] and m["rg"]:
@@ -970,6 +1209,11 @@ def rs_operand(o, by_ref=True):
     if "n" in o:
         return rs_num(o["n"] if isinstance(o["n"], str) else float(o["n"]))
     return str(o["i"])
+
+
+def as_float(o):
+    """A number operand as a float one (Rust's `Option<f64>` bounds)."""
+    return {"n": float(o["i"])} if "i" in o else o
 
 
 def py_data(d):
@@ -1110,6 +1354,14 @@ def render_py(s):
         return f"{s['out']} = {s['a']}.clamp({', '.join(parts)})"
     if k == "where":
         return f"{s['out']} = torch.where({s['cond']}, {s['a']}, {s['b']})"
+    if k == "logical_and":
+        return f"{s['out']} = {s['a']}.logical_and({s['b']})"
+    if k == "range":
+        args = [py_operand(x) for x in s["args"]]
+        fn = "arange" if s["fn"] == "arange3" else s["fn"]
+        if s["dtype"] is not None:
+            args.append(f"dtype={DT_PY[s['dtype']]}")
+        return f"{s['out']} = torch.{fn}({', '.join(args)})"
     if k == "gather":
         fn = s["fn"]
         if fn == "index_with":
@@ -1162,6 +1414,8 @@ def render_py(s):
             "next_functions": f"print([(f.name() if f is not None else None, i) for f, i in {t}.grad_fn.next_functions]"
                               f" if {t}.grad_fn is not None else None)",
             "item": f"print({t}.item())",
+            "any": f"print(bool({t}.any()))",
+            "all": f"print(bool({t}.all()))",
         }[w]
     raise ValueError(k)
 
@@ -1244,8 +1498,8 @@ def render_rs(s, mutable=frozenset()):
         if fn in ops:
             return f"{t} {ops[fn]} {rs_operand(args[0])};"
         if fn == "clamp_":
-            lo = "None" if args[0] is None else f"Some({rs_operand(args[0])})"
-            hi = "None" if args[1] is None else f"Some({rs_operand(args[1])})"
+            lo = "None" if args[0] is None else f"Some({rs_operand(as_float(args[0]))})"
+            hi = "None" if args[1] is None else f"Some({rs_operand(as_float(args[1]))})"
             return f"{t}.clamp_({lo}, {hi});"
         if fn == "fill_" or fn == "masked_fill_":
             return f"{t}.{fn}({', '.join(rs_operand(a) for a in args)});"
@@ -1259,11 +1513,28 @@ def render_rs(s, mutable=frozenset()):
     if k == "masked_fill":
         return f"{let(s['out'])} = {s['a']}.masked_fill(&{s['mask']}, {rs_operand(s['value'])});"
     if k == "clamp":
-        lo = "None" if s["min"] is None else f"Some({rs_operand(s['min'])})"
-        hi = "None" if s["max"] is None else f"Some({rs_operand(s['max'])})"
+        lo = "None" if s["min"] is None else f"Some({rs_operand(as_float(s['min']))})"
+        hi = "None" if s["max"] is None else f"Some({rs_operand(as_float(s['max']))})"
         return f"{let(s['out'])} = {s['a']}.clamp({lo}, {hi});"
     if k == "where":
         return f"{let(s['out'])} = where_(&{s['cond']}, &{s['a']}, &{s['b']});"
+    if k == "logical_and":
+        return f"{let(s['out'])} = {s['a']}.logical_and(&{s['b']});"
+    if k == "range":
+        args = [rs_operand(x) for x in s["args"]]
+        fn = s["fn"]
+        if fn in ("zeros_like", "ones_like"):
+            return f"{let(s['out'])} = {fn}({args[0]});"
+        if fn in ("linspace", "eye"):
+            return f"{let(s['out'])} = {fn}({', '.join(args)});"
+        if fn == "arange" and s["dtype"] is None:
+            return f"{let(s['out'])} = arange({args[0]});"
+        if fn == "arange":
+            args = ["0"] + args + ["1"]
+        opts = "TensorOptions::default()"
+        if s["dtype"] is not None:
+            opts += f".dtype(DType::{ {'float32': 'Float32', 'float64': 'Float64', 'int64': 'Int64'}[s['dtype']]})"
+        return f"{let(s['out'])} = arange_with({', '.join(args)}, {opts});"
     if k == "gather":
         fn = s["fn"]
         if fn == "index_with":
@@ -1325,6 +1596,8 @@ def render_rs(s, mutable=frozenset()):
             "next_functions": f"show!({t}.grad_fn().map(|node| node.next_functions().iter()"
                               f".map(|(f, i)| (f.as_ref().map(|f| f.name()), *i)).collect::<Vec<_>>()));",
             "item": f"show!({t}.item());",
+            "any": f"show!({t}.any());",
+            "all": f"show!({t}.all());",
         }[w]
     raise ValueError(k)
 

@@ -14,6 +14,24 @@ pub(crate) fn mismatch(a: &[usize], b: &[usize]) -> Option<(usize, usize, usize)
     })
 }
 
+/// torch's `sub_check`: subtraction refuses a bool operand, a Python `True` included
+/// (`mask - 1`, `1.0 - mask`, `x - mask`, `mask.sub_(1)`), with its words for two bools.
+#[track_caller]
+pub(crate) fn check_sub_operands(a_is_bool: bool, b_is_bool: bool) {
+    if a_is_bool && b_is_bool {
+        crate::raise!(
+            NotImplementedError,
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
+        );
+    }
+    if a_is_bool || b_is_bool {
+        crate::raise!(
+            NotImplementedError,
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        );
+    }
+}
+
 /// An in-place op writes into `dst`: `src`'s shape must broadcast to exactly `dst`'s
 /// (`x.copy_(src)`, `x.add_(other)`).
 #[track_caller]

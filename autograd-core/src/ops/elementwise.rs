@@ -124,6 +124,14 @@ impl<'a> Operand<'a> {
         }
     }
 
+    /// A bool tensor or a Python bool.
+    pub(crate) fn is_bool(&self) -> bool {
+        match self {
+            Operand::Tensor(t) => t.dtype() == DType::Bool,
+            Operand::Scalar(s) => matches!(s, Scalar::Bool(_)),
+        }
+    }
+
     pub(crate) fn tensor(&self) -> Option<&'a Tensor> {
         match self {
             Operand::Tensor(t) => Some(t),
@@ -1033,6 +1041,7 @@ impl Tensor {
     /// `sub`, its values already in `over` when given (see [`write_over_recorded`]).
     #[track_caller]
     fn sub_into(&self, b: Operand<'_>, over: Option<Tensor>) -> Tensor {
+        super::checks::check_sub_operands(self.dtype() == DType::Bool, b.is_bool());
         let (out, meta_a, meta_b) = values_or(over, self, &b, BinaryOp::Sub);
         // d(a - b) = da - db
         record(
@@ -1056,6 +1065,7 @@ impl Tensor {
     /// `rsub`, its values already in `over` when given (see [`write_over_recorded`]).
     #[track_caller]
     fn rsub_into(&self, number: Scalar, over: Option<Tensor>) -> Tensor {
+        super::checks::check_sub_operands(matches!(number, Scalar::Bool(_)), self.dtype() == DType::Bool);
         let number = Operand::Scalar(number);
         let out = over.unwrap_or_else(|| binary_values(&number, &Operand::Tensor(self), BinaryOp::Sub));
         let (shape, dtype) = (self.shape(), self.dtype());
@@ -1209,6 +1219,10 @@ impl Tensor {
 
     #[track_caller]
     fn pow_operand(&self, exponent: Operand<'_>) -> Tensor {
+        if self.dtype() == DType::Bool && exponent.is_bool() {
+            // (the result would be bool: torch has no bool kernel for pow)
+            crate::raise!(NotImplementedError, "\"pow\" not implemented for 'Bool'");
+        }
         match exponent {
             Operand::Scalar(e) => {
                 if let Scalar::Int(i) = e {
@@ -1265,6 +1279,8 @@ impl Tensor {
                         vec![
                             // torch: where(exponent == 0, 0, grad * (exponent * self.pow(exponent - 1)))
                             needs[0].then(|| {
+                                // (torch's `exponent - 1` refuses a bool exponent here)
+                                super::checks::check_sub_operands(b.dtype() == DType::Bool, false);
                                 let d = g.mul(&b.mul(&a.pow(&b.sub_scalar(1.0))));
                                 fit(where_op(&b.eq(0.0), zero, Operand::Tensor(&d)), &meta_a)
                             }),
@@ -1465,6 +1481,18 @@ impl Tensor {
     }
 }
 
+/// The dtype of `x.clamp(min, max)`: a bound takes part in promotion as a Python number, a
+/// whole one as an int (`k.clamp(min=0)` keeps int64; a bool tensor becomes int64), a
+/// fractional one as a float (`k.clamp(max=1.5)` is float32).
+fn clamp_dtype(dtype: DType, min: Option<f64>, max: Option<f64>) -> DType {
+    let whole = |b: Option<f64>| b.is_none_or(|v| v.fract() == 0.0);
+    match dtype {
+        DType::Int64 | DType::Bool if whole(min) && whole(max) => DType::Int64,
+        DType::Int64 | DType::Bool => DType::Float32,
+        float => float,
+    }
+}
+
 /// Defines a unary float op: forward kernel, node name, what to save, and the backward rule.
 macro_rules! unary_float_op {
     ($(#[$doc:meta])* $name:ident, $node:literal, |$x:ident| $forward:expr, saves $save:ident, |$s:ident, $g:ident| $backward:expr) => {
@@ -1648,13 +1676,14 @@ impl Tensor {
     );
 
     /// Absolute value (keeps integer dtypes).
+    #[track_caller]
     pub fn abs(&self) -> Tensor {
         let out = match self.dtype() {
             DType::Int64 => Tensor::from_i64(
                 super::kernel::to_vec::<i64>(self).into_iter().map(i64::abs).collect(),
                 &self.shape(),
             ),
-            DType::Bool => self.clone_values(),
+            DType::Bool => crate::raise!(NotImplementedError, "\"abs_cpu\" not implemented for 'Bool'"),
             _ => unary_float(self, f32::abs, f64::abs),
         };
         // d |x| = sgn(x); torch: grad * self.sgn()
@@ -1730,6 +1759,23 @@ impl Tensor {
         )
     }
 
+    /// `clamp` in place: the dtype of `clamp`'s result must be this tensor's, in torch's words
+    /// for that check (which name the tensor's dtype as C++ does: `long int`, `bool`).
+    #[track_caller]
+    pub(crate) fn check_clamp_in_place(&self, min: Option<f64>, max: Option<f64>) {
+        let (mine, result) = (self.dtype(), clamp_dtype(self.dtype(), min, max));
+        if result != mine {
+            let name = |d: DType| match d {
+                DType::Float32 => "Float",
+                DType::Float64 => "Double",
+                DType::Int64 => "Long",
+                DType::Bool => "Bool",
+            };
+            let cpp_name = if mine == DType::Bool { "bool" } else { "long int" };
+            crate::raise!("result type {} can't be cast to the desired output type {cpp_name}", name(result));
+        }
+    }
+
     /// Limits every element to `[min, max]` (either bound optional), like `torch.clamp`:
     /// `min(max(x, min), max)`, so `min > max` gives `max`; NaN stays NaN. An int64 tensor
     /// with whole-number bounds stays int64.
@@ -1761,9 +1807,8 @@ impl Tensor {
                 v
             }
         }
-        let whole = |b: Option<f64>| b.is_none_or(|v| v.fract() == 0.0);
-        let out = match self.dtype() {
-            DType::Int64 | DType::Bool if whole(min) && whole(max) => {
+        let out = match clamp_dtype(self.dtype(), min, max) {
+            DType::Int64 => {
                 let (l, h) = (min.map_or(i64::MIN, |v| v as i64), max.map_or(i64::MAX, |v| v as i64));
                 Tensor::from_i64(
                     super::kernel::to_vec::<i64>(self)
@@ -2250,15 +2295,15 @@ impl Tensor {
     }
 
     fn alpha_op(&self, other: &Tensor, alpha: f64, subtract: bool) -> Tensor {
+        if subtract {
+            super::checks::check_sub_operands(self.dtype() == DType::Bool, other.dtype() == DType::Bool);
+        }
         let (a, b) = (Operand::Tensor(self), Operand::Tensor(other));
         let (shape_a, promo_a) = a.shape_and_promotion();
         let (shape_b, promo_b) = b.shape_and_promotion();
         let dtype = result_type(&[promo_a, promo_b]);
         if !dtype.is_floating_point() && alpha.fract() != 0.0 {
             crate::raise!("For integral input tensors, argument alpha must not be a floating point number.");
-        }
-        if subtract && dtype == DType::Bool {
-            crate::raise!("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.");
         }
         let out_shape = broadcast_shapes(&shape_a, &shape_b).unwrap_or_else(|| {
             let (dim, sa, sb) = mismatch_dim(&shape_a, &shape_b);

@@ -308,6 +308,7 @@ impl Tensor {
 
     #[track_caller]
     fn sub_in_place(&self, other: Operand<'_>) -> Tensor {
+        super::checks::check_sub_operands(self.dtype() == crate::dtype::DType::Bool, other.is_bool());
         let reads: Vec<&Tensor> = other.tensor().into_iter().collect();
         self.apply_inplace_reading(&reads, |t| t.sub(other))
     }
@@ -411,6 +412,7 @@ impl Tensor {
     /// `x.clamp_(min, max)`: in-place `clamp`.
     #[track_caller]
     pub fn clamp_(&self, min: Option<f64>, max: Option<f64>) -> Tensor {
+        self.check_clamp_in_place(min, max);
         self.apply_inplace(|t| t.clamp(min, max))
     }
 

@@ -48,7 +48,7 @@ macro_rules! element {
 
 element!(f32, F32, Float32, |v| v as f32, |s| s as f64);
 element!(f64, F64, Float64, |v| v, |s| s);
-element!(i64, I64, Int64, |v| v as i64, |s| s as f64);
+element!(i64, I64, Int64, |v| crate::storage::float_to_i64(v), |s| s as f64);
 element!(bool, Bool, Bool, |v| v != 0.0, |s| s as u8 as f64);
 
 /// Floating-point element types.

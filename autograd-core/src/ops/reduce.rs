@@ -523,7 +523,17 @@ impl Tensor {
         self.extreme_dim(dim, keepdim, false)
     }
 
+    /// torch's argmax and argmin have no bool kernel.
+    #[track_caller]
+    fn check_arg_dtype(&self, largest: bool) {
+        if self.dtype() == DType::Bool {
+            let name = if largest { "argmax" } else { "argmin" };
+            crate::raise!(NotImplementedError, "{name}(): does not support bool input");
+        }
+    }
+
     fn arg_all(&self, largest: bool) -> Tensor {
+        self.check_arg_dtype(largest);
         if self.numel() == 0 {
             let name = if largest { "argmax" } else { "argmin" };
             crate::raise!(
@@ -535,6 +545,7 @@ impl Tensor {
     }
 
     fn arg_dim(&self, dim: isize, keepdim: bool, largest: bool) -> Tensor {
+        self.check_arg_dtype(largest);
         let shape = self.shape();
         let d = wrap_dim(dim, shape.len());
         if !shape.is_empty() && shape[d] == 0 {

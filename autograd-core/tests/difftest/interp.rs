@@ -262,8 +262,14 @@ fn exec(env: &mut Env, s: &Value) {
             let shape = flatten_data(&s["data"], &mut values);
             let dtype = dtype_of(str_of(s, "dtype"));
             // what `tensor!(data, dtype = .., requires_grad = ..)` builds
+            let rg = s["rg"].as_bool() == Some(true);
+            if rg && !dtype.is_floating_point() {
+                // `tensor!([1, 2], requires_grad = true)`: the literal's own check and words
+                let options = TensorOptions::default().dtype(dtype).requires_grad(true);
+                drop(autograd_core::literal::tensor_from_literal(values.clone(), options));
+            }
             let t = Tensor::from_vec(values, &shape, dtype);
-            let t = if s["rg"].as_bool() == Some(true) { t.requires_grad_(true) } else { t };
+            let t = if rg { t.requires_grad_(true) } else { t };
             env.set(s, t);
         }
         "factory" => {
@@ -351,6 +357,10 @@ fn exec(env: &mut Env, s: &Value) {
                 "isnan" => a.isnan(),
                 "isinf" => a.isinf(),
                 "isfinite" => a.isfinite(),
+                "sign" => a.sign(),
+                "sgn" => a.sgn(),
+                "long" => a.long(),
+                "logical_not" => a.logical_not(),
                 other => unsupported(&format!("unary {other}")),
             };
             env.set(s, t);
@@ -519,6 +529,42 @@ fn exec(env: &mut Env, s: &Value) {
             let t = a.clamp(env.opt_float(&s["min"]), env.opt_float(&s["max"]));
             env.set(s, t);
         }
+        "logical_and" => {
+            let t = env.var(s, "a").logical_and(&env.var(s, "b"));
+            env.set(s, t);
+        }
+        "range" => {
+            let args: Vec<Operand> =
+                s["args"].as_array().expect("difftest: range args").iter().map(|a| env.operand(a)).collect();
+            let scalar = |i: usize| match &args[i] {
+                Operand::N(Num::F(f)) => Scalar::from(*f),
+                Operand::N(Num::I(i)) => Scalar::from(*i),
+                Operand::T(_) => panic!("difftest: a range bound must be a number"),
+            };
+            let count = |i: usize| match &args[i] {
+                Operand::N(Num::I(i)) => *i as usize,
+                _ => panic!("difftest: a count must be an integer"),
+            };
+            let tensor = |i: usize| match &args[i] {
+                Operand::T(t) => t.clone(),
+                _ => panic!("difftest: zeros_like takes a tensor"),
+            };
+            let mut opts = TensorOptions::default();
+            if let Some(d) = s["dtype"].as_str() {
+                opts = opts.dtype(dtype_of(d));
+            }
+            let t = match str_of(s, "fn") {
+                "arange" if s["dtype"].is_null() => arange(scalar(0)),
+                "arange" => arange_with(0, scalar(0), 1, opts),
+                "arange3" => arange_with(scalar(0), scalar(1), scalar(2), opts),
+                "linspace" => linspace(float(&s["args"][0]["n"]), float(&s["args"][1]["n"]), count(2)),
+                "eye" => eye(count(0)),
+                "zeros_like" => zeros_like(&tensor(0)),
+                "ones_like" => ones_like(&tensor(0)),
+                other => unsupported(&format!("range {other}")),
+            };
+            env.set(s, t);
+        }
         "where" => {
             let t = api_where(&env.var(s, "cond"), &env.var(s, "a"), &env.var(s, "b"));
             env.set(s, t);
@@ -616,6 +662,8 @@ fn exec(env: &mut Env, s: &Value) {
                     })
                     .py_str(),
                 "item" => t.item().py_str(),
+                "any" => t.any().py_str(),
+                "all" => t.all().py_str(),
                 other => unsupported(&format!("print {other}")),
             };
             env.print(what, text);
