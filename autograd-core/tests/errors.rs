@@ -762,6 +762,78 @@ fn user_function_gradient_of_the_wrong_shape() {
 }
 
 #[test]
+fn user_function_gradients_are_held_to_their_inputs_as_torchs_engine_holds_them() {
+    /// Returns the gradient `backward` is told to return, whatever the input.
+    struct Returns(fn(&Tensor) -> Vec<Option<Tensor>>);
+    impl Function for Returns {
+        fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            &inputs[0] * 2.0
+        }
+        fn backward(&mut self, _ctx: &mut Context, grad_output: &Tensor) -> Vec<Option<Tensor>> {
+            (self.0)(grad_output)
+        }
+    }
+    let run = |f: fn(&Tensor) -> Vec<Option<Tensor>>| {
+        let a = tensor!([1., 2., 3.], requires_grad = true);
+        Returns(f).apply(&[&a]).sum().backward();
+        a.grad().unwrap().to_string()
+    };
+    // backward returns torch.ones(1) / torch.tensor(5.) for an input of shape [3]: refused
+    // (a gradient may be bigger than its input, not smaller)
+    assert_eq!(
+        raised(|| run(|_| vec![Some(ones(&[1]))])),
+        "RuntimeError: Function ReturnsBackward returned an invalid gradient at index 0 - got [1] but expected shape compatible with [3]"
+    );
+    assert_eq!(
+        raised(|| run(|_| vec![Some(tensor!(5.0))])),
+        "RuntimeError: Function ReturnsBackward returned an invalid gradient at index 0 - got [] but expected shape compatible with [3]"
+    );
+    // torch.ones(2, 3) for [3]: summed back, [2., 2., 2.]; float64 and int64 cast to float32
+    assert_eq!(run(|_| vec![Some(ones(&[2, 3]))]), "tensor([2., 2., 2.])");
+    assert_eq!(run(|g| vec![Some((g * 2.0).double())]), "tensor([2., 2., 2.])");
+    assert_eq!(
+        run(|g| vec![Some(ones_like_with(g, TensorOptions::default().dtype(DType::Int64)))]),
+        "tensor([1., 1., 1.])"
+    );
+    // more gradients than inputs: fine while the extra ones are None
+    assert_eq!(run(|g| vec![Some(g * 2.0), None]), "tensor([2., 2., 2.])");
+    assert_eq!(
+        raised(|| run(|g| vec![Some(g * 2.0), Some(g.clone())])),
+        "RuntimeError: function ReturnsBackward returned an incorrect number of gradients (expected 1, got 2)"
+    );
+}
+
+#[test]
+fn a_user_backward_runs_again_and_fails_where_it_reads_what_was_freed() {
+    use std::cell::Cell;
+    thread_local!(static CALLS: Cell<usize> = const { Cell::new(0) });
+    struct Square;
+    impl Function for Square {
+        fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            ctx.save_for_backward(&[&inputs[0]]);
+            &inputs[0] * &inputs[0]
+        }
+        fn backward(&mut self, ctx: &mut Context, grad_output: &Tensor) -> Vec<Option<Tensor>> {
+            CALLS.with(|c| c.set(c.get() + 1));
+            let x = &ctx.saved_tensors()[0];
+            vec![Some(&(x * 2.0) * grad_output)]
+        }
+    }
+    // y = Square.apply(x).sum(); y.backward(); y.backward(): torch runs backward a second
+    // time (a print in it shows twice) and raises at ctx.saved_tensors
+    let x = tensor!([1., 3.], requires_grad = true);
+    let y = Square.apply(&[&x]).sum();
+    y.backward();
+    let message = raised(|| y.backward());
+    assert!(
+        message.starts_with("RuntimeError: Trying to backward through the graph a second time"),
+        "{message}"
+    );
+    assert_eq!(CALLS.with(Cell::get), 2);
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([2., 6.])");
+}
+
+#[test]
 fn more_argument_checks() {
     // x.masked_fill(torch.tensor([1, 0, 1]), 0.)
     assert_eq!(
@@ -932,7 +1004,10 @@ fn bool_and_integer_tensors_refuse_what_torch_refuses_in_its_words() {
     );
     // mask.argmax(), mask.argmin(dim=0)
     assert_eq!(raised(|| mask().argmax()), "NotImplementedError: argmax(): does not support bool input");
-    assert_eq!(raised(|| mask().argmin_dim(0, false)), "NotImplementedError: argmin(): does not support bool input");
+    assert_eq!(
+        raised(|| mask().argmin_dim(0, false)),
+        "NotImplementedError: argmin(): does not support bool input"
+    );
     // mask ** mask, mask.abs(), mask.abs_()
     assert_eq!(raised(|| mask().pow(&mask())), "NotImplementedError: \"pow\" not implemented for 'Bool'");
     assert_eq!(raised(|| mask().abs()), "NotImplementedError: \"abs_cpu\" not implemented for 'Bool'");

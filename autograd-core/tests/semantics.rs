@@ -1057,3 +1057,110 @@ fn clamping_an_integer_tensor_promotes_as_the_bound_reads_and_nan_converts_as_on
     assert_eq!(v.to_vec_i64(), vec![i64::MIN, i64::MIN, i64::MIN, i64::MIN, -2]);
     assert_eq!(tensor!([1., 0.]).reciprocal().to_dtype(DType::Int64).to_vec_i64(), vec![1, i64::MIN]);
 }
+
+#[test]
+fn autograd_grad_runs_only_what_leads_to_its_inputs_and_their_hooks_first() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    // x = torch.tensor(2., requires_grad=True); x.register_hook(lambda g: -g)
+    // torch.autograd.grad(x ** 2, x) -> (tensor(-4.),): a leaf's hooks see a captured gradient
+    let x = tensor!(2.0, requires_grad = true);
+    x.register_hook(|g| Some(-g));
+    assert_eq!(grad(&[&x.pow(2)], &[&x], false)[0].to_string(), "tensor(-4.)");
+    // v = x * 3; v.register_hook(lambda g: g * 10); y = v ** 2
+    // grad(y, [v]) -> 120 (hooked); grad(y, [v, x]) -> (12, -360): v is needed on the way to
+    // x, so its gradient is captured as it arrived, before its hook
+    let v = &x * 3.0;
+    v.register_hook(|g| Some(g * 10.0));
+    let y = v.pow(2);
+    let shown = |gs: Vec<Option<Tensor>>| gs.into_iter().map(|g| g.unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(shown(grad_opts(&[&y], &[&v], None, true, false, false)), ["tensor(120.)"]);
+    assert_eq!(
+        shown(grad_opts(&[&y], &[&v, &x], None, true, false, false)),
+        ["tensor(12.)", "tensor(-360.)"]
+    );
+    // another branch's hooks do not run: w = x * 5 (a hook that records) ; grad(y + w, [v])
+    let seen = Rc::new(RefCell::new(0));
+    let w = &x * 5.0;
+    let s = seen.clone();
+    w.register_hook(move |_| {
+        *s.borrow_mut() += 1;
+        None
+    });
+    let z = &y + &w;
+    assert_eq!(shown(grad_opts(&[&z], &[&v], None, true, false, false)), ["tensor(120.)"]);
+    assert_eq!(*seen.borrow(), 0);
+    z.backward();
+    assert_eq!(*seen.borrow(), 1);
+}
+
+#[test]
+fn a_user_function_that_saves_its_output_keeps_it_as_torch_keeps_a_saved_output() {
+    struct ExpOut;
+    impl Function for ExpOut {
+        fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            let y = inputs[0].exp();
+            ctx.save_for_backward(&[&y]);
+            y
+        }
+        fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+            vec![Some(g * &ctx.saved_tensors()[0])]
+        }
+    }
+    // g, = torch.autograd.grad(ExpOut.apply(x), x, create_graph=True); g.backward(): the saved
+    // output is unpacked with ExpOutBackward as its history, so the second derivative flows
+    let x = tensor!(3.0, requires_grad = true);
+    let g = grad(&[&ExpOut.apply(&[&x])], &[&x], true);
+    assert_eq!(g[0].to_string(), "tensor(20.0855, grad_fn=<MulBackward0>)");
+    g[0].backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor(20.0855)");
+    // v = ExpOut.apply(x); v.sin_(); v.backward(): the error names the function that saved it
+    let v = ExpOut.apply(&[&x]);
+    v.sin_();
+    assert_eq!(
+        panic_message(|| v.backward()),
+        "one of the variables needed for gradient computation has been modified by an inplace operation: \
+         [torch.FloatTensor []], which is output 0 of ExpOut, is at version 1; expected version 0 instead. Hint: \
+         enable anomaly detection to find the operation that failed to compute its gradient, with \
+         torch.autograd.set_detect_anomaly(True, check_nan=False)."
+    );
+}
+
+#[test]
+fn a_node_no_gradient_reaches_still_runs_as_in_torch() {
+    struct FirstOnly;
+    impl Function for FirstOnly {
+        fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            &inputs[0] + &inputs[1]
+        }
+        fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+            vec![Some(g.clone()), None]
+        }
+    }
+    // v3 = x1.sqrt(); s = FirstOnly.apply(x2, v3).sum(); s.backward(retain_graph=True);
+    // s.backward(); s.backward(retain_graph=True) -> the third raises: SqrtBackward0 ran (with
+    // no gradient) in the second and freed what it saved
+    let x1 = tensor!([3.], requires_grad = true);
+    let x2 = tensor!([[0.5], [3.], [4.]], requires_grad = true);
+    let s = FirstOnly.apply(&[&x2, &x1.sqrt()]).sum();
+    s.backward_opts(None, true);
+    s.backward();
+    assert!(panic_message(|| s.backward_opts(None, true))
+        .starts_with("Trying to backward through the graph a second time"));
+    assert_eq!(x2.grad().unwrap().to_vec_f64(), [3.0, 3.0, 3.0]);
+    assert!(x1.grad().is_none());
+    // a user function reached with no gradient is called with zeros: Square's backward runs
+    struct Twice;
+    impl Function for Twice {
+        fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            &inputs[0] * 2.0
+        }
+        fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+            vec![Some(g * 2.0)]
+        }
+    }
+    let a = tensor!([1., 2.], requires_grad = true);
+    let b = tensor!([5., 5.], requires_grad = true);
+    FirstOnly.apply(&[&b, &Twice.apply(&[&a])]).sum().backward();
+    assert_eq!(a.grad().unwrap().to_string(), "tensor([0., 0.])");
+}

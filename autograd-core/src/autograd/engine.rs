@@ -15,6 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use super::grad_mode::GradModeGuard;
 use super::node::{Edge, Grads, Node, NodeKind};
 use super::trace::{self, BackwardStep, LeafChange};
+use crate::dtype::DType;
 use crate::layout::torch_size;
 use crate::tensor::Tensor;
 
@@ -39,7 +40,8 @@ impl Hasher for IdHasher {
 
 type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
-const SECOND_BACKWARD: &str = "Trying to backward through the graph a second time (or directly access saved \
+pub(crate) const SECOND_BACKWARD: &str =
+    "Trying to backward through the graph a second time (or directly access saved \
 tensors after they have already been freed). Saved intermediate values of the graph are freed when you call \
 .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second \
 time or if you need to access saved tensors after calling backward.";
@@ -174,15 +176,31 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
     let capture = options.capture.unwrap_or_default();
     let capturing = !capture.is_empty();
     let mut captured: Vec<Option<Tensor>> = vec![None; capture.len()];
+    // `autograd::grad` runs only the nodes that lead to a captured input (torch's `exec_info`):
+    // another branch's backward, hooks and `retain_grad` do not run
+    let needed = capturing.then(|| ancestors(tasks, capture.iter().map(|e| e.node.id())));
+    let executes = |id: u64| match &needed {
+        None => true,
+        Some(needed) => needed.contains_key(&id) || capture.iter().any(|e| e.node.id() == id),
+    };
 
     while let Some(id) = ready.pop() {
         let Task { node, grad, .. } = tasks.remove(&id).expect("ready node is a task");
-        let grad = grad.map(|g| apply_node_hooks(&node, g));
-        for (slot, edge) in capture.iter().enumerate() {
-            if edge.node.same(&node) {
-                captured[slot] = grad.clone();
+        if let Some(needed) = &needed {
+            if !needed.contains_key(&id) {
+                // a captured input with nothing to run behind it: its hooks (a leaf's too)
+                // and retain_grad see the gradient first, as torch's tensor pre-hooks
+                let grad = grad.map(|g| match &node.0.kind {
+                    NodeKind::AccumulateGrad { variable } => apply_leaf_hooks(variable, g),
+                    NodeKind::Function => apply_node_hooks(&node, g),
+                });
+                capture_into(&mut captured, &capture, &node, &grad);
+                continue;
             }
+            // needed further on: torch captures the gradient as it arrived, before the hooks
+            capture_into(&mut captured, &capture, &node, &grad);
         }
+        let grad = grad.map(|g| apply_node_hooks(&node, g));
 
         // what the node saved is read before it runs (running frees it)
         let mut step = options.trace.is_some().then(|| BackwardStep {
@@ -205,7 +223,7 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
                 Grads::new()
             }
             NodeKind::Function => match grad {
-                None => smallvec::smallvec![None; node.0.next.len()],
+                None => call_without_grad(&node, options.retain_graph),
                 Some(g) => call_function(&node, &g, options.retain_graph),
             },
         };
@@ -216,6 +234,9 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
 
         for (index, (edge, g)) in node.0.next.iter().zip(input_grads).enumerate() {
             let Some(edge) = edge else { continue };
+            if !executes(edge.node.id()) {
+                continue;
+            }
             let task = tasks.get_mut(&edge.node.id()).expect("dependency counted");
             if let Some(g) = g {
                 add_into(&mut task.grad, held_to_made_as(Some(&node), index, edge, g));
@@ -228,6 +249,15 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
     }
     scratch.give_back();
     captured
+}
+
+/// Puts `grad` in the slot of every captured input whose node is `node`.
+fn capture_into(captured: &mut [Option<Tensor>], capture: &[Edge], node: &Node, grad: &Option<Tensor>) {
+    for (slot, edge) in capture.iter().enumerate() {
+        if edge.node.same(node) {
+            captured[slot] = grad.clone();
+        }
+    }
 }
 
 /// Whether two tensors have one shape (read in place, nothing allocated).
@@ -263,24 +293,38 @@ fn obeys_layout_contract(grad: &Tensor, variable: &Tensor) -> bool {
 #[track_caller]
 fn held_to_made_as(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
     let Some((shape, dtype)) = edge.node.made_as(edge.input_nr) else { return grad };
+    held_to(from.map(|node| node.name()).as_deref(), index, &shape, dtype, grad)
+}
+
+/// torch's `validate_outputs` for one gradient: one of another shape is summed back to
+/// `shape` where `shape` expands to it, refused where it does not (an error naming the
+/// function `from` that returned it, when one did), then cast to `dtype`.
+#[track_caller]
+pub(crate) fn held_to(
+    from: Option<&str>,
+    index: usize,
+    shape: &[usize],
+    dtype: DType,
+    grad: Tensor,
+) -> Tensor {
     let list = crate::layout::shape_list;
     let mut grad = grad;
     let grad_shape = grad.shape();
-    if grad_shape != shape {
-        let expands = crate::layout::broadcast_shapes(&shape, &grad_shape)
+    if !crate::layout::same_shape(&grad_shape, shape) {
+        let expands = crate::layout::broadcast_shapes(shape, &grad_shape)
             .is_some_and(|b| crate::layout::same_shape(&b, &grad_shape));
         if !expands {
             let problem = format!(
                 "invalid gradient at index {index} - got {} but expected shape compatible with {}",
                 list(&grad_shape),
-                list(&shape)
+                list(shape)
             );
             match from {
-                Some(node) => crate::raise!("Function {} returned an {problem}", node.name()),
+                Some(name) => crate::raise!("Function {name} returned an {problem}"),
                 None => crate::raise!("{problem}"),
             }
         }
-        grad = grad.sum_to_size(&shape);
+        grad = grad.sum_to_size(shape);
     }
     if grad.dtype() != dtype {
         grad = grad.to_dtype(dtype);
@@ -290,11 +334,12 @@ fn held_to_made_as(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor)
 
 fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Grads {
     let mut state = node.state();
-    if state.released {
+    let released = state.released;
+    let function = state.function.as_mut().expect("function nodes keep their function");
+    if released && !function.reads_saved_itself() {
         drop(state);
         crate::raise!("{SECOND_BACKWARD}");
     }
-    let function = state.function.as_mut().expect("function nodes keep their function");
     let grads = function.backward(grad);
     if grads.len() != node.0.next.len() {
         crate::raise!(
@@ -312,6 +357,30 @@ fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Grads {
         state.released = saved;
     }
     grads
+}
+
+/// A node reached with no gradient (every gradient sent to it was None: a user function
+/// returned None for that input). torch still runs it: a built-in node reads what it saved
+/// (so a second run without `retain_graph` refuses) and sends nothing, then frees; a user
+/// function's backward is called with zeros of its output (torch materializes them).
+fn call_without_grad(node: &Node, retain_graph: bool) -> Grads {
+    let zeros = node.state().function.as_ref().and_then(|f| f.materialized_grad());
+    if let Some(zeros) = zeros {
+        return call_function(node, &zeros, retain_graph);
+    }
+    let mut state = node.state();
+    if state.released {
+        drop(state);
+        crate::raise!("{SECOND_BACKWARD}");
+    }
+    if !retain_graph {
+        if let Some(function) = state.function.as_mut() {
+            let saved = function.has_saved();
+            function.release();
+            state.released = saved;
+        }
+    }
+    smallvec::smallvec![None; node.0.next.len()]
 }
 
 /// A hook may replace a gradient, not change its shape. A Rust closure has no name, so it is
@@ -357,6 +426,18 @@ fn apply_node_hooks(node: &Node, mut grad: Tensor) -> Tensor {
     grad
 }
 
+/// A leaf's hooks on `grad`, in the order they were registered.
+fn apply_leaf_hooks(variable: &Tensor, mut grad: Tensor) -> Tensor {
+    let hooks = variable.meta().hooks.clone();
+    for (_, hook) in hooks {
+        if let Some(replacement) = hook(&grad) {
+            check_hook_result(&grad, &replacement);
+            grad = replacement;
+        }
+    }
+    grad
+}
+
 /// AccumulateGrad: add `grad` into the leaf's `.grad`, after the leaf's hooks.
 fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool, resized: bool) {
     // one borrow for the usual case (no hooks): the hooks and the gradient there is
@@ -367,12 +448,7 @@ fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool, resized: 
     let existing = if hooks.is_empty() {
         existing
     } else {
-        for (_, hook) in hooks {
-            if let Some(replacement) = hook(&grad) {
-                check_hook_result(&grad, &replacement);
-                grad = replacement;
-            }
-        }
+        grad = apply_leaf_hooks(variable, grad);
         // a hook may have set or cleared .grad itself
         variable.meta().grad.clone()
     };
@@ -638,13 +714,9 @@ impl Tensor {
     }
 }
 
-/// Like [`run`], but only the nodes on a path from the root to one of `targets` run (torch's
-/// `exec_info` when `inputs` is given): a target's own backward runs, its inputs' nodes do not
-/// unless they lead to another target.
-fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
-    let _mode = GradModeGuard::new(false);
-    let mut tasks = collect_tasks(std::slice::from_ref(&root.node));
-    // every parent of a needed node is needed: walk up from the targets
+/// The tasks from which one of `targets` can be reached (a target itself only where another
+/// target lies behind it): torch's `needed_` of `exec_info`.
+fn ancestors(tasks: &HashMap<u64, Task>, targets: impl IntoIterator<Item = u64>) -> HashMap<u64, ()> {
     let mut parents: HashMap<u64, Vec<u64>> = HashMap::default();
     for task in tasks.values() {
         for edge in task.node.0.next.iter().flatten() {
@@ -652,10 +724,31 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
         }
     }
     let mut needed: HashMap<u64, ()> = HashMap::default();
-    let mut stack: Vec<u64> = targets.iter().map(Node::id).filter(|id| tasks.contains_key(id)).collect();
+    let mut stack: Vec<u64> = targets
+        .into_iter()
+        .filter(|id| tasks.contains_key(id))
+        .flat_map(|id| parents.get(&id))
+        .flatten()
+        .copied()
+        .collect();
     while let Some(id) = stack.pop() {
         if needed.insert(id, ()).is_none() {
             stack.extend(parents.get(&id).into_iter().flatten().copied());
+        }
+    }
+    needed
+}
+
+/// Like [`run`], but only the nodes on a path from the root to one of `targets` run (torch's
+/// `exec_info` when `inputs` is given): a target's own backward runs, its inputs' nodes do not
+/// unless they lead to another target.
+fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
+    let _mode = GradModeGuard::new(false);
+    let mut tasks = collect_tasks(std::slice::from_ref(&root.node));
+    let mut needed = ancestors(&tasks, targets.iter().map(Node::id));
+    for target in targets {
+        if tasks.contains_key(&target.id()) {
+            needed.insert(target.id(), ());
         }
     }
     if !needed.contains_key(&root.node.id()) {
@@ -679,7 +772,7 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
                 Grads::new()
             }
             NodeKind::Function => match grad {
-                None => smallvec::smallvec![None; node.0.next.len()],
+                None => call_without_grad(&node, retain_graph),
                 Some(g) => call_function(&node, &g, retain_graph),
             },
         };

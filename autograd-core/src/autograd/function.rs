@@ -41,6 +41,8 @@ pub struct Context {
     saved: Vec<SavedTensor>,
     /// For each input, whether backward must produce its gradient.
     pub needs_input_grad: Vec<bool>,
+    /// Whether a backward without `retain_graph` freed what was saved.
+    released: bool,
 }
 
 impl Context {
@@ -49,8 +51,13 @@ impl Context {
         self.saved = tensors.iter().map(|t| SavedTensor::input(t)).collect();
     }
 
-    /// The tensors kept by `save_for_backward`, checked against in-place changes.
+    /// The tensors kept by `save_for_backward`, checked against in-place changes. After a
+    /// backward without `retain_graph` freed them, PyTorch's error.
+    #[track_caller]
     pub fn saved_tensors(&self) -> Vec<Tensor> {
+        if self.released {
+            crate::raise!("{}", super::engine::SECOND_BACKWARD);
+        }
         self.saved.iter().map(SavedTensor::unpack).collect()
     }
 }
@@ -76,18 +83,38 @@ pub trait Function: Sized + 'static {
         let mut ctx = Context {
             saved: Vec::new(),
             needs_input_grad: inputs.iter().map(|t| t.requires_grad()).collect(),
+            released: false,
         };
         let owned: Vec<Tensor> = inputs.iter().map(|t| (*t).clone()).collect();
-        let output = no_grad(|| self.forward(&mut ctx, &owned));
+        let made = no_grad(|| self.forward(&mut ctx, &owned));
         // a fresh handle, so returning an input unchanged never rewires that input
-        let output = output.detach();
+        let output = made.detach();
         let maybe: Vec<Option<&Tensor>> = inputs.iter().map(|t| Some(*t)).collect();
         if !needs_grad(&maybe) || !output.dtype().is_floating_point() {
             return output;
         }
-        let shapes = inputs.iter().map(|t| t.shape()).collect();
+        // the output itself saved in forward (`ctx.save_for_backward(y); return y`) is kept as
+        // torch keeps a saved output: unpacked with this node as its history (so a second
+        // derivative flows through it), and named by this node in the version error
+        if !owned.iter().any(|t| t.same(&made)) {
+            for saved in ctx.saved.iter_mut().filter(|s| s.holds(&made)) {
+                *saved = SavedTensor::output(&output);
+            }
+        }
+        let shapes = inputs.iter().map(|t| (t.shape(), t.dtype())).collect();
+        let made_as = (output.shape(), output.dtype());
         let next: super::node::Edges = inputs.iter().map(|t| t.gradient_edge()).collect();
-        let node = Node::new(Box::new(UserFunctionNode { function: self, ctx, shapes }), next);
+        let node = if ctx.saved.iter().any(SavedTensor::is_output) {
+            let name = self.name();
+            Node::new_cyclic(next, |weak| {
+                for saved in &mut ctx.saved {
+                    saved.bind_output(weak, name.clone());
+                }
+                Box::new(UserFunctionNode { function: self, ctx, shapes, output: made_as })
+            })
+        } else {
+            Node::new(Box::new(UserFunctionNode { function: self, ctx, shapes, output: made_as }), next)
+        };
         set_history(&output, node);
         output
     }
@@ -96,7 +123,10 @@ pub trait Function: Sized + 'static {
 struct UserFunctionNode<F: Function> {
     function: F,
     ctx: Context,
-    shapes: Vec<Vec<usize>>,
+    /// Each input's shape and dtype, which its gradient is held to.
+    shapes: Vec<(Vec<usize>, crate::dtype::DType)>,
+    /// The output's shape and dtype (for the zeros backward gets when no gradient arrived).
+    output: (Vec<usize>, crate::dtype::DType),
 }
 
 impl<F: Function> BackwardFunction for UserFunctionNode<F> {
@@ -105,30 +135,27 @@ impl<F: Function> BackwardFunction for UserFunctionNode<F> {
     }
 
     fn backward(&mut self, grad_output: &Tensor) -> super::node::Grads {
-        let grads = self.function.backward(&mut self.ctx, grad_output);
-        for (i, (g, shape)) in grads.iter().zip(&self.shapes).enumerate() {
-            if let Some(g) = g {
-                let gs = g.shape();
-                if gs != *shape
-                    && crate::layout::broadcast_shapes(&gs, shape).as_deref() != Some(shape.as_slice())
-                {
-                    crate::raise!(
-                        "Function {} returned an invalid gradient at index {} - got {:?} but expected shape compatible with {:?}",
-                        self.function.name(),
-                        i,
-                        gs,
-                        shape
-                    );
-                }
-            }
+        let mut grads = self.function.backward(&mut self.ctx, grad_output);
+        // as torch: more gradients than inputs are fine while the extra ones are all None
+        // (dropped); any other count is the engine's "incorrect number of gradients"
+        if grads.len() > self.shapes.len() && grads[self.shapes.len()..].iter().all(Option::is_none) {
+            grads.truncate(self.shapes.len());
         }
-        super::node::Grads::from_vec(grads)
+        if grads.len() != self.shapes.len() {
+            return super::node::Grads::from_vec(grads);
+        }
+        // each gradient held to its input as torch's engine holds it: summed back where the
+        // input's shape expands to it, refused where not (a [1] for a [3] input), cast
+        let name = self.function.name();
+        let grads = grads
             .into_iter()
             .zip(&self.shapes)
-            .map(|(g, shape)| {
-                g.map(|g| if crate::layout::same_shape(&g.shape(), shape) { g } else { g.expand(shape) })
+            .enumerate()
+            .map(|(i, (g, (shape, dtype)))| {
+                g.map(|g| super::engine::held_to(Some(&name), i, shape, *dtype, g))
             })
-            .collect()
+            .collect();
+        super::node::Grads::from_vec(grads)
     }
 
     fn saved_tensors(&self) -> Vec<(String, Tensor)> {
@@ -140,6 +167,16 @@ impl<F: Function> BackwardFunction for UserFunctionNode<F> {
     }
 
     fn release(&mut self) {
+        self.ctx.released |= !self.ctx.saved.is_empty();
         self.ctx.saved.clear();
+    }
+
+    fn reads_saved_itself(&self) -> bool {
+        true
+    }
+
+    fn materialized_grad(&self) -> Option<Tensor> {
+        let (shape, dtype) = &self.output;
+        Some(crate::factory::zeros_with(shape, crate::factory::TensorOptions::default().dtype(*dtype)))
     }
 }

@@ -27,6 +27,17 @@ pub trait BackwardFunction: 'static {
     }
     /// Frees what was kept for backward (after a backward without `retain_graph`).
     fn release(&mut self) {}
+    /// Whether the function runs again after [`BackwardFunction::release`] and raises only
+    /// where it reads what it saved (a user function: torch runs its backward, which fails at
+    /// `ctx.saved_tensors`); a built-in node refuses to run at all.
+    fn reads_saved_itself(&self) -> bool {
+        false
+    }
+    /// The gradient its backward is called with when none arrived (a user function's: zeros
+    /// of its output, as torch materializes them); `None` for a built-in node.
+    fn materialized_grad(&self) -> Option<Tensor> {
+        None
+    }
     /// After an in-place op wrote its result into `output`'s storage: a saved *result* is
     /// that storage now (so a later in-place change of it is caught, as in PyTorch).
     fn rebind_output(&mut self, _output: &Tensor) {}

@@ -1,5 +1,6 @@
 //! Tensors a node keeps for its backward, with the version they were saved at.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::rc::{Rc, Weak};
 
@@ -24,7 +25,7 @@ pub(crate) struct SavedTensor {
     name: Option<&'static str>,
     /// For a saved output, the node that saved it (torch's version error names it, even when
     /// the node was since wrapped by CopySlices).
-    producer: Option<(&'static str, usize)>,
+    producer: Option<(Cow<'static, str>, usize)>,
     /// For the result of an in-place op on a view: the view's grad_fn just after the op (its
     /// `AsStridedBackward0`), weakly, as torch's `SavedVariable` keeps it. While that node
     /// lives it is the saved tensor's history, and the node the version error names.
@@ -106,11 +107,16 @@ impl SavedTensor {
     }
 
     /// Tells an output marker which node it is the output of.
-    pub fn bind_output(&mut self, node: &Weak<NodeInner>, name: &'static str) {
+    pub fn bind_output(&mut self, node: &Weak<NodeInner>, name: impl Into<Cow<'static, str>>) {
         if self.is_output {
             self.output_of = Some((node.clone(), 0));
-            self.producer = Some((name, 0));
+            self.producer = Some((name.into(), 0));
         }
+    }
+
+    /// Whether this saves `tensor` itself (the same tensor, not a copy or a view of it).
+    pub fn holds(&self, tensor: &Tensor) -> bool {
+        self.tensor.as_ref().is_some_and(|t| t.same(tensor))
     }
 
     /// For a saved output: the output now lives in `output`'s storage (an in-place op, whose
@@ -177,8 +183,8 @@ impl SavedTensor {
             // node that saved it
             let view_node =
                 self.view_grad_fn.as_ref().and_then(Weak::upgrade).map(|inner| (Node(inner).name(), 0));
-            let producer = match self.producer {
-                Some((name, nr)) => view_node.or(Some((name.to_string(), nr))),
+            let producer = match &self.producer {
+                Some((name, nr)) => view_node.or(Some((name.to_string(), *nr))),
                 None => self.tensor().grad_fn().map(|n| (n.name(), self.tensor().meta().output_nr)),
             };
             let which = match producer {
