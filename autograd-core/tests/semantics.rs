@@ -1164,3 +1164,31 @@ fn a_node_no_gradient_reaches_still_runs_as_in_torch() {
     FirstOnly.apply(&[&b, &Twice.apply(&[&a])]).sum().backward();
     assert_eq!(a.grad().unwrap().to_string(), "tensor([0., 0.])");
 }
+
+#[test]
+fn leaf_hooks_run_in_torchs_order() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    // a, b, c = 2., 3., 4. (leaves), each with a hook that prints its name; torch 2.15 prints
+    // a b for (a*b).backward(), c a b for (a*b*c), c a b for (a+b+c), a b c for stack(...).sum()
+    let log = Rc::new(RefCell::new(String::new()));
+    let leaf = |v: f64, name: &'static str| {
+        let t = tensor!(v, requires_grad = true);
+        let log = log.clone();
+        t.register_hook(move |_| {
+            log.borrow_mut().push_str(name);
+            None
+        });
+        t
+    };
+    let (a, b, c) = (leaf(2.0, "a"), leaf(3.0, "b"), leaf(4.0, "c"));
+    let order = |run: &dyn Fn()| {
+        log.borrow_mut().clear();
+        run();
+        log.borrow().clone()
+    };
+    assert_eq!(order(&|| (&a * &b).backward()), "ab");
+    assert_eq!(order(&|| (&(&a * &b) * &c).backward()), "cab");
+    assert_eq!(order(&|| (&(&a + &b) + &c).backward()), "cab");
+    assert_eq!(order(&|| stack(&[&a, &b, &c], 0).sum().backward()), "abc");
+}

@@ -3,17 +3,18 @@
 //! 1. Count, for every node reachable from the roots, how many edges point at it.
 //! 2. Start from the roots; a node runs once all gradients flowing into it have arrived.
 //!    Among ready nodes the most recently created runs first (PyTorch's sequence-number
-//!    priority), so the order is deterministic and matches torch on tutorial graphs.
+//!    priority) and a leaf's AccumulateGrad before any of them, ties broken as torch's heap
+//!    breaks them (`ready.rs`), so hooks and prints come in torch's order.
 //! 3. Each node's backward gives one gradient per input edge; gradients for the same node are
 //!    summed; AccumulateGrad nodes add into the leaf's `.grad`.
 //!
 //! No recursion anywhere, so a 100,000-step chain cannot overflow the stack.
 
-use std::collections::BinaryHeap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::grad_mode::GradModeGuard;
 use super::node::{Edge, Grads, Node, NodeKind};
+use super::ready::ReadyQueue;
 use super::trace::{self, BackwardStep, LeafChange};
 use crate::dtype::DType;
 use crate::layout::torch_size;
@@ -72,7 +73,7 @@ struct Task {
 #[derive(Default)]
 struct Scratch {
     tasks: HashMap<u64, Task>,
-    ready: BinaryHeap<u64>,
+    ready: ReadyQueue,
 }
 
 /// Sets larger than this many nodes are freed after the run rather than kept.
@@ -134,14 +135,14 @@ fn collect_tasks_into<'a>(roots: impl IntoIterator<Item = &'a Node>, tasks: &mut
 pub fn backward_order(root: &Node) -> Vec<Node> {
     let mut tasks = collect_tasks(std::slice::from_ref(root));
     let mut order = Vec::with_capacity(tasks.len());
-    let mut ready = BinaryHeap::from([root.id()]);
+    let mut ready = ReadyQueue::with(root);
     while let Some(id) = ready.pop() {
         let node = tasks.remove(&id).expect("ready node is known").node;
         for edge in node.0.next.iter().flatten() {
             let task = tasks.get_mut(&edge.node.id()).expect("counted");
             task.deps -= 1;
             if task.deps == 0 {
-                ready.push(edge.node.id());
+                ready.push(&edge.node);
             }
         }
         order.push(node);
@@ -169,7 +170,7 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
         let grad = held_to_made_as(None, index, &edge, grad);
         let task = tasks.get_mut(&edge.node.id()).expect("roots are tasks");
         if task.deps == 0 && task.grad.is_none() {
-            ready.push(edge.node.id());
+            ready.push(&edge.node);
         }
         add_into(&mut task.grad, grad);
     }
@@ -243,7 +244,7 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
             }
             task.deps -= 1;
             if task.deps == 0 {
-                ready.push(edge.node.id());
+                ready.push(&edge.node);
             }
         }
     }
@@ -760,7 +761,7 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
     let grad = held_to_made_as(None, 0, &root, grad);
     let root_task = tasks.get_mut(&root.node.id()).expect("the root is a task");
     root_task.grad = Some(grad);
-    let mut ready = BinaryHeap::from([root.node.id()]);
+    let mut ready = ReadyQueue::with(&root.node);
     while let Some(id) = ready.pop() {
         let Task { node, grad, .. } = tasks.remove(&id).expect("ready node is a task");
         let grad = grad.map(|g| apply_node_hooks(&node, g));
@@ -787,7 +788,7 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
             }
             task.deps -= 1;
             if task.deps == 0 {
-                ready.push(edge.node.id());
+                ready.push(&edge.node);
             }
         }
     }

@@ -6,6 +6,7 @@ pub mod function;
 pub mod grad_mode;
 pub mod hooks;
 pub mod node;
+pub(crate) mod ready;
 pub(crate) mod record;
 pub(crate) mod saved;
 pub mod trace;
