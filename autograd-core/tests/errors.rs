@@ -1047,3 +1047,52 @@ fn a_bool_exponent_fails_in_backward_where_torch_subtracts_one_from_it() {
         "NotImplementedError: Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
     );
 }
+
+#[test]
+fn a_user_function_output_that_is_a_view_refuses_in_place_changes() {
+    struct Ident;
+    impl Function for Ident {
+        fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            inputs[0].clone()
+        }
+        fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+            vec![Some(g * 3.0)]
+        }
+    }
+    struct First;
+    impl Function for First {
+        fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+            inputs[0].select(0, 0)
+        }
+        fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+            vec![Some(&tensor!([1., 0., 0.]) * g)]
+        }
+    }
+    const WHY: &str = "This view was created inside a custom Function (or because an input was returned as-is) and the autograd logic to handle view+inplace would override the custom backward associated with the custom Function, leading to incorrect gradients. This behavior is forbidden. You can fix this by cloning the output of the custom Function.";
+    // y = Ident.apply(x); y.mul_(2)
+    let x = tensor!([1., 2., 3.], requires_grad = true);
+    let y = Ident.apply(&[&x]);
+    assert_eq!(
+        raised(|| y.mul_(2.0)),
+        format!("RuntimeError: Output 0 of Ident is a view and is being modified inplace. {WHY}")
+    );
+    // v = x * 1; y = Ident.apply(v); v.mul_(2); y.grad_fn
+    let v = &x * 1.0;
+    let y = Ident.apply(&[&v]);
+    v.mul_(2.0);
+    assert_eq!(
+        raised(|| y.grad_fn()),
+        format!("RuntimeError: Output 0 of Ident is a view and its base or another view of its base has been modified inplace. {WHY}")
+    );
+    // y = First.apply(v) (forward returns v[0], a view); y.add_(1)
+    let y = First.apply(&[&v]);
+    assert_eq!(y.grad_fn().unwrap().name(), "FirstBackward");
+    assert_eq!(
+        raised(|| y.add_(1.0)),
+        format!("RuntimeError: Output 0 of First is a view and is being modified inplace. {WHY}")
+    );
+    // nothing requires grad: z = Ident.apply(torch.tensor([1., 2.])); z.mul_(2) runs
+    let z = Ident.apply(&[&tensor!([1., 2.])]);
+    z.mul_(2.0);
+    assert_eq!(z.to_string(), "tensor([2., 4.])");
+}

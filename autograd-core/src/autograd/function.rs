@@ -87,8 +87,18 @@ pub trait Function: Sized + 'static {
         };
         let owned: Vec<Tensor> = inputs.iter().map(|t| (*t).clone()).collect();
         let made = no_grad(|| self.forward(&mut ctx, &owned));
-        // a fresh handle, so returning an input unchanged never rewires that input
-        let output = made.detach();
+        // as torch: an input returned as it is comes back as a view of it (a fresh handle, so
+        // the input is never rewired), a view made in forward stays a view, anything else is
+        // the output; a view is marked as a user function's (in-place changes are refused)
+        let returned_input = owned.iter().any(|t| t.same(&made));
+        let output = if returned_input {
+            no_grad(|| made.view_with_layout(made.layout()))
+        } else if made.meta().view.is_some() && made.meta().grad_fn.is_none() {
+            made.clone()
+        } else {
+            made.detach()
+        };
+        super::views::mark_made_in_custom_function(&output);
         let maybe: Vec<Option<&Tensor>> = inputs.iter().map(|t| Some(*t)).collect();
         if !needs_grad(&maybe) || !output.dtype().is_floating_point() {
             return output;
@@ -96,7 +106,7 @@ pub trait Function: Sized + 'static {
         // the output itself saved in forward (`ctx.save_for_backward(y); return y`) is kept as
         // torch keeps a saved output: unpacked with this node as its history (so a second
         // derivative flows through it), and named by this node in the version error
-        if !owned.iter().any(|t| t.same(&made)) {
+        if !returned_input {
             for saved in ctx.saved.iter_mut().filter(|s| s.holds(&made)) {
                 *saved = SavedTensor::output(&output);
             }

@@ -24,11 +24,14 @@ use crate::layout::Layout;
 use crate::storage::Buffer;
 use crate::tensor::{gather, Tensor};
 
-/// Whether a view was made with grad mode on (the normal case) or inside `no_grad`.
+/// Whether a view was made with grad mode on (the normal case), inside `no_grad`, or is the
+/// output of a user function (torch's `CreationMeta`: `IN_CUSTOM_FUNCTION`, an input
+/// returned as it is or a view made in forward).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ViewCreation {
     GradMode,
     NoGrad,
+    InCustomFunction,
 }
 
 /// The tensor a view was cut from (PyTorch's `._base`, never itself a view), how the view was
@@ -51,33 +54,49 @@ impl ViewInfo {
 }
 
 /// torch's `handle_view_on_rebase`: the error when a view made in no_grad mode (or a view of
-/// one) takes part in an in-place change with grad mode on, `directly` by an in-place op on
-/// it, or else through its base or another view of its base (found when its grad_fn is next
-/// asked for). `grad_fn` is the view's own (a view of a no_grad view made with grad mode on
-/// has one); None for any other view.
+/// one), or a user function's output that is a view, takes part in an in-place change with
+/// grad mode on, `directly` by an in-place op on it, or else through its base or another view
+/// of its base (found when its grad_fn is next asked for). `grad_fn` is the view's own (a
+/// view of a no_grad view made with grad mode on has one, a user function's output has the
+/// function's node); None for any other view.
 pub(crate) fn no_grad_view_error(
     view: &ViewInfo,
     grad_fn: Option<&Node>,
     output_nr: usize,
     directly: bool,
 ) -> Option<String> {
-    if view.creation != ViewCreation::NoGrad {
-        return None;
-    }
     let modified = if directly { "is being" } else { "its base or another view of its base has been" };
-    let head = match grad_fn {
-        Some(node) => format!(
+    let name = |node: &Node| crate::ops::checks::version_error_node_name(&node.name());
+    let head = match (view.creation, grad_fn) {
+        (ViewCreation::GradMode, _) => return None,
+        (ViewCreation::InCustomFunction, Some(node)) => {
+            format!("Output {output_nr} of {} is a view and {modified} modified inplace.", name(node))
+        }
+        (ViewCreation::NoGrad, Some(node)) => format!(
             "Output {output_nr} of {} is a view of a view which was created in no_grad mode and {modified} modified inplace \
              with grad mode enabled.",
-            crate::ops::checks::version_error_node_name(&node.name())
+            name(node)
         ),
-        None => format!("A view was created in no_grad mode and {modified} modified inplace with grad mode enabled."),
+        (_, None) => format!("A view was created in no_grad mode and {modified} modified inplace with grad mode enabled."),
     };
-    Some(format!(
-        "{head} Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by \
-         moving both the view and the inplace either both inside the no_grad block (if you don't want the inplace to \
-         be tracked) or both outside (if you want the inplace to be tracked)."
-    ))
+    let why = if view.creation == ViewCreation::NoGrad {
+        "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving \
+         both the view and the inplace either both inside the no_grad block (if you don't want the inplace to be \
+         tracked) or both outside (if you want the inplace to be tracked)."
+    } else {
+        "This view was created inside a custom Function (or because an input was returned as-is) and the autograd \
+         logic to handle view+inplace would override the custom backward associated with the custom Function, \
+         leading to incorrect gradients. This behavior is forbidden. You can fix this by cloning the output of the \
+         custom Function."
+    };
+    Some(format!("{head} {why}"))
+}
+
+/// Marks `t`, a view, as a user function's output (see [`ViewCreation::InCustomFunction`]).
+pub(crate) fn mark_made_in_custom_function(t: &Tensor) {
+    if let Some(view) = t.meta().view.as_mut() {
+        view.creation = ViewCreation::InCustomFunction;
+    }
 }
 
 /// The `grad_fn` of `t`, rebuilt first when `t` is a view whose storage changed in place since
