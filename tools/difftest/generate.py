@@ -53,6 +53,8 @@ is not finite is written "inf" / "-inf" / "nan"):
   range       out fn args dtype          torch.arange(3) / arange(0, 1, 0.25) ("arange3") / linspace / eye /
                                          zeros_like(a) / ones_like(a); dtype None or a dtype name
   logical_and out a b                    a.logical_and(b)
+  custom      out fn args                Square.apply(x): a user-defined torch.autograd.Function, one of
+                                         CUSTOM (the class and the Rust impl are rendered once at the top)
   print       what t                     print(t) / print(t.grad) / grad_fn name / requires_grad /
                                          is_leaf / next_functions / item() / bool(t.any()) / bool(t.all())
 """
@@ -90,12 +92,14 @@ THEMES = {
     "mixed": {"binary": 3, "unary": 2, "pow": 1, "reduce": 2, "mm": 1, "view": 2, "index": 1, "inplace": 2,
               "assign": 1, "masked_fill": 1, "clamp": 1, "maxmin": 1, "where": 1, "dimop": 1, "reduce_new": 1,
               "gather": 1, "no_grad": 1},
+    "custom": {"custom": 5, "binary": 2, "unary": 1, "reduce": 1, "inplace": 1, "grad2": 1, "backward_mid": 1,
+               "view": 1, "hook": 1},
     "ints": {"int_binary": 4, "int_unary": 3, "int_reduce": 2, "range": 2, "int_param": 1, "int_compare": 2,
              "int_mix": 3, "binary": 2, "unary": 1, "reduce": 1},
 }
 THEME_WEIGHTS = {"arith": 8, "unary": 7, "pow": 6, "reduce": 6, "matmul": 6, "views": 8, "inplace": 8,
                  "inplace_view": 8, "assign": 7, "mask": 8, "special": 5, "no_grad": 5, "retain": 4,
-                 "second": 6, "newops": 12, "hooks": 8, "mixed": 12, "ints": 10}
+                 "second": 6, "newops": 12, "hooks": 8, "mixed": 12, "ints": 10, "custom": 8}
 
 
 def broadcast(a, b):
@@ -1099,6 +1103,21 @@ class Gen:
             return a
         return out
 
+    def op_custom(self):
+        name = self.r.choices(list(CUSTOM_WEIGHTS), list(CUSTOM_WEIGHTS.values()))[0]
+        a = self.ensure_float()
+        args = [a]
+        shape, dtype = self.env[a]["shape"], self.env[a]["dtype"]
+        if CUSTOM[name][0] == 2:
+            sa = shape
+            cands = [n for n in self.float_vars() if n != a and broadcast(sa, self.env[n]["shape"]) is not None]
+            b = self.r.choice(cands) if cands and self.r.random() < 0.7 else self.leaf(shape=sa)
+            args.append(b)
+            shape, dtype = broadcast(sa, self.env[b]["shape"]), self.promote(a, b)
+        out = self.name()
+        self.add({"k": "custom", "out": out, "fn": name, "args": args}, out, self.result_meta(shape, dtype, *args))
+        return out
+
     def print_grads(self):
         for n, m in self.env.items():
             if m["leaf"] and m["rg"]:
@@ -1170,6 +1189,173 @@ class Gen:
         else:
             for n in list(self.env)[-2:]:
                 self.stmts.append({"k": "print", "what": "value", "t": n})
+
+
+# ----- user-defined functions (theme "custom") ---------------------------------------------
+# Each: (number of inputs, Python class body, Rust impl body). The Rust side in
+# autograd-core/tests/difftest/interp.rs makes the same calls.
+CUSTOM = {
+    "Scale": (1, """    @staticmethod
+    def forward(ctx, x):
+        return x * 3.0
+    @staticmethod
+    def backward(ctx, g):
+        return g * 3.0""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        &inputs[0] * 3.0
+    }
+    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        vec![Some(g * 3.0)]
+    }"""),
+    "Square": (1, """    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return 2.0 * x * g""", """    fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        ctx.save_for_backward(&[&inputs[0]]);
+        &inputs[0] * &inputs[0]
+    }
+    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        let x = &ctx.saved_tensors()[0];
+        vec![Some(&(2.0 * x) * g)]
+    }"""),
+    "Relu": (1, """    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0.0)
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * (x > 0.0)""", """    fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        ctx.save_for_backward(&[&inputs[0]]);
+        inputs[0].clamp(Some(0.0), None)
+    }
+    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        let x = &ctx.saved_tensors()[0];
+        vec![Some(g * &x.gt(0.0))]
+    }"""),
+    "ExpOut": (1, """    @staticmethod
+    def forward(ctx, x):
+        y = x.exp()
+        ctx.save_for_backward(y)
+        return y
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * y""", """    fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        let y = inputs[0].exp();
+        ctx.save_for_backward(&[&y]);
+        y
+    }
+    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        let y = &ctx.saved_tensors()[0];
+        vec![Some(g * y)]
+    }"""),
+    "Mul2": (2, """    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return g * b, g * a""", """    fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        ctx.save_for_backward(&[&inputs[0], &inputs[1]]);
+        &inputs[0] * &inputs[1]
+    }
+    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        let saved = ctx.saved_tensors();
+        vec![Some(g * &saved[1]), Some(g * &saved[0])]
+    }"""),
+    "FirstOnly": (2, """    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+    @staticmethod
+    def backward(ctx, g):
+        return g, None""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        &inputs[0] + &inputs[1]
+    }
+    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        vec![Some(g.clone()), None]
+    }"""),
+    "NeedsGrad": (2, """    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+    @staticmethod
+    def backward(ctx, g):
+        return (g if ctx.needs_input_grad[0] else None), (-g if ctx.needs_input_grad[1] else None)""",
+                  """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        &inputs[0] - &inputs[1]
+    }
+    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        vec![ctx.needs_input_grad[0].then(|| g.clone()), ctx.needs_input_grad[1].then(|| -g)]
+    }"""),
+    "Ident": (1, """    @staticmethod
+    def forward(ctx, x):
+        return x
+    @staticmethod
+    def backward(ctx, g):
+        return g * 3.0""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        inputs[0].clone()
+    }
+    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        vec![Some(g * 3.0)]
+    }"""),
+    "SumBad": (1, """    @staticmethod
+    def forward(ctx, x):
+        return x * 2.0
+    @staticmethod
+    def backward(ctx, g):
+        return (g * 2.0).sum()""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        &inputs[0] * 2.0
+    }
+    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        vec![Some((g * 2.0).sum())]
+    }"""),
+    "ExtraNone": (1, """    @staticmethod
+    def forward(ctx, x):
+        return x * 2.0
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2.0, None""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        &inputs[0] * 2.0
+    }
+    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        vec![Some(g * 2.0), None]
+    }"""),
+    "ExtraBad": (1, """    @staticmethod
+    def forward(ctx, x):
+        return x * 2.0
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2.0, g""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        &inputs[0] * 2.0
+    }
+    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        vec![Some(g * 2.0), Some(g.clone())]
+    }"""),
+}
+CUSTOM_WEIGHTS = {"Scale": 2, "Square": 3, "Relu": 2, "ExpOut": 2, "Mul2": 3, "FirstOnly": 2, "NeedsGrad": 2,
+                  "Ident": 2, "SumBad": 1, "ExtraNone": 1, "ExtraBad": 1}
+
+
+def custom_used(stmts):
+    used = []
+    for s in stmts:
+        if s["k"] == "no_grad":
+            s = s["body"]
+        if s["k"] == "custom" and s["fn"] not in used:
+            used.append(s["fn"])
+    return used
+
+
+def custom_py(name):
+    return f"class {name}(torch.autograd.Function):\n{CUSTOM[name][1]}\n"
+
+
+def custom_rs(name):
+    return f"struct {name};\n\nimpl Function for {name} {{\n{CUSTOM[name][2]}\n}}\n"
 
 
 # ----- rendering ----------------------------------------------------------------------
@@ -1354,6 +1540,8 @@ def render_py(s):
         return f"{s['out']} = {s['a']}.clamp({', '.join(parts)})"
     if k == "where":
         return f"{s['out']} = torch.where({s['cond']}, {s['a']}, {s['b']})"
+    if k == "custom":
+        return f"{s['out']} = {s['fn']}.apply({', '.join(s['args'])})"
     if k == "logical_and":
         return f"{s['out']} = {s['a']}.logical_and({s['b']})"
     if k == "range":
@@ -1518,6 +1706,8 @@ def render_rs(s, mutable=frozenset()):
         return f"{let(s['out'])} = {s['a']}.clamp({lo}, {hi});"
     if k == "where":
         return f"{let(s['out'])} = where_(&{s['cond']}, &{s['a']}, &{s['b']});"
+    if k == "custom":
+        return f"{let(s['out'])} = {s['fn']}.apply(&[{', '.join('&' + x for x in s['args'])}]);"
     if k == "logical_and":
         return f"{let(s['out'])} = {s['a']}.logical_and(&{s['b']});"
     if k == "range":
@@ -1619,7 +1809,10 @@ def mutable_vars(stmts):
 
 
 def render_python(stmts):
-    lines = ["import torch", "", "try:"]
+    lines = ["import torch", ""]
+    for name in custom_used(stmts):
+        lines += [custom_py(name)]
+    lines += ["try:"]
     for s in stmts:
         lines.append("    " + render_py(s).replace("\n", "\n    "))
     lines.append("except Exception as e:")
@@ -1629,7 +1822,10 @@ def render_python(stmts):
 
 def render_rust(stmts):
     mutable = mutable_vars(stmts)
-    lines = ["use autograd_core::prelude::*;", "", "fn main() {"]
+    lines = ["use autograd_core::prelude::*;", ""]
+    for name in custom_used(stmts):
+        lines += [custom_rs(name)]
+    lines += ["fn main() {"]
     for s in stmts:
         lines.append("    " + render_rs(s, mutable))
     lines.append("}")

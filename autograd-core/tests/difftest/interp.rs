@@ -254,6 +254,77 @@ macro_rules! assign_op {
 }
 
 /// Runs one statement.
+/// The user-defined functions of `generate.py`'s CUSTOM, one type standing for each (the
+/// rendered Rust has one struct per function): the same calls in forward and backward.
+struct Custom {
+    kind: String,
+}
+
+impl Function for Custom {
+    fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
+        let x = &inputs[0];
+        match self.kind.as_str() {
+            "Scale" => x * 3.0,
+            "Square" => {
+                ctx.save_for_backward(&[x]);
+                x * x
+            }
+            "Relu" => {
+                ctx.save_for_backward(&[x]);
+                x.clamp(Some(0.0), None)
+            }
+            "ExpOut" => {
+                let y = x.exp();
+                ctx.save_for_backward(&[&y]);
+                y
+            }
+            "Mul2" => {
+                ctx.save_for_backward(&[x, &inputs[1]]);
+                x * &inputs[1]
+            }
+            "FirstOnly" => x + &inputs[1],
+            "NeedsGrad" => x - &inputs[1],
+            "Ident" => x.clone(),
+            "SumBad" | "ExtraNone" | "ExtraBad" => x * 2.0,
+            other => panic!("difftest: unknown custom function {other}"),
+        }
+    }
+
+    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
+        match self.kind.as_str() {
+            "Scale" | "Ident" => vec![Some(g * 3.0)],
+            "Square" => {
+                let x = &ctx.saved_tensors()[0];
+                vec![Some(&(2.0 * x) * g)]
+            }
+            "Relu" => {
+                let x = &ctx.saved_tensors()[0];
+                vec![Some(g * &x.gt(0.0))]
+            }
+            "ExpOut" => {
+                let y = &ctx.saved_tensors()[0];
+                vec![Some(g * y)]
+            }
+            "Mul2" => {
+                let saved = ctx.saved_tensors();
+                vec![Some(g * &saved[1]), Some(g * &saved[0])]
+            }
+            "FirstOnly" => vec![Some(g.clone()), None],
+            "NeedsGrad" => {
+                vec![ctx.needs_input_grad[0].then(|| g.clone()), ctx.needs_input_grad[1].then(|| -g)]
+            }
+            "SumBad" => vec![Some((g * 2.0).sum())],
+            "ExtraNone" => vec![Some(g * 2.0), None],
+            "ExtraBad" => vec![Some(g * 2.0), Some(g.clone())],
+            other => panic!("difftest: unknown custom function {other}"),
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("{}Backward", self.kind)
+    }
+}
+
 fn exec(env: &mut Env, s: &Value) {
     let kind = str_of(s, "k");
     match kind {
@@ -527,6 +598,17 @@ fn exec(env: &mut Env, s: &Value) {
         "clamp" => {
             let a = env.var(s, "a");
             let t = a.clamp(env.opt_float(&s["min"]), env.opt_float(&s["max"]));
+            env.set(s, t);
+        }
+        "custom" => {
+            let args: Vec<Tensor> = s["args"]
+                .as_array()
+                .expect("difftest: custom args")
+                .iter()
+                .map(|n| env.get(n.as_str().expect("difftest: custom arg")))
+                .collect();
+            let refs: Vec<&Tensor> = args.iter().collect();
+            let t = Custom { kind: str_of(s, "fn").to_string() }.apply(&refs);
             env.set(s, t);
         }
         "logical_and" => {
