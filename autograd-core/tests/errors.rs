@@ -892,6 +892,14 @@ fn more_argument_checks() {
     let y = &x * 2.0;
     y.register_hook(|_| Some(ones(&[2])));
     assert_eq!(raised(|| y.sum().backward()), "RuntimeError: hook '<lambda>' has changed the size of value");
+    // y.register_hook(lambda g: g.double()); a leaf's too; the dtype is checked before the size
+    let changed = "RuntimeError: hook '<lambda>' has changed the type of value (was torch.FloatTensor got torch.DoubleTensor)";
+    let y = &x * 2.0;
+    y.register_hook(|g| Some(g.double()));
+    assert_eq!(raised(|| y.sum().backward()), changed);
+    let h = x.register_hook(|_| Some(ones_with(&[2], TensorOptions::default().dtype(DType::Float64))));
+    assert_eq!(raised(|| (&x * 2.0).sum().backward()), changed);
+    h.remove();
 }
 
 #[test]

@@ -384,9 +384,17 @@ fn call_without_grad(node: &Node, retain_graph: bool) -> Grads {
     smallvec::smallvec![None; node.0.next.len()]
 }
 
-/// A hook may replace a gradient, not change its shape. A Rust closure has no name, so it is
-/// named as PyTorch names a lambda.
+/// A hook may replace a gradient, not change its dtype or its shape (checked in that order,
+/// as torch does). A Rust closure has no name, so it is named as PyTorch names a lambda.
 fn check_hook_result(grad: &Tensor, replacement: &Tensor) {
+    let (was, got) = (grad.dtype(), replacement.dtype());
+    if was != got {
+        crate::raise!(
+            "hook '<lambda>' has changed the type of value (was {} got {})",
+            was.legacy_name(),
+            got.legacy_name()
+        );
+    }
     if !crate::layout::same_shape(&replacement.shape(), &grad.shape()) {
         crate::raise!("hook '<lambda>' has changed the size of value");
     }
