@@ -82,9 +82,30 @@ pub(crate) struct TensorData {
     pub storage: Rc<Storage>,
     pub layout: Layout,
     pub dtype: DType,
+    /// A version counter of its own, where this tensor does not share its storage's: torch's
+    /// `x.data` shares the storage but counts in-place changes apart (`x.data.mul_(2)` leaves
+    /// `x._version` at 0, so a backward that saved `x` runs, with the new values), and views
+    /// of it share its counter. `None`, the usual case, is the storage's counter.
+    pub own_version: Option<Rc<Cell<u64>>>,
 }
 
 impl TensorData {
+    /// The version counter this tensor reads and bumps.
+    pub(crate) fn version(&self) -> u64 {
+        match &self.own_version {
+            Some(counter) => counter.get(),
+            None => self.storage.version(),
+        }
+    }
+
+    /// One more in-place change.
+    pub(crate) fn bump_version(&self) {
+        match &self.own_version {
+            Some(counter) => counter.set(counter.get() + 1),
+            None => self.storage.bump_version(),
+        }
+    }
+
     /// True when this is the only handle on the storage and it covers all of it from the
     /// start: its values can be taken or written over without anyone seeing (with the
     /// tensor's own handle the only one, which the caller checks).
@@ -114,6 +135,17 @@ impl std::panic::RefUnwindSafe for TensorImpl {}
 
 impl Tensor {
     pub(crate) fn from_parts(storage: Rc<Storage>, layout: Layout, dtype: DType) -> Tensor {
+        Tensor::from_parts_counted(storage, layout, dtype, None)
+    }
+
+    /// [`Tensor::from_parts`] for a tensor that shares another's storage and version counter
+    /// (its `own_version`): a view, `detach()`.
+    pub(crate) fn from_parts_counted(
+        storage: Rc<Storage>,
+        layout: Layout,
+        dtype: DType,
+        own_version: Option<Rc<Cell<u64>>>,
+    ) -> Tensor {
         global::check_interrupt();
         // written field by field into the new allocation: `Rc::new` of the whole struct built
         // it on the stack and copied it over with a `memcpy` call, 7 % of a scalar gradient-
@@ -125,7 +157,12 @@ impl Tensor {
         // before `assume_init`
         unsafe {
             std::ptr::addr_of_mut!((*slot).id).write(global::next_id());
-            std::ptr::addr_of_mut!((*slot).data).write(RefCell::new(TensorData { storage, layout, dtype }));
+            std::ptr::addr_of_mut!((*slot).data).write(RefCell::new(TensorData {
+                storage,
+                layout,
+                dtype,
+                own_version,
+            }));
             std::ptr::addr_of_mut!((*slot).meta).write(RefCell::new(AutogradMeta::default()));
             std::ptr::addr_of_mut!((*slot).tracked).write(Cell::new(false));
             Tensor(fresh.assume_init())
@@ -258,7 +295,7 @@ impl Tensor {
 
     /// Whether the storage was modified in place since the tensor was made (`x._version`).
     pub fn version(&self) -> u64 {
-        self.with_data(|d| d.storage.version())
+        self.with_data(TensorData::version)
     }
 
     /// A process-wide unique id of this tensor (Python's `id(x)`).
@@ -387,7 +424,7 @@ impl Tensor {
     /// false, a leaf. Writing into one changes the other.
     pub fn detach(&self) -> Tensor {
         let data = self.read_data();
-        Tensor::from_parts(data.storage, data.layout, data.dtype)
+        Tensor::from_parts_counted(data.storage, data.layout, data.dtype, data.own_version)
     }
 
     /// Detaches in place: this tensor becomes a leaf that requires no grad. A view cannot be
@@ -410,9 +447,12 @@ impl Tensor {
         self.clone()
     }
 
-    /// `x.data`: the values without history, sharing storage (same as [`Tensor::detach`]).
+    /// `x.data`: the values without history, sharing storage but not the version counter
+    /// (unlike [`Tensor::detach`]): an in-place change through it is not seen by autograd,
+    /// as in torch (`w.data -= lr * w.grad` after a backward that saved `w` still runs).
     pub fn data(&self) -> Tensor {
-        self.detach()
+        let data = self.read_data();
+        Tensor::from_parts_counted(data.storage, data.layout, data.dtype, Some(Rc::new(Cell::new(0))))
     }
 
     /// The shape and dtype this tensor had when its node (its grad_fn, or a leaf's gradient

@@ -1192,3 +1192,31 @@ fn leaf_hooks_run_in_torchs_order() {
     assert_eq!(order(&|| (&(&a + &b) + &c).backward()), "cab");
     assert_eq!(order(&|| stack(&[&a, &b, &c], 0).sum().backward()), "abc");
 }
+
+#[test]
+fn x_data_counts_its_in_place_changes_apart_from_x() {
+    // x = torch.tensor([1., 2.], requires_grad=True); y = x * x; x.data.mul_(2);
+    // y.sum().backward() -> x.grad = [4., 8.] (the saved x is read as it is now), x._version 0
+    let x = tensor!([1., 2.], requires_grad = true);
+    let y = &x * &x;
+    let d = x.data();
+    d.mul_(2.0);
+    y.sum().backward();
+    assert_eq!(x.grad().unwrap().to_string(), "tensor([4., 8.])");
+    assert_eq!((x.version(), d.version()), (0, 1));
+    // a view of x.data counts with x.data; x.detach() shares x's counter (torch raises)
+    let v = d.select(0, 0);
+    v.add_(1.0);
+    assert_eq!((x.version(), d.version(), v.version()), (0, 2, 2));
+    let y = &x * &x;
+    x.detach().mul_(2.0);
+    assert!(panic_message(|| y.sum().backward())
+        .starts_with("one of the variables needed for gradient computation"));
+    // the old tutorials' step: w.data -= lr * w.grad.data between two backwards of one graph
+    let w = tensor!([1., 2.], requires_grad = true);
+    let y = (&w * &w).sum();
+    y.backward_opts(None, true);
+    w.data().sub_(&(0.1 * &w.grad().unwrap().data()));
+    y.backward();
+    assert_eq!(w.grad().unwrap().to_string(), "tensor([3.6000, 7.2000])");
+}

@@ -674,7 +674,7 @@ fn overwrite_sole(
         let (layout, storage) = (&d.layout, &d.storage);
         if !d.owns_whole_storage()
             || storage.is_zero_tensor()
-            || storage.version() != 0
+            || d.version() != 0
             || layout.numel() >= super::kernel::PARALLEL_MIN
             || !layout.is_row_major()
         {

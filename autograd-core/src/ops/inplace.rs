@@ -284,7 +284,7 @@ impl Tensor {
     fn store(&self, values: &Buffer) {
         self.with_data(|d| {
             write_buffer(&mut d.storage.write(), &d.layout, values);
-            d.storage.bump_version();
+            d.bump_version();
         });
     }
 
@@ -504,7 +504,7 @@ impl Tensor {
             // without first copying the old values as the history of the op's input
             self.with_data(|d| {
                 crate::ops::index::fill_buffer(&mut d.storage.write(), &d.layout, value);
-                d.storage.bump_version();
+                d.bump_version();
             });
             return self.clone();
         }

@@ -397,8 +397,8 @@ fn squeeze_first_in_place(m: &Tensor) -> Tensor {
     layout.shape.remove(0);
     layout.strides.remove(0);
     // squeeze_ is an in-place op: torch bumps the version counter (`(x @ m)._version` is 1)
-    data.storage.bump_version();
-    let out = Tensor::from_parts(data.storage, layout, data.dtype);
+    data.bump_version();
+    let out = Tensor::from_parts_counted(data.storage, layout, data.dtype, data.own_version);
     // d squeeze(x, 0) = grad with the dim put back (torch: grad.unsqueeze(0))
     record(out, "SqueezeBackward4", &[Some(m)], &[], |_| vec![], |_, g, _| vec![Some(g.unsqueeze(0))])
 }

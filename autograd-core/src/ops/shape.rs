@@ -64,8 +64,8 @@ impl Tensor {
     /// A new tensor sharing this one's storage with another layout (a view).
     pub(crate) fn view_with_layout(&self, layout: Layout) -> Tensor {
         let data = self.read_data();
-        let version = data.storage.version();
-        let view = Tensor::from_parts(data.storage, layout, data.dtype);
+        let version = data.version();
+        let view = Tensor::from_parts_counted(data.storage, layout, data.dtype, data.own_version);
         // a view of a view hangs off the same base
         let parent = self.meta().view.as_ref().map(|v| (v.base.clone(), v.creation));
         let (base, creation) = parent.unwrap_or_else(|| (self.clone(), ViewCreation::GradMode));
@@ -140,7 +140,7 @@ impl Tensor {
         debug_assert!(data.layout.is_contiguous());
         let layout =
             Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: data.layout.offset };
-        let out = Tensor::from_parts(data.storage, layout, data.dtype);
+        let out = Tensor::from_parts_counted(data.storage, layout, data.dtype, data.own_version);
         // d _unsafe_view(x) = the gradient reshaped back
         record(
             out,
