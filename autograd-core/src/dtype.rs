@@ -56,7 +56,8 @@ impl DType {
             DType::Float32 => "torch.FloatTensor",
             DType::Float64 => "torch.DoubleTensor",
             DType::Int64 => "torch.LongTensor",
-            DType::Bool => "torch.BoolTensor",
+            // (torch's table of legacy names has no bool entry: its C++ type name stands in)
+            DType::Bool => "CPUBoolType",
         }
     }
 

@@ -1104,3 +1104,32 @@ fn a_user_function_output_that_is_a_view_refuses_in_place_changes() {
     z.mul_(2.0);
     assert_eq!(z.to_string(), "tensor([2., 4.])");
 }
+
+#[test]
+fn bool_tensors_are_named_as_torch_names_them_and_copy_into_an_expanded_tensor_refuses() {
+    // x = torch.tensor([1., 2.], requires_grad=True); k = torch.tensor([True, False]);
+    // y = x * k; k.fill_(True); y.sum().backward()
+    let x = tensor!([1., 2.], requires_grad = true);
+    let k = tensor!([true, false]);
+    let y = &x * &k;
+    k.fill_(true);
+    let message = raised(|| y.sum().backward());
+    assert!(message.contains("inplace operation: [CPUBoolType [2]] is at version 1"), "{message}");
+    // torch.tensor([[True]]).expand(2)
+    assert_eq!(
+        raised(|| tensor!([[true]]).expand([2])),
+        "RuntimeError: expand(CPUBoolType{[1, 1]}, size=[2]): the number of sizes provided (1) must be greater or equal to the number of dimensions in the tensor (2)"
+    );
+    // v2 = x * 0; v2.expand(3).copy_(v2.narrow(0, 0, 1)): src only broadcasts onto the
+    // expanded tensor (not the same sizes), so torch writes, and refuses the repeats
+    let x = tensor!([2.], requires_grad = true);
+    let v2 = &x * 0.0;
+    assert_eq!(
+        raised(|| v2.expand([3]).copy_(&v2.narrow(0, 0, 1))),
+        "RuntimeError: unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation."
+    );
+    assert_eq!(
+        raised(|| zeros(&[1]).expand([3]).copy_(&ones(&[3]))),
+        "RuntimeError: unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation."
+    );
+}

@@ -1220,3 +1220,17 @@ fn x_data_counts_its_in_place_changes_apart_from_x() {
     y.backward();
     assert_eq!(w.grad().unwrap().to_string(), "tensor([3.6000, 7.2000])");
 }
+
+#[test]
+fn a_first_gradient_laid_out_as_a_resized_variable_keeps_its_own_dtype() {
+    // x2 = torch.tensor([0.25, 2., 1.], dtype=torch.float64, requires_grad=True);
+    // v = x2 / torch.tensor([0.25, 0.5, 4.]); x2.data = torch.ones(2, 1, 3); v.sum().backward()
+    // -> x2.grad is the float64 gradient laid out as x2 now is: shape [2, 1, 3], float64
+    let x2 = tensor!([0.25, 2., 1.], dtype = float64, requires_grad = true);
+    let v = &x2 / &tensor!([0.25, 0.5, 4.]);
+    x2.set_data(&ones(&[2, 1, 3]));
+    v.sum().backward();
+    let g = x2.grad().unwrap();
+    assert_eq!((g.shape(), g.dtype()), (vec![2, 1, 3], DType::Float64));
+    assert_eq!(g.to_vec_f64(), [4.0, 2.0, 0.25, 4.0, 2.0, 0.25]);
+}

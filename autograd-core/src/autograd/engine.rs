@@ -498,10 +498,10 @@ fn accumulate(variable: &Tensor, mut grad: Tensor, create_graph: bool, resized: 
         // a first gradient of another shape than the variable's (x.data of another shape since
         // the graph was built): torch keeps it as it is only where its strides happen to fit
         // the variable's, else copies it into a tensor laid out as the variable (broadcast,
-        // or refused as copy_ refuses)
+        // or refused as copy_ refuses), in the gradient's dtype
         let target = crate::factory::zeros_with(
             &variable.shape(),
-            crate::factory::TensorOptions::default().dtype(variable.dtype()),
+            crate::factory::TensorOptions::default().dtype(grad.dtype()),
         );
         grad = super::grad_mode::no_grad(|| target.copy_(&grad));
         zero_tensor = false;

@@ -550,14 +550,13 @@ impl Tensor {
     pub(crate) fn copy_reading(&self, src: &Tensor, reads: Option<&Tensor>) -> Tensor {
         let shape = self.shape();
         let src_shape = src.shape();
-        // torch's copy_ returns at once when `src` (expanded to this shape) is this very data,
-        // even where its elements repeat (Python's `e[:3] = a` on `e = a.expand(2, 3)`)
-        let same_data = self.shares_storage(src)
-            && self.dtype() == src.dtype()
-            && crate::layout::broadcast_shapes(&src_shape, &shape)
-                .is_some_and(|b| crate::layout::same_shape(&b, &shape))
-            && no_grad(|| src.expand(shape.iter().map(|&d| d as isize).collect::<Vec<_>>())).layout()
-                == self.layout();
+        // torch's copy_ returns at once when `src` is this very data, with the same sizes,
+        // strides and offset, even where its elements repeat (Python's `e[:3] = a` on
+        // `e = a.expand(2, 3)`: setitem hands copy_ `a` expanded to the region); a `src` that
+        // only broadcasts onto it is copied, and an expanded `self` refused
+        // (`v.expand(3).copy_(v[0:1])`)
+        let same_data =
+            self.shares_storage(src) && self.dtype() == src.dtype() && src.layout() == self.layout();
         self.check_inplace_write_allowing_repeats(&[src], &reads.into_iter().collect::<Vec<_>>(), same_data);
         super::checks::check_inplace_shapes(&shape, &src_shape);
         self.write_inplace(|t| {
