@@ -1133,3 +1133,17 @@ fn bool_tensors_are_named_as_torch_names_them_and_copy_into_an_expanded_tensor_r
         "RuntimeError: unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation."
     );
 }
+
+#[test]
+fn a_view_cut_before_its_base_got_history_is_a_leaf_for_in_place_ops() {
+    // z3 = torch.zeros(2, dtype=torch.float64); v4 = z3[1:]; v4[0] = torch.tensor(0.5,
+    // requires_grad=True).tanh(); v4[:] = 0.5 -> v4 has no grad_fn of its own but requires
+    // grad through its base
+    let z3 = zeros_with(&[2], TensorOptions::default().dtype(DType::Float64));
+    let v4 = z3.index(idx![1..]);
+    v4.assign(idx![0], &tensor!(0.5, requires_grad = true).tanh());
+    assert_eq!(
+        raised(|| v4.assign(idx![..], 0.5)),
+        "RuntimeError: a leaf Variable that requires grad is being used in an in-place operation."
+    );
+}

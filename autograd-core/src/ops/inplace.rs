@@ -31,7 +31,9 @@ pub(crate) fn check_inplace_allowed(t: &Tensor, inputs_require_grad: bool) {
     }
     let meta = t.meta();
     let (grad_fn, output_nr, view) = (meta.grad_fn.clone(), meta.output_nr, meta.view.clone());
-    let leaf_that_requires_grad = grad_fn.is_none() && meta.requires_grad;
+    // torch's C++ is_leaf (no grad_fn set, not rebuilt) with requires_grad as a view has it
+    // (its base's): a view cut before its base got history is still a leaf there
+    let leaf_that_requires_grad = grad_fn.is_none() && requires_grad;
     drop(meta);
     if let Some(view) = view {
         if let Some(message) = no_grad_view_error(&view, grad_fn.as_ref(), output_nr, true) {
