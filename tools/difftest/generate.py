@@ -1192,153 +1192,78 @@ class Gen:
 
 
 # ----- user-defined functions (theme "custom") ---------------------------------------------
-# Each: (number of inputs, Python class body, Rust impl body). The Rust side in
+# Each: number of inputs, then the bodies of forward and backward in Python and in Rust (the
+# class and impl around them are written by custom_py / custom_rs). The Rust side in
 # autograd-core/tests/difftest/interp.rs makes the same calls.
 CUSTOM = {
-    "Scale": (1, """    @staticmethod
-    def forward(ctx, x):
-        return x * 3.0
-    @staticmethod
-    def backward(ctx, g):
-        return g * 3.0""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        &inputs[0] * 3.0
-    }
-    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        vec![Some(g * 3.0)]
-    }"""),
-    "Square": (1, """    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return 2.0 * x * g""", """    fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        ctx.save_for_backward(&[&inputs[0]]);
-        &inputs[0] * &inputs[0]
-    }
-    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        let x = &ctx.saved_tensors()[0];
-        vec![Some(&(2.0 * x) * g)]
-    }"""),
-    "Relu": (1, """    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x.clamp(min=0.0)
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * (x > 0.0)""", """    fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        ctx.save_for_backward(&[&inputs[0]]);
-        inputs[0].clamp(Some(0.0), None)
-    }
-    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        let x = &ctx.saved_tensors()[0];
-        vec![Some(g * &x.gt(0.0))]
-    }"""),
-    "ExpOut": (1, """    @staticmethod
-    def forward(ctx, x):
-        y = x.exp()
-        ctx.save_for_backward(y)
-        return y
-    @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * y""", """    fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        let y = inputs[0].exp();
-        ctx.save_for_backward(&[&y]);
-        y
-    }
-    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        let y = &ctx.saved_tensors()[0];
-        vec![Some(g * y)]
-    }"""),
-    "Mul2": (2, """    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a * b
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        return g * b, g * a""", """    fn forward(&mut self, ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        ctx.save_for_backward(&[&inputs[0], &inputs[1]]);
-        &inputs[0] * &inputs[1]
-    }
-    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        let saved = ctx.saved_tensors();
-        vec![Some(g * &saved[1]), Some(g * &saved[0])]
-    }"""),
-    "FirstOnly": (2, """    @staticmethod
-    def forward(ctx, a, b):
-        return a + b
-    @staticmethod
-    def backward(ctx, g):
-        return g, None""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        &inputs[0] + &inputs[1]
-    }
-    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        vec![Some(g.clone()), None]
-    }"""),
-    "NeedsGrad": (2, """    @staticmethod
-    def forward(ctx, a, b):
-        return a - b
-    @staticmethod
-    def backward(ctx, g):
-        return (g if ctx.needs_input_grad[0] else None), (-g if ctx.needs_input_grad[1] else None)""",
-                  """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        &inputs[0] - &inputs[1]
-    }
-    fn backward(&mut self, ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        vec![ctx.needs_input_grad[0].then(|| g.clone()), ctx.needs_input_grad[1].then(|| -g)]
-    }"""),
-    "Ident": (1, """    @staticmethod
-    def forward(ctx, x):
-        return x
-    @staticmethod
-    def backward(ctx, g):
-        return g * 3.0""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        inputs[0].clone()
-    }
-    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        vec![Some(g * 3.0)]
-    }"""),
-    "SumBad": (1, """    @staticmethod
-    def forward(ctx, x):
-        return x * 2.0
-    @staticmethod
-    def backward(ctx, g):
-        return (g * 2.0).sum()""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        &inputs[0] * 2.0
-    }
-    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        vec![Some((g * 2.0).sum())]
-    }"""),
-    "ExtraNone": (1, """    @staticmethod
-    def forward(ctx, x):
-        return x * 2.0
-    @staticmethod
-    def backward(ctx, g):
-        return g * 2.0, None""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        &inputs[0] * 2.0
-    }
-    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        vec![Some(g * 2.0), None]
-    }"""),
-    "ExtraBad": (1, """    @staticmethod
-    def forward(ctx, x):
-        return x * 2.0
-    @staticmethod
-    def backward(ctx, g):
-        return g * 2.0, g""", """    fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {
-        &inputs[0] * 2.0
-    }
-    fn backward(&mut self, _ctx: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {
-        vec![Some(g * 2.0), Some(g.clone())]
-    }"""),
+    "Scale": (1,
+        'return x * 3.0',
+        'return g * 3.0',
+        '&inputs[0] * 3.0',
+        'vec![Some(g * 3.0)]',
+    ),
+    "Square": (1,
+        'ctx.save_for_backward(x)\nreturn x * x',
+        'x, = ctx.saved_tensors\nreturn 2.0 * x * g',
+        'ctx.save_for_backward(&[&inputs[0]]);\n&inputs[0] * &inputs[0]',
+        'let x = &ctx.saved_tensors()[0];\nvec![Some(&(2.0 * x) * g)]',
+    ),
+    "Relu": (1,
+        'ctx.save_for_backward(x)\nreturn x.clamp(min=0.0)',
+        'x, = ctx.saved_tensors\nreturn g * (x > 0.0)',
+        'ctx.save_for_backward(&[&inputs[0]]);\ninputs[0].clamp(Some(0.0), None)',
+        'let x = &ctx.saved_tensors()[0];\nvec![Some(g * &x.gt(0.0))]',
+    ),
+    "ExpOut": (1,
+        'y = x.exp()\nctx.save_for_backward(y)\nreturn y',
+        'y, = ctx.saved_tensors\nreturn g * y',
+        'let y = inputs[0].exp();\nctx.save_for_backward(&[&y]);\ny',
+        'let y = &ctx.saved_tensors()[0];\nvec![Some(g * y)]',
+    ),
+    "Mul2": (2,
+        'ctx.save_for_backward(a, b)\nreturn a * b',
+        'a, b = ctx.saved_tensors\nreturn g * b, g * a',
+        'ctx.save_for_backward(&[&inputs[0], &inputs[1]]);\n&inputs[0] * &inputs[1]',
+        'let saved = ctx.saved_tensors();\nvec![Some(g * &saved[1]), Some(g * &saved[0])]',
+    ),
+    "FirstOnly": (2,
+        'return a + b',
+        'return g, None',
+        '&inputs[0] + &inputs[1]',
+        'vec![Some(g.clone()), None]',
+    ),
+    "NeedsGrad": (2,
+        'return a - b',
+        'return (g if ctx.needs_input_grad[0] else None), (-g if ctx.needs_input_grad[1] else None)',
+        '&inputs[0] - &inputs[1]',
+        'vec![ctx.needs_input_grad[0].then(|| g.clone()), ctx.needs_input_grad[1].then(|| -g)]',
+    ),
+    "Ident": (1,
+        'return x',
+        'return g * 3.0',
+        'inputs[0].clone()',
+        'vec![Some(g * 3.0)]',
+    ),
+    "SumBad": (1,
+        'return x * 2.0',
+        'return (g * 2.0).sum()',
+        '&inputs[0] * 2.0',
+        'vec![Some((g * 2.0).sum())]',
+    ),
+    "ExtraNone": (1,
+        'return x * 2.0',
+        'return g * 2.0, None',
+        '&inputs[0] * 2.0',
+        'vec![Some(g * 2.0), None]',
+    ),
+    "ExtraBad": (1,
+        'return x * 2.0',
+        'return g * 2.0, g',
+        '&inputs[0] * 2.0',
+        'vec![Some(g * 2.0), Some(g.clone())]',
+    ),
 }
-CUSTOM_WEIGHTS = {"Scale": 2, "Square": 3, "Relu": 2, "ExpOut": 2, "Mul2": 3, "FirstOnly": 2, "NeedsGrad": 2,
-                  "Ident": 2, "SumBad": 1, "ExtraNone": 1, "ExtraBad": 1}
-
+CUSTOM_WEIGHTS = {"Scale": 2, "Square": 3, "Relu": 2, "ExpOut": 2, "Mul2": 3, "FirstOnly": 2, "NeedsGrad": 2, "Ident": 2, "SumBad": 1, "ExtraNone": 1, "ExtraBad": 1}
 
 def custom_used(stmts):
     used = []
@@ -1350,12 +1275,25 @@ def custom_used(stmts):
     return used
 
 
+def _indent(body, spaces):
+    return "\n".join(" " * spaces + line for line in body.split("\n"))
+
+
 def custom_py(name):
-    return f"class {name}(torch.autograd.Function):\n{CUSTOM[name][1]}\n"
+    n, forward, backward, _, _ = CUSTOM[name]
+    args = "x" if n == 1 else "a, b"
+    return (f"class {name}(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx, {args}):\n"
+            f"{_indent(forward, 8)}\n    @staticmethod\n    def backward(ctx, g):\n{_indent(backward, 8)}\n")
 
 
 def custom_rs(name):
-    return f"struct {name};\n\nimpl Function for {name} {{\n{CUSTOM[name][2]}\n}}\n"
+    _, _, _, forward, backward = CUSTOM[name]
+    ctx = lambda body: "ctx" if "ctx" in body else "_ctx"
+    return (f"struct {name};\n\nimpl Function for {name} {{\n"
+            f"    fn forward(&mut self, {ctx(forward)}: &mut Context, inputs: &[Tensor]) -> Tensor {{\n"
+            f"{_indent(forward, 8)}\n    }}\n"
+            f"    fn backward(&mut self, {ctx(backward)}: &mut Context, g: &Tensor) -> Vec<Option<Tensor>> {{\n"
+            f"{_indent(backward, 8)}\n    }}\n}}\n")
 
 
 # ----- rendering ----------------------------------------------------------------------
