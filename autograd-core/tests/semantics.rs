@@ -1234,3 +1234,23 @@ fn a_first_gradient_laid_out_as_a_resized_variable_keeps_its_own_dtype() {
     assert_eq!((g.shape(), g.dtype()), (vec![2, 1, 3], DType::Float64));
     assert_eq!(g.to_vec_f64(), [4.0, 2.0, 0.25, 4.0, 2.0, 0.25]);
 }
+
+#[test]
+fn a_value_put_at_index_positions_has_its_leading_ones_viewed_away() {
+    // x = torch.tensor([[1.], [2.], [3.]], requires_grad=True); v = x * 1.0
+    // w = torch.tensor([5.], requires_grad=True); v[torch.tensor([0])] = w
+    // -> IndexPutBackward0 with next functions MulBackward0 and ViewBackward0 (w viewed as 0-dim)
+    let x = tensor!([[1.], [2.], [3.]], requires_grad = true);
+    let v = &x * 1.0;
+    let w = tensor!([5.], requires_grad = true);
+    v.assign_with(&tensor!([0]), &w);
+    assert_eq!(name(&v), "IndexPutBackward0");
+    assert_eq!(next_names(&v), ["MulBackward0", "ViewBackward0"]);
+    v.sum().backward();
+    assert_eq!(w.grad().unwrap().to_string(), "tensor([1.])");
+    assert_eq!(x.grad().unwrap().to_vec_f64(), [0.0, 1.0, 1.0]);
+    // a mask index too: m[torch.tensor([True, False, True])] = w2 with w2 of shape [1, 2]
+    let m = &zeros_with(&[3, 2], TensorOptions::default().requires_grad(true)) * 1.0;
+    m.assign_with(&tensor!([true, false, true]), &tensor!([[5., 6.]], requires_grad = true));
+    assert_eq!(next_names(&m), ["MulBackward0", "ViewBackward0"]);
+}

@@ -573,6 +573,18 @@ impl Tensor {
                 self.masked_fill_(&mask, s.as_f64())
             }
             _ => {
+                // as Python's setitem: a tensor value has its leading 1s viewed away first
+                // (`x[i] = w` with w of shape [1] puts w viewed as 0-dim: ViewBackward0)
+                let viewed;
+                let value = match value {
+                    Operand::Tensor(t) if t.shape().first() == Some(&1) => {
+                        let dims = t.shape();
+                        let lead = dims.iter().take_while(|&&d| d == 1).count();
+                        viewed = t.view(dims[lead..].iter().map(|&d| d as isize).collect::<Vec<_>>());
+                        Operand::Tensor(&viewed)
+                    }
+                    other => other,
+                };
                 // a number at int64 positions is torch's index_fill_, which writes an expanded
                 // tensor (with a warning) where index_put_ refuses
                 let fill = match value {
