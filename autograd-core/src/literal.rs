@@ -16,23 +16,26 @@ pub enum LiteralKind {
 /// A value `tensor!` accepts: a number, a bool, or a (nested) array or `Vec` of them.
 pub trait Literal {
     fn kind() -> LiteralKind;
-    /// Appends the row-major values and returns the shape.
+    /// Appends the row-major values and returns the shape. A float is pushed as itself, a bool
+    /// as 0 or 1, an integer as its int64 bits (`f64::from_bits`), so that one beyond 2^53
+    /// stays exact (`tensor!([9007199254740993i64])`, as `torch.tensor`).
     fn flatten_into(&self, out: &mut Vec<f64>) -> Vec<usize>;
 }
 
 macro_rules! scalar_literal {
-    ($kind:ident: $($t:ty),*) => {$(
+    ($kind:ident, |$v:ident| $push:expr; $($t:ty),*) => {$(
         impl Literal for $t {
             fn kind() -> LiteralKind { LiteralKind::$kind }
             fn flatten_into(&self, out: &mut Vec<f64>) -> Vec<usize> {
-                out.push(*self as f64);
+                let $v = *self;
+                out.push($push);
                 Vec::new()
             }
         }
     )*};
 }
-scalar_literal!(Float: f64, f32);
-scalar_literal!(Int: i32, i64, usize, u8);
+scalar_literal!(Float, |v| v as f64; f64, f32);
+scalar_literal!(Int, |v| f64::from_bits(v as i64 as u64); i32, i64, usize, u8);
 
 impl Literal for bool {
     fn kind() -> LiteralKind {
@@ -147,6 +150,14 @@ fn finish_literal(values: Vec<f64>, shape: &[usize], kind: LiteralKind, options:
         LiteralKind::Bool => DType::Bool,
     };
     let dtype = options.dtype_or(default);
+    if kind == LiteralKind::Int {
+        // the integers' bits (see `Literal::flatten_into`): exact as int64, converted otherwise
+        let ints: Vec<i64> = values.iter().map(|v| v.to_bits() as i64).collect();
+        if dtype == DType::Int64 {
+            return options.finish(Tensor::from_i64(ints, shape));
+        }
+        return options.finish(Tensor::from_vec(ints.into_iter().map(|i| i as f64).collect(), shape, dtype));
+    }
     options.finish(Tensor::from_vec(values, shape, dtype))
 }
 

@@ -1254,3 +1254,21 @@ fn a_value_put_at_index_positions_has_its_leading_ones_viewed_away() {
     m.assign_with(&tensor!([true, false, true]), &tensor!([[5., 6.]], requires_grad = true));
     assert_eq!(next_names(&m), ["MulBackward0", "ViewBackward0"]);
 }
+
+#[test]
+fn int64_values_beyond_2_pow_53_stay_exact() {
+    // torch.tensor([9007199254740993, 3]): the literal, max, argmax, min; max(dim) and argmax
+    // compare as integers (a float64 copy ties 2^53 + 1 with 2^53)
+    let t = tensor!([9007199254740993i64, 3]);
+    assert_eq!(t.to_vec_i64(), [9007199254740993, 3]);
+    assert_eq!(t.max().to_vec_i64(), [9007199254740993]);
+    assert_eq!(t.min().to_vec_i64(), [3]);
+    assert_eq!(t.argmax().to_vec_i64(), [0]);
+    let m = tensor!([[9007199254740992i64, 9007199254740993], [1, 2]]);
+    let (values, indices) = m.max_dim(1, false);
+    assert_eq!((values.to_vec_i64(), indices.to_vec_i64()), (vec![9007199254740993, 2], vec![1, 1]));
+    assert_eq!(m.argmin_dim(1, false).to_vec_i64(), [0, 0]);
+    // integer literals with another dtype convert as before
+    assert_eq!(tensor!([-3, 2], dtype = float64).to_string(), "tensor([-3.,  2.], dtype=torch.float64)");
+    assert_eq!(tensor!([-3, 0], dtype = bool).to_string(), "tensor([ True, False])");
+}

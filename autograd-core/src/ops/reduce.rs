@@ -246,6 +246,12 @@ impl Tensor {
                 "{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
             );
         }
+        if self.dtype() == DType::Int64 {
+            // compared as integers: a float64 copy loses the last bits beyond 2^53
+            let ints = self.to_vec_i64();
+            let pick = if largest { ints.iter().max() } else { ints.iter().min() };
+            return Tensor::from_i64(vec![*pick.expect("not empty")], &[]);
+        }
         let pick = values.iter().copied().fold(values[0], |acc, v| {
             if acc.is_nan() || v.is_nan() {
                 f64::NAN
@@ -373,9 +379,14 @@ fn reduced_shape(shape: &[usize], dim: usize, keepdim: bool) -> Vec<usize> {
 }
 
 /// Applies `f` to every lane along `dim` (as f64 values) and collects one value per lane.
-fn reduce_lanes<R>(values: &[f64], shape: &[usize], dim: usize, mut f: impl FnMut(&[f64]) -> R) -> Vec<R> {
+fn reduce_lanes<T: Copy + Default, R>(
+    values: &[T],
+    shape: &[usize],
+    dim: usize,
+    mut f: impl FnMut(&[T]) -> R,
+) -> Vec<R> {
     let (outer, size, inner) = lanes(shape, dim);
-    let mut lane = vec![0.0; size];
+    let mut lane = vec![T::default(); size];
     let mut out = Vec::with_capacity(outer * inner);
     for o in 0..outer {
         for i in 0..inner {
@@ -390,18 +401,45 @@ fn reduce_lanes<R>(values: &[f64], shape: &[usize], dim: usize, mut f: impl FnMu
 
 /// Index of the largest (or smallest) value, torch's rule: the first NaN wins, ties go to
 /// the lowest index.
-fn arg_extreme(lane: &[f64], largest: bool) -> usize {
+fn arg_extreme<T: Ordered>(lane: &[T], largest: bool) -> usize {
     let mut best = 0;
     for (k, &v) in lane.iter().enumerate().skip(1) {
         let b = lane[best];
-        if b.is_nan() {
+        if b.nan() {
             break;
         }
-        if v.is_nan() || (largest && v > b) || (!largest && v < b) {
+        if v.nan() || (largest && v > b) || (!largest && v < b) {
             best = k;
         }
     }
     best
+}
+
+/// Values compared for max, min and their positions: float64, or int64 as integers (a
+/// float64 copy of 2^53 + 1 ties with 2^53).
+trait Ordered: Copy + PartialOrd + Default {
+    fn nan(self) -> bool;
+}
+
+impl Ordered for f64 {
+    fn nan(self) -> bool {
+        self.is_nan()
+    }
+}
+
+impl Ordered for i64 {
+    fn nan(self) -> bool {
+        false
+    }
+}
+
+/// For each lane along `dim`, the position `arg_extreme` picks, comparing int64 exactly.
+fn lane_extremes(t: &Tensor, shape: &[usize], dim: usize, largest: bool) -> Vec<usize> {
+    if t.dtype() == DType::Int64 {
+        reduce_lanes(&t.to_vec_i64(), shape, dim, |lane| arg_extreme(lane, largest))
+    } else {
+        reduce_lanes(&t.to_vec_f64(), shape, dim, |lane| arg_extreme(lane, largest))
+    }
 }
 
 /// Says once per process what torch warns about when a spread has no degrees of freedom.
@@ -458,15 +496,13 @@ impl Tensor {
             crate::raise!(IndexError, "{name}(): Expected reduction dim {d} to have non-zero size.");
         }
         let (_, size, inner) = lanes(&shape, d);
-        let mut lane_nr = 0;
-        let mut positions = Vec::new();
-        let picks = reduce_lanes(&self.to_vec_f64(), &shape, d, |lane| {
-            let k = arg_extreme(lane, largest);
-            let (o, i) = (lane_nr / inner, lane_nr % inner);
-            positions.push((o * size + k) * inner + i);
-            lane_nr += 1;
-            k as i64
-        });
+        let picked = lane_extremes(self, &shape, d, largest);
+        let positions: Vec<usize> = picked
+            .iter()
+            .enumerate()
+            .map(|(lane_nr, &k)| (lane_nr / inner * size + k) * inner + lane_nr % inner)
+            .collect();
+        let picks: Vec<i64> = picked.into_iter().map(|k| k as i64).collect();
         let out_shape = reduced_shape(&shape, d, keepdim);
         let values = Tensor::from_buffer(
             super::gather::take_buffer(&self.contiguous_buffer(), &positions),
@@ -541,7 +577,12 @@ impl Tensor {
                 "{name}(): Expected reduction dim to be specified for input.numel() == 0."
             );
         }
-        Tensor::from_i64(vec![arg_extreme(&self.to_vec_f64(), largest) as i64], &[])
+        let at = if self.dtype() == DType::Int64 {
+            arg_extreme(&self.to_vec_i64(), largest)
+        } else {
+            arg_extreme(&self.to_vec_f64(), largest)
+        };
+        Tensor::from_i64(vec![at as i64], &[])
     }
 
     fn arg_dim(&self, dim: isize, keepdim: bool, largest: bool) -> Tensor {
@@ -552,7 +593,7 @@ impl Tensor {
             let name = if largest { "argmax" } else { "argmin" };
             crate::raise!(IndexError, "{name}(): Expected reduction dim {d} to have non-zero size.");
         }
-        let picks = reduce_lanes(&self.to_vec_f64(), &shape, d, |lane| arg_extreme(lane, largest) as i64);
+        let picks = lane_extremes(self, &shape, d, largest).into_iter().map(|k| k as i64).collect();
         Tensor::from_i64(picks, &reduced_shape(&shape, d, keepdim))
     }
 
