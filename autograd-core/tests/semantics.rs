@@ -1149,7 +1149,7 @@ fn a_node_no_gradient_reaches_still_runs_as_in_torch() {
         .starts_with("Trying to backward through the graph a second time"));
     assert_eq!(x2.grad().unwrap().to_vec_f64(), [3.0, 3.0, 3.0]);
     assert!(x1.grad().is_none());
-    // a user function reached with no gradient is called with zeros: Square's backward runs
+    // a user function reached with no gradient is called with zeros: Twice's backward runs
     struct Twice;
     impl Function for Twice {
         fn forward(&mut self, _ctx: &mut Context, inputs: &[Tensor]) -> Tensor {

@@ -223,10 +223,7 @@ pub(crate) fn run(roots: Roots, mut options: RunOptions) -> Vec<Option<Tensor>> 
                 }
                 Grads::new()
             }
-            NodeKind::Function => match grad {
-                None => call_without_grad(&node, options.retain_graph),
-                Some(g) => call_function(&node, &g, options.retain_graph),
-            },
+            NodeKind::Function => call_function(&node, grad.as_ref(), options.retain_graph),
         };
         if let (Some(trace), Some(mut step)) = (options.trace.as_deref_mut(), step) {
             step.sent = input_grads.to_vec();
@@ -333,7 +330,12 @@ pub(crate) fn held_to(
     grad
 }
 
-fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Grads {
+/// Runs a function node's backward. A node reached with no gradient (every gradient sent to
+/// it was None: a user function returned None for that input) still runs, as in torch: a
+/// built-in node reads what it saved (so a second run without `retain_graph` refuses), sends
+/// nothing and frees; a user function's backward is called with zeros of its output (torch
+/// materializes them).
+fn call_function(node: &Node, grad: Option<&Tensor>, retain_graph: bool) -> Grads {
     let mut state = node.state();
     let released = state.released;
     let function = state.function.as_mut().expect("function nodes keep their function");
@@ -341,15 +343,22 @@ fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Grads {
         drop(state);
         crate::raise!("{SECOND_BACKWARD}");
     }
-    let grads = function.backward(grad);
-    if grads.len() != node.0.next.len() {
-        crate::raise!(
-            "function {} returned an incorrect number of gradients (expected {}, got {})",
-            node.0.name,
-            node.0.next.len(),
-            grads.len()
-        );
-    }
+    let zeros = if grad.is_none() { function.materialized_grad() } else { None };
+    let grads = match grad.or(zeros.as_ref()) {
+        None => smallvec::smallvec![None; node.0.next.len()],
+        Some(grad) => {
+            let grads = function.backward(grad);
+            if grads.len() != node.0.next.len() {
+                crate::raise!(
+                    "function {} returned an incorrect number of gradients (expected {}, got {})",
+                    node.0.name,
+                    node.0.next.len(),
+                    grads.len()
+                );
+            }
+            grads
+        }
+    };
     if !retain_graph {
         // as torch's engine, every node run without retain_graph releases what it keeps (a
         // CopySlices its op's edges too); only a node that saved something refuses to run again
@@ -358,30 +367,6 @@ fn call_function(node: &Node, grad: &Tensor, retain_graph: bool) -> Grads {
         state.released = saved;
     }
     grads
-}
-
-/// A node reached with no gradient (every gradient sent to it was None: a user function
-/// returned None for that input). torch still runs it: a built-in node reads what it saved
-/// (so a second run without `retain_graph` refuses) and sends nothing, then frees; a user
-/// function's backward is called with zeros of its output (torch materializes them).
-fn call_without_grad(node: &Node, retain_graph: bool) -> Grads {
-    let zeros = node.state().function.as_ref().and_then(|f| f.materialized_grad());
-    if let Some(zeros) = zeros {
-        return call_function(node, &zeros, retain_graph);
-    }
-    let mut state = node.state();
-    if state.released {
-        drop(state);
-        crate::raise!("{SECOND_BACKWARD}");
-    }
-    if !retain_graph {
-        if let Some(function) = state.function.as_mut() {
-            let saved = function.has_saved();
-            function.release();
-            state.released = saved;
-        }
-    }
-    smallvec::smallvec![None; node.0.next.len()]
 }
 
 /// A hook may replace a gradient, not change its dtype or its shape (checked in that order,
@@ -780,10 +765,7 @@ fn run_towards(root: Edge, grad: Tensor, targets: &[Node], retain_graph: bool) {
                 }
                 Grads::new()
             }
-            NodeKind::Function => match grad {
-                None => call_without_grad(&node, retain_graph),
-                Some(g) => call_function(&node, &g, retain_graph),
-            },
+            NodeKind::Function => call_function(&node, grad.as_ref(), retain_graph),
         };
         for (index, (edge, g)) in node.0.next.iter().zip(input_grads).enumerate() {
             let Some(edge) = edge else { continue };

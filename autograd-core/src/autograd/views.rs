@@ -59,7 +59,7 @@ impl ViewInfo {
 /// of its base (found when its grad_fn is next asked for). `grad_fn` is the view's own (a
 /// view of a no_grad view made with grad mode on has one, a user function's output has the
 /// function's node); None for any other view.
-pub(crate) fn no_grad_view_error(
+pub(crate) fn view_rebase_error(
     view: &ViewInfo,
     grad_fn: Option<&Node>,
     output_nr: usize,
@@ -129,7 +129,7 @@ pub(crate) fn try_current_grad_fn(t: &Tensor) -> Result<Option<Node>, String> {
     if view.attr_version == version {
         return Ok(node);
     }
-    if let Some(message) = no_grad_view_error(&view, node.as_ref(), output_nr, false) {
+    if let Some(message) = view_rebase_error(&view, node.as_ref(), output_nr, false) {
         return Err(message);
     }
     let Some(base_edge) = view.base.gradient_edge() else {

@@ -1765,14 +1765,11 @@ impl Tensor {
     pub(crate) fn check_clamp_in_place(&self, min: Option<f64>, max: Option<f64>) {
         let (mine, result) = (self.dtype(), clamp_dtype(self.dtype(), min, max));
         if result != mine {
-            let name = |d: DType| match d {
-                DType::Float32 => "Float",
-                DType::Float64 => "Double",
-                DType::Int64 => "Long",
-                DType::Bool => "Bool",
-            };
-            let cpp_name = if mine == DType::Bool { "bool" } else { "long int" };
-            crate::raise!("result type {} can't be cast to the desired output type {cpp_name}", name(result));
+            crate::raise!(
+                "result type {} can't be cast to the desired output type {}",
+                result.title(),
+                mine.cpp_name()
+            );
         }
     }
 
@@ -1965,16 +1962,6 @@ impl std::ops::Neg for Tensor {
 
 // ----- selection kernels and the nodes torch's backward formulas create -------------------
 
-/// The name c10 gives a dtype in some messages (`long int`).
-fn c10_name(dtype: DType) -> &'static str {
-    match dtype {
-        DType::Float32 => "float",
-        DType::Float64 => "double",
-        DType::Int64 => "long int",
-        DType::Bool => "bool",
-    }
-}
-
 /// The row-major values of `t` broadcast to `shape`, converted to `dtype`.
 pub(crate) fn values_as(t: &Tensor, shape: &[usize], dtype: DType) -> Buffer {
     let t = t.detach();
@@ -2032,7 +2019,7 @@ pub(crate) fn masked_fill_values(t: &Tensor, mask: &Tensor, value: f64) -> Tenso
     if mask.dtype() != DType::Bool {
         crate::raise!(
             "masked_fill_ only supports boolean masks, but got mask with dtype {}",
-            c10_name(mask.dtype())
+            mask.dtype().cpp_name()
         );
     }
     let shape = broadcast_or_raise(&mask.shape(), &t.shape());

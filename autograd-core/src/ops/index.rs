@@ -299,14 +299,18 @@ impl Tensor {
 /// differs (torch's `copy_to`): leading 1s viewed away, then expanded to the region.
 #[track_caller]
 fn setitem_source(value: &Tensor, shape: &[usize]) -> Tensor {
-    let dims = value.shape();
-    let lead = dims.iter().take_while(|&&d| d == 1).count();
-    let viewed = value.view(dims[lead..].iter().map(|&d| d as isize).collect::<Vec<_>>());
+    let viewed = value.view(without_leading_ones(&value.shape()));
     if same_shape(&viewed.shape(), shape) {
         viewed
     } else {
         viewed.expand(shape)
     }
+}
+
+/// A value's shape with its leading 1s dropped (torch's `slicePrefix1sSize`), for the view
+/// Python's setitem takes of the value before it writes it.
+fn without_leading_ones(dims: &[usize]) -> Vec<isize> {
+    dims.iter().skip_while(|&&d| d == 1).map(|&d| d as isize).collect()
 }
 
 /// Writes `source`'s values (same shape) into `target`'s storage positions.
@@ -578,9 +582,7 @@ impl Tensor {
                 let viewed;
                 let value = match value {
                     Operand::Tensor(t) if t.shape().first() == Some(&1) => {
-                        let dims = t.shape();
-                        let lead = dims.iter().take_while(|&&d| d == 1).count();
-                        viewed = t.view(dims[lead..].iter().map(|&d| d as isize).collect::<Vec<_>>());
+                        viewed = t.view(without_leading_ones(&t.shape()));
                         Operand::Tensor(&viewed)
                     }
                     other => other,

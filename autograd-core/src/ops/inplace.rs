@@ -11,7 +11,7 @@ use super::index::write_buffer;
 use super::kernel::Element;
 use crate::autograd::grad_mode::{is_grad_enabled, no_grad};
 use crate::autograd::record::record;
-use crate::autograd::views::{no_grad_view_error, rebase_history};
+use crate::autograd::views::{rebase_history, view_rebase_error};
 use crate::dtype::Category;
 use crate::layout::{overlap, Overlap};
 use crate::storage::Buffer;
@@ -36,7 +36,7 @@ pub(crate) fn check_inplace_allowed(t: &Tensor, inputs_require_grad: bool) {
     let leaf_that_requires_grad = grad_fn.is_none() && requires_grad;
     drop(meta);
     if let Some(view) = view {
-        if let Some(message) = no_grad_view_error(&view, grad_fn.as_ref(), output_nr, true) {
+        if let Some(message) = view_rebase_error(&view, grad_fn.as_ref(), output_nr, true) {
             crate::raise!("{message}");
         }
         // the base's grad_fn as it is (torch's C++ is_leaf)
@@ -127,15 +127,6 @@ pub(crate) fn check_no_partial_overlap(written: &Tensor, input: &Tensor) {
 pub(crate) fn check_no_overlap(written: &Tensor, input: &Tensor) {
     if matches!(overlap_status(written, input), Overlap::Partial | Overlap::Full) {
         crate::raise!("{OVERLAP_MESSAGE}");
-    }
-}
-
-fn category_name(dtype: crate::dtype::DType) -> &'static str {
-    match dtype {
-        crate::dtype::DType::Float32 => "Float",
-        crate::dtype::DType::Float64 => "Double",
-        crate::dtype::DType::Int64 => "Long",
-        crate::dtype::DType::Bool => "Bool",
     }
 }
 
@@ -258,8 +249,8 @@ impl Tensor {
         {
             crate::raise!(
                 "result type {} can't be cast to the desired output type {}",
-                category_name(theirs),
-                category_name(mine)
+                theirs.title(),
+                mine.title()
             );
         }
         if !crate::layout::same_shape(&result.shape(), &self.shape()) {

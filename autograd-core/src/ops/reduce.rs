@@ -309,10 +309,10 @@ impl Tensor {
 #[track_caller]
 fn check_mean_dtype(dtype: DType) {
     if !dtype.is_floating_point() {
-        let name = if dtype == DType::Bool { "Bool" } else { "Long" };
         crate::raise!(
             NotImplementedError,
-            "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {name}"
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
+            dtype.title()
         );
     }
 }
@@ -1118,10 +1118,10 @@ fn var_backward(g: &Tensor, x: &Tensor, dim: Option<usize>) -> Tensor {
 
 fn check_norm_dtype(t: &Tensor) {
     if !t.dtype().is_floating_point() {
-        let name = if t.dtype() == DType::Bool { "Bool" } else { "Long" };
         crate::raise!(
             NotImplementedError,
-            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {name}"
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+            t.dtype().title()
         );
     }
 }

@@ -32,12 +32,10 @@ fn promotion_class(t: &Tensor) -> Operand {
 /// ```
 pub fn where_(condition: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
     if condition.dtype() != DType::Bool {
-        let name = match condition.dtype() {
-            DType::Float32 => "Float",
-            DType::Float64 => "Double",
-            _ => "Long",
-        };
-        crate::raise!("where expected condition to be a boolean tensor, but got a tensor with dtype {name}");
+        crate::raise!(
+            "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
+            condition.dtype().title()
+        );
     }
     let (sc, sa, sb) = (condition.shape(), a.shape(), b.shape());
     let shape = broadcast_or_raise(&broadcast_or_raise(&sc, &sa), &sb);

@@ -343,8 +343,11 @@ fn fused_backward(g: &Tensor, y: &Tensor, dim: usize, log: bool) -> Tensor {
 
 fn check_dtype(t: &Tensor, kernel: &str) {
     if !t.dtype().is_floating_point() {
-        let name = if t.dtype() == DType::Bool { "Bool" } else { "Long" };
-        crate::raise!(NotImplementedError, "\"{kernel}_lastdim_kernel_impl\" not implemented for '{name}'");
+        crate::raise!(
+            NotImplementedError,
+            "\"{kernel}_lastdim_kernel_impl\" not implemented for '{}'",
+            t.dtype().title()
+        );
     }
 }
 

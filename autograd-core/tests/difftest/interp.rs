@@ -144,6 +144,12 @@ impl Env {
         self.get(str_of(s, key))
     }
 
+    /// The tensors a list of variable names under `key` stands for.
+    fn vars(&self, s: &Value, key: &str) -> Vec<Tensor> {
+        let names = s[key].as_array().unwrap_or_else(|| panic!("difftest: {key} is a list"));
+        names.iter().map(|n| self.get(n.as_str().expect("difftest: a variable name"))).collect()
+    }
+
     fn set(&mut self, s: &Value, t: Tensor) {
         self.vars.insert(str_of(s, "out").to_string(), t);
     }
@@ -601,12 +607,7 @@ fn exec(env: &mut Env, s: &Value) {
             env.set(s, t);
         }
         "custom" => {
-            let args: Vec<Tensor> = s["args"]
-                .as_array()
-                .expect("difftest: custom args")
-                .iter()
-                .map(|n| env.get(n.as_str().expect("difftest: custom arg")))
-                .collect();
+            let args = env.vars(s, "args");
             let refs: Vec<&Tensor> = args.iter().collect();
             let t = Custom { kind: str_of(s, "fn").to_string() }.apply(&refs);
             env.set(s, t);
@@ -663,12 +664,7 @@ fn exec(env: &mut Env, s: &Value) {
             env.set(s, t);
         }
         "cat" => {
-            let list: Vec<Tensor> = s["items"]
-                .as_array()
-                .expect("difftest: items")
-                .iter()
-                .map(|n| env.get(n.as_str().expect("difftest: item")))
-                .collect();
+            let list = env.vars(s, "items");
             let refs: Vec<&Tensor> = list.iter().collect();
             let dim = int(&s["dim"]);
             let t = if str_of(s, "fn") == "cat" { cat(&refs, dim) } else { stack(&refs, dim) };
