@@ -186,7 +186,6 @@ fn load_accepted(ids: &BTreeSet<String>) -> Accepted {
 
 #[test]
 fn programs_match_pytorch() {
-    let started = std::time::Instant::now();
     let other_fixture = std::env::var("DIFFTEST_FIXTURE").ok();
     let fixture = match &other_fixture {
         Some(path) => {
@@ -194,8 +193,16 @@ fn programs_match_pytorch() {
         }
         None => load("programs.json"),
     };
+    // torch's threads when it recorded (a few kernels split even small tensors over them)
+    let threads = fixture["generator"]["threads"].as_u64().unwrap_or(2) as usize;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool");
+    pool.install(|| check_programs(&fixture, other_fixture.is_some()));
+}
+
+fn check_programs(fixture: &Value, fresh: bool) {
+    let started = std::time::Instant::now();
     let programs = fixture["programs"].as_array().expect("programs");
-    if other_fixture.is_some() {
+    if fresh {
         // fresh programs (e.g. another seed): report only
         let results: Vec<Outcome> =
             quietly(|| programs.iter().map(|p| run_program(p["stmts"].as_array().expect("stmts"))).collect());

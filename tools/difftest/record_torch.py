@@ -9,7 +9,9 @@ captured, warnings silenced). Every program runs twice; one whose two outputs di
 output shows an object address, is dropped, so the fixture holds only deterministic outputs.
 The fixture (`autograd-core/tests/fixtures/difftest/programs.json`) keeps, per program, the
 statements, both renderings and torch's exact output text, plus the seed and the command that
-made it. Only this dev-time tool needs torch; the Rust test reads the fixture.
+made it. Only this dev-time tool needs torch; the Rust test reads the fixture. torch runs on
+`THREADS` threads (written into the fixture; the test replays on as many): a few kernels
+split even small tensors over all threads, and where a thread's part ends shows in the bits.
 """
 
 import argparse
@@ -25,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import generate  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+THREADS = 2
 DEFAULT_OUT = os.path.join(REPO, "autograd-core", "tests", "fixtures", "difftest", "programs.json")
 
 
@@ -53,6 +56,7 @@ def main():
 
     import torch
 
+    torch.set_num_threads(THREADS)
     programs = [p for p in generate.generate(args.seed, args.count) if args.theme in (None, p["theme"])]
     kept = []
     dropped = []
@@ -83,6 +87,7 @@ def main():
             "torch": torch.__version__,
             "python": platform.python_version(),
             "machine": platform.machine(),
+            "threads": THREADS,
         },
         "dropped_nondeterministic": dropped,
         "programs": kept,

@@ -264,6 +264,13 @@ impl Tensor {
         check_same_dtype(self, other, "mm");
         let out = mm_values(self, other, Kernel::Mm);
         let (a_req, b_req) = (self.requires_grad(), other.requires_grad());
+        // torch's mm_mat1_backward / mm_mat2_backward compute a column-major input's gradient
+        // transposed (`(B G^T)^T`, `(G^T A)^T`), which rounds as that other product does
+        let column_major = |t: &Tensor| {
+            let (shape, strides) = (t.shape(), t.stride());
+            strides[0] == 1 && strides[1] == shape[0]
+        };
+        let (a_columns, b_columns) = (column_major(self), column_major(other));
         // d (A B) = dA B + A dB:  grad_A = G B^T,  grad_B = A^T G
         record(
             out,
@@ -284,8 +291,22 @@ impl Tensor {
                 let mat2 = a_req.then(|| &s[0]);
                 let mat1 = b_req.then(|| &s[usize::from(a_req)]);
                 vec![
-                    needs[0].then(|| g.mm(&mat2.expect("saved").t())),
-                    needs[1].then(|| mat1.expect("saved").t().mm(g)),
+                    needs[0].then(|| {
+                        let mat2 = mat2.expect("saved");
+                        if a_columns {
+                            mat2.mm(&g.t()).t()
+                        } else {
+                            g.mm(&mat2.t())
+                        }
+                    }),
+                    needs[1].then(|| {
+                        let mat1 = mat1.expect("saved");
+                        if b_columns {
+                            g.t().mm(mat1).t()
+                        } else {
+                            mat1.t().mm(g)
+                        }
+                    }),
                 ]
             },
         )

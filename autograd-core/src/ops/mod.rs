@@ -14,6 +14,8 @@ pub mod mkl_sqrt;
 pub(crate) mod out_layout;
 pub(crate) mod parallel;
 pub mod reduce;
+pub(crate) mod reduce_layout;
+pub(crate) mod reduce_loops;
 pub mod select;
 pub mod shape;
 pub mod softmax;

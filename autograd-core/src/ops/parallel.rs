@@ -30,11 +30,20 @@ use std::time::{Duration, Instant};
 /// elements per thread, `t = min(threads, ceil(n / grain))`. What depends on where a thread's
 /// range starts (a kernel's vector runs, its scalar tail) follows these ranges.
 pub(crate) fn torch_parallel_parts(n: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
-    const GRAIN: usize = 32768;
-    if n <= GRAIN || threads <= 1 {
+    torch_parallel_parts_with_grain(n, 32768, threads)
+}
+
+/// `torch_parallel_parts` for a kernel that passes its own grain (0 or 1: every call with
+/// more than one element is split over all threads, however small).
+pub(crate) fn torch_parallel_parts_with_grain(
+    n: usize,
+    grain: usize,
+    threads: usize,
+) -> Vec<std::ops::Range<usize>> {
+    if n <= grain.max(1) || threads <= 1 {
         return std::iter::once(0..n).collect();
     }
-    let parts = threads.min(n.div_ceil(GRAIN));
+    let parts = if grain > 0 { threads.min(n.div_ceil(grain)) } else { threads };
     let size = n.div_ceil(parts);
     (0..parts).map(|t| t * size).filter(|&b| b < n).map(|b| b..(b + size).min(n)).collect()
 }

@@ -2,6 +2,7 @@
 //! `sum_to_size` that undoes broadcasting in backward.
 
 use super::kernel::Element;
+use super::reduce_loops::{reduce_vec, reduced_lanes, squared_deviations, with_strided};
 use super::shape::wrap_dim;
 use super::sum_order::{torch_sum, SumElement};
 use crate::autograd::record::{grads, record, Saved};
@@ -648,8 +649,7 @@ impl Tensor {
     /// assert_eq!(x.grad().unwrap().to_string(), "tensor([[2160.,  432.,  720.],\n        [ 540.,  360.,  360.]])");
     /// ```
     pub fn prod(&self) -> Tensor {
-        let n = self.numel();
-        let out = product_lanes(self, &[n], 0, &[]);
+        let out = product_lanes(self, &vec![true; self.dim()], &[]);
         let is_0dim = self.dim() == 0;
         // d prod(x) = prod(x) / x, or the product of the others where x has a zero
         record(
@@ -688,7 +688,8 @@ impl Tensor {
         let shape = self.shape();
         let d = wrap_dim(dim, shape.len());
         let out_shape = reduced_shape(&shape, d, keepdim);
-        let out = product_lanes(self, &shape, d, &out_shape);
+        let reduce: Vec<bool> = (0..shape.len()).map(|k| k == d).collect();
+        let out = product_lanes(self, &reduce, &out_shape);
         // d prod(x, dim) = prod / x, or the product of the others in the lane where it has a zero
         record(
             out,
@@ -717,10 +718,17 @@ impl Tensor {
     fn spread(&self, take_sqrt: bool) -> Tensor {
         check_spread_dtype(self);
         let n = self.numel();
-        let values = self.to_vec_f64();
         // like torch: the mean in the tensor's dtype, the squared deviations summed in f64
+        // in memory order
         let mean = crate::autograd::grad_mode::no_grad(|| self.mean()).item();
-        let total: f64 = values.iter().map(|&v| (v - mean) * (v - mean)).sum();
+        let total = match self.dtype() {
+            DType::Float64 => with_strided::<f64, _>(self, |data, offset, shape, strides| {
+                squared_deviations(data, offset, shape, strides, mean)
+            }),
+            _ => with_strided::<f32, _>(self, |data, offset, shape, strides| {
+                squared_deviations(data, offset, shape, strides, mean)
+            }),
+        };
         let dof = n as f64 - 1.0;
         if dof <= 0.0 {
             warn_no_dof(if take_sqrt { "std" } else { "var" });
@@ -945,7 +953,7 @@ impl Tensor {
     /// ```
     pub fn norm_p(&self, p: f64) -> Tensor {
         check_norm_dtype(self);
-        let out = Tensor::from_buffer(norm_values(self, &[self.numel()], 0, p), &[]);
+        let out = Tensor::from_buffer(norm_values(self, &vec![true; self.dim()], p), &[]);
         // d |x|_p, torch's norm_backward: by cases of p
         record(
             out,
@@ -976,7 +984,8 @@ impl Tensor {
             let x = self.item().abs();
             Tensor::from_buffer(Buffer::from_f64(vec![x.powf(p).powf(1.0 / p)], self.dtype()), &[])
         } else {
-            Tensor::from_buffer(norm_values(self, &shape, d, p), &reduced_shape(&shape, d, keepdim))
+            let reduce: Vec<bool> = (0..shape.len()).map(|k| k == d).collect();
+            Tensor::from_buffer(norm_values(self, &reduce, p), &reduced_shape(&shape, d, keepdim))
         };
         record(
             out,
@@ -998,28 +1007,22 @@ impl Tensor {
 
 /// Products along `dim` in the tensor's own dtype (int64 for integers and bools), one lane
 /// at a time, left to right.
-fn product_lanes(t: &Tensor, shape: &[usize], dim: usize, out_shape: &[usize]) -> Tensor {
-    let (outer, size, inner) = lanes(shape, dim);
-    macro_rules! lanes_product {
-        ($ty:ty, $one:expr, $mul:expr) => {{
-            let values = super::kernel::to_vec::<$ty>(t);
-            let mut out = Vec::with_capacity(outer * inner);
-            for o in 0..outer {
-                for i in 0..inner {
-                    let mut acc: $ty = $one;
-                    for k in 0..size {
-                        acc = $mul(acc, values[(o * size + k) * inner + i]);
-                    }
-                    out.push(acc);
-                }
-            }
-            out
-        }};
+fn product_lanes(t: &Tensor, reduce: &[bool], out_shape: &[usize]) -> Tensor {
+    // in torch's order (`reduce_loops`): floats round differently in another one
+    fn run<T: super::kernel::Element>(
+        t: &Tensor,
+        reduce: &[bool],
+        one: T,
+        mul: impl Fn(T, T) -> T,
+    ) -> Vec<T> {
+        with_strided(t, |data, offset, shape, strides| {
+            reduce_vec(data, offset, shape, strides, reduce, one, mul)
+        })
     }
     let buffer = match t.dtype() {
-        DType::Float32 => Buffer::F32(lanes_product!(f32, 1.0, |a: f32, b: f32| a * b)),
-        DType::Float64 => Buffer::F64(lanes_product!(f64, 1.0, |a: f64, b: f64| a * b)),
-        _ => Buffer::I64(lanes_product!(i64, 1, |a: i64, b: i64| a.wrapping_mul(b))),
+        DType::Float32 => Buffer::F32(run(t, reduce, 1.0, |a: f32, b: f32| a * b)),
+        DType::Float64 => Buffer::F64(run(t, reduce, 1.0, |a: f64, b: f64| a * b)),
+        _ => Buffer::I64(run(t, reduce, 1, |a: i64, b: i64| a.wrapping_mul(b))),
     };
     Tensor::from_buffer(buffer, out_shape)
 }
@@ -1129,9 +1132,9 @@ fn check_norm_dtype(t: &Tensor) {
 /// `(sum |x|^p)^(1/p)` with torch's special cases for p = 0, 1, 2 and ±inf, summed in the
 /// tensor's own dtype in torch's CPU order (measured against torch 2.15 bit for bit): for
 /// p = 2 along the last (contiguous) dim, `W` running lanes of `x*x` (a 256-bit vector: 8
-/// float32 or 4 float64), added up left to right, then the leftover elements one by one with
-/// a fused multiply-add when there were no full lanes (float64: always); every other p, and p = 2 along
-/// another dim, one running sum from the left.
+/// float32 or 4 float64), added up left to right, then the leftover elements one by one
+/// (float32: the first four as plain products and adds, the rest fused; float64: fused);
+/// every other p, and p = 2 over any other layout, one running sum in torch's order.
 ///
 /// A lane of one element is not reduced at all: torch's `linalg_vector_norm` returns `|x|`
 /// (`x != 0` for p = 0) when every reduced dim has size 1, so `(|x|^p)^(1/p)` never rounds.
@@ -1154,9 +1157,12 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
             }
         }
         let mut total = lanes.iter().skip(1).fold(lanes[0], |acc, &v| acc + v);
-        let fused = T::DTYPE == DType::Float64 || full == 0;
-        for &x in &values[full..] {
-            total = if fused { x.mul_add(x, total) } else { total + x * x };
+        // the leftover loop as torch's compiler built it: float32 squares four at a time
+        // (rounded, then added one by one) while four are left, the rest with a fused
+        // multiply-add each; float64 fused throughout
+        let plain = if T::DTYPE == DType::Float32 && n - full >= 4 { 4 } else { 0 };
+        for (k, &x) in values[full..].iter().enumerate() {
+            total = if k < plain { total + x * x } else { x.mul_add(x, total) };
         }
         total.sqrt()
     } else if p == 1.0 {
@@ -1182,32 +1188,18 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
     }
 }
 
-/// The p-norm of each lane along `dim`, in the tensor's dtype.
-fn norm_values(t: &Tensor, shape: &[usize], dim: usize, p: f64) -> Buffer {
-    let lastdim = shape.is_empty() || dim + 1 == shape.len();
-    fn run<T: super::kernel::FloatElement>(
-        t: &Tensor,
-        shape: &[usize],
-        dim: usize,
-        p: f64,
-        lastdim: bool,
-    ) -> Vec<T> {
-        let values = super::kernel::to_vec::<T>(t);
-        let (outer, size, inner) = lanes(shape, dim);
-        let mut out = Vec::with_capacity(outer * inner);
-        let mut lane = Vec::with_capacity(size);
-        for o in 0..outer {
-            for i in 0..inner {
-                lane.clear();
-                lane.extend((0..size).map(|k| values[(o * size + k) * inner + i]));
-                out.push(vector_norm(&lane, p, lastdim));
-            }
-        }
-        out
+/// The p-norm over the dims where `reduce` is true, in the tensor's dtype, each output's
+/// values taken in torch's order (`reduce_loops`).
+fn norm_values(t: &Tensor, reduce: &[bool], p: f64) -> Buffer {
+    fn run<T: super::kernel::FloatElement>(t: &Tensor, reduce: &[bool], p: f64) -> Vec<T> {
+        let (lanes, last_dim) = with_strided(t, |data, offset, shape, strides| {
+            reduced_lanes::<T>(data, offset, shape, strides, reduce)
+        });
+        lanes.iter().map(|lane| vector_norm(lane, p, last_dim)).collect()
     }
     match t.dtype() {
-        DType::Float64 => Buffer::F64(run::<f64>(t, shape, dim, p, lastdim)),
-        _ => Buffer::F32(run::<f32>(t, shape, dim, p, lastdim)),
+        DType::Float64 => Buffer::F64(run::<f64>(t, reduce, p)),
+        _ => Buffer::F32(run::<f32>(t, reduce, p)),
     }
 }
 

@@ -192,6 +192,29 @@ fn chunked_vector_position<T: SoftmaxFloat>(j: usize, inner: usize, dim_size: us
     j - start < size - size % w
 }
 
+/// Which of `_vec_softmax`'s `positions` (outer index times `inner` plus inner index) it
+/// computes in vectors of `w`: torch splits the positions over all its threads however few
+/// there are (grain 1), and each thread steps through its own range, a whole vector where
+/// one fits in both the row and the range, else one position at a time to the end of the
+/// row or of the range.
+fn softmax_vector_positions(positions: usize, inner: usize, w: usize) -> Vec<bool> {
+    let mut vector = vec![false; positions];
+    for range in super::parallel::torch_parallel_parts_with_grain(positions, 1, rayon::current_num_threads())
+    {
+        let mut idx = range.start;
+        while idx < range.end {
+            let inner_idx = idx % inner;
+            if inner_idx + w <= inner && idx + w <= range.end {
+                vector[idx..idx + w].fill(true);
+                idx += w;
+            } else {
+                idx += (range.end - idx).min(inner - inner_idx);
+            }
+        }
+    }
+    vector
+}
+
 fn softmax_values<T: SoftmaxFloat>(values: &[T], shape: &[usize], dim: usize, log: bool) -> Vec<T> {
     let (outer, size, inner) = lanes(shape, dim);
     if size == 0 || values.is_empty() {
@@ -207,7 +230,7 @@ fn softmax_values<T: SoftmaxFloat>(values: &[T], shape: &[usize], dim: usize, lo
     // one thread was 7% of a softmax forward and backward)
     let mut out = vec![T::from_f64(0.0); values.len()];
     let mut scratch = vec![T::from_f64(0.0); size];
-    let w = T::LANES;
+    let vector_at = if log { Vec::new() } else { softmax_vector_positions(outer * inner, inner, T::LANES) };
     let (mut column, mut e) = (vec![T::from_f64(0.0); size], vec![T::from_f64(0.0); size]);
     for o in 0..outer {
         for j in 0..inner {
@@ -230,8 +253,8 @@ fn softmax_values<T: SoftmaxFloat>(values: &[T], shape: &[usize], dim: usize, lo
                 }
             } else {
                 // `_vec_softmax`: whole vectors of positions, then a scalar loop (`std::max`,
-                // `std::exp`) for the positions left in the row
-                let vector = j < inner / w * w;
+                // `std::exp`) for the positions left in the row or in the thread's range
+                let vector = vector_at[o * inner + j];
                 let max = column[1..].iter().fold(column[0], |m, &v| {
                     if vector {
                         vmax(m, v)

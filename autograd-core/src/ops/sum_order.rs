@@ -22,6 +22,7 @@
 use std::ops::Add;
 
 use super::kernel::PARALLEL_MIN;
+use super::reduce_layout::{reduction_dims, two_d_loops, Dim};
 
 /// An element type summed in its own precision, with torch's SIMD width for it (integers are
 /// exact in any order; they share the loops for the shapes).
@@ -243,54 +244,14 @@ pub(crate) fn torch_sum<T: SumElement>(
     if shape.contains(&0) {
         return vec![T::ZERO; out_len];
     }
-    // the output's strides: row-major over the kept dims, 0 along the reduced ones
-    let mut out_strides = vec![0usize; shape.len()];
-    let mut acc = 1;
-    for d in (0..shape.len()).rev() {
-        if !reduce[d] {
-            out_strides[d] = acc;
-            acc *= shape[d];
-        }
-    }
-    // TensorIterator's dims, innermost first; size-1 dims disappear when dims are merged
-    let mut dims: Vec<Dim> = (0..shape.len())
-        .rev()
-        .filter(|&d| shape[d] != 1)
-        .map(|d| Dim { size: shape[d], out: out_strides[d], input: strides[d] })
-        .collect();
-    reorder(&mut dims);
-    let dims = coalesce(dims);
+    let dims = reduction_dims(shape, strides, reduce);
     // torch fills the output with zeros, then adds every partial sum into it
     let out_cells = vec![std::cell::Cell::new(T::ZERO); out_len];
     let store = |position: usize, value: T| {
         let cell = &out_cells[position];
         cell.set(cell.get() + value);
     };
-    let (d0, d1) = match dims.len() {
-        0 => (Dim { size: 1, out: 0, input: 0 }, Dim { size: 1, out: 0, input: 0 }),
-        1 => (dims[0], Dim { size: 1, out: 0, input: 0 }),
-        _ => (dims[0], dims[1]),
-    };
-    // the outer dims (2 and up), odometer with dim 2 fastest
-    let outer = if dims.len() > 2 { &dims[2..] } else { &[][..] };
-    let mut index = vec![0usize; outer.len()];
-    loop {
-        let in_base = offset + outer.iter().zip(&index).map(|(d, &i)| d.input * i).sum::<usize>();
-        let out_base = outer.iter().zip(&index).map(|(d, &i)| d.out * i).sum::<usize>();
-        loop_2d(data, in_base, out_base, d0, d1, &store);
-        let mut k = 0;
-        while k < outer.len() {
-            index[k] += 1;
-            if index[k] < outer[k].size {
-                break;
-            }
-            index[k] = 0;
-            k += 1;
-        }
-        if k == outer.len() {
-            break;
-        }
-    }
+    two_d_loops(&dims, offset, |in_base, out_base, d0, d1| loop_2d(data, in_base, out_base, d0, d1, &store));
     out_cells.into_iter().map(|c| c.get()).collect()
 }
 
@@ -388,70 +349,6 @@ pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usi
         }
     }
     flags
-}
-
-/// One dim of the iteration: its size and the output's and input's strides (elements).
-#[derive(Clone, Copy, Debug)]
-struct Dim {
-    size: usize,
-    out: usize,
-    input: usize,
-}
-
-/// TensorIterator's `reorder_dimensions` for a reduction: reduced dims (output stride 0) go
-/// innermost, then dims by increasing stride; an insertion sort that skips ambiguous pairs.
-fn reorder(dims: &mut [Dim]) {
-    // 1: swap, -1: keep, 0: undecided by this operand
-    let should_swap = |a: &Dim, b: &Dim| -> i32 {
-        // the output first: reduced dims to the front
-        if (a.out == 0) != (b.out == 0) {
-            return if b.out == 0 { 1 } else { -1 };
-        }
-        for (s0, s1) in [(a.out, b.out), (a.input, b.input)] {
-            if s0 == 0 || s1 == 0 {
-                continue;
-            }
-            if s0 < s1 {
-                return -1;
-            }
-            if s0 > s1 {
-                return 1;
-            }
-            if a.size > b.size {
-                return 1;
-            }
-        }
-        0
-    };
-    for i in 1..dims.len() {
-        let mut dim1 = i;
-        for dim0 in (0..i).rev() {
-            match should_swap(&dims[dim0], &dims[dim1]) {
-                c if c > 0 => {
-                    dims.swap(dim0, dim1);
-                    dim1 = dim0;
-                }
-                c if c < 0 => break,
-                _ => {}
-            }
-        }
-    }
-}
-
-/// TensorIterator's `coalesce_dimensions`: neighbouring dims that are one run in memory for
-/// both output and input become one.
-fn coalesce(dims: Vec<Dim>) -> Vec<Dim> {
-    let mut out: Vec<Dim> = Vec::with_capacity(dims.len());
-    for d in dims {
-        if let Some(prev) = out.last_mut() {
-            if prev.size * prev.out == d.out && prev.size * prev.input == d.input {
-                prev.size *= d.size;
-                continue;
-            }
-        }
-        out.push(d);
-    }
-    out
 }
 
 /// torch's 2-D loop of `cascade_sum` over `d0` (inner) and `d1`, adding each partial sum into

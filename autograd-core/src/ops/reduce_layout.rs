@@ -1,0 +1,117 @@
+//! The layout torch's CPU reductions walk: `TensorIterator` with the reduced dims innermost,
+//! the rest ordered by the input's strides, size-1 dims dropped and neighbours that are one
+//! run in memory merged. The order in which a kernel meets the elements, and which kernel
+//! torch picks at all, follow from it (`sum_order`, `reduce_loops`).
+
+/// The dims torch iterates for reducing `shape` (with `strides`, in elements) over the dims
+/// where `reduce` is true, innermost first; the output is row-major over the kept dims.
+pub(crate) fn reduction_dims(shape: &[usize], strides: &[usize], reduce: &[bool]) -> Vec<Dim> {
+    // the output's strides: row-major over the kept dims, 0 along the reduced ones
+    let mut out_strides = vec![0usize; shape.len()];
+    let mut acc = 1;
+    for d in (0..shape.len()).rev() {
+        if !reduce[d] {
+            out_strides[d] = acc;
+            acc *= shape[d];
+        }
+    }
+    // TensorIterator's dims, innermost first; size-1 dims disappear when dims are merged
+    let mut dims: Vec<Dim> = (0..shape.len())
+        .rev()
+        .filter(|&d| shape[d] != 1)
+        .map(|d| Dim { size: shape[d], out: out_strides[d], input: strides[d] })
+        .collect();
+    reorder(&mut dims);
+    coalesce(dims)
+}
+
+/// `f(in_base, out_base)` for every point of the dims from the third on (dim 2 fastest),
+/// and the first two dims (padded with size-1 dims).
+pub(crate) fn two_d_loops(dims: &[Dim], offset: usize, mut f: impl FnMut(usize, usize, Dim, Dim)) {
+    let one = Dim { size: 1, out: 0, input: 0 };
+    let d0 = dims.first().copied().unwrap_or(one);
+    let d1 = dims.get(1).copied().unwrap_or(one);
+    let outer = dims.get(2..).unwrap_or(&[]);
+    let mut index = vec![0usize; outer.len()];
+    loop {
+        let in_base = offset + outer.iter().zip(&index).map(|(d, &i)| d.input * i).sum::<usize>();
+        let out_base = outer.iter().zip(&index).map(|(d, &i)| d.out * i).sum::<usize>();
+        f(in_base, out_base, d0, d1);
+        let mut k = 0;
+        while k < outer.len() {
+            index[k] += 1;
+            if index[k] < outer[k].size {
+                break;
+            }
+            index[k] = 0;
+            k += 1;
+        }
+        if k == outer.len() {
+            return;
+        }
+    }
+}
+
+/// One dim of the iteration: its size and the output's and input's strides (elements).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dim {
+    pub(crate) size: usize,
+    pub(crate) out: usize,
+    pub(crate) input: usize,
+}
+
+/// TensorIterator's `reorder_dimensions` for a reduction: reduced dims (output stride 0) go
+/// innermost, then dims by increasing stride; an insertion sort that skips ambiguous pairs.
+fn reorder(dims: &mut [Dim]) {
+    // 1: swap, -1: keep, 0: undecided by this operand
+    let should_swap = |a: &Dim, b: &Dim| -> i32 {
+        // the output first: reduced dims to the front
+        if (a.out == 0) != (b.out == 0) {
+            return if b.out == 0 { 1 } else { -1 };
+        }
+        for (s0, s1) in [(a.out, b.out), (a.input, b.input)] {
+            if s0 == 0 || s1 == 0 {
+                continue;
+            }
+            if s0 < s1 {
+                return -1;
+            }
+            if s0 > s1 {
+                return 1;
+            }
+            if a.size > b.size {
+                return 1;
+            }
+        }
+        0
+    };
+    for i in 1..dims.len() {
+        let mut dim1 = i;
+        for dim0 in (0..i).rev() {
+            match should_swap(&dims[dim0], &dims[dim1]) {
+                c if c > 0 => {
+                    dims.swap(dim0, dim1);
+                    dim1 = dim0;
+                }
+                c if c < 0 => break,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// TensorIterator's `coalesce_dimensions`: neighbouring dims that are one run in memory for
+/// both output and input become one.
+fn coalesce(dims: Vec<Dim>) -> Vec<Dim> {
+    let mut out: Vec<Dim> = Vec::with_capacity(dims.len());
+    for d in dims {
+        if let Some(prev) = out.last_mut() {
+            if prev.size * prev.out == d.out && prev.size * prev.input == d.input {
+                prev.size *= d.size;
+                continue;
+            }
+        }
+        out.push(d);
+    }
+    out
+}

@@ -1,0 +1,172 @@
+//! torch's generic CPU reduction loops, for the reductions whose order is not `sum`'s
+//! cascade: `prod` runs `binary_kernel_reduce_vec` (four vector accumulators along a
+//! contiguous reduced dim, one running product otherwise), the p-norms `binary_kernel_reduce`
+//! (one running value per output, in the iteration order) or, for p = 2 along one contiguous
+//! reduced dim, their own vectorised loop (`reduce.rs`). Both walk the tensor as its
+//! `TensorIterator` lays it out (`reduce_layout`): for a transposed, permuted or expanded
+//! input that is memory order, not the order of the values as printed, and the rounding
+//! follows it.
+//!
+//! Vectors are 256 bits wide here (8 float32 or 4 float64 lanes), as measured for `prod`
+//! against torch 2.15 on AVX-512 machines too (like `sum_order`).
+
+use super::kernel::Element;
+use super::reduce_layout::{reduction_dims, two_d_loops};
+use crate::tensor::Tensor;
+
+/// `f(data, offset, shape, strides)` on the tensor's own storage when it holds `T`, else on
+/// a contiguous copy of its values.
+pub(crate) fn with_strided<T: Element, R>(
+    t: &Tensor,
+    f: impl FnOnce(&[T], usize, &[usize], &[usize]) -> R,
+) -> R {
+    t.with_data(|d| {
+        let buffer = d.storage.read();
+        match T::slice(&buffer) {
+            Some(all) => f(all, d.layout.offset, &d.layout.shape, &d.layout.strides),
+            None => {
+                drop(buffer);
+                let shape = d.layout.shape.to_vec();
+                let strides = crate::layout::contiguous_strides(&shape);
+                f(&super::kernel::to_vec::<T>(t), 0, &shape, &strides)
+            }
+        }
+    })
+}
+
+/// The number of outputs of reducing `shape` over `reduce`.
+fn out_len(shape: &[usize], reduce: &[bool]) -> usize {
+    shape.iter().zip(reduce).filter(|(_, &r)| !r).map(|(&s, _)| s).product()
+}
+
+/// The lanes of a 256-bit vector for an element of `size_of::<T>()` bytes.
+fn lanes<T>() -> usize {
+    32 / std::mem::size_of::<T>()
+}
+
+/// torch's `binary_kernel_reduce_vec` with `op` (associative in exact arithmetic, not in
+/// floats) and its identity: the reductions of `data[offset + Σ index·stride]` over the dims
+/// where `reduce` is true, row-major over the kept dims.
+pub(crate) fn reduce_vec<T: Copy>(
+    data: &[T],
+    offset: usize,
+    shape: &[usize],
+    strides: &[usize],
+    reduce: &[bool],
+    identity: T,
+    op: impl Fn(T, T) -> T,
+) -> Vec<T> {
+    let mut out = vec![identity; out_len(shape, reduce)];
+    if shape.contains(&0) {
+        return out;
+    }
+    let w = lanes::<T>();
+    let block = 4 * w;
+    let dims = reduction_dims(shape, strides, reduce);
+    two_d_loops(&dims, offset, |in_base, out_base, d0, d1| {
+        let at = |i: usize, j: usize| data[in_base + i * d0.input + j * d1.input];
+        if d0.out == 0 && d0.input == 1 {
+            // `vectorized_inner_reduction`: each row in blocks of four vectors (one
+            // accumulator each), the vectors combined pairwise, their lanes left to right,
+            // then the row's tail one element at a time
+            for j in 0..d1.size {
+                let row = &data[in_base + j * d1.input..][..d0.size];
+                let o = &mut out[out_base + j * d1.out];
+                let count = row.len() / block;
+                if count > 0 {
+                    let mut acc: Vec<T> = row[..block].to_vec();
+                    for chunk in row[block..count * block].chunks_exact(block) {
+                        for (a, &x) in acc.iter_mut().zip(chunk) {
+                            *a = op(*a, x);
+                        }
+                    }
+                    let pair = |v: usize, u: usize, l: usize| op(acc[v * w + l], acc[u * w + l]);
+                    let vector: Vec<T> = (0..w).map(|l| op(pair(0, 1, l), pair(2, 3, l))).collect();
+                    let lanes = vector[1..].iter().fold(vector[0], |b, &x| op(b, x));
+                    *o = op(*o, lanes);
+                }
+                for &x in &row[count * block..] {
+                    *o = op(*o, x);
+                }
+            }
+        } else if d0.out == 0 && d1.out == 1 && d1.input == 1 {
+            // `vectorized_outer_reduction`: columns four vectors at a time, each down its
+            // column from the first row, then into the output; the other columns one by one
+            let grouped = d1.size / block * block;
+            for j in 0..grouped {
+                let column = (1..d0.size).fold(at(0, j), |acc, i| op(acc, at(i, j)));
+                out[out_base + j] = op(column, out[out_base + j]);
+            }
+            for j in grouped..d1.size {
+                for i in 0..d0.size {
+                    out[out_base + j] = op(out[out_base + j], at(i, j));
+                }
+            }
+        } else {
+            // `basic_loop`: one element at a time into its output
+            for j in 0..d1.size {
+                for i in 0..d0.size {
+                    let o = &mut out[out_base + i * d0.out + j * d1.out];
+                    *o = op(*o, at(i, j));
+                }
+            }
+        }
+    });
+    out
+}
+
+/// The values reduced into each output (row-major over the kept dims), each in the order
+/// torch's `binary_kernel_reduce` meets them; and whether torch's p-norm takes its
+/// vectorised "last dim" loop instead (`is_reduce_lastdim`: one reduced dim, innermost,
+/// contiguous), which runs over the same values in the same order.
+pub(crate) fn reduced_lanes<T: Copy>(
+    data: &[T],
+    offset: usize,
+    shape: &[usize],
+    strides: &[usize],
+    reduce: &[bool],
+) -> (Vec<Vec<T>>, bool) {
+    let mut lanes = vec![Vec::new(); out_len(shape, reduce)];
+    if shape.contains(&0) {
+        return (lanes, false);
+    }
+    let dims = reduction_dims(shape, strides, reduce);
+    let last_dim = dims.iter().filter(|d| d.out == 0).count() == 1 && dims[0].out == 0 && dims[0].input == 1;
+    two_d_loops(&dims, offset, |in_base, out_base, d0, d1| {
+        for j in 0..d1.size {
+            for i in 0..d0.size {
+                lanes[out_base + i * d0.out + j * d1.out].push(data[in_base + i * d0.input + j * d1.input]);
+            }
+        }
+    });
+    (lanes, last_dim)
+}
+
+/// `sum((x - mean)^2)` in float64 as torch's `std_var_all_cpu` adds it up: over the tensor
+/// as a one-input `TensorIterator` lays it out (memory order), each 2-D block of it summed
+/// from zero and then added to the total.
+pub(crate) fn squared_deviations<T: Copy + Into<f64>>(
+    data: &[T],
+    offset: usize,
+    shape: &[usize],
+    strides: &[usize],
+    mean: f64,
+) -> f64 {
+    if shape.contains(&0) {
+        return 0.0;
+    }
+    // with every dim "reduced" the output strides are all 0: the dims order by the input's
+    let dims = reduction_dims(shape, strides, &vec![true; shape.len()]);
+    let mut total = 0.0;
+    two_d_loops(&dims, offset, |in_base, _, d0, d1| {
+        let mut block = 0.0;
+        for j in 0..d1.size {
+            for i in 0..d0.size {
+                let dx = data[in_base + i * d0.input + j * d1.input].into() - mean;
+                block += dx * dx;
+            }
+        }
+        total += block;
+    });
+    total
+}
