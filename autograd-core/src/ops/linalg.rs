@@ -338,64 +338,133 @@ impl Tensor {
         )
     }
 
-    /// `a @ b` like `torch.matmul`: dot for 1-D·1-D, mm for 2-D·2-D, mv for 2-D·1-D,
-    /// a row vector times a matrix for 1-D·2-D, and batched inputs folded into one matrix
-    /// product when the right side is 2-D.
+    /// `a @ b` like `torch.matmul`: dot for 1-D·1-D, mv for 2-D·1-D, a row vector times a
+    /// matrix for 1-D·2-D, mm for 2-D·2-D; with more dims either one `mm`/`mv` on the batch
+    /// dims folded into rows (`should_fold`) or `bmm` on both inputs expanded to their
+    /// broadcast batch shape, the result an `_unsafe_view` of it — torch's `_matmul_impl`,
+    /// whose choice shows in the graph (`UnsafeViewBackward0`, `BmmBackward0`, ...) and in
+    /// the last bits.
     #[track_caller]
     pub fn matmul(&self, other: &Tensor) -> Tensor {
         let (da, db) = (self.dim(), other.dim());
         match (da, db) {
-            (1, 1) => self.dot(other),
-            (2, 2) => self.mm(other),
-            (2, 1) => self.mv(other),
-            // torch: t1.unsqueeze(0).mm(t2).squeeze_(0)  (SqueezeBackward4)
-            (1, 2) => squeeze_first_in_place(&self.unsqueeze(0).mm(other)),
-            // torch: _unsafe_view(t1.reshape(-1, k).mm(t2), sizes)  (UnsafeViewBackward0)
-            (a, 2) if a >= 3 => {
-                let shape = self.shape();
-                let k = shape[a - 1];
-                let flat = self.reshape([-1, k as isize]).mm(other);
-                let mut out_shape = shape[..a - 1].to_vec();
-                out_shape.push(other.shape()[1]);
-                flat.unsafe_view(&out_shape)
-            }
-            (a, 1) if a >= 3 => {
-                let shape = self.shape();
-                let k = shape[a - 1];
-                let flat = self.reshape([-1, k as isize]).mv(other);
-                flat.unsafe_view(&shape[..a - 1])
-            }
             (0, _) | (_, 0) => {
                 crate::raise!("both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
             }
-            _ => {
-                // batched matmul: every batch as its own mm, stacked (graph: StackBackward0)
-                let batch = self.shape()[0];
-                let (sa, sb) = (self.shape(), other.shape());
-                if da == 3 && db == 3 && sb[0] != batch && sb[0] != 1 && batch != 1 {
-                    crate::raise!("The size of tensor a ({batch}) must match the size of tensor b ({}) at non-singleton dimension 0", sb[0]);
-                }
-                if da == 3 && db == 3 && sb[0] == batch && sb[1] != sa[2] {
-                    crate::raise!(
-                        "Expected size for first two dimensions of batch2 tensor to be: [{batch}, {}] but got: [{}, {}].",
-                        sa[2],
-                        sb[0],
-                        sb[1]
-                    );
-                }
-                if other.dim() != da || sb[0] != batch {
-                    crate::raise!(
-                        NotImplementedError,
-                        "matmul of shapes {sa:?} and {sb:?} (batch broadcasting) is not supported by autograd-core yet"
-                    );
-                }
-                let parts: Vec<Tensor> =
-                    (0..batch as isize).map(|i| self.select(0, i).matmul(&other.select(0, i))).collect();
-                let refs: Vec<&Tensor> = parts.iter().collect();
-                super::shape::stack(&refs, 0)
-            }
+            (1, 1) => self.dot(other),
+            (2, 1) => self.mv(other),
+            // torch: t1.unsqueeze(0).mm(t2).squeeze_(0)  (SqueezeBackward4)
+            (1, 2) => squeeze_first_in_place(&self.unsqueeze(0).mm(other)),
+            (2, 2) => self.mm(other),
+            _ if should_fold(self, other) => folded_matmul(self, other),
+            _ => batched_matmul(self, other),
         }
     }
+}
+
+/// torch's `should_fold`: whether `matmul` folds the batch dims of the larger input (at least
+/// 3-D, against a vector or matrix) into the rows of one `mm`/`mv`. It does when the smaller
+/// input requires grad; otherwise not for a matrix on the left, and only when the larger
+/// one's batch dims are one run in memory (no copy).
+fn should_fold(a: &Tensor, b: &Tensor) -> bool {
+    let a_larger = a.dim() >= b.dim();
+    // the larger input (the right one transposed in its last two dims)
+    let (mut shape, mut strides) = if a_larger { (a.shape(), a.stride()) } else { (b.shape(), b.stride()) };
+    if !a_larger {
+        let n = shape.len();
+        shape.swap(n - 2, n - 1);
+        strides.swap(n - 2, n - 1);
+    }
+    let smaller = if a_larger { b } else { a };
+    if !(shape.len() >= 3 && smaller.dim() <= 2) {
+        return false;
+    }
+    if smaller.requires_grad() {
+        return true;
+    }
+    if a.dim() == 2 {
+        return false;
+    }
+    if shape.contains(&0) {
+        return true;
+    }
+    (0..shape.len() - 2).all(|i| strides[i] == strides[i + 1] * shape[i + 1])
+}
+
+/// `matmul` as one `mm` (or `mv`) on the larger input with its batch dims folded into rows;
+/// when the right side is the larger, on both transposed and the result transposed back.
+#[track_caller]
+fn folded_matmul(a: &Tensor, b: &Tensor) -> Tensor {
+    let transpose = b.dim() > a.dim();
+    let t1 = if transpose { b.transpose(-2, -1) } else { a.clone() };
+    let t2 = if !transpose {
+        b.clone()
+    } else if a.dim() == 2 {
+        a.t()
+    } else {
+        a.clone()
+    };
+    let sizes = t1.shape();
+    let (batch, k) = sizes.split_at(sizes.len() - 1);
+    let mut out_shape = batch.to_vec();
+    let rows: usize = batch.iter().product();
+    let folded = t1.reshape([rows as isize, k[0] as isize]);
+    if t2.dim() == 2 {
+        out_shape.push(t2.shape()[1]);
+        let out = folded.mm(&t2).unsafe_view(&out_shape);
+        if transpose {
+            out.transpose(-2, -1).contiguous()
+        } else {
+            out
+        }
+    } else {
+        folded.mv(&t2).unsafe_view(&out_shape)
+    }
+}
+
+/// `matmul` as `bmm` of both inputs expanded to their broadcast batch shape and flattened to
+/// one batch dim (a vector on the right as a one-column matrix).
+#[track_caller]
+fn batched_matmul(a: &Tensor, b: &Tensor) -> Tensor {
+    let (da, db) = (a.dim(), b.dim());
+    let (sa, sb) = (a.shape(), b.shape());
+    let n = if da > 1 { sa[da - 2] } else { 1 };
+    let m1 = sa[da - 1];
+    let batch_a = &sa[..da.saturating_sub(2)];
+    let (m2, p) = if db > 1 { (sb[db - 2], sb[db - 1]) } else { (sb[0], 1) };
+    let batch_b = &sb[..db.saturating_sub(2)];
+    if da == 3 && db == 3 && batch_a[0] != batch_b[0] {
+        // a batch of one that requires grad: matmul without that dim
+        if batch_a[0] == 1 && a.requires_grad() {
+            return a.squeeze_dim(0).matmul(b);
+        }
+        if batch_b[0] == 1 && b.requires_grad() {
+            return a.matmul(&b.squeeze_dim(0));
+        }
+    }
+    if let Some((dim, x, y)) = super::checks::mismatch(batch_a, batch_b) {
+        crate::raise!("The size of tensor a ({x}) must match the size of tensor b ({y}) at non-singleton dimension {dim}");
+    }
+    let batch = crate::layout::broadcast_shapes(batch_a, batch_b).expect("checked above").to_vec();
+    let count: usize = batch.iter().product();
+    let sized = |tail: &[usize]| -> Vec<usize> { batch.iter().chain(tail).copied().collect() };
+    let a3 = a.expand(sized(&[n, m1])).reshape([count, n, m1]);
+    let vector = db == 1;
+    let b3 = if vector {
+        b.expand(sized(&[m2])).reshape([count, m2]).unsqueeze(2)
+    } else {
+        b.expand(sized(&[m2, p])).reshape([count, m2, p])
+    };
+    let mut out_shape = batch.clone();
+    if da > 1 {
+        out_shape.push(n);
+    }
+    if db > 1 {
+        out_shape.push(p);
+    }
+    let product = a3.bmm(&b3);
+    let product = if vector { product.squeeze_dim(-1) } else { product };
+    product.unsafe_view(&out_shape)
 }
 
 /// `torch.dot(a, b)`.

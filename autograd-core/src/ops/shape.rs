@@ -406,9 +406,7 @@ impl Tensor {
                 );
             }
         }
-        if same_shape(&new_shape, &input_shape) {
-            return self.clone();
-        }
+        // even to its own shape: a view, `ExpandBackward0` (torch's expand never returns self)
         let out = self.view_with_layout(Layout {
             shape: new_shape.into(),
             strides: new_strides.into(),

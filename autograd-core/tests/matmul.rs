@@ -1,0 +1,128 @@
+//! `matmul` (`a @ b`) on inputs of 1 to 4 dims against torch 2.15: the result's bits and
+//! shape, every node of its graph, both gradients, or torch's error (`fixtures/matmul.json`,
+//! recorded by `tools/matmul/record.py`). torch picks `dot`, `mv`, `mm` on folded batch
+//! dims (transposed when the right side is the larger) or `bmm` on inputs expanded to their
+//! broadcast batch shape, by ranks, strides and which input requires grad; a teacher sees
+//! the choice in `grad_fn` and in the last digits.
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use autograd_core::error::TorchError;
+use autograd_core::prelude::*;
+use serde_json::Value;
+
+mod fixture_bits;
+use fixture_bits::decode;
+
+fn dims(v: &Value) -> Vec<usize> {
+    v.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
+}
+
+fn bits(t: &Tensor) -> Vec<u64> {
+    match t.dtype() {
+        DType::Float64 => t.to_vec_f64().iter().map(|v| v.to_bits()).collect(),
+        _ => t.to_vec_f32().iter().map(|v| u64::from(v.to_bits())).collect(),
+    }
+}
+
+/// The graph's nodes depth first, a node met again named but not walked again (as the
+/// recorder's `graph`).
+fn graph(node: Option<Node>, out: &mut Vec<String>, seen: &mut HashSet<u64>) {
+    let Some(node) = node else { return };
+    out.push(node.name());
+    if !seen.insert(node.id()) {
+        return;
+    }
+    for (child, _) in node.next_functions() {
+        graph(child, out, seen);
+    }
+}
+
+/// What differs from the recorded case (empty when nothing does).
+fn check(case: &Value) -> Vec<String> {
+    manual_seed(case["seed"].as_u64().unwrap());
+    let dtype = if case["dtype"] == "float64" { DType::Float64 } else { DType::Float32 };
+    let float64 = dtype == DType::Float64;
+    let opts = TensorOptions::default().dtype(dtype);
+    let a = randn_with(&dims(&case["a"]), opts);
+    let b = randn_with(&dims(&case["b"]), opts);
+    let rg = case["requires_grad"].as_array().unwrap();
+    let a = a.requires_grad_(rg[0].as_bool().unwrap());
+    let b = b.requires_grad_(rg[1].as_bool().unwrap());
+    let x = if case["transposed"].as_bool().unwrap() { a.transpose(-2, -1) } else { a.clone() };
+    let out = catch_unwind(AssertUnwindSafe(|| x.matmul(&b)));
+    let mut wrong = Vec::new();
+    let out = match (out, case.get("error")) {
+        (Err(payload), Some(want)) => {
+            let e = TorchError::from_payload(&*payload);
+            let got = format!("{}: {}", e.kind.name(), e.message);
+            if got != want.as_str().unwrap() {
+                wrong.push(format!("error {got:?}, torch's {want}"));
+            }
+            return wrong;
+        }
+        (Err(_), None) => return vec!["raised where torch ran".into()],
+        (Ok(_), Some(want)) => return vec![format!("ran where torch raised {want}")],
+        (Ok(out), None) => out,
+    };
+    if out.shape() != dims(&case["out_shape"]) || bits(&out) != decode(case["out"].as_str().unwrap(), float64)
+    {
+        wrong.push(format!("values (shape {:?})", out.shape()));
+    }
+    let mut names = Vec::new();
+    graph(out.grad_fn(), &mut names, &mut HashSet::new());
+    let want: Vec<&str> = case["graph"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    if names != want {
+        wrong.push(format!("graph {names:?}, torch's {want:?}"));
+    }
+    (&out * 1.0).sum().backward();
+    for (name, t) in [("grad_a", &a), ("grad_b", &b)] {
+        if t.grad().map(|g| bits(&g)) != case[name].as_str().map(|g| decode(g, float64)) {
+            wrong.push(name.into());
+        }
+    }
+    wrong
+}
+
+#[test]
+fn matmul_matches_torch_values_graph_and_gradients() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/matmul.json")).unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    // recorded on an Intel CPU with AVX-512: MKL's products take that kernel set's order
+    autograd_core::ops::linalg::set_mkl_kernels(autograd_core::ops::linalg::MklKernels::Avx512);
+    let threads = fixture["threads"].as_u64().unwrap() as usize;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let cases = fixture["cases"].as_array().unwrap();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let wrong: Vec<String> = pool.install(|| {
+        cases
+            .iter()
+            .filter_map(|case| {
+                let w = check(case);
+                (!w.is_empty()).then(|| {
+                    format!(
+                        "{:?}{} @ {:?} {} rg {}: {}",
+                        dims(&case["a"]),
+                        if case["transposed"].as_bool().unwrap() { ".mT" } else { "" },
+                        dims(&case["b"]),
+                        case["dtype"],
+                        case["requires_grad"],
+                        w.join("; ")
+                    )
+                })
+            })
+            .collect()
+    });
+    std::panic::set_hook(hook);
+    assert!(cases.len() > 200, "the fixture holds {} cases", cases.len());
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases differ from torch:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+}

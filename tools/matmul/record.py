@@ -1,0 +1,90 @@
+"""Records torch's `matmul` (`@`) on inputs of 1 to 4 dims, bit for bit with its graph, for
+autograd-core/tests/matmul.rs.
+
+    /work/torch-venv/bin/python tools/matmul/record.py > autograd-core/tests/fixtures/matmul.json
+
+torch's `matmul` is not one op: by the ranks, the strides and which input requires grad it
+runs `dot`, `mv`, `mm` (folding the batch dims of the larger input into its rows, transposed
+when the right side is the larger), or `bmm` of both inputs expanded to their broadcast batch
+shape, and wraps the result in `_unsafe_view`. The graph a teacher prints
+(`grad_fn`, `next_functions`) and the last bits follow that choice. Each case: two seeded
+`torch.randn` inputs (the left one sometimes transposed), which of them requires grad, the
+result's bits and shape, every node of its graph (depth first, as `name` lines), and both
+inputs' gradients of `(out * 1.0).sum()`; or torch's error. Recorded on 2 threads of an Intel
+Xeon with AVX-512 (the test selects MKL's AVX-512 kernel set). Values: base64 of
+little-endian floats (tests/fixture_bits).
+"""
+import base64
+import json
+import random
+import sys
+
+import torch
+
+SEED = 1207
+THREADS = 2
+SHAPES = [
+    ([3], [3]), ([2, 3], [3]), ([3], [3, 4]), ([2, 3], [3, 4]),
+    ([2, 3, 4], [4]), ([2, 3, 4], [4, 5]), ([4], [2, 4, 5]), ([3, 4], [2, 4, 5]),
+    ([2, 3, 4], [2, 4, 5]), ([1, 3, 4], [2, 4, 5]), ([2, 3, 4], [1, 4, 5]), ([2, 1, 3, 4], [5, 4, 2]),
+    ([2, 2, 3, 4], [2, 2, 4, 5]), ([5, 3, 4], [4, 6]), ([3, 9, 17], [17, 5]), ([6, 9, 17], [17]),
+    ([2, 3, 4], [3, 4, 5]), ([2, 3, 4], [2, 5, 6]), ([2, 3, 4], [5, 6]), ([3, 4], [5]), ([0, 3, 4], [4, 5]),
+]
+
+
+def values(t):
+    return base64.b64encode(t.detach().contiguous().reshape(-1).numpy().tobytes()).decode()
+
+
+def graph(fn, out, seen):
+    if fn is None:
+        return
+    out.append(fn.name())
+    if id(fn) in seen:
+        return
+    seen.add(id(fn))
+    for child, _ in fn.next_functions:
+        graph(child, out, seen)
+
+
+def main():
+    torch.set_num_threads(THREADS)
+    r = random.Random(SEED)
+    cases = []
+    for sa, sb in SHAPES:
+        for dtype in ["float32", "float64"]:
+            for rg in [(True, False), (False, True), (True, True)]:
+                for transposed in ([False, True] if len(sa) >= 2 else [False]):
+                    seed = r.randrange(10000)
+                    torch.manual_seed(seed)
+                    dt = getattr(torch, dtype)
+                    shape_a = list(sa)
+                    if transposed:
+                        shape_a[-1], shape_a[-2] = shape_a[-2], shape_a[-1]
+                    a = torch.randn(*shape_a, dtype=dt)
+                    b = torch.randn(*sb, dtype=dt)
+                    a.requires_grad_(rg[0])
+                    b.requires_grad_(rg[1])
+                    x = a.transpose(-2, -1) if transposed else a
+                    case = {"seed": seed, "a": shape_a, "b": list(sb), "transposed": transposed, "dtype": dtype,
+                            "requires_grad": list(rg)}
+                    try:
+                        out = x @ b
+                    except RuntimeError as e:
+                        case["error"] = f"{type(e).__name__}: {e}"
+                        cases.append(case)
+                        continue
+                    names = []
+                    graph(out.grad_fn, names, set())
+                    (out * 1.0).sum().backward()
+                    case.update({"out": values(out), "out_shape": list(out.shape), "graph": names,
+                                 "grad_a": None if a.grad is None else values(a.grad),
+                                 "grad_b": None if b.grad is None else values(b.grad)})
+                    cases.append(case)
+    json.dump({"torch": torch.__version__, "threads": THREADS, "seed": SEED,
+               "command": "python tools/matmul/record.py > autograd-core/tests/fixtures/matmul.json",
+               "cases": cases}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
