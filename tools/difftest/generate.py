@@ -18,6 +18,7 @@ is not finite is written "inf" / "-inf" / "nan"):
 
   leaf        out data dtype rg          x = torch.tensor(data, dtype=.., requires_grad=..)
   factory     out fn shape dtype rg      torch.zeros(2, 3) / ones / full(value)
+  random      out fn seed shape dtype rg torch.manual_seed(seed); torch.randn(2, 3) / rand / randint(low, high, ..)
   binary      out op a b                 a + b, a * 2.0, 2.0 - a   (op in + - * /)
   alpha       out fn a b alpha           torch.add(a, b, alpha=2.0)  (fn add|sub)
   pow         out a b                    a.pow(b) / a.pow(2)
@@ -99,7 +100,7 @@ THEMES = {
 }
 THEME_WEIGHTS = {"arith": 8, "unary": 7, "pow": 6, "reduce": 6, "matmul": 6, "views": 8, "inplace": 8,
                  "inplace_view": 8, "assign": 7, "mask": 8, "special": 5, "no_grad": 5, "retain": 4,
-                 "second": 6, "newops": 12, "hooks": 8, "mixed": 12, "ints": 10, "custom": 8}
+                 "second": 6, "newops": 12, "hooks": 8, "mixed": 12, "ints": 10, "custom": 8, "values": 10}
 
 
 def broadcast(a, b):
@@ -127,6 +128,7 @@ class Gen:
         self.stmts = []
         self.counter = 0
         self.special = False
+        self.noisy = False
 
     # ----- helpers -------------------------------------------------------------------
     def name(self, prefix="v"):
@@ -135,12 +137,27 @@ class Gen:
 
     def value(self, dtype="float32"):
         if dtype == "int64":
+            if self.noisy:
+                return self.r.choice([self.r.randint(-9, 9), self.r.randint(-200, 200)])
             return self.r.choice([0, 1, 2, -1, 3, -2])
         if dtype == "bool":
             return self.r.choice([True, False])
         if self.special and self.r.random() < 0.15:
             return self.r.choice(SPECIAL_VALUES)
+        if self.noisy:
+            return self.noisy_float()
         return self.r.choice(FLOAT_VALUES)
+
+    def noisy_float(self):
+        """A value as a teacher's own example has them: a few random decimals (at most 8
+        significant digits, so that both languages read the literal exactly), mostly near 1,
+        sometimes much larger or smaller; now and then a nice value."""
+        if self.r.random() < 0.1:
+            return self.r.choice(FLOAT_VALUES)
+        scale = self.r.choice([1, 1, 1, 1, 10, 0.1, 1000, 0.001])
+        x = self.r.gauss(0.0, 1.5) * scale
+        digits = self.r.choice([1, 2, 3, 4])
+        return float(f"{x:.{digits}g}")
 
     def data(self, shape, dtype):
         if not shape:
@@ -148,6 +165,11 @@ class Gen:
         return [self.data(shape[1:], dtype) for _ in range(shape[0])]
 
     def rand_shape(self):
+        if self.noisy and self.r.random() < 0.4:
+            # past the vector width and the unrolled block: sums, norms and softmax take their
+            # vectorised paths and leave tails
+            return self.r.choice([[5], [7], [9], [17], [33], [70], [4, 5], [3, 17], [2, 3, 4], [6, 9], [2, 40],
+                                  [5, 1, 6]])
         return self.r.choice([[], [1], [2], [3], [3], [4], [2, 2], [2, 3], [2, 3], [3, 2], [1, 3], [3, 1],
                               [2, 1, 3], [2, 2, 2]])
 
@@ -167,6 +189,8 @@ class Gen:
             return {"i": self.r.choice([1, 2, 3, -1, 0])}
         if self.special and self.r.random() < 0.15:
             return {"n": self.r.choice(SPECIAL_VALUES)}
+        if self.noisy and self.r.random() < 0.6:
+            return {"n": self.noisy_float()}
         return {"n": self.r.choice([2.0, 0.5, -1.0, 3.0, 1.5, -2.0, 1.0, 0.0])}
 
     def add(self, stmt, out=None, meta=None):
@@ -199,8 +223,21 @@ class Gen:
         if rg is None:
             rg = self.r.random() < 0.85
         out = self.name("x")
-        self.add({"k": "leaf", "out": out, "data": self.data(shape, dtype), "dtype": dtype, "rg": rg}, out,
-                 {"shape": shape, "dtype": dtype, "rg": rg, "leaf": True})
+        meta = {"shape": shape, "dtype": dtype, "rg": rg, "leaf": True}
+        if self.noisy and dtype != "bool" and self.r.random() < 0.35:
+            # torch.manual_seed(s); torch.randn(...): the generator's own numbers
+            if dtype == "int64":
+                fn, rg = "randint", False
+                meta["rg"] = False
+            else:
+                fn = self.r.choice(["randn", "randn", "rand"])
+            stmt = {"k": "random", "out": out, "fn": fn, "seed": self.r.choice([0, 1, 7, 42, 666, 2024, 123456789]),
+                    "shape": shape, "dtype": dtype, "rg": rg}
+            if fn == "randint":
+                stmt["low"], stmt["high"] = self.r.choice([(0, 10), (-5, 5), (0, 2), (-100, 100)])
+            self.add(stmt, out, meta)
+            return out
+        self.add({"k": "leaf", "out": out, "data": self.data(shape, dtype), "dtype": dtype, "rg": rg}, out, meta)
         return out
 
     def index_leaf(self, size, length, unique=False, shape=None):
@@ -1126,6 +1163,11 @@ class Gen:
     # ----- programs -------------------------------------------------------------------
     def program(self, theme):
         self.special = theme == "special" or self.r.random() < 0.05
+        # a quarter of the programs (and all of theme "values") take teacher-like data: random
+        # decimals and some longer shapes, where the nice values above round exactly
+        self.noisy = theme == "values" or self.r.random() < 0.25
+        if theme == "values":
+            theme = "mixed"
         weights = THEMES[theme]
         groups = list(weights)
         nleaves = self.r.randint(1, 3)
@@ -1393,6 +1435,15 @@ def render_py(s):
         if s["rg"]:
             opts += ", requires_grad=True"
         return f"{s['out']} = torch.tensor({py_data(s['data'])}{opts})"
+    if k == "random":
+        dims = ", ".join(map(str, s["shape"])) if s["shape"] else "()"
+        if s["fn"] == "randint":
+            call = f"torch.randint({s['low']}, {s['high']}, ({dims}{',' if len(s['shape']) == 1 else ''}))"
+        else:
+            opts = f", dtype={DT_PY[s['dtype']]}" if s["dtype"] != "float32" else ""
+            opts += ", requires_grad=True" if s["rg"] else ""
+            call = f"torch.{s['fn']}({dims}{opts})"
+        return f"torch.manual_seed({s['seed']})\n{s['out']} = {call}"
     if k == "factory":
         dims = ", ".join(map(str, s["shape"]))
         opts = f", dtype={DT_PY[s['dtype']]}" if s["dtype"] != "float32" else ""
@@ -1567,6 +1618,20 @@ def render_rs(s, mutable=frozenset()):
         if s["rg"]:
             opts.append("requires_grad = true")
         return f"{let(s['out'])} = tensor!({rs_data(s['data'], s['dtype'])}{''.join(', ' + o for o in opts)});"
+    if k == "random":
+        dims = ", ".join(map(str, s["shape"]))
+        if s["fn"] == "randint":
+            call = f"randint({s['low']}, {s['high']}, &[{dims}])"
+        elif s["dtype"] == "float32" and not s["rg"]:
+            call = f"{s['fn']}(&[{dims}])"
+        else:
+            opt = "TensorOptions::default()"
+            if s["dtype"] == "float64":
+                opt += ".dtype(DType::Float64)"
+            if s["rg"]:
+                opt += ".requires_grad(true)"
+            call = f"{s['fn']}_with(&[{dims}], {opt})"
+        return f"manual_seed({s['seed']}); {let(s['out'])} = {call};"
     if k == "factory":
         dims = ", ".join(map(str, s["shape"]))
         if s["dtype"] != "float32":

@@ -2,6 +2,8 @@
 for bit, for autograd-core/tests/layouts.rs.
 
     /work/torch-venv/bin/python tools/layouts/record.py > autograd-core/tests/fixtures/layouts.json
+    /work/torch-venv/bin/python tools/layouts/record.py --seed 5 > /tmp/fresh.json   # then
+    LAYOUTS_FIXTURE=/tmp/fresh.json cargo test -p autograd-core --test layouts
 
 torch lays a reduction out as its TensorIterator does (dims ordered by the input's strides,
 neighbours merged) and picks its kernel from that layout, so `x.t().norm()`, `x.expand(..)
@@ -12,6 +14,7 @@ base's gradient of `(out * 1.0).sum()` (None where torch gives none). Values are
 little-endian floats (see tests/fixture_bits). Recorded on 2 threads of an Intel Xeon with
 AVX-512 (MKL's kernel set for the products; the test selects the same).
 """
+import argparse
 import base64
 import json
 import random
@@ -76,8 +79,11 @@ def run(t, f, dim, keepdim, p):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=SEED, help="another seed: fresh cases for LAYOUTS_FIXTURE=...")
+    seed = ap.parse_args().seed
     torch.set_num_threads(THREADS)
-    r = random.Random(SEED)
+    r = random.Random(seed)
     cases = []
     for shape in SHAPES:
         for layout in layouts(r, shape):
@@ -102,7 +108,7 @@ def main():
                                   "op": f, "dim": dim, "keepdim": keepdim, "p": None if p is None else repr(p),
                                   "out": values(out), "out_shape": list(out.shape),
                                   "grad": None if base.grad is None else values(base.grad)})
-    json.dump({"torch": torch.__version__, "threads": THREADS, "seed": SEED,
+    json.dump({"torch": torch.__version__, "threads": THREADS, "seed": seed,
                "command": "python tools/layouts/record.py > autograd-core/tests/fixtures/layouts.json",
                "cases": cases}, sys.stdout)
 

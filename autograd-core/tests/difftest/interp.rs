@@ -349,6 +349,20 @@ fn exec(env: &mut Env, s: &Value) {
             let t = if rg { t.requires_grad_(true) } else { t };
             env.set(s, t);
         }
+        "random" => {
+            let shape: Vec<usize> = dims(&s["shape"]).into_iter().map(|d| d as usize).collect();
+            manual_seed(s["seed"].as_u64().expect("difftest: a seed"));
+            let opts = TensorOptions::default()
+                .dtype(dtype_of(str_of(s, "dtype")))
+                .requires_grad(s["rg"].as_bool() == Some(true));
+            let t = match str_of(s, "fn") {
+                "randn" => randn_with(&shape, opts),
+                "rand" => rand_with(&shape, opts),
+                "randint" => randint(int(&s["low"]) as i64, int(&s["high"]) as i64, &shape),
+                other => unsupported(&format!("random {other}")),
+            };
+            env.set(s, t);
+        }
         "factory" => {
             let shape: Vec<usize> = dims(&s["shape"]).into_iter().map(|d| d as usize).collect();
             let opts = TensorOptions::default().dtype(dtype_of(str_of(s, "dtype")));
