@@ -349,7 +349,12 @@ class Gen:
             sa, sb, so = [2, n, m], [2, m, p], [2, n, p]
         else:
             sa, sb, so = self.r.choice([([n, m], [m, p], [n, p]), ([m], [m, p], [p]), ([n, m], [m], [n]),
-                                        ([2, n, m], [m, p], [2, n, p]), ([m], [m], [])])
+                                        ([2, n, m], [m, p], [2, n, p]), ([m], [m], []),
+                                        # batched: folded or bmm of broadcast batch dims
+                                        ([2, n, m], [2, m, p], [2, n, p]), ([1, n, m], [2, m, p], [2, n, p]),
+                                        ([2, n, m], [1, m, p], [2, n, p]), ([m], [2, m, p], [2, p]),
+                                        ([n, m], [2, m, p], [2, n, p]), ([2, n, m], [m], [2, n]),
+                                        ([2, 1, n, m], [3, m, p], [2, 3, n, p])])
         def get(shape):
             c = [v for v in self.float_vars(lambda mm: mm["shape"] == shape and mm["dtype"] == dt)]
             if c and self.r.random() < 0.7:
