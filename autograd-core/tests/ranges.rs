@@ -8,19 +8,7 @@ use autograd_core::prelude::*;
 use serde_json::Value;
 
 mod fixture_bits;
-use fixture_bits::decode;
-
-/// CRC-32 (IEEE, reflected), as Python's `zlib.crc32`.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
+use fixture_bits::{crc32, decode};
 
 /// An argument (Python's repr, as text) as the Rust number a user would pass: an integer
 /// literal stays an integer. (Parsed by Rust, which rounds every digit string correctly.)

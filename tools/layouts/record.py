@@ -10,8 +10,10 @@ neighbours merged) and picks its kernel from that layout, so `x.t().norm()`, `x.
 .prod()` or `x.permute(..).softmax(0)` add up in another order than the same values made
 contiguous. Each case: a seeded `torch.randn` base (sometimes scaled), a chain of views
 (transpose, permute, unsqueeze + expand, narrow, unsqueeze), one op, the op's values and the
-base's gradient of `(out * 1.0).sum()` (None where torch gives none). Values are base64 of
-little-endian floats (see tests/fixture_bits). Recorded on 2 threads of an Intel Xeon with
+base's gradient of `(out * 1.0).sum()` (None where torch gives none); and large cases (past
+torch's grain of 32768 elements, where reductions of everything and softmax split over the
+threads). Values are base64 of little-endian floats (see tests/fixture_bits), or past 4096
+elements their CRC-32. Recorded on 2 threads of an Intel Xeon with
 AVX-512 (MKL's kernel set for the products; the test selects the same).
 """
 import argparse
@@ -19,6 +21,7 @@ import base64
 import json
 import random
 import sys
+import zlib
 
 import torch
 
@@ -29,8 +32,21 @@ OPS = ["sum", "mean", "prod", "var", "std", "norm", "norm", "norm", "softmax", "
        "sigmoid", "mul", "mm"]
 
 
+BIG = 4096
+# past torch's grain (32768 elements): reductions of everything split over the threads, and
+# softmax's positions with them (shape, layout)
+LARGE = [([40000], []), ([300, 200], []), ([200, 300], [["transpose", 0, 1]]),
+         ([20000], [["unsqueeze", 0], ["expand", [3, 20000]]]), ([70001], [["narrow", 0, 1, 69999]]),
+         ([3, 17000], [["transpose", 0, 1]])]
+LARGE_OPS = ["sum", "mean", "prod", "norm", "norm", "var", "std", "sum_dim", "softmax", "log_softmax"]
+
+
 def values(t):
-    return base64.b64encode(t.detach().contiguous().reshape(-1).numpy().tobytes()).decode()
+    """base64 of the values; past BIG elements their CRC-32 instead (a small fixture)."""
+    data = t.detach().contiguous().reshape(-1).numpy().tobytes()
+    if t.numel() > BIG:
+        return {"crc32": zlib.crc32(data)}
+    return base64.b64encode(data).decode()
 
 
 def layouts(r, shape):
@@ -81,9 +97,9 @@ def run(t, f, dim, keepdim, p):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=SEED, help="another seed: fresh cases for LAYOUTS_FIXTURE=...")
-    seed = ap.parse_args().seed
+    master = ap.parse_args().seed
     torch.set_num_threads(THREADS)
-    r = random.Random(seed)
+    r = random.Random(master)
     cases = []
     for shape in SHAPES:
         for layout in layouts(r, shape):
@@ -108,7 +124,27 @@ def main():
                                   "op": f, "dim": dim, "keepdim": keepdim, "p": None if p is None else repr(p),
                                   "out": values(out), "out_shape": list(out.shape),
                                   "grad": None if base.grad is None else values(base.grad)})
-    json.dump({"torch": torch.__version__, "threads": THREADS, "seed": seed,
+    for shape, layout in LARGE:
+        for dtype in ["float32", "float64"]:
+            for f in LARGE_OPS:
+                seed = r.randrange(10000)
+                torch.manual_seed(seed)
+                base = torch.randn(*shape, dtype=getattr(torch, dtype))
+                # a product of many values stays finite near 1
+                scale = 0.01 if f == "prod" else None
+                if scale is not None:
+                    base = 1 + base * scale
+                base.requires_grad_()
+                t = apply(base, layout)
+                dim = r.randrange(t.dim()) if f in ("sum_dim", "softmax", "log_softmax") else None
+                p = r.choice([2.0, 1.0, 3.0]) if f == "norm" else None
+                out = run(t, "sum" if f == "sum_dim" else f, dim, False, p)
+                (out * 1.0).sum().backward()
+                cases.append({"seed": seed, "shape": shape, "dtype": dtype, "scale": scale, "near_one": scale is not None,
+                              "layout": layout, "op": "sum" if f == "sum_dim" else f, "dim": dim, "keepdim": False,
+                              "p": None if p is None else repr(p), "out": values(out), "out_shape": list(out.shape),
+                              "grad": values(base.grad)})
+    json.dump({"torch": torch.__version__, "threads": THREADS, "seed": master,
                "command": "python tools/layouts/record.py > autograd-core/tests/fixtures/layouts.json",
                "cases": cases}, sys.stdout)
 

@@ -25,12 +25,15 @@ use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+/// torch's `at::internal::GRAIN_SIZE`: below it, its kernels run on one thread.
+pub(crate) const TORCH_GRAIN: usize = 32768;
+
 /// How torch's `at::parallel_for` shares `0..n` out with its grain of 32768 elements and
 /// `threads` threads: one range up to the grain, beyond it one range of `ceil(n / t)`
 /// elements per thread, `t = min(threads, ceil(n / grain))`. What depends on where a thread's
 /// range starts (a kernel's vector runs, its scalar tail) follows these ranges.
 pub(crate) fn torch_parallel_parts(n: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
-    torch_parallel_parts_with_grain(n, 32768, threads)
+    torch_parallel_parts_with_grain(n, TORCH_GRAIN, threads)
 }
 
 /// `torch_parallel_parts` for a kernel that passes its own grain (0 or 1: every call with

@@ -1147,7 +1147,7 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
         let n = values.len();
         let width = if T::DTYPE == DType::Float64 { 4 } else { 8 };
         if !lastdim {
-            return values.iter().fold(zero, |acc, &x| acc + x * x).sqrt();
+            return split_sum(values, |acc, x| acc + x * x).sqrt();
         }
         let mut lanes = vec![zero; width];
         let full = n - n % width;
@@ -1166,7 +1166,7 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
         }
         total.sqrt()
     } else if p == 1.0 {
-        values.iter().fold(zero, |acc, &x| acc + x.abs())
+        split_sum(values, |acc, x| acc + x.abs())
     } else if p == 0.0 {
         T::from_f64(values.iter().filter(|&&v| v != zero).count() as f64)
     } else if p.is_infinite() {
@@ -1184,8 +1184,23 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
         })
     } else {
         let e = T::from_f64(p);
-        values.iter().fold(zero, |acc, &x| acc + x.abs().powf(e)).powf(T::from_f64(1.0 / p))
+        split_sum(values, |acc, x| acc + x.abs().powf(e)).powf(T::from_f64(1.0 / p))
     }
+}
+
+/// `binary_kernel_reduce`'s running sum of `step` over one output's values: from zero, in
+/// order; a lane of at least 32768 values split over the threads as torch's `parallel_for`
+/// parts, each summed from zero, the parts' sums then added to zero one after another.
+fn split_sum<T: super::kernel::FloatElement>(values: &[T], step: impl Fn(T, T) -> T) -> T {
+    let zero = T::from_f64(0.0);
+    let threads = rayon::current_num_threads();
+    if values.len() < super::parallel::TORCH_GRAIN || threads < 2 {
+        return values.iter().fold(zero, |acc, &x| step(acc, x));
+    }
+    super::parallel::torch_parallel_parts(values.len(), threads)
+        .into_iter()
+        .map(|part| values[part].iter().fold(zero, |acc, &x| step(acc, x)))
+        .fold(zero, |total, part| total + part)
 }
 
 /// The p-norm over the dims where `reduce` is true, in the tensor's dtype, each output's

@@ -52,6 +52,49 @@ pub(crate) fn two_d_loops(dims: &[Dim], offset: usize, mut f: impl FnMut(usize, 
     }
 }
 
+/// `f(in_base, out_base, d0, d1)` for the 2-D steps in which torch's `serial_for_each` walks
+/// the part `range` of the iteration (positions counted with dim 0 fastest), as a thread of a
+/// split reduction does: the rest of the first row, then blocks of whole rows up to the end
+/// of dim 1, then the start of the last row.
+pub(crate) fn two_d_steps(
+    dims: &[Dim],
+    offset: usize,
+    range: std::ops::Range<usize>,
+    mut f: impl FnMut(usize, usize, Dim, Dim),
+) {
+    let one = Dim { size: 1, out: 0, input: 0 };
+    if dims.is_empty() {
+        if !range.is_empty() {
+            f(offset, 0, one, one);
+        }
+        return;
+    }
+    let d1 = dims.get(1).copied().unwrap_or(one);
+    let mut position = range.start;
+    while position < range.end {
+        let mut rest = position;
+        let (mut in_base, mut out_base) = (offset, 0);
+        let mut first = [0usize; 2];
+        for (k, d) in dims.iter().enumerate() {
+            let v = rest % d.size;
+            rest /= d.size;
+            in_base += v * d.input;
+            out_base += v * d.out;
+            if k < 2 {
+                first[k] = v;
+            }
+        }
+        let step0 = (dims[0].size - first[0]).min(range.end - position);
+        let step1 = if step0 == dims[0].size {
+            (d1.size - first[1]).min((range.end - position) / dims[0].size)
+        } else {
+            1
+        };
+        f(in_base, out_base, Dim { size: step0, ..dims[0] }, Dim { size: step1, ..d1 });
+        position += step0 * step1;
+    }
+}
+
 /// One dim of the iteration: its size and the output's and input's strides (elements).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Dim {

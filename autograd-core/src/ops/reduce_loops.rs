@@ -11,7 +11,7 @@
 //! against torch 2.15 on AVX-512 machines too (like `sum_order`).
 
 use super::kernel::Element;
-use super::reduce_layout::{reduction_dims, two_d_loops};
+use super::reduce_layout::{reduction_dims, two_d_loops, two_d_steps, Dim};
 use crate::tensor::Tensor;
 
 /// `f(data, offset, shape, strides)` on the tensor's own storage when it holds `T`, else on
@@ -60,59 +60,87 @@ pub(crate) fn reduce_vec<T: Copy>(
     if shape.contains(&0) {
         return out;
     }
-    let w = lanes::<T>();
-    let block = 4 * w;
     let dims = reduction_dims(shape, strides, reduce);
-    two_d_loops(&dims, offset, |in_base, out_base, d0, d1| {
-        let at = |i: usize, j: usize| data[in_base + i * d0.input + j * d1.input];
-        if d0.out == 0 && d0.input == 1 {
-            // `vectorized_inner_reduction`: each row in blocks of four vectors (one
-            // accumulator each), the vectors combined pairwise, their lanes left to right,
-            // then the row's tail one element at a time
-            for j in 0..d1.size {
-                let row = &data[in_base + j * d1.input..][..d0.size];
-                let o = &mut out[out_base + j * d1.out];
-                let count = row.len() / block;
-                if count > 0 {
-                    let mut acc: Vec<T> = row[..block].to_vec();
-                    for chunk in row[block..count * block].chunks_exact(block) {
-                        for (a, &x) in acc.iter_mut().zip(chunk) {
-                            *a = op(*a, x);
-                        }
-                    }
-                    let pair = |v: usize, u: usize, l: usize| op(acc[v * w + l], acc[u * w + l]);
-                    let vector: Vec<T> = (0..w).map(|l| op(pair(0, 1, l), pair(2, 3, l))).collect();
-                    let lanes = vector[1..].iter().fold(vector[0], |b, &x| op(b, x));
-                    *o = op(*o, lanes);
-                }
-                for &x in &row[count * block..] {
-                    *o = op(*o, x);
-                }
-            }
-        } else if d0.out == 0 && d1.out == 1 && d1.input == 1 {
-            // `vectorized_outer_reduction`: columns four vectors at a time, each down its
-            // column from the first row, then into the output; the other columns one by one
-            let grouped = d1.size / block * block;
-            for j in 0..grouped {
-                let column = (1..d0.size).fold(at(0, j), |acc, i| op(acc, at(i, j)));
-                out[out_base + j] = op(column, out[out_base + j]);
-            }
-            for j in grouped..d1.size {
-                for i in 0..d0.size {
-                    out[out_base + j] = op(out[out_base + j], at(i, j));
-                }
-            }
-        } else {
-            // `basic_loop`: one element at a time into its output
-            for j in 0..d1.size {
-                for i in 0..d0.size {
-                    let o = &mut out[out_base + i * d0.out + j * d1.out];
-                    *o = op(*o, at(i, j));
-                }
-            }
+    let numel: usize = shape.iter().product();
+    let threads = rayon::current_num_threads();
+    if out.len() == 1 && threads > 1 && numel >= super::parallel::TORCH_GRAIN {
+        // `parallel_reduce`'s two passes: each thread's part of the iteration into its own
+        // slot (from the identity), then the slots reduced as a row into the output
+        let mut slots = vec![identity; threads];
+        for (slot, range) in slots.iter_mut().zip(super::parallel::torch_parallel_parts(numel, threads)) {
+            let mut acc = [identity];
+            two_d_steps(&dims, offset, range, |in_base, _, d0, d1| {
+                loop_2d_vec(data, &mut acc, in_base, 0, d0, d1, &op)
+            });
+            *slot = acc[0];
         }
+        return reduce_vec(&slots, 0, &[threads], &[1], &[true], identity, op);
+    }
+    two_d_loops(&dims, offset, |in_base, out_base, d0, d1| {
+        loop_2d_vec(data, &mut out, in_base, out_base, d0, d1, &op)
     });
     out
+}
+
+/// One 2-D step of `binary_kernel_reduce_vec` (`d0` inner), into `out` at `out_base`.
+fn loop_2d_vec<T: Copy>(
+    data: &[T],
+    out: &mut [T],
+    in_base: usize,
+    out_base: usize,
+    d0: Dim,
+    d1: Dim,
+    op: &impl Fn(T, T) -> T,
+) {
+    let w = lanes::<T>();
+    let block = 4 * w;
+    let at = |i: usize, j: usize| data[in_base + i * d0.input + j * d1.input];
+    if d0.out == 0 && d0.input == 1 {
+        // `vectorized_inner_reduction`: each row in blocks of four vectors (one
+        // accumulator each), the vectors combined pairwise, their lanes left to right,
+        // then the row's tail one element at a time
+        for j in 0..d1.size {
+            let row = &data[in_base + j * d1.input..][..d0.size];
+            let o = &mut out[out_base + j * d1.out];
+            let count = row.len() / block;
+            if count > 0 {
+                let mut acc: Vec<T> = row[..block].to_vec();
+                for chunk in row[block..count * block].chunks_exact(block) {
+                    for (a, &x) in acc.iter_mut().zip(chunk) {
+                        *a = op(*a, x);
+                    }
+                }
+                let pair = |v: usize, u: usize, l: usize| op(acc[v * w + l], acc[u * w + l]);
+                let vector: Vec<T> = (0..w).map(|l| op(pair(0, 1, l), pair(2, 3, l))).collect();
+                let lanes = vector[1..].iter().fold(vector[0], |b, &x| op(b, x));
+                *o = op(*o, lanes);
+            }
+            for &x in &row[count * block..] {
+                *o = op(*o, x);
+            }
+        }
+    } else if d0.out == 0 && d1.out == 1 && d1.input == 1 {
+        // `vectorized_outer_reduction`: columns four vectors at a time, each down its
+        // column from the first row, then into the output; the other columns one by one
+        let grouped = d1.size / block * block;
+        for j in 0..grouped {
+            let column = (1..d0.size).fold(at(0, j), |acc, i| op(acc, at(i, j)));
+            out[out_base + j] = op(column, out[out_base + j]);
+        }
+        for j in grouped..d1.size {
+            for i in 0..d0.size {
+                out[out_base + j] = op(out[out_base + j], at(i, j));
+            }
+        }
+    } else {
+        // `basic_loop`: one element at a time into its output
+        for j in 0..d1.size {
+            for i in 0..d0.size {
+                let o = &mut out[out_base + i * d0.out + j * d1.out];
+                *o = op(*o, at(i, j));
+            }
+        }
+    }
 }
 
 /// The values reduced into each output (row-major over the kept dims), each in the order
@@ -144,7 +172,7 @@ pub(crate) fn reduced_lanes<T: Copy>(
 
 /// `sum((x - mean)^2)` in float64 as torch's `std_var_all_cpu` adds it up: over the tensor
 /// as a one-input `TensorIterator` lays it out (memory order), each 2-D block of it summed
-/// from zero and then added to the total.
+/// from zero and then added to its thread's total, and those added up.
 pub(crate) fn squared_deviations<T: Copy + Into<f64>>(
     data: &[T],
     offset: usize,
@@ -157,16 +185,29 @@ pub(crate) fn squared_deviations<T: Copy + Into<f64>>(
     }
     // with every dim "reduced" the output strides are all 0: the dims order by the input's
     let dims = reduction_dims(shape, strides, &vec![true; shape.len()]);
+    let numel: usize = shape.iter().product();
+    let threads = rayon::current_num_threads();
+    // `parallel_reduce`: one part per thread from 32768 elements on, each part's total from
+    // zero, the totals added to zero in thread order
+    let parts = if threads > 1 && numel >= super::parallel::TORCH_GRAIN {
+        super::parallel::torch_parallel_parts(numel, threads)
+    } else {
+        std::iter::once(0..numel).collect()
+    };
     let mut total = 0.0;
-    two_d_loops(&dims, offset, |in_base, _, d0, d1| {
-        let mut block = 0.0;
-        for j in 0..d1.size {
-            for i in 0..d0.size {
-                let dx = data[in_base + i * d0.input + j * d1.input].into() - mean;
-                block += dx * dx;
+    for range in parts {
+        let mut part = 0.0;
+        two_d_steps(&dims, offset, range, |in_base, _, d0, d1| {
+            let mut block = 0.0;
+            for j in 0..d1.size {
+                for i in 0..d0.size {
+                    let dx = data[in_base + i * d0.input + j * d1.input].into() - mean;
+                    block += dx * dx;
+                }
             }
-        }
-        total += block;
-    });
+            part += block;
+        });
+        total += part;
+    }
     total
 }

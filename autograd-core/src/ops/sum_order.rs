@@ -16,13 +16,16 @@
 //! float64 lanes. Measured: on this project's machines torch reports the `AVX512` capability,
 //! yet its sums match 256-bit registers and not 512-bit ones (`tests/sum_order.rs`).
 //!
-//! Tensors of at least 32768 elements are summed by several threads in torch, in an order
-//! that depends on the thread count; those are summed here in the single-thread order.
+//! A sum of everything over at least 32768 elements is split by torch over its threads
+//! (`two_pass_reduction`): each thread sums its part of the iteration, then the parts are
+//! added; so it is here, over as many parts as rayon has threads (torch's count on the same
+//! machine). A sum over some dims of such a tensor splits the kept dims: each output stays
+//! one thread's, in the single-thread order.
 
 use std::ops::Add;
 
 use super::kernel::PARALLEL_MIN;
-use super::reduce_layout::{reduction_dims, two_d_loops, Dim};
+use super::reduce_layout::{reduction_dims, two_d_loops, two_d_steps, Dim};
 
 /// An element type summed in its own precision, with torch's SIMD width for it (integers are
 /// exact in any order; they share the loops for the shapes).
@@ -245,6 +248,20 @@ pub(crate) fn torch_sum<T: SumElement>(
         return vec![T::ZERO; out_len];
     }
     let dims = reduction_dims(shape, strides, reduce);
+    let numel: usize = shape.iter().product();
+    let threads = rayon::current_num_threads();
+    if out_len == 1 && threads > 1 && numel >= super::parallel::TORCH_GRAIN {
+        // torch's `two_pass_reduction`: each thread sums its part of the iteration into its
+        // own slot (from zero), then the slots are summed as a row
+        let mut slots = vec![T::ZERO; threads];
+        for (slot, range) in slots.iter_mut().zip(super::parallel::torch_parallel_parts(numel, threads)) {
+            let cell = std::cell::Cell::new(T::ZERO);
+            let store = |_: usize, value: T| cell.set(cell.get() + value);
+            two_d_steps(&dims, offset, range, |in_base, _, d0, d1| loop_2d(data, in_base, 0, d0, d1, &store));
+            *slot = cell.get();
+        }
+        return torch_sum(&slots, 0, &[threads], &[1], &[true]);
+    }
     // torch fills the output with zeros, then adds every partial sum into it
     let out_cells = vec![std::cell::Cell::new(T::ZERO); out_len];
     let store = |position: usize, value: T| {

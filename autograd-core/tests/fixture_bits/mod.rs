@@ -36,3 +36,28 @@ pub fn decode(text: &str, float64: bool) -> Vec<u64> {
         bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as u64).collect()
     }
 }
+
+/// CRC-32 (IEEE, reflected), as Python's `zlib.crc32`: what the recorders store instead of
+/// the values of a large tensor.
+#[allow(dead_code)]
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// The CRC-32 of floats' little-endian bytes, given as their bits (float32 widened to u64).
+#[allow(dead_code)]
+pub fn crc32_of_bits(bits: &[u64], float64: bool) -> u32 {
+    let bytes: Vec<u8> = if float64 {
+        bits.iter().flat_map(|b| b.to_le_bytes()).collect()
+    } else {
+        bits.iter().flat_map(|&b| (b as u32).to_le_bytes()).collect()
+    };
+    crc32(&bytes)
+}
