@@ -37,8 +37,8 @@ BIG = 4096
 # softmax's positions with them (shape, layout)
 LARGE = [([40000], []), ([300, 200], []), ([200, 300], [["transpose", 0, 1]]),
          ([20000], [["unsqueeze", 0], ["expand", [3, 20000]]]), ([70001], [["narrow", 0, 1, 69999]]),
-         ([3, 17000], [["transpose", 0, 1]])]
-LARGE_OPS = ["sum", "mean", "prod", "norm", "norm", "var", "std", "sum_dim", "softmax", "log_softmax"]
+         ([3, 17000], [["transpose", 0, 1]]), ([2, 40000], [])]
+LARGE_OPS = ["sum", "mean", "prod", "norm", "norm", "var", "std", "sum_dim", "norm_dim", "softmax", "log_softmax"]
 
 
 def values(t):
@@ -136,12 +136,13 @@ def main():
                     base = 1 + base * scale
                 base.requires_grad_()
                 t = apply(base, layout)
-                dim = r.randrange(t.dim()) if f in ("sum_dim", "softmax", "log_softmax") else None
-                p = r.choice([2.0, 1.0, 3.0]) if f == "norm" else None
-                out = run(t, "sum" if f == "sum_dim" else f, dim, False, p)
+                dim = r.randrange(t.dim()) if f in ("sum_dim", "norm_dim", "softmax", "log_softmax") else None
+                p = r.choice([2.0, 1.0, 3.0]) if f.startswith("norm") else None
+                op = {"sum_dim": "sum", "norm_dim": "norm"}.get(f, f)
+                out = run(t, op, dim, False, p)
                 (out * 1.0).sum().backward()
                 cases.append({"seed": seed, "shape": shape, "dtype": dtype, "scale": scale, "near_one": scale is not None,
-                              "layout": layout, "op": "sum" if f == "sum_dim" else f, "dim": dim, "keepdim": False,
+                              "layout": layout, "op": op, "dim": dim, "keepdim": False,
                               "p": None if p is None else repr(p), "out": values(out), "out_shape": list(out.shape),
                               "grad": values(base.grad)})
     json.dump({"torch": torch.__version__, "threads": THREADS, "seed": master,

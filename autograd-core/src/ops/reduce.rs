@@ -1138,7 +1138,7 @@ fn check_norm_dtype(t: &Tensor) {
 ///
 /// A lane of one element is not reduced at all: torch's `linalg_vector_norm` returns `|x|`
 /// (`x != 0` for p = 0) when every reduced dim has size 1, so `(|x|^p)^(1/p)` never rounds.
-fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bool) -> T {
+fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bool, only_output: bool) -> T {
     let zero = T::from_f64(0.0);
     if let [x] = values {
         return if p == 0.0 { T::from_f64(f64::from(u8::from(*x != zero))) } else { x.abs() };
@@ -1147,7 +1147,7 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
         let n = values.len();
         let width = if T::DTYPE == DType::Float64 { 4 } else { 8 };
         if !lastdim {
-            return split_sum(values, |acc, x| acc + x * x).sqrt();
+            return split_sum(values, only_output, |acc, x| acc + x * x).sqrt();
         }
         let mut lanes = vec![zero; width];
         let full = n - n % width;
@@ -1166,7 +1166,7 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
         }
         total.sqrt()
     } else if p == 1.0 {
-        split_sum(values, |acc, x| acc + x.abs())
+        split_sum(values, only_output, |acc, x| acc + x.abs())
     } else if p == 0.0 {
         T::from_f64(values.iter().filter(|&&v| v != zero).count() as f64)
     } else if p.is_infinite() {
@@ -1184,17 +1184,18 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
         })
     } else {
         let e = T::from_f64(p);
-        split_sum(values, |acc, x| acc + x.abs().powf(e)).powf(T::from_f64(1.0 / p))
+        split_sum(values, only_output, |acc, x| acc + x.abs().powf(e)).powf(T::from_f64(1.0 / p))
     }
 }
 
 /// `binary_kernel_reduce`'s running sum of `step` over one output's values: from zero, in
-/// order; a lane of at least 32768 values split over the threads as torch's `parallel_for`
-/// parts, each summed from zero, the parts' sums then added to zero one after another.
-fn split_sum<T: super::kernel::FloatElement>(values: &[T], step: impl Fn(T, T) -> T) -> T {
+/// order; the only output's lane of at least 32768 values split over the threads as torch's
+/// `parallel_for` parts, each summed from zero, the parts' sums then added to zero one after
+/// another (with several outputs torch shares the outputs out instead, each lane in one run).
+fn split_sum<T: super::kernel::FloatElement>(values: &[T], only_output: bool, step: impl Fn(T, T) -> T) -> T {
     let zero = T::from_f64(0.0);
     let threads = rayon::current_num_threads();
-    if values.len() < super::parallel::TORCH_GRAIN || threads < 2 {
+    if !only_output || values.len() < super::parallel::TORCH_GRAIN || threads < 2 {
         return values.iter().fold(zero, |acc, &x| step(acc, x));
     }
     super::parallel::torch_parallel_parts(values.len(), threads)
@@ -1210,7 +1211,8 @@ fn norm_values(t: &Tensor, reduce: &[bool], p: f64) -> Buffer {
         let (lanes, last_dim) = with_strided(t, |data, offset, shape, strides| {
             reduced_lanes::<T>(data, offset, shape, strides, reduce)
         });
-        lanes.iter().map(|lane| vector_norm(lane, p, last_dim)).collect()
+        let only_output = lanes.len() == 1;
+        lanes.iter().map(|lane| vector_norm(lane, p, last_dim, only_output)).collect()
     }
     match t.dtype() {
         DType::Float64 => Buffer::F64(run::<f64>(t, reduce, p)),
