@@ -1194,11 +1194,10 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
 /// another (with several outputs torch shares the outputs out instead, each lane in one run).
 fn split_sum<T: super::kernel::FloatElement>(values: &[T], only_output: bool, step: impl Fn(T, T) -> T) -> T {
     let zero = T::from_f64(0.0);
-    let threads = rayon::current_num_threads();
-    if !only_output || values.len() < super::parallel::TORCH_GRAIN || threads < 2 {
+    if !only_output || values.len() < super::parallel::TORCH_GRAIN {
         return values.iter().fold(zero, |acc, &x| step(acc, x));
     }
-    super::parallel::torch_parallel_parts(values.len(), threads)
+    super::parallel::torch_parallel_parts(values.len(), rayon::current_num_threads())
         .into_iter()
         .map(|part| values[part].iter().fold(zero, |acc, &x| step(acc, x)))
         .fold(zero, |total, part| total + part)

@@ -62,8 +62,12 @@ pub(crate) fn reduce_vec<T: Copy>(
     }
     let dims = reduction_dims(shape, strides, reduce);
     let numel: usize = shape.iter().product();
-    let threads = rayon::current_num_threads();
-    if out.len() == 1 && threads > 1 && numel >= super::parallel::TORCH_GRAIN {
+    let threads = if out.len() == 1 && numel >= super::parallel::TORCH_GRAIN {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    if threads > 1 {
         // `parallel_reduce`'s two passes: each thread's part of the iteration into its own
         // slot (from the identity), then the slots reduced as a row into the output
         let mut slots = vec![identity; threads];
@@ -186,11 +190,10 @@ pub(crate) fn squared_deviations<T: Copy + Into<f64>>(
     // with every dim "reduced" the output strides are all 0: the dims order by the input's
     let dims = reduction_dims(shape, strides, &vec![true; shape.len()]);
     let numel: usize = shape.iter().product();
-    let threads = rayon::current_num_threads();
     // `parallel_reduce`: one part per thread from 32768 elements on, each part's total from
     // zero, the totals added to zero in thread order
-    let parts = if threads > 1 && numel >= super::parallel::TORCH_GRAIN {
-        super::parallel::torch_parallel_parts(numel, threads)
+    let parts = if numel >= super::parallel::TORCH_GRAIN {
+        super::parallel::torch_parallel_parts(numel, rayon::current_num_threads())
     } else {
         std::iter::once(0..numel).collect()
     };

@@ -249,8 +249,9 @@ pub(crate) fn torch_sum<T: SumElement>(
     }
     let dims = reduction_dims(shape, strides, reduce);
     let numel: usize = shape.iter().product();
-    let threads = rayon::current_num_threads();
-    if out_len == 1 && threads > 1 && numel >= super::parallel::TORCH_GRAIN {
+    let threads =
+        if out_len == 1 && numel >= super::parallel::TORCH_GRAIN { rayon::current_num_threads() } else { 1 };
+    if threads > 1 {
         // torch's `two_pass_reduction`: each thread sums its part of the iteration into its
         // own slot (from zero), then the slots are summed as a row
         let mut slots = vec![T::ZERO; threads];
