@@ -65,7 +65,7 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrde
                 let order = gemm_order::order(kernel, &a, &b).expect("mm and mv have an order");
                 in_order(order, a, b)
             };
-            match gemm_order::two_thread_split(kernel, &am, &bm, rayon::current_num_threads()) {
+            match gemm_order::two_thread_split(kernel, &am, &bm, crate::ops::parallel::torch_threads()) {
                 Some(Split::Halves { k0 }) => {
                     let mut out = part(am.cols_between(0, k0), bm.rows_between(0, k0));
                     let second = part(am.cols_between(k0, k), bm.rows_between(k0, k));

@@ -25,6 +25,43 @@ use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+/// The number of threads torch's CPU kernels (and MKL under them) split work over on this
+/// machine, which decides the bits of a split reduction, softmax along an inner dim, a long
+/// `arange` and some matrix products: `OMP_NUM_THREADS` (or `MKL_NUM_THREADS`) when set,
+/// else torch's default, one thread per physical core (cpuinfo's count: with SMT half the
+/// logical CPUs rayon counts). On a rayon pool's thread, that pool's size instead: how tests
+/// replay a recording made on a given number of threads (`pool.install(..)`).
+pub(crate) fn torch_threads() -> usize {
+    if rayon::current_thread_index().is_some() {
+        return rayon::current_num_threads();
+    }
+    static DEFAULT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *DEFAULT.get_or_init(|| {
+        let from_env = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<usize>().ok());
+        from_env("MKL_NUM_THREADS")
+            .or_else(|| from_env("OMP_NUM_THREADS"))
+            .filter(|&n| n > 0)
+            .or_else(physical_cores)
+            .unwrap_or_else(rayon::current_num_threads)
+    })
+}
+
+/// The physical cores Linux lists (distinct package and core ids of the present CPUs).
+fn physical_cores() -> Option<usize> {
+    let mut cores = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir("/sys/devices/system/cpu").ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.strip_prefix("cpu").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+            continue;
+        }
+        let read = |file: &str| std::fs::read_to_string(entry.path().join("topology").join(file)).ok();
+        if let (Some(package), Some(core)) = (read("physical_package_id"), read("core_id")) {
+            cores.insert((package.trim().to_string(), core.trim().to_string()));
+        }
+    }
+    (!cores.is_empty()).then_some(cores.len())
+}
+
 /// torch's `at::internal::GRAIN_SIZE`: below it, its kernels run on one thread.
 pub(crate) const TORCH_GRAIN: usize = 32768;
 
@@ -228,6 +265,19 @@ pub(crate) fn for_each_part<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(us
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn torchs_thread_count_is_a_pools_inside_it_and_the_physical_cores_outside() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        assert_eq!(pool.install(torch_threads), 3);
+        #[cfg(target_os = "linux")]
+        {
+            assert!(physical_cores().expect("Linux lists its CPUs' topology") >= 1);
+        }
+        if std::env::var("OMP_NUM_THREADS").is_err() && std::env::var("MKL_NUM_THREADS").is_err() {
+            assert_eq!(Some(torch_threads()), physical_cores().or(Some(rayon::current_num_threads())));
+        }
+    }
 
     #[test]
     fn every_part_is_done_once_whatever_the_sizes() {

@@ -1197,7 +1197,7 @@ fn split_sum<T: super::kernel::FloatElement>(values: &[T], only_output: bool, st
     if !only_output || values.len() < super::parallel::TORCH_GRAIN {
         return values.iter().fold(zero, |acc, &x| step(acc, x));
     }
-    super::parallel::torch_parallel_parts(values.len(), rayon::current_num_threads())
+    super::parallel::torch_parallel_parts(values.len(), super::parallel::torch_threads())
         .into_iter()
         .map(|part| values[part].iter().fold(zero, |acc, &x| step(acc, x)))
         .fold(zero, |total, part| total + part)

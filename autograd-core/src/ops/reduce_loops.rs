@@ -63,7 +63,7 @@ pub(crate) fn reduce_vec<T: Copy>(
     let dims = reduction_dims(shape, strides, reduce);
     let numel: usize = shape.iter().product();
     let threads = if out.len() == 1 && numel >= super::parallel::TORCH_GRAIN {
-        rayon::current_num_threads()
+        super::parallel::torch_threads()
     } else {
         1
     };
@@ -193,7 +193,7 @@ pub(crate) fn squared_deviations<T: Copy + Into<f64>>(
     // `parallel_reduce`: one part per thread from 32768 elements on, each part's total from
     // zero, the totals added to zero in thread order
     let parts = if numel >= super::parallel::TORCH_GRAIN {
-        super::parallel::torch_parallel_parts(numel, rayon::current_num_threads())
+        super::parallel::torch_parallel_parts(numel, super::parallel::torch_threads())
     } else {
         std::iter::once(0..numel).collect()
     };

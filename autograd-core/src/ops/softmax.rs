@@ -199,7 +199,8 @@ fn chunked_vector_position<T: SoftmaxFloat>(j: usize, inner: usize, dim_size: us
 /// row or of the range.
 fn softmax_vector_positions(positions: usize, inner: usize, w: usize) -> Vec<bool> {
     let mut vector = vec![false; positions];
-    for range in super::parallel::torch_parallel_parts_with_grain(positions, 1, rayon::current_num_threads())
+    for range in
+        super::parallel::torch_parallel_parts_with_grain(positions, 1, crate::ops::parallel::torch_threads())
     {
         let mut idx = range.start;
         while idx < range.end {

@@ -249,8 +249,11 @@ pub(crate) fn torch_sum<T: SumElement>(
     }
     let dims = reduction_dims(shape, strides, reduce);
     let numel: usize = shape.iter().product();
-    let threads =
-        if out_len == 1 && numel >= super::parallel::TORCH_GRAIN { rayon::current_num_threads() } else { 1 };
+    let threads = if out_len == 1 && numel >= super::parallel::TORCH_GRAIN {
+        crate::ops::parallel::torch_threads()
+    } else {
+        1
+    };
     if threads > 1 {
         // torch's `two_pass_reduction`: each thread sums its part of the iteration into its
         // own slot (from zero), then the slots are summed as a row
