@@ -9,17 +9,10 @@ use autograd_core::prelude::*;
 use serde_json::Value;
 
 mod fixture_bits;
-use fixture_bits::{crc32_of_bits, decode};
+use fixture_bits::{same_as_recorded as same, tensor_bits as bits};
 
 fn dims(v: &Value) -> Vec<isize> {
     v.as_array().unwrap().iter().map(|d| d.as_i64().unwrap() as isize).collect()
-}
-
-fn bits(t: &Tensor) -> Vec<u64> {
-    match t.dtype() {
-        DType::Float64 => t.to_vec_f64().iter().map(|v| v.to_bits()).collect(),
-        _ => t.to_vec_f32().iter().map(|v| u64::from(v.to_bits())).collect(),
-    }
 }
 
 /// The case's op on the base tensor laid out as recorded, and the base (requires grad).
@@ -78,17 +71,6 @@ fn run(case: &Value) -> (Tensor, Tensor) {
     (out, base)
 }
 
-/// Whether `ours` are the recorded values: base64 of the floats, or the CRC-32 of their bytes.
-fn same(ours: &[u64], recorded: &Value, float64: bool) -> bool {
-    match recorded.get("crc32") {
-        Some(crc) => u64::from(crc32_of_bits(ours, float64)) == crc.as_u64().unwrap(),
-        None => recorded.as_str().is_some_and(|text| decode(text, float64) == ours),
-    }
-}
-
-/// Ops whose layout-dependent order is not modelled yet (the list only shrinks).
-const KNOWN: &[&str] = &[];
-
 #[test]
 fn layouts_match_torch_bit_for_bit() {
     // LAYOUTS_FIXTURE: fresh cases of another seed (`record.py --seed`)
@@ -101,7 +83,7 @@ fn layouts_match_torch_bit_for_bit() {
     let threads = fixture["threads"].as_u64().unwrap() as usize;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let cases = fixture["cases"].as_array().unwrap();
-    let (mut wrong, mut known) = (Vec::new(), 0);
+    let mut wrong = Vec::new();
     pool.install(|| {
         for (n, case) in cases.iter().enumerate() {
             let (out, base) = run(case);
@@ -124,10 +106,6 @@ fn layouts_match_torch_bit_for_bit() {
                 continue;
             }
             let op = case["op"].as_str().unwrap();
-            if KNOWN.contains(&op) {
-                known += 1;
-                continue;
-            }
             wrong.push(format!(
                 "#{n} {} {} {} {op} dim {} keepdim {} p {}: {}",
                 case["dtype"],
@@ -143,7 +121,7 @@ fn layouts_match_torch_bit_for_bit() {
     assert!(cases.len() > 400, "the fixture holds {} cases", cases.len());
     assert!(
         wrong.is_empty(),
-        "{} of {} cases differ from torch ({known} known):\n{}",
+        "{} of {} cases differ from torch:\n{}",
         wrong.len(),
         cases.len(),
         wrong.join("\n")

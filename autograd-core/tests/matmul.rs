@@ -13,17 +13,10 @@ use autograd_core::prelude::*;
 use serde_json::Value;
 
 mod fixture_bits;
-use fixture_bits::{crc32_of_bits, decode};
+use fixture_bits::{same_as_recorded as same, tensor_bits as bits};
 
 fn dims(v: &Value) -> Vec<usize> {
     v.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
-}
-
-fn bits(t: &Tensor) -> Vec<u64> {
-    match t.dtype() {
-        DType::Float64 => t.to_vec_f64().iter().map(|v| v.to_bits()).collect(),
-        _ => t.to_vec_f32().iter().map(|v| u64::from(v.to_bits())).collect(),
-    }
 }
 
 /// The graph's nodes depth first, a node met again named but not walked again (as the
@@ -36,14 +29,6 @@ fn graph(node: Option<Node>, out: &mut Vec<String>, seen: &mut HashSet<u64>) {
     }
     for (child, _) in node.next_functions() {
         graph(child, out, seen);
-    }
-}
-
-/// Whether `ours` are the recorded values: base64 of the floats, or the CRC-32 of their bytes.
-fn same(ours: &[u64], recorded: &Value, float64: bool) -> bool {
-    match recorded.get("crc32") {
-        Some(crc) => u64::from(crc32_of_bits(ours, float64)) == crc.as_u64().unwrap(),
-        None => recorded.as_str().is_some_and(|text| decode(text, float64) == ours),
     }
 }
 

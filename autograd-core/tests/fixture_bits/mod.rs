@@ -61,3 +61,22 @@ pub fn crc32_of_bits(bits: &[u64], float64: bool) -> u32 {
     };
     crc32(&bytes)
 }
+
+/// A float tensor's values as bits (float32 widened to u64), row-major.
+#[allow(dead_code)]
+pub fn tensor_bits(t: &autograd_core::prelude::Tensor) -> Vec<u64> {
+    match t.dtype() {
+        autograd_core::prelude::DType::Float64 => t.to_vec_f64().iter().map(|v| v.to_bits()).collect(),
+        _ => t.to_vec_f32().iter().map(|v| u64::from(v.to_bits())).collect(),
+    }
+}
+
+/// Whether `ours` are the recorded values: base64 of the floats, or `{"crc32": ..}` of their
+/// bytes for a large tensor.
+#[allow(dead_code)]
+pub fn same_as_recorded(ours: &[u64], recorded: &serde_json::Value, float64: bool) -> bool {
+    match recorded.get("crc32") {
+        Some(crc) => u64::from(crc32_of_bits(ours, float64)) == crc.as_u64().unwrap(),
+        None => recorded.as_str().is_some_and(|text| decode(text, float64) == ours),
+    }
+}
