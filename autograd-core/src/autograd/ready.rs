@@ -28,10 +28,11 @@ impl ReadyQueue {
     /// Adds a node that became ready.
     pub fn push(&mut self, node: &Node) {
         let priority = if node.is_accumulate_grad() { u64::MAX } else { node.id() };
-        self.heap.push((priority, node.id()));
-        let hole = self.heap.len() - 1;
-        let value = self.heap[hole];
-        self.sift_up(hole, 0, value);
+        let value = (priority, node.id());
+        // (the value from registers: reading back the slot just written stalled the load
+        // on the two 8-byte stores)
+        self.heap.push(value);
+        self.sift_up(self.heap.len() - 1, 0, value);
     }
 
     /// Takes the node to run next (its id).
