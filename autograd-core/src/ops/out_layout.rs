@@ -20,6 +20,7 @@ use crate::storage::{Buffer, Storage};
 use crate::tensor::Tensor;
 
 use super::elementwise::Operand;
+use super::reduce_layout::{insertion_reorder, operand_order};
 
 /// `out` (a fresh row-major result of an elementwise op over `inputs`) laid out in memory as
 /// torch lays out that op's result; the same tensor when torch's layout is row-major too.
@@ -90,41 +91,12 @@ pub(crate) fn output_strides(shape: &[usize], inputs: &[Option<Layout>]) -> Opti
                 .collect()
         })
         .collect();
-    // 1: `a` goes after `b` (is slower), -1: before, 0: no input tells
-    let should_swap = |a: usize, b: usize| -> i32 {
-        for s in &strides {
-            let (sa, sb) = (s[a], s[b]);
-            if sa == 0 || sb == 0 {
-                continue;
-            }
-            if sa < sb {
-                return -1;
-            }
-            if sa > sb {
-                return 1;
-            }
-            if shape[a] > shape[b] {
-                return 1;
-            }
-        }
-        0
-    };
-    // fastest dim first; an insertion sort that steps over undecided pairs
+    // fastest dim first, each input's strides deciding in turn
     let n = shape.len();
     let mut perm: Vec<usize> = (0..n).rev().collect();
-    for i in 1..n {
-        let mut later = i;
-        for earlier in (0..i).rev() {
-            match should_swap(perm[earlier], perm[later]) {
-                c if c > 0 => {
-                    perm.swap(earlier, later);
-                    later = earlier;
-                }
-                c if c < 0 => break,
-                _ => {}
-            }
-        }
-    }
+    insertion_reorder(&mut perm, |&a, &b| {
+        strides.iter().find_map(|s| operand_order(s[a], s[b], shape[a], shape[b])).unwrap_or(0)
+    });
     if perm.iter().enumerate().all(|(i, &d)| d == n - 1 - i) {
         return None;
     }

@@ -1,7 +1,9 @@
 //! The layout torch's CPU reductions walk: `TensorIterator` with the reduced dims innermost,
 //! the rest ordered by the input's strides, size-1 dims dropped and neighbours that are one
 //! run in memory merged. The order in which a kernel meets the elements, and which kernel
-//! torch picks at all, follow from it (`sum_order`, `reduce_loops`).
+//! torch picks at all, follow from it (`sum_order`, `reduce_loops`). The dim ordering itself
+//! (`insertion_reorder`, `operand_order`) also orders an elementwise result's dims
+//! (`out_layout`).
 
 /// The dims torch iterates for reducing `shape` (with `strides`, in elements) over the dims
 /// where `reduce` is true, innermost first; the output is row-major over the kept dims.
@@ -104,37 +106,45 @@ pub(crate) struct Dim {
 }
 
 /// TensorIterator's `reorder_dimensions` for a reduction: reduced dims (output stride 0) go
-/// innermost, then dims by increasing stride; an insertion sort that skips ambiguous pairs.
+/// innermost, then dims by increasing stride (output's, then input's).
 fn reorder(dims: &mut [Dim]) {
-    // 1: swap, -1: keep, 0: undecided by this operand
-    let should_swap = |a: &Dim, b: &Dim| -> i32 {
+    insertion_reorder(dims, |a, b| {
         // the output first: reduced dims to the front
         if (a.out == 0) != (b.out == 0) {
             return if b.out == 0 { 1 } else { -1 };
         }
-        for (s0, s1) in [(a.out, b.out), (a.input, b.input)] {
-            if s0 == 0 || s1 == 0 {
-                continue;
-            }
-            if s0 < s1 {
-                return -1;
-            }
-            if s0 > s1 {
-                return 1;
-            }
-            if a.size > b.size {
-                return 1;
-            }
-        }
-        0
-    };
-    for i in 1..dims.len() {
-        let mut dim1 = i;
-        for dim0 in (0..i).rev() {
-            match should_swap(&dims[dim0], &dims[dim1]) {
+        [(a.out, b.out), (a.input, b.input)]
+            .into_iter()
+            .find_map(|(s0, s1)| operand_order(s0, s1, a.size, b.size))
+            .unwrap_or(0)
+    });
+}
+
+/// One operand's say in TensorIterator's `reorder_dimensions` on dims `a` (now the faster)
+/// and `b` with its strides `s0`, `s1`: 1 to swap them, -1 to keep them, `None` where it
+/// cannot tell (a broadcast dim, or equal strides the sizes do not break) and the next
+/// operand decides.
+pub(crate) fn operand_order(s0: usize, s1: usize, size_a: usize, size_b: usize) -> Option<i32> {
+    if s0 == 0 || s1 == 0 {
+        None
+    } else if s0 != s1 {
+        Some(if s0 < s1 { -1 } else { 1 })
+    } else {
+        (size_a > size_b).then_some(1)
+    }
+}
+
+/// `reorder_dimensions`' insertion sort over `items` (fastest first): each item moves towards
+/// the front past the ones `should_swap(earlier, later)` puts after it (1), stops at one that
+/// must stay before it (-1), and steps over undecided pairs (0).
+pub(crate) fn insertion_reorder<T>(items: &mut [T], should_swap: impl Fn(&T, &T) -> i32) {
+    for i in 1..items.len() {
+        let mut later = i;
+        for earlier in (0..i).rev() {
+            match should_swap(&items[earlier], &items[later]) {
                 c if c > 0 => {
-                    dims.swap(dim0, dim1);
-                    dim1 = dim0;
+                    items.swap(earlier, later);
+                    later = earlier;
                 }
                 c if c < 0 => break,
                 _ => {}
