@@ -197,7 +197,8 @@ fn arange_float_values(start: f64, step: f64, count: usize, dtype: DType) -> Buf
         }
     }
     let at = |idx: usize| step.mul_add(idx as f64, start);
-    let parts = crate::ops::parallel::torch_parallel_parts(count, crate::ops::parallel::torch_threads());
+    let parts =
+        crate::ops::parallel::torch_split(count).unwrap_or_else(|| std::iter::once(0..count).collect());
     match dtype {
         DType::Float64 => {
             let mut out = vec![0.0f64; count];

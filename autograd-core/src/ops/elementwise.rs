@@ -1994,6 +1994,9 @@ pub(crate) fn choose(cond: &[bool], a: Buffer, b: Buffer) -> Buffer {
     }
 }
 
+/// The broadcast shape of `a` and `b`, or torch's `infer_size` error naming the first
+/// mismatch from the last dim.
+#[track_caller]
 pub(crate) fn broadcast_or_raise(a: &[usize], b: &[usize]) -> Dims {
     if a == b {
         return crate::layout::dims_of(a);

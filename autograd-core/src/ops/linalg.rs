@@ -442,10 +442,7 @@ fn batched_matmul(a: &Tensor, b: &Tensor) -> Tensor {
             return a.matmul(&b.squeeze_dim(0));
         }
     }
-    if let Some((dim, x, y)) = super::checks::mismatch(batch_a, batch_b) {
-        crate::raise!("The size of tensor a ({x}) must match the size of tensor b ({y}) at non-singleton dimension {dim}");
-    }
-    let batch = crate::layout::broadcast_shapes(batch_a, batch_b).expect("checked above").to_vec();
+    let batch = super::elementwise::broadcast_or_raise(batch_a, batch_b).to_vec();
     let count: usize = batch.iter().product();
     let sized = |tail: &[usize]| -> Vec<usize> { batch.iter().chain(tail).copied().collect() };
     let a3 = a.expand(sized(&[n, m1])).reshape([count, n, m1]);

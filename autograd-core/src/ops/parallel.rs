@@ -63,7 +63,7 @@ fn physical_cores() -> Option<usize> {
 }
 
 /// torch's `at::internal::GRAIN_SIZE`: below it, its kernels run on one thread.
-pub(crate) const TORCH_GRAIN: usize = 32768;
+const TORCH_GRAIN: usize = 32768;
 
 /// How torch's `at::parallel_for` shares `0..n` out with its grain of 32768 elements and
 /// `threads` threads: one range up to the grain, beyond it one range of `ceil(n / t)`
@@ -71,6 +71,16 @@ pub(crate) const TORCH_GRAIN: usize = 32768;
 /// range starts (a kernel's vector runs, its scalar tail) follows these ranges.
 pub(crate) fn torch_parallel_parts(n: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
     torch_parallel_parts_with_grain(n, TORCH_GRAIN, threads)
+}
+
+/// How torch splits `0..n` over its threads here ([`torch_threads`]) when it splits it at all:
+/// None where one thread runs it all (the threads are only asked for past the grain, so a
+/// small reduction in a training loop neither looks them up nor allocates).
+pub(crate) fn torch_split(n: usize) -> Option<Vec<std::ops::Range<usize>>> {
+    if n <= TORCH_GRAIN {
+        return None;
+    }
+    Some(torch_parallel_parts(n, torch_threads())).filter(|parts| parts.len() > 1)
 }
 
 /// `torch_parallel_parts` for a kernel that passes its own grain (0 or 1: every call with

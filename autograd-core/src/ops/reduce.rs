@@ -49,18 +49,8 @@ fn float_sums(t: &Tensor, reduce: &[bool], divisor: Option<usize>) -> Buffer {
         reduce: &[bool],
         divisor: Option<usize>,
     ) -> Vec<T> {
-        let sums = t.with_data(|d| {
-            let buffer = d.storage.read();
-            match T::slice(&buffer) {
-                Some(all) => torch_sum(all, d.layout.offset, &d.layout.shape, &d.layout.strides, reduce),
-                None => {
-                    drop(buffer);
-                    let shape = t.shape();
-                    let strides = crate::layout::contiguous_strides(&shape);
-                    torch_sum(&super::kernel::to_vec::<T>(t), 0, &shape, &strides, reduce)
-                }
-            }
-        });
+        let sums =
+            with_strided(t, |data, offset, shape, strides| torch_sum(data, offset, shape, strides, reduce));
         match divisor {
             Some(n) => sums.into_iter().map(|s| s / T::from_f64(n as f64)).collect(),
             None => sums,
@@ -102,6 +92,11 @@ fn resolve_dims(dims: &[isize], rank: usize) -> Vec<usize> {
     }
     out.sort_unstable();
     out
+}
+
+/// The reduce mask of a reduction over the one dim `d` of a `rank`-dim tensor.
+fn only_dim(rank: usize, d: usize) -> Vec<bool> {
+    (0..rank).map(|k| k == d).collect()
 }
 
 /// Sums over `dims` (torch's order for floats, exact for integers), divided by `divisor` when
@@ -688,8 +683,7 @@ impl Tensor {
         let shape = self.shape();
         let d = wrap_dim(dim, shape.len());
         let out_shape = reduced_shape(&shape, d, keepdim);
-        let reduce: Vec<bool> = (0..shape.len()).map(|k| k == d).collect();
-        let out = product_lanes(self, &reduce, &out_shape);
+        let out = product_lanes(self, &only_dim(shape.len(), d), &out_shape);
         // d prod(x, dim) = prod / x, or the product of the others in the lane where it has a zero
         record(
             out,
@@ -984,8 +978,10 @@ impl Tensor {
             let x = self.item().abs();
             Tensor::from_buffer(Buffer::from_f64(vec![x.powf(p).powf(1.0 / p)], self.dtype()), &[])
         } else {
-            let reduce: Vec<bool> = (0..shape.len()).map(|k| k == d).collect();
-            Tensor::from_buffer(norm_values(self, &reduce, p), &reduced_shape(&shape, d, keepdim))
+            Tensor::from_buffer(
+                norm_values(self, &only_dim(shape.len(), d), p),
+                &reduced_shape(&shape, d, keepdim),
+            )
         };
         record(
             out,
@@ -1005,10 +1001,9 @@ impl Tensor {
     }
 }
 
-/// Products along `dim` in the tensor's own dtype (int64 for integers and bools), one lane
-/// at a time, left to right.
+/// Products over the dims where `reduce` is true, in the tensor's own dtype (int64 for
+/// integers and bools), in torch's order (`reduce_loops::reduce_vec`).
 fn product_lanes(t: &Tensor, reduce: &[bool], out_shape: &[usize]) -> Tensor {
-    // in torch's order (`reduce_loops`): floats round differently in another one
     fn run<T: super::kernel::Element>(
         t: &Tensor,
         reduce: &[bool],
@@ -1194,13 +1189,13 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
 /// another (with several outputs torch shares the outputs out instead, each lane in one run).
 fn split_sum<T: super::kernel::FloatElement>(values: &[T], only_output: bool, step: impl Fn(T, T) -> T) -> T {
     let zero = T::from_f64(0.0);
-    if !only_output || values.len() < super::parallel::TORCH_GRAIN {
-        return values.iter().fold(zero, |acc, &x| step(acc, x));
+    let run = |part: &[T]| part.iter().fold(zero, |acc, &x| step(acc, x));
+    match only_output.then(|| super::parallel::torch_split(values.len())).flatten() {
+        Some(parts) => {
+            parts.into_iter().map(|part| run(&values[part])).fold(zero, |total, part| total + part)
+        }
+        None => run(values),
     }
-    super::parallel::torch_parallel_parts(values.len(), super::parallel::torch_threads())
-        .into_iter()
-        .map(|part| values[part].iter().fold(zero, |acc, &x| step(acc, x)))
-        .fold(zero, |total, part| total + part)
 }
 
 /// The p-norm over the dims where `reduce` is true, in the tensor's dtype, each output's

@@ -61,24 +61,23 @@ pub(crate) fn reduce_vec<T: Copy>(
         return out;
     }
     let dims = reduction_dims(shape, strides, reduce);
-    let numel: usize = shape.iter().product();
-    let threads = if out.len() == 1 && numel >= super::parallel::TORCH_GRAIN {
-        super::parallel::torch_threads()
-    } else {
-        1
-    };
-    if threads > 1 {
+    let split = if out.len() == 1 { super::parallel::torch_split(shape.iter().product()) } else { None };
+    if let Some(parts) = split {
         // `parallel_reduce`'s two passes: each thread's part of the iteration into its own
         // slot (from the identity), then the slots reduced as a row into the output
-        let mut slots = vec![identity; threads];
-        for (slot, range) in slots.iter_mut().zip(super::parallel::torch_parallel_parts(numel, threads)) {
-            let mut acc = [identity];
-            two_d_steps(&dims, offset, range, |in_base, _, d0, d1| {
-                loop_2d_vec(data, &mut acc, in_base, 0, d0, d1, &op)
-            });
-            *slot = acc[0];
-        }
-        return reduce_vec(&slots, 0, &[threads], &[1], &[true], identity, op);
+        let mut slots: Vec<T> = parts
+            .into_iter()
+            .map(|range| {
+                let mut acc = [identity];
+                two_d_steps(&dims, offset, range, |in_base, _, d0, d1| {
+                    loop_2d_vec(data, &mut acc, in_base, 0, d0, d1, &op)
+                });
+                acc[0]
+            })
+            .collect();
+        // one slot per thread, those without a part left at the identity
+        slots.resize(super::parallel::torch_threads().max(slots.len()), identity);
+        return reduce_vec(&slots, 0, &[slots.len()], &[1], &[true], identity, op);
     }
     two_d_loops(&dims, offset, |in_base, out_base, d0, d1| {
         loop_2d_vec(data, &mut out, in_base, out_base, d0, d1, &op)
@@ -189,14 +188,10 @@ pub(crate) fn squared_deviations<T: Copy + Into<f64>>(
     }
     // with every dim "reduced" the output strides are all 0: the dims order by the input's
     let dims = reduction_dims(shape, strides, &vec![true; shape.len()]);
-    let numel: usize = shape.iter().product();
     // `parallel_reduce`: one part per thread from 32768 elements on, each part's total from
     // zero, the totals added to zero in thread order
-    let parts = if numel >= super::parallel::TORCH_GRAIN {
-        super::parallel::torch_parallel_parts(numel, super::parallel::torch_threads())
-    } else {
-        std::iter::once(0..numel).collect()
-    };
+    let numel: usize = shape.iter().product();
+    let parts = super::parallel::torch_split(numel).unwrap_or_else(|| std::iter::once(0..numel).collect());
     let mut total = 0.0;
     for range in parts {
         let mut part = 0.0;

@@ -18,9 +18,9 @@
 //!
 //! A sum of everything over at least 32768 elements is split by torch over its threads
 //! (`two_pass_reduction`): each thread sums its part of the iteration, then the parts are
-//! added; so it is here, over as many parts as rayon has threads (torch's count on the same
-//! machine). A sum over some dims of such a tensor splits the kept dims: each output stays
-//! one thread's, in the single-thread order.
+//! added; so it is here, over torch's thread count on this machine (`parallel::torch_threads`).
+//! A sum over some dims of such a tensor splits the kept dims: each output stays one
+//! thread's, in the single-thread order.
 
 use std::ops::Add;
 
@@ -248,23 +248,24 @@ pub(crate) fn torch_sum<T: SumElement>(
         return vec![T::ZERO; out_len];
     }
     let dims = reduction_dims(shape, strides, reduce);
-    let numel: usize = shape.iter().product();
-    let threads = if out_len == 1 && numel >= super::parallel::TORCH_GRAIN {
-        crate::ops::parallel::torch_threads()
-    } else {
-        1
-    };
-    if threads > 1 {
+    let split = if out_len == 1 { super::parallel::torch_split(shape.iter().product()) } else { None };
+    if let Some(parts) = split {
         // torch's `two_pass_reduction`: each thread sums its part of the iteration into its
         // own slot (from zero), then the slots are summed as a row
-        let mut slots = vec![T::ZERO; threads];
-        for (slot, range) in slots.iter_mut().zip(super::parallel::torch_parallel_parts(numel, threads)) {
-            let cell = std::cell::Cell::new(T::ZERO);
-            let store = |_: usize, value: T| cell.set(cell.get() + value);
-            two_d_steps(&dims, offset, range, |in_base, _, d0, d1| loop_2d(data, in_base, 0, d0, d1, &store));
-            *slot = cell.get();
-        }
-        return torch_sum(&slots, 0, &[threads], &[1], &[true]);
+        let mut slots: Vec<T> = parts
+            .into_iter()
+            .map(|range| {
+                let cell = std::cell::Cell::new(T::ZERO);
+                let store = |_: usize, value: T| cell.set(cell.get() + value);
+                two_d_steps(&dims, offset, range, |in_base, _, d0, d1| {
+                    loop_2d(data, in_base, 0, d0, d1, &store)
+                });
+                cell.get()
+            })
+            .collect();
+        // one slot per thread, those without a part left at zero
+        slots.resize(super::parallel::torch_threads().max(slots.len()), T::ZERO);
+        return torch_sum(&slots, 0, &[slots.len()], &[1], &[true]);
     }
     // torch fills the output with zeros, then adds every partial sum into it
     let out_cells = vec![std::cell::Cell::new(T::ZERO); out_len];
