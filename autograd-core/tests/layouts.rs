@@ -9,7 +9,7 @@ use autograd_core::prelude::*;
 use serde_json::Value;
 
 mod fixture_bits;
-use fixture_bits::{same_as_recorded as same, tensor_bits as bits};
+use fixture_bits::{as_recorded, assert_all_match, same_as_recorded as same, tensor_bits as bits};
 
 fn dims(v: &Value) -> Vec<isize> {
     v.as_array().unwrap().iter().map(|d| d.as_i64().unwrap() as isize).collect()
@@ -78,13 +78,9 @@ fn layouts_match_torch_bit_for_bit() {
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/layouts.json").to_string());
     let text = std::fs::read_to_string(path).unwrap();
     let fixture: Value = serde_json::from_str(&text).unwrap();
-    // recorded on an Intel CPU with AVX-512: MKL's products take that kernel set's order
-    autograd_core::ops::linalg::set_mkl_kernels(autograd_core::ops::linalg::MklKernels::Avx512);
-    let threads = fixture["threads"].as_u64().unwrap() as usize;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let cases = fixture["cases"].as_array().unwrap();
     let mut wrong = Vec::new();
-    pool.install(|| {
+    as_recorded(&fixture, || {
         for (n, case) in cases.iter().enumerate() {
             let (out, base) = run(case);
             let float64 = case["dtype"] == "float64";
@@ -118,12 +114,5 @@ fn layouts_match_torch_bit_for_bit() {
             ));
         }
     });
-    assert!(cases.len() > 400, "the fixture holds {} cases", cases.len());
-    assert!(
-        wrong.is_empty(),
-        "{} of {} cases differ from torch:\n{}",
-        wrong.len(),
-        cases.len(),
-        wrong.join("\n")
-    );
+    assert_all_match(&wrong, cases.len(), 400);
 }

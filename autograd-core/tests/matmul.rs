@@ -13,7 +13,7 @@ use autograd_core::prelude::*;
 use serde_json::Value;
 
 mod fixture_bits;
-use fixture_bits::{same_as_recorded as same, tensor_bits as bits};
+use fixture_bits::{as_recorded, assert_all_match, same_as_recorded as same, tensor_bits as bits};
 
 fn dims(v: &Value) -> Vec<usize> {
     v.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
@@ -86,14 +86,10 @@ fn matmul_matches_torch_values_graph_and_gradients() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/matmul.json")).unwrap();
     let fixture: Value = serde_json::from_str(&text).unwrap();
-    // recorded on an Intel CPU with AVX-512: MKL's products take that kernel set's order
-    autograd_core::ops::linalg::set_mkl_kernels(autograd_core::ops::linalg::MklKernels::Avx512);
-    let threads = fixture["threads"].as_u64().unwrap() as usize;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let cases = fixture["cases"].as_array().unwrap();
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let wrong: Vec<String> = pool.install(|| {
+    let wrong: Vec<String> = as_recorded(&fixture, || {
         cases
             .iter()
             .filter_map(|case| {
@@ -115,12 +111,5 @@ fn matmul_matches_torch_values_graph_and_gradients() {
             .collect()
     });
     std::panic::set_hook(hook);
-    assert!(cases.len() > 200, "the fixture holds {} cases", cases.len());
-    assert!(
-        wrong.is_empty(),
-        "{} of {} cases differ from torch:\n{}",
-        wrong.len(),
-        cases.len(),
-        wrong.join("\n")
-    );
+    assert_all_match(&wrong, cases.len(), 200);
 }

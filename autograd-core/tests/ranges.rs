@@ -8,7 +8,7 @@ use autograd_core::prelude::*;
 use serde_json::Value;
 
 mod fixture_bits;
-use fixture_bits::{crc32, decode};
+use fixture_bits::{as_recorded, crc32, decode};
 
 /// An argument (Python's repr, as text) as the Rust number a user would pass: an integer
 /// literal stays an integer. (Parsed by Rust, which rounds every digit string correctly.)
@@ -57,11 +57,9 @@ fn ranges_match_torch_bit_for_bit() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ranges.json")).unwrap();
     let fixture: Value = serde_json::from_str(&text).unwrap();
     // the fixture's long ranges were split over torch's threads as on two cores
-    let threads = fixture["threads"].as_u64().unwrap() as usize;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let cases = fixture["cases"].as_array().unwrap();
     let mut wrong = Vec::new();
-    pool.install(|| {
+    as_recorded(&fixture, || {
         for case in cases {
             let t = ours(case);
             let len = case["len"].as_u64().unwrap() as usize;

@@ -80,3 +80,22 @@ pub fn same_as_recorded(ours: &[u64], recorded: &serde_json::Value, float64: boo
         None => recorded.as_str().is_some_and(|text| decode(text, float64) == ours),
     }
 }
+
+/// Runs `f` as a recorder's fixture was made: on its `"threads"` (torch's threads then:
+/// where a split falls decides bits), with products in MKL's AVX-512 order (the recorders
+/// ran on an Intel CPU with AVX-512).
+#[allow(dead_code)]
+pub fn as_recorded<R: Send>(fixture: &serde_json::Value, f: impl FnOnce() -> R + Send) -> R {
+    use autograd_core::ops::linalg::{set_mkl_kernels, MklKernels};
+    set_mkl_kernels(MklKernels::Avx512);
+    let threads = fixture["threads"].as_u64().expect("the fixture names its threads") as usize;
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool").install(f)
+}
+
+/// Fails listing every case that differs from the fixture (`wrong`, one line each) among its
+/// `cases`, after checking the fixture holds more than `at_least` of them.
+#[allow(dead_code)]
+pub fn assert_all_match(wrong: &[String], cases: usize, at_least: usize) {
+    assert!(cases > at_least, "the fixture holds {cases} cases");
+    assert!(wrong.is_empty(), "{} of {cases} cases differ from torch:\n{}", wrong.len(), wrong.join("\n"));
+}
