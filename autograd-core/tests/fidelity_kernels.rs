@@ -921,3 +921,19 @@ fn cumsum_of_a_0_dim_tensor_is_its_value() {
     assert_eq!(tensor!([-0.]).cumsum(0).to_string(), "tensor([0.])");
     assert_eq!(tensor!([[-0., -0.]]).cumsum(1).to_string(), "tensor([[0., 0.]])");
 }
+
+/// `sgn`'s backward sends an efficient zero tensor. torch adds it into the other gradient
+/// of the same input in place, zeros materialized, so `-0 + 0` gives `+0` there (where the
+/// out-of-place sum with a zero tensor is a copy). Expected strings printed by PyTorch 2.15.
+#[test]
+fn a_zero_gradient_from_sgn_is_added_for_real() {
+    let x = tensor!([0., -0., 1.], requires_grad = true);
+    (x.sgn() * &x).backward_with(&tensor!([-1., -1., -1.]));
+    assert_eq!(grad(&x), "tensor([ 0.,  0., -1.])");
+    let x = tensor!([0., -0., 2.], requires_grad = true);
+    (&x * x.sgn()).backward_with(&tensor!([-1., -1., -1.]));
+    assert_eq!(grad(&x), "tensor([ 0.,  0., -1.])");
+    let x = tensor!([0., -0., 2.], requires_grad = true);
+    (x.sgn() * &x).sum().backward();
+    assert_eq!(grad(&x), "tensor([0., 0., 1.])");
+}

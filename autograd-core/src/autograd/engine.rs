@@ -153,8 +153,32 @@ pub fn backward_order(root: &Node) -> Vec<Node> {
 fn add_into(slot: &mut Option<Tensor>, grad: Tensor) {
     *slot = Some(match slot.take() {
         None => grad,
-        Some(existing) => &existing + &grad,
+        Some(existing) => sum_in_buffer(existing, grad),
     });
+}
+
+/// torch's `InputBuffer::accumulate`: without grad mode it adds in place, into the gradient
+/// already there or else into the new one, when nothing else holds that one (an efficient
+/// zero tensor, what `sgn`'s backward sends, is never written). The sum is the same either
+/// way except with a zero tensor: written in place, the zeros are added for real (`-0 + 0`
+/// is `+0`), where the out-of-place sum is a copy of the other gradient.
+fn sum_in_buffer(existing: Tensor, grad: Tensor) -> Tensor {
+    if !crate::autograd::grad_mode::is_grad_enabled() && existing.is_zero_tensor() != grad.is_zero_tensor() {
+        let other = if existing.is_zero_tensor() { &grad } else { &existing };
+        if writable_in_place(other) {
+            return other + &crate::factory::zeros_like(other);
+        }
+    }
+    &existing + &grad
+}
+
+/// torch's `can_accumulate_inplace`: a dense tensor whose only handle and storage are these.
+fn writable_in_place(t: &Tensor) -> bool {
+    std::rc::Rc::strong_count(&t.0) == 1
+        && !t.is_zero_tensor()
+        && t.with_data(|d| {
+            std::rc::Rc::strong_count(&d.storage) == 1 && d.layout.is_non_overlapping_and_dense()
+        })
 }
 
 /// The roots of a run, each an edge with its incoming gradient (one, for `y.backward()`).
