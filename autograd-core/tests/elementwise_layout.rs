@@ -202,8 +202,11 @@ fn two_tensors_of_one_shape_give_their_elements_arithmetic() {
 
 /// `x.pow(number)` has a path of its own for row-major float tensors (torch's special cases,
 /// `x*x` for 2, `sqrt` for 0.5, ...); its results must be those of the general path, which a
-/// column-major copy of the same values takes: same bits, shape and dtype, including an
-/// exponent that only rounds to a special case in float32.
+/// column-major copy of the same values takes: same bits, shape and dtype. Any other exponent
+/// (`2.5`, or `0.5000000001`, which is not `sqrt` even in float32) runs SLEEF's `pow` on the
+/// elements torch takes a vector at a time, and those depend on the layout (tests/pow.rs
+/// checks them against torch): it is compared here on inputs too short for a vector, where
+/// every element goes through `std::pow` in both layouts.
 #[test]
 fn a_number_exponent_gives_what_the_general_path_gives() {
     manual_seed(0);
@@ -233,6 +236,10 @@ fn a_number_exponent_gives_what_the_general_path_gives() {
             // the same values, column-major (a 0-dim tensor has no other layout)
             let other = if x.dim() == 2 { x.t().contiguous().t() } else { x.clone() };
             for e in exponents {
+                let special = [2.0, 3.0, -2.0, 0.0, 1.0, 0.5, -0.5, -1.0].contains(&e.as_f64());
+                if !special && x.numel() >= 16 {
+                    continue;
+                }
                 let (got, want) = (x.pow(e), other.pow(e));
                 let case = format!("x.pow({e:?}) with x {name} ({dtype:?})");
                 assert_eq!((got.shape(), got.dtype()), (want.shape(), want.dtype()), "{case}");

@@ -16,49 +16,13 @@ use autograd_core::prelude::*;
 use serde_json::Value;
 
 mod fixture_bits;
-use fixture_bits::decode;
+use fixture_bits::{decode, wide};
 
 fn fixture() -> Value {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcendental.json"))
             .unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E3779B97F4A7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-    z ^ (z >> 31)
-}
-
-fn hash(seed: u64, i: u64) -> u64 {
-    splitmix64((seed << 32).wrapping_add(i))
-}
-
-/// record.py's `wide`: floats of every kind and magnitude, as bits.
-fn wide(float64: bool, seed: u64, n: u64) -> Vec<u64> {
-    (0..n)
-        .map(|i| {
-            let (r, b) = (hash(seed, 2 * i), hash(seed, 2 * i + 1));
-            let u = (b >> 11) as f64 / 9007199254740992.0;
-            let v = match r % 4 {
-                0 => return if float64 { b } else { b & 0xFFFF_FFFF },
-                1 => (u * 2.0 - 1.0) * 20.0,
-                2 => (u * 2.0 - 1.0) * if float64 { 800.0 } else { 120.0 },
-                _ => {
-                    let e = if float64 { ((r >> 8) % 601) as i64 - 300 } else { ((r >> 8) % 81) as i64 - 40 };
-                    let p = f64::from_bits(((1023 + e) as u64) << 52);
-                    (1.0 + u) * p * if (r >> 4) & 1 == 1 { -1.0 } else { 1.0 }
-                }
-            };
-            if float64 {
-                v.to_bits()
-            } else {
-                (v as f32).to_bits() as u64
-            }
-        })
-        .collect()
 }
 
 fn inputs(case: &Value, float64: bool) -> Vec<u64> {
@@ -301,22 +265,31 @@ fn softmax_cases_match() {
 }
 
 #[test]
-fn sigmoid_of_a_large_tensor_splits_vector_and_tail_as_one_run() {
-    // 70001 elements: shared out to both cores in parts; torch's kernel takes every element
-    // but the last 70001 % 32 = 17 through its vectorized form, wherever the parts split
-    manual_seed(3);
+fn sigmoid_of_a_large_tensor_has_a_tail_in_each_threads_part() {
+    // 70001 elements on 2 threads: torch gives each thread a part, [0, 35001) and
+    // [35001, 70001), and each part ends with its own scalar tail (its length mod 32 float32,
+    // mod 16 float64). Measured with torch 2.15 on 2 threads, all 70001 elements one value
+    // whose two forms differ (0xbf8cbaa0): the 25 + 24 elements 34976..35001 and
+    // 69977..70001 were the scalar form's.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     for float64 in [false, true] {
-        let x = rand(&[70001]) * 40.0 - 20.0;
-        let x = if float64 { x.double() } else { x };
         let block = if float64 { 16 } else { 32 };
-        let (v, y) = (x.to_vec_f64(), x.sigmoid().to_vec_f64());
-        let tail = v.len() - v.len() % block;
+        let (v, y) = pool.install(|| {
+            manual_seed(3);
+            let x = rand(&[70001]) * 40.0 - 20.0;
+            let x = if float64 { x.double() } else { x };
+            (x.to_vec_f64(), x.sigmoid().to_vec_f64())
+        });
+        let scalar = |i: usize| {
+            let (start, end) = if i < 35001 { (0, 35001) } else { (35001, 70001) };
+            i - start >= (end - start) / block * block
+        };
         for (i, (&xi, &yi)) in v.iter().zip(&y).enumerate() {
-            let want = match (float64, i < tail) {
-                (false, true) => t::sigmoid_vec_f32(xi as f32) as f64,
-                (false, false) => t::sigmoid_scalar_f32(xi as f32) as f64,
-                (true, true) => t::sigmoid_vec_f64(xi),
-                (true, false) => t::sigmoid_scalar_f64(xi),
+            let want = match (float64, scalar(i)) {
+                (false, false) => t::sigmoid_vec_f32(xi as f32) as f64,
+                (false, true) => t::sigmoid_scalar_f32(xi as f32) as f64,
+                (true, false) => t::sigmoid_vec_f64(xi),
+                (true, true) => t::sigmoid_scalar_f64(xi),
             };
             assert_eq!(yi.to_bits(), want.to_bits(), "element {i} of {} (float64 {float64})", v.len());
         }

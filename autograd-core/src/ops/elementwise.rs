@@ -7,6 +7,7 @@ use std::mem::MaybeUninit;
 use super::kernel::{build_costly_parts, map, map_slices, map_slices_flagged, with_slice, zip_map, Element};
 use super::out_layout::{like_torch, like_torch_of};
 use super::transcendental::{self, TorchMath};
+use super::vector_lanes::{self, Lanes};
 use crate::autograd::record::{grads, record, Saved};
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::{result_type, Category, DType, Operand as PromotionOperand};
@@ -147,6 +148,16 @@ pub(crate) trait Arith: Element + PartialOrd {
     fn mul(self, o: Self) -> Self;
     fn div(self, o: Self) -> Self;
     fn pow(self, o: Self) -> Self;
+    /// `pow` as torch's vectorized kernels compute it (SLEEF's, `sleef_pow`); integers are
+    /// never vectorized.
+    fn vec_pow(self, o: Self) -> Self {
+        self.pow(o)
+    }
+    /// `std::pow(x, e)` with a float64 exponent, as torch's scalar loop for a number exponent
+    /// calls it: float32 is raised in float64 and rounded once.
+    fn pow_number(self, e: f64) -> Self {
+        self.pow(Self::from_f64(e))
+    }
     /// NaN-propagating maximum and minimum, like torch.maximum.
     fn maximum(self, o: Self) -> Self;
     fn minimum(self, o: Self) -> Self;
@@ -178,6 +189,12 @@ macro_rules! float_arith {
             fn pow(self, o: Self) -> Self {
                 self.powf(o)
             }
+            fn vec_pow(self, o: Self) -> Self {
+                <$t as VecPow>::sleef(self, o)
+            }
+            fn pow_number(self, e: f64) -> Self {
+                <$t as VecPow>::pow_f64(self, e)
+            }
             fn maximum(self, o: Self) -> Self {
                 if self.is_nan() || o.is_nan() {
                     <$t>::NAN
@@ -197,6 +214,30 @@ macro_rules! float_arith {
 }
 float_arith!(f32);
 float_arith!(f64);
+
+/// The two `pow`s of torch's float kernels besides the C library's own.
+trait VecPow: Sized {
+    fn sleef(self, o: Self) -> Self;
+    fn pow_f64(self, e: f64) -> Self;
+}
+
+impl VecPow for f32 {
+    fn sleef(self, o: f32) -> f32 {
+        transcendental::sleef_powf(self, o)
+    }
+    fn pow_f64(self, e: f64) -> f32 {
+        (self as f64).powf(e) as f32
+    }
+}
+
+impl VecPow for f64 {
+    fn sleef(self, o: f64) -> f64 {
+        transcendental::sleef_pow(self, o)
+    }
+    fn pow_f64(self, e: f64) -> f64 {
+        self.powf(e)
+    }
+}
 
 impl Arith for i64 {
     fn add(self, o: Self) -> Self {
@@ -338,14 +379,15 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                 }
                 // torch's special cases (x*x, 1/sqrt(x), ...) are for a number exponent only; a
                 // tensor exponent, even a 0-dim one, is std::pow (pow(-inf, -0.5) is 0, not nan)
-                BinaryOp::Pow => match (
-                    sb.len(),
-                    sb.first().map(|v| v.to_f64()).filter(|_| matches!(b, Operand::Scalar(_))),
-                ) {
+                BinaryOp::Pow => match b {
                     // the input may be compact (an expanded tensor passed un-expanded): the
                     // powers are taken once per stored element, then broadcast to full size
-                    (1, Some(e)) => {
-                        let powered = pow_scalar_values(sa, e);
+                    Operand::Scalar(e) if sb.len() == 1 => {
+                        let lanes = match a {
+                            Operand::Tensor(t) => lanes_of(t, sa.len()),
+                            Operand::Scalar(_) => Lanes::Prefix(0),
+                        };
+                        let powered = pow_scalar_values(sa, e.as_f64(), &lanes);
                         if powered.len() == crate::layout::numel(out_shape) {
                             T::wrap(powered)
                         } else {
@@ -359,7 +401,7 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                             ))
                         }
                     }
-                    _ => arith!(|x: T, y: T| x.pow(y)),
+                    _ => T::wrap(pow_pair_values(a, sa, shape_a, b, sb, shape_b, out_shape)),
                 },
                 BinaryOp::Maximum => arith!(|x: T, y: T| x.maximum(y)),
                 BinaryOp::Minimum => arith!(|x: T, y: T| x.minimum(y)),
@@ -372,6 +414,46 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
             }
         })
     })
+}
+
+/// `a ** b` with a tensor exponent or a number base (`x.pow(y)`, `2 ** x`), broadcast to
+/// `out_shape`: each element through SLEEF's `pow` where torch's kernel takes it a vector at
+/// a time (`vector_lanes::binary`), else through `std::pow` (`powf` for float32).
+fn pow_pair_values<T: Arith>(
+    a: &Operand,
+    sa: &[T],
+    shape_a: &[usize],
+    b: &Operand,
+    sb: &[T],
+    shape_b: &[usize],
+    out_shape: &[usize],
+) -> Vec<T> {
+    let scalar = zip_map(sa, shape_a, sb, shape_b, out_shape, |x: T, y: T| x.pow(y));
+    if !matches!(T::DTYPE, DType::Float32 | DType::Float64) {
+        return scalar;
+    }
+    let layout = |o: &Operand| match o {
+        Operand::Tensor(t) => Some(t.with_data(|d| (d.layout.shape.clone(), d.layout.strides.clone()))),
+        Operand::Scalar(_) => None,
+    };
+    let (layout_a, layout_b) = (layout(a), layout(b));
+    fn operand(l: &Option<(Dims, Dims)>) -> Option<(&[usize], &[usize])> {
+        l.as_ref().map(|(shape, strides)| (&shape[..], &strides[..]))
+    }
+    let lanes =
+        vector_lanes::binary(out_shape, [operand(&layout_a), operand(&layout_b)], T::DTYPE == DType::Float64);
+    match lanes {
+        None | Some(Lanes::Prefix(0)) => scalar,
+        Some(lanes) => {
+            let vector = zip_map(sa, shape_a, sb, shape_b, out_shape, |x: T, y: T| x.vec_pow(y));
+            scalar
+                .into_iter()
+                .zip(vector)
+                .enumerate()
+                .map(|(i, (s, v))| if lanes.vectorized(i) { v } else { s })
+                .collect()
+        }
+    }
 }
 
 /// `x op y` for one element of the four arithmetic ops: the one place their element
@@ -420,7 +502,11 @@ fn is_four_ops(op: BinaryOp) -> bool {
 /// `x ** e` for a fixed exponent over a whole slice, with torch's special cases (`x*x` for
 /// 2, `x*x*x` for 3, `sqrt` for 0.5, ...), which give different last bits than a general
 /// `powf`. The exponent is matched once, outside the loop, so each loop vectorises.
-fn pow_scalar_values<T: Arith>(input: &[T], e: f64) -> Vec<T> {
+///
+/// Any other exponent: `std::pow(x, e)` with `e` in float64 where torch's loop goes one by
+/// one, SLEEF's `pow` (`e` rounded to the dtype) where it goes a vector at a time, as `lanes`
+/// says for each element.
+fn pow_scalar_values<T: Arith>(input: &[T], e: f64, lanes: &Lanes) -> Vec<T> {
     let one = T::from_f64(1.0);
     if T::DTYPE == DType::Int64 || T::DTYPE == DType::Bool {
         let exponent = T::from_f64(e);
@@ -438,9 +524,24 @@ fn pow_scalar_values<T: Arith>(input: &[T], e: f64) -> Vec<T> {
         0.0 => vec![one; input.len()],
         _ => {
             let exponent = T::from_f64(e);
-            map(input, move |x: T| x.pow(exponent))
+            input
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| if lanes.vectorized(i) { x.vec_pow(exponent) } else { x.pow_number(e) })
+                .collect()
         }
     }
+}
+
+/// `unary` lanes of a tensor (see `vector_lanes`), for `len` values read from it: where the
+/// tensor is expanded (fewer stored values than elements) no element is taken as vectorized.
+fn lanes_of(t: &Tensor, len: usize) -> Lanes {
+    t.with_data(|d| {
+        if d.layout.numel() != len {
+            return Lanes::Prefix(0);
+        }
+        vector_lanes::unary(&d.layout.shape, &d.layout.strides, d.dtype == DType::Float64)
+    })
 }
 
 fn sqrt_of<T: Arith>(x: T) -> T {
@@ -589,7 +690,7 @@ fn zero_tensor_values(
 /// the result has the tensor's shape and dtype (a number never promotes a float tensor) and is
 /// row-major, as the general path finds through broadcasting, promotion and `like_torch` (each
 /// of which borrowed the tensor again). The same arithmetic, so the same bits (a `pow`
-/// exponent is first rounded to the tensor's dtype, as the general path's kernel has it).
+/// exponent is kept in float64, as torch's kernel takes it).
 /// `None` for anything else (other ops, dtypes and layouts, a bool number, a number base, an
 /// empty tensor).
 fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> {
@@ -608,7 +709,12 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
     fn run<T: Arith>(values: &[T], shape: &[usize], number: f64, number_first: bool, op: BinaryOp) -> Buffer {
         let c = [T::from_f64(number)];
         if op == BinaryOp::Pow {
-            return T::wrap(pow_scalar_values(values, c[0].to_f64()));
+            let lanes = vector_lanes::unary(
+                shape,
+                &crate::layout::contiguous_strides(shape),
+                T::DTYPE == DType::Float64,
+            );
+            return T::wrap(pow_scalar_values(values, number, &lanes));
         }
         T::wrap(if number_first {
             four_ops(op, &c, &[], values, shape, shape)
@@ -893,7 +999,8 @@ fn pow_backward_in_place(g: &Tensor, a: &Tensor, e: f64) -> bool {
             2.0 => gv.iter_mut().zip(av).for_each(|(gv, &x)| *gv = gv.mul(x.mul(factor))),
             3.0 => gv.iter_mut().zip(av).for_each(|(gv, &x)| *gv = gv.mul(x.mul(x).mul(factor))),
             _ => {
-                let powered = pow_scalar_values(av, e - 1.0);
+                let lanes = vector_lanes::unary(&[av.len()], &[1], T::DTYPE == DType::Float64);
+                let powered = pow_scalar_values(av, e - 1.0, &lanes);
                 gv.iter_mut().zip(&powered).for_each(|(gv, &p)| *gv = gv.mul(p.mul(factor)));
             }
         }
@@ -934,7 +1041,7 @@ fn pow_backward_values(g: &Tensor, a: &Tensor, e: f64) -> Tensor {
                         gv.mul(x.mul(x).mul(factor))
                     })),
                     _ => {
-                        let powered = pow_scalar_values(sa, e - 1.0);
+                        let powered = pow_scalar_values(sa, e - 1.0, &lanes_of(a, sa.len()));
                         T::wrap(zip_map(sg, shape_g, &powered, shape_a, &shape, move |gv: T, p: T| {
                             gv.mul(p.mul(factor))
                         }))
@@ -1313,7 +1420,9 @@ impl Tensor {
     #[track_caller]
     fn rpow_number(&self, base: Scalar) -> Tensor {
         let out = binary_values(&Operand::Scalar(base), &Operand::Tensor(self), BinaryOp::Pow);
-        let ln_base = base.as_f64().ln();
+        // torch's `Scalar::log` of a negative base: NaN, the positive one (measured: it reaches
+        // the gradient's bits)
+        let ln_base = Some(base.as_f64().ln()).filter(|v| !v.is_nan()).unwrap_or(f64::NAN);
         let zero_base = base.as_f64() == 0.0;
         // d(c^a) = c^a ln(c) da; torch: grad * (result * log(c)), and 0 where c == 0 and a >= 0
         let names: &'static [&'static str] = if zero_base { &["result", "exponent"] } else { &["result"] };
@@ -1560,30 +1669,26 @@ fn unary_float_slices(
 }
 
 /// `sigmoid`'s values: each element through the vectorized or the scalar form of torch's
-/// kernel, as `sum_order::vectorized_elements` says for this tensor's layout (for one run in
-/// memory, the usual case: all but the tail vectorized, without a flag per element).
+/// kernel, as `vector_lanes::unary` says for this tensor's layout (for one run in memory on
+/// one thread, the usual case: all but the tail vectorized, without a flag per element).
 fn sigmoid_values(t: &Tensor) -> Tensor {
     let shape = t.shape();
     let float64 = t.dtype() == DType::Float64;
-    // two AVX512 vectors (measured: torch dispatches sigmoid to its AVX512 kernel)
-    let block = if float64 { 16 } else { 32 };
-    let prefix =
-        t.with_data(|d| super::sum_order::vectorized_prefix(&d.layout.shape, &d.layout.strides, block));
-    let flags =
-        || t.with_data(|d| super::sum_order::vectorized_elements(&d.layout.shape, &d.layout.strides, block));
+    // (measured: torch dispatches sigmoid to its AVX512 kernel)
+    let lanes = t.with_data(|d| vector_lanes::unary(&d.layout.shape, &d.layout.strides, float64));
     let buffer = if float64 {
-        Buffer::F64(with_slice(t, |s: &[f64]| match prefix {
-            Some(k) => {
-                by_prefix(s, k, transcendental::sigmoid_vec_f64_slice, transcendental::sigmoid_scalar_f64)
+        Buffer::F64(with_slice(t, |s: &[f64]| match &lanes {
+            Lanes::Prefix(k) => {
+                by_prefix(s, *k, transcendental::sigmoid_vec_f64_slice, transcendental::sigmoid_scalar_f64)
             }
-            None => map_slices_flagged(s, &flags(), transcendental::sigmoid_f64_slice),
+            Lanes::Flags(flags) => map_slices_flagged(s, flags, transcendental::sigmoid_f64_slice),
         }))
     } else {
-        Buffer::F32(with_slice(t, |s: &[f32]| match prefix {
-            Some(k) => {
-                by_prefix(s, k, transcendental::sigmoid_vec_f32_slice, transcendental::sigmoid_scalar_f32)
+        Buffer::F32(with_slice(t, |s: &[f32]| match &lanes {
+            Lanes::Prefix(k) => {
+                by_prefix(s, *k, transcendental::sigmoid_vec_f32_slice, transcendental::sigmoid_scalar_f32)
             }
-            None => map_slices_flagged(s, &flags(), transcendental::sigmoid_f32_slice),
+            Lanes::Flags(flags) => map_slices_flagged(s, flags, transcendental::sigmoid_f32_slice),
         }))
     };
     like_torch_of(Tensor::from_buffer(buffer, &shape), &[t])

@@ -21,3 +21,4 @@ pub mod shape;
 pub mod softmax;
 pub(crate) mod sum_order;
 pub mod transcendental;
+pub(crate) mod vector_lanes;

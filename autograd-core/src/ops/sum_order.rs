@@ -295,20 +295,21 @@ pub(crate) fn vectorized_prefix(shape: &[usize], strides: &[usize], block: usize
 /// elements at a time and its last
 /// `len % block` elements one by one; a strided run is computed one by one throughout.
 /// (`block` is two vectors of the kernel's width: 32 float32 or 16 float64 with AVX512.)
-/// Tensors of 32768 elements and more are split between threads in torch, each part with
-/// its own tail; that split depends on torch's thread count and is not modelled (the
-/// flags are those of one thread).
+/// Past 32768 elements torch splits the iteration between its threads
+/// (`parallel::torch_split`), and each thread's part starts its runs afresh.
 pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usize) -> Vec<bool> {
     let n: usize = shape.iter().product();
     if n == 0 {
         return Vec::new();
     }
     let row_major = crate::layout::contiguous_strides(shape);
-    if let Some(prefix) = vectorized_prefix(shape, strides, block) {
+    let parts = super::parallel::torch_split(n);
+    if let (Some(prefix), None) = (vectorized_prefix(shape, strides, block), &parts) {
         let mut flags = vec![true; prefix];
         flags.resize(n, false);
         return flags;
     }
+    let parts: Vec<std::ops::Range<usize>> = parts.unwrap_or_else(|| std::iter::once(0..n).collect());
     // (size, input stride, row-major stride), innermost first, size-1 dims dropped
     let mut dims: Vec<(usize, usize, usize)> = (0..shape.len())
         .rev()
@@ -349,17 +350,19 @@ pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usi
         }
         run *= d.0;
     }
-    let vectorized = if inner_stride <= 1 { run / block * block } else { 0 };
-    // walk the elements in iteration order, innermost dim fastest
+    // walk the elements in iteration order, innermost dim fastest: each piece of a run inside
+    // one thread's part goes `block` elements at a time, then one by one
     let mut flags = vec![false; n];
     let mut index = vec![0usize; dims.len()];
-    let (mut at, mut in_run) = (0usize, 0usize);
-    for _ in 0..n {
-        flags[at] = in_run < vectorized;
-        in_run += 1;
-        if in_run == run {
-            in_run = 0;
+    let mut at = 0usize;
+    let mut part = 0;
+    for p in 0..n {
+        while p >= parts[part].end {
+            part += 1;
         }
+        let run_start = p / run * run;
+        let (start, end) = (run_start.max(parts[part].start), (run_start + run).min(parts[part].end));
+        flags[at] = inner_stride <= 1 && p - start < (end - start) / block * block;
         for (k, d) in dims.iter().enumerate() {
             index[k] += 1;
             at += d.2;

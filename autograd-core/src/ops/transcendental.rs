@@ -18,7 +18,9 @@
 //!   (`sleef_expf`, `sleef_exp`, `sleef_logf`, `sleef_log`): equal to torch's on all 2^32
 //!   float32 inputs and on 67 million random float64 inputs of every magnitude, for both
 //!   widths. Where those kernels finish a run with a scalar loop, torch calls the C library's
-//!   `std::exp`, and so do the callers here (`sigmoid_scalar_f32`, softmax's tails).
+//!   `std::exp`, and so do the callers here (`sigmoid_scalar_f32`, softmax's tails). `pow`
+//!   with a float exponent is the same story with SLEEF's `pow` (`sleef_pow.rs`) and
+//!   `std::pow`; `vector_lanes` says which elements take which.
 //!
 //! SLEEF's vector code is written with fused multiply-adds; each one is a `mul_add` here
 //! (one rounding), every other operation is the same IEEE operation in the same order, so a
@@ -40,8 +42,11 @@ mod exp_f32_avx512;
 mod sleef_avx2;
 #[cfg(target_arch = "x86_64")]
 mod sleef_avx512;
+mod sleef_pow;
 #[cfg(target_arch = "x86_64")]
 mod tanh_f32_avx512;
+
+pub use sleef_pow::{sleef_pow, sleef_powf};
 
 /// `$body(x)`, compiled a second time for the CPU's fused multiply-add instructions and
 /// called in that form when the CPU has them: the functions here are written with `mul_add`

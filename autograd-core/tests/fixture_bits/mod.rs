@@ -99,3 +99,43 @@ pub fn assert_all_match(wrong: &[String], cases: usize, at_least: usize) {
     assert!(cases > at_least, "the fixture holds {cases} cases");
     assert!(wrong.is_empty(), "{} of {cases} cases differ from torch:\n{}", wrong.len(), wrong.join("\n"));
 }
+
+#[allow(dead_code)]
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E3779B97F4A7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+    z ^ (z >> 31)
+}
+
+/// record.py's `h`: the hash of `(seed, i)` every recorder draws its inputs from.
+#[allow(dead_code)]
+pub fn hash(seed: u64, i: u64) -> u64 {
+    splitmix64((seed << 32).wrapping_add(i))
+}
+
+/// tools/transcendental/record.py's `wide`: floats of every kind and magnitude, as bits.
+#[allow(dead_code)]
+pub fn wide(float64: bool, seed: u64, n: u64) -> Vec<u64> {
+    (0..n)
+        .map(|i| {
+            let (r, b) = (hash(seed, 2 * i), hash(seed, 2 * i + 1));
+            let u = (b >> 11) as f64 / 9007199254740992.0;
+            let v = match r % 4 {
+                0 => return if float64 { b } else { b & 0xFFFF_FFFF },
+                1 => (u * 2.0 - 1.0) * 20.0,
+                2 => (u * 2.0 - 1.0) * if float64 { 800.0 } else { 120.0 },
+                _ => {
+                    let e = if float64 { ((r >> 8) % 601) as i64 - 300 } else { ((r >> 8) % 81) as i64 - 40 };
+                    let p = f64::from_bits(((1023 + e) as u64) << 52);
+                    (1.0 + u) * p * if (r >> 4) & 1 == 1 { -1.0 } else { 1.0 }
+                }
+            };
+            if float64 {
+                v.to_bits()
+            } else {
+                (v as f32).to_bits() as u64
+            }
+        })
+        .collect()
+}
