@@ -383,11 +383,11 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                     // the input may be compact (an expanded tensor passed un-expanded): the
                     // powers are taken once per stored element, then broadcast to full size
                     Operand::Scalar(e) if sb.len() == 1 => {
-                        let lanes = match a {
+                        let lanes = || match a {
                             Operand::Tensor(t) => lanes_of(t, sa.len()),
-                            Operand::Scalar(_) => Lanes::Prefix(0),
+                            Operand::Scalar(_) => Lanes::none(),
                         };
-                        let powered = pow_scalar_values(sa, e.as_f64(), &lanes);
+                        let powered = pow_scalar_values(sa, e.as_f64(), lanes);
                         if powered.len() == crate::layout::numel(out_shape) {
                             T::wrap(powered)
                         } else {
@@ -443,15 +443,17 @@ fn pow_pair_values<T: Arith>(
     let lanes =
         vector_lanes::binary(out_shape, [operand(&layout_a), operand(&layout_b)], T::DTYPE == DType::Float64);
     match lanes {
-        None | Some(Lanes::Prefix(0)) => scalar,
+        None => scalar,
+        Some(lanes) if lanes.is_none() => scalar,
         Some(lanes) => {
             let vector = zip_map(sa, shape_a, sb, shape_b, out_shape, |x: T, y: T| x.vec_pow(y));
-            scalar
-                .into_iter()
-                .zip(vector)
-                .enumerate()
-                .map(|(i, (s, v))| if lanes.vectorized(i) { v } else { s })
-                .collect()
+            let mut out = scalar;
+            for (range, vectorized) in lanes.segments(0, out.len()) {
+                if vectorized {
+                    out[range.clone()].copy_from_slice(&vector[range]);
+                }
+            }
+            out
         }
     }
 }
@@ -504,9 +506,9 @@ fn is_four_ops(op: BinaryOp) -> bool {
 /// `powf`. The exponent is matched once, outside the loop, so each loop vectorises.
 ///
 /// Any other exponent: `std::pow(x, e)` with `e` in float64 where torch's loop goes one by
-/// one, SLEEF's `pow` (`e` rounded to the dtype) where it goes a vector at a time, as `lanes`
-/// says for each element.
-fn pow_scalar_values<T: Arith>(input: &[T], e: f64, lanes: &Lanes) -> Vec<T> {
+/// one, SLEEF's `pow` (`e` rounded to the dtype) where it goes a vector at a time, as
+/// `lanes()` says (asked only then).
+fn pow_scalar_values<T: Arith>(input: &[T], e: f64, lanes: impl FnOnce() -> Lanes) -> Vec<T> {
     let one = T::from_f64(1.0);
     if T::DTYPE == DType::Int64 || T::DTYPE == DType::Bool {
         let exponent = T::from_f64(e);
@@ -524,11 +526,16 @@ fn pow_scalar_values<T: Arith>(input: &[T], e: f64, lanes: &Lanes) -> Vec<T> {
         0.0 => vec![one; input.len()],
         _ => {
             let exponent = T::from_f64(e);
-            input
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| if lanes.vectorized(i) { x.vec_pow(exponent) } else { x.pow_number(e) })
-                .collect()
+            let mut out = Vec::with_capacity(input.len());
+            for (range, vectorized) in lanes().segments(0, input.len()) {
+                let x = &input[range];
+                if vectorized {
+                    out.extend(x.iter().map(|&x| x.vec_pow(exponent)));
+                } else {
+                    out.extend(x.iter().map(|&x| x.pow_number(e)));
+                }
+            }
+            out
         }
     }
 }
@@ -538,7 +545,7 @@ fn pow_scalar_values<T: Arith>(input: &[T], e: f64, lanes: &Lanes) -> Vec<T> {
 fn lanes_of(t: &Tensor, len: usize) -> Lanes {
     t.with_data(|d| {
         if d.layout.numel() != len {
-            return Lanes::Prefix(0);
+            return Lanes::none();
         }
         vector_lanes::unary(&d.layout.shape, &d.layout.strides, d.dtype == DType::Float64)
     })
@@ -709,12 +716,9 @@ fn with_number_values(a: &Operand, b: &Operand, op: BinaryOp) -> Option<Tensor> 
     fn run<T: Arith>(values: &[T], shape: &[usize], number: f64, number_first: bool, op: BinaryOp) -> Buffer {
         let c = [T::from_f64(number)];
         if op == BinaryOp::Pow {
-            let lanes = vector_lanes::unary(
-                shape,
-                &crate::layout::contiguous_strides(shape),
-                T::DTYPE == DType::Float64,
-            );
-            return T::wrap(pow_scalar_values(values, number, &lanes));
+            let float64 = T::DTYPE == DType::Float64;
+            let lanes = || vector_lanes::unary(shape, &crate::layout::contiguous_strides(shape), float64);
+            return T::wrap(pow_scalar_values(values, number, lanes));
         }
         T::wrap(if number_first {
             four_ops(op, &c, &[], values, shape, shape)
@@ -999,8 +1003,8 @@ fn pow_backward_in_place(g: &Tensor, a: &Tensor, e: f64) -> bool {
             2.0 => gv.iter_mut().zip(av).for_each(|(gv, &x)| *gv = gv.mul(x.mul(factor))),
             3.0 => gv.iter_mut().zip(av).for_each(|(gv, &x)| *gv = gv.mul(x.mul(x).mul(factor))),
             _ => {
-                let lanes = vector_lanes::unary(&[av.len()], &[1], T::DTYPE == DType::Float64);
-                let powered = pow_scalar_values(av, e - 1.0, &lanes);
+                let lanes = || vector_lanes::unary(&[av.len()], &[1], T::DTYPE == DType::Float64);
+                let powered = pow_scalar_values(av, e - 1.0, lanes);
                 gv.iter_mut().zip(&powered).for_each(|(gv, &p)| *gv = gv.mul(p.mul(factor)));
             }
         }
@@ -1041,7 +1045,7 @@ fn pow_backward_values(g: &Tensor, a: &Tensor, e: f64) -> Tensor {
                         gv.mul(x.mul(x).mul(factor))
                     })),
                     _ => {
-                        let powered = pow_scalar_values(sa, e - 1.0, &lanes_of(a, sa.len()));
+                        let powered = pow_scalar_values(sa, e - 1.0, || lanes_of(a, sa.len()));
                         T::wrap(zip_map(sg, shape_g, &powered, shape_a, &shape, move |gv: T, p: T| {
                             gv.mul(p.mul(factor))
                         }))
@@ -1678,15 +1682,15 @@ fn sigmoid_values(t: &Tensor) -> Tensor {
     let lanes = t.with_data(|d| vector_lanes::unary(&d.layout.shape, &d.layout.strides, float64));
     let buffer = if float64 {
         Buffer::F64(with_slice(t, |s: &[f64]| match &lanes {
-            Lanes::Prefix(k) => {
-                by_prefix(s, *k, transcendental::sigmoid_vec_f64_slice, transcendental::sigmoid_scalar_f64)
+            Lanes::Ranges(_) => {
+                by_lanes(s, &lanes, transcendental::sigmoid_vec_f64_slice, transcendental::sigmoid_scalar_f64)
             }
             Lanes::Flags(flags) => map_slices_flagged(s, flags, transcendental::sigmoid_f64_slice),
         }))
     } else {
         Buffer::F32(with_slice(t, |s: &[f32]| match &lanes {
-            Lanes::Prefix(k) => {
-                by_prefix(s, *k, transcendental::sigmoid_vec_f32_slice, transcendental::sigmoid_scalar_f32)
+            Lanes::Ranges(_) => {
+                by_lanes(s, &lanes, transcendental::sigmoid_vec_f32_slice, transcendental::sigmoid_scalar_f32)
             }
             Lanes::Flags(flags) => map_slices_flagged(s, flags, transcendental::sigmoid_f32_slice),
         }))
@@ -1694,23 +1698,27 @@ fn sigmoid_values(t: &Tensor) -> Tensor {
     like_torch_of(Tensor::from_buffer(buffer, &shape), &[t])
 }
 
-/// `x` mapped through `vector` (a slice function) for its first `prefix` elements and
-/// through `scalar` for the rest, a part at a time (`build_costly_parts`).
-fn by_prefix<T: Element>(
+/// `x` mapped through `vector` (a slice function) where `lanes` says, through `scalar`
+/// elsewhere, a part at a time (`build_costly_parts`).
+fn by_lanes<T: Element>(
     x: &[T],
-    prefix: usize,
+    lanes: &Lanes,
     vector: fn(&[T], &mut [MaybeUninit<T>]),
     scalar: fn(T) -> T,
 ) -> Vec<T> {
-    // SAFETY: `vector` writes the first `k` slots of the part (the slice functions'
-    // contract), the loop the rest
+    // SAFETY: every slot of the part is in one segment, which `vector` writes (the slice
+    // functions' contract) or the loop does
     unsafe {
         build_costly_parts(x.len(), |start, out| {
-            let x = &x[start..start + out.len()];
-            let k = prefix.saturating_sub(start).min(out.len());
-            vector(&x[..k], &mut out[..k]);
-            for (o, &v) in out[k..].iter_mut().zip(&x[k..]) {
-                o.write(scalar(v));
+            for (range, vectorized) in lanes.segments(start, start + out.len()) {
+                let (x, out) = (&x[range.clone()], &mut out[range.start - start..range.end - start]);
+                if vectorized {
+                    vector(x, out);
+                } else {
+                    for (o, &v) in out.iter_mut().zip(x) {
+                        o.write(scalar(v));
+                    }
+                }
             }
         })
     }

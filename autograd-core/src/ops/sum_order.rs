@@ -355,12 +355,14 @@ pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usi
     let mut flags = vec![false; n];
     let mut index = vec![0usize; dims.len()];
     let mut at = 0usize;
-    let mut part = 0;
+    let (mut part, mut run_start) = (0, 0);
     for p in 0..n {
+        if p == run_start + run {
+            run_start = p;
+        }
         while p >= parts[part].end {
             part += 1;
         }
-        let run_start = p / run * run;
         let (start, end) = (run_start.max(parts[part].start), (run_start + run).min(parts[part].end));
         flags[at] = inner_stride <= 1 && p - start < (end - start) / block * block;
         for (k, d) in dims.iter().enumerate() {
