@@ -120,10 +120,13 @@ pub trait Function: Sized + 'static {
                 for saved in &mut ctx.saved {
                     saved.bind_output(weak, name.clone());
                 }
-                Box::new(UserFunctionNode { function: self, ctx, shapes, output: made_as })
+                smallbox::smallbox!(UserFunctionNode { function: self, ctx, shapes, output: made_as })
             })
         } else {
-            Node::new(Box::new(UserFunctionNode { function: self, ctx, shapes, output: made_as }), next)
+            Node::new(
+                smallbox::smallbox!(UserFunctionNode { function: self, ctx, shapes, output: made_as }),
+                next,
+            )
         };
         set_history(&output, node);
         output

@@ -231,28 +231,22 @@ where
     R: FnMut(&[Tensor], &Tensor, &[bool]) -> G + 'static,
     G: Into<Grads> + 'static,
 {
-    /// Written field by field into its box (`Box::new` of the whole struct, ~280 bytes, built
-    /// it on the stack and copied it over with a `memcpy` call).
+    /// The node's function, kept in the node (see `FnBox`).
     fn boxed(
         name: &'static str,
         saved: Saved,
         saved_names: &'static [&'static str],
         needs: Needs,
         rule: R,
-    ) -> Box<dyn BackwardFunction> {
-        let mut fresh = Box::<Self>::new_uninit();
-        let slot = fresh.as_mut_ptr();
-        // SAFETY: `slot` points at the new box; every field is written once before
-        // `assume_init` (`grads` is a zero-sized marker)
-        unsafe {
-            std::ptr::addr_of_mut!((*slot).name).write(name);
-            std::ptr::addr_of_mut!((*slot).saved).write(saved);
-            std::ptr::addr_of_mut!((*slot).saved_names).write(saved_names);
-            std::ptr::addr_of_mut!((*slot).needs).write(needs);
-            std::ptr::addr_of_mut!((*slot).rule).write(rule);
-            std::ptr::addr_of_mut!((*slot).grads).write(std::marker::PhantomData);
-            fresh.assume_init()
-        }
+    ) -> super::node::FnBox {
+        smallbox::smallbox!(OpBackward {
+            name,
+            saved,
+            saved_names,
+            needs,
+            rule,
+            grads: std::marker::PhantomData
+        })
     }
 }
 

@@ -138,7 +138,7 @@ pub(crate) fn try_current_grad_fn(t: &Tensor) -> Result<Option<Node>, String> {
     let (base_layout, view_layout) = (view.base.layout(), t.layout());
     let storage_len = t.with_data(|d| d.storage.read().len());
     let regenerated = Node::new(
-        Box::new(AsStridedBackward { base_layout, view_layout, storage_len }),
+        smallbox::smallbox!(AsStridedBackward { base_layout, view_layout, storage_len }),
         vec![Some(base_edge)],
     );
     set_history(t, regenerated.clone());
@@ -191,7 +191,7 @@ pub(crate) fn rebase_history(t: &Tensor, node: Node) -> Node {
                 function,
                 op_edges: node.0.next.clone(),
             };
-            let copy_slices = Node::new(Box::new(copy_slices), next);
+            let copy_slices = Node::new(smallbox::smallbox!(copy_slices), next);
             set_history(&base, copy_slices.clone());
             current_grad_fn(t);
             copy_slices
@@ -281,7 +281,7 @@ struct CopySlices {
     base_layout: Layout,
     view_layout: Layout,
     storage_len: usize,
-    function: Box<dyn BackwardFunction>,
+    function: super::node::FnBox,
     /// The op's own next edges, the first to the view's `grad_fn` before the op: never
     /// followed, only kept alive until this node runs without `retain_graph` (`release`), as
     /// torch's `CopySlices` keeps its `fn` node with them. That `grad_fn` (an
@@ -371,7 +371,7 @@ impl CopySlices {
         if let Some(edge) = result.gradient_edge() {
             let backward =
                 AsStridedBackward { base_layout: result.layout(), view_layout: region, storage_len: extent };
-            set_history(&grad_slice, Node::new(Box::new(backward), vec![Some(edge)]));
+            set_history(&grad_slice, Node::new(smallbox::smallbox!(backward), vec![Some(edge)]));
         }
         let mut grads = self.function.backward(&grad_slice.deep_clone()).into_iter();
         refuse_repeated_region(&self.view_layout);
