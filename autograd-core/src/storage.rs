@@ -57,6 +57,16 @@ impl Buffer {
         }
     }
 
+    /// A copy of the elements in `range`.
+    pub fn copy_range(&self, range: std::ops::Range<usize>) -> Buffer {
+        match self {
+            Buffer::F32(v) => Buffer::F32(v[range].to_vec()),
+            Buffer::F64(v) => Buffer::F64(v[range].to_vec()),
+            Buffer::I64(v) => Buffer::I64(v[range].to_vec()),
+            Buffer::Bool(v) => Buffer::Bool(v[range].to_vec()),
+        }
+    }
+
     pub fn get_f64(&self, index: usize) -> f64 {
         match self {
             Buffer::F32(v) => v[index] as f64,

@@ -43,7 +43,7 @@ LAYOUTS = [
     ([4, 64], "t", [64, 4]),
 ]
 LAYOUT_OPS = ["pow_2.5", "pow_1.5", "pow_-3", "pow_4", "pow_0.3333333333333333", "pow_-0.5", "rpow_2.0", "rpow_0.5",
-              "powt"]
+              "powt", "ipow_2.5", "ipow_-3"]
 WIDE_N = 1000
 
 
@@ -78,7 +78,13 @@ def case(op, dtype, x, view_of, y, grad_seed):
     x = x.clone().requires_grad_(True)
     y = y.clone().requires_grad_(True) if y is not None else None
     xv = view(x, view_of)
-    if op.startswith("pow_"):
+    if op.startswith("ipow_"):
+        # in place, on a view of a copy: the copy's values come out, the gradient goes back
+        # through the view (CopySlices) and pow_'s backward
+        copy = x * 1.0
+        view(copy, view_of).pow_(json.loads(op[5:]))
+        out = copy
+    elif op.startswith("pow_"):
         out = xv ** json.loads(op[4:])
     elif op.startswith("rpow_"):
         out = json.loads(op[5:]) ** xv
@@ -114,9 +120,11 @@ def main():
             for op in LAYOUT_OPS:
                 if op != "powt" and y_shape is not None:
                     continue
+                if op.startswith("ipow_") and how is None:
+                    continue
                 seed += 1
                 n = int(np.prod(shape))
-                tensor_base = op.startswith("pow") and not op.startswith("rpow")
+                tensor_base = not op.startswith("rpow")
                 x = tame(dtype, seed, n, tensor_base).reshape(shape)
                 y = None
                 spec = {"tame": [seed, n], "positive": tensor_base, "shape": shape, "view": how}

@@ -134,10 +134,16 @@ impl Tensor {
     /// The input an in-place op computes from, while grad mode is on: this tensor's values
     /// (copied, since the op overwrites them) with this tensor's place in the graph. What the
     /// op's backward saves of its input is then the value *before* the change, as PyTorch's
-    /// in-place formulas have it, and no false version error can come from it.
+    /// in-place formulas have it, and no false version error can come from it. The copy has
+    /// this tensor's strides where it can (the part of the storage the tensor spans, copied):
+    /// torch's kernel runs over the tensor itself, and which elements it takes a vector at a
+    /// time follows its layout (`vector_lanes`: `x.t().pow_(1.5)`, `x[:, 1:].sigmoid_()`).
+    /// Where the tensor is spread thin over its storage, a copy laid out as torch's `clone()`.
     #[track_caller]
     fn inplace_input(&self) -> Tensor {
-        let copy = self.contiguous_values();
+        let copy = self
+            .strided_copy()
+            .unwrap_or_else(|| super::out_layout::like_torch_of(self.contiguous_values(), &[self]));
         let edge = self.gradient_edge();
         let requires_grad = self.requires_grad();
         let mut meta = copy.meta();
@@ -150,6 +156,26 @@ impl Tensor {
         }
         drop(meta);
         copy
+    }
+
+    /// This tensor's values in a storage of their own with the same strides: the storage
+    /// range it spans, copied (None where that is over twice its elements, or it has none).
+    fn strided_copy(&self) -> Option<Tensor> {
+        self.with_data(|d| {
+            let layout = &d.layout;
+            let n = layout.numel();
+            let extent =
+                1 + layout.shape.iter().zip(&layout.strides).map(|(&s, &st)| (s - 1) * st).sum::<usize>();
+            if n == 0 || extent > 2 * n + 64 {
+                return None;
+            }
+            let buffer = d.storage.read().copy_range(layout.offset..layout.offset + extent);
+            Some(Tensor::from_parts(
+                std::rc::Rc::new(crate::storage::Storage::new(buffer)),
+                layout.restarted(),
+                d.dtype,
+            ))
+        })
     }
 
     /// Runs an out-of-place op on this tensor's values and writes the result into this
