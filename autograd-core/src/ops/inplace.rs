@@ -183,19 +183,88 @@ impl Tensor {
     /// for a view).
     #[track_caller]
     pub(crate) fn apply_inplace(&self, op: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
-        self.apply_inplace_reading(&[], op)
+        self.check_inplace_write(&[], &[]);
+        self.write_inplace(op)
     }
 
     /// [`Tensor::apply_inplace`] for an op that also reads `inputs` (`other` of `x.add_(other)`):
-    /// as torch's TensorIterator, none of them may partly overlap this tensor.
+    /// as torch's TensorIterator, none of them may partly overlap this tensor. Where one shares
+    /// memory with it in a way torch does not check (a strided view, `v.sub_(v[0])` for a
+    /// column `v`), torch's element loop reads that input as it writes: the values are then
+    /// computed element by element in its order (see [`Tensor::values_read_as_written`]).
     #[track_caller]
-    pub(crate) fn apply_inplace_reading(
-        &self,
-        inputs: &[&Tensor],
-        op: impl FnOnce(&Tensor) -> Tensor,
-    ) -> Tensor {
+    pub(crate) fn apply_inplace_reading(&self, inputs: &[&Tensor], op: impl Fn(&Tensor) -> Tensor) -> Tensor {
         self.check_inplace_write(inputs, inputs);
-        self.write_inplace(op)
+        let as_written = self.values_read_as_written(inputs, &op);
+        let written = self.write_inplace(&op);
+        if let Some(values) = as_written {
+            self.with_data(|d| write_buffer(&mut d.storage.write(), &d.layout, &values));
+        }
+        written
+    }
+
+    /// The values `op` writes into this tensor when torch's loop computes them one element
+    /// after another, in memory order, each from the memory as the elements before left it:
+    /// what torch's scalar loop does when an input shares memory with the written tensor and
+    /// its overlap check cannot tell (a strided view; `Overlap::TooHard`). None where no
+    /// input does, or where torch's loop would go a vector at a time (a contiguous run as
+    /// long as a block) or the tensor is large (a thousand elements). The memory is left as
+    /// it was.
+    fn values_read_as_written(&self, inputs: &[&Tensor], op: &impl Fn(&Tensor) -> Tensor) -> Option<Buffer> {
+        // (cheap checks first: every in-place op with an input comes through here)
+        let unsure: Vec<&&Tensor> =
+            inputs.iter().filter(|i| overlap_status(self, i) == Overlap::TooHard).collect();
+        if unsure.is_empty() || self.numel() > 1024 {
+            return None;
+        }
+        let offsets = |t: &Tensor| t.with_data(|d| d.layout.positions().collect::<Vec<usize>>());
+        let mine = offsets(self);
+        let shares = |input: &&&Tensor| {
+            let theirs: std::collections::HashSet<usize> = offsets(input).into_iter().collect();
+            mine.iter().any(|o| theirs.contains(o))
+        };
+        if !unsure.iter().any(shares) {
+            return None;
+        }
+        let block = super::vector_lanes::block(self.dtype() == crate::dtype::DType::Float64);
+        let inner_run = self.with_data(|d| {
+            let l = &d.layout;
+            (0..l.shape.len()).rev().find(|&k| l.shape[k] > 1).map_or(1, |k| {
+                if l.strides[k] == 1 {
+                    l.shape[k]
+                } else {
+                    1
+                }
+            })
+        });
+        if inner_run >= block {
+            return None;
+        }
+        let live = self.detach();
+        // (a result of another dtype or shape is refused by `write_inplace`, with torch's words)
+        let probe = no_grad(|| op(&live));
+        if probe.dtype() != self.dtype() || !crate::layout::same_shape(&probe.shape(), &self.shape()) {
+            return None;
+        }
+        let original = self.with_data(|d| d.storage.read().clone());
+        let mut order: Vec<usize> = (0..mine.len()).collect();
+        order.sort_by_key(|&i| mine[i]);
+        for i in order {
+            let value = no_grad(|| op(&live)).with_data(|d| {
+                let at = d.layout.positions().nth(i).expect("the result has this tensor's shape");
+                d.storage.read().copy_range(at..at + 1)
+            });
+            // the one element, written where it lives
+            let element = crate::layout::Layout {
+                shape: Default::default(),
+                strides: Default::default(),
+                offset: mine[i],
+            };
+            self.with_data(|d| write_buffer(&mut d.storage.write(), &element, &value));
+        }
+        let values = self.contiguous_buffer();
+        self.with_data(|d| *d.storage.write() = original);
+        Some(values)
     }
 
     /// The checks before an in-place write, in torch's order: the autograd rules (`inputs`:
