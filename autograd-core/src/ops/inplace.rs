@@ -164,9 +164,12 @@ impl Tensor {
         self.with_data(|d| {
             let layout = &d.layout;
             let n = layout.numel();
+            if n == 0 {
+                return None;
+            }
             let extent =
                 1 + layout.shape.iter().zip(&layout.strides).map(|(&s, &st)| (s - 1) * st).sum::<usize>();
-            if n == 0 || extent > 2 * n + 64 {
+            if extent > 2 * n + 64 {
                 return None;
             }
             let buffer = d.storage.read().copy_range(layout.offset..layout.offset + extent);
