@@ -126,6 +126,8 @@ fn pow_matches_torch_bit_for_bit() {
             let seen = match case["input"]["view"].as_str() {
                 Some("t") => x.t(),
                 Some("narrow") => x.narrow(1, 1, x.shape()[1] - 1),
+                Some("expand_rows") => x.expand([50, x.shape()[1]]),
+                Some("expand_cols") => x.expand([x.shape()[0], 50]),
                 _ => x.clone(),
             };
             let out = match op.strip_prefix("ipow_") {

@@ -41,6 +41,7 @@ LAYOUTS = [
     ([50000], None, None), ([100003], None, None),
     ([3, 1], None, [1, 40]), ([40, 1], None, [1, 3]), ([2, 70], None, [70]), ([70], None, [2, 70]),
     ([4, 64], "t", [64, 4]),
+    ([1, 40], "expand_rows", None), ([40, 1], "expand_cols", None),
 ]
 LAYOUT_OPS = ["pow_2.5", "pow_1.5", "pow_-3", "pow_4", "pow_0.3333333333333333", "pow_-0.5", "rpow_2.0", "rpow_0.5",
               "powt", "ipow_2.5", "ipow_-3"]
@@ -68,6 +69,10 @@ def stored(t):
 def view(x, how):
     if how == "t":
         return x.t()
+    if how == "expand_rows":
+        return x.expand(50, x.shape[1])
+    if how == "expand_cols":
+        return x.expand(x.shape[0], 50)
     if how == "narrow":
         return x[:, 1:]
     return x
@@ -120,7 +125,7 @@ def main():
             for op in LAYOUT_OPS:
                 if op != "powt" and y_shape is not None:
                     continue
-                if op.startswith("ipow_") and how is None:
+                if op.startswith("ipow_") and how in (None, "expand_rows", "expand_cols"):
                     continue
                 seed += 1
                 n = int(np.prod(shape))

@@ -383,12 +383,24 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                     // the input may be compact (an expanded tensor passed un-expanded): the
                     // powers are taken once per stored element, then broadcast to full size
                     Operand::Scalar(e) if sb.len() == 1 => {
+                        let n = crate::layout::numel(out_shape);
+                        if sa.len() != n && !has_own_kernel(e.as_f64()) {
+                            // `pow` itself: torch takes the elements of the expanded layout a
+                            // vector at a time or one by one as its runs say, each its own way
+                            let full =
+                                zip_map(sa, shape_a, &[T::from_f64(0.0)], &[], out_shape, |x: T, _: T| x);
+                            let lanes = || match a {
+                                Operand::Tensor(t) => lanes_of(t, n),
+                                Operand::Scalar(_) => Lanes::none(),
+                            };
+                            return T::wrap(pow_scalar_values(&full, e.as_f64(), lanes));
+                        }
                         let lanes = || match a {
                             Operand::Tensor(t) => lanes_of(t, sa.len()),
                             Operand::Scalar(_) => Lanes::none(),
                         };
                         let powered = pow_scalar_values(sa, e.as_f64(), lanes);
-                        if powered.len() == crate::layout::numel(out_shape) {
+                        if powered.len() == n {
                             T::wrap(powered)
                         } else {
                             T::wrap(zip_map(
@@ -549,6 +561,12 @@ fn lanes_of(t: &Tensor, len: usize) -> Lanes {
         }
         vector_lanes::unary(&d.layout.shape, &d.layout.strides, d.dtype == DType::Float64)
     })
+}
+
+/// Whether torch computes `x ** e` for a number `e` with a kernel of its own (the cases of
+/// `pow_scalar_values`), the same on every element whatever the layout.
+fn has_own_kernel(e: f64) -> bool {
+    [2.0, 3.0, 0.5, -0.5, -1.0, -2.0, 1.0, 0.0].contains(&e)
 }
 
 fn sqrt_of<T: Arith>(x: T) -> T {
@@ -1045,7 +1063,18 @@ fn pow_backward_values(g: &Tensor, a: &Tensor, e: f64) -> Tensor {
                         gv.mul(x.mul(x).mul(factor))
                     })),
                     _ => {
-                        let powered = pow_scalar_values(sa, e - 1.0, || lanes_of(a, sa.len()));
+                        // an expanded `a` (compact here) is raised element by element of its
+                        // expanded layout, as torch's `a.pow(e - 1)` walks it
+                        let n = crate::layout::numel(&shape);
+                        let (full, shape_a) = match sa.len() == n || has_own_kernel(e - 1.0) {
+                            true => (None, shape_a),
+                            false => (
+                                Some(zip_map(sa, shape_a, &[T::from_f64(0.0)], &[], &shape, |x: T, _: T| x)),
+                                &shape[..],
+                            ),
+                        };
+                        let values = full.as_deref().unwrap_or(sa);
+                        let powered = pow_scalar_values(values, e - 1.0, || lanes_of(a, values.len()));
                         T::wrap(zip_map(sg, shape_g, &powered, shape_a, &shape, move |gv: T, p: T| {
                             gv.mul(p.mul(factor))
                         }))
