@@ -81,6 +81,15 @@ impl Layout {
         numel(&self.shape)
     }
 
+    /// How many storage elements the layout reaches from its offset: one past its last
+    /// element (0 when it has none).
+    pub fn extent(&self) -> usize {
+        if self.numel() == 0 {
+            return 0;
+        }
+        1 + self.shape.iter().zip(&self.strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>()
+    }
+
     /// Where a contiguous layout's elements are in its storage, `offset..offset + numel`, and
     /// `0..0` when it has none: an empty view may sit at any offset, even past the end of an
     /// empty storage (`zeros(&[2, 0]).index(idx![1])` is at offset 1 of nothing).

@@ -350,11 +350,7 @@ impl CopySlices {
     /// history is itself a `CopySlices`).
     fn backward_with_graph(&mut self, grad: &Tensor) -> super::node::Grads {
         let base = &self.base_layout;
-        let extent = if base.numel() == 0 {
-            0
-        } else {
-            1 + base.shape.iter().zip(&base.strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>()
-        };
+        let extent = base.extent();
         let zeros = crate::ops::kernel::cast(Buffer::F64(vec![0.0; extent]), grad.dtype());
         let result = Tensor::from_parts(
             std::rc::Rc::new(crate::storage::Storage::new(zeros)),

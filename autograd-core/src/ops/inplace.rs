@@ -163,13 +163,8 @@ impl Tensor {
     fn strided_copy(&self) -> Option<Tensor> {
         self.with_data(|d| {
             let layout = &d.layout;
-            let n = layout.numel();
-            if n == 0 {
-                return None;
-            }
-            let extent =
-                1 + layout.shape.iter().zip(&layout.strides).map(|(&s, &st)| (s - 1) * st).sum::<usize>();
-            if extent > 2 * n + 64 {
+            let (n, extent) = (layout.numel(), layout.extent());
+            if n == 0 || extent > 2 * n + 64 {
                 return None;
             }
             let buffer = d.storage.read().copy_range(layout.offset..layout.offset + extent);
