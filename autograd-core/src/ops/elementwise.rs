@@ -380,38 +380,8 @@ fn kernel<T: Arith>(a: &Operand, b: &Operand, op: BinaryOp, out_shape: &[usize])
                 // torch's special cases (x*x, 1/sqrt(x), ...) are for a number exponent only; a
                 // tensor exponent, even a 0-dim one, is std::pow (pow(-inf, -0.5) is 0, not nan)
                 BinaryOp::Pow => match b {
-                    // the input may be compact (an expanded tensor passed un-expanded): the
-                    // powers are taken once per stored element, then broadcast to full size
                     Operand::Scalar(e) if sb.len() == 1 => {
-                        let n = crate::layout::numel(out_shape);
-                        if sa.len() != n && !has_own_kernel(e.as_f64()) {
-                            // `pow` itself: torch takes the elements of the expanded layout a
-                            // vector at a time or one by one as its runs say, each its own way
-                            let full =
-                                zip_map(sa, shape_a, &[T::from_f64(0.0)], &[], out_shape, |x: T, _: T| x);
-                            let lanes = || match a {
-                                Operand::Tensor(t) => lanes_of(t, n),
-                                Operand::Scalar(_) => Lanes::none(),
-                            };
-                            return T::wrap(pow_scalar_values(&full, e.as_f64(), lanes));
-                        }
-                        let lanes = || match a {
-                            Operand::Tensor(t) => lanes_of(t, sa.len()),
-                            Operand::Scalar(_) => Lanes::none(),
-                        };
-                        let powered = pow_scalar_values(sa, e.as_f64(), lanes);
-                        if powered.len() == n {
-                            T::wrap(powered)
-                        } else {
-                            T::wrap(zip_map(
-                                &powered,
-                                shape_a,
-                                &[T::from_f64(0.0)],
-                                &[],
-                                out_shape,
-                                |x: T, _: T| x,
-                            ))
-                        }
+                        T::wrap(number_powers(a.tensor(), sa, shape_a, out_shape, e.as_f64()))
                     }
                     _ => T::wrap(pow_pair_values(a, sa, shape_a, b, sb, shape_b, out_shape)),
                 },
@@ -440,9 +410,9 @@ fn pow_pair_values<T: Arith>(
     shape_b: &[usize],
     out_shape: &[usize],
 ) -> Vec<T> {
-    let scalar = zip_map(sa, shape_a, sb, shape_b, out_shape, |x: T, y: T| x.pow(y));
+    let scalar = || zip_map(sa, shape_a, sb, shape_b, out_shape, |x: T, y: T| x.pow(y));
     if !matches!(T::DTYPE, DType::Float32 | DType::Float64) {
-        return scalar;
+        return scalar();
     }
     let layout = |o: &Operand| match o {
         Operand::Tensor(t) => Some(t.with_data(|d| (d.layout.shape.clone(), d.layout.strides.clone()))),
@@ -454,19 +424,27 @@ fn pow_pair_values<T: Arith>(
     }
     let lanes =
         vector_lanes::binary(out_shape, [operand(&layout_a), operand(&layout_b)], T::DTYPE == DType::Float64);
-    match lanes {
-        None => scalar,
-        Some(lanes) if lanes.is_none() => scalar,
-        Some(lanes) => {
-            let vector = zip_map(sa, shape_a, sb, shape_b, out_shape, |x: T, y: T| x.vec_pow(y));
-            let mut out = scalar;
-            for (range, vectorized) in lanes.segments(0, out.len()) {
-                if vectorized {
-                    out[range.clone()].copy_from_slice(&vector[range]);
+    let lanes = match lanes {
+        Some(lanes) if !lanes.is_none() => lanes,
+        _ => return scalar(),
+    };
+    // both operands at full size, then each element its own way, in one pass
+    let n = crate::layout::numel(out_shape);
+    let full = |v: &[T], shape: &[usize]| {
+        (v.len() != n).then(|| zip_map(v, shape, &[T::from_f64(0.0)], &[], out_shape, |x: T, _: T| x))
+    };
+    let (full_a, full_b) = (full(sa, shape_a), full(sb, shape_b));
+    let (xs, ys) = (full_a.as_deref().unwrap_or(sa), full_b.as_deref().unwrap_or(sb));
+    // SAFETY: every slot of the part is in one segment, whose loop writes it
+    unsafe {
+        build_costly_parts(n, |start, out| {
+            for (range, vectorized) in lanes.segments(start, start + out.len()) {
+                for i in range {
+                    let (x, y) = (xs[i], ys[i]);
+                    out[i - start].write(if vectorized { x.vec_pow(y) } else { x.pow(y) });
                 }
             }
-            out
-        }
+        })
     }
 }
 
@@ -561,6 +539,31 @@ fn lanes_of(t: &Tensor, len: usize) -> Lanes {
         }
         vector_lanes::unary(&d.layout.shape, &d.layout.strides, d.dtype == DType::Float64)
     })
+}
+
+/// `x ** e` for a number `e`, at the full `shape`, of the values `s` (of shape `shape_s`)
+/// read from `t`: compact where `t` is expanded (`with_compact`). Where torch's kernel is
+/// `pow` itself it walks the expanded layout, each element its own way (`vector_lanes`), so
+/// the values are broadcast first; its own kernels (`x*x`, `sqrt`, ...) are the same on every
+/// element, so those are raised once per stored value.
+fn number_powers<T: Arith>(
+    t: Option<&Tensor>,
+    s: &[T],
+    shape_s: &[usize],
+    shape: &[usize],
+    e: f64,
+) -> Vec<T> {
+    let n = crate::layout::numel(shape);
+    let lanes = || t.map_or_else(Lanes::none, |t| lanes_of(t, n));
+    if s.len() == n {
+        return pow_scalar_values(s, e, lanes);
+    }
+    let broadcast = |v: &[T]| zip_map(v, shape_s, &[T::from_f64(0.0)], &[], shape, |x: T, _: T| x);
+    if has_own_kernel(e) {
+        broadcast(&pow_scalar_values(s, e, Lanes::none))
+    } else {
+        pow_scalar_values(&broadcast(s), e, lanes)
+    }
 }
 
 /// Whether torch computes `x ** e` for a number `e` with a kernel of its own (the cases of
@@ -1063,19 +1066,8 @@ fn pow_backward_values(g: &Tensor, a: &Tensor, e: f64) -> Tensor {
                         gv.mul(x.mul(x).mul(factor))
                     })),
                     _ => {
-                        // an expanded `a` (compact here) is raised element by element of its
-                        // expanded layout, as torch's `a.pow(e - 1)` walks it
-                        let n = crate::layout::numel(&shape);
-                        let (full, shape_a) = match sa.len() == n || has_own_kernel(e - 1.0) {
-                            true => (None, shape_a),
-                            false => (
-                                Some(zip_map(sa, shape_a, &[T::from_f64(0.0)], &[], &shape, |x: T, _: T| x)),
-                                &shape[..],
-                            ),
-                        };
-                        let values = full.as_deref().unwrap_or(sa);
-                        let powered = pow_scalar_values(values, e - 1.0, || lanes_of(a, values.len()));
-                        T::wrap(zip_map(sg, shape_g, &powered, shape_a, &shape, move |gv: T, p: T| {
+                        let powered = number_powers(Some(a), sa, shape_a, &shape, e - 1.0);
+                        T::wrap(zip_map(sg, shape_g, &powered, &shape, &shape, move |gv: T, p: T| {
                             gv.mul(p.mul(factor))
                         }))
                     }

@@ -303,13 +303,9 @@ pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usi
         return Vec::new();
     }
     let row_major = crate::layout::contiguous_strides(shape);
-    let parts = super::parallel::torch_split(n);
-    if let (Some(prefix), None) = (vectorized_prefix(shape, strides, block), &parts) {
-        let mut flags = vec![true; prefix];
-        flags.resize(n, false);
-        return flags;
-    }
-    let parts: Vec<std::ops::Range<usize>> = parts.unwrap_or_else(|| std::iter::once(0..n).collect());
+    // (one run in memory is `vector_lanes::unary`'s, as ranges: every layout walks here)
+    let parts: Vec<std::ops::Range<usize>> =
+        super::parallel::torch_split(n).unwrap_or_else(|| std::iter::once(0..n).collect());
     // (size, input stride, row-major stride), innermost first, size-1 dims dropped
     let mut dims: Vec<(usize, usize, usize)> = (0..shape.len())
         .rev()
