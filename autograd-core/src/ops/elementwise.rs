@@ -148,10 +148,13 @@ pub(crate) trait Arith: Element + PartialOrd {
     fn mul(self, o: Self) -> Self;
     fn div(self, o: Self) -> Self;
     fn pow(self, o: Self) -> Self;
-    /// `pow` as torch's vectorized kernels compute it (SLEEF's, `sleef_pow`); integers are
-    /// never vectorized.
-    fn vec_pow(self, o: Self) -> Self {
-        self.pow(o)
+    /// `pow` as torch's vectorized kernels compute it (SLEEF's, `sleef_pow`), over a slice:
+    /// `out[i] = x[i] ** y[i]`, or `x[i] ** y[0]` for one exponent; integers are never
+    /// vectorized.
+    fn vec_pow_slice(x: &[Self], y: &[Self], out: &mut [MaybeUninit<Self>]) {
+        for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            o.write(v.pow(y[if y.len() == 1 { 0 } else { i }]));
+        }
     }
     /// `std::pow(x, e)` with a float64 exponent, as torch's scalar loop for a number exponent
     /// calls it: float32 is raised in float64 and rounded once.
@@ -189,8 +192,8 @@ macro_rules! float_arith {
             fn pow(self, o: Self) -> Self {
                 self.powf(o)
             }
-            fn vec_pow(self, o: Self) -> Self {
-                <$t as VecPow>::sleef(self, o)
+            fn vec_pow_slice(x: &[Self], y: &[Self], out: &mut [MaybeUninit<Self>]) {
+                <$t as VecPow>::sleef_slice(x, y, out)
             }
             fn pow_number(self, e: f64) -> Self {
                 <$t as VecPow>::pow_f64(self, e)
@@ -217,13 +220,13 @@ float_arith!(f64);
 
 /// The two `pow`s of torch's float kernels besides the C library's own.
 trait VecPow: Sized {
-    fn sleef(self, o: Self) -> Self;
+    fn sleef_slice(x: &[Self], y: &[Self], out: &mut [MaybeUninit<Self>]);
     fn pow_f64(self, e: f64) -> Self;
 }
 
 impl VecPow for f32 {
-    fn sleef(self, o: f32) -> f32 {
-        transcendental::sleef_powf(self, o)
+    fn sleef_slice(x: &[f32], y: &[f32], out: &mut [MaybeUninit<f32>]) {
+        transcendental::sleef_powf_slice(x, y, out)
     }
     fn pow_f64(self, e: f64) -> f32 {
         (self as f64).powf(e) as f32
@@ -231,8 +234,8 @@ impl VecPow for f32 {
 }
 
 impl VecPow for f64 {
-    fn sleef(self, o: f64) -> f64 {
-        transcendental::sleef_pow(self, o)
+    fn sleef_slice(x: &[f64], y: &[f64], out: &mut [MaybeUninit<f64>]) {
+        transcendental::sleef_pow_slice(x, y, out)
     }
     fn pow_f64(self, e: f64) -> f64 {
         self.powf(e)
@@ -439,9 +442,13 @@ fn pow_pair_values<T: Arith>(
     unsafe {
         build_costly_parts(n, |start, out| {
             for (range, vectorized) in lanes.segments(start, start + out.len()) {
-                for i in range {
-                    let (x, y) = (xs[i], ys[i]);
-                    out[i - start].write(if vectorized { x.vec_pow(y) } else { x.pow(y) });
+                let part = &mut out[range.start - start..range.end - start];
+                if vectorized {
+                    T::vec_pow_slice(&xs[range.clone()], &ys[range], part);
+                } else {
+                    for ((o, &x), &y) in part.iter_mut().zip(&xs[range.clone()]).zip(&ys[range]) {
+                        o.write(x.pow(y));
+                    }
                 }
             }
         })
@@ -515,17 +522,23 @@ fn pow_scalar_values<T: Arith>(input: &[T], e: f64, lanes: impl FnOnce() -> Lane
         1.0 => input.to_vec(),
         0.0 => vec![one; input.len()],
         _ => {
-            let exponent = T::from_f64(e);
-            let mut out = Vec::with_capacity(input.len());
-            for (range, vectorized) in lanes().segments(0, input.len()) {
-                let x = &input[range];
-                if vectorized {
-                    out.extend(x.iter().map(|&x| x.vec_pow(exponent)));
-                } else {
-                    out.extend(x.iter().map(|&x| x.pow_number(e)));
-                }
+            let exponent = [T::from_f64(e)];
+            let lanes = lanes();
+            // SAFETY: every slot of the part is in one segment, whose loop writes it
+            unsafe {
+                build_costly_parts(input.len(), |start, out| {
+                    for (range, vectorized) in lanes.segments(start, start + out.len()) {
+                        let part = &mut out[range.start - start..range.end - start];
+                        if vectorized {
+                            T::vec_pow_slice(&input[range], &exponent, part);
+                        } else {
+                            for (o, &x) in part.iter_mut().zip(&input[range]) {
+                                o.write(x.pow_number(e));
+                            }
+                        }
+                    }
+                })
             }
-            out
         }
     }
 }

@@ -46,7 +46,7 @@ mod sleef_pow;
 #[cfg(target_arch = "x86_64")]
 mod tanh_f32_avx512;
 
-pub use sleef_pow::{sleef_pow, sleef_powf};
+pub use sleef_pow::{sleef_pow, sleef_pow_slice, sleef_powf, sleef_powf_slice};
 
 /// `$body(x)`, compiled a second time for the CPU's fused multiply-add instructions and
 /// called in that form when the CPU has them: the functions here are written with `mul_add`

@@ -15,6 +15,8 @@
 //! `Sleef_powf16_u10` and `Sleef_powd8_u10` on random inputs of every magnitude
 //! (`tools/pow/record.py` records the cases `tests/pow.rs` replays).
 
+use std::mem::MaybeUninit;
+
 use super::{
     add2_dd, add2_ds, add2_ss, add_dd, add_sd, div_dd, dw, ldexp2_f64, mul_dd, mul_ds, poly2, poly8,
     rint_i32_f32, rint_i32_f64, scale, squ, Dw, L2L, L2LF, L2U, L2UF, LOG_DBL_MAX, R_LN2, R_LN2F,
@@ -53,6 +55,37 @@ pub fn sleef_pow(x: f64, y: f64) -> f64 {
     }
     pow_body(x, y)
 }
+
+/// Defines `pub fn $name(x: &[T], y: &[T], out: &mut [MaybeUninit<T>])`: `out[i] = x[i] ** y[i]`
+/// as `$body` computes it, or `x[i] ** y[0]` when `y` has one element (a number exponent), the
+/// whole loop in the widest build the CPU runs (`widest_build!`), where it vectorizes: the
+/// element function is branch-free once inlined. One element at a time, through the dispatch
+/// of `sleef_powf`, it was about 40 ns an element (a chain of dependent double-word steps).
+macro_rules! pow_slice_fn {
+    ($(#[$doc:meta])* $name:ident, $body:ident, $t:ty) => {
+        $(#[$doc])*
+        pub fn $name(x: &[$t], y: &[$t], out: &mut [MaybeUninit<$t>]) {
+            #[inline(always)]
+            fn run(x: &[$t], y: &[$t], out: &mut [MaybeUninit<$t>]) {
+                if let [e] = *y {
+                    for (o, &v) in out.iter_mut().zip(x) {
+                        o.write($body(v, e));
+                    }
+                } else {
+                    for ((o, &v), &e) in out.iter_mut().zip(x).zip(y) {
+                        o.write($body(v, e));
+                    }
+                }
+            }
+            super::widest_build!(run(x: &[$t], y: &[$t], out: &mut [MaybeUninit<$t>]))
+        }
+    };
+}
+
+pow_slice_fn!(/// [`sleef_powf`] over a slice (`y` one exponent for all, or one for each element).
+    sleef_powf_slice, powf_body, f32);
+pow_slice_fn!(/// [`sleef_pow`] over a slice (`y` one exponent for all, or one for each element).
+    sleef_pow_slice, pow_body, f64);
 
 // ---------------------------------------------------------------------------------------
 // AVX-512's getexp / getmant on one positive number
