@@ -561,27 +561,31 @@ impl Tensor {
 
     /// Row-major values as f64 (`x.flatten().tolist()`); exact for every dtype.
     pub fn to_vec_f64(&self) -> Vec<f64> {
-        self.with_data(|d| {
-            let buffer = d.storage.read();
-            d.layout.positions().map(|p| buffer.get_f64(p)).collect()
+        self.with_data(|d| match &*d.storage.read() {
+            Buffer::F32(v) => gather_map(v, &d.layout, |x| x as f64),
+            Buffer::F64(v) => gather_map(v, &d.layout, |x| x),
+            Buffer::I64(v) => gather_map(v, &d.layout, |x| x as f64),
+            Buffer::Bool(v) => gather_map(v, &d.layout, |x| x as u8 as f64),
         })
     }
 
     /// Row-major values as f32 (casts from other dtypes).
     pub fn to_vec_f32(&self) -> Vec<f32> {
-        self.to_vec_f64().into_iter().map(|v| v as f32).collect()
+        self.with_data(|d| match &*d.storage.read() {
+            Buffer::F32(v) => gather_slice(v, &d.layout),
+            Buffer::F64(v) => gather_map(v, &d.layout, |x| x as f32),
+            Buffer::I64(v) => gather_map(v, &d.layout, |x| x as f64 as f32),
+            Buffer::Bool(v) => gather_map(v, &d.layout, |x| x as u8 as f32),
+        })
     }
 
     /// Row-major values as i64 (floats truncate, like `.long()`).
     pub fn to_vec_i64(&self) -> Vec<i64> {
-        self.with_data(|d| {
-            let buffer = d.storage.read();
-            match &*buffer {
-                Buffer::I64(v) => d.layout.positions().map(|p| v[p]).collect(),
-                other => {
-                    d.layout.positions().map(|p| crate::storage::float_to_i64(other.get_f64(p))).collect()
-                }
-            }
+        self.with_data(|d| match &*d.storage.read() {
+            Buffer::F32(v) => gather_map(v, &d.layout, |x| crate::storage::float_to_i64(x as f64)),
+            Buffer::F64(v) => gather_map(v, &d.layout, crate::storage::float_to_i64),
+            Buffer::I64(v) => gather_map(v, &d.layout, |x| x),
+            Buffer::Bool(v) => gather_map(v, &d.layout, i64::from),
         })
     }
 
@@ -593,6 +597,22 @@ impl Tensor {
             crate::raise!("a Tensor with {n} elements cannot be converted to Scalar");
         }
         self.to_vec_f64()[0]
+    }
+
+    /// `f` of the elements in row-major order as `T`: borrowed from the storage where the
+    /// tensor is contiguous and of that dtype, else a converted copy.
+    pub(crate) fn with_values<T: crate::ops::kernel::Element, R>(&self, f: impl FnOnce(&[T]) -> R) -> R {
+        self.with_data(|d| {
+            let buffer = d.storage.read();
+            if d.layout.is_contiguous() {
+                if let Some(all) = T::slice(&buffer) {
+                    return f(&all[d.layout.span()]);
+                }
+            }
+            let converted = crate::ops::kernel::cast(gather(&buffer, &d.layout), T::DTYPE);
+            drop(buffer);
+            f(T::slice(&converted).expect("cast gives the requested dtype"))
+        })
     }
 
     /// A contiguous row-major copy of the elements, as a buffer of the tensor's dtype.
@@ -613,16 +633,25 @@ pub(crate) fn gather(buffer: &Buffer, layout: &Layout) -> Buffer {
 
 /// Row-major copy of a strided view; the innermost dimension runs as a tight loop.
 pub(crate) fn gather_slice<T: Copy>(v: &[T], layout: &Layout) -> Vec<T> {
+    if layout.is_contiguous() && layout.numel() > 0 {
+        return v[layout.span()].to_vec();
+    }
+    gather_map(v, layout, |x| x)
+}
+
+/// `f` of each element `layout` selects from `v`, in row-major order (a copy of a strided
+/// view, converted on the way); the innermost dimension runs as a tight loop.
+pub(crate) fn gather_map<T: Copy, U: Copy>(v: &[T], layout: &Layout, f: impl Fn(T) -> U) -> Vec<U> {
     let n = layout.numel();
     if n == 0 {
         // an empty view may sit at any offset, even past the end of an empty storage
         return Vec::new();
     }
     if layout.is_contiguous() {
-        return v[layout.span()].to_vec();
+        return v[layout.span()].iter().map(|&x| f(x)).collect();
     }
     if layout.strides.iter().all(|&s| s == 0) {
-        return vec![v[layout.offset]; n];
+        return vec![f(v[layout.offset]); n];
     }
     let mut out = Vec::with_capacity(n);
     let rank = layout.shape.len();
@@ -634,9 +663,9 @@ pub(crate) fn gather_slice<T: Copy>(v: &[T], layout: &Layout) -> Vec<T> {
     };
     for start in outer.positions() {
         if inner_stride == 1 {
-            out.extend_from_slice(&v[start..start + inner]);
+            out.extend(v[start..start + inner].iter().map(|&x| f(x)));
         } else {
-            out.extend((0..inner).map(|i| v[start + i * inner_stride]));
+            out.extend((0..inner).map(|i| f(v[start + i * inner_stride])));
         }
     }
     out

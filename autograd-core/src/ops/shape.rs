@@ -530,22 +530,36 @@ pub fn cat(tensors: &[&Tensor], dim: isize) -> Tensor {
         }
         out_shape[d] += s[d];
     }
-    // Row-major: for each outer index, copy each input's block along `d`.
+    // Row-major: for each outer index, copy each input's block along `d`, in the promoted
+    // dtype (each input converted once, as torch's copy into the result does).
     let outer: usize = first[..d].iter().product();
-    let mut values = Vec::with_capacity(numel(&out_shape));
-    let parts: Vec<(Vec<f64>, usize)> = tensors
+    let datas: Vec<crate::tensor::TensorData> = tensors.iter().map(|t| t.read_data()).collect();
+    // an input contiguous and of the result's dtype is read in place, others copied first
+    let in_place = |data: &crate::tensor::TensorData| data.layout.is_contiguous() && data.dtype == dtype;
+    let copies: Vec<Option<Buffer>> = datas
         .iter()
-        .map(|t| {
-            let s = t.shape();
-            (t.to_vec_f64(), s[d..].iter().product::<usize>())
+        .map(|data| {
+            (!in_place(data)).then(|| {
+                super::kernel::cast(crate::tensor::gather(&data.storage.read(), &data.layout), dtype)
+            })
         })
         .collect();
-    for o in 0..outer {
-        for (v, block) in &parts {
-            values.extend_from_slice(&v[o * block..(o + 1) * block]);
-        }
-    }
-    let out = Tensor::from_buffer(Buffer::from_f64(values, dtype), &out_shape);
+    let guards: Vec<_> = datas.iter().map(|data| data.storage.read()).collect();
+    let parts: Vec<(&Buffer, usize, usize)> = datas
+        .iter()
+        .zip(&copies)
+        .zip(&guards)
+        .map(|((data, copy), guard)| {
+            let block = data.layout.shape[d..].iter().product::<usize>();
+            match copy {
+                Some(copy) => (copy, 0, block),
+                None => (&**guard, data.layout.span().start, block),
+            }
+        })
+        .collect();
+    let values = join_blocks(&parts, outer, numel(&out_shape));
+    drop(guards);
+    let out = Tensor::from_buffer(values, &out_shape);
     let sizes: Vec<usize> = tensors.iter().map(|t| t.shape()[d]).collect();
     let inputs: Vec<Option<&Tensor>> = tensors.iter().map(|t| Some(*t)).collect();
     // d cat(xs) = the matching slice of grad for each input
@@ -568,6 +582,38 @@ pub fn cat(tensors: &[&Tensor], dim: isize) -> Tensor {
                 .collect::<Vec<_>>()
         },
     )
+}
+
+/// `cat`'s values: for each of `outer` rows, each part's next block (every part of one dtype,
+/// each given as a buffer, where its row-major elements start in it, and its block).
+fn join_blocks(parts: &[(&Buffer, usize, usize)], outer: usize, total: usize) -> Buffer {
+    fn join<T: Copy>(parts: &[(&[T], usize)], outer: usize, total: usize) -> Vec<T> {
+        let mut values = Vec::with_capacity(total);
+        for o in 0..outer {
+            for &(v, block) in parts {
+                values.extend_from_slice(&v[o * block..(o + 1) * block]);
+            }
+        }
+        values
+    }
+    macro_rules! typed {
+        ($variant:ident) => {{
+            let typed: Vec<_> = parts
+                .iter()
+                .map(|&(b, start, block)| match b {
+                    Buffer::$variant(v) => (&v[start..], block),
+                    _ => unreachable!("every part is in the promoted dtype"),
+                })
+                .collect();
+            Buffer::$variant(join(&typed, outer, total))
+        }};
+    }
+    match parts[0].0 {
+        Buffer::F32(_) => typed!(F32),
+        Buffer::F64(_) => typed!(F64),
+        Buffer::I64(_) => typed!(I64),
+        Buffer::Bool(_) => typed!(Bool),
+    }
 }
 
 /// Joins tensors along a new dim (`torch.stack`, `StackBackward0`).
