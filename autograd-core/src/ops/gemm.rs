@@ -11,6 +11,8 @@
 //!   strided lanes of a small batch times a transposed weight, the gemv trees), one element
 //!   at a time from a [`Tree`].
 
+use std::mem::MaybeUninit;
+
 use ndarray::ArrayView2;
 use num_traits::Float;
 
@@ -540,6 +542,7 @@ fn add_product<T: Float>(x: Part<T>, (a, b): (T, T)) -> Part<T> {
 }
 
 /// Halves the lanes until one is left: lane l gets lane l + half.
+#[inline(always)]
 fn halving<T: Float>(lanes: &mut [Part<T>]) -> Part<T> {
     halve_to(lanes, 1);
     lanes[0]
@@ -547,6 +550,7 @@ fn halving<T: Float>(lanes: &mut [Part<T>]) -> Part<T> {
 
 /// Halves the lanes (lane l gets lane l + half) until at most `left` are left; returns how
 /// many are.
+#[inline(always)]
 fn halve_to<T: Float>(lanes: &mut [Part<T>], left: usize) -> usize {
     let mut len = lanes.len();
     while len > left.max(1) {
@@ -559,6 +563,7 @@ fn halve_to<T: Float>(lanes: &mut [Part<T>], left: usize) -> usize {
 }
 
 /// float64's 8-lane reduction: ((l0 + l2) + (l1 + l3)) + ((l4 + l6) + (l5 + l7)).
+#[inline(always)]
 fn reduce8<T: Float>(c: &[Part<T>]) -> Part<T> {
     let add = add_lanes;
     add(add(add(c[0], c[2]), add(c[1], c[3])), add(add(c[4], c[6]), add(c[5], c[7])))
@@ -596,6 +601,7 @@ pub(crate) enum Tree {
 
 impl Tree {
     /// The sum of element (i, j); `x(p)` gives its p-th pair of factors.
+    #[inline(always)]
     fn sum<T: Float>(self, k: usize, (i, j): (usize, usize), x: impl Fn(usize) -> (T, T)) -> T {
         let s = match self {
             Tree::Chain => (0..k).fold(None, |acc, p| fma(acc, x(p))),
@@ -647,6 +653,7 @@ impl Tree {
 /// MKL's vector dot over the terms `ks`: `lanes` fma lanes (two accumulators over chunks of
 /// `2 lanes` while they last when there are at least `two_acc_min` terms, then added
 /// lane-wise), the remaining full vectors, the tail into lanes 0.., then `reduce`.
+#[inline(always)]
 fn dot<T: Float>(
     ks: std::ops::Range<usize>,
     lanes: usize,
@@ -689,6 +696,7 @@ fn dot<T: Float>(
 /// `(a + b) + (c + d)`, then [`dot_reduce`]. float32 sums of 2 or 3 terms are one chain.
 /// Fused multiply-adds, except in dots of fewer than `lanes` terms: there each product is
 /// rounded and added (tools/gemm_order/dot_typing.py).
+#[inline(always)]
 fn torch_dot<T: Float>(k: usize, lanes: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
     // a dot shorter than the full vector rounds its products and adds them to lanes of +0
     // (no fma); a longer one fuses them
@@ -745,6 +753,7 @@ fn torch_dot<T: Float>(k: usize, lanes: usize, x: &impl Fn(usize) -> (T, T)) -> 
 
 /// The dot's lane reduction: halving, except that float32 adds neighbours once 4 lanes are
 /// left ((l0 + l1) + (l2 + l3)).
+#[inline(always)]
 fn dot_reduce<T: Float>(c: &mut [Part<T>], float32: bool) -> Part<T> {
     if float32 && halve_to(c, 4) == 4 {
         return add_lanes(add_lanes(c[0], c[1]), add_lanes(c[2], c[3]));
@@ -756,6 +765,7 @@ fn dot_reduce<T: Float>(c: &mut [Part<T>], float32: bool) -> Part<T> {
 /// 16 fma lanes (from 32 terms on; exactly 16 go into 8 lanes, fma then multiply-add),
 /// halved; that sum in lane 0 of an 8-lane tail (up to 8 terms by fma, the rest by
 /// multiply-add), halved.
+#[inline(always)]
 fn four_row_dot<T: Float>(k: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
     let n = k.saturating_sub(1);
     let main = n / 16 * 16;
@@ -797,6 +807,7 @@ fn four_row_dot<T: Float>(k: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
 /// MKL's float32 gemv on whole 16-column vectors (`u @ B`): per group of 8 terms from b,
 /// `((fma(x4, fma(x6, y)) + fma(x5, round(x7))) + (fma(x0, round(x2)) + fma(x1, round(x3))))`,
 /// then the last `k mod 8` terms by fma.
+#[inline(always)]
 fn gemv_groups<T: Float>(k: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
     let mut y = None;
     for g in 0..k / 8 {
@@ -809,13 +820,34 @@ fn gemv_groups<T: Float>(k: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
     (k / 8 * 8..k).fold(y, |acc, p| fma(acc, x(p)))
 }
 
-/// `a @ b` (row-major) with every element summed by `tree`.
+/// `a @ b` (row-major) with every element summed by `tree`: the elements shared out among
+/// the threads (each is summed on its own, so that changes no bit), each part's loop compiled
+/// for the widest vector build (`widest_build!`), where the trees' fused multiply-adds are
+/// instructions (elsewhere calls to the C library's `fma`: `mv` of 1000x1000 was 75 times
+/// slower than torch's).
 pub(crate) fn by_element<T: GemmFloat>(a: Mat<T>, b: Mat<T>, tree: Tree) -> Vec<T> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if k == 0 {
         return vec![T::zero(); m * n];
     }
-    (0..m * n).map(|e| tree.sum(k, (e / n, e % n), |p| (a.at(e / n, p), b.at(p, e % n)))).collect()
+    #[inline(always)]
+    fn run<T: GemmFloat>(a: Mat<T>, b: Mat<T>, tree: Tree, start: usize, out: &mut [MaybeUninit<T>]) {
+        let (k, n) = (a.cols, b.cols);
+        for (slot, e) in out.iter_mut().zip(start..) {
+            slot.write(tree.sum(k, (e / n, e % n), |p| (a.at(e / n, p), b.at(p, e % n))));
+        }
+    }
+    fn part<T: GemmFloat>(a: Mat<T>, b: Mat<T>, tree: Tree, start: usize, out: &mut [MaybeUninit<T>]) {
+        super::transcendental::widest_build!(run<T: GemmFloat>(
+            a: Mat<T>,
+            b: Mat<T>,
+            tree: Tree,
+            start: usize,
+            out: &mut [MaybeUninit<T>]
+        ))
+    }
+    // SAFETY: each part's loop writes every slot of its part
+    unsafe { super::kernel::build_costly_parts(m * n, |start, out| part(a, b, tree, start, out)) }
 }
 
 #[cfg(test)]
