@@ -544,6 +544,56 @@ fn take_positions(d: &crate::tensor::TensorData, positions: &[usize]) -> Buffer 
     super::gather::take_buffer(&crate::tensor::gather(&buffer, &d.layout), positions)
 }
 
+/// `cumsum`'s values: along each lane (`size` values `inner` apart, `outer` blocks of
+/// them) the running sum from `zero`, each value converted `to` the accumulator's type,
+/// `add`ed, and each sum converted `back`. Lanes `inner` apart are summed side by side, a row of them at a
+/// time, so memory is read in order and the adds vectorize; each lane gets the same adds
+/// in the same order as one by one. Values past `outer` blocks (a 0-dim tensor's one
+/// value) are copied as they are.
+#[allow(clippy::too_many_arguments)]
+fn running_sums<T: Copy + Send + Sync, A: Copy + Sync>(
+    values: &[T],
+    outer: usize,
+    size: usize,
+    inner: usize,
+    zero: A,
+    to: impl Fn(T) -> A + Sync,
+    add: impl Fn(A, A) -> A + Sync,
+    back: impl Fn(A) -> T + Sync,
+) -> Vec<T> {
+    let mut out = values.to_vec();
+    let block = size * inner;
+    if outer == 0 || block == 0 {
+        return out;
+    }
+    // blocks shared out among the threads, each block's lanes on one (about 64K values a part)
+    let per_part = (65536 / block).max(1);
+    super::parallel::for_each_part(&mut out[..outer * block], per_part * block, |start, part| {
+        let values = &values[start..start + part.len()];
+        if inner == 1 {
+            for (lane, slots) in values.chunks_exact(size).zip(part.chunks_exact_mut(size)) {
+                let mut acc = zero;
+                for (&x, slot) in lane.iter().zip(slots) {
+                    acc = add(acc, to(x));
+                    *slot = back(acc);
+                }
+            }
+            return;
+        }
+        let mut acc = vec![zero; inner];
+        for (blk, slots) in values.chunks_exact(block).zip(part.chunks_exact_mut(block)) {
+            acc.fill(zero);
+            for (row, row_slots) in blk.chunks_exact(inner).zip(slots.chunks_exact_mut(inner)) {
+                for ((a, &x), slot) in acc.iter_mut().zip(row).zip(row_slots) {
+                    *a = add(*a, to(x));
+                    *slot = back(*a);
+                }
+            }
+        }
+    });
+    out
+}
+
 impl Tensor {
     fn extreme_dim(&self, dim: isize, keepdim: bool, largest: bool) -> (Tensor, Tensor) {
         let shape = self.shape();
@@ -928,38 +978,22 @@ impl Tensor {
         let d = wrap_dim(dim, shape.len());
         let dtype = sum_dtype(self.dtype());
         let (outer, size, inner) = lanes(&shape, d);
-        let out = if dtype == DType::Int64 {
-            let values = super::kernel::to_vec::<i64>(self);
-            let mut out = values.clone();
-            for o in 0..outer {
-                for i in 0..inner {
-                    let mut acc = 0i64;
-                    for k in 0..size {
-                        let p = (o * size + k) * inner + i;
-                        acc = acc.wrapping_add(values[p]);
-                        out[p] = acc;
-                    }
-                }
-            }
-            Tensor::from_i64(out, &shape)
-        } else {
-            let values = self.to_vec_f64();
-            let mut out = values.clone();
-            // a 0-dim tensor is copied as it is (torch: cumsum of tensor(-0.) is -0., of
-            // tensor([-0.]) 0.: the sum starts from +0 only along a real dim)
-            let lanes_to_sum = if shape.is_empty() { 0 } else { outer };
-            for o in 0..lanes_to_sum {
-                for i in 0..inner {
-                    let mut acc = 0.0;
-                    for k in 0..size {
-                        let p = (o * size + k) * inner + i;
-                        acc += values[p];
-                        out[p] = acc;
-                    }
-                }
-            }
-            Tensor::from_buffer(Buffer::from_f64(out, dtype), &shape)
+        // a 0-dim tensor is copied as it is (torch: cumsum of tensor(-0.) is -0., of
+        // tensor([-0.]) 0.: the sum starts from +0 only along a real dim)
+        let outer = if shape.is_empty() { 0 } else { outer };
+        let out = match dtype {
+            DType::Int64 => Buffer::I64(self.with_values(|v: &[i64]| {
+                running_sums(v, outer, size, inner, 0i64, |x| x, |acc, x| acc.wrapping_add(x), |acc| acc)
+            })),
+            // float32 sums in float64 (torch's CPU accumulation type), rounded at each step
+            DType::Float32 => Buffer::F32(self.with_values(|v: &[f32]| {
+                running_sums(v, outer, size, inner, 0.0f64, |x| x as f64, |acc, x| acc + x, |acc| acc as f32)
+            })),
+            _ => Buffer::F64(self.with_values(|v: &[f64]| {
+                running_sums(v, outer, size, inner, 0.0f64, |x| x, |acc, x| acc + x, |acc| acc)
+            })),
         };
+        let out = Tensor::from_buffer(out, &shape);
         // d cumsum(x)_k / d x_j = 1 for k >= j: the gradient summed from the end
         record(
             out,
@@ -1202,14 +1236,19 @@ fn vector_norm<T: super::kernel::FloatElement>(values: &[T], p: f64, lastdim: bo
         if !lastdim {
             return split_sum(values, only_output, |acc, x| acc + x * x).sqrt();
         }
-        let mut lanes = vec![zero; width];
-        let full = n - n % width;
-        for chunk in values[..full].chunks(width) {
-            for (acc, &x) in lanes.iter_mut().zip(chunk) {
-                *acc = *acc + x * x;
+        // one running sum per vector lane (a fixed count, so the loop is a vector loop)
+        fn lane_sums<T: super::kernel::FloatElement, const W: usize>(values: &[T]) -> T {
+            let mut lanes = [T::from_f64(0.0); W];
+            for chunk in values.chunks_exact(W) {
+                for (acc, &x) in lanes.iter_mut().zip(chunk) {
+                    *acc = *acc + x * x;
+                }
             }
+            lanes.iter().skip(1).fold(lanes[0], |acc, &v| acc + v)
         }
-        let mut total = lanes.iter().skip(1).fold(lanes[0], |acc, &v| acc + v);
+        let full = n - n % width;
+        let mut total =
+            if width == 4 { lane_sums::<T, 4>(&values[..full]) } else { lane_sums::<T, 8>(&values[..full]) };
         // the leftover loop as torch's compiler built it: float32 squares four at a time
         // (rounded, then added one by one) while four are left, the rest with a fused
         // multiply-add each; float64 fused throughout

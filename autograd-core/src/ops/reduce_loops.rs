@@ -157,7 +157,8 @@ pub(crate) fn reduced_lanes<T: Copy>(
     strides: &[usize],
     reduce: &[bool],
 ) -> (Vec<Vec<T>>, bool) {
-    let mut lanes = vec![Vec::new(); out_len(shape, reduce)];
+    let lane_len: usize = shape.iter().zip(reduce).filter(|(_, &r)| r).map(|(&s, _)| s).product();
+    let mut lanes: Vec<Vec<T>> = (0..out_len(shape, reduce)).map(|_| Vec::with_capacity(lane_len)).collect();
     if shape.contains(&0) {
         return (lanes, false);
     }
@@ -165,8 +166,14 @@ pub(crate) fn reduced_lanes<T: Copy>(
     let last_dim = dims.iter().filter(|d| d.out == 0).count() == 1 && dims[0].out == 0 && dims[0].input == 1;
     two_d_loops(&dims, offset, |in_base, out_base, d0, d1| {
         for j in 0..d1.size {
-            for i in 0..d0.size {
-                lanes[out_base + i * d0.out + j * d1.out].push(data[in_base + i * d0.input + j * d1.input]);
+            let (start, lane) = (in_base + j * d1.input, out_base + j * d1.out);
+            if d0.out == 0 && d0.input == 1 {
+                // a run of one lane, next to each other in memory
+                lanes[lane].extend_from_slice(&data[start..start + d0.size]);
+            } else {
+                for i in 0..d0.size {
+                    lanes[lane + i * d0.out].push(data[start + i * d0.input]);
+                }
             }
         }
     });
@@ -176,7 +183,7 @@ pub(crate) fn reduced_lanes<T: Copy>(
 /// `sum((x - mean)^2)` in float64 as torch's `std_var_all_cpu` adds it up: over the tensor
 /// as a one-input `TensorIterator` lays it out (memory order), each 2-D block of it summed
 /// from zero and then added to its thread's total, and those added up.
-pub(crate) fn squared_deviations<T: Copy + Into<f64>>(
+pub(crate) fn squared_deviations<T: Copy + Into<f64> + Sync>(
     data: &[T],
     offset: usize,
     shape: &[usize],
@@ -192,10 +199,11 @@ pub(crate) fn squared_deviations<T: Copy + Into<f64>>(
     // zero, the totals added to zero in thread order
     let numel: usize = shape.iter().product();
     let parts = super::parallel::torch_split(numel).unwrap_or_else(|| std::iter::once(0..numel).collect());
-    let mut total = 0.0;
-    for range in parts {
+    // (each part on a thread of its own here too: the same adds in the same order)
+    let mut totals = vec![0.0; parts.len()];
+    super::parallel::for_each_part(&mut totals, 1, |k, total| {
         let mut part = 0.0;
-        two_d_steps(&dims, offset, range, |in_base, _, d0, d1| {
+        two_d_steps(&dims, offset, parts[k].clone(), |in_base, _, d0, d1| {
             let mut block = 0.0;
             for j in 0..d1.size {
                 for i in 0..d0.size {
@@ -205,7 +213,7 @@ pub(crate) fn squared_deviations<T: Copy + Into<f64>>(
             }
             part += block;
         });
-        total += part;
-    }
-    total
+        total[0] = part;
+    });
+    totals.iter().fold(0.0, |total, &part| total + part)
 }
