@@ -58,6 +58,36 @@ fn only_row_major(out: &Tensor) -> bool {
     out.with_data(|d| d.layout.shape.len() < 2 || d.layout.numel() < 2)
 }
 
+/// [`output_strides`] with the dims in the order they are laid out, slowest first: a result
+/// written element by element in that order (the inputs read as `permuted`) has those
+/// strides. None when torch's layout is row-major.
+pub(crate) fn output_order(shape: &[usize], inputs: &[Option<Layout>]) -> Option<(Vec<usize>, Vec<usize>)> {
+    let strides = output_strides(shape, inputs)?;
+    let mut order: Vec<usize> = (0..shape.len()).collect();
+    // dense strides: each dim's stride is the product of the sizes of the dims faster than it
+    // (a dim of size 1 may sit anywhere: it has one index)
+    order.sort_by(|&a, &b| strides[b].cmp(&strides[a]));
+    Some((order, strides))
+}
+
+/// A layout that reads `layout` (broadcast to `shape`) with its dims in `order`: element `i`
+/// of it in row-major order is element `i` of the result laid out in that order.
+pub(crate) fn permuted(layout: &Layout, shape: &[usize], order: &[usize]) -> Layout {
+    let lead = shape.len() - layout.shape.len();
+    let stride = |d: usize| {
+        if d < lead || (layout.shape[d - lead] == 1 && shape[d] != 1) {
+            0
+        } else {
+            layout.strides[d - lead]
+        }
+    };
+    Layout {
+        shape: order.iter().map(|&d| shape[d]).collect(),
+        strides: order.iter().map(|&d| stride(d)).collect(),
+        offset: layout.offset,
+    }
+}
+
 /// The strides torch gives a new result of `shape` computed from `inputs` (None for a number
 /// operand); None when they are the row-major ones.
 pub(crate) fn output_strides(shape: &[usize], inputs: &[Option<Layout>]) -> Option<Vec<usize>> {
