@@ -14,7 +14,11 @@ a slow spell and the other's in a fast one: runs of the same code gave `broadcas
 A dev-time tool, not part of ./test.sh: it needs torch (`pip install torch` in a venv outside
 the repo) and a Rust toolchain.
 
-    /path/to/torch-venv/bin/python bench/side_by_side.py [--rounds 3] [--threads 2]
+    /path/to/torch-venv/bin/python bench/side_by_side.py [--rounds 3] [--threads 2] [--survey]
+
+`--survey` runs a second, wider table instead: about 60 ops one at a time on 1000x1000 inputs
+(elementwise, reductions, softmax, products, joins, random numbers, and a few backwards), to
+find the ops where a user would wait on us.
 
 Both sides time a case the same way: one warm-up, then best of 5 samples, each the mean of a
 fixed number of runs. PyTorch runs with `torch.set_num_threads(threads)`. Each side runs in
@@ -111,6 +115,67 @@ def torch_cases(torch):
     ]
 
 
+def survey_cases(torch):
+    """`--survey`: one op at a time on big inputs (the twins of `survey_cases` in
+    autograd-core/benches/side_by_side.rs, same names, same inputs and ops)."""
+    def inputs():
+        x = torch.rand(1000, 1000)
+        return {
+            "x": x, "y": torch.rand(1000, 1000) + 0.5,
+            "xd": torch.rand(1000, 1000, dtype=torch.float64), "yd": torch.rand(1000, 1000, dtype=torch.float64),
+            "a": torch.rand(1000, 1000, requires_grad=True), "b": torch.rand(1000, 1000, requires_grad=True),
+            "m": torch.rand(1000, 1000) > 0.5, "idx": torch.randint(0, 1000, (1000,)), "v": torch.rand(1000),
+            "xs": torch.rand(100, 100), "ys": torch.rand(100, 100),
+            "bm1": torch.rand(32, 64, 64), "bm2": torch.rand(32, 64, 64),
+        }
+
+    def op(f):
+        def make():
+            i = inputs()
+            return lambda: f(i)
+        return make
+
+    ops = {
+        "add": lambda i: i["x"] + i["y"], "mul": lambda i: i["x"] * i["y"], "div": lambda i: i["x"] / i["y"],
+        "mul_number": lambda i: i["x"] * 2.0, "add_f64": lambda i: i["xd"] + i["yd"],
+        "sqrt": lambda i: i["x"].sqrt(), "log": lambda i: i["x"].log(), "sin": lambda i: i["x"].sin(),
+        "cos": lambda i: i["x"].cos(), "abs": lambda i: i["x"].abs(), "neg": lambda i: -i["x"],
+        "relu": lambda i: i["x"].relu(), "exp_f64": lambda i: i["xd"].exp(), "tanh_f64": lambda i: i["xd"].tanh(),
+        "log_f64": lambda i: i["xd"].log(), "sin_f64": lambda i: i["xd"].sin(),
+        "pow_2": lambda i: i["x"] ** 2, "pow_0.5": lambda i: i["x"] ** 0.5, "pow_2.5": lambda i: i["x"] ** 2.5,
+        "pow_tensor": lambda i: i["x"].pow(i["y"]),
+        "sum": lambda i: i["x"].sum(), "mean": lambda i: i["x"].mean(), "sum_dim0": lambda i: i["x"].sum(0),
+        "sum_dim1": lambda i: i["x"].sum(1), "sum_f64": lambda i: i["xd"].sum(), "max": lambda i: i["x"].max(),
+        "max_dim1": lambda i: i["x"].max(1), "std": lambda i: i["x"].std(), "var_dim1": lambda i: i["x"].var(1),
+        "norm": lambda i: i["x"].norm(), "prod_dim1": lambda i: i["x"].prod(1),
+        "softmax_dim1": lambda i: i["x"].softmax(1), "softmax_dim0": lambda i: i["x"].softmax(0),
+        "log_softmax_dim1": lambda i: i["x"].log_softmax(1),
+        "cumsum_dim1": lambda i: i["x"].cumsum(1), "cumsum_dim0": lambda i: i["x"].cumsum(0),
+        "t_contiguous": lambda i: i["x"].t().contiguous(), "t_add": lambda i: i["x"].t() + i["y"],
+        "gt": lambda i: i["x"] > 0.5, "masked_fill": lambda i: i["x"].masked_fill(i["m"], 0.0),
+        "where": lambda i: torch.where(i["m"], i["x"], i["y"]), "clamp": lambda i: i["x"].clamp(0.2, 0.8),
+        "mm_1000": lambda i: i["x"] @ i["y"], "mv_1000": lambda i: i["x"] @ i["v"],
+        "bmm_32x64": lambda i: torch.bmm(i["bm1"], i["bm2"]), "mm_100": lambda i: i["xs"] @ i["ys"],
+        "index_select": lambda i: i["x"].index_select(0, i["idx"]), "cat": lambda i: torch.cat([i["x"], i["y"]]),
+        "stack": lambda i: torch.stack([i["x"], i["y"]]),
+        "rand": lambda i: torch.rand(1000, 1000), "randn": lambda i: torch.randn(1000, 1000),
+        "backward_sin": lambda i: i["a"].sin().sum().backward(),
+        "backward_div": lambda i: (i["a"] / i["b"]).sum().backward(),
+        "backward_relu": lambda i: i["a"].relu().sum().backward(),
+        "backward_log_softmax": lambda i: i["a"].log_softmax(1).sum().backward(),
+        "backward_norm": lambda i: i["a"].norm().backward(),
+        "backward_mean_dim": lambda i: i["a"].mean(1).sum().backward(),
+        "backward_sigmoid": lambda i: i["a"].sigmoid().sum().backward(),
+        "backward_tanh": lambda i: i["a"].tanh().sum().backward(),
+        "backward_exp": lambda i: i["a"].exp().sum().backward(),
+        "backward_std": lambda i: i["a"].std().backward(),
+        "backward_max_dim": lambda i: i["a"].max(1)[0].sum().backward(),
+        "backward_pow_3": lambda i: (i["a"] ** 3).sum().backward(),
+        "backward_t_mm": lambda i: (i["a"].t() @ i["b"]).sum().backward(),
+    }
+    return [(name, 5, op(f)) for name, f in ops.items()]
+
+
 def status_kib(field):
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field):
@@ -130,11 +195,11 @@ def time_case(runs, work):
     return samples
 
 
-def torch_worker(threads, memory):
+def torch_worker(threads, memory, survey=False):
     """Runs the cases named on stdin, one per line, each answered with its `CASE` line."""
     import torch
     torch.set_num_threads(threads)
-    cases = {name: (runs, make) for name, runs, make in torch_cases(torch)}
+    cases = {name: (runs, make) for name, runs, make in (survey_cases if survey else torch_cases)(torch)}
     if memory:
         before = status_kib("VmHWM:")
         torch.manual_seed(0)
@@ -207,11 +272,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--survey", action="store_true",
+                        help="the survey instead: one op at a time on 1000x1000 inputs (about 60 cases)")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_worker:
-        torch_worker(args.threads, args.memory)
+        torch_worker(args.threads, args.memory, args.survey)
         return
     try:
         import torch
@@ -219,8 +286,9 @@ def main():
         raise SystemExit("side_by_side: needs torch (pip install torch, in a venv outside the repo)")
     binary = rust_binary()
     me = [sys.executable, str(Path(__file__).resolve()), "--torch-worker", "--threads", str(args.threads)]
-    names = [name for name, _, _ in torch_cases(torch)]
-    workers = {side: start_worker(cmd) for side, cmd in (("ours", [binary, "--serve"]), ("torch", me))}
+    survey = ["--survey"] if args.survey else []
+    names = [name for name, _, _ in (survey_cases if args.survey else torch_cases)(torch)]
+    workers = {side: start_worker(cmd) for side, cmd in (("ours", [binary, "--serve"] + survey), ("torch", me + survey))}
 
     ours, theirs = {}, {}
     for r in range(args.rounds):
@@ -247,6 +315,8 @@ def main():
         ratios = sorted(tv / ov for ov, tv in zip(o, t))
         cell = lambda v: f"{statistics.median(v):.4g} [{min(v):.4g}-{max(v):.4g}]"
         print(f"| {name} | {cell(o)} | {cell(t)} | {statistics.median(ratios):.2f}x [{ratios[0]:.2f}-{ratios[-1]:.2f}] |")
+    if args.survey:
+        return
     mem_ours = parse(run([binary, "--memory", "big_elementwise"]), "MEMORY")["big_elementwise"]
     mem_torch = parse(run(me + ["--memory", "big_elementwise"]), "MEMORY")["big_elementwise"]
     print("peak resident memory, big_elementwise (1000x1000 f32), one run in a fresh process:")
