@@ -1,6 +1,7 @@
-//! Checks `exp_f32` and `tanh_f32` (ops/transcendental.rs) on every one of the 2^32 float32
-//! inputs against what they replaced: the C library's `expf`, and its float64 `tanh`
-//! rounded to float32; and the slice forms of SLEEF's exp and torch's vectorized sigmoid
+//! Checks `exp_f32`, `tanh_f32` and `cos_f32` below 1/16 (ops/transcendental.rs) on every
+//! one of the 2^32 float32 inputs against what they replaced: the C library's `expf`, and its
+//! float64 `tanh` and `cos` rounded to float32; the slice forms of `sin_f32` and `cos_f32`
+//! against their one-element forms; and the slice forms of SLEEF's exp and torch's vectorized sigmoid
 //! (AVX-512 code of their own where the CPU has it) against their one-element forms. Both
 //! the one-element functions and the slice functions (the loop in its widest build:
 //! AVX-512, AVX2 or FMA, whichever this CPU has) are compared, bit for bit (any NaN equals
@@ -15,8 +16,8 @@
 use std::mem::MaybeUninit;
 
 use autograd_core::ops::transcendental::{
-    exp_f32, exp_f32_slice, sigmoid_vec_f32, sigmoid_vec_f32_slice, sleef_expf, sleef_expf_slice, tanh_f32,
-    tanh_f32_slice,
+    cos_f32, cos_f32_slice, exp_f32, exp_f32_slice, sigmoid_vec_f32, sigmoid_vec_f32_slice, sin_f32,
+    sin_f32_slice, sleef_expf, sleef_expf_slice, tanh_f32, tanh_f32_slice,
 };
 use rayon::prelude::*;
 
@@ -50,11 +51,20 @@ fn differing(element: fn(f32) -> f32, slice: Slice, reference: fn(f32) -> f32) -
 }
 
 fn main() {
-    let checks: [Check; 4] = [
+    let checks: [Check; 6] = [
         ("exp_f32 vs C expf", exp_f32, exp_f32_slice, |x| x.exp()),
         ("tanh_f32 vs C tanh(f64) rounded", tanh_f32, tanh_f32_slice, |x| (x as f64).tanh() as f32),
         ("sleef_expf_slice vs sleef_expf", sleef_expf, sleef_expf_slice, sleef_expf),
         ("sigmoid_vec_f32_slice vs sigmoid_vec_f32", sigmoid_vec_f32, sigmoid_vec_f32_slice, sigmoid_vec_f32),
+        // below 1/16 the float64 cos rounded (what `cos_small` replaced), SLEEF's above
+        ("cos_f32 vs C cos(f64) rounded below 1/16", cos_f32, cos_f32_slice, |x| {
+            if x.abs() < 0.0625 {
+                (x as f64).cos() as f32
+            } else {
+                cos_f32(x)
+            }
+        }),
+        ("sin_f32_slice vs sin_f32", sin_f32, sin_f32_slice, sin_f32),
     ];
     let only: Vec<String> = std::env::args().skip(1).collect();
     for (name, element, slice, reference) in checks {

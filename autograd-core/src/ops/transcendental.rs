@@ -613,13 +613,43 @@ fn cos_f32_body(d: f32) -> f32 {
     if !cos_in_range(d) {
         return cos_via_f64(d);
     }
-    cos_f32_sleef(d)
+    cos_f32_inside(d)
 }
 
-/// Where `cos_f32` is SLEEF's (`1/16 <= |x| < 125`; false for NaN).
+/// Where `cos_f32` is `cos_f32_inside` (`|x| < 125`; false for NaN).
 #[inline(always)]
 fn cos_in_range(d: f32) -> bool {
-    d.abs() >= COS_SLEEF_FROM && d.abs() < TRIG_RANGE_F
+    d.abs() < TRIG_RANGE_F
+}
+
+/// `cos_f32` in its range without a branch (so a loop over it vectorizes): SLEEF's from
+/// 1/16 on, below it `cos_small`.
+#[inline(always)]
+fn cos_f32_inside(d: f32) -> f32 {
+    let small = cos_small(d);
+    let sleef = cos_f32_sleef(d);
+    if d.abs() < COS_SLEEF_FROM {
+        small
+    } else {
+        sleef
+    }
+}
+
+/// `cos x` for `|x| < 1/16` in float64, rounded to float32: the even Taylor polynomial to
+/// `x^10` (the next term is below 2^-63, far under float64's rounding of a result near 1),
+/// so within about a float64 ulp of the true cosine; the same float32 bits as the C
+/// library's float64 `cos` rounded, which this replaced, on every float32 below 1/16
+/// (`examples/f32_math_check.rs cos`). Unlike that call, a loop over it vectorizes.
+#[inline(always)]
+fn cos_small(d: f32) -> f32 {
+    let x = d as f64;
+    let x2 = x * x;
+    let p = -1.0 / 3628800.0;
+    let p = p * x2 + 1.0 / 40320.0;
+    let p = p * x2 - 1.0 / 720.0;
+    let p = p * x2 + 1.0 / 24.0;
+    let p = p * x2 - 0.5;
+    (p * x2 + 1.0) as f32
 }
 
 /// SLEEF's cosine without the range check.
@@ -646,6 +676,7 @@ fn sin_via_f64(d: f32) -> f32 {
 }
 
 /// `cos` in float64 rounded to float32, out of line like `sin_via_f64`.
+#[cold]
 #[inline(never)]
 fn cos_via_f64(d: f32) -> f32 {
     (d as f64).cos() as f32
@@ -1291,7 +1322,7 @@ split_slice_fn!(/// `sin_f32` over a slice.
 slice_fn!(/// `sin_f64` over a slice.
     sin_f64_slice, sin_f64, f64);
 split_slice_fn!(/// `cos_f32` over a slice.
-    cos_f32_slice, cos_f32_sleef, cos_in_range, cos_via_f64, f32);
+    cos_f32_slice, cos_f32_inside, cos_in_range, cos_via_f64, f32);
 slice_fn!(/// `cos_f64` over a slice.
     cos_f64_slice, cos_f64, f64);
 simd_or_portable!(/// `tanh_f32` over a slice: with AVX-512 with a cheaper quotient and a check of each
