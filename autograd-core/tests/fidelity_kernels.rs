@@ -176,6 +176,43 @@ fn maximum_and_minimum_send_the_gradient_where_torch_does() {
     assert_eq!(grad(&b), "tensor([ 1.0000,  2.0000,  1.5000,  4.0000, -5.0000])");
 }
 
+/// Of `-0.` and `0.`, torch's vector form of maximum/minimum keeps the second operand and its
+/// scalar form the first; the scalar form takes the last `n % 16` (float32) or `n % 8`
+/// (float64) elements of each contiguous run and every element of a strided one. Strings
+/// printed by torch 2.15.
+#[test]
+fn maximum_and_minimum_of_signed_zeros_follow_torchs_lanes() {
+    let zeros = |shape: &[usize]| zeros(shape);
+    let negative = |shape: &[usize]| -zeros(shape);
+    assert_eq!(
+        negative(&[20]).maximum(&zeros(&[20])).to_string(),
+        "tensor([0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., -0., -0., -0., -0.])"
+    );
+    assert_eq!(
+        zeros(&[20]).minimum(&negative(&[20])).to_string(),
+        "tensor([-0., -0., -0., -0., -0., -0., -0., -0., -0., -0., -0., -0., -0., -0., -0., -0., 0., 0., 0., 0.])"
+    );
+    let z64 = zeros_with(&[10], TensorOptions::default().dtype(DType::Float64));
+    assert_eq!(
+        (-&z64).maximum(&z64).to_string(),
+        "tensor([0., 0., 0., 0., 0., 0., 0., 0., -0., -0.], dtype=torch.float64)"
+    );
+    assert_eq!(
+        negative(&[2, 20]).maximum(&zeros(&[20])).to_string(),
+        "tensor([[0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., -0., -0., -0., -0.],\n        \
+         [0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., -0., -0., -0., -0.]])"
+    );
+    assert_eq!(
+        negative(&[3, 4]).t().maximum(&zeros(&[4, 3])).to_string(),
+        "tensor([[-0., -0., -0.],\n        [-0., -0., -0.],\n        [-0., -0., -0.],\n        [-0., -0., -0.]])"
+    );
+    assert_eq!(
+        negative(&[3, 6]).t().maximum(&zeros(&[3, 6]).t()).to_string(),
+        "tensor([[0., 0., 0.],\n        [0., 0., 0.],\n        [0., 0., 0.],\n        [0., 0., 0.],\n        \
+         [0., 0., -0.],\n        [0., 0., -0.]])"
+    );
+}
+
 #[test]
 fn x_over_x_has_gradient_exactly_zero() {
     manual_seed(0);

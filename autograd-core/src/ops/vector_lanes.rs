@@ -119,6 +119,16 @@ pub(crate) fn binary(
     operands: [Option<(&[usize], &[usize])>; 2],
     float64: bool,
 ) -> Option<Lanes> {
+    binary_with_block(out_shape, operands, block(float64))
+}
+
+/// [`binary`] with whole blocks of `block` elements taken by the vectorized form (`maximum`'s
+/// are one vector: the compiler vectorized its scalar loop too).
+pub(crate) fn binary_with_block(
+    out_shape: &[usize],
+    operands: [Option<(&[usize], &[usize])>; 2],
+    block: usize,
+) -> Option<Lanes> {
     let n: usize = out_shape.iter().product();
     // each operand's stride in every dim of the output (0 where it is broadcast)
     let mut expanded: Vec<Vec<usize>> = Vec::new();
@@ -157,5 +167,5 @@ pub(crate) fn binary(
     if !vectorizes {
         return Some(Lanes::none());
     }
-    Some(by_runs(n, run, block(float64)))
+    Some(by_runs(n, run, block))
 }
