@@ -209,44 +209,32 @@ macro_rules! float_arith {
             // (written out: Rust's `f32::max` leaves which zero it returns to the code
             // generator, and it changed with the vector build)
             fn maximum(self, o: Self) -> Self {
-                if self.is_nan() || o.is_nan() {
-                    <$t>::NAN
-                } else if self > o {
-                    self
-                } else {
-                    o
-                }
+                unless_nan(self, o, if self > o { self } else { o })
             }
             fn minimum(self, o: Self) -> Self {
-                if self.is_nan() || o.is_nan() {
-                    <$t>::NAN
-                } else if self < o {
-                    self
-                } else {
-                    o
-                }
+                unless_nan(self, o, if self < o { self } else { o })
             }
             fn maximum_scalar(self, o: Self) -> Self {
-                if self.is_nan() || o.is_nan() {
-                    <$t>::NAN
-                } else if self < o {
-                    o
-                } else {
-                    self
-                }
+                unless_nan(self, o, if self < o { o } else { self })
             }
             fn minimum_scalar(self, o: Self) -> Self {
-                if self.is_nan() || o.is_nan() {
-                    <$t>::NAN
-                } else if o < self {
-                    o
-                } else {
-                    self
-                }
+                unless_nan(self, o, if o < self { o } else { self })
             }
         }
     };
 }
+/// `value`, or NaN where `a` or `b` is NaN: torch's maximum and minimum, both forms.
+#[inline(always)]
+fn unless_nan<T: Element + PartialOrd>(a: T, b: T, value: T) -> T {
+    #[allow(clippy::eq_op)] // NaN is the one value not equal to itself
+    let nan = a != a || b != b;
+    if nan {
+        T::from_f64(f64::NAN)
+    } else {
+        value
+    }
+}
+
 float_arith!(f32);
 float_arith!(f64);
 
@@ -461,29 +449,12 @@ fn extreme_pair_values<T: Arith>(
     if !matches!(T::DTYPE, DType::Float32 | DType::Float64) || !out.iter().any(|v| v.to_f64() == 0.0) {
         return out;
     }
-    let layout = |o: &Operand| match o {
-        Operand::Tensor(t) => Some(t.with_data(|d| (d.layout.shape.clone(), d.layout.strides.clone()))),
-        Operand::Scalar(_) => None,
-    };
-    let (layout_a, layout_b) = (layout(a), layout(b));
-    fn operand(l: &Option<(Dims, Dims)>) -> Option<(&[usize], &[usize])> {
-        l.as_ref().map(|(shape, strides)| (&shape[..], &strides[..]))
-    }
-    let float64 = T::DTYPE == DType::Float64;
-    let lanes = vector_lanes::binary_with_block(
-        out_shape,
-        [operand(&layout_a), operand(&layout_b)],
-        vector_lanes::block(float64) / 2,
-    )
-    .unwrap_or_else(Lanes::none);
+    let block = vector_lanes::block(T::DTYPE == DType::Float64) / 2;
+    let lanes = pair_lanes(a, b, out_shape, block).unwrap_or_else(Lanes::none);
     // the scalar form's zeros, from both operands at full size
-    let n = out.len();
-    let full = |v: &[T], shape: &[usize]| {
-        (v.len() != n).then(|| zip_map(v, shape, &[T::from_f64(0.0)], &[], out_shape, |x: T, _: T| x))
-    };
-    let (full_a, full_b) = (full(sa, shape_a), full(sb, shape_b));
+    let (full_a, full_b) = (at_full_size(sa, shape_a, out_shape), at_full_size(sb, shape_b, out_shape));
     let (xs, ys) = (full_a.as_deref().unwrap_or(sa), full_b.as_deref().unwrap_or(sb));
-    for (range, vectorized) in lanes.segments(0, n) {
+    for (range, vectorized) in lanes.segments(0, out.len()) {
         if vectorized {
             continue;
         }
@@ -494,6 +465,26 @@ fn extreme_pair_values<T: Arith>(
         }
     }
     out
+}
+
+/// `vector_lanes::binary` for two operands as they are laid out (a number has no
+/// layout).
+fn pair_lanes(a: &Operand, b: &Operand, out_shape: &[usize], block: usize) -> Option<Lanes> {
+    let layout = |o: &Operand| match o {
+        Operand::Tensor(t) => Some(t.with_data(|d| (d.layout.shape.clone(), d.layout.strides.clone()))),
+        Operand::Scalar(_) => None,
+    };
+    let (layout_a, layout_b) = (layout(a), layout(b));
+    fn operand(l: &Option<(Dims, Dims)>) -> Option<(&[usize], &[usize])> {
+        l.as_ref().map(|(shape, strides)| (&shape[..], &strides[..]))
+    }
+    vector_lanes::binary(out_shape, [operand(&layout_a), operand(&layout_b)], block)
+}
+
+/// The values `v` (of `shape`) broadcast to `out_shape`; None when they already are that many.
+fn at_full_size<T: Arith>(v: &[T], shape: &[usize], out_shape: &[usize]) -> Option<Vec<T>> {
+    (v.len() != crate::layout::numel(out_shape))
+        .then(|| zip_map(v, shape, &[T::from_f64(0.0)], &[], out_shape, |x: T, _: T| x))
 }
 
 /// `a ** b` with a tensor exponent or a number base (`x.pow(y)`, `2 ** x`), broadcast to
@@ -512,26 +503,13 @@ fn pow_pair_values<T: Arith>(
     if !matches!(T::DTYPE, DType::Float32 | DType::Float64) {
         return scalar();
     }
-    let layout = |o: &Operand| match o {
-        Operand::Tensor(t) => Some(t.with_data(|d| (d.layout.shape.clone(), d.layout.strides.clone()))),
-        Operand::Scalar(_) => None,
-    };
-    let (layout_a, layout_b) = (layout(a), layout(b));
-    fn operand(l: &Option<(Dims, Dims)>) -> Option<(&[usize], &[usize])> {
-        l.as_ref().map(|(shape, strides)| (&shape[..], &strides[..]))
-    }
-    let lanes =
-        vector_lanes::binary(out_shape, [operand(&layout_a), operand(&layout_b)], T::DTYPE == DType::Float64);
-    let lanes = match lanes {
+    let lanes = match pair_lanes(a, b, out_shape, vector_lanes::block(T::DTYPE == DType::Float64)) {
         Some(lanes) if !lanes.is_none() => lanes,
         _ => return scalar(),
     };
     // both operands at full size, then each element its own way, in one pass
     let n = crate::layout::numel(out_shape);
-    let full = |v: &[T], shape: &[usize]| {
-        (v.len() != n).then(|| zip_map(v, shape, &[T::from_f64(0.0)], &[], out_shape, |x: T, _: T| x))
-    };
-    let (full_a, full_b) = (full(sa, shape_a), full(sb, shape_b));
+    let (full_a, full_b) = (at_full_size(sa, shape_a, out_shape), at_full_size(sb, shape_b, out_shape));
     let (xs, ys) = (full_a.as_deref().unwrap_or(sa), full_b.as_deref().unwrap_or(sb));
     // SAFETY: every slot of the part is in one segment, whose loop writes it
     unsafe {
@@ -770,8 +748,14 @@ fn general_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
     if let Some(out) = zero_tensor_values(a, b, op, &out_shape, dtype) {
         return out;
     }
-    if let Some(out) = in_memory_order(a, b, op, &out_shape, dtype) {
-        return out;
+    // pow's vector lanes follow the layout: computed row-major, then laid out as torch lays
+    // it out; every other op straight in torch's layout (`in_memory_order`), which has
+    // already found the layout row-major when it declines
+    let in_order = op != BinaryOp::Pow;
+    if in_order {
+        if let Some(out) = in_memory_order(a, b, op, &out_shape, dtype) {
+            return out;
+        }
     }
     let buffer = match dtype {
         DType::Float32 => kernel::<f32>(a, b, op, &out_shape),
@@ -779,7 +763,12 @@ fn general_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
         DType::Int64 => kernel::<i64>(a, b, op, &out_shape),
         DType::Bool => kernel::<bool>(a, b, op, &out_shape),
     };
-    like_torch(Tensor::from_buffer_shape(buffer, out_shape), &[a, b])
+    let out = Tensor::from_buffer_shape(buffer, out_shape);
+    if in_order {
+        out
+    } else {
+        like_torch(out, &[a, b])
+    }
 }
 
 /// `a op b` computed in the order of torch's layout for the result, where that is not
@@ -788,7 +777,7 @@ fn general_values(a: &Operand, b: &Operand, op: BinaryOp) -> Tensor {
 /// that layout. Computed row-major and then laid out (`like_torch`), the values were scattered
 /// across memory: 12 times torch's time for `x.t() + y` on 1000x1000. Only for the ops whose
 /// value does not depend on where an element is computed (not `pow`, whose vector lanes
-/// follow the layout: `vector_lanes`).
+/// follow the layout: `vector_lanes`). None where torch's layout is row-major.
 fn in_memory_order(
     a: &Operand,
     b: &Operand,
@@ -796,7 +785,8 @@ fn in_memory_order(
     out_shape: &[usize],
     dtype: DType,
 ) -> Option<Tensor> {
-    if op == BinaryOp::Pow || out_shape.len() < 2 {
+    debug_assert!(op != BinaryOp::Pow, "pow's lanes follow the layout it is computed in");
+    if out_shape.len() < 2 {
         return None;
     }
     let layout = |o: &Operand| match o {

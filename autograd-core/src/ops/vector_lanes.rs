@@ -110,21 +110,14 @@ pub(crate) fn unary(shape: &[usize], strides: &[usize], float64: bool) -> Lanes 
         None => Lanes::Flags(super::sum_order::vectorized_elements(shape, strides, block)),
     }
 }
-/// A binary op's lanes over `out_shape`, for operands broadcast to it: each `None` (a number)
-/// or the operand's shape and strides. Modelled where every tensor operand's strides shrink
-/// from its outer dims to its inner ones (row-major, or rows of a narrowed tensor: torch then
-/// iterates in row-major order too); `None` otherwise.
-pub(crate) fn binary(
-    out_shape: &[usize],
-    operands: [Option<(&[usize], &[usize])>; 2],
-    float64: bool,
-) -> Option<Lanes> {
-    binary_with_block(out_shape, operands, block(float64))
-}
 
-/// [`binary`] with whole blocks of `block` elements taken by the vectorized form (`maximum`'s
-/// are one vector: the compiler vectorized its scalar loop too).
-pub(crate) fn binary_with_block(
+/// A binary op's lanes over `out_shape`, for operands broadcast to it: each `None` (a number)
+/// or the operand's shape and strides; whole blocks of `block` elements are vectorized (two
+/// vectors, `block(float64)`, for most kernels; one for `maximum`, whose scalar loop the
+/// compiler vectorized too). Modelled where every tensor operand's strides shrink from its
+/// outer dims to its inner ones (row-major, or rows of a narrowed tensor: torch then iterates
+/// in row-major order too); `None` otherwise.
+pub(crate) fn binary(
     out_shape: &[usize],
     operands: [Option<(&[usize], &[usize])>; 2],
     block: usize,
