@@ -599,22 +599,6 @@ impl Tensor {
         self.to_vec_f64()[0]
     }
 
-    /// `f` of the elements in row-major order as `T`: borrowed from the storage where the
-    /// tensor is contiguous and of that dtype, else a converted copy.
-    pub(crate) fn with_values<T: crate::ops::kernel::Element, R>(&self, f: impl FnOnce(&[T]) -> R) -> R {
-        self.with_data(|d| {
-            let buffer = d.storage.read();
-            if d.layout.is_contiguous() {
-                if let Some(all) = T::slice(&buffer) {
-                    return f(&all[d.layout.span()]);
-                }
-            }
-            let converted = crate::ops::kernel::cast(gather(&buffer, &d.layout), T::DTYPE);
-            drop(buffer);
-            f(T::slice(&converted).expect("cast gives the requested dtype"))
-        })
-    }
-
     /// A contiguous row-major copy of the elements, as a buffer of the tensor's dtype.
     pub(crate) fn contiguous_buffer(&self) -> Buffer {
         self.with_data(|d| gather(&d.storage.read(), &d.layout))

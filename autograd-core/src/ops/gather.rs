@@ -58,6 +58,19 @@ pub(crate) struct TakeNames {
     pub adds: bool,
 }
 
+/// The elements at flat `positions` of a tensor's row-major order, read from its storage in
+/// place where it is contiguous (a copy in row-major order first where it is not).
+pub(crate) fn take_positions(d: &crate::tensor::TensorData, positions: &[usize]) -> Buffer {
+    let buffer = d.storage.read();
+    if !d.layout.is_contiguous() {
+        return take_buffer(&crate::tensor::gather(&buffer, &d.layout), positions);
+    }
+    match d.layout.span().start {
+        0 => take_buffer(&buffer, positions),
+        start => take_buffer(&buffer, &positions.iter().map(|&p| start + p).collect::<Vec<_>>()),
+    }
+}
+
 /// `self`'s elements at flat (row-major) `positions`, shaped `shape`; the gradient goes back
 /// to the positions it came from, added up where one was read twice.
 pub(crate) fn take_op(
@@ -66,13 +79,7 @@ pub(crate) fn take_op(
     shape: &[usize],
     names: TakeNames,
 ) -> Tensor {
-    let buffer = input.with_data(|d| {
-        if d.layout.is_contiguous() && d.layout.offset == 0 {
-            take_buffer(&d.storage.read(), &positions)
-        } else {
-            take_buffer(&crate::tensor::gather(&d.storage.read(), &d.layout), &positions)
-        }
-    });
+    let buffer = input.with_data(|d| take_positions(d, &positions));
     let out = Tensor::from_buffer(buffer, shape);
     let input_shape = input.shape();
     // torch's gather_backward takes `self` itself (the others only its sizes), so

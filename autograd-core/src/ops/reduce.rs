@@ -1,7 +1,7 @@
 //! Reductions: `sum`, `mean` (whole tensor or per dim), `norm`, `max`, `min`, and the
 //! `sum_to_size` that undoes broadcasting in backward.
 
-use super::kernel::Element;
+use super::kernel::{with_slice, Element};
 use super::reduce_loops::{reduce_vec, reduced_lanes, squared_deviations, with_strided};
 use super::shape::wrap_dim;
 use super::sum_order::{torch_sum, SumElement};
@@ -248,8 +248,8 @@ impl Tensor {
             return Tensor::from_i64(vec![*pick.expect("not empty")], &[]);
         }
         let pick = match self.dtype() {
-            DType::Float32 => self.with_values(|v: &[f32]| extreme_value(v, largest)) as f64,
-            _ => self.with_values(|v: &[f64]| extreme_value(v, largest)),
+            DType::Float32 => with_slice(self, |v: &[f32]| extreme_value(v, largest)) as f64,
+            _ => with_slice(self, |v: &[f64]| extreme_value(v, largest)),
         };
         let out = scalar_of(pick, self.dtype());
         let name = if largest { "MaxBackward1" } else { "MinBackward1" };
@@ -430,12 +430,12 @@ impl Ordered for i64 {
 fn lane_extremes(t: &Tensor, shape: &[usize], dim: usize, largest: bool) -> Vec<usize> {
     match t.dtype() {
         DType::Int64 => {
-            t.with_values(|v: &[i64]| reduce_lanes(v, shape, dim, |lane| arg_extreme(lane, largest)))
+            with_slice(t, |v: &[i64]| reduce_lanes(v, shape, dim, |lane| arg_extreme(lane, largest)))
         }
         DType::Float32 => {
-            t.with_values(|v: &[f32]| reduce_lanes(v, shape, dim, |lane| arg_extreme(lane, largest)))
+            with_slice(t, |v: &[f32]| reduce_lanes(v, shape, dim, |lane| arg_extreme(lane, largest)))
         }
-        _ => t.with_values(|v: &[f64]| reduce_lanes(v, shape, dim, |lane| arg_extreme(lane, largest))),
+        _ => with_slice(t, |v: &[f64]| reduce_lanes(v, shape, dim, |lane| arg_extreme(lane, largest))),
     }
 }
 
@@ -533,23 +533,12 @@ fn running_extreme<T: Copy + PartialOrd>(values: &[T], largest: bool) -> (T, boo
     }
 }
 
-/// The elements at `positions` of the row-major order of a tensor's data, read in place.
-fn take_positions(d: &crate::tensor::TensorData, positions: &[usize]) -> Buffer {
-    let buffer = d.storage.read();
-    if d.layout.is_contiguous() {
-        let start = d.layout.span().start;
-        let shifted: Vec<usize> = positions.iter().map(|&p| start + p).collect();
-        return super::gather::take_buffer(&buffer, &shifted);
-    }
-    super::gather::take_buffer(&crate::tensor::gather(&buffer, &d.layout), positions)
-}
-
 /// `cumsum`'s values: along each lane (`size` values `inner` apart, `outer` blocks of
 /// them) the running sum from `zero`, each value converted `to` the accumulator's type,
-/// `add`ed, and each sum converted `back`. Lanes `inner` apart are summed side by side, a row of them at a
-/// time, so memory is read in order and the adds vectorize; each lane gets the same adds
-/// in the same order as one by one. Values past `outer` blocks (a 0-dim tensor's one
-/// value) are copied as they are.
+/// `add`ed, and each sum converted `back`. Lanes `inner` apart are summed side by side, a
+/// row of them at a time, so memory is read in order and the adds vectorize; each lane gets
+/// the same adds in the same order as one by one. Values past `outer` blocks (a 0-dim
+/// tensor's one value) are copied as they are.
 #[allow(clippy::too_many_arguments)]
 fn running_sums<T: Copy + Send + Sync, A: Copy + Sync>(
     values: &[T],
@@ -611,7 +600,8 @@ impl Tensor {
             .collect();
         let picks: Vec<i64> = picked.into_iter().map(|k| k as i64).collect();
         let out_shape = reduced_shape(&shape, d, keepdim);
-        let values = Tensor::from_buffer(self.with_data(|d| take_positions(d, &positions)), &out_shape);
+        let values =
+            Tensor::from_buffer(self.with_data(|d| super::gather::take_positions(d, &positions)), &out_shape);
         let indices = Tensor::from_i64(picks, &out_shape);
         let node = if largest { "MaxBackward0" } else { "MinBackward0" };
         let positions = std::sync::Arc::new(positions);
@@ -982,14 +972,14 @@ impl Tensor {
         // tensor([-0.]) 0.: the sum starts from +0 only along a real dim)
         let outer = if shape.is_empty() { 0 } else { outer };
         let out = match dtype {
-            DType::Int64 => Buffer::I64(self.with_values(|v: &[i64]| {
+            DType::Int64 => Buffer::I64(with_slice(self, |v: &[i64]| {
                 running_sums(v, outer, size, inner, 0i64, |x| x, |acc, x| acc.wrapping_add(x), |acc| acc)
             })),
             // float32 sums in float64 (torch's CPU accumulation type), rounded at each step
-            DType::Float32 => Buffer::F32(self.with_values(|v: &[f32]| {
+            DType::Float32 => Buffer::F32(with_slice(self, |v: &[f32]| {
                 running_sums(v, outer, size, inner, 0.0f64, |x| x as f64, |acc, x| acc + x, |acc| acc as f32)
             })),
-            _ => Buffer::F64(self.with_values(|v: &[f64]| {
+            _ => Buffer::F64(with_slice(self, |v: &[f64]| {
                 running_sums(v, outer, size, inner, 0.0f64, |x| x, |acc, x| acc + x, |acc| acc)
             })),
         };
