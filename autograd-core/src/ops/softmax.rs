@@ -11,10 +11,13 @@
 //! order. (Above 32768 elements torch splits the work between threads; where a split falls
 //! inside a run of positions, the exp torch uses there can differ.)
 
+use std::ops::Range;
+
 use super::kernel::{as_slots, filled, with_fma, with_slice, FloatElement, PARALLEL_CHUNK, PARALLEL_MIN};
 use super::reduce::lanes;
 use super::shape::wrap_dim;
 use super::transcendental::{widest_build, TorchMath};
+use super::vector_lanes::Lanes;
 use crate::autograd::record::{record, Saved};
 use crate::autograd::saved::SavedTensor;
 use crate::dtype::DType;
@@ -244,23 +247,11 @@ fn softmax_values<T: SoftmaxFloat>(values: &[T], shape: &[usize], dim: usize, lo
         let block = &values[o * size * inner..(o + 1) * size * inner];
         let out_block = &mut out[o * size * inner..(o + 1) * size * inner];
         let flags = if log { &log_flags[..] } else { &vector_at[o * inner..(o + 1) * inner] };
-        let runs = flag_runs(flags);
+        let runs = Lanes::Flags(flags.to_vec()).segments(0, inner);
         let buffers = (&mut max[..], &mut sum[..], &mut shifted[..]);
         lanes_block(block, out_block, flags, &runs, buffers, log);
     }
     out
-}
-
-/// The runs of equal flags in `flags`: where each ends, and its flag.
-fn flag_runs(flags: &[bool]) -> Vec<(usize, bool)> {
-    let mut runs = Vec::new();
-    for (j, &flag) in flags.iter().enumerate() {
-        match runs.last_mut() {
-            Some((end, f)) if *f == flag => *end = j + 1,
-            _ => runs.push((j + 1, flag)),
-        }
-    }
-    runs
 }
 
 /// One block of `softmax_values` along a dim that is not the last: `block` is `size` rows of
@@ -271,7 +262,7 @@ fn lanes_block<T: SoftmaxFloat>(
     block: &[T],
     out: &mut [T],
     flags: &[bool],
-    runs: &[(usize, bool)],
+    runs: &[(Range<usize>, bool)],
     buffers: (&mut [T], &mut [T], &mut [T]),
     log: bool,
 ) {
@@ -279,7 +270,7 @@ fn lanes_block<T: SoftmaxFloat>(
         block: &[T],
         out: &mut [T],
         flags: &[bool],
-        runs: &[(usize, bool)],
+        runs: &[(Range<usize>, bool)],
         buffers: (&mut [T], &mut [T], &mut [T]),
         log: bool
     ))
@@ -290,7 +281,7 @@ fn lanes_block_body<T: SoftmaxFloat>(
     block: &[T],
     out: &mut [T],
     flags: &[bool],
-    runs: &[(usize, bool)],
+    runs: &[(Range<usize>, bool)],
     (max, sum, shifted): (&mut [T], &mut [T], &mut [T]),
     log: bool,
 ) {
@@ -327,10 +318,8 @@ fn lanes_block_body<T: SoftmaxFloat>(
         for ((d, &v), &m) in shifted.iter_mut().zip(row).zip(max.iter()) {
             *d = v - m;
         }
-        let mut start = 0;
-        for &(end, vector) in runs {
-            exp_into(vector, &shifted[start..end], &mut out_row[start..end]);
-            start = end;
+        for (run, vector) in runs {
+            exp_into(*vector, &shifted[run.clone()], &mut out_row[run.clone()]);
         }
         for (acc, &e) in sum.iter_mut().zip(out_row.iter()) {
             *acc = *acc + e;
