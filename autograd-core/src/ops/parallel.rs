@@ -256,6 +256,17 @@ unsafe impl<T: Send> Send for Parts<T> {}
 // SAFETY: as above
 unsafe impl<T: Send> Sync for Parts<T> {}
 
+/// `f(range)` for each of `ranges`, on as many threads as are free (`run_parts`), in their
+/// order: the parts of a split reduction, each summed on a thread as torch's are.
+pub(crate) fn map_ranges<T: Send>(
+    ranges: &[std::ops::Range<usize>],
+    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let mut out: Vec<Option<T>> = ranges.iter().map(|_| None).collect();
+    for_each_part(&mut out, 1, |k, slot| slot[0] = Some(f(ranges[k].clone())));
+    out.into_iter().map(|v| v.expect("run_parts runs every part")).collect()
+}
+
 /// `f(start, part)` for `data` cut into parts of `chunk` elements (the last one shorter),
 /// shared out as `run_parts` does; `start` is the part's offset in `data`.
 pub(crate) fn for_each_part<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync) {

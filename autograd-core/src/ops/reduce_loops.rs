@@ -200,10 +200,9 @@ pub(crate) fn squared_deviations<T: Copy + Into<f64> + Sync>(
     let numel: usize = shape.iter().product();
     let parts = super::parallel::torch_split(numel).unwrap_or_else(|| std::iter::once(0..numel).collect());
     // (each part on a thread of its own here too: the same adds in the same order)
-    let mut totals = vec![0.0; parts.len()];
-    super::parallel::for_each_part(&mut totals, 1, |k, total| {
+    let totals = super::parallel::map_ranges(&parts, |range| {
         let mut part = 0.0;
-        two_d_steps(&dims, offset, parts[k].clone(), |in_base, _, d0, d1| {
+        two_d_steps(&dims, offset, range, |in_base, _, d0, d1| {
             let mut block = 0.0;
             for j in 0..d1.size {
                 for i in 0..d0.size {
@@ -213,7 +212,7 @@ pub(crate) fn squared_deviations<T: Copy + Into<f64> + Sync>(
             }
             part += block;
         });
-        total[0] = part;
+        part
     });
     totals.iter().fold(0.0, |total, &part| total + part)
 }

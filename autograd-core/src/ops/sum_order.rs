@@ -253,14 +253,11 @@ pub(crate) fn torch_sum<T: SumElement>(
         // torch's `two_pass_reduction`: each thread sums its part of the iteration into its
         // own slot (from zero), then the slots are summed as a row; the parts summed on as
         // many threads here (each its own adds in its own order: the same bits)
-        let mut slots: Vec<T> = vec![T::ZERO; parts.len()];
-        super::parallel::for_each_part(&mut slots, 1, |k, slot| {
+        let mut slots: Vec<T> = super::parallel::map_ranges(&parts, |range| {
             let cell = std::cell::Cell::new(T::ZERO);
             let store = |_: usize, value: T| cell.set(cell.get() + value);
-            two_d_steps(&dims, offset, parts[k].clone(), |in_base, _, d0, d1| {
-                loop_2d(data, in_base, 0, d0, d1, &store)
-            });
-            slot[0] = cell.get();
+            two_d_steps(&dims, offset, range, |in_base, _, d0, d1| loop_2d(data, in_base, 0, d0, d1, &store));
+            cell.get()
         });
         // one slot per thread, those without a part left at zero
         slots.resize(super::parallel::torch_threads().max(slots.len()), T::ZERO);
