@@ -15,10 +15,12 @@ A dev-time tool, not part of ./test.sh: it needs torch (`pip install torch` in a
 the repo) and a Rust toolchain.
 
     /path/to/torch-venv/bin/python bench/side_by_side.py [--rounds 3] [--threads 2] [--survey]
+        [--cases name,name]
 
 `--survey` runs a second, wider table instead: about 60 ops one at a time on 1000x1000 inputs
 (elementwise, reductions, softmax, products, joins, random numbers, and a few backwards), to
-find the ops where a user would wait on us.
+find the ops where a user would wait on us. `--cases` runs only the cases named (of the
+table chosen), without the memory line.
 
 Both sides time a case the same way: one warm-up, then best of 5 samples, each the mean of a
 fixed number of runs. PyTorch runs with `torch.set_num_threads(threads)`. Each side runs in
@@ -274,6 +276,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--survey", action="store_true",
                         help="the survey instead: one op at a time on 1000x1000 inputs (about 60 cases)")
+    parser.add_argument("--cases", help="only these cases (names joined by commas), e.g. sum_dim0,sum_dim1")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -288,6 +291,12 @@ def main():
     me = [sys.executable, str(Path(__file__).resolve()), "--torch-worker", "--threads", str(args.threads)]
     survey = ["--survey"] if args.survey else []
     names = [name for name, _, _ in (survey_cases if args.survey else torch_cases)(torch)]
+    if args.cases:
+        wanted = args.cases.split(",")
+        unknown = [name for name in wanted if name not in names]
+        if unknown:
+            raise SystemExit(f"side_by_side: no case {', '.join(unknown)} (cases: {', '.join(names)})")
+        names = [name for name in names if name in wanted]
     workers = {side: start_worker(cmd) for side, cmd in (("ours", [binary, "--serve"] + survey), ("torch", me + survey))}
 
     ours, theirs = {}, {}
@@ -315,7 +324,7 @@ def main():
         ratios = sorted(tv / ov for ov, tv in zip(o, t))
         cell = lambda v: f"{statistics.median(v):.4g} [{min(v):.4g}-{max(v):.4g}]"
         print(f"| {name} | {cell(o)} | {cell(t)} | {statistics.median(ratios):.2f}x [{ratios[0]:.2f}-{ratios[-1]:.2f}] |")
-    if args.survey:
+    if args.survey or args.cases:
         return
     mem_ours = parse(run([binary, "--memory", "big_elementwise"]), "MEMORY")["big_elementwise"]
     mem_torch = parse(run(me + ["--memory", "big_elementwise"]), "MEMORY")["big_elementwise"]
