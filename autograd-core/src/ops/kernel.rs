@@ -127,6 +127,7 @@ macro_rules! wide_build {
         $run($($arg),*)
     }};
 }
+pub(crate) use wide_build;
 
 /// Elementwise map, in parallel for large inputs: a plain loop per part, which vectorises
 /// (rayon's `par_iter().map().collect()` wrote one element at a time: `x * 1.0` on 1M float32

@@ -22,9 +22,9 @@
 //! A sum over some dims of such a tensor splits the kept dims: each output stays one
 //! thread's, in the single-thread order.
 
-use std::ops::Add;
+use std::ops::{Add, Deref, DerefMut};
 
-use super::kernel::PARALLEL_MIN;
+use super::kernel::{wide_build, PARALLEL_MIN};
 use super::reduce_layout::{reduction_dims, two_d_loops, two_d_steps, Dim};
 
 /// An element type summed in its own precision, with torch's SIMD width for it (integers are
@@ -54,12 +54,85 @@ const ILP: usize = 4;
 /// Levels of the cascade in `multi_row_sum`.
 const LEVELS: usize = 4;
 
+/// The most sums carried side by side: `ILP` vectors of float32 lanes.
+const MAX_CHAINS: usize = ILP * 8;
+
+/// Up to `MAX_CHAINS` running sums, on the stack: a 1000x1000 `sum(dim)` runs the cascade
+/// once per row or column group, and with its levels on the heap the allocations cost more
+/// than the adds.
+#[derive(Clone, Copy)]
+struct Chains<T> {
+    len: usize,
+    sums: [T; MAX_CHAINS],
+}
+
+impl<T: SumElement> Chains<T> {
+    fn zeros(len: usize) -> Self {
+        assert!(len <= MAX_CHAINS, "{len} chains: at most {MAX_CHAINS}");
+        Chains { len, sums: [T::ZERO; MAX_CHAINS] }
+    }
+}
+
+impl<T> Deref for Chains<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.sums[..self.len]
+    }
+}
+
+impl<T> DerefMut for Chains<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.sums[..self.len]
+    }
+}
+
 /// torch's `CeilLog2` (`utils.h`): 1 for 0, 1 and 2.
 fn ceil_log2(x: usize) -> usize {
     if x <= 2 {
         1
     } else {
         (usize::BITS - (x - 1).leading_zeros()) as usize
+    }
+}
+
+/// Where a cascade's rows come from: `add(first, count, acc)` adds rows `first..first +
+/// count` of every chain into `acc` (one slot per chain), one row after the other; `add_two`
+/// does that for two stretches of rows into two sums, which a source may interleave (two
+/// independent chains of adds in flight: a short cascade is bound by the latency of its adds).
+trait Rows<T>: Sync {
+    fn add(&self, first: usize, count: usize, acc: &mut [T]);
+    fn add_two(&self, a: (usize, usize), acc_a: &mut [T], b: (usize, usize), acc_b: &mut [T]) {
+        self.add(a.0, a.1, acc_a);
+        self.add(b.0, b.1, acc_b);
+    }
+}
+
+/// Rows added by a closure, one stretch after the other.
+struct ByClosure<F>(F);
+
+impl<T, F: Fn(usize, usize, &mut [T]) + Sync> Rows<T> for ByClosure<F> {
+    fn add(&self, first: usize, count: usize, acc: &mut [T]) {
+        (self.0)(first, count, acc)
+    }
+}
+
+/// Rows of `acc.len()` elements in memory, row `i` at `start + i * stride`: a contiguous
+/// reduced dim's blocks for `row_sum`'s four interleaved accumulators (`stride` = the width),
+/// or a group of columns of a sum over a contiguous kept dim.
+struct Strided<'a, T> {
+    data: &'a [T],
+    start: usize,
+    stride: usize,
+}
+
+impl<T: SumElement> Rows<T> for Strided<'_, T> {
+    fn add(&self, first: usize, count: usize, acc: &mut [T]) {
+        let at = self.start + first * self.stride;
+        add_rows_of(self.data, (at, count), self.stride, acc, None)
+    }
+    fn add_two(&self, a: (usize, usize), acc_a: &mut [T], b: (usize, usize), acc_b: &mut [T]) {
+        let (at_a, at_b) = (self.start + a.0 * self.stride, self.start + b.0 * self.stride);
+        add_rows_of(self.data, (at_a, a.1), self.stride, acc_a, Some(((at_b, b.1), acc_b)))
     }
 }
 
@@ -70,18 +143,17 @@ fn multi_row_sum<T: SumElement>(
     chains: usize,
     size: usize,
     add_row: &(impl Fn(usize, &mut [T]) + Sync),
-) -> Vec<T> {
+) -> Chains<T> {
     let add_rows = |first, count, acc: &mut [T]| {
         for i in first..first + count {
             add_row(i, acc)
         }
     };
-    multi_row_sum_by(chains, size, &add_rows, true)
+    multi_row_sum_by(chains, size, &ByClosure(add_rows), true)
 }
 
-/// `multi_row_sum` with `add_rows(first, count, acc)` adding rows `first..first + count`
-/// into `acc` in turn (a whole step of the cascade at a time: the caller can keep the
-/// accumulators in registers across the rows).
+/// `multi_row_sum` with the rows from `rows`, a whole step of the cascade at a time (the
+/// source can keep the accumulators in registers across the rows).
 ///
 /// Long sums are cut where the cascade carries into its top level: every block of
 /// `2^(level_power * (LEVELS - 1))` rows starts with the lower levels at zero and hands the
@@ -91,55 +163,61 @@ fn multi_row_sum<T: SumElement>(
 fn multi_row_sum_by<T: SumElement>(
     chains: usize,
     size: usize,
-    add_rows: &(impl Fn(usize, usize, &mut [T]) + Sync),
+    rows: &impl Rows<T>,
     parallel: bool,
-) -> Vec<T> {
+) -> Chains<T> {
     let level_power = (ceil_log2(size) / LEVELS).max(4);
-    let mut acc = vec![vec![T::ZERO; chains]; LEVELS];
+    let mut acc = [Chains::zeros(chains); LEVELS];
     let block = 1usize << (level_power * (LEVELS - 1));
     let blocks = size / block;
     let mut i = 0;
     if parallel && blocks >= 2 && chains * block * blocks >= PARALLEL_MIN {
-        let mut partials: Vec<Vec<T>> = vec![Vec::new(); blocks];
+        let mut partials = vec![Chains::zeros(chains); blocks];
         super::parallel::for_each_part(&mut partials, 1, |b, slot| {
             // the levels under the top one, from zero: the block's last carry leaves its
             // partial sum in the highest of them
-            let mut lower = vec![vec![T::ZERO; chains]; LEVELS - 1];
-            cascade(&mut lower, level_power, b * block, (b + 1) * block, add_rows);
-            slot[0] = lower.pop().expect("LEVELS > 1");
+            let mut lower = [Chains::zeros(chains); LEVELS - 1];
+            cascade(&mut lower, level_power, b * block, (b + 1) * block, rows);
+            slot[0] = lower[LEVELS - 2];
         });
         for partial in &partials {
-            for (a, &p) in acc[LEVELS - 1].iter_mut().zip(partial) {
+            for (a, &p) in acc[LEVELS - 1].iter_mut().zip(partial.iter()) {
                 *a = *a + p;
             }
         }
         i = blocks * block;
     }
-    let i = cascade(&mut acc, level_power, i, size, add_rows);
-    add_rows(i, size - i, &mut acc[0]);
+    cascade(&mut acc, level_power, i, size, rows);
     let (first, rest) = acc.split_at_mut(1);
     for level in rest.iter() {
         add_into(&mut first[0], level);
     }
-    acc.swap_remove(0)
+    acc[0]
 }
 
-/// Rows `from..` in whole steps of `2^level_power` rows (while one fits before `to`), each
-/// step added into level 0 and then carried up `levels` as torch's cascade carries it (by
-/// the absolute row number); returns the row it stopped at.
+/// Rows `from..to` in whole steps of `2^level_power` rows, each step added into level 0 and
+/// then carried up `levels` as torch's cascade carries it (by the absolute row number), then
+/// the rows left (fewer than a step) added into level 0.
+///
+/// Level 0 is zero whenever a step starts (the carry empties it), so each step, and the rows
+/// left, is a chain of adds from zero of its own: two of them are summed side by side
+/// (`Rows::add_two`) and then put in place one after the other, with the same bits as one
+/// after the other from the start.
 fn cascade<T: SumElement>(
-    levels: &mut [Vec<T>],
+    levels: &mut [Chains<T>],
     level_power: usize,
     from: usize,
     to: usize,
-    add_rows: &impl Fn(usize, usize, &mut [T]),
-) -> usize {
+    rows: &impl Rows<T>,
+) {
     let level_step = 1usize << level_power;
     let level_mask = level_step - 1;
-    let mut i = from;
-    while i + level_step <= to {
-        add_rows(i, level_step, &mut levels[0]);
-        i += level_step;
+    debug_assert!(levels[0].iter().all(|&x| x == T::ZERO), "level 0 starts empty");
+    // the stretch of rows from `i`: a whole step, or the rest
+    let stretch = |i: usize| (i + level_step <= to).then_some(level_step).or((i < to).then_some(to - i));
+    let chains = levels[0].len();
+    // after a whole step ending at row `i`, level 0 carried up (and emptied)
+    let carry = |levels: &mut [Chains<T>], i: usize| {
         for j in 1..levels.len() {
             let (lower, upper) = levels.split_at_mut(j);
             for (a, b) in upper[0].iter_mut().zip(lower[j - 1].iter_mut()) {
@@ -150,34 +228,61 @@ fn cascade<T: SumElement>(
                 break;
             }
         }
+    };
+    let mut i = from;
+    while let Some(count) = stretch(i) {
+        let next = if count == level_step { stretch(i + count) } else { None };
+        let Some(next) = next else {
+            rows.add(i, count, &mut levels[0]);
+            i += count;
+            if count == level_step {
+                carry(levels, i);
+            }
+            continue;
+        };
+        let mut second = Chains::zeros(chains);
+        rows.add_two((i, count), &mut levels[0], (i + count, next), &mut second);
+        i += count;
+        carry(levels, i);
+        // level 0 is zero again, and a sum from zero is never -0: `0 + second` is `second`
+        levels[0].copy_from_slice(&second);
+        i += next;
+        if next == level_step {
+            carry(levels, i);
+        }
     }
-    i
 }
 
 /// `chains` sums over `size` rows, each split into four interleaved accumulators that are
 /// cascaded, then the leftover rows, then the four folded together (`row_sum`).
-fn row_sum<T: SumElement>(chains: usize, size: usize, add_row: &(impl Fn(usize, &mut [T]) + Sync)) -> Vec<T> {
-    row_sum_by(chains, size, add_row, &|first, count, acc: &mut [T]| {
+fn row_sum<T: SumElement>(
+    chains: usize,
+    size: usize,
+    add_row: &(impl Fn(usize, &mut [T]) + Sync),
+) -> Chains<T> {
+    let interleaved = |first, count, acc: &mut [T]| {
         for i in first..first + count {
             for (k, part) in acc.chunks_mut(chains).enumerate() {
                 add_row(i * ILP + k, part);
             }
         }
-    })
+    };
+    row_sum_by(chains, size, add_row, &ByClosure(interleaved))
 }
 
-/// `row_sum` with `add_interleaved(first, count, acc)` doing for rows `first..first + count`
-/// what the four interleaved accumulators do: row `i` of the `k`-th goes into
-/// `acc[k * chains..][..chains]` as `add_row(i * ILP + k, ..)` would add it.
+/// `row_sum` with `interleaved` doing for rows `first..first + count` what the four
+/// interleaved accumulators do: row `i` of the `k`-th goes into `acc[k * chains..][..chains]`
+/// as `add_row(i * ILP + k, ..)` would add it.
 fn row_sum_by<T: SumElement>(
     chains: usize,
     size: usize,
     add_row: &(impl Fn(usize, &mut [T]) + Sync),
-    add_interleaved: &(impl Fn(usize, usize, &mut [T]) + Sync),
-) -> Vec<T> {
+    interleaved: &impl Rows<T>,
+) -> Chains<T> {
     let size_ilp = size / ILP;
-    let partial = multi_row_sum_by(ILP * chains, size_ilp, add_interleaved, true);
-    let mut sums = partial[..chains].to_vec();
+    let partial = multi_row_sum_by(ILP * chains, size_ilp, interleaved, true);
+    let mut sums = Chains::zeros(chains);
+    sums.copy_from_slice(&partial[..chains]);
     for i in size_ilp * ILP..size {
         add_row(i, &mut sums);
     }
@@ -187,29 +292,86 @@ fn row_sum_by<T: SumElement>(
     sums
 }
 
-/// `acc[l] += block[l]` for the `acc.len()`-element blocks `first..first + count` of `data`.
-/// For a contiguous reduced dim, row `i` of `row_sum`'s four interleaved accumulators is
-/// block `i` of the data (four vectors: 32 float32 or 16 float64/int64 lanes), and for those
-/// widths the sums are held in registers across the blocks (through memory, a 1M-element
-/// float32 `sum` was latency-bound on reloading its accumulators). Each lane gets the same
-/// adds in the same order either way, so the bits do not change.
-fn add_blocks<T: SumElement>(data: &[T], first: usize, count: usize, acc: &mut [T]) {
-    fn in_registers<T: SumElement, const W: usize>(blocks: &[T], acc: &mut [T]) {
-        let acc: &mut [T; W] = acc.try_into().expect("W accumulators");
-        let mut sums = *acc;
-        for block in blocks.chunks_exact(W) {
-            for (s, &x) in sums.iter_mut().zip(block) {
+/// A second stretch of rows `(at, count)` and its sums, for `add_rows_of`.
+type Second<'a, T> = Option<((usize, usize), &'a mut [T])>;
+
+/// `acc[l] += data[at + r * stride + l]` for the rows `r < count` of `(at, count)` in turn,
+/// and the same for a second stretch into its own sums if there is one, both at once. For
+/// the widths of four vectors (32 float32 or 16 float64/int64 lanes) the sums are held in
+/// registers across the rows (through memory, a 1M-element float32 `sum` was latency-bound
+/// on reloading its accumulators), in a build for the widest vectors the CPU has. Each lane
+/// gets the same adds in the same order either way, so the bits do not change.
+fn add_rows_of<T: SumElement>(data: &[T], a: (usize, usize), stride: usize, acc: &mut [T], b: Second<'_, T>) {
+    #[inline(always)]
+    fn in_registers<T: SumElement, const W: usize>(
+        data: &[T],
+        (at, count): (usize, usize),
+        stride: usize,
+        acc: &mut [T],
+        b: Second<'_, T>,
+    ) {
+        let row =
+            |at: usize, r: usize| -> &[T; W] { data[at + r * stride..][..W].try_into().expect("W values") };
+        let add = |sums: &mut [T; W], row: &[T; W]| {
+            for (s, &x) in sums.iter_mut().zip(row) {
                 *s = *s + x;
             }
+        };
+        let acc: &mut [T; W] = acc.try_into().expect("W accumulators");
+        let mut sums = *acc;
+        let Some(((at_b, count_b), acc_b)) = b else {
+            (0..count).for_each(|r| add(&mut sums, row(at, r)));
+            *acc = sums;
+            return;
+        };
+        let acc_b: &mut [T; W] = acc_b.try_into().expect("W accumulators");
+        let mut sums_b = *acc_b;
+        let both = count.min(count_b);
+        for r in 0..both {
+            add(&mut sums, row(at, r));
+            add(&mut sums_b, row(at_b, r));
         }
+        (both..count).for_each(|r| add(&mut sums, row(at, r)));
+        (both..count_b).for_each(|r| add(&mut sums_b, row(at_b, r)));
         *acc = sums;
+        *acc_b = sums_b;
     }
-    let width = acc.len();
-    let blocks = &data[first * width..(first + count) * width];
-    match width {
-        32 => in_registers::<T, 32>(blocks, acc),
-        16 => in_registers::<T, 16>(blocks, acc),
-        _ => blocks.chunks_exact(width).for_each(|block| add_into(acc, block)),
+    #[inline(always)]
+    fn width_32<T: SumElement>(
+        data: &[T],
+        a: (usize, usize),
+        stride: usize,
+        acc: &mut [T],
+        b: Second<'_, T>,
+    ) {
+        in_registers::<T, 32>(data, a, stride, acc, b)
+    }
+    #[inline(always)]
+    fn width_16<T: SumElement>(
+        data: &[T],
+        a: (usize, usize),
+        stride: usize,
+        acc: &mut [T],
+        b: Second<'_, T>,
+    ) {
+        in_registers::<T, 16>(data, a, stride, acc, b)
+    }
+    match acc.len() {
+        32 => {
+            wide_build!(width_32(data: &[T], a: (usize, usize), stride: usize, acc: &mut [T], b: Second<'_, T>) for [T: SumElement])
+        }
+        16 => {
+            wide_build!(width_16(data: &[T], a: (usize, usize), stride: usize, acc: &mut [T], b: Second<'_, T>) for [T: SumElement])
+        }
+        width => {
+            let rows = |at: usize, count: usize, acc: &mut [T]| {
+                (0..count).for_each(|r| add_into(acc, &data[at + r * stride..][..width]))
+            };
+            rows(a.0, a.1, acc);
+            if let Some((b, acc_b)) = b {
+                rows(b.0, b.1, acc_b);
+            }
+        }
     }
 }
 
@@ -256,7 +418,9 @@ pub(crate) fn torch_sum<T: SumElement>(
         let mut slots: Vec<T> = super::parallel::map_ranges(&parts, |range| {
             let cell = std::cell::Cell::new(T::ZERO);
             let store = |_: usize, value: T| cell.set(cell.get() + value);
-            two_d_steps(&dims, offset, range, |in_base, _, d0, d1| loop_2d(data, in_base, 0, d0, d1, &store));
+            two_d_steps(&dims, offset, range, |in_base, _, d0, d1| {
+                loop_2d(data, in_base, 0, d0, d1, false, &store)
+            });
             cell.get()
         });
         // one slot per thread, those without a part left at zero
@@ -269,7 +433,9 @@ pub(crate) fn torch_sum<T: SumElement>(
         let cell = &out_cells[position];
         cell.set(cell.get() + value);
     };
-    two_d_loops(&dims, offset, |in_base, out_base, d0, d1| loop_2d(data, in_base, out_base, d0, d1, &store));
+    two_d_loops(&dims, offset, |in_base, out_base, d0, d1| {
+        loop_2d(data, in_base, out_base, d0, d1, true, &store)
+    });
     out_cells.into_iter().map(|c| c.get()).collect()
 }
 
@@ -370,14 +536,31 @@ pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usi
     flags
 }
 
+/// `sum(k)` for every `k` in `0..count`, in order, each costing about `cost` adds: on all
+/// cores when `parallel` and the whole is large, each `k` on one thread (what it sums, and in
+/// which order, does not depend on where it runs).
+fn each_unit<R: Send>(count: usize, cost: usize, parallel: bool, sum: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    if !parallel || count < 2 || count * cost < PARALLEL_MIN {
+        return (0..count).map(sum).collect();
+    }
+    let parts = count.min(16);
+    let ranges: Vec<_> = (0..parts).map(|p| p * count / parts..(p + 1) * count / parts).collect();
+    super::parallel::map_ranges(&ranges, |range| range.map(&sum).collect::<Vec<R>>())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// torch's 2-D loop of `cascade_sum` over `d0` (inner) and `d1`, adding each partial sum into
-/// the output with `store(position, value)`.
+/// the output with `store(position, value)`. Where its rows (or groups of columns) are
+/// summed apart from each other, they may be summed on all cores if `parallel`.
 fn loop_2d<T: SumElement>(
     data: &[T],
     in_base: usize,
     out_base: usize,
     d0: Dim,
     d1: Dim,
+    parallel: bool,
     store: &impl Fn(usize, T),
 ) {
     // the reduced dim first
@@ -401,19 +584,21 @@ fn loop_2d<T: SumElement>(
         // contiguous reduced dim (`vectorized_inner_sum`): lanes along the row, the tail
         // elements first, then the lanes in order
         let vectors = size0 / lanes;
-        for j in 0..size1 {
+        let row_total = |j: usize| {
             let row = &data[in_base + j * d1.input..][..size0];
             let add_row = |v: usize, acc: &mut [T]| add_into(acc, &row[v * lanes..][..lanes]);
-            let lane_sums = row_sum_by(lanes, vectors, &add_row, &|first, count, acc: &mut [T]| {
-                add_blocks(row, first, count, acc)
-            });
+            let blocks = Strided { data: row, start: 0, stride: ILP * lanes };
+            let lane_sums = row_sum_by(lanes, vectors, &add_row, &blocks);
             let mut total = T::ZERO;
             for &x in &row[vectors * lanes..] {
                 total = total + x;
             }
-            for s in lane_sums {
+            for &s in lane_sums.iter() {
                 total = total + s;
             }
+            total
+        };
+        for (j, total) in each_unit(size1, size0, parallel, row_total).into_iter().enumerate() {
             store(out_at(j), total);
         }
     } else if d1.input == 1 && size1 >= lanes {
@@ -422,16 +607,20 @@ fn loop_2d<T: SumElement>(
         let columns = |j: usize, width: usize| {
             move |i: usize, acc: &mut [T]| add_into(acc, &data[in_base + i * d0.input + j..][..width])
         };
-        let mut j = 0;
-        while j + ILP * lanes <= size1 {
-            for (c, s) in multi_row_sum(ILP * lanes, size0, &columns(j, ILP * lanes)).into_iter().enumerate()
-            {
-                store(out_at(j + c), s);
+        let width = ILP * lanes;
+        let groups = size1 / width;
+        let group_sums = |g: usize| {
+            let rows = Strided { data, start: in_base + g * width, stride: d0.input };
+            multi_row_sum_by(width, size0, &rows, true)
+        };
+        for (g, sums) in each_unit(groups, size0 * width, parallel, group_sums).into_iter().enumerate() {
+            for (c, &s) in sums.iter().enumerate() {
+                store(out_at(g * width + c), s);
             }
-            j += ILP * lanes;
         }
+        let mut j = groups * width;
         while j + lanes <= size1 {
-            for (c, s) in row_sum(lanes, size0, &columns(j, lanes)).into_iter().enumerate() {
+            for (c, &s) in row_sum(lanes, size0, &columns(j, lanes)).iter().enumerate() {
                 store(out_at(j + c), s);
             }
             j += lanes;
@@ -452,8 +641,9 @@ fn loop_2d<T: SumElement>(
         }
     } else if d0.input < d1.input {
         // `scalar_inner_sum`: one row at a time
-        for j in 0..size1 {
-            store(out_at(j), row_sum(1, size0, &scalar_rows(j))[0]);
+        let row_total = |j: usize| row_sum(1, size0, &scalar_rows(j))[0];
+        for (j, total) in each_unit(size1, size0, parallel, row_total).into_iter().enumerate() {
+            store(out_at(j), total);
         }
     } else {
         // `scalar_outer_sum`: four columns at a time, then single columns
@@ -464,7 +654,7 @@ fn loop_2d<T: SumElement>(
                     *a = *a + at(i, j + c);
                 }
             };
-            for (c, s) in multi_row_sum(ILP, size0, &four).into_iter().enumerate() {
+            for (c, &s) in multi_row_sum(ILP, size0, &four).iter().enumerate() {
                 store(out_at(j + c), s);
             }
             j += ILP;
@@ -526,11 +716,44 @@ mod tests {
                     }
                 }
             };
-            let parallel = multi_row_sum_by(chains, size, &add_rows, true);
-            let single = multi_row_sum_by(chains, size, &add_rows, false);
+            let parallel = multi_row_sum_by(chains, size, &ByClosure(add_rows), true);
+            let single = multi_row_sum_by(chains, size, &ByClosure(add_rows), false);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&parallel), bits(&single), "{chains} chains, {size} rows");
         }
+    }
+
+    #[test]
+    fn rows_from_memory_two_stretches_at_once_have_the_bits_of_one_row_at_a_time() {
+        // a cascade over rows in memory (`Strided`, which sums two stretches side by side)
+        // against the same rows added one at a time by a closure, for the widths it keeps in
+        // registers and one it does not, over lengths around the cascade's steps
+        fn check<T: SumElement + std::fmt::Debug>(value: impl Fn(usize) -> T) {
+            for width in [32, 16, 8] {
+                for rows in [0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 100, 257, 4096 + 17] {
+                    let stride = width + 3;
+                    let data: Vec<T> = (0..5 + rows * stride + width).map(&value).collect();
+                    let by_row = |first: usize, count: usize, acc: &mut [T]| {
+                        for i in first..first + count {
+                            for (c, a) in acc.iter_mut().enumerate() {
+                                *a = *a + data[5 + i * stride + c];
+                            }
+                        }
+                    };
+                    let strided = Strided { data: &data, start: 5, stride };
+                    let expected = multi_row_sum_by(width, rows, &ByClosure(by_row), false);
+                    let got = multi_row_sum_by(width, rows, &strided, false);
+                    assert_eq!(got.to_vec(), expected.to_vec(), "width {width}, {rows} rows");
+                }
+            }
+        }
+        let wild = |i: usize| {
+            let k = (i * 7919) % 1013;
+            (k as f64 * 0.731).sin() * 10f64.powi((k % 9) as i32 - 4)
+        };
+        check(|i| wild(i) as f32);
+        check(wild);
+        check(|i| (i as i64 * 7919) % 1013 - 500);
     }
 
     #[test]
