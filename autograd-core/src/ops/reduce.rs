@@ -2,7 +2,7 @@
 //! `sum_to_size` that undoes broadcasting in backward.
 
 use super::kernel::{with_slice, Element};
-use super::reduce_loops::{reduce_vec, reduced_lanes, squared_deviations, with_strided};
+use super::reduce_loops::{contiguous_lanes, reduce_vec, reduced_lanes, squared_deviations, with_strided};
 use super::shape::wrap_dim;
 use super::sum_order::{torch_sum, SumElement};
 use crate::autograd::record::{grads, record, Saved};
@@ -1289,6 +1289,15 @@ fn split_sum<T: super::kernel::FloatElement>(values: &[T], only_output: bool, st
 /// values taken in torch's order (`reduce_loops`).
 fn norm_values(t: &Tensor, reduce: &[bool], p: f64) -> Buffer {
     fn run<T: super::kernel::FloatElement>(t: &Tensor, reduce: &[bool], p: f64) -> Vec<T> {
+        let in_place = with_strided(t, |data: &[T], offset, shape, strides| {
+            // each lane one run in memory (torch's "last dim" loop): read where it is
+            let (starts, size) = contiguous_lanes(shape, strides, offset, reduce)?;
+            let only_output = starts.len() == 1;
+            Some(starts.iter().map(|&s| vector_norm(&data[s..s + size], p, true, only_output)).collect())
+        });
+        if let Some(norms) = in_place {
+            return norms;
+        }
         let (lanes, last_dim) = with_strided(t, |data, offset, shape, strides| {
             reduced_lanes::<T>(data, offset, shape, strides, reduce)
         });

@@ -180,6 +180,33 @@ pub(crate) fn reduced_lanes<T: Copy>(
     (lanes, last_dim)
 }
 
+/// Where each output's values start (row-major over the kept dims) when every output reduces
+/// one run of `size` elements next to each other in memory, the lanes of `reduced_lanes` read
+/// in place (torch's "last dim" case): `Some((starts, size))`, else None.
+pub(crate) fn contiguous_lanes(
+    shape: &[usize],
+    strides: &[usize],
+    offset: usize,
+    reduce: &[bool],
+) -> Option<(Vec<usize>, usize)> {
+    if shape.contains(&0) {
+        return None;
+    }
+    let dims = reduction_dims(shape, strides, reduce);
+    let last_dim = dims.iter().filter(|d| d.out == 0).count() == 1 && dims[0].out == 0 && dims[0].input == 1;
+    if !last_dim {
+        return None;
+    }
+    let mut starts = vec![0; out_len(shape, reduce)];
+    two_d_loops(&dims, offset, |in_base, out_base, d0, d1| {
+        for j in 0..d1.size {
+            starts[out_base + j * d1.out] = in_base + j * d1.input;
+        }
+        debug_assert_eq!(d0.out, 0);
+    });
+    Some((starts, dims[0].size))
+}
+
 /// `sum((x - mean)^2)` in float64 as torch's `std_var_all_cpu` adds it up: over the tensor
 /// as a one-input `TensorIterator` lays it out (memory order), each 2-D block of it summed
 /// from zero and then added to its thread's total, and those added up.
