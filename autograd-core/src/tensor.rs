@@ -490,14 +490,14 @@ impl Tensor {
         }
         // (one borrow and no allocation when nothing changes: `x.data = x.data - lr * x.grad`
         // in every step of a training loop)
-        let (changed, dtype) = {
+        let (reshaped, dtype) = {
             let old = self.0.data.borrow();
-            (
-                old.dtype != new.dtype || !crate::layout::same_shape(&old.layout.shape, &new.layout.shape),
-                old.dtype,
-            )
+            (!crate::layout::same_shape(&old.layout.shape, &new.layout.shape), old.dtype)
         };
-        if changed {
+        if reshaped {
+            crate::global::shared().data_reshaped.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        if reshaped || dtype != new.dtype {
             let shape = self.shape();
             let node = self.own_node();
             let mut meta = self.meta();

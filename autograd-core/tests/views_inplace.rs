@@ -1408,6 +1408,23 @@ fn a_broadcast_gradient_for_data_of_another_shape_goes_to_the_shape_its_node_was
     );
 }
 
+#[test]
+fn a_saved_tensor_given_data_of_another_shape_sends_its_partner_leaf_a_gradient_summed_to_its_shape() {
+    // torch 2.15.0 (fresh program 60601/p0759): x1 = tensor(1.5), x2 = tensor(-2.) (both
+    // requiring grad); v3 = x1 / x2; x1.data = [[-0.5, -1., 0.5], [1., -0.5, 1.5]];
+    // v3.backward(retain_graph=True): x1.grad tensor(-0.5000), x2.grad tensor(-0.2500). x2's
+    // gradient reads the saved x1, now [2, 3] (-g (x1 / x2) / x2 elementwise), and torch sums
+    // it back to x2's shape; x1's own gradient (g / x2) keeps its shape []
+    let x1 = tensor!(1.5, requires_grad = true);
+    let x2 = tensor!(-2.0, requires_grad = true);
+    let v3 = &x1 / &x2;
+    x1.set_data(&tensor!([[-0.5, -1.0, 0.5], [1.0, -0.5, 1.5]]));
+    v3.backward_opts(None, true);
+    assert_eq!(grad_text(&x1), "tensor(-0.5000)");
+    assert_eq!(grad_text(&x2), "tensor(-0.2500)");
+    assert_eq!(x1.grad().unwrap().shape(), Vec::<usize>::new());
+}
+
 /// An in-place op on a strided view that reads an element of that same view: torch's overlap
 /// check cannot tell (the view is not dense) and its element loop reads the input as it
 /// writes, so the elements after the one read see its new value. Expected strings printed by

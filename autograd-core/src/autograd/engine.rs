@@ -314,7 +314,29 @@ fn obeys_layout_contract(grad: &Tensor, variable: &Tensor) -> bool {
 /// made with.
 #[track_caller]
 fn held_to_made_as(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
-    let Some((shape, dtype)) = edge.node.made_as(edge.input_nr) else { return grad };
+    let Some((shape, dtype)) = edge.node.made_as(edge.input_nr) else {
+        return held_to_leaf(from, index, edge, grad);
+    };
+    held_to(from.map(|node| node.name()).as_deref(), index, &shape, dtype, grad)
+}
+
+/// Once some tensor has been given data of another shape (`x.data = v`), a node that saved
+/// it computes gradients of other shapes for its other inputs too (`a / b` saved `a`; after
+/// `a.data = m`, `b`'s gradient has `m`'s shape): torch's `validate_outputs` sums each back to
+/// the shape its input had (or refuses), as it does for every gradient. For a leaf that is
+/// the leaf's shape; the gradient keeps its dtype. (Between function nodes the shapes are
+/// not kept: such a gradient passes on unchecked.)
+#[track_caller]
+fn held_to_leaf(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
+    if !crate::global::shared().data_reshaped.load(std::sync::atomic::Ordering::Relaxed) {
+        return grad;
+    }
+    let NodeKind::AccumulateGrad { variable } = &edge.node.0.kind else { return grad };
+    let shape = variable.shape();
+    if crate::layout::same_shape(&grad.shape(), &shape) {
+        return grad;
+    }
+    let dtype = grad.dtype();
     held_to(from.map(|node| node.name()).as_deref(), index, &shape, dtype, grad)
 }
 
