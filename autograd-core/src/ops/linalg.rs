@@ -50,8 +50,17 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrde
     b: &Tensor,
     kernel: Kernel,
 ) -> Vec<T> {
-    with_matrix(a, |av: ArrayView2<T>| {
-        with_matrix(b, |bv: ArrayView2<T>| {
+    with_matrix(a, |av: ArrayView2<T>| with_matrix(b, |bv: ArrayView2<T>| matmul_views(av, bv, kernel)))
+}
+
+/// `a @ b` of two matrix views, summed as torch's `kernel` sums.
+fn matmul_views<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrder>(
+    av: ArrayView2<T>,
+    bv: ArrayView2<T>,
+    kernel: Kernel,
+) -> Vec<T> {
+    {
+        {
             let (m, k, n) = (av.nrows(), av.ncols(), bv.ncols());
             if kernel == Kernel::Mm && k == 1 && m >= 2 && n >= 2 {
                 // one term per sum: torch's matrix-matrix kernel writes the product itself
@@ -93,8 +102,8 @@ fn matmul_values<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrde
                     out.into_raw_vec_and_offset().0
                 }
             }
-        })
-    })
+        }
+    }
 }
 
 /// `a @ b` summed in `order` (torch's kernel's, oneMKL's, on one thread).
@@ -602,27 +611,135 @@ fn small_bmm<T: FloatElement>(a: &[T], b: &[T], batches: usize, n: usize, k: usi
     out
 }
 
+/// The matrices of a 3-D tensor, one view per batch (of a contiguous copy when the tensor's
+/// storage is not of type `T`); None when a dim is empty.
+fn with_batches<T: Element, R>(t: &Tensor, f: impl FnOnce(&[ArrayView2<T>]) -> R) -> Option<R> {
+    let data = t.read_data();
+    let (shape, strides) = (&data.layout.shape, &data.layout.strides);
+    let (batches, rows, cols) = (shape[0], shape[1], shape[2]);
+    if batches == 0 || rows == 0 || cols == 0 {
+        return None;
+    }
+    fn views<T>(
+        all: &[T],
+        offset: usize,
+        (b, r, c): (usize, usize, usize),
+        (s0, s1, s2): (usize, usize, usize),
+    ) -> Vec<ArrayView2<'_, T>> {
+        (0..b)
+            .map(|i| {
+                ArrayView2::from_shape((r, c).strides((s1, s2)), &all[offset + i * s0..])
+                    .expect("layout lies inside the storage")
+            })
+            .collect()
+    }
+    let dims = (batches, rows, cols);
+    let buffer = data.storage.read();
+    if let Some(all) = T::slice(&buffer) {
+        return Some(f(&views(all, data.layout.offset, dims, (strides[0], strides[1], strides[2]))));
+    }
+    drop(buffer);
+    Some(with_slice(t, |s: &[T]| f(&views(s, 0, dims, (rows * cols, cols, 1)))))
+}
+
+/// A larger float bmm: one matrix product per batch, in the order torch's gemm call for that
+/// batch sums it, the batches shared out among the threads (each product is summed on one
+/// thread, in its own order: the bits do not depend on where it runs).
+fn float_bmm<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrder>(
+    a: &Tensor,
+    b: &Tensor,
+) -> Option<Vec<T>> {
+    with_batches(a, |a_views: &[ArrayView2<T>]| {
+        with_batches(b, |b_views: &[ArrayView2<T>]| {
+            let (n, k, m) = (a_views[0].nrows(), a_views[0].ncols(), b_views[0].ncols());
+            let mut out = vec![T::zero(); a_views.len() * n * m];
+            let product = |i: usize, part: &mut [T]| {
+                part.copy_from_slice(&matmul_views(a_views[i].view(), b_views[i].view(), Kernel::Bmm))
+            };
+            if out.len() * k >= 1 << 16 && a_views.len() >= 2 {
+                super::parallel::for_each_part(&mut out, n * m, |start, part| product(start / (n * m), part));
+            } else {
+                out.chunks_mut(n * m).enumerate().for_each(|(i, part)| product(i, part));
+            }
+            out
+        })
+    })
+    .flatten()
+}
+
 /// A larger bmm: one matrix product per batch (torch calls its gemm per batch).
 fn bmm_by_batch(a: &Tensor, b: &Tensor, batches: usize, dtype: DType) -> Buffer {
+    let floats = match dtype {
+        DType::Float32 => float_bmm::<f32>(a, b).map(Buffer::F32),
+        DType::Float64 => float_bmm::<f64>(a, b).map(Buffer::F64),
+        _ => None,
+    };
+    if let Some(buffer) = floats {
+        return buffer;
+    }
     let parts: Vec<Buffer> = (0..batches as isize)
         .map(|i| mm_values(&a.select(0, i), &b.select(0, i), Kernel::Bmm).contiguous_buffer())
         .collect();
+    // one copy per batch (collecting element by element through `flat_map`, which knows no
+    // length, took longer than the products of 32 64x64 matrices)
+    fn joined<T: Copy>(parts: Vec<Buffer>, slice: impl Fn(&Buffer) -> &[T]) -> Vec<T> {
+        let mut out = Vec::with_capacity(parts.iter().map(|p| slice(p).len()).sum());
+        for part in &parts {
+            out.extend_from_slice(slice(part));
+        }
+        out
+    }
     match dtype {
-        DType::Float32 => Buffer::F32(
-            parts.into_iter().flat_map(|p| if let Buffer::F32(v) = p { v } else { unreachable!() }).collect(),
-        ),
-        DType::Float64 => Buffer::F64(
-            parts.into_iter().flat_map(|p| if let Buffer::F64(v) = p { v } else { unreachable!() }).collect(),
-        ),
-        _ => Buffer::I64(
-            parts.into_iter().flat_map(|p| if let Buffer::I64(v) = p { v } else { unreachable!() }).collect(),
-        ),
+        DType::Float32 => {
+            Buffer::F32(joined(parts, |p| if let Buffer::F32(v) = p { v } else { unreachable!() }))
+        }
+        DType::Float64 => {
+            Buffer::F64(joined(parts, |p| if let Buffer::F64(v) = p { v } else { unreachable!() }))
+        }
+        _ => Buffer::I64(joined(parts, |p| if let Buffer::I64(v) = p { v } else { unreachable!() })),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The batches of a bmm on the threads have the bits of one gemm per batch in turn (as
+    /// `mm_values` on each batch's matrices), for contiguous, transposed, narrowed and
+    /// broadcast batches, float32 and float64, one thread and two.
+    #[test]
+    fn batches_on_the_threads_have_the_bits_of_one_product_per_batch() {
+        fn bits(t: &Tensor) -> Vec<u64> {
+            t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
+        }
+        // (the bits one gemm per batch gives, the bits of bmm) for each case
+        fn cases(dtype: DType) -> Vec<(Vec<u64>, Vec<u64>)> {
+            let options = crate::factory::TensorOptions::default().dtype(dtype);
+            crate::factory::manual_seed(5);
+            let a = crate::factory::randn_with(&[6, 40, 50], options);
+            let b = crate::factory::randn_with(&[6, 50, 30], options);
+            let bt = crate::factory::randn_with(&[6, 30, 50], options).transpose(1, 2);
+            let narrowed = crate::factory::randn_with(&[6, 40, 70], options).narrow(2, 10, 50);
+            let one = crate::factory::randn_with(&[1, 50, 30], options).expand([6, 50, 30]);
+            [(&a, &b), (&a, &bt), (&narrowed, &b), (&a, &one), (&narrowed, &bt)]
+                .into_iter()
+                .map(|(x, y)| {
+                    let per_batch = (0..6)
+                        .flat_map(|i| bits(&mm_values(&x.select(0, i), &y.select(0, i), Kernel::Bmm)))
+                        .collect();
+                    (per_batch, bits(&x.bmm(y)))
+                })
+                .collect()
+        }
+        for dtype in [DType::Float32, DType::Float64] {
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                for (k, (per_batch, got)) in pool.install(|| cases(dtype)).into_iter().enumerate() {
+                    assert!(got == per_batch, "{dtype:?} case {k}, {threads} threads");
+                }
+            }
+        }
+    }
 
     /// Every split gives the bits of one unsplit product: rows and columns, tile-aligned or not,
     /// float32 and float64, on 4 threads (more parts than the machine has cores).
