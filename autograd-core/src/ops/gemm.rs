@@ -66,6 +66,26 @@ impl<T: Copy> Mat<T> {
     }
 
     /// Rows `start..end` as a matrix of their own.
+    /// Row `i` as a slice.
+    ///
+    /// # Safety
+    /// The columns must be one after another (`cs == 1`).
+    unsafe fn row_slice<'a>(&self, i: usize) -> &'a [T] {
+        debug_assert!(self.cs == 1 && i < self.rows);
+        // SAFETY: the row's `cols` elements lie in the view `of` was given, one after another
+        unsafe { std::slice::from_raw_parts(self.ptr.offset(i as isize * self.rs), self.cols) }
+    }
+
+    /// Column `j` as a slice.
+    ///
+    /// # Safety
+    /// The rows must be one after another (`rs == 1`).
+    unsafe fn column_slice<'a>(&self, j: usize) -> &'a [T] {
+        debug_assert!(self.rs == 1 && j < self.cols);
+        // SAFETY: as for `row_slice`
+        unsafe { std::slice::from_raw_parts(self.ptr.offset(j as isize * self.cs), self.rows) }
+    }
+
     pub(crate) fn rows_between(&self, start: usize, end: usize) -> Mat<T> {
         // SAFETY: start <= rows, so the pointer stays inside (or one past) the view
         let ptr = unsafe { self.ptr.offset(start as isize * self.rs) };
@@ -603,6 +623,19 @@ impl Tree {
     /// The sum of element (i, j); `x(p)` gives its p-th pair of factors.
     #[inline(always)]
     fn sum<T: Float>(self, k: usize, (i, j): (usize, usize), x: impl Fn(usize) -> (T, T)) -> T {
+        self.sum_of(k, (i, j), x, None)
+    }
+
+    /// [`Tree::sum`], with the two factor sequences also as slices where the caller has them
+    /// (`x(p)` is then `(factors.0[p], factors.1[p])`), for the trees that read whole vectors.
+    #[inline(always)]
+    fn sum_of<T: Float>(
+        self,
+        k: usize,
+        (i, j): (usize, usize),
+        x: impl Fn(usize) -> (T, T),
+        factors: Option<(&[T], &[T])>,
+    ) -> T {
         let s = match self {
             Tree::Chain => (0..k).fold(None, |acc, p| fma(acc, x(p))),
             Tree::RoundedChain => Some((0..k).fold(T::zero(), |acc, p| {
@@ -610,25 +643,26 @@ impl Tree {
                 acc + a * b
             })),
             Tree::Strided { lanes } => {
-                let mut l: Vec<Part<T>> = vec![None; lanes];
+                let mut lanes_of = [None; 16];
+                let l = &mut lanes_of[..lanes];
                 for p in 0..k {
                     l[p % lanes] = fma(l[p % lanes], x(p));
                 }
-                let s: Vec<Part<T>> =
-                    (0..4).map(|r| (r..lanes).step_by(4).fold(None, |acc, q| add(acc, l[q]))).collect();
+                let s: [Part<T>; 4] =
+                    std::array::from_fn(|r| (r..lanes).step_by(4).fold(None, |acc, q| add(acc, l[q])));
                 add(add(s[0], s[1]), add(s[2], s[3]))
             }
             Tree::Dot16 => dot(0..k, 16, if i % 2 == 0 { 32 } else { usize::MAX }, &x, |c| halving(c)),
             Tree::Dot8 => dot(0..k, 8, 16, &x, |c| reduce8(c)),
             Tree::Halving8 => {
-                let mut c: Vec<Part<T>> = (0..8).map(|p| (p < k).then(|| x(p).0 * x(p).1)).collect();
+                let mut c: [Part<T>; 8] = std::array::from_fn(|p| (p < k).then(|| x(p).0 * x(p).1));
                 halving(&mut c)
             }
             Tree::RowDot { rows } => {
                 // the place along the output's one long side (the other index is 0)
                 let index = i + j;
                 if index < rows / 4 * 4 {
-                    four_row_dot(k, &x)
+                    four_row_dot(k, &x, factors)
                 } else {
                     let two_acc_min = if index - rows / 4 * 4 == 1 { usize::MAX } else { 32 };
                     let rest = dot(1..k, 16, two_acc_min, &x, |c| halving(c));
@@ -663,9 +697,11 @@ fn dot<T: Float>(
 ) -> Part<T> {
     let (start, n) = (ks.start, ks.len());
     let mut pos = 0;
-    let mut c: Vec<Part<T>> = vec![None; lanes];
+    let mut lanes_of = [None; 16];
+    let c = &mut lanes_of[..lanes];
     if n >= two_acc_min {
-        let mut b: Vec<Part<T>> = vec![None; lanes];
+        let mut second = [None; 16];
+        let b = &mut second[..lanes];
         while n - pos >= 2 * lanes {
             for l in 0..lanes {
                 c[l] = fma(c[l], x(start + pos + l));
@@ -686,7 +722,7 @@ fn dot<T: Float>(
     for (l, lane) in c.iter_mut().enumerate().take(n - pos) {
         *lane = fma(*lane, x(start + pos + l));
     }
-    reduce(&mut c)
+    reduce(c)
 }
 
 /// MKL's `?dot` as torch calls it (probed with FPRev pairs, checked on random dots): the
@@ -766,28 +802,49 @@ fn dot_reduce<T: Float>(c: &mut [Part<T>], float32: bool) -> Part<T> {
 /// halved; that sum in lane 0 of an 8-lane tail (up to 8 terms by fma, the rest by
 /// multiply-add), halved.
 #[inline(always)]
-fn four_row_dot<T: Float>(k: usize, x: &impl Fn(usize) -> (T, T)) -> Part<T> {
+fn four_row_dot<T: Float>(k: usize, x: &impl Fn(usize) -> (T, T), factors: Option<(&[T], &[T])>) -> Part<T> {
     let n = k.saturating_sub(1);
     let main = n / 16 * 16;
     let mut carry = Some(x(0).0 * x(0).1);
     if main == 16 {
-        let mut lanes: Vec<Part<T>> = vec![None; 8];
+        let mut lanes: [Part<T>; 8] = [None; 8];
         lanes[0] = carry;
         for (l, lane) in lanes.iter_mut().enumerate() {
             *lane = add_product(fma(*lane, x(1 + l)), x(9 + l));
         }
         carry = halving(&mut lanes);
     } else if main > 0 {
-        let mut lanes: Vec<Part<T>> = vec![None; 16];
-        lanes[0] = carry;
-        for p in 0..main {
-            lanes[p % 16] = fma(lanes[p % 16], x(1 + p));
+        // 16 lanes of plain values (an empty lane's first fused multiply-add adds to +0, as a
+        // lane of +0's does), a chunk of 16 terms at a time: from slices a vector loop
+        let mut lanes = [T::zero(); 16];
+        lanes[0] = carry.unwrap_or_else(T::zero);
+        // (plain loops: an iterator's `fold` is a function of its own, built without the
+        // vector instructions of the caller's build, where `mul_add` is a call)
+        match factors {
+            Some((a, b)) => {
+                let (a, b) = (&a[1..1 + main], &b[1..1 + main]);
+                for chunk in 0..main / 16 {
+                    let a: &[T; 16] = a[16 * chunk..][..16].try_into().expect("16 terms");
+                    let b: &[T; 16] = b[16 * chunk..][..16].try_into().expect("16 terms");
+                    for l in 0..16 {
+                        lanes[l] = a[l].mul_add(b[l], lanes[l]);
+                    }
+                }
+            }
+            None => {
+                for chunk in 0..main / 16 {
+                    for (l, lane) in lanes.iter_mut().enumerate() {
+                        let (a, b) = x(1 + 16 * chunk + l);
+                        *lane = a.mul_add(b, *lane);
+                    }
+                }
+            }
         }
-        carry = halving(&mut lanes);
+        carry = halving(&mut lanes.map(Some));
     }
     let tail = n - main;
     if tail > 0 {
-        let mut lanes: Vec<Part<T>> = vec![None; 8];
+        let mut lanes: [Part<T>; 8] = [None; 8];
         lanes[0] = carry;
         for (l, lane) in lanes.iter_mut().enumerate().take(tail) {
             *lane = fma(*lane, x(1 + main + l));
@@ -833,6 +890,16 @@ pub(crate) fn by_element<T: GemmFloat>(a: Mat<T>, b: Mat<T>, tree: Tree) -> Vec<
     #[inline(always)]
     fn run<T: GemmFloat>(a: Mat<T>, b: Mat<T>, tree: Tree, start: usize, out: &mut [MaybeUninit<T>]) {
         let (k, n) = (a.cols, b.cols);
+        if let (Tree::RowDot { .. }, 1, 1) = (tree, a.cs, b.rs) {
+            // a row of `a` times a column of `b`, both contiguous (`A @ v`): read as slices,
+            // so that the dot's chunks of 16 terms load whole vectors
+            for (slot, e) in out.iter_mut().zip(start..) {
+                // SAFETY: a row of `a` and a column of `b` are `k` elements one after another
+                let (row, column) = unsafe { (a.row_slice(e / n), b.column_slice(e % n)) };
+                slot.write(tree.sum_of(k, (e / n, e % n), |p| (row[p], column[p]), Some((row, column))));
+            }
+            return;
+        }
         for (slot, e) in out.iter_mut().zip(start..) {
             slot.write(tree.sum(k, (e / n, e % n), |p| (a.at(e / n, p), b.at(p, e % n))));
         }
