@@ -300,7 +300,9 @@ type Second<'a, T> = Option<((usize, usize), &'a mut [T])>;
 /// the widths of four vectors (32 float32 or 16 float64/int64 lanes) the sums are held in
 /// registers across the rows (through memory, a 1M-element float32 `sum` was latency-bound
 /// on reloading its accumulators), in a build for the widest vectors the CPU has. Each lane
-/// gets the same adds in the same order either way, so the bits do not change.
+/// gets the same adds in the same order either way, so the bits do not change. (Plain `for`
+/// loops: an iterator's `for_each` or `fold` may be a function of its own, built without the
+/// vector instructions.)
 fn add_rows_of<T: SumElement>(data: &[T], a: (usize, usize), stride: usize, acc: &mut [T], b: Second<'_, T>) {
     #[inline(always)]
     fn in_registers<T: SumElement, const W: usize>(
@@ -320,7 +322,9 @@ fn add_rows_of<T: SumElement>(data: &[T], a: (usize, usize), stride: usize, acc:
         let acc: &mut [T; W] = acc.try_into().expect("W accumulators");
         let mut sums = *acc;
         let Some(((at_b, count_b), acc_b)) = b else {
-            (0..count).for_each(|r| add(&mut sums, row(at, r)));
+            for r in 0..count {
+                add(&mut sums, row(at, r));
+            }
             *acc = sums;
             return;
         };
@@ -331,8 +335,12 @@ fn add_rows_of<T: SumElement>(data: &[T], a: (usize, usize), stride: usize, acc:
             add(&mut sums, row(at, r));
             add(&mut sums_b, row(at_b, r));
         }
-        (both..count).for_each(|r| add(&mut sums, row(at, r)));
-        (both..count_b).for_each(|r| add(&mut sums_b, row(at_b, r)));
+        for r in both..count {
+            add(&mut sums, row(at, r));
+        }
+        for r in both..count_b {
+            add(&mut sums_b, row(at_b, r));
+        }
         *acc = sums;
         *acc_b = sums_b;
     }
