@@ -267,6 +267,24 @@ pub(crate) fn map_ranges<T: Send>(
     out.into_iter().map(|v| v.expect("run_parts runs every part")).collect()
 }
 
+/// `f(k)` for every `k` in `0..count`, in order, each costing about `cost` elements' work:
+/// on the threads (`map_ranges`) when `parallel` and the whole is at least
+/// `kernel::PARALLEL_MIN`, each `k` on one thread. For units whose result does not depend on
+/// where they run: the rows of a reduction, each reduced in its one-thread order.
+pub(crate) fn map_units<R: Send>(
+    count: usize,
+    cost: usize,
+    parallel: bool,
+    f: impl Fn(usize) -> R + Sync,
+) -> Vec<R> {
+    if !parallel || count < 2 || count.saturating_mul(cost) < super::kernel::PARALLEL_MIN {
+        return (0..count).map(f).collect();
+    }
+    let parts = count.min(16);
+    let ranges: Vec<_> = (0..parts).map(|p| p * count / parts..(p + 1) * count / parts).collect();
+    map_ranges(&ranges, |range| range.map(&f).collect::<Vec<R>>()).into_iter().flatten().collect()
+}
+
 /// `f(start, part)` for `data` cut into parts of `chunk` elements (the last one shorter),
 /// shared out as `run_parts` does; `start` is the part's offset in `data`.
 pub(crate) fn for_each_part<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync) {

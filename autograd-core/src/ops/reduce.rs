@@ -367,28 +367,23 @@ fn reduced_shape(shape: &[usize], dim: usize, keepdim: bool) -> Vec<usize> {
 }
 
 /// Applies `f` to every lane along `dim` (as f64 values) and collects one value per lane.
-fn reduce_lanes<T: Copy + Default, R>(
+fn reduce_lanes<T: Copy + Default + Sync, R: Send>(
     values: &[T],
     shape: &[usize],
     dim: usize,
-    mut f: impl FnMut(&[T]) -> R,
+    f: impl Fn(&[T]) -> R + Sync,
 ) -> Vec<R> {
     let (outer, size, inner) = lanes(shape, dim);
-    if inner == 1 && size > 0 {
-        // each lane is a run of the values already
-        return values.chunks_exact(size).take(outer).map(f).collect();
-    }
-    let mut lane = vec![T::default(); size];
-    let mut out = Vec::with_capacity(outer * inner);
-    for o in 0..outer {
-        for i in 0..inner {
-            for (k, slot) in lane.iter_mut().enumerate() {
-                *slot = values[(o * size + k) * inner + i];
-            }
-            out.push(f(&lane));
+    // each lane on one thread (a big tensor's lanes shared out among them), in its order
+    super::parallel::map_units(outer * inner, size, true, |lane| {
+        if inner == 1 {
+            // a run of the values already
+            return f(&values[lane * size..][..size]);
         }
-    }
-    out
+        let (o, i) = (lane / inner, lane % inner);
+        let gathered: Vec<T> = (0..size).map(|k| values[(o * size + k) * inner + i]).collect();
+        f(&gathered)
+    })
 }
 
 /// Index of the largest (or smallest) value, torch's rule: the first NaN wins, ties go to
@@ -1354,7 +1349,33 @@ impl Tensor {
 
 #[cfg(test)]
 mod tests {
-    use super::{arg_extreme, extreme_value};
+    use super::{arg_extreme, extreme_value, reduce_lanes};
+
+    /// Lanes reduced on the threads come back in order, each reduced over its own values in
+    /// their order: along a contiguous last dim and along a strided first dim, big enough to
+    /// be shared out, on one thread and on two.
+    #[test]
+    fn lanes_on_the_threads_are_each_reduced_in_order() {
+        let values: Vec<f64> = (0..70_000).map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 150.0).collect();
+        // order-sensitive: a different order (or a lane's values mixed up) gives other bits
+        let reduce = |lane: &[f64]| lane.iter().fold(0.1, |acc, &v| acc * 0.75 + v / 3.0);
+        for (shape, dim) in [([70, 1000], 1), ([70, 1000], 0)] {
+            let (rows, cols) = (shape[0], shape[1]);
+            let expected: Vec<u64> = if dim == 1 {
+                (0..rows).map(|r| reduce(&values[r * cols..][..cols]).to_bits()).collect()
+            } else {
+                (0..cols)
+                    .map(|c| reduce(&(0..rows).map(|r| values[r * cols + c]).collect::<Vec<_>>()).to_bits())
+                    .collect()
+            };
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let got = pool.install(|| reduce_lanes(&values, &shape, dim, reduce));
+                let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
+                assert!(got == expected, "dim {dim}, {threads} threads");
+            }
+        }
+    }
 
     /// torch's rule written one element at a time: the first NaN wins, else the first strict
     /// extreme (ties, `-0.` with `0.` too, to the lowest index).

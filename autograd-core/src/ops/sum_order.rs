@@ -544,21 +544,6 @@ pub(crate) fn vectorized_elements(shape: &[usize], strides: &[usize], block: usi
     flags
 }
 
-/// `sum(k)` for every `k` in `0..count`, in order, each costing about `cost` adds: on all
-/// cores when `parallel` and the whole is large, each `k` on one thread (what it sums, and in
-/// which order, does not depend on where it runs).
-fn each_unit<R: Send>(count: usize, cost: usize, parallel: bool, sum: impl Fn(usize) -> R + Sync) -> Vec<R> {
-    if !parallel || count < 2 || count * cost < PARALLEL_MIN {
-        return (0..count).map(sum).collect();
-    }
-    let parts = count.min(16);
-    let ranges: Vec<_> = (0..parts).map(|p| p * count / parts..(p + 1) * count / parts).collect();
-    super::parallel::map_ranges(&ranges, |range| range.map(&sum).collect::<Vec<R>>())
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
 /// torch's 2-D loop of `cascade_sum` over `d0` (inner) and `d1`, adding each partial sum into
 /// the output with `store(position, value)`. Where its rows (or groups of columns) are
 /// summed apart from each other, they may be summed on all cores if `parallel`.
@@ -606,7 +591,9 @@ fn loop_2d<T: SumElement>(
             }
             total
         };
-        for (j, total) in each_unit(size1, size0, parallel, row_total).into_iter().enumerate() {
+        for (j, total) in
+            super::parallel::map_units(size1, size0, parallel, row_total).into_iter().enumerate()
+        {
             store(out_at(j), total);
         }
     } else if d1.input == 1 && size1 >= lanes {
@@ -621,7 +608,9 @@ fn loop_2d<T: SumElement>(
             let rows = Strided { data, start: in_base + g * width, stride: d0.input };
             multi_row_sum_by(width, size0, &rows, true)
         };
-        for (g, sums) in each_unit(groups, size0 * width, parallel, group_sums).into_iter().enumerate() {
+        for (g, sums) in
+            super::parallel::map_units(groups, size0 * width, parallel, group_sums).into_iter().enumerate()
+        {
             for (c, &s) in sums.iter().enumerate() {
                 store(out_at(g * width + c), s);
             }
@@ -650,7 +639,9 @@ fn loop_2d<T: SumElement>(
     } else if d0.input < d1.input {
         // `scalar_inner_sum`: one row at a time
         let row_total = |j: usize| row_sum(1, size0, &scalar_rows(j))[0];
-        for (j, total) in each_unit(size1, size0, parallel, row_total).into_iter().enumerate() {
+        for (j, total) in
+            super::parallel::map_units(size1, size0, parallel, row_total).into_iter().enumerate()
+        {
             store(out_at(j), total);
         }
     } else {
