@@ -95,30 +95,29 @@ fn ceil_log2(x: usize) -> usize {
     }
 }
 
-/// Where a cascade's rows come from: `add(first, count, acc)` adds rows `first..first +
-/// count` of every chain into `acc` (one slot per chain), one row after the other; `add_two`
-/// does that for two stretches of rows into two sums, which a source may interleave (two
-/// independent chains of adds in flight: a short cascade is bound by the latency of its adds).
+/// Where a cascade's rows come from: `add_stretches(stretches, sums)` adds the rows
+/// `first..first + count` of each stretch `(first, count)`, one row after the other, into
+/// `sums` (one `Chains` per stretch, from zero). A source may sum the stretches side by side
+/// (independent chains of adds in flight: a short cascade is bound by the latency of its adds)
+/// and in one call of a vector build.
 trait Rows<T>: Sync {
-    fn add(&self, first: usize, count: usize, acc: &mut [T]);
-    fn add_two(&self, a: (usize, usize), acc_a: &mut [T], b: (usize, usize), acc_b: &mut [T]) {
-        self.add(a.0, a.1, acc_a);
-        self.add(b.0, b.1, acc_b);
-    }
+    fn add_stretches(&self, stretches: &[(usize, usize)], sums: &mut [Chains<T>]);
 }
 
-/// Rows added by a closure, one stretch after the other.
+/// Rows added by a closure `f(first, count, acc)`, one stretch after the other.
 struct ByClosure<F>(F);
 
-impl<T, F: Fn(usize, usize, &mut [T]) + Sync> Rows<T> for ByClosure<F> {
-    fn add(&self, first: usize, count: usize, acc: &mut [T]) {
-        (self.0)(first, count, acc)
+impl<T: SumElement, F: Fn(usize, usize, &mut [T]) + Sync> Rows<T> for ByClosure<F> {
+    fn add_stretches(&self, stretches: &[(usize, usize)], sums: &mut [Chains<T>]) {
+        for (&(first, count), sum) in stretches.iter().zip(sums) {
+            (self.0)(first, count, sum)
+        }
     }
 }
 
-/// Rows of `acc.len()` elements in memory, row `i` at `start + i * stride`: a contiguous
-/// reduced dim's blocks for `row_sum`'s four interleaved accumulators (`stride` = the width),
-/// or a group of columns of a sum over a contiguous kept dim.
+/// Rows of as many elements as there are chains, in memory, row `i` at `start + i * stride`: a
+/// contiguous reduced dim's blocks for `row_sum`'s four interleaved accumulators (`stride` =
+/// the width), or a group of columns of a sum over a contiguous kept dim.
 struct Strided<'a, T> {
     data: &'a [T],
     start: usize,
@@ -126,13 +125,8 @@ struct Strided<'a, T> {
 }
 
 impl<T: SumElement> Rows<T> for Strided<'_, T> {
-    fn add(&self, first: usize, count: usize, acc: &mut [T]) {
-        let at = self.start + first * self.stride;
-        add_rows_of(self.data, (at, count), self.stride, acc, None)
-    }
-    fn add_two(&self, a: (usize, usize), acc_a: &mut [T], b: (usize, usize), acc_b: &mut [T]) {
-        let (at_a, at_b) = (self.start + a.0 * self.stride, self.start + b.0 * self.stride);
-        add_rows_of(self.data, (at_a, a.1), self.stride, acc_a, Some(((at_b, b.1), acc_b)))
+    fn add_stretches(&self, stretches: &[(usize, usize)], sums: &mut [Chains<T>]) {
+        add_rows_of(self, stretches, sums)
     }
 }
 
@@ -195,14 +189,17 @@ fn multi_row_sum_by<T: SumElement>(
     acc[0]
 }
 
+/// Stretches of rows summed in one call of `Rows::add_stretches`.
+const BATCH: usize = 8;
+
 /// Rows `from..to` in whole steps of `2^level_power` rows, each step added into level 0 and
 /// then carried up `levels` as torch's cascade carries it (by the absolute row number), then
 /// the rows left (fewer than a step) added into level 0.
 ///
 /// Level 0 is zero whenever a step starts (the carry empties it), so each step, and the rows
-/// left, is a chain of adds from zero of its own: two of them are summed side by side
-/// (`Rows::add_two`) and then put in place one after the other, with the same bits as one
-/// after the other from the start.
+/// left, is a chain of adds from zero of its own: up to `BATCH` of them are summed at once
+/// (`Rows::add_stretches`) and then put in place one after the other, with the same bits as
+/// one after the other from the start.
 fn cascade<T: SumElement>(
     levels: &mut [Chains<T>],
     level_power: usize,
@@ -213,43 +210,49 @@ fn cascade<T: SumElement>(
     let level_step = 1usize << level_power;
     let level_mask = level_step - 1;
     debug_assert!(levels[0].iter().all(|&x| x == T::ZERO), "level 0 starts empty");
-    // the stretch of rows from `i`: a whole step, or the rest
-    let stretch = |i: usize| (i + level_step <= to).then_some(level_step).or((i < to).then_some(to - i));
     let chains = levels[0].len();
-    // after a whole step ending at row `i`, level 0 carried up (and emptied)
-    let carry = |levels: &mut [Chains<T>], i: usize| {
+    // a whole step's sum ending at row `i` into level 1 (as level 0 filled, then carried up
+    // and emptied), and the carries above it
+    let carry = |levels: &mut [Chains<T>], sum: &Chains<T>, i: usize| {
+        for (a, &b) in levels[1].iter_mut().zip(sum.iter()) {
+            *a = *a + b;
+        }
         for j in 1..levels.len() {
-            let (lower, upper) = levels.split_at_mut(j);
-            for (a, b) in upper[0].iter_mut().zip(lower[j - 1].iter_mut()) {
-                *a = *a + *b;
-                *b = T::ZERO;
-            }
             if i & (level_mask << (j * level_power)) != 0 {
                 break;
+            }
+            if j + 1 < levels.len() {
+                let (lower, upper) = levels.split_at_mut(j + 1);
+                for (a, b) in upper[0].iter_mut().zip(lower[j].iter_mut()) {
+                    *a = *a + *b;
+                    *b = T::ZERO;
+                }
             }
         }
     };
     let mut i = from;
-    while let Some(count) = stretch(i) {
-        let next = if count == level_step { stretch(i + count) } else { None };
-        let Some(next) = next else {
-            rows.add(i, count, &mut levels[0]);
-            i += count;
-            if count == level_step {
-                carry(levels, i);
-            }
-            continue;
-        };
-        let mut second = Chains::zeros(chains);
-        rows.add_two((i, count), &mut levels[0], (i + count, next), &mut second);
-        i += count;
-        carry(levels, i);
-        // level 0 is zero again, and a sum from zero is never -0: `0 + second` is `second`
-        levels[0].copy_from_slice(&second);
-        i += next;
-        if next == level_step {
-            carry(levels, i);
+    while i < to {
+        // up to BATCH stretches from `i`: whole steps, then the rest
+        let mut stretches = [(0usize, 0usize); BATCH];
+        let mut n = 0;
+        let mut at = i;
+        while n < BATCH && at < to {
+            let count = level_step.min(to - at);
+            stretches[n] = (at, count);
+            n += 1;
+            at += count;
         }
+        let mut sums = [Chains::zeros(chains); BATCH];
+        rows.add_stretches(&stretches[..n], &mut sums[..n]);
+        for (&(first, count), sum) in stretches[..n].iter().zip(&sums) {
+            if count == level_step {
+                carry(levels, sum, first + count);
+            } else {
+                // the rows left: level 0 is zero, and a sum from zero is never -0
+                levels[0] = *sum;
+            }
+        }
+        i = at;
     }
 }
 
@@ -292,92 +295,80 @@ fn row_sum_by<T: SumElement>(
     sums
 }
 
-/// A second stretch of rows `(at, count)` and its sums, for `add_rows_of`.
-type Second<'a, T> = Option<((usize, usize), &'a mut [T])>;
-
-/// `acc[l] += data[at + r * stride + l]` for the rows `r < count` of `(at, count)` in turn,
-/// and the same for a second stretch into its own sums if there is one, both at once. For
-/// the widths of four vectors (32 float32 or 16 float64/int64 lanes) the sums are held in
-/// registers across the rows (through memory, a 1M-element float32 `sum` was latency-bound
-/// on reloading its accumulators), in a build for the widest vectors the CPU has. Each lane
-/// gets the same adds in the same order either way, so the bits do not change. (Plain `for`
+/// `sums[s][l] += rows.data[rows.start + r * rows.stride + l]` for the rows `r` of each
+/// stretch `s` in turn, two stretches at a time side by side. For the widths of four vectors
+/// (32 float32 or 16 float64/int64 lanes) the sums are held in registers across the rows
+/// (through memory, a 1M-element float32 `sum` was latency-bound on reloading its
+/// accumulators), in one call of a build for the widest vectors the CPU has. Each lane gets
+/// the same adds in the same order either way, so the bits do not change. (Plain `for`
 /// loops: an iterator's `for_each` or `fold` may be a function of its own, built without the
 /// vector instructions.)
-fn add_rows_of<T: SumElement>(data: &[T], a: (usize, usize), stride: usize, acc: &mut [T], b: Second<'_, T>) {
+fn add_rows_of<T: SumElement>(rows: &Strided<'_, T>, stretches: &[(usize, usize)], sums: &mut [Chains<T>]) {
     #[inline(always)]
     fn in_registers<T: SumElement, const W: usize>(
-        data: &[T],
-        (at, count): (usize, usize),
-        stride: usize,
-        acc: &mut [T],
-        b: Second<'_, T>,
+        rows: &Strided<'_, T>,
+        stretches: &[(usize, usize)],
+        sums: &mut [Chains<T>],
     ) {
-        let row =
-            |at: usize, r: usize| -> &[T; W] { data[at + r * stride..][..W].try_into().expect("W values") };
+        let row = |i: usize| -> &[T; W] {
+            rows.data[rows.start + i * rows.stride..][..W].try_into().expect("W values")
+        };
         let add = |sums: &mut [T; W], row: &[T; W]| {
             for (s, &x) in sums.iter_mut().zip(row) {
                 *s = *s + x;
             }
         };
-        let acc: &mut [T; W] = acc.try_into().expect("W accumulators");
-        let mut sums = *acc;
-        let Some(((at_b, count_b), acc_b)) = b else {
-            for r in 0..count {
-                add(&mut sums, row(at, r));
+        let load = |sum: &Chains<T>| -> [T; W] { sum[..W].try_into().expect("W chains") };
+        let mut k = 0;
+        while k < stretches.len() {
+            let (first, count) = stretches[k];
+            let mut a = load(&sums[k]);
+            if k + 1 == stretches.len() {
+                for r in 0..count {
+                    add(&mut a, row(first + r));
+                }
+                sums[k][..W].copy_from_slice(&a);
+                break;
             }
-            *acc = sums;
-            return;
-        };
-        let acc_b: &mut [T; W] = acc_b.try_into().expect("W accumulators");
-        let mut sums_b = *acc_b;
-        let both = count.min(count_b);
-        for r in 0..both {
-            add(&mut sums, row(at, r));
-            add(&mut sums_b, row(at_b, r));
+            let (first_b, count_b) = stretches[k + 1];
+            let mut b = load(&sums[k + 1]);
+            let both = count.min(count_b);
+            for r in 0..both {
+                add(&mut a, row(first + r));
+                add(&mut b, row(first_b + r));
+            }
+            for r in both..count {
+                add(&mut a, row(first + r));
+            }
+            for r in both..count_b {
+                add(&mut b, row(first_b + r));
+            }
+            sums[k][..W].copy_from_slice(&a);
+            sums[k + 1][..W].copy_from_slice(&b);
+            k += 2;
         }
-        for r in both..count {
-            add(&mut sums, row(at, r));
-        }
-        for r in both..count_b {
-            add(&mut sums_b, row(at_b, r));
-        }
-        *acc = sums;
-        *acc_b = sums_b;
     }
     #[inline(always)]
-    fn width_32<T: SumElement>(
-        data: &[T],
-        a: (usize, usize),
-        stride: usize,
-        acc: &mut [T],
-        b: Second<'_, T>,
-    ) {
-        in_registers::<T, 32>(data, a, stride, acc, b)
+    fn width_32<T: SumElement>(rows: &Strided<'_, T>, stretches: &[(usize, usize)], sums: &mut [Chains<T>]) {
+        in_registers::<T, 32>(rows, stretches, sums)
     }
     #[inline(always)]
-    fn width_16<T: SumElement>(
-        data: &[T],
-        a: (usize, usize),
-        stride: usize,
-        acc: &mut [T],
-        b: Second<'_, T>,
-    ) {
-        in_registers::<T, 16>(data, a, stride, acc, b)
+    fn width_16<T: SumElement>(rows: &Strided<'_, T>, stretches: &[(usize, usize)], sums: &mut [Chains<T>]) {
+        in_registers::<T, 16>(rows, stretches, sums)
     }
-    match acc.len() {
+    match sums.first().map_or(0, |s| s.len()) {
         32 => {
-            wide_build!(width_32(data: &[T], a: (usize, usize), stride: usize, acc: &mut [T], b: Second<'_, T>) for [T: SumElement])
+            wide_build!(width_32(rows: &Strided<'_, T>, stretches: &[(usize, usize)], sums: &mut [Chains<T>]) for [T: SumElement])
         }
         16 => {
-            wide_build!(width_16(data: &[T], a: (usize, usize), stride: usize, acc: &mut [T], b: Second<'_, T>) for [T: SumElement])
+            wide_build!(width_16(rows: &Strided<'_, T>, stretches: &[(usize, usize)], sums: &mut [Chains<T>]) for [T: SumElement])
         }
-        width => {
-            let rows = |at: usize, count: usize, acc: &mut [T]| {
-                (0..count).for_each(|r| add_into(acc, &data[at + r * stride..][..width]))
-            };
-            rows(a.0, a.1, acc);
-            if let Some((b, acc_b)) = b {
-                rows(b.0, b.1, acc_b);
+        _ => {
+            for (&(first, count), sum) in stretches.iter().zip(sums) {
+                let width = sum.len();
+                for i in first..first + count {
+                    add_into(sum, &rows.data[rows.start + i * rows.stride..][..width]);
+                }
             }
         }
     }
