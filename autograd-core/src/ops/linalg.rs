@@ -59,49 +59,45 @@ fn matmul_views<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrder
     bv: ArrayView2<T>,
     kernel: Kernel,
 ) -> Vec<T> {
-    {
-        {
-            let (m, k, n) = (av.nrows(), av.ncols(), bv.ncols());
-            if kernel == Kernel::Mm && k == 1 && m >= 2 && n >= 2 {
-                // one term per sum: torch's matrix-matrix kernel writes the product itself
-                // (so 0 * -1 is -0.), where every other kernel adds it to +0. (torch 2.15:
-                // [[0], [0]] @ [[-1, 2]] is [[-0., 0.], [-0., 0.]], [[0]] @ [[-1]] is 0.)
-                return (0..m * n).map(|e| av[(e / n, 0)] * bv[(0, e % n)]).collect();
-            }
-            let (am, bm) = (Mat::of(&av), Mat::of(&bv));
-            // each part in its one-thread order
-            let part = |a: Mat<T>, b: Mat<T>| {
-                let order = gemm_order::order(kernel, &a, &b).expect("mm and mv have an order");
-                in_order(order, a, b)
-            };
-            match gemm_order::two_thread_split(kernel, &am, &bm, crate::ops::parallel::torch_threads()) {
-                Some(Split::Halves { k0 }) => {
-                    let mut out = part(am.cols_between(0, k0), bm.rows_between(0, k0));
-                    let second = part(am.cols_between(k0, k), bm.rows_between(k0, k));
-                    out.iter_mut().zip(second).for_each(|(x, y)| *x = *x + y);
-                    return out;
-                }
-                Some(Split::Rows { m0 }) => {
-                    let mut out = part(am.rows_between(0, m0), bm);
-                    out.extend(part(am.rows_between(m0, m), bm));
-                    return out;
-                }
-                Some(Split::Cols { n0 }) => {
-                    // (one output row)
-                    let mut out = part(am, bm.cols_between(0, n0));
-                    out.extend(part(am, bm.cols_between(n0, n)));
-                    return out;
-                }
-                None => {}
-            }
-            match gemm_order::order(kernel, &am, &bm) {
-                Some(order) => in_order(order, am, bm),
-                None => {
-                    let mut out = Array2::<T>::zeros((m, n));
-                    split_gemm(av, bv, out.view_mut());
-                    out.into_raw_vec_and_offset().0
-                }
-            }
+    let (m, k, n) = (av.nrows(), av.ncols(), bv.ncols());
+    if kernel == Kernel::Mm && k == 1 && m >= 2 && n >= 2 {
+        // one term per sum: torch's matrix-matrix kernel writes the product itself
+        // (so 0 * -1 is -0.), where every other kernel adds it to +0. (torch 2.15:
+        // [[0], [0]] @ [[-1, 2]] is [[-0., 0.], [-0., 0.]], [[0]] @ [[-1]] is 0.)
+        return (0..m * n).map(|e| av[(e / n, 0)] * bv[(0, e % n)]).collect();
+    }
+    let (am, bm) = (Mat::of(&av), Mat::of(&bv));
+    // each part in its one-thread order
+    let part = |a: Mat<T>, b: Mat<T>| {
+        let order = gemm_order::order(kernel, &a, &b).expect("mm and mv have an order");
+        in_order(order, a, b)
+    };
+    match gemm_order::two_thread_split(kernel, &am, &bm, crate::ops::parallel::torch_threads()) {
+        Some(Split::Halves { k0 }) => {
+            let mut out = part(am.cols_between(0, k0), bm.rows_between(0, k0));
+            let second = part(am.cols_between(k0, k), bm.rows_between(k0, k));
+            out.iter_mut().zip(second).for_each(|(x, y)| *x = *x + y);
+            return out;
+        }
+        Some(Split::Rows { m0 }) => {
+            let mut out = part(am.rows_between(0, m0), bm);
+            out.extend(part(am.rows_between(m0, m), bm));
+            return out;
+        }
+        Some(Split::Cols { n0 }) => {
+            // (one output row)
+            let mut out = part(am, bm.cols_between(0, n0));
+            out.extend(part(am, bm.cols_between(n0, n)));
+            return out;
+        }
+        None => {}
+    }
+    match gemm_order::order(kernel, &am, &bm) {
+        Some(order) => in_order(order, am, bm),
+        None => {
+            let mut out = Array2::<T>::zeros((m, n));
+            split_gemm(av, bv, out.view_mut());
+            out.into_raw_vec_and_offset().0
         }
     }
 }

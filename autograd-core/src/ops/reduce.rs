@@ -367,7 +367,7 @@ fn reduced_shape(shape: &[usize], dim: usize, keepdim: bool) -> Vec<usize> {
 }
 
 /// Applies `f` to every lane along `dim` (as f64 values) and collects one value per lane.
-fn reduce_lanes<T: Copy + Default + Sync, R: Send>(
+fn reduce_lanes<T: Copy + Sync, R: Send>(
     values: &[T],
     shape: &[usize],
     dim: usize,
@@ -1284,20 +1284,19 @@ fn split_sum<T: super::kernel::FloatElement>(values: &[T], only_output: bool, st
 /// values taken in torch's order (`reduce_loops`).
 fn norm_values(t: &Tensor, reduce: &[bool], p: f64) -> Buffer {
     fn run<T: super::kernel::FloatElement>(t: &Tensor, reduce: &[bool], p: f64) -> Vec<T> {
-        let in_place = with_strided(t, |data: &[T], offset, shape, strides| {
-            // each lane one run in memory (torch's "last dim" loop): read where it is
-            let (starts, size) = contiguous_lanes(shape, strides, offset, reduce)?;
-            let only_output = starts.len() == 1;
-            Some(starts.iter().map(|&s| vector_norm(&data[s..s + size], p, true, only_output)).collect())
-        });
-        if let Some(norms) = in_place {
-            return norms;
-        }
-        let (lanes, last_dim) = with_strided(t, |data, offset, shape, strides| {
-            reduced_lanes::<T>(data, offset, shape, strides, reduce)
-        });
-        let only_output = lanes.len() == 1;
-        lanes.iter().map(|lane| vector_norm(lane, p, last_dim, only_output)).collect()
+        with_strided(t, |data: &[T], offset, shape, strides| {
+            if let Some((starts, size)) = contiguous_lanes(shape, strides, offset, reduce) {
+                // each lane one run in memory (torch's "last dim" loop): read where it is
+                let only_output = starts.len() == 1;
+                return starts
+                    .iter()
+                    .map(|&s| vector_norm(&data[s..s + size], p, true, only_output))
+                    .collect();
+            }
+            let lanes = reduced_lanes(data, offset, shape, strides, reduce);
+            let only_output = lanes.len() == 1;
+            lanes.iter().map(|lane| vector_norm(lane, p, false, only_output)).collect()
+        })
     }
     match t.dtype() {
         DType::Float64 => Buffer::F64(run::<f64>(t, reduce, p)),

@@ -147,23 +147,21 @@ fn loop_2d_vec<T: Copy>(
 }
 
 /// The values reduced into each output (row-major over the kept dims), each in the order
-/// torch's `binary_kernel_reduce` meets them; and whether torch's p-norm takes its
-/// vectorised "last dim" loop instead (`is_reduce_lastdim`: one reduced dim, innermost,
-/// contiguous), which runs over the same values in the same order.
+/// torch's `binary_kernel_reduce` meets them, copied out (torch's p-norm "last dim" case,
+/// where each lane is one run in memory, is read in place: `contiguous_lanes`).
 pub(crate) fn reduced_lanes<T: Copy>(
     data: &[T],
     offset: usize,
     shape: &[usize],
     strides: &[usize],
     reduce: &[bool],
-) -> (Vec<Vec<T>>, bool) {
+) -> Vec<Vec<T>> {
     let lane_len: usize = shape.iter().zip(reduce).filter(|(_, &r)| r).map(|(&s, _)| s).product();
     let mut lanes: Vec<Vec<T>> = (0..out_len(shape, reduce)).map(|_| Vec::with_capacity(lane_len)).collect();
     if shape.contains(&0) {
-        return (lanes, false);
+        return lanes;
     }
     let dims = reduction_dims(shape, strides, reduce);
-    let last_dim = dims.iter().filter(|d| d.out == 0).count() == 1 && dims[0].out == 0 && dims[0].input == 1;
     two_d_loops(&dims, offset, |in_base, out_base, d0, d1| {
         for j in 0..d1.size {
             let (start, lane) = (in_base + j * d1.input, out_base + j * d1.out);
@@ -177,12 +175,14 @@ pub(crate) fn reduced_lanes<T: Copy>(
             }
         }
     });
-    (lanes, last_dim)
+    lanes
 }
 
 /// Where each output's values start (row-major over the kept dims) when every output reduces
-/// one run of `size` elements next to each other in memory, the lanes of `reduced_lanes` read
-/// in place (torch's "last dim" case): `Some((starts, size))`, else None.
+/// one run of `size` elements next to each other in memory — torch's p-norm then takes its
+/// vectorised "last dim" loop (`is_reduce_lastdim`: one reduced dim, innermost, contiguous),
+/// over the same values in the same order as `reduced_lanes` gives them: `Some((starts,
+/// size))`, else None.
 pub(crate) fn contiguous_lanes(
     shape: &[usize],
     strides: &[usize],
