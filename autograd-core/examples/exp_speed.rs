@@ -1,5 +1,5 @@
-//! How fast the float32 slice kernels of `ops/transcendental.rs` (exp, sigmoid, SLEEF's exp,
-//! tanh) are on this CPU: nanoseconds per element on one thread (best of 20 calls over 2^20
+//! How fast the float32 slice kernels of `ops/transcendental.rs` (exp, log, sigmoid, SLEEF's
+//! exp, tanh) are on this CPU: nanoseconds per element on one thread (best of 20 calls over 2^20
 //! inputs in [0, 1), six rounds in turns), and `Tensor::exp` on a 1000x1000 tensor with the
 //! thread pool (best of 20, three rounds). Prints numbers, asserts nothing:
 //!
@@ -10,7 +10,7 @@
 use std::mem::MaybeUninit;
 
 use autograd_core::ops::transcendental::{
-    exp_f32_slice, sigmoid_vec_f32_slice, sleef_expf_slice, tanh_f32_slice,
+    exp_f32_slice, log_f32_slice, sigmoid_vec_f32_slice, sleef_expf_slice, tanh_f32_slice,
 };
 use autograd_core::prelude::*;
 
@@ -42,8 +42,9 @@ fn main() {
         let seconds = best_of(20, || drop(tensor.exp()));
         println!("round {round} Tensor::exp 1000x1000: {:.3} ms", seconds * 1e3);
     }
-    let kernels: [(&str, Slice); 4] = [
+    let kernels: [(&str, Slice); 5] = [
         ("exp", exp_f32_slice),
+        ("log", log_f32_slice),
         ("sigmoid", sigmoid_vec_f32_slice),
         ("sleef_expf", sleef_expf_slice),
         ("tanh", tanh_f32_slice),

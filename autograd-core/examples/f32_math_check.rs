@@ -1,5 +1,5 @@
-//! Checks `exp_f32`, `tanh_f32` and `cos_f32` below 1/16 (ops/transcendental.rs) on every
-//! one of the 2^32 float32 inputs against what they replaced: the C library's `expf`, and its
+//! Checks `exp_f32`, `log_f32`, `tanh_f32` and `cos_f32` below 1/16 (ops/transcendental.rs) on every
+//! one of the 2^32 float32 inputs against what they replaced: the C library's `expf` and `logf`, and its
 //! float64 `tanh` and `cos` rounded to float32; the slice forms of `sin_f32` and `cos_f32`
 //! against their one-element forms; and the slice forms of SLEEF's exp and torch's vectorized sigmoid
 //! (AVX-512 code of their own where the CPU has it) against their one-element forms. Both
@@ -16,8 +16,9 @@
 use std::mem::MaybeUninit;
 
 use autograd_core::ops::transcendental::{
-    cos_f32, cos_f32_slice, exp_f32, exp_f32_slice, sigmoid_vec_f32, sigmoid_vec_f32_slice, sin_f32,
-    sin_f32_slice, sleef_expf, sleef_expf_slice, tanh_f32, tanh_f32_slice,
+    cos_f32, cos_f32_slice, exp_f32, exp_f32_slice, log_f32, log_f32_slice, log_f32_slice_portable,
+    sigmoid_vec_f32, sigmoid_vec_f32_slice, sin_f32, sin_f32_slice, sleef_expf, sleef_expf_slice, tanh_f32,
+    tanh_f32_slice,
 };
 use rayon::prelude::*;
 
@@ -51,8 +52,10 @@ fn differing(element: fn(f32) -> f32, slice: Slice, reference: fn(f32) -> f32) -
 }
 
 fn main() {
-    let checks: [Check; 6] = [
+    let checks: [Check; 8] = [
         ("exp_f32 vs C expf", exp_f32, exp_f32_slice, |x| x.exp()),
+        ("log_f32 vs C logf", log_f32, log_f32_slice, |x| x.ln()),
+        ("log_f32_slice_portable vs C logf", log_f32, log_f32_slice_portable, |x| x.ln()),
         ("tanh_f32 vs C tanh(f64) rounded", tanh_f32, tanh_f32_slice, |x| (x as f64).tanh() as f32),
         ("sleef_expf_slice vs sleef_expf", sleef_expf, sleef_expf_slice, sleef_expf),
         ("sigmoid_vec_f32_slice vs sigmoid_vec_f32", sigmoid_vec_f32, sigmoid_vec_f32_slice, sigmoid_vec_f32),

@@ -39,6 +39,8 @@ mod exp_f32_avx2;
 #[cfg(target_arch = "x86_64")]
 mod exp_f32_avx512;
 #[cfg(target_arch = "x86_64")]
+mod log_f32_avx512;
+#[cfg(target_arch = "x86_64")]
 mod sleef_avx2;
 #[cfg(target_arch = "x86_64")]
 mod sleef_avx512;
@@ -853,9 +855,83 @@ pub fn exp_f64(x: f64) -> f64 {
 /// `torch.log` on float32. torch: MKL `vmsLn`, within about 0.8 ulp. Here: glibc's `logf`:
 /// torch's bits for 99.4% of the positive float32, checked on every one (SLEEF's and a
 /// correctly rounded log: the same to 0.01%).
-#[inline(always)]
+///
+/// glibc's algorithm (Arm's optimized-routines) written out, as `exp_f32` is, so that a loop
+/// over it vectorizes: for a normal positive `x = 2^k z` with `z` in `[0.7, 1.4)`, in float64,
+/// `r = z / c - 1` by one fused multiply-add with `1/c` from a 16-entry table (`c` near the
+/// middle of `z`'s sixteenth of the range), `log x = k ln2 + log c + r + r^2 (A0 + A1 r +
+/// A2 r^2)` with `log c` from the same table, one rounding to float32 at the end, each
+/// product and sum fused as glibc's FMA build has them. Zero, negative, subnormal, infinite
+/// and NaN inputs go to the C library itself. The same bits as the C library's `logf` on
+/// all 2^32 float32 inputs (`examples/f32_math_check.rs`, glibc 2.36).
+#[inline]
 pub fn log_f32(x: f32) -> f32 {
+    if !log_f32_in_range(x) {
+        return log_f32_outside(x);
+    }
+    fma_dispatch!(log_f32_formula, x, f32)
+}
+
+/// Where `log_f32_formula` is `log_f32`: the normal positive float32 (not infinite).
+#[inline(always)]
+fn log_f32_in_range(x: f32) -> bool {
+    x.to_bits().wrapping_sub(0x0080_0000) < 0x7f80_0000 - 0x0080_0000
+}
+
+/// `log_f32` outside `log_f32_in_range`: the C library's `logf`.
+#[inline(always)]
+fn log_f32_outside(x: f32) -> f32 {
     x.ln()
+}
+
+/// `(1/c, log c)` for the sixteen parts of `[0.7, 1.4)` that `log_f32` splits `z` into
+/// (glibc's `__logf_data.tab`, as float64 bits).
+const LOGF_TABLE: [(u64, u64); 16] = [
+    (0x3ff661ec79f8f3be, 0xbfd57bf7808caade),
+    (0x3ff571ed4aaf883d, 0xbfd2bef0a7c06ddb),
+    (0x3ff49539f0f010b0, 0xbfd01eae7f513a67),
+    (0x3ff3c995b0b80385, 0xbfcb31d8a68224e9),
+    (0x3ff30d190c8864a5, 0xbfc6574f0ac07758),
+    (0x3ff25e227b0b8ea0, 0xbfc1aa2bc79c8100),
+    (0x3ff1bb4a4a1a343f, 0xbfba4e76ce8c0e5e),
+    (0x3ff12358f08ae5ba, 0xbfb1973c5a611ccc),
+    (0x3ff0953f419900a7, 0xbfa252f438e10c1e),
+    (0x3ff0000000000000, 0x0000000000000000),
+    (0x3fee608cfd9a47ac, 0x3faaa5aa5df25984),
+    (0x3feca4b31f026aa0, 0x3fbc5e53aa362eb4),
+    (0x3feb2036576afce6, 0x3fc526e57720db08),
+    (0x3fe9c2d163a1aa2d, 0x3fcbc2860d224770),
+    (0x3fe886e6037841ed, 0x3fd1058bc8a07ee1),
+    (0x3fe767dcf5534862, 0x3fd4043057b6ee09),
+];
+
+/// The coefficients of `r^2`, `r^3` and `r^4` in `log_f32`'s polynomial for `log(1 + r)`
+/// (glibc's `__logf_data.poly`, highest first).
+const LOGF_POLY: [f64; 3] = [
+    f64::from_bits(0xbfd00ea348b88334),
+    f64::from_bits(0x3fd5575b0be00b6a),
+    f64::from_bits(0xbfdffffef20a4123),
+];
+
+/// The bits of the float32 `0.7` about which `log_f32` splits the exponent from `z`.
+const LOGF_OFF: u32 = 0x3f33_0000;
+
+/// `log_f32` for `log_f32_in_range(x)`, without a branch (any other input gives some value).
+#[inline(always)]
+fn log_f32_formula(x: f32) -> f32 {
+    let ix = x.to_bits();
+    // x = 2^k z: k from the bits above OFF, the table's part from the four below them
+    let tmp = ix.wrapping_sub(LOGF_OFF);
+    let part = ((tmp >> 19) & 15) as usize;
+    let k = (tmp as i32) >> 23;
+    let z = f32::from_bits(ix.wrapping_sub(tmp & 0xff80_0000)) as f64;
+    let (inv_c, log_c) = (f64::from_bits(LOGF_TABLE[part].0), f64::from_bits(LOGF_TABLE[part].1));
+    let [a0, a1, a2] = LOGF_POLY;
+    let r = z.mul_add(inv_c, -1.0);
+    let y0 = (k as f64).mul_add(std::f64::consts::LN_2, log_c);
+    let r2 = r * r;
+    let y = a0.mul_add(r2, a1.mul_add(r, a2));
+    y.mul_add(r2, y0 + r) as f32
 }
 
 /// `torch.log` on float64. torch: MKL `vmdLn`. Here: glibc's `log`: torch's bits for 99.98%
@@ -1313,8 +1389,19 @@ simd_or_portable!(/// `exp_f32` over a slice: with AVX-512 or AVX2 in float32 la
     exp_f32_slice, exp_f32_avx512::exp_f32_slice, [exp_f32_avx2::exp_f32_slice], exp_f32_slice_portable, exp_f32_body);
 slice_fn!(/// `exp_f64` over a slice.
     exp_f64_slice, exp_f64, f64);
-slice_fn!(/// `log_f32` over a slice.
-    log_f32_slice, log_f32, f32);
+/// `log_f32` over a slice: with AVX-512 its float64 steps eight lanes at a time with the table
+/// in registers (`log_f32_avx512`), otherwise `log_f32_slice_portable`.
+pub fn log_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has the instructions the function was compiled for
+        return unsafe { log_f32_avx512::log_f32_slice(x, out) };
+    }
+    log_f32_slice_portable(x, out)
+}
+split_slice_fn!(/// `log_f32` over a slice without AVX-512's own code: the formula's loop in its widest
+    /// build (the table looked up by gathers), then the elements outside its range again.
+    log_f32_slice_portable, log_f32_formula, log_f32_in_range, log_f32_outside, f32);
 slice_fn!(/// `log_f64` over a slice.
     log_f64_slice, log_f64, f64);
 split_slice_fn!(/// `sin_f32` over a slice.
@@ -1799,6 +1886,32 @@ mod tests {
         x.extend(every_f32(-104.0, -103.0));
         x.extend([0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN_POSITIVE, 1e-45, -1e-45]);
         same_bits_as_the_c_library(exp_f32_slice, |v| v.exp(), &x, "exp");
+    }
+
+    #[test]
+    fn log_f32_has_the_c_library_bits() {
+        // near 1, where `r` is small and `log c` is 0 (the part around 1) or not; across the
+        // cuts between the table's parts and between exponents (at 0.7 and 1.4 times a power
+        // of two); the ends of the normal range, subnormals, the specials, and every 4099th
+        // float32 from the smallest normal to the largest
+        let mut x = every_f32(0.99, 1.01);
+        for scale in [1.0f32, 2.0, 0.5, 1e-30, 1e30] {
+            x.extend(every_f32(0.6995 * scale, 0.7005 * scale));
+            x.extend(every_f32(1.3995 * scale, 1.4005 * scale));
+        }
+        x.extend((1..f32::MIN_POSITIVE.to_bits() + 1000).step_by(97).map(f32::from_bits));
+        x.extend((f32::MAX.to_bits() - 1000..=f32::MAX.to_bits()).map(f32::from_bits));
+        x.extend((f32::MIN_POSITIVE.to_bits()..f32::INFINITY.to_bits()).step_by(4099).map(f32::from_bits));
+        x.extend([0.0, -0.0, -1.0, -1e-45, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -f32::NAN, f32::MAX]);
+        same_bits_as_the_c_library(log_f32_slice, |v| v.ln(), &x, "log");
+        same_bits_as_the_c_library(log_f32_slice_portable, |v| v.ln(), &x, "log (portable)");
+        for &v in &x {
+            let (ours, c) = (log_f32(v), v.ln());
+            assert!(
+                ours.to_bits() == c.to_bits() || (ours.is_nan() && c.is_nan()),
+                "log_f32({v:e}) {ours:e}, C {c:e}"
+            );
+        }
     }
 
     #[test]
