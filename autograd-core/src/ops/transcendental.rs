@@ -38,8 +38,10 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 mod exp_f32_avx2;
 #[cfg(target_arch = "x86_64")]
 mod exp_f32_avx512;
+mod exp_f64_table;
 #[cfg(target_arch = "x86_64")]
 mod log_f32_avx512;
+mod log_f64_table;
 #[cfg(target_arch = "x86_64")]
 mod sleef_avx2;
 #[cfg(target_arch = "x86_64")]
@@ -847,9 +849,58 @@ fn exp_f32_body(x: f32) -> f32 {
 
 /// `torch.exp` on float64. torch: MKL `vmdExp`. Here: glibc's `exp`: torch's bits for 99.6%
 /// of random `|x| <= 20` (half uniform, half log-uniform from 2^-30); SLEEF's 96.1%.
-#[inline(always)]
+///
+/// glibc's algorithm (Arm's optimized-routines), its steps as glibc 2.36's FMA build runs them
+/// (read from its machine code), written out so that a loop over it vectorizes: `k =
+/// rint(x 128/ln2)` by the 1.5 * 2^52 shift, `r = x - k ln2/128` by two fused steps (`ln2/128`
+/// in two parts), `2^(k/128) = 2^m 2^(j/128)` from a 128-entry table (`exp_f64_table.rs`) that
+/// also holds each entry's rounding error ("tail"), and `e^x = S + S (tail + r + r^2 (C2 +
+/// C3 r) + r^4 (C4 + C5 r))`. Only for `2^-54 <= |x| < 512`, where glibc takes that path
+/// and nothing under- or overflows; the rest (tiny, huge, infinite, NaN) goes to the C library
+/// itself. The same bits as the C library's `exp` on every input tried
+/// (`examples/f64_math_check.rs`).
+#[inline]
 pub fn exp_f64(x: f64) -> f64 {
+    if !exp_f64_in_range(x) {
+        return exp_f64_outside(x);
+    }
+    fma_dispatch!(exp_f64_formula, x, f64)
+}
+
+/// Where `exp_f64_formula` is `exp_f64`: `2^-54 <= |x| < 512`.
+#[inline(always)]
+fn exp_f64_in_range(x: f64) -> bool {
+    ((x.to_bits() >> 52) & 0x7ff).wrapping_sub(0x3c9) < 0x3f
+}
+
+/// `exp_f64` outside `exp_f64_in_range`: the C library's `exp`.
+#[inline(always)]
+fn exp_f64_outside(x: f64) -> f64 {
     x.exp()
+}
+
+/// `exp_f64` for `exp_f64_in_range(x)`, without a branch (any other input gives some value).
+#[inline(always)]
+fn exp_f64_formula(x: f64) -> f64 {
+    // glibc's `__exp_data`: 128/ln2, -ln2/128 in two parts, C2..C5, the shift
+    const INV_LN2_128: f64 = f64::from_bits(0x40671547652b82fe);
+    const NEG_LN2_128_HI: f64 = f64::from_bits(0xbf762e42fefa0000);
+    const NEG_LN2_128_LO: f64 = f64::from_bits(0xbd0cf79abc9e3b3a);
+    const C2: f64 = f64::from_bits(0x3fdffffffffffdbd);
+    const C3: f64 = f64::from_bits(0x3fc555555555543c);
+    const C4: f64 = f64::from_bits(0x3fa55555cf172b91);
+    const C5: f64 = f64::from_bits(0x3f81111167a4d017);
+    const SHIFT: f64 = 6755399441055744.0; // 1.5 * 2^52
+    let shifted = x.mul_add(INV_LN2_128, SHIFT);
+    let k_bits = shifted.to_bits();
+    let k = shifted - SHIFT;
+    let r = k.mul_add(NEG_LN2_128_LO, k.mul_add(NEG_LN2_128_HI, x));
+    let (tail, scale_bits) = exp_f64_table::EXP_TABLE_128[(k_bits & 127) as usize];
+    let scale = f64::from_bits(scale_bits.wrapping_add(k_bits << 45));
+    let r2 = r * r;
+    let low = C3.mul_add(r, C2).mul_add(r2, r + f64::from_bits(tail));
+    let tmp = (r2 * r2).mul_add(C5.mul_add(r, C4), low);
+    scale.mul_add(tmp, scale)
 }
 
 /// `torch.log` on float32. torch: MKL `vmsLn`, within about 0.8 ulp. Here: glibc's `logf`:
@@ -936,9 +987,100 @@ fn log_f32_formula(x: f32) -> f32 {
 
 /// `torch.log` on float64. torch: MKL `vmdLn`. Here: glibc's `log`: torch's bits for 99.98%
 /// of random positive inputs (SLEEF's 99.3%).
-#[inline(always)]
+///
+/// glibc's algorithm (Arm's optimized-routines), its steps as glibc 2.36's FMA build runs them
+/// (read from its machine code), written out so that a loop over it vectorizes. For a normal
+/// positive `x = 2^k z`, `z` in `[0.6875, 1.375)`: `r = z/c - 1` by one fused step with `1/c`
+/// from a 128-entry table (`log_f64_table.rs`), `log x = (k ln2_hi + log c + r) + (the rounding
+/// error of that sum + k ln2_lo + r^2 A0 + r^3 (A1 + A2 r + r^2 (A3 + A4 r)))`. Near 1
+/// (`x` in `[1 - 2^-4, 1 + 0x1.09p-4)`) it is a degree-11 polynomial in `r = x - 1` instead,
+/// its first terms `r - r^2/2` carried in two parts (`r`'s top 26 bits and the rest). Both
+/// are computed and one is kept (a branch would stop the loop vectorizing). Zero, negative,
+/// subnormal, infinite and NaN inputs go to the C library itself. The same bits as the C
+/// library's `log` on every input tried (`examples/f64_math_check.rs`).
+#[inline]
 pub fn log_f64(x: f64) -> f64 {
+    if !log_f64_in_range(x) {
+        return log_f64_outside(x);
+    }
+    fma_dispatch!(log_f64_formula, x, f64)
+}
+
+/// Where `log_f64_formula` is `log_f64`: the normal positive float64 (not infinite).
+#[inline(always)]
+fn log_f64_in_range(x: f64) -> bool {
+    (x.to_bits() >> 48).wrapping_sub(0x0010) < 0x7ff0 - 0x0010
+}
+
+/// `log_f64` outside `log_f64_in_range`: the C library's `log`.
+#[inline(always)]
+fn log_f64_outside(x: f64) -> f64 {
     x.ln()
+}
+
+/// `log_f64` for `log_f64_in_range(x)`, without a branch (any other input gives some value).
+#[inline(always)]
+fn log_f64_formula(x: f64) -> f64 {
+    // glibc's `__log_data`: ln 2 in two parts, the polynomial away from 1 (A0..A4) and near
+    // 1 (B0..B10)
+    const LN2_HI: f64 = f64::from_bits(0x3fe62e42fefa3800);
+    const LN2_LO: f64 = f64::from_bits(0x3d2ef35793c76730);
+    const A: [f64; 5] = [
+        f64::from_bits(0xbfe0000000000001),
+        f64::from_bits(0x3fd555555551305b),
+        f64::from_bits(0xbfcfffffffeb4590),
+        f64::from_bits(0x3fc999b324f10111),
+        f64::from_bits(0xbfc55575e506c89f),
+    ];
+    const B: [f64; 11] = [
+        -0.5,
+        f64::from_bits(0x3fd5555555555577),
+        f64::from_bits(0xbfcffffffffffdcb),
+        f64::from_bits(0x3fc999999995dd0c),
+        f64::from_bits(0xbfc55555556745a7),
+        f64::from_bits(0x3fc24924a344de30),
+        f64::from_bits(0xbfbfffffa4423d65),
+        f64::from_bits(0x3fbc7184282ad6ca),
+        f64::from_bits(0xbfb999eb43b068ff),
+        f64::from_bits(0x3fb78182f7afd085),
+        f64::from_bits(0xbfb5521375d145cd),
+    ];
+    /// The bits of 0.6875, about which `x = 2^k z` is split.
+    const OFF: u64 = 0x3fe6_0000_0000_0000;
+    const TWO_27: f64 = 134217728.0;
+    let ix = x.to_bits();
+    // away from 1
+    let tmp = ix.wrapping_sub(OFF);
+    let (inv_c, log_c) = log_f64_table::LOG_TABLE_128[((tmp >> 45) & 127) as usize];
+    let (inv_c, log_c) = (f64::from_bits(inv_c), f64::from_bits(log_c));
+    let k = ((tmp as i64) >> 52) as i32 as f64;
+    let z = f64::from_bits(ix.wrapping_sub(tmp & 0xfff0_0000_0000_0000));
+    let w = k.mul_add(LN2_HI, log_c);
+    let r = z.mul_add(inv_c, -1.0);
+    let hi = r + w;
+    let r2 = r * r;
+    let lo = k.mul_add(LN2_LO, (w - hi) + r);
+    let poly = A[4].mul_add(r, A[3]).mul_add(r2, A[2].mul_add(r, A[1]));
+    let away = (r * r2).mul_add(poly, r2.mul_add(A[0], lo)) + hi;
+    // near 1
+    let r = x - 1.0;
+    let r2 = r * r;
+    let r3 = r * r2;
+    let inner = r3.mul_add(B[10], r2.mul_add(B[9], B[8].mul_add(r, B[7])));
+    let middle = inner.mul_add(r3, r2.mul_add(B[6], B[5].mul_add(r, B[4])));
+    let poly = middle.mul_add(r3, r2.mul_add(B[3], B[2].mul_add(r, B[1])));
+    let r_hi = (-TWO_27).mul_add(r, r.mul_add(TWO_27, r));
+    let r_lo = r - r_hi;
+    let hi = (r_hi * r_hi).mul_add(B[0], r);
+    let lo = (r_hi * r_hi).mul_add(B[0], r - hi);
+    let lo = (B[0] * r_lo).mul_add(r + r_hi, lo);
+    let near = poly.mul_add(r3, lo) + hi;
+    // glibc's test: ix - bits(1 - 2^-4) below bits(1 + 0x1.09p-4) - bits(1 - 2^-4); log 1 is +0
+    let mut y = if ix.wrapping_sub(0x3fee_0000_0000_0000) < 0x0003_0900_0000_0000 { near } else { away };
+    if ix == 1.0f64.to_bits() {
+        y = 0.0;
+    }
+    y
 }
 
 /// `torch.sin` on float64. torch: MKL `vmdSin`. Here: glibc's `sin`: torch's bits for 99.9%
@@ -1387,8 +1529,9 @@ macro_rules! simd_or_portable {
 simd_or_portable!(/// `exp_f32` over a slice: with AVX-512 or AVX2 in float32 lanes with a check of
     /// each lane's rounding (`exp_f32_avx512`, `exp_f32_avx2`), otherwise each element in float64.
     exp_f32_slice, exp_f32_avx512::exp_f32_slice, [exp_f32_avx2::exp_f32_slice], exp_f32_slice_portable, exp_f32_body);
-slice_fn!(/// `exp_f64` over a slice.
-    exp_f64_slice, exp_f64, f64);
+split_slice_fn!(/// `exp_f64` over a slice: the formula's loop in its widest build (the table looked up by
+    /// gathers), then the elements outside its range again.
+    exp_f64_slice, exp_f64_formula, exp_f64_in_range, exp_f64_outside, f64);
 /// `log_f32` over a slice: with AVX-512 its float64 steps eight lanes at a time with the table
 /// in registers (`log_f32_avx512`), otherwise `log_f32_slice_portable`.
 pub fn log_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
@@ -1402,8 +1545,9 @@ pub fn log_f32_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
 split_slice_fn!(/// `log_f32` over a slice without AVX-512's own code: the formula's loop in its widest
     /// build (the table looked up by gathers), then the elements outside its range again.
     log_f32_slice_portable, log_f32_formula, log_f32_in_range, log_f32_outside, f32);
-slice_fn!(/// `log_f64` over a slice.
-    log_f64_slice, log_f64, f64);
+split_slice_fn!(/// `log_f64` over a slice: the formula's loop in its widest build (the table looked up by
+    /// gathers), then the elements outside its range again.
+    log_f64_slice, log_f64_formula, log_f64_in_range, log_f64_outside, f64);
 split_slice_fn!(/// `sin_f32` over a slice.
     sin_f32_slice, sin_f32_sleef, sin_in_range, sin_via_f64, f32);
 slice_fn!(/// `sin_f64` over a slice.
@@ -1912,6 +2056,98 @@ mod tests {
                 "log_f32({v:e}) {ours:e}, C {c:e}"
             );
         }
+    }
+
+    /// `element` and `slice` over `x` (and over shorter slices, and one element) have
+    /// `reference`'s bits (any NaN for any NaN).
+    fn same_f64_bits(
+        element: fn(f64) -> f64,
+        slice: fn(&[f64], &mut [MaybeUninit<f64>]),
+        x: &[f64],
+        name: &str,
+    ) {
+        let reference = |v: f64| if name == "exp" { v.exp() } else { v.ln() };
+        let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        let mut out = vec![0.0f64; x.len()];
+        for cut in [x.len(), x.len() - 3, 7, 1] {
+            // SAFETY: the slice function writes every element
+            slice(&x[..cut], unsafe { as_slots(&mut out[..cut]) });
+            for (&v, &o) in x[..cut].iter().zip(&out) {
+                assert!(same(o, reference(v)), "{name}({v:e}): slice {o:e}, C library {:e}", reference(v));
+            }
+        }
+        for &v in x {
+            assert!(
+                same(element(v), reference(v)),
+                "{name}({v:e}): {:e}, C library {:e}",
+                element(v),
+                reference(v)
+            );
+        }
+    }
+
+    /// Inputs for the float64 checks: `count` random bit patterns at every exponent from
+    /// 2^-60 to 2^11 (both signs), 1 plus or minus `count` random small numbers, and the
+    /// float64 next to each of `edges` (both signs), and the specials.
+    fn f64_inputs(count: u64, edges: &[f64]) -> Vec<f64> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut x = Vec::new();
+        for exponent in 1023 - 60..1023 + 12u64 {
+            x.extend((0..count).map(|_| f64::from_bits((next() & 0x800f_ffff_ffff_ffff) | exponent << 52)));
+        }
+        for _ in 0..count * 8 {
+            let bits = next();
+            let d = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | (1023 - 53 + (bits >> 58) % 51) << 52);
+            x.push(if bits >> 57 & 1 == 0 { 1.0 + d } else { 1.0 - d });
+        }
+        for &e in edges {
+            x.extend(
+                (e.to_bits() - 300..e.to_bits() + 300).flat_map(|b| [f64::from_bits(b), -f64::from_bits(b)]),
+            );
+        }
+        x.extend([
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MAX,
+            5e-324,
+            1e-310,
+        ]);
+        x
+    }
+
+    #[test]
+    fn exp_f64_and_log_f64_have_the_c_library_bits() {
+        // the formulas' edges: exp's range 2^-54 <= |x| < 512; log's polynomial near 1
+        // (1 - 2^-4, 1 + 0x1.09p-4) and the normal range
+        let mut x = f64_inputs(
+            300,
+            &[512.0, 5.551115123125783e-17, 709.78, 1.0, 0.9375, 1.064697265625, f64::MIN_POSITIVE],
+        );
+        // where the last step unfused (exp: `S tmp + S`; log near 1: `r^3 poly + lo`) gives
+        // other bits
+        x.extend(
+            [
+                0xc076b93596292e60u64,
+                0xc070fb7f3f8063a4,
+                0x3ff067537880a1c9,
+                0x3ff0cf7bfad40a9a,
+                0x3fef5876b1e88445,
+            ]
+            .map(f64::from_bits),
+        );
+        same_f64_bits(exp_f64, exp_f64_slice, &x, "exp");
+        same_f64_bits(log_f64, log_f64_slice, &x, "log");
     }
 
     #[test]
