@@ -17,31 +17,107 @@ use crate::layout::contiguous_strides;
 use crate::storage::Buffer;
 use crate::tensor::Tensor;
 
-/// The elements of `buffer` at `positions`, in order.
-pub(crate) fn take_buffer(buffer: &Buffer, positions: &[usize]) -> Buffer {
-    match buffer {
-        Buffer::F32(v) => Buffer::F32(positions.iter().map(|&p| v[p]).collect()),
-        Buffer::F64(v) => Buffer::F64(positions.iter().map(|&p| v[p]).collect()),
-        Buffer::I64(v) => Buffer::I64(positions.iter().map(|&p| v[p]).collect()),
-        Buffer::Bool(v) => Buffer::Bool(positions.iter().map(|&p| v[p]).collect()),
+/// Where a take reads and a put writes: flat positions of a contiguous tensor in row-major
+/// order, one per element, or (for the ops that move whole slices along a dim:
+/// `index_select`, `flip`, `x[t]`) runs of `inner` consecutive elements, which are copied and
+/// added as slices instead of one position at a time (no position list for 1M elements).
+pub(crate) enum Positions {
+    /// One flat position per element.
+    Each(Vec<usize>),
+    /// For each of `outer` blocks of `size * inner` elements and each `pick` in order, the
+    /// run of `inner` elements at `(block * size + pick) * inner`.
+    Runs { outer: usize, size: usize, inner: usize, picks: Vec<usize> },
+}
+
+impl Positions {
+    /// How many elements it names.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Positions::Each(p) => p.len(),
+            Positions::Runs { outer, inner, picks, .. } => outer * picks.len() * inner,
+        }
+    }
+
+    /// `f(start, inner)` for each run, in order (only for `Runs`).
+    fn for_each_run(
+        outer: usize,
+        size: usize,
+        inner: usize,
+        picks: &[usize],
+        mut f: impl FnMut(usize, usize),
+    ) {
+        for block in 0..outer {
+            for &pick in picks {
+                f((block * size + pick) * inner, inner);
+            }
+        }
     }
 }
 
-/// Writes (or adds, when `accumulate`) `values[k]` at `positions[k]` of `buffer`, in order,
-/// so a later write to the same position wins (torch's CPU order).
-fn put_buffer(buffer: &mut Buffer, positions: &[usize], values: &Buffer, accumulate: bool) {
-    macro_rules! put {
-        ($out:expr, $src:expr, $add:expr) => {
-            for (&p, &v) in positions.iter().zip($src.iter()) {
-                $out[p] = if accumulate { $add($out[p], v) } else { v };
-            }
-        };
+/// The elements of `v` at `start +` each of `positions`, in order.
+fn take_slice<T: Copy>(v: &[T], start: usize, positions: &Positions) -> Vec<T> {
+    match positions {
+        Positions::Each(p) => p.iter().map(|&p| v[start + p]).collect(),
+        Positions::Runs { outer, size, inner, picks } => {
+            let mut out = Vec::with_capacity(positions.len());
+            Positions::for_each_run(*outer, *size, *inner, picks, |at, len| {
+                out.extend_from_slice(&v[start + at..start + at + len]);
+            });
+            out
+        }
     }
+}
+
+/// The elements of `buffer` at `start +` each of `positions`, in order.
+pub(crate) fn take_buffer(buffer: &Buffer, start: usize, positions: &Positions) -> Buffer {
+    match buffer {
+        Buffer::F32(v) => Buffer::F32(take_slice(v, start, positions)),
+        Buffer::F64(v) => Buffer::F64(take_slice(v, start, positions)),
+        Buffer::I64(v) => Buffer::I64(take_slice(v, start, positions)),
+        Buffer::Bool(v) => Buffer::Bool(take_slice(v, start, positions)),
+    }
+}
+
+/// `out[p] = src[k]` (or `add(out[p], src[k])`, when `accumulate`) for the `k`-th of
+/// `positions`, in order.
+fn put_slice<T: Copy>(
+    out: &mut [T],
+    positions: &Positions,
+    src: &[T],
+    accumulate: bool,
+    add: impl Fn(T, T) -> T,
+) {
+    match positions {
+        Positions::Each(p) => {
+            for (&p, &v) in p.iter().zip(src) {
+                out[p] = if accumulate { add(out[p], v) } else { v };
+            }
+        }
+        Positions::Runs { outer, size, inner, picks } => {
+            let mut k = 0;
+            Positions::for_each_run(*outer, *size, *inner, picks, |at, len| {
+                let (dst, from) = (&mut out[at..at + len], &src[k..k + len]);
+                if accumulate {
+                    for (d, &v) in dst.iter_mut().zip(from) {
+                        *d = add(*d, v);
+                    }
+                } else {
+                    dst.copy_from_slice(from);
+                }
+                k += len;
+            });
+        }
+    }
+}
+
+/// Writes (or adds, when `accumulate`) `values[k]` at the `k`-th of `positions` of `buffer`,
+/// in order, so a later write to the same position wins (torch's CPU order).
+fn put_buffer(buffer: &mut Buffer, positions: &Positions, values: &Buffer, accumulate: bool) {
     match (buffer, values) {
-        (Buffer::F32(out), Buffer::F32(src)) => put!(out, src, |a: f32, b: f32| a + b),
-        (Buffer::F64(out), Buffer::F64(src)) => put!(out, src, |a: f64, b: f64| a + b),
-        (Buffer::I64(out), Buffer::I64(src)) => put!(out, src, |a: i64, b: i64| a.wrapping_add(b)),
-        (Buffer::Bool(out), Buffer::Bool(src)) => put!(out, src, |a: bool, b: bool| a | b),
+        (Buffer::F32(out), Buffer::F32(src)) => put_slice(out, positions, src, accumulate, |a, b| a + b),
+        (Buffer::F64(out), Buffer::F64(src)) => put_slice(out, positions, src, accumulate, |a, b| a + b),
+        (Buffer::I64(out), Buffer::I64(src)) => put_slice(out, positions, src, accumulate, i64::wrapping_add),
+        (Buffer::Bool(out), Buffer::Bool(src)) => put_slice(out, positions, src, accumulate, |a, b| a | b),
         _ => unreachable!("put_buffer is called with matching dtypes"),
     }
 }
@@ -60,22 +136,19 @@ pub(crate) struct TakeNames {
 
 /// The elements at flat `positions` of a tensor's row-major order, read from its storage in
 /// place where it is contiguous (a copy in row-major order first where it is not).
-pub(crate) fn take_positions(d: &crate::tensor::TensorData, positions: &[usize]) -> Buffer {
+pub(crate) fn take_positions(d: &crate::tensor::TensorData, positions: &Positions) -> Buffer {
     let buffer = d.storage.read();
     if !d.layout.is_contiguous() {
-        return take_buffer(&crate::tensor::gather(&buffer, &d.layout), positions);
+        return take_buffer(&crate::tensor::gather(&buffer, &d.layout), 0, positions);
     }
-    match d.layout.span().start {
-        0 => take_buffer(&buffer, positions),
-        start => take_buffer(&buffer, &positions.iter().map(|&p| start + p).collect::<Vec<_>>()),
-    }
+    take_buffer(&buffer, d.layout.span().start, positions)
 }
 
 /// `self`'s elements at flat (row-major) `positions`, shaped `shape`; the gradient goes back
 /// to the positions it came from, added up where one was read twice.
 pub(crate) fn take_op(
     input: &Tensor,
-    positions: Arc<Vec<usize>>,
+    positions: Arc<Positions>,
     shape: &[usize],
     names: TakeNames,
 ) -> Tensor {
@@ -99,7 +172,7 @@ pub(crate) fn take_op(
 /// Zeros of `shape` with `src`'s elements added (or, unless `names.adds`, written) at flat
 /// `positions` (one per element of `src`, row-major). Torch's
 /// `zeros.index_add_`/`scatter_add_`/`index_put_(accumulate)`, or `scatter_`.
-pub(crate) fn put_op(shape: &[usize], positions: Arc<Vec<usize>>, src: &Tensor, names: TakeNames) -> Tensor {
+pub(crate) fn put_op(shape: &[usize], positions: Arc<Positions>, src: &Tensor, names: TakeNames) -> Tensor {
     let n = crate::layout::numel(shape);
     let mut buffer = Buffer::filled(0.0, n, src.dtype());
     put_buffer(&mut buffer, &positions, &src.contiguous_buffer(), names.adds);
@@ -118,16 +191,9 @@ pub(crate) fn put_op(shape: &[usize], positions: Arc<Vec<usize>>, src: &Tensor, 
 
 /// Flat positions of a contiguous tensor of `shape` along `dim`: for each `index` value `j`
 /// and each (outer, inner) pair, the element `[outer, j, inner]`, in row-major output order.
-fn select_positions(shape: &[usize], dim: usize, index: &[usize]) -> Vec<usize> {
+pub(crate) fn select_positions(shape: &[usize], dim: usize, index: Vec<usize>) -> Positions {
     let (outer, size, inner) = super::reduce::lanes(shape, dim);
-    let mut out = Vec::with_capacity(outer * index.len() * inner);
-    for o in 0..outer {
-        for &j in index {
-            let start = (o * size + j) * inner;
-            out.extend(start..start + inner);
-        }
-    }
-    out
+    Positions::Runs { outer, size, inner, picks: index }
 }
 
 /// The multi-index of every element of a tensor of `shape`, row-major, as a flat position
@@ -179,7 +245,7 @@ fn check_gather_like(op: &str, input: &Tensor, dim: isize, index: &Tensor) -> (u
 
 /// A copy of `t` with zeros at flat `positions` (torch's `t.scatter(dim, index, 0)`, node
 /// `ScatterBackward1`); its gradient is the same op on the incoming gradient.
-fn zero_positions(t: &Tensor, positions: Arc<Vec<usize>>) -> Tensor {
+fn zero_positions(t: &Tensor, positions: Arc<Positions>) -> Tensor {
     let mut buffer = t.contiguous_buffer();
     let zeros = Buffer::filled(0.0, positions.len(), t.dtype());
     put_buffer(&mut buffer, &positions, &zeros, false);
@@ -247,7 +313,7 @@ impl Tensor {
         if shape.is_empty() {
             out_shape.clear();
         }
-        let positions = select_positions(&work_shape, d, &picks);
+        let positions = select_positions(&work_shape, d, picks);
         let names = TakeNames { take: "IndexSelectBackward0", put: "IndexAddBackward0", adds: true };
         take_op(self, Arc::new(positions), &out_shape, names)
     }
@@ -275,7 +341,7 @@ impl Tensor {
                 );
             }
         }
-        let positions = along_positions(&ishape, d, &values, &contiguous_strides(&shape));
+        let positions = Positions::Each(along_positions(&ishape, d, &values, &contiguous_strides(&shape)));
         let names = TakeNames { take: "GatherBackward0", put: "ScatterAddBackward0", adds: true };
         take_op(self, Arc::new(positions), &ishape, names)
     }
@@ -309,12 +375,13 @@ impl Tensor {
                 );
             }
         }
-        let targets = Arc::new(along_positions(&ishape, d, &values, &contiguous_strides(&shape)));
+        let targets =
+            Arc::new(Positions::Each(along_positions(&ishape, d, &values, &contiguous_strides(&shape))));
         // the src elements that are written: src[i][j] for every index position (i, j)
         let src_strides = contiguous_strides(&sshape);
         let sources = along_positions(&ishape, usize::MAX, &values, &src_strides);
         let mut buffer = self.contiguous_buffer();
-        let src_values = take_buffer(&src.contiguous_buffer(), &sources);
+        let src_values = take_buffer(&src.contiguous_buffer(), 0, &Positions::Each(sources));
         put_buffer(&mut buffer, &targets, &src_values, false);
         let out = Tensor::from_buffer(buffer, &shape);
         // d scatter = grad where x was kept (zeros at the written positions) for x,
@@ -395,7 +462,7 @@ impl Tensor {
                     .collect();
                 let mut out_shape = index.shape();
                 out_shape.extend_from_slice(&shape[1..]);
-                take_op(self, Arc::new(select_positions(&shape, 0, &picks)), &out_shape, names)
+                take_op(self, Arc::new(select_positions(&shape, 0, picks)), &out_shape, names)
             }
             DType::Bool => {
                 if index.dim() == 0 {
@@ -421,10 +488,67 @@ impl Tensor {
                 let picks: Vec<usize> = mask.iter().enumerate().filter(|(_, &m)| m).map(|(k, _)| k).collect();
                 let mut out_shape = vec![picks.len()];
                 out_shape.extend_from_slice(rest);
-                let positions = select_positions(&[mask.len(), inner], 0, &picks);
+                let positions = select_positions(&[mask.len(), inner], 0, picks);
                 take_op(self, Arc::new(positions), &out_shape, names)
             }
             _ => crate::raise!(IndexError, "tensors used as indices must be long, int, byte or bool tensors"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn floats(b: Buffer) -> Vec<f32> {
+        match b {
+            Buffer::F32(v) => v,
+            _ => unreachable!("float32 buffers only"),
+        }
+    }
+
+    /// `Runs` spelled out as one position per element.
+    fn each(outer: usize, size: usize, inner: usize, picks: &[usize]) -> Positions {
+        let mut p = Vec::new();
+        for block in 0..outer {
+            for &pick in picks {
+                p.extend((block * size + pick) * inner..(block * size + pick + 1) * inner);
+            }
+        }
+        Positions::Each(p)
+    }
+
+    #[test]
+    fn runs_take_and_put_what_their_positions_do() {
+        // repeated and reversed picks, runs of one element and of several, an offset start
+        for (outer, size, inner, picks) in [
+            (3, 4, 5, vec![2, 0, 2, 3]),
+            (1, 6, 1, vec![5, 4, 3, 2, 1, 0]),
+            (4, 2, 3, vec![1, 1, 1]),
+            (2, 3, 7, vec![]),
+        ] {
+            let runs = Positions::Runs { outer, size, inner, picks: picks.clone() };
+            let flat = each(outer, size, inner, &picks);
+            assert_eq!(runs.len(), flat.len());
+            let n = outer * size * inner;
+            let data = Buffer::F32((0..n + 3).map(|v| v as f32 * 0.37 - 1.5).collect());
+            for start in [0, 3] {
+                assert_eq!(
+                    floats(take_buffer(&data, start, &runs)),
+                    floats(take_buffer(&data, start, &flat))
+                );
+            }
+            let values = Buffer::F32((0..runs.len()).map(|v| 1.0 / (v as f32 + 0.3)).collect());
+            for accumulate in [true, false] {
+                let (mut a, mut b) = (Buffer::F32(vec![0.25; n]), Buffer::F32(vec![0.25; n]));
+                put_buffer(&mut a, &runs, &values, accumulate);
+                put_buffer(&mut b, &flat, &values, accumulate);
+                assert_eq!(
+                    floats(a),
+                    floats(b),
+                    "outer {outer} size {size} inner {inner}, accumulate {accumulate}"
+                );
+            }
         }
     }
 }

@@ -588,11 +588,13 @@ impl Tensor {
         }
         let (_, size, inner) = lanes(&shape, d);
         let picked = lane_extremes(self, &shape, d, largest);
-        let positions: Vec<usize> = picked
-            .iter()
-            .enumerate()
-            .map(|(lane_nr, &k)| (lane_nr / inner * size + k) * inner + lane_nr % inner)
-            .collect();
+        let positions = super::gather::Positions::Each(
+            picked
+                .iter()
+                .enumerate()
+                .map(|(lane_nr, &k)| (lane_nr / inner * size + k) * inner + lane_nr % inner)
+                .collect(),
+        );
         let picks: Vec<i64> = picked.into_iter().map(|k| k as i64).collect();
         let out_shape = reduced_shape(&shape, d, keepdim);
         let values =
@@ -999,13 +1001,9 @@ impl Tensor {
     pub(crate) fn flip_dim(&self, dim: usize) -> Tensor {
         let shape = self.shape();
         let (outer, size, inner) = lanes(&shape, dim);
-        let mut positions = Vec::with_capacity(self.numel());
-        for o in 0..outer {
-            for k in (0..size).rev() {
-                let start = (o * size + k) * inner;
-                positions.extend(start..start + inner);
-            }
-        }
+        // each block's slices along `dim` in reverse
+        let positions =
+            super::gather::Positions::Runs { outer, size, inner, picks: (0..size).rev().collect() };
         let names = super::gather::TakeNames { take: "FlipBackward0", put: "FlipBackward0", adds: false };
         super::gather::take_op(self, std::sync::Arc::new(positions), &shape, names)
     }
