@@ -1083,9 +1083,20 @@ fn product_lanes(t: &Tensor, reduce: &[bool], out_shape: &[usize]) -> Tensor {
         t: &Tensor,
         reduce: &[bool],
         one: T,
-        mul: impl Fn(T, T) -> T,
+        mul: impl Fn(T, T) -> T + Sync,
     ) -> Vec<T> {
         with_strided(t, |data, offset, shape, strides| {
+            // rows next to each other in memory, reduced along the last dim: each row on one
+            // thread, in the order `reduce_vec` takes it
+            let last = shape.len().saturating_sub(1);
+            let rows = shape[..last].iter().product::<usize>();
+            let only_last = reduce.iter().enumerate().all(|(k, &r)| r == (k == last));
+            if only_last && rows >= 2 && strides == crate::layout::contiguous_strides(shape).as_slice() {
+                let size = shape[last];
+                return super::parallel::map_units(rows, size, true, |row| {
+                    super::reduce_loops::inner_row(&data[offset + row * size..][..size], one, &mul)
+                });
+            }
             reduce_vec(data, offset, shape, strides, reduce, one, mul)
         })
     }
@@ -1370,6 +1381,48 @@ mod tests {
                 let got = pool.install(|| reduce_lanes(&values, &shape, dim, reduce));
                 let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
                 assert!(got == expected, "dim {dim}, {threads} threads");
+            }
+        }
+    }
+
+    /// `prod` along the last dim of a contiguous tensor, its rows shared out among the threads,
+    /// has the bits of `reduce_vec` over the whole tensor (torch's loop: blocks of four
+    /// vectors per row, then the tail): rows shorter than a block, with a tail, long, on
+    /// one thread and on two, float32, float64 and int64.
+    #[test]
+    fn products_of_rows_on_the_threads_are_reduce_vec_s() {
+        use crate::prelude::*;
+        for (rows, size) in [(3, 5), (40, 33), (70, 1000), (2, 70_000)] {
+            let n = rows * size;
+            let v32: Vec<f32> = (0..n).map(|i| 1.0 + (((i * 7919) % 1013) as f32 - 506.0) / 4000.0).collect();
+            let v64: Vec<f64> = v32.iter().map(|&v| v as f64 * 1.0001).collect();
+            let vi: Vec<i64> = (0..n).map(|i| (i % 7) as i64 - 3).collect();
+            let shape = [rows, size];
+            let strides = [size, 1];
+            let reduce = [false, true];
+            let e32 = super::reduce_vec(&v32, 0, &shape, &strides, &reduce, 1.0f32, |a, b| a * b);
+            let e64 = super::reduce_vec(&v64, 0, &shape, &strides, &reduce, 1.0f64, |a, b| a * b);
+            let ei = super::reduce_vec(&vi, 0, &shape, &strides, &reduce, 1i64, i64::wrapping_mul);
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    let p32 = Tensor::from_f32(v32.clone(), &shape).prod_dim(1, false).to_vec_f32();
+                    let p64 = Tensor::from_vec(v64.clone(), &shape, DType::Float64)
+                        .prod_dim(-1, false)
+                        .to_vec_f64();
+                    let pi = Tensor::from_i64(vi.clone(), &shape).prod_dim(1, false).to_vec_i64();
+                    let bits32: Vec<u32> = p32.iter().map(|v| v.to_bits()).collect();
+                    let bits64: Vec<u64> = p64.iter().map(|v| v.to_bits()).collect();
+                    assert!(
+                        bits32 == e32.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        "{rows}x{size}, {threads}"
+                    );
+                    assert!(
+                        bits64 == e64.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        "{rows}x{size}, {threads}"
+                    );
+                    assert_eq!(pi, ei);
+                });
             }
         }
     }

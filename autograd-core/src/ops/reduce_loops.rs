@@ -85,6 +85,37 @@ pub(crate) fn reduce_vec<T: Copy>(
     out
 }
 
+/// torch's `vectorized_inner_reduction` of one contiguous row into `init`: the row in blocks
+/// of four vectors (one accumulator each), the vectors combined pairwise, their lanes left
+/// to right, then the row's tail one element at a time.
+pub(crate) fn inner_row<T: Copy>(row: &[T], init: T, op: &impl Fn(T, T) -> T) -> T {
+    let w = lanes::<T>();
+    let block = 4 * w;
+    let count = row.len() / block;
+    let mut o = init;
+    if count > 0 {
+        // four vectors of 256 bits: 32 lanes at most (of a one-byte T)
+        let mut acc = [row[0]; 128];
+        let acc = &mut acc[..block];
+        acc.copy_from_slice(&row[..block]);
+        for chunk in row[block..count * block].chunks_exact(block) {
+            for (a, &x) in acc.iter_mut().zip(chunk) {
+                *a = op(*a, x);
+            }
+        }
+        let pair = |v: usize, u: usize, l: usize| op(acc[v * w + l], acc[u * w + l]);
+        let mut lanes = op(pair(0, 1, 0), pair(2, 3, 0));
+        for l in 1..w {
+            lanes = op(lanes, op(pair(0, 1, l), pair(2, 3, l)));
+        }
+        o = op(o, lanes);
+    }
+    for &x in &row[count * block..] {
+        o = op(o, x);
+    }
+    o
+}
+
 /// One 2-D step of `binary_kernel_reduce_vec` (`d0` inner), into `out` at `out_base`.
 fn loop_2d_vec<T: Copy>(
     data: &[T],
@@ -99,28 +130,11 @@ fn loop_2d_vec<T: Copy>(
     let block = 4 * w;
     let at = |i: usize, j: usize| data[in_base + i * d0.input + j * d1.input];
     if d0.out == 0 && d0.input == 1 {
-        // `vectorized_inner_reduction`: each row in blocks of four vectors (one
-        // accumulator each), the vectors combined pairwise, their lanes left to right,
-        // then the row's tail one element at a time
+        // `vectorized_inner_reduction`, row by row
         for j in 0..d1.size {
             let row = &data[in_base + j * d1.input..][..d0.size];
             let o = &mut out[out_base + j * d1.out];
-            let count = row.len() / block;
-            if count > 0 {
-                let mut acc: Vec<T> = row[..block].to_vec();
-                for chunk in row[block..count * block].chunks_exact(block) {
-                    for (a, &x) in acc.iter_mut().zip(chunk) {
-                        *a = op(*a, x);
-                    }
-                }
-                let pair = |v: usize, u: usize, l: usize| op(acc[v * w + l], acc[u * w + l]);
-                let vector: Vec<T> = (0..w).map(|l| op(pair(0, 1, l), pair(2, 3, l))).collect();
-                let lanes = vector[1..].iter().fold(vector[0], |b, &x| op(b, x));
-                *o = op(*o, lanes);
-            }
-            for &x in &row[count * block..] {
-                *o = op(*o, x);
-            }
+            *o = inner_row(row, *o, op);
         }
     } else if d0.out == 0 && d1.out == 1 && d1.input == 1 {
         // `vectorized_outer_reduction`: columns four vectors at a time, each down its
