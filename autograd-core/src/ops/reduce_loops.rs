@@ -94,7 +94,7 @@ pub(crate) fn inner_row<T: Copy>(row: &[T], init: T, op: &impl Fn(T, T) -> T) ->
     let count = row.len() / block;
     let mut o = init;
     if count > 0 {
-        // four vectors of 256 bits: 32 lanes at most (of a one-byte T)
+        // four vectors of 256 bits: 128 values at most (of a one-byte T)
         let mut acc = [row[0]; 128];
         let acc = &mut acc[..block];
         acc.copy_from_slice(&row[..block]);
