@@ -65,7 +65,6 @@ impl<T: Copy> Mat<T> {
         (0..self.rows).all(|i| (1..self.cols).all(|j| self.at(i, j) == self.at(i, 0)))
     }
 
-    /// Rows `start..end` as a matrix of their own.
     /// Row `i` as a slice.
     ///
     /// # Safety
@@ -86,6 +85,7 @@ impl<T: Copy> Mat<T> {
         unsafe { std::slice::from_raw_parts(self.ptr.offset(j as isize * self.cs), self.rows) }
     }
 
+    /// Rows `start..end` as a matrix of their own.
     pub(crate) fn rows_between(&self, start: usize, end: usize) -> Mat<T> {
         // SAFETY: start <= rows, so the pointer stays inside (or one past) the view
         let ptr = unsafe { self.ptr.offset(start as isize * self.rs) };

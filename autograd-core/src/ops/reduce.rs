@@ -1000,10 +1000,9 @@ impl Tensor {
     /// The elements in reverse order along `dim` (torch's `flip`, `FlipBackward0`).
     pub(crate) fn flip_dim(&self, dim: usize) -> Tensor {
         let shape = self.shape();
-        let (outer, size, inner) = lanes(&shape, dim);
-        // each block's slices along `dim` in reverse
-        let positions =
-            super::gather::Positions::Runs { outer, size, inner, picks: (0..size).rev().collect() };
+        // each block's slices along `dim` in reverse (a 0-dim tensor: its one element)
+        let (_, size, _) = lanes(&shape, dim);
+        let positions = super::gather::select_positions(&shape, dim, (0..size).rev().collect());
         let names = super::gather::TakeNames { take: "FlipBackward0", put: "FlipBackward0", adds: false };
         super::gather::take_op(self, std::sync::Arc::new(positions), &shape, names)
     }
@@ -1086,15 +1085,14 @@ fn product_lanes(t: &Tensor, reduce: &[bool], out_shape: &[usize]) -> Tensor {
         mul: impl Fn(T, T) -> T + Sync,
     ) -> Vec<T> {
         with_strided(t, |data, offset, shape, strides| {
-            // rows next to each other in memory, reduced along the last dim: each row on one
-            // thread, in the order `reduce_vec` takes it
-            let last = shape.len().saturating_sub(1);
-            let rows = shape[..last].iter().product::<usize>();
-            let only_last = reduce.iter().enumerate().all(|(k, &r)| r == (k == last));
-            if only_last && rows >= 2 && strides == crate::layout::contiguous_strides(shape).as_slice() {
-                let size = shape[last];
-                return super::parallel::map_units(rows, size, true, |row| {
-                    super::reduce_loops::inner_row(&data[offset + row * size..][..size], one, &mul)
+            // each output one run in memory (and more than one output, where `reduce_vec` would
+            // split the one run between the threads): each run on one thread, in the order
+            // `reduce_vec` takes it
+            if let Some((starts, size)) =
+                contiguous_lanes(shape, strides, offset, reduce).filter(|(starts, _)| starts.len() >= 2)
+            {
+                return super::parallel::map_units(starts.len(), size, true, |o| {
+                    super::reduce_loops::inner_row(&data[starts[o]..][..size], one, &mul)
                 });
             }
             reduce_vec(data, offset, shape, strides, reduce, one, mul)
@@ -1388,7 +1386,7 @@ mod tests {
     /// `prod` along the last dim of a contiguous tensor, its rows shared out among the threads,
     /// has the bits of `reduce_vec` over the whole tensor (torch's loop: blocks of four
     /// vectors per row, then the tail): rows shorter than a block, with a tail, long, on
-    /// one thread and on two, float32, float64 and int64.
+    /// one thread and on two, float32, float64 and int64, and rows of a narrowed view.
     #[test]
     fn products_of_rows_on_the_threads_are_reduce_vec_s() {
         use crate::prelude::*;
@@ -1422,6 +1420,17 @@ mod tests {
                         "{rows}x{size}, {threads}"
                     );
                     assert_eq!(pi, ei);
+                    // rows that are not next to each other: columns 2..size + 2 of a wider tensor
+                    let wide: Vec<f32> = (0..rows * (size + 4)).map(|i| v32[(i * 31) % n]).collect();
+                    let expected =
+                        super::reduce_vec(&wide, 2, &shape, &[size + 4, 1], &reduce, 1.0f32, |a, b| a * b);
+                    let narrowed = Tensor::from_f32(wide.clone(), &[rows, size + 4]).narrow(1, 2, size);
+                    let got: Vec<u32> =
+                        narrowed.prod_dim(1, false).to_vec_f32().iter().map(|v| v.to_bits()).collect();
+                    assert!(
+                        got == expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        "narrowed {rows}x{size}"
+                    );
                 });
             }
         }
