@@ -10,7 +10,8 @@ shape, and wraps the result in `_unsafe_view`. The graph a teacher prints
 (`grad_fn`, `next_functions`) and the last bits follow that choice. Each case: two seeded
 `torch.randn` inputs (the left one sometimes transposed), which of them requires grad, the
 result's bits and shape, every node of its graph (depth first, as `name` lines), and both
-inputs' gradients of `(out * 1.0).sum()`; or torch's error. Recorded on 2 threads of an Intel
+inputs' gradients of `(out * 1.0).sum()`, and again of `out.sum()` (whose gradient reaches the
+product expanded, stride 0: torch's `mv` then sums in its own loop, not MKL's); or torch's error. Recorded on 2 threads of an Intel
 Xeon with AVX-512 (the test selects MKL's AVX-512 kernel set). Values: base64 of
 little-endian floats (tests/fixture_bits), or past 1024 elements their CRC-32.
 """
@@ -33,6 +34,8 @@ SHAPES = [
     # past bmm's small-product loop (k * n * m >= 400): a product per batch
     ([4, 30, 40], [4, 40, 50]), ([3, 9, 17], [3, 17, 5]), ([2, 64, 33], [33, 70]), ([5, 7, 20], [1, 20, 9]),
     ([40], [3, 40, 12]), ([16, 24], [2, 24, 30]),
+    # mv with longer rows, where the order of a row's sum shows
+    ([100, 100], [100]), ([37, 300], [300]), ([300], [300, 37]), ([5, 70, 30], [30]),
 ]
 
 
@@ -91,6 +94,10 @@ def main():
                     case.update({"out": values(out), "out_shape": list(out.shape), "graph": names,
                                  "grad_a": None if a.grad is None else values(a.grad),
                                  "grad_b": None if b.grad is None else values(b.grad)})
+                    a.grad, b.grad = None, None
+                    (x @ b).sum().backward()
+                    case.update({"grad_a_sum": None if a.grad is None else values(a.grad),
+                                 "grad_b_sum": None if b.grad is None else values(b.grad)})
                     cases.append(case)
     json.dump({"torch": torch.__version__, "threads": THREADS, "seed": SEED,
                "command": "python tools/matmul/record.py > autograd-core/tests/fixtures/matmul.json",

@@ -183,6 +183,26 @@ fn mm_values(a: &Tensor, b: &Tensor, kernel: Kernel) -> Tensor {
     Tensor::from_buffer(buffer, &shape)
 }
 
+/// `a @ v` for a vector `v` whose every element is `x`, one element of storage (stride 0),
+/// as torch computes it: its `gemv` hands BLAS no stride 0 (`gemv_use_fast_path`) and sums
+/// each row itself, in order, adding one rounded product at a time, in the dtype. Reading
+/// a column-major `a` (`strides` as torch tests them: `'n'`) a row's sum starts from its
+/// first product, otherwise (`'t'`, a copy when `a` is neither way round) from +0, which
+/// differs only for a sum of -0s.
+fn mv_stride_zero<T: FloatElement>(a: ArrayView2<T>, x: T, strides: &[usize]) -> Vec<T> {
+    let (m, k) = a.dim();
+    let column_major = strides[0] == 1 && (k == 1 || strides[1] >= m.max(1));
+    (0..m)
+        .map(|i| {
+            let mut sum = if column_major { x * a[(i, 0)] } else { T::zero() + x * a[(i, 0)] };
+            for j in 1..k {
+                sum = sum + x * a[(i, j)];
+            }
+            sum
+        })
+        .collect()
+}
+
 #[track_caller]
 fn check_same_dtype(a: &Tensor, b: &Tensor, what: &str) {
     let (da, db) = (a.dtype(), b.dtype());
@@ -328,7 +348,21 @@ impl Tensor {
             crate::raise!("size mismatch, got input ({}), mat ({}x{}), vec ({})", sa[0], sa[0], sa[1], sv[0]);
         }
         check_same_dtype(self, vec, "mv");
-        let out = mm_values(self, &vec.reshape([-1, 1]).detach(), Kernel::Mv).reshape([-1]).detach();
+        let (m, k) = (sa[0], sa[1]);
+        let out = match self.dtype() {
+            // one element for all of `vec` (e.g. the gradient `sum()` sends back, expanded)
+            DType::Float32 | DType::Float64 if vec.stride()[0] == 0 && m > 0 && k > 0 => {
+                let x = vec.to_vec_f64()[0];
+                let buffer = match self.dtype() {
+                    DType::Float64 => {
+                        Buffer::F64(with_matrix(self, |a| mv_stride_zero(a, x, &self.stride())))
+                    }
+                    _ => Buffer::F32(with_matrix(self, |a| mv_stride_zero(a, x as f32, &self.stride()))),
+                };
+                Tensor::from_buffer(buffer, &[m])
+            }
+            _ => mm_values(self, &vec.reshape([-1, 1]).detach(), Kernel::Mv).reshape([-1]).detach(),
+        };
         // d (A v) = dA v + A dv:  grad_A = g v^T (torch's grad.ger(vec): outer, the column
         // g times the row v elementwise, so -1.5 * 0. stays -0.),  grad_v = A^T g
         record(
