@@ -95,12 +95,23 @@ THEMES = {
               "gather": 1, "no_grad": 1},
     "custom": {"custom": 5, "binary": 2, "unary": 1, "reduce": 1, "inplace": 1, "grad2": 1, "backward_mid": 1,
                "view": 1, "hook": 1},
+    # big tensors (100 to 90,000 elements, seeded random data): torch's summarized printing, its
+    # reduction orders past the vector width and the parallel grain, its matrix-product orders
+    # for longer rows; drawn only when asked for (`--theme big`), so the other themes' programs
+    # of a seed stay what they were
+    "big": {"binary": 3, "pow": 1, "unary": 2, "reduce": 3, "reduce_new": 2, "reduce2": 1, "dimop": 2, "mm": 3,
+            "view": 1, "index": 1, "maxmin": 1, "clamp": 1, "where": 1},
     "ints": {"int_binary": 4, "int_unary": 3, "int_reduce": 2, "range": 2, "int_param": 1, "int_compare": 2,
              "int_mix": 3, "binary": 2, "unary": 1, "reduce": 1},
 }
 THEME_WEIGHTS = {"arith": 8, "unary": 7, "pow": 6, "reduce": 6, "matmul": 6, "views": 8, "inplace": 8,
                  "inplace_view": 8, "assign": 7, "mask": 8, "special": 5, "no_grad": 5, "retain": 4,
-                 "second": 6, "newops": 12, "hooks": 8, "mixed": 12, "ints": 10, "custom": 8, "values": 10}
+                 "second": 6, "newops": 12, "hooks": 8, "mixed": 12, "ints": 10, "custom": 8, "values": 10,
+                 # weight 0: never drawn at random (adding it leaves every draw of the others as it was)
+                 "big": 0}
+BIG_LIMIT = 200_000
+BIG_SHAPES = [[100], [257], [1000], [1001], [4097], [33000], [70000], [40, 50], [7, 300], [3, 400], [64, 10],
+              [10, 64], [2, 3, 200], [300, 300], [2, 40000], [1000, 3], [129, 129]]
 
 
 def broadcast(a, b):
@@ -129,8 +140,16 @@ class Gen:
         self.counter = 0
         self.special = False
         self.noisy = False
+        self.big = False
 
     # ----- helpers -------------------------------------------------------------------
+    def bcast(self, a, b):
+        """`broadcast(a, b)`, or None for a big theme's result past BIG_LIMIT elements."""
+        s = broadcast(a, b)
+        if s is not None and self.big and numel(s) > BIG_LIMIT:
+            return None
+        return s
+
     def name(self, prefix="v"):
         self.counter += 1
         return f"{prefix}{self.counter}"
@@ -165,6 +184,8 @@ class Gen:
         return [self.data(shape[1:], dtype) for _ in range(shape[0])]
 
     def rand_shape(self):
+        if self.big:
+            return self.r.choice(BIG_SHAPES)
         if self.noisy and self.r.random() < 0.4:
             # past the vector width and the unrolled block: sums, norms and softmax take their
             # vectorised paths and leave tails
@@ -224,7 +245,7 @@ class Gen:
             rg = self.r.random() < 0.85
         out = self.name("x")
         meta = {"shape": shape, "dtype": dtype, "rg": rg, "leaf": True}
-        if self.noisy and dtype != "bool" and self.r.random() < 0.35:
+        if dtype != "bool" and (self.big or self.noisy and self.r.random() < 0.35):
             # torch.manual_seed(s); torch.randn(...): the generator's own numbers
             if dtype == "int64":
                 fn, rg = "randint", False
@@ -268,7 +289,7 @@ class Gen:
         if r < 0.45:
             # another tensor, broadcast-compatible most of the time
             sa = self.env[a]["shape"]
-            cands = [n for n in self.float_vars() if n != a and broadcast(sa, self.env[n]["shape"]) is not None]
+            cands = [n for n in self.float_vars() if n != a and self.bcast(sa, self.env[n]["shape"]) is not None]
             if cands and self.r.random() < 0.9:
                 b = self.r.choice(cands)
             elif self.r.random() < 0.85:
@@ -276,7 +297,7 @@ class Gen:
             else:
                 b = self.leaf()
             lhs, rhs = {"v": a}, {"v": b}
-            shape = broadcast(sa, self.env[b]["shape"]) or sa
+            shape = self.bcast(sa, self.env[b]["shape"]) or sa
             dtype = self.promote(a, b)
             ins = [a, b]
         elif r < 0.55:
@@ -293,12 +314,12 @@ class Gen:
     def op_alpha(self):
         a = self.ensure_float()
         sa = self.env[a]["shape"]
-        cands = [n for n in self.float_vars() if broadcast(sa, self.env[n]["shape"]) is not None]
+        cands = [n for n in self.float_vars() if self.bcast(sa, self.env[n]["shape"]) is not None]
         b = self.r.choice(cands)
         out = self.name()
         self.add({"k": "alpha", "out": out, "fn": self.r.choice(["add", "sub"]), "a": a, "b": b,
                   "alpha": self.r.choice([2.0, 0.5, -1.0, 3.0])}, out,
-                 self.result_meta(broadcast(sa, self.env[b]["shape"]), self.promote(a, b), a, b))
+                 self.result_meta(self.bcast(sa, self.env[b]["shape"]), self.promote(a, b), a, b))
         return out
 
     def op_pow(self):
@@ -306,10 +327,10 @@ class Gen:
         out = self.name()
         if self.r.random() < 0.35:
             sa = self.env[a]["shape"]
-            cands = [n for n in self.float_vars() if broadcast(sa, self.env[n]["shape"]) is not None]
+            cands = [n for n in self.float_vars() if self.bcast(sa, self.env[n]["shape"]) is not None]
             b = self.r.choice(cands) if cands and self.r.random() < 0.6 else self.leaf(shape=sa)
             self.add({"k": "pow", "out": out, "a": a, "b": {"v": b}}, out,
-                     self.result_meta(broadcast(sa, self.env[b]["shape"]) or sa, self.promote(a, b), a, b))
+                     self.result_meta(self.bcast(sa, self.env[b]["shape"]) or sa, self.promote(a, b), a, b))
         else:
             e = self.r.choice([{"i": 2}, {"i": 3}, {"n": 2.0}, {"n": 0.5}, {"i": 0}, {"i": -1}, {"n": -0.5},
                                {"n": 1.5}, {"i": 1}])
@@ -328,16 +349,18 @@ class Gen:
     def op_maxmin(self):
         a = self.ensure_float()
         sa = self.env[a]["shape"]
-        cands = [n for n in self.float_vars() if n != a and broadcast(sa, self.env[n]["shape"]) is not None]
+        cands = [n for n in self.float_vars() if n != a and self.bcast(sa, self.env[n]["shape"]) is not None]
         b = self.r.choice(cands) if cands else self.leaf(shape=sa)
         out = self.name()
         self.add({"k": "maxmin", "out": out, "fn": self.r.choice(["maximum", "minimum"]), "a": a, "b": b}, out,
-                 self.result_meta(broadcast(sa, self.env[b]["shape"]), self.promote(a, b), a, b))
+                 self.result_meta(self.bcast(sa, self.env[b]["shape"]), self.promote(a, b), a, b))
         return out
 
     def op_mm(self):
         fn = self.r.choice(["matmul", "@", "mm", "mv", "dot", "bmm", "matmul", "@"])
         n, m, p = self.r.choice([2, 3]), self.r.choice([1, 2, 3]), self.r.choice([2, 3])
+        if self.big:
+            n, m, p = (self.r.choice([5, 17, 64, 100, 130]) for _ in range(3))
         dt = self.r.choice(["float32", "float32", "float64"])
         if fn == "mm":
             sa, sb, so = [n, m], [m, p], [n, p]
@@ -588,7 +611,7 @@ class Gen:
         extra = []
         if fn in ("add_", "sub_", "mul_", "div_", "pow_", "iadd", "isub", "imul", "idiv"):
             if self.r.random() < 0.5:
-                cands = [n for n in self.float_vars() if n != t and broadcast(shape, self.env[n]["shape"]) == shape]
+                cands = [n for n in self.float_vars() if n != t and self.bcast(shape, self.env[n]["shape"]) == shape]
                 b = self.r.choice(cands) if cands else self.leaf(shape=shape[-1:] if shape else [])
                 args = [{"v": b}]
                 extra = [b]
@@ -597,7 +620,7 @@ class Gen:
         elif fn == "fill_":
             args = [self.num()]
         elif fn == "copy_":
-            cands = [n for n in self.float_vars() if n != t and broadcast(shape, self.env[n]["shape"]) == shape]
+            cands = [n for n in self.float_vars() if n != t and self.bcast(shape, self.env[n]["shape"]) == shape]
             b = self.r.choice(cands) if cands else self.leaf(shape=shape, rg=self.r.random() < 0.5)
             args = [{"v": b}]
             extra = [b]
@@ -627,10 +650,10 @@ class Gen:
 
     def mask_for(self, a):
         shape = self.env[a]["shape"]
-        cands = [n for n, m in self.env.items() if m["dtype"] == "bool" and broadcast(shape, m["shape"]) == shape]
+        cands = [n for n, m in self.env.items() if m["dtype"] == "bool" and self.bcast(shape, m["shape"]) == shape]
         if cands and self.r.random() < 0.5:
             return self.r.choice(cands)
-        src = a if self.r.random() < 0.7 else self.ensure_float(lambda m: broadcast(shape, m["shape"]) == shape)
+        src = a if self.r.random() < 0.7 else self.ensure_float(lambda m: self.bcast(shape, m["shape"]) == shape)
         out = self.name("m")
         self.add({"k": "compare", "out": out, "fn": self.r.choice(["gt", "lt", "ge", "le", "eq", "ne"]), "a": src,
                   "b": {"n": self.r.choice([0.0, 0.5, 1.0, -1.0])}}, out,
@@ -663,12 +686,12 @@ class Gen:
     def op_where(self):
         a = self.ensure_float()
         shape = self.env[a]["shape"]
-        cands = [n for n in self.float_vars() if broadcast(shape, self.env[n]["shape"]) is not None]
+        cands = [n for n in self.float_vars() if self.bcast(shape, self.env[n]["shape"]) is not None]
         b = self.r.choice(cands)
         m = self.mask_for(a)
         out = self.name()
         self.add({"k": "where", "out": out, "cond": m, "a": a, "b": b}, out,
-                 self.result_meta(broadcast(shape, self.env[b]["shape"]), self.promote(a, b), a, b))
+                 self.result_meta(self.bcast(shape, self.env[b]["shape"]), self.promote(a, b), a, b))
         return out
 
     def op_gather(self):
@@ -757,7 +780,7 @@ class Gen:
             value = self.num()
             extra = None
         else:
-            srcs = [n for n in self.float_vars(lambda m: broadcast(region, m["shape"]) == region and m["shape"] != region
+            srcs = [n for n in self.float_vars(lambda m: self.bcast(region, m["shape"]) == region and m["shape"] != region
                                                or m["shape"] == region) if n != t]
             if srcs and self.r.random() < 0.6:
                 b = self.r.choice(srcs)
@@ -958,13 +981,13 @@ class Gen:
         op = self.r.choice(["+", "-", "*", "/"])
         r = self.r.random()
         if r < 0.5:
-            cands = [n for n in self.env if n != a and broadcast(sa, self.env[n]["shape"]) is not None]
+            cands = [n for n in self.env if n != a and self.bcast(sa, self.env[n]["shape"]) is not None]
             b = self.r.choice(cands) if cands and self.r.random() < 0.8 else self.pick_int()
-            if broadcast(sa, self.env[b]["shape"]) is None:
+            if self.bcast(sa, self.env[b]["shape"]) is None:
                 dt = self.r.choice(["int64", "bool", "float32"])
                 b = self.leaf(shape=sa, dtype=dt, rg=dt == "float32" and self.r.random() < 0.7)
             lhs, rhs = ({"v": a}, {"v": b}) if self.r.random() < 0.6 else ({"v": b}, {"v": a})
-            shape, dtype, ins = broadcast(sa, self.env[b]["shape"]), self.promote(a, b), [a, b]
+            shape, dtype, ins = self.bcast(sa, self.env[b]["shape"]), self.promote(a, b), [a, b]
         else:
             n = self.int_number()
             lhs, rhs = ({"v": a}, n) if self.r.random() < 0.6 else (n, {"v": a})
@@ -1060,15 +1083,15 @@ class Gen:
         sa = self.env[a]["shape"]
         out = self.name("m")
         if self.r.random() < 0.2:
-            b = self.pick_int(lambda m: broadcast(sa, m["shape"]) is not None)
-            if broadcast(sa, self.env[b]["shape"]) is None:
+            b = self.pick_int(lambda m: self.bcast(sa, m["shape"]) is not None)
+            if self.bcast(sa, self.env[b]["shape"]) is None:
                 return None
             self.add({"k": "logical_and", "out": out, "a": a, "b": b}, out,
-                     {"shape": broadcast(sa, self.env[b]["shape"]), "dtype": "bool", "rg": False, "leaf": True})
+                     {"shape": self.bcast(sa, self.env[b]["shape"]), "dtype": "bool", "rg": False, "leaf": True})
             return out
-        cands = [n for n in self.env if n != a and broadcast(sa, self.env[n]["shape"]) is not None]
+        cands = [n for n in self.env if n != a and self.bcast(sa, self.env[n]["shape"]) is not None]
         b = {"v": self.r.choice(cands)} if cands and self.r.random() < 0.4 else self.int_number()
-        shape = broadcast(sa, self.env[b["v"]]["shape"]) if "v" in b else sa
+        shape = self.bcast(sa, self.env[b["v"]]["shape"]) if "v" in b else sa
         self.add({"k": "compare", "out": out, "fn": self.r.choice(["gt", "lt", "ge", "le", "eq", "ne"]), "a": a,
                   "b": b}, out, {"shape": shape, "dtype": "bool", "rg": False, "leaf": True})
         return out
@@ -1081,15 +1104,15 @@ class Gen:
         sa = self.env[a]["shape"]
         out = self.name()
         if fn in ("where", "maximum", "minimum"):
-            cands = [n for n in self.env if n != a and broadcast(sa, self.env[n]["shape"]) is not None]
+            cands = [n for n in self.env if n != a and self.bcast(sa, self.env[n]["shape"]) is not None]
             b = self.r.choice(cands) if cands else self.leaf(shape=sa)
             x, y = (a, b) if self.r.random() < 0.5 else (b, a)
-            shape, dtype = broadcast(sa, self.env[b]["shape"]), self.promote(a, b)
+            shape, dtype = self.bcast(sa, self.env[b]["shape"]), self.promote(a, b)
             if fn == "where":
                 m = self.mask_for(a) if self.r.random() < 0.5 else self.op_int_compare()
-                if m is None or broadcast(shape, self.env[m]["shape"]) is None:
+                if m is None or self.bcast(shape, self.env[m]["shape"]) is None:
                     return None
-                shape = broadcast(shape, self.env[m]["shape"])
+                shape = self.bcast(shape, self.env[m]["shape"])
                 self.add({"k": "where", "out": out, "cond": m, "a": x, "b": y}, out,
                          self.result_meta(shape, dtype, x, y))
             else:
@@ -1107,11 +1130,11 @@ class Gen:
                      self.result_meta(new, self.promote(a, b), a, b))
         elif fn == "pow":
             if self.r.random() < 0.3:
-                cands = [n for n in self.env if broadcast(sa, self.env[n]["shape"]) is not None]
+                cands = [n for n in self.env if self.bcast(sa, self.env[n]["shape"]) is not None]
                 b = self.r.choice(cands)
                 x, y = (a, b) if self.r.random() < 0.5 else (b, a)
                 self.add({"k": "pow", "out": out, "a": x, "b": {"v": y}}, out,
-                         self.result_meta(broadcast(sa, self.env[b]["shape"]), self.promote(a, b), a, b))
+                         self.result_meta(self.bcast(sa, self.env[b]["shape"]), self.promote(a, b), a, b))
             else:
                 e = self.r.choice([{"i": 2}, {"i": 3}, {"i": 0}, {"i": -1}, {"n": 0.5}, {"n": 2.0}, {"i": 1}])
                 self.add({"k": "pow", "out": out, "a": a, "b": e}, out,
@@ -1135,7 +1158,7 @@ class Gen:
                                "clamp_", "exp_"])
             args = []
             if f in ("add_", "mul_", "div_", "sub_", "iadd", "imul"):
-                cands = [n for n in self.env if n != a and broadcast(sa, self.env[n]["shape"]) == sa]
+                cands = [n for n in self.env if n != a and self.bcast(sa, self.env[n]["shape"]) == sa]
                 args = [{"v": self.r.choice(cands)}] if cands and self.r.random() < 0.4 else [self.int_number()]
             elif f == "fill_":
                 args = [self.int_number()]
@@ -1152,10 +1175,10 @@ class Gen:
         shape, dtype = self.env[a]["shape"], self.env[a]["dtype"]
         if CUSTOM[name][0] == 2:
             sa = shape
-            cands = [n for n in self.float_vars() if n != a and broadcast(sa, self.env[n]["shape"]) is not None]
+            cands = [n for n in self.float_vars() if n != a and self.bcast(sa, self.env[n]["shape"]) is not None]
             b = self.r.choice(cands) if cands and self.r.random() < 0.7 else self.leaf(shape=sa)
             args.append(b)
-            shape, dtype = broadcast(sa, self.env[b]["shape"]), self.promote(a, b)
+            shape, dtype = self.bcast(sa, self.env[b]["shape"]), self.promote(a, b)
         out = self.name()
         self.add({"k": "custom", "out": out, "fn": name, "args": args}, out, self.result_meta(shape, dtype, *args))
         return out
@@ -1171,6 +1194,7 @@ class Gen:
         # a quarter of the programs (and all of theme "values") take teacher-like data: random
         # decimals and some longer shapes, where the nice values above round exactly
         self.noisy = theme == "values" or self.r.random() < 0.25
+        self.big = theme == "big"
         if theme == "values":
             theme = "mixed"
         weights = THEMES[theme]
@@ -1840,12 +1864,16 @@ def render_rust(stmts):
     return "\n".join(lines) + "\n"
 
 
-def generate(seed, count):
+def generate(seed, count, only=None):
+    """`count` programs from `seed`, each of a theme drawn by THEME_WEIGHTS; with `only` the
+    name of a theme never drawn (weight 0), every program is of that theme instead."""
     rng = random.Random(seed)
     themes = list(THEME_WEIGHTS)
     programs = []
     for n in range(count):
         theme = rng.choices(themes, [THEME_WEIGHTS[t] for t in themes])[0]
+        if only is not None and THEME_WEIGHTS[only] == 0:
+            theme = only
         g = Gen(random.Random(rng.getrandbits(64)))
         stmts = g.program(theme)
         programs.append({"id": f"p{n:04d}", "theme": theme, "stmts": stmts})

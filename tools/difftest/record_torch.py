@@ -57,7 +57,8 @@ def main():
     import torch
 
     torch.set_num_threads(THREADS)
-    programs = [p for p in generate.generate(args.seed, args.count) if args.theme in (None, p["theme"])]
+    # (a theme of weight 0, such as "big", is drawn for every program instead of filtered)
+    programs = [p for p in generate.generate(args.seed, args.count, args.theme) if args.theme in (None, p["theme"])]
     kept = []
     dropped = []
     for p in programs:
