@@ -120,8 +120,8 @@ DOTS = [(k, "uniform") for k in (16, 24, 33, 48, 70, 100, 131, 300, 1000)] + [
 # Products with one column on torch's two threads, where MKL's matrix-vector kernels may split
 # the sums: on both sides of each bound in gemm_order.rs's `two_thread_split`. A transposed
 # (`x.t() @ v`): halves of K (k 256 float32 / (m + 64) k 17600 float64, the 41-69 rows band
-# below k = 1000, 1001 rows); A row-major: rows (m k 8192, m (k + 288) 41700; float32); and
-# products with one output row (columns for rows)
+# below k = 1000, 1001 rows); A row-major: rows (m k 8192, m (k + 288) 41700; float32) or,
+# for long rows, halves; and products with one output row (columns for rows)
 TWO_THREADS = [(m, k, 1, "at", "uniform") for m, k in (
     (8, 255), (8, 256), (3, 262), (3, 263), (50, 999), (50, 1000), (40, 300), (41, 300),
     (69, 300), (70, 300), (1001, 300), (1002, 300), (200, 1200), (1, 600))] + [
@@ -131,7 +131,14 @@ TWO_THREADS = [(m, k, 1, "at", "uniform") for m, k in (
     # one output row: the same bounds with n for m (b row-major: halves; b transposed: columns)
     (1, k, n, layout, "uniform") for k, n, layout in (
         (255, 8, "none"), (256, 8, "none"), (244, 8, "at"), (245, 8, "at"), (999, 56, "none"),
-        (1000, 56, "none"), (96, 106, "bt"), (96, 109, "bt"), (563, 49, "both"), (563, 50, "both"))]
+        (1000, 56, "none"), (96, 106, "bt"), (96, 109, "bt"), (563, 49, "both"), (563, 50, "both"))] + [
+    # A row-major with few long rows: halves of K (float32 k 20000 for m <= 200 with
+    # m (k + 288) 41700; float64 k 10000 for m <= 100, one row k 17536), and one output row
+    # of the same kernels
+    (m, k, 1, "none", "uniform") for m, k in (
+        (3, 19999), (3, 20000), (200, 20000), (201, 20000), (2, 20561), (2, 20562), (1, 41411), (1, 41412),
+        (2, 9999), (2, 10000), (100, 10000), (101, 10000), (1, 17535), (1, 17536))] + [
+    (1, 30000, 5, "bt", "uniform")]
 
 
 # MKL's AVX2 kernels (float32): the blocked kernel (m >= 4, n >= 12; every layout; up to 384

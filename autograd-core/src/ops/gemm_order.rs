@@ -167,9 +167,10 @@ impl TorchOrder for f64 {
 /// blocked kernel's own two-thread splits are not followed (README: "Two threads").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Split {
-    /// For a column-major `a` (torch's `x.t() @ v`, the gradient of a weight vector), each
-    /// thread sums half of the shared dimension (the first `k0` terms, the rest), each half
-    /// in its one-thread order, and the second half's sums are added to the first's.
+    /// For a column-major `a` (torch's `x.t() @ v`, the gradient of a weight vector), and for
+    /// a row-major `a` of a few long rows, each thread sums half of the shared dimension (the
+    /// first `k0` terms, the rest), each half in its one-thread order, and the second half's
+    /// sums are added to the first's.
     Halves { k0: usize },
     /// For a row-major float32 `a`, rows `0..m0` and the rest are products of their own (the
     /// one-row kernel's groups of 4 rows start again at `m0`).
@@ -182,8 +183,12 @@ pub(crate) enum Split {
 /// The split of `a @ b` with `threads` threads, if it has one. `Halves`: from k = 256
 /// (float32), or from k = 128 with `(m + 64) k >= 17600` (float64); not for more than 1001
 /// rows, nor for 41 to 69 rows below k = 1000 (MKL splits the rows there, which changes no
-/// sum). `Rows` (float32): from `m k >= 8192` with `m (k + 288) >= 41700`. A product with one
-/// output row is the transposed one (`b.t() @ a.t()`, the same kernels): the same bounds with
+/// sum). For a row-major `a`, `Halves` too where its rows are long and few: float32 from
+/// k = 20000 for at most 200 rows with `m (k + 288) >= 41700` (one row: k >= 41412), float64
+/// from k = 10000 for at most 100 rows (one row: k >= 17536), but an `mm` of one row by one
+/// column (b not a transposed row: the column kernel's chain) as a column-major `a`;
+/// otherwise `Rows` (float32):
+/// from `m k >= 8192` with `m (k + 288) >= 41700`. A product with one output row is the transposed one (`b.t() @ a.t()`, the same kernels): the same bounds with
 /// `n` for `m`. Any other thread count keeps the one-thread order (not measured).
 pub(crate) fn two_thread_split<T: TorchOrder>(
     kernel: Kernel,
@@ -204,11 +209,21 @@ pub(crate) fn two_thread_split<T: TorchOrder>(
     if n != 1 {
         return None;
     }
-    if transposed(a, b).0 {
+    let (ta, tb) = transposed(a, b);
+    // (`mm` of one row by one column, b not a transposed row, is the column kernel's chain)
+    if ta || (kernel == Kernel::Mm && m == 1 && !tb) {
         let long = if T::FLOAT32 { k >= 256 } else { k >= 128 && (m + 64) * k >= 17600 };
         let rows_instead = (41..=69).contains(&m) && k < 1000;
         (long && m <= 1001 && !rows_instead).then(|| Split::Halves { k0: k.div_ceil(2) })
     } else {
+        let long_rows = if T::FLOAT32 {
+            k >= 20000 && m <= 200 && m * (k + 288) >= 41700
+        } else {
+            k >= 10000 && m <= 100 && (m >= 2 || k >= 17536)
+        };
+        if long_rows {
+            return Some(Split::Halves { k0: k.div_ceil(2) });
+        }
         let large = m >= 2 && m * k >= 8192 && m * (k + 288) >= 41700;
         (T::FLOAT32 && large).then(|| Split::Rows { m0: m.div_ceil(2) })
     }

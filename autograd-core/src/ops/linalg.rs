@@ -80,8 +80,14 @@ fn matmul_views<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrder
             return out;
         }
         Some(Split::Rows { m0 }) => {
-            let mut out = part(am.rows_between(0, m0), bm);
-            out.extend(part(am.rows_between(m0, m), bm));
+            // (each part in the matrix-vector kernel's order for its rows: a part of one row
+            // too, which `mm` alone would sum as one row by one column)
+            let rows = |from, to| {
+                let (a, b) = (am.rows_between(from, to), bm);
+                in_order(gemm_order::order(Kernel::Mv, &a, &b).expect("mv has an order"), a, b)
+            };
+            let mut out = rows(0, m0);
+            out.extend(rows(m0, m));
             return out;
         }
         Some(Split::Cols { n0 }) => {
