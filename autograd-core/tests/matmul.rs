@@ -17,6 +17,10 @@ use serde_json::Value;
 mod fixture_bits;
 use fixture_bits::{as_recorded, assert_all_match, same_as_recorded as same, tensor_bits as bits};
 
+/// Held by each test while it draws random numbers (the generator is the process's, and the
+/// tests of one binary run on threads side by side).
+static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn dims(v: &Value) -> Vec<usize> {
     v.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
 }
@@ -93,6 +97,7 @@ fn check(case: &Value) -> Vec<String> {
 
 #[test]
 fn matmul_matches_torch_values_graph_and_gradients() {
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/matmul.json")).unwrap();
     let fixture: Value = serde_json::from_str(&text).unwrap();
@@ -122,4 +127,51 @@ fn matmul_matches_torch_values_graph_and_gradients() {
     });
     std::panic::set_hook(hook);
     assert_all_match(&wrong, cases.len(), 200);
+}
+
+/// One operand of a `bmm_layouts` case, as the recorder makes it: seeded `randn` in the
+/// layout's stored shape, some elements made signed zeros (`x * (mask > 0)`), then viewed.
+fn bmm_operand(batch: usize, rows: usize, cols: usize, layout: &str, dtype: DType) -> Tensor {
+    let stored = match layout {
+        "contiguous" => [batch, rows, cols],
+        "transposed" => [batch, cols, rows],
+        _ => [rows, cols, batch],
+    };
+    let opts = TensorOptions::default().dtype(dtype);
+    let x = randn_with(&stored, opts);
+    let x = &x * &randn_with(&stored, opts).gt(0.0);
+    match layout {
+        "contiguous" => x,
+        "transposed" => x.transpose(1, 2),
+        _ => x.permute(&[2, 0, 1]),
+    }
+}
+
+#[test]
+fn bmm_of_each_layout_matches_torch() {
+    // torch multiplies batch by batch with addmm where an operand's matrices are neither row-
+    // nor column-major (a one-term sum is then the product itself: -0 stays -0), else with its
+    // batched gemm (the product added to +0)
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/matmul.json")).unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let cases = fixture["bmm_layouts"].as_array().unwrap();
+    let wrong: Vec<String> = as_recorded(&fixture, || {
+        cases
+            .iter()
+            .filter(|case| {
+                manual_seed(case["seed"].as_u64().unwrap());
+                let float64 = case["dtype"] == "float64";
+                let dtype = if float64 { DType::Float64 } else { DType::Float32 };
+                let [b, m, k, n] = <[usize; 4]>::try_from(dims(&case["shape"])).unwrap();
+                let layouts = &case["layouts"];
+                let x = bmm_operand(b, m, k, layouts[0].as_str().unwrap(), dtype);
+                let y = bmm_operand(b, k, n, layouts[1].as_str().unwrap(), dtype);
+                !same(&bits(&x.bmm(&y)), &case["out"], float64)
+            })
+            .map(|case| format!("{} {} {}", case["shape"], case["layouts"], case["dtype"]))
+            .collect()
+    });
+    assert_all_match(&wrong, cases.len(), 50);
 }

@@ -12,7 +12,8 @@ shape, and wraps the result in `_unsafe_view`. The graph a teacher prints
 result's bits and shape, every node of its graph (depth first, as `name` lines), and both
 inputs' gradients of `(out * 1.0).sum()`, and again of `out.sum()` (whose gradient reaches the
 product expanded, stride 0: torch's `mv` then sums in its own loop, not MKL's); or torch's error. Recorded on 2 threads of an Intel
-Xeon with AVX-512 (the test selects MKL's AVX-512 kernel set). Values: base64 of
+Xeon with AVX-512 (the test selects MKL's AVX-512 kernel set). `bmm_layouts`: `torch.bmm` of
+operands in three layouts (BMM_LAYOUTS), with signed zeros. Values: base64 of
 little-endian floats (tests/fixture_bits), or past 1024 elements their CRC-32.
 """
 import base64
@@ -61,6 +62,39 @@ def graph(fn, out, seen):
         graph(child, out, seen)
 
 
+# bmm's operands in three layouts: "contiguous"; "transposed" (each matrix column-major: stored
+# [batch, cols, rows], then transpose(1, 2)); "batch_last" (stored [rows, cols, batch], then
+# permute(2, 0, 1): neither way round, which torch multiplies batch by batch with addmm instead
+# of its batched gemm). Signed zeros from a mask (x * (mask > 0)), so that a one-term sum
+# shows whether it is the product itself or the product added to +0.
+BMM_SHAPES = [(2, 100, 1, 17), (2, 20, 1, 20), (3, 30, 1, 30), (2, 40, 30, 1), (2, 64, 33, 5), (2, 3, 1, 5)]
+BMM_LAYOUTS = [("contiguous", "contiguous"), ("contiguous", "batch_last"), ("batch_last", "contiguous"),
+               ("transposed", "batch_last"), ("transposed", "transposed")]
+
+
+def bmm_operand(batch, rows, cols, layout, dt):
+    stored = {"contiguous": (batch, rows, cols), "transposed": (batch, cols, rows),
+              "batch_last": (rows, cols, batch)}[layout]
+    x = torch.randn(*stored, dtype=dt)
+    x = x * (torch.randn(*stored, dtype=dt) > 0)
+    return {"contiguous": x, "transposed": x.transpose(1, 2), "batch_last": x.permute(2, 0, 1)}[layout]
+
+
+def bmm_cases(r):
+    cases = []
+    for b, m, k, n in BMM_SHAPES:
+        for la, lb in BMM_LAYOUTS:
+            for dtype in ["float32", "float64"]:
+                seed = r.randrange(10000)
+                torch.manual_seed(seed)
+                dt = getattr(torch, dtype)
+                x = bmm_operand(b, m, k, la, dt)
+                y = bmm_operand(b, k, n, lb, dt)
+                cases.append({"seed": seed, "shape": [b, m, k, n], "layouts": [la, lb], "dtype": dtype,
+                              "out": values(torch.bmm(x, y))})
+    return cases
+
+
 def main():
     torch.set_num_threads(THREADS)
     r = random.Random(SEED)
@@ -101,7 +135,7 @@ def main():
                     cases.append(case)
     json.dump({"torch": torch.__version__, "threads": THREADS, "seed": SEED,
                "command": "python tools/matmul/record.py > autograd-core/tests/fixtures/matmul.json",
-               "cases": cases}, sys.stdout)
+               "cases": cases, "bmm_layouts": bmm_cases(r)}, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -678,6 +678,25 @@ fn with_batches<T: Element, R>(t: &Tensor, f: impl FnOnce(&[ArrayView2<T>]) -> R
     Some(with_slice(t, |s: &[T]| f(&views(s, 0, dims, (rows * cols, cols, 1)))))
 }
 
+/// Which gemm a larger bmm of `a` and `b` (3-D) runs on, as torch decides: MKL's batched
+/// gemm (`Kernel::Bmm`) when each operand's matrices are row- or column-major
+/// (`batch_items_contiguous_or_transposed`), else `addmm` on one batch after another
+/// (`Kernel::Mm`: a one-term sum is then the product itself, -0 kept, and a product with one
+/// output column has `mm`'s order). A gradient reshaped from a transposed one is such an
+/// operand, e.g. in the backward of `v @ x` for a vector `v` and a 3-D `x`.
+fn bmm_kernel(a: &Tensor, b: &Tensor) -> Kernel {
+    let row_or_column_major = |t: &Tensor| {
+        let (shape, strides) = (t.shape(), t.stride());
+        let (rows, cols, rs, cs) = (shape[1], shape[2], strides[1], strides[2]);
+        (cs == 1 && (rows == 1 || rs >= cols)) || (rs == 1 && (cols == 1 || cs >= rows))
+    };
+    if row_or_column_major(a) && row_or_column_major(b) {
+        Kernel::Bmm
+    } else {
+        Kernel::Mm
+    }
+}
+
 /// A larger float bmm: one matrix product per batch, in the order torch's gemm call for that
 /// batch sums it, the batches shared out among the threads (each product is summed on one
 /// thread, in its own order: the bits do not depend on where it runs).
@@ -685,12 +704,13 @@ fn float_bmm<T: FloatElement + ndarray::LinalgScalar + GemmFloat + TorchOrder>(
     a: &Tensor,
     b: &Tensor,
 ) -> Option<Vec<T>> {
+    let kernel = bmm_kernel(a, b);
     with_batches(a, |a_views: &[ArrayView2<T>]| {
         with_batches(b, |b_views: &[ArrayView2<T>]| {
             let (n, k, m) = (a_views[0].nrows(), a_views[0].ncols(), b_views[0].ncols());
             let mut out = vec![T::zero(); a_views.len() * n * m];
             let product = |i: usize, part: &mut [T]| {
-                part.copy_from_slice(&matmul_views(a_views[i].view(), b_views[i].view(), Kernel::Bmm))
+                part.copy_from_slice(&matmul_views(a_views[i].view(), b_views[i].view(), kernel))
             };
             if out.len() * k >= 1 << 16 && a_views.len() >= 2 {
                 super::parallel::for_each_part(&mut out, n * m, |start, part| product(start / (n * m), part));
@@ -713,8 +733,9 @@ fn bmm_by_batch(a: &Tensor, b: &Tensor, batches: usize, dtype: DType) -> Buffer 
     if let Some(buffer) = floats {
         return buffer;
     }
+    let kernel = bmm_kernel(a, b);
     let parts: Vec<Buffer> = (0..batches as isize)
-        .map(|i| mm_values(&a.select(0, i), &b.select(0, i), Kernel::Bmm).contiguous_buffer())
+        .map(|i| mm_values(&a.select(0, i), &b.select(0, i), kernel).contiguous_buffer())
         .collect();
     // one copy per batch (collecting element by element through `flat_map`, which knows no
     // length, took longer than the products of 32 64x64 matrices)
