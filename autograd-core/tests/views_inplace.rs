@@ -1453,3 +1453,28 @@ fn an_in_place_op_reading_its_own_strided_view_sees_its_writes() {
     v.add_(&x.select(1, 0));
     assert_eq!(x.to_string(), "tensor([[1., 5.],\n        [2., 7.],\n        [3., 9.]])");
 }
+
+#[test]
+fn a_view_changed_in_place_keeps_minus_zero_through_its_dims_of_size_one() {
+    // torch's as_strided_backward leaves out a view's dims of size 1 before it asks whether
+    // elements may share a position, so a -0. gradient is copied, not added to +0.:
+    // x1 = torch.tensor([[0.0, 0.0, 0.0]], requires_grad=True)
+    // v4 = (float('inf') + x1).view(3, 1); v4.div_(torch.tensor([2.0], requires_grad=True))
+    // (0.0 / v4).t().mean().backward(); print(x1.grad)      (a fresh differential program)
+    let x1 = tensor!([[0., 0., 0.]], requires_grad = true);
+    let v4 = (f64::INFINITY + &x1).view(&[3, 1]);
+    v4.div_(&tensor!([2.], requires_grad = true));
+    (0.0 / &v4).t().mean().backward();
+    assert_eq!(grad_text(&x1), "tensor([[-0., -0., -0.]])");
+    // and sums over an expanded (stride 0) dim first, in torch's order (-0. + -0. is +0. there):
+    // x = torch.tensor([1.0, -2.0], requires_grad=True); b = x * 1.0; e = b.expand(3, 2)
+    // b.mul_(2.0); print(e.grad_fn.name())
+    // (e * torch.tensor([[-0.0, 0.5], [-0.0, 0.25], [-0.0, 0.125]])).sum().backward(); print(x.grad)
+    let x = tensor!([1., -2.], requires_grad = true);
+    let b = &x * 1.0;
+    let e = b.expand([3, 2]);
+    b.mul_(2.0);
+    assert_eq!(e.grad_fn().unwrap().name(), "AsStridedBackward0");
+    (&e * &tensor!([[-0., 0.5], [-0., 0.25], [-0., 0.125]])).sum().backward();
+    assert_eq!(grad_text(&x), "tensor([0.0000, 1.7500])");
+}

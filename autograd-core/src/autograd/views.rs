@@ -250,16 +250,35 @@ impl BackwardFunction for AsStridedBackward {
     // d as_strided(base) = grad scattered back to the base's positions
     fn backward(&mut self, grad: &Tensor) -> super::node::Grads {
         let mut flat = StorageGrad::zeros(self.storage_len);
-        // as torch's as_strided_backward: copied where no two elements of the view can share a
-        // position (a -0. gradient stays -0.), added up where they may
-        flat.put(&self.view_layout, grad, maybe_overlapping(&self.view_layout));
+        // as torch's as_strided_backward: the view's dims of size 1 left out and its repeated
+        // (stride 0) dims summed first; then copied where no two elements of what is left can
+        // share a position (a -0. gradient stays -0.), added up where they may
+        let (grad_left, left) = without_unit_and_repeated_dims(&self.view_layout, grad);
+        flat.put(&left, &grad_left, maybe_overlapping(&left));
         smallvec::smallvec![Some(flat.take(&self.base_layout, grad))]
     }
 }
 
+/// The first step of torch's `as_strided_backward`, from the last dim to the first: a dim of
+/// size 1 is dropped, one of stride 0 (an expanded dim) is summed over (`grad.sum(dim)`, in
+/// torch's order) and dropped. Returns the gradient and the view's layout without those dims.
+fn without_unit_and_repeated_dims(view: &Layout, grad: &Tensor) -> (Tensor, Layout) {
+    let mut grad = grad.clone();
+    let mut left = view.clone();
+    for dim in (0..view.shape.len()).rev() {
+        let (size, stride) = (view.shape[dim], view.strides[dim]);
+        if size == 1 || stride == 0 {
+            grad = if size == 1 { grad.squeeze_dim(dim as isize) } else { grad.sum_dim(dim, false) };
+            left.shape.remove(dim);
+            left.strides.remove(dim);
+        }
+    }
+    (grad, left)
+}
+
 /// torch's `_maybe_overlapping_memory`: the dims by stride, smallest first, each stride must
-/// step past every position the smaller ones reach (so any stride 0, even of a dim of size 1,
-/// counts as overlapping).
+/// step past every position the smaller ones reach (`as_strided_backward` asks it after
+/// dropping dims of size 1 and summing those of stride 0).
 fn maybe_overlapping(layout: &Layout) -> bool {
     let mut dims: Vec<(usize, usize)> =
         layout.strides.iter().copied().zip(layout.shape.iter().copied()).collect();
