@@ -143,7 +143,7 @@ fn bmm_operand(batch: usize, rows: usize, cols: usize, layout: &str, dtype: DTyp
     match layout {
         "contiguous" => x,
         "transposed" => x.transpose(1, 2),
-        _ => x.permute(&[2, 0, 1]),
+        _ => x.permute([2, 0, 1]),
     }
 }
 

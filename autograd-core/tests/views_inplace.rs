@@ -1462,7 +1462,7 @@ fn a_view_changed_in_place_keeps_minus_zero_through_its_dims_of_size_one() {
     // v4 = (float('inf') + x1).view(3, 1); v4.div_(torch.tensor([2.0], requires_grad=True))
     // (0.0 / v4).t().mean().backward(); print(x1.grad)      (a fresh differential program)
     let x1 = tensor!([[0., 0., 0.]], requires_grad = true);
-    let v4 = (f64::INFINITY + &x1).view(&[3, 1]);
+    let v4 = (f64::INFINITY + &x1).view([3, 1]);
     v4.div_(&tensor!([2.], requires_grad = true));
     (0.0 / &v4).t().mean().backward();
     assert_eq!(grad_text(&x1), "tensor([[-0., -0., -0.]])");
