@@ -183,13 +183,14 @@ pub(crate) enum Split {
 /// The split of `a @ b` with `threads` threads, if it has one. `Halves`: from k = 256
 /// (float32), or from k = 128 with `(m + 64) k >= 17600` (float64); not for more than 1001
 /// rows, nor for 41 to 69 rows below k = 1000 (MKL splits the rows there, which changes no
-/// sum). For a row-major `a`, `Halves` too where its rows are long and few: float32 from
-/// k = 20000 for at most 200 rows with `m (k + 288) >= 41700` (one row: k >= 41412), float64
-/// from k = 10000 for at most 100 rows (one row: k >= 17536), but an `mm` of one row by one
-/// column (b not a transposed row: the column kernel's chain) as a column-major `a`;
-/// otherwise `Rows` (float32):
-/// from `m k >= 8192` with `m (k + 288) >= 41700`. A product with one output row is the transposed one (`b.t() @ a.t()`, the same kernels): the same bounds with
-/// `n` for `m`. Any other thread count keeps the one-thread order (not measured).
+/// sum); an `mm` of one row by one column (b not a transposed row: the column kernel's
+/// chain) splits as a column-major `a` of one row. For a row-major `a`, `Halves` too where
+/// its rows are long and few: float32 from k = 20000 for at most 200 rows with
+/// `m (k + 288) >= 41700` (one row: k >= 41412), float64 from k = 10000 for at most 100 rows
+/// (one row: k >= 17536); otherwise `Rows` (float32): from `m k >= 8192` with
+/// `m (k + 288) >= 41700`. A product with one output row is the transposed one (`b.t() @
+/// a.t()`, the same kernels): the same bounds with `n` for `m`. Any other thread count keeps
+/// the one-thread order (not measured).
 pub(crate) fn two_thread_split<T: TorchOrder>(
     kernel: Kernel,
     a: &Mat<T>,
