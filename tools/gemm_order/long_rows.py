@@ -36,6 +36,15 @@ def classify(a, v, product=torch.mv):
     return "?"
 
 
+def first_true(lo, hi, holds):
+    """The least n in (lo, hi] with holds(n), for holds false at lo, true at hi and from its
+    first true on (bisection)."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if holds(mid) else (mid, hi)
+    return hi
+
+
 def probe(m, k, dtype, seed=0):
     torch.manual_seed(m * 100003 + k + 7919 * seed)
     return classify(torch.randn(m, k, dtype=dtype), torch.randn(k, dtype=dtype))
@@ -62,25 +71,16 @@ def main():
             print(f"{k:>6} " + " ".join(f"{probe(m, k, dtype):>3}" for m in ms), flush=True)
     elif mode == "k-bound":
         for m in map(int, args[1].split(",")):
-            lo, hi = int(args[2]), int(args[3])
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                lo, hi = (lo, mid) if probe(m, mid, dtype) == "H" else (mid, hi)
-            print(f"m = {m}: halves from k = {hi}", flush=True)
+            k = first_true(int(args[2]), int(args[3]), lambda k: probe(m, k, dtype) == "H")
+            print(f"m = {m}: halves from k = {k}", flush=True)
     elif mode == "m-bound":
         for k in map(int, args[1].split(",")):
-            lo, hi = int(args[2]), int(args[3])
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                lo, hi = (mid, hi) if probe(mid, k, dtype) == "H" else (lo, mid)
-            print(f"k = {k}: halves up to m = {lo}", flush=True)
+            # (the first m past the last that halves)
+            m = first_true(int(args[2]), int(args[3]), lambda m: probe(m, k, dtype) != "H") - 1
+            print(f"k = {k}: halves up to m = {m}", flush=True)
     elif mode == "one-row":
-        lo, hi = int(args[1]), int(args[2])
         halves = lambda k: any(probe(1, k, dtype, seed) == "H" for seed in range(10))
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if halves(mid) else (mid, hi)
-        print(f"one row: halves from k = {hi}", flush=True)
+        print(f"one row: halves from k = {first_true(int(args[1]), int(args[2]), halves)}", flush=True)
 
 
 if __name__ == "__main__":
