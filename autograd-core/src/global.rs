@@ -61,10 +61,11 @@ pub(crate) struct SharedState {
     pub warned_nonleaf_grad: AtomicBool,
     /// Set by SIGINT (the notebook's interrupt button): the next tensor op stops the cell.
     pub interrupt_requested: AtomicBool,
-    /// Set once any tensor was given data of another shape (`x.data = v`): from then on a
-    /// graph's saved tensors may have changed shape, and the engine checks the gradients it
-    /// sends to leaves (`engine::held_to_leaf`).
-    pub data_reshaped: AtomicBool,
+    /// Set once any tensor was given data of another shape or dtype (`x.data = v`): from then
+    /// on a graph's saved tensors may have changed, and the engine holds every gradient it
+    /// sends to what its node was made with, as torch's `validate_outputs` does
+    /// (`engine::held_to_made_as`).
+    pub data_changed: AtomicBool,
 }
 
 const MAGIC: u64 = 0x4155_544f_4752_4144; // "AUTOGRAD"
@@ -114,7 +115,7 @@ fn create_and_publish(name: &CStr) -> &'static SharedState {
         threads: Mutex::new(HashMap::new()),
         warned_nonleaf_grad: AtomicBool::new(false),
         interrupt_requested: AtomicBool::new(false),
-        data_reshaped: AtomicBool::new(false),
+        data_changed: AtomicBool::new(false),
     }));
     let value = CString::new(format!("{}:{:x}", std::process::id(), state as *const SharedState as usize))
         .expect("no NUL in the value");

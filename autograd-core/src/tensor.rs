@@ -494,10 +494,8 @@ impl Tensor {
             let old = self.0.data.borrow();
             (!crate::layout::same_shape(&old.layout.shape, &new.layout.shape), old.dtype)
         };
-        if reshaped {
-            crate::global::shared().data_reshaped.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
         if reshaped || dtype != new.dtype {
+            crate::global::shared().data_changed.store(true, std::sync::atomic::Ordering::Relaxed);
             let shape = self.shape();
             let node = self.own_node();
             let mut meta = self.meta();

@@ -1425,6 +1425,45 @@ fn a_saved_tensor_given_data_of_another_shape_sends_its_partner_leaf_a_gradient_
     assert_eq!(x1.grad().unwrap().shape(), Vec::<usize>::new());
 }
 
+#[test]
+fn gradients_between_function_nodes_are_held_to_the_shape_and_dtype_each_node_was_made_with() {
+    // torch 2.15.0 (fresh program 90901/p1404, shrunk): v5 = x2.max() is made with shape [];
+    // after v4.data = a [2, 3] tensor, MulBackward0 (which saved v4) sends v5's node a [2, 3]
+    // gradient, which torch's validate_outputs sums back to [] before MaxBackward1 runs:
+    // x1.grad tensor([0.0631, 0.0000, 0.0000, 0.0000]), x2.grad tensor([1.1437, 0.0000, 0.0000])
+    let x1 = tensor!([-2.41, -0.74, 3.8, -1.3], requires_grad = true);
+    let x2 = tensor!([0.164, -0.51, -2.583], requires_grad = true);
+    let v4 = x1.select(0, 0);
+    let v5 = x2.max();
+    let v11 = (&v4 * &v5).cos() - 1.5;
+    // (torch.manual_seed(2024); torch.rand(2, 3), written out)
+    v4.set_data(&tensor!([
+        [0.5317158699035645, 0.8312679529190063, 0.9718379974365234],
+        [0.11930084228515625, 0.16690224409103394, 0.3494589328765869]
+    ]));
+    v11.backward();
+    assert_eq!(grad_text(&x1), "tensor([0.0631, 0.0000, 0.0000, 0.0000])");
+    assert_eq!(grad_text(&x2), "tensor([1.1437, 0.0000, 0.0000])");
+    // a = x.sum() (SumBackward0, shape []); b = a * w; w.data = [1., 2., 3.]; b.backward():
+    // a's gradient [1., 2., 3.] is summed to 6. -> x.grad tensor([6., 6.]), w.grad tensor(3.)
+    let x = tensor!([1., 2.], requires_grad = true);
+    let w = tensor!(3., requires_grad = true);
+    let b = x.sum() * &w;
+    w.set_data(&tensor!([1., 2., 3.]));
+    b.backward();
+    assert_eq!(grad_text(&x), "tensor([6., 6.])");
+    assert_eq!(grad_text(&w), "tensor(3.)");
+    // the dtype too: a = x.exp(); b = a * w; w.data = float64 [1.1, 2.2]; b.sum().backward()
+    // -> a's float64 gradient is cast to float32 at ExpBackward0: x.grad tensor([ 2.9901, 16.2559])
+    let x = tensor!([1., 2.], requires_grad = true);
+    let w = tensor!([3., 4.], requires_grad = true);
+    let b = x.exp() * &w;
+    w.set_data(&tensor!([1.1, 2.2], dtype = float64));
+    b.sum().backward();
+    assert_eq!(grad_text(&x), "tensor([ 2.9901, 16.2559])");
+    assert_eq!(x.grad().unwrap().dtype(), DType::Float32);
+}
+
 /// An in-place op on a strided view that reads an element of that same view: torch's overlap
 /// check cannot tell (the view is not dense) and its element loop reads the input as it
 /// writes, so the elements after the one read see its new value. Expected strings printed by

@@ -308,36 +308,43 @@ fn obeys_layout_contract(grad: &Tensor, variable: &Tensor) -> bool {
 
 /// torch's `validate_outputs` for a gradient `from` sends (its output `index`) along `edge`,
 /// or (`from` None) one the caller gave for a root of the backward pass (torch's message then
-/// names no function), where the tensor that edge stands for has had other data since the
-/// graph was built (`x.data = v`): summed back to the shape the node was made with where that
-/// shape expands to the gradient's, refused where it does not, then cast to the dtype it was
-/// made with.
+/// names no function). Only once some tensor has had data of another shape or dtype
+/// (`x.data = v`) can a gradient differ from what its node was made with: a node that saved
+/// that tensor computes gradients of its shape for its other inputs too (`a / b` saved `a`;
+/// after `a.data = m`, `b`'s gradient has `m`'s shape), and they travel on through function
+/// nodes. From then on each is held to the shape and dtype its node was made with: summed
+/// back where that shape expands to the gradient's, refused where it does not, then cast.
+/// For a leaf that is the shape (not the dtype) of the leaf now, or what its accumulator was
+/// made with where the leaf's own data changed since.
 #[track_caller]
 fn held_to_made_as(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
-    let Some((shape, dtype)) = edge.node.made_as(edge.input_nr) else {
-        return held_to_leaf(from, index, edge, grad);
-    };
-    held_to(from.map(|node| node.name()).as_deref(), index, &shape, dtype, grad)
-}
-
-/// Once some tensor has been given data of another shape (`x.data = v`), a node that saved
-/// it computes gradients of other shapes for its other inputs too (`a / b` saved `a`; after
-/// `a.data = m`, `b`'s gradient has `m`'s shape): torch's `validate_outputs` sums each back to
-/// the shape its input had (or refuses), as it does for every gradient. For a leaf that is
-/// the leaf's shape; the gradient keeps its dtype. (Between function nodes the shapes are
-/// not kept: such a gradient passes on unchecked.)
-#[track_caller]
-fn held_to_leaf(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
-    if !crate::global::shared().data_reshaped.load(std::sync::atomic::Ordering::Relaxed) {
+    if !crate::global::shared().data_changed.load(std::sync::atomic::Ordering::Relaxed) {
         return grad;
     }
-    let NodeKind::AccumulateGrad { variable } = &edge.node.0.kind else { return grad };
-    let shape = variable.shape();
-    if crate::layout::same_shape(&grad.shape(), &shape) {
-        return grad;
+    let name = || from.map(|node| node.name());
+    let node = &edge.node;
+    if let Some((shape, dtype)) = node.made_as(edge.input_nr) {
+        return held_to(name().as_deref(), index, &shape, dtype, grad);
     }
-    let dtype = grad.dtype();
-    held_to(from.map(|node| node.name()).as_deref(), index, &shape, dtype, grad)
+    match &node.0.kind {
+        NodeKind::Function => {
+            let (shape, dtype) = &node.0.made_with;
+            let fits =
+                grad.with_data(|d| crate::layout::same_shape(&d.layout.shape, shape) && d.dtype == *dtype);
+            if fits {
+                return grad;
+            }
+            held_to(name().as_deref(), index, shape, *dtype, grad)
+        }
+        NodeKind::AccumulateGrad { variable } => {
+            let shape = variable.shape();
+            if crate::layout::same_shape(&grad.shape(), &shape) {
+                return grad;
+            }
+            let dtype = grad.dtype();
+            held_to(name().as_deref(), index, &shape, dtype, grad)
+        }
+    }
 }
 
 /// torch's `validate_outputs` for one gradient: one of another shape is summed back to

@@ -116,7 +116,7 @@ pub trait Function: Sized + 'static {
         let next: super::node::Edges = inputs.iter().map(|t| t.gradient_edge()).collect();
         let node = if ctx.saved.iter().any(SavedTensor::is_output) {
             let name = self.name();
-            Node::new_cyclic(next, |weak| {
+            Node::new_cyclic(next, &output, |weak| {
                 for saved in &mut ctx.saved {
                     saved.bind_output(weak, name.clone());
                 }
@@ -126,6 +126,7 @@ pub trait Function: Sized + 'static {
             Node::new(
                 smallbox::smallbox!(UserFunctionNode { function: self, ctx, shapes, output: made_as }),
                 next,
+                &output,
             )
         };
         set_history(&output, node);

@@ -113,7 +113,36 @@ pub(crate) struct NodeInner {
     /// Set once `made_as` has an entry (see [`Node::keep_made_as`]): the engine checks the
     /// gradients sent to this node only then.
     resized: Cell<bool>,
+    /// A function node's output as it was made, its shape and dtype (torch's
+    /// `input_metadata`; nothing for an `AccumulateGrad`). Once any tensor has had data of
+    /// another shape or dtype, every gradient sent to the node is held to it
+    /// (`engine::held_to_made_as`); before that none can differ from it.
+    pub made_with: MadeWith,
     pub state: RefCell<NodeState>,
+}
+
+/// A node's output as it was made: shape and dtype.
+pub(crate) type MadeWith = (crate::layout::Dims, crate::dtype::DType);
+
+/// What `output` is made with, for the node it is the output of.
+#[inline]
+fn made_with(output: &crate::tensor::Tensor) -> MadeWith {
+    output.with_data(|d| (dims_copy(&d.layout.shape), d.dtype))
+}
+
+/// A copy of a shape, by cases for up to four dims (`Dims::from_slice` calls `memcpy` for
+/// every node recorded).
+#[inline]
+fn dims_copy(shape: &[usize]) -> crate::layout::Dims {
+    let buf = match *shape {
+        [] => [0; 4],
+        [a] => [a, 0, 0, 0],
+        [a, b] => [a, b, 0, 0],
+        [a, b, c] => [a, b, c, 0],
+        [a, b, c, d] => [a, b, c, d],
+        _ => return crate::layout::Dims::from_slice(shape),
+    };
+    crate::layout::Dims::from_buf_and_len(buf, shape.len())
 }
 
 /// A node of the backward graph (what `grad_fn` and `next_functions` return).
@@ -134,13 +163,25 @@ pub struct Node(pub(crate) Rc<NodeInner>);
 impl std::panic::RefUnwindSafe for NodeInner {}
 
 impl Node {
-    pub(crate) fn new(function: FnBox, next: impl Into<Edges>) -> Node {
-        Node::written(function.name(), NodeKind::Function, next.into(), Some(function))
+    /// A function node whose output is `output` (its shape and dtype are kept, see
+    /// `NodeInner::made_with`).
+    pub(crate) fn new(function: FnBox, next: impl Into<Edges>, output: &crate::tensor::Tensor) -> Node {
+        Node::written(function.name(), NodeKind::Function, next.into(), Some(function), Some(output))
     }
 
     /// A node written field by field into its allocation (`Rc::new` of the whole struct built
     /// it on the stack and copied it over with a `memcpy` call, one per op recorded).
-    fn written(name: Cow<'static, str>, kind: NodeKind, next: Edges, function: Option<FnBox>) -> Node {
+    fn written(
+        name: Cow<'static, str>,
+        kind: NodeKind,
+        next: Edges,
+        function: Option<FnBox>,
+        output: Option<&crate::tensor::Tensor>,
+    ) -> Node {
+        let made_with = match output {
+            Some(output) => made_with(output),
+            None => (crate::layout::Dims::new(), crate::dtype::DType::Float32),
+        };
         let mut fresh = Rc::new(std::mem::MaybeUninit::<NodeInner>::uninit());
         let slot = Rc::get_mut(&mut fresh).expect("a new allocation has one handle").as_mut_ptr();
         // SAFETY: `slot` points at the new, unshared allocation; every field is written once
@@ -152,13 +193,18 @@ impl Node {
             std::ptr::addr_of_mut!((*slot).next).write(next);
             std::ptr::addr_of_mut!((*slot).hooked).write(Cell::new(false));
             std::ptr::addr_of_mut!((*slot).resized).write(Cell::new(false));
+            std::ptr::addr_of_mut!((*slot).made_with).write(made_with);
             std::ptr::addr_of_mut!((*slot).state).write(RefCell::new(NodeState::holding(function)));
             Node(fresh.assume_init())
         }
     }
 
     /// Like `new`, for functions that keep a weak link to their own node (saved outputs).
-    pub(crate) fn new_cyclic(next: Edges, make: impl FnOnce(&Weak<NodeInner>) -> FnBox) -> Node {
+    pub(crate) fn new_cyclic(
+        next: Edges,
+        output: &crate::tensor::Tensor,
+        make: impl FnOnce(&Weak<NodeInner>) -> FnBox,
+    ) -> Node {
         Node(Rc::new_cyclic(|weak| {
             let function = make(weak);
             NodeInner {
@@ -168,6 +214,7 @@ impl Node {
                 next,
                 hooked: Cell::new(false),
                 resized: Cell::new(false),
+                made_with: made_with(output),
                 state: RefCell::new(NodeState::holding(Some(function))),
             }
         }))
@@ -175,7 +222,7 @@ impl Node {
 
     pub(crate) fn accumulate_grad(variable: Tensor) -> Node {
         let name = Cow::Borrowed("torch::autograd::AccumulateGrad");
-        Node::written(name, NodeKind::AccumulateGrad { variable }, Edges::new(), None)
+        Node::written(name, NodeKind::AccumulateGrad { variable }, Edges::new(), None, None)
     }
 
     pub(crate) fn state(&self) -> RefMut<'_, NodeState> {

@@ -213,14 +213,14 @@ pub(crate) fn record<S: Into<Saved>, G: Into<Grads> + 'static>(
     let mut saved: Saved = saved(&output).into();
     let node = if saved.as_slice().iter().any(SavedTensor::is_output) {
         // a saved output keeps a weak link to its node
-        Node::new_cyclic(next, |weak| {
+        Node::new_cyclic(next, &output, |weak| {
             for s in saved.as_mut_slice() {
                 s.bind_output(weak, name);
             }
             OpBackward::boxed(name, saved, saved_names, needs, rule)
         })
     } else {
-        Node::new(OpBackward::boxed(name, saved, saved_names, needs, rule), next)
+        Node::new(OpBackward::boxed(name, saved, saved_names, needs, rule), next, &output)
     };
     set_history(&output, node);
     output

@@ -140,6 +140,7 @@ pub(crate) fn try_current_grad_fn(t: &Tensor) -> Result<Option<Node>, String> {
     let regenerated = Node::new(
         smallbox::smallbox!(AsStridedBackward { base_layout, view_layout, storage_len }),
         vec![Some(base_edge)],
+        t,
     );
     set_history(t, regenerated.clone());
     Ok(Some(regenerated))
@@ -191,7 +192,7 @@ pub(crate) fn rebase_history(t: &Tensor, node: Node) -> Node {
                 function,
                 op_edges: node.0.next.clone(),
             };
-            let copy_slices = Node::new(smallbox::smallbox!(copy_slices), next);
+            let copy_slices = Node::new(smallbox::smallbox!(copy_slices), next, &base);
             set_history(&base, copy_slices.clone());
             current_grad_fn(t);
             copy_slices
@@ -386,7 +387,7 @@ impl CopySlices {
         if let Some(edge) = result.gradient_edge() {
             let backward =
                 AsStridedBackward { base_layout: result.layout(), view_layout: region, storage_len: extent };
-            set_history(&grad_slice, Node::new(smallbox::smallbox!(backward), vec![Some(edge)]));
+            set_history(&grad_slice, Node::new(smallbox::smallbox!(backward), vec![Some(edge)], &grad_slice));
         }
         let mut grads = self.function.backward(&grad_slice.deep_clone()).into_iter();
         refuse_repeated_region(&self.view_layout);
