@@ -11,6 +11,7 @@ pub mod inplace;
 pub(crate) mod kernel;
 pub mod linalg;
 pub mod mkl_sqrt;
+pub mod mkl_vml;
 pub(crate) mod out_layout;
 pub(crate) mod parallel;
 pub mod reduce;

@@ -8,9 +8,11 @@
 //!   through `at::vml`, which in torch's x86 wheels is Intel MKL's VML (`vmsExp`, `vmdLn`, ...
 //!   in `VML_HA` mode) on every element, whatever the tensor's length or layout. Measured:
 //!   calling those MKL entry points from torch's own library gives torch's bits for every
-//!   input tried. MKL is closed source, so these cannot be reproduced exactly. The functions
-//!   `exp_f32` ... `tanh_f64` below are the closest public algorithm found for each, chosen by
-//!   measuring against torch (each one's doc says how close it is).
+//!   input tried. Where MKL itself is installed (PyPI's `mkl`, the release torch links;
+//!   `super::mkl_vml`) the tensor ops call it and have torch's bits. Elsewhere: MKL is closed
+//!   source, so these cannot be reproduced exactly, and the functions `exp_f32` ...
+//!   `tanh_f64` below are the closest public algorithm found for each, chosen by measuring
+//!   against torch (each one's doc says how close it is).
 //! * **Everything built on torch's `Vectorized<T>::exp()` / `log()`** — `sigmoid`, `softmax`,
 //!   `log_softmax` and their backward kernels — runs SLEEF 3.8's 1-ulp exp and log
 //!   (`Sleef_expf16_u10`, `Sleef_logd8_u10`, ...: torch runs these kernels with AVX512, whose
@@ -33,6 +35,8 @@
 
 use std::mem::MaybeUninit;
 use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use super::mkl_vml::{self, vml};
 
 #[cfg(target_arch = "x86_64")]
 mod exp_f32_avx2;
@@ -1636,13 +1640,14 @@ pub trait TorchMath: Copy {
     fn vec_log(self) -> Self;
     /// `std::exp` in torch's scalar loops (the C library's).
     fn scalar_exp(self) -> Self;
-    /// `torch.exp` over a slice, and likewise the others (see `slice_fn!`).
+    /// `torch.exp` over a slice, and likewise the others: MKL's own where it is installed
+    /// (`super::mkl_vml`), else the functions above (see `slice_fn!`).
     fn exp_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     fn log_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     fn sin_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     fn cos_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     fn tanh_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
-    /// `torch.sqrt` over a slice (`super::mkl_sqrt`).
+    /// `torch.sqrt` over a slice (MKL's, else `super::mkl_sqrt`).
     fn sqrt_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
     /// torch's `Vectorized<T>::exp()` over a slice.
     fn vec_exp_slice(x: &[Self], out: &mut [MaybeUninit<Self>]);
@@ -1684,22 +1689,40 @@ impl TorchMath for f32 {
         self.exp()
     }
     fn exp_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        exp_f32_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f32(vml.exp, x, out),
+            None => exp_f32_slice(x, out),
+        }
     }
     fn log_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        log_f32_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f32(vml.ln, x, out),
+            None => log_f32_slice(x, out),
+        }
     }
     fn sin_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        sin_f32_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f32(vml.sin, x, out),
+            None => sin_f32_slice(x, out),
+        }
     }
     fn cos_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        cos_f32_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f32(vml.cos, x, out),
+            None => cos_f32_slice(x, out),
+        }
     }
     fn tanh_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        tanh_f32_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f32(vml.tanh, x, out),
+            None => tanh_f32_slice(x, out),
+        }
     }
     fn sqrt_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        super::mkl_sqrt::sqrt_f32_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f32(vml.sqrt, x, out),
+            None => super::mkl_sqrt::sqrt_f32_slice(x, out),
+        }
     }
     fn vec_exp_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         sleef_expf_slice(x, out)
@@ -1743,22 +1766,40 @@ impl TorchMath for f64 {
         self.exp()
     }
     fn exp_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        exp_f64_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f64(vml.exp, x, out),
+            None => exp_f64_slice(x, out),
+        }
     }
     fn log_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        log_f64_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f64(vml.ln, x, out),
+            None => log_f64_slice(x, out),
+        }
     }
     fn sin_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        sin_f64_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f64(vml.sin, x, out),
+            None => sin_f64_slice(x, out),
+        }
     }
     fn cos_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        cos_f64_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f64(vml.cos, x, out),
+            None => cos_f64_slice(x, out),
+        }
     }
     fn tanh_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        tanh_f64_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f64(vml.tanh, x, out),
+            None => tanh_f64_slice(x, out),
+        }
     }
     fn sqrt_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        super::mkl_sqrt::sqrt_f64_slice(x, out)
+        match vml() {
+            Some(vml) => mkl_vml::apply_f64(vml.sqrt, x, out),
+            None => super::mkl_sqrt::sqrt_f64_slice(x, out),
+        }
     }
     fn vec_exp_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
         sleef_exp_slice(x, out)
