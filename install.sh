@@ -66,6 +66,7 @@ say "Building the kernel (release)"
 # with evcxr's analyser set up as tools/evcxr_roots.py describes (warm cells a quarter faster)
 . "$repo/tools/kernel_build.sh"
 kernel_cargo build --release -p autograd-kernel
+. "$repo/tools/mkl.sh"
 
 if [ "$system" = 1 ]; then
   # Everything every user's kernel needs, read-only under $system_dir (see kernel/src/system.rs).
@@ -75,6 +76,8 @@ if [ "$system" = 1 ]; then
   say "Installing the kernel into $sys"
   install -m 755 "$CARGO_TARGET_DIR/release/autograd-kernel" "$sys/bin/autograd-kernel.new"
   mv -f "$sys/bin/autograd-kernel.new" "$sys/bin/autograd-kernel"
+  say "Installing MKL's vector math (torch's own exp/log/sin/cos/tanh/sqrt) into $sys/mkl"
+  ensure_mkl "$sys/mkl" "$(python_with_pip python3 || true)" install.sh || true
 
   # replaces $2 by $1 only when they differ: a re-run keeps the files (and their times, which
   # the prebuilt cache and every student's build compare) when nothing changed
@@ -159,6 +162,9 @@ if [ -n "$prefix" ]; then
   fi
   jupyter="$prefix/bin/jupyter"
 fi
+
+say "Installing MKL's vector math (torch's own exp/log/sin/cos/tanh/sqrt)"
+ensure_mkl "$HOME/.cache/autograd-kernel/mkl" "$(python_with_pip "${prefix:+$prefix/bin/python}" python3 || true)" install.sh || true
 
 say "Installing the kernelspec rust-autograd"
 if [ -n "$prefix" ]; then

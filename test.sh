@@ -2,7 +2,8 @@
 # Runs every test of the project. CI calls this same script through .ci/run.
 #   0. formatting (`cargo fmt --check`) and lints (`cargo clippy --all-targets -D warnings`);
 #   1. autograd-core: unit, integration (PyTorch conformance, semantics, gradcheck, shared
-#      state across two copies) and doc tests;
+#      state across two copies) and doc tests, with MKL's vector math from PyPI (as torch runs
+#      it; tools/mkl.sh) and the transcendental and differential ones again without;
 #   2. the kernel: Rust unit tests (signing, framing, malformed input, and every input the
 #      wire fuzzer found, replayed from kernel/fuzz/regressions/; the fuzzer itself needs
 #      nightly: kernel/fuzz/run.sh);
@@ -29,23 +30,34 @@ echo "== formatting and lints =="
 cargo fmt --all -- --check
 CARGO_INCREMENTAL=0 cargo clippy --workspace --all-targets -- -D warnings
 
-# No incremental caches for the test builds: every checkout path (each CI clone) starts a new
-# one, and they grew the shared directory by gigabytes per run.
-echo "== autograd-core: cargo test =="
-CARGO_INCREMENTAL=0 cargo test -p autograd-core --all-targets
-CARGO_INCREMENTAL=0 cargo test -p autograd-core --doc
-
-echo "== kernel: cargo test (release, sharing the kernel's build) =="
-kernel_cargo test --profile release -p autograd-kernel
-kernel_cargo build --release -p autograd-kernel
-
-echo "== kernel under Jupyter clients =="
+# Python for the Jupyter tests (and pip for MKL below)
 venv="$repo/.venv-test"
 if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c "import jupyter_kernel_test, jupyter_client, nbclient, jupyterlab" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
   "$venv/bin/pip" install --quiet jupyter_client jupyter_kernel_test pytest nbclient nbformat jupyterlab
 fi
+
+# MKL's vector math, which torch's exp/log/sin/cos/tanh/sqrt run (tools/mkl.sh): the tests
+# load it from here (`mkl_vml_loaded_where_asked` fails if it cannot be), and run the
+# transcendental and differential tests once more without it (autograd-core's own algorithms)
+echo "== MKL's vector math (PyPI's mkl) =="
+. "$repo/tools/mkl.sh"
+ensure_mkl "$HOME/.cache/autograd-kernel/mkl" "$venv/bin/python" test.sh
+export AUTOGRAD_MKL="$HOME/.cache/autograd-kernel/mkl/lib"
+
+# No incremental caches for the test builds: every checkout path (each CI clone) starts a new
+# one, and they grew the shared directory by gigabytes per run.
+echo "== autograd-core: cargo test =="
+CARGO_INCREMENTAL=0 cargo test -p autograd-core --all-targets
+CARGO_INCREMENTAL=0 cargo test -p autograd-core --doc
+AUTOGRAD_MKL=off CARGO_INCREMENTAL=0 cargo test -p autograd-core --test transcendental --test mkl_sqrt --test differential
+
+echo "== kernel: cargo test (release, sharing the kernel's build) =="
+kernel_cargo test --profile release -p autograd-kernel
+kernel_cargo build --release -p autograd-kernel
+
+echo "== kernel under Jupyter clients =="
 # The kernel keeps its build cache per machine; a separate one for tests keeps them
 # independent of the user's kernels.
 export AUTOGRAD_KERNEL_CACHE="${AUTOGRAD_KERNEL_CACHE:-$HOME/.cache/autograd-kernel/test-cache}"
