@@ -1464,6 +1464,30 @@ fn gradients_between_function_nodes_are_held_to_the_shape_and_dtype_each_node_wa
     assert_eq!(x.grad().unwrap().dtype(), DType::Float32);
 }
 
+#[test]
+fn a_gradient_into_a_leaf_is_cast_to_the_leafs_dtype_before_its_hooks_see_it() {
+    // torch 2.15.0 (hooks fresh program 91913/p10052): x1 = torch.tensor([3.]) (no grad);
+    // x2 = [[0.25], [-1.], [-3.]] (requires grad) with a printing hook, then one doubling it;
+    // v5 = x1 / x2; x1.data = a float64 [3, 2] tensor; v5.sum().backward(): DivBackward0's
+    // gradient for x2 is float64 [3, 2], summed to [3, 1] and cast to x2's float32 before the
+    // hooks run. The hook prints tensor([[-32.0000], [2.5000], [-0.3889]]) (no dtype), and
+    // x2.grad is twice that.
+    let x1 = tensor!([3.0]);
+    let x2 = tensor!([[0.25], [-1.0], [-3.0]], requires_grad = true);
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+    let record = seen.clone();
+    x2.register_hook(move |g| {
+        *record.borrow_mut() = g.to_string();
+        None
+    });
+    x2.register_hook(|g| Some(g * 2.0));
+    let v5 = &x1 / &x2;
+    x1.set_data(&tensor!([[3.0, -1.0], [-0.5, -2.0], [2.0, 1.5]], dtype = float64));
+    v5.sum().backward_opts(None, true);
+    assert_eq!(*seen.borrow(), "tensor([[-32.0000],\n        [  2.5000],\n        [ -0.3889]])");
+    assert_eq!(grad_text(&x2), "tensor([[-64.0000],\n        [  5.0000],\n        [ -0.7778]])");
+}
+
 /// An in-place op on a strided view that reads an element of that same view: torch's overlap
 /// check cannot tell (the view is not dense) and its element loop reads the input as it
 /// writes, so the elements after the one read see its new value. Expected strings printed by

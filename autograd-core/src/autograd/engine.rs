@@ -314,8 +314,9 @@ fn obeys_layout_contract(grad: &Tensor, variable: &Tensor) -> bool {
 /// after `a.data = m`, `b`'s gradient has `m`'s shape), and they travel on through function
 /// nodes. From then on each is held to the shape and dtype its node was made with: summed
 /// back where that shape expands to the gradient's, refused where it does not, then cast.
-/// For a leaf that is the shape (not the dtype) of the leaf now, or what its accumulator was
-/// made with where the leaf's own data changed since.
+/// For a leaf that is its shape and dtype now (its accumulator is made anew when its dtype
+/// changes), or what its accumulator was made with where the leaf's own data changed since
+/// the graph was built.
 #[track_caller]
 fn held_to_made_as(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor) -> Tensor {
     if !crate::global::shared().data_changed.load(std::sync::atomic::Ordering::Relaxed) {
@@ -337,11 +338,10 @@ fn held_to_made_as(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor)
             held_to(name().as_deref(), index, shape, *dtype, grad)
         }
         NodeKind::AccumulateGrad { variable } => {
-            let shape = variable.shape();
-            if crate::layout::same_shape(&grad.shape(), &shape) {
+            let (shape, dtype) = (variable.shape(), variable.dtype());
+            if grad.with_data(|d| crate::layout::same_shape(&d.layout.shape, &shape) && d.dtype == dtype) {
                 return grad;
             }
-            let dtype = grad.dtype();
             held_to(name().as_deref(), index, &shape, dtype, grad)
         }
     }
