@@ -1488,6 +1488,29 @@ fn a_gradient_into_a_leaf_is_cast_to_the_leafs_dtype_before_its_hooks_see_it() {
     assert_eq!(grad_text(&x2), "tensor([[-64.0000],\n        [  5.0000],\n        [ -0.7778]])");
 }
 
+#[test]
+fn an_in_place_ops_gradients_are_held_to_the_written_tensor_not_to_the_promoted_result() {
+    // torch 2.15.0 (fresh program 92921/p1465, with a `w.data = ...` of another dtype first,
+    // which makes the engine hold every gradient to what its node was made with): v6 (float32)
+    // .mul_(x1) (float64) computes x1's gradient g * v6 in float32, sums it to [3] and only
+    // then casts it: x1.grad tensor([-1482.8417, 301685.7500, -474579.4375], float64), the sums
+    // of float32 products. (The node is made for the float64 result of v6 * x1, then is
+    // v6's: held to float64, the sum was made in float64, 301685.7437.)
+    let w = tensor!([1.0], requires_grad = true);
+    w.set_data(&tensor!([1.0], dtype = float64));
+    let x1 = tensor!([-0.9, -2.1, -0.000296], dtype = float64, requires_grad = true);
+    let x4 = tensor!([
+        [[-0.132, 0.0089], [-1.916, 320.0], [-1.474, -500.0]],
+        [[2.0, -1.585], [0.2, 0.941], [-15.0, -4.884]]
+    ]);
+    let x5 = tensor!([-0.7, 940.0], requires_grad = true);
+    let v6 = x4.matmul(&x5);
+    v6.mul_(&x1);
+    v6.sum().backward();
+    assert_eq!(grad_text(&x1), "tensor([  -1482.8417,  301685.7500, -474579.4375], dtype=torch.float64)");
+    assert_eq!(grad_text(&x5), "tensor([   1.9273, -672.4081])");
+}
+
 /// An in-place op on a strided view that reads an element of that same view: torch's overlap
 /// check cannot tell (the view is not dense) and its element loop reads the input as it
 /// writes, so the elements after the one read see its new value. Expected strings printed by

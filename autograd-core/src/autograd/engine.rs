@@ -329,13 +329,13 @@ fn held_to_made_as(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor)
     }
     match &node.0.kind {
         NodeKind::Function => {
-            let (shape, dtype) = &node.0.made_with;
+            let (shape, dtype) = node.0.made_with.borrow().clone();
             let fits =
-                grad.with_data(|d| crate::layout::same_shape(&d.layout.shape, shape) && d.dtype == *dtype);
+                grad.with_data(|d| crate::layout::same_shape(&d.layout.shape, &shape) && d.dtype == dtype);
             if fits {
                 return grad;
             }
-            held_to(name().as_deref(), index, shape, *dtype, grad)
+            held_to(name().as_deref(), index, &shape, dtype, grad)
         }
         NodeKind::AccumulateGrad { variable } => {
             let (shape, dtype) = (variable.shape(), variable.dtype());

@@ -117,7 +117,9 @@ pub(crate) struct NodeInner {
     /// `input_metadata`; nothing for an `AccumulateGrad`). Once any tensor has had data of
     /// another shape or dtype, every gradient sent to the node is held to it
     /// (`engine::held_to_made_as`); before that none can differ from it.
-    pub made_with: MadeWith,
+    /// (An in-place op's node is made for the op's result, then becomes the written tensor's:
+    /// `Node::remade_for`.)
+    pub made_with: RefCell<MadeWith>,
     pub state: RefCell<NodeState>,
 }
 
@@ -193,7 +195,7 @@ impl Node {
             std::ptr::addr_of_mut!((*slot).next).write(next);
             std::ptr::addr_of_mut!((*slot).hooked).write(Cell::new(false));
             std::ptr::addr_of_mut!((*slot).resized).write(Cell::new(false));
-            std::ptr::addr_of_mut!((*slot).made_with).write(made_with);
+            std::ptr::addr_of_mut!((*slot).made_with).write(RefCell::new(made_with));
             std::ptr::addr_of_mut!((*slot).state).write(RefCell::new(NodeState::holding(function)));
             Node(fresh.assume_init())
         }
@@ -214,7 +216,7 @@ impl Node {
                 next,
                 hooked: Cell::new(false),
                 resized: Cell::new(false),
-                made_with: made_with(output),
+                made_with: RefCell::new(made_with(output)),
                 state: RefCell::new(NodeState::holding(Some(function))),
             }
         }))
@@ -260,6 +262,13 @@ impl Node {
             return None;
         }
         self.state().made_as.iter().find(|(n, ..)| *n == nr).map(|(_, shape, dtype)| (shape.clone(), *dtype))
+    }
+
+    /// Makes this node's output `output` as it is now: an in-place op's node, made for the
+    /// op's result (`x * y` for `x.mul_(y)`, of the promoted dtype), is the written tensor's
+    /// once the result is stored there, and torch holds its gradients to that tensor.
+    pub(crate) fn remade_for(&self, output: &crate::tensor::Tensor) {
+        *self.0.made_with.borrow_mut() = made_with(output);
     }
 
     /// False when no hook or retained tensor was ever added, so there is nothing to run.

@@ -177,6 +177,7 @@ pub(crate) fn rebase_history(t: &Tensor, node: Node) -> Node {
     let view = t.meta().view.clone();
     match view {
         None => {
+            node.remade_for(t);
             set_history(t, node.clone());
             node
         }
