@@ -163,6 +163,26 @@ const MKL_ALLOWED: [(&str, &str, usize); 10] = [
     ("tanh", "float64", 1),
 ];
 
+/// A tensor-op case of a fixture run: its op's name, whether float64, the inputs, torch's
+/// results and ours (as bits).
+fn run_op_case(case: &Value) -> (&str, bool, Vec<u64>, Vec<u64>, Vec<u64>) {
+    let float64 = case["dtype"] == "float64";
+    let x = inputs(case, float64);
+    let want = decode(case["out"].as_str().unwrap(), float64);
+    let input = from_bits(&x, float64);
+    let name = case["fn"].as_str().unwrap();
+    let out = match name {
+        "exp" => input.exp(),
+        "log" => input.log(),
+        "sin" => input.sin(),
+        "cos" => input.cos(),
+        "tanh" => input.tanh(),
+        "sqrt" => input.sqrt(),
+        other => panic!("{other}"),
+    };
+    (name, float64, x, want, values(&out))
+}
+
 #[test]
 fn mkl_ops_stay_close_to_torch() {
     if let Some(path) = mkl_vml_path() {
@@ -175,22 +195,9 @@ fn mkl_ops_stay_close_to_torch() {
     let mut over = Vec::new();
     let mut report = Vec::new();
     for case in fixture()["cases"].as_array().unwrap().iter().filter(|c| c["kind"] == "op") {
-        let float64 = case["dtype"] == "float64";
-        let x = inputs(case, float64);
-        let want = decode(case["out"].as_str().unwrap(), float64);
-        let input = from_bits(&x, float64);
-        let name = case["fn"].as_str().unwrap();
-        let out = match name {
-            "exp" => input.exp(),
-            "log" => input.log(),
-            "sin" => input.sin(),
-            "cos" => input.cos(),
-            "tanh" => input.tanh(),
-            other => panic!("{other}"),
-        };
+        let (name, float64, x, want, ours) = run_op_case(case);
         let mut details = Vec::new();
-        let wrong =
-            compare(&format!("{name} {}", case["dtype"]), &x, &values(&out), &want, float64, &mut details);
+        let wrong = compare(&format!("{name} {}", case["dtype"]), &x, &ours, &want, float64, &mut details);
         report.push(format!("{name} {}: {wrong} of {} differ", case["dtype"], want.len()));
         let allowed = MKL_ALLOWED.iter().find(|(f, d, _)| *f == name && case["dtype"] == *d).unwrap().2;
         if wrong > allowed {
@@ -359,21 +366,8 @@ fn mkl_vml_gives_torchs_bits() {
     }
     let mut failures = Vec::new();
     for case in fixture["cases"].as_array().unwrap() {
-        let float64 = case["dtype"] == "float64";
-        let x = inputs(case, float64);
-        let want = decode(case["out"].as_str().unwrap(), float64);
-        let input = from_bits(&x, float64);
-        let name = case["fn"].as_str().unwrap();
-        let out = match name {
-            "exp" => input.exp(),
-            "log" => input.log(),
-            "sin" => input.sin(),
-            "cos" => input.cos(),
-            "tanh" => input.tanh(),
-            "sqrt" => input.sqrt(),
-            other => panic!("{other}"),
-        };
-        compare(&format!("{name} {}", case["dtype"]), &x, &values(&out), &want, float64, &mut failures);
+        let (name, float64, x, want, ours) = run_op_case(case);
+        compare(&format!("{name} {}", case["dtype"]), &x, &ours, &want, float64, &mut failures);
     }
     println!(
         "MKL from {path} against torch's {} results on {}",
