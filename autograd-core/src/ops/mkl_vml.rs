@@ -65,22 +65,40 @@ pub(crate) struct Vml {
 /// Elements per call: VML takes a 32-bit length.
 const CHUNK: usize = 1 << 30;
 
-/// Writes `f(x)` into `out` (same length) with the float32 form of `f`.
-pub(crate) fn apply_f32(f: VmlFn, x: &[f32], out: &mut [std::mem::MaybeUninit<f32>]) {
-    assert_eq!(x.len(), out.len());
-    for (x, out) in x.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
-        // SAFETY: `x` and `out` hold `x.len()` elements each; VML reads the one and writes
-        // every element of the other
-        unsafe { (f.f32)(x.len() as i32, x.as_ptr(), out.as_mut_ptr().cast(), VML_MODE) }
+/// The two float types VML computes in: `call` runs the form of a `VmlFn` for this type.
+pub(crate) trait VmlFloat: Sized {
+    /// # Safety
+    /// `a` and `r` hold `n` elements each.
+    unsafe fn call(f: VmlFn, n: i32, a: *const Self, r: *mut Self);
+}
+
+impl VmlFloat for f32 {
+    unsafe fn call(f: VmlFn, n: i32, a: *const f32, r: *mut f32) {
+        // SAFETY: the caller's promise; VML reads `a` and writes every element of `r`
+        unsafe { (f.f32)(n, a, r, VML_MODE) }
     }
 }
 
-/// Writes `f(x)` into `out` (same length) with the float64 form of `f`.
-pub(crate) fn apply_f64(f: VmlFn, x: &[f64], out: &mut [std::mem::MaybeUninit<f64>]) {
+impl VmlFloat for f64 {
+    unsafe fn call(f: VmlFn, n: i32, a: *const f64, r: *mut f64) {
+        // SAFETY: as for f32
+        unsafe { (f.f64)(n, a, r, VML_MODE) }
+    }
+}
+
+/// Writes `pick`'s VML function of `x` into `out` (same length) where MKL's VML is in use
+/// (`vml`), else `own(x, out)`: the slice forms of torch's `exp` ... `sqrt`.
+pub(crate) fn vml_or<T: VmlFloat>(
+    pick: fn(&Vml) -> VmlFn,
+    own: fn(&[T], &mut [std::mem::MaybeUninit<T>]),
+    x: &[T],
+    out: &mut [std::mem::MaybeUninit<T>],
+) {
+    let Some(vml) = vml() else { return own(x, out) };
     assert_eq!(x.len(), out.len());
     for (x, out) in x.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
-        // SAFETY: as in `apply_f32`
-        unsafe { (f.f64)(x.len() as i32, x.as_ptr(), out.as_mut_ptr().cast(), VML_MODE) }
+        // SAFETY: `x` and `out` hold `x.len()` elements each (at most CHUNK, so the length fits)
+        unsafe { T::call(pick(vml), x.len() as i32, x.as_ptr(), out.as_mut_ptr().cast()) }
     }
 }
 

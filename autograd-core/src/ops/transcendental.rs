@@ -36,7 +36,7 @@
 use std::mem::MaybeUninit;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use super::mkl_vml::{self, vml};
+use super::mkl_vml::vml_or;
 
 #[cfg(target_arch = "x86_64")]
 mod exp_f32_avx2;
@@ -1689,40 +1689,22 @@ impl TorchMath for f32 {
         self.exp()
     }
     fn exp_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f32(vml.exp, x, out),
-            None => exp_f32_slice(x, out),
-        }
+        vml_or(|v| v.exp, exp_f32_slice, x, out)
     }
     fn log_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f32(vml.ln, x, out),
-            None => log_f32_slice(x, out),
-        }
+        vml_or(|v| v.ln, log_f32_slice, x, out)
     }
     fn sin_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f32(vml.sin, x, out),
-            None => sin_f32_slice(x, out),
-        }
+        vml_or(|v| v.sin, sin_f32_slice, x, out)
     }
     fn cos_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f32(vml.cos, x, out),
-            None => cos_f32_slice(x, out),
-        }
+        vml_or(|v| v.cos, cos_f32_slice, x, out)
     }
     fn tanh_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f32(vml.tanh, x, out),
-            None => tanh_f32_slice(x, out),
-        }
+        vml_or(|v| v.tanh, tanh_f32_slice, x, out)
     }
     fn sqrt_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f32(vml.sqrt, x, out),
-            None => super::mkl_sqrt::sqrt_f32_slice(x, out),
-        }
+        vml_or(|v| v.sqrt, super::mkl_sqrt::sqrt_f32_slice, x, out)
     }
     fn vec_exp_slice(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         sleef_expf_slice(x, out)
@@ -1766,40 +1748,22 @@ impl TorchMath for f64 {
         self.exp()
     }
     fn exp_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f64(vml.exp, x, out),
-            None => exp_f64_slice(x, out),
-        }
+        vml_or(|v| v.exp, exp_f64_slice, x, out)
     }
     fn log_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f64(vml.ln, x, out),
-            None => log_f64_slice(x, out),
-        }
+        vml_or(|v| v.ln, log_f64_slice, x, out)
     }
     fn sin_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f64(vml.sin, x, out),
-            None => sin_f64_slice(x, out),
-        }
+        vml_or(|v| v.sin, sin_f64_slice, x, out)
     }
     fn cos_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f64(vml.cos, x, out),
-            None => cos_f64_slice(x, out),
-        }
+        vml_or(|v| v.cos, cos_f64_slice, x, out)
     }
     fn tanh_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f64(vml.tanh, x, out),
-            None => tanh_f64_slice(x, out),
-        }
+        vml_or(|v| v.tanh, tanh_f64_slice, x, out)
     }
     fn sqrt_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
-        match vml() {
-            Some(vml) => mkl_vml::apply_f64(vml.sqrt, x, out),
-            None => super::mkl_sqrt::sqrt_f64_slice(x, out),
-        }
+        vml_or(|v| v.sqrt, super::mkl_sqrt::sqrt_f64_slice, x, out)
     }
     fn vec_exp_slice(x: &[f64], out: &mut [MaybeUninit<f64>]) {
         sleef_exp_slice(x, out)
