@@ -314,7 +314,8 @@ fn obeys_layout_contract(grad: &Tensor, variable: &Tensor) -> bool {
 /// after `a.data = m`, `b`'s gradient has `m`'s shape), and they travel on through function
 /// nodes. From then on each is held to the shape and dtype its node was made with: summed
 /// back where that shape expands to the gradient's, refused where it does not, then cast.
-/// For a leaf that is its shape and dtype now (its accumulator is made anew when its dtype
+/// For a function node that is `made_with` (what `made_as` would keep for it too, once its
+/// tensor takes other data). For a leaf it is its shape and dtype now (its accumulator is made anew when its dtype
 /// changes), or what its accumulator was made with where the leaf's own data changed since
 /// the graph was built.
 #[track_caller]
@@ -322,29 +323,18 @@ fn held_to_made_as(from: Option<&Node>, index: usize, edge: &Edge, grad: Tensor)
     if !crate::global::shared().data_changed.load(std::sync::atomic::Ordering::Relaxed) {
         return grad;
     }
-    let name = || from.map(|node| node.name());
     let node = &edge.node;
-    if let Some((shape, dtype)) = node.made_as(edge.input_nr) {
-        return held_to(name().as_deref(), index, &shape, dtype, grad);
+    let (shape, dtype) = match &node.0.kind {
+        NodeKind::Function => node.0.made_with.borrow().clone(),
+        NodeKind::AccumulateGrad { variable } => match node.made_as(edge.input_nr) {
+            Some((shape, dtype)) => (crate::layout::dims_of(&shape), dtype),
+            None => variable.with_data(|d| (d.layout.shape.clone(), d.dtype)),
+        },
+    };
+    if grad.with_data(|d| crate::layout::same_shape(&d.layout.shape, &shape) && d.dtype == dtype) {
+        return grad;
     }
-    match &node.0.kind {
-        NodeKind::Function => {
-            let (shape, dtype) = node.0.made_with.borrow().clone();
-            let fits =
-                grad.with_data(|d| crate::layout::same_shape(&d.layout.shape, &shape) && d.dtype == dtype);
-            if fits {
-                return grad;
-            }
-            held_to(name().as_deref(), index, &shape, dtype, grad)
-        }
-        NodeKind::AccumulateGrad { variable } => {
-            let (shape, dtype) = (variable.shape(), variable.dtype());
-            if grad.with_data(|d| crate::layout::same_shape(&d.layout.shape, &shape) && d.dtype == dtype) {
-                return grad;
-            }
-            held_to(name().as_deref(), index, &shape, dtype, grad)
-        }
-    }
+    held_to(from.map(|node| node.name()).as_deref(), index, &shape, dtype, grad)
 }
 
 /// torch's `validate_outputs` for one gradient: one of another shape is summed back to
